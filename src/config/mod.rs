@@ -1,0 +1,5 @@
+//! keepalived.conf: preprocessor, pest grammar, typed model and validation.
+
+pub mod model;
+
+pub use model::*;

@@ -1,0 +1,690 @@
+//! Typed model of a keepalived.conf, as produced by the parser in this module.
+//!
+//! Every default below is keepalived's default, so a model built from a minimal config
+//! behaves like keepalived would. Fields that keepalived leaves to a global default are
+//! `Option` here and resolved by the consumer (`VrrpInstance::effective_version`, …).
+
+use serde::Serialize;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where something was written: `file:line:col` (1-based).
+///
+/// Locations compare equal whatever their values: two models are the same configuration
+/// when their values are, wherever they were written (the printer's round trip relies on it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Span {
+    pub file: Arc<PathBuf>,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl PartialEq for Span {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Span {}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// A whole configuration after includes, parameters and conditionals are applied.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Config {
+    pub global: GlobalDefs,
+    pub vrrp_scripts: Vec<VrrpScript>,
+    pub sync_groups: Vec<SyncGroup>,
+    pub instances: Vec<VrrpInstance>,
+    pub virtual_server_groups: Vec<VirtualServerGroup>,
+    pub virtual_servers: Vec<VirtualServer>,
+}
+
+/// A user (and optional group) that scripts run as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScriptUser {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SmtpServer {
+    pub host: String,
+    /// keepalived's default SMTP port is 25.
+    pub port: u16,
+}
+
+/// `notify_fifo PATH [username [groupname]]` plus the optional `notify_fifo_script`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotifyFifo {
+    pub path: PathBuf,
+    pub script: Option<String>,
+}
+
+/// `lvs_sync_daemon INTERFACE VRRP_INSTANCE [id ID] [maxlen LEN] [port PORT] [ttl TTL] [group IP]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LvsSyncDaemon {
+    pub interface: String,
+    pub instance: String,
+    pub sync_id: Option<u32>,
+    pub maxlen: Option<u16>,
+    pub port: Option<u16>,
+    pub ttl: Option<u8>,
+    pub group: Option<IpAddr>,
+}
+
+/// `lvs_timeouts tcp N tcpfin N udp N` (seconds; absent = leave the kernel's value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LvsTimeouts {
+    pub tcp: Option<u32>,
+    pub tcpfin: Option<u32>,
+    pub udp: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlobalDefs {
+    pub router_id: Option<String>,
+    pub notification_email: Vec<String>,
+    pub notification_email_from: Option<String>,
+    pub smtp_server: Option<SmtpServer>,
+    /// Default 30 s.
+    pub smtp_connect_timeout: Duration,
+    /// Global default for every instance, sync group and checker.
+    pub smtp_alert: bool,
+    pub smtp_alert_vrrp: Option<bool>,
+    pub smtp_alert_checker: Option<bool>,
+    pub script_user: Option<ScriptUser>,
+    pub enable_script_security: bool,
+    pub vrrp_strict: bool,
+    pub vrrp_skip_check_adv_addr: bool,
+    pub vrrp_check_unicast_src: bool,
+    /// Default 5 s.
+    pub vrrp_garp_master_delay: Duration,
+    /// Default 5.
+    pub vrrp_garp_master_repeat: u32,
+    /// Default: no periodic refresh.
+    pub vrrp_garp_master_refresh: Option<Duration>,
+    /// Default 1.
+    pub vrrp_garp_master_refresh_repeat: u32,
+    /// Default 2.
+    pub vrrp_version: u8,
+    /// Send the VRRPv3/IPv4 checksum over the message only (RFC 9568), not keepalived's
+    /// pseudo-header form.
+    pub vrrp_v3_checksum_as_v2: bool,
+    pub vrrp_mcast_group4: Option<IpAddr>,
+    pub vrrp_mcast_group6: Option<IpAddr>,
+    pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+    pub lvs_timeouts: Option<LvsTimeouts>,
+    pub notify_fifo: Option<NotifyFifo>,
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+    pub lvs_notify_fifo: Option<NotifyFifo>,
+    /// How long a notify script may run before lvsd kills it (default 30 s), so that a
+    /// hung script can never pile up processes.
+    pub notify_script_timeout: Duration,
+}
+
+impl Default for GlobalDefs {
+    fn default() -> Self {
+        GlobalDefs {
+            router_id: None,
+            notification_email: Vec::new(),
+            notification_email_from: None,
+            smtp_server: None,
+            smtp_connect_timeout: Duration::from_secs(30),
+            smtp_alert: false,
+            smtp_alert_vrrp: None,
+            smtp_alert_checker: None,
+            script_user: None,
+            enable_script_security: false,
+            vrrp_strict: false,
+            vrrp_skip_check_adv_addr: false,
+            vrrp_check_unicast_src: false,
+            vrrp_garp_master_delay: Duration::from_secs(5),
+            vrrp_garp_master_repeat: 5,
+            vrrp_garp_master_refresh: None,
+            vrrp_garp_master_refresh_repeat: 1,
+            vrrp_version: 2,
+            vrrp_v3_checksum_as_v2: false,
+            vrrp_mcast_group4: None,
+            vrrp_mcast_group6: None,
+            lvs_sync_daemon: None,
+            lvs_timeouts: None,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
+            lvs_notify_fifo: None,
+            notify_script_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl GlobalDefs {
+    /// Whether VRRP state changes send mail (`smtp_alert_vrrp` overrides `smtp_alert`).
+    pub fn vrrp_alerts(&self) -> bool {
+        self.smtp_alert_vrrp.unwrap_or(self.smtp_alert)
+    }
+    /// Whether checker up/down changes send mail.
+    pub fn checker_alerts(&self) -> bool {
+        self.smtp_alert_checker.unwrap_or(self.smtp_alert)
+    }
+}
+
+/// `vrrp_script NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VrrpScript {
+    pub span: Span,
+    pub name: String,
+    /// The command line, split without a shell when run.
+    pub script: String,
+    /// Default 1 s.
+    pub interval: Duration,
+    /// Default: the interval.
+    pub timeout: Option<Duration>,
+    /// −253..=253. 0 (default): a failing script puts the instance in FAULT.
+    pub weight: i32,
+    /// `weight N reverse`: the weight applies while failing instead of while succeeding.
+    pub weight_reverse: bool,
+    /// Default 1.
+    pub rise: u32,
+    /// Default 1.
+    pub fall: u32,
+    pub user: Option<ScriptUser>,
+    /// `init_fail`: start in the failed state.
+    pub init_fail: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncGroup {
+    pub span: Span,
+    pub name: String,
+    pub members: Vec<String>,
+    /// Where each member was named, parallel to `members` (for errors).
+    pub member_spans: Vec<Span>,
+    pub notify: Notify,
+    pub smtp_alert: Option<bool>,
+    pub global_tracking: bool,
+    pub track_script: Vec<TrackScript>,
+    pub track_interface: Vec<TrackInterface>,
+}
+
+/// The notify scripts of an instance or sync group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Notify {
+    pub master: Option<String>,
+    pub backup: Option<String>,
+    pub fault: Option<String>,
+    pub stop: Option<String>,
+    pub deleted: Option<String>,
+    /// `notify`: gets keepalived's four extra arguments.
+    pub generic: Option<String>,
+    pub master_rx_lower_pri: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AuthType {
+    Pass,
+    Ah,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Authentication {
+    pub auth_type: AuthType,
+    /// At most 8 bytes are sent (keepalived truncates).
+    pub auth_pass: String,
+}
+
+/// One line of `virtual_ipaddress { … }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualIp {
+    pub span: Span,
+    pub addr: IpAddr,
+    /// Default 32 (IPv4) or 128 (IPv6).
+    pub prefix_len: u8,
+    pub brd: Option<IpAddr>,
+    pub dev: Option<String>,
+    /// `host`, `link`, `global` (default), `site`, `nowhere`, or a number.
+    pub scope: Option<String>,
+    pub label: Option<String>,
+    pub no_track: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackScript {
+    pub span: Span,
+    pub name: String,
+    /// Overrides the script's weight.
+    pub weight: Option<i32>,
+    pub reverse: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackInterface {
+    pub span: Span,
+    pub name: String,
+    /// None: link down puts the instance in FAULT.
+    pub weight: Option<i32>,
+    pub reverse: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnicastPeer {
+    pub addr: IpAddr,
+    pub min_ttl: Option<u8>,
+    pub max_ttl: Option<u8>,
+}
+
+/// `vrrp_instance NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VrrpInstance {
+    pub span: Span,
+    pub name: String,
+    /// Default BACKUP.
+    pub state: InitialState,
+    /// Whether `state` was written (for the nopreempt/preempt_delay check).
+    pub state_explicit: bool,
+    pub interface: String,
+    pub virtual_router_id: u8,
+    pub vrid_span: Span,
+    /// Default 100.
+    pub priority: u8,
+    /// Default 1 s. Centisecond resolution.
+    pub advert_int: Duration,
+    /// None: `global_defs vrrp_version`.
+    pub version: Option<u8>,
+    pub authentication: Option<Authentication>,
+    pub virtual_ipaddress: Vec<VirtualIp>,
+    pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    pub track_script: Vec<TrackScript>,
+    pub track_interface: Vec<TrackInterface>,
+    pub notify: Notify,
+    pub nopreempt: bool,
+    /// Default none (0 s).
+    pub preempt_delay: Option<Duration>,
+    pub unicast_src_ip: Option<IpAddr>,
+    pub unicast_peers: Vec<UnicastPeer>,
+    pub mcast_src_ip: Option<IpAddr>,
+    /// None: the global value.
+    pub garp_master_delay: Option<Duration>,
+    pub garp_master_repeat: Option<u32>,
+    pub garp_master_refresh: Option<Duration>,
+    pub garp_master_refresh_repeat: Option<u32>,
+    /// `use_vmac [NAME]`: Some("") when no name was given (keepalived names it vrrp.VRID).
+    pub use_vmac: Option<String>,
+    pub vmac_xmit_base: bool,
+    /// `accept` / `no_accept`; None: keepalived's default (accept unless vrrp_strict).
+    pub accept: Option<bool>,
+    pub smtp_alert: Option<bool>,
+    pub lvs_sync_daemon_interface: Option<String>,
+    pub dont_track_primary: bool,
+    pub skip_check_adv_addr: Option<bool>,
+    pub strict_mode: Option<bool>,
+    pub native_ipv6: bool,
+    pub debug: Option<u8>,
+}
+
+impl VrrpInstance {
+    /// The VRRP version this instance speaks.
+    pub fn effective_version(&self, global: &GlobalDefs) -> u8 {
+        self.version.unwrap_or(global.vrrp_version)
+    }
+
+    /// IPv6 when `native_ipv6` is set or the first VIP is IPv6 (as keepalived decides).
+    pub fn is_ipv6(&self) -> bool {
+        self.native_ipv6
+            || self
+                .virtual_ipaddress
+                .first()
+                .is_some_and(|v| v.addr.is_ipv6())
+    }
+
+    /// Whether state changes of this instance send mail.
+    pub fn smtp_alert_enabled(&self, global: &GlobalDefs) -> bool {
+        self.smtp_alert.unwrap_or_else(|| global.vrrp_alerts())
+    }
+}
+
+/// One line of `virtual_server_group NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum VsgEntry {
+    /// `IP[-LAST] [PORT]`: LAST replaces the last octet (IPv4) or last 16-bit group (IPv6).
+    Range {
+        addr: IpAddr,
+        range_end: Option<u16>,
+        port: Option<u16>,
+    },
+    /// `fwmark N`.
+    Fwmark(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VirtualServerGroup {
+    pub span: Span,
+    pub name: String,
+    pub entries: Vec<VsgEntry>,
+}
+
+impl VsgEntry {
+    /// The (address, port) pairs or fwmarks this entry stands for.
+    pub fn expand(&self) -> Vec<VsgMember> {
+        match self {
+            VsgEntry::Fwmark(m) => vec![VsgMember::Fwmark(*m)],
+            VsgEntry::Range {
+                addr,
+                range_end,
+                port,
+            } => {
+                let port = port.unwrap_or(0);
+                let Some(end) = range_end else {
+                    return vec![VsgMember::Addr(*addr, port)];
+                };
+                match addr {
+                    IpAddr::V4(a) => {
+                        let o = a.octets();
+                        let first = o[3] as u16;
+                        (first..=(*end).min(255))
+                            .map(|last| {
+                                let ip = std::net::Ipv4Addr::new(o[0], o[1], o[2], last as u8);
+                                VsgMember::Addr(IpAddr::V4(ip), port)
+                            })
+                            .collect()
+                    }
+                    IpAddr::V6(a) => {
+                        let mut seg = a.segments();
+                        let first = seg[7];
+                        (first..=*end)
+                            .map(|last| {
+                                seg[7] = last;
+                                VsgMember::Addr(IpAddr::V6(std::net::Ipv6Addr::from(seg)), port)
+                            })
+                            .collect()
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One concrete service of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum VsgMember {
+    Addr(IpAddr, u16),
+    Fwmark(u32),
+}
+
+/// What a `virtual_server` line names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub enum VsKey {
+    Addr { addr: IpAddr, port: u16 },
+    Fwmark { mark: u32, ipv6: bool },
+    Group(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum LbKind {
+    Nat,
+    Dr,
+    Tun,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum TunnelType {
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// `tun_type` and its companions on a real server (or virtual server default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tunnel {
+    pub tun_type: TunnelType,
+    /// GUE only.
+    pub port: Option<u16>,
+    /// `nocsum` (default), `csum`, `remcsum`.
+    pub csum: TunnelCsum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum TunnelCsum {
+    NoCsum,
+    Csum,
+    RemCsum,
+}
+
+/// Scheduler flags written as `lb_algo` companions (`sh-port`, `flag-1`, …).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct SchedFlags {
+    pub flag1: bool,
+    pub flag2: bool,
+    pub flag3: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SorryServer {
+    pub addr: IpAddr,
+    pub port: u16,
+    pub lvs_method: Option<LbKind>,
+}
+
+/// `persistence_granularity`: an IPv4 netmask or an IPv6 prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Granularity {
+    V4Mask(std::net::Ipv4Addr),
+    V6Prefix(u8),
+}
+
+/// `virtual_server … { … }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VirtualServer {
+    pub span: Span,
+    pub key: VsKey,
+    /// Default 60 s.
+    pub delay_loop: Duration,
+    /// Default `wlc`.
+    pub lb_algo: String,
+    pub sched_flags: SchedFlags,
+    /// Default NAT.
+    pub lb_kind: LbKind,
+    pub lb_kind_span: Span,
+    /// Seconds; None: not persistent. `persistence_timeout` alone means 360 s.
+    pub persistence_timeout: Option<u32>,
+    pub persistence_granularity: Option<Granularity>,
+    pub persistence_engine: Option<String>,
+    /// Default TCP.
+    pub protocol: Protocol,
+    pub ops: bool,
+    pub sorry_server: Option<SorryServer>,
+    pub sorry_server_inhibit: bool,
+    /// Default 1.
+    pub quorum: u32,
+    /// Default 0.
+    pub hysteresis: u32,
+    pub quorum_up: Option<String>,
+    pub quorum_down: Option<String>,
+    pub alpha: bool,
+    pub omega: bool,
+    pub inhibit_on_failure: bool,
+    pub virtualhost: Option<String>,
+    /// Checker defaults for the real servers below.
+    pub retry: Option<u32>,
+    pub delay_before_retry: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub warmup: Option<Duration>,
+    pub ha_suspend: bool,
+    pub smtp_alert: Option<bool>,
+    pub tunnel: Option<Tunnel>,
+    pub real_servers: Vec<RealServer>,
+}
+
+/// `real_server IP [PORT] { … }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RealServer {
+    pub span: Span,
+    pub addr: IpAddr,
+    /// None: no port written (fwmark services, DR with the virtual port).
+    pub port: Option<u16>,
+    pub port_span: Span,
+    /// Default 1.
+    pub weight: u32,
+    /// None: the virtual server's setting.
+    pub inhibit_on_failure: Option<bool>,
+    pub notify_up: Option<String>,
+    pub notify_down: Option<String>,
+    pub uthreshold: Option<u32>,
+    pub lthreshold: Option<u32>,
+    /// None: the virtual server's lb_kind.
+    pub lvs_method: Option<LbKind>,
+    pub tunnel: Option<Tunnel>,
+    pub alpha: Option<bool>,
+    pub retry: Option<u32>,
+    pub delay_before_retry: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub delay_loop: Option<Duration>,
+    pub warmup: Option<Duration>,
+    pub smtp_alert: Option<bool>,
+    pub virtualhost: Option<String>,
+    pub checkers: Vec<Checker>,
+}
+
+/// Settings every checker shares; None: inherited from the real / virtual server, then
+/// keepalived's default (connect_timeout 5 s, retry 1, delay_before_retry 1 s).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckCommon {
+    pub connect_ip: Option<IpAddr>,
+    pub connect_port: Option<u16>,
+    pub bindto: Option<IpAddr>,
+    pub bind_port: Option<u16>,
+    pub bind_if: Option<String>,
+    pub connect_timeout: Option<Duration>,
+    pub retry: Option<u32>,
+    pub delay_before_retry: Option<Duration>,
+    pub delay_loop: Option<Duration>,
+    pub warmup: Option<Duration>,
+    pub alpha: Option<bool>,
+    pub fwmark: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checker {
+    pub span: Span,
+    pub common: CheckCommon,
+    pub kind: CheckerKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum CheckerKind {
+    /// HTTP_GET (`tls` false) and SSL_GET (`tls` true).
+    Http(HttpCheck),
+    Tcp,
+    Misc(MiscCheck),
+    Smtp(SmtpCheck),
+    Dns(DnsCheck),
+    Udp(UdpCheck),
+    Ping,
+    File(FileCheck),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpCheck {
+    pub tls: bool,
+    pub urls: Vec<UrlCheck>,
+    pub virtualhost: Option<String>,
+    /// `http_protocol 1.0|1.1|1.0C|1.0K`; None: 1.0.
+    pub http_protocol: Option<String>,
+    pub enable_sni: bool,
+}
+
+/// Inclusive ranges of accepted status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StatusRange {
+    pub from: u16,
+    pub to: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UrlCheck {
+    pub path: String,
+    /// Empty: 200-299.
+    pub status_codes: Vec<StatusRange>,
+    /// Lower-case hex MD5 of the body.
+    pub digest: Option<String>,
+    pub virtualhost: Option<String>,
+}
+
+impl UrlCheck {
+    /// Whether `status` is one this URL accepts.
+    pub fn accepts(&self, status: u16) -> bool {
+        if self.status_codes.is_empty() {
+            (200..=299).contains(&status)
+        } else {
+            self.status_codes
+                .iter()
+                .any(|r| (r.from..=r.to).contains(&status))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MiscCheck {
+    /// The command line, split without a shell when run.
+    pub misc_path: String,
+    /// None: the delay_loop.
+    pub misc_timeout: Option<Duration>,
+    pub misc_dynamic: bool,
+    pub user: Option<ScriptUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SmtpCheck {
+    /// Default: the hostname.
+    pub helo_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsCheck {
+    /// Default `SOA`.
+    pub query_type: String,
+    /// Default `.`.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UdpCheck {
+    pub payload: Option<Vec<u8>>,
+    pub require_reply: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileCheck {
+    /// Path of the file whose number is the weight (keepalived's track_file).
+    pub track_file: String,
+    pub weight: Option<i32>,
+    pub reverse: bool,
+}
+
+/// keepalived's checker defaults, where nothing more specific is written.
+pub mod defaults {
+    use std::time::Duration;
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const RETRY: u32 = 1;
+    pub const DELAY_BEFORE_RETRY: Duration = Duration::from_secs(1);
+    pub const DELAY_LOOP: Duration = Duration::from_secs(60);
+    pub const PERSISTENCE_TIMEOUT: u32 = 360;
+}

@@ -1,0 +1,12 @@
+//! lvsd: VRRP failover and LVS health checking for Linux Virtual Server directors,
+//! reading keepalived.conf and taking keepalived's flags.
+
+pub mod alert;
+pub mod checkers;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod ipvs;
+pub mod lvs;
+pub mod script;
+pub mod vrrp;

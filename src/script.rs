@@ -1,0 +1,300 @@
+//! Running notify, check and misc scripts: split without a shell, as a chosen user,
+//! bounded in time, and refused when `enable_script_security` finds them unsafe.
+//!
+//! A script never blocks its caller's protocol work: `run` is async and bounded by a
+//! timeout (the child is killed when it runs over), and `spawn_detached` fires and forgets.
+
+use crate::config::ScriptUser;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ScriptError {
+    #[error("cannot split command line {0:?}: unbalanced quotes")]
+    BadCommandLine(String),
+    #[error("empty command line")]
+    Empty,
+    #[error("{0}: not found in PATH")]
+    NotFound(String),
+    #[error("unknown user {0:?}")]
+    UnknownUser(String),
+    #[error("unknown group {0:?}")]
+    UnknownGroup(String),
+    #[error("{path}: refused by enable_script_security: {why}")]
+    Insecure { path: PathBuf, why: String },
+    #[error("cannot start {0}: {1}")]
+    Spawn(String, String),
+}
+
+/// How a finished script ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Exited(i32),
+    Signalled(i32),
+    /// Ran past its timeout and was killed.
+    TimedOut,
+}
+
+impl Outcome {
+    pub fn success(self) -> bool {
+        self == Outcome::Exited(0)
+    }
+}
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// The command line as written in the config; split as keepalived does (quotes group
+    /// words, no shell expansion). A shell is used only when the line itself runs one.
+    pub command: String,
+    /// Run as this user (and group); None: as lvsd itself.
+    pub user: Option<ScriptUser>,
+    pub timeout: Duration,
+    /// Refuse scripts writable by non-root users (`enable_script_security`).
+    pub secure: bool,
+}
+
+/// Splits a command line into words the way keepalived does: whitespace separates,
+/// single and double quotes group, backslash escapes.
+pub fn split_command(line: &str) -> Result<Vec<String>, ScriptError> {
+    let words =
+        shell_words::split(line).map_err(|_| ScriptError::BadCommandLine(line.to_string()))?;
+    if words.is_empty() {
+        return Err(ScriptError::Empty);
+    }
+    Ok(words)
+}
+
+/// Finds `program` as execvp would: a path with a slash as it is, else along PATH.
+pub fn resolve_program(program: &str) -> Result<PathBuf, ScriptError> {
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| ScriptError::NotFound(program.to_string()))
+}
+
+/// keepalived's rule under `enable_script_security`: the file, and every directory above
+/// it, must be owned by root and not writable by group or others (a sticky directory may
+/// be world-writable only if the file is root's).
+pub fn check_secure(path: &Path) -> Result<(), ScriptError> {
+    let insecure = |why: String| ScriptError::Insecure {
+        path: path.to_path_buf(),
+        why,
+    };
+    let real = std::fs::canonicalize(path).map_err(|e| insecure(format!("cannot resolve: {e}")))?;
+    let mut current = Some(real.as_path());
+    let mut is_file = true;
+    while let Some(p) = current {
+        let meta = std::fs::metadata(p).map_err(|e| insecure(format!("{}: {e}", p.display())))?;
+        let mode = meta.mode();
+        let sticky = mode & 0o1000 != 0;
+        if meta.uid() != 0 {
+            return Err(insecure(format!(
+                "{} is owned by uid {}",
+                p.display(),
+                meta.uid()
+            )));
+        }
+        if mode & 0o022 != 0 && (is_file || !sticky) {
+            return Err(insecure(format!(
+                "{} is writable by group or others (mode {:o})",
+                p.display(),
+                mode & 0o7777
+            )));
+        }
+        is_file = false;
+        current = p.parent();
+    }
+    Ok(())
+}
+
+/// Looks up uid and gid for a script user (the group defaults to the user's own).
+pub fn resolve_user(user: &ScriptUser) -> Result<(u32, u32), ScriptError> {
+    let u = nix::unistd::User::from_name(&user.user)
+        .ok()
+        .flatten()
+        .ok_or_else(|| ScriptError::UnknownUser(user.user.clone()))?;
+    let gid = match &user.group {
+        None => u.gid.as_raw(),
+        Some(g) => nix::unistd::Group::from_name(g)
+            .ok()
+            .flatten()
+            .ok_or_else(|| ScriptError::UnknownGroup(g.clone()))?
+            .gid
+            .as_raw(),
+    };
+    Ok((u.uid.as_raw(), gid))
+}
+
+/// Builds the command: split, resolved, checked, with its user set. Extra arguments (the
+/// notify arguments) are appended after the configured ones.
+pub fn prepare(
+    script: &Script,
+    extra_args: &[String],
+) -> Result<tokio::process::Command, ScriptError> {
+    let words = split_command(&script.command)?;
+    let program = resolve_program(&words[0])?;
+    if script.secure {
+        check_secure(&program)?;
+    }
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(&words[1..])
+        .args(extra_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(user) = &script.user {
+        let (uid, gid) = resolve_user(user)?;
+        cmd.uid(uid).gid(gid);
+    }
+    Ok(cmd)
+}
+
+/// Runs a script to its end (or its timeout, when it is killed).
+pub async fn run(script: &Script, extra_args: &[String]) -> Result<Outcome, ScriptError> {
+    let mut cmd = prepare(script, extra_args)?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ScriptError::Spawn(script.command.clone(), e.to_string()))?;
+    match tokio::time::timeout(script.timeout, child.wait()).await {
+        Ok(Ok(status)) => Ok(match (status.code(), status.signal()) {
+            (Some(code), _) => Outcome::Exited(code),
+            (None, Some(sig)) => Outcome::Signalled(sig),
+            (None, None) => Outcome::Signalled(0),
+        }),
+        Ok(Err(e)) => Err(ScriptError::Spawn(script.command.clone(), e.to_string())),
+        Err(_) => {
+            let _ = child.kill().await;
+            Ok(Outcome::TimedOut)
+        }
+    }
+}
+
+/// Starts a script and forgets it; failures and timeouts are logged. Needs a tokio runtime.
+pub fn spawn_detached(script: Script, extra_args: Vec<String>, what: String) {
+    tokio::spawn(async move {
+        match run(&script, &extra_args).await {
+            Ok(Outcome::Exited(0)) => tracing::debug!("{what}: {} exited 0", script.command),
+            Ok(outcome) => tracing::warn!("{what}: {} ended with {outcome:?}", script.command),
+            Err(e) => tracing::error!("{what}: {e}"),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn splits_like_keepalived() {
+        assert_eq!(
+            split_command(r#"/bin/echo "a b" 'c d' e\ f"#).unwrap(),
+            vec!["/bin/echo", "a b", "c d", "e f"]
+        );
+        assert_eq!(split_command("  "), Err(ScriptError::Empty));
+        assert!(matches!(
+            split_command("x \"open"),
+            Err(ScriptError::BadCommandLine(_))
+        ));
+    }
+
+    fn script(cmd: &str, timeout_ms: u64) -> Script {
+        Script {
+            command: cmd.into(),
+            user: None,
+            timeout: Duration::from_millis(timeout_ms),
+            secure: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn exit_codes_args_and_timeout() {
+        assert_eq!(
+            run(&script("true", 5000), &[]).await,
+            Ok(Outcome::Exited(0))
+        );
+        assert_eq!(
+            run(&script("sh -c 'exit 7'", 5000), &[]).await,
+            Ok(Outcome::Exited(7))
+        );
+        // Extra arguments follow the configured ones: $0=x, $1=a, $2=b.
+        let r = run(
+            &script(r#"sh -c "test \"$1-$2\" = a-b" x"#, 5000),
+            &["a".into(), "b".into()],
+        )
+        .await;
+        assert_eq!(r, Ok(Outcome::Exited(0)));
+        let start = std::time::Instant::now();
+        assert_eq!(
+            run(&script("sleep 5", 200), &[]).await,
+            Ok(Outcome::TimedOut)
+        );
+        assert!(start.elapsed() < Duration::from_secs(3));
+        assert!(matches!(
+            run(&script("no-such-program-lvsd", 1000), &[]).await,
+            Err(ScriptError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn no_shell_expansion() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("m");
+        // Without a shell, `;` and `$HOME` are plain arguments to echo, not a second command.
+        let line = format!("echo $HOME ; touch {}", marker.display());
+        assert_eq!(run(&script(&line, 5000), &[]).await, Ok(Outcome::Exited(0)));
+        assert!(!marker.exists());
+    }
+
+    #[test]
+    fn security_refuses_writable_scripts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let f = dir.path().join("s.sh");
+        std::fs::write(&f, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // /tmp is world-writable but sticky: allowed above a root-owned file.
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(check_secure(&f), Ok(()));
+        }
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            check_secure(&f),
+            Err(ScriptError::Insecure { .. })
+        ));
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            check_secure(&f),
+            Err(ScriptError::Insecure { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn runs_as_script_user() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out = dir.path().join("id");
+        let mut s = script(&format!("sh -c 'id -u > {}'", out.display()), 5000);
+        s.user = Some(ScriptUser {
+            user: "nobody".into(),
+            group: None,
+        });
+        assert_eq!(run(&s, &[]).await, Ok(Outcome::Exited(0)));
+        let uid = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(uid.trim(), "65534");
+    }
+}
