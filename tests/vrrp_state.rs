@@ -438,6 +438,7 @@ fn master_advert_table() {
             State::Master,
             vec![
                 Action::SendAdvert(p.advert(100)),
+                Action::SendGratuitous { repeat: 5 },
                 Action::MasterRxLowerPri {
                     from: ip("10.0.0.1"),
                     priority: 100,
@@ -451,6 +452,7 @@ fn master_advert_table() {
             State::Master,
             vec![
                 Action::SendAdvert(p.advert(100)),
+                Action::SendGratuitous { repeat: 5 },
                 Action::MasterRxLowerPri {
                     from: ip("10.0.0.9"),
                     priority: 50,
@@ -1244,4 +1246,116 @@ fn keepalived_failover_capture_replayed() {
         assert_eq!(b_ours, b_theirs, "advert {k} bytes");
     }
     assert_eq!(inst.state(), State::Master);
+}
+
+// ---------------------------------------------------------------- reload
+
+#[test]
+fn reconfigure_keeps_master_and_replaces_vips() {
+    let c = Clock::new();
+    let mut p = params();
+    p.track_scripts = vec![script("chk", -10, 1, 1)];
+    let (mut i, t) = master(p.clone(), &c);
+    i.handle(c.ms(t + 1), result("chk", false));
+    assert_eq!(i.effective_priority(), 90);
+    let mut q = p.clone();
+    q.vips = vec![vip("10.0.0.100"), vip("10.0.0.101")];
+    let a = i.reconfigure(c.ms(t + 2), q.clone());
+    assert_eq!(
+        a,
+        vec![
+            Action::ReplaceVips {
+                removed: vec![],
+                added: vec![vip("10.0.0.101")]
+            },
+            Action::SendGratuitous { repeat: 5 },
+            Action::SendAdvert(q.advert(90)),
+        ]
+    );
+    assert_eq!(i.state(), State::Master);
+    // The failed script stays failed across the reload.
+    assert_eq!(i.effective_priority(), 90);
+    // New priority, fewer VIPs.
+    let mut r = p.clone();
+    r.priority = 120;
+    let a = i.reconfigure(c.ms(t + 3), r.clone());
+    assert_eq!(
+        a,
+        vec![
+            Action::ReplaceVips {
+                removed: vec![vip("10.0.0.101")],
+                added: vec![]
+            },
+            Action::SendAdvert(r.advert(110)),
+        ]
+    );
+    // Unchanged configuration: nothing to do.
+    assert_eq!(i.reconfigure(c.ms(t + 4), r), vec![]);
+    assert_eq!(i.state(), State::Master);
+}
+
+#[test]
+fn reconfigure_backup_keeps_timer_and_can_fault() {
+    let c = Clock::new();
+    let p = params();
+    let mut i = started_backup(p.clone(), &c);
+    let before = i.next_deadline();
+    assert_eq!(i.reconfigure(c.ms(100), p.clone()), vec![]);
+    assert_eq!(i.next_deadline(), before);
+    let mut q = p.clone();
+    q.track_scripts = vec![TrackedScript {
+        init_fail: true,
+        ..script("chk", 0, 1, 1)
+    }];
+    let a = i.reconfigure(c.ms(200), q);
+    assert_eq!(
+        a,
+        state_change(State::Backup, State::Fault, Cause::Fault, 100)
+    );
+}
+
+#[test]
+fn coordinator_reload_matches_keeps_adds_and_removes() {
+    let c = Clock::new();
+    let (ps, _a, b) = two_members();
+    let mut co = Coordinator::new(ps.clone(), &[], &[]).unwrap();
+    co.handle_all(c.ms(0), Event::Start);
+    co.handle(c.ms(2000), 1, rx(&b, 150, "10.1.0.2"));
+    co.handle_all(c.ms(3610), Event::Timer);
+    assert_eq!(states(&co), vec![State::Master, State::Backup]);
+    // New config: VI_1 renamed and reprioritised (same VRID/interface: same instance),
+    // VI_2 gone, VI_3 new.
+    let mut a2 = ps[0].clone();
+    a2.name = "VI_A".into();
+    a2.priority = 110;
+    let mut n = params();
+    n.name = "VI_3".into();
+    n.vrid = 60;
+    let r = co
+        .reload(c.ms(5000), vec![n.clone(), a2.clone()], &[], &[])
+        .unwrap();
+    assert_eq!(states(&co), vec![State::Backup, State::Master]);
+    assert_eq!(co.instances()[1].name(), "VI_A");
+    assert!(r.outputs.contains(&Output {
+        target: Target::Instance(1),
+        action: Action::SendAdvert(a2.advert(110))
+    }));
+    assert!(r.outputs.contains(&Output {
+        target: Target::Instance(0),
+        action: Action::StateChange {
+            from: State::Init,
+            to: State::Backup,
+            cause: Cause::Startup
+        }
+    }));
+    assert_eq!(r.removed.len(), 1);
+    assert_eq!(r.removed[0].0.name(), "VI_2");
+    assert_eq!(
+        r.removed[0].1,
+        state_change(State::Backup, State::Stop, Cause::Shutdown, 100)
+    );
+    // A bad config changes nothing.
+    let e = co.reload(c.ms(6000), vec![n], &[group(&["VI_X"])], &[]);
+    assert!(e.is_err());
+    assert_eq!(states(&co), vec![State::Backup, State::Master]);
 }

@@ -30,13 +30,15 @@
 //!     already logged it.
 //!   - `Notify { state, priority }`: run notify scripts / fifo / SMTP alert for `state`.
 //!   - `MasterRxLowerPri { from, priority }`: the `notify_master_rx_lower_pri` script.
+//!   - `ReplaceVips { removed, added }`: only from [`Instance::reconfigure`] (reload) while
+//!     MASTER: remove then add exactly these addresses.
 //! * Packet-level drops are counted by the runtime ([`crate::vrrp::packet::RxStats`]);
 //!   instance-level drops (auth, interval, address list, unicast peer, peer TTL) are
 //!   counted in [`Instance::stats`].
 //! * Sync groups: use [`crate::vrrp::sync_group::Coordinator`], which owns the instances
 //!   and turns one member's transitions into `Event::Sync` for the others.
 
-use crate::config::model::InitialState;
+use crate::config::model::{InitialState, VirtualIp};
 use crate::vrrp::packet::{self, Advert, DropReason, RxMeta, RxStats, Version};
 use crate::vrrp::params::InstanceParams;
 use crate::vrrp::track::Tracking;
@@ -159,6 +161,11 @@ pub enum Action {
     MasterRxLowerPri {
         from: IpAddr,
         priority: u8,
+    },
+    /// Only from [`Instance::reconfigure`] while MASTER: the VIP set changed.
+    ReplaceVips {
+        removed: Vec<VirtualIp>,
+        added: Vec<VirtualIp>,
     },
 }
 
@@ -305,6 +312,60 @@ impl Instance {
             }
             Event::Sync(cmd) => self.on_sync(now, cmd, &mut out),
             Event::Shutdown => self.on_shutdown(&mut out),
+        }
+        out
+    }
+
+    /// Applies a reloaded configuration to a running instance (the caller matched it with
+    /// [`InstanceParams::reload_key`]). The state is kept: a master stays master (unless the
+    /// new trackers fault it); tracker states carry over by name; a master whose VIPs changed
+    /// gets `ReplaceVips` (plus a gratuitous burst when VIPs were added); a new priority is
+    /// advertised at once.
+    pub fn reconfigure(&mut self, now: Instant, params: InstanceParams) -> Vec<Action> {
+        let mut out = Vec::new();
+        let before = self.effective_priority();
+        let mut tracking = Tracking::new(&params.track_scripts, &params.track_interfaces);
+        tracking.carry_over(&self.tracking);
+        self.tracking = tracking;
+        if self.state == State::Master {
+            let removed: Vec<VirtualIp> = (self.params.vips.iter())
+                .chain(&self.params.excluded_vips)
+                .filter(|v| !params.vips.contains(v) && !params.excluded_vips.contains(v))
+                .cloned()
+                .collect();
+            let added: Vec<VirtualIp> = (params.vips.iter())
+                .chain(&params.excluded_vips)
+                .filter(|v| !self.params.vips.contains(v) && !self.params.excluded_vips.contains(v))
+                .cloned()
+                .collect();
+            if !removed.is_empty() || !added.is_empty() {
+                let any_added = !added.is_empty();
+                out.push(Action::ReplaceVips { removed, added });
+                if any_added {
+                    out.push(Action::SendGratuitous {
+                        repeat: params.garp.repeat,
+                    });
+                }
+            }
+            if params.advert_int != self.params.advert_int {
+                self.adver_at = Some(now + params.advert_int);
+            }
+            if params.garp.refresh != self.params.garp.refresh {
+                self.garp_refresh_at = params.garp.refresh.map(|r| now + r);
+            }
+        }
+        if self.state != State::Backup || params.version == Version::V2 {
+            self.master_adver_cs = params.advert_int_cs();
+        }
+        self.base_priority = params.priority;
+        let vips_changed = self.params.vips != params.vips;
+        self.params = params;
+        tracing::info!(instance = %self.params.name, state = %self.state, "configuration reloaded");
+        let prio_changed = self.effective_priority() != before;
+        self.reevaluate(now, before, &mut out);
+        // A master advertises its new address list at once (the priority path already did).
+        if self.state == State::Master && vips_changed && !prio_changed {
+            self.send_advert(now, &mut out);
         }
         out
     }
@@ -482,7 +543,12 @@ impl Instance {
                 } else {
                     tracing::info!(instance = %self.params.name, src = %meta.src,
                         "lower priority advert ({}) received as master: asserting", adv.priority);
+                    // Another node thought it was master: assert mastership and refresh
+                    // the neighbours' ARP / ND caches (split brain recovery).
                     self.send_advert(now, out);
+                    out.push(Action::SendGratuitous {
+                        repeat: self.params.garp.repeat,
+                    });
                     out.push(Action::MasterRxLowerPri {
                         from: meta.src,
                         priority: adv.priority,
