@@ -5,7 +5,7 @@ use lvsd::config::model::{
 };
 use lvsd::vrrp::packet::{Advert, ChecksumForm, DropReason, Family, RxMeta, Version};
 use lvsd::vrrp::params::{GarpParams, InstanceParams, TrackedInterface, TrackedScript};
-use lvsd::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd};
+use lvsd::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd, VipChange};
 use lvsd::vrrp::sync_group::{Coordinator, Output, SyncGroupError, Target};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -1260,14 +1260,17 @@ fn reconfigure_keeps_master_and_replaces_vips() {
     assert_eq!(i.effective_priority(), 90);
     let mut q = p.clone();
     q.vips = vec![vip("10.0.0.100"), vip("10.0.0.101")];
-    let a = i.reconfigure(c.ms(t + 2), q.clone());
+    let (a, change) = i.reconfigure(c.ms(t + 2), q.clone());
+    assert_eq!(
+        change,
+        VipChange {
+            removed: vec![],
+            added: vec![vip("10.0.0.101")]
+        }
+    );
     assert_eq!(
         a,
         vec![
-            Action::ReplaceVips {
-                removed: vec![],
-                added: vec![vip("10.0.0.101")]
-            },
             Action::SendGratuitous { repeat: 5 },
             Action::SendAdvert(q.advert(90)),
         ]
@@ -1278,19 +1281,20 @@ fn reconfigure_keeps_master_and_replaces_vips() {
     // New priority, fewer VIPs.
     let mut r = p.clone();
     r.priority = 120;
-    let a = i.reconfigure(c.ms(t + 3), r.clone());
+    let (a, change) = i.reconfigure(c.ms(t + 3), r.clone());
     assert_eq!(
-        a,
-        vec![
-            Action::ReplaceVips {
-                removed: vec![vip("10.0.0.101")],
-                added: vec![]
-            },
-            Action::SendAdvert(r.advert(110)),
-        ]
+        change,
+        VipChange {
+            removed: vec![vip("10.0.0.101")],
+            added: vec![]
+        }
     );
+    assert_eq!(a, vec![Action::SendAdvert(r.advert(110))]);
     // Unchanged configuration: nothing to do.
-    assert_eq!(i.reconfigure(c.ms(t + 4), r), vec![]);
+    assert_eq!(
+        i.reconfigure(c.ms(t + 4), r),
+        (vec![], VipChange::default())
+    );
     assert_eq!(i.state(), State::Master);
 }
 
@@ -1300,14 +1304,18 @@ fn reconfigure_backup_keeps_timer_and_can_fault() {
     let p = params();
     let mut i = started_backup(p.clone(), &c);
     let before = i.next_deadline();
-    assert_eq!(i.reconfigure(c.ms(100), p.clone()), vec![]);
+    assert_eq!(
+        i.reconfigure(c.ms(100), p.clone()),
+        (vec![], VipChange::default())
+    );
     assert_eq!(i.next_deadline(), before);
     let mut q = p.clone();
     q.track_scripts = vec![TrackedScript {
         init_fail: true,
         ..script("chk", 0, 1, 1)
     }];
-    let a = i.reconfigure(c.ms(200), q);
+    let (a, change) = i.reconfigure(c.ms(200), q);
+    assert!(change.is_empty());
     assert_eq!(
         a,
         state_change(State::Backup, State::Fault, Cause::Fault, 100)
@@ -1348,6 +1356,7 @@ fn coordinator_reload_matches_keeps_adds_and_removes() {
             cause: Cause::Startup
         }
     }));
+    assert!(r.vip_changes.is_empty());
     assert_eq!(r.removed.len(), 1);
     assert_eq!(r.removed[0].0.name(), "VI_2");
     assert_eq!(

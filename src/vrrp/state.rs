@@ -30,8 +30,8 @@
 //!     already logged it.
 //!   - `Notify { state, priority }`: run notify scripts / fifo / SMTP alert for `state`.
 //!   - `MasterRxLowerPri { from, priority }`: the `notify_master_rx_lower_pri` script.
-//!   - `ReplaceVips { removed, added }`: only from [`Instance::reconfigure`] (reload) while
-//!     MASTER: remove then add exactly these addresses.
+//! * Reload: [`Instance::reconfigure`] (or [`crate::vrrp::sync_group::Coordinator::reload`])
+//!   keeps the state and returns a [`VipChange`] for a master whose VIPs changed.
 //! * Packet-level drops are counted by the runtime ([`crate::vrrp::packet::RxStats`]);
 //!   instance-level drops (auth, interval, address list, unicast peer, peer TTL) are
 //!   counted in [`Instance::stats`].
@@ -162,11 +162,20 @@ pub enum Action {
         from: IpAddr,
         priority: u8,
     },
-    /// Only from [`Instance::reconfigure`] while MASTER: the VIP set changed.
-    ReplaceVips {
-        removed: Vec<VirtualIp>,
-        added: Vec<VirtualIp>,
-    },
+}
+
+/// How a reload changed the addresses a MASTER holds (empty otherwise): remove `removed`,
+/// add `added`, before performing the actions returned with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VipChange {
+    pub removed: Vec<VirtualIp>,
+    pub added: Vec<VirtualIp>,
+}
+
+impl VipChange {
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty()
+    }
 }
 
 /// One VRRP instance.
@@ -319,33 +328,42 @@ impl Instance {
     /// Applies a reloaded configuration to a running instance (the caller matched it with
     /// [`InstanceParams::reload_key`]). The state is kept: a master stays master (unless the
     /// new trackers fault it); tracker states carry over by name; a master whose VIPs changed
-    /// gets `ReplaceVips` (plus a gratuitous burst when VIPs were added); a new priority is
-    /// advertised at once.
-    pub fn reconfigure(&mut self, now: Instant, params: InstanceParams) -> Vec<Action> {
+    /// gets a non-empty [`VipChange`] (apply it first) and a gratuitous burst when VIPs were
+    /// added; a new priority or address list is advertised at once.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        params: InstanceParams,
+    ) -> (Vec<Action>, VipChange) {
         let mut out = Vec::new();
+        let mut change = VipChange::default();
         let before = self.effective_priority();
         let mut tracking = Tracking::new(&params.track_scripts, &params.track_interfaces);
         tracking.carry_over(&self.tracking);
         self.tracking = tracking;
         if self.state == State::Master {
-            let removed: Vec<VirtualIp> = (self.params.vips.iter())
+            let old_all: Vec<&VirtualIp> = self
+                .params
+                .vips
+                .iter()
                 .chain(&self.params.excluded_vips)
-                .filter(|v| !params.vips.contains(v) && !params.excluded_vips.contains(v))
-                .cloned()
                 .collect();
-            let added: Vec<VirtualIp> = (params.vips.iter())
-                .chain(&params.excluded_vips)
-                .filter(|v| !self.params.vips.contains(v) && !self.params.excluded_vips.contains(v))
-                .cloned()
+            let new_all: Vec<&VirtualIp> =
+                params.vips.iter().chain(&params.excluded_vips).collect();
+            change.removed = old_all
+                .iter()
+                .filter(|v| !new_all.contains(v))
+                .map(|v| (*v).clone())
                 .collect();
-            if !removed.is_empty() || !added.is_empty() {
-                let any_added = !added.is_empty();
-                out.push(Action::ReplaceVips { removed, added });
-                if any_added {
-                    out.push(Action::SendGratuitous {
-                        repeat: params.garp.repeat,
-                    });
-                }
+            change.added = new_all
+                .iter()
+                .filter(|v| !old_all.contains(v))
+                .map(|v| (*v).clone())
+                .collect();
+            if !change.added.is_empty() {
+                out.push(Action::SendGratuitous {
+                    repeat: params.garp.repeat,
+                });
             }
             if params.advert_int != self.params.advert_int {
                 self.adver_at = Some(now + params.advert_int);
@@ -367,7 +385,11 @@ impl Instance {
         if self.state == State::Master && vips_changed && !prio_changed {
             self.send_advert(now, &mut out);
         }
-        out
+        if self.state != State::Master {
+            // Faulted by the new trackers: the old VIPs were removed by DelVips.
+            change = VipChange::default();
+        }
+        (out, change)
     }
 
     fn faulted(&self) -> bool {

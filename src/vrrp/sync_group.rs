@@ -5,7 +5,7 @@
 
 use crate::config::model::{Notify, SyncGroup, VrrpScript};
 use crate::vrrp::params::{InstanceParams, TrackedInterface, TrackedScript};
-use crate::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd};
+use crate::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd, VipChange};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -27,6 +27,9 @@ pub struct Output {
 /// The result of [`Coordinator::reload`].
 #[derive(Debug, Clone)]
 pub struct Reloaded {
+    /// Masters whose addresses changed (index in the reloaded coordinator): apply these
+    /// before `outputs`.
+    pub vip_changes: Vec<(usize, VipChange)>,
     /// Actions of the kept and new instances (indexes in the reloaded coordinator).
     pub outputs: Vec<Output>,
     /// Instances gone from the configuration, already shut down, with the actions to
@@ -186,6 +189,7 @@ impl Coordinator {
         let mut outputs = Vec::new();
         let mut instances = Vec::with_capacity(fresh.instances.len());
         let mut to_start = Vec::new();
+        let mut vip_changes = Vec::new();
         for (idx, new) in fresh.instances.into_iter().enumerate() {
             let key = new.params().reload_key();
             let matched = old
@@ -194,7 +198,11 @@ impl Coordinator {
                 .and_then(Option::take);
             match matched {
                 Some(mut inst) => {
-                    for action in inst.reconfigure(now, new.params().clone()) {
+                    let (actions, change) = inst.reconfigure(now, new.params().clone());
+                    if !change.is_empty() {
+                        vip_changes.push((idx, change));
+                    }
+                    for action in actions {
                         outputs.push(Output {
                             target: Target::Instance(idx),
                             action,
@@ -236,7 +244,11 @@ impl Coordinator {
             }
         }
         outputs.extend(self.run(now, queue));
-        Ok(Reloaded { outputs, removed })
+        Ok(Reloaded {
+            vip_changes,
+            outputs,
+            removed,
+        })
     }
 
     /// The earliest deadline of any instance.
