@@ -1368,3 +1368,144 @@ fn coordinator_reload_matches_keeps_adds_and_removes() {
     assert!(e.is_err());
     assert_eq!(states(&co), vec![State::Backup, State::Master]);
 }
+
+// ---------------------------------------------------------------- invariants
+
+mod invariants {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Advance this many ms and deliver a timer.
+        Wait(u16),
+        /// An advert (priority, last octet of the source).
+        Rx(u8, u8),
+        Link(bool),
+        Script(bool),
+        Prio(u8),
+        Shutdown,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (0u16..5000).prop_map(Step::Wait),
+            4 => (any::<u8>(), any::<u8>()).prop_map(|(p, s)| Step::Rx(p, s)),
+            1 => any::<bool>().prop_map(Step::Link),
+            1 => any::<bool>().prop_map(Step::Script),
+            1 => any::<u8>().prop_map(Step::Prio),
+            1 => Just(Step::Shutdown),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens: VIPs are held exactly while MASTER, state changes chain and are
+        /// each followed by their notify, deadlines are never in the past, a master always
+        /// has a deadline, and STOP is final.
+        #[test]
+        fn random_event_sequences(
+            steps in prop::collection::vec(step(), 1..80),
+            v3 in any::<bool>(),
+            owner in any::<bool>(),
+            nopreempt in any::<bool>(),
+            delay in 0u64..3,
+        ) {
+            let mut p = params();
+            if v3 {
+                p.version = Version::V3;
+            }
+            if owner {
+                p.initial_state = InitialState::Master;
+                p.priority = 255;
+            }
+            p.nopreempt = nopreempt;
+            p.preempt_delay = Duration::from_secs(delay);
+            p.track_scripts = vec![script("chk", -20, 2, 2), script("vital", 0, 1, 1)];
+            let base = Instant::now();
+            let mut now = base;
+            let mut i = Instance::new(p.clone());
+            i.handle(now, Event::LocalAddr(ip("10.0.0.128")));
+            let mut state = State::Init;
+            let mut vips = false;
+            let mut all = vec![(now, Event::Start)];
+            for s in steps {
+                let ev = match s {
+                    Step::Wait(ms) => {
+                        now += Duration::from_millis(u64::from(ms));
+                        Event::Timer
+                    }
+                    Step::Rx(prio, last) => {
+                        let mut adv = p.advert(prio);
+                        adv.interval_cs = if v3 { u16::from(last % 200) + 1 } else { 100 };
+                        Event::Advert {
+                            advert: adv,
+                            meta: RxMeta { src: ip(&format!("10.0.0.{last}")), dst: p.mcast_group, ttl: 255 },
+                        }
+                    }
+                    Step::Link(up) => Event::Link { ifname: "eth0".into(), up },
+                    Step::Script(ok) => Event::ScriptResult { name: if ok { "chk".into() } else { "vital".into() }, ok: now.duration_since(base).as_millis() % 2 == 0 },
+                    Step::Prio(x) => Event::SetPriority(x),
+                    Step::Shutdown => Event::Shutdown,
+                };
+                all.push((now, ev));
+            }
+            for (t, ev) in all {
+                // Timers are delivered at every deadline passed while waiting, as a runtime would.
+                while let Some(d) = i.next_deadline() {
+                    if d > t {
+                        break;
+                    }
+                    let acts = i.handle(d, Event::Timer);
+                    check(&acts, &mut state, &mut vips, &i);
+                    prop_assert!(i.next_deadline().is_none_or(|n| n > d || i.state() != State::Master));
+                }
+                let was_stop = state == State::Stop;
+                let acts = i.handle(t, ev);
+                check(&acts, &mut state, &mut vips, &i);
+                if was_stop {
+                    prop_assert!(acts.is_empty());
+                }
+                prop_assert_eq!(vips, i.state() == State::Master);
+                prop_assert!(i.next_deadline().is_none_or(|d| d >= t));
+                if i.state() == State::Master {
+                    prop_assert!(i.next_deadline().is_some());
+                }
+                if matches!(i.state(), State::Fault | State::Stop | State::Init) {
+                    prop_assert!(i.next_deadline().is_none());
+                }
+            }
+        }
+    }
+
+    fn check(acts: &[Action], state: &mut State, vips: &mut bool, i: &Instance) {
+        for (k, a) in acts.iter().enumerate() {
+            match a {
+                Action::AddVips => {
+                    assert!(!*vips, "VIPs added twice");
+                    *vips = true;
+                }
+                Action::DelVips => {
+                    assert!(*vips, "VIPs removed while not held");
+                    *vips = false;
+                }
+                Action::StateChange { from, to, .. } => {
+                    assert_eq!(from, state, "state changes must chain");
+                    assert_ne!(from, to);
+                    *state = *to;
+                    assert!(
+                        acts[k..]
+                            .iter()
+                            .any(|x| matches!(x, Action::Notify { state: s, .. } if s == to)),
+                        "no notify for {to}"
+                    );
+                }
+                Action::SendAdvert(adv) => {
+                    assert_eq!(adv.vrid, i.params().vrid);
+                    assert!(adv.priority == 0 || *state == State::Master);
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(*state, i.state());
+    }
+}
