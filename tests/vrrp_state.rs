@@ -1382,7 +1382,8 @@ mod invariants {
         /// An advert (priority, last octet of the source).
         Rx(u8, u8),
         Link(bool),
-        Script(bool),
+        /// (the weighted script or the vital one, result)
+        Script(bool, bool),
         Prio(u8),
         Shutdown,
     }
@@ -1392,7 +1393,7 @@ mod invariants {
             6 => (0u16..5000).prop_map(Step::Wait),
             4 => (any::<u8>(), any::<u8>()).prop_map(|(p, s)| Step::Rx(p, s)),
             1 => any::<bool>().prop_map(Step::Link),
-            1 => any::<bool>().prop_map(Step::Script),
+            1 => (any::<bool>(), any::<bool>()).prop_map(|(w, ok)| Step::Script(w, ok)),
             1 => any::<u8>().prop_map(Step::Prio),
             1 => Just(Step::Shutdown),
         ]
@@ -1443,7 +1444,10 @@ mod invariants {
                         }
                     }
                     Step::Link(up) => Event::Link { ifname: "eth0".into(), up },
-                    Step::Script(ok) => Event::ScriptResult { name: if ok { "chk".into() } else { "vital".into() }, ok: now.duration_since(base).as_millis() % 2 == 0 },
+                    Step::Script(weighted, ok) => Event::ScriptResult {
+                        name: if weighted { "chk".into() } else { "vital".into() },
+                        ok,
+                    },
                     Step::Prio(x) => Event::SetPriority(x),
                     Step::Shutdown => Event::Shutdown,
                 };
