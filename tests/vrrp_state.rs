@@ -1239,6 +1239,7 @@ fn keepalived_failover_capture_replayed() {
         } else {
             *t_theirs - *t_ours
         };
+        eprintln!("advert {k}: {diff:?} from keepalived's send time");
         assert!(
             diff < Duration::from_millis(5),
             "advert {k}: {diff:?} off keepalived's time"
