@@ -48,6 +48,32 @@ impl CheckerStarter for NoCheckers {
     }
 }
 
+/// The real health checkers: a [`crate::checkers::CheckerManager`] per configuration,
+/// started with the verdicts the state carries (so a reload flaps nothing).
+#[derive(Default)]
+pub struct ManagedCheckers {
+    current: Option<crate::checkers::CheckerManager>,
+}
+
+/// Room for a burst of verdicts while a kernel pass runs; checkers wait beyond it.
+const EVENT_QUEUE: usize = 4096;
+
+impl CheckerStarter for ManagedCheckers {
+    fn start(
+        &mut self,
+        config: Arc<Config>,
+        initial: &HashMap<CheckerId, bool>,
+    ) -> mpsc::Receiver<CheckerEvent> {
+        // Dropping the old manager aborts its checkers before the new ones start.
+        self.current = None;
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        let manager = crate::checkers::CheckerManager::start_with_states(&config, initial, tx);
+        info!("{} checkers started", manager.len());
+        self.current = Some(manager);
+        rx
+    }
+}
+
 /// Carries out the state's effects.
 pub trait EffectSink: Send {
     fn effect(&mut self, config: &Config, effect: Effect);
