@@ -1,1 +1,10 @@
 //! VRRP v2/v3: packet codec, I/O-free state machine, and the adapters around it.
+
+// I/O adapters, notify and the runtime (vrrp-io).
+pub mod garp;
+pub mod link;
+pub mod notify;
+pub mod runtime;
+pub mod socket;
+pub mod vip;
+pub mod vmac;
