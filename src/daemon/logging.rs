@@ -81,12 +81,11 @@ impl<'a> MakeWriter<'a> for Syslog {
 /// Installs the global subscriber. Call once, after forking.
 pub fn init(opts: &Options) -> anyhow::Result<()> {
     let level = if opts.log_detail { "debug" } else { "info" };
-    let filter = || {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level))
-    };
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let console = opts.log_console.then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(io::stderr)
+            .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
             .with_target(false)
             .with_filter(filter())
     });

@@ -35,21 +35,21 @@ pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
     let id = opts
         .config_id
         .clone()
-        .unwrap_or_else(default_config_id);
-    load_config_file(&opts.config_file, &id)
-}
-
-fn default_config_id() -> String {
-    let host = crate::alert::hostname();
-    host.split('.').next().unwrap_or_default().to_string()
-}
-
-/// The single line that calls the configuration loader (branch `config`).
-fn load_config_file(path: &std::path::Path, _config_id: &str) -> anyhow::Result<Config> {
-    anyhow::bail!(
-        "{}: reload needs the configuration loader, not merged into this build yet",
-        path.display()
-    )
+        .unwrap_or_else(crate::config::default_config_id);
+    match crate::config::load(&opts.config_file, &id) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(loaded.config)
+        }
+        Err(e) => {
+            for w in &e.warnings {
+                tracing::warn!("{w}");
+            }
+            Err(anyhow::anyhow!("{e}"))
+        }
+    }
 }
 
 /// Starts the LVS side. The lead wires the one line when branch `lvs` is merged.
@@ -129,7 +129,11 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
             sides.push(("LVS", h));
         }
     }
-    tracing::info!("Starting lvsd {} (pid {})", env!("CARGO_PKG_VERSION"), std::process::id());
+    tracing::info!(
+        "Starting lvsd {} (pid {})",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
 
     let mut failed = false;
     loop {

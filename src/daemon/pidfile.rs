@@ -96,7 +96,10 @@ mod tests {
     fn refused_when_a_live_process_holds_it() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("lvsd.pid");
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         std::fs::write(&p, format!("{}\n", child.id())).unwrap();
         let r = PidFile::create(&p);
         child.kill().unwrap();

@@ -436,8 +436,7 @@ mod tests {
         assert!(n.drain(Duration::from_secs(5)).await);
         let got = std::fs::read_to_string(&log).unwrap();
         assert_eq!(
-            got,
-            "INSTANCE VI_1 MASTER 150\nINSTANCE VI_1 BACKUP 150\n",
+            got, "INSTANCE VI_1 MASTER 150\nINSTANCE VI_1 BACKUP 150\n",
             "scripts ran out of order"
         );
         let mut buf = [0u8; 256];

@@ -368,7 +368,8 @@ mod tests {
     use super::*;
 
     /// The v3 capture's IPv4 header and payload (README.txt, frame "v3").
-    const V3_IP: &str = "45c0 0024 0001 0000 ff70 d032 0a63 0001 e000 0012 3133 9602 0064 37e0 0a63 0064 0a63 0065";
+    const V3_IP: &str =
+        "45c0 0024 0001 0000 ff70 d032 0a63 0001 e000 0012 3133 9602 0064 37e0 0a63 0064 0a63 0065";
 
     fn bytes(s: &str) -> Vec<u8> {
         hex::decode(s.replace(' ', "")).unwrap()

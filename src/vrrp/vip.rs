@@ -13,7 +13,11 @@ pub enum VipError {
     #[error("unknown scope {0:?} (host, link, global, site, nowhere or 0-255)")]
     BadScope(String),
     #[error("{addr}/{prefix}: rtnetlink: {msg}")]
-    Netlink { addr: IpAddr, prefix: u8, msg: String },
+    Netlink {
+        addr: IpAddr,
+        prefix: u8,
+        msg: String,
+    },
 }
 
 /// One address as the kernel gets it.
@@ -36,7 +40,9 @@ pub fn parse_scope(s: &str) -> Result<u8, VipError> {
         "link" => Ok(253),
         "host" => Ok(254),
         "nowhere" => Ok(255),
-        n => n.parse::<u8>().map_err(|_| VipError::BadScope(s.to_string())),
+        n => n
+            .parse::<u8>()
+            .map_err(|_| VipError::BadScope(s.to_string())),
     }
 }
 
@@ -62,11 +68,9 @@ impl VipSpec {
 /// Adds and removes addresses (a fake records them in tests).
 pub trait VipOps: Send + Sync {
     /// Adds the address; one already present counts as added.
-    fn add(&self, vip: &VipSpec)
-        -> impl std::future::Future<Output = Result<(), VipError>> + Send;
+    fn add(&self, vip: &VipSpec) -> impl std::future::Future<Output = Result<(), VipError>> + Send;
     /// Removes the address; one already absent counts as removed.
-    fn del(&self, vip: &VipSpec)
-        -> impl std::future::Future<Output = Result<(), VipError>> + Send;
+    fn del(&self, vip: &VipSpec) -> impl std::future::Future<Output = Result<(), VipError>> + Send;
 }
 
 fn nl_err(vip: &VipSpec, e: rtnetlink::Error) -> VipError {
@@ -92,9 +96,10 @@ impl VipOps for Netlink {
             .add(vip.ifindex, vip.addr, vip.prefix_len);
         let msg = req.message_mut();
         msg.header.scope = AddressScope::from(vip.scope);
+        // Like `ip addr add`: a broadcast address only when `brd` is written.
+        msg.attributes
+            .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
         if let Some(IpAddr::V4(b)) = vip.brd {
-            msg.attributes
-                .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
             msg.attributes.push(AddressAttribute::Broadcast(b));
         }
         if let Some(l) = &vip.label {
