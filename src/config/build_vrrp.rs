@@ -230,10 +230,7 @@ impl P<'_> {
             };
             if let Some(w) = l.get(1) {
                 if p.txt(*w) != "weight" {
-                    p.err(
-                        *w,
-                        format!("track_script: expected `weight`, found `{}`", p.txt(*w)),
-                    );
+                    p.err(*w, format!("track_script: expected `weight`, found `{}`", p.txt(*w)));
                 } else if let Some((w, r)) = p.weight(l, 2, -253, 253) {
                     ts.weight = Some(w);
                     ts.reverse = r;
@@ -256,10 +253,7 @@ impl P<'_> {
             };
             if let Some(w) = l.get(1) {
                 if p.txt(*w) != "weight" {
-                    p.err(
-                        *w,
-                        format!("track_interface: expected `weight`, found `{}`", p.txt(*w)),
-                    );
+                    p.err(*w, format!("track_interface: expected `weight`, found `{}`", p.txt(*w)));
                 } else if let Some((w, r)) = p.weight(l, 2, -254, 254) {
                     ti.weight = Some(w);
                     ti.reverse = r;
@@ -363,29 +357,9 @@ impl P<'_> {
             }
             let known = ["brd", "dev", "scope", "label"];
             if !known.contains(&opt) {
-                if [
-                    "peer",
-                    "home",
-                    "-nodad",
-                    "nodad",
-                    "noprefixroute",
-                    "autojoin",
-                    "preferred_lft",
-                    "track_group",
-                ]
-                .contains(&opt)
-                {
+                if ["peer", "home", "-nodad", "nodad", "noprefixroute", "autojoin", "preferred_lft", "track_group"].contains(&opt) {
                     self.warn(l[i], format!("virtual_ipaddress option `{opt}` is not supported yet by lvsd (ignored)"));
-                    i += if opt.starts_with('-')
-                        || opt == "nodad"
-                        || opt == "noprefixroute"
-                        || opt == "home"
-                        || opt == "autojoin"
-                    {
-                        1
-                    } else {
-                        2
-                    };
+                    i += if opt.starts_with('-') || opt == "nodad" || opt == "noprefixroute" || opt == "home" || opt == "autojoin" { 1 } else { 2 };
                     continue;
                 }
                 self.err(l[i], format!("virtual_ipaddress: unknown option `{opt}`"));
@@ -574,10 +548,7 @@ impl P<'_> {
             }
         });
         if vi.interface.is_empty() {
-            self.err(
-                toks[0],
-                format!("vrrp_instance {} has no `interface`", vi.name),
-            );
+            self.err(toks[0], format!("vrrp_instance {} has no `interface`", vi.name));
         }
         if !have_vrid {
             self.err(
@@ -619,10 +590,7 @@ impl P<'_> {
                 auth_pass: pass,
             }),
             None => {
-                self.err(
-                    open,
-                    "authentication needs `auth_type PASS` or `auth_type AH`",
-                );
+                self.err(open, "authentication needs `auth_type PASS` or `auth_type AH`");
                 None
             }
         }
