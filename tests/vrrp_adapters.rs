@@ -224,11 +224,12 @@ fn vips_added_and_removed_with_label_brd_scope() {
     in_ns(&p.a, move || async move {
         let nl = Netlink::connect().unwrap();
         let info = nl.interface("veth0").await.unwrap();
+        // Another subnet: the kernel wants one scope per subnet (the primary's is global).
         let vip = VipSpec {
-            addr: v4("10.201.3.100"),
+            addr: v4("10.201.30.100"),
             prefix_len: 24,
             ifindex: info.index,
-            brd: Some(v4("10.201.3.255")),
+            brd: Some(v4("10.201.30.255")),
             scope: 253,
             label: Some("veth0:vip".into()),
         };
@@ -237,9 +238,9 @@ fn vips_added_and_removed_with_label_brd_scope() {
         let shown = ip(&["-n", &a, "-4", "addr", "show", "dev", "veth0"]);
         let line = shown
             .lines()
-            .find(|l| l.contains("10.201.3.100/24"))
+            .find(|l| l.contains("10.201.30.100/24"))
             .unwrap_or_else(|| panic!("VIP not added:\n{shown}"));
-        assert!(line.contains("brd 10.201.3.255"), "{line}");
+        assert!(line.contains("brd 10.201.30.255"), "{line}");
         assert!(line.contains("scope link"), "{line}");
         assert!(line.contains("veth0:vip"), "{line}");
         // The primary address stays primary.
@@ -250,7 +251,7 @@ fn vips_added_and_removed_with_label_brd_scope() {
         nl.del(&vip).await.unwrap();
         nl.del(&vip).await.expect("removing twice is fine");
         let shown = ip(&["-n", &a, "-4", "addr", "show", "dev", "veth0"]);
-        assert!(!shown.contains("10.201.3.100"), "{shown}");
+        assert!(!shown.contains("10.201.30.100"), "{shown}");
         let v6 = VipSpec {
             addr: "fd00:201::100".parse().unwrap(),
             prefix_len: 64,

@@ -74,6 +74,9 @@ struct Runtime {
     rx_stats: RxStats,
     side: Side,
     started: Instant,
+    /// During a reload: the state each continuing instance had before (by new index);
+    /// notifications back to that state (or MASTER's transient BACKUP) are not repeated.
+    quiet: Vec<Option<State>>,
 }
 
 /// Runs the VRRP side until shutdown.
@@ -99,6 +102,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
             scripts: Vec::new(),
         },
         started: Instant::now(),
+        quiet: Vec::new(),
     };
     let side = rt.build_side(config).await?;
     rt.side = side;
@@ -524,9 +528,16 @@ impl Runtime {
                 let _ = io.addr_tx.send(AddrJob::Garp(repeat));
             }
             Action::StateChange { to, .. } => {
-                tracing::info!("VRRP_Instance({}) Entering {} STATE", p.name, to);
+                if is_quiet(&self.quiet, i, to) {
+                    tracing::debug!("VRRP_Instance({}) reload: back in {} state", p.name, to);
+                } else {
+                    tracing::info!("VRRP_Instance({}) Entering {} STATE", p.name, to);
+                }
             }
             Action::Notify { state, priority } => {
+                if is_quiet(&self.quiet, i, state) {
+                    return;
+                }
                 if let Some(st) = notify_state(state) {
                     let c = StateChange {
                         who: Who::Instance,
@@ -751,6 +762,7 @@ impl Runtime {
         let old_side = std::mem::replace(&mut self.side, new_side);
         // Which old instances continue as which new ones.
         let mut masters = Vec::new();
+        let mut quiet: Vec<Option<State>> = vec![None; self.side.io.len()];
         let mut kept_vips: Vec<VipSpec> = Vec::new();
         let now = Instant::now();
         let mut stop_outs = Vec::new();
@@ -768,6 +780,9 @@ impl Runtime {
                 Some(ni) => {
                     if inst.state() == State::Master {
                         masters.push(ni);
+                    }
+                    if let Some(q) = quiet.get_mut(ni) {
+                        *q = Some(inst.state());
                     }
                     kept_vips.extend(self.side.io[ni].vips.iter().cloned());
                 }
@@ -891,6 +906,14 @@ impl Runtime {
     }
 }
 
+/// Whether a reload should keep quiet about instance `i` entering `to`.
+fn is_quiet(quiet: &[Option<State>], i: usize, to: State) -> bool {
+    match quiet.get(i).copied().flatten() {
+        Some(old) => to == old || (old == State::Master && to == State::Backup),
+        None => false,
+    }
+}
+
 fn join_group(sock: &VrrpSocket, group: IpAddr) {
     // EADDRINUSE: already joined by the socket's first instance.
     if let Err(e) = sock.join(group) {
@@ -975,5 +998,48 @@ async fn addr_worker(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_keeps_quiet_only_about_the_old_state() {
+        let q = vec![Some(State::Master), Some(State::Backup), None];
+        // A continuing master passes through BACKUP back to MASTER silently.
+        assert!(is_quiet(&q, 0, State::Backup));
+        assert!(is_quiet(&q, 0, State::Master));
+        assert!(!is_quiet(&q, 0, State::Fault));
+        // A continuing backup: BACKUP again is silent, MASTER is news.
+        assert!(is_quiet(&q, 1, State::Backup));
+        assert!(!is_quiet(&q, 1, State::Master));
+        // New instances and out-of-range indexes are never silenced.
+        assert!(!is_quiet(&q, 2, State::Backup));
+        assert!(!is_quiet(&q, 7, State::Backup));
+    }
+
+    #[test]
+    fn lvs_only_changes_are_no_vrrp_change() {
+        let a = Config::default();
+        let mut b = a.clone();
+        b.global.lvs_timeouts = Some(crate::config::LvsTimeouts {
+            tcp: Some(900),
+            tcpfin: None,
+            udp: None,
+        });
+        b.global.smtp_alert_checker = Some(true);
+        assert!(vrrp_part(&a) == vrrp_part(&b));
+        let mut c = a.clone();
+        c.global.vrrp_garp_master_repeat = 9;
+        assert!(vrrp_part(&a) != vrrp_part(&c));
+    }
+
+    #[test]
+    fn notify_states() {
+        assert_eq!(notify_state(State::Master), Some(NotifyState::Master));
+        assert_eq!(notify_state(State::Stop), Some(NotifyState::Stop));
+        assert_eq!(notify_state(State::Init), None);
     }
 }
