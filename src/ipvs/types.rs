@@ -214,3 +214,71 @@ pub trait IpvsBackend {
     /// result per operation; a transport failure is the outer error.
     fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, Self::Error>;
 }
+
+/// Role of an IPVS connection-sync daemon (IP_VS_STATE_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum SyncState {
+    Master,
+    Backup,
+}
+
+impl SyncState {
+    pub fn code(self) -> u32 {
+        match self {
+            SyncState::Master => 1,
+            SyncState::Backup => 2,
+        }
+    }
+    pub fn from_code(code: u32) -> Option<SyncState> {
+        match code {
+            1 => Some(SyncState::Master),
+            2 => Some(SyncState::Backup),
+            _ => None,
+        }
+    }
+}
+
+/// The connection-sync daemon (keepalived's `lvs_sync_daemon`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct SyncDaemon {
+    pub state: SyncState,
+    /// Multicast interface name (≤ 15 bytes).
+    pub ifname: String,
+    pub sync_id: u32,
+    /// Maximum sync message length; None = kernel default.
+    pub maxlen: Option<u16>,
+    /// Multicast group; None = kernel default (224.0.0.81).
+    pub group: Option<IpAddr>,
+    /// UDP port; None = kernel default (8848).
+    pub port: Option<u16>,
+    /// Multicast TTL; None = kernel default (1).
+    pub ttl: Option<u8>,
+}
+
+/// IPVS connection timeouts in seconds (`lvs_timeouts`); 0 = leave unchanged (set) / as
+/// reported (get).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Timeouts {
+    pub tcp: u32,
+    pub tcp_fin: u32,
+    pub udp: u32,
+}
+
+/// GET_INFO: IPVS version and connection hash table size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Info {
+    /// e.g. 0x010201 for 1.2.1
+    pub version: u32,
+    pub conn_tab_size: u32,
+}
+
+impl Info {
+    pub fn version_string(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            (self.version >> 16) & 0xff,
+            (self.version >> 8) & 0xff,
+            self.version & 0xff
+        )
+    }
+}
