@@ -378,7 +378,7 @@ fn selftest(out: &Path) -> Result<i32> {
 
     // --- sync daemon -----------------------------------------------------------------------
     t.step += 1;
-    let ifname = std::env::var("SYNC_IF").unwrap_or_else(|_| "dummy0".into());
+    let ifname = std::env::var("SYNC_IF").unwrap_or_else(|_| "lvsync0".into());
     let master = SyncDaemon {
         state: SyncState::Master,
         ifname: ifname.clone(),
@@ -432,8 +432,10 @@ fn selftest(out: &Path) -> Result<i32> {
         .args(["-L", "--daemon"])
         .output()?;
     std::fs::write(t.out.join("daemon.txt"), &o.stdout)?;
-    t.c.stop_daemon(SyncState::Master)?;
-    t.c.stop_daemon(SyncState::Backup)?;
+    let r = t.c.stop_daemon(SyncState::Master);
+    t.check("daemon-master-stop", r.is_ok(), format!("{r:?}"));
+    let r = t.c.stop_daemon(SyncState::Backup);
+    t.check("daemon-backup-stop", r.is_ok(), format!("{r:?}"));
     let ds = t.c.daemons()?;
     t.check("daemon-stopped", ds.is_empty(), format!("{ds:?}"));
 
