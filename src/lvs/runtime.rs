@@ -135,10 +135,7 @@ where
     let joined = tokio::task::spawn_blocking(move || {
         let r = match &job {
             Job::Sync(t) => kernel.rec.sync(&mut kernel.backend, t).map(|_| ()),
-            Job::Update(t, scope) => kernel
-                .rec
-                .update(&mut kernel.backend, t, scope)
-                .map(|_| ()),
+            Job::Update(t, scope) => kernel.rec.update(&mut kernel.backend, t, scope).map(|_| ()),
             Job::Release => kernel.rec.release(&mut kernel.backend).map(|_| ()),
         };
         if let Err(e) = r {
@@ -185,11 +182,17 @@ fn apply_globals<B: IpvsGlobals>(backend: &mut B, config: &Config, old: Option<&
     }
 }
 
-/// Runs the LVS side with the kernel's IPVS. The netlink client lives in `ipvs::client`
-/// (engineer "ipvs"); until it is merged this returns an error naming what is missing.
+/// Runs the LVS side with the kernel's IPVS (the generic netlink client), the real health
+/// checkers, and real scripts and mail.
 pub async fn run(ctl: Control) -> anyhow::Result<()> {
-    let _ = ctl;
-    anyhow::bail!("the IPVS netlink client (ipvs::client) is not part of this build yet")
+    let client = tokio::task::spawn_blocking(crate::ipvs::client::IpvsClient::connect).await??;
+    run_with(
+        ctl,
+        client,
+        ManagedCheckers::default(),
+        RealEffects::default(),
+    )
+    .await
 }
 
 /// Runs the LVS side over any backend until `ctl.shutdown` turns true.
