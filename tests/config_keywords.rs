@@ -19,7 +19,7 @@ fn place(table: &str, kw: &str) -> String {
         "authentication" => format!("vrrp_instance v {{\nauthentication {{\n{kw}\n}}\n}}\n"),
         "virtual_server_group" => format!("virtual_server_group g {{\n{kw}\n}}\n"),
         "virtual_server" => format!("virtual_server 192.0.2.1 80 {{\n{kw}\n}}\n"),
-        "real_server" => rs(&kw.to_string()),
+        "real_server" => rs(kw),
         "url" => rs(&format!("HTTP_GET {{\nurl {{\n{kw}\n}}\n}}")),
         checker => rs(&format!("{checker} {{\n{kw}\n}}")),
     }
