@@ -14,9 +14,9 @@ fn round_trip(c: &Config) {
         Err(e) => panic!("printed config does not parse:\n{e}\n---\n{text}"),
     };
     if &back != c {
-        // Narrow the difference down for the message.
-        let a = format!("{c:#?}");
-        let b = format!("{back:#?}");
+        // Narrow the difference down for the message (locations left out).
+        let a = without_spans(c);
+        let b = without_spans(&back);
         let first = a
             .lines()
             .zip(b.lines())
@@ -24,10 +24,34 @@ fn round_trip(c: &Config) {
             .unwrap_or(0);
         panic!(
             "round trip changed the model near line {first}:\n{}\n---\n{}\n---\n{text}",
-            a.lines().skip(first.saturating_sub(5)).take(10).collect::<Vec<_>>().join("\n"),
-            b.lines().skip(first.saturating_sub(5)).take(10).collect::<Vec<_>>().join("\n"),
+            a.lines()
+                .skip(first.saturating_sub(8))
+                .take(12)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            b.lines()
+                .skip(first.saturating_sub(8))
+                .take(12)
+                .collect::<Vec<_>>()
+                .join("\n"),
         );
     }
+}
+
+fn without_spans(c: &Config) -> String {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.retain(|k, _| !k.ends_with("span") && !k.ends_with("spans"));
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(c).unwrap();
+    strip(&mut v);
+    serde_json::to_string_pretty(&v).unwrap()
 }
 
 #[test]
@@ -81,7 +105,16 @@ impl Rng {
     }
     fn ip(&mut self, v6: bool) -> IpAddr {
         if v6 {
-            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, self.below(0xffff) as u16 + 1))
+            IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                self.below(0xffff) as u16 + 1,
+            ))
         } else {
             IpAddr::V4(Ipv4Addr::new(198, 51, 100, self.below(254) as u8 + 1))
         }
@@ -109,7 +142,9 @@ fn gen_config(seed: u64) -> Config {
     let mut c = Config::default();
     let g = &mut c.global;
     g.router_id = r.maybe(|r| r.word("lvs "));
-    g.notification_email = (0..r.below(3)).map(|i| format!("ops{i}@example.com")).collect();
+    g.notification_email = (0..r.below(3))
+        .map(|i| format!("ops{i}@example.com"))
+        .collect();
     g.notification_email_from = r.maybe(|r| r.word("from@"));
     g.smtp_server = r.maybe(|r| SmtpServer {
         host: r.word("mail"),
@@ -183,7 +218,10 @@ fn gen_config(seed: u64) -> Config {
                 no_track: r.chance(),
             })
             .collect();
-        let backup = r.chance();
+        // Without a `state` line an instance starts as BACKUP.
+        let explicit = r.chance();
+        let backup = !explicit || r.chance();
+        let explicit_backup = explicit && backup;
         let ver = r.maybe(|r| 2 + r.below(2) as u8);
         let advert = if ver.unwrap_or(version) == 2 {
             Duration::from_secs(r.below(255) + 1)
@@ -191,15 +229,14 @@ fn gen_config(seed: u64) -> Config {
             Duration::from_millis(10 * (r.below(4095) + 1))
         };
         let track_script = (0..r.below(nscripts + 1))
-            .map(|k| TrackScript {
-                span: Span::default(),
-                name: format!("chk_{k}"),
-                weight: r.maybe(|r| r.below(507) as i32 - 253),
-                reverse: false,
-            })
-            .map(|mut t| {
-                t.reverse = t.weight.is_some() && r.chance();
-                t
+            .map(|k| {
+                let weight = r.maybe(|r| r.below(507) as i32 - 253);
+                TrackScript {
+                    span: Span::default(),
+                    name: format!("chk_{k}"),
+                    weight,
+                    reverse: weight.is_some() && r.chance(),
+                }
             })
             .collect();
         c.instances.push(VrrpInstance {
@@ -210,7 +247,7 @@ fn gen_config(seed: u64) -> Config {
             } else {
                 InitialState::Master
             },
-            state_explicit: backup || r.chance(),
+            state_explicit: explicit,
             interface: format!("eth{}", r.below(2)),
             virtual_router_id: i as u8 + 1,
             vrid_span: Span::default(),
@@ -218,7 +255,11 @@ fn gen_config(seed: u64) -> Config {
             advert_int: advert,
             version: ver,
             authentication: r.maybe(|r| Authentication {
-                auth_type: if r.chance() { AuthType::Pass } else { AuthType::Ah },
+                auth_type: if r.chance() {
+                    AuthType::Pass
+                } else {
+                    AuthType::Ah
+                },
                 auth_pass: r.word("pw"),
             }),
             virtual_ipaddress: vips,
@@ -252,8 +293,12 @@ fn gen_config(seed: u64) -> Config {
                 generic: r.maybe(Rng::script),
                 master_rx_lower_pri: r.maybe(Rng::script),
             },
-            nopreempt: backup && r.chance(),
-            preempt_delay: if backup { r.maybe(|r| Duration::from_secs(r.below(1000))) } else { None },
+            nopreempt: explicit_backup && r.chance(),
+            preempt_delay: if explicit_backup {
+                r.maybe(|r| Duration::from_secs(r.below(1000)))
+            } else {
+                None
+            },
             unicast_src_ip: r.maybe(|r| r.ip(false)),
             unicast_peers: (0..r.below(3))
                 .map(|_| UnicastPeer {
@@ -267,7 +312,13 @@ fn gen_config(seed: u64) -> Config {
             garp_master_repeat: r.maybe(|r| r.below(10) as u32),
             garp_master_refresh: r.maybe(Rng::dur),
             garp_master_refresh_repeat: r.maybe(|r| r.below(10) as u32),
-            use_vmac: r.maybe(|r| if r.chance() { String::new() } else { r.word("vrrp.") }),
+            use_vmac: r.maybe(|r| {
+                if r.chance() {
+                    String::new()
+                } else {
+                    r.word("vrrp.")
+                }
+            }),
             vmac_xmit_base: r.chance(),
             accept: r.maybe(Rng::chance),
             smtp_alert: r.maybe(Rng::chance),
@@ -378,7 +429,8 @@ fn gen_config(seed: u64) -> Config {
             tunnel: r.maybe(|r| Tunnel {
                 tun_type: TunnelType::Gue,
                 port: Some(r.below(65535) as u16 + 1),
-                csum: [TunnelCsum::NoCsum, TunnelCsum::Csum, TunnelCsum::RemCsum][r.below(3) as usize],
+                csum: [TunnelCsum::NoCsum, TunnelCsum::Csum, TunnelCsum::RemCsum]
+                    [r.below(3) as usize],
             }),
             real_servers: Vec::new(),
         };
@@ -404,7 +456,11 @@ fn gen_config(seed: u64) -> Config {
                 notify_down: r.maybe(Rng::script),
                 uthreshold: r.maybe(|r| r.below(1000) as u32),
                 lthreshold: r.maybe(|r| r.below(1000) as u32),
-                lvs_method: if lb_kind == LbKind::Nat { None } else { r.maybe(|_| lb_kind) },
+                lvs_method: if lb_kind == LbKind::Nat {
+                    None
+                } else {
+                    r.maybe(|_| lb_kind)
+                },
                 tunnel: r.maybe(|_| Tunnel {
                     tun_type: TunnelType::Ipip,
                     port: None,
