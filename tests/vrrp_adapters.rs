@@ -243,9 +243,13 @@ fn vips_added_and_removed_with_label_brd_scope() {
         assert!(line.contains("brd 10.201.30.255"), "{line}");
         assert!(line.contains("scope link"), "{line}");
         assert!(line.contains("veth0:vip"), "{line}");
-        // The primary address stays primary.
+        // The VIP (alone in its subnet) is not secondary, but never taken as the primary.
+        let now = nl.interface("veth0").await.unwrap();
+        assert!(now
+            .ipv4_primaries
+            .contains(&Ipv4Addr::new(10, 201, 30, 100)));
         assert_eq!(
-            nl.interface("veth0").await.unwrap().ipv4,
+            now.primary_v4(&[vip.addr]),
             Some(Ipv4Addr::new(10, 201, 3, 1))
         );
         nl.del(&vip).await.unwrap();

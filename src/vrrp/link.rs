@@ -39,8 +39,22 @@ pub struct IfaceInfo {
     pub up: bool,
     /// The first non-secondary IPv4 address.
     pub ipv4: Option<Ipv4Addr>,
+    /// Every non-secondary IPv4 address, in the kernel's order (a VIP in a subnet of its
+    /// own is not secondary either: see [`IfaceInfo::primary_v4`]).
+    pub ipv4_primaries: Vec<Ipv4Addr>,
     /// The first fe80::/10 address.
     pub ipv6_ll: Option<Ipv6Addr>,
+}
+
+impl IfaceInfo {
+    /// The interface's own primary IPv4 address: the first non-secondary one that is not
+    /// one of `vips` (a VIP we added must never become the advert source).
+    pub fn primary_v4(&self, vips: &[IpAddr]) -> Option<Ipv4Addr> {
+        self.ipv4_primaries
+            .iter()
+            .copied()
+            .find(|a| !vips.contains(&IpAddr::V4(*a)))
+    }
 }
 
 /// Whether an rtnetlink link message says the link is usable.
@@ -115,6 +129,7 @@ impl Netlink {
             mac: link_mac(&link),
             up: link_is_up(link.header.flags),
             ipv4: None,
+            ipv4_primaries: Vec::new(),
             ipv6_ll: None,
         };
         let mut addrs = self
@@ -128,11 +143,9 @@ impl Netlink {
                 continue;
             }
             match msg_addr(&m) {
-                Some(IpAddr::V4(a))
-                    if info.ipv4.is_none()
-                        && !m.header.flags.contains(AddressHeaderFlags::Secondary) =>
-                {
-                    info.ipv4 = Some(a)
+                Some(IpAddr::V4(a)) if !m.header.flags.contains(AddressHeaderFlags::Secondary) => {
+                    info.ipv4.get_or_insert(a);
+                    info.ipv4_primaries.push(a);
                 }
                 Some(IpAddr::V6(a)) if info.ipv6_ll.is_none() && is_link_local(&a) => {
                     info.ipv6_ll = Some(a)
@@ -200,6 +213,23 @@ mod tests {
         assert!(link_is_up(LinkFlags::Up | LinkFlags::Running));
         assert!(!link_is_up(LinkFlags::Up));
         assert!(!link_is_up(LinkFlags::Running));
+    }
+
+    #[test]
+    fn primary_skips_vips() {
+        let info = IfaceInfo {
+            index: 2,
+            name: "eth0".into(),
+            mac: None,
+            up: true,
+            ipv4: Some(Ipv4Addr::new(10, 0, 9, 100)),
+            ipv4_primaries: vec![Ipv4Addr::new(10, 0, 9, 100), Ipv4Addr::new(10, 0, 0, 1)],
+            ipv6_ll: None,
+        };
+        let vip: IpAddr = "10.0.9.100".parse().unwrap();
+        assert_eq!(info.primary_v4(&[vip]), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(info.primary_v4(&[]), Some(Ipv4Addr::new(10, 0, 9, 100)));
+        assert_eq!(info.primary_v4(&[vip, "10.0.0.1".parse().unwrap()]), None);
     }
 
     #[test]

@@ -158,16 +158,28 @@ fn notify_state(s: State) -> Option<NotifyState> {
     }
 }
 
-/// The parts of a configuration the VRRP side runs from (reload compares these).
-fn vrrp_part(c: &Config) -> (GlobalDefs, String) {
+/// The parts of a configuration the VRRP side runs from (reload compares these; where
+/// things were written does not count, `Span`s compare equal).
+type VrrpPart = (
+    GlobalDefs,
+    Vec<crate::config::VrrpInstance>,
+    Vec<crate::config::SyncGroup>,
+    Vec<VrrpScript>,
+);
+
+fn vrrp_part(c: &Config) -> VrrpPart {
     let mut g = c.global.clone();
     // Settings of the other side do not concern VRRP.
     g.lvs_sync_daemon = None;
     g.lvs_timeouts = None;
     g.lvs_notify_fifo = None;
     g.smtp_alert_checker = None;
-    let rest = format!("{:?}{:?}{:?}", c.instances, c.sync_groups, c.vrrp_scripts);
-    (g, rest)
+    (
+        g,
+        c.instances.clone(),
+        c.sync_groups.clone(),
+        c.vrrp_scripts.clone(),
+    )
 }
 
 impl Runtime {
@@ -272,8 +284,18 @@ impl Runtime {
                 }
                 out_if = v;
             }
+            let all_vips: Vec<IpAddr> = config
+                .instances
+                .iter()
+                .flat_map(|i| {
+                    i.virtual_ipaddress
+                        .iter()
+                        .chain(&i.virtual_ipaddress_excluded)
+                })
+                .map(|v| v.addr)
+                .collect();
             let src = p.src_ip.or(match p.family {
-                Family::V4 => base.ipv4.map(IpAddr::V4),
+                Family::V4 => base.primary_v4(&all_vips).map(IpAddr::V4),
                 Family::V6 => out_if.ipv6_ll.or(base.ipv6_ll).map(IpAddr::V6),
             });
             if src.is_none() {
@@ -857,6 +879,7 @@ impl Runtime {
         }
         // Old workers finish their queue and end when their senders drop.
         drop(old_side.io);
+        self.quiet = quiet;
         self.start().await;
         let now = Instant::now();
         for ni in masters {
@@ -865,7 +888,12 @@ impl Runtime {
                 .coord
                 .handle(now, ni, Event::Sync(SyncCmd::Master));
             self.perform(outs).await;
+            tracing::info!(
+                "VRRP_Instance({}) Reload: stays MASTER",
+                self.side.coord.instances()[ni].name()
+            );
         }
+        self.quiet.clear();
     }
 
     async fn shutdown(mut self) {

@@ -320,7 +320,6 @@ impl VrrpSocket {
                 }
             }
         }
-        drop(iov);
         match (src, dst, hops) {
             (Some(src), Some(dst), Some(ttl)) => Ok(Some(Received {
                 meta: RecvMeta {
