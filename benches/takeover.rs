@@ -41,6 +41,8 @@ struct Case {
     b: Daemon,
     term: Samples,
     kill: Samples,
+    /// False when A never became master at the start: the case is skipped.
+    healthy: bool,
 }
 
 impl Case {
@@ -65,8 +67,9 @@ impl Case {
             b,
             term: Samples::default(),
             kill: Samples::default(),
+            healthy: false,
         };
-        case.wait_a_master();
+        case.healthy = case.wait_a_master();
         case
     }
 
@@ -155,6 +158,15 @@ fn ms(v: f64) -> String {
 fn report(case: &mut Case) {
     let sk = skew(100, case.advert_int);
     let md = master_down(100, case.advert_int);
+    if !case.healthy {
+        println!(
+            "{:<10} v{} adv {:>5}s  not measured: A never became master at the start",
+            case.kind.label(),
+            case.version,
+            case.advert_int
+        );
+        return;
+    }
     for (how, s, bound) in [("SIGTERM", &mut case.term, sk), ("SIGKILL", &mut case.kill, md)] {
         if s.proto.is_empty() {
             println!(
@@ -211,7 +223,7 @@ fn main() {
             Case::new(Kind::Lvsd, version, adv),
         ];
         for _ in 0..rounds {
-            for c in cases.iter_mut() {
+            for c in cases.iter_mut().filter(|c| c.healthy) {
                 c.round(false);
                 c.round(true);
             }

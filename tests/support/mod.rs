@@ -266,6 +266,10 @@ impl Daemon {
         let bin = self.kind.binary();
         let pid = self.dir.join("main.pid");
         let vpid = self.dir.join("vrrp.pid");
+        // Like a reboot clearing /run: a killed daemon's stale pid files (whose pids may
+        // still be unreaped zombies) must not block the restart.
+        let _ = fs::remove_file(&pid);
+        let _ = fs::remove_file(&vpid);
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.node.ns]).arg(&bin);
         cmd.args(["-P", "-n", "-l"]);
@@ -309,7 +313,7 @@ impl Daemon {
         tree.reverse();
         tree.push(pid);
         let t = SystemTime::now();
-        for p in tree {
+        for &p in &tree {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(p),
                 nix::sys::signal::Signal::SIGKILL,
@@ -317,6 +321,11 @@ impl Daemon {
         }
         if let Some(mut c) = self.child.take() {
             let _ = c.wait();
+        }
+        // Orphaned children are reaped by init: wait until they are gone (or zombies).
+        let start = Instant::now();
+        while tree.iter().any(|&p| alive(p)) && start.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(5));
         }
         t
     }
@@ -370,6 +379,17 @@ impl Drop for Daemon {
         if self.child.is_some() {
             self.sigkill();
         }
+    }
+}
+
+/// Is `pid` a live (not zombie) process?
+fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .is_some_and(|st| st != "Z" && st != "X"),
+        Err(_) => false,
     }
 }
 
