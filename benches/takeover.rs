@@ -47,7 +47,10 @@ struct Case {
 
 impl Case {
     fn new(kind: Kind, version: u8, advert_int: f64) -> Case {
-        let lab = Lab::new(&format!("bench{}", kind.label().chars().next().unwrap_or('x')), 2);
+        let lab = Lab::new(
+            &format!("bench{}", kind.label().chars().next().unwrap_or('x')),
+            2,
+        );
         let cap = lab.capture();
         let mk = |r: &str, p: u8| {
             let mut c = Conf::new(r, p);
@@ -114,11 +117,7 @@ impl Case {
             self.cap
                 .wait_for(t0, SEC, |f| is_advert_from(f, a_ip, |p| p == 0))
         };
-        let s = if kill {
-            &mut self.kill
-        } else {
-            &mut self.term
-        };
+        let s = if kill { &mut self.kill } else { &mut self.term };
         match (b_adv, reference) {
             (Some(b_adv), Some(r)) => {
                 s.proto.push(secs_between(r.at, b_adv.at));
@@ -143,7 +142,15 @@ impl Case {
         } else {
             // A killed daemon leaves its VIP configured; remove it as a reboot would.
             let _ = std::process::Command::new("ip")
-                .args(["-n", &self.lab.node(0).ns, "addr", "del", &format!("{VIP}/24"), "dev", "eth0"])
+                .args([
+                    "-n",
+                    &self.lab.node(0).ns,
+                    "addr",
+                    "del",
+                    &format!("{VIP}/24"),
+                    "dev",
+                    "eth0",
+                ])
                 .status();
         }
         self.a.restart();
@@ -167,7 +174,10 @@ fn report(case: &mut Case) {
         );
         return;
     }
-    for (how, s, bound) in [("SIGTERM", &mut case.term, sk), ("SIGKILL", &mut case.kill, md)] {
+    for (how, s, bound) in [
+        ("SIGTERM", &mut case.term, sk),
+        ("SIGKILL", &mut case.kill, md),
+    ] {
         if s.proto.is_empty() {
             println!(
                 "{:<10} v{} adv {:>5}s {}  no successful rounds ({} failed)",

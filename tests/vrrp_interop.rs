@@ -47,11 +47,7 @@ fn interop(high: Kind, low: Kind, version: u8, mode: Mode) {
     };
     let mut da = lab.spawn(0, high, "a", &mk("A", 150, a.ip, b.ip));
     let db = lab.spawn(1, low, "b", &mk("B", 100, b.ip, a.ip));
-    let what = format!(
-        "{} 150 / {} 100, v{version}",
-        high.label(),
-        low.label()
-    );
+    let what = format!("{} 150 / {} 100, v{version}", high.label(), low.label());
 
     assert!(
         wait_addr(&a.ns, VIP, true, 8 * SEC).is_some(),
@@ -90,7 +86,12 @@ fn interop(high: Kind, low: Kind, version: u8, mode: Mode) {
     let t0 = da.sigterm();
     let resign = cap_to_b
         .wait_for(t0, 2 * SEC, |f| is_advert_from(f, a.ip, |p| p == 0))
-        .unwrap_or_else(|| panic!("{what}: no priority-0 advert on SIGTERM\n{}", logs(&[&da, &db])));
+        .unwrap_or_else(|| {
+            panic!(
+                "{what}: no priority-0 advert on SIGTERM\n{}",
+                logs(&[&da, &db])
+            )
+        });
     let t = wait_addr(&b.ns, VIP, true, 3 * SEC).unwrap_or_else(|| {
         panic!(
             "{what}: the priority-100 side did not take over after SIGTERM\n{}",
@@ -102,7 +103,9 @@ fn interop(high: Kind, low: Kind, version: u8, mode: Mode) {
         "{what}: takeover after SIGTERM took {t:?}"
     );
     let adv_b = cap_to_a
-        .wait_for(resign.at, 3 * SEC, |f| is_advert_from(f, b.ip, |p| p == 100))
+        .wait_for(resign.at, 3 * SEC, |f| {
+            is_advert_from(f, b.ip, |p| p == 100)
+        })
         .unwrap_or_else(|| panic!("{what}: B's adverts never reached A's port"));
     let d = secs_between(resign.at, adv_b.at);
     let sk = skew(100, 1.0);

@@ -86,7 +86,15 @@ fn election_failover_preempt(kind: Kind) {
     // The old master returns and preempts again. The killed process could not remove its
     // VIP, so it is still configured in A's namespace: take it away as a reboot would.
     let _ = std::process::Command::new("ip")
-        .args(["-n", &a.ns, "addr", "del", &format!("{VIP}/24"), "dev", "eth0"])
+        .args([
+            "-n",
+            &a.ns,
+            "addr",
+            "del",
+            &format!("{VIP}/24"),
+            "dev",
+            "eth0",
+        ])
         .status();
     da.restart();
     assert!(
@@ -137,7 +145,9 @@ fn garp_on_takeover(kind: Kind) {
     );
     // A's own takeover must be announced with a GARP too.
     let first_a = cap
-        .wait_for(SystemTime::UNIX_EPOCH, SEC, |f| is_advert_from(f, a.ip, |p| p == 150))
+        .wait_for(SystemTime::UNIX_EPOCH, SEC, |f| {
+            is_advert_from(f, a.ip, |p| p == 150)
+        })
         .expect("no advert from A");
     let garp_a = cap
         .wait_for(first_a.at, SEC, |f| is_garp_for(f, VIP))
@@ -197,7 +207,10 @@ fn notify_and_email(kind: Kind) {
     let log = |name: &str| dir.join(format!("{name}.log"));
     let rec = |name: &str| notify_recorder(&dir, &format!("{name}.sh"), &log(name));
     let smtp = SmtpSink::start(&n.ns, lab.dir.path(), "127.0.0.1", 2525);
-    let rcpts = vec!["ops@example.org".to_string(), "oncall@example.org".to_string()];
+    let rcpts = vec![
+        "ops@example.org".to_string(),
+        "oncall@example.org".to_string(),
+    ];
     let mut c = Conf::new("LVT", 150);
     c.notify = Some(rec("notify"));
     c.notify_master = Some(format!("{} master-only", rec("master").display()));
@@ -220,7 +233,8 @@ fn notify_and_email(kind: Kind) {
     assert_eq!(mail.to, rcpts, "recipients");
     assert_eq!(mail.from, "lvsd-test@example.org");
     assert!(
-        mail.data.contains("To: ops@example.org, oncall@example.org"),
+        mail.data
+            .contains("To: ops@example.org, oncall@example.org"),
         "To header: {}",
         mail.data
     );
@@ -256,7 +270,15 @@ fn smtp_down_timing(kind: Kind) {
     let hole = "10.99.0.250";
     for n in [&a, &b] {
         std::process::Command::new("ip")
-            .args(["-n", &n.ns, "neigh", "add", hole, "lladdr", "02:00:00:00:00:fa"])
+            .args([
+                "-n",
+                &n.ns,
+                "neigh",
+                "add",
+                hole,
+                "lladdr",
+                "02:00:00:00:00:fa",
+            ])
             .args(["dev", "eth0", "nud", "permanent"])
             .status()
             .unwrap();
@@ -277,14 +299,21 @@ fn smtp_down_timing(kind: Kind) {
     let t0 = da.sigterm();
     let resign = cap
         .wait_for(t0, 2 * SEC, |f| is_advert_from(f, a.ip, |p| p == 0))
-        .unwrap_or_else(|| panic!("no priority-0 advert: SIGTERM blocked?\n{}", logs(&[&da, &db])));
+        .unwrap_or_else(|| {
+            panic!(
+                "no priority-0 advert: SIGTERM blocked?\n{}",
+                logs(&[&da, &db])
+            )
+        });
     assert!(
         secs_between(t0, resign.at) < 0.2,
         "resignation {:.3} s after SIGTERM",
         secs_between(t0, resign.at)
     );
     let adv = cap
-        .wait_for(resign.at, 3 * SEC, |f| is_advert_from(f, b.ip, |p| p == 100))
+        .wait_for(resign.at, 3 * SEC, |f| {
+            is_advert_from(f, b.ip, |p| p == 100)
+        })
         .unwrap_or_else(|| panic!("B did not take over\n{}", logs(&[&da, &db])));
     let d = secs_between(resign.at, adv.at);
     let sk = skew(100, 1.0);
@@ -348,6 +377,18 @@ both!(
     keepalived_election_failover_preempt
 );
 both!(nopreempt, lvsd_nopreempt, keepalived_nopreempt);
-both!(garp_on_takeover, lvsd_garp_on_takeover, keepalived_garp_on_takeover);
-both!(notify_and_email, lvsd_notify_and_email, keepalived_notify_and_email);
-both!(smtp_down_timing, lvsd_smtp_down_timing, keepalived_smtp_down_timing);
+both!(
+    garp_on_takeover,
+    lvsd_garp_on_takeover,
+    keepalived_garp_on_takeover
+);
+both!(
+    notify_and_email,
+    lvsd_notify_and_email,
+    keepalived_notify_and_email
+);
+both!(
+    smtp_down_timing,
+    lvsd_smtp_down_timing,
+    keepalived_smtp_down_timing
+);

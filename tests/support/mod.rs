@@ -32,7 +32,14 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Panics with a clear message when a tool the test needs is missing.
 pub fn require_tool(name: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
+    for dir in [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+    ] {
         let p = Path::new(dir).join(name);
         if p.exists() {
             return p;
@@ -111,8 +118,18 @@ impl Lab {
         lab.all_ns.push(hub.clone());
         run(&["ip", "-n", &hub, "link", "set", "lo", "up"]);
         run(&[
-            "ip", "-n", &hub, "link", "add", "br0", "type", "bridge", "stp_state", "0",
-            "mcast_snooping", "0",
+            "ip",
+            "-n",
+            &hub,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "mcast_snooping",
+            "0",
         ]);
         run(&["ip", "-n", &hub, "link", "set", "br0", "up"]);
         for i in 1..=n {
@@ -124,9 +141,20 @@ impl Lab {
                 "ip", "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port,
                 "netns", &hub,
             ]);
-            run(&["ip", "-n", &hub, "link", "set", &port, "master", "br0", "up"]);
+            run(&[
+                "ip", "-n", &hub, "link", "set", &port, "master", "br0", "up",
+            ]);
             let ip = Ipv4Addr::new(10, 99, 0, i as u8);
-            run(&["ip", "-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+            run(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{ip}/24"),
+                "dev",
+                "eth0",
+            ]);
             run(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
             run(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
             lab.nodes.push(Node {
@@ -492,7 +520,11 @@ impl Conf {
         let _ = writeln!(
             s,
             "  state {}",
-            if self.state_master { "MASTER" } else { "BACKUP" }
+            if self.state_master {
+                "MASTER"
+            } else {
+                "BACKUP"
+            }
         );
         s.push_str("  interface eth0\n");
         let _ = writeln!(s, "  virtual_router_id {VRID}");
@@ -650,7 +682,11 @@ fn open_packet_socket(ifname: &str) -> OwnedFd {
     let proto = (libc::ETH_P_ALL as u16).to_be();
     // SAFETY: plain socket(2) call; the fd is owned right after.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, proto as i32) };
-    assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
+    assert!(
+        fd >= 0,
+        "AF_PACKET socket: {}",
+        std::io::Error::last_os_error()
+    );
     // SAFETY: fd is a fresh valid descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let cname = std::ffi::CString::new(ifname).expect("ifname");
@@ -749,11 +785,7 @@ impl Capture {
     ) -> Option<Frame> {
         let start = Instant::now();
         loop {
-            if let Some(f) = self
-                .frames()
-                .into_iter()
-                .find(|f| f.at >= since && pred(f))
-            {
+            if let Some(f) = self.frames().into_iter().find(|f| f.at >= since && pred(f)) {
                 return Some(f);
             }
             if start.elapsed() > timeout {
@@ -805,10 +837,7 @@ pub fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
 /// by `tag`) to `out`. Returns the script path.
 pub fn notify_recorder(dir: &Path, name: &str, out: &Path) -> PathBuf {
     let p = dir.join(name);
-    let body = format!(
-        "#!/bin/sh\nIFS='|'\necho \"$*\" >> '{}'\n",
-        out.display()
-    );
+    let body = format!("#!/bin/sh\nIFS='|'\necho \"$*\" >> '{}'\n", out.display());
     fs::write(&p, body).expect("write notify script");
     let mut perm = fs::metadata(&p).expect("meta").permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
