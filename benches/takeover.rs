@@ -7,6 +7,7 @@
 //!   - SIGTERM: A's priority-0 advert → B's first advert (protocol bound: B's skew);
 //!   - SIGKILL: A's last advert → B's first advert (bound: 3×advert_int + skew);
 //!   - both also from the signal, and the delay from B's first advert to its first GARP.
+//!
 //! Then A is restarted and preempts, and the next round starts. Prints medians.
 //!
 //! Run: `cargo bench --bench takeover` (root; keepalived installed), or
@@ -228,7 +229,7 @@ fn main() {
         rounds
     );
     for (version, adv) in [(2u8, 1.0f64), (3, 1.0), (3, 0.05)] {
-        let mut cases = vec![
+        let mut cases = [
             Case::new(Kind::Keepalived, version, adv),
             Case::new(Kind::Lvsd, version, adv),
         ];
