@@ -1,11 +1,84 @@
-use clap::Parser;
+//! The lvsd binary: keepalived's command line.
 
-fn main() {
-    let opts = lvsd::cli::Options::parse();
+use clap::Parser;
+use lvsd::cli::Options;
+use lvsd::config::{self, Diagnostic};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// keepalived's exit code for "errors found in the configuration".
+const EXIT_CONFIG_ERRORS: u8 = 4;
+/// keepalived's exit code for "cannot run".
+const EXIT_CANNOT_RUN: u8 = 3;
+
+fn main() -> ExitCode {
+    let opts = Options::parse();
     if opts.version {
         println!("lvsd {}", env!("CARGO_PKG_VERSION"));
-        return;
+        return ExitCode::SUCCESS;
     }
-    eprintln!("lvsd: not implemented yet");
-    std::process::exit(3);
+    let config_id = opts
+        .config_id
+        .clone()
+        .unwrap_or_else(config::default_config_id);
+    if let Some(file) = opts.config_test_file() {
+        return test_config(&file, &config_id);
+    }
+    let loaded = match config::load(&opts.config_file, &config_id) {
+        Ok(l) => l,
+        Err(e) => {
+            report(&e.errors);
+            report(&e.warnings);
+            return ExitCode::from(EXIT_CONFIG_ERRORS);
+        }
+    };
+    report(&loaded.warnings);
+    if opts.dump_conf {
+        if opts.json {
+            match serde_json::to_string_pretty(&loaded.config) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("lvsd: cannot write JSON: {e}");
+                    return ExitCode::from(EXIT_CANNOT_RUN);
+                }
+            }
+        } else {
+            print!("{}", config::print(&loaded.config));
+        }
+        return ExitCode::SUCCESS;
+    }
+    match lvsd::daemon::run(opts, loaded.config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lvsd: {e:#}");
+            ExitCode::from(EXIT_CANNOT_RUN)
+        }
+    }
+}
+
+/// `-t`: check the file, print every problem, exit 0 (fine) or 4 (errors).
+fn test_config(file: &Path, config_id: &str) -> ExitCode {
+    match config::load(file, config_id) {
+        Ok(loaded) => {
+            let errors = config::check_script_security(&loaded);
+            report(&errors);
+            report(&loaded.warnings);
+            if errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_CONFIG_ERRORS)
+            }
+        }
+        Err(e) => {
+            report(&e.errors);
+            report(&e.warnings);
+            ExitCode::from(EXIT_CONFIG_ERRORS)
+        }
+    }
+}
+
+fn report(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
 }

@@ -1,5 +1,124 @@
 //! keepalived.conf: preprocessor, pest grammar, typed model and validation.
+//!
+//! [`load`] reads a file (and its includes) and returns the typed [`Config`] or every
+//! problem found, each at `file:line:col`. It only reads files, so the SIGHUP reload path
+//! can call it again at any time.
 
+mod build;
+mod build_lvs;
+mod build_vrrp;
+pub mod diag;
+pub mod keywords;
+mod lexer;
 pub mod model;
+mod preprocess;
+pub mod print;
+mod validate;
 
+pub use build::ScriptRef;
+pub use diag::{Diagnostic, Severity};
 pub use model::*;
+pub use print::print;
+
+use std::path::Path;
+
+/// A configuration that loaded without errors.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Diagnostic>,
+    /// Every script command line with where it was written (for `enable_script_security`).
+    pub scripts: Vec<ScriptRef>,
+}
+
+/// Why a configuration was refused: every error, plus the warnings.
+#[derive(Debug, Clone)]
+pub struct LoadErrors {
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl std::fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, d) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+/// Reads and checks the configuration at `path`; `config_id` selects `@ID` lines.
+pub fn load(path: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_str(&text, path, config_id),
+        Err(e) => Err(LoadErrors {
+            errors: vec![Diagnostic::error(
+                preprocess::Source::file_span(path),
+                format!("cannot read {}: {e}", path.display()),
+            )],
+            warnings: Vec::new(),
+        }),
+    }
+}
+
+/// Parses configuration text as if read from `file_name` (includes are relative to it).
+pub fn parse_str(text: &str, file_name: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
+    let mut diags = Vec::new();
+    let src = preprocess::preprocess(file_name, text, config_id, &mut diags);
+    let mut p = build::P::new(&src);
+    p.top();
+    let build::P {
+        diags: more,
+        config,
+        scripts,
+        inst_spans,
+        ..
+    } = p;
+    diags.extend(more);
+    validate::validate(&config, &inst_spans, &mut diags);
+    let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
+    if errors.is_empty() {
+        Ok(Loaded {
+            config,
+            warnings,
+            scripts,
+        })
+    } else {
+        Err(LoadErrors { errors, warnings })
+    }
+}
+
+/// The configuration id keepalived uses by default: the hostname up to its first dot.
+pub fn default_config_id() -> String {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    host.split('.').next().unwrap_or_default().to_string()
+}
+
+/// Under `enable_script_security`, every configured script whose program (first word,
+/// looked up along PATH) fails [`crate::script::check_secure`] is an error at its location.
+pub fn check_script_security(loaded: &Loaded) -> Vec<Diagnostic> {
+    if !loaded.config.global.enable_script_security {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for s in &loaded.scripts {
+        let problem = crate::script::split_command(&s.command)
+            .and_then(|words| crate::script::resolve_program(&words[0]))
+            .and_then(|path| crate::script::check_secure(&path));
+        if let Err(e) = problem {
+            out.push(Diagnostic::error(
+                s.span.clone(),
+                format!("script `{}`: {e}", s.command),
+            ));
+        }
+    }
+    out
+}

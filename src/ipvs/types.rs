@@ -214,3 +214,54 @@ pub trait IpvsBackend {
     /// result per operation; a transport failure is the outer error.
     fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, Self::Error>;
 }
+
+/// The sync daemon role (IPVS_DAEMON_ATTR_STATE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum SyncState {
+    Master,
+    Backup,
+}
+
+impl SyncState {
+    /// IP_VS_STATE_MASTER 1 / IP_VS_STATE_BACKUP 2.
+    pub fn code(self) -> u32 {
+        match self {
+            SyncState::Master => 1,
+            SyncState::Backup => 2,
+        }
+    }
+}
+
+/// One connection-sync daemon (`lvs_sync_daemon` in global_defs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncDaemon {
+    pub state: SyncState,
+    /// Multicast interface (≤ 15 bytes).
+    pub interface: String,
+    pub sync_id: u32,
+    pub maxlen: Option<u16>,
+    pub port: Option<u16>,
+    pub ttl: Option<u8>,
+    pub group: Option<IpAddr>,
+}
+
+/// IPVS connection timeouts in seconds (`lvs_timeouts`); 0 leaves the kernel's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Timeouts {
+    pub tcp: u32,
+    pub tcp_fin: u32,
+    pub udp: u32,
+}
+
+/// IPVS settings outside the service table: connection timeouts (IPVS_CMD_SET_CONFIG) and
+/// the sync daemon (IPVS_CMD_NEW_DAEMON / DEL_DAEMON). Implemented by the netlink client
+/// next to [`IpvsBackend`]; the LVS side calls it at start, on reload and at exit.
+pub trait IpvsGlobals {
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// IPVS_CMD_SET_CONFIG with the three timeouts (0 = unchanged).
+    fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), Self::Error>;
+    /// IPVS_CMD_NEW_DAEMON.
+    fn start_sync_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), Self::Error>;
+    /// IPVS_CMD_DEL_DAEMON for the daemon of that role.
+    fn stop_sync_daemon(&mut self, state: SyncState) -> Result<(), Self::Error>;
+}

@@ -1,1 +1,19 @@
 //! The LVS side: desired table from config + checker states, reconciled with the kernel.
+//!
+//! - [`build`]: config → kernel values (`Service`, `Dest`), as keepalived builds them.
+//! - [`state`]: checker / real-server / quorum state; events in, desired table and
+//!   effects (scripts, mails) out. Pure.
+//! - [`table`]: tables as values, comparison, and the diff into `Op`s. Pure.
+//! - [`reconcile`]: applies the diff through an `IpvsBackend`, with ownership and retry.
+//! - [`globals`]: `lvs_timeouts` and `lvs_sync_daemon`.
+//! - [`runtime`]: the thin tokio loop (`run`).
+//! - [`fake`]: an in-memory kernel table for tests; [`fixture`]: config values in code.
+
+pub mod build;
+pub mod fake;
+pub mod fixture;
+pub mod globals;
+pub mod reconcile;
+pub mod state;
+pub mod table;
+pub mod runtime;

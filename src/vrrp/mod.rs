@@ -1,1 +1,9 @@
 //! VRRP v2/v3: packet codec, I/O-free state machine, and the adapters around it.
+
+// Protocol core (vrrp-core): codec, parameters, tracking, state machine, sync groups.
+pub mod checksum;
+pub mod packet;
+pub mod params;
+pub mod state;
+pub mod sync_group;
+pub mod track;

@@ -1,0 +1,288 @@
+//! HTTP checks per second that lvsd's checker code sustains on one core.
+//!
+//! `cargo bench --bench checks [-- CHECKERS DELAY_LOOP_MS SECONDS [hyper|reqwest]]`
+//! (defaults 2000 200 10 hyper).
+//!
+//! The checkers run under `CheckerManager` on a current_thread runtime on the main
+//! thread; a minimal HTTP/1.0 server runs on another thread (its own current_thread
+//! runtime) on 127.0.0.1–127.0.0.8. Checker CPU is the main thread's own rusage
+//! (RUSAGE_THREAD), so the server's CPU is not counted. `reqwest` mode runs the same
+//! load through a reqwest client (one connection per check) for comparison.
+
+use lvsd::checkers::{CheckerEvent, CheckerManager};
+use lvsd::config::*;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ADDRS: u8 = 8;
+
+fn cpu(who: libc::c_int) -> (Duration, i64) {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(who, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_maxrss)
+}
+
+fn server(port_tx: std::sync::mpsc::Sender<u16>, served: Arc<AtomicU64>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    rt.block_on(async move {
+        let first = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind");
+        let port = first.local_addr().expect("addr").port();
+        let mut listeners = vec![first];
+        for i in 2..=ADDRS {
+            let l = tokio::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, i), port))
+                .await
+                .expect("bind");
+            listeners.push(l);
+        }
+        port_tx.send(port).expect("send port");
+        let mut tasks = Vec::new();
+        for l in listeners {
+            let served = served.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let Ok((mut s, _)) = l.accept().await else {
+                        continue;
+                    };
+                    let served = served.clone();
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 1024];
+                        let mut seen = 0;
+                        loop {
+                            match s.read(&mut buf[seen..]).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => seen += n,
+                            }
+                            if buf[..seen].windows(4).any(|w| w == b"\r\n\r\n") || seen == 1024 {
+                                break;
+                            }
+                        }
+                        let _ = s
+                            .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .await;
+                        let _ = s.shutdown().await;
+                        served.fetch_add(1, Ordering::Relaxed);
+                    });
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+}
+
+fn config(n: usize, port: u16, delay_loop: Duration) -> Config {
+    let real_servers = (0..n)
+        .map(|i| RealServer {
+            span: Span::default(),
+            addr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % ADDRS as usize) as u8)),
+            port: Some(port),
+            port_span: Span::default(),
+            weight: 1,
+            inhibit_on_failure: None,
+            notify_up: None,
+            notify_down: None,
+            uthreshold: None,
+            lthreshold: None,
+            lvs_method: None,
+            tunnel: None,
+            alpha: None,
+            retry: None,
+            delay_before_retry: None,
+            connect_timeout: None,
+            delay_loop: None,
+            warmup: None,
+            smtp_alert: None,
+            virtualhost: None,
+            checkers: vec![Checker {
+                span: Span::default(),
+                common: CheckCommon::default(),
+                kind: CheckerKind::Http(HttpCheck {
+                    tls: false,
+                    urls: vec![UrlCheck {
+                        path: "/health".into(),
+                        status_codes: vec![],
+                        digest: Some("444bcb3a3fcf8389296c49467f27e1d6".into()), // md5("ok")
+                        virtualhost: None,
+                    }],
+                    virtualhost: None,
+                    http_protocol: None,
+                    enable_sni: false,
+                }),
+            }],
+        })
+        .collect();
+    Config {
+        virtual_servers: vec![VirtualServer {
+            span: Span::default(),
+            key: VsKey::Addr {
+                addr: IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)),
+                port: 80,
+            },
+            delay_loop,
+            lb_algo: "wlc".into(),
+            sched_flags: SchedFlags::default(),
+            lb_kind: LbKind::Nat,
+            lb_kind_span: Span::default(),
+            persistence_timeout: None,
+            persistence_granularity: None,
+            persistence_engine: None,
+            protocol: Protocol::Tcp,
+            ops: false,
+            sorry_server: None,
+            sorry_server_inhibit: false,
+            quorum: 1,
+            hysteresis: 0,
+            quorum_up: None,
+            quorum_down: None,
+            alpha: false,
+            omega: false,
+            inhibit_on_failure: false,
+            virtualhost: None,
+            retry: Some(0),
+            delay_before_retry: None,
+            connect_timeout: Some(Duration::from_secs(5)),
+            warmup: Some(delay_loop),
+            ha_suspend: false,
+            smtp_alert: None,
+            tunnel: None,
+            real_servers,
+        }],
+        ..Config::default()
+    }
+}
+
+/// The same load through reqwest: one client per checker with no idle pool (a fresh
+/// connection per check), HTTP/1.0, the status and MD5 checked.
+async fn reqwest_load(n: usize, port: u16, delay_loop: Duration, failures: Arc<AtomicU64>) {
+    use md5::Digest;
+    for i in 0..n {
+        let ip = Ipv4Addr::new(127, 0, 0, 1 + (i % ADDRS as usize) as u8);
+        let failures = failures.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .http1_only()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("reqwest client");
+            let url = format!("http://{ip}:{port}/health");
+            tokio::time::sleep(delay_loop.mul_f64(fastrand::f64())).await;
+            loop {
+                let ok = async {
+                    let r = client
+                        .get(&url)
+                        .version(http::Version::HTTP_10)
+                        .send()
+                        .await
+                        .ok()?;
+                    let status = r.status().as_u16();
+                    let body = r.bytes().await.ok()?;
+                    let digest = hex::encode(md5::Md5::digest(&body));
+                    Some((200..300).contains(&status) && digest == "444bcb3a3fcf8389296c49467f27e1d6")
+                }
+                .await;
+                if ok != Some(true) {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(delay_loop).await;
+            }
+        });
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let delay_ms: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let mode = args.get(3).cloned().unwrap_or_else(|| "hyper".into());
+    let delay_loop = Duration::from_millis(delay_ms);
+
+    // Room for every client and server socket.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a struct we own.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let served = Arc::new(AtomicU64::new(0));
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    {
+        let served = served.clone();
+        std::thread::spawn(move || server(port_tx, served));
+    }
+    let port = port_rx.recv().expect("server port");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let failures = Arc::new(AtomicU64::new(0));
+    rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<CheckerEvent>(4096);
+        let _mgr = if mode == "reqwest" {
+            drop(tx);
+            reqwest_load(n, port, delay_loop, failures.clone()).await;
+            None
+        } else {
+            let cfg = config(n, port, delay_loop);
+            Some(CheckerManager::start(&cfg, tx))
+        };
+        let events = Arc::new(AtomicU64::new(0));
+        {
+            let events = events.clone();
+            tokio::spawn(async move {
+                while let Some(e) = rx.recv().await {
+                    events.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("unexpected event: {e:?}");
+                }
+            });
+        }
+        // Let the warm-up spread the checkers, then measure.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (c0, _) = cpu(libc::RUSAGE_THREAD);
+        let (p0, _) = cpu(libc::RUSAGE_SELF);
+        let s0 = served.load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        let wall = t0.elapsed();
+        let (c1, _) = cpu(libc::RUSAGE_THREAD);
+        let (p1, maxrss) = cpu(libc::RUSAGE_SELF);
+        let s1 = served.load(Ordering::Relaxed);
+        let checks = (s1 - s0) as f64;
+        let rate = checks / wall.as_secs_f64();
+        let checker_cpu = (c1 - c0).as_secs_f64() / wall.as_secs_f64() * 100.0;
+        let all_cpu = (p1 - p0).as_secs_f64() / wall.as_secs_f64() * 100.0;
+        println!(
+            "checkers: mode={mode} n={n} delay_loop={delay_ms}ms window={:.1}s",
+            wall.as_secs_f64()
+        );
+        println!(
+            "checkers: {rate:.0} checks/s (target {:.0}), checker thread CPU {checker_cpu:.1}% of one core, \
+             {:.1} us CPU/check, whole process (incl. server) {all_cpu:.1}%, peak RSS {} MiB, \
+             down events {}, failed checks (reqwest mode) {}",
+            n as f64 / delay_loop.as_secs_f64(),
+            (c1 - c0).as_secs_f64() * 1e6 / checks.max(1.0),
+            maxrss / 1024,
+            events.load(Ordering::Relaxed),
+            failures.load(Ordering::Relaxed),
+        );
+    });
+}

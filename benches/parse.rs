@@ -1,0 +1,77 @@
+//! Config parsing benchmark: a generated keepalived.conf of 5,000 virtual servers × 20
+//! real servers, each with an HTTP_GET check. Prints the parse time and the peak memory
+//! (getrusage maxrss). Run: `cargo bench --bench parse` (release build).
+
+use std::fmt::Write;
+use std::path::Path;
+use std::time::Instant;
+
+const VIRTUAL_SERVERS: usize = 5_000;
+const REAL_SERVERS: usize = 20;
+
+fn generate() -> String {
+    let mut s = String::with_capacity(VIRTUAL_SERVERS * REAL_SERVERS * 200);
+    s.push_str("global_defs {\n    router_id bench\n}\n");
+    for v in 0..VIRTUAL_SERVERS {
+        // Addresses from 198.18.0.0/15 (the benchmarking range); nothing is sent.
+        let _ = writeln!(
+            s,
+            "virtual_server 198.18.{}.{} {} {{\n    delay_loop 6\n    lb_algo wlc\n    lb_kind NAT\n    protocol TCP",
+            v / 250,
+            v % 250 + 1,
+            80 + (v % 100)
+        );
+        for r in 0..REAL_SERVERS {
+            let _ = writeln!(
+                s,
+                "    real_server 198.19.{}.{} 8080 {{\n        weight 1\n        HTTP_GET {{\n            url {{\n                path /health\n                status_code 200\n            }}\n            connect_timeout 3\n            retry 2\n        }}\n    }}",
+                (v * REAL_SERVERS + r) / 250 % 256,
+                r + 1
+            );
+        }
+        s.push_str("}\n");
+    }
+    s
+}
+
+fn maxrss_kib() -> i64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru.ru_maxrss
+}
+
+fn main() {
+    let text = generate();
+    let lines = text.lines().count();
+    let before = maxrss_kib();
+    let mut best = f64::MAX;
+    let mut rounds = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let loaded = lvsd::config::parse_str(&text, Path::new("bench.conf"), "bench")
+            .unwrap_or_else(|e| panic!("generated config failed: {e}"));
+        let secs = t.elapsed().as_secs_f64();
+        let rs: usize = loaded
+            .config
+            .virtual_servers
+            .iter()
+            .map(|v| v.real_servers.len())
+            .sum();
+        assert_eq!(rs, VIRTUAL_SERVERS * REAL_SERVERS);
+        best = best.min(secs);
+        rounds += 1;
+        drop(loaded);
+    }
+    let after = maxrss_kib();
+    println!(
+        "config parse: {VIRTUAL_SERVERS} virtual servers x {REAL_SERVERS} real servers (HTTP_GET), {:.1} MiB, {lines} lines",
+        text.len() as f64 / 1048576.0
+    );
+    println!("  best of {rounds}: {best:.3} s");
+    println!(
+        "  peak RSS: {:.1} MiB (of which {:.1} MiB before parsing: the generated text)",
+        after as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
+}

@@ -1,0 +1,142 @@
+//! A checker's effective settings: the checker's own value, else the real server's, else
+//! the virtual server's, else keepalived's default.
+
+use super::state::Timing;
+use super::CheckerId;
+use crate::config::{
+    defaults, CheckerKind, Config, Protocol, RealServer, ScriptUser, VirtualServer, VsKey,
+};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Everything a running checker needs, resolved from the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckSettings {
+    pub id: CheckerId,
+    pub kind: CheckerKind,
+    /// Where to connect (`connect_ip` / `connect_port`, else the real server's).
+    pub addr: IpAddr,
+    /// 0 when neither the checker, the real server nor the virtual server gives one.
+    pub port: u16,
+    /// `bindto` / `bind_port`.
+    pub bind: Option<SocketAddr>,
+    pub bind_if: Option<String>,
+    pub connect_timeout: Duration,
+    pub timing: Timing,
+    pub warmup: Duration,
+    /// Starting state: down with `alpha`, up otherwise.
+    pub alpha: bool,
+    /// The real server's (else the virtual server's) virtualhost.
+    pub virtualhost: Option<String>,
+    /// `tcp` / `udp` as keepalived prints it in `[ip]:tcp:port`.
+    pub proto: &'static str,
+    pub fwmark: Option<u32>,
+    /// For MISC_CHECK: script user default and enable_script_security.
+    pub script_user: Option<ScriptUser>,
+    pub script_security: bool,
+}
+
+impl CheckSettings {
+    /// Resolves checker `id`; None if the id is not in the config.
+    pub fn resolve(config: &Config, id: CheckerId) -> Option<CheckSettings> {
+        let vs = config.virtual_servers.get(id.vs)?;
+        let rs = vs.real_servers.get(id.rs)?;
+        let ck = rs.checkers.get(id.checker)?;
+        Some(Self::from_parts(config, vs, rs, ck, id))
+    }
+
+    fn from_parts(
+        config: &Config,
+        vs: &VirtualServer,
+        rs: &RealServer,
+        ck: &crate::config::Checker,
+        id: CheckerId,
+    ) -> CheckSettings {
+        let c = &ck.common;
+        let vs_port = match vs.key {
+            VsKey::Addr { port, .. } => Some(port),
+            _ => None,
+        };
+        let addr = c.connect_ip.unwrap_or(rs.addr);
+        let port = c.connect_port.or(rs.port).or(vs_port).unwrap_or(0);
+        let bind = match (c.bindto, c.bind_port) {
+            (Some(ip), p) => Some(SocketAddr::new(ip, p.unwrap_or(0))),
+            (None, Some(p)) => Some(SocketAddr::new(unspecified_like(addr), p)),
+            (None, None) => None,
+        };
+        let proto = match (&ck.kind, vs.protocol) {
+            (CheckerKind::Udp(_) | CheckerKind::Dns(_), _) => "udp",
+            (_, Protocol::Udp) => "udp",
+            (_, Protocol::Sctp) => "sctp",
+            _ => "tcp",
+        };
+        CheckSettings {
+            id,
+            kind: ck.kind.clone(),
+            addr,
+            port,
+            bind,
+            bind_if: c.bind_if.clone(),
+            connect_timeout: c
+                .connect_timeout
+                .or(rs.connect_timeout)
+                .or(vs.connect_timeout)
+                .unwrap_or(defaults::CONNECT_TIMEOUT),
+            timing: Timing {
+                delay_loop: c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop),
+                retry: c.retry.or(rs.retry).or(vs.retry).unwrap_or(defaults::RETRY),
+                delay_before_retry: c
+                    .delay_before_retry
+                    .or(rs.delay_before_retry)
+                    .or(vs.delay_before_retry)
+                    .unwrap_or(defaults::DELAY_BEFORE_RETRY),
+            },
+            warmup: c
+                .warmup
+                .or(rs.warmup)
+                .or(vs.warmup)
+                .unwrap_or(Duration::ZERO),
+            alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
+            virtualhost: rs.virtualhost.clone().or_else(|| vs.virtualhost.clone()),
+            proto,
+            fwmark: c.fwmark,
+            script_user: config.global.script_user.clone(),
+            script_security: config.global.enable_script_security,
+        }
+    }
+
+    /// The target as keepalived prints it: `[10.0.0.2]:tcp:80`.
+    pub fn target(&self) -> String {
+        format!("[{}]:{}:{}", self.addr, self.proto, self.port)
+    }
+
+    /// The socket address to connect to.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.addr, self.port)
+    }
+
+    /// Every checker of the config with its id, in config order.
+    pub fn all(config: &Config) -> Vec<CheckSettings> {
+        let mut out = Vec::new();
+        for (vi, vs) in config.virtual_servers.iter().enumerate() {
+            for (ri, rs) in vs.real_servers.iter().enumerate() {
+                for (ci, ck) in rs.checkers.iter().enumerate() {
+                    let id = CheckerId {
+                        vs: vi,
+                        rs: ri,
+                        checker: ci,
+                    };
+                    out.push(Self::from_parts(config, vs, rs, ck, id));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn unspecified_like(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
+}

@@ -1,0 +1,446 @@
+//! The typed builder: statements from the lexer, read block by block against the keyword
+//! tables into the model, with a diagnostic at the exact token for every problem.
+
+use super::diag::Diagnostic;
+use super::keywords::{self, Table};
+use super::lexer::{Kind, Lexer, Tok};
+use super::model::*;
+use super::preprocess::Source;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// A script command line found in the configuration, for the script-security check.
+#[derive(Debug, Clone)]
+pub struct ScriptRef {
+    pub span: Span,
+    pub command: String,
+    pub user: Option<ScriptUser>,
+}
+
+/// Locations the model has no field for, kept for validation (parallel to `instances`).
+#[derive(Debug, Clone, Default)]
+pub struct InstanceSpans {
+    pub advert_int: Option<Span>,
+    pub nopreempt: Option<Span>,
+    pub preempt_delay: Option<Span>,
+    pub version: Option<Span>,
+}
+
+pub(crate) enum Item {
+    /// A statement; `true` when it opens a block.
+    Stmt(bool),
+    Close,
+    Eof,
+}
+
+pub(crate) struct P<'s> {
+    pub src: &'s Source,
+    lex: Lexer<'s>,
+    pending_close: bool,
+    pub depth: u32,
+    pub diags: Vec<Diagnostic>,
+    pub config: Config,
+    pub scripts: Vec<ScriptRef>,
+    pub inst_spans: Vec<InstanceSpans>,
+}
+
+impl<'s> P<'s> {
+    pub fn new(src: &'s Source) -> Self {
+        P {
+            src,
+            lex: Lexer::new(&src.text),
+            pending_close: false,
+            depth: 0,
+            diags: Vec::new(),
+            config: Config::default(),
+            scripts: Vec::new(),
+            inst_spans: Vec::new(),
+        }
+    }
+
+    // ---- positions and messages -------------------------------------------------------
+
+    pub fn txt(&self, t: Tok) -> &'s str {
+        t.text(&self.src.text)
+    }
+    pub fn sp(&self, t: Tok) -> Span {
+        self.src.span(t.start)
+    }
+    pub fn err(&mut self, t: Tok, msg: impl Into<String>) {
+        let span = self.sp(t);
+        self.diags.push(Diagnostic::error(span, msg));
+    }
+    pub fn warn(&mut self, t: Tok, msg: impl Into<String>) {
+        let span = self.sp(t);
+        self.diags.push(Diagnostic::warning(span, msg));
+    }
+
+    // ---- statements and blocks --------------------------------------------------------
+
+    /// Reads the next statement's tokens into `toks`.
+    pub fn next_item(&mut self, toks: &mut Vec<Tok>) -> Item {
+        toks.clear();
+        if self.pending_close {
+            self.pending_close = false;
+            self.depth = self.depth.saturating_sub(1);
+            return Item::Close;
+        }
+        loop {
+            let Some(t) = self.lex.next_tok() else {
+                return if toks.is_empty() {
+                    Item::Eof
+                } else {
+                    Item::Stmt(false)
+                };
+            };
+            match t.kind {
+                Kind::Newline => {
+                    if toks.is_empty() {
+                        continue;
+                    }
+                    // A `{` on a following line still opens this statement's block.
+                    loop {
+                        match self.lex.peek() {
+                            Some(n) if n.kind == Kind::Newline => {
+                                self.lex.next_tok();
+                            }
+                            Some(n) if n.kind == Kind::LBrace => {
+                                self.lex.next_tok();
+                                self.depth += 1;
+                                return Item::Stmt(true);
+                            }
+                            _ => return Item::Stmt(false),
+                        }
+                    }
+                }
+                Kind::LBrace => {
+                    if toks.is_empty() {
+                        self.err(t, "`{` without a keyword before it");
+                        self.depth += 1;
+                        self.skip_block();
+                        continue;
+                    }
+                    self.depth += 1;
+                    return Item::Stmt(true);
+                }
+                Kind::RBrace => {
+                    if toks.is_empty() {
+                        if self.depth == 0 {
+                            self.err(t, "`}` without a matching `{`");
+                            continue;
+                        }
+                        self.depth -= 1;
+                        return Item::Close;
+                    }
+                    if self.depth == 0 {
+                        self.err(t, "`}` without a matching `{`");
+                        return Item::Stmt(false);
+                    }
+                    self.pending_close = true;
+                    return Item::Stmt(false);
+                }
+                Kind::Unterminated => {
+                    self.err(t, "unterminated quoted string");
+                    toks.push(t);
+                }
+                Kind::Word | Kind::Quoted => toks.push(t),
+            }
+        }
+    }
+
+    /// Skips the rest of the block just opened (we are inside it).
+    pub fn skip_block(&mut self) {
+        let target = self.depth.saturating_sub(1);
+        let mut toks = Vec::new();
+        loop {
+            match self.next_item(&mut toks) {
+                Item::Close if self.depth <= target => return,
+                Item::Eof => return,
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads a block's statements (we are just inside its `{`), calling `f` for each.
+    /// `open` is the keyword that opened it (for "not closed" errors).
+    pub fn block(&mut self, open: Tok, mut f: impl FnMut(&mut Self, &[Tok], bool)) {
+        let inner = self.depth;
+        let mut toks = Vec::with_capacity(8);
+        loop {
+            match self.next_item(&mut toks) {
+                Item::Close => return,
+                Item::Eof => {
+                    let kw = self.txt(open);
+                    self.err(open, format!("`{kw}` block is never closed (missing `}}`)"));
+                    return;
+                }
+                Item::Stmt(opens) => {
+                    f(self, &toks, opens);
+                    if opens && self.depth > inner {
+                        let kw = self.txt(toks[0]);
+                        self.err(toks[0], format!("`{kw}` does not take a block"));
+                        self.skip_block();
+                    }
+                }
+            }
+        }
+    }
+
+    /// For keywords that need a block: reports its absence.
+    pub fn need_block(&mut self, toks: &[Tok], opens: bool) -> bool {
+        if !opens {
+            let kw = self.txt(toks[0]);
+            self.err(toks[0], format!("`{kw}` needs a `{{ … }}` block"));
+        }
+        opens
+    }
+
+    /// An unknown keyword: a warning when keepalived has it and lvsd does not yet, else an
+    /// error with the nearest known keyword. Skips its block.
+    pub fn unknown(&mut self, toks: &[Tok], opens: bool, table: &Table) {
+        let kw = self.txt(toks[0]);
+        if table.unsupported.contains(&kw) {
+            self.warn(
+                toks[0],
+                format!("`{kw}` is not supported yet by lvsd (ignored)"),
+            );
+        } else {
+            let msg = match table.suggest(kw) {
+                Some(s) => format!(
+                    "unknown keyword `{kw}` in {}; did you mean `{s}`?",
+                    table.name
+                ),
+                None => format!("unknown keyword `{kw}` in {}", table.name),
+            };
+            self.err(toks[0], msg);
+        }
+        if opens {
+            self.skip_block();
+        }
+    }
+
+    // ---- values -----------------------------------------------------------------------
+
+    /// Argument `i` of a statement, or an error at the keyword.
+    pub fn arg(&mut self, toks: &[Tok], i: usize) -> Option<Tok> {
+        let t = toks.get(i).copied();
+        if t.is_none() {
+            let kw = self.txt(toks[0]);
+            self.err(toks[0], format!("`{kw}` needs a value"));
+        }
+        t
+    }
+
+    /// Complains about arguments beyond the first `n`.
+    pub fn no_more(&mut self, toks: &[Tok], n: usize) {
+        if let Some(t) = toks.get(n) {
+            let kw = self.txt(toks[0]);
+            let x = self.txt(*t);
+            self.err(*t, format!("`{kw}`: unexpected `{x}`"));
+        }
+    }
+
+    /// The one string value of a statement.
+    pub fn string(&mut self, toks: &[Tok]) -> Option<String> {
+        let t = self.arg(toks, 1)?;
+        self.no_more(toks, 2);
+        Some(self.txt(t).to_string())
+    }
+
+    /// A whole number in `lo..=hi` (token `t` of a statement whose keyword is `kw`).
+    pub fn int_tok(&mut self, kw: Tok, t: Tok, lo: i64, hi: i64) -> Option<i64> {
+        let s = self.txt(t);
+        let k = self.txt(kw);
+        match s.parse::<i64>() {
+            Ok(v) if (lo..=hi).contains(&v) => Some(v),
+            Ok(_) => {
+                self.err(t, format!("{k} {s} out of range {lo}-{hi}"));
+                None
+            }
+            Err(_) => {
+                self.err(t, format!("{k}: `{s}` is not a whole number"));
+                None
+            }
+        }
+    }
+
+    /// The one whole-number value of a statement, in `lo..=hi`.
+    pub fn int(&mut self, toks: &[Tok], lo: i64, hi: i64) -> Option<i64> {
+        let t = self.arg(toks, 1)?;
+        self.no_more(toks, 2);
+        self.int_tok(toks[0], t, lo, hi)
+    }
+
+    pub fn u32v(&mut self, toks: &[Tok]) -> Option<u32> {
+        self.int(toks, 0, u32::MAX as i64).map(|v| v as u32)
+    }
+
+    pub fn port_tok(&mut self, kw: Tok, t: Tok) -> Option<u16> {
+        self.int_tok(kw, t, 0, 65535).map(|v| v as u16)
+    }
+
+    /// Seconds with up to six decimals (`1`, `0.5`, `2.25`).
+    pub fn dur_tok(&mut self, kw: Tok, t: Tok) -> Option<Duration> {
+        let s = self.txt(t);
+        match parse_seconds(s) {
+            Some(d) => Some(d),
+            None => {
+                let k = self.txt(kw);
+                self.err(t, format!("{k}: `{s}` is not a number of seconds"));
+                None
+            }
+        }
+    }
+
+    pub fn dur(&mut self, toks: &[Tok]) -> Option<Duration> {
+        let t = self.arg(toks, 1)?;
+        self.no_more(toks, 2);
+        self.dur_tok(toks[0], t)
+    }
+
+    pub fn ip_tok(&mut self, t: Tok) -> Option<IpAddr> {
+        let s = self.txt(t);
+        match s.parse::<IpAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(t, format!("bad IP address `{s}`"));
+                None
+            }
+        }
+    }
+
+    pub fn ip(&mut self, toks: &[Tok]) -> Option<IpAddr> {
+        let t = self.arg(toks, 1)?;
+        self.no_more(toks, 2);
+        self.ip_tok(t)
+    }
+
+    /// A flag with an optional yes/no argument (`smtp_alert`, `smtp_alert false`).
+    pub fn flag(&mut self, toks: &[Tok]) -> bool {
+        let Some(t) = toks.get(1).copied() else {
+            return true;
+        };
+        self.no_more(toks, 2);
+        match self.txt(t).to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" => true,
+            "no" | "false" | "off" | "0" => false,
+            other => {
+                let kw = self.txt(toks[0]);
+                self.err(t, format!("{kw}: `{other}` is not yes/no/true/false/on/off"));
+                true
+            }
+        }
+    }
+
+    /// A script command line: one quoted string, or the rest of the line as written.
+    pub fn script(&mut self, toks: &[Tok], user: Option<ScriptUser>) -> Option<String> {
+        let first = self.arg(toks, 1)?;
+        let cmd = if toks.len() == 2 {
+            self.txt(first).to_string()
+        } else {
+            let last = toks[toks.len() - 1];
+            self.src.text[first.start as usize..last.end as usize].to_string()
+        };
+        let span = self.sp(first);
+        self.scripts.push(ScriptRef {
+            span,
+            command: cmd.clone(),
+            user,
+        });
+        Some(cmd)
+    }
+
+    /// `USER [GROUP]`.
+    pub fn user(&mut self, toks: &[Tok]) -> Option<ScriptUser> {
+        let u = self.arg(toks, 1)?;
+        self.no_more(toks, 3);
+        Some(ScriptUser {
+            user: self.txt(u).to_string(),
+            group: toks.get(2).map(|g| self.txt(*g).to_string()),
+        })
+    }
+
+    // ---- the top level ----------------------------------------------------------------
+
+    pub fn top(&mut self) {
+        let mut toks = Vec::with_capacity(8);
+        loop {
+            match self.next_item(&mut toks) {
+                Item::Eof => return,
+                Item::Close => {}
+                Item::Stmt(opens) => {
+                    let kw = self.txt(toks[0]);
+                    match kw {
+                        "global_defs" => {
+                            self.no_more(&toks, 1);
+                            if self.need_block(&toks, opens) {
+                                self.global_defs(toks[0]);
+                            }
+                        }
+                        "vrrp_script" => self.vrrp_script(&toks, opens),
+                        "vrrp_sync_group" => self.sync_group(&toks, opens),
+                        "vrrp_instance" => self.instance(&toks, opens),
+                        "virtual_server_group" => self.vs_group(&toks, opens),
+                        "virtual_server" => self.virtual_server(&toks, opens),
+                        _ => self.unknown(&toks, opens, &keywords::TOP),
+                    }
+                    if opens && self.depth > 0 {
+                        let kw = self.txt(toks[0]);
+                        self.err(toks[0], format!("`{kw}` does not take a block"));
+                        self.skip_block();
+                    }
+                }
+            }
+        }
+    }
+
+    /// `NAME` of a named block, or an error.
+    pub fn block_name(&mut self, toks: &[Tok]) -> Option<String> {
+        let n = self.arg(toks, 1)?;
+        self.no_more(toks, 2);
+        Some(self.txt(n).to_string())
+    }
+}
+
+/// Seconds as written in keepalived.conf: a whole or decimal number, up to microseconds.
+pub fn parse_seconds(s: &str) -> Option<Duration> {
+    let (whole, frac) = match s.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (s, ""),
+    };
+    if whole.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if frac.len() > 6 || whole.len() > 9 {
+        return None;
+    }
+    let secs: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut micros: u64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    for _ in frac.len()..6 {
+        micros *= 10;
+    }
+    Some(Duration::from_secs(secs) + Duration::from_micros(micros))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds("1"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_seconds("0.25"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_seconds(".5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("1.000001"), Some(Duration::from_micros(1_000_001)));
+        assert_eq!(parse_seconds("x"), None);
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("1.0000001"), None);
+    }
+}

@@ -1,0 +1,685 @@
+//! Builders for virtual_server_group, virtual_server, real_server and the checkers.
+
+use super::build::P;
+use super::build_vrrp::set;
+use super::keywords::{self, Table};
+use super::lexer::Tok;
+use super::model::*;
+use std::net::IpAddr;
+
+
+impl P<'_> {
+    pub(crate) fn vs_group(&mut self, toks: &[Tok], opens: bool) {
+        let name = self.block_name(toks);
+        if !self.need_block(toks, opens) {
+            return;
+        }
+        let mut g = VirtualServerGroup {
+            span: self.sp(toks[0]),
+            name: name.unwrap_or_default(),
+            entries: Vec::new(),
+        };
+        self.block(toks[0], |p, l, opens| {
+            let first = p.txt(l[0]);
+            if first == "fwmark" {
+                if let Some(m) = p.int(l, 1, u32::MAX as i64) {
+                    g.entries.push(VsgEntry::Fwmark(m as u32));
+                }
+                return;
+            }
+            if opens {
+                p.unknown(l, opens, &keywords::VSG);
+                return;
+            }
+            let (a, end) = match first.rsplit_once('-') {
+                Some((a, e)) if a.parse::<IpAddr>().is_ok() => (a, Some(e)),
+                _ => (first, None),
+            };
+            let Ok(addr) = a.parse::<IpAddr>() else {
+                p.err(l[0], format!("bad IP address `{first}`"));
+                return;
+            };
+            let range_end = match end {
+                None => None,
+                Some(e) => {
+                    let max = if addr.is_ipv4() { 255 } else { 65535 };
+                    let v = if addr.is_ipv4() {
+                        e.parse::<u16>().ok()
+                    } else {
+                        u16::from_str_radix(e, 16).ok()
+                    };
+                    match v {
+                        Some(v) if v <= max => Some(v),
+                        _ => {
+                            p.err(l[0], format!("bad range end `{e}` in `{first}`"));
+                            return;
+                        }
+                    }
+                }
+            };
+            let port = match l.get(1) {
+                Some(t) => match p.port_tok(l[0], *t) {
+                    Some(v) => Some(v),
+                    None => return,
+                },
+                None => None,
+            };
+            p.no_more(l, 2);
+            g.entries.push(VsgEntry::Range {
+                addr,
+                range_end,
+                port,
+            });
+        });
+        self.config.virtual_server_groups.push(g);
+    }
+
+    pub(crate) fn virtual_server(&mut self, toks: &[Tok], opens: bool) {
+        let key = self.vs_key(toks);
+        if !self.need_block(toks, opens) {
+            return;
+        }
+        let mut vs = VirtualServer {
+            span: self.sp(toks[0]),
+            key: key.clone().unwrap_or(VsKey::Group(String::new())),
+            delay_loop: defaults::DELAY_LOOP,
+            lb_algo: "wlc".into(),
+            sched_flags: SchedFlags::default(),
+            lb_kind: LbKind::Nat,
+            lb_kind_span: self.sp(toks[0]),
+            persistence_timeout: None,
+            persistence_granularity: None,
+            persistence_engine: None,
+            protocol: Protocol::Tcp,
+            ops: false,
+            sorry_server: None,
+            sorry_server_inhibit: false,
+            quorum: 1,
+            hysteresis: 0,
+            quorum_up: None,
+            quorum_down: None,
+            alpha: false,
+            omega: false,
+            inhibit_on_failure: false,
+            virtualhost: None,
+            retry: None,
+            delay_before_retry: None,
+            connect_timeout: None,
+            warmup: None,
+            ha_suspend: false,
+            smtp_alert: None,
+            tunnel: None,
+            real_servers: Vec::new(),
+        };
+        let mut sorry_method = None;
+        self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
+            "delay_loop" => set(&mut vs.delay_loop, p.dur(t)),
+            "lb_algo" | "lvs_sched" => {
+                if let Some(a) = p.arg(t, 1) {
+                    p.no_more(t, 2);
+                    let s = p.txt(a);
+                    const ALGOS: &[&str] = &[
+                        "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq",
+                        "mh", "fo", "ovf", "twos",
+                    ];
+                    if ALGOS.contains(&s) {
+                        vs.lb_algo = s.to_string();
+                    } else {
+                        p.err(a, format!("unknown lb_algo `{s}` (one of {})", ALGOS.join(" ")));
+                    }
+                }
+            }
+            "lb_kind" | "lvs_method" => {
+                if let Some(k) = p.lb_kind(t) {
+                    vs.lb_kind = k;
+                    vs.lb_kind_span = p.sp(t[1]);
+                }
+            }
+            "persistence_timeout" => {
+                vs.persistence_timeout = match t.get(1) {
+                    None => Some(defaults::PERSISTENCE_TIMEOUT),
+                    Some(_) => p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
+                }
+            }
+            "persistence_granularity" => {
+                if let Some(g) = p.arg(t, 1) {
+                    p.no_more(t, 2);
+                    let s = p.txt(g);
+                    vs.persistence_granularity = if s.contains('.') {
+                        match s.parse() {
+                            Ok(m) => Some(Granularity::V4Mask(m)),
+                            Err(_) => {
+                                p.err(g, format!("bad persistence_granularity netmask `{s}`"));
+                                None
+                            }
+                        }
+                    } else {
+                        p.int_tok(t[0], g, 1, 128).map(|v| Granularity::V6Prefix(v as u8))
+                    };
+                }
+            }
+            "persistence_engine" => vs.persistence_engine = p.string(t),
+            "protocol" => {
+                if let Some(a) = p.arg(t, 1) {
+                    p.no_more(t, 2);
+                    match p.txt(a) {
+                        "TCP" => vs.protocol = Protocol::Tcp,
+                        "UDP" => vs.protocol = Protocol::Udp,
+                        "SCTP" => vs.protocol = Protocol::Sctp,
+                        o => p.err(a, format!("protocol must be TCP, UDP or SCTP, not `{o}`")),
+                    }
+                }
+            }
+            "ops" | "one_packet" => vs.ops = p.flag(t),
+            "sorry_server" => {
+                if let Some(a) = p.arg(t, 1) {
+                    p.no_more(t, 3);
+                    let addr = p.ip_tok(a);
+                    let port = match t.get(2) {
+                        Some(pt) => p.port_tok(t[0], *pt),
+                        None => Some(0),
+                    };
+                    if let (Some(addr), Some(port)) = (addr, port) {
+                        vs.sorry_server = Some(SorryServer {
+                            addr,
+                            port,
+                            lvs_method: None,
+                        });
+                    }
+                }
+            }
+            "sorry_server_inhibit" => vs.sorry_server_inhibit = p.flag(t),
+            "sorry_server_lvs_method" => sorry_method = p.lb_kind(t),
+            "quorum" => set(&mut vs.quorum, p.int(t, 1, u32::MAX as i64).map(|v| v as u32)),
+            "hysteresis" => set(&mut vs.hysteresis, p.u32v(t)),
+            "quorum_up" => vs.quorum_up = p.script(t, None),
+            "quorum_down" => vs.quorum_down = p.script(t, None),
+            "alpha" => vs.alpha = p.flag(t),
+            "omega" => vs.omega = p.flag(t),
+            "inhibit_on_failure" => vs.inhibit_on_failure = p.flag(t),
+            "virtualhost" => vs.virtualhost = p.string(t),
+            "retry" => vs.retry = p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
+            "delay_before_retry" => vs.delay_before_retry = p.dur(t),
+            "connect_timeout" => vs.connect_timeout = p.dur(t),
+            "warmup" => vs.warmup = p.dur(t),
+            "ha_suspend" => vs.ha_suspend = p.flag(t),
+            "smtp_alert" => vs.smtp_alert = Some(p.flag(t)),
+            "tun_type" => vs.tunnel = p.tunnel(t),
+            "ip_family" => {
+                if let Some(f) = p.arg(t, 1) {
+                    p.no_more(t, 2);
+                    let v6 = match p.txt(f) {
+                        "inet" => false,
+                        "inet6" => true,
+                        o => {
+                            p.err(f, format!("ip_family must be inet or inet6, not `{o}`"));
+                            return;
+                        }
+                    };
+                    match &mut vs.key {
+                        VsKey::Fwmark { ipv6, .. } => *ipv6 = v6,
+                        VsKey::Addr { addr, .. } if addr.is_ipv6() != v6 => {
+                            p.err(f, "ip_family differs from the virtual server's address")
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "flag-1" | "sh-fallback" | "mh-fallback" => vs.sched_flags.flag1 = p.flag(t),
+            "flag-2" | "sh-port" | "mh-port" => vs.sched_flags.flag2 = p.flag(t),
+            "flag-3" => vs.sched_flags.flag3 = p.flag(t),
+            "real_server" => {
+                if let Some(rs) = p.real_server(t, opens) {
+                    vs.real_servers.push(rs);
+                }
+            }
+            _ => p.unknown(t, opens, &keywords::VS),
+        });
+        if let (Some(s), Some(m)) = (vs.sorry_server.as_mut(), sorry_method) {
+            s.lvs_method = Some(m);
+        }
+        if key.is_some() {
+            self.config.virtual_servers.push(vs);
+        }
+    }
+
+    fn vs_key(&mut self, t: &[Tok]) -> Option<VsKey> {
+        let a = self.arg(t, 1)?;
+        match self.txt(a) {
+            "fwmark" => {
+                let m = self.arg(t, 2)?;
+                self.no_more(t, 3);
+                let mark = self.int_tok(t[0], m, 1, u32::MAX as i64)? as u32;
+                Some(VsKey::Fwmark { mark, ipv6: false })
+            }
+            "group" => {
+                let n = self.arg(t, 2)?;
+                self.no_more(t, 3);
+                Some(VsKey::Group(self.txt(n).to_string()))
+            }
+            _ => {
+                let addr = self.ip_tok(a)?;
+                let port = match t.get(2) {
+                    Some(p) => self.port_tok(t[0], *p)?,
+                    None => 0,
+                };
+                self.no_more(t, 3);
+                Some(VsKey::Addr { addr, port })
+            }
+        }
+    }
+
+    fn lb_kind(&mut self, t: &[Tok]) -> Option<LbKind> {
+        let a = self.arg(t, 1)?;
+        self.no_more(t, 2);
+        match self.txt(a) {
+            "NAT" => Some(LbKind::Nat),
+            "DR" => Some(LbKind::Dr),
+            "TUN" => Some(LbKind::Tun),
+            o => {
+                let kw = self.txt(t[0]);
+                self.err(a, format!("{kw} must be NAT, DR or TUN, not `{o}`"));
+                None
+            }
+        }
+    }
+
+    /// `tun_type ipip|gue|gre [port N] [nocsum|csum|remcsum]`.
+    fn tunnel(&mut self, t: &[Tok]) -> Option<Tunnel> {
+        let a = self.arg(t, 1)?;
+        let tun_type = match self.txt(a) {
+            "ipip" => TunnelType::Ipip,
+            "gue" => TunnelType::Gue,
+            "gre" => TunnelType::Gre,
+            o => {
+                self.err(a, format!("tun_type must be ipip, gue or gre, not `{o}`"));
+                return None;
+            }
+        };
+        let mut tun = Tunnel {
+            tun_type,
+            port: None,
+            csum: TunnelCsum::NoCsum,
+        };
+        let mut i = 2;
+        while i < t.len() {
+            match self.txt(t[i]) {
+                "port" => {
+                    let v = self.arg(t, i + 1)?;
+                    tun.port = Some(self.port_tok(t[i], v)?);
+                    i += 2;
+                    continue;
+                }
+                "nocsum" => tun.csum = TunnelCsum::NoCsum,
+                "csum" => tun.csum = TunnelCsum::Csum,
+                "remcsum" => tun.csum = TunnelCsum::RemCsum,
+                o => {
+                    self.err(t[i], format!("tun_type: unknown option `{o}`"));
+                    return None;
+                }
+            }
+            i += 1;
+        }
+        if tun.tun_type == TunnelType::Gue && tun.port.is_none() {
+            self.err(t[0], "tun_type gue needs `port N`");
+            return None;
+        }
+        Some(tun)
+    }
+
+    fn real_server(&mut self, t: &[Tok], opens: bool) -> Option<RealServer> {
+        let a = self.arg(t, 1)?;
+        let addr = self.ip_tok(a);
+        let port = match t.get(2) {
+            Some(pt) => Some(self.port_tok(t[0], *pt)?),
+            None => None,
+        };
+        self.no_more(t, 3);
+        let mut rs = RealServer {
+            span: self.sp(t[0]),
+            addr: addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            port,
+            port_span: self.sp(*t.get(2).unwrap_or(&a)),
+            weight: 1,
+            inhibit_on_failure: None,
+            notify_up: None,
+            notify_down: None,
+            uthreshold: None,
+            lthreshold: None,
+            lvs_method: None,
+            tunnel: None,
+            alpha: None,
+            retry: None,
+            delay_before_retry: None,
+            connect_timeout: None,
+            delay_loop: None,
+            warmup: None,
+            smtp_alert: None,
+            virtualhost: None,
+            checkers: Vec::new(),
+        };
+        if opens {
+            self.block(t[0], |p, t, opens| match p.txt(t[0]) {
+                "weight" => set(&mut rs.weight, p.int(t, 0, 65535).map(|v| v as u32)),
+                "inhibit_on_failure" => rs.inhibit_on_failure = Some(p.flag(t)),
+                "notify_up" => rs.notify_up = p.script(t, None),
+                "notify_down" => rs.notify_down = p.script(t, None),
+                "uthreshold" => rs.uthreshold = p.u32v(t),
+                "lthreshold" => rs.lthreshold = p.u32v(t),
+                "lvs_method" => rs.lvs_method = p.lb_kind(t),
+                "tun_type" => rs.tunnel = p.tunnel(t),
+                "alpha" => rs.alpha = Some(p.flag(t)),
+                "retry" => rs.retry = p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
+                "delay_before_retry" => rs.delay_before_retry = p.dur(t),
+                "connect_timeout" => rs.connect_timeout = p.dur(t),
+                "delay_loop" => rs.delay_loop = p.dur(t),
+                "warmup" => rs.warmup = p.dur(t),
+                "smtp_alert" => rs.smtp_alert = Some(p.flag(t)),
+                "virtualhost" => rs.virtualhost = p.string(t),
+                kw @ ("HTTP_GET" | "SSL_GET" | "TCP_CHECK" | "MISC_CHECK" | "SMTP_CHECK"
+                | "DNS_CHECK" | "UDP_CHECK" | "PING_CHECK" | "FILE_CHECK") => {
+                    p.no_more(t, 1);
+                    if p.need_block(t, opens) {
+                        if let Some(c) = p.checker(kw, t[0]) {
+                            rs.checkers.push(c);
+                        }
+                    }
+                }
+                _ => p.unknown(t, opens, &keywords::RS),
+            });
+        }
+        addr.map(|_| rs)
+    }
+
+    /// Handles a keyword every checker takes; false when `t` is not one.
+    fn check_common(&mut self, t: &[Tok], c: &mut CheckCommon) -> bool {
+        match self.txt(t[0]) {
+            "connect_ip" => c.connect_ip = self.ip(t),
+            "connect_port" => {
+                c.connect_port = match self.arg(t, 1) {
+                    Some(v) => {
+                        self.no_more(t, 2);
+                        self.port_tok(t[0], v)
+                    }
+                    None => None,
+                }
+            }
+            "bindto" => c.bindto = self.ip(t),
+            "bind_port" => {
+                c.bind_port = match self.arg(t, 1) {
+                    Some(v) => {
+                        self.no_more(t, 2);
+                        self.port_tok(t[0], v)
+                    }
+                    None => None,
+                }
+            }
+            "bind_if" => c.bind_if = self.string(t),
+            "connect_timeout" => c.connect_timeout = self.dur(t),
+            "retry" | "nb_get_retry" => {
+                c.retry = self.int(t, 1, u32::MAX as i64).map(|v| v as u32)
+            }
+            "delay_before_retry" => c.delay_before_retry = self.dur(t),
+            "delay_loop" => c.delay_loop = self.dur(t),
+            "warmup" => c.warmup = self.dur(t),
+            "alpha" => c.alpha = Some(self.flag(t)),
+            "fwmark" => c.fwmark = self.u32v(t),
+            _ => return false,
+        }
+        true
+    }
+
+    fn checker(&mut self, kw: &str, open: Tok) -> Option<Checker> {
+        let mut common = CheckCommon::default();
+        let span = self.sp(open);
+        let kind = match kw {
+            "HTTP_GET" | "SSL_GET" => {
+                let tls = kw == "SSL_GET";
+                let table = if tls { &keywords::SSL } else { &keywords::HTTP };
+                let mut h = HttpCheck {
+                    tls,
+                    urls: Vec::new(),
+                    virtualhost: None,
+                    http_protocol: None,
+                    enable_sni: false,
+                };
+                self.block(open, |p, t, opens| {
+                    if p.check_common(t, &mut common) {
+                        return;
+                    }
+                    match p.txt(t[0]) {
+                        "url" => {
+                            p.no_more(t, 1);
+                            if p.need_block(t, opens) {
+                                if let Some(u) = p.url(t[0]) {
+                                    h.urls.push(u);
+                                }
+                            }
+                        }
+                        "virtualhost" => h.virtualhost = p.string(t),
+                        "http_protocol" => {
+                            if let Some(v) = p.arg(t, 1) {
+                                p.no_more(t, 2);
+                                let s = p.txt(v);
+                                if ["1.0", "1.1", "1.0C", "1.0K"].contains(&s) {
+                                    h.http_protocol = Some(s.to_string());
+                                } else {
+                                    p.err(v, format!("http_protocol must be 1.0, 1.1, 1.0C or 1.0K, not `{s}`"));
+                                }
+                            }
+                        }
+                        "enable_sni" => h.enable_sni = p.flag(t),
+                        _ => p.unknown(t, opens, table),
+                    }
+                });
+                if h.urls.is_empty() {
+                    self.err(open, format!("{kw} needs at least one `url {{ … }}`"));
+                }
+                CheckerKind::Http(h)
+            }
+            "TCP_CHECK" => {
+                self.simple_checker(open, &keywords::TCP, &mut common);
+                CheckerKind::Tcp
+            }
+            "PING_CHECK" => {
+                self.simple_checker(open, &keywords::PING, &mut common);
+                CheckerKind::Ping
+            }
+            "MISC_CHECK" => {
+                let mut m = MiscCheck {
+                    misc_path: String::new(),
+                    misc_timeout: None,
+                    misc_dynamic: false,
+                    user: None,
+                };
+                let mut at = None;
+                self.block(open, |p, t, opens| {
+                    if p.check_common(t, &mut common) {
+                        return;
+                    }
+                    match p.txt(t[0]) {
+                        "misc_path" => {
+                            at = Some(p.scripts.len());
+                            set(&mut m.misc_path, p.script(t, None));
+                        }
+                        "misc_timeout" => m.misc_timeout = p.dur(t),
+                        "misc_dynamic" => m.misc_dynamic = p.flag(t),
+                        "user" => m.user = p.user(t),
+                        _ => p.unknown(t, opens, &keywords::MISC),
+                    }
+                });
+                if let Some(r) = at.and_then(|i| self.scripts.get_mut(i)) {
+                    r.user = m.user.clone();
+                }
+                if m.misc_path.is_empty() {
+                    self.err(open, "MISC_CHECK needs `misc_path`");
+                }
+                CheckerKind::Misc(m)
+            }
+            "SMTP_CHECK" => {
+                let mut s = SmtpCheck { helo_name: None };
+                self.block(open, |p, t, opens| {
+                    if p.check_common(t, &mut common) {
+                        return;
+                    }
+                    match p.txt(t[0]) {
+                        "helo_name" => s.helo_name = p.string(t),
+                        _ => p.unknown(t, opens, &keywords::SMTP),
+                    }
+                });
+                CheckerKind::Smtp(s)
+            }
+            "DNS_CHECK" => {
+                let mut d = DnsCheck {
+                    query_type: "SOA".into(),
+                    name: ".".into(),
+                };
+                self.block(open, |p, t, opens| {
+                    if p.check_common(t, &mut common) {
+                        return;
+                    }
+                    match p.txt(t[0]) {
+                        "type" => {
+                            if let Some(v) = p.arg(t, 1) {
+                                p.no_more(t, 2);
+                                let s = p.txt(v).to_ascii_uppercase();
+                                const TYPES: &[&str] = &[
+                                    "A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA",
+                                ];
+                                if TYPES.contains(&s.as_str()) {
+                                    d.query_type = s;
+                                } else {
+                                    p.err(v, format!("DNS_CHECK type must be one of {}", TYPES.join(" ")));
+                                }
+                            }
+                        }
+                        "name" => set(&mut d.name, p.string(t)),
+                        _ => p.unknown(t, opens, &keywords::DNS),
+                    }
+                });
+                CheckerKind::Dns(d)
+            }
+            "UDP_CHECK" => {
+                let mut u = UdpCheck {
+                    payload: None,
+                    require_reply: None,
+                };
+                self.block(open, |p, t, opens| {
+                    if p.check_common(t, &mut common) {
+                        return;
+                    }
+                    match p.txt(t[0]) {
+                        "payload" => u.payload = p.hex(t),
+                        "require_reply" => u.require_reply = p.hex(t),
+                        _ => p.unknown(t, opens, &keywords::UDP),
+                    }
+                });
+                CheckerKind::Udp(u)
+            }
+            _ => {
+                let mut f = FileCheck {
+                    track_file: String::new(),
+                    weight: None,
+                    reverse: false,
+                };
+                self.block(open, |p, t, opens| {
+                    if p.check_common(t, &mut common) {
+                        return;
+                    }
+                    match p.txt(t[0]) {
+                        "track_file" => set(&mut f.track_file, p.string(t)),
+                        "weight" => {
+                            if let Some(v) = p.arg(t, 1) {
+                                if let Some(w) = p.int_tok(t[0], v, -254, 254) {
+                                    f.weight = Some(w as i32);
+                                }
+                                match t.get(2) {
+                                    Some(r) if p.txt(*r) == "reverse" => {
+                                        f.reverse = true;
+                                        p.no_more(t, 3);
+                                    }
+                                    _ => p.no_more(t, 2),
+                                }
+                            }
+                        }
+                        _ => p.unknown(t, opens, &keywords::FILE),
+                    }
+                });
+                if f.track_file.is_empty() {
+                    self.err(open, "FILE_CHECK needs `track_file`");
+                }
+                CheckerKind::File(f)
+            }
+        };
+        Some(Checker { span, common, kind })
+    }
+
+    fn simple_checker(&mut self, open: Tok, table: &Table, common: &mut CheckCommon) {
+        self.block(open, |p, t, opens| {
+            if !p.check_common(t, common) {
+                p.unknown(t, opens, table);
+            }
+        });
+    }
+
+    fn hex(&mut self, t: &[Tok]) -> Option<Vec<u8>> {
+        let v = self.arg(t, 1)?;
+        self.no_more(t, 2);
+        let s = self.txt(v);
+        let s = s.strip_prefix("0x").unwrap_or(s);
+        match hex::decode(s) {
+            Ok(b) => Some(b),
+            Err(_) => {
+                let kw = self.txt(t[0]);
+                self.err(v, format!("{kw}: `{s}` is not an even number of hex digits"));
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, open: Tok) -> Option<UrlCheck> {
+        let mut u = UrlCheck {
+            path: String::new(),
+            status_codes: Vec::new(),
+            digest: None,
+            virtualhost: None,
+        };
+        self.block(open, |p, t, opens| match p.txt(t[0]) {
+            "path" => set(&mut u.path, p.string(t)),
+            "digest" => {
+                if let Some(v) = p.arg(t, 1) {
+                    p.no_more(t, 2);
+                    let s = p.txt(v);
+                    if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        u.digest = Some(s.to_ascii_lowercase());
+                    } else {
+                        p.err(v, format!("digest `{s}` is not 32 hex digits (an MD5)"));
+                    }
+                }
+            }
+            "status_code" => {
+                if p.arg(t, 1).is_none() {
+                    return;
+                }
+                for c in &t[1..] {
+                    let s = p.txt(*c);
+                    let (a, b) = s.split_once('-').unwrap_or((s, s));
+                    match (a.parse::<u16>(), b.parse::<u16>()) {
+                        (Ok(from), Ok(to)) if (100..=599).contains(&from) && (from..=599).contains(&to) => {
+                            u.status_codes.push(StatusRange { from, to })
+                        }
+                        _ => p.err(*c, format!("status_code `{s}` is not a code or range within 100-599")),
+                    }
+                }
+            }
+            "virtualhost" => u.virtualhost = p.string(t),
+            _ => p.unknown(t, opens, &keywords::URL),
+        });
+        if u.path.is_empty() {
+            self.err(open, "url needs a `path`");
+            return None;
+        }
+        Some(u)
+    }
+}
+

@@ -1,0 +1,655 @@
+//! Builders for global_defs, vrrp_script, vrrp_sync_group and vrrp_instance.
+
+use super::build::{InstanceSpans, P};
+use super::keywords;
+use super::lexer::Tok;
+use super::model::*;
+use std::time::Duration;
+
+impl P<'_> {
+    pub(crate) fn global_defs(&mut self, open: Tok) {
+        let mut g = std::mem::take(&mut self.config.global);
+        self.block(open, |p, t, opens| {
+            let kw = p.txt(t[0]);
+            match kw {
+                "router_id" => g.router_id = p.string(t),
+                "notification_email" => {
+                    if p.need_block(t, opens) {
+                        p.block(t[0], |p, l, _| {
+                            for a in l {
+                                g.notification_email.push(p.txt(*a).to_string());
+                            }
+                        });
+                    }
+                }
+                "notification_email_from" => g.notification_email_from = p.string(t),
+                "smtp_server" => {
+                    if let Some(h) = p.arg(t, 1) {
+                        p.no_more(t, 3);
+                        let port = match t.get(2) {
+                            Some(pt) => p.port_tok(t[0], *pt),
+                            None => Some(25),
+                        };
+                        g.smtp_server = Some(SmtpServer {
+                            host: p.txt(h).to_string(),
+                            port: port.unwrap_or(25),
+                        });
+                    }
+                }
+                "smtp_connect_timeout" => set(&mut g.smtp_connect_timeout, p.dur(t)),
+                "smtp_alert" => g.smtp_alert = p.flag(t),
+                "smtp_alert_vrrp" => g.smtp_alert_vrrp = Some(p.flag(t)),
+                "smtp_alert_checker" => g.smtp_alert_checker = Some(p.flag(t)),
+                "script_user" => g.script_user = p.user(t),
+                "enable_script_security" => g.enable_script_security = p.flag(t),
+                "vrrp_strict" => g.vrrp_strict = p.flag(t),
+                "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = p.flag(t),
+                "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = p.flag(t),
+                "vrrp_garp_master_delay" => set(&mut g.vrrp_garp_master_delay, p.dur(t)),
+                "vrrp_garp_master_repeat" => set(&mut g.vrrp_garp_master_repeat, p.u32v(t)),
+                "vrrp_garp_master_refresh" => g.vrrp_garp_master_refresh = p.dur(t),
+                "vrrp_garp_master_refresh_repeat" => {
+                    set(&mut g.vrrp_garp_master_refresh_repeat, p.u32v(t))
+                }
+                "vrrp_version" => set(&mut g.vrrp_version, p.int(t, 2, 3).map(|v| v as u8)),
+                "vrrp_v3_checksum_as_v2" => g.vrrp_v3_checksum_as_v2 = p.flag(t),
+                "vrrp_mcast_group4" => g.vrrp_mcast_group4 = p.ip_family(t, false),
+                "vrrp_mcast_group6" => g.vrrp_mcast_group6 = p.ip_family(t, true),
+                "lvs_sync_daemon" => g.lvs_sync_daemon = p.lvs_sync_daemon(t),
+                "lvs_timeouts" => g.lvs_timeouts = p.lvs_timeouts(t),
+                "notify_fifo" => fifo_path(p, t, &mut g.notify_fifo),
+                "vrrp_notify_fifo" => fifo_path(p, t, &mut g.vrrp_notify_fifo),
+                "lvs_notify_fifo" => fifo_path(p, t, &mut g.lvs_notify_fifo),
+                "notify_fifo_script" => fifo_script(p, t, &mut g.notify_fifo),
+                "vrrp_notify_fifo_script" => fifo_script(p, t, &mut g.vrrp_notify_fifo),
+                "lvs_notify_fifo_script" => fifo_script(p, t, &mut g.lvs_notify_fifo),
+                "notify_script_timeout" => set(&mut g.notify_script_timeout, p.dur(t)),
+                _ => p.unknown(t, opens, &keywords::GLOBAL),
+            }
+        });
+        self.config.global = g;
+    }
+
+    fn ip_family(&mut self, t: &[Tok], v6: bool) -> Option<std::net::IpAddr> {
+        let a = self.ip(t)?;
+        if a.is_ipv6() != v6 {
+            let fam = if v6 { "IPv6" } else { "IPv4" };
+            self.err(t[1], format!("{}: needs an {fam} address", self.txt(t[0])));
+            return None;
+        }
+        Some(a)
+    }
+
+    fn lvs_sync_daemon(&mut self, t: &[Tok]) -> Option<LvsSyncDaemon> {
+        let ifc = self.arg(t, 1)?;
+        let inst = self.arg(t, 2)?;
+        let mut d = LvsSyncDaemon {
+            interface: self.txt(ifc).to_string(),
+            instance: self.txt(inst).to_string(),
+            sync_id: None,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+        };
+        let mut i = 3;
+        while i < t.len() {
+            let opt = self.txt(t[i]);
+            let v = self.arg(t, i + 1)?;
+            match opt {
+                "id" => d.sync_id = self.int_tok(t[i], v, 0, 255).map(|x| x as u32),
+                "maxlen" => d.maxlen = self.int_tok(t[i], v, 1, 65535 - 20).map(|x| x as u16),
+                "port" => d.port = self.port_tok(t[i], v),
+                "ttl" => d.ttl = self.int_tok(t[i], v, 1, 255).map(|x| x as u8),
+                "group" => d.group = self.ip_tok(v),
+                _ => {
+                    self.err(t[i], format!("lvs_sync_daemon: unknown option `{opt}`"));
+                    return None;
+                }
+            }
+            i += 2;
+        }
+        Some(d)
+    }
+
+    fn lvs_timeouts(&mut self, t: &[Tok]) -> Option<LvsTimeouts> {
+        let mut lt = LvsTimeouts::default();
+        let mut i = 1;
+        while i < t.len() {
+            let opt = self.txt(t[i]);
+            let v = self.arg(t, i + 1)?;
+            let n = self.int_tok(t[i], v, 0, 86400 * 365).map(|x| x as u32);
+            match opt {
+                "tcp" => lt.tcp = n,
+                "tcpfin" => lt.tcpfin = n,
+                "udp" => lt.udp = n,
+                _ => {
+                    self.err(t[i], format!("lvs_timeouts: unknown option `{opt}`"));
+                    return None;
+                }
+            }
+            i += 2;
+        }
+        Some(lt)
+    }
+
+    pub(crate) fn vrrp_script(&mut self, toks: &[Tok], opens: bool) {
+        let name = self.block_name(toks);
+        if !self.need_block(toks, opens) {
+            return;
+        }
+        let mut s = VrrpScript {
+            span: self.sp(toks[0]),
+            name: name.unwrap_or_default(),
+            script: String::new(),
+            interval: Duration::from_secs(1),
+            timeout: None,
+            weight: 0,
+            weight_reverse: false,
+            rise: 1,
+            fall: 1,
+            user: None,
+            init_fail: false,
+        };
+        let mut script_at: Option<usize> = None;
+        self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
+            "script" => {
+                script_at = Some(p.scripts.len());
+                if let Some(c) = p.script(t, None) {
+                    s.script = c;
+                }
+            }
+            "interval" => set(&mut s.interval, p.dur(t)),
+            "timeout" => s.timeout = p.dur(t),
+            "weight" => {
+                if let Some((w, r)) = p.weight(t, 1, -253, 253) {
+                    s.weight = w;
+                    s.weight_reverse = r;
+                }
+            }
+            "rise" => set(&mut s.rise, p.int(t, 1, u32::MAX as i64).map(|v| v as u32)),
+            "fall" => set(&mut s.fall, p.int(t, 1, u32::MAX as i64).map(|v| v as u32)),
+            "user" => s.user = p.user(t),
+            "init_fail" => s.init_fail = p.flag(t),
+            _ => p.unknown(t, opens, &keywords::VRRP_SCRIPT),
+        });
+        if s.script.is_empty() {
+            self.err(toks[0], format!("vrrp_script {} has no `script`", s.name));
+        }
+        if let Some(i) = script_at {
+            if let Some(r) = self.scripts.get_mut(i) {
+                r.user = s.user.clone();
+            }
+        }
+        self.config.vrrp_scripts.push(s);
+    }
+
+    /// `weight N [reverse]` starting at token `i`.
+    fn weight(&mut self, t: &[Tok], i: usize, lo: i64, hi: i64) -> Option<(i32, bool)> {
+        let v = self.arg(t, i)?;
+        let w = self.int_tok(t[0], v, lo, hi)? as i32;
+        let reverse = match t.get(i + 1) {
+            Some(r) if self.txt(*r) == "reverse" => {
+                self.no_more(t, i + 2);
+                true
+            }
+            Some(_) => {
+                self.no_more(t, i + 1);
+                false
+            }
+            None => false,
+        };
+        Some((w, reverse))
+    }
+
+    fn notify(&mut self, t: &[Tok], n: &mut Notify) -> bool {
+        let slot = match self.txt(t[0]) {
+            "notify_master" => &mut n.master,
+            "notify_backup" => &mut n.backup,
+            "notify_fault" => &mut n.fault,
+            "notify_stop" => &mut n.stop,
+            "notify_deleted" => &mut n.deleted,
+            "notify" => &mut n.generic,
+            "notify_master_rx_lower_pri" => &mut n.master_rx_lower_pri,
+            _ => return false,
+        };
+        *slot = self.script(t, None);
+        true
+    }
+
+    fn track_scripts(&mut self, t: &[Tok], opens: bool, out: &mut Vec<TrackScript>) {
+        if !self.need_block(t, opens) {
+            return;
+        }
+        self.block(t[0], |p, l, _| {
+            let mut ts = TrackScript {
+                span: p.sp(l[0]),
+                name: p.txt(l[0]).to_string(),
+                weight: None,
+                reverse: false,
+            };
+            if let Some(w) = l.get(1) {
+                if p.txt(*w) != "weight" {
+                    p.err(*w, format!("track_script: expected `weight`, found `{}`", p.txt(*w)));
+                } else if let Some((w, r)) = p.weight(l, 2, -253, 253) {
+                    ts.weight = Some(w);
+                    ts.reverse = r;
+                }
+            }
+            out.push(ts);
+        });
+    }
+
+    fn track_interfaces(&mut self, t: &[Tok], opens: bool, out: &mut Vec<TrackInterface>) {
+        if !self.need_block(t, opens) {
+            return;
+        }
+        self.block(t[0], |p, l, _| {
+            let mut ti = TrackInterface {
+                span: p.sp(l[0]),
+                name: p.txt(l[0]).to_string(),
+                weight: None,
+                reverse: false,
+            };
+            if let Some(w) = l.get(1) {
+                if p.txt(*w) != "weight" {
+                    p.err(*w, format!("track_interface: expected `weight`, found `{}`", p.txt(*w)));
+                } else if let Some((w, r)) = p.weight(l, 2, -254, 254) {
+                    ti.weight = Some(w);
+                    ti.reverse = r;
+                }
+            }
+            out.push(ti);
+        });
+    }
+
+    pub(crate) fn sync_group(&mut self, toks: &[Tok], opens: bool) {
+        let name = self.block_name(toks);
+        if !self.need_block(toks, opens) {
+            return;
+        }
+        let mut g = SyncGroup {
+            span: self.sp(toks[0]),
+            name: name.unwrap_or_default(),
+            members: Vec::new(),
+            member_spans: Vec::new(),
+            notify: Notify::default(),
+            smtp_alert: None,
+            global_tracking: false,
+            track_script: Vec::new(),
+            track_interface: Vec::new(),
+        };
+        self.block(toks[0], |p, t, opens| {
+            if p.notify(t, &mut g.notify) {
+                return;
+            }
+            match p.txt(t[0]) {
+                "group" => {
+                    if p.need_block(t, opens) {
+                        p.block(t[0], |p, l, _| {
+                            for m in l {
+                                g.members.push(p.txt(*m).to_string());
+                                g.member_spans.push(p.sp(*m));
+                            }
+                        });
+                    }
+                }
+                "smtp_alert" => g.smtp_alert = Some(p.flag(t)),
+                "global_tracking" => g.global_tracking = p.flag(t),
+                "track_script" => p.track_scripts(t, opens, &mut g.track_script),
+                "track_interface" => p.track_interfaces(t, opens, &mut g.track_interface),
+                _ => p.unknown(t, opens, &keywords::SYNC_GROUP),
+            }
+        });
+        self.config.sync_groups.push(g);
+    }
+
+    fn vips(&mut self, t: &[Tok], opens: bool, out: &mut Vec<VirtualIp>) {
+        if !self.need_block(t, opens) {
+            return;
+        }
+        self.block(t[0], |p, l, _| {
+            if let Some(v) = p.vip(l) {
+                out.push(v);
+            }
+        });
+    }
+
+    /// `ADDR[/LEN] [brd X] [dev IF] [scope S] [label L] [no_track]`.
+    fn vip(&mut self, l: &[Tok]) -> Option<VirtualIp> {
+        let text = self.txt(l[0]);
+        let (a, len) = match text.split_once('/') {
+            Some((a, n)) => (a, Some(n)),
+            None => (text, None),
+        };
+        let Ok(addr) = a.parse::<std::net::IpAddr>() else {
+            self.err(l[0], format!("bad IP address `{a}`"));
+            return None;
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match len {
+            None => max,
+            Some(n) => match n.parse::<u8>() {
+                Ok(v) if v <= max => v,
+                _ => {
+                    self.err(l[0], format!("bad prefix length `/{n}` (0-{max})"));
+                    return None;
+                }
+            },
+        };
+        let mut v = VirtualIp {
+            span: self.sp(l[0]),
+            addr,
+            prefix_len,
+            brd: None,
+            dev: None,
+            scope: None,
+            label: None,
+            no_track: false,
+        };
+        let mut i = 1;
+        while i < l.len() {
+            let opt = self.txt(l[i]);
+            if opt == "no_track" {
+                v.no_track = true;
+                i += 1;
+                continue;
+            }
+            let known = ["brd", "dev", "scope", "label"];
+            if !known.contains(&opt) {
+                if ["peer", "home", "-nodad", "nodad", "noprefixroute", "autojoin", "preferred_lft", "track_group"].contains(&opt) {
+                    self.warn(l[i], format!("virtual_ipaddress option `{opt}` is not supported yet by lvsd (ignored)"));
+                    i += if opt.starts_with('-') || opt == "nodad" || opt == "noprefixroute" || opt == "home" || opt == "autojoin" { 1 } else { 2 };
+                    continue;
+                }
+                self.err(l[i], format!("virtual_ipaddress: unknown option `{opt}`"));
+                return None;
+            }
+            let val = self.arg(l, i + 1)?;
+            let s = self.txt(val).to_string();
+            match opt {
+                "brd" => {
+                    let b = self.ip_tok(val)?;
+                    if b.is_ipv4() != addr.is_ipv4() {
+                        self.err(val, "brd: address family differs from the VIP's");
+                        return None;
+                    }
+                    v.brd = Some(b);
+                }
+                "dev" => v.dev = Some(s),
+                "scope" => v.scope = Some(s),
+                _ => v.label = Some(s),
+            }
+            i += 2;
+        }
+        Some(v)
+    }
+
+    pub(crate) fn instance(&mut self, toks: &[Tok], opens: bool) {
+        let name = self.block_name(toks);
+        if !self.need_block(toks, opens) {
+            return;
+        }
+        let mut sp = InstanceSpans::default();
+        let mut vi = VrrpInstance {
+            span: self.sp(toks[0]),
+            name: name.unwrap_or_default(),
+            state: InitialState::Backup,
+            state_explicit: false,
+            interface: String::new(),
+            virtual_router_id: 0,
+            vrid_span: self.sp(toks[0]),
+            priority: 100,
+            advert_int: Duration::from_secs(1),
+            version: None,
+            authentication: None,
+            virtual_ipaddress: Vec::new(),
+            virtual_ipaddress_excluded: Vec::new(),
+            track_script: Vec::new(),
+            track_interface: Vec::new(),
+            notify: Notify::default(),
+            nopreempt: false,
+            preempt_delay: None,
+            unicast_src_ip: None,
+            unicast_peers: Vec::new(),
+            mcast_src_ip: None,
+            garp_master_delay: None,
+            garp_master_repeat: None,
+            garp_master_refresh: None,
+            garp_master_refresh_repeat: None,
+            use_vmac: None,
+            vmac_xmit_base: false,
+            accept: None,
+            smtp_alert: None,
+            lvs_sync_daemon_interface: None,
+            dont_track_primary: false,
+            skip_check_adv_addr: None,
+            strict_mode: None,
+            native_ipv6: false,
+            debug: None,
+        };
+        let mut have_vrid = false;
+        self.block(toks[0], |p, t, opens| {
+            if p.notify(t, &mut vi.notify) {
+                return;
+            }
+            match p.txt(t[0]) {
+                "state" => {
+                    if let Some(s) = p.arg(t, 1) {
+                        p.no_more(t, 2);
+                        match p.txt(s) {
+                            "MASTER" => vi.state = InitialState::Master,
+                            "BACKUP" => vi.state = InitialState::Backup,
+                            other => {
+                                p.err(s, format!("state must be MASTER or BACKUP, not `{other}`"));
+                                return;
+                            }
+                        }
+                        vi.state_explicit = true;
+                    }
+                }
+                "interface" => set(&mut vi.interface, p.string(t)),
+                "virtual_router_id" => {
+                    have_vrid = true;
+                    if let Some(v) = p.int(t, 1, 255) {
+                        vi.virtual_router_id = v as u8;
+                        vi.vrid_span = p.sp(t[1]);
+                    }
+                }
+                "priority" => set(&mut vi.priority, p.int(t, 1, 255).map(|v| v as u8)),
+                "advert_int" => {
+                    if let Some(d) = p.dur(t) {
+                        vi.advert_int = d;
+                        sp.advert_int = Some(p.sp(t[1]));
+                    }
+                }
+                "version" => {
+                    vi.version = p.int(t, 2, 3).map(|v| v as u8);
+                    sp.version = Some(p.sp(t[0]));
+                }
+                "authentication" => {
+                    if p.need_block(t, opens) {
+                        vi.authentication = p.authentication(t[0]);
+                    }
+                }
+                "virtual_ipaddress" => p.vips(t, opens, &mut vi.virtual_ipaddress),
+                "virtual_ipaddress_excluded" => {
+                    p.vips(t, opens, &mut vi.virtual_ipaddress_excluded)
+                }
+                "track_script" => p.track_scripts(t, opens, &mut vi.track_script),
+                "track_interface" => p.track_interfaces(t, opens, &mut vi.track_interface),
+                "nopreempt" => {
+                    p.no_more(t, 1);
+                    vi.nopreempt = true;
+                    sp.nopreempt = Some(p.sp(t[0]));
+                }
+                "preempt" => {
+                    p.no_more(t, 1);
+                    vi.nopreempt = false;
+                    sp.nopreempt = None;
+                }
+                "preempt_delay" => {
+                    if let Some(t1) = p.arg(t, 1) {
+                        p.no_more(t, 2);
+                        match p.dur_tok(t[0], t1) {
+                            Some(d) if d <= Duration::from_secs(1000) => {
+                                vi.preempt_delay = Some(d);
+                                sp.preempt_delay = Some(p.sp(t[0]));
+                            }
+                            Some(_) => {
+                                let s = p.txt(t1);
+                                p.err(t1, format!("preempt_delay {s} out of range 0-1000"));
+                            }
+                            None => {}
+                        }
+                    }
+                }
+                "unicast_src_ip" => vi.unicast_src_ip = p.ip(t),
+                "mcast_src_ip" => vi.mcast_src_ip = p.ip(t),
+                "unicast_peer" => {
+                    if p.need_block(t, opens) {
+                        p.block(t[0], |p, l, _| {
+                            if let Some(u) = p.unicast_peer(l) {
+                                vi.unicast_peers.push(u);
+                            }
+                        });
+                    }
+                }
+                "garp_master_delay" => vi.garp_master_delay = p.dur(t),
+                "garp_master_repeat" => vi.garp_master_repeat = p.u32v(t),
+                "garp_master_refresh" => vi.garp_master_refresh = p.dur(t),
+                "garp_master_refresh_repeat" => vi.garp_master_refresh_repeat = p.u32v(t),
+                "use_vmac" => {
+                    p.no_more(t, 2);
+                    vi.use_vmac = Some(t.get(1).map(|n| p.txt(*n).to_string()).unwrap_or_default());
+                }
+                "vmac_xmit_base" => vi.vmac_xmit_base = p.flag(t),
+                "accept" => {
+                    p.no_more(t, 1);
+                    vi.accept = Some(true)
+                }
+                "no_accept" => {
+                    p.no_more(t, 1);
+                    vi.accept = Some(false)
+                }
+                "smtp_alert" => vi.smtp_alert = Some(p.flag(t)),
+                "lvs_sync_daemon_interface" => vi.lvs_sync_daemon_interface = p.string(t),
+                "dont_track_primary" => vi.dont_track_primary = p.flag(t),
+                "skip_check_adv_addr" => vi.skip_check_adv_addr = Some(p.flag(t)),
+                "strict_mode" => vi.strict_mode = Some(p.flag(t)),
+                "native_ipv6" => vi.native_ipv6 = p.flag(t),
+                "debug" => {
+                    vi.debug = match t.get(1) {
+                        None => Some(1),
+                        Some(_) => p.int(t, 0, 4).map(|v| v as u8),
+                    }
+                }
+                _ => p.unknown(t, opens, &keywords::INSTANCE),
+            }
+        });
+        if vi.interface.is_empty() {
+            self.err(toks[0], format!("vrrp_instance {} has no `interface`", vi.name));
+        }
+        if !have_vrid {
+            self.err(
+                toks[0],
+                format!("vrrp_instance {} has no `virtual_router_id`", vi.name),
+            );
+        }
+        self.config.instances.push(vi);
+        self.inst_spans.push(sp);
+    }
+
+    fn authentication(&mut self, open: Tok) -> Option<Authentication> {
+        let mut ty = None;
+        let mut pass = String::new();
+        self.block(open, |p, t, opens| match p.txt(t[0]) {
+            "auth_type" => {
+                if let Some(v) = p.arg(t, 1) {
+                    p.no_more(t, 2);
+                    ty = match p.txt(v) {
+                        "PASS" => Some(AuthType::Pass),
+                        "AH" => Some(AuthType::Ah),
+                        other => {
+                            p.err(v, format!("auth_type must be PASS or AH, not `{other}`"));
+                            None
+                        }
+                    }
+                }
+            }
+            "auth_pass" => {
+                if let Some(s) = p.string(t) {
+                    pass = s;
+                }
+            }
+            _ => p.unknown(t, opens, &keywords::AUTH),
+        });
+        match ty {
+            Some(auth_type) => Some(Authentication {
+                auth_type,
+                auth_pass: pass,
+            }),
+            None => {
+                self.err(open, "authentication needs `auth_type PASS` or `auth_type AH`");
+                None
+            }
+        }
+    }
+
+    /// `ADDR [min_ttl N] [max_ttl N]`.
+    fn unicast_peer(&mut self, l: &[Tok]) -> Option<UnicastPeer> {
+        let addr = self.ip_tok(l[0])?;
+        let mut u = UnicastPeer {
+            addr,
+            min_ttl: None,
+            max_ttl: None,
+        };
+        let mut i = 1;
+        while i < l.len() {
+            let v = self.arg(l, i + 1)?;
+            let n = self.int_tok(l[i], v, 0, 255).map(|x| x as u8);
+            match self.txt(l[i]) {
+                "min_ttl" => u.min_ttl = n,
+                "max_ttl" => u.max_ttl = n,
+                other => {
+                    self.err(l[i], format!("unicast_peer: unknown option `{other}`"));
+                    return None;
+                }
+            }
+            i += 2;
+        }
+        Some(u)
+    }
+}
+
+/// Stores a parsed value; a value that failed to parse keeps the default (the error is
+/// already recorded).
+pub(crate) fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+fn fifo_path(p: &mut P<'_>, t: &[Tok], slot: &mut Option<NotifyFifo>) {
+    if let Some(path) = p.arg(t, 1) {
+        p.no_more(t, 4);
+        let path = std::path::PathBuf::from(p.txt(path));
+        match slot {
+            Some(f) => f.path = path,
+            None => *slot = Some(NotifyFifo { path, script: None }),
+        }
+    }
+}
+
+fn fifo_script(p: &mut P<'_>, t: &[Tok], slot: &mut Option<NotifyFifo>) {
+    let Some(cmd) = p.script(t, None) else {
+        return;
+    };
+    match slot {
+        Some(f) => f.script = Some(cmd),
+        None => {
+            let kw = p.txt(t[0]);
+            p.err(t[0], format!("`{kw}` given before its fifo"));
+        }
+    }
+}

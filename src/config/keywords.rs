@@ -1,0 +1,431 @@
+//! Keyword tables, one per block. They drive "did you mean" suggestions and the
+//! "not supported yet" warnings; the builders match on the same names.
+
+/// The keywords of one kind of block.
+pub struct Table {
+    /// The block's name as written in messages (`vrrp_instance`, `HTTP_GET`, …).
+    pub name: &'static str,
+    /// Keywords lvsd reads.
+    pub supported: &'static [&'static str],
+    /// Keywords keepalived has that lvsd does not implement yet: a warning, not an error.
+    pub unsupported: &'static [&'static str],
+}
+
+impl Table {
+    /// The closest keyword to `word`, if one is close enough to be a likely typo.
+    pub fn suggest(&self, word: &str) -> Option<&'static str> {
+        let lower = word.to_ascii_lowercase();
+        self.supported
+            .iter()
+            .chain(self.unsupported)
+            .map(|k| (strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()), *k))
+            .filter(|(d, k)| *d <= 3.max(k.len() / 4) && *d < k.len())
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, k)| k)
+    }
+}
+
+pub const TOP: Table = Table {
+    name: "the top level",
+    supported: &[
+        "global_defs",
+        "vrrp_script",
+        "vrrp_sync_group",
+        "vrrp_instance",
+        "virtual_server_group",
+        "virtual_server",
+        "include",
+    ],
+    unsupported: &[
+        "static_ipaddress",
+        "static_routes",
+        "static_rules",
+        "linkbeat_interfaces",
+        "vrrp_track_file",
+        "track_file",
+        "vrrp_track_process",
+        "track_process",
+        "bfd_instance",
+        "garp_group",
+    ],
+};
+
+pub const GLOBAL: Table = Table {
+    name: "global_defs",
+    supported: &[
+        "router_id",
+        "notification_email",
+        "notification_email_from",
+        "smtp_server",
+        "smtp_connect_timeout",
+        "smtp_alert",
+        "smtp_alert_vrrp",
+        "smtp_alert_checker",
+        "script_user",
+        "enable_script_security",
+        "vrrp_strict",
+        "vrrp_skip_check_adv_addr",
+        "vrrp_check_unicast_src",
+        "vrrp_garp_master_delay",
+        "vrrp_garp_master_repeat",
+        "vrrp_garp_master_refresh",
+        "vrrp_garp_master_refresh_repeat",
+        "vrrp_version",
+        "vrrp_v3_checksum_as_v2",
+        "vrrp_mcast_group4",
+        "vrrp_mcast_group6",
+        "lvs_sync_daemon",
+        "lvs_timeouts",
+        "notify_fifo",
+        "notify_fifo_script",
+        "vrrp_notify_fifo",
+        "vrrp_notify_fifo_script",
+        "lvs_notify_fifo",
+        "lvs_notify_fifo_script",
+        "notify_script_timeout",
+    ],
+    unsupported: &[
+        "dynamic_interfaces",
+        "vrrp_iptables",
+        "vrrp_ipsets",
+        "vrrp_nftables",
+        "lvs_flush",
+        "lvs_flush_onstop",
+        "checker_process_priority",
+        "vrrp_process_priority",
+        "bfd_process_priority",
+        "vrrp_priority",
+        "checker_priority",
+        "vrrp_no_swap",
+        "checker_no_swap",
+        "vrrp_rt_priority",
+        "checker_rt_priority",
+        "vrrp_lower_prio_no_advert",
+        "vrrp_higher_prio_send_advert",
+        "max_auto_priority",
+        "min_auto_priority_delay",
+        "enable_traps",
+        "snmp_socket",
+        "enable_snmp_vrrp",
+        "enable_snmp_checker",
+        "enable_snmp_rfc",
+        "enable_snmp_rfcv2",
+        "enable_snmp_rfcv3",
+        "enable_dbus",
+        "dbus_service_name",
+        "default_interface",
+        "vrrp_rx_bufs_policy",
+        "vrrp_rx_bufs_multiplier",
+        "process_names",
+        "process_name",
+        "vrrp_process_name",
+        "checker_process_name",
+        "instance",
+        "net_namespace",
+        "use_pid_dir",
+        "linkbeat_use_polling",
+        "vrrp_netlink_cmd_rcv_bufs",
+        "vrrp_netlink_monitor_rcv_bufs",
+        "lvs_netlink_cmd_rcv_bufs",
+        "lvs_netlink_monitor_rcv_bufs",
+        "vrrp_min_garp",
+        "vrrp_garp_lower_prio_delay",
+        "vrrp_garp_lower_prio_repeat",
+        "vrrp_garp_interval",
+        "vrrp_gna_interval",
+        "vrrp_startup_delay",
+        "no_email_faults",
+        "smtp_helo_name",
+        "startup_script",
+        "shutdown_script",
+        "reload_time_file",
+        "tmp_config_directory",
+        "data_use_instance",
+        "json_version",
+        "random_seed",
+        "umask",
+        "vrrp_notify_priority_changes",
+        "checker_log_all_failures",
+        "script_security_checks",
+    ],
+};
+
+pub const VRRP_SCRIPT: Table = Table {
+    name: "vrrp_script",
+    supported: &[
+        "script",
+        "interval",
+        "timeout",
+        "weight",
+        "rise",
+        "fall",
+        "user",
+        "init_fail",
+    ],
+    unsupported: &[],
+};
+
+pub const SYNC_GROUP: Table = Table {
+    name: "vrrp_sync_group",
+    supported: &[
+        "group",
+        "notify_master",
+        "notify_backup",
+        "notify_fault",
+        "notify_stop",
+        "notify_deleted",
+        "notify",
+        "smtp_alert",
+        "global_tracking",
+        "track_script",
+        "track_interface",
+    ],
+    unsupported: &[
+        "track_file",
+        "track_process",
+        "track_bfd",
+        "sync_group_tracking_weight",
+    ],
+};
+
+pub const INSTANCE: Table = Table {
+    name: "vrrp_instance",
+    supported: &[
+        "state",
+        "interface",
+        "virtual_router_id",
+        "priority",
+        "advert_int",
+        "version",
+        "authentication",
+        "virtual_ipaddress",
+        "virtual_ipaddress_excluded",
+        "track_script",
+        "track_interface",
+        "notify_master",
+        "notify_backup",
+        "notify_fault",
+        "notify_stop",
+        "notify_deleted",
+        "notify",
+        "notify_master_rx_lower_pri",
+        "nopreempt",
+        "preempt",
+        "preempt_delay",
+        "unicast_src_ip",
+        "unicast_peer",
+        "mcast_src_ip",
+        "garp_master_delay",
+        "garp_master_repeat",
+        "garp_master_refresh",
+        "garp_master_refresh_repeat",
+        "use_vmac",
+        "vmac_xmit_base",
+        "accept",
+        "no_accept",
+        "smtp_alert",
+        "lvs_sync_daemon_interface",
+        "dont_track_primary",
+        "skip_check_adv_addr",
+        "strict_mode",
+        "native_ipv6",
+        "debug",
+    ],
+    unsupported: &[
+        "virtual_routes",
+        "virtual_rules",
+        "track_file",
+        "track_process",
+        "track_bfd",
+        "garp_lower_prio_delay",
+        "garp_lower_prio_repeat",
+        "lower_prio_no_advert",
+        "higher_prio_send_advert",
+        "kernel_rx_buf_size",
+        "unicast_ttl",
+        "check_unicast_src",
+        "old_unicast_checksum",
+        "notify_priority_changes",
+        "use_ipvlan",
+        "unicast_fault_no_peer",
+        "promote_secondaries",
+        "linkbeat_use_polling",
+        "track_src_ip",
+        "garp_extra_if",
+        "down_timer_adverts",
+    ],
+};
+
+pub const AUTH: Table = Table {
+    name: "authentication",
+    supported: &["auth_type", "auth_pass"],
+    unsupported: &[],
+};
+
+pub const VSG: Table = Table {
+    name: "virtual_server_group",
+    supported: &["fwmark"],
+    unsupported: &[],
+};
+
+pub const VS: Table = Table {
+    name: "virtual_server",
+    supported: &[
+        "delay_loop",
+        "lb_algo",
+        "lvs_sched",
+        "lb_kind",
+        "lvs_method",
+        "persistence_timeout",
+        "persistence_granularity",
+        "persistence_engine",
+        "protocol",
+        "ops",
+        "one_packet",
+        "sorry_server",
+        "sorry_server_inhibit",
+        "sorry_server_lvs_method",
+        "quorum",
+        "hysteresis",
+        "quorum_up",
+        "quorum_down",
+        "alpha",
+        "omega",
+        "inhibit_on_failure",
+        "virtualhost",
+        "retry",
+        "delay_before_retry",
+        "connect_timeout",
+        "warmup",
+        "ha_suspend",
+        "smtp_alert",
+        "tun_type",
+        "ip_family",
+        "flag-1",
+        "flag-2",
+        "flag-3",
+        "sh-fallback",
+        "sh-port",
+        "mh-fallback",
+        "mh-port",
+        "real_server",
+    ],
+    unsupported: &[
+        "quorum_up_down_wait",
+        "lvs_sync_daemon",
+        "nat_mask",
+        "real_server_group",
+    ],
+};
+
+pub const RS: Table = Table {
+    name: "real_server",
+    supported: &[
+        "weight",
+        "inhibit_on_failure",
+        "notify_up",
+        "notify_down",
+        "uthreshold",
+        "lthreshold",
+        "lvs_method",
+        "tun_type",
+        "alpha",
+        "retry",
+        "delay_before_retry",
+        "connect_timeout",
+        "delay_loop",
+        "warmup",
+        "smtp_alert",
+        "virtualhost",
+        "HTTP_GET",
+        "SSL_GET",
+        "TCP_CHECK",
+        "MISC_CHECK",
+        "SMTP_CHECK",
+        "DNS_CHECK",
+        "UDP_CHECK",
+        "PING_CHECK",
+        "FILE_CHECK",
+    ],
+    unsupported: &["BFD_CHECK", "log_all_failures"],
+};
+
+/// Keywords every checker takes.
+pub const CHECK_COMMON: &[&str] = &[
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_port",
+    "bind_if",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "delay_loop",
+    "warmup",
+    "alpha",
+    "fwmark",
+];
+
+/// Checker keywords keepalived has that lvsd does not implement yet.
+pub const CHECK_COMMON_UNSUPPORTED: &[&str] = &["fast_recovery", "log_all_failures", "source_ip"];
+
+macro_rules! checker_table {
+    ($name:ident, $label:expr, [$($kw:expr),*], [$($un:expr),*]) => {
+        pub const $name: Table = Table {
+            name: $label,
+            supported: &[
+                "connect_ip", "connect_port", "bindto", "bind_port", "bind_if",
+                "connect_timeout", "retry", "nb_get_retry", "delay_before_retry",
+                "delay_loop", "warmup", "alpha", "fwmark" $(, $kw)*
+            ],
+            unsupported: &["fast_recovery", "log_all_failures", "source_ip" $(, $un)*],
+        };
+    };
+}
+
+checker_table!(HTTP, "HTTP_GET", ["url", "virtualhost", "http_protocol", "enable_sni"], ["tls_compliant"]);
+checker_table!(SSL, "SSL_GET", ["url", "virtualhost", "http_protocol", "enable_sni"], ["tls_compliant"]);
+checker_table!(TCP, "TCP_CHECK", [], []);
+checker_table!(MISC, "MISC_CHECK", ["misc_path", "misc_timeout", "misc_dynamic", "user"], []);
+checker_table!(SMTP, "SMTP_CHECK", ["helo_name"], ["host"]);
+checker_table!(DNS, "DNS_CHECK", ["type", "name"], []);
+checker_table!(UDP, "UDP_CHECK", ["payload", "require_reply"], ["min_reply_length", "max_reply_length"]);
+checker_table!(PING, "PING_CHECK", [], []);
+checker_table!(FILE, "FILE_CHECK", ["track_file", "weight"], []);
+
+pub const URL: Table = Table {
+    name: "url",
+    supported: &["path", "status_code", "digest", "virtualhost"],
+    unsupported: &[
+        "regex",
+        "regex_no_match",
+        "regex_options",
+        "regex_stack",
+        "regex_min_offset",
+        "regex_max_offset",
+    ],
+};
+
+/// Every table, for tests and documentation.
+pub const ALL: &[&Table] = &[
+    &TOP,
+    &GLOBAL,
+    &VRRP_SCRIPT,
+    &SYNC_GROUP,
+    &INSTANCE,
+    &AUTH,
+    &VSG,
+    &VS,
+    &RS,
+    &HTTP,
+    &SSL,
+    &TCP,
+    &MISC,
+    &SMTP,
+    &DNS,
+    &UDP,
+    &PING,
+    &FILE,
+    &URL,
+];

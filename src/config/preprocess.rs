@@ -1,0 +1,549 @@
+//! The preprocessor: comments, `include` (globs, relative paths, cycles), `$NAME=VALUE`
+//! parameters, `@ID` / `@^ID` conditional lines and `~SEQ(var,start,step,end)`.
+//!
+//! It produces one text buffer of logical lines, and for each line where it came from, so
+//! every later position maps back to the original `file:line:col`. It only reads files.
+
+use super::diag::Diagnostic;
+use super::model::Span;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How deep includes may nest before we stop (well past any sane config).
+const MAX_INCLUDE_DEPTH: usize = 32;
+/// How deep parameter values may refer to other parameters.
+const MAX_EXPANSION_DEPTH: usize = 16;
+/// Most lines one `~SEQ` may produce.
+const MAX_SEQ: i64 = 1_000_000;
+const NO_SEG: u32 = u32::MAX;
+
+/// Where a logical line starts in the buffer and where it was written.
+#[derive(Debug, Clone, Copy)]
+pub struct LineInfo {
+    pub start: u32,
+    pub file: u32,
+    pub line: u32,
+    /// Column (1-based, bytes) of the line's first byte in the buffer.
+    pub col: u32,
+    /// Index into `Source::segs` when parameters were expanded on this line.
+    pub seg: u32,
+}
+
+/// A piece of an expanded line: from buffer offset `out` on, columns are `col` onwards
+/// (verbatim text) or all `col` (text that came from a parameter written at `col`).
+#[derive(Debug, Clone, Copy)]
+pub struct Seg {
+    pub out: u32,
+    pub col: u32,
+    pub verbatim: bool,
+}
+
+/// The preprocessed configuration: every kept line, each ending with `\n`.
+#[derive(Debug, Default)]
+pub struct Source {
+    pub text: String,
+    pub lines: Vec<LineInfo>,
+    pub files: Vec<Arc<PathBuf>>,
+    pub segs: Vec<Vec<Seg>>,
+}
+
+impl Source {
+    /// The original location of buffer position `pos`.
+    pub fn span(&self, pos: u32) -> Span {
+        let idx = self.lines.partition_point(|l| l.start <= pos);
+        let Some(l) = idx.checked_sub(1).and_then(|i| self.lines.get(i)) else {
+            return Span {
+                file: self.files.first().cloned().unwrap_or_default(),
+                line: 1,
+                col: 1,
+            };
+        };
+        let off = pos - l.start;
+        let col = if l.seg == NO_SEG {
+            l.col + off
+        } else {
+            let segs = &self.segs[l.seg as usize];
+            let i = segs.partition_point(|s| s.out <= off);
+            match i.checked_sub(1).and_then(|i| segs.get(i)) {
+                Some(s) if s.verbatim => s.col + (off - s.out),
+                Some(s) => s.col,
+                None => l.col,
+            }
+        };
+        Span {
+            file: self.files[l.file as usize].clone(),
+            line: l.line,
+            col,
+        }
+    }
+
+    /// A span for the start of a file (for problems with the file as a whole).
+    pub fn file_span(path: &Path) -> Span {
+        Span {
+            file: Arc::new(path.to_path_buf()),
+            line: 1,
+            col: 1,
+        }
+    }
+}
+
+/// Preprocesses `text` (the contents of `path`). Includes are read from disk.
+pub fn preprocess(
+    path: &Path,
+    text: &str,
+    config_id: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Source {
+    let mut pre = Pre {
+        config_id,
+        params: HashMap::new(),
+        out: Source::default(),
+        diags,
+        stack: Vec::new(),
+    };
+    pre.out.text.reserve(text.len() + 1);
+    let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    pre.stack.push(canon);
+    pre.file(path, text);
+    pre.out
+}
+
+struct Pre<'a> {
+    config_id: &'a str,
+    params: HashMap<String, String>,
+    out: Source,
+    diags: &'a mut Vec<Diagnostic>,
+    /// Canonical paths of the files being read, outermost first (for cycles).
+    stack: Vec<PathBuf>,
+}
+
+/// Where the text being handled was written.
+#[derive(Clone, Copy)]
+struct At {
+    file: u32,
+    line: u32,
+    col: u32,
+}
+
+impl Pre<'_> {
+    fn span(&self, at: At) -> Span {
+        Span {
+            file: self.out.files[at.file as usize].clone(),
+            line: at.line,
+            col: at.col,
+        }
+    }
+
+    fn error(&mut self, at: At, msg: String) {
+        let span = self.span(at);
+        self.diags.push(Diagnostic::error(span, msg));
+    }
+
+    fn file(&mut self, path: &Path, text: &str) {
+        let file = self.out.files.len() as u32;
+        self.out.files.push(Arc::new(path.to_path_buf()));
+        let mut lines = text.split('\n').enumerate();
+        while let Some((i, raw)) = lines.next() {
+            let content = strip_comment(raw).trim_end();
+            let trimmed = content.trim_start();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let mut at = At {
+                file,
+                line: i as u32 + 1,
+                col: (content.len() - trimmed.len()) as u32 + 1,
+            };
+            let mut rest = trimmed;
+            if let Some(tag) = rest.strip_prefix('@') {
+                let end = tag.find([' ', '\t']).unwrap_or(tag.len());
+                let (neg, id) = match tag[..end].strip_prefix('^') {
+                    Some(id) => (true, id),
+                    None => (false, &tag[..end]),
+                };
+                if (id == self.config_id) == neg {
+                    continue;
+                }
+                let after = &tag[end..];
+                let t = after.trim_start();
+                at.col += 1 + end as u32 + (after.len() - t.len()) as u32;
+                rest = t;
+                if rest.is_empty() {
+                    continue;
+                }
+            }
+            if let Some((name, value)) = param_definition(rest) {
+                let mut value = value.trim().to_string();
+                while value.ends_with('\\') {
+                    value.pop();
+                    let keep = value.trim_end().len();
+                    value.truncate(keep);
+                    match lines.next() {
+                        Some((_, next)) => {
+                            value.push('\n');
+                            value.push_str(strip_comment(next).trim());
+                        }
+                        None => break,
+                    }
+                }
+                self.params.insert(name.to_string(), value);
+                continue;
+            }
+            if let Some(seq) = rest.strip_prefix("~SEQ(") {
+                self.seq(seq, at, path);
+                continue;
+            }
+            self.expanded_line(rest, at, path);
+        }
+    }
+
+    fn seq(&mut self, seq: &str, at: At, path: &Path) {
+        let Some(close) = seq.find(')') else {
+            self.error(at, "~SEQ: missing `)`".into());
+            return;
+        };
+        let args: Vec<&str> = seq[..close].split(',').map(str::trim).collect();
+        let nums: Option<Vec<i64>> = args.iter().skip(1).map(|a| a.parse().ok()).collect();
+        let (var, start, step, end) = match (args.first(), nums.as_deref()) {
+            (Some(v), Some([s, st, e])) => (*v, *s, *st, *e),
+            (Some(v), Some([s, e])) => (*v, *s, 1, *e),
+            _ => {
+                self.error(
+                    at,
+                    "~SEQ needs (var,start,step,end) or (var,start,end) with whole numbers".into(),
+                );
+                return;
+            }
+        };
+        if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            self.error(at, format!("~SEQ: bad variable name `{var}`"));
+            return;
+        }
+        if step == 0 || (end - start).signum() * step.signum() < 0 {
+            self.error(at, format!("~SEQ: step {step} never reaches {end} from {start}"));
+            return;
+        }
+        if (end - start) / step >= MAX_SEQ {
+            self.error(at, format!("~SEQ: more than {MAX_SEQ} repetitions"));
+            return;
+        }
+        let after = &seq[close + 1..];
+        let body = after.trim_start();
+        let body_at = At {
+            col: at.col + 5 + close as u32 + 1 + (after.len() - body.len()) as u32,
+            ..at
+        };
+        if body.is_empty() {
+            return;
+        }
+        let mut v = start;
+        loop {
+            if (step > 0 && v > end) || (step < 0 && v < end) {
+                break;
+            }
+            self.params.insert(var.to_string(), v.to_string());
+            self.expanded_line(body, body_at, path);
+            v += step;
+        }
+    }
+
+    /// Expands parameters on one line, then includes or emits it.
+    fn expanded_line(&mut self, text: &str, at: At, path: &Path) {
+        if !text.contains('$') {
+            self.line(text, at, None, path);
+            return;
+        }
+        let mut out = String::with_capacity(text.len() + 16);
+        let mut segs = vec![Seg {
+            out: 0,
+            col: at.col,
+            verbatim: true,
+        }];
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        let mut lit = 0;
+        while i < bytes.len() {
+            if bytes[i] != b'$' {
+                i += 1;
+                continue;
+            }
+            let (name, next) = if bytes.get(i + 1) == Some(&b'{') {
+                match text[i + 2..].find('}') {
+                    Some(e) => (&text[i + 2..i + 2 + e], i + 3 + e),
+                    None => {
+                        i += 1;
+                        continue;
+                    }
+                }
+            } else {
+                let n = text[i + 1..]
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count();
+                (&text[i + 1..i + 1 + n], i + 1 + n)
+            };
+            if name.is_empty() || !self.params.contains_key(name) {
+                // Not a parameter we know: keepalived leaves the text as written.
+                i = next.max(i + 1);
+                continue;
+            }
+            out.push_str(&text[lit..i]);
+            segs.push(Seg {
+                out: out.len() as u32,
+                col: at.col + i as u32,
+                verbatim: false,
+            });
+            match self.expand_value(name, 0) {
+                Ok(v) => out.push_str(&v),
+                Err(msg) => {
+                    self.error(
+                        At {
+                            col: at.col + i as u32,
+                            ..at
+                        },
+                        msg,
+                    );
+                    return;
+                }
+            }
+            segs.push(Seg {
+                out: out.len() as u32,
+                col: at.col + next as u32,
+                verbatim: true,
+            });
+            i = next;
+            lit = next;
+        }
+        out.push_str(&text[lit..]);
+        if !out.contains('\n') {
+            self.line(&out, at, Some(segs), path);
+            return;
+        }
+        // A multi-line parameter: every line it produces points at the line that used it.
+        let mut first = true;
+        for piece in out.split('\n') {
+            let t = piece.trim();
+            if t.is_empty() {
+                first = false;
+                continue;
+            }
+            let segs = if first {
+                segs.clone()
+            } else {
+                vec![Seg {
+                    out: 0,
+                    col: at.col,
+                    verbatim: false,
+                }]
+            };
+            // Offsets in `segs` are relative to `piece`; the first piece starts at 0.
+            let lead = (piece.len() - piece.trim_start().len()) as u32;
+            let segs = segs
+                .into_iter()
+                .map(|s| Seg {
+                    out: s.out.saturating_sub(lead),
+                    ..s
+                })
+                .collect();
+            self.line(t, at, Some(segs), path);
+            first = false;
+        }
+    }
+
+    fn expand_value(&self, name: &str, depth: usize) -> Result<String, String> {
+        if depth > MAX_EXPANSION_DEPTH {
+            return Err(format!("parameter `{name}` refers to itself (too deep)"));
+        }
+        let Some(v) = self.params.get(name) else {
+            return Ok(format!("${name}"));
+        };
+        if !v.contains('$') {
+            return Ok(v.clone());
+        }
+        let mut out = String::new();
+        let mut rest = v.as_str();
+        while let Some(p) = rest.find('$') {
+            out.push_str(&rest[..p]);
+            let after = &rest[p + 1..];
+            let (n, len) = if let Some(b) = after.strip_prefix('{') {
+                match b.find('}') {
+                    Some(e) => (&b[..e], e + 2),
+                    None => ("", 0),
+                }
+            } else {
+                let n = after
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count();
+                (&after[..n], n)
+            };
+            if !n.is_empty() && self.params.contains_key(n) {
+                out.push_str(&self.expand_value(n, depth + 1)?);
+            } else {
+                out.push('$');
+                out.push_str(&after[..len]);
+            }
+            rest = &after[len..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn line(&mut self, text: &str, at: At, segs: Option<Vec<Seg>>, path: &Path) {
+        if let Some(arg) = text.strip_prefix("include") {
+            if arg.is_empty() || arg.starts_with([' ', '\t']) {
+                self.include(arg.trim(), at, path);
+                return;
+            }
+        }
+        let seg = match segs {
+            Some(s) => {
+                self.out.segs.push(s);
+                self.out.segs.len() as u32 - 1
+            }
+            None => NO_SEG,
+        };
+        self.out.lines.push(LineInfo {
+            start: self.out.text.len() as u32,
+            file: at.file,
+            line: at.line,
+            col: at.col,
+            seg,
+        });
+        self.out.text.push_str(text);
+        self.out.text.push('\n');
+    }
+
+    fn include(&mut self, pattern: &str, at: At, path: &Path) {
+        let pattern = pattern
+            .strip_prefix('"')
+            .and_then(|p| p.strip_suffix('"'))
+            .unwrap_or(pattern);
+        if pattern.is_empty() {
+            self.error(at, "include needs a file or glob pattern".into());
+            return;
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let full = if Path::new(pattern).is_absolute() {
+            PathBuf::from(pattern)
+        } else {
+            dir.join(pattern)
+        };
+        let full_str = full.to_string_lossy().into_owned();
+        let matches: Vec<PathBuf> = match glob::glob(&full_str) {
+            Ok(paths) => paths.filter_map(Result::ok).filter(|p| p.is_file()).collect(),
+            Err(e) => {
+                self.error(at, format!("include `{pattern}`: bad pattern: {}", e.msg));
+                return;
+            }
+        };
+        if matches.is_empty() {
+            if pattern.contains(['*', '?', '[']) {
+                let span = self.span(at);
+                self.diags.push(Diagnostic::warning(
+                    span,
+                    format!("include `{pattern}` matches no file"),
+                ));
+            } else {
+                self.error(at, format!("include `{pattern}`: no such file"));
+            }
+            return;
+        }
+        for m in matches {
+            let canon = std::fs::canonicalize(&m).unwrap_or_else(|_| m.clone());
+            if self.stack.contains(&canon) {
+                let mut chain: Vec<String> = self
+                    .stack
+                    .iter()
+                    .skip_while(|p| **p != canon)
+                    .map(|p| p.display().to_string())
+                    .collect();
+                chain.push(canon.display().to_string());
+                self.error(at, format!("include cycle: {}", chain.join(" -> ")));
+                continue;
+            }
+            if self.stack.len() >= MAX_INCLUDE_DEPTH {
+                self.error(at, format!("includes nested deeper than {MAX_INCLUDE_DEPTH}"));
+                return;
+            }
+            let text = match std::fs::read_to_string(&m) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.error(at, format!("include `{}`: {e}", m.display()));
+                    continue;
+                }
+            };
+            self.stack.push(canon);
+            self.file(&m, &text);
+            self.stack.pop();
+        }
+    }
+}
+
+/// The line without its comment (`#` or `!` outside double quotes).
+fn strip_comment(line: &str) -> &str {
+    let mut quoted = false;
+    for (i, b) in line.bytes().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'#' | b'!' if !quoted => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// `$NAME=VALUE` → (NAME, VALUE).
+fn param_definition(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix('$')?;
+    let n = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    if n == 0 || rest.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    let value = rest[n..].trim_start().strip_prefix('=')?;
+    Some((&rest[..n], value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str, id: &str) -> (Source, Vec<Diagnostic>) {
+        let mut d = Vec::new();
+        let s = preprocess(Path::new("t.conf"), text, id, &mut d);
+        (s, d)
+    }
+
+    #[test]
+    fn comments_conditionals_and_params() {
+        let (s, d) = run(
+            "a 1 # c\n! whole\n@n1 b 2\n@^n1 c 3\n$X=10.0.0.1\nd $X ${X}x\n",
+            "n1",
+        );
+        assert!(d.is_empty());
+        assert_eq!(s.text, "a 1\nb 2\nd 10.0.0.1 10.0.0.1x\n");
+        // `b` was at column 5 of line 3.
+        assert_eq!(s.span(4).line, 3);
+        assert_eq!(s.span(4).col, 5);
+        // "10.0.0.1x": the `x` after ${X} is at line 6 col 10.
+        let pos = s.text.find("1x").unwrap() as u32 + 1;
+        assert_eq!((s.span(pos).line, s.span(pos).col), (6, 10));
+    }
+
+    #[test]
+    fn seq_repeats_the_line() {
+        let (s, d) = run("~SEQ(i,1,2,5) rs 10.0.0.$i\n", "x");
+        assert!(d.is_empty());
+        assert_eq!(s.text, "rs 10.0.0.1\nrs 10.0.0.3\nrs 10.0.0.5\n");
+    }
+
+    #[test]
+    fn multi_line_parameter() {
+        let (s, _) = run("$B=a 1 \\\n b 2\n$B\n", "x");
+        assert_eq!(s.text, "a 1\nb 2\n");
+    }
+}

@@ -1,0 +1,549 @@
+//! The printer: a model back to keepalived.conf text that parses to the same model.
+
+use super::model::*;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// Seconds as keepalived.conf writes them: `1`, `0.5`, `2.000001`.
+pub fn seconds(d: Duration) -> String {
+    let micros = d.subsec_micros();
+    if micros == 0 {
+        return d.as_secs().to_string();
+    }
+    let frac = format!("{micros:06}");
+    format!("{}.{}", d.as_secs(), frac.trim_end_matches('0'))
+}
+
+/// A value as one token: bare when it can be, else in double quotes.
+fn q(s: &str) -> String {
+    let plain = !s.is_empty()
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '#' | '!' | '{' | '}' | '"' | '$'));
+    if plain || s.contains('"') {
+        s.to_string()
+    } else {
+        format!("\"{s}\"")
+    }
+}
+
+fn yn(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn kind(k: LbKind) -> &'static str {
+    match k {
+        LbKind::Nat => "NAT",
+        LbKind::Dr => "DR",
+        LbKind::Tun => "TUN",
+    }
+}
+
+struct W {
+    out: String,
+    indent: usize,
+}
+
+impl W {
+    fn line(&mut self, s: impl AsRef<str>) {
+        for _ in 0..self.indent {
+            self.out.push_str("    ");
+        }
+        self.out.push_str(s.as_ref());
+        self.out.push('\n');
+    }
+    fn open(&mut self, s: impl AsRef<str>) {
+        self.line(format!("{} {{", s.as_ref()));
+        self.indent += 1;
+    }
+    fn close(&mut self) {
+        self.indent = self.indent.saturating_sub(1);
+        self.line("}");
+    }
+    fn opt<T>(&mut self, kw: &str, v: &Option<T>, f: impl Fn(&T) -> String) {
+        if let Some(v) = v {
+            self.line(format!("{kw} {}", f(v)));
+        }
+    }
+    fn flag(&mut self, kw: &str, v: bool) {
+        if v {
+            self.line(kw);
+        }
+    }
+    fn dur(&mut self, kw: &str, v: &Option<Duration>) {
+        self.opt(kw, v, |d| seconds(*d));
+    }
+}
+
+/// Prints `c` as keepalived.conf.
+pub fn print(c: &Config) -> String {
+    let mut w = W {
+        out: String::new(),
+        indent: 0,
+    };
+    global(&mut w, &c.global);
+    for s in &c.vrrp_scripts {
+        vrrp_script(&mut w, s);
+    }
+    for i in &c.instances {
+        instance(&mut w, i);
+    }
+    for g in &c.sync_groups {
+        sync_group(&mut w, g);
+    }
+    for g in &c.virtual_server_groups {
+        w.open(format!("virtual_server_group {}", q(&g.name)));
+        for e in &g.entries {
+            match e {
+                VsgEntry::Fwmark(m) => w.line(format!("fwmark {m}")),
+                VsgEntry::Range {
+                    addr,
+                    range_end,
+                    port,
+                } => {
+                    let mut s = addr.to_string();
+                    if let Some(e) = range_end {
+                        if addr.is_ipv4() {
+                            let _ = write!(s, "-{e}");
+                        } else {
+                            let _ = write!(s, "-{e:x}");
+                        }
+                    }
+                    if let Some(p) = port {
+                        let _ = write!(s, " {p}");
+                    }
+                    w.line(s);
+                }
+            }
+        }
+        w.close();
+    }
+    for vs in &c.virtual_servers {
+        virtual_server(&mut w, vs);
+    }
+    w.out
+}
+
+fn user(u: &ScriptUser) -> String {
+    match &u.group {
+        Some(g) => format!("{} {}", q(&u.user), q(g)),
+        None => q(&u.user),
+    }
+}
+
+fn fifo(w: &mut W, kw: &str, f: &Option<NotifyFifo>) {
+    if let Some(f) = f {
+        w.line(format!("{kw} {}", q(&f.path.to_string_lossy())));
+        w.opt(&format!("{kw}_script"), &f.script, |s| q(s));
+    }
+}
+
+fn global(w: &mut W, g: &GlobalDefs) {
+    w.open("global_defs");
+    w.opt("router_id", &g.router_id, |s| q(s));
+    if !g.notification_email.is_empty() {
+        w.open("notification_email");
+        for e in &g.notification_email {
+            w.line(q(e));
+        }
+        w.close();
+    }
+    w.opt("notification_email_from", &g.notification_email_from, |s| q(s));
+    w.opt("smtp_server", &g.smtp_server, |s| format!("{} {}", q(&s.host), s.port));
+    w.line(format!("smtp_connect_timeout {}", seconds(g.smtp_connect_timeout)));
+    w.flag("smtp_alert", g.smtp_alert);
+    w.opt("smtp_alert_vrrp", &g.smtp_alert_vrrp, |b| yn(*b).into());
+    w.opt("smtp_alert_checker", &g.smtp_alert_checker, |b| yn(*b).into());
+    w.opt("script_user", &g.script_user, user);
+    w.flag("enable_script_security", g.enable_script_security);
+    w.flag("vrrp_strict", g.vrrp_strict);
+    w.flag("vrrp_skip_check_adv_addr", g.vrrp_skip_check_adv_addr);
+    w.flag("vrrp_check_unicast_src", g.vrrp_check_unicast_src);
+    w.line(format!("vrrp_garp_master_delay {}", seconds(g.vrrp_garp_master_delay)));
+    w.line(format!("vrrp_garp_master_repeat {}", g.vrrp_garp_master_repeat));
+    w.dur("vrrp_garp_master_refresh", &g.vrrp_garp_master_refresh);
+    w.line(format!(
+        "vrrp_garp_master_refresh_repeat {}",
+        g.vrrp_garp_master_refresh_repeat
+    ));
+    w.line(format!("vrrp_version {}", g.vrrp_version));
+    w.flag("vrrp_v3_checksum_as_v2", g.vrrp_v3_checksum_as_v2);
+    w.opt("vrrp_mcast_group4", &g.vrrp_mcast_group4, |a| a.to_string());
+    w.opt("vrrp_mcast_group6", &g.vrrp_mcast_group6, |a| a.to_string());
+    w.opt("lvs_sync_daemon", &g.lvs_sync_daemon, |d| {
+        let mut s = format!("{} {}", q(&d.interface), q(&d.instance));
+        if let Some(v) = d.sync_id {
+            let _ = write!(s, " id {v}");
+        }
+        if let Some(v) = d.maxlen {
+            let _ = write!(s, " maxlen {v}");
+        }
+        if let Some(v) = d.port {
+            let _ = write!(s, " port {v}");
+        }
+        if let Some(v) = d.ttl {
+            let _ = write!(s, " ttl {v}");
+        }
+        if let Some(v) = d.group {
+            let _ = write!(s, " group {v}");
+        }
+        s
+    });
+    if let Some(t) = &g.lvs_timeouts {
+        let mut s = "lvs_timeouts".to_string();
+        for (k, v) in [("tcp", t.tcp), ("tcpfin", t.tcpfin), ("udp", t.udp)] {
+            if let Some(v) = v {
+                let _ = write!(s, " {k} {v}");
+            }
+        }
+        w.line(s);
+    }
+    fifo(w, "notify_fifo", &g.notify_fifo);
+    fifo(w, "vrrp_notify_fifo", &g.vrrp_notify_fifo);
+    fifo(w, "lvs_notify_fifo", &g.lvs_notify_fifo);
+    w.line(format!("notify_script_timeout {}", seconds(g.notify_script_timeout)));
+    w.close();
+}
+
+fn vrrp_script(w: &mut W, s: &VrrpScript) {
+    w.open(format!("vrrp_script {}", q(&s.name)));
+    w.line(format!("script {}", q(&s.script)));
+    w.line(format!("interval {}", seconds(s.interval)));
+    w.dur("timeout", &s.timeout);
+    if s.weight != 0 || s.weight_reverse {
+        let r = if s.weight_reverse { " reverse" } else { "" };
+        w.line(format!("weight {}{r}", s.weight));
+    }
+    w.line(format!("rise {}", s.rise));
+    w.line(format!("fall {}", s.fall));
+    w.opt("user", &s.user, user);
+    w.flag("init_fail", s.init_fail);
+    w.close();
+}
+
+fn notify(w: &mut W, n: &Notify) {
+    w.opt("notify_master", &n.master, |s| q(s));
+    w.opt("notify_backup", &n.backup, |s| q(s));
+    w.opt("notify_fault", &n.fault, |s| q(s));
+    w.opt("notify_stop", &n.stop, |s| q(s));
+    w.opt("notify_deleted", &n.deleted, |s| q(s));
+    w.opt("notify", &n.generic, |s| q(s));
+    w.opt("notify_master_rx_lower_pri", &n.master_rx_lower_pri, |s| q(s));
+}
+
+fn weight(w: Option<i32>, reverse: bool) -> String {
+    match w {
+        Some(w) if reverse => format!(" weight {w} reverse"),
+        Some(w) => format!(" weight {w}"),
+        None => String::new(),
+    }
+}
+
+fn tracks(w: &mut W, ts: &[TrackScript], ti: &[TrackInterface]) {
+    if !ts.is_empty() {
+        w.open("track_script");
+        for t in ts {
+            w.line(format!("{}{}", q(&t.name), weight(t.weight, t.reverse)));
+        }
+        w.close();
+    }
+    if !ti.is_empty() {
+        w.open("track_interface");
+        for t in ti {
+            w.line(format!("{}{}", q(&t.name), weight(t.weight, t.reverse)));
+        }
+        w.close();
+    }
+}
+
+fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
+    if v.is_empty() {
+        return;
+    }
+    w.open(kw);
+    for a in v {
+        let mut s = format!("{}/{}", a.addr, a.prefix_len);
+        if let Some(b) = a.brd {
+            let _ = write!(s, " brd {b}");
+        }
+        for (k, v) in [("dev", &a.dev), ("scope", &a.scope), ("label", &a.label)] {
+            if let Some(v) = v {
+                let _ = write!(s, " {k} {}", q(v));
+            }
+        }
+        if a.no_track {
+            s.push_str(" no_track");
+        }
+        w.line(s);
+    }
+    w.close();
+}
+
+fn instance(w: &mut W, i: &VrrpInstance) {
+    w.open(format!("vrrp_instance {}", q(&i.name)));
+    if i.state_explicit {
+        w.line(match i.state {
+            InitialState::Master => "state MASTER",
+            InitialState::Backup => "state BACKUP",
+        });
+    }
+    w.line(format!("interface {}", q(&i.interface)));
+    w.line(format!("virtual_router_id {}", i.virtual_router_id));
+    w.line(format!("priority {}", i.priority));
+    w.line(format!("advert_int {}", seconds(i.advert_int)));
+    w.opt("version", &i.version, |v| v.to_string());
+    if let Some(a) = &i.authentication {
+        w.open("authentication");
+        w.line(match a.auth_type {
+            AuthType::Pass => "auth_type PASS",
+            AuthType::Ah => "auth_type AH",
+        });
+        if !a.auth_pass.is_empty() {
+            w.line(format!("auth_pass {}", q(&a.auth_pass)));
+        }
+        w.close();
+    }
+    vips(w, "virtual_ipaddress", &i.virtual_ipaddress);
+    vips(w, "virtual_ipaddress_excluded", &i.virtual_ipaddress_excluded);
+    tracks(w, &i.track_script, &i.track_interface);
+    notify(w, &i.notify);
+    w.flag("nopreempt", i.nopreempt);
+    w.dur("preempt_delay", &i.preempt_delay);
+    w.opt("unicast_src_ip", &i.unicast_src_ip, |a| a.to_string());
+    if !i.unicast_peers.is_empty() {
+        w.open("unicast_peer");
+        for u in &i.unicast_peers {
+            let mut s = u.addr.to_string();
+            if let Some(t) = u.min_ttl {
+                let _ = write!(s, " min_ttl {t}");
+            }
+            if let Some(t) = u.max_ttl {
+                let _ = write!(s, " max_ttl {t}");
+            }
+            w.line(s);
+        }
+        w.close();
+    }
+    w.opt("mcast_src_ip", &i.mcast_src_ip, |a| a.to_string());
+    w.dur("garp_master_delay", &i.garp_master_delay);
+    w.opt("garp_master_repeat", &i.garp_master_repeat, |v| v.to_string());
+    w.dur("garp_master_refresh", &i.garp_master_refresh);
+    w.opt("garp_master_refresh_repeat", &i.garp_master_refresh_repeat, |v| {
+        v.to_string()
+    });
+    match &i.use_vmac {
+        Some(n) if n.is_empty() => w.line("use_vmac"),
+        Some(n) => w.line(format!("use_vmac {}", q(n))),
+        None => {}
+    }
+    w.flag("vmac_xmit_base", i.vmac_xmit_base);
+    match i.accept {
+        Some(true) => w.line("accept"),
+        Some(false) => w.line("no_accept"),
+        None => {}
+    }
+    w.opt("smtp_alert", &i.smtp_alert, |b| yn(*b).into());
+    w.opt("lvs_sync_daemon_interface", &i.lvs_sync_daemon_interface, |s| q(s));
+    w.flag("dont_track_primary", i.dont_track_primary);
+    w.opt("skip_check_adv_addr", &i.skip_check_adv_addr, |b| yn(*b).into());
+    w.opt("strict_mode", &i.strict_mode, |b| yn(*b).into());
+    w.flag("native_ipv6", i.native_ipv6);
+    w.opt("debug", &i.debug, |v| v.to_string());
+    w.close();
+}
+
+fn sync_group(w: &mut W, g: &SyncGroup) {
+    w.open(format!("vrrp_sync_group {}", q(&g.name)));
+    w.open("group");
+    for m in &g.members {
+        w.line(q(m));
+    }
+    w.close();
+    notify(w, &g.notify);
+    w.opt("smtp_alert", &g.smtp_alert, |b| yn(*b).into());
+    w.flag("global_tracking", g.global_tracking);
+    tracks(w, &g.track_script, &g.track_interface);
+    w.close();
+}
+
+fn tunnel(t: &Tunnel) -> String {
+    let ty = match t.tun_type {
+        TunnelType::Ipip => "ipip",
+        TunnelType::Gue => "gue",
+        TunnelType::Gre => "gre",
+    };
+    let mut s = ty.to_string();
+    if let Some(p) = t.port {
+        let _ = write!(s, " port {p}");
+    }
+    s.push_str(match t.csum {
+        TunnelCsum::NoCsum => " nocsum",
+        TunnelCsum::Csum => " csum",
+        TunnelCsum::RemCsum => " remcsum",
+    });
+    s
+}
+
+fn virtual_server(w: &mut W, vs: &VirtualServer) {
+    match &vs.key {
+        VsKey::Addr { addr, port } => w.open(format!("virtual_server {addr} {port}")),
+        VsKey::Fwmark { mark, .. } => w.open(format!("virtual_server fwmark {mark}")),
+        VsKey::Group(g) => w.open(format!("virtual_server group {}", q(g))),
+    }
+    if let VsKey::Fwmark { ipv6: true, .. } = vs.key {
+        w.line("ip_family inet6");
+    }
+    w.line(format!("delay_loop {}", seconds(vs.delay_loop)));
+    w.line(format!("lb_algo {}", vs.lb_algo));
+    w.flag("flag-1", vs.sched_flags.flag1);
+    w.flag("flag-2", vs.sched_flags.flag2);
+    w.flag("flag-3", vs.sched_flags.flag3);
+    w.line(format!("lb_kind {}", kind(vs.lb_kind)));
+    w.opt("persistence_timeout", &vs.persistence_timeout, |v| v.to_string());
+    w.opt("persistence_granularity", &vs.persistence_granularity, |g| match g {
+        Granularity::V4Mask(m) => m.to_string(),
+        Granularity::V6Prefix(p) => p.to_string(),
+    });
+    w.opt("persistence_engine", &vs.persistence_engine, |s| q(s));
+    w.line(match vs.protocol {
+        Protocol::Tcp => "protocol TCP",
+        Protocol::Udp => "protocol UDP",
+        Protocol::Sctp => "protocol SCTP",
+    });
+    w.flag("ops", vs.ops);
+    if let Some(s) = &vs.sorry_server {
+        w.line(format!("sorry_server {} {}", s.addr, s.port));
+        w.opt("sorry_server_lvs_method", &s.lvs_method, |k| kind(*k).into());
+    }
+    w.flag("sorry_server_inhibit", vs.sorry_server_inhibit);
+    w.line(format!("quorum {}", vs.quorum));
+    w.line(format!("hysteresis {}", vs.hysteresis));
+    w.opt("quorum_up", &vs.quorum_up, |s| q(s));
+    w.opt("quorum_down", &vs.quorum_down, |s| q(s));
+    w.flag("alpha", vs.alpha);
+    w.flag("omega", vs.omega);
+    w.flag("inhibit_on_failure", vs.inhibit_on_failure);
+    w.opt("virtualhost", &vs.virtualhost, |s| q(s));
+    w.opt("retry", &vs.retry, |v| v.to_string());
+    w.dur("delay_before_retry", &vs.delay_before_retry);
+    w.dur("connect_timeout", &vs.connect_timeout);
+    w.dur("warmup", &vs.warmup);
+    w.flag("ha_suspend", vs.ha_suspend);
+    w.opt("smtp_alert", &vs.smtp_alert, |b| yn(*b).into());
+    w.opt("tun_type", &vs.tunnel, tunnel);
+    for rs in &vs.real_servers {
+        real_server(w, rs);
+    }
+    w.close();
+}
+
+fn real_server(w: &mut W, rs: &RealServer) {
+    match rs.port {
+        Some(p) => w.open(format!("real_server {} {p}", rs.addr)),
+        None => w.open(format!("real_server {}", rs.addr)),
+    }
+    w.line(format!("weight {}", rs.weight));
+    w.opt("inhibit_on_failure", &rs.inhibit_on_failure, |b| yn(*b).into());
+    w.opt("notify_up", &rs.notify_up, |s| q(s));
+    w.opt("notify_down", &rs.notify_down, |s| q(s));
+    w.opt("uthreshold", &rs.uthreshold, |v| v.to_string());
+    w.opt("lthreshold", &rs.lthreshold, |v| v.to_string());
+    w.opt("lvs_method", &rs.lvs_method, |k| kind(*k).into());
+    w.opt("tun_type", &rs.tunnel, tunnel);
+    w.opt("alpha", &rs.alpha, |b| yn(*b).into());
+    w.opt("retry", &rs.retry, |v| v.to_string());
+    w.dur("delay_before_retry", &rs.delay_before_retry);
+    w.dur("connect_timeout", &rs.connect_timeout);
+    w.dur("delay_loop", &rs.delay_loop);
+    w.dur("warmup", &rs.warmup);
+    w.opt("smtp_alert", &rs.smtp_alert, |b| yn(*b).into());
+    w.opt("virtualhost", &rs.virtualhost, |s| q(s));
+    for c in &rs.checkers {
+        checker(w, c);
+    }
+    w.close();
+}
+
+fn checker(w: &mut W, c: &Checker) {
+    let name = match &c.kind {
+        CheckerKind::Http(h) if h.tls => "SSL_GET",
+        CheckerKind::Http(_) => "HTTP_GET",
+        CheckerKind::Tcp => "TCP_CHECK",
+        CheckerKind::Misc(_) => "MISC_CHECK",
+        CheckerKind::Smtp(_) => "SMTP_CHECK",
+        CheckerKind::Dns(_) => "DNS_CHECK",
+        CheckerKind::Udp(_) => "UDP_CHECK",
+        CheckerKind::Ping => "PING_CHECK",
+        CheckerKind::File(_) => "FILE_CHECK",
+    };
+    w.open(name);
+    let m = &c.common;
+    w.opt("connect_ip", &m.connect_ip, |a| a.to_string());
+    w.opt("connect_port", &m.connect_port, |v| v.to_string());
+    w.opt("bindto", &m.bindto, |a| a.to_string());
+    w.opt("bind_port", &m.bind_port, |v| v.to_string());
+    w.opt("bind_if", &m.bind_if, |s| q(s));
+    w.dur("connect_timeout", &m.connect_timeout);
+    w.opt("retry", &m.retry, |v| v.to_string());
+    w.dur("delay_before_retry", &m.delay_before_retry);
+    w.dur("delay_loop", &m.delay_loop);
+    w.dur("warmup", &m.warmup);
+    w.opt("alpha", &m.alpha, |b| yn(*b).into());
+    w.opt("fwmark", &m.fwmark, |v| v.to_string());
+    match &c.kind {
+        CheckerKind::Http(h) => {
+            for u in &h.urls {
+                w.open("url");
+                w.line(format!("path {}", q(&u.path)));
+                w.opt("digest", &u.digest, |s| s.clone());
+                if !u.status_codes.is_empty() {
+                    let codes: Vec<String> = u
+                        .status_codes
+                        .iter()
+                        .map(|r| {
+                            if r.from == r.to {
+                                r.from.to_string()
+                            } else {
+                                format!("{}-{}", r.from, r.to)
+                            }
+                        })
+                        .collect();
+                    w.line(format!("status_code {}", codes.join(" ")));
+                }
+                w.opt("virtualhost", &u.virtualhost, |s| q(s));
+                w.close();
+            }
+            w.opt("virtualhost", &h.virtualhost, |s| q(s));
+            w.opt("http_protocol", &h.http_protocol, |s| s.clone());
+            w.flag("enable_sni", h.enable_sni);
+        }
+        CheckerKind::Misc(m) => {
+            w.line(format!("misc_path {}", q(&m.misc_path)));
+            w.dur("misc_timeout", &m.misc_timeout);
+            w.flag("misc_dynamic", m.misc_dynamic);
+            w.opt("user", &m.user, user);
+        }
+        CheckerKind::Smtp(s) => w.opt("helo_name", &s.helo_name, |s| q(s)),
+        CheckerKind::Dns(d) => {
+            w.line(format!("type {}", d.query_type));
+            w.line(format!("name {}", q(&d.name)));
+        }
+        CheckerKind::Udp(u) => {
+            w.opt("payload", &u.payload, |b| hex::encode(b));
+            w.opt("require_reply", &u.require_reply, |b| hex::encode(b));
+        }
+        CheckerKind::File(f) => {
+            w.line(format!("track_file {}", q(&f.track_file)));
+            if let Some(wt) = f.weight {
+                let r = if f.reverse { " reverse" } else { "" };
+                w.line(format!("weight {wt}{r}"));
+            }
+        }
+        CheckerKind::Tcp | CheckerKind::Ping => {}
+    }
+    w.close();
+}

@@ -1,0 +1,166 @@
+//! An in-memory IPVS table with the kernel's answers (EEXIST, ESRCH, ENOENT), for tests
+//! of the reconciler and the runtime. Failures can be injected per operation.
+
+use super::table::Table;
+use crate::ipvs::{
+    DestState, IpvsBackend, IpvsGlobals, Op, OpResult, ServiceState, Stats, SyncDaemon,
+    SyncState, Timeouts,
+};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+#[error("fake IPVS transport failure")]
+pub struct FakeError;
+
+type Rule = Box<dyn Fn(&Op) -> Option<i32> + Send>;
+
+/// The fake kernel's state, shared between the test and the backend it hands out.
+#[derive(Default)]
+pub struct FakeKernel {
+    pub table: Table,
+    /// Every operation the backend was asked to apply, in order (failed ones too).
+    pub log: Vec<Op>,
+    pub dumps: usize,
+    pub apply_calls: usize,
+    /// Operations matching a rule fail with its errno (the rule stays until removed).
+    pub rules: Vec<Rule>,
+    /// The next `apply` / `dump` calls fail as a transport error.
+    pub transport_failures: VecDeque<()>,
+    pub timeouts: Vec<Timeouts>,
+    pub daemons: Vec<SyncDaemon>,
+    pub daemon_stops: Vec<SyncState>,
+}
+
+impl FakeKernel {
+    fn errno_for(&self, op: &Op) -> Option<i32> {
+        if let Some(e) = self.rules.iter().find_map(|r| r(op)) {
+            return Some(e);
+        }
+        let t = &self.table.services;
+        match op {
+            Op::AddService(s) if t.contains_key(&s.key) => Some(libc::EEXIST),
+            Op::EditService(s) if !t.contains_key(&s.key) => Some(libc::ESRCH),
+            Op::DelService(k) if !t.contains_key(k) => Some(libc::ESRCH),
+            Op::AddDest(k, d) => match t.get(k) {
+                None => Some(libc::ESRCH),
+                Some(e) if e.dests.contains_key(&d.key) => Some(libc::EEXIST),
+                _ => None,
+            },
+            Op::EditDest(k, d) => match t.get(k) {
+                None => Some(libc::ESRCH),
+                Some(e) if !e.dests.contains_key(&d.key) => Some(libc::ENOENT),
+                _ => None,
+            },
+            Op::DelDest(k, d) => match t.get(k) {
+                None => Some(libc::ESRCH),
+                Some(e) if !e.dests.contains_key(d) => Some(libc::ENOENT),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Clears the operation log (to look at what one step sent).
+    pub fn take_log(&mut self) -> Vec<Op> {
+        std::mem::take(&mut self.log)
+    }
+}
+
+/// A backend over a shared [`FakeKernel`].
+#[derive(Clone, Default)]
+pub struct FakeIpvs {
+    pub kernel: Arc<Mutex<FakeKernel>>,
+}
+
+impl FakeIpvs {
+    pub fn new() -> FakeIpvs {
+        FakeIpvs::default()
+    }
+
+    /// Runs `f` on the kernel state.
+    pub fn with<R>(&self, f: impl FnOnce(&mut FakeKernel) -> R) -> R {
+        let mut k = match self.kernel.lock() {
+            Ok(k) => k,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut k)
+    }
+
+    /// A copy of the table.
+    pub fn table(&self) -> Table {
+        self.with(|k| k.table.clone())
+    }
+}
+
+impl IpvsBackend for FakeIpvs {
+    type Error = FakeError;
+
+    fn dump(&mut self) -> Result<Vec<ServiceState>, FakeError> {
+        self.with(|k| {
+            k.dumps += 1;
+            if k.transport_failures.pop_front().is_some() {
+                return Err(FakeError);
+            }
+            Ok(k.table
+                .services
+                .values()
+                .map(|e| ServiceState {
+                    service: e.service.clone(),
+                    stats: Stats::default(),
+                    dests: e
+                        .dests
+                        .values()
+                        .map(|d| DestState {
+                            dest: d.clone(),
+                            active_conns: 0,
+                            inactive_conns: 0,
+                            persistent_conns: 0,
+                            stats: Stats::default(),
+                        })
+                        .collect(),
+                })
+                .collect())
+        })
+    }
+
+    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, FakeError> {
+        self.with(|k| {
+            k.apply_calls += 1;
+            if k.transport_failures.pop_front().is_some() {
+                return Err(FakeError);
+            }
+            let mut results = Vec::with_capacity(ops.len());
+            for op in ops {
+                k.log.push(op.clone());
+                match k.errno_for(op) {
+                    Some(e) => results.push(Err(e)),
+                    None => {
+                        k.table.apply(op);
+                        results.push(Ok(()));
+                    }
+                }
+            }
+            Ok(results)
+        })
+    }
+}
+
+impl IpvsGlobals for FakeIpvs {
+    type Error = FakeError;
+
+    fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), FakeError> {
+        self.with(|k| k.timeouts.push(*timeouts));
+        Ok(())
+    }
+
+    fn start_sync_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), FakeError> {
+        self.with(|k| k.daemons.push(daemon.clone()));
+        Ok(())
+    }
+
+    fn stop_sync_daemon(&mut self, state: SyncState) -> Result<(), FakeError> {
+        self.with(|k| k.daemon_stops.push(state));
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! The reconciler: brings the kernel's IPVS table to the desired one with the fewest
+//! operations, touching only what lvsd owns.
+//!
+//! It keeps a copy of the kernel table (from the last dump, updated by every operation
+//! that succeeded), so a checker event or a reload costs a diff of the affected services
+//! and only the differing operations — no dump. After a failed operation or transport
+//! error the copy is no longer trusted: the next pass (the runtime retries each second
+//! while [`Reconciler::needs_retry`]) dumps the kernel again and diffs everything.
+//!
+//! Ownership: lvsd manages every service the configuration names (adopting one that
+//! already exists) and every service it created; within those, every real and sorry
+//! server the configuration names and every destination it added. Services and
+//! destinations that are neither — someone else's — are never edited or deleted (as
+//! keepalived removes nothing it did not add). At exit, the managed services are deleted
+//! whole (with any foreign destination inside them), unless `-I`.
+
+use super::table::{diff, diff_service, Ownership, Table};
+use crate::ipvs::{IpvsBackend, Op, ServiceKey};
+use tracing::{debug, info, warn};
+
+/// Counters of the reconciler.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileStats {
+    pub passes: u64,
+    pub dumps: u64,
+    pub ops_ok: u64,
+    pub ops_failed: u64,
+    pub transport_errors: u64,
+}
+
+/// The outcome of one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub ops: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Reconciler {
+    actual: Table,
+    owned: Ownership,
+    /// The copy may differ from the kernel: dump before the next diff.
+    stale: bool,
+    /// Something failed: the next full pass is due (the runtime's retry).
+    retry: bool,
+    pub stats: ReconcileStats,
+}
+
+/// The kernel's name for an errno (`EEXIST`), for log lines.
+pub fn errno_name(e: i32) -> String {
+    let errno = nix::errno::Errno::from_raw(e);
+    format!("{errno:?} ({})", errno.desc())
+}
+
+fn describe(op: &Op) -> String {
+    match op {
+        Op::AddService(s) => format!("add service {:?}", s.key),
+        Op::EditService(s) => format!("edit service {:?}", s.key),
+        Op::DelService(k) => format!("delete service {k:?}"),
+        Op::AddDest(k, d) => format!("add dest {}:{} to {k:?}", d.key.addr, d.key.port),
+        Op::EditDest(k, d) => format!("edit dest {}:{} in {k:?}", d.key.addr, d.key.port),
+        Op::DelDest(k, d) => format!("delete dest {}:{} from {k:?}", d.addr, d.port),
+    }
+}
+
+impl Reconciler {
+    /// A reconciler that has not seen the kernel yet (its first pass dumps).
+    pub fn new() -> Reconciler {
+        Reconciler {
+            stale: true,
+            retry: true,
+            ..Default::default()
+        }
+    }
+
+    /// The kernel table as the reconciler believes it is.
+    pub fn actual(&self) -> &Table {
+        &self.actual
+    }
+
+    pub fn owned(&self) -> &Ownership {
+        &self.owned
+    }
+
+    /// Adds what the configuration names to what lvsd manages (at start and on reload;
+    /// what was claimed before stays claimed, so removed entries get deleted).
+    pub fn claim(&mut self, claims: Ownership) {
+        self.owned.services.extend(claims.services);
+        for (k, d) in claims.dests {
+            self.owned.dests.entry(k).or_default().extend(d);
+        }
+    }
+
+    /// Whether the last pass left something undone (retry with [`Reconciler::sync`]).
+    pub fn needs_retry(&self) -> bool {
+        self.retry
+    }
+
+    /// The operations a full pass would send now (pure; for tests and `-d`).
+    pub fn plan(&self, desired: &Table) -> Vec<Op> {
+        diff(desired, &self.actual, &self.owned)
+    }
+
+    /// A full pass: dumps the kernel when the copy is not trusted, then diffs everything.
+    pub fn sync<B: IpvsBackend>(
+        &mut self,
+        backend: &mut B,
+        desired: &Table,
+    ) -> Result<Pass, B::Error> {
+        if self.stale {
+            self.refresh(backend)?;
+        }
+        let ops = self.plan(desired);
+        self.retry = false;
+        self.execute(backend, ops)
+    }
+
+    /// An incremental pass over some services only, against the copy (a dump first when
+    /// the copy is stale). `desired` needs to hold only the services in `scope`.
+    pub fn update<B: IpvsBackend>(
+        &mut self,
+        backend: &mut B,
+        desired: &Table,
+        scope: &[ServiceKey],
+    ) -> Result<Pass, B::Error> {
+        if self.stale {
+            self.refresh(backend)?;
+        }
+        let mut ops = Vec::new();
+        for k in scope {
+            diff_service(
+                k,
+                desired.services.get(k),
+                self.actual.services.get(k),
+                &self.owned,
+                &mut ops,
+            );
+        }
+        self.execute(backend, ops)
+    }
+
+    fn refresh<B: IpvsBackend>(&mut self, backend: &mut B) -> Result<(), B::Error> {
+        self.stats.dumps += 1;
+        match backend.dump() {
+            Ok(dump) => {
+                self.actual = Table::from_dump(dump);
+                self.stale = false;
+                debug!(
+                    "IPVS table read: {} services, {} destinations",
+                    self.actual.services.len(),
+                    self.actual.dest_count()
+                );
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.transport_errors += 1;
+                self.retry = true;
+                warn!("Cannot read the IPVS table: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    fn execute<B: IpvsBackend>(&mut self, backend: &mut B, ops: Vec<Op>) -> Result<Pass, B::Error> {
+        self.stats.passes += 1;
+        let mut pass = Pass {
+            ops: ops.len(),
+            failed: 0,
+        };
+        if ops.is_empty() {
+            return Ok(pass);
+        }
+        let results = match backend.apply(&ops) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.transport_errors += 1;
+                self.stale = true;
+                self.retry = true;
+                warn!("IPVS update of {} operations failed: {e}", ops.len());
+                return Err(e);
+            }
+        };
+        if results.len() != ops.len() {
+            warn!(
+                "IPVS backend answered {} results for {} operations",
+                results.len(),
+                ops.len()
+            );
+            self.stale = true;
+            self.retry = true;
+        }
+        for (op, result) in ops.iter().zip(results.iter()) {
+            match result {
+                Ok(()) => {
+                    self.stats.ops_ok += 1;
+                    self.actual.apply(op);
+                    match op {
+                        Op::AddService(s) => {
+                            self.owned.services.insert(s.key);
+                        }
+                        Op::AddDest(k, d) => {
+                            self.owned.dests.entry(*k).or_default().insert(d.key);
+                        }
+                        Op::DelService(k) => {
+                            self.owned.services.remove(k);
+                            self.owned.dests.remove(k);
+                        }
+                        _ => {}
+                    }
+                }
+                Err(errno) => {
+                    self.stats.ops_failed += 1;
+                    pass.failed += 1;
+                    self.stale = true;
+                    self.retry = true;
+                    warn!(
+                        "IPVS: cannot {}: {} (will retry)",
+                        describe(op),
+                        errno_name(*errno)
+                    );
+                }
+            }
+        }
+        if pass.failed == 0 {
+            debug!("IPVS: {} operations applied", pass.ops);
+        } else {
+            info!(
+                "IPVS: {} of {} operations failed; retrying on the next pass",
+                pass.failed, pass.ops
+            );
+        }
+        Ok(pass)
+    }
+
+    /// Deletes every managed service present in the kernel (exit without `-I`).
+    pub fn release<B: IpvsBackend>(&mut self, backend: &mut B) -> Result<Pass, B::Error> {
+        self.refresh(backend)?;
+        let ops: Vec<Op> = self
+            .actual
+            .services
+            .keys()
+            .filter(|k| self.owned.owns_service(k))
+            .map(|k| Op::DelService(*k))
+            .collect();
+        info!("Removing {} IPVS services on exit", ops.len());
+        self.execute(backend, ops)
+    }
+}

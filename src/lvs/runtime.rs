@@ -1,0 +1,291 @@
+//! The LVS side's tokio loop: checker events, reloads and shutdown in; the state and the
+//! reconciler do the work. Kernel calls are blocking (netlink), so they run on the
+//! blocking pool, one at a time, never on the task that receives events.
+
+use super::globals;
+use super::reconcile::Reconciler;
+use super::state::{Effect, LvsState};
+use super::table::Table;
+use crate::alert::{Alert, MailSettings, Mailer};
+use crate::checkers::{CheckerEvent, CheckerId};
+use crate::config::Config;
+use crate::daemon::Control;
+use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey, SyncState};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+/// How often a pass that left failures is retried.
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts the health checkers of a configuration. Each call replaces the checkers of
+/// the previous one (dropping the old receiver must stop them).
+pub trait CheckerStarter: Send {
+    /// `initial` is every checker's verdict carried over by the state (reload) or its
+    /// starting verdict (alpha): a checker reports only changes from it.
+    fn start(
+        &mut self,
+        config: Arc<Config>,
+        initial: &HashMap<CheckerId, bool>,
+    ) -> mpsc::Receiver<CheckerEvent>;
+}
+
+/// Runs no checker (every real server keeps its starting state).
+pub struct NoCheckers;
+
+impl CheckerStarter for NoCheckers {
+    fn start(
+        &mut self,
+        _config: Arc<Config>,
+        _initial: &HashMap<CheckerId, bool>,
+    ) -> mpsc::Receiver<CheckerEvent> {
+        // The sender is dropped: recv() answers None, which the loop treats as "no more
+        // events" without spinning.
+        let (_tx, rx) = mpsc::channel(1);
+        rx
+    }
+}
+
+/// Carries out the state's effects.
+pub trait EffectSink: Send {
+    fn effect(&mut self, config: &Config, effect: Effect);
+}
+
+/// Scripts through `script::spawn_detached`, mail through the `Mailer`.
+#[derive(Default)]
+pub struct RealEffects {
+    mailer: Option<Mailer>,
+}
+
+impl EffectSink for RealEffects {
+    fn effect(&mut self, config: &Config, effect: Effect) {
+        match effect {
+            Effect::Script { command, what } => {
+                let script = crate::script::Script {
+                    command,
+                    user: config.global.script_user.clone(),
+                    timeout: config.global.notify_script_timeout,
+                    secure: config.global.enable_script_security,
+                };
+                crate::script::spawn_detached(script, Vec::new(), what);
+            }
+            Effect::Mail { subject, body } => {
+                if self.mailer.is_none() {
+                    match MailSettings::from_global(&config.global) {
+                        Some(settings) => self.mailer = Some(Mailer::start(settings)),
+                        None => {
+                            warn!("smtp_alert is set but no smtp_server / notification_email: {subject} not mailed");
+                            return;
+                        }
+                    }
+                }
+                if let Some(m) = &self.mailer {
+                    m.send(Alert { subject, body });
+                }
+            }
+        }
+    }
+}
+
+/// The kernel side, moved to the blocking pool for each call.
+struct Kernel<B> {
+    backend: B,
+    rec: Reconciler,
+}
+
+enum Job {
+    Sync(Table),
+    Update(Table, Vec<ServiceKey>),
+    Release,
+}
+
+async fn kernel_job<B>(kernel: Kernel<B>, job: Job) -> anyhow::Result<Kernel<B>>
+where
+    B: IpvsBackend + Send + 'static,
+{
+    let mut kernel = kernel;
+    let joined = tokio::task::spawn_blocking(move || {
+        let r = match &job {
+            Job::Sync(t) => kernel.rec.sync(&mut kernel.backend, t).map(|_| ()),
+            Job::Update(t, scope) => kernel
+                .rec
+                .update(&mut kernel.backend, t, scope)
+                .map(|_| ()),
+            Job::Release => kernel.rec.release(&mut kernel.backend).map(|_| ()),
+        };
+        if let Err(e) = r {
+            // Already logged and counted by the reconciler; retried while stale.
+            tracing::debug!("IPVS pass ended with a transport error: {e}");
+        }
+        kernel
+    })
+    .await;
+    joined.map_err(|e| anyhow::anyhow!("IPVS worker failed: {e}"))
+}
+
+fn apply_globals<B: IpvsGlobals>(backend: &mut B, config: &Config, old: Option<&Config>) {
+    let new_t = globals::timeouts(config);
+    if new_t != old.and_then(globals::timeouts) {
+        if let Some(t) = new_t {
+            match backend.set_timeouts(&t) {
+                Ok(()) => info!(
+                    "IPVS timeouts set: tcp {} tcpfin {} udp {}",
+                    t.tcp, t.tcp_fin, t.udp
+                ),
+                Err(e) => error!("Cannot set IPVS timeouts: {e}"),
+            }
+        }
+    }
+    let new_d = globals::sync_daemon(config, SyncState::Backup);
+    let old_d = old.and_then(|c| globals::sync_daemon(c, SyncState::Backup));
+    if new_d != old_d {
+        if old_d.is_some() {
+            match backend.stop_sync_daemon(SyncState::Backup) {
+                Ok(()) => info!("IPVS sync daemon (backup) stopped"),
+                Err(e) => error!("Cannot stop the IPVS sync daemon: {e}"),
+            }
+        }
+        if let Some(d) = new_d {
+            match backend.start_sync_daemon(&d) {
+                Ok(()) => info!(
+                    "IPVS sync daemon (backup) started on {} with sync id {}",
+                    d.interface, d.sync_id
+                ),
+                Err(e) => error!("Cannot start the IPVS sync daemon on {}: {e}", d.interface),
+            }
+        }
+    }
+}
+
+/// Runs the LVS side with the kernel's IPVS. The netlink client lives in `ipvs::client`
+/// (engineer "ipvs"); until it is merged this returns an error naming what is missing.
+pub async fn run(ctl: Control) -> anyhow::Result<()> {
+    let _ = ctl;
+    anyhow::bail!("the IPVS netlink client (ipvs::client) is not part of this build yet")
+}
+
+/// Runs the LVS side over any backend until `ctl.shutdown` turns true.
+pub async fn run_with<B, C, E>(
+    mut ctl: Control,
+    backend: B,
+    mut checkers: C,
+    mut effects: E,
+) -> anyhow::Result<()>
+where
+    B: IpvsBackend + IpvsGlobals + Send + 'static,
+    C: CheckerStarter,
+    E: EffectSink,
+{
+    let config = ctl.reload.borrow_and_update().clone();
+    let (mut state, start_effects) = LvsState::new(config.clone());
+    for e in start_effects {
+        effects.effect(&config, e);
+    }
+    let mut kernel = Kernel {
+        backend,
+        rec: Reconciler::new(),
+    };
+    apply_globals(&mut kernel.backend, &config, None);
+    kernel.rec.claim(state.claims());
+    kernel = kernel_job(kernel, Job::Sync(state.desired())).await?;
+    info!(
+        "LVS side started: {} virtual servers, {} services in the kernel table",
+        config.virtual_servers.len(),
+        kernel.rec.actual().services.len()
+    );
+    let mut events = checkers.start(config.clone(), &state.checker_states());
+    let mut events_open = true;
+    let mut retry = tokio::time::interval(RETRY_INTERVAL);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reload_open = true;
+
+    loop {
+        if *ctl.shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            r = ctl.shutdown.changed() => {
+                if r.is_err() {
+                    // The daemon is gone: stop as if told to.
+                    break;
+                }
+            }
+            r = ctl.reload.changed(), if reload_open => {
+                if r.is_err() {
+                    reload_open = false;
+                    continue;
+                }
+                let new = ctl.reload.borrow_and_update().clone();
+                let started = std::time::Instant::now();
+                let old = state.config().clone();
+                for e in state.reload(new.clone()) {
+                    effects.effect(&new, e);
+                }
+                apply_globals(&mut kernel.backend, &new, Some(&old));
+                kernel.rec.claim(state.claims());
+                kernel = kernel_job(kernel, Job::Sync(state.desired())).await?;
+                events = checkers.start(new.clone(), &state.checker_states());
+                events_open = true;
+                info!("Reload of the LVS side done in {:?}", started.elapsed());
+            }
+            ev = events.recv(), if events_open => {
+                let Some(ev) = ev else {
+                    events_open = false;
+                    continue;
+                };
+                // Take every event already waiting, then reconcile once.
+                let mut dirty: Vec<usize> = Vec::new();
+                let mut next = Some(ev);
+                while let Some(ev) = next {
+                    match state.event(&ev) {
+                        Ok(change) => {
+                            let cfg = state.config().clone();
+                            for e in change.effects {
+                                effects.effect(&cfg, e);
+                            }
+                            for d in change.dirty {
+                                if !dirty.contains(&d) {
+                                    dirty.push(d);
+                                }
+                            }
+                        }
+                        Err(e) => warn!("{e}: dropped"),
+                    }
+                    next = events.try_recv().ok();
+                }
+                if !dirty.is_empty() {
+                    let mut partial = Table::default();
+                    let mut scope = Vec::new();
+                    for i in dirty {
+                        state.desired_vs(i, &mut partial);
+                        scope.extend_from_slice(state.keys_of(i));
+                    }
+                    kernel = kernel_job(kernel, Job::Update(partial, scope)).await?;
+                }
+            }
+            _ = retry.tick(), if kernel.rec.needs_retry() => {
+                kernel = kernel_job(kernel, Job::Sync(state.desired())).await?;
+            }
+        }
+    }
+
+    info!("LVS side stopping");
+    let cfg = state.config().clone();
+    for e in state.shutdown_effects() {
+        effects.effect(&cfg, e);
+    }
+    drop(events);
+    if ctl.opts.dont_release_ipvs {
+        info!("Leaving the IPVS table in place (-I)");
+    } else {
+        kernel = kernel_job(kernel, Job::Release).await?;
+    }
+    if globals::sync_daemon(&cfg, SyncState::Backup).is_some() {
+        if let Err(e) = kernel.backend.stop_sync_daemon(SyncState::Backup) {
+            error!("Cannot stop the IPVS sync daemon: {e}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,655 @@
+//! Checker, real-server and quorum state of every virtual server, and the table it wants.
+//!
+//! Pure: events (checker verdicts, a new configuration) go in; the desired table and the
+//! side effects to perform (notify scripts, mails) come out. Log lines are written here,
+//! one per state change, worded as keepalived words them.
+//!
+//! Semantics (keepalived 2.2's, with the choices documented where keepalived is vague):
+//! - A real server is alive when every one of its checkers is up; one without checkers is
+//!   always alive. A checker starts up, unless `alpha` applies to it (checker, real server
+//!   or virtual server, most specific first), in which case it starts down until its first
+//!   success.
+//! - A dead real server leaves the table, or stays with weight 0 under
+//!   `inhibit_on_failure` (real server setting, else the virtual server's).
+//! - Quorum: the sum of the weights of the alive real servers. With quorum up, it is lost
+//!   when the sum drops below `quorum − hysteresis` (or to 0); with quorum down, it is
+//!   gained when the sum reaches `quorum + hysteresis`. At start (and for a new virtual
+//!   server on reload) quorum is up when the sum reaches `quorum`.
+//! - Quorum lost runs `quorum_down`; when a `sorry_server` is configured it is added
+//!   (weight 1) and the alive real servers are taken out of the table (inhibited ones stay
+//!   with weight 0, so they never leave the table while lvsd runs). Quorum gained runs
+//!   `quorum_up` and reverses the swap. Without a sorry server, quorum changes only run
+//!   the scripts. `sorry_server_inhibit` keeps the sorry server in the table with weight 0
+//!   while it is not needed.
+//! - `omega`: at exit, `notify_down` of every alive real server and `quorum_down` (when
+//!   quorum is up) are run.
+
+use super::build::{self, BuildError};
+use super::table::{Entry, Ownership, Table};
+use crate::checkers::{CheckerEvent, CheckerId};
+use crate::config::{Config, RealServer, VirtualServer, VsKey};
+use crate::ipvs::{DestKey, ServiceKey};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use thiserror::Error;
+use tracing::{info, warn};
+
+/// Something the runtime must do on behalf of the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Run a notify or quorum script (no extra arguments, as keepalived).
+    Script { command: String, what: String },
+    /// Send an alert mail (only produced when smtp_alert applies).
+    Mail { subject: String, body: String },
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum EventError {
+    #[error("checker event for an unknown checker {0:?}")]
+    UnknownChecker(CheckerId),
+}
+
+/// What an event changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Change {
+    pub effects: Vec<Effect>,
+    /// Virtual servers (indexes) whose table entries may differ now.
+    pub dirty: Vec<usize>,
+}
+
+/// How a virtual server is matched across reloads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum VsIdent {
+    Addr(crate::ipvs::Proto, IpAddr, u16),
+    Fwmark(u32, bool),
+    Group(String),
+}
+
+fn ident(vs: &VirtualServer) -> VsIdent {
+    match &vs.key {
+        VsKey::Addr { addr, port } => VsIdent::Addr(build::proto(vs.protocol), *addr, *port),
+        VsKey::Fwmark { mark, ipv6 } => VsIdent::Fwmark(*mark, *ipv6),
+        VsKey::Group(g) => VsIdent::Group(g.clone()),
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RsState {
+    /// Verdict of each checker, parallel to the config's `checkers`.
+    checkers: Vec<bool>,
+    /// A weight set by a dynamic checker; None: the configured weight.
+    dyn_weight: Option<u32>,
+    alive: bool,
+    label: String,
+}
+
+#[derive(Debug, Clone)]
+struct VsState {
+    ident: VsIdent,
+    keys: Vec<ServiceKey>,
+    label: String,
+    rs: Vec<RsState>,
+    quorum_up: bool,
+}
+
+/// Counters of the state machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateStats {
+    /// Events naming no configured checker (dropped).
+    pub bad_events: u64,
+    pub rs_up: u64,
+    pub rs_down: u64,
+    pub quorum_changes: u64,
+}
+
+/// The LVS side's view of the world between the config and the kernel.
+#[derive(Debug)]
+pub struct LvsState {
+    config: Arc<Config>,
+    vs: Vec<VsState>,
+    pub stats: StateStats,
+}
+
+fn alpha_of(vs: &VirtualServer, rs: &RealServer, checker: usize) -> bool {
+    rs.checkers
+        .get(checker)
+        .and_then(|c| c.common.alpha)
+        .or(rs.alpha)
+        .unwrap_or(vs.alpha)
+}
+
+fn initial_rs(vs: &VirtualServer, rs: &RealServer) -> RsState {
+    let checkers: Vec<bool> = (0..rs.checkers.len())
+        .map(|i| !alpha_of(vs, rs, i))
+        .collect();
+    RsState {
+        alive: checkers.iter().all(|u| *u),
+        checkers,
+        dyn_weight: None,
+        label: build::rs_label(vs, rs),
+    }
+}
+
+fn inhibit(vs: &VirtualServer, rs: &RealServer) -> bool {
+    rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure)
+}
+
+/// The next quorum state: lost below `quorum − hysteresis` (or at 0), gained at
+/// `quorum + hysteresis`.
+pub fn quorum_next(up: bool, sum: u64, quorum: u32, hysteresis: u32) -> bool {
+    let quorum = u64::from(quorum);
+    let hysteresis = u64::from(hysteresis);
+    if up {
+        !((sum == 0 && quorum > 0) || sum < quorum.saturating_sub(hysteresis))
+    } else {
+        sum >= quorum + hysteresis
+    }
+}
+
+impl LvsState {
+    /// The state at start: checkers at their initial verdicts, quorum from them. The
+    /// effects are the quorum scripts of the starting state.
+    pub fn new(config: Arc<Config>) -> (LvsState, Vec<Effect>) {
+        let mut state = LvsState {
+            config: config.clone(),
+            vs: Vec::with_capacity(config.virtual_servers.len()),
+            stats: StateStats::default(),
+        };
+        let mut effects = Vec::new();
+        for (i, vs) in config.virtual_servers.iter().enumerate() {
+            let v = state.fresh_vs(vs);
+            state.vs.push(v);
+            state.start_quorum(i, &mut effects);
+        }
+        (state, effects)
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    fn fresh_vs(&self, vs: &VirtualServer) -> VsState {
+        let keys = match build::service_keys(vs, &self.config.virtual_server_groups) {
+            Ok(k) => k,
+            Err(e @ BuildError::UnknownGroup(_)) => {
+                warn!("{}: {e}; virtual server ignored", vs.span);
+                Vec::new()
+            }
+        };
+        VsState {
+            ident: ident(vs),
+            keys,
+            label: build::vs_label(vs),
+            rs: vs.real_servers.iter().map(|r| initial_rs(vs, r)).collect(),
+            quorum_up: true,
+        }
+    }
+
+    fn weight(rs: &RealServer, st: &RsState) -> u32 {
+        st.dyn_weight.unwrap_or(rs.weight)
+    }
+
+    /// Sum of the weights of the alive real servers of virtual server `i`.
+    pub fn live_weight(&self, i: usize) -> u64 {
+        let (Some(vs), Some(st)) = (self.config.virtual_servers.get(i), self.vs.get(i)) else {
+            return 0;
+        };
+        vs.real_servers
+            .iter()
+            .zip(&st.rs)
+            .filter(|(_, s)| s.alive)
+            .map(|(r, s)| u64::from(Self::weight(r, s)))
+            .sum()
+    }
+
+    pub fn quorum_up(&self, i: usize) -> bool {
+        self.vs.get(i).is_some_and(|v| v.quorum_up)
+    }
+
+    /// Whether real server `rs` of virtual server `vs` is alive.
+    pub fn rs_alive(&self, vs: usize, rs: usize) -> Option<bool> {
+        self.vs.get(vs)?.rs.get(rs).map(|r| r.alive)
+    }
+
+    fn start_quorum(&mut self, i: usize, effects: &mut Vec<Effect>) {
+        let vs = &self.config.virtual_servers[i];
+        let sum = self.live_weight(i);
+        let up = sum >= u64::from(vs.quorum) && (sum > 0 || vs.quorum == 0);
+        let st = &mut self.vs[i];
+        st.quorum_up = up;
+        info!(
+            "Starting with quorum {} for VS {} (live weight {sum}, quorum {}, hysteresis {})",
+            if up { "up" } else { "down" },
+            st.label,
+            vs.quorum,
+            vs.hysteresis
+        );
+        if !up {
+            if let Some(ss) = &vs.sorry_server {
+                info!(
+                    "Adding sorry server {} to VS {}",
+                    build::addr_label(ss.addr, vs.protocol, ss.port),
+                    st.label
+                );
+            }
+        }
+        let script = if up { &vs.quorum_up } else { &vs.quorum_down };
+        if let Some(cmd) = script {
+            effects.push(Effect::Script {
+                command: cmd.clone(),
+                what: format!(
+                    "{} for VS {}",
+                    if up { "quorum_up" } else { "quorum_down" },
+                    st.label
+                ),
+            });
+        }
+    }
+
+    /// Re-evaluates quorum of virtual server `i` after a change of live weight.
+    fn update_quorum(&mut self, i: usize, effects: &mut Vec<Effect>) {
+        let vs = &self.config.virtual_servers[i];
+        let sum = self.live_weight(i);
+        let st = &mut self.vs[i];
+        let next = quorum_next(st.quorum_up, sum, vs.quorum, vs.hysteresis);
+        if next == st.quorum_up {
+            return;
+        }
+        st.quorum_up = next;
+        self.stats.quorum_changes += 1;
+        let ss_label = vs
+            .sorry_server
+            .as_ref()
+            .map(|ss| build::addr_label(ss.addr, vs.protocol, ss.port));
+        if next {
+            info!(
+                "Gained quorum {}+{}={} <= {sum} for VS {}",
+                vs.quorum,
+                vs.hysteresis,
+                u64::from(vs.quorum) + u64::from(vs.hysteresis),
+                st.label
+            );
+            if let Some(ss) = ss_label {
+                info!("Adding alive servers to the pool for VS {}", st.label);
+                info!(
+                    "{} sorry server {ss} from VS {}",
+                    if vs.sorry_server_inhibit {
+                        "Disabling"
+                    } else {
+                        "Removing"
+                    },
+                    st.label
+                );
+            }
+        } else {
+            info!(
+                "Lost quorum {}-{}={} > {sum} for VS {}",
+                vs.quorum,
+                vs.hysteresis,
+                u64::from(vs.quorum).saturating_sub(u64::from(vs.hysteresis)),
+                st.label
+            );
+            if let Some(ss) = ss_label {
+                info!(
+                    "{} sorry server {ss} to VS {}",
+                    if vs.sorry_server_inhibit {
+                        "Enabling"
+                    } else {
+                        "Adding"
+                    },
+                    st.label
+                );
+                info!("Removing alive servers from the pool for VS {}", st.label);
+            }
+        }
+        let script = if next { &vs.quorum_up } else { &vs.quorum_down };
+        if let Some(cmd) = script {
+            effects.push(Effect::Script {
+                command: cmd.clone(),
+                what: format!(
+                    "{} for VS {}",
+                    if next { "quorum_up" } else { "quorum_down" },
+                    st.label
+                ),
+            });
+        }
+    }
+
+    fn router_id(&self) -> String {
+        self.config
+            .global
+            .router_id
+            .clone()
+            .unwrap_or_else(crate::alert::hostname)
+    }
+
+    /// The effects of real server `r` of virtual server `i` going up or down.
+    fn rs_effects(&self, i: usize, r: usize, up: bool, reason: &str, effects: &mut Vec<Effect>) {
+        let vs = &self.config.virtual_servers[i];
+        let rs = &vs.real_servers[r];
+        let label = &self.vs[i].rs[r].label;
+        let script = if up { &rs.notify_up } else { &rs.notify_down };
+        if let Some(cmd) = script {
+            effects.push(Effect::Script {
+                command: cmd.clone(),
+                what: format!(
+                    "{} for {label}",
+                    if up { "notify_up" } else { "notify_down" }
+                ),
+            });
+        }
+        let mail = rs
+            .smtp_alert
+            .or(vs.smtp_alert)
+            .unwrap_or_else(|| self.config.global.checker_alerts());
+        if mail {
+            effects.push(Effect::Mail {
+                subject: crate::alert::realserver_subject(&self.router_id(), label, up),
+                body: if up {
+                    "=> CHECK succeed on service <=".to_string()
+                } else {
+                    format!("=> CHECK failed on service : {reason} <=")
+                },
+            });
+        }
+    }
+
+    /// Applies one checker verdict.
+    pub fn event(&mut self, ev: &CheckerEvent) -> Result<Change, EventError> {
+        let id = ev.id;
+        let bad = || EventError::UnknownChecker(id);
+        let config = self.config.clone();
+        let Some(vs) = config.virtual_servers.get(id.vs) else {
+            self.stats.bad_events += 1;
+            return Err(bad());
+        };
+        let Some(rs) = vs.real_servers.get(id.rs) else {
+            self.stats.bad_events += 1;
+            return Err(bad());
+        };
+        let st = &mut self.vs[id.vs].rs[id.rs];
+        let Some(slot) = st.checkers.get_mut(id.checker) else {
+            self.stats.bad_events += 1;
+            return Err(bad());
+        };
+        let mut change = Change::default();
+        *slot = ev.up;
+        let old_weight = Self::weight(rs, st);
+        if let Some(w) = ev.weight {
+            st.dyn_weight = Some(w);
+        }
+        let new_weight = Self::weight(rs, st);
+        let was = st.alive;
+        let now = st.checkers.iter().all(|u| *u);
+        st.alive = now;
+        let vs_label = &self.vs[id.vs].label;
+        let st = &self.vs[id.vs].rs[id.rs];
+        if old_weight != new_weight {
+            info!(
+                "Changing weight from {old_weight} to {new_weight} for {} service {} of VS {vs_label}",
+                if now { "active" } else { "inactive" },
+                st.label
+            );
+            if now {
+                change.dirty.push(id.vs);
+            }
+        }
+        if was != now {
+            let inh = inhibit(vs, rs);
+            if now {
+                self.stats.rs_up += 1;
+                info!(
+                    "{} service {} to VS {vs_label} ({})",
+                    if inh { "Enabling" } else { "Adding" },
+                    st.label,
+                    ev.reason
+                );
+            } else {
+                self.stats.rs_down += 1;
+                info!(
+                    "{} service {} from VS {vs_label} ({})",
+                    if inh { "Disabling" } else { "Removing" },
+                    st.label,
+                    ev.reason
+                );
+            }
+            self.rs_effects(id.vs, id.rs, now, &ev.reason, &mut change.effects);
+            change.dirty.push(id.vs);
+        } else {
+            info!(
+                "Check {} on service {} of VS {vs_label}: {} ({})",
+                id.checker,
+                st.label,
+                if ev.up { "up" } else { "down" },
+                ev.reason
+            );
+        }
+        if was != now || old_weight != new_weight {
+            let before = self.vs[id.vs].quorum_up;
+            self.update_quorum(id.vs, &mut change.effects);
+            if before != self.vs[id.vs].quorum_up && !change.dirty.contains(&id.vs) {
+                change.dirty.push(id.vs);
+            }
+        }
+        Ok(change)
+    }
+
+    /// The entries of virtual server `i`, added to `table` (first writer of a key wins).
+    pub fn desired_vs(&self, i: usize, table: &mut Table) {
+        let (Some(vs), Some(st)) = (self.config.virtual_servers.get(i), self.vs.get(i)) else {
+            return;
+        };
+        let sorry_active = vs.sorry_server.is_some() && !st.quorum_up;
+        for key in &st.keys {
+            if table.services.contains_key(key) {
+                continue;
+            }
+            let mut e = Entry::new(build::service(vs, *key));
+            for (rs, rst) in vs.real_servers.iter().zip(&st.rs) {
+                let weight = if rst.alive && !sorry_active {
+                    Some(Self::weight(rs, rst))
+                } else if inhibit(vs, rs) {
+                    Some(0)
+                } else {
+                    None
+                };
+                if let Some(w) = weight {
+                    let d = build::rs_dest(vs, rs, key, w);
+                    e.dests.entry(d.key).or_insert(d);
+                }
+            }
+            if let Some(ss) = &vs.sorry_server {
+                let weight = if sorry_active {
+                    Some(1)
+                } else if vs.sorry_server_inhibit {
+                    Some(0)
+                } else {
+                    None
+                };
+                if let Some(w) = weight {
+                    let d = build::sorry_dest(vs, ss, key, w);
+                    // The sorry server replaces a real server of the same address.
+                    e.dests.insert(d.key, d);
+                }
+            }
+            table.services.insert(*key, e);
+        }
+    }
+
+    /// The whole table the configuration and the checkers want.
+    pub fn desired(&self) -> Table {
+        let mut t = Table::default();
+        for i in 0..self.vs.len() {
+            self.desired_vs(i, &mut t);
+        }
+        t
+    }
+
+    /// The service keys of virtual server `i`.
+    pub fn keys_of(&self, i: usize) -> &[ServiceKey] {
+        self.vs.get(i).map(|v| v.keys.as_slice()).unwrap_or(&[])
+    }
+
+    /// What the configuration names: every service, and every real and sorry server
+    /// under it. lvsd manages these (and what it creates), nothing else.
+    pub fn claims(&self) -> Ownership {
+        let mut o = Ownership::default();
+        for (vs, st) in self.config.virtual_servers.iter().zip(&self.vs) {
+            for key in &st.keys {
+                o.services.insert(*key);
+                let dests = o.dests.entry(*key).or_default();
+                for rs in &vs.real_servers {
+                    dests.insert(build::rs_key(rs, key));
+                }
+                if let Some(ss) = &vs.sorry_server {
+                    dests.insert(build::sorry_key(ss, key));
+                }
+            }
+        }
+        o
+    }
+
+    /// Every checker's current verdict (for starting checkers after a reload).
+    pub fn checker_states(&self) -> HashMap<CheckerId, bool> {
+        let mut m = HashMap::new();
+        for (vs, v) in self.vs.iter().enumerate() {
+            for (rs, r) in v.rs.iter().enumerate() {
+                for (checker, up) in r.checkers.iter().enumerate() {
+                    m.insert(CheckerId { vs, rs, checker }, *up);
+                }
+            }
+        }
+        m
+    }
+
+    /// Takes a new configuration: virtual servers matched by (proto, addr, port) / fwmark /
+    /// group, real servers by (addr, port), checkers by equal settings; matched checkers
+    /// keep their verdicts and matched virtual servers their quorum state.
+    pub fn reload(&mut self, config: Arc<Config>) -> Vec<Effect> {
+        let old_config = std::mem::replace(&mut self.config, config.clone());
+        let mut old: Vec<Option<VsState>> = std::mem::take(&mut self.vs)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut effects = Vec::new();
+        let (mut kept, mut added) = (0usize, 0usize);
+        // Old positions by identity, first written first matched.
+        let mut by_ident: HashMap<VsIdent, std::collections::VecDeque<usize>> = HashMap::new();
+        for (pos, o) in old.iter().enumerate() {
+            if let Some(o) = o {
+                by_ident.entry(o.ident.clone()).or_default().push_back(pos);
+            }
+        }
+        for (i, vs) in config.virtual_servers.iter().enumerate() {
+            let id = ident(vs);
+            let found = by_ident.get_mut(&id).and_then(|q| q.pop_front());
+            let mut fresh = self.fresh_vs(vs);
+            let Some(pos) = found else {
+                added += 1;
+                info!("Reload: new VS {}", fresh.label);
+                self.vs.push(fresh);
+                self.start_quorum(i, &mut effects);
+                continue;
+            };
+            kept += 1;
+            let Some(prev) = old[pos].take() else {
+                continue;
+            };
+            let old_vs = &old_config.virtual_servers[pos];
+            fresh.quorum_up = prev.quorum_up;
+            let mut used = vec![false; prev.rs.len()];
+            let mut changed_rs = Vec::new();
+            for (r, rs) in vs.real_servers.iter().enumerate() {
+                let matched = old_vs.real_servers.iter().enumerate().position(|(j, o)| {
+                    !used[j] && o.addr == rs.addr && o.port == rs.port
+                });
+                let Some(j) = matched else {
+                    info!("Reload: new real server {} in VS {}", fresh.rs[r].label, fresh.label);
+                    continue;
+                };
+                used[j] = true;
+                let old_rs = &old_vs.real_servers[j];
+                let pst = &prev.rs[j];
+                let mut c_used = vec![false; old_rs.checkers.len()];
+                let nst = &mut fresh.rs[r];
+                for (c, checker) in rs.checkers.iter().enumerate() {
+                    if let Some(k) = old_rs
+                        .checkers
+                        .iter()
+                        .enumerate()
+                        .position(|(k, oc)| !c_used[k] && oc == checker)
+                    {
+                        c_used[k] = true;
+                        nst.checkers[c] = pst.checkers[k];
+                    }
+                }
+                if old_rs.weight == rs.weight {
+                    nst.dyn_weight = pst.dyn_weight;
+                }
+                nst.alive = nst.checkers.iter().all(|u| *u);
+                if nst.alive != pst.alive {
+                    changed_rs.push((r, nst.alive));
+                }
+            }
+            for (j, u) in used.iter().enumerate() {
+                if !u {
+                    info!(
+                        "Reload: removing real server {} from VS {}",
+                        prev.rs[j].label, prev.label
+                    );
+                }
+            }
+            self.vs.push(fresh);
+            for (r, up) in changed_rs {
+                self.rs_effects(i, r, up, "configuration reloaded", &mut effects);
+            }
+            self.update_quorum(i, &mut effects);
+        }
+        let removed = old.iter().flatten().count();
+        for o in old.iter().flatten() {
+            info!("Reload: removing VS {}", o.label);
+        }
+        info!("Reload: {kept} virtual servers kept, {added} added, {removed} removed");
+        effects
+    }
+
+    /// What exit runs: under `omega`, `notify_down` of alive real servers and
+    /// `quorum_down` of virtual servers with quorum.
+    pub fn shutdown_effects(&self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for (i, vs) in self.config.virtual_servers.iter().enumerate() {
+            if !vs.omega {
+                continue;
+            }
+            let st = &self.vs[i];
+            for (r, rst) in st.rs.iter().enumerate() {
+                if rst.alive {
+                    let mut e = Vec::new();
+                    self.rs_effects(i, r, false, "shutdown", &mut e);
+                    effects.extend(e.into_iter().filter(|e| matches!(e, Effect::Script { .. })));
+                }
+            }
+            if st.quorum_up {
+                if let Some(cmd) = &vs.quorum_down {
+                    effects.push(Effect::Script {
+                        command: cmd.clone(),
+                        what: format!("quorum_down for VS {}", st.label),
+                    });
+                }
+            }
+        }
+        effects
+    }
+
+    /// Configured (service, real server) destination keys, for tests and dumps.
+    pub fn rs_keys(&self, i: usize) -> Vec<(ServiceKey, DestKey)> {
+        let Some(vs) = self.config.virtual_servers.get(i) else {
+            return Vec::new();
+        };
+        self.keys_of(i)
+            .iter()
+            .flat_map(|k| vs.real_servers.iter().map(|rs| (*k, build::rs_key(rs, k))))
+            .collect()
+    }
+}

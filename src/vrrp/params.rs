@@ -1,0 +1,601 @@
+//! Resolved parameters of one VRRP instance: the config model with every keepalived default
+//! applied, so the state machine and the I/O adapters never look at `Option`s or globals.
+
+use crate::config::model::{
+    AuthType, GlobalDefs, InitialState, Notify, UnicastPeer, VirtualIp, VrrpInstance, VrrpScript,
+};
+use crate::vrrp::packet::{self, Advert, ChecksumForm, Family, Version};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Gratuitous ARP / unsolicited NA settings (keepalived: `garp_master_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GarpParams {
+    /// Delay of the second burst after becoming master; zero: no second burst.
+    pub delay: Duration,
+    /// Gratuitous messages per VIP in each burst.
+    pub repeat: u32,
+    /// Period of the refresh bursts while master; None: no refresh.
+    pub refresh: Option<Duration>,
+    /// Gratuitous messages per VIP in each refresh burst.
+    pub refresh_repeat: u32,
+}
+
+/// A `track_script` entry resolved against its `vrrp_script`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedScript {
+    pub name: String,
+    /// 0: failing puts the instance in FAULT. >0: added while succeeding, <0: added while
+    /// failing (swapped by `reverse`).
+    pub weight: i32,
+    pub reverse: bool,
+    /// Consecutive successes needed to go from failed to OK.
+    pub rise: u32,
+    /// Consecutive failures needed to go from OK to failed.
+    pub fall: u32,
+    /// Start in the failed state (`init_fail`).
+    pub init_fail: bool,
+}
+
+/// A `track_interface` entry (or the instance's own interface, unless `dont_track_primary`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedInterface {
+    pub name: String,
+    /// None (or 0): link down puts the instance in FAULT. Otherwise: <0 added while down,
+    /// >0 added while up (swapped by `reverse`).
+    pub weight: Option<i32>,
+    pub reverse: bool,
+}
+
+/// Everything one instance needs, defaults resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceParams {
+    pub name: String,
+    pub vrid: u8,
+    pub version: Version,
+    pub family: Family,
+    pub interface: String,
+    pub initial_state: InitialState,
+    /// Configured (base) priority 1..=255.
+    pub priority: u8,
+    /// Our advert interval. v2: whole seconds 1..=255; v3: 10 ms..=40.95 s, in centiseconds.
+    pub advert_int: Duration,
+    /// v2 PASS authentication data (password zero padded to 8 bytes); None: no auth.
+    pub auth_pass: Option<[u8; 8]>,
+    pub vips: Vec<VirtualIp>,
+    pub excluded_vips: Vec<VirtualIp>,
+    pub nopreempt: bool,
+    /// Zero when not set.
+    pub preempt_delay: Duration,
+    /// Source address of adverts when set (`unicast_src_ip`, else `mcast_src_ip`).
+    pub src_ip: Option<IpAddr>,
+    /// Non-empty: adverts go to each peer by unicast, and only peers are accepted.
+    pub unicast_peers: Vec<UnicastPeer>,
+    /// Multicast destination (224.0.0.18 / ff02::12 unless `vrrp_mcast_group4/6`).
+    pub mcast_group: IpAddr,
+    pub garp: GarpParams,
+    /// Accept packets to VIPs when master (keepalived: on unless strict mode).
+    pub accept: bool,
+    pub strict: bool,
+    pub skip_check_adv_addr: bool,
+    /// Checksum form of v3/IPv4 adverts we send.
+    pub checksum_form: ChecksumForm,
+    pub track_scripts: Vec<TrackedScript>,
+    /// Tracked interfaces, including the instance's own (first) unless `dont_track_primary`.
+    pub track_interfaces: Vec<TrackedInterface>,
+    pub notify: Notify,
+    pub smtp_alert: bool,
+    pub use_vmac: Option<String>,
+    pub vmac_xmit_base: bool,
+    /// Things resolved differently from what was written (to be logged as warnings).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    #[error("{instance}: track_script {script} names no vrrp_script")]
+    UnknownScript { instance: String, script: String },
+    #[error("{instance}: virtual_router_id 0 is invalid (1..255)")]
+    Vrid0 { instance: String },
+    #[error("{instance}: priority 0 is invalid (1..255)")]
+    Priority0 { instance: String },
+    #[error("{instance}: auth_type AH is not supported by lvsd; use PASS or none")]
+    AuthAh { instance: String },
+    #[error("{instance}: VRRP version {version} is invalid (2 or 3)")]
+    BadVersion { instance: String, version: u8 },
+    #[error("{instance}: virtual address {addr} is not of the instance's address family")]
+    MixedFamily { instance: String, addr: IpAddr },
+}
+
+impl InstanceParams {
+    /// Resolves an instance against the global settings and the `vrrp_script`s.
+    pub fn from_config(
+        inst: &VrrpInstance,
+        global: &GlobalDefs,
+        scripts: &[VrrpScript],
+    ) -> Result<InstanceParams, ParamsError> {
+        let name = inst.name.clone();
+        let mut warnings = Vec::new();
+        if inst.virtual_router_id == 0 {
+            return Err(ParamsError::Vrid0 { instance: name });
+        }
+        if inst.priority == 0 {
+            return Err(ParamsError::Priority0 { instance: name });
+        }
+        let family = if inst.is_ipv6() {
+            Family::V6
+        } else {
+            Family::V4
+        };
+        for v in &inst.virtual_ipaddress {
+            if Family::of(&v.addr) != family {
+                return Err(ParamsError::MixedFamily {
+                    instance: name,
+                    addr: v.addr,
+                });
+            }
+        }
+        let mut version = match inst.effective_version(global) {
+            2 => Version::V2,
+            3 => Version::V3,
+            v => {
+                return Err(ParamsError::BadVersion {
+                    instance: name,
+                    version: v,
+                })
+            }
+        };
+        if version == Version::V2 && family == Family::V6 {
+            warnings.push("VRRPv2 has no IPv6: using version 3".to_string());
+            version = Version::V3;
+        }
+        let cs = (inst.advert_int.as_millis() / 10).min(u128::from(u16::MAX)) as u16;
+        let advert_cs = match version {
+            Version::V2 => {
+                let secs = (cs + 50) / 100;
+                let secs = secs.clamp(1, 255);
+                if secs * 100 != cs {
+                    warnings.push(format!(
+                        "VRRPv2 advert_int must be whole seconds: using {secs} s"
+                    ));
+                }
+                secs * 100
+            }
+            Version::V3 => {
+                let c = cs.clamp(1, packet::MAX_V3_INTERVAL_CS);
+                if c != cs {
+                    warnings.push(format!("advert_int out of range: using {} cs", c));
+                }
+                c
+            }
+        };
+        let auth_pass = match (&inst.authentication, version) {
+            (None, _) => None,
+            (Some(_), Version::V3) => {
+                warnings.push("authentication is ignored with VRRPv3".to_string());
+                None
+            }
+            (Some(a), Version::V2) => match a.auth_type {
+                AuthType::Pass => {
+                    if a.auth_pass.len() > 8 {
+                        warnings.push("auth_pass longer than 8 bytes: truncated".to_string());
+                    }
+                    Some(packet::pass_auth_data(&a.auth_pass))
+                }
+                AuthType::Ah => return Err(ParamsError::AuthAh { instance: name }),
+            },
+        };
+        let strict = inst.strict_mode.unwrap_or(global.vrrp_strict);
+        let mut nopreempt = inst.nopreempt;
+        let mut preempt_delay = inst.preempt_delay.unwrap_or(Duration::ZERO);
+        if inst.state == InitialState::Master && (nopreempt || !preempt_delay.is_zero()) {
+            warnings.push("nopreempt/preempt_delay need state BACKUP: ignored".to_string());
+            nopreempt = false;
+            preempt_delay = Duration::ZERO;
+        }
+        let mut track_scripts = Vec::new();
+        for t in &inst.track_script {
+            let Some(s) = scripts.iter().find(|s| s.name == t.name) else {
+                return Err(ParamsError::UnknownScript {
+                    instance: name,
+                    script: t.name.clone(),
+                });
+            };
+            track_scripts.push(TrackedScript {
+                name: s.name.clone(),
+                weight: t.weight.unwrap_or(s.weight),
+                reverse: t.reverse || (t.weight.is_none() && s.weight_reverse),
+                rise: s.rise.max(1),
+                fall: s.fall.max(1),
+                init_fail: s.init_fail,
+            });
+        }
+        let mut track_interfaces = Vec::new();
+        if !inst.dont_track_primary {
+            track_interfaces.push(TrackedInterface {
+                name: inst.interface.clone(),
+                weight: None,
+                reverse: false,
+            });
+        }
+        for t in &inst.track_interface {
+            // The own interface tracked with a weight replaces the implicit FAULT tracking.
+            track_interfaces.retain(|x| x.name != t.name);
+            track_interfaces.push(TrackedInterface {
+                name: t.name.clone(),
+                weight: t.weight.filter(|w| *w != 0),
+                reverse: t.reverse,
+            });
+        }
+        let mcast_group = match family {
+            Family::V4 => global
+                .vrrp_mcast_group4
+                .filter(|a| a.is_ipv4())
+                .unwrap_or(IpAddr::V4(packet::MCAST_V4)),
+            Family::V6 => global
+                .vrrp_mcast_group6
+                .filter(|a| a.is_ipv6())
+                .unwrap_or(IpAddr::V6(packet::MCAST_V6)),
+        };
+        Ok(InstanceParams {
+            vrid: inst.virtual_router_id,
+            version,
+            family,
+            interface: inst.interface.clone(),
+            initial_state: inst.state,
+            priority: inst.priority,
+            advert_int: Duration::from_millis(u64::from(advert_cs) * 10),
+            auth_pass,
+            vips: inst.virtual_ipaddress.clone(),
+            excluded_vips: inst.virtual_ipaddress_excluded.clone(),
+            nopreempt,
+            preempt_delay,
+            src_ip: inst.unicast_src_ip.or(inst.mcast_src_ip),
+            unicast_peers: inst.unicast_peers.clone(),
+            mcast_group,
+            garp: GarpParams {
+                delay: inst
+                    .garp_master_delay
+                    .unwrap_or(global.vrrp_garp_master_delay),
+                repeat: inst
+                    .garp_master_repeat
+                    .unwrap_or(global.vrrp_garp_master_repeat),
+                refresh: inst
+                    .garp_master_refresh
+                    .or(global.vrrp_garp_master_refresh)
+                    .filter(|d| !d.is_zero()),
+                refresh_repeat: inst
+                    .garp_master_refresh_repeat
+                    .unwrap_or(global.vrrp_garp_master_refresh_repeat),
+            },
+            accept: inst.accept.unwrap_or(!strict),
+            strict,
+            skip_check_adv_addr: inst
+                .skip_check_adv_addr
+                .unwrap_or(global.vrrp_skip_check_adv_addr),
+            checksum_form: if global.vrrp_v3_checksum_as_v2 {
+                ChecksumForm::MessageOnly
+            } else {
+                ChecksumForm::PseudoHeader
+            },
+            track_scripts,
+            track_interfaces,
+            notify: inst.notify.clone(),
+            smtp_alert: inst.smtp_alert_enabled(global),
+            use_vmac: inst.use_vmac.clone(),
+            vmac_xmit_base: inst.vmac_xmit_base,
+            warnings,
+            name,
+        })
+    }
+
+    /// Our advert interval in centiseconds.
+    pub fn advert_int_cs(&self) -> u16 {
+        (self.advert_int.as_millis() / 10).min(u128::from(packet::MAX_V3_INTERVAL_CS)) as u16
+    }
+
+    /// Whether adverts go by unicast.
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+
+    /// Where adverts are sent: every unicast peer, or the multicast group.
+    pub fn destinations(&self) -> Vec<IpAddr> {
+        if self.is_unicast() {
+            self.unicast_peers.iter().map(|p| p.addr).collect()
+        } else {
+            vec![self.mcast_group]
+        }
+    }
+
+    /// The VIP addresses (the advert's address list), in config order.
+    pub fn vip_addrs(&self) -> Vec<IpAddr> {
+        self.vips.iter().map(|v| v.addr).collect()
+    }
+
+    /// The advert this instance sends at `priority`.
+    pub fn advert(&self, priority: u8) -> Advert {
+        let (auth_type, auth_data) = match self.auth_pass {
+            Some(d) => (packet::AUTH_PASS, d),
+            None => (packet::AUTH_NONE, [0; 8]),
+        };
+        Advert {
+            version: self.version,
+            vrid: self.vrid,
+            priority,
+            interval_cs: self.advert_int_cs(),
+            auth_type: if self.version == Version::V2 {
+                auth_type
+            } else {
+                0
+            },
+            auth_data: if self.version == Version::V2 {
+                auth_data
+            } else {
+                [0; 8]
+            },
+            addrs: self.vip_addrs(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::{Authentication, Span, TrackInterface, TrackScript, UnicastPeer};
+
+    fn vip(s: &str) -> VirtualIp {
+        VirtualIp {
+            span: Span::default(),
+            addr: s.parse().unwrap(),
+            prefix_len: 24,
+            brd: None,
+            dev: None,
+            scope: None,
+            label: None,
+            no_track: false,
+        }
+    }
+
+    fn inst() -> VrrpInstance {
+        VrrpInstance {
+            span: Span::default(),
+            name: "VI_1".into(),
+            state: InitialState::Backup,
+            state_explicit: false,
+            interface: "eth0".into(),
+            virtual_router_id: 51,
+            vrid_span: Span::default(),
+            priority: 100,
+            advert_int: Duration::from_secs(1),
+            version: None,
+            authentication: None,
+            virtual_ipaddress: vec![vip("10.0.0.100")],
+            virtual_ipaddress_excluded: vec![],
+            track_script: vec![],
+            track_interface: vec![],
+            notify: Notify::default(),
+            nopreempt: false,
+            preempt_delay: None,
+            unicast_src_ip: None,
+            unicast_peers: vec![],
+            mcast_src_ip: None,
+            garp_master_delay: None,
+            garp_master_repeat: None,
+            garp_master_refresh: None,
+            garp_master_refresh_repeat: None,
+            use_vmac: None,
+            vmac_xmit_base: false,
+            accept: None,
+            smtp_alert: None,
+            lvs_sync_daemon_interface: None,
+            dont_track_primary: false,
+            skip_check_adv_addr: None,
+            strict_mode: None,
+            native_ipv6: false,
+            debug: None,
+        }
+    }
+
+    fn script(name: &str) -> VrrpScript {
+        VrrpScript {
+            span: Span::default(),
+            name: name.into(),
+            script: "/bin/true".into(),
+            interval: Duration::from_secs(2),
+            timeout: None,
+            weight: -20,
+            weight_reverse: false,
+            rise: 3,
+            fall: 0,
+            user: None,
+            init_fail: true,
+        }
+    }
+
+    #[test]
+    fn defaults_resolve_like_keepalived() {
+        let g = GlobalDefs::default();
+        let p = InstanceParams::from_config(&inst(), &g, &[]).unwrap();
+        assert_eq!(p.version, Version::V2);
+        assert_eq!(p.family, Family::V4);
+        assert_eq!(p.advert_int_cs(), 100);
+        assert_eq!(p.mcast_group, IpAddr::V4(packet::MCAST_V4));
+        assert_eq!(
+            p.garp,
+            GarpParams {
+                delay: Duration::from_secs(5),
+                repeat: 5,
+                refresh: None,
+                refresh_repeat: 1
+            }
+        );
+        assert!(p.accept);
+        assert!(!p.strict);
+        assert_eq!(p.checksum_form, ChecksumForm::PseudoHeader);
+        assert_eq!(p.destinations(), vec![IpAddr::V4(packet::MCAST_V4)]);
+        assert_eq!(
+            p.track_interfaces,
+            vec![TrackedInterface {
+                name: "eth0".into(),
+                weight: None,
+                reverse: false
+            }]
+        );
+        assert!(p.warnings.is_empty());
+        let adv = p.advert(100);
+        assert_eq!((adv.auth_type, adv.interval_cs, adv.vrid), (0, 100, 51));
+    }
+
+    #[test]
+    fn globals_and_overrides() {
+        let g = GlobalDefs {
+            vrrp_version: 3,
+            vrrp_strict: true,
+            vrrp_v3_checksum_as_v2: true,
+            vrrp_garp_master_refresh: Some(Duration::from_secs(60)),
+            vrrp_skip_check_adv_addr: true,
+            vrrp_mcast_group4: Some("224.0.0.19".parse().unwrap()),
+            ..GlobalDefs::default()
+        };
+        let mut i = inst();
+        i.garp_master_repeat = Some(2);
+        i.advert_int = Duration::from_millis(250);
+        i.unicast_src_ip = Some("10.0.0.1".parse().unwrap());
+        i.unicast_peers = vec![UnicastPeer {
+            addr: "10.0.0.2".parse().unwrap(),
+            min_ttl: None,
+            max_ttl: None,
+        }];
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.version, Version::V3);
+        assert!(p.strict && !p.accept);
+        assert_eq!(p.checksum_form, ChecksumForm::MessageOnly);
+        assert_eq!(p.garp.repeat, 2);
+        assert_eq!(p.garp.refresh, Some(Duration::from_secs(60)));
+        assert!(p.skip_check_adv_addr);
+        assert_eq!(p.advert_int_cs(), 25);
+        assert_eq!(p.mcast_group, "224.0.0.19".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            p.destinations(),
+            vec!["10.0.0.2".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(p.src_ip, Some("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn v2_rounds_fractional_interval_and_ipv6_forces_v3() {
+        let g = GlobalDefs::default();
+        let mut i = inst();
+        i.advert_int = Duration::from_millis(1500);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.advert_int, Duration::from_secs(2));
+        assert_eq!(p.warnings.len(), 1);
+        let mut i = inst();
+        i.virtual_ipaddress = vec![vip("fd00::100")];
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!((p.version, p.family), (Version::V3, Family::V6));
+        assert_eq!(p.mcast_group, IpAddr::V6(packet::MCAST_V6));
+    }
+
+    #[test]
+    fn auth_pass_and_ah() {
+        let g = GlobalDefs::default();
+        let mut i = inst();
+        i.authentication = Some(Authentication {
+            auth_type: AuthType::Pass,
+            auth_pass: "longpassword".into(),
+        });
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.auth_pass, Some(*b"longpass"));
+        assert_eq!(p.advert(100).auth_type, packet::AUTH_PASS);
+        i.version = Some(3);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.auth_pass, None);
+        i.version = None;
+        i.authentication = Some(Authentication {
+            auth_type: AuthType::Ah,
+            auth_pass: "x".into(),
+        });
+        assert!(matches!(
+            InstanceParams::from_config(&i, &g, &[]),
+            Err(ParamsError::AuthAh { .. })
+        ));
+    }
+
+    #[test]
+    fn tracking_resolution() {
+        let g = GlobalDefs::default();
+        let mut i = inst();
+        i.track_script = vec![
+            TrackScript {
+                span: Span::default(),
+                name: "chk".into(),
+                weight: None,
+                reverse: false,
+            },
+            TrackScript {
+                span: Span::default(),
+                name: "chk2".into(),
+                weight: Some(10),
+                reverse: true,
+            },
+        ];
+        i.track_interface = vec![TrackInterface {
+            span: Span::default(),
+            name: "eth0".into(),
+            weight: Some(-50),
+            reverse: false,
+        }];
+        let p = InstanceParams::from_config(&i, &g, &[script("chk"), script("chk2")]).unwrap();
+        assert_eq!(p.track_scripts[0].weight, -20);
+        assert_eq!(p.track_scripts[0].rise, 3);
+        assert_eq!(p.track_scripts[0].fall, 1, "fall 0 is treated as 1");
+        assert!(p.track_scripts[0].init_fail);
+        assert_eq!(
+            (p.track_scripts[1].weight, p.track_scripts[1].reverse),
+            (10, true)
+        );
+        // Tracking the own interface with a weight replaces the implicit FAULT tracking.
+        assert_eq!(p.track_interfaces.len(), 1);
+        assert_eq!(p.track_interfaces[0].weight, Some(-50));
+        let e = InstanceParams::from_config(&i, &g, &[script("chk")]).unwrap_err();
+        assert!(matches!(e, ParamsError::UnknownScript { .. }));
+        i.dont_track_primary = true;
+        i.track_interface.clear();
+        let p = InstanceParams::from_config(&i, &g, &[script("chk"), script("chk2")]).unwrap();
+        assert!(p.track_interfaces.is_empty());
+    }
+
+    #[test]
+    fn nopreempt_needs_state_backup() {
+        let g = GlobalDefs::default();
+        let mut i = inst();
+        i.nopreempt = true;
+        i.preempt_delay = Some(Duration::from_secs(30));
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(p.nopreempt);
+        assert_eq!(p.preempt_delay, Duration::from_secs(30));
+        i.state = InitialState::Master;
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(!p.nopreempt);
+        assert_eq!(p.preempt_delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn invalid_values_are_errors() {
+        let g = GlobalDefs::default();
+        let mut i = inst();
+        i.virtual_router_id = 0;
+        assert!(InstanceParams::from_config(&i, &g, &[]).is_err());
+        let mut i = inst();
+        i.virtual_ipaddress.push(vip("fd00::1"));
+        assert!(matches!(
+            InstanceParams::from_config(&i, &g, &[]),
+            Err(ParamsError::MixedFamily { .. })
+        ));
+        let mut i = inst();
+        i.version = Some(4);
+        assert!(InstanceParams::from_config(&i, &g, &[]).is_err());
+    }
+}

@@ -1,0 +1,635 @@
+//! The VRRP instance state machine, free of I/O.
+//!
+//! # API (stable; the runtime in `vrrp::runtime` drives it)
+//!
+//! ```text
+//! let mut inst = Instance::new(params);           // params: InstanceParams::from_config(..)
+//! inst.handle(now, Event::LocalAddr(addr));        // optional, before or after Start
+//! inst.handle(now, Event::Link { ifname, up });    // real link states, before Start ideally
+//! let actions = inst.handle(now, Event::Start);    // INIT -> BACKUP / MASTER / FAULT
+//! loop {
+//!     // sleep until inst.next_deadline() (None: nothing timed), then:
+//!     inst.handle(now, Event::Timer);
+//!     // on a packet: match Advert::decode(payload, &meta) {
+//!     //     Ok(advert) => inst.handle(now, Event::Advert { advert, meta }),
+//!     //     Err(reason) => stats.record(reason) }
+//!     // on a script run: inst.handle(now, Event::ScriptResult { name, ok })
+//! }
+//! inst.handle(now, Event::Shutdown);               // -> STOP (prio-0 advert, DelVips, Notify)
+//! ```
+//!
+//! * Time is passed in (`std::time::Instant`, synthetic in tests); the machine never reads
+//!   the clock. `Event::Timer` may be delivered early or spuriously: only due deadlines act.
+//! * `handle` returns [`Action`]s to perform **in order**:
+//!   - `SendAdvert(advert)`: encode with `advert.encode(src, dst, params.checksum_form)`
+//!     for each of `params.destinations()` (multicast group or every unicast peer) and send.
+//!   - `AddVips` / `DelVips`: add / remove `params.vips` (and `excluded_vips`).
+//!   - `SendGratuitous { repeat }`: one burst of `repeat` GARPs (IPv4) / unsolicited NAs
+//!     (IPv6) per VIP.
+//!   - `StateChange { from, to, cause }`: informational (status, sync groups); the machine
+//!     already logged it.
+//!   - `Notify { state, priority }`: run notify scripts / fifo / SMTP alert for `state`.
+//!   - `MasterRxLowerPri { from, priority }`: the `notify_master_rx_lower_pri` script.
+//! * Packet-level drops are counted by the runtime ([`crate::vrrp::packet::RxStats`]);
+//!   instance-level drops (auth, interval, address list, unicast peer, peer TTL) are
+//!   counted in [`Instance::stats`].
+//! * Sync groups: use [`crate::vrrp::sync_group::Coordinator`], which owns the instances
+//!   and turns one member's transitions into `Event::Sync` for the others.
+
+use crate::config::model::InitialState;
+use crate::vrrp::packet::{self, Advert, DropReason, RxMeta, RxStats, Version};
+use crate::vrrp::params::InstanceParams;
+use crate::vrrp::track::Tracking;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// Instance states (keepalived's, plus STOP after shutdown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Init,
+    Backup,
+    Master,
+    Fault,
+    Stop,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Init => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+            State::Stop => "STOP",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a state changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// Start-up: priority 255 + `state MASTER` takes over at once, others wait in BACKUP.
+    Startup,
+    /// No advert from a master within Master_Down_Interval.
+    MasterDown,
+    /// A higher-priority advert (or equal priority from a higher address) reached a master.
+    HigherPriority,
+    /// A tracker (script, interface) failed.
+    Fault,
+    /// All trackers are fine again.
+    FaultCleared,
+    /// Another member of the sync group moved.
+    Sync,
+    Shutdown,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Startup => "startup",
+            Cause::MasterDown => "master down timer expired",
+            Cause::HigherPriority => "higher priority advert received",
+            Cause::Fault => "fault",
+            Cause::FaultCleared => "fault cleared",
+            Cause::Sync => "sync group",
+            Cause::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// What a sync group tells a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncCmd {
+    /// Another member became master: become master too (from BACKUP).
+    Master,
+    /// Another member left MASTER for BACKUP: do the same.
+    Backup,
+    /// The group is (true) / is no longer (false) faulted by some member.
+    Fault(bool),
+}
+
+/// Inputs to the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Leave INIT. Before it, only tracking/address updates are taken.
+    Start,
+    /// A deadline was (maybe) reached; see [`Instance::next_deadline`].
+    Timer,
+    /// An advert that passed [`Advert::decode`], with its IP facts.
+    Advert { advert: Advert, meta: RxMeta },
+    /// Link state of an interface (own or tracked; others are ignored).
+    Link { ifname: String, up: bool },
+    /// The raw result of one run of a `vrrp_script` (rise/fall is applied here).
+    ScriptResult { name: String, ok: bool },
+    /// Our primary address on the interface (tie-break on equal priority).
+    LocalAddr(IpAddr),
+    /// New configured base priority (1..=255; 0 ignored).
+    SetPriority(u8),
+    /// From the sync group coordinator.
+    Sync(SyncCmd),
+    /// Resign (priority-0 advert if master), remove VIPs, go to STOP.
+    Shutdown,
+}
+
+/// Outputs of the machine, to perform in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    SendAdvert(Advert),
+    AddVips,
+    DelVips,
+    SendGratuitous {
+        repeat: u32,
+    },
+    StateChange {
+        from: State,
+        to: State,
+        cause: Cause,
+    },
+    Notify {
+        state: State,
+        priority: u8,
+    },
+    MasterRxLowerPri {
+        from: IpAddr,
+        priority: u8,
+    },
+}
+
+/// One VRRP instance.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    params: InstanceParams,
+    state: State,
+    base_priority: u8,
+    tracking: Tracking,
+    local_addr: Option<IpAddr>,
+    group_fault: bool,
+    /// The master's advert interval (cs): v3 adopts the master's, v2 is always ours.
+    master_adver_cs: u16,
+    /// The current master seen in BACKUP (address, priority).
+    master: Option<(IpAddr, u8)>,
+    adver_at: Option<Instant>,
+    master_down_at: Option<Instant>,
+    garp_delay_at: Option<Instant>,
+    garp_refresh_at: Option<Instant>,
+    preempt_at: Option<Instant>,
+    stats: RxStats,
+}
+
+impl Instance {
+    pub fn new(params: InstanceParams) -> Instance {
+        let tracking = Tracking::new(&params.track_scripts, &params.track_interfaces);
+        Instance {
+            base_priority: params.priority,
+            master_adver_cs: params.advert_int_cs(),
+            local_addr: params.src_ip,
+            tracking,
+            params,
+            state: State::Init,
+            group_fault: false,
+            master: None,
+            adver_at: None,
+            master_down_at: None,
+            garp_delay_at: None,
+            garp_refresh_at: None,
+            preempt_at: None,
+            stats: RxStats::default(),
+        }
+    }
+
+    pub fn params(&self) -> &InstanceParams {
+        &self.params
+    }
+    pub fn name(&self) -> &str {
+        &self.params.name
+    }
+    pub fn state(&self) -> State {
+        self.state
+    }
+    pub fn stats(&self) -> &RxStats {
+        &self.stats
+    }
+    pub fn tracking(&self) -> &Tracking {
+        &self.tracking
+    }
+    pub fn local_addr(&self) -> Option<IpAddr> {
+        self.local_addr
+    }
+    /// The master heard while BACKUP: (source address, priority).
+    pub fn current_master(&self) -> Option<(IpAddr, u8)> {
+        self.master
+    }
+    /// The configured priority (after `SetPriority`).
+    pub fn base_priority(&self) -> u8 {
+        self.base_priority
+    }
+    /// Base priority with tracker weights applied (255 stays 255).
+    pub fn effective_priority(&self) -> u8 {
+        self.tracking.effective_priority(self.base_priority)
+    }
+    /// Whether the instance's own trackers put it in FAULT (not counting its sync group).
+    pub fn own_fault(&self) -> bool {
+        self.tracking.faulted()
+    }
+    /// The master's advert interval this backup uses (v3: adopted from the master).
+    pub fn master_adver_int(&self) -> Duration {
+        Duration::from_millis(u64::from(self.master_adver_cs) * 10)
+    }
+
+    /// Skew_Time. v2: (256 − prio)/256 s. v3: ((256 − prio) × Master_Adver_Interval)/256 cs.
+    pub fn skew(&self) -> Duration {
+        let p = u64::from(256 - u16::from(self.effective_priority()));
+        match self.params.version {
+            Version::V2 => Duration::from_micros(p * 1_000_000 / 256),
+            Version::V3 => Duration::from_millis(p * u64::from(self.master_adver_cs) / 256 * 10),
+        }
+    }
+
+    /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_adver_int() * 3 + self.skew()
+    }
+
+    /// The earliest time the machine wants an `Event::Timer`.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.adver_at,
+            self.master_down_at,
+            self.garp_delay_at,
+            self.garp_refresh_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Feeds one event at time `now`; returns the actions to perform in order.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Start => self.on_start(now, &mut out),
+            Event::Timer => self.on_timer(now, &mut out),
+            Event::Advert { advert, meta } => self.on_advert(now, &advert, &meta, &mut out),
+            Event::Link { ifname, up } => {
+                let before = self.effective_priority();
+                if self.tracking.link(&ifname, up) {
+                    tracing::info!(instance = %self.params.name, interface = %ifname,
+                        "tracked interface {} is {}", ifname, if up { "up" } else { "down" });
+                    self.reevaluate(now, before, &mut out);
+                }
+            }
+            Event::ScriptResult { name, ok } => {
+                let before = self.effective_priority();
+                if self.tracking.script_result(&name, ok) {
+                    tracing::info!(instance = %self.params.name, script = %name,
+                        "tracked script {} is now {}", name, if ok { "OK" } else { "failing" });
+                    self.reevaluate(now, before, &mut out);
+                }
+            }
+            Event::LocalAddr(a) => self.local_addr = Some(a),
+            Event::SetPriority(p) => {
+                if p != 0 && p != self.base_priority {
+                    let before = self.effective_priority();
+                    tracing::info!(instance = %self.params.name,
+                        "priority changed from {} to {}", self.base_priority, p);
+                    self.base_priority = p;
+                    self.reevaluate(now, before, &mut out);
+                }
+            }
+            Event::Sync(cmd) => self.on_sync(now, cmd, &mut out),
+            Event::Shutdown => self.on_shutdown(&mut out),
+        }
+        out
+    }
+
+    fn faulted(&self) -> bool {
+        self.tracking.faulted() || self.group_fault
+    }
+
+    fn on_start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Init {
+            return;
+        }
+        if !self.params.preempt_delay.is_zero() {
+            self.preempt_at = Some(now + self.params.preempt_delay);
+        }
+        if self.faulted() {
+            self.enter_fault(Cause::Startup, out);
+        } else if self.is_owner_master() {
+            self.enter_master(now, Cause::Startup, out);
+        } else {
+            self.enter_backup(now, Cause::Startup, out);
+        }
+    }
+
+    fn is_owner_master(&self) -> bool {
+        self.params.initial_state == InitialState::Master
+            && self.base_priority == packet::PRIO_OWNER
+    }
+
+    fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
+        match self.state {
+            State::Backup => {
+                if self.master_down_at.is_some_and(|t| t <= now) {
+                    self.enter_master(now, Cause::MasterDown, out);
+                }
+            }
+            State::Master => {
+                if self.adver_at.is_some_and(|t| t <= now) {
+                    self.send_advert(now, out);
+                }
+                if self.garp_delay_at.is_some_and(|t| t <= now) {
+                    self.garp_delay_at = None;
+                    out.push(Action::SendGratuitous {
+                        repeat: self.params.garp.repeat,
+                    });
+                }
+                if let (Some(t), Some(period)) = (self.garp_refresh_at, self.params.garp.refresh) {
+                    if t <= now {
+                        self.garp_refresh_at = Some(now + period);
+                        out.push(Action::SendGratuitous {
+                            repeat: self.params.garp.refresh_repeat,
+                        });
+                    }
+                }
+            }
+            State::Init | State::Fault | State::Stop => {}
+        }
+    }
+
+    fn send_advert(&mut self, now: Instant, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert(
+            self.params.advert(self.effective_priority()),
+        ));
+        self.adver_at = Some(now + self.params.advert_int);
+    }
+
+    fn count_drop(&mut self, reason: DropReason, meta: &RxMeta) {
+        self.stats.record(reason);
+        tracing::debug!(instance = %self.params.name, src = %meta.src, "advert dropped: {}", reason);
+    }
+
+    /// The instance-level receive checks; Err is the drop reason.
+    fn check(&self, adv: &Advert, meta: &RxMeta) -> Result<(), DropReason> {
+        let p = &self.params;
+        if adv.vrid != p.vrid {
+            return Err(DropReason::VridUnknown);
+        }
+        if adv.version != p.version || packet::Family::of(&meta.src) != p.family {
+            return Err(DropReason::WrongVersion);
+        }
+        if p.is_unicast() {
+            let Some(peer) = p.unicast_peers.iter().find(|x| x.addr == meta.src) else {
+                return Err(DropReason::UnicastPeer);
+            };
+            if peer.min_ttl.is_some_and(|m| meta.ttl < m)
+                || peer.max_ttl.is_some_and(|m| meta.ttl > m)
+            {
+                return Err(DropReason::Ttl);
+            }
+        }
+        if adv.version == Version::V2 {
+            let (want_type, want_data) = match p.auth_pass {
+                Some(d) => (packet::AUTH_PASS, d),
+                None => (packet::AUTH_NONE, [0; 8]),
+            };
+            if adv.auth_type != want_type {
+                return Err(DropReason::AuthType);
+            }
+            if want_type == packet::AUTH_PASS && adv.auth_data != want_data {
+                return Err(DropReason::AuthPass);
+            }
+            if adv.interval_cs != p.advert_int_cs() {
+                return Err(DropReason::IntervalMismatch);
+            }
+        }
+        if !p.skip_check_adv_addr {
+            let mut theirs = adv.addrs.clone();
+            let mut ours = p.vip_addrs();
+            theirs.sort();
+            ours.sort();
+            if theirs != ours {
+                return Err(DropReason::AddrMismatch);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_advert(&mut self, now: Instant, adv: &Advert, meta: &RxMeta, out: &mut Vec<Action>) {
+        if let Err(reason) = self.check(adv, meta) {
+            self.count_drop(reason, meta);
+            return;
+        }
+        self.stats.accepted += 1;
+        let eff = self.effective_priority();
+        match self.state {
+            State::Backup => {
+                if adv.priority == packet::PRIO_STOP {
+                    tracing::info!(instance = %self.params.name, src = %meta.src,
+                        "master {} resigned (priority 0): taking over after skew", meta.src);
+                    self.master = None;
+                    self.master_down_at = Some(now + self.skew());
+                    return;
+                }
+                let lower = adv.priority < eff;
+                let accept = if !lower || self.params.nopreempt {
+                    true
+                } else if !self.params.preempt_delay.is_zero() {
+                    let until = *self
+                        .preempt_at
+                        .get_or_insert(now + self.params.preempt_delay);
+                    now < until
+                } else {
+                    false
+                };
+                if !lower {
+                    self.preempt_at = None;
+                }
+                if accept {
+                    if adv.version == Version::V3
+                        && adv.interval_cs > 0
+                        && adv.interval_cs != self.master_adver_cs
+                    {
+                        tracing::info!(instance = %self.params.name,
+                            "adopting the master's advert interval of {} cs", adv.interval_cs);
+                        self.master_adver_cs = adv.interval_cs;
+                    }
+                    self.master = Some((meta.src, adv.priority));
+                    self.master_down_at = Some(now + self.master_down_interval());
+                }
+            }
+            State::Master => {
+                if adv.priority == packet::PRIO_STOP {
+                    self.send_advert(now, out);
+                    return;
+                }
+                let local = self.local_addr;
+                let higher = adv.priority > eff
+                    || (adv.priority == eff && local.is_none_or(|l| meta.src > l));
+                if higher {
+                    if adv.version == Version::V3 && adv.interval_cs > 0 {
+                        self.master_adver_cs = adv.interval_cs;
+                    }
+                    self.master = Some((meta.src, adv.priority));
+                    self.enter_backup(now, Cause::HigherPriority, out);
+                } else {
+                    tracing::info!(instance = %self.params.name, src = %meta.src,
+                        "lower priority advert ({}) received as master: asserting", adv.priority);
+                    self.send_advert(now, out);
+                    out.push(Action::MasterRxLowerPri {
+                        from: meta.src,
+                        priority: adv.priority,
+                    });
+                }
+            }
+            State::Init | State::Fault | State::Stop => {}
+        }
+    }
+
+    /// After a tracker or priority change: enter/leave FAULT, or re-advertise a new priority.
+    fn reevaluate(&mut self, now: Instant, prio_before: u8, out: &mut Vec<Action>) {
+        let faulted = self.faulted();
+        match self.state {
+            State::Backup | State::Master if faulted => {
+                tracing::warn!(instance = %self.params.name, "fault: {}",
+                    self.tracking.fault_reasons().join(", "));
+                self.enter_fault(Cause::Fault, out)
+            }
+            State::Fault if !faulted => self.leave_fault(now, Cause::FaultCleared, out),
+            State::Master if self.effective_priority() != prio_before => {
+                tracing::info!(instance = %self.params.name,
+                    "effective priority {} -> {}", prio_before, self.effective_priority());
+                self.send_advert(now, out);
+            }
+            State::Backup if self.effective_priority() != prio_before => {
+                tracing::info!(instance = %self.params.name,
+                    "effective priority {} -> {}", prio_before, self.effective_priority());
+            }
+            _ => {}
+        }
+    }
+
+    fn on_sync(&mut self, now: Instant, cmd: SyncCmd, out: &mut Vec<Action>) {
+        match cmd {
+            SyncCmd::Master => {
+                if self.state == State::Backup && !self.faulted() {
+                    self.enter_master(now, Cause::Sync, out);
+                }
+            }
+            SyncCmd::Backup => {
+                if self.state == State::Master {
+                    self.enter_backup(now, Cause::Sync, out);
+                }
+            }
+            SyncCmd::Fault(f) => {
+                self.group_fault = f;
+                match self.state {
+                    State::Backup | State::Master if f => self.enter_fault(Cause::Sync, out),
+                    State::Fault if !self.faulted() => self.leave_fault(now, Cause::Sync, out),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn on_shutdown(&mut self, out: &mut Vec<Action>) {
+        if self.state == State::Stop {
+            return;
+        }
+        if self.state == State::Master {
+            out.push(Action::SendAdvert(self.params.advert(packet::PRIO_STOP)));
+            out.push(Action::DelVips);
+        }
+        self.set_state(State::Stop, Cause::Shutdown, out);
+        self.clear_timers();
+        self.master_down_at = None;
+    }
+
+    fn clear_timers(&mut self) {
+        self.adver_at = None;
+        self.garp_delay_at = None;
+        self.garp_refresh_at = None;
+    }
+
+    fn set_state(&mut self, to: State, cause: Cause, out: &mut Vec<Action>) {
+        let from = self.state;
+        self.state = to;
+        let prio = self.effective_priority();
+        tracing::info!(instance = %self.params.name, from = %from, to = %to, priority = prio,
+            "({}) entering {} state ({})", self.params.name, to, cause.as_str());
+        out.push(Action::StateChange { from, to, cause });
+        out.push(Action::Notify {
+            state: to,
+            priority: prio,
+        });
+    }
+
+    fn enter_master(&mut self, now: Instant, cause: Cause, out: &mut Vec<Action>) {
+        // Order: state change, advert, VIPs, gratuitous burst, notify.
+        let from = self.state;
+        self.state = State::Master;
+        let prio = self.effective_priority();
+        tracing::info!(instance = %self.params.name, from = %from, to = "MASTER", priority = prio,
+            "({}) entering MASTER state ({})", self.params.name, cause.as_str());
+        out.push(Action::StateChange {
+            from,
+            to: State::Master,
+            cause,
+        });
+        self.master = None;
+        self.master_down_at = None;
+        self.preempt_at = None;
+        self.master_adver_cs = self.params.advert_int_cs();
+        self.send_advert(now, out);
+        out.push(Action::AddVips);
+        out.push(Action::SendGratuitous {
+            repeat: self.params.garp.repeat,
+        });
+        self.garp_delay_at =
+            (!self.params.garp.delay.is_zero()).then(|| now + self.params.garp.delay);
+        self.garp_refresh_at = self.params.garp.refresh.map(|r| now + r);
+        out.push(Action::Notify {
+            state: State::Master,
+            priority: prio,
+        });
+    }
+
+    fn enter_backup(&mut self, now: Instant, cause: Cause, out: &mut Vec<Action>) {
+        let from = self.state;
+        if from == State::Master {
+            out.push(Action::DelVips);
+        }
+        self.clear_timers();
+        if from != State::Master {
+            self.master_adver_cs = self.params.advert_int_cs();
+        }
+        self.set_state(State::Backup, cause, out);
+        self.master_down_at = Some(now + self.master_down_interval());
+    }
+
+    fn enter_fault(&mut self, cause: Cause, out: &mut Vec<Action>) {
+        if self.state == State::Master {
+            out.push(Action::SendAdvert(self.params.advert(packet::PRIO_STOP)));
+            out.push(Action::DelVips);
+        }
+        self.clear_timers();
+        self.master_down_at = None;
+        self.master = None;
+        self.set_state(State::Fault, cause, out);
+    }
+
+    fn leave_fault(&mut self, now: Instant, cause: Cause, out: &mut Vec<Action>) {
+        if self.is_owner_master() {
+            self.enter_master(now, cause, out);
+        } else {
+            self.enter_backup(now, cause, out);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The checker manager end to end on loopback: real servers going down and coming back
+//! yield exactly one event each way, after the retries.
+
+use lvsd::checkers::{CheckerEvent, CheckerId, CheckerManager};
+use lvsd::config::*;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const ID: CheckerId = CheckerId {
+    vs: 0,
+    rs: 0,
+    checker: 0,
+};
+
+fn real_server(port: u16, checkers: Vec<Checker>) -> RealServer {
+    RealServer {
+        span: Span::default(),
+        addr: LOCALHOST,
+        port: Some(port),
+        port_span: Span::default(),
+        weight: 1,
+        inhibit_on_failure: None,
+        notify_up: None,
+        notify_down: None,
+        uthreshold: None,
+        lthreshold: None,
+        lvs_method: None,
+        tunnel: None,
+        alpha: None,
+        retry: None,
+        delay_before_retry: None,
+        connect_timeout: None,
+        delay_loop: None,
+        warmup: None,
+        smtp_alert: None,
+        virtualhost: None,
+        checkers,
+    }
+}
+
+fn config(real_servers: Vec<RealServer>, alpha: bool) -> Config {
+    let vs = VirtualServer {
+        span: Span::default(),
+        key: VsKey::Addr {
+            addr: IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)),
+            port: 80,
+        },
+        delay_loop: Duration::from_millis(100),
+        lb_algo: "wlc".into(),
+        sched_flags: SchedFlags::default(),
+        lb_kind: LbKind::Nat,
+        lb_kind_span: Span::default(),
+        persistence_timeout: None,
+        persistence_granularity: None,
+        persistence_engine: None,
+        protocol: Protocol::Tcp,
+        ops: false,
+        sorry_server: None,
+        sorry_server_inhibit: false,
+        quorum: 1,
+        hysteresis: 0,
+        quorum_up: None,
+        quorum_down: None,
+        alpha,
+        omega: false,
+        inhibit_on_failure: false,
+        virtualhost: None,
+        retry: Some(2),
+        delay_before_retry: Some(Duration::from_millis(50)),
+        connect_timeout: Some(Duration::from_millis(500)),
+        warmup: None,
+        ha_suspend: false,
+        smtp_alert: None,
+        tunnel: None,
+        real_servers,
+    };
+    Config {
+        virtual_servers: vec![vs],
+        ..Config::default()
+    }
+}
+
+fn tcp_check() -> Checker {
+    Checker {
+        span: Span::default(),
+        common: CheckCommon::default(),
+        kind: CheckerKind::Tcp,
+    }
+}
+
+async fn free_port() -> u16 {
+    let l = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Waits for the next event, at most `secs`.
+async fn next(rx: &mut mpsc::Receiver<CheckerEvent>, secs: u64) -> Option<CheckerEvent> {
+    timeout(Duration::from_secs(secs), rx.recv())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Asserts nothing arrives for `ms`.
+async fn quiet(rx: &mut mpsc::Receiver<CheckerEvent>, ms: u64) {
+    if let Ok(Some(e)) = timeout(Duration::from_millis(ms), rx.recv()).await {
+        panic!("unexpected event {e:?}");
+    }
+}
+
+#[tokio::test]
+async fn server_down_then_back_gives_one_event_each_way() {
+    let port = free_port().await;
+    let listener = TcpListener::bind((LOCALHOST, port)).await.unwrap();
+    let cfg = config(vec![real_server(port, vec![tcp_check()])], false);
+    assert_eq!(
+        CheckerManager::initial_states(&cfg),
+        HashMap::from([(ID, true)])
+    );
+    let (tx, mut rx) = mpsc::channel(16);
+    let mgr = CheckerManager::start(&cfg, tx);
+    assert_eq!(mgr.ids().collect::<Vec<_>>(), vec![ID]);
+    // Up from the start and passing: nothing to report.
+    quiet(&mut rx, 400).await;
+
+    drop(listener);
+    let started = tokio::time::Instant::now();
+    let down = next(&mut rx, 5).await.expect("a down event");
+    assert_eq!(down.id, ID);
+    assert!(!down.up);
+    assert_eq!(down.weight, None);
+    assert!(
+        down.reason
+            .starts_with(&format!("TCP connection to [127.0.0.1]:tcp:{port} failed")),
+        "{}",
+        down.reason
+    );
+    // One failed attempt plus two retries 50 ms apart: at least 100 ms after the first
+    // failure, which itself comes within a delay_loop.
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    quiet(&mut rx, 500).await;
+
+    let _listener = TcpListener::bind((LOCALHOST, port)).await.unwrap();
+    let up = next(&mut rx, 5).await.expect("an up event");
+    assert_eq!((up.id, up.up), (ID, true));
+    assert_eq!(
+        up.reason,
+        format!("TCP connection to [127.0.0.1]:tcp:{port} success.")
+    );
+    quiet(&mut rx, 500).await;
+    mgr.stop().await;
+}
+
+#[tokio::test]
+async fn alpha_starts_down_and_carried_states_override() {
+    let port = free_port().await;
+    let _listener = TcpListener::bind((LOCALHOST, port)).await.unwrap();
+    // alpha: starts down, so a passing server yields one up event.
+    let cfg = config(vec![real_server(port, vec![tcp_check()])], true);
+    assert_eq!(
+        CheckerManager::initial_states(&cfg),
+        HashMap::from([(ID, false)])
+    );
+    let (tx, mut rx) = mpsc::channel(16);
+    let mgr = CheckerManager::start(&cfg, tx);
+    let e = next(&mut rx, 5).await.expect("an up event");
+    assert!(e.up);
+    quiet(&mut rx, 300).await;
+    mgr.stop().await;
+
+    // A reload that carries "up" over: no event at all.
+    let (tx, mut rx) = mpsc::channel(16);
+    let mgr = CheckerManager::start_with_states(&cfg, &HashMap::from([(ID, true)]), tx);
+    quiet(&mut rx, 400).await;
+    mgr.stop().await;
+
+    // Carrying "up" over for a server that is gone: one down event.
+    let dead = free_port().await;
+    let cfg = config(vec![real_server(dead, vec![tcp_check()])], true);
+    let (tx, mut rx) = mpsc::channel(16);
+    let _mgr = CheckerManager::start_with_states(&cfg, &HashMap::from([(ID, true)]), tx);
+    let e = next(&mut rx, 5).await.expect("a down event");
+    assert!(!e.up);
+    quiet(&mut rx, 400).await;
+}
+
+#[tokio::test]
+async fn many_checkers_and_dynamic_weights() {
+    // 50 real servers on one listener, plus a MISC_CHECK with misc_dynamic.
+    let port = free_port().await;
+    let listener = TcpListener::bind((LOCALHOST, port)).await.unwrap();
+    let mut rss: Vec<RealServer> = (0..50)
+        .map(|_| real_server(port, vec![tcp_check()]))
+        .collect();
+    rss.push(real_server(
+        port,
+        vec![Checker {
+            span: Span::default(),
+            common: CheckCommon::default(),
+            kind: CheckerKind::Misc(MiscCheck {
+                misc_path: "sh -c 'exit 12'".into(),
+                misc_timeout: Some(Duration::from_secs(5)),
+                misc_dynamic: true,
+                user: None,
+            }),
+        }],
+    ));
+    let cfg = config(rss, false);
+    let (tx, mut rx) = mpsc::channel(128);
+    let mgr = CheckerManager::start(&cfg, tx);
+    assert_eq!(mgr.len(), 51);
+    let e = next(&mut rx, 5).await.expect("the weight event");
+    assert_eq!(e.id.rs, 50);
+    assert_eq!((e.up, e.weight), (true, Some(10)));
+    quiet(&mut rx, 400).await;
+    drop(listener);
+    let mut down = std::collections::HashSet::new();
+    while down.len() < 50 {
+        let e = next(&mut rx, 5).await.expect("down events");
+        assert!(!e.up);
+        assert!(down.insert(e.id.rs), "two events for rs {}", e.id.rs);
+    }
+    quiet(&mut rx, 400).await;
+    mgr.stop().await;
+}

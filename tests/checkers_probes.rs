@@ -1,0 +1,613 @@
+//! Every checker kind against real servers on loopback started by the test.
+
+use lvsd::checkers::manager::check_once;
+use lvsd::checkers::state::Timing;
+use lvsd::checkers::{CheckSettings, CheckerId, Verdict};
+use lvsd::config::{
+    CheckerKind, DnsCheck, FileCheck, HttpCheck, MiscCheck, SmtpCheck, StatusRange, UdpCheck,
+    UrlCheck,
+};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn settings(kind: CheckerKind, port: u16, timeout_ms: u64) -> CheckSettings {
+    CheckSettings {
+        id: CheckerId {
+            vs: 0,
+            rs: 0,
+            checker: 0,
+        },
+        kind,
+        addr: LOCALHOST,
+        port,
+        bind: None,
+        bind_if: None,
+        connect_timeout: Duration::from_millis(timeout_ms),
+        timing: Timing {
+            delay_loop: Duration::from_secs(1),
+            retry: 1,
+            delay_before_retry: Duration::from_millis(100),
+        },
+        warmup: Duration::ZERO,
+        alpha: false,
+        virtualhost: None,
+        proto: "tcp",
+        fwmark: None,
+        script_user: None,
+        script_security: false,
+    }
+}
+
+fn url(path: &str) -> UrlCheck {
+    UrlCheck {
+        path: path.into(),
+        status_codes: vec![],
+        digest: None,
+        virtualhost: None,
+    }
+}
+
+fn http(urls: Vec<UrlCheck>) -> HttpCheck {
+    HttpCheck {
+        tls: false,
+        urls,
+        virtualhost: None,
+        http_protocol: None,
+        enable_sni: false,
+    }
+}
+
+fn reason(v: &Verdict) -> &str {
+    match v {
+        Verdict::Up { msg, .. } => msg,
+        Verdict::Down { reason } => reason,
+    }
+}
+
+/// How the test HTTP server answers.
+#[derive(Clone)]
+enum Reply {
+    /// Status and body, then close.
+    Full(u16, &'static str),
+    /// Headers announcing `len` bytes, then one byte every `every`.
+    Drip { len: usize, every: Duration },
+}
+
+/// A plain (or TLS) HTTP server on 127.0.0.1 that sends every request head it reads to
+/// the returned channel (with the SNI name for TLS) and answers with `reply`.
+async fn http_server(
+    reply: Reply,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (u16, mpsc::UnboundedReceiver<(String, Option<String>)>) {
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (reply, tx, tls) = (reply.clone(), tx.clone(), tls.clone());
+            tokio::spawn(async move {
+                match tls {
+                    None => serve(sock, reply, tx, None).await,
+                    Some(cfg) => {
+                        let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(sock).await
+                        else {
+                            return;
+                        };
+                        let sni = s.get_ref().1.server_name().map(str::to_string);
+                        serve(s, reply, tx, Some(sni)).await
+                    }
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    reply: Reply,
+    tx: mpsc::UnboundedSender<(String, Option<String>)>,
+    sni: Option<Option<String>>,
+) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let _ = tx.send((String::from_utf8_lossy(&head).into_owned(), sni.flatten()));
+    match reply {
+        Reply::Full(code, body) => {
+            let r = format!(
+                "HTTP/1.0 {code} X\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(r.as_bytes()).await;
+        }
+        Reply::Drip { len, every } => {
+            let h = format!("HTTP/1.0 200 OK\r\nContent-Length: {len}\r\n\r\n");
+            let _ = s.write_all(h.as_bytes()).await;
+            for _ in 0..len {
+                let _ = s.flush().await;
+                tokio::time::sleep(every).await;
+                if s.write_all(b"x").await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = s.shutdown().await;
+}
+
+fn md5_hex(s: &str) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(s.as_bytes()))
+}
+
+#[tokio::test]
+async fn http_status_and_ranges() {
+    let (ok, _r1) = http_server(Reply::Full(200, "hello"), None).await;
+    let (err, _r2) = http_server(Reply::Full(500, "oops"), None).await;
+    let kind = CheckerKind::Http(http(vec![url("/")]));
+    let v = check_once(&settings(kind.clone(), ok, 2000)).await;
+    assert!(v.is_up(), "{v:?}");
+    let v = check_once(&settings(kind, err, 2000)).await;
+    assert_eq!(
+        reason(&v),
+        format!("HTTP status code error to [127.0.0.1]:tcp:{err} url(1), status_code [500].")
+    );
+    assert!(!v.is_up());
+    // status_code 500-503 accepts it, and then 200 is an error.
+    let mut u = url("/");
+    u.status_codes = vec![StatusRange { from: 500, to: 503 }];
+    let kind = CheckerKind::Http(http(vec![u]));
+    assert!(check_once(&settings(kind.clone(), err, 2000)).await.is_up());
+    assert!(!check_once(&settings(kind, ok, 2000)).await.is_up());
+}
+
+#[tokio::test]
+async fn http_digest() {
+    let (port, _rx) = http_server(Reply::Full(200, "hello world"), None).await;
+    let mut good = url("/");
+    good.digest = Some(md5_hex("hello world"));
+    let mut bad = url("/other");
+    bad.digest = Some(md5_hex("something else"));
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![good.clone()])),
+        port,
+        2000,
+    ))
+    .await;
+    assert!(v.is_up(), "{v:?}");
+    // The second URL's digest is wrong: the whole check fails, naming url(2).
+    let v = check_once(&settings(CheckerKind::Http(http(vec![good, bad])), port, 2000)).await;
+    assert!(!v.is_up());
+    let r = reason(&v);
+    assert!(r.starts_with("MD5 digest error to "), "{r}");
+    assert!(r.contains("url(2)"), "{r}");
+    assert!(r.contains(&md5_hex("hello world")), "{r}");
+}
+
+#[tokio::test]
+async fn http_drip_body_times_out_at_connect_timeout() {
+    // 50 bytes at one per 100 ms would take 5 s; the check must end at ~600 ms.
+    let (port, _rx) = http_server(
+        Reply::Drip {
+            len: 50,
+            every: Duration::from_millis(100),
+        },
+        None,
+    )
+    .await;
+    let start = Instant::now();
+    let v = check_once(&settings(CheckerKind::Http(http(vec![url("/")])), port, 600)).await;
+    let took = start.elapsed();
+    assert!(!v.is_up(), "{v:?}");
+    assert!(reason(&v).contains("Timeout"), "{v:?}");
+    assert!(took >= Duration::from_millis(550), "ended early: {took:?}");
+    assert!(took < Duration::from_millis(2000), "ran long: {took:?}");
+    // The same server with a long enough timeout passes: the timeout was the cause.
+    let (port, _rx) = http_server(
+        Reply::Drip {
+            len: 3,
+            every: Duration::from_millis(50),
+        },
+        None,
+    )
+    .await;
+    let v = check_once(&settings(CheckerKind::Http(http(vec![url("/")])), port, 3000)).await;
+    assert!(v.is_up(), "{v:?}");
+}
+
+#[tokio::test]
+async fn http_refused_port() {
+    let port = {
+        let l = std::net::TcpListener::bind((LOCALHOST, 0)).unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let v = check_once(&settings(CheckerKind::Http(http(vec![url("/")])), port, 2000)).await;
+    assert!(!v.is_up());
+    assert!(reason(&v).starts_with("Error connecting server [127.0.0.1]:tcp:"));
+}
+
+#[tokio::test]
+async fn http_host_header_and_protocol() {
+    let (port, mut rx) = http_server(Reply::Full(200, ""), None).await;
+    // No virtualhost: the address and port; HTTP/1.0 by default.
+    let v = check_once(&settings(CheckerKind::Http(http(vec![url("/a")])), port, 2000)).await;
+    assert!(v.is_up());
+    let (head, _) = rx.recv().await.unwrap();
+    assert!(head.starts_with("GET /a HTTP/1.0\r\n"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("host: 127.0.0.1:{port}\r\n")),
+        "{head}"
+    );
+    // The checker's virtualhost, then a url's own one overriding it; HTTP/1.1.
+    let mut h = http(vec![url("/b"), url("/c")]);
+    h.urls[1].virtualhost = Some("other.example.test".into());
+    h.virtualhost = Some("www.example.test".into());
+    h.http_protocol = Some("1.1".into());
+    let mut s = settings(CheckerKind::Http(h), port, 2000);
+    s.virtualhost = Some("rs-level.example.test".into());
+    assert!(check_once(&s).await.is_up());
+    let (head, _) = rx.recv().await.unwrap();
+    let lower = head.to_ascii_lowercase();
+    assert!(head.starts_with("GET /b HTTP/1.1\r\n"), "{head}");
+    assert!(lower.contains("host: www.example.test\r\n"), "{head}");
+    assert!(lower.contains("connection: close\r\n"), "{head}");
+    let (head, _) = rx.recv().await.unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("host: other.example.test\r\n"),
+        "{head}"
+    );
+}
+
+/// A self-signed certificate made with the openssl CLI for this test.
+fn tls_server_config(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=lvsd-test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("the openssl CLI is needed (scripts/install-test-deps.sh installs it)");
+    assert!(out.status.success(), "openssl: {out:?}");
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    Arc::new(cfg)
+}
+
+#[tokio::test]
+async fn ssl_get_with_self_signed_cert_and_sni() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tls_server_config(dir.path());
+    let (port, mut rx) = http_server(Reply::Full(200, "secure"), Some(cfg)).await;
+    let mut u = url("/tls");
+    u.digest = Some(md5_hex("secure"));
+    let mut h = http(vec![u]);
+    h.tls = true;
+    h.virtualhost = Some("secure.example.test".into());
+    // Without enable_sni no server name is sent.
+    let v = check_once(&settings(CheckerKind::Http(h.clone()), port, 3000)).await;
+    assert!(v.is_up(), "{v:?}");
+    let (head, sni) = rx.recv().await.unwrap();
+    assert!(head.starts_with("GET /tls HTTP/1.0\r\n"), "{head}");
+    assert_eq!(sni, None);
+    h.enable_sni = true;
+    let v = check_once(&settings(CheckerKind::Http(h.clone()), port, 3000)).await;
+    assert!(v.is_up(), "{v:?}");
+    let (_, sni) = rx.recv().await.unwrap();
+    assert_eq!(sni.as_deref(), Some("secure.example.test"));
+    // SSL_GET against a plain HTTP server fails in the handshake.
+    let (plain, _rx) = http_server(Reply::Full(200, "secure"), None).await;
+    let v = check_once(&settings(CheckerKind::Http(h), plain, 3000)).await;
+    assert!(!v.is_up(), "{v:?}");
+}
+
+#[tokio::test]
+async fn tcp_check_up_and_refused() {
+    let l = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let v = check_once(&settings(CheckerKind::Tcp, port, 1000)).await;
+    assert_eq!(
+        reason(&v),
+        format!("TCP connection to [127.0.0.1]:tcp:{port} success.")
+    );
+    drop(l);
+    let v = check_once(&settings(CheckerKind::Tcp, port, 1000)).await;
+    assert!(!v.is_up());
+    assert!(reason(&v).starts_with(&format!("TCP connection to [127.0.0.1]:tcp:{port} failed")));
+}
+
+#[tokio::test]
+async fn tcp_check_binds_to_bindto_and_bind_port() {
+    let l = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let free = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, 2), 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut s = settings(CheckerKind::Tcp, port, 1000);
+    s.bind = Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), free));
+    let accept = tokio::spawn(async move { l.accept().await.unwrap().1 });
+    assert!(check_once(&s).await.is_up());
+    assert_eq!(accept.await.unwrap(), s.bind.unwrap());
+}
+
+fn misc(cmd: &str, dynamic: bool, timeout_ms: u64) -> CheckerKind {
+    CheckerKind::Misc(MiscCheck {
+        misc_path: cmd.into(),
+        misc_timeout: Some(Duration::from_millis(timeout_ms)),
+        misc_dynamic: dynamic,
+        user: None,
+    })
+}
+
+#[tokio::test]
+async fn misc_check_exit_codes_dynamic_weight_and_timeout() {
+    let run = |cmd: &str, dynamic: bool| {
+        let s = settings(misc(cmd, dynamic, 5000), 0, 1000);
+        async move { check_once(&s).await }
+    };
+    assert_eq!(
+        run("true", false).await,
+        Verdict::Up {
+            weight: None,
+            msg: "Misc check for [true] to [127.0.0.1]:tcp:0 success.".into()
+        }
+    );
+    assert!(!run("false", false).await.is_up());
+    assert!(!run("sh -c 'exit 7'", false).await.is_up());
+    // misc_dynamic: 0 up (weight kept), 1 down, 2..=255 up with weight code - 2.
+    assert!(matches!(
+        run("true", true).await,
+        Verdict::Up { weight: None, .. }
+    ));
+    assert!(!run("sh -c 'exit 1'", true).await.is_up());
+    for (code, weight) in [(2, 0), (7, 5), (255, 253)] {
+        match run(&format!("sh -c 'exit {code}'"), true).await {
+            Verdict::Up { weight: w, .. } => assert_eq!(w, Some(weight), "exit {code}"),
+            v => panic!("exit {code}: {v:?}"),
+        }
+    }
+    // Runs over misc_timeout: killed, down, promptly.
+    let start = Instant::now();
+    let v = check_once(&settings(misc("sleep 10", false, 300), 0, 1000)).await;
+    assert!(reason(&v).ends_with("timed out."), "{v:?}");
+    assert!(start.elapsed() < Duration::from_secs(3));
+    // No shell unless the command runs one: `;` is an argument to echo.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("m");
+    let cmd = format!("echo x ; touch {}", marker.display());
+    assert!(run(&cmd, false).await.is_up());
+    assert!(!marker.exists());
+}
+
+async fn udp_echo_server(reply: Option<&'static [u8]>) -> u16 {
+    let sock = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        loop {
+            let (_, from) = sock.recv_from(&mut buf).await.unwrap();
+            if let Some(r) = reply {
+                sock.send_to(r, from).await.unwrap();
+            }
+        }
+    });
+    port
+}
+
+fn udp(payload: &[u8], require: Option<&[u8]>) -> CheckerKind {
+    CheckerKind::Udp(UdpCheck {
+        payload: Some(payload.to_vec()),
+        require_reply: require.map(|r| r.to_vec()),
+    })
+}
+
+#[tokio::test]
+async fn udp_check_with_and_without_require_reply() {
+    let replying = udp_echo_server(Some(b"PONG ok")).await;
+    let silent = udp_echo_server(None).await;
+    let closed = {
+        let s = std::net::UdpSocket::bind((LOCALHOST, 0)).unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let check = |kind, port| {
+        let mut s = settings(kind, port, 400);
+        s.proto = "udp";
+        async move { check_once(&s).await }
+    };
+    assert!(check(udp(b"PING", Some(b"PONG")), replying).await.is_up());
+    let v = check(udp(b"PING", Some(b"NOPE")), replying).await;
+    assert!(reason(&v).contains("does not match"), "{v:?}");
+    let v = check(udp(b"PING", Some(b"PONG")), silent).await;
+    assert!(reason(&v).contains("no reply"), "{v:?}");
+    // Without require_reply: silence is up, a port unreachable is down.
+    assert!(check(udp(b"PING", None), silent).await.is_up());
+    let v = check(udp(b"PING", None), closed).await;
+    assert_eq!(
+        reason(&v),
+        format!("UDP check to [127.0.0.1]:udp:{closed} failed: port unreachable.")
+    );
+}
+
+/// A line-based SMTP responder: `greeting` first, then `helo_reply` to HELO; it records
+/// the lines it reads.
+async fn smtp_server(
+    greeting: &'static str,
+    helo_reply: &'static str,
+) -> (u16, mpsc::UnboundedReceiver<String>) {
+    use tokio::io::AsyncBufReadExt;
+    let l = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (sock, _) = l.accept().await.unwrap();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = tokio::io::BufReader::new(r).lines();
+                w.write_all(greeting.as_bytes()).await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let _ = tx.send(line.clone());
+                    let answer = if line.starts_with("HELO ") {
+                        helo_reply
+                    } else {
+                        "221 bye\r\n"
+                    };
+                    if w.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn smtp_check() {
+    let kind = CheckerKind::Smtp(SmtpCheck {
+        helo_name: Some("lvsd.test".into()),
+    });
+    let (good, mut rx) = smtp_server(
+        "220-mx.test ESMTP\r\n220 ready\r\n",
+        "250-mx.test\r\n250 PIPELINING\r\n",
+    )
+    .await;
+    let v = check_once(&settings(kind.clone(), good, 2000)).await;
+    assert!(v.is_up(), "{v:?}");
+    assert_eq!(rx.recv().await.unwrap(), "HELO lvsd.test");
+    assert_eq!(rx.recv().await.unwrap(), "QUIT");
+    let (busy, _rx) = smtp_server("554 go away\r\n", "250 ok\r\n").await;
+    let v = check_once(&settings(kind.clone(), busy, 2000)).await;
+    assert!(reason(&v).contains("greeting reply code 554"), "{v:?}");
+    let (rude, _rx) = smtp_server("220 ready\r\n", "501 who are you\r\n").await;
+    let v = check_once(&settings(kind, rude, 2000)).await;
+    assert!(reason(&v).contains("HELO reply code 501"), "{v:?}");
+}
+
+/// A DNS responder: answers each query with `rcode` (echoing id and question), or not
+/// at all when `rcode` is None. Sends the queries it gets to the channel.
+async fn dns_server(rcode: Option<u8>) -> (u16, mpsc::UnboundedReceiver<Vec<u8>>) {
+    let sock = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        loop {
+            let (n, from) = sock.recv_from(&mut buf).await.unwrap();
+            let q = buf[..n].to_vec();
+            let _ = tx.send(q.clone());
+            let Some(rcode) = rcode else { continue };
+            // First a datagram with the wrong id: it must be ignored.
+            let mut stray = q.clone();
+            stray[0] ^= 0xff;
+            stray[2] |= 0x80;
+            sock.send_to(&stray, from).await.unwrap();
+            let mut r = q;
+            r[2] |= 0x80; // QR
+            r[3] = (r[3] & 0xf0) | 0x80 | rcode; // RA + rcode
+            if rcode == 0 {
+                r[7] = 1; // one answer: A 127.0.0.1, name by pointer to the question
+                r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
+            }
+            sock.send_to(&r, from).await.unwrap();
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn dns_check_answer_error_and_silence() {
+    let kind = CheckerKind::Dns(DnsCheck {
+        query_type: "A".into(),
+        name: "www.example.test".into(),
+    });
+    let (answering, mut rx) = dns_server(Some(0)).await;
+    let v = check_once(&settings(kind.clone(), answering, 1000)).await;
+    assert!(v.is_up(), "{v:?}");
+    let q = rx.recv().await.unwrap();
+    assert_eq!(&q[12..], b"\x03www\x07example\x04test\x00\x00\x01\x00\x01");
+    let (nx, _rx) = dns_server(Some(3)).await;
+    let v = check_once(&settings(kind.clone(), nx, 1000)).await;
+    assert!(reason(&v).contains("RCODE 3"), "{v:?}");
+    let (silent, _rx) = dns_server(None).await;
+    let start = Instant::now();
+    let v = check_once(&settings(kind, silent, 500)).await;
+    assert!(reason(&v).contains("timeout"), "{v:?}");
+    assert!(start.elapsed() >= Duration::from_millis(450));
+}
+
+#[tokio::test]
+async fn ping_localhost() {
+    let v = check_once(&settings(CheckerKind::Ping, 0, 2000)).await;
+    assert_eq!(v, Verdict::up("ICMP echo to [127.0.0.1] success."));
+}
+
+#[tokio::test]
+async fn file_check_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w");
+    let kind = |weight, reverse| {
+        CheckerKind::File(FileCheck {
+            track_file: path.display().to_string(),
+            weight,
+            reverse,
+        })
+    };
+    let run = |k| async move { check_once(&settings(k, 0, 1000)).await };
+    let v = run(kind(None, false)).await;
+    assert!(reason(&v).contains("cannot read"), "{v:?}");
+    std::fs::write(&path, "5\n").unwrap();
+    assert!(matches!(
+        run(kind(None, false)).await,
+        Verdict::Up { weight: Some(5), .. }
+    ));
+    assert!(matches!(
+        run(kind(Some(3), false)).await,
+        Verdict::Up {
+            weight: Some(15),
+            ..
+        }
+    ));
+    assert!(!run(kind(Some(3), true)).await.is_up());
+    std::fs::write(&path, "-4").unwrap();
+    assert!(matches!(
+        run(kind(Some(2), true)).await,
+        Verdict::Up { weight: Some(8), .. }
+    ));
+    std::fs::write(&path, "0").unwrap();
+    assert!(!run(kind(None, false)).await.is_up());
+    std::fs::write(&path, "junk").unwrap();
+    assert!(reason(&run(kind(None, false)).await).contains("no number"));
+}

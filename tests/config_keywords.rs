@@ -1,0 +1,81 @@
+//! The keyword tables and the builders agree: every keyword a table calls supported is
+//! read by its block (never "unknown"), and every "not supported yet" keyword gives that
+//! warning (never an error, never silence).
+
+use lvsd::config::{self, keywords, Diagnostic};
+use std::path::Path;
+
+/// A config with `kw` placed inside the block the table describes.
+fn place(table: &str, kw: &str) -> String {
+    let rs = |inner: &str| {
+        format!("virtual_server 192.0.2.1 80 {{\n real_server 192.0.2.2 80 {{\n{inner}\n }}\n}}\n")
+    };
+    match table {
+        "the top level" => format!("{kw} x {{\n}}\n"),
+        "global_defs" => format!("global_defs {{\n{kw}\n}}\n"),
+        "vrrp_script" => format!("vrrp_script s {{\n{kw}\n}}\n"),
+        "vrrp_sync_group" => format!("vrrp_sync_group g {{\n{kw}\n}}\n"),
+        "vrrp_instance" => format!("vrrp_instance v {{\n{kw}\n}}\n"),
+        "authentication" => format!("vrrp_instance v {{\nauthentication {{\n{kw}\n}}\n}}\n"),
+        "virtual_server_group" => format!("virtual_server_group g {{\n{kw}\n}}\n"),
+        "virtual_server" => format!("virtual_server 192.0.2.1 80 {{\n{kw}\n}}\n"),
+        "real_server" => rs(&kw.to_string()),
+        "url" => rs(&format!("HTTP_GET {{\nurl {{\n{kw}\n}}\n}}")),
+        checker => rs(&format!("{checker} {{\n{kw}\n}}")),
+    }
+}
+
+fn diags(text: &str) -> Vec<Diagnostic> {
+    match config::parse_str(text, Path::new("k.conf"), "x") {
+        Ok(l) => l.warnings,
+        Err(e) => e.errors.into_iter().chain(e.warnings).collect(),
+    }
+}
+
+#[test]
+fn every_supported_keyword_is_read() {
+    let mut bad = Vec::new();
+    for t in keywords::ALL {
+        for kw in t.supported {
+            let text = place(t.name, kw);
+            for d in diags(&text) {
+                if d.message.contains(&format!("keyword `{kw}`"))
+                    || d.message.contains("not supported yet")
+                {
+                    bad.push(format!("{}: {kw}: {d}", t.name));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "\n{}", bad.join("\n"));
+}
+
+#[test]
+fn every_unsupported_keyword_warns() {
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for t in keywords::ALL {
+        for kw in t.unsupported {
+            n += 1;
+            let text = place(t.name, kw);
+            let ds = diags(&text);
+            let want = format!("`{kw}` is not supported yet by lvsd (ignored)");
+            let hit = ds.iter().find(|d| d.message == want);
+            match hit {
+                Some(d) if !d.is_error() && d.span.line >= 1 => {}
+                _ => bad.push(format!("{}: {kw}: {ds:?}", t.name)),
+            }
+        }
+    }
+    assert!(n > 50);
+    assert!(bad.is_empty(), "\n{}", bad.join("\n"));
+}
+
+#[test]
+fn suggestions_come_from_the_right_table() {
+    assert_eq!(keywords::INSTANCE.suggest("virtual_router"), Some("virtual_router_id"));
+    assert_eq!(keywords::VS.suggest("lb_algorithm"), None);
+    assert_eq!(keywords::VS.suggest("delay_lop"), Some("delay_loop"));
+    assert_eq!(keywords::HTTP.suggest("conect_port"), Some("connect_port"));
+    assert_eq!(keywords::RS.suggest("http_get"), Some("HTTP_GET"));
+}

@@ -1,0 +1,505 @@
+//! Round trip: model → printed keepalived.conf → parse → the same model.
+//! Over the whole corpus, and over random models (proptest picks the seeds).
+
+use lvsd::config::{self, *};
+use proptest::prelude::*;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::time::Duration;
+
+fn round_trip(c: &Config) {
+    let text = config::print(c);
+    let back = match config::parse_str(&text, Path::new("printed.conf"), "x") {
+        Ok(l) => l.config,
+        Err(e) => panic!("printed config does not parse:\n{e}\n---\n{text}"),
+    };
+    if &back != c {
+        // Narrow the difference down for the message.
+        let a = format!("{c:#?}");
+        let b = format!("{back:#?}");
+        let first = a
+            .lines()
+            .zip(b.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(0);
+        panic!(
+            "round trip changed the model near line {first}:\n{}\n---\n{}\n---\n{text}",
+            a.lines().skip(first.saturating_sub(5)).take(10).collect::<Vec<_>>().join("\n"),
+            b.lines().skip(first.saturating_sub(5)).take(10).collect::<Vec<_>>().join("\n"),
+        );
+    }
+}
+
+#[test]
+fn corpus_round_trips() {
+    let mut n = 0;
+    let mut files: Vec<_> = std::fs::read_dir("tests/configs")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    files.push("tests/configs/include/main.conf".into());
+    files.push("examples/keepalived.conf".into());
+    for f in files {
+        let l = config::load(&f, "lvs1").unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        round_trip(&l.config);
+        n += 1;
+    }
+    assert!(n >= 16);
+}
+
+/// A small deterministic generator driven by proptest's seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self) -> bool {
+        self.next() & 1 == 1
+    }
+    fn maybe<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        if self.chance() {
+            Some(f(self))
+        } else {
+            None
+        }
+    }
+    fn dur(&mut self) -> Duration {
+        // Whole seconds, or with up to six decimals.
+        match self.below(3) {
+            0 => Duration::from_secs(self.below(100) + 1),
+            1 => Duration::from_millis(self.below(100_000) + 1),
+            _ => Duration::from_micros(self.below(100_000_000) + 1),
+        }
+    }
+    fn ip(&mut self, v6: bool) -> IpAddr {
+        if v6 {
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, self.below(0xffff) as u16 + 1))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(198, 51, 100, self.below(254) as u8 + 1))
+        }
+    }
+    fn word(&mut self, prefix: &str) -> String {
+        format!("{prefix}{}", self.below(1000))
+    }
+    fn script(&mut self) -> String {
+        match self.below(3) {
+            0 => self.word("/usr/local/bin/s"),
+            1 => format!("{} arg {}", self.word("/usr/bin/x"), self.below(9)),
+            _ => format!("/bin/sh -c 'echo {} > /tmp/x'", self.below(9)),
+        }
+    }
+    fn user(&mut self) -> ScriptUser {
+        ScriptUser {
+            user: self.word("u"),
+            group: self.maybe(|r| r.word("g")),
+        }
+    }
+}
+
+fn gen_config(seed: u64) -> Config {
+    let r = &mut Rng(seed | 1);
+    let mut c = Config::default();
+    let g = &mut c.global;
+    g.router_id = r.maybe(|r| r.word("lvs "));
+    g.notification_email = (0..r.below(3)).map(|i| format!("ops{i}@example.com")).collect();
+    g.notification_email_from = r.maybe(|r| r.word("from@"));
+    g.smtp_server = r.maybe(|r| SmtpServer {
+        host: r.word("mail"),
+        port: r.below(65535) as u16 + 1,
+    });
+    g.smtp_connect_timeout = r.dur();
+    g.smtp_alert = r.chance();
+    g.smtp_alert_vrrp = r.maybe(Rng::chance);
+    g.smtp_alert_checker = r.maybe(Rng::chance);
+    g.script_user = r.maybe(Rng::user);
+    g.enable_script_security = r.chance();
+    g.vrrp_strict = r.chance();
+    g.vrrp_skip_check_adv_addr = r.chance();
+    g.vrrp_check_unicast_src = r.chance();
+    g.vrrp_garp_master_delay = r.dur();
+    g.vrrp_garp_master_repeat = r.below(10) as u32;
+    g.vrrp_garp_master_refresh = r.maybe(Rng::dur);
+    g.vrrp_garp_master_refresh_repeat = r.below(10) as u32;
+    g.vrrp_version = 2 + r.below(2) as u8;
+    g.vrrp_v3_checksum_as_v2 = r.chance();
+    g.vrrp_mcast_group4 = r.maybe(|_| "224.0.0.18".parse().unwrap());
+    g.vrrp_mcast_group6 = r.maybe(|_| "ff02::12".parse().unwrap());
+    g.lvs_sync_daemon = r.maybe(|r| LvsSyncDaemon {
+        interface: r.word("eth"),
+        instance: r.word("VI_"),
+        sync_id: r.maybe(|r| r.below(256) as u32),
+        maxlen: r.maybe(|r| r.below(1400) as u16 + 1),
+        port: r.maybe(|r| r.below(65535) as u16),
+        ttl: r.maybe(|r| r.below(255) as u8 + 1),
+        group: r.maybe(|r| r.ip(false)),
+    });
+    g.lvs_timeouts = r.maybe(|r| LvsTimeouts {
+        tcp: r.maybe(|r| r.below(1000) as u32),
+        tcpfin: r.maybe(|r| r.below(1000) as u32),
+        udp: r.maybe(|r| r.below(1000) as u32),
+    });
+    g.notify_fifo = r.maybe(|r| NotifyFifo {
+        path: r.word("/run/fifo").into(),
+        script: r.maybe(Rng::script),
+    });
+    g.notify_script_timeout = r.dur();
+    let version = g.vrrp_version;
+
+    for i in 0..r.below(3) {
+        c.vrrp_scripts.push(VrrpScript {
+            span: Span::default(),
+            name: format!("chk_{i}"),
+            script: r.script(),
+            interval: r.dur(),
+            timeout: r.maybe(Rng::dur),
+            weight: r.below(507) as i32 - 253,
+            weight_reverse: r.chance(),
+            rise: r.below(5) as u32 + 1,
+            fall: r.below(5) as u32 + 1,
+            user: r.maybe(Rng::user),
+            init_fail: r.chance(),
+        });
+    }
+    let nscripts = c.vrrp_scripts.len() as u64;
+    for i in 0..r.below(4) {
+        let v6 = r.chance();
+        let vips = (0..r.below(3) + 1)
+            .map(|_| VirtualIp {
+                span: Span::default(),
+                addr: r.ip(v6),
+                prefix_len: if v6 { 64 } else { r.below(33) as u8 },
+                brd: if v6 { None } else { r.maybe(|r| r.ip(false)) },
+                dev: r.maybe(|r| r.word("eth")),
+                scope: r.maybe(|_| "link".to_string()),
+                label: r.maybe(|r| r.word("eth0:")),
+                no_track: r.chance(),
+            })
+            .collect();
+        let backup = r.chance();
+        let ver = r.maybe(|r| 2 + r.below(2) as u8);
+        let advert = if ver.unwrap_or(version) == 2 {
+            Duration::from_secs(r.below(255) + 1)
+        } else {
+            Duration::from_millis(10 * (r.below(4095) + 1))
+        };
+        let track_script = (0..r.below(nscripts + 1))
+            .map(|k| TrackScript {
+                span: Span::default(),
+                name: format!("chk_{k}"),
+                weight: r.maybe(|r| r.below(507) as i32 - 253),
+                reverse: false,
+            })
+            .map(|mut t| {
+                t.reverse = t.weight.is_some() && r.chance();
+                t
+            })
+            .collect();
+        c.instances.push(VrrpInstance {
+            span: Span::default(),
+            name: format!("VI_{i}"),
+            state: if backup {
+                InitialState::Backup
+            } else {
+                InitialState::Master
+            },
+            state_explicit: backup || r.chance(),
+            interface: format!("eth{}", r.below(2)),
+            virtual_router_id: i as u8 + 1,
+            vrid_span: Span::default(),
+            priority: r.below(255) as u8 + 1,
+            advert_int: advert,
+            version: ver,
+            authentication: r.maybe(|r| Authentication {
+                auth_type: if r.chance() { AuthType::Pass } else { AuthType::Ah },
+                auth_pass: r.word("pw"),
+            }),
+            virtual_ipaddress: vips,
+            virtual_ipaddress_excluded: (0..r.below(2))
+                .map(|_| VirtualIp {
+                    span: Span::default(),
+                    addr: r.ip(false),
+                    prefix_len: 32,
+                    brd: None,
+                    dev: None,
+                    scope: None,
+                    label: None,
+                    no_track: false,
+                })
+                .collect(),
+            track_script,
+            track_interface: (0..r.below(3))
+                .map(|k| TrackInterface {
+                    span: Span::default(),
+                    name: format!("eth{k}"),
+                    weight: r.maybe(|r| r.below(100) as i32 - 50),
+                    reverse: false,
+                })
+                .collect(),
+            notify: Notify {
+                master: r.maybe(Rng::script),
+                backup: r.maybe(Rng::script),
+                fault: r.maybe(Rng::script),
+                stop: r.maybe(Rng::script),
+                deleted: r.maybe(Rng::script),
+                generic: r.maybe(Rng::script),
+                master_rx_lower_pri: r.maybe(Rng::script),
+            },
+            nopreempt: backup && r.chance(),
+            preempt_delay: if backup { r.maybe(|r| Duration::from_secs(r.below(1000))) } else { None },
+            unicast_src_ip: r.maybe(|r| r.ip(false)),
+            unicast_peers: (0..r.below(3))
+                .map(|_| UnicastPeer {
+                    addr: r.ip(false),
+                    min_ttl: r.maybe(|r| r.below(256) as u8),
+                    max_ttl: r.maybe(|r| r.below(256) as u8),
+                })
+                .collect(),
+            mcast_src_ip: r.maybe(|r| r.ip(false)),
+            garp_master_delay: r.maybe(Rng::dur),
+            garp_master_repeat: r.maybe(|r| r.below(10) as u32),
+            garp_master_refresh: r.maybe(Rng::dur),
+            garp_master_refresh_repeat: r.maybe(|r| r.below(10) as u32),
+            use_vmac: r.maybe(|r| if r.chance() { String::new() } else { r.word("vrrp.") }),
+            vmac_xmit_base: r.chance(),
+            accept: r.maybe(Rng::chance),
+            smtp_alert: r.maybe(Rng::chance),
+            lvs_sync_daemon_interface: r.maybe(|r| r.word("eth")),
+            dont_track_primary: r.chance(),
+            skip_check_adv_addr: r.maybe(Rng::chance),
+            strict_mode: r.maybe(Rng::chance),
+            native_ipv6: v6 && r.chance(),
+            debug: r.maybe(|r| r.below(5) as u8),
+        });
+    }
+    if c.instances.len() >= 2 && r.chance() {
+        c.sync_groups.push(SyncGroup {
+            span: Span::default(),
+            name: "G".into(),
+            members: vec!["VI_0".into(), "VI_1".into()],
+            member_spans: vec![Span::default(), Span::default()],
+            notify: Notify {
+                master: r.maybe(Rng::script),
+                ..Notify::default()
+            },
+            smtp_alert: r.maybe(Rng::chance),
+            global_tracking: r.chance(),
+            track_script: Vec::new(),
+            track_interface: Vec::new(),
+        });
+    }
+    if r.chance() {
+        c.virtual_server_groups.push(VirtualServerGroup {
+            span: Span::default(),
+            name: "VSG".into(),
+            entries: vec![
+                VsgEntry::Range {
+                    addr: r.ip(false),
+                    range_end: r.maybe(|_| 255),
+                    port: r.maybe(|r| r.below(65535) as u16 + 1),
+                },
+                VsgEntry::Range {
+                    addr: r.ip(true),
+                    range_end: r.maybe(|_| 0xfffe),
+                    port: Some(443),
+                },
+                VsgEntry::Fwmark(r.below(1000) as u32 + 1),
+            ],
+        });
+    }
+    for _ in 0..r.below(4) {
+        let v6 = r.chance();
+        let key = match r.below(3) {
+            0 if !c.virtual_server_groups.is_empty() => VsKey::Group("VSG".into()),
+            1 => VsKey::Fwmark {
+                mark: r.below(1000) as u32 + 1,
+                ipv6: v6,
+            },
+            _ => VsKey::Addr {
+                addr: r.ip(v6),
+                port: r.below(65535) as u16 + 1,
+            },
+        };
+        let lb_kind = [LbKind::Nat, LbKind::Dr, LbKind::Tun][r.below(3) as usize];
+        let vport = match key {
+            VsKey::Addr { port, .. } => Some(port),
+            _ => None,
+        };
+        let mut vs = VirtualServer {
+            span: Span::default(),
+            key,
+            delay_loop: r.dur(),
+            lb_algo: ["rr", "wlc", "sh", "mh"][r.below(4) as usize].into(),
+            sched_flags: SchedFlags {
+                flag1: r.chance(),
+                flag2: r.chance(),
+                flag3: r.chance(),
+            },
+            lb_kind,
+            lb_kind_span: Span::default(),
+            persistence_timeout: r.maybe(|r| r.below(10000) as u32),
+            persistence_granularity: r.maybe(|r| {
+                if r.chance() {
+                    Granularity::V4Mask(Ipv4Addr::new(255, 255, 255, 0))
+                } else {
+                    Granularity::V6Prefix(r.below(128) as u8 + 1)
+                }
+            }),
+            persistence_engine: r.maybe(|_| "sip".into()),
+            protocol: [Protocol::Tcp, Protocol::Udp, Protocol::Sctp][r.below(3) as usize],
+            ops: r.chance(),
+            sorry_server: r.maybe(|r| SorryServer {
+                addr: r.ip(v6),
+                port: r.below(65535) as u16,
+                lvs_method: r.maybe(|r| [LbKind::Nat, LbKind::Dr][r.below(2) as usize]),
+            }),
+            sorry_server_inhibit: r.chance(),
+            quorum: r.below(10) as u32 + 1,
+            hysteresis: r.below(10) as u32,
+            quorum_up: r.maybe(Rng::script),
+            quorum_down: r.maybe(Rng::script),
+            alpha: r.chance(),
+            omega: r.chance(),
+            inhibit_on_failure: r.chance(),
+            virtualhost: r.maybe(|r| r.word("www.example.com")),
+            retry: r.maybe(|r| r.below(10) as u32 + 1),
+            delay_before_retry: r.maybe(Rng::dur),
+            connect_timeout: r.maybe(Rng::dur),
+            warmup: r.maybe(Rng::dur),
+            ha_suspend: r.chance(),
+            smtp_alert: r.maybe(Rng::chance),
+            tunnel: r.maybe(|r| Tunnel {
+                tun_type: TunnelType::Gue,
+                port: Some(r.below(65535) as u16 + 1),
+                csum: [TunnelCsum::NoCsum, TunnelCsum::Csum, TunnelCsum::RemCsum][r.below(3) as usize],
+            }),
+            real_servers: Vec::new(),
+        };
+        if let VsKey::Addr { addr, .. } = vs.key {
+            if let Some(s) = vs.sorry_server.as_mut() {
+                s.addr = r.ip(addr.is_ipv6());
+            }
+        }
+        for _ in 0..r.below(4) {
+            let port = match (lb_kind, vport) {
+                (LbKind::Nat, _) => r.maybe(|r| r.below(65535) as u16 + 1),
+                (_, Some(p)) => r.maybe(|_| p),
+                (_, None) => None,
+            };
+            vs.real_servers.push(RealServer {
+                span: Span::default(),
+                addr: r.ip(v6),
+                port,
+                port_span: Span::default(),
+                weight: r.below(100) as u32,
+                inhibit_on_failure: r.maybe(Rng::chance),
+                notify_up: r.maybe(Rng::script),
+                notify_down: r.maybe(Rng::script),
+                uthreshold: r.maybe(|r| r.below(1000) as u32),
+                lthreshold: r.maybe(|r| r.below(1000) as u32),
+                lvs_method: if lb_kind == LbKind::Nat { None } else { r.maybe(|_| lb_kind) },
+                tunnel: r.maybe(|_| Tunnel {
+                    tun_type: TunnelType::Ipip,
+                    port: None,
+                    csum: TunnelCsum::NoCsum,
+                }),
+                alpha: r.maybe(Rng::chance),
+                retry: r.maybe(|r| r.below(10) as u32 + 1),
+                delay_before_retry: r.maybe(Rng::dur),
+                connect_timeout: r.maybe(Rng::dur),
+                delay_loop: r.maybe(Rng::dur),
+                warmup: r.maybe(Rng::dur),
+                smtp_alert: r.maybe(Rng::chance),
+                virtualhost: r.maybe(|r| r.word("host")),
+                checkers: (0..r.below(3)).map(|_| gen_checker(r)).collect(),
+            });
+        }
+        c.virtual_servers.push(vs);
+    }
+    c
+}
+
+fn gen_checker(r: &mut Rng) -> Checker {
+    let common = CheckCommon {
+        connect_ip: r.maybe(|r| r.ip(false)),
+        connect_port: r.maybe(|r| r.below(65535) as u16 + 1),
+        bindto: r.maybe(|r| r.ip(false)),
+        bind_port: r.maybe(|r| r.below(65535) as u16 + 1),
+        bind_if: r.maybe(|r| r.word("eth")),
+        connect_timeout: r.maybe(Rng::dur),
+        retry: r.maybe(|r| r.below(10) as u32 + 1),
+        delay_before_retry: r.maybe(Rng::dur),
+        delay_loop: r.maybe(Rng::dur),
+        warmup: r.maybe(Rng::dur),
+        alpha: r.maybe(Rng::chance),
+        fwmark: r.maybe(|r| r.below(1000) as u32),
+    };
+    let kind = match r.below(9) {
+        0 | 1 => CheckerKind::Http(HttpCheck {
+            tls: r.chance(),
+            urls: (0..r.below(2) + 1)
+                .map(|_| UrlCheck {
+                    path: format!("/{}", r.word("p")),
+                    status_codes: (0..r.below(3))
+                        .map(|_| {
+                            let from = 100 + r.below(400) as u16;
+                            StatusRange {
+                                from,
+                                to: from + r.below(10) as u16,
+                            }
+                        })
+                        .collect(),
+                    digest: r.maybe(|r| format!("{:016x}{:016x}", r.next(), r.next())),
+                    virtualhost: r.maybe(|r| r.word("vh")),
+                })
+                .collect(),
+            virtualhost: r.maybe(|r| r.word("vh")),
+            http_protocol: r.maybe(|r| ["1.0", "1.1", "1.0C", "1.0K"][r.below(4) as usize].into()),
+            enable_sni: r.chance(),
+        }),
+        2 => CheckerKind::Tcp,
+        3 => CheckerKind::Misc(MiscCheck {
+            misc_path: r.script(),
+            misc_timeout: r.maybe(Rng::dur),
+            misc_dynamic: r.chance(),
+            user: r.maybe(Rng::user),
+        }),
+        4 => CheckerKind::Smtp(SmtpCheck {
+            helo_name: r.maybe(|r| r.word("helo")),
+        }),
+        5 => CheckerKind::Dns(DnsCheck {
+            query_type: ["A", "AAAA", "SOA", "MX"][r.below(4) as usize].into(),
+            name: r.word("name."),
+        }),
+        6 => CheckerKind::Udp(UdpCheck {
+            payload: r.maybe(|r| r.next().to_be_bytes().to_vec()),
+            require_reply: r.maybe(|r| vec![r.below(256) as u8]),
+        }),
+        7 => CheckerKind::Ping,
+        _ => CheckerKind::File(FileCheck {
+            track_file: r.word("/run/w"),
+            weight: r.maybe(|r| r.below(100) as i32 - 50),
+            reverse: false,
+        }),
+    };
+    Checker {
+        span: Span::default(),
+        common,
+        kind,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn random_models_round_trip(seed in any::<u64>()) {
+        round_trip(&gen_config(seed));
+    }
+}

@@ -1,0 +1,274 @@
+//! The LVS runtime loop over the fake kernel: start, checker events, retry of failed
+//! operations (synthetic time), reload, shutdown cleanup and `-I`.
+
+use lvsd::checkers::{CheckerEvent, CheckerId};
+use lvsd::cli::Options;
+use lvsd::config::{Config, GlobalDefs, LvsSyncDaemon, LvsTimeouts, VirtualServer};
+use lvsd::daemon::Control;
+use lvsd::ipvs::{DestKey, Op, Proto, ServiceKey, SyncState, Timeouts};
+use lvsd::lvs::fake::FakeIpvs;
+use lvsd::lvs::fixture::{addr_vs, real_server, tcp_check};
+use lvsd::lvs::runtime::{run_with, CheckerStarter, EffectSink};
+use lvsd::lvs::state::Effect;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn web_vs(n: usize) -> VirtualServer {
+    let mut vs = addr_vs(ip("10.0.0.1"), 80);
+    for i in 0..n {
+        let mut rs = real_server(ip(&format!("10.0.1.{}", i + 2)), Some(80));
+        rs.checkers.push(tcp_check());
+        rs.notify_down = Some(format!("/bin/down{i}"));
+        vs.real_servers.push(rs);
+    }
+    vs
+}
+
+fn config(n: usize) -> Arc<Config> {
+    Arc::new(Config {
+        global: GlobalDefs {
+            lvs_timeouts: Some(LvsTimeouts {
+                tcp: Some(900),
+                tcpfin: Some(30),
+                udp: None,
+            }),
+            lvs_sync_daemon: Some(LvsSyncDaemon {
+                interface: "eth1".into(),
+                instance: "VI_1".into(),
+                sync_id: Some(7),
+                maxlen: None,
+                port: None,
+                ttl: None,
+                group: None,
+            }),
+            ..Default::default()
+        },
+        virtual_servers: vec![web_vs(n)],
+        ..Default::default()
+    })
+}
+
+type Starts = Arc<Mutex<Vec<(HashMap<CheckerId, bool>, mpsc::Sender<CheckerEvent>)>>>;
+
+/// Checkers driven by the test: each start hands the test a sender.
+#[derive(Clone, Default)]
+struct TestCheckers {
+    starts: Starts,
+}
+
+impl CheckerStarter for TestCheckers {
+    fn start(
+        &mut self,
+        _config: Arc<Config>,
+        initial: &HashMap<CheckerId, bool>,
+    ) -> mpsc::Receiver<CheckerEvent> {
+        let (tx, rx) = mpsc::channel(64);
+        self.starts.lock().unwrap().push((initial.clone(), tx));
+        rx
+    }
+}
+
+impl TestCheckers {
+    fn sender(&self) -> mpsc::Sender<CheckerEvent> {
+        self.starts.lock().unwrap().last().unwrap().1.clone()
+    }
+    fn count(&self) -> usize {
+        self.starts.lock().unwrap().len()
+    }
+}
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Effect>>>);
+
+impl EffectSink for Recorder {
+    fn effect(&mut self, _config: &Config, effect: Effect) {
+        self.0.lock().unwrap().push(effect);
+    }
+}
+
+fn ev(vs: usize, rs: usize, up: bool) -> CheckerEvent {
+    CheckerEvent {
+        id: CheckerId { vs, rs, checker: 0 },
+        up,
+        weight: None,
+        reason: "test".into(),
+    }
+}
+
+const SVC: ServiceKey = ServiceKey::Addr {
+    proto: Proto::Tcp,
+    addr: IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)),
+    port: 80,
+};
+
+fn dests(fake: &FakeIpvs) -> Vec<DestKey> {
+    fake.with(|k| {
+        k.table
+            .services
+            .get(&SVC)
+            .map(|e| e.dests.keys().copied().collect())
+            .unwrap_or_default()
+    })
+}
+
+/// Waits (in synthetic time) until `cond` holds; fails after a minute of it.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..60_000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+struct Running {
+    fake: FakeIpvs,
+    checkers: TestCheckers,
+    effects: Recorder,
+    reload: watch::Sender<Arc<Config>>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+fn start(cfg: Arc<Config>, opts: Options) -> Running {
+    let fake = FakeIpvs::new();
+    let checkers = TestCheckers::default();
+    let effects = Recorder::default();
+    let (reload, reload_rx) = watch::channel(cfg);
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let ctl = Control {
+        opts: Arc::new(opts),
+        reload: reload_rx,
+        shutdown: shutdown_rx,
+    };
+    let task = tokio::spawn(run_with(
+        ctl,
+        fake.clone(),
+        checkers.clone(),
+        effects.clone(),
+    ));
+    Running {
+        fake,
+        checkers,
+        effects,
+        reload,
+        shutdown,
+        task,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn runtime_follows_events_retries_reloads_and_cleans_up() {
+    let r = start(config(2), Options::default());
+    let fake = r.fake.clone();
+    eventually("cold start", || dests(&fake).len() == 2).await;
+    eventually("checkers started", || r.checkers.count() == 1).await;
+    fake.with(|k| {
+        assert_eq!(
+            k.timeouts,
+            vec![Timeouts {
+                tcp: 900,
+                tcp_fin: 30,
+                udp: 0
+            }]
+        );
+        assert_eq!(k.daemons.len(), 1);
+        assert_eq!(k.daemons[0].state, SyncState::Backup);
+        assert_eq!(k.daemons[0].sync_id, 7);
+    });
+
+    // A real server fails: removed, its notify_down runs.
+    r.checkers.sender().send(ev(0, 0, false)).await.unwrap();
+    eventually("rs 0 removed", || dests(&fake).len() == 1).await;
+    assert!(r.effects.0.lock().unwrap().contains(&Effect::Script {
+        command: "/bin/down0".into(),
+        what: "notify_down for [10.0.1.2]:tcp:80".into()
+    }));
+
+    // It comes back while the kernel refuses it: retried each second until it lands.
+    fake.with(|k| {
+        k.rules
+            .push(Box::new(|op| matches!(op, Op::AddDest(..)).then_some(libc::ENOMEM)))
+    });
+    r.checkers.sender().send(ev(0, 0, true)).await.unwrap();
+    eventually("two refused attempts", || {
+        fake.with(|k| k.log.iter().filter(|o| matches!(o, Op::AddDest(..))).count() >= 3)
+    })
+    .await;
+    assert_eq!(dests(&fake).len(), 1);
+    fake.with(|k| k.rules.clear());
+    eventually("retry landed", || dests(&fake).len() == 2).await;
+
+    // Reload: one more real server; the down/up history is kept, checkers restarted
+    // with the carried verdicts.
+    r.checkers.sender().send(ev(0, 1, false)).await.unwrap();
+    eventually("rs 1 removed", || dests(&fake).len() == 1).await;
+    fake.with(|k| k.take_log());
+    r.reload.send(config(3)).unwrap();
+    eventually("reloaded", || r.checkers.count() == 2).await;
+    eventually("new rs added", || dests(&fake).len() == 2).await;
+    let initial = r.checkers.starts.lock().unwrap()[1].0.clone();
+    assert!(!initial[&CheckerId { vs: 0, rs: 1, checker: 0 }]);
+    assert!(initial[&CheckerId { vs: 0, rs: 2, checker: 0 }]);
+    let sent = fake.with(|k| k.take_log());
+    assert_eq!(sent.len(), 1, "only the difference: {sent:?}");
+    assert!(matches!(&sent[0], Op::AddDest(_, d) if d.key.addr == ip("10.0.1.4")));
+    // The timeouts did not change: not sent again.
+    assert_eq!(fake.with(|k| k.timeouts.len()), 1);
+
+    // Shutdown: everything lvsd made is removed, the sync daemon stopped.
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+    fake.with(|k| {
+        assert!(k.table.services.is_empty());
+        assert_eq!(k.daemon_stops, vec![SyncState::Backup]);
+    });
+}
+
+#[tokio::test(start_paused = true)]
+async fn dont_release_ipvs_leaves_the_table() {
+    let opts = Options {
+        dont_release_ipvs: true,
+        ..Default::default()
+    };
+    let r = start(config(2), opts);
+    let fake = r.fake.clone();
+    eventually("cold start", || dests(&fake).len() == 2).await;
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+    assert_eq!(dests(&fake).len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_keeps_foreign_services() {
+    let foreign = ServiceKey::Fwmark {
+        family: lvsd::ipvs::Family::V4,
+        mark: 99,
+    };
+    let r = start(config(1), Options::default());
+    r.fake.with(|k| {
+        k.table.apply(&Op::AddService(lvsd::ipvs::Service {
+            key: foreign,
+            scheduler: "rr".into(),
+            flags: 0,
+            timeout: 0,
+            netmask: 0xffff_ffff,
+            pe_name: None,
+        }))
+    });
+    let fake = r.fake.clone();
+    eventually("cold start", || dests(&fake).len() == 1).await;
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+    fake.with(|k| {
+        assert_eq!(k.table.services.keys().copied().collect::<Vec<_>>(), vec![foreign]);
+    });
+}
