@@ -5,10 +5,17 @@
 //! (already parsed and validated: a broken file never reaches a side), and `shutdown`
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
+pub mod logging;
+pub mod pidfile;
+pub mod report;
+
 use crate::cli::Options;
 use crate::config::Config;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// What a running side (VRRP or LVS) is told by the daemon.
 #[derive(Clone)]
@@ -20,7 +27,167 @@ pub struct Control {
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// How long the sides get to resign, release addresses and run notify_stop on SIGTERM.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
+
+/// Reads the configuration file again for SIGHUP. A file with errors is refused.
+pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
+    let id = opts
+        .config_id
+        .clone()
+        .unwrap_or_else(crate::config::default_config_id);
+    match crate::config::load(&opts.config_file, &id) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(loaded.config)
+        }
+        Err(e) => {
+            for w in &e.warnings {
+                tracing::warn!("{w}");
+            }
+            Err(anyhow::anyhow!("{e}"))
+        }
+    }
+}
+
+/// Starts the LVS side. The lead wires the one line when branch `lvs` is merged.
+fn start_lvs(_ctl: Control) -> Option<JoinHandle<anyhow::Result<()>>> {
+    // Some(tokio::spawn(crate::lvs::runtime::run(_ctl)))
+    tracing::warn!("the LVS side is not part of this build");
+    None
+}
+
+/// Forks into the background: the parent exits 0, the child leaves the terminal's session
+/// and runs with stdin/stdout/stderr on /dev/null.
+fn daemonize() -> anyhow::Result<()> {
+    use nix::unistd::{fork, setsid, ForkResult};
+    // SAFETY: called before any thread (the tokio runtime) exists.
+    match unsafe { fork() }? {
+        ForkResult::Parent { .. } => std::process::exit(0),
+        ForkResult::Child => {}
+    }
+    setsid()?;
+    std::env::set_current_dir("/")?;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    nix::unistd::dup2_stdin(&null)?;
+    nix::unistd::dup2_stdout(&null)?;
+    nix::unistd::dup2_stderr(&null)?;
+    Ok(())
+}
+
 /// Runs the daemon with an already loaded configuration until it is told to stop.
-pub fn run(_opts: Options, _config: Config) -> anyhow::Result<()> {
-    anyhow::bail!("the daemon is not implemented yet")
+pub fn run(opts: Options, config: Config) -> anyhow::Result<()> {
+    if !opts.dont_fork {
+        daemonize()?;
+    }
+    logging::init(&opts)?;
+    let mut pids = vec![pidfile::PidFile::create(&opts.pid_file)?];
+    if opts.runs_vrrp() {
+        pids.push(pidfile::PidFile::create(&opts.vrrp_pid_file)?);
+    }
+    if opts.runs_checkers() {
+        pids.push(pidfile::PidFile::create(&opts.checkers_pid_file)?);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("lvsd")
+        .build()?;
+    let res = rt.block_on(serve(opts, config));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    drop(pids);
+    res
+}
+
+async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
+    let opts = Arc::new(opts);
+    let (reload_tx, reload_rx) = watch::channel(Arc::new(config));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let ctl = Control {
+        opts: opts.clone(),
+        reload: reload_rx,
+        shutdown: shutdown_rx,
+    };
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    let mut json = signal(SignalKind::from_raw(libc::SIGRTMIN() + 2))?;
+
+    let mut sides: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
+    if opts.runs_vrrp() {
+        sides.push(("VRRP", tokio::spawn(crate::vrrp::runtime::run(ctl.clone()))));
+    }
+    if opts.runs_checkers() {
+        if let Some(h) = start_lvs(ctl.clone()) {
+            sides.push(("LVS", h));
+        }
+    }
+    tracing::info!(
+        "Starting lvsd {} (pid {})",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
+
+    let mut failed = false;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("Reloading: SIGHUP received");
+                let o = opts.clone();
+                match tokio::task::spawn_blocking(move || load_config(&o)).await {
+                    Ok(Ok(cfg)) => {
+                        reload_tx.send_replace(Arc::new(cfg));
+                        tracing::info!("Reload: new configuration handed to the running sides");
+                    }
+                    Ok(Err(e)) => tracing::error!(
+                        "Reload refused, keeping the running configuration: {e:#}"
+                    ),
+                    Err(e) => tracing::error!("Reload failed: {e}"),
+                }
+            }
+            _ = term.recv() => { tracing::info!("Stopping: SIGTERM received"); break; }
+            _ = int.recv() => { tracing::info!("Stopping: SIGINT received"); break; }
+            _ = usr1.recv() => { tokio::spawn(report::write(report::DumpKind::Data)); }
+            _ = usr2.recv() => { tokio::spawn(report::write(report::DumpKind::Stats)); }
+            _ = json.recv() => { tokio::spawn(report::write(report::DumpKind::Json)); }
+            (r, idx, _) = futures::future::select_all(sides.iter_mut().map(|(_, h)| h)),
+                if !sides.is_empty() => {
+                let name = sides[idx].0;
+                match r {
+                    Ok(Ok(())) => tracing::error!("{name} side ended unexpectedly"),
+                    Ok(Err(e)) => tracing::error!("{name} side failed: {e:#}"),
+                    Err(e) => tracing::error!("{name} side panicked: {e}"),
+                }
+                sides.remove(idx);
+                failed = true;
+                break;
+            }
+        }
+    }
+    shutdown_tx.send_replace(true);
+    let wait = futures::future::join_all(sides.iter_mut().map(|(_, h)| h));
+    match tokio::time::timeout(SHUTDOWN_LIMIT, wait).await {
+        Ok(results) => {
+            for ((name, _), r) in sides.iter().zip(results) {
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!("{name} side: {e:#}"),
+                    Err(e) => tracing::error!("{name} side panicked: {e}"),
+                }
+            }
+        }
+        Err(_) => tracing::error!("sides did not stop within {SHUTDOWN_LIMIT:?}"),
+    }
+    tracing::info!("Stopped lvsd");
+    if failed {
+        anyhow::bail!("a side of the daemon failed");
+    }
+    Ok(())
 }

@@ -7,3 +7,12 @@ pub mod params;
 pub mod state;
 pub mod sync_group;
 pub mod track;
+
+// I/O adapters, notify and the runtime (vrrp-io).
+pub mod garp;
+pub mod link;
+pub mod notify;
+pub mod runtime;
+pub mod socket;
+pub mod vip;
+pub mod vmac;

@@ -1,0 +1,212 @@
+//! Interfaces as the kernel reports them over rtnetlink: index, MAC, primary IPv4 address,
+//! IPv6 link-local address, and whether the link is up (IFF_UP and IFF_RUNNING, as
+//! keepalived decides). `LinkWatch` follows RTNLGRP_LINK and reports each change.
+
+use futures::stream::TryStreamExt;
+use futures::StreamExt;
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::RouteNetlinkMessage;
+use rtnetlink::{Handle, MulticastGroup};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use super::garp::Mac;
+
+#[derive(Debug, Error)]
+pub enum LinkError {
+    #[error("cannot open an rtnetlink socket: {0}")]
+    Socket(std::io::Error),
+    #[error("interface {0}: not found")]
+    NoSuchInterface(String),
+    #[error("rtnetlink: {0}")]
+    Netlink(#[from] rtnetlink::Error),
+}
+
+/// One rtnetlink connection (its reader runs as a tokio task).
+#[derive(Clone)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+/// What lvsd needs to know about an interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfaceInfo {
+    pub index: u32,
+    pub name: String,
+    pub mac: Option<Mac>,
+    pub up: bool,
+    /// The first non-secondary IPv4 address.
+    pub ipv4: Option<Ipv4Addr>,
+    /// The first fe80::/10 address.
+    pub ipv6_ll: Option<Ipv6Addr>,
+}
+
+/// Whether an rtnetlink link message says the link is usable.
+pub fn link_is_up(flags: LinkFlags) -> bool {
+    flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::Running)
+}
+
+fn link_name(msg: &LinkMessage) -> Option<String> {
+    msg.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.clone()),
+        _ => None,
+    })
+}
+
+fn link_mac(msg: &LinkMessage) -> Option<Mac> {
+    msg.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Address(b) => <Mac>::try_from(b.as_slice()).ok(),
+        _ => None,
+    })
+}
+
+fn msg_addr(m: &AddressMessage) -> Option<IpAddr> {
+    // IFA_LOCAL is the interface's own address on point-to-point links; prefer it.
+    let local = m.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Local(ip) => Some(*ip),
+        _ => None,
+    });
+    local.or_else(|| {
+        m.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(ip) => Some(*ip),
+            _ => None,
+        })
+    })
+}
+
+fn is_link_local(ip: &Ipv6Addr) -> bool {
+    ip.segments()[0] & 0xffc0 == 0xfe80
+}
+
+impl Netlink {
+    /// Opens a connection; must run inside a tokio runtime.
+    pub fn connect() -> Result<Netlink, LinkError> {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(LinkError::Socket)?;
+        tokio::spawn(conn);
+        Ok(Netlink { handle })
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Looks an interface up by name.
+    pub async fn interface(&self, name: &str) -> Result<IfaceInfo, LinkError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        let link = match links.try_next().await {
+            Ok(Some(l)) => l,
+            Ok(None) => return Err(LinkError::NoSuchInterface(name.to_string())),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => {
+                return Err(LinkError::NoSuchInterface(name.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let index = link.header.index;
+        let mut info = IfaceInfo {
+            index,
+            name: link_name(&link).unwrap_or_else(|| name.to_string()),
+            mac: link_mac(&link),
+            up: link_is_up(link.header.flags),
+            ipv4: None,
+            ipv6_ll: None,
+        };
+        let mut addrs = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        while let Some(m) = addrs.try_next().await? {
+            if m.header.index != index {
+                continue;
+            }
+            match msg_addr(&m) {
+                Some(IpAddr::V4(a))
+                    if info.ipv4.is_none()
+                        && !m.header.flags.contains(AddressHeaderFlags::Secondary) =>
+                {
+                    info.ipv4 = Some(a)
+                }
+                Some(IpAddr::V6(a)) if info.ipv6_ll.is_none() && is_link_local(&a) => {
+                    info.ipv6_ll = Some(a)
+                }
+                _ => {}
+            }
+        }
+        Ok(info)
+    }
+}
+
+/// A change of one link, as RTNLGRP_LINK reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkEvent {
+    pub index: u32,
+    pub name: String,
+    pub up: bool,
+    /// The link was deleted.
+    pub gone: bool,
+}
+
+/// Subscribes to link changes; events arrive on the returned receiver until it is dropped.
+pub fn watch_links() -> Result<mpsc::UnboundedReceiver<LinkEvent>, LinkError> {
+    let (conn, _handle, mut messages) =
+        rtnetlink::new_multicast_connection(&[MulticastGroup::Link]).map_err(LinkError::Socket)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let conn_task = tokio::spawn(conn);
+    tokio::spawn(async move {
+        while let Some((msg, _)) = messages.next().await {
+            let netlink_packet_core_payload = msg.payload;
+            let ev = match netlink_packet_core_payload {
+                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::NewLink(l),
+                ) => LinkEvent {
+                    index: l.header.index,
+                    name: link_name(&l).unwrap_or_default(),
+                    up: link_is_up(l.header.flags),
+                    gone: false,
+                },
+                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::DelLink(l),
+                ) => LinkEvent {
+                    index: l.header.index,
+                    name: link_name(&l).unwrap_or_default(),
+                    up: false,
+                    gone: true,
+                },
+                _ => continue,
+            };
+            if tx.send(ev).is_err() {
+                break;
+            }
+        }
+        conn_task.abort();
+    });
+    Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_needs_up_and_running() {
+        assert!(link_is_up(LinkFlags::Up | LinkFlags::Running));
+        assert!(!link_is_up(LinkFlags::Up));
+        assert!(!link_is_up(LinkFlags::Running));
+    }
+
+    #[test]
+    fn link_local_detection() {
+        assert!(is_link_local(&"fe80::1".parse().unwrap()));
+        assert!(is_link_local(&"febf::1".parse().unwrap()));
+        assert!(!is_link_local(&"fec0::1".parse().unwrap()));
+        assert!(!is_link_local(&"fd00::1".parse().unwrap()));
+    }
+}

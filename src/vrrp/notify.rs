@@ -1,0 +1,450 @@
+//! What a VRRP state change tells the outside: notify scripts, notify_fifo lines and mail.
+//!
+//! Scripts of one instance (or sync group) run one after the other, in the order of the
+//! state changes: the next starts only when the previous has ended or was killed at its
+//! timeout (keepalived starts them unordered). Different instances do not wait for each
+//! other. Nothing here ever blocks the caller: work is queued to tasks.
+//! notify_fifo lines are written in order by one task, keepalived's format:
+//! `INSTANCE "VI_1" MASTER 150`.
+
+use crate::alert::{self, Alert, MailSettings, Mailer};
+use crate::config::{GlobalDefs, Notify, NotifyFifo, ScriptUser};
+use crate::script::{self, Outcome, Script};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Whose state changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Who {
+    Instance,
+    Group,
+}
+
+impl Who {
+    pub fn word(self) -> &'static str {
+        match self {
+            Who::Instance => "INSTANCE",
+            Who::Group => "GROUP",
+        }
+    }
+}
+
+/// The states notify scripts are told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotifyState {
+    Master,
+    Backup,
+    Fault,
+    Stop,
+    Deleted,
+}
+
+impl NotifyState {
+    pub fn word(self) -> &'static str {
+        match self {
+            NotifyState::Master => "MASTER",
+            NotifyState::Backup => "BACKUP",
+            NotifyState::Fault => "FAULT",
+            NotifyState::Stop => "STOP",
+            NotifyState::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One state change of an instance or sync group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    pub who: Who,
+    pub name: String,
+    pub state: NotifyState,
+    pub priority: u8,
+}
+
+/// The four arguments keepalived appends to the generic `notify` script.
+pub fn generic_args(c: &StateChange) -> Vec<String> {
+    vec![
+        c.who.word().to_string(),
+        c.name.clone(),
+        c.state.word().to_string(),
+        c.priority.to_string(),
+    ]
+}
+
+/// The notify_fifo line (with its newline).
+pub fn fifo_line(c: &StateChange) -> String {
+    format!(
+        "{} \"{}\" {} {}\n",
+        c.who.word(),
+        c.name,
+        c.state.word(),
+        c.priority
+    )
+}
+
+/// The scripts to run for a change, in order: the state's own script (no extra
+/// arguments), then the generic `notify` with the four arguments.
+pub fn scripts_for(n: &Notify, c: &StateChange) -> Vec<(String, Vec<String>)> {
+    let own = match c.state {
+        NotifyState::Master => &n.master,
+        NotifyState::Backup => &n.backup,
+        NotifyState::Fault => &n.fault,
+        NotifyState::Stop => &n.stop,
+        NotifyState::Deleted => &n.deleted,
+    };
+    let mut out = Vec::new();
+    if let Some(s) = own {
+        out.push((s.clone(), Vec::new()));
+    }
+    if let Some(s) = &n.generic {
+        out.push((s.clone(), generic_args(c)));
+    }
+    out
+}
+
+/// Counters of the notify side.
+#[derive(Debug, Default)]
+pub struct NotifyStats {
+    pub scripts_run: AtomicU64,
+    pub scripts_failed: AtomicU64,
+    pub scripts_timed_out: AtomicU64,
+    pub fifo_lines: AtomicU64,
+    pub fifo_dropped: AtomicU64,
+    pub mails_queued: AtomicU64,
+    /// Scripts queued or running.
+    pub pending: AtomicU64,
+}
+
+struct Job {
+    scripts: Vec<(String, Vec<String>)>,
+    what: String,
+}
+
+#[derive(Clone)]
+struct ScriptSettings {
+    user: Option<ScriptUser>,
+    timeout: Duration,
+    secure: bool,
+}
+
+/// Runs notify scripts, writes fifo lines and sends mail for state changes.
+pub struct Notifier {
+    settings: ScriptSettings,
+    queues: HashMap<(Who, String), mpsc::UnboundedSender<Job>>,
+    fifos: Vec<mpsc::UnboundedSender<String>>,
+    mailer: Option<(Mailer, String)>,
+    pub stats: Arc<NotifyStats>,
+}
+
+impl Notifier {
+    /// Starts the fifo writers and the mailer the global settings ask for. Needs tokio.
+    pub fn new(global: &GlobalDefs) -> Notifier {
+        let stats = Arc::new(NotifyStats::default());
+        let mut fifos = Vec::new();
+        for f in [&global.notify_fifo, &global.vrrp_notify_fifo]
+            .into_iter()
+            .flatten()
+        {
+            fifos.push(start_fifo_writer(f.clone(), stats.clone(), global));
+        }
+        let mailer = MailSettings::from_global(global).map(|s| {
+            let rid = s.router_id.clone();
+            (Mailer::start(s), rid)
+        });
+        Notifier {
+            settings: ScriptSettings {
+                user: global.script_user.clone(),
+                timeout: global.notify_script_timeout,
+                secure: global.enable_script_security,
+            },
+            queues: HashMap::new(),
+            fifos,
+            mailer,
+            stats,
+        }
+    }
+
+    /// Reports one change: fifo line, scripts (queued behind earlier ones of the same
+    /// instance), and a mail when `mail` is true. Returns at once.
+    pub fn state_changed(&mut self, c: &StateChange, scripts: &Notify, mail: bool) {
+        let line = fifo_line(c);
+        for f in &self.fifos {
+            if f.send(line.clone()).is_err() {
+                self.stats.fifo_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let list = scripts_for(scripts, c);
+        if !list.is_empty() {
+            let key = (c.who, c.name.clone());
+            self.stats
+                .pending
+                .fetch_add(list.len() as u64, Ordering::SeqCst);
+            let job = Job {
+                scripts: list,
+                what: format!("{} {} notify {}", c.who.word(), c.name, c.state.word()),
+            };
+            let tx = self
+                .queues
+                .entry(key)
+                .or_insert_with(|| start_queue(self.settings.clone(), self.stats.clone()));
+            if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+                // The queue task is gone (runtime shutting down): start a fresh one.
+                let tx2 = start_queue(self.settings.clone(), self.stats.clone());
+                let _ = tx2.send(job);
+                *tx = tx2;
+            }
+        }
+        if mail {
+            if let Some((m, rid)) = &self.mailer {
+                let subject = match c.who {
+                    Who::Instance => alert::vrrp_subject(rid, &c.name, c.state.word()),
+                    Who::Group => alert::sync_group_subject(rid, &c.name, c.state.word()),
+                };
+                let body = format!(
+                    "=> VRRP {} {} entering {} state (priority {}) <=",
+                    c.who.word().to_lowercase(),
+                    c.name,
+                    c.state.word(),
+                    c.priority
+                );
+                m.send(Alert { subject, body });
+                self.stats.mails_queued.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Waits (bounded) until every queued script has ended, e.g. before exiting so
+    /// notify_stop scripts get to run. Returns whether all ended.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, async {
+            while self.stats.pending.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+}
+
+fn start_queue(settings: ScriptSettings, stats: Arc<NotifyStats>) -> mpsc::UnboundedSender<Job> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+    tokio::spawn(async move {
+        while let Some(job) = rx.recv().await {
+            for (command, args) in job.scripts {
+                let s = Script {
+                    command: command.clone(),
+                    user: settings.user.clone(),
+                    timeout: settings.timeout,
+                    secure: settings.secure,
+                };
+                stats.scripts_run.fetch_add(1, Ordering::Relaxed);
+                match script::run(&s, &args).await {
+                    Ok(Outcome::Exited(0)) => {
+                        tracing::debug!("{}: {command} exited 0", job.what)
+                    }
+                    Ok(Outcome::TimedOut) => {
+                        stats.scripts_timed_out.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            "{}: {command} killed after {:?}",
+                            job.what,
+                            settings.timeout
+                        );
+                    }
+                    Ok(o) => {
+                        stats.scripts_failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("{}: {command} ended with {o:?}", job.what);
+                    }
+                    Err(e) => {
+                        stats.scripts_failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!("{}: {e}", job.what);
+                    }
+                }
+                stats.pending.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    });
+    tx
+}
+
+/// Creates the fifo if it does not exist yet (mode 0600).
+fn ensure_fifo(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.file_type().is_fifo() => Ok(()),
+        Ok(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "exists and is not a fifo",
+        )),
+        Err(_) => nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .map_err(std::io::Error::from),
+    }
+}
+
+fn start_fifo_writer(
+    f: NotifyFifo,
+    stats: Arc<NotifyStats>,
+    global: &GlobalDefs,
+) -> mpsc::UnboundedSender<String> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let path: PathBuf = f.path.clone();
+    if let Err(e) = ensure_fifo(&path) {
+        tracing::error!("notify_fifo {}: {e}", path.display());
+    }
+    if let Some(cmd) = &f.script {
+        // The fifo script reads the fifo; keepalived passes it the fifo's path.
+        script::spawn_detached(
+            Script {
+                command: cmd.clone(),
+                user: global.script_user.clone(),
+                timeout: Duration::from_secs(u64::from(u32::MAX)),
+                secure: global.enable_script_security,
+            },
+            vec![path.display().to_string()],
+            "notify_fifo_script".to_string(),
+        );
+    }
+    tokio::spawn(async move {
+        // Opened read-write and non-blocking, as keepalived does: writing never blocks and
+        // never fails for want of a reader; a full pipe drops the line (counted).
+        let mut file = None;
+        while let Some(line) = rx.recv().await {
+            if file.is_none() {
+                file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&path)
+                    .map_err(|e| tracing::warn!("notify_fifo {}: {e}", path.display()))
+                    .ok();
+            }
+            let ok = match file.as_mut() {
+                Some(fh) => fh.write_all(line.as_bytes()).is_ok(),
+                None => false,
+            };
+            if ok {
+                stats.fifo_lines.fetch_add(1, Ordering::Relaxed);
+            } else {
+                stats.fifo_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("notify_fifo {}: line dropped", path.display());
+            }
+        }
+    });
+    tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(state: NotifyState) -> StateChange {
+        StateChange {
+            who: Who::Instance,
+            name: "VI_1".into(),
+            state,
+            priority: 150,
+        }
+    }
+
+    #[test]
+    fn fifo_line_format() {
+        assert_eq!(
+            fifo_line(&change(NotifyState::Master)),
+            "INSTANCE \"VI_1\" MASTER 150\n"
+        );
+        let g = StateChange {
+            who: Who::Group,
+            name: "G1".into(),
+            state: NotifyState::Fault,
+            priority: 0,
+        };
+        assert_eq!(fifo_line(&g), "GROUP \"G1\" FAULT 0\n");
+    }
+
+    #[test]
+    fn generic_argument_order() {
+        assert_eq!(
+            generic_args(&change(NotifyState::Backup)),
+            vec!["INSTANCE", "VI_1", "BACKUP", "150"]
+        );
+    }
+
+    #[test]
+    fn own_script_first_then_generic() {
+        let n = Notify {
+            master: Some("/bin/m arg".into()),
+            backup: Some("/bin/b".into()),
+            generic: Some("/bin/g".into()),
+            ..Default::default()
+        };
+        let s = scripts_for(&n, &change(NotifyState::Master));
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0], ("/bin/m arg".to_string(), vec![]));
+        assert_eq!(s[1].0, "/bin/g");
+        assert_eq!(s[1].1, vec!["INSTANCE", "VI_1", "MASTER", "150"]);
+        // No notify_fault: only the generic one runs.
+        let f = scripts_for(&n, &change(NotifyState::Fault));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].0, "/bin/g");
+        assert!(scripts_for(&Notify::default(), &change(NotifyState::Stop)).is_empty());
+    }
+
+    #[tokio::test]
+    async fn scripts_of_one_instance_run_in_order_and_fifo_lines_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let fifo = dir.path().join("fifo");
+        // The first script is slow: if the second did not wait, its line would come first.
+        let slow = format!(
+            "/bin/sh -c 'sleep 0.3; echo \"$0 $1 $2 $3\" >> {}'",
+            log.display()
+        );
+        let fast = format!("/bin/sh -c 'echo \"$0 $1 $2 $3\" >> {}'", log.display());
+        let global = GlobalDefs {
+            vrrp_notify_fifo: Some(NotifyFifo {
+                path: fifo.clone(),
+                script: None,
+            }),
+            ..Default::default()
+        };
+        let mut n = Notifier::new(&global);
+        let master = Notify {
+            generic: Some(slow),
+            ..Default::default()
+        };
+        let backup = Notify {
+            generic: Some(fast),
+            ..Default::default()
+        };
+        // Open a reader before lines are written (read-write so open never blocks).
+        let mut reader = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open({
+                // The writer creates the fifo when it starts.
+                ensure_fifo(&fifo).unwrap();
+                &fifo
+            })
+            .unwrap();
+        n.state_changed(&change(NotifyState::Master), &master, false);
+        n.state_changed(&change(NotifyState::Backup), &backup, false);
+        assert!(n.drain(Duration::from_secs(5)).await);
+        let got = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            got, "INSTANCE VI_1 MASTER 150\nINSTANCE VI_1 BACKUP 150\n",
+            "scripts ran out of order"
+        );
+        let mut buf = [0u8; 256];
+        let k = std::io::Read::read(&mut reader, &mut buf).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&buf[..k]).unwrap(),
+            "INSTANCE \"VI_1\" MASTER 150\nINSTANCE \"VI_1\" BACKUP 150\n"
+        );
+        assert_eq!(n.stats.fifo_lines.load(Ordering::Relaxed), 2);
+    }
+}

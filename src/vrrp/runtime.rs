@@ -1,0 +1,1045 @@
+//! The VRRP side: a thin tokio loop around the I/O-free [`Coordinator`].
+//!
+//! receive → decode → `handle(now, event)` → perform the actions; timers → `handle`;
+//! link changes, script results → `handle`; shutdown → `handle`, then clean up.
+//! Slow work never runs in the loop: VIP changes and gratuitous ARP bursts go to one
+//! ordered worker per instance, notify scripts to the [`Notifier`]'s queues, so adverts
+//! keep their timing whatever the kernel or the scripts do.
+
+use crate::config::{Config, GlobalDefs, VrrpScript};
+use crate::daemon::report::{self, DumpKind, DumpRequest};
+use crate::daemon::Control;
+use crate::script::{self, Script};
+use crate::vrrp::garp::{self, Mac, PacketSocket};
+use crate::vrrp::link::{self, LinkEvent, Netlink};
+use crate::vrrp::notify::{Notifier, NotifyState, StateChange, Who};
+use crate::vrrp::packet::{Advert, DropReason, Family, RxMeta, RxStats};
+use crate::vrrp::params::InstanceParams;
+use crate::vrrp::socket::{AdvertSocket, Received, SocketSpec, VrrpSocket};
+use crate::vrrp::state::{Action, Event, State, SyncCmd};
+use crate::vrrp::sync_group::{Coordinator, Output, Target};
+use crate::vrrp::vip::{VipOps, VipSpec};
+use crate::vrrp::vmac;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Work for an instance's address worker, done in order.
+#[derive(Debug, Clone)]
+enum AddrJob {
+    Add(Vec<VipSpec>),
+    Del(Vec<VipSpec>),
+    Garp(u32),
+}
+
+/// The I/O side of one instance.
+struct InstIo {
+    /// Index into `Runtime::sockets` (receive socket, and send socket unless vmac).
+    sock: usize,
+    /// Send socket on the vmac interface, when `use_vmac`.
+    vmac_sock: Option<Arc<VrrpSocket>>,
+    src: Option<IpAddr>,
+    vips: Vec<VipSpec>,
+    addr_tx: mpsc::UnboundedSender<AddrJob>,
+    worker: JoinHandle<()>,
+    vmac_index: Option<u32>,
+    send_errors: u64,
+    sent: u64,
+}
+
+struct SockEntry {
+    key: (u32, Family),
+    sock: Arc<VrrpSocket>,
+    reader: JoinHandle<()>,
+}
+
+/// Everything built from one configuration.
+struct Side {
+    config: Arc<Config>,
+    coord: Coordinator,
+    io: Vec<InstIo>,
+    scripts: Vec<JoinHandle<()>>,
+}
+
+struct Runtime {
+    nl: Netlink,
+    opts_dont_release: bool,
+    sockets: Vec<SockEntry>,
+    pkt_tx: mpsc::Sender<(usize, Received)>,
+    script_tx: mpsc::Sender<(String, bool)>,
+    notifier: Notifier,
+    rx_stats: RxStats,
+    side: Side,
+    started: Instant,
+    /// During a reload: the state each continuing instance had before (by new index);
+    /// notifications back to that state (or MASTER's transient BACKUP) are not repeated.
+    quiet: Vec<Option<State>>,
+}
+
+/// Runs the VRRP side until shutdown.
+pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
+    let nl = Netlink::connect()?;
+    let config = ctl.reload.borrow_and_update().clone();
+    let (pkt_tx, mut pkt_rx) = mpsc::channel(1024);
+    let (script_tx, mut script_rx) = mpsc::channel(256);
+    let mut link_rx = link::watch_links()?;
+    let mut dump_rx = report::register("vrrp");
+    let mut rt = Runtime {
+        nl: nl.clone(),
+        opts_dont_release: ctl.opts.dont_release_vrrp,
+        sockets: Vec::new(),
+        pkt_tx,
+        script_tx,
+        notifier: Notifier::new(&config.global),
+        rx_stats: RxStats::default(),
+        side: Side {
+            config: config.clone(),
+            coord: Coordinator::new(Vec::new(), &[], &[])?,
+            io: Vec::new(),
+            scripts: Vec::new(),
+        },
+        started: Instant::now(),
+        quiet: Vec::new(),
+    };
+    let side = rt.build_side(config).await?;
+    rt.side = side;
+    rt.start().await;
+
+    loop {
+        if *ctl.shutdown.borrow_and_update() {
+            break;
+        }
+        let deadline = rt.side.coord.next_deadline();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            r = ctl.shutdown.changed() => {
+                if r.is_err() || *ctl.shutdown.borrow_and_update() {
+                    break;
+                }
+            }
+            _ = sleep => {
+                let outs = rt.side.coord.handle_all(Instant::now(), Event::Timer);
+                rt.perform(outs).await;
+            }
+            Some((sock, pkt)) = pkt_rx.recv() => rt.packet(sock, pkt).await,
+            Some(ev) = link_rx.recv() => rt.link(ev).await,
+            Some((name, ok)) = script_rx.recv() => {
+                let outs = rt.side.coord.handle_all(Instant::now(), Event::ScriptResult { name, ok });
+                rt.perform(outs).await;
+            }
+            Some(req) = dump_rx.recv() => rt.dump(req),
+            r = ctl.reload.changed() => {
+                if r.is_err() { break; }
+                let cfg = ctl.reload.borrow_and_update().clone();
+                rt.reload(cfg).await;
+            }
+        }
+    }
+    rt.shutdown().await;
+    Ok(())
+}
+
+fn notify_state(s: State) -> Option<NotifyState> {
+    match s {
+        State::Master => Some(NotifyState::Master),
+        State::Backup => Some(NotifyState::Backup),
+        State::Fault => Some(NotifyState::Fault),
+        State::Stop => Some(NotifyState::Stop),
+        State::Init => None,
+    }
+}
+
+/// The parts of a configuration the VRRP side runs from (reload compares these).
+fn vrrp_part(c: &Config) -> (GlobalDefs, String) {
+    let mut g = c.global.clone();
+    // Settings of the other side do not concern VRRP.
+    g.lvs_sync_daemon = None;
+    g.lvs_timeouts = None;
+    g.lvs_notify_fifo = None;
+    g.smtp_alert_checker = None;
+    let rest = format!("{:?}{:?}{:?}", c.instances, c.sync_groups, c.vrrp_scripts);
+    (g, rest)
+}
+
+impl Runtime {
+    fn socket_for(
+        &mut self,
+        ifindex: u32,
+        ifname: &str,
+        family: Family,
+        group: Option<IpAddr>,
+    ) -> anyhow::Result<usize> {
+        if let Some(i) = self.sockets.iter().position(|s| s.key == (ifindex, family)) {
+            return Ok(i);
+        }
+        let sock = Arc::new(VrrpSocket::open(SocketSpec {
+            ifname: ifname.to_string(),
+            ifindex,
+            ipv6: family == Family::V6,
+            group,
+        })?);
+        let idx = self.sockets.len();
+        let tx = self.pkt_tx.clone();
+        let reader_sock = sock.clone();
+        let reader = tokio::spawn(async move {
+            loop {
+                match reader_sock.recv().await {
+                    Ok(Some(pkt)) => {
+                        if tx.send((idx, pkt)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!("{}: receive failed: {e}", reader_sock.spec().ifname);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        self.sockets.push(SockEntry {
+            key: (ifindex, family),
+            sock,
+            reader,
+        });
+        Ok(idx)
+    }
+
+    async fn build_side(&mut self, config: Arc<Config>) -> anyhow::Result<Side> {
+        let global = &config.global;
+        let mut params = Vec::new();
+        for inst in &config.instances {
+            let p = InstanceParams::from_config(inst, global, &config.vrrp_scripts)?;
+            for w in &p.warnings {
+                tracing::warn!("VRRP_Instance({}) {w}", p.name);
+            }
+            if inst.unicast_peers.is_empty() && inst.unicast_src_ip.is_some() {
+                tracing::warn!(
+                    "VRRP_Instance({}) unicast_src_ip is set but unicast_peer is empty: \
+                     adverts go to the multicast group {}",
+                    p.name,
+                    p.mcast_group
+                );
+            }
+            params.push(p);
+        }
+        let coord = Coordinator::new(params, &config.sync_groups, &config.vrrp_scripts)?;
+        let mut io = Vec::new();
+        for inst in coord.instances() {
+            let p = inst.params();
+            let base = self.nl.interface(&p.interface).await?;
+            let group = (!p.is_unicast()).then_some(p.mcast_group);
+            let sock = self.socket_for(base.index, &base.name, p.family, group)?;
+            if let Some(g) = group {
+                // Another instance may have opened the socket for unicast: join anyway.
+                join_group(&self.sockets[sock].sock, g);
+            }
+            let (mut out_if, mut mac) = (base.clone(), base.mac.unwrap_or([0; 6]));
+            let mut vmac_sock = None;
+            let mut vmac_index = None;
+            if let Some(name) = &p.use_vmac {
+                let name = if name.is_empty() {
+                    vmac::default_name(p.vrid)
+                } else {
+                    name.clone()
+                };
+                let v = vmac::ensure(&self.nl, &name, base.index, p.vrid, p.family == Family::V6)
+                    .await?;
+                tracing::info!(
+                    "VRRP_Instance({}) using vmac {} ({})",
+                    p.name,
+                    v.name,
+                    v.index
+                );
+                mac = vmac::virtual_mac(p.vrid, p.family == Family::V6);
+                vmac_index = Some(v.index);
+                if !p.vmac_xmit_base {
+                    vmac_sock = Some(Arc::new(VrrpSocket::open(SocketSpec {
+                        ifname: v.name.clone(),
+                        ifindex: v.index,
+                        ipv6: p.family == Family::V6,
+                        group: None,
+                    })?));
+                }
+                out_if = v;
+            }
+            let src = p.src_ip.or(match p.family {
+                Family::V4 => base.ipv4.map(IpAddr::V4),
+                Family::V6 => out_if.ipv6_ll.or(base.ipv6_ll).map(IpAddr::V6),
+            });
+            if src.is_none() {
+                tracing::warn!(
+                    "VRRP_Instance({}) {} has no usable source address yet",
+                    p.name,
+                    base.name
+                );
+            }
+            let mut vips = Vec::new();
+            for v in p.vips.iter().chain(p.excluded_vips.iter()) {
+                let idx = match &v.dev {
+                    Some(dev) => self.nl.interface(dev).await?.index,
+                    None => out_if.index,
+                };
+                vips.push(VipSpec::from_config(v, idx)?);
+            }
+            let (addr_tx, addr_rx) = mpsc::unbounded_channel();
+            let worker = tokio::spawn(addr_worker(
+                self.nl.clone(),
+                p.name.clone(),
+                out_if.index,
+                out_if.name.clone(),
+                mac,
+                addr_rx,
+            ));
+            io.push(InstIo {
+                sock,
+                vmac_sock,
+                src,
+                vips,
+                addr_tx,
+                worker,
+                vmac_index,
+                send_errors: 0,
+                sent: 0,
+            });
+        }
+        let scripts = self.start_scripts(&config.vrrp_scripts, &coord, global);
+        Ok(Side {
+            config,
+            coord,
+            io,
+            scripts,
+        })
+    }
+
+    fn start_scripts(
+        &self,
+        scripts: &[VrrpScript],
+        coord: &Coordinator,
+        global: &GlobalDefs,
+    ) -> Vec<JoinHandle<()>> {
+        let mut used: Vec<&VrrpScript> = Vec::new();
+        for s in scripts {
+            let tracked = coord
+                .instances()
+                .iter()
+                .any(|i| i.params().track_scripts.iter().any(|t| t.name == s.name));
+            if tracked {
+                used.push(s);
+            }
+        }
+        used.into_iter()
+            .map(|s| {
+                let tx = self.script_tx.clone();
+                let name = s.name.clone();
+                let interval = s.interval.max(Duration::from_millis(10));
+                let script = Script {
+                    command: s.script.clone(),
+                    user: s.user.clone().or_else(|| global.script_user.clone()),
+                    timeout: s.timeout.unwrap_or(s.interval),
+                    secure: global.enable_script_security,
+                };
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(interval);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        let ok = match script::run(&script, &[]).await {
+                            Ok(o) => o.success(),
+                            Err(e) => {
+                                tracing::error!("vrrp_script {name}: {e}");
+                                false
+                            }
+                        };
+                        if tx.send((name.clone(), ok)).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Tells the machines their addresses and links, then starts them.
+    async fn start(&mut self) {
+        let now = Instant::now();
+        let mut outs = Vec::new();
+        let mut ifnames: Vec<String> = Vec::new();
+        for (i, inst) in self.side.coord.instances().iter().enumerate() {
+            let p = inst.params();
+            ifnames.push(p.interface.clone());
+            ifnames.extend(p.track_interfaces.iter().map(|t| t.name.clone()));
+            let _ = i;
+        }
+        ifnames.sort();
+        ifnames.dedup();
+        for name in ifnames {
+            let up = match self.nl.interface(&name).await {
+                Ok(info) => info.up,
+                Err(e) => {
+                    tracing::warn!("interface {name}: {e}");
+                    false
+                }
+            };
+            outs.extend(
+                self.side
+                    .coord
+                    .handle_all(now, Event::Link { ifname: name, up }),
+            );
+        }
+        for i in 0..self.side.io.len() {
+            if let Some(src) = self.side.io[i].src {
+                outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
+            }
+        }
+        outs.extend(self.side.coord.handle_all(now, Event::Start));
+        self.perform(outs).await;
+    }
+
+    async fn packet(&mut self, sock: usize, pkt: Received) {
+        let meta = RxMeta {
+            src: pkt.meta.src,
+            dst: pkt.meta.dst,
+            ttl: pkt.meta.ttl,
+        };
+        let advert = match Advert::decode(&pkt.payload, &meta) {
+            Ok(a) => a,
+            Err(reason) => {
+                self.drop_packet(reason, &meta);
+                return;
+            }
+        };
+        let targets: Vec<usize> = self
+            .side
+            .io
+            .iter()
+            .enumerate()
+            .filter(|(i, io)| {
+                io.sock == sock && self.side.coord.instances()[*i].params().vrid == advert.vrid
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if targets.is_empty() {
+            self.drop_packet(DropReason::VridUnknown, &meta);
+            return;
+        }
+        let now = Instant::now();
+        for i in targets {
+            let outs = self.side.coord.handle(
+                now,
+                i,
+                Event::Advert {
+                    advert: advert.clone(),
+                    meta,
+                },
+            );
+            self.perform(outs).await;
+        }
+    }
+
+    fn drop_packet(&mut self, reason: DropReason, meta: &RxMeta) {
+        self.rx_stats.record(reason);
+        if reason.is_quiet() {
+            tracing::trace!("advert from {} dropped: {reason}", meta.src);
+        } else {
+            tracing::debug!("advert from {} dropped: {reason}", meta.src);
+        }
+    }
+
+    async fn link(&mut self, ev: LinkEvent) {
+        if ev.name.is_empty() {
+            return;
+        }
+        let outs = self.side.coord.handle_all(
+            Instant::now(),
+            Event::Link {
+                ifname: ev.name,
+                up: ev.up && !ev.gone,
+            },
+        );
+        self.perform(outs).await;
+    }
+
+    async fn perform(&mut self, outs: Vec<Output>) {
+        for o in outs {
+            match o.target {
+                Target::Instance(i) => self.perform_instance(i, o.action).await,
+                Target::Group(g) => self.perform_group(g, o.action),
+            }
+        }
+    }
+
+    async fn perform_instance(&mut self, i: usize, action: Action) {
+        let Some(inst) = self.side.coord.instances().get(i) else {
+            return;
+        };
+        let p = inst.params();
+        let Some(io) = self.side.io.get_mut(i) else {
+            return;
+        };
+        match action {
+            Action::SendAdvert(adv) => {
+                let Some(src) = io.src else {
+                    io.send_errors += 1;
+                    return;
+                };
+                let sock: &VrrpSocket = match &io.vmac_sock {
+                    Some(s) => s,
+                    None => &self.sockets[io.sock].sock,
+                };
+                for dst in p.destinations() {
+                    let res = match adv.encode(src, dst, p.checksum_form) {
+                        Ok(bytes) => sock.send(&bytes, src, dst).await,
+                        Err(e) => Err(std::io::Error::other(e.to_string())),
+                    };
+                    match res {
+                        Ok(()) => io.sent += 1,
+                        Err(e) => {
+                            io.send_errors += 1;
+                            if io.send_errors.is_power_of_two() {
+                                tracing::warn!(
+                                    "VRRP_Instance({}) advert to {dst} failed ({} so far): {e}",
+                                    p.name,
+                                    io.send_errors
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            Action::AddVips => {
+                let _ = io.addr_tx.send(AddrJob::Add(io.vips.clone()));
+            }
+            Action::DelVips => {
+                if !self.opts_dont_release {
+                    let _ = io.addr_tx.send(AddrJob::Del(io.vips.clone()));
+                }
+            }
+            Action::SendGratuitous { repeat } => {
+                let _ = io.addr_tx.send(AddrJob::Garp(repeat));
+            }
+            Action::StateChange { to, .. } => {
+                if is_quiet(&self.quiet, i, to) {
+                    tracing::debug!("VRRP_Instance({}) reload: back in {} state", p.name, to);
+                } else {
+                    tracing::info!("VRRP_Instance({}) Entering {} STATE", p.name, to);
+                }
+            }
+            Action::Notify { state, priority } => {
+                if is_quiet(&self.quiet, i, state) {
+                    return;
+                }
+                if let Some(st) = notify_state(state) {
+                    let c = StateChange {
+                        who: Who::Instance,
+                        name: p.name.clone(),
+                        state: st,
+                        priority,
+                    };
+                    let notify = p.notify.clone();
+                    let mail = p.smtp_alert;
+                    self.notifier.state_changed(&c, &notify, mail);
+                }
+            }
+            Action::MasterRxLowerPri { from, priority } => {
+                if let Some(cmd) = &p.notify.master_rx_lower_pri {
+                    let g = &self.side.config.global;
+                    script::spawn_detached(
+                        Script {
+                            command: cmd.clone(),
+                            user: g.script_user.clone(),
+                            timeout: g.notify_script_timeout,
+                            secure: g.enable_script_security,
+                        },
+                        vec![
+                            "INSTANCE".into(),
+                            p.name.clone(),
+                            "MASTER_RX_LOWER_PRI".into(),
+                            priority.to_string(),
+                            from.to_string(),
+                        ],
+                        format!("VRRP_Instance({}) notify_master_rx_lower_pri", p.name),
+                    );
+                }
+            }
+        }
+    }
+
+    fn perform_group(&mut self, g: usize, action: Action) {
+        let Some(group) = self.side.coord.groups().get(g) else {
+            return;
+        };
+        match action {
+            Action::StateChange { to, .. } => {
+                tracing::info!(
+                    "VRRP_Group({}) Syncing instances to {} state",
+                    group.name,
+                    to
+                );
+            }
+            Action::Notify { state, priority } => {
+                if let Some(st) = notify_state(state) {
+                    let c = StateChange {
+                        who: Who::Group,
+                        name: group.name.clone(),
+                        state: st,
+                        priority,
+                    };
+                    let mail = group
+                        .smtp_alert
+                        .unwrap_or_else(|| self.side.config.global.vrrp_alerts());
+                    let notify = group.notify.clone();
+                    self.notifier.state_changed(&c, &notify, mail);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn dump(&self, req: DumpRequest) {
+        let mut s = String::new();
+        let up = self.started.elapsed().as_secs();
+        match req.kind {
+            DumpKind::Data => {
+                let _ = writeln!(s, "------< VRRP Topology >------ (up {up} s)");
+                for inst in self.side.coord.instances() {
+                    let p = inst.params();
+                    let _ = writeln!(s, " VRRP Instance = {}", p.name);
+                    let _ = writeln!(s, "   State = {}", inst.state());
+                    let _ = writeln!(s, "   Interface = {}", p.interface);
+                    let _ = writeln!(s, "   Virtual Router ID = {}", p.vrid);
+                    let _ = writeln!(s, "   Version = {}", p.version.number());
+                    let _ = writeln!(s, "   Base priority = {}", inst.base_priority());
+                    let _ = writeln!(s, "   Effective priority = {}", inst.effective_priority());
+                    let _ = writeln!(s, "   Advert interval = {:?}", p.advert_int);
+                    if let Some((a, pr)) = inst.current_master() {
+                        let _ = writeln!(s, "   Master = {a} (priority {pr})");
+                    }
+                    for v in &p.vips {
+                        let _ = writeln!(s, "   VIP = {}/{}", v.addr, v.prefix_len);
+                    }
+                }
+                for g in self.side.coord.groups() {
+                    let _ = writeln!(s, " VRRP Sync Group = {}, {}", g.name, g.state);
+                }
+            }
+            DumpKind::Stats | DumpKind::Json => {
+                let mut inst_json = Vec::new();
+                for (inst, io) in self.side.coord.instances().iter().zip(&self.side.io) {
+                    let st = inst.stats();
+                    if req.kind == DumpKind::Stats {
+                        let _ = writeln!(s, "VRRP Instance: {}", inst.name());
+                        let _ = writeln!(s, "  Advertisements:");
+                        let _ = writeln!(s, "    Received: {}", st.accepted);
+                        let _ = writeln!(s, "    Sent: {}", io.sent);
+                        let _ = writeln!(s, "    Send errors: {}", io.send_errors);
+                        let _ = writeln!(s, "  Dropped:");
+                        for (r, n) in st.iter() {
+                            let _ = writeln!(s, "    {r}: {n}");
+                        }
+                    } else {
+                        let drops: serde_json::Map<String, serde_json::Value> = st
+                            .iter()
+                            .map(|(r, n)| (r.as_str().to_string(), n.into()))
+                            .collect();
+                        inst_json.push(serde_json::json!({
+                            "iname": inst.name(),
+                            "state": inst.state().as_str(),
+                            "vrid": inst.params().vrid,
+                            "priority": inst.effective_priority(),
+                            "received": st.accepted,
+                            "sent": io.sent,
+                            "send_errors": io.send_errors,
+                            "dropped": drops,
+                        }));
+                    }
+                }
+                let n = &self.notifier.stats;
+                let ld =
+                    |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+                if req.kind == DumpKind::Stats {
+                    let _ = writeln!(s, "VRRP packets dropped before any instance:");
+                    for (r, c) in self.rx_stats.iter() {
+                        let _ = writeln!(s, "  {r}: {c}");
+                    }
+                    let _ = writeln!(
+                        s,
+                        "Notify: scripts run {}, failed {}, timed out {}, fifo lines {}, \
+                         fifo dropped {}, mails {}",
+                        ld(&n.scripts_run),
+                        ld(&n.scripts_failed),
+                        ld(&n.scripts_timed_out),
+                        ld(&n.fifo_lines),
+                        ld(&n.fifo_dropped),
+                        ld(&n.mails_queued)
+                    );
+                } else {
+                    s = serde_json::to_string_pretty(&inst_json).unwrap_or_default();
+                    s.push('\n');
+                }
+            }
+        }
+        let _ = req.reply.send(s);
+    }
+
+    /// Applies a new configuration. Unchanged: nothing happens. Only priorities changed:
+    /// the machines are told. Otherwise the instances are rebuilt; an instance matched by
+    /// (VRID, family, interface, unicast) that was master becomes master again at once,
+    /// keeping its addresses, and addresses no longer configured are removed.
+    async fn reload(&mut self, cfg: Arc<Config>) {
+        let old = self.side.config.clone();
+        if vrrp_part(&old) == vrrp_part(&cfg) {
+            tracing::info!("Reload: no VRRP change");
+            self.side.config = cfg;
+            return;
+        }
+        let key = |i: &crate::config::VrrpInstance| {
+            (
+                i.virtual_router_id,
+                i.is_ipv6(),
+                i.interface.clone(),
+                i.unicast_peers.is_empty(),
+            )
+        };
+        // Priority-only change?
+        let mut only_prio = old.instances.len() == cfg.instances.len()
+            && vrrp_part(&Config {
+                instances: Vec::new(),
+                ..(*old).clone()
+            }) == vrrp_part(&Config {
+                instances: Vec::new(),
+                ..(*cfg).clone()
+            });
+        if only_prio {
+            for (a, b) in old.instances.iter().zip(&cfg.instances) {
+                let mut a2 = a.clone();
+                a2.priority = b.priority;
+                if a2 != *b {
+                    only_prio = false;
+                    break;
+                }
+            }
+        }
+        if only_prio {
+            let now = Instant::now();
+            let mut outs = Vec::new();
+            for (i, (a, b)) in old.instances.iter().zip(&cfg.instances).enumerate() {
+                if a.priority != b.priority {
+                    tracing::info!(
+                        "VRRP_Instance({}) Reload: priority {} -> {}",
+                        b.name,
+                        a.priority,
+                        b.priority
+                    );
+                    outs.extend(
+                        self.side
+                            .coord
+                            .handle(now, i, Event::SetPriority(b.priority)),
+                    );
+                }
+            }
+            self.side.config = cfg;
+            self.perform(outs).await;
+            return;
+        }
+        tracing::info!("Reload: rebuilding VRRP instances");
+        let new_side = match self.build_side(cfg.clone()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("Reload refused for VRRP, keeping the running instances: {e:#}");
+                return;
+            }
+        };
+        let old_side = std::mem::replace(&mut self.side, new_side);
+        // Which old instances continue as which new ones.
+        let mut masters = Vec::new();
+        let mut quiet: Vec<Option<State>> = vec![None; self.side.io.len()];
+        let mut kept_vips: Vec<VipSpec> = Vec::new();
+        let now = Instant::now();
+        let mut stop_outs = Vec::new();
+        let mut stopped = Vec::new();
+        for (oi, inst) in old_side.coord.instances().iter().enumerate() {
+            let Some(oc) = old.instances.iter().find(|c| c.name == inst.name()) else {
+                continue;
+            };
+            let new_idx = cfg
+                .instances
+                .iter()
+                .find(|c| key(c) == key(oc))
+                .and_then(|c| self.side.coord.index_of(&c.name));
+            match new_idx {
+                Some(ni) => {
+                    if inst.state() == State::Master {
+                        masters.push(ni);
+                    }
+                    if let Some(q) = quiet.get_mut(ni) {
+                        *q = Some(inst.state());
+                    }
+                    kept_vips.extend(self.side.io[ni].vips.iter().cloned());
+                }
+                None => stopped.push(oi),
+            }
+        }
+        // Old instances with no successor resign and go to STOP (notify_stop).
+        let mut old_coord = old_side.coord;
+        for oi in &stopped {
+            tracing::info!(
+                "VRRP_Instance({}) removed by reload",
+                old_coord.instances()[*oi].name()
+            );
+            stop_outs.extend(
+                old_coord
+                    .handle(now, *oi, Event::Shutdown)
+                    .into_iter()
+                    .map(|o| (o, true)),
+            );
+        }
+        for (o, _) in stop_outs {
+            if let Target::Instance(oi) = o.target {
+                let io = &old_side.io[oi];
+                let p = old_coord.instances()[oi].params();
+                match o.action {
+                    Action::SendAdvert(adv) => {
+                        if let Some(src) = io.src {
+                            let sock: &VrrpSocket = match &io.vmac_sock {
+                                Some(s) => s,
+                                None => &self.sockets[io.sock].sock,
+                            };
+                            for dst in p.destinations() {
+                                if let Ok(b) = adv.encode(src, dst, p.checksum_form) {
+                                    let _ = sock.send(&b, src, dst).await;
+                                }
+                            }
+                        }
+                    }
+                    Action::Notify { state, priority } => {
+                        if let Some(st) = notify_state(state) {
+                            let c = StateChange {
+                                who: Who::Instance,
+                                name: p.name.clone(),
+                                state: st,
+                                priority,
+                            };
+                            self.notifier.state_changed(&c, &p.notify, p.smtp_alert);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Addresses of old instances not owned by a continuing one are removed.
+        for io in &old_side.io {
+            let gone: Vec<VipSpec> = io
+                .vips
+                .iter()
+                .filter(|v| {
+                    !kept_vips
+                        .iter()
+                        .any(|k| k.addr == v.addr && k.ifindex == v.ifindex)
+                })
+                .cloned()
+                .collect();
+            if !gone.is_empty() && !self.opts_dont_release {
+                let _ = io.addr_tx.send(AddrJob::Del(gone));
+            }
+        }
+        for s in old_side.scripts {
+            s.abort();
+        }
+        // Old workers finish their queue and end when their senders drop.
+        drop(old_side.io);
+        self.start().await;
+        let now = Instant::now();
+        for ni in masters {
+            let outs = self
+                .side
+                .coord
+                .handle(now, ni, Event::Sync(SyncCmd::Master));
+            self.perform(outs).await;
+        }
+    }
+
+    async fn shutdown(mut self) {
+        tracing::info!("VRRP: stopping");
+        let outs = self.side.coord.handle_all(Instant::now(), Event::Shutdown);
+        self.perform(outs).await;
+        for s in &self.side.scripts {
+            s.abort();
+        }
+        let mut workers = Vec::new();
+        let mut vmacs = Vec::new();
+        for io in self.side.io.drain(..) {
+            drop(io.addr_tx);
+            workers.push(io.worker);
+            vmacs.extend(io.vmac_index);
+        }
+        if tokio::time::timeout(Duration::from_secs(5), futures::future::join_all(workers))
+            .await
+            .is_err()
+        {
+            tracing::warn!("VRRP: address removal did not finish within 5 s");
+        }
+        let limit = self.side.config.global.notify_script_timeout + Duration::from_secs(1);
+        if !self.notifier.drain(limit).await {
+            tracing::warn!("VRRP: notify scripts still running at exit");
+        }
+        if !self.opts_dont_release {
+            for idx in vmacs {
+                if let Err(e) = vmac::remove(&self.nl, idx).await {
+                    tracing::warn!("cannot remove vmac interface {idx}: {e}");
+                }
+            }
+        }
+        for s in &self.sockets {
+            s.reader.abort();
+        }
+        tracing::info!("VRRP: stopped");
+    }
+}
+
+/// Whether a reload should keep quiet about instance `i` entering `to`.
+fn is_quiet(quiet: &[Option<State>], i: usize, to: State) -> bool {
+    match quiet.get(i).copied().flatten() {
+        Some(old) => to == old || (old == State::Master && to == State::Backup),
+        None => false,
+    }
+}
+
+fn join_group(sock: &VrrpSocket, group: IpAddr) {
+    // EADDRINUSE: already joined by the socket's first instance.
+    if let Err(e) = sock.join(group) {
+        if e.raw_os_error() != Some(libc::EADDRINUSE) {
+            tracing::warn!("{}: cannot join {group}: {e}", sock.spec().ifname);
+        }
+    }
+}
+
+/// Performs one instance's address work in order: VIPs, then the GARP/NA bursts.
+async fn addr_worker(
+    nl: Netlink,
+    name: String,
+    ifindex: u32,
+    ifname: String,
+    mac: Mac,
+    mut rx: mpsc::UnboundedReceiver<AddrJob>,
+) {
+    let mut sender: Option<PacketSocket> = None;
+    let mut present: Vec<VipSpec> = Vec::new();
+    while let Some(job) = rx.recv().await {
+        match job {
+            AddrJob::Add(vips) => {
+                for v in &vips {
+                    match nl.add(v).await {
+                        Ok(()) => tracing::debug!(
+                            "VRRP_Instance({name}) added {}/{}",
+                            v.addr,
+                            v.prefix_len
+                        ),
+                        Err(e) => tracing::error!("VRRP_Instance({name}) cannot add VIP: {e}"),
+                    }
+                }
+                present = vips;
+            }
+            AddrJob::Del(vips) => {
+                for v in &vips {
+                    match nl.del(v).await {
+                        Ok(()) => tracing::debug!(
+                            "VRRP_Instance({name}) removed {}/{}",
+                            v.addr,
+                            v.prefix_len
+                        ),
+                        Err(e) => tracing::error!("VRRP_Instance({name}) cannot remove VIP: {e}"),
+                    }
+                }
+                present.retain(|p| !vips.contains(p));
+            }
+            AddrJob::Garp(repeat) => {
+                if sender.is_none() {
+                    match PacketSocket::open(ifindex) {
+                        Ok(s) => sender = Some(s),
+                        Err(e) => {
+                            tracing::error!(
+                                "VRRP_Instance({name}) cannot open a packet socket: {e}"
+                            );
+                            continue;
+                        }
+                    }
+                }
+                let v4: Vec<Ipv4Addr> = present
+                    .iter()
+                    .filter_map(|v| match v.addr {
+                        IpAddr::V4(a) => Some(a),
+                        _ => None,
+                    })
+                    .collect();
+                let v6: Vec<Ipv6Addr> = present
+                    .iter()
+                    .filter_map(|v| match v.addr {
+                        IpAddr::V6(a) => Some(a),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(s) = &sender {
+                    let router = !v6.is_empty() && garp::ipv6_forwarding(&ifname);
+                    let failed = garp::announce(s, mac, &v4, &v6, router, repeat);
+                    tracing::debug!(
+                        "VRRP_Instance({name}) sent {} gratuitous ARP/NA on {ifname} ({failed} failed)",
+                        (v4.len() + v6.len()) as u32 * repeat.max(1)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_keeps_quiet_only_about_the_old_state() {
+        let q = vec![Some(State::Master), Some(State::Backup), None];
+        // A continuing master passes through BACKUP back to MASTER silently.
+        assert!(is_quiet(&q, 0, State::Backup));
+        assert!(is_quiet(&q, 0, State::Master));
+        assert!(!is_quiet(&q, 0, State::Fault));
+        // A continuing backup: BACKUP again is silent, MASTER is news.
+        assert!(is_quiet(&q, 1, State::Backup));
+        assert!(!is_quiet(&q, 1, State::Master));
+        // New instances and out-of-range indexes are never silenced.
+        assert!(!is_quiet(&q, 2, State::Backup));
+        assert!(!is_quiet(&q, 7, State::Backup));
+    }
+
+    #[test]
+    fn lvs_only_changes_are_no_vrrp_change() {
+        let a = Config::default();
+        let mut b = a.clone();
+        b.global.lvs_timeouts = Some(crate::config::LvsTimeouts {
+            tcp: Some(900),
+            tcpfin: None,
+            udp: None,
+        });
+        b.global.smtp_alert_checker = Some(true);
+        assert!(vrrp_part(&a) == vrrp_part(&b));
+        let mut c = a.clone();
+        c.global.vrrp_garp_master_repeat = 9;
+        assert!(vrrp_part(&a) != vrrp_part(&c));
+    }
+
+    #[test]
+    fn notify_states() {
+        assert_eq!(notify_state(State::Master), Some(NotifyState::Master));
+        assert_eq!(notify_state(State::Stop), Some(NotifyState::Stop));
+        assert_eq!(notify_state(State::Init), None);
+    }
+}

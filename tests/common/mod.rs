@@ -1,0 +1,86 @@
+//! Test helpers shared by the VRRP tests: reading the keepalived captures.
+#![allow(dead_code)]
+
+use lvsd::vrrp::packet::RxMeta;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A captured IP packet: capture time, source, destination, TTL / hop limit and the VRRP
+/// payload.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Capture timestamp since the Unix epoch.
+    pub ts: Duration,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub ttl: u8,
+    pub payload: Vec<u8>,
+}
+
+impl Frame {
+    pub fn meta(&self) -> RxMeta {
+        RxMeta {
+            src: self.src,
+            dst: self.dst,
+            ttl: self.ttl,
+        }
+    }
+}
+
+/// Reads a little-endian, Ethernet (linktype 1) pcap from tests/data/vrrp-captures and
+/// returns its VRRP frames.
+pub fn read_pcap(name: &str) -> Vec<Frame> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/vrrp-captures")
+        .join(name);
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(&data[0..4], &[0xd4, 0xc3, 0xb2, 0xa1], "pcap magic");
+    assert_eq!(
+        u32::from_le_bytes(data[20..24].try_into().unwrap()),
+        1,
+        "ethernet"
+    );
+    let mut frames = Vec::new();
+    let mut off = 24;
+    while off + 16 <= data.len() {
+        let secs = u32::from_le_bytes(data[off..off + 4].try_into().unwrap());
+        let usecs = u32::from_le_bytes(data[off + 4..off + 8].try_into().unwrap());
+        let ts = Duration::from_secs(u64::from(secs)) + Duration::from_micros(u64::from(usecs));
+        let incl = u32::from_le_bytes(data[off + 8..off + 12].try_into().unwrap()) as usize;
+        let pkt = &data[off + 16..off + 16 + incl];
+        off += 16 + incl;
+        let ethertype = u16::from_be_bytes([pkt[12], pkt[13]]);
+        let ip = &pkt[14..];
+        let frame = match ethertype {
+            0x0800 => {
+                let ihl = usize::from(ip[0] & 0x0f) * 4;
+                let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+                assert_eq!(ip[9], 112, "protocol VRRP");
+                Frame {
+                    ts,
+                    src: IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15])),
+                    dst: IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19])),
+                    ttl: ip[8],
+                    payload: ip[ihl..total].to_vec(),
+                }
+            }
+            0x86dd => {
+                let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+                assert_eq!(ip[6], 112, "next header VRRP");
+                let s: [u8; 16] = ip[8..24].try_into().unwrap();
+                let d: [u8; 16] = ip[24..40].try_into().unwrap();
+                Frame {
+                    ts,
+                    src: IpAddr::V6(Ipv6Addr::from(s)),
+                    dst: IpAddr::V6(Ipv6Addr::from(d)),
+                    ttl: ip[7],
+                    payload: ip[40..40 + plen].to_vec(),
+                }
+            }
+            other => panic!("unexpected ethertype {other:#x}"),
+        };
+        frames.push(frame);
+    }
+    frames
+}
