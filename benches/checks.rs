@@ -189,7 +189,10 @@ async fn reqwest_load(n: usize, port: u16, delay_loop: Duration, failures: Arc<A
                     let status = r.status().as_u16();
                     let body = r.bytes().await.ok()?;
                     let digest = hex::encode(md5::Md5::digest(&body));
-                    Some((200..300).contains(&status) && digest == "444bcb3a3fcf8389296c49467f27e1d6")
+                    Some(
+                        (200..300).contains(&status)
+                            && digest == "444bcb3a3fcf8389296c49467f27e1d6",
+                    )
                 }
                 .await;
                 if ok != Some(true) {
@@ -202,7 +205,10 @@ async fn reqwest_load(n: usize, port: u16, delay_loop: Duration, failures: Arc<A
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let delay_ms: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200);
     let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);

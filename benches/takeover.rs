@@ -4,7 +4,8 @@
 //! Two directors on a private bridge, A at priority 150 and B at 100 (VRID 51, one VIP).
 //! Each round stops the master A with SIGTERM or SIGKILL and measures, from kernel
 //! timestamps of frames captured on the bridge:
-//!   - SIGTERM: A's priority-0 advert → B's first advert (protocol bound: B's skew);
+//!   - SIGTERM: A's priority-0 advert → B's first advert (protocol bound: B's skew, for v3
+//!     in whole centiseconds as RFC 5798 computes it);
 //!   - SIGKILL: A's last advert → B's first advert (bound: 3×advert_int + skew);
 //!   - both also from the signal, and the delay from B's first advert to its first GARP.
 //!
@@ -163,9 +164,11 @@ fn ms(v: f64) -> String {
     format!("{:8.1}", v * 1000.0)
 }
 
-fn report(case: &mut Case) {
-    let sk = skew(100, case.advert_int);
-    let md = master_down(100, case.advert_int);
+/// Prints a case's medians; returns (SIGTERM, SIGKILL) protocol-relative medians.
+fn report(case: &mut Case) -> [Option<f64>; 2] {
+    let mut out = [None, None];
+    let sk = rfc_skew(case.version, 100, case.advert_int);
+    let md = rfc_master_down(case.version, 100, case.advert_int);
     if !case.healthy {
         println!(
             "{:<10} v{} adv {:>5}s  not measured: A never became master at the start",
@@ -173,7 +176,7 @@ fn report(case: &mut Case) {
             case.version,
             case.advert_int
         );
-        return;
+        return out;
     }
     for (how, s, bound) in [
         ("SIGTERM", &mut case.term, sk),
@@ -192,6 +195,7 @@ fn report(case: &mut Case) {
         }
         let n = s.proto.len();
         let p = median(&mut s.proto);
+        out[k] = Some(p);
         let f = median(&mut s.from_signal);
         let g = if s.garp.is_empty() {
             f64::NAN
@@ -213,6 +217,7 @@ fn report(case: &mut Case) {
             ms(g)
         );
     }
+    out
 }
 
 fn main() {
@@ -239,8 +244,35 @@ fn main() {
                 c.round(true);
             }
         }
-        for c in cases.iter_mut() {
-            report(c);
+        let ka = report(&mut cases[0]);
+        let lv = report(&mut cases[1]);
+        for (k, (how, bound)) in [
+            ("SIGTERM", rfc_skew(version, 100, adv)),
+            ("SIGKILL", rfc_master_down(version, 100, adv)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let (Some(l), Some(r)) = (lv[k], ka[k]) {
+                println!(
+                    "verdict v{version} adv {adv}s {how}: lvsd {} ms from the bound ({}), {} ms vs keepalived ({})",
+                    ms(l - bound).trim(),
+                    if (l - bound).abs() <= 0.005 { "within 5 ms" } else { "MISSES 5 ms" },
+                    ms(l - r).trim(),
+                    if l <= r { "no slower" } else { "slower" }
+                );
+                if adv < 0.1 {
+                    println!(
+                        "verdict v{version} adv {adv}s {how}: lvsd takeover {} ms ({})",
+                        ms(l).trim(),
+                        if l < 0.2 {
+                            "under 200 ms"
+                        } else {
+                            "NOT under 200 ms"
+                        }
+                    );
+                }
+            }
         }
     }
 }

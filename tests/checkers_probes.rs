@@ -96,8 +96,7 @@ async fn http_server(
                 match tls {
                     None => serve(sock, reply, tx, None).await,
                     Some(cfg) => {
-                        let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(sock).await
-                        else {
+                        let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(sock).await else {
                             return;
                         };
                         let sni = s.get_ref().1.server_name().map(str::to_string);
@@ -189,7 +188,12 @@ async fn http_digest() {
     .await;
     assert!(v.is_up(), "{v:?}");
     // The second URL's digest is wrong: the whole check fails, naming url(2).
-    let v = check_once(&settings(CheckerKind::Http(http(vec![good, bad])), port, 2000)).await;
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![good, bad])),
+        port,
+        2000,
+    ))
+    .await;
     assert!(!v.is_up());
     let r = reason(&v);
     assert!(r.starts_with("MD5 digest error to "), "{r}");
@@ -209,7 +213,12 @@ async fn http_drip_body_times_out_at_connect_timeout() {
     )
     .await;
     let start = Instant::now();
-    let v = check_once(&settings(CheckerKind::Http(http(vec![url("/")])), port, 600)).await;
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![url("/")])),
+        port,
+        600,
+    ))
+    .await;
     let took = start.elapsed();
     assert!(!v.is_up(), "{v:?}");
     assert!(reason(&v).contains("Timeout"), "{v:?}");
@@ -224,7 +233,12 @@ async fn http_drip_body_times_out_at_connect_timeout() {
         None,
     )
     .await;
-    let v = check_once(&settings(CheckerKind::Http(http(vec![url("/")])), port, 3000)).await;
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![url("/")])),
+        port,
+        3000,
+    ))
+    .await;
     assert!(v.is_up(), "{v:?}");
 }
 
@@ -234,7 +248,12 @@ async fn http_refused_port() {
         let l = std::net::TcpListener::bind((LOCALHOST, 0)).unwrap();
         l.local_addr().unwrap().port()
     };
-    let v = check_once(&settings(CheckerKind::Http(http(vec![url("/")])), port, 2000)).await;
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![url("/")])),
+        port,
+        2000,
+    ))
+    .await;
     assert!(!v.is_up());
     assert!(reason(&v).starts_with("Error connecting server [127.0.0.1]:tcp:"));
 }
@@ -243,7 +262,12 @@ async fn http_refused_port() {
 async fn http_host_header_and_protocol() {
     let (port, mut rx) = http_server(Reply::Full(200, ""), None).await;
     // No virtualhost: the address and port; HTTP/1.0 by default.
-    let v = check_once(&settings(CheckerKind::Http(http(vec![url("/a")])), port, 2000)).await;
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![url("/a")])),
+        port,
+        2000,
+    ))
+    .await;
     assert!(v.is_up());
     let (head, _) = rx.recv().await.unwrap();
     assert!(head.starts_with("GET /a HTTP/1.0\r\n"), "{head}");
@@ -355,7 +379,10 @@ async fn tcp_check_binds_to_bindto_and_bind_port() {
         .unwrap()
         .port();
     let mut s = settings(CheckerKind::Tcp, port, 1000);
-    s.bind = Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), free));
+    s.bind = Some(SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+        free,
+    ));
     let accept = tokio::spawn(async move { l.accept().await.unwrap().1 });
     assert!(check_once(&s).await.is_up());
     assert_eq!(accept.await.unwrap(), s.bind.unwrap());
@@ -591,7 +618,10 @@ async fn file_check_weights() {
     std::fs::write(&path, "5\n").unwrap();
     assert!(matches!(
         run(kind(None, false)).await,
-        Verdict::Up { weight: Some(5), .. }
+        Verdict::Up {
+            weight: Some(5),
+            ..
+        }
     ));
     assert!(matches!(
         run(kind(Some(3), false)).await,
@@ -604,7 +634,10 @@ async fn file_check_weights() {
     std::fs::write(&path, "-4").unwrap();
     assert!(matches!(
         run(kind(Some(2), true)).await,
-        Verdict::Up { weight: Some(8), .. }
+        Verdict::Up {
+            weight: Some(8),
+            ..
+        }
     ));
     std::fs::write(&path, "0").unwrap();
     assert!(!run(kind(None, false)).await.is_up());

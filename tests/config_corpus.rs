@@ -71,7 +71,11 @@ fn master_director() {
     assert_eq!(vs.delay_loop, secs(5.0));
     assert_eq!(vs.lb_algo, "wrr");
     assert_eq!(vs.lb_kind, LbKind::Nat);
-    assert_eq!(vs.persistence_timeout, Some(360), "bare persistence_timeout is 360 s");
+    assert_eq!(
+        vs.persistence_timeout,
+        Some(360),
+        "bare persistence_timeout is 360 s"
+    );
     assert!(vs.inhibit_on_failure);
     assert_eq!(
         vs.sorry_server,
@@ -83,7 +87,10 @@ fn master_director() {
     );
     assert_eq!(vs.real_servers.len(), 2);
     let rs = &vs.real_servers[0];
-    assert_eq!((rs.addr, rs.port, rs.weight), (ip("198.51.100.1"), Some(8080), 3));
+    assert_eq!(
+        (rs.addr, rs.port, rs.weight),
+        (ip("198.51.100.1"), Some(8080), 3)
+    );
     let CheckerKind::Http(h) = &rs.checkers[0].kind else {
         panic!("not HTTP")
     };
@@ -97,7 +104,10 @@ fn master_director() {
             StatusRange { from: 301, to: 301 }
         ]
     );
-    assert_eq!(u.digest.as_deref(), Some("9e107d9d372bb6826bd81d3542a419d6"));
+    assert_eq!(
+        u.digest.as_deref(),
+        Some("9e107d9d372bb6826bd81d3542a419d6")
+    );
     assert_eq!(rs.checkers[0].common.connect_timeout, Some(secs(2.5)));
     assert_eq!(rs.checkers[0].common.retry, Some(3));
     // Defaults where nothing is written.
@@ -115,8 +125,14 @@ fn backup_director() {
     assert_eq!(i.preempt_delay, Some(secs(30.0)));
     assert_eq!(i.priority, 100);
     assert_eq!(i.advert_int, secs(1.0), "default advert_int");
-    assert_eq!(i.notify.master.as_deref(), Some("/usr/local/bin/notify.sh master"));
-    assert_eq!(i.notify.backup.as_deref(), Some("/usr/local/bin/notify.sh backup"));
+    assert_eq!(
+        i.notify.master.as_deref(),
+        Some("/usr/local/bin/notify.sh master")
+    );
+    assert_eq!(
+        i.notify.backup.as_deref(),
+        Some("/usr/local/bin/notify.sh backup")
+    );
     let vs = &c.virtual_servers[0];
     assert_eq!(vs.delay_loop, secs(60.0), "default delay_loop");
     assert_eq!(vs.lb_algo, "wlc", "default lb_algo");
@@ -145,7 +161,10 @@ fn dr_with_fwmark() {
     assert_eq!(vs.real_servers[0].port, None);
     assert_eq!(vs.real_servers[0].weight, 2);
     assert_eq!(vs.real_servers[0].checkers[0].kind, CheckerKind::Tcp);
-    assert_eq!(vs.real_servers[0].checkers[0].common.connect_port, Some(443));
+    assert_eq!(
+        vs.real_servers[0].checkers[0].common.connect_port,
+        Some(443)
+    );
     // DR with the same port on the real server is fine.
     assert_eq!(c.virtual_servers[1].real_servers[0].port, Some(443));
 }
@@ -168,7 +187,10 @@ fn tun() {
         Some(TunnelType::Ipip)
     );
     assert_eq!(vs.real_servers[0].checkers[0].kind, CheckerKind::Ping);
-    assert_eq!(vs.real_servers[0].checkers[0].common.delay_loop, Some(secs(3.0)));
+    assert_eq!(
+        vs.real_servers[0].checkers[0].common.delay_loop,
+        Some(secs(3.0))
+    );
     assert_eq!(vs.real_servers[1].port, None);
 }
 
@@ -334,7 +356,10 @@ fn ipv6() {
             port: 80
         }
     );
-    assert_eq!(c.virtual_servers[0].real_servers[0].addr, ip("2001:db8:1::1"));
+    assert_eq!(
+        c.virtual_servers[0].real_servers[0].addr,
+        ip("2001:db8:1::1")
+    );
     assert_eq!(
         c.virtual_servers[1].key,
         VsKey::Fwmark {
@@ -400,12 +425,18 @@ fn sync_group_and_tracking() {
     let c = load("sync_group.conf").config;
     let s = &c.vrrp_scripts[0];
     assert_eq!(s.script, "/usr/bin/pgrep haproxy");
-    assert_eq!((s.weight, s.weight_reverse, s.rise, s.fall), (10, true, 3, 2));
+    assert_eq!(
+        (s.weight, s.weight_reverse, s.rise, s.fall),
+        (10, true, 3, 2)
+    );
     assert_eq!(s.interval, secs(2.0));
     assert!(s.init_fail);
     let g = &c.sync_groups[0];
     assert_eq!(g.members, vec!["VI_A", "VI_B"]);
-    assert_eq!(g.notify.master.as_deref(), Some("/usr/local/bin/g1-master.sh"));
+    assert_eq!(
+        g.notify.master.as_deref(),
+        Some("/usr/local/bin/g1-master.sh")
+    );
     assert_eq!(g.notify.generic.as_deref(), Some("/usr/local/bin/g1.sh"));
     assert_eq!(g.track_script[0].weight, Some(-5));
     assert!(g.global_tracking);
@@ -515,7 +546,10 @@ fn nat_with_misc_check_and_quorum() {
 
 #[test]
 fn examples_load() {
-    for f in ["examples/keepalived.conf", "examples/keepalived-backup.conf"] {
+    for f in [
+        "examples/keepalived.conf",
+        "examples/keepalived-backup.conf",
+    ] {
         let l = config::load(Path::new(f), "x").unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(l.warnings.is_empty(), "{f}: {:?}", l.warnings);
         let c = &l.config;
@@ -524,6 +558,9 @@ fn examples_load() {
         assert!(c.virtual_servers[0].sorry_server.is_some());
         assert!(c.virtual_servers[0].inhibit_on_failure);
         assert_eq!(c.virtual_servers[2].lb_kind, LbKind::Dr);
-        assert!(matches!(c.virtual_servers[2].key, VsKey::Fwmark { mark: 80, .. }));
+        assert!(matches!(
+            c.virtual_servers[2].key,
+            VsKey::Fwmark { mark: 80, .. }
+        ));
     }
 }

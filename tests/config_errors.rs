@@ -69,7 +69,10 @@ fn lvsd_t_exits_4_and_prints_the_error() {
 
 #[test]
 fn lvsd_t_accepts_the_examples() {
-    for f in ["examples/keepalived.conf", "examples/keepalived-backup.conf"] {
+    for f in [
+        "examples/keepalived.conf",
+        "examples/keepalived-backup.conf",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
             .args(["-t", "-f", f])
             .output()
@@ -92,9 +95,12 @@ fn lvsd_t_reports_warnings_and_still_passes() {
     assert!(stderr.contains(
         "tests/configs/global_full.conf:21:5: warning: `vrrp_iptables` is not supported yet by lvsd (ignored)"
     ));
-    assert!(stderr.contains(
-        "tests/configs/global_full.conf:20:24: error: script `/usr/local/bin/fifo.sh`:"
-    ), "{stderr}");
+    assert!(
+        stderr.contains(
+            "tests/configs/global_full.conf:20:24: error: script `/usr/local/bin/fifo.sh`:"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -116,7 +122,11 @@ fn script_security_refuses_a_writable_script() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    let want = format!("{}:5:12: error: script `{} arg`:", conf.display(), script.display());
+    let want = format!(
+        "{}:5:12: error: script `{} arg`:",
+        conf.display(),
+        script.display()
+    );
     assert!(stderr.starts_with(&want), "want {want}\ngot {stderr}");
     assert!(stderr.contains("writable by group or others"), "{stderr}");
 
@@ -155,7 +165,11 @@ fn dump_as_json_and_as_text() {
 fn config_id_flag_selects_lines() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("k.conf");
-    std::fs::write(&conf, "@node1 global_defs {\n@node1 }\n@^node1 bogus_keyword\n").unwrap();
+    std::fs::write(
+        &conf,
+        "@node1 global_defs {\n@node1 }\n@^node1 bogus_keyword\n",
+    )
+    .unwrap();
     let run = |id: &str| {
         Command::new(env!("CARGO_BIN_EXE_lvsd"))
             .arg(format!("-t={}", conf.display()))

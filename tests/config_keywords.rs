@@ -73,7 +73,10 @@ fn every_unsupported_keyword_warns() {
 
 #[test]
 fn suggestions_come_from_the_right_table() {
-    assert_eq!(keywords::INSTANCE.suggest("virtual_router"), Some("virtual_router_id"));
+    assert_eq!(
+        keywords::INSTANCE.suggest("virtual_router"),
+        Some("virtual_router_id")
+    );
     assert_eq!(keywords::VS.suggest("lb_algorithm"), None);
     assert_eq!(keywords::VS.suggest("delay_lop"), Some("delay_loop"));
     assert_eq!(keywords::HTTP.suggest("conect_port"), Some("connect_port"));

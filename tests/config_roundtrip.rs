@@ -24,8 +24,16 @@ fn round_trip(c: &Config) {
             .unwrap_or(0);
         panic!(
             "round trip changed the model near line {first}:\n{}\n---\n{}\n---\n{text}",
-            a.lines().skip(first.saturating_sub(5)).take(10).collect::<Vec<_>>().join("\n"),
-            b.lines().skip(first.saturating_sub(5)).take(10).collect::<Vec<_>>().join("\n"),
+            a.lines()
+                .skip(first.saturating_sub(5))
+                .take(10)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            b.lines()
+                .skip(first.saturating_sub(5))
+                .take(10)
+                .collect::<Vec<_>>()
+                .join("\n"),
         );
     }
 }
@@ -81,7 +89,16 @@ impl Rng {
     }
     fn ip(&mut self, v6: bool) -> IpAddr {
         if v6 {
-            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, self.below(0xffff) as u16 + 1))
+            IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                self.below(0xffff) as u16 + 1,
+            ))
         } else {
             IpAddr::V4(Ipv4Addr::new(198, 51, 100, self.below(254) as u8 + 1))
         }
@@ -109,7 +126,9 @@ fn gen_config(seed: u64) -> Config {
     let mut c = Config::default();
     let g = &mut c.global;
     g.router_id = r.maybe(|r| r.word("lvs "));
-    g.notification_email = (0..r.below(3)).map(|i| format!("ops{i}@example.com")).collect();
+    g.notification_email = (0..r.below(3))
+        .map(|i| format!("ops{i}@example.com"))
+        .collect();
     g.notification_email_from = r.maybe(|r| r.word("from@"));
     g.smtp_server = r.maybe(|r| SmtpServer {
         host: r.word("mail"),
@@ -218,7 +237,11 @@ fn gen_config(seed: u64) -> Config {
             advert_int: advert,
             version: ver,
             authentication: r.maybe(|r| Authentication {
-                auth_type: if r.chance() { AuthType::Pass } else { AuthType::Ah },
+                auth_type: if r.chance() {
+                    AuthType::Pass
+                } else {
+                    AuthType::Ah
+                },
                 auth_pass: r.word("pw"),
             }),
             virtual_ipaddress: vips,
@@ -253,7 +276,11 @@ fn gen_config(seed: u64) -> Config {
                 master_rx_lower_pri: r.maybe(Rng::script),
             },
             nopreempt: backup && r.chance(),
-            preempt_delay: if backup { r.maybe(|r| Duration::from_secs(r.below(1000))) } else { None },
+            preempt_delay: if backup {
+                r.maybe(|r| Duration::from_secs(r.below(1000)))
+            } else {
+                None
+            },
             unicast_src_ip: r.maybe(|r| r.ip(false)),
             unicast_peers: (0..r.below(3))
                 .map(|_| UnicastPeer {
@@ -267,7 +294,13 @@ fn gen_config(seed: u64) -> Config {
             garp_master_repeat: r.maybe(|r| r.below(10) as u32),
             garp_master_refresh: r.maybe(Rng::dur),
             garp_master_refresh_repeat: r.maybe(|r| r.below(10) as u32),
-            use_vmac: r.maybe(|r| if r.chance() { String::new() } else { r.word("vrrp.") }),
+            use_vmac: r.maybe(|r| {
+                if r.chance() {
+                    String::new()
+                } else {
+                    r.word("vrrp.")
+                }
+            }),
             vmac_xmit_base: r.chance(),
             accept: r.maybe(Rng::chance),
             smtp_alert: r.maybe(Rng::chance),
@@ -378,7 +411,8 @@ fn gen_config(seed: u64) -> Config {
             tunnel: r.maybe(|r| Tunnel {
                 tun_type: TunnelType::Gue,
                 port: Some(r.below(65535) as u16 + 1),
-                csum: [TunnelCsum::NoCsum, TunnelCsum::Csum, TunnelCsum::RemCsum][r.below(3) as usize],
+                csum: [TunnelCsum::NoCsum, TunnelCsum::Csum, TunnelCsum::RemCsum]
+                    [r.below(3) as usize],
             }),
             real_servers: Vec::new(),
         };
@@ -404,7 +438,11 @@ fn gen_config(seed: u64) -> Config {
                 notify_down: r.maybe(Rng::script),
                 uthreshold: r.maybe(|r| r.below(1000) as u32),
                 lthreshold: r.maybe(|r| r.below(1000) as u32),
-                lvs_method: if lb_kind == LbKind::Nat { None } else { r.maybe(|_| lb_kind) },
+                lvs_method: if lb_kind == LbKind::Nat {
+                    None
+                } else {
+                    r.maybe(|_| lb_kind)
+                },
                 tunnel: r.maybe(|_| Tunnel {
                     tun_type: TunnelType::Ipip,
                     port: None,

@@ -57,7 +57,12 @@ fn ev(vs: usize, rs: usize, checker: usize, up: bool) -> CheckerEvent {
         id: CheckerId { vs, rs, checker },
         up,
         weight: None,
-        reason: if up { "check succeeded" } else { "connection refused" }.into(),
+        reason: if up {
+            "check succeeded"
+        } else {
+            "connection refused"
+        }
+        .into(),
     }
 }
 
@@ -290,8 +295,8 @@ fn quorum_hysteresis_edges() {
     let cases = [
         (true, 3, 3, 0, true),
         (true, 2, 3, 0, false),
-        (true, 2, 3, 1, true),  // 2 ≥ 3−1
-        (true, 1, 3, 1, false), // 1 < 3−1
+        (true, 2, 3, 1, true),   // 2 ≥ 3−1
+        (true, 1, 3, 1, false),  // 1 < 3−1
         (false, 3, 3, 1, false), // 3 < 3+1
         (false, 4, 3, 1, true),
         (false, 3, 3, 0, true),
@@ -300,7 +305,11 @@ fn quorum_hysteresis_edges() {
         (false, 0, 0, 0, true),
     ];
     for (up, sum, q, h, next) in cases {
-        assert_eq!(quorum_next(up, sum, q, h), next, "up={up} sum={sum} q={q} h={h}");
+        assert_eq!(
+            quorum_next(up, sum, q, h),
+            next,
+            "up={up} sum={sum} q={q} h={h}"
+        );
     }
 }
 
@@ -400,7 +409,10 @@ fn quorum_without_sorry_server_only_runs_scripts() {
     let mut h = H::start(config(vec![vs]));
     h.scripts();
     let ops = h.step(ev(0, 0, 0, false));
-    assert_eq!(ops, vec![Op::DelDest(skey("10.0.0.1", 80), dkey("10.0.1.2", 80))]);
+    assert_eq!(
+        ops,
+        vec![Op::DelDest(skey("10.0.0.1", 80), dkey("10.0.1.2", 80))]
+    );
     assert_eq!(h.scripts(), vec!["/bin/qdown".to_string()]);
 }
 
@@ -477,7 +489,10 @@ fn omega_runs_down_scripts_at_exit() {
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert_eq!(cmds, vec!["/bin/down0".to_string(), "/bin/qdown".to_string()]);
+    assert_eq!(
+        cmds,
+        vec!["/bin/down0".to_string(), "/bin/qdown".to_string()]
+    );
     vs.omega = false;
     let h = H::start(config(vec![vs]));
     assert!(h.state.shutdown_effects().is_empty());
@@ -620,7 +635,11 @@ fn failed_operations_are_retried_on_the_next_pass() {
     h.fake.with(|k| k.rules.clear());
     let dumps = h.fake.with(|k| k.dumps);
     assert_eq!(h.sync(), vec![Op::AddDest(k, dest("10.0.1.3", 80, 1))]);
-    assert_eq!(h.fake.with(|k| k.dumps), dumps + 1, "a retry re-reads the kernel");
+    assert_eq!(
+        h.fake.with(|k| k.dumps),
+        dumps + 1,
+        "a retry re-reads the kernel"
+    );
     assert!(!h.rec.needs_retry());
     assert_eq!(h.dests(k).len(), 2);
     assert_eq!(h.sync(), vec![]);
@@ -654,18 +673,22 @@ fn transport_errors_and_external_changes_are_repaired_by_a_retry() {
 #[test]
 fn reload_keeps_state_and_sends_only_the_difference() {
     let mut other = addr_vs(ip("10.0.0.2"), 443);
-    other.real_servers.push(real_server(ip("10.0.2.2"), Some(443)));
+    other
+        .real_servers
+        .push(real_server(ip("10.0.2.2"), Some(443)));
     let mut h = H::start(config(vec![web_vs(&[1, 1, 1]), other]));
     let k = skey("10.0.0.1", 80);
     h.step(ev(0, 1, 0, false)); // 10.0.1.3 down
-    // New config: VS order changed, 10.0.0.2 gone, a new VS, a new real server,
-    // a changed weight, a removed real server (10.0.1.4), the down one unchanged.
+                                // New config: VS order changed, 10.0.0.2 gone, a new VS, a new real server,
+                                // a changed weight, a removed real server (10.0.1.4), the down one unchanged.
     let mut web = web_vs(&[5, 1]);
     let mut new_rs = real_server(ip("10.0.1.8"), Some(80));
     new_rs.checkers.push(tcp_check());
     web.real_servers.push(new_rs);
     let mut third = addr_vs(ip("10.0.0.3"), 25);
-    third.real_servers.push(real_server(ip("10.0.3.2"), Some(25)));
+    third
+        .real_servers
+        .push(real_server(ip("10.0.3.2"), Some(25)));
     let before = h.state.checker_states();
     let ops = h.reload(config(vec![third, web]));
     assert_eq!(
@@ -687,7 +710,13 @@ fn reload_keeps_state_and_sends_only_the_difference() {
         ]
     );
     // The down server stayed down across the reload (now VS 1, RS 1).
-    assert!(!before[&CheckerId { vs: 0, rs: 1, checker: 0 }]);
+    assert!(
+        !before[&CheckerId {
+            vs: 0,
+            rs: 1,
+            checker: 0
+        }]
+    );
     assert_eq!(h.state.rs_alive(1, 1), Some(false));
     assert!(
         !h.state.checker_states()[&CheckerId {
@@ -739,7 +768,12 @@ fn big_reload_is_quick() {
     let mut h = H::start(config(make(1)));
     let t = std::time::Instant::now();
     let ops = h.reload(config(make(2)));
-    println!("reload of 500 VS x 20 RS changing 500 weights: {:?}", t.elapsed());
+    println!(
+        "reload of 500 VS x 20 RS changing 500 weights: {:?}",
+        t.elapsed()
+    );
     assert_eq!(ops.len(), 500);
-    assert!(ops.iter().all(|o| matches!(o, Op::EditDest(_, d) if d.weight == 2)));
+    assert!(ops
+        .iter()
+        .all(|o| matches!(o, Op::EditDest(_, d) if d.weight == 2)));
 }

@@ -195,12 +195,19 @@ async fn runtime_follows_events_retries_reloads_and_cleans_up() {
 
     // It comes back while the kernel refuses it: retried each second until it lands.
     fake.with(|k| {
-        k.rules
-            .push(Box::new(|op| matches!(op, Op::AddDest(..)).then_some(libc::ENOMEM)))
+        k.rules.push(Box::new(|op| {
+            matches!(op, Op::AddDest(..)).then_some(libc::ENOMEM)
+        }))
     });
     r.checkers.sender().send(ev(0, 0, true)).await.unwrap();
     eventually("two refused attempts", || {
-        fake.with(|k| k.log.iter().filter(|o| matches!(o, Op::AddDest(..))).count() >= 3)
+        fake.with(|k| {
+            k.log
+                .iter()
+                .filter(|o| matches!(o, Op::AddDest(..)))
+                .count()
+                >= 3
+        })
     })
     .await;
     assert_eq!(dests(&fake).len(), 1);
@@ -216,8 +223,20 @@ async fn runtime_follows_events_retries_reloads_and_cleans_up() {
     eventually("reloaded", || r.checkers.count() == 2).await;
     eventually("new rs added", || dests(&fake).len() == 2).await;
     let initial = r.checkers.starts.lock().unwrap()[1].0.clone();
-    assert!(!initial[&CheckerId { vs: 0, rs: 1, checker: 0 }]);
-    assert!(initial[&CheckerId { vs: 0, rs: 2, checker: 0 }]);
+    assert!(
+        !initial[&CheckerId {
+            vs: 0,
+            rs: 1,
+            checker: 0
+        }]
+    );
+    assert!(
+        initial[&CheckerId {
+            vs: 0,
+            rs: 2,
+            checker: 0
+        }]
+    );
     let sent = fake.with(|k| k.take_log());
     assert_eq!(sent.len(), 1, "only the difference: {sent:?}");
     assert!(matches!(&sent[0], Op::AddDest(_, d) if d.key.addr == ip("10.0.1.4")));
@@ -269,6 +288,9 @@ async fn shutdown_keeps_foreign_services() {
     r.shutdown.send(true).unwrap();
     r.task.await.unwrap().unwrap();
     fake.with(|k| {
-        assert_eq!(k.table.services.keys().copied().collect::<Vec<_>>(), vec![foreign]);
+        assert_eq!(
+            k.table.services.keys().copied().collect::<Vec<_>>(),
+            vec![foreign]
+        );
     });
 }

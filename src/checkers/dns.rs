@@ -29,7 +29,11 @@ pub fn encode_query(id: u16, name: &str, qtype: u16) -> Result<Vec<u8>, String> 
     q.extend_from_slice(&0x0100u16.to_be_bytes()); // RD
     q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]); // QD=1 AN=NS=AR=0
     let start = q.len();
-    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+    for label in name
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+    {
         if label.len() > 63 {
             return Err(format!("label {label:?} is longer than 63 bytes"));
         }
@@ -85,9 +89,7 @@ pub async fn check(s: &CheckSettings, d: &DnsCheck) -> Verdict {
             loop {
                 let n = match sock.recv(&mut buf).await {
                     Ok(n) => n,
-                    Err(e) => {
-                        return Verdict::down(format!("DNS_CHECK to {target} failed: {e}."))
-                    }
+                    Err(e) => return Verdict::down(format!("DNS_CHECK to {target} failed: {e}.")),
                 };
                 match response_rcode(&buf[..n], id) {
                     None => continue, // stray or malformed datagram: keep waiting

@@ -131,11 +131,9 @@ enum UrlError {
 
 pub async fn check(s: &CheckSettings, http: &HttpCheck) -> Verdict {
     let name = if http.tls { "SSL" } else { "HTTP" };
-    bounded(
-        s.connect_timeout,
-        check_urls(s, http),
-        || format!("Timeout {name} read from server {}.", s.target()),
-    )
+    bounded(s.connect_timeout, check_urls(s, http), || {
+        format!("Timeout {name} read from server {}.", s.target())
+    })
     .await
 }
 

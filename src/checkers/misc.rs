@@ -36,8 +36,8 @@ pub async fn check(s: &CheckSettings, m: &MiscCheck) -> Verdict {
         Outcome::Signalled(sig) => Verdict::down(format!(
             "Misc check for [{cmd}] to {target} killed by signal {sig}."
         )),
-        Outcome::TimedOut => Verdict::down(format!(
-            "Misc check for [{cmd}] to {target} timed out."
-        )),
+        Outcome::TimedOut => {
+            Verdict::down(format!("Misc check for [{cmd}] to {target} timed out."))
+        }
     }
 }

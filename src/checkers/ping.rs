@@ -131,6 +131,9 @@ mod tests {
         assert!(is_reply(false, true, &with_ip, 77));
         assert!(!is_reply(false, true, &reply[..4], 77));
         let req = echo_request(false, 9, 77);
-        assert!(!is_reply(false, false, &req, 77), "our own request is no reply");
+        assert!(
+            !is_reply(false, false, &req, 77),
+            "our own request is no reply"
+        );
     }
 }

@@ -326,7 +326,10 @@ impl<'s> P<'s> {
             "no" | "false" | "off" | "0" => false,
             other => {
                 let kw = self.txt(toks[0]);
-                self.err(t, format!("{kw}: `{other}` is not yes/no/true/false/on/off"));
+                self.err(
+                    t,
+                    format!("{kw}: `{other}` is not yes/no/true/false/on/off"),
+                );
                 true
             }
         }
@@ -422,7 +425,11 @@ pub fn parse_seconds(s: &str) -> Option<Duration> {
     } else {
         whole.parse().ok()?
     };
-    let mut micros: u64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut micros: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     for _ in frac.len()..6 {
         micros *= 10;
     }
@@ -438,7 +445,10 @@ mod tests {
         assert_eq!(parse_seconds("1"), Some(Duration::from_secs(1)));
         assert_eq!(parse_seconds("0.25"), Some(Duration::from_millis(250)));
         assert_eq!(parse_seconds(".5"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_seconds("1.000001"), Some(Duration::from_micros(1_000_001)));
+        assert_eq!(
+            parse_seconds("1.000001"),
+            Some(Duration::from_micros(1_000_001))
+        );
         assert_eq!(parse_seconds("x"), None);
         assert_eq!(parse_seconds("-1"), None);
         assert_eq!(parse_seconds("1.0000001"), None);

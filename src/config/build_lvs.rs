@@ -7,7 +7,6 @@ use super::lexer::Tok;
 use super::model::*;
 use std::net::IpAddr;
 
-
 impl P<'_> {
     pub(crate) fn vs_group(&mut self, toks: &[Tok], opens: bool) {
         let name = self.block_name(toks);
@@ -119,13 +118,16 @@ impl P<'_> {
                     p.no_more(t, 2);
                     let s = p.txt(a);
                     const ALGOS: &[&str] = &[
-                        "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq",
-                        "mh", "fo", "ovf", "twos",
+                        "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh",
+                        "fo", "ovf", "twos",
                     ];
                     if ALGOS.contains(&s) {
                         vs.lb_algo = s.to_string();
                     } else {
-                        p.err(a, format!("unknown lb_algo `{s}` (one of {})", ALGOS.join(" ")));
+                        p.err(
+                            a,
+                            format!("unknown lb_algo `{s}` (one of {})", ALGOS.join(" ")),
+                        );
                     }
                 }
             }
@@ -154,7 +156,8 @@ impl P<'_> {
                             }
                         }
                     } else {
-                        p.int_tok(t[0], g, 1, 128).map(|v| Granularity::V6Prefix(v as u8))
+                        p.int_tok(t[0], g, 1, 128)
+                            .map(|v| Granularity::V6Prefix(v as u8))
                     };
                 }
             }
@@ -190,7 +193,10 @@ impl P<'_> {
             }
             "sorry_server_inhibit" => vs.sorry_server_inhibit = p.flag(t),
             "sorry_server_lvs_method" => sorry_method = p.lb_kind(t),
-            "quorum" => set(&mut vs.quorum, p.int(t, 1, u32::MAX as i64).map(|v| v as u32)),
+            "quorum" => set(
+                &mut vs.quorum,
+                p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
+            ),
             "hysteresis" => set(&mut vs.hysteresis, p.u32v(t)),
             "quorum_up" => vs.quorum_up = p.script(t, None),
             "quorum_down" => vs.quorum_down = p.script(t, None),
@@ -416,9 +422,7 @@ impl P<'_> {
             }
             "bind_if" => c.bind_if = self.string(t),
             "connect_timeout" => c.connect_timeout = self.dur(t),
-            "retry" | "nb_get_retry" => {
-                c.retry = self.int(t, 1, u32::MAX as i64).map(|v| v as u32)
-            }
+            "retry" | "nb_get_retry" => c.retry = self.int(t, 1, u32::MAX as i64).map(|v| v as u32),
             "delay_before_retry" => c.delay_before_retry = self.dur(t),
             "delay_loop" => c.delay_loop = self.dur(t),
             "warmup" => c.warmup = self.dur(t),
@@ -543,13 +547,18 @@ impl P<'_> {
                             if let Some(v) = p.arg(t, 1) {
                                 p.no_more(t, 2);
                                 let s = p.txt(v).to_ascii_uppercase();
-                                const TYPES: &[&str] = &[
-                                    "A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA",
-                                ];
+                                const TYPES: &[&str] =
+                                    &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
                                 if TYPES.contains(&s.as_str()) {
                                     d.query_type = s;
                                 } else {
-                                    p.err(v, format!("DNS_CHECK type must be one of {}", TYPES.join(" ")));
+                                    p.err(
+                                        v,
+                                        format!(
+                                            "DNS_CHECK type must be one of {}",
+                                            TYPES.join(" ")
+                                        ),
+                                    );
                                 }
                             }
                         }
@@ -631,7 +640,10 @@ impl P<'_> {
             Ok(b) => Some(b),
             Err(_) => {
                 let kw = self.txt(t[0]);
-                self.err(v, format!("{kw}: `{s}` is not an even number of hex digits"));
+                self.err(
+                    v,
+                    format!("{kw}: `{s}` is not an even number of hex digits"),
+                );
                 None
             }
         }
@@ -665,10 +677,15 @@ impl P<'_> {
                     let s = p.txt(*c);
                     let (a, b) = s.split_once('-').unwrap_or((s, s));
                     match (a.parse::<u16>(), b.parse::<u16>()) {
-                        (Ok(from), Ok(to)) if (100..=599).contains(&from) && (from..=599).contains(&to) => {
+                        (Ok(from), Ok(to))
+                            if (100..=599).contains(&from) && (from..=599).contains(&to) =>
+                        {
                             u.status_codes.push(StatusRange { from, to })
                         }
-                        _ => p.err(*c, format!("status_code `{s}` is not a code or range within 100-599")),
+                        _ => p.err(
+                            *c,
+                            format!("status_code `{s}` is not a code or range within 100-599"),
+                        ),
                     }
                 }
             }
@@ -682,4 +699,3 @@ impl P<'_> {
         Some(u)
     }
 }
-

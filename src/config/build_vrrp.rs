@@ -230,7 +230,10 @@ impl P<'_> {
             };
             if let Some(w) = l.get(1) {
                 if p.txt(*w) != "weight" {
-                    p.err(*w, format!("track_script: expected `weight`, found `{}`", p.txt(*w)));
+                    p.err(
+                        *w,
+                        format!("track_script: expected `weight`, found `{}`", p.txt(*w)),
+                    );
                 } else if let Some((w, r)) = p.weight(l, 2, -253, 253) {
                     ts.weight = Some(w);
                     ts.reverse = r;
@@ -253,7 +256,10 @@ impl P<'_> {
             };
             if let Some(w) = l.get(1) {
                 if p.txt(*w) != "weight" {
-                    p.err(*w, format!("track_interface: expected `weight`, found `{}`", p.txt(*w)));
+                    p.err(
+                        *w,
+                        format!("track_interface: expected `weight`, found `{}`", p.txt(*w)),
+                    );
                 } else if let Some((w, r)) = p.weight(l, 2, -254, 254) {
                     ti.weight = Some(w);
                     ti.reverse = r;
@@ -357,9 +363,29 @@ impl P<'_> {
             }
             let known = ["brd", "dev", "scope", "label"];
             if !known.contains(&opt) {
-                if ["peer", "home", "-nodad", "nodad", "noprefixroute", "autojoin", "preferred_lft", "track_group"].contains(&opt) {
+                if [
+                    "peer",
+                    "home",
+                    "-nodad",
+                    "nodad",
+                    "noprefixroute",
+                    "autojoin",
+                    "preferred_lft",
+                    "track_group",
+                ]
+                .contains(&opt)
+                {
                     self.warn(l[i], format!("virtual_ipaddress option `{opt}` is not supported yet by lvsd (ignored)"));
-                    i += if opt.starts_with('-') || opt == "nodad" || opt == "noprefixroute" || opt == "home" || opt == "autojoin" { 1 } else { 2 };
+                    i += if opt.starts_with('-')
+                        || opt == "nodad"
+                        || opt == "noprefixroute"
+                        || opt == "home"
+                        || opt == "autojoin"
+                    {
+                        1
+                    } else {
+                        2
+                    };
                     continue;
                 }
                 self.err(l[i], format!("virtual_ipaddress: unknown option `{opt}`"));
@@ -548,7 +574,10 @@ impl P<'_> {
             }
         });
         if vi.interface.is_empty() {
-            self.err(toks[0], format!("vrrp_instance {} has no `interface`", vi.name));
+            self.err(
+                toks[0],
+                format!("vrrp_instance {} has no `interface`", vi.name),
+            );
         }
         if !have_vrid {
             self.err(
@@ -590,7 +619,10 @@ impl P<'_> {
                 auth_pass: pass,
             }),
             None => {
-                self.err(open, "authentication needs `auth_type PASS` or `auth_type AH`");
+                self.err(
+                    open,
+                    "authentication needs `auth_type PASS` or `auth_type AH`",
+                );
                 None
             }
         }

@@ -18,7 +18,12 @@ impl Table {
         self.supported
             .iter()
             .chain(self.unsupported)
-            .map(|k| (strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()), *k))
+            .map(|k| {
+                (
+                    strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+                    *k,
+                )
+            })
             .filter(|(d, k)| *d <= 3.max(k.len() / 4) && *d < k.len())
             .min_by_key(|(d, _)| *d)
             .map(|(_, k)| k)
@@ -384,13 +389,33 @@ macro_rules! checker_table {
     };
 }
 
-checker_table!(HTTP, "HTTP_GET", ["url", "virtualhost", "http_protocol", "enable_sni"], ["tls_compliant"]);
-checker_table!(SSL, "SSL_GET", ["url", "virtualhost", "http_protocol", "enable_sni"], ["tls_compliant"]);
+checker_table!(
+    HTTP,
+    "HTTP_GET",
+    ["url", "virtualhost", "http_protocol", "enable_sni"],
+    ["tls_compliant"]
+);
+checker_table!(
+    SSL,
+    "SSL_GET",
+    ["url", "virtualhost", "http_protocol", "enable_sni"],
+    ["tls_compliant"]
+);
 checker_table!(TCP, "TCP_CHECK", [], []);
-checker_table!(MISC, "MISC_CHECK", ["misc_path", "misc_timeout", "misc_dynamic", "user"], []);
+checker_table!(
+    MISC,
+    "MISC_CHECK",
+    ["misc_path", "misc_timeout", "misc_dynamic", "user"],
+    []
+);
 checker_table!(SMTP, "SMTP_CHECK", ["helo_name"], ["host"]);
 checker_table!(DNS, "DNS_CHECK", ["type", "name"], []);
-checker_table!(UDP, "UDP_CHECK", ["payload", "require_reply"], ["min_reply_length", "max_reply_length"]);
+checker_table!(
+    UDP,
+    "UDP_CHECK",
+    ["payload", "require_reply"],
+    ["min_reply_length", "max_reply_length"]
+);
 checker_table!(PING, "PING_CHECK", [], []);
 checker_table!(FILE, "FILE_CHECK", ["track_file", "weight"], []);
 

@@ -89,12 +89,7 @@ impl Source {
 }
 
 /// Preprocesses `text` (the contents of `path`). Includes are read from disk.
-pub fn preprocess(
-    path: &Path,
-    text: &str,
-    config_id: &str,
-    diags: &mut Vec<Diagnostic>,
-) -> Source {
+pub fn preprocess(path: &Path, text: &str, config_id: &str, diags: &mut Vec<Diagnostic>) -> Source {
     let mut pre = Pre {
         config_id,
         params: HashMap::new(),
@@ -221,7 +216,10 @@ impl Pre<'_> {
             return;
         }
         if step == 0 || (end - start).signum() * step.signum() < 0 {
-            self.error(at, format!("~SEQ: step {step} never reaches {end} from {start}"));
+            self.error(
+                at,
+                format!("~SEQ: step {step} never reaches {end} from {start}"),
+            );
             return;
         }
         if (end - start) / step >= MAX_SEQ {
@@ -432,7 +430,10 @@ impl Pre<'_> {
         };
         let full_str = full.to_string_lossy().into_owned();
         let matches: Vec<PathBuf> = match glob::glob(&full_str) {
-            Ok(paths) => paths.filter_map(Result::ok).filter(|p| p.is_file()).collect(),
+            Ok(paths) => paths
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect(),
             Err(e) => {
                 self.error(at, format!("include `{pattern}`: bad pattern: {}", e.msg));
                 return;
@@ -464,7 +465,10 @@ impl Pre<'_> {
                 continue;
             }
             if self.stack.len() >= MAX_INCLUDE_DEPTH {
-                self.error(at, format!("includes nested deeper than {MAX_INCLUDE_DEPTH}"));
+                self.error(
+                    at,
+                    format!("includes nested deeper than {MAX_INCLUDE_DEPTH}"),
+                );
                 return;
             }
             let text = match std::fs::read_to_string(&m) {

@@ -152,19 +152,34 @@ fn global(w: &mut W, g: &GlobalDefs) {
         }
         w.close();
     }
-    w.opt("notification_email_from", &g.notification_email_from, |s| q(s));
-    w.opt("smtp_server", &g.smtp_server, |s| format!("{} {}", q(&s.host), s.port));
-    w.line(format!("smtp_connect_timeout {}", seconds(g.smtp_connect_timeout)));
+    w.opt("notification_email_from", &g.notification_email_from, |s| {
+        q(s)
+    });
+    w.opt("smtp_server", &g.smtp_server, |s| {
+        format!("{} {}", q(&s.host), s.port)
+    });
+    w.line(format!(
+        "smtp_connect_timeout {}",
+        seconds(g.smtp_connect_timeout)
+    ));
     w.flag("smtp_alert", g.smtp_alert);
     w.opt("smtp_alert_vrrp", &g.smtp_alert_vrrp, |b| yn(*b).into());
-    w.opt("smtp_alert_checker", &g.smtp_alert_checker, |b| yn(*b).into());
+    w.opt("smtp_alert_checker", &g.smtp_alert_checker, |b| {
+        yn(*b).into()
+    });
     w.opt("script_user", &g.script_user, user);
     w.flag("enable_script_security", g.enable_script_security);
     w.flag("vrrp_strict", g.vrrp_strict);
     w.flag("vrrp_skip_check_adv_addr", g.vrrp_skip_check_adv_addr);
     w.flag("vrrp_check_unicast_src", g.vrrp_check_unicast_src);
-    w.line(format!("vrrp_garp_master_delay {}", seconds(g.vrrp_garp_master_delay)));
-    w.line(format!("vrrp_garp_master_repeat {}", g.vrrp_garp_master_repeat));
+    w.line(format!(
+        "vrrp_garp_master_delay {}",
+        seconds(g.vrrp_garp_master_delay)
+    ));
+    w.line(format!(
+        "vrrp_garp_master_repeat {}",
+        g.vrrp_garp_master_repeat
+    ));
     w.dur("vrrp_garp_master_refresh", &g.vrrp_garp_master_refresh);
     w.line(format!(
         "vrrp_garp_master_refresh_repeat {}",
@@ -205,7 +220,10 @@ fn global(w: &mut W, g: &GlobalDefs) {
     fifo(w, "notify_fifo", &g.notify_fifo);
     fifo(w, "vrrp_notify_fifo", &g.vrrp_notify_fifo);
     fifo(w, "lvs_notify_fifo", &g.lvs_notify_fifo);
-    w.line(format!("notify_script_timeout {}", seconds(g.notify_script_timeout)));
+    w.line(format!(
+        "notify_script_timeout {}",
+        seconds(g.notify_script_timeout)
+    ));
     w.close();
 }
 
@@ -232,7 +250,9 @@ fn notify(w: &mut W, n: &Notify) {
     w.opt("notify_stop", &n.stop, |s| q(s));
     w.opt("notify_deleted", &n.deleted, |s| q(s));
     w.opt("notify", &n.generic, |s| q(s));
-    w.opt("notify_master_rx_lower_pri", &n.master_rx_lower_pri, |s| q(s));
+    w.opt("notify_master_rx_lower_pri", &n.master_rx_lower_pri, |s| {
+        q(s)
+    });
 }
 
 fn weight(w: Option<i32>, reverse: bool) -> String {
@@ -308,7 +328,11 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         w.close();
     }
     vips(w, "virtual_ipaddress", &i.virtual_ipaddress);
-    vips(w, "virtual_ipaddress_excluded", &i.virtual_ipaddress_excluded);
+    vips(
+        w,
+        "virtual_ipaddress_excluded",
+        &i.virtual_ipaddress_excluded,
+    );
     tracks(w, &i.track_script, &i.track_interface);
     notify(w, &i.notify);
     w.flag("nopreempt", i.nopreempt);
@@ -330,11 +354,15 @@ fn instance(w: &mut W, i: &VrrpInstance) {
     }
     w.opt("mcast_src_ip", &i.mcast_src_ip, |a| a.to_string());
     w.dur("garp_master_delay", &i.garp_master_delay);
-    w.opt("garp_master_repeat", &i.garp_master_repeat, |v| v.to_string());
-    w.dur("garp_master_refresh", &i.garp_master_refresh);
-    w.opt("garp_master_refresh_repeat", &i.garp_master_refresh_repeat, |v| {
+    w.opt("garp_master_repeat", &i.garp_master_repeat, |v| {
         v.to_string()
     });
+    w.dur("garp_master_refresh", &i.garp_master_refresh);
+    w.opt(
+        "garp_master_refresh_repeat",
+        &i.garp_master_refresh_repeat,
+        |v| v.to_string(),
+    );
     match &i.use_vmac {
         Some(n) if n.is_empty() => w.line("use_vmac"),
         Some(n) => w.line(format!("use_vmac {}", q(n))),
@@ -347,9 +375,15 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         None => {}
     }
     w.opt("smtp_alert", &i.smtp_alert, |b| yn(*b).into());
-    w.opt("lvs_sync_daemon_interface", &i.lvs_sync_daemon_interface, |s| q(s));
+    w.opt(
+        "lvs_sync_daemon_interface",
+        &i.lvs_sync_daemon_interface,
+        |s| q(s),
+    );
     w.flag("dont_track_primary", i.dont_track_primary);
-    w.opt("skip_check_adv_addr", &i.skip_check_adv_addr, |b| yn(*b).into());
+    w.opt("skip_check_adv_addr", &i.skip_check_adv_addr, |b| {
+        yn(*b).into()
+    });
     w.opt("strict_mode", &i.strict_mode, |b| yn(*b).into());
     w.flag("native_ipv6", i.native_ipv6);
     w.opt("debug", &i.debug, |v| v.to_string());
@@ -403,11 +437,17 @@ fn virtual_server(w: &mut W, vs: &VirtualServer) {
     w.flag("flag-2", vs.sched_flags.flag2);
     w.flag("flag-3", vs.sched_flags.flag3);
     w.line(format!("lb_kind {}", kind(vs.lb_kind)));
-    w.opt("persistence_timeout", &vs.persistence_timeout, |v| v.to_string());
-    w.opt("persistence_granularity", &vs.persistence_granularity, |g| match g {
-        Granularity::V4Mask(m) => m.to_string(),
-        Granularity::V6Prefix(p) => p.to_string(),
+    w.opt("persistence_timeout", &vs.persistence_timeout, |v| {
+        v.to_string()
     });
+    w.opt(
+        "persistence_granularity",
+        &vs.persistence_granularity,
+        |g| match g {
+            Granularity::V4Mask(m) => m.to_string(),
+            Granularity::V6Prefix(p) => p.to_string(),
+        },
+    );
     w.opt("persistence_engine", &vs.persistence_engine, |s| q(s));
     w.line(match vs.protocol {
         Protocol::Tcp => "protocol TCP",
@@ -417,7 +457,9 @@ fn virtual_server(w: &mut W, vs: &VirtualServer) {
     w.flag("ops", vs.ops);
     if let Some(s) = &vs.sorry_server {
         w.line(format!("sorry_server {} {}", s.addr, s.port));
-        w.opt("sorry_server_lvs_method", &s.lvs_method, |k| kind(*k).into());
+        w.opt("sorry_server_lvs_method", &s.lvs_method, |k| {
+            kind(*k).into()
+        });
     }
     w.flag("sorry_server_inhibit", vs.sorry_server_inhibit);
     w.line(format!("quorum {}", vs.quorum));
@@ -447,7 +489,9 @@ fn real_server(w: &mut W, rs: &RealServer) {
         None => w.open(format!("real_server {}", rs.addr)),
     }
     w.line(format!("weight {}", rs.weight));
-    w.opt("inhibit_on_failure", &rs.inhibit_on_failure, |b| yn(*b).into());
+    w.opt("inhibit_on_failure", &rs.inhibit_on_failure, |b| {
+        yn(*b).into()
+    });
     w.opt("notify_up", &rs.notify_up, |s| q(s));
     w.opt("notify_down", &rs.notify_down, |s| q(s));
     w.opt("uthreshold", &rs.uthreshold, |v| v.to_string());

@@ -14,13 +14,19 @@ pub fn validate(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>
     let mut seen: HashMap<&str, &Span> = HashMap::new();
     for s in &c.vrrp_scripts {
         if let Some(first) = seen.insert(&s.name, &s.span) {
-            err(&s.span, format!("vrrp_script {} is already defined at {first}", s.name));
+            err(
+                &s.span,
+                format!("vrrp_script {} is already defined at {first}", s.name),
+            );
         }
     }
     let mut seen: HashMap<&str, &Span> = HashMap::new();
     for i in &c.instances {
         if let Some(first) = seen.insert(&i.name, &i.span) {
-            err(&i.span, format!("vrrp_instance {} is already defined at {first}", i.name));
+            err(
+                &i.span,
+                format!("vrrp_instance {} is already defined at {first}", i.name),
+            );
         }
     }
 
@@ -33,10 +39,14 @@ pub fn validate(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>
             let cs = i.advert_int.as_micros();
             let shown = super::print::seconds(i.advert_int);
             if version == 2 {
-                if i.advert_int.subsec_micros() != 0 || !(1..=255).contains(&i.advert_int.as_secs()) {
+                if i.advert_int.subsec_micros() != 0 || !(1..=255).contains(&i.advert_int.as_secs())
+                {
                     err(at, format!("advert_int {shown} out of range: VRRP version 2 needs whole seconds 1-255"));
                 }
-            } else if cs % 10_000 != 0 || !(Duration::from_millis(10)..=Duration::from_millis(40_950)).contains(&i.advert_int) {
+            } else if cs % 10_000 != 0
+                || !(Duration::from_millis(10)..=Duration::from_millis(40_950))
+                    .contains(&i.advert_int)
+            {
                 err(at, format!("advert_int {shown} out of range: VRRP version 3 needs 0.01-40.95 seconds in hundredths"));
             }
         }
@@ -58,15 +68,24 @@ pub fn validate(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>
         let backup = i.state_explicit && i.state == InitialState::Backup;
         if !backup {
             if let Some(at) = &sp.nopreempt {
-                err(at, "nopreempt needs `state BACKUP` in the same vrrp_instance".into());
+                err(
+                    at,
+                    "nopreempt needs `state BACKUP` in the same vrrp_instance".into(),
+                );
             }
             if let Some(at) = &sp.preempt_delay {
-                err(at, "preempt_delay needs `state BACKUP` in the same vrrp_instance".into());
+                err(
+                    at,
+                    "preempt_delay needs `state BACKUP` in the same vrrp_instance".into(),
+                );
             }
         }
         for t in &i.track_script {
             if !scripts.contains(t.name.as_str()) {
-                err(&t.span, format!("track_script `{}`: no vrrp_script of that name", t.name));
+                err(
+                    &t.span,
+                    format!("track_script `{}`: no vrrp_script of that name", t.name),
+                );
             }
         }
     }
@@ -76,23 +95,39 @@ pub fn validate(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>
     for g in &c.sync_groups {
         for (m, at) in g.members.iter().zip(&g.member_spans) {
             if !instances.contains(m.as_str()) {
-                err(at, format!("vrrp_sync_group {}: unknown vrrp_instance `{m}`", g.name));
+                err(
+                    at,
+                    format!("vrrp_sync_group {}: unknown vrrp_instance `{m}`", g.name),
+                );
             } else if let Some(other) = member_of.insert(m, &g.name) {
-                err(at, format!("vrrp_instance {m} is already in vrrp_sync_group {other}"));
+                err(
+                    at,
+                    format!("vrrp_instance {m} is already in vrrp_sync_group {other}"),
+                );
             }
         }
         for t in &g.track_script {
             if !scripts.contains(t.name.as_str()) {
-                err(&t.span, format!("track_script `{}`: no vrrp_script of that name", t.name));
+                err(
+                    &t.span,
+                    format!("track_script `{}`: no vrrp_script of that name", t.name),
+                );
             }
         }
     }
 
-    let groups: HashSet<&str> = c.virtual_server_groups.iter().map(|g| g.name.as_str()).collect();
+    let groups: HashSet<&str> = c
+        .virtual_server_groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .collect();
     for vs in &c.virtual_servers {
         match &vs.key {
             VsKey::Group(name) if !groups.contains(name.as_str()) => {
-                err(&vs.span, format!("virtual_server group `{name}`: no virtual_server_group of that name"));
+                err(
+                    &vs.span,
+                    format!("virtual_server group `{name}`: no virtual_server_group of that name"),
+                );
             }
             VsKey::Addr { port: vport, .. } => {
                 for rs in &vs.real_servers {
@@ -120,7 +155,10 @@ pub fn validate(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>
         if let Some(s) = &vs.sorry_server {
             if let VsKey::Addr { addr, .. } = &vs.key {
                 if addr.is_ipv4() != s.addr.is_ipv4() {
-                    err(&vs.span, "sorry_server address family differs from the virtual server's".into());
+                    err(
+                        &vs.span,
+                        "sorry_server address family differs from the virtual server's".into(),
+                    );
                 }
             }
         }

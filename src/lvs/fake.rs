@@ -3,8 +3,8 @@
 
 use super::table::Table;
 use crate::ipvs::{
-    DestState, IpvsBackend, IpvsGlobals, Op, OpResult, ServiceState, Stats, SyncDaemon,
-    SyncState, Timeouts,
+    DestState, IpvsBackend, IpvsGlobals, Op, OpResult, ServiceState, Stats, SyncDaemon, SyncState,
+    Timeouts,
 };
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

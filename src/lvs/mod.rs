@@ -14,6 +14,6 @@ pub mod fake;
 pub mod fixture;
 pub mod globals;
 pub mod reconcile;
+pub mod runtime;
 pub mod state;
 pub mod table;
-pub mod runtime;

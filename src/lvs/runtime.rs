@@ -109,10 +109,7 @@ where
     let joined = tokio::task::spawn_blocking(move || {
         let r = match &job {
             Job::Sync(t) => kernel.rec.sync(&mut kernel.backend, t).map(|_| ()),
-            Job::Update(t, scope) => kernel
-                .rec
-                .update(&mut kernel.backend, t, scope)
-                .map(|_| ()),
+            Job::Update(t, scope) => kernel.rec.update(&mut kernel.backend, t, scope).map(|_| ()),
             Job::Release => kernel.rec.release(&mut kernel.backend).map(|_| ()),
         };
         if let Err(e) = r {

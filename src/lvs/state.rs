@@ -528,10 +528,8 @@ impl LvsState {
     /// keep their verdicts and matched virtual servers their quorum state.
     pub fn reload(&mut self, config: Arc<Config>) -> Vec<Effect> {
         let old_config = std::mem::replace(&mut self.config, config.clone());
-        let mut old: Vec<Option<VsState>> = std::mem::take(&mut self.vs)
-            .into_iter()
-            .map(Some)
-            .collect();
+        let mut old: Vec<Option<VsState>> =
+            std::mem::take(&mut self.vs).into_iter().map(Some).collect();
         let mut effects = Vec::new();
         let (mut kept, mut added) = (0usize, 0usize);
         // Old positions by identity, first written first matched.
@@ -561,11 +559,16 @@ impl LvsState {
             let mut used = vec![false; prev.rs.len()];
             let mut changed_rs = Vec::new();
             for (r, rs) in vs.real_servers.iter().enumerate() {
-                let matched = old_vs.real_servers.iter().enumerate().position(|(j, o)| {
-                    !used[j] && o.addr == rs.addr && o.port == rs.port
-                });
+                let matched = old_vs
+                    .real_servers
+                    .iter()
+                    .enumerate()
+                    .position(|(j, o)| !used[j] && o.addr == rs.addr && o.port == rs.port);
                 let Some(j) = matched else {
-                    info!("Reload: new real server {} in VS {}", fresh.rs[r].label, fresh.label);
+                    info!(
+                        "Reload: new real server {} in VS {}",
+                        fresh.rs[r].label, fresh.label
+                    );
                     continue;
                 };
                 used[j] = true;

@@ -286,11 +286,11 @@ mod tests {
         let mut owned = Ownership::default();
         owned.services.insert(svc(80).key);
         owned.services.insert(svc(443).key);
-        owned
-            .dests
-            .entry(svc(80).key)
-            .or_default()
-            .extend([dest(2, 1).key, dest(3, 1).key, dest(4, 1).key]);
+        owned.dests.entry(svc(80).key).or_default().extend([
+            dest(2, 1).key,
+            dest(3, 1).key,
+            dest(4, 1).key,
+        ]);
 
         let ops = diff(&desired, &actual, &owned);
         assert_eq!(

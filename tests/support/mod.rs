@@ -579,6 +579,23 @@ pub fn master_down(prio: u8, advert_int: f64) -> f64 {
     3.0 * advert_int + skew(prio, advert_int)
 }
 
+/// Skew as the RFC for `version` defines it: v2 in seconds (exact), v3 in whole
+/// centiseconds ((256 − prio) × Master_Adver_Interval / 256, integer arithmetic).
+/// keepalived computes the v3 skew without the truncation (e.g. 609.4 ms, not 600 ms).
+pub fn rfc_skew(version: u8, prio: u8, advert_int: f64) -> f64 {
+    if version == 3 {
+        let cs = (advert_int * 100.0).round() as u64;
+        ((256 - prio as u64) * cs / 256) as f64 / 100.0
+    } else {
+        skew(prio, advert_int)
+    }
+}
+
+/// Master_Down_Interval as the RFC for `version` defines it (see [`rfc_skew`]).
+pub fn rfc_master_down(version: u8, prio: u8, advert_int: f64) -> f64 {
+    3.0 * advert_int + rfc_skew(version, prio, advert_int)
+}
+
 // ---------------------------------------------------------------------------------------
 // capture
 
