@@ -178,10 +178,13 @@ fn report(case: &mut Case) -> [Option<f64>; 2] {
         );
         return out;
     }
-    for (how, s, bound) in [
+    for (k, (how, s, bound)) in [
         ("SIGTERM", &mut case.term, sk),
         ("SIGKILL", &mut case.kill, md),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         if s.proto.is_empty() {
             println!(
                 "{:<10} v{} adv {:>5}s {}  no successful rounds ({} failed)",
