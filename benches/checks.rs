@@ -19,12 +19,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ADDRS: u8 = 8;
 
-fn cpu(who: libc::c_int) -> (Duration, i64) {
+/// (user + system CPU, peak RSS KiB, user CPU).
+fn cpu(who: libc::c_int) -> (Duration, i64, Duration) {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes into the struct we own.
     unsafe { libc::getrusage(who, &mut ru) };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_maxrss)
+    (
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+        ru.ru_maxrss,
+        tv(ru.ru_utime),
+    )
 }
 
 fn server(port_tx: std::sync::mpsc::Sender<u16>, served: Arc<AtomicU64>) {
@@ -263,14 +268,14 @@ fn main() {
         }
         // Let the warm-up spread the checkers, then measure.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let (c0, _) = cpu(libc::RUSAGE_THREAD);
-        let (p0, _) = cpu(libc::RUSAGE_SELF);
+        let (c0, _, u0) = cpu(libc::RUSAGE_THREAD);
+        let (p0, _, _) = cpu(libc::RUSAGE_SELF);
         let s0 = served.load(Ordering::Relaxed);
         let t0 = Instant::now();
         tokio::time::sleep(Duration::from_secs(secs)).await;
         let wall = t0.elapsed();
-        let (c1, _) = cpu(libc::RUSAGE_THREAD);
-        let (p1, maxrss) = cpu(libc::RUSAGE_SELF);
+        let (c1, _, u1) = cpu(libc::RUSAGE_THREAD);
+        let (p1, maxrss, _) = cpu(libc::RUSAGE_SELF);
         let s1 = served.load(Ordering::Relaxed);
         let checks = (s1 - s0) as f64;
         let rate = checks / wall.as_secs_f64();
@@ -282,10 +287,11 @@ fn main() {
         );
         println!(
             "checkers: {rate:.0} checks/s (target {:.0}), checker thread CPU {checker_cpu:.1}% of one core, \
-             {:.1} us CPU/check, whole process (incl. server) {all_cpu:.1}%, peak RSS {} MiB, \
+             {:.1} us CPU/check ({:.1} us of it user space), whole process (incl. server) {all_cpu:.1}%, peak RSS {} MiB, \
              down events {}, failed checks (reqwest mode) {}",
             n as f64 / delay_loop.as_secs_f64(),
             (c1 - c0).as_secs_f64() * 1e6 / checks.max(1.0),
+            (u1 - u0).as_secs_f64() * 1e6 / checks.max(1.0),
             maxrss / 1024,
             events.load(Ordering::Relaxed),
             failures.load(Ordering::Relaxed),

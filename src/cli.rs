@@ -87,7 +87,7 @@ pub struct Options {
     pub config_id: Option<String>,
     /// Test the configuration (of FILE, or of -f) and exit: 0 fine, 4 errors.
     #[arg(short = 't', long = "config-test", value_name = "FILE", num_args = 0..=1,
-          require_equals = true, default_missing_value = "")]
+          require_equals = true, default_missing_value = "", value_parser = any_path)]
     pub config_test: Option<PathBuf>,
     /// Send SIGNAL to the running lvsd (STOP, RELOAD, DATA, STATS, JSON) and exit.
     #[arg(long = "signum", value_name = "SIGNAL")]
@@ -98,6 +98,11 @@ pub struct Options {
     /// Print the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
+}
+
+/// A path that may be empty (clap's PathBuf parser refuses "", which `-t` alone stands for).
+fn any_path(s: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(s))
 }
 
 impl Options {

@@ -21,6 +21,15 @@ fn main() -> ExitCode {
         .config_id
         .clone()
         .unwrap_or_else(config::default_config_id);
+    if opts.list {
+        return match lvsd::ipvs::listing::list_main(&opts) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lvsd: {e:#}");
+                ExitCode::from(EXIT_CANNOT_RUN)
+            }
+        };
+    }
     if let Some(file) = opts.config_test_file() {
         return test_config(&file, &config_id);
     }

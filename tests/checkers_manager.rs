@@ -228,3 +228,35 @@ async fn many_checkers_and_dynamic_weights() {
     quiet(&mut rx, 400).await;
     mgr.stop().await;
 }
+
+#[test]
+fn settings_inherit_checker_then_real_server_then_virtual_server() {
+    use lvsd::checkers::CheckSettings;
+    let mut ck = tcp_check();
+    ck.common.connect_ip = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)));
+    ck.common.connect_port = Some(8080);
+    ck.common.bindto = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)));
+    ck.common.connect_timeout = Some(Duration::from_secs(3));
+    let mut rs = real_server(81, vec![ck, tcp_check()]);
+    rs.delay_loop = Some(Duration::from_secs(7));
+    rs.alpha = Some(true);
+    rs.port = None;
+    let cfg = config(vec![rs], false);
+
+    let s = CheckSettings::resolve(&cfg, ID).unwrap();
+    assert_eq!(s.target(), "[127.0.0.9]:tcp:8080");
+    assert_eq!(s.bind, Some("127.0.0.3:0".parse().unwrap()));
+    assert_eq!(s.connect_timeout, Duration::from_secs(3));
+    assert_eq!(s.timing.delay_loop, Duration::from_secs(7));
+    assert_eq!(s.timing.retry, 2);
+    assert_eq!(s.timing.delay_before_retry, Duration::from_millis(50));
+    assert!(s.alpha);
+
+    // The second checker: the real server's address, the virtual server's port (the
+    // real server has none) and timeout.
+    let s = CheckSettings::resolve(&cfg, CheckerId { checker: 1, ..ID }).unwrap();
+    assert_eq!(s.target(), "[127.0.0.1]:tcp:80");
+    assert_eq!(s.bind, None);
+    assert_eq!(s.connect_timeout, Duration::from_millis(500));
+    assert!(CheckSettings::resolve(&cfg, CheckerId { checker: 2, ..ID }).is_none());
+}

@@ -193,3 +193,22 @@ fn a_missing_file_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .starts_with("/nonexistent/keepalived.conf:1:1: error: cannot read"));
 }
+
+#[test]
+fn t_alone_tests_the_f_file_and_t_equals_names_one() {
+    let ok = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["-f", "examples/keepalived.conf", "-t"])
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+    // -t=FILE wins over -f.
+    let bad = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args([
+            "-t=tests/configs/bad/bad_state.conf",
+            "-f",
+            "examples/keepalived.conf",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(4));
+}

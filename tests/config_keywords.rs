@@ -74,7 +74,7 @@ fn every_unsupported_keyword_warns() {
 #[test]
 fn suggestions_come_from_the_right_table() {
     assert_eq!(
-        keywords::INSTANCE.suggest("virtual_router"),
+        keywords::INSTANCE.suggest("virtual_routerid"),
         Some("virtual_router_id")
     );
     assert_eq!(keywords::VS.suggest("lb_algorithm"), None);

@@ -5,7 +5,7 @@ use lvsd::config::model::{
 };
 use lvsd::vrrp::packet::{Advert, ChecksumForm, DropReason, Family, RxMeta, Version};
 use lvsd::vrrp::params::{GarpParams, InstanceParams, TrackedInterface, TrackedScript};
-use lvsd::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd};
+use lvsd::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd, VipChange};
 use lvsd::vrrp::sync_group::{Coordinator, Output, SyncGroupError, Target};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -438,6 +438,7 @@ fn master_advert_table() {
             State::Master,
             vec![
                 Action::SendAdvert(p.advert(100)),
+                Action::SendGratuitous { repeat: 5 },
                 Action::MasterRxLowerPri {
                     from: ip("10.0.0.1"),
                     priority: 100,
@@ -451,6 +452,7 @@ fn master_advert_table() {
             State::Master,
             vec![
                 Action::SendAdvert(p.advert(100)),
+                Action::SendGratuitous { repeat: 5 },
                 Action::MasterRxLowerPri {
                     from: ip("10.0.0.9"),
                     priority: 50,
@@ -1237,6 +1239,7 @@ fn keepalived_failover_capture_replayed() {
         } else {
             *t_theirs - *t_ours
         };
+        eprintln!("advert {k}: {diff:?} from keepalived's send time");
         assert!(
             diff < Duration::from_millis(5),
             "advert {k}: {diff:?} off keepalived's time"
@@ -1244,4 +1247,270 @@ fn keepalived_failover_capture_replayed() {
         assert_eq!(b_ours, b_theirs, "advert {k} bytes");
     }
     assert_eq!(inst.state(), State::Master);
+}
+
+// ---------------------------------------------------------------- reload
+
+#[test]
+fn reconfigure_keeps_master_and_replaces_vips() {
+    let c = Clock::new();
+    let mut p = params();
+    p.track_scripts = vec![script("chk", -10, 1, 1)];
+    let (mut i, t) = master(p.clone(), &c);
+    i.handle(c.ms(t + 1), result("chk", false));
+    assert_eq!(i.effective_priority(), 90);
+    let mut q = p.clone();
+    q.vips = vec![vip("10.0.0.100"), vip("10.0.0.101")];
+    let (a, change) = i.reconfigure(c.ms(t + 2), q.clone());
+    assert_eq!(
+        change,
+        VipChange {
+            removed: vec![],
+            added: vec![vip("10.0.0.101")]
+        }
+    );
+    assert_eq!(
+        a,
+        vec![
+            Action::SendGratuitous { repeat: 5 },
+            Action::SendAdvert(q.advert(90)),
+        ]
+    );
+    assert_eq!(i.state(), State::Master);
+    // The failed script stays failed across the reload.
+    assert_eq!(i.effective_priority(), 90);
+    // New priority, fewer VIPs.
+    let mut r = p.clone();
+    r.priority = 120;
+    let (a, change) = i.reconfigure(c.ms(t + 3), r.clone());
+    assert_eq!(
+        change,
+        VipChange {
+            removed: vec![vip("10.0.0.101")],
+            added: vec![]
+        }
+    );
+    assert_eq!(a, vec![Action::SendAdvert(r.advert(110))]);
+    // Unchanged configuration: nothing to do.
+    assert_eq!(
+        i.reconfigure(c.ms(t + 4), r),
+        (vec![], VipChange::default())
+    );
+    assert_eq!(i.state(), State::Master);
+}
+
+#[test]
+fn reconfigure_backup_keeps_timer_and_can_fault() {
+    let c = Clock::new();
+    let p = params();
+    let mut i = started_backup(p.clone(), &c);
+    let before = i.next_deadline();
+    assert_eq!(
+        i.reconfigure(c.ms(100), p.clone()),
+        (vec![], VipChange::default())
+    );
+    assert_eq!(i.next_deadline(), before);
+    let mut q = p.clone();
+    q.track_scripts = vec![TrackedScript {
+        init_fail: true,
+        ..script("chk", 0, 1, 1)
+    }];
+    let (a, change) = i.reconfigure(c.ms(200), q);
+    assert!(change.is_empty());
+    assert_eq!(
+        a,
+        state_change(State::Backup, State::Fault, Cause::Fault, 100)
+    );
+}
+
+#[test]
+fn coordinator_reload_matches_keeps_adds_and_removes() {
+    let c = Clock::new();
+    let (ps, _a, b) = two_members();
+    let mut co = Coordinator::new(ps.clone(), &[], &[]).unwrap();
+    co.handle_all(c.ms(0), Event::Start);
+    co.handle(c.ms(2000), 1, rx(&b, 150, "10.1.0.2"));
+    co.handle_all(c.ms(3610), Event::Timer);
+    assert_eq!(states(&co), vec![State::Master, State::Backup]);
+    // New config: VI_1 renamed and reprioritised (same VRID/interface: same instance),
+    // VI_2 gone, VI_3 new.
+    let mut a2 = ps[0].clone();
+    a2.name = "VI_A".into();
+    a2.priority = 110;
+    let mut n = params();
+    n.name = "VI_3".into();
+    n.vrid = 60;
+    let r = co
+        .reload(c.ms(5000), vec![n.clone(), a2.clone()], &[], &[])
+        .unwrap();
+    assert_eq!(states(&co), vec![State::Backup, State::Master]);
+    assert_eq!(co.instances()[1].name(), "VI_A");
+    assert!(r.outputs.contains(&Output {
+        target: Target::Instance(1),
+        action: Action::SendAdvert(a2.advert(110))
+    }));
+    assert!(r.outputs.contains(&Output {
+        target: Target::Instance(0),
+        action: Action::StateChange {
+            from: State::Init,
+            to: State::Backup,
+            cause: Cause::Startup
+        }
+    }));
+    assert!(r.vip_changes.is_empty());
+    assert_eq!(r.removed.len(), 1);
+    assert_eq!(r.removed[0].0.name(), "VI_2");
+    assert_eq!(
+        r.removed[0].1,
+        state_change(State::Backup, State::Stop, Cause::Shutdown, 100)
+    );
+    // A bad config changes nothing.
+    let e = co.reload(c.ms(6000), vec![n], &[group(&["VI_X"])], &[]);
+    assert!(e.is_err());
+    assert_eq!(states(&co), vec![State::Backup, State::Master]);
+}
+
+// ---------------------------------------------------------------- invariants
+
+mod invariants {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Advance this many ms and deliver a timer.
+        Wait(u16),
+        /// An advert (priority, last octet of the source).
+        Rx(u8, u8),
+        Link(bool),
+        /// (the weighted script or the vital one, result)
+        Script(bool, bool),
+        Prio(u8),
+        Shutdown,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (0u16..5000).prop_map(Step::Wait),
+            4 => (any::<u8>(), any::<u8>()).prop_map(|(p, s)| Step::Rx(p, s)),
+            1 => any::<bool>().prop_map(Step::Link),
+            1 => (any::<bool>(), any::<bool>()).prop_map(|(w, ok)| Step::Script(w, ok)),
+            1 => any::<u8>().prop_map(Step::Prio),
+            1 => Just(Step::Shutdown),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens: VIPs are held exactly while MASTER, state changes chain and are
+        /// each followed by their notify, deadlines are never in the past, a master always
+        /// has a deadline, and STOP is final.
+        #[test]
+        fn random_event_sequences(
+            steps in prop::collection::vec(step(), 1..80),
+            v3 in any::<bool>(),
+            owner in any::<bool>(),
+            nopreempt in any::<bool>(),
+            delay in 0u64..3,
+        ) {
+            let mut p = params();
+            if v3 {
+                p.version = Version::V3;
+            }
+            if owner {
+                p.initial_state = InitialState::Master;
+                p.priority = 255;
+            }
+            p.nopreempt = nopreempt;
+            p.preempt_delay = Duration::from_secs(delay);
+            p.track_scripts = vec![script("chk", -20, 2, 2), script("vital", 0, 1, 1)];
+            let base = Instant::now();
+            let mut now = base;
+            let mut i = Instance::new(p.clone());
+            i.handle(now, Event::LocalAddr(ip("10.0.0.128")));
+            let mut state = State::Init;
+            let mut vips = false;
+            let mut all = vec![(now, Event::Start)];
+            for s in steps {
+                let ev = match s {
+                    Step::Wait(ms) => {
+                        now += Duration::from_millis(u64::from(ms));
+                        Event::Timer
+                    }
+                    Step::Rx(prio, last) => {
+                        let mut adv = p.advert(prio);
+                        adv.interval_cs = if v3 { u16::from(last % 200) + 1 } else { 100 };
+                        Event::Advert {
+                            advert: adv,
+                            meta: RxMeta { src: ip(&format!("10.0.0.{last}")), dst: p.mcast_group, ttl: 255 },
+                        }
+                    }
+                    Step::Link(up) => Event::Link { ifname: "eth0".into(), up },
+                    Step::Script(weighted, ok) => Event::ScriptResult {
+                        name: if weighted { "chk".into() } else { "vital".into() },
+                        ok,
+                    },
+                    Step::Prio(x) => Event::SetPriority(x),
+                    Step::Shutdown => Event::Shutdown,
+                };
+                all.push((now, ev));
+            }
+            for (t, ev) in all {
+                // Timers are delivered at every deadline passed while waiting, as a runtime would.
+                while let Some(d) = i.next_deadline() {
+                    if d > t {
+                        break;
+                    }
+                    let acts = i.handle(d, Event::Timer);
+                    check(&acts, &mut state, &mut vips, &i);
+                    prop_assert!(i.next_deadline().is_none_or(|n| n > d || i.state() != State::Master));
+                }
+                let was_stop = state == State::Stop;
+                let acts = i.handle(t, ev);
+                check(&acts, &mut state, &mut vips, &i);
+                if was_stop {
+                    prop_assert!(acts.is_empty());
+                }
+                prop_assert_eq!(vips, i.state() == State::Master);
+                prop_assert!(i.next_deadline().is_none_or(|d| d >= t));
+                if i.state() == State::Master {
+                    prop_assert!(i.next_deadline().is_some());
+                }
+                if matches!(i.state(), State::Fault | State::Stop | State::Init) {
+                    prop_assert!(i.next_deadline().is_none());
+                }
+            }
+        }
+    }
+
+    fn check(acts: &[Action], state: &mut State, vips: &mut bool, i: &Instance) {
+        for (k, a) in acts.iter().enumerate() {
+            match a {
+                Action::AddVips => {
+                    assert!(!*vips, "VIPs added twice");
+                    *vips = true;
+                }
+                Action::DelVips => {
+                    assert!(*vips, "VIPs removed while not held");
+                    *vips = false;
+                }
+                Action::StateChange { from, to, .. } => {
+                    assert_eq!(from, state, "state changes must chain");
+                    assert_ne!(from, to);
+                    *state = *to;
+                    assert!(
+                        acts[k..]
+                            .iter()
+                            .any(|x| matches!(x, Action::Notify { state: s, .. } if s == to)),
+                        "no notify for {to}"
+                    );
+                }
+                Action::SendAdvert(adv) => {
+                    assert_eq!(adv.vrid, i.params().vrid);
+                    assert!(adv.priority == 0 || *state == State::Master);
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(*state, i.state());
+    }
 }

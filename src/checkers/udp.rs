@@ -19,26 +19,22 @@ pub async fn check(s: &CheckSettings, u: &UdpCheck) -> Verdict {
     }
     let mut buf = vec![0u8; 65536];
     match tokio::time::timeout(s.connect_timeout, sock.recv(&mut buf)).await {
-        Err(_) => {
-            return match &u.require_reply {
-                Some(_) => Verdict::down(format!("UDP check to {target}: no reply.")),
-                None => Verdict::up(format!("UDP check to {target} success.")),
-            }
-        }
+        Err(_) => match &u.require_reply {
+            Some(_) => Verdict::down(format!("UDP check to {target}: no reply.")),
+            None => Verdict::up(format!("UDP check to {target} success.")),
+        },
         Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => {
-            return Verdict::down(format!("UDP check to {target} failed: port unreachable."))
+            Verdict::down(format!("UDP check to {target} failed: port unreachable."))
         }
-        Ok(Err(e)) => return Verdict::down(format!("UDP check to {target} failed: {e}.")),
+        Ok(Err(e)) => Verdict::down(format!("UDP check to {target} failed: {e}.")),
         Ok(Ok(n)) => match &u.require_reply {
-            None => return Verdict::up(format!("UDP check to {target} success.")),
+            None => Verdict::up(format!("UDP check to {target} success.")),
             Some(want) if buf[..n].starts_with(want) => {
-                return Verdict::up(format!("UDP check to {target} success."))
+                Verdict::up(format!("UDP check to {target} success."))
             }
-            Some(_) => {
-                return Verdict::down(format!(
-                    "UDP check to {target}: reply does not match require_reply."
-                ))
-            }
+            Some(_) => Verdict::down(format!(
+                "UDP check to {target}: reply does not match require_reply."
+            )),
         },
     }
 }

@@ -52,11 +52,9 @@ pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
     }
 }
 
-/// Starts the LVS side. The lead wires the one line when branch `lvs` is merged.
-fn start_lvs(_ctl: Control) -> Option<JoinHandle<anyhow::Result<()>>> {
-    // Some(tokio::spawn(crate::lvs::runtime::run(_ctl)))
-    tracing::warn!("the LVS side is not part of this build");
-    None
+/// Starts the LVS side: health checkers driving the kernel's IPVS table.
+fn start_lvs(ctl: Control) -> Option<JoinHandle<anyhow::Result<()>>> {
+    Some(tokio::spawn(crate::lvs::runtime::run(ctl)))
 }
 
 /// Forks into the background: the parent exits 0, the child leaves the terminal's session

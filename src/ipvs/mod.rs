@@ -1,5 +1,9 @@
 //! Kernel IPVS over generic netlink: value types, message codec and client.
 
+pub mod client;
+pub mod codec;
+pub mod listing;
+pub mod tool;
 pub mod types;
 
 pub use types::*;

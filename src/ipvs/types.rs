@@ -230,6 +230,13 @@ impl SyncState {
             SyncState::Backup => 2,
         }
     }
+    pub fn from_code(code: u32) -> Option<SyncState> {
+        match code {
+            1 => Some(SyncState::Master),
+            2 => Some(SyncState::Backup),
+            _ => None,
+        }
+    }
 }
 
 /// One connection-sync daemon (`lvs_sync_daemon` in global_defs).
@@ -264,4 +271,23 @@ pub trait IpvsGlobals {
     fn start_sync_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), Self::Error>;
     /// IPVS_CMD_DEL_DAEMON for the daemon of that role.
     fn stop_sync_daemon(&mut self, state: SyncState) -> Result<(), Self::Error>;
+}
+
+/// GET_INFO: IPVS version and connection hash table size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Info {
+    /// e.g. 0x010201 for 1.2.1
+    pub version: u32,
+    pub conn_tab_size: u32,
+}
+
+impl Info {
+    pub fn version_string(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            (self.version >> 16) & 0xff,
+            (self.version >> 8) & 0xff,
+            self.version & 0xff
+        )
+    }
 }

@@ -48,6 +48,32 @@ impl CheckerStarter for NoCheckers {
     }
 }
 
+/// The real health checkers: a [`crate::checkers::CheckerManager`] per configuration,
+/// started with the verdicts the state carries (so a reload flaps nothing).
+#[derive(Default)]
+pub struct ManagedCheckers {
+    current: Option<crate::checkers::CheckerManager>,
+}
+
+/// Room for a burst of verdicts while a kernel pass runs; checkers wait beyond it.
+const EVENT_QUEUE: usize = 4096;
+
+impl CheckerStarter for ManagedCheckers {
+    fn start(
+        &mut self,
+        config: Arc<Config>,
+        initial: &HashMap<CheckerId, bool>,
+    ) -> mpsc::Receiver<CheckerEvent> {
+        // Dropping the old manager aborts its checkers before the new ones start.
+        self.current = None;
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        let manager = crate::checkers::CheckerManager::start_with_states(&config, initial, tx);
+        info!("{} checkers started", manager.len());
+        self.current = Some(manager);
+        rx
+    }
+}
+
 /// Carries out the state's effects.
 pub trait EffectSink: Send {
     fn effect(&mut self, config: &Config, effect: Effect);
@@ -156,11 +182,17 @@ fn apply_globals<B: IpvsGlobals>(backend: &mut B, config: &Config, old: Option<&
     }
 }
 
-/// Runs the LVS side with the kernel's IPVS. The netlink client lives in `ipvs::client`
-/// (engineer "ipvs"); until it is merged this returns an error naming what is missing.
+/// Runs the LVS side with the kernel's IPVS (the generic netlink client), the real health
+/// checkers, and real scripts and mail.
 pub async fn run(ctl: Control) -> anyhow::Result<()> {
-    let _ = ctl;
-    anyhow::bail!("the IPVS netlink client (ipvs::client) is not part of this build yet")
+    let client = tokio::task::spawn_blocking(crate::ipvs::client::IpvsClient::connect).await??;
+    run_with(
+        ctl,
+        client,
+        ManagedCheckers::default(),
+        RealEffects::default(),
+    )
+    .await
 }
 
 /// Runs the LVS side over any backend until `ctl.shutdown` turns true.

@@ -263,7 +263,7 @@ impl Advert {
                     return Err(EncodeError::V2Ipv6);
                 }
                 let secs = self.interval_cs / 100;
-                if self.interval_cs % 100 != 0 || secs == 0 || secs > 255 {
+                if !self.interval_cs.is_multiple_of(100) || secs == 0 || secs > 255 {
                     return Err(EncodeError::Interval(self.interval_cs));
                 }
                 out.push(self.auth_type);

@@ -289,6 +289,12 @@ impl InstanceParams {
         })
     }
 
+    /// What identifies "the same instance" across a reload (as keepalived matches them):
+    /// VRID, family, interface and unicast or not.
+    pub fn reload_key(&self) -> (u8, Family, &str, bool) {
+        (self.vrid, self.family, &self.interface, self.is_unicast())
+    }
+
     /// Our advert interval in centiseconds.
     pub fn advert_int_cs(&self) -> u16 {
         (self.advert_int.as_millis() / 10).min(u128::from(packet::MAX_V3_INTERVAL_CS)) as u16

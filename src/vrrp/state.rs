@@ -30,13 +30,15 @@
 //!     already logged it.
 //!   - `Notify { state, priority }`: run notify scripts / fifo / SMTP alert for `state`.
 //!   - `MasterRxLowerPri { from, priority }`: the `notify_master_rx_lower_pri` script.
+//! * Reload: [`Instance::reconfigure`] (or [`crate::vrrp::sync_group::Coordinator::reload`])
+//!   keeps the state and returns a [`VipChange`] for a master whose VIPs changed.
 //! * Packet-level drops are counted by the runtime ([`crate::vrrp::packet::RxStats`]);
 //!   instance-level drops (auth, interval, address list, unicast peer, peer TTL) are
 //!   counted in [`Instance::stats`].
 //! * Sync groups: use [`crate::vrrp::sync_group::Coordinator`], which owns the instances
 //!   and turns one member's transitions into `Event::Sync` for the others.
 
-use crate::config::model::InitialState;
+use crate::config::model::{InitialState, VirtualIp};
 use crate::vrrp::packet::{self, Advert, DropReason, RxMeta, RxStats, Version};
 use crate::vrrp::params::InstanceParams;
 use crate::vrrp::track::Tracking;
@@ -160,6 +162,20 @@ pub enum Action {
         from: IpAddr,
         priority: u8,
     },
+}
+
+/// How a reload changed the addresses a MASTER holds (empty otherwise): remove `removed`,
+/// add `added`, before performing the actions returned with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VipChange {
+    pub removed: Vec<VirtualIp>,
+    pub added: Vec<VirtualIp>,
+}
+
+impl VipChange {
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty()
+    }
 }
 
 /// One VRRP instance.
@@ -307,6 +323,73 @@ impl Instance {
             Event::Shutdown => self.on_shutdown(&mut out),
         }
         out
+    }
+
+    /// Applies a reloaded configuration to a running instance (the caller matched it with
+    /// [`InstanceParams::reload_key`]). The state is kept: a master stays master (unless the
+    /// new trackers fault it); tracker states carry over by name; a master whose VIPs changed
+    /// gets a non-empty [`VipChange`] (apply it first) and a gratuitous burst when VIPs were
+    /// added; a new priority or address list is advertised at once.
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        params: InstanceParams,
+    ) -> (Vec<Action>, VipChange) {
+        let mut out = Vec::new();
+        let mut change = VipChange::default();
+        let before = self.effective_priority();
+        let mut tracking = Tracking::new(&params.track_scripts, &params.track_interfaces);
+        tracking.carry_over(&self.tracking);
+        self.tracking = tracking;
+        if self.state == State::Master {
+            let old_all: Vec<&VirtualIp> = self
+                .params
+                .vips
+                .iter()
+                .chain(&self.params.excluded_vips)
+                .collect();
+            let new_all: Vec<&VirtualIp> =
+                params.vips.iter().chain(&params.excluded_vips).collect();
+            change.removed = old_all
+                .iter()
+                .filter(|v| !new_all.contains(v))
+                .map(|v| (*v).clone())
+                .collect();
+            change.added = new_all
+                .iter()
+                .filter(|v| !old_all.contains(v))
+                .map(|v| (*v).clone())
+                .collect();
+            if !change.added.is_empty() {
+                out.push(Action::SendGratuitous {
+                    repeat: params.garp.repeat,
+                });
+            }
+            if params.advert_int != self.params.advert_int {
+                self.adver_at = Some(now + params.advert_int);
+            }
+            if params.garp.refresh != self.params.garp.refresh {
+                self.garp_refresh_at = params.garp.refresh.map(|r| now + r);
+            }
+        }
+        if self.state != State::Backup || params.version == Version::V2 {
+            self.master_adver_cs = params.advert_int_cs();
+        }
+        self.base_priority = params.priority;
+        let vips_changed = self.params.vips != params.vips;
+        self.params = params;
+        tracing::info!(instance = %self.params.name, state = %self.state, "configuration reloaded");
+        let prio_changed = self.effective_priority() != before;
+        self.reevaluate(now, before, &mut out);
+        // A master advertises its new address list at once (the priority path already did).
+        if self.state == State::Master && vips_changed && !prio_changed {
+            self.send_advert(now, &mut out);
+        }
+        if self.state != State::Master {
+            // Faulted by the new trackers: the old VIPs were removed by DelVips.
+            change = VipChange::default();
+        }
+        (out, change)
     }
 
     fn faulted(&self) -> bool {
@@ -482,7 +565,12 @@ impl Instance {
                 } else {
                     tracing::info!(instance = %self.params.name, src = %meta.src,
                         "lower priority advert ({}) received as master: asserting", adv.priority);
+                    // Another node thought it was master: assert mastership and refresh
+                    // the neighbours' ARP / ND caches (split brain recovery).
                     self.send_advert(now, out);
+                    out.push(Action::SendGratuitous {
+                        repeat: self.params.garp.repeat,
+                    });
                     out.push(Action::MasterRxLowerPri {
                         from: meta.src,
                         priority: adv.priority,

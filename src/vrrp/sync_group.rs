@@ -5,7 +5,7 @@
 
 use crate::config::model::{Notify, SyncGroup, VrrpScript};
 use crate::vrrp::params::{InstanceParams, TrackedInterface, TrackedScript};
-use crate::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd};
+use crate::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd, VipChange};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -22,6 +22,19 @@ pub enum Target {
 pub struct Output {
     pub target: Target,
     pub action: Action,
+}
+
+/// The result of [`Coordinator::reload`].
+#[derive(Debug, Clone)]
+pub struct Reloaded {
+    /// Masters whose addresses changed (index in the reloaded coordinator): apply these
+    /// before `outputs`.
+    pub vip_changes: Vec<(usize, VipChange)>,
+    /// Actions of the kept and new instances (indexes in the reloaded coordinator).
+    pub outputs: Vec<Output>,
+    /// Instances gone from the configuration, already shut down, with the actions to
+    /// perform for them (resignation advert, VIP removal, notify STOP).
+    pub removed: Vec<(Instance, Vec<Action>)>,
 }
 
 /// A sync group and its derived state.
@@ -154,6 +167,88 @@ impl Coordinator {
     /// The sync group of an instance.
     pub fn group_of(&self, instance: usize) -> Option<usize> {
         self.group_of.get(instance).copied().flatten()
+    }
+
+    /// Applies a reloaded configuration. Instances are matched by
+    /// [`InstanceParams::reload_key`]: a matched instance keeps its state (a master stays
+    /// master, see [`Instance::reconfigure`]); a new one is started; an old one without a
+    /// match is shut down and returned with its final actions (VIP removal, notify STOP)
+    /// so the runtime can clean up after it. On error nothing changes.
+    pub fn reload(
+        &mut self,
+        now: Instant,
+        params: Vec<InstanceParams>,
+        sync_groups: &[SyncGroup],
+        scripts: &[VrrpScript],
+    ) -> Result<Reloaded, SyncGroupError> {
+        let fresh = Coordinator::new(params, sync_groups, scripts)?;
+        let mut old: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut outputs = Vec::new();
+        let mut instances = Vec::with_capacity(fresh.instances.len());
+        let mut to_start = Vec::new();
+        let mut vip_changes = Vec::new();
+        for (idx, new) in fresh.instances.into_iter().enumerate() {
+            let key = new.params().reload_key();
+            let matched = old
+                .iter_mut()
+                .find(|o| o.as_ref().is_some_and(|o| o.params().reload_key() == key))
+                .and_then(Option::take);
+            match matched {
+                Some(mut inst) => {
+                    let (actions, change) = inst.reconfigure(now, new.params().clone());
+                    if !change.is_empty() {
+                        vip_changes.push((idx, change));
+                    }
+                    for action in actions {
+                        outputs.push(Output {
+                            target: Target::Instance(idx),
+                            action,
+                        });
+                    }
+                    instances.push(inst);
+                }
+                None => {
+                    to_start.push(idx);
+                    instances.push(new);
+                }
+            }
+        }
+        let removed = old
+            .into_iter()
+            .flatten()
+            .map(|mut inst| {
+                let actions = inst.handle(now, Event::Shutdown);
+                (inst, actions)
+            })
+            .collect();
+        self.instances = instances;
+        let mut groups = fresh.groups;
+        for g in &mut groups {
+            if let Some(o) = self.groups.iter().find(|o| o.name == g.name) {
+                g.state = o.state;
+            }
+        }
+        self.groups = groups;
+        self.group_of = fresh.group_of;
+        // Group fault flags restart from the members' own trackers.
+        let mut queue: VecDeque<(usize, Event)> =
+            to_start.into_iter().map(|i| (i, Event::Start)).collect();
+        for g in &mut self.groups {
+            let faulted = g.members.iter().any(|&m| self.instances[m].own_fault());
+            g.faulted = faulted;
+            for &m in &g.members {
+                queue.push_back((m, Event::Sync(SyncCmd::Fault(faulted))));
+            }
+        }
+        outputs.extend(self.run(now, queue));
+        Ok(Reloaded {
+            vip_changes,
+            outputs,
+            removed,
+        })
     }
 
     /// The earliest deadline of any instance.

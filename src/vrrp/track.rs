@@ -113,6 +113,21 @@ impl Tracking {
         changed
     }
 
+    /// Keeps the current state of trackers that existed before a reload (matched by name).
+    pub fn carry_over(&mut self, old: &Tracking) {
+        for s in &mut self.scripts {
+            if let Some(o) = old.scripts.iter().find(|o| o.spec.name == s.spec.name) {
+                s.up = o.up;
+                s.streak = o.streak;
+            }
+        }
+        for i in &mut self.interfaces {
+            if let Some(o) = old.interfaces.iter().find(|o| o.spec.name == i.spec.name) {
+                i.up = o.up;
+            }
+        }
+    }
+
     /// Sets the link state of `ifname`; true when a tracker changed.
     pub fn link(&mut self, ifname: &str, up: bool) -> bool {
         let mut changed = false;

@@ -1,0 +1,58 @@
+#!/bin/bash
+# scripts/vm/build-initramfs.sh OUT [HOSTBIN...] - pack the guest root filesystem (newc cpio,
+# uncompressed: fastest to boot under TCG): busybox-static with its applets, iproute2 `ip`,
+# ipvsadm, keepalived (+ shared libraries from ldd), the given binaries in /usr/local/bin,
+# the repo's tests/vm as /tests, the IPVS kernel modules with a depmod'ed modules.dep, and
+# scripts/vm/init as /init.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+W=${VM_DIR:-$ROOT/target/vm}
+KVER=$(cat "$W/kver")
+KROOT=$W/kernel
+OUT=$1; shift
+MODS="crc32c_generic ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr
+      ip_vs_dh ip_vs_sh ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf ip_vs_mh ip_vs_pe_sip
+      ip_vs_ftp virtio_pci 9pnet_virtio 9p veth bridge dummy ipip ip_gre fou"
+
+R=$(mktemp -d "$W/root.XXXXXX")
+trap 'rm -rf "$R"' EXIT
+mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,proc,sys,dev,tmp,run,etc,mnt,root,lib64,lib/x86_64-linux-gnu}
+mkdir -p "$R/var" && ln -s /run "$R/var/run"
+
+cp /bin/busybox "$R/bin/busybox"
+for a in $(/bin/busybox --list); do [ -e "$R/bin/$a" ] || ln -s busybox "$R/bin/$a"; done
+for a in modprobe insmod rmmod lsmod poweroff; do ln -sf ../bin/busybox "$R/sbin/$a"; done
+
+copy_libs() {
+    local f
+    ldd "$1" >/dev/null 2>&1 || return 0
+    for f in $(ldd "$1" | grep -o '/[^ ]*'); do
+        [ -e "$R$f" ] || { mkdir -p "$R$(dirname "$f")"; cp -L "$f" "$R$f"; }
+    done
+}
+copy_bin() {  # copy_bin HOSTPATH GUESTPATH
+    mkdir -p "$R$(dirname "$2")"; cp -L "$1" "$R$2"; copy_libs "$1"
+}
+copy_bin /usr/sbin/ipvsadm /usr/sbin/ipvsadm
+copy_bin /usr/sbin/keepalived /usr/sbin/keepalived
+copy_bin /usr/sbin/ip /usr/sbin/ip
+cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$R/lib/x86_64-linux-gnu/" 2>/dev/null || true
+for b in "$@"; do copy_bin "$b" "/usr/local/bin/$(basename "$b")"; done
+mkdir -p "$R/tests" && cp -a "$ROOT/tests/vm/." "$R/tests/"
+
+MD=lib/modules/$KVER
+mkdir -p "$R/$MD"
+for m in $MODS; do
+    modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" 2>/dev/null | awk '$1=="insmod"{print $2}'
+done | sort -u | while read -r p; do
+    rel=${p#"$KROOT"/}; mkdir -p "$R/$(dirname "$rel")"; cp "$p" "$R/$rel"
+done
+cp "$KROOT/$MD"/modules.{order,builtin,builtin.modinfo} "$R/$MD/"
+depmod -b "$R" "$KVER"
+
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$R/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$R/etc/group"
+install -m 755 "$HERE/init" "$R/init"
+( cd "$R" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 ) > "$OUT"
+echo "initramfs: $OUT $(stat -c %s "$OUT") bytes"

@@ -1,0 +1,432 @@
+//! The IPVS client: one generic netlink socket (neli), the family id (resolved by neli),
+//! requests batched several per `send`, every acknowledgement matched to its request.
+//!
+//! Byte-level work is in `codec`; this module only moves buffers and keeps sequence numbers.
+
+use super::codec::{self, cmd, CodecError, Reply};
+use super::types::*;
+use neli::consts::socket::{Msg, NlFamily};
+use neli::router::synchronous::NlRouter;
+use neli::socket::NlSocket;
+use neli::utils::Groups;
+use std::collections::HashMap;
+use std::os::unix::io::AsRawFd;
+use tracing::{debug, info, warn};
+
+/// Messages per `send` by default (the kernel processes them in order and acks each).
+pub const DEFAULT_BATCH: usize = 64;
+/// Upper bound of the bytes of one batch.
+const MAX_BATCH_BYTES: usize = 48 * 1024;
+const RECV_BUF: usize = 256 * 1024;
+const NETLINK_CAP_ACK: libc::c_int = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("IPVS is not available: the kernel has no generic netlink family \"IPVS\" ({0})")]
+    NoIpvs(String),
+    #[error("IPVS netlink socket: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("bad IPVS netlink message: {0}")]
+    Codec(#[from] CodecError),
+    #[error("{what}: kernel refused: {} (errno {errno})", errno_text(*errno))]
+    Kernel { what: &'static str, errno: i32 },
+    #[error("IPVS netlink protocol: {0}")]
+    Protocol(String),
+}
+
+pub fn errno_text(errno: i32) -> String {
+    std::io::Error::from_raw_os_error(errno).to_string()
+}
+
+/// Counters of what the client did (for logs and benchmarks).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ClientCounters {
+    pub sends: u64,
+    pub ops: u64,
+    pub op_errors: u64,
+    pub bad_replies: u64,
+}
+
+pub struct IpvsClient {
+    sock: NlSocket,
+    family: u16,
+    seq: u32,
+    batch: usize,
+    rbuf: Vec<u8>,
+    pub counters: ClientCounters,
+}
+
+/// Resolves the IPVS family id; loads ip_vs once when it is missing.
+fn resolve_family() -> Result<u16, ClientError> {
+    let lookup = || -> Result<u16, String> {
+        let (router, _mcast) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
+            .map_err(|e| format!("generic netlink socket: {e}"))?;
+        router
+            .resolve_genl_family(codec::IPVS_GENL_NAME)
+            .map_err(|e| e.to_string())
+    };
+    match lookup() {
+        Ok(id) => Ok(id),
+        Err(first) => {
+            info!("IPVS generic netlink family not found ({first}); trying modprobe ip_vs");
+            let st = std::process::Command::new("modprobe").arg("ip_vs").status();
+            match st {
+                Ok(s) if s.success() => {
+                    lookup().map_err(|e| ClientError::NoIpvs(format!("after modprobe ip_vs: {e}")))
+                }
+                Ok(s) => Err(ClientError::NoIpvs(format!(
+                    "{first}; modprobe ip_vs failed ({s})"
+                ))),
+                Err(e) => Err(ClientError::NoIpvs(format!(
+                    "{first}; cannot run modprobe: {e}"
+                ))),
+            }
+        }
+    }
+}
+
+impl IpvsClient {
+    /// Opens the socket and resolves the family (modprobing ip_vs when needed).
+    pub fn connect() -> Result<IpvsClient, ClientError> {
+        let family = resolve_family()?;
+        let sock = NlSocket::connect(NlFamily::Generic, None, Groups::empty())?;
+        let fd = sock.as_raw_fd();
+        let one: libc::c_int = 1;
+        let big: libc::c_int = 4 << 20;
+        // SAFETY: plain setsockopt on our own fd with correctly sized int options.
+        unsafe {
+            // acks of failed requests carry only the header, not the whole request
+            libc::setsockopt(
+                fd,
+                libc::SOL_NETLINK,
+                NETLINK_CAP_ACK,
+                &one as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as u32,
+            );
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &big as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as u32,
+            );
+        }
+        debug!(family, "IPVS generic netlink family resolved");
+        Ok(IpvsClient {
+            sock,
+            family,
+            seq: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as u32)
+                .unwrap_or(1),
+            batch: DEFAULT_BATCH,
+            rbuf: vec![0; RECV_BUF],
+            counters: ClientCounters::default(),
+        })
+    }
+
+    /// Sets the number of messages per send (1 = keepalived's one-at-a-time behaviour).
+    pub fn set_batch(&mut self, n: usize) {
+        self.batch = n.max(1);
+    }
+
+    pub fn family_id(&self) -> u16 {
+        self.family
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn send(&mut self, buf: &[u8]) -> Result<(), ClientError> {
+        let n = self.sock.send(buf, Msg::empty())?;
+        self.counters.sends += 1;
+        if n != buf.len() {
+            return Err(ClientError::Protocol(format!(
+                "short send: {n} of {} bytes",
+                buf.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Receives one datagram; returns its length.
+    fn recv(&mut self) -> Result<usize, ClientError> {
+        loop {
+            match self.sock.recv(&mut self.rbuf[..], Msg::empty()) {
+                Ok((n, _)) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Sends one request and collects the attributes of every generic reply until its ACK
+    /// (or DONE for dumps).
+    fn transact(
+        &mut self,
+        what: &'static str,
+        dump: bool,
+        build: impl FnOnce(&mut Vec<u8>, u16, u32) -> Result<(), CodecError>,
+    ) -> Result<Vec<Vec<u8>>, ClientError> {
+        let seq = self.next_seq();
+        let mut buf = Vec::with_capacity(256);
+        build(&mut buf, self.family, seq)?;
+        self.send(&buf)?;
+        let mut out = Vec::new();
+        loop {
+            let n = self.recv()?;
+            let msgs = codec::split_messages(&self.rbuf[..n])?;
+            for m in msgs {
+                if m.seq != seq {
+                    self.counters.bad_replies += 1;
+                    warn!(
+                        seq = m.seq,
+                        expected = seq,
+                        "IPVS: dropping reply with an unexpected sequence number"
+                    );
+                    continue;
+                }
+                match codec::classify(&m)? {
+                    Reply::Genl { attrs, .. } => out.push(attrs.to_vec()),
+                    Reply::Ack { .. } if !dump => return Ok(out),
+                    Reply::Done { .. } if dump => return Ok(out),
+                    Reply::Error { errno, .. } => {
+                        return Err(ClientError::Kernel { what, errno });
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// GET_INFO: version and connection table size.
+    pub fn info(&mut self) -> Result<Info, ClientError> {
+        let r = self.transact("get info", false, |b, f, s| {
+            codec::encode_simple(b, f, s, cmd::GET_INFO);
+            Ok(())
+        })?;
+        let first = r
+            .first()
+            .ok_or_else(|| ClientError::Protocol("GET_INFO: no reply".into()))?;
+        Ok(codec::parse_info(first)?)
+    }
+
+    /// Every service with its counters (no destinations).
+    pub fn services(&mut self) -> Result<Vec<(Service, Stats)>, ClientError> {
+        let r = self.transact("dump services", true, |b, f, s| {
+            codec::encode_get_services(b, f, s);
+            Ok(())
+        })?;
+        let mut out = Vec::with_capacity(r.len());
+        for a in r {
+            match codec::parse_service(&a) {
+                Ok(x) => out.push(x),
+                Err(e) => {
+                    self.counters.bad_replies += 1;
+                    warn!("IPVS: dropping unparsable service in dump: {e}");
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The destinations of one service.
+    pub fn dests(&mut self, key: &ServiceKey) -> Result<Vec<DestState>, ClientError> {
+        let r = self.transact("dump destinations", true, |b, f, s| {
+            codec::encode_get_dests(b, f, s, key);
+            Ok(())
+        })?;
+        let mut out = Vec::with_capacity(r.len());
+        for a in r {
+            match codec::parse_dest(&a, key.family()) {
+                Ok(x) => out.push(x),
+                Err(e) => {
+                    self.counters.bad_replies += 1;
+                    warn!("IPVS: dropping unparsable destination in dump: {e}");
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Services with their destinations.
+    pub fn dump_all(&mut self) -> Result<Vec<ServiceState>, ClientError> {
+        let svcs = self.services()?;
+        let mut out = Vec::with_capacity(svcs.len());
+        for (service, stats) in svcs {
+            let dests = match self.dests(&service.key) {
+                Ok(d) => d,
+                // removed between the two dumps
+                Err(ClientError::Kernel { errno, .. }) if errno == libc::ESRCH => continue,
+                Err(e) => return Err(e),
+            };
+            out.push(ServiceState {
+                service,
+                stats,
+                dests,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Applies operations in order, `batch` messages per send, each acknowledged. Returns one
+    /// result per operation; a failed one is logged with the kernel's errno.
+    pub fn apply_ops(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, ClientError> {
+        let mut results: Vec<Option<OpResult>> = vec![None; ops.len()];
+        let mut buf = Vec::with_capacity(MAX_BATCH_BYTES + 1024);
+        let mut i = 0;
+        while i < ops.len() {
+            buf.clear();
+            let mut pending: HashMap<u32, usize> = HashMap::new();
+            while i < ops.len() && pending.len() < self.batch && buf.len() < MAX_BATCH_BYTES {
+                let seq = self.next_seq();
+                match codec::encode_op(&mut buf, self.family, seq, &ops[i]) {
+                    Ok(()) => {
+                        pending.insert(seq, i);
+                    }
+                    Err(e) => {
+                        warn!(op = ?ops[i], "IPVS: operation not sent: {e}");
+                        results[i] = Some(Err(libc::EINVAL));
+                        self.counters.op_errors += 1;
+                    }
+                }
+                i += 1;
+            }
+            if pending.is_empty() {
+                continue;
+            }
+            self.send(&buf)?;
+            self.counters.ops += pending.len() as u64;
+            while !pending.is_empty() {
+                let n = self.recv()?;
+                let msgs = codec::split_messages(&self.rbuf[..n])?;
+                for m in msgs {
+                    let reply = match codec::classify(&m) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            self.counters.bad_replies += 1;
+                            warn!("IPVS: dropping malformed reply: {e}");
+                            continue;
+                        }
+                    };
+                    let (seq, res) = match reply {
+                        Reply::Ack { seq } => (seq, Ok(())),
+                        Reply::Error { seq, errno } => (seq, Err(errno)),
+                        _ => {
+                            self.counters.bad_replies += 1;
+                            continue;
+                        }
+                    };
+                    let Some(idx) = pending.remove(&seq) else {
+                        self.counters.bad_replies += 1;
+                        warn!(seq, "IPVS: acknowledgement for no pending request");
+                        continue;
+                    };
+                    if let Err(errno) = res {
+                        self.counters.op_errors += 1;
+                        warn!(
+                            op = ?ops[idx],
+                            errno,
+                            "IPVS operation failed: {}",
+                            errno_text(errno)
+                        );
+                    }
+                    results[idx] = Some(res);
+                }
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(libc::EIO)))
+            .collect())
+    }
+
+    /// Removes every service (and its destinations).
+    pub fn flush(&mut self) -> Result<(), ClientError> {
+        self.transact("flush", false, |b, f, s| {
+            codec::encode_simple(b, f, s, cmd::FLUSH);
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    /// Zeroes the counters of one service, or of all.
+    pub fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), ClientError> {
+        self.transact("zero counters", false, |b, f, s| {
+            codec::encode_zero(b, f, s, key);
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    pub fn start_daemon(&mut self, d: &SyncDaemon) -> Result<(), ClientError> {
+        self.transact("start sync daemon", false, |b, f, s| {
+            codec::encode_new_daemon(b, f, s, d)
+        })
+        .map(|_| ())
+    }
+
+    pub fn stop_daemon(&mut self, state: SyncState) -> Result<(), ClientError> {
+        self.transact("stop sync daemon", false, |b, f, s| {
+            codec::encode_del_daemon(b, f, s, state);
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    pub fn daemons(&mut self) -> Result<Vec<SyncDaemon>, ClientError> {
+        let r = self.transact("dump sync daemons", true, |b, f, s| {
+            codec::encode_get_daemons(b, f, s);
+            Ok(())
+        })?;
+        let mut out = Vec::new();
+        for a in r {
+            out.push(codec::parse_daemon(&a)?);
+        }
+        Ok(out)
+    }
+
+    pub fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), ClientError> {
+        self.transact("set timeouts", false, |b, f, s| {
+            codec::encode_set_config(b, f, s, t);
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    pub fn timeouts(&mut self) -> Result<Timeouts, ClientError> {
+        let r = self.transact("get timeouts", false, |b, f, s| {
+            codec::encode_simple(b, f, s, cmd::GET_CONFIG);
+            Ok(())
+        })?;
+        let first = r
+            .first()
+            .ok_or_else(|| ClientError::Protocol("GET_CONFIG: no reply".into()))?;
+        Ok(codec::parse_config(first)?)
+    }
+}
+
+impl IpvsBackend for IpvsClient {
+    type Error = ClientError;
+    fn dump(&mut self) -> Result<Vec<ServiceState>, ClientError> {
+        self.dump_all()
+    }
+    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, ClientError> {
+        self.apply_ops(ops)
+    }
+}
+
+impl IpvsGlobals for IpvsClient {
+    type Error = ClientError;
+    fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), ClientError> {
+        IpvsClient::set_timeouts(self, timeouts)
+    }
+    fn start_sync_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), ClientError> {
+        self.start_daemon(daemon)
+    }
+    fn stop_sync_daemon(&mut self, state: SyncState) -> Result<(), ClientError> {
+        self.stop_daemon(state)
+    }
+}
