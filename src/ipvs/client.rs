@@ -71,8 +71,9 @@ fn resolve_family() -> Result<u16, ClientError> {
             info!("IPVS generic netlink family not found ({first}); trying modprobe ip_vs");
             let st = std::process::Command::new("modprobe").arg("ip_vs").status();
             match st {
-                Ok(s) if s.success() => lookup()
-                    .map_err(|e| ClientError::NoIpvs(format!("after modprobe ip_vs: {e}"))),
+                Ok(s) if s.success() => {
+                    lookup().map_err(|e| ClientError::NoIpvs(format!("after modprobe ip_vs: {e}")))
+                }
                 Ok(s) => Err(ClientError::NoIpvs(format!(
                     "{first}; modprobe ip_vs failed ({s})"
                 ))),

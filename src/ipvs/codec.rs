@@ -441,8 +441,7 @@ pub struct NlMsg<'a> {
 }
 
 fn rd_u16(b: &[u8], at: usize) -> Option<u16> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_ne_bytes([s[0], s[1]]))
+    b.get(at..at + 2).map(|s| u16::from_ne_bytes([s[0], s[1]]))
 }
 fn rd_u32(b: &[u8], at: usize) -> Option<u32> {
     b.get(at..at + 4)
@@ -675,7 +674,9 @@ fn parse_service_attrs(a: &Attrs<'_>) -> Result<(Service, Stats), CodecError> {
                     .ok_or(CodecError::Missing("SVC_PROTOCOL"))?,
             )?,
             addr: parse_addr(a.get(ADDR).ok_or(CodecError::Missing("SVC_ADDR"))?, family)?,
-            port: a.be16(PORT, "SVC_PORT")?.ok_or(CodecError::Missing("SVC_PORT"))?,
+            port: a
+                .be16(PORT, "SVC_PORT")?
+                .ok_or(CodecError::Missing("SVC_PORT"))?,
         },
     };
     let flags = match a.get(FLAGS) {

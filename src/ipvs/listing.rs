@@ -26,8 +26,7 @@ fn proto_name(k: &ServiceKey) -> &'static str {
             proto: Proto::Udp, ..
         } => "UDP",
         ServiceKey::Addr {
-            proto: Proto::Sctp,
-            ..
+            proto: Proto::Sctp, ..
         } => "SCTP",
         ServiceKey::Fwmark { .. } => "FWM",
     }
@@ -173,11 +172,15 @@ pub fn render(
             out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
         }
         ListMode::Stats => {
-            out.push_str("Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n");
+            out.push_str(
+                "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n",
+            );
             out.push_str("  -> RemoteAddress:Port\n");
         }
         ListMode::Rate => {
-            out.push_str("Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n");
+            out.push_str(
+                "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n",
+            );
             out.push_str("  -> RemoteAddress:Port\n");
         }
     }

@@ -4,7 +4,8 @@
 //!                               step checked against an in-memory model of the table and
 //!                               `ipvsadm -S -n` saved to OUTDIR/NN-step.txt
 //!   lvsd-ipvs bench N M [BATCH] program N services x M dests, print the figures, flush
-//!   lvsd-ipvs list              same as `lvsd -L`
+//!   lvsd-ipvs list [stats|rate] same as `lvsd -L`
+//!   lvsd-ipvs zero | flush
 
 use super::client::{ClientError, IpvsClient};
 use super::listing::{render, ListMode};
@@ -48,7 +49,10 @@ fn model_of_dump(t: &[ServiceState]) -> Model {
                 s.service.key,
                 (
                     s.service.clone(),
-                    s.dests.iter().map(|d| (d.dest.key, d.dest.clone())).collect(),
+                    s.dests
+                        .iter()
+                        .map(|d| (d.dest.key, d.dest.clone()))
+                        .collect(),
                 ),
             )
         })
@@ -245,8 +249,14 @@ fn selftest(out: &Path) -> Result<i32> {
     });
     let ops = vec![
         Op::AddDest(tcp("10.0.0.1", 80), nat.clone()),
-        Op::AddDest(tcp("10.0.0.1", 80), dest("10.1.0.3", 80, Forward::DirectRoute, 0)),
-        Op::AddDest(tcp("10.0.0.1", 80), dest("10.1.0.4", 80, Forward::Tunnel, 2)),
+        Op::AddDest(
+            tcp("10.0.0.1", 80),
+            dest("10.1.0.3", 80, Forward::DirectRoute, 0),
+        ),
+        Op::AddDest(
+            tcp("10.0.0.1", 80),
+            dest("10.1.0.4", 80, Forward::Tunnel, 2),
+        ),
         Op::AddDest(tcp("10.0.0.1", 80), gue.clone()),
         Op::AddDest(tcp("10.0.0.1", 80), gre),
         Op::AddDest(udp("10.0.0.1", 53), dest("10.1.0.2", 53, Forward::Masq, 1)),
@@ -482,7 +492,12 @@ fn bench(n: usize, m: usize, batch: usize) -> Result<i32> {
     for i in 0..n {
         let key = ServiceKey::Addr {
             proto: Proto::Tcp,
-            addr: IpAddr::from([10, 100 + (i / 65536) as u8, (i / 256 % 256) as u8, (i % 256) as u8]),
+            addr: IpAddr::from([
+                10,
+                100 + (i / 65536) as u8,
+                (i / 256 % 256) as u8,
+                (i % 256) as u8,
+            ]),
             port: 80,
         };
         ops.push(Op::AddService(svc(key, "wlc")));
@@ -537,12 +552,25 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
         Some("selftest") => selftest(Path::new(
             args.get(1).map(String::as_str).unwrap_or("/tmp/selftest"),
         )),
-        Some("bench") => bench(num(1, 1000)?, num(2, 20)?, num(3, super::client::DEFAULT_BATCH)?),
+        Some("bench") => bench(
+            num(1, 1000)?,
+            num(2, 20)?,
+            num(3, super::client::DEFAULT_BATCH)?,
+        ),
         Some("list") => {
+            let mode = match args.get(1).map(String::as_str) {
+                Some("stats") => ListMode::Stats,
+                Some("rate") => ListMode::Rate,
+                _ => ListMode::Plain,
+            };
             let mut c = IpvsClient::connect()?;
             let info = c.info()?;
             let t = c.dump_all()?;
-            print!("{}", render(&info, &t, ListMode::Plain, None));
+            print!("{}", render(&info, &t, mode, None));
+            Ok(0)
+        }
+        Some("zero") => {
+            IpvsClient::connect()?.zero(None)?;
             Ok(0)
         }
         Some("flush") => {
@@ -550,7 +578,7 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
             Ok(0)
         }
         _ => {
-            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] | list | flush");
+            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] | list [plain|stats|rate] | zero | flush");
             Ok(2)
         }
     }

@@ -475,7 +475,11 @@ fn parse_dest_dump_entry_v4_under_16_byte_addr_with_tunnel() {
     assert_eq!(d.dest.key.port, 80);
     assert_eq!(d.dest.forward, Forward::Tunnel);
     assert_eq!(
-        (d.dest.weight, d.dest.upper_threshold, d.dest.lower_threshold),
+        (
+            d.dest.weight,
+            d.dest.upper_threshold,
+            d.dest.lower_threshold
+        ),
         (3, 100, 10)
     );
     assert_eq!(
@@ -545,7 +549,10 @@ fn parse_info_config_daemon() {
     assert_eq!(info.conn_tab_size, 4096);
     assert_eq!(info.version_string(), "1.2.1");
 
-    let t = parse_config(&h("0800 0400 84030000 0800 0500 78000000 0800 0600 2c010000")).unwrap();
+    let t = parse_config(&h(
+        "0800 0400 84030000 0800 0500 78000000 0800 0600 2c010000",
+    ))
+    .unwrap();
     assert_eq!(
         t,
         Timeouts {
@@ -587,9 +594,16 @@ fn malformed_replies_are_errors_not_panics() {
         Err(CodecError::Missing("CMD_ATTR_SERVICE"))
     );
     // unknown protocol
-    assert!(parse_service(&h("1c00 0100 0600 0100 0200 0000 0600 0200 2f00 0000 0800 0300 0a000001")).is_err());
+    assert!(parse_service(&h(
+        "1c00 0100 0600 0100 0200 0000 0600 0200 2f00 0000 0800 0300 0a000001"
+    ))
+    .is_err());
     // truncated address
-    assert!(parse_dest(&h("1c00 0200 0600 0100 0a00 0000 0800 0300 00000000 0800 0400 01000000"), Family::V4).is_err());
+    assert!(parse_dest(
+        &h("1c00 0200 0600 0100 0a00 0000 0800 0300 00000000 0800 0400 01000000"),
+        Family::V4
+    )
+    .is_err());
     // genl message without genl header
     let raw = h("12000000 1c00 0000 01000000 00000000 0100 0000");
     let m = split_messages(&raw[..18]);
