@@ -9,7 +9,7 @@ PKGS=()
 # --- ipvs (tests/ipvs_vm.rs, scripts/vm/): guest userland + initramfs tools + qemu's libraries.
 #     qemu itself and the guest kernel are fetched by scripts/vm/setup.sh with `apt-get download`
 #     (installing qemu-system-x86 would remove the preinstalled qemu-utils backport).
-PKGS+=(busybox-static ipvsadm keepalived iproute2 kmod cpio gzip
+PKGS+=(busybox-static ipvsadm keepalived iproute2 kmod cpio gzip python3
        libcapstone4 libfdt1 libpmem1 librdmacm1 libibverbs1 libslirp0 libvdeplug2)
 missing=()
 for p in "${PKGS[@]}"; do
