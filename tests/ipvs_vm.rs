@@ -67,10 +67,64 @@ fn client_against_real_kernel() {
         "expected files missing in {}",
         exp_dir.display()
     );
+    traffic_checks(&res.join("selftest"));
     // the listing of lvsd-ipvs (same code as `lvsd -L`) shows the TUN dests and the mh flag
     let listing = read(&res.join("selftest/listing.txt"));
     assert!(listing.contains("Tunnel"), "{listing}");
     assert!(listing.contains("FWM  7 mh (mh-port)"), "{listing}");
+}
+
+fn normalized(p: &Path) -> Vec<String> {
+    read(p)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Traffic through IPVS NAT (tests/vm/traffic.sh): answers only from the real servers,
+/// 64-bit counters and listings equal to ipvsadm's, zero clears them.
+fn traffic_checks(dir: &Path) {
+    let answers = read(&dir.join("traffic-answers.txt"));
+    let lines: Vec<&str> = answers.lines().collect();
+    assert_eq!(lines.len(), 20, "answers:\n{answers}");
+    assert!(
+        lines.iter().all(|l| *l == "rs2" || *l == "rs3"),
+        "{answers}"
+    );
+    assert!(
+        lines.contains(&"rs2") && lines.contains(&"rs3"),
+        "rr used one server: {answers}"
+    );
+    let ours = normalized(&dir.join("traffic-lvsd-stats.txt"));
+    let theirs = normalized(&dir.join("traffic-ipvsadm-stats.txt"));
+    assert_eq!(
+        ours, theirs,
+        "stats listing differs from ipvsadm --stats --exact"
+    );
+    let svc = ours
+        .iter()
+        .find(|l| l.starts_with("TCP 10.251.1.1:80"))
+        .expect("service line");
+    let f: Vec<u64> = svc.split(' ').skip(2).map(|x| x.parse().unwrap()).collect();
+    assert_eq!(f[0], 20, "connections: {svc}");
+    assert!(
+        f[1] >= 20 * 4 && f[2] >= 20 * 4 && f[3] > 0 && f[4] > 0,
+        "{svc}"
+    );
+    assert_eq!(
+        normalized(&dir.join("traffic-lvsd-list.txt")),
+        normalized(&dir.join("traffic-ipvsadm-list.txt")),
+        "lvsd listing differs from ipvsadm -Ln"
+    );
+    let zeroed = normalized(&dir.join("traffic-lvsd-zeroed.txt"));
+    assert_eq!(zeroed, normalized(&dir.join("traffic-ipvsadm-zeroed.txt")));
+    for l in zeroed
+        .iter()
+        .filter(|l| l.starts_with("TCP") || l.starts_with("->"))
+    {
+        assert!(l.split(' ').skip(2).all(|x| x == "0"), "not zeroed: {l}");
+    }
 }
 
 /// (b) the table lvsd programs equals keepalived's for every config of tests/vm/configs.

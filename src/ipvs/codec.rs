@@ -215,7 +215,7 @@ fn begin_msg(buf: &mut Vec<u8>, family: u16, flags: u16, seq: u32, command: u8) 
     buf.extend_from_slice(&[0, 0]);
     at
 }
-fn end_msg(buf: &mut Vec<u8>, at: usize) {
+fn end_msg(buf: &mut [u8], at: usize) {
     let len = (buf.len() - at) as u32;
     buf[at..at + 4].copy_from_slice(&len.to_ne_bytes());
     // attributes are always padded, so the message is already 4-aligned

@@ -4,7 +4,8 @@
 //!                               step checked against an in-memory model of the table and
 //!                               `ipvsadm -S -n` saved to OUTDIR/NN-step.txt
 //!   lvsd-ipvs bench N M [BATCH] program N services x M dests, print the figures, flush
-//!   lvsd-ipvs list              same as `lvsd -L`
+//!   lvsd-ipvs list [stats|rate] same as `lvsd -L`
+//!   lvsd-ipvs zero | flush
 
 use super::client::{ClientError, IpvsClient};
 use super::listing::{render, ListMode};
@@ -557,10 +558,19 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
             num(3, super::client::DEFAULT_BATCH)?,
         ),
         Some("list") => {
+            let mode = match args.get(1).map(String::as_str) {
+                Some("stats") => ListMode::Stats,
+                Some("rate") => ListMode::Rate,
+                _ => ListMode::Plain,
+            };
             let mut c = IpvsClient::connect()?;
             let info = c.info()?;
             let t = c.dump_all()?;
-            print!("{}", render(&info, &t, ListMode::Plain, None));
+            print!("{}", render(&info, &t, mode, None));
+            Ok(0)
+        }
+        Some("zero") => {
+            IpvsClient::connect()?.zero(None)?;
             Ok(0)
         }
         Some("flush") => {
@@ -568,7 +578,7 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
             Ok(0)
         }
         _ => {
-            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] | list | flush");
+            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] | list [plain|stats|rate] | zero | flush");
             Ok(2)
         }
     }

@@ -3,15 +3,18 @@
 # one message per ack), keepalived -C, and lvsd -C when it can.  Figures on stdout and in
 # /mnt/bench.txt.
 N=${1:-1000}; M=${2:-20}
+# deleted dests sit in the kernel's trash list for ~2 min and slow later adds down: wait
+# that long after each flush so every measurement starts from a clean kernel
+SETTLE=${3:-130}
+clean() { ipvsadm -C; sleep $SETTLE; }
 OUT=/mnt/bench.txt; : > $OUT
 ms() { awk '{printf "%d\n", $1*1000}' /proc/uptime; }
 say() { echo "$*"; echo "$*" >> $OUT; }
 say "BENCH-CONFIG services=$N dests_per_service=$M entries=$((N*M))"
 for b in 64 1; do
-    ipvsadm -C
     lvsd-ipvs bench $N $M $b | tee -a $OUT
+    clean
 done
-ipvsadm -C
 # the same table as keepalived.conf, no checkers (all real servers up)
 C=/tmp/bench.conf
 awk -v n=$N -v m=$M 'BEGIN {
@@ -37,7 +40,7 @@ timed() {  # timed NAME CMD... : start the daemon, wait until /proc/net/ip_vs ha
     say "BENCH $name entries=$want ms=$((t1 - t0)) per_s=$(( want * 1000 / (t1 - t0 + 1) ))"
     kill -TERM $pid; i=0
     while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
-    ipvsadm -C
+    clean
 }
 timed keepalived keepalived -C -n -l -G -f $C -p /tmp/ka.pid -c /tmp/chk.pid
 if [ -x /usr/local/bin/lvsd ]; then timed lvsd lvsd -C -n -l -f $C -p /tmp/lvsd.pid; fi

@@ -10,5 +10,5 @@ mkdir -p /mnt/selftest
 SYNC_IF=lvsync0 lvsd-ipvs selftest /mnt/selftest 2>&1 | tee /mnt/selftest/output.txt
 rc=$(sed -n 's/^SELFTEST done: \([0-9]*\) failures.*/\1/p' /mnt/selftest/output.txt)
 [ "$rc" = 0 ] || exit 1
-# listing through `lvsd -L` when the binary has it wired
+. /tests/traffic.sh
 exit 0
