@@ -201,7 +201,11 @@ fn daemon_lifecycle_pidfiles_signals_reload() {
     .unwrap();
     lvsd.signal(Signal::SIGHUP);
     assert!(
-        lvsd.wait_log("Reload: stays MASTER", 1, Duration::from_secs(5)),
+        lvsd.wait_log(
+            "VRRP_Instance(VI_1) Reload: now MASTER",
+            1,
+            Duration::from_secs(5)
+        ),
         "{}",
         lvsd.log()
     );

@@ -16,7 +16,7 @@ use crate::vrrp::notify::{Notifier, NotifyState, StateChange, Who};
 use crate::vrrp::packet::{Advert, DropReason, Family, RxMeta, RxStats};
 use crate::vrrp::params::InstanceParams;
 use crate::vrrp::socket::{AdvertSocket, Received, SocketSpec, VrrpSocket};
-use crate::vrrp::state::{Action, Event, State, SyncCmd};
+use crate::vrrp::state::{Action, Event, State};
 use crate::vrrp::sync_group::{Coordinator, Output, Target};
 use crate::vrrp::vip::{VipOps, VipSpec};
 use crate::vrrp::vmac;
@@ -32,6 +32,8 @@ use tokio::task::JoinHandle;
 enum AddrJob {
     Add(Vec<VipSpec>),
     Del(Vec<VipSpec>),
+    /// Addresses already present (kept over a reload), for later gratuitous bursts.
+    Assume(Vec<VipSpec>),
     Garp(u32),
 }
 
@@ -74,9 +76,6 @@ struct Runtime {
     rx_stats: RxStats,
     side: Side,
     started: Instant,
-    /// During a reload: the state each continuing instance had before (by new index);
-    /// notifications back to that state (or MASTER's transient BACKUP) are not repeated.
-    quiet: Vec<Option<State>>,
 }
 
 /// Runs the VRRP side until shutdown.
@@ -102,7 +101,6 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
             scripts: Vec::new(),
         },
         started: Instant::now(),
-        quiet: Vec::new(),
     };
     let side = rt.build_side(config).await?;
     rt.side = side;
@@ -146,6 +144,28 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
     }
     rt.shutdown().await;
     Ok(())
+}
+
+/// Resolves every instance's parameters (warnings logged).
+fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
+    let global = &config.global;
+    let mut params = Vec::new();
+    for inst in &config.instances {
+        let p = InstanceParams::from_config(inst, global, &config.vrrp_scripts)?;
+        for w in &p.warnings {
+            tracing::warn!("VRRP_Instance({}) {w}", p.name);
+        }
+        if inst.unicast_peers.is_empty() && inst.unicast_src_ip.is_some() {
+            tracing::warn!(
+                "VRRP_Instance({}) unicast_src_ip is set but unicast_peer is empty: \
+                     adverts go to the multicast group {}",
+                p.name,
+                p.mcast_group
+            );
+        }
+        params.push(p);
+    }
+    Ok(params)
 }
 
 fn notify_state(s: State) -> Option<NotifyState> {
@@ -227,27 +247,31 @@ impl Runtime {
     }
 
     async fn build_side(&mut self, config: Arc<Config>) -> anyhow::Result<Side> {
-        let global = &config.global;
-        let mut params = Vec::new();
-        for inst in &config.instances {
-            let p = InstanceParams::from_config(inst, global, &config.vrrp_scripts)?;
-            for w in &p.warnings {
-                tracing::warn!("VRRP_Instance({}) {w}", p.name);
-            }
-            if inst.unicast_peers.is_empty() && inst.unicast_src_ip.is_some() {
-                tracing::warn!(
-                    "VRRP_Instance({}) unicast_src_ip is set but unicast_peer is empty: \
-                     adverts go to the multicast group {}",
-                    p.name,
-                    p.mcast_group
-                );
-            }
-            params.push(p);
-        }
+        let params = make_params(&config)?;
         let coord = Coordinator::new(params, &config.sync_groups, &config.vrrp_scripts)?;
+        let params: Vec<InstanceParams> = coord
+            .instances()
+            .iter()
+            .map(|i| i.params().clone())
+            .collect();
+        let io = self.build_io(&config, &params).await?;
+        let scripts = self.start_scripts(&config.vrrp_scripts, &coord, &config.global);
+        Ok(Side {
+            config,
+            coord,
+            io,
+            scripts,
+        })
+    }
+
+    /// Sockets, vmacs, address workers for each instance (in `params` order).
+    async fn build_io(
+        &mut self,
+        config: &Config,
+        params: &[InstanceParams],
+    ) -> anyhow::Result<Vec<InstIo>> {
         let mut io = Vec::new();
-        for inst in coord.instances() {
-            let p = inst.params();
+        for p in params {
             let base = self.nl.interface(&p.interface).await?;
             let group = (!p.is_unicast()).then_some(p.mcast_group);
             let sock = self.socket_for(base.index, &base.name, p.family, group)?;
@@ -334,13 +358,7 @@ impl Runtime {
                 sent: 0,
             });
         }
-        let scripts = self.start_scripts(&config.vrrp_scripts, &coord, global);
-        Ok(Side {
-            config,
-            coord,
-            io,
-            scripts,
-        })
+        Ok(io)
     }
 
     fn start_scripts(
@@ -550,16 +568,9 @@ impl Runtime {
                 let _ = io.addr_tx.send(AddrJob::Garp(repeat));
             }
             Action::StateChange { to, .. } => {
-                if is_quiet(&self.quiet, i, to) {
-                    tracing::debug!("VRRP_Instance({}) reload: back in {} state", p.name, to);
-                } else {
-                    tracing::info!("VRRP_Instance({}) Entering {} STATE", p.name, to);
-                }
+                tracing::info!("VRRP_Instance({}) Entering {} STATE", p.name, to);
             }
             Action::Notify { state, priority } => {
-                if is_quiet(&self.quiet, i, state) {
-                    return;
-                }
                 if let Some(st) = notify_state(state) {
                     let c = StateChange {
                         who: Who::Instance,
@@ -724,14 +735,6 @@ impl Runtime {
             self.side.config = cfg;
             return;
         }
-        let key = |i: &crate::config::VrrpInstance| {
-            (
-                i.virtual_router_id,
-                i.is_ipv6(),
-                i.interface.clone(),
-                i.unicast_peers.is_empty(),
-            )
-        };
         // Priority-only change?
         let mut only_prio = old.instances.len() == cfg.instances.len()
             && vrrp_part(&Config {
@@ -773,75 +776,77 @@ impl Runtime {
             self.perform(outs).await;
             return;
         }
-        tracing::info!("Reload: rebuilding VRRP instances");
-        let new_side = match self.build_side(cfg.clone()).await {
-            Ok(s) => s,
+        tracing::info!("Reload: applying VRRP changes");
+        let params = match make_params(&cfg) {
+            Ok(p) => p,
             Err(e) => {
                 tracing::error!("Reload refused for VRRP, keeping the running instances: {e:#}");
                 return;
             }
         };
-        let old_side = std::mem::replace(&mut self.side, new_side);
-        // Which old instances continue as which new ones.
-        let mut masters = Vec::new();
-        let mut quiet: Vec<Option<State>> = vec![None; self.side.io.len()];
-        let mut kept_vips: Vec<VipSpec> = Vec::new();
+        // I/O for the new instance list first: on error nothing has changed yet.
+        let new_io = match self.build_io(&cfg, &params).await {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::error!("Reload refused for VRRP, keeping the running instances: {e:#}");
+                return;
+            }
+        };
+        let old_names: Vec<String> = self
+            .side
+            .coord
+            .instances()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect();
         let now = Instant::now();
-        let mut stop_outs = Vec::new();
-        let mut stopped = Vec::new();
-        for (oi, inst) in old_side.coord.instances().iter().enumerate() {
-            let Some(oc) = old.instances.iter().find(|c| c.name == inst.name()) else {
+        let reloaded =
+            match self
+                .side
+                .coord
+                .reload(now, params, &cfg.sync_groups, &cfg.vrrp_scripts)
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(
+                        "Reload refused for VRRP, keeping the running instances: {e:#}"
+                    );
+                    return;
+                }
+            };
+        let old_io = std::mem::replace(&mut self.side.io, new_io);
+        self.side.config = cfg.clone();
+        for s in std::mem::take(&mut self.side.scripts) {
+            s.abort();
+        }
+        self.side.scripts = self.start_scripts(&cfg.vrrp_scripts, &self.side.coord, &cfg.global);
+        // Instances gone: perform their last actions with their old I/O.
+        for (inst, actions) in reloaded.removed {
+            tracing::info!("VRRP_Instance({}) removed by reload", inst.name());
+            let Some(oi) = old_names.iter().position(|n| n == inst.name()) else {
                 continue;
             };
-            let new_idx = cfg
-                .instances
-                .iter()
-                .find(|c| key(c) == key(oc))
-                .and_then(|c| self.side.coord.index_of(&c.name));
-            match new_idx {
-                Some(ni) => {
-                    if inst.state() == State::Master {
-                        masters.push(ni);
-                    }
-                    if let Some(q) = quiet.get_mut(ni) {
-                        *q = Some(inst.state());
-                    }
-                    kept_vips.extend(self.side.io[ni].vips.iter().cloned());
-                }
-                None => stopped.push(oi),
-            }
-        }
-        // Old instances with no successor resign and go to STOP (notify_stop).
-        let mut old_coord = old_side.coord;
-        for oi in &stopped {
-            tracing::info!(
-                "VRRP_Instance({}) removed by reload",
-                old_coord.instances()[*oi].name()
-            );
-            stop_outs.extend(
-                old_coord
-                    .handle(now, *oi, Event::Shutdown)
-                    .into_iter()
-                    .map(|o| (o, true)),
-            );
-        }
-        for (o, _) in stop_outs {
-            if let Target::Instance(oi) = o.target {
-                let io = &old_side.io[oi];
-                let p = old_coord.instances()[oi].params();
-                match o.action {
+            let io = &old_io[oi];
+            let p = inst.params();
+            for action in actions {
+                match action {
                     Action::SendAdvert(adv) => {
-                        if let Some(src) = io.src {
-                            let sock: &VrrpSocket = match &io.vmac_sock {
-                                Some(s) => s,
-                                None => &self.sockets[io.sock].sock,
-                            };
-                            for dst in p.destinations() {
-                                if let Ok(b) = adv.encode(src, dst, p.checksum_form) {
-                                    let _ = sock.send(&b, src, dst).await;
-                                }
+                        let Some(src) = io.src else { continue };
+                        let sock: &VrrpSocket = match &io.vmac_sock {
+                            Some(s) => s,
+                            None => &self.sockets[io.sock].sock,
+                        };
+                        for dst in p.destinations() {
+                            if let Ok(b) = adv.encode(src, dst, p.checksum_form) {
+                                let _ = sock.send(&b, src, dst).await;
                             }
                         }
+                    }
+                    Action::DelVips if !self.opts_dont_release => {
+                        let _ = io.addr_tx.send(AddrJob::Del(io.vips.clone()));
+                    }
+                    Action::StateChange { to, .. } => {
+                        tracing::info!("VRRP_Instance({}) Entering {} STATE", p.name, to);
                     }
                     Action::Notify { state, priority } => {
                         if let Some(st) = notify_state(state) {
@@ -858,42 +863,76 @@ impl Runtime {
                 }
             }
         }
-        // Addresses of old instances not owned by a continuing one are removed.
-        for io in &old_side.io {
-            let gone: Vec<VipSpec> = io
-                .vips
-                .iter()
-                .filter(|v| {
-                    !kept_vips
-                        .iter()
-                        .any(|k| k.addr == v.addr && k.ifindex == v.ifindex)
-                })
-                .cloned()
-                .collect();
-            if !gone.is_empty() && !self.opts_dont_release {
-                let _ = io.addr_tx.send(AddrJob::Del(gone));
+        // Old workers finish their queues and end when their senders drop.
+        drop(old_io);
+        // Continuing masters hold their addresses already: tell the new workers so
+        // gratuitous bursts cover them, then apply address changes.
+        for (i, inst) in self.side.coord.instances().iter().enumerate() {
+            if inst.state() == State::Master {
+                let io = &self.side.io[i];
+                let added: Vec<IpAddr> = reloaded
+                    .vip_changes
+                    .iter()
+                    .filter(|(ci, _)| *ci == i)
+                    .flat_map(|(_, c)| c.added.iter().map(|v| v.addr))
+                    .collect();
+                let held = io
+                    .vips
+                    .iter()
+                    .filter(|v| !added.contains(&v.addr))
+                    .cloned()
+                    .collect();
+                let _ = io.addr_tx.send(AddrJob::Assume(held));
             }
         }
-        for s in old_side.scripts {
-            s.abort();
-        }
-        // Old workers finish their queue and end when their senders drop.
-        drop(old_side.io);
-        self.quiet = quiet;
-        self.start().await;
-        let now = Instant::now();
-        for ni in masters {
-            let outs = self
-                .side
-                .coord
-                .handle(now, ni, Event::Sync(SyncCmd::Master));
-            self.perform(outs).await;
+        for (i, change) in &reloaded.vip_changes {
+            let Some(io) = self.side.io.get(*i) else {
+                continue;
+            };
+            let name = self.side.coord.instances()[*i].name().to_string();
+            let spec_of = |v: &crate::config::VirtualIp| {
+                io.vips
+                    .iter()
+                    .find(|s| s.addr == v.addr)
+                    .cloned()
+                    .or_else(|| {
+                        // A removed VIP is no longer in the new list: same device as written.
+                        let ifindex = io.vips.first().map(|s| s.ifindex)?;
+                        VipSpec::from_config(v, ifindex).ok()
+                    })
+            };
+            let removed: Vec<VipSpec> = change.removed.iter().filter_map(spec_of).collect();
+            let added: Vec<VipSpec> = change.added.iter().filter_map(spec_of).collect();
             tracing::info!(
-                "VRRP_Instance({}) Reload: stays MASTER",
-                self.side.coord.instances()[ni].name()
+                "VRRP_Instance({name}) Reload: {} VIP(s) added, {} removed",
+                added.len(),
+                removed.len()
+            );
+            if !removed.is_empty() && !self.opts_dont_release {
+                let _ = io.addr_tx.send(AddrJob::Del(removed));
+            }
+            if !added.is_empty() {
+                let _ = io.addr_tx.send(AddrJob::Add(added));
+            }
+        }
+        // New instances learn their source address.
+        let mut outs = reloaded.outputs;
+        for (i, io) in self.side.io.iter().enumerate() {
+            if let Some(src) = io.src {
+                if self.side.coord.instances()[i].local_addr() != Some(src) {
+                    outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
+                }
+            }
+        }
+        self.perform(outs).await;
+        for inst in self.side.coord.instances() {
+            tracing::info!(
+                "VRRP_Instance({}) Reload: now {} (priority {})",
+                inst.name(),
+                inst.state(),
+                inst.effective_priority()
             );
         }
-        self.quiet.clear();
     }
 
     async fn shutdown(mut self) {
@@ -934,14 +973,6 @@ impl Runtime {
     }
 }
 
-/// Whether a reload should keep quiet about instance `i` entering `to`.
-fn is_quiet(quiet: &[Option<State>], i: usize, to: State) -> bool {
-    match quiet.get(i).copied().flatten() {
-        Some(old) => to == old || (old == State::Master && to == State::Backup),
-        None => false,
-    }
-}
-
 fn join_group(sock: &VrrpSocket, group: IpAddr) {
     // EADDRINUSE: already joined by the socket's first instance.
     if let Err(e) = sock.join(group) {
@@ -975,8 +1006,13 @@ async fn addr_worker(
                         Err(e) => tracing::error!("VRRP_Instance({name}) cannot add VIP: {e}"),
                     }
                 }
-                present = vips;
+                for v in vips {
+                    if !present.contains(&v) {
+                        present.push(v);
+                    }
+                }
             }
+            AddrJob::Assume(vips) => present = vips,
             AddrJob::Del(vips) => {
                 for v in &vips {
                     match nl.del(v).await {
@@ -1032,21 +1068,6 @@ async fn addr_worker(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reload_keeps_quiet_only_about_the_old_state() {
-        let q = vec![Some(State::Master), Some(State::Backup), None];
-        // A continuing master passes through BACKUP back to MASTER silently.
-        assert!(is_quiet(&q, 0, State::Backup));
-        assert!(is_quiet(&q, 0, State::Master));
-        assert!(!is_quiet(&q, 0, State::Fault));
-        // A continuing backup: BACKUP again is silent, MASTER is news.
-        assert!(is_quiet(&q, 1, State::Backup));
-        assert!(!is_quiet(&q, 1, State::Master));
-        // New instances and out-of-range indexes are never silenced.
-        assert!(!is_quiet(&q, 2, State::Backup));
-        assert!(!is_quiet(&q, 7, State::Backup));
-    }
 
     #[test]
     fn lvs_only_changes_are_no_vrrp_change() {
