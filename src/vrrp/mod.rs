@@ -14,5 +14,6 @@ pub mod link;
 pub mod notify;
 pub mod runtime;
 pub mod socket;
+pub mod timer;
 pub mod vip;
 pub mod vmac;

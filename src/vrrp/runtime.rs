@@ -106,6 +106,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
     rt.side = side;
     rt.start().await;
 
+    let timer = super::timer::PreciseTimer::new()?;
     loop {
         if *ctl.shutdown.borrow_and_update() {
             break;
@@ -113,7 +114,13 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
         let deadline = rt.side.coord.next_deadline();
         let sleep = async {
             match deadline {
-                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                Some(d) => {
+                    if let Err(e) = timer.sleep_until(d).await {
+                        // Never lose a deadline: fall back to tokio's millisecond timer.
+                        tracing::warn!("timerfd failed ({e}); using the coarse timer");
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await
+                    }
+                }
                 None => std::future::pending().await,
             }
         };
