@@ -5,8 +5,10 @@
 # the namespaces it creates (lvsdemo-*), which it removes on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-LVSD=$PWD/target/release/lvsd
+# The dev profile builds in a few minutes and shares its artifacts with the test suite;
+# install a production director from `cargo build --release` instead.
+cargo build --quiet --bin lvsd
+LVSD=$PWD/target/debug/lvsd
 echo "== lvsd -t on the example configs"
 "$LVSD" -t -f examples/keepalived.conf && echo "examples/keepalived.conf: OK"
 "$LVSD" -t -f examples/keepalived-backup.conf && echo "examples/keepalived-backup.conf: OK"
@@ -19,7 +21,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     sleep 0.5
     for ns in lvsdemo-a lvsdemo-b lvsdemo-br; do $IP netns del $ns 2>/dev/null || true; done
-    rm -rf "$WD"
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$WD"
 }
 trap cleanup EXIT
 
@@ -45,7 +47,10 @@ vrrp_instance VI_1 {
     virtual_router_id 51
     priority $3
     advert_int 1
-    authentication { auth_type PASS auth_pass demo }
+    authentication {
+        auth_type PASS
+        auth_pass demo
+    }
     virtual_ipaddress { $VIP/24 dev eth0 }
     notify "/bin/sh -c 'echo \$0 \$1 \$2 \$3 \$4 >> $WD/$1.notify' notify"
 }
@@ -70,15 +75,19 @@ wait_for() {  # wait_for HOLDER SECONDS
     return 1
 }
 echo "== two directors started (a: priority 150, b: priority 100)"
-wait_for director-a 10 && echo "VIP $VIP is held by: $(holder)"
+fail() { echo "demo failed: $1"; for n in a b; do echo "--- director-$n log"; cat "$WD/$n.log"; done; exit 1; }
+wait_for director-a 10 || fail "director-a never took the VIP"
+echo "VIP $VIP is held by: $(holder)"
 echo "== SIGTERM to director-a (it resigns with a priority-0 advert)"
 t0=$(date +%s%N)
 kill -TERM "${PIDS[0]}"
-wait_for director-b 10 && echo "VIP moved to $(holder) after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+wait_for director-b 10 || fail "director-b did not take over"
+echo "VIP moved to $(holder) after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 echo "== director-a comes back and preempts"
 $IP netns exec lvsdemo-a "$LVSD" -P -n -l -f "$WD/a.conf" -p "$WD/a.pid" -r "$WD/a.vrrp.pid" >> "$WD/a.log" 2>&1 &
 PIDS+=($!)
-wait_for director-a 10 && echo "VIP is back on $(holder)"
+wait_for director-a 10 || fail "director-a did not preempt"
+echo "VIP is back on $(holder)"
 echo "== state changes logged by director-b"
 grep -E "Entering|STATE" "$WD/b.log" | sed 's/^/   /' || true
 echo "== notify script calls on director-b (keepalived's arguments)"
