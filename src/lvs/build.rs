@@ -157,11 +157,17 @@ fn default_port(key: &ServiceKey) -> u16 {
     }
 }
 
-/// The identity of a real server under one service.
-pub fn rs_key(rs: &RealServer, key: &ServiceKey) -> DestKey {
+/// The identity of a real server under one service. Like keepalived (and ipvsadm), only
+/// a NAT destination keeps its own port: DR and TUN ones take the service's (0 for fwmark),
+/// which matters for groups, whose members have different ports.
+pub fn rs_key(vs: &VirtualServer, rs: &RealServer, key: &ServiceKey) -> DestKey {
+    let fwd = forward(rs.lvs_method.unwrap_or(vs.lb_kind));
     DestKey {
         addr: rs.addr,
-        port: rs.port.unwrap_or_else(|| default_port(key)),
+        port: match rs.port {
+            Some(p) if fwd == Forward::Masq => p,
+            _ => default_port(key),
+        },
     }
 }
 
@@ -169,7 +175,7 @@ pub fn rs_key(rs: &RealServer, key: &ServiceKey) -> DestKey {
 pub fn rs_dest(vs: &VirtualServer, rs: &RealServer, key: &ServiceKey, weight: u32) -> Dest {
     let fwd = forward(rs.lvs_method.unwrap_or(vs.lb_kind));
     Dest {
-        key: rs_key(rs, key),
+        key: rs_key(vs, rs, key),
         forward: fwd,
         weight,
         upper_threshold: rs.uthreshold.unwrap_or(0),
@@ -183,10 +189,12 @@ pub fn rs_dest(vs: &VirtualServer, rs: &RealServer, key: &ServiceKey, weight: u3
 }
 
 /// The identity of the sorry server under one service (port 0 written = the service's).
-pub fn sorry_key(ss: &SorryServer, key: &ServiceKey) -> DestKey {
+/// DR and TUN sorry servers take the service's port, as real servers do.
+pub fn sorry_key(vs: &VirtualServer, ss: &SorryServer, key: &ServiceKey) -> DestKey {
+    let fwd = forward(ss.lvs_method.unwrap_or(vs.lb_kind));
     DestKey {
         addr: ss.addr,
-        port: if ss.port == 0 {
+        port: if ss.port == 0 || fwd != Forward::Masq {
             default_port(key)
         } else {
             ss.port
@@ -198,7 +206,7 @@ pub fn sorry_key(ss: &SorryServer, key: &ServiceKey) -> DestKey {
 pub fn sorry_dest(vs: &VirtualServer, ss: &SorryServer, key: &ServiceKey, weight: u32) -> Dest {
     let fwd = forward(ss.lvs_method.unwrap_or(vs.lb_kind));
     Dest {
-        key: sorry_key(ss, key),
+        key: sorry_key(vs, ss, key),
         forward: fwd,
         weight,
         upper_threshold: 0,
@@ -450,7 +458,17 @@ mod tests {
             ]
         );
         // A real server without a port takes each member's port.
-        assert_eq!(rs_key(&v.real_servers[0], &keys[3]).port, 443);
+        assert_eq!(rs_key(&v, &v.real_servers[0], &keys[3]).port, 443);
+        // keepalived: DR/TUN destinations take each member's port whatever is written
+        // (fwmark: 0); NAT ones keep their own.
+        let mut v2 = v.clone();
+        v2.lb_kind = LbKind::Dr;
+        v2.real_servers[0].port = Some(8080);
+        assert_eq!(rs_key(&v2, &v2.real_servers[0], &keys[0]).port, 80);
+        assert_eq!(rs_key(&v2, &v2.real_servers[0], &keys[3]).port, 443);
+        assert_eq!(rs_key(&v2, &v2.real_servers[0], &keys[4]).port, 0);
+        v2.lb_kind = LbKind::Nat;
+        assert_eq!(rs_key(&v2, &v2.real_servers[0], &keys[3]).port, 8080);
         assert_eq!(
             service_keys(&vs(VsKey::Group("nope".into())), &[g]),
             Err(BuildError::UnknownGroup("nope".into()))

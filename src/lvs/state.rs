@@ -500,10 +500,10 @@ impl LvsState {
                 o.services.insert(*key);
                 let dests = o.dests.entry(*key).or_default();
                 for rs in &vs.real_servers {
-                    dests.insert(build::rs_key(rs, key));
+                    dests.insert(build::rs_key(vs, rs, key));
                 }
                 if let Some(ss) = &vs.sorry_server {
-                    dests.insert(build::sorry_key(ss, key));
+                    dests.insert(build::sorry_key(vs, ss, key));
                 }
             }
         }
@@ -652,7 +652,11 @@ impl LvsState {
         };
         self.keys_of(i)
             .iter()
-            .flat_map(|k| vs.real_servers.iter().map(|rs| (*k, build::rs_key(rs, k))))
+            .flat_map(|k| {
+                vs.real_servers
+                    .iter()
+                    .map(|rs| (*k, build::rs_key(vs, rs, k)))
+            })
             .collect()
     }
 }
