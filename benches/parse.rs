@@ -31,11 +31,13 @@ fn generate(out: &mut impl std::io::Write) {
         }
         s.push_str("}\n");
         if s.len() > 60 * 1024 {
-            out.write_all(s.as_bytes()).expect("write the generated config");
+            out.write_all(s.as_bytes())
+                .expect("write the generated config");
             s.clear();
         }
     }
-    out.write_all(s.as_bytes()).expect("write the generated config");
+    out.write_all(s.as_bytes())
+        .expect("write the generated config");
 }
 
 fn maxrss_kib() -> i64 {
