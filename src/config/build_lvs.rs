@@ -244,6 +244,8 @@ impl P<'_> {
         if let (Some(s), Some(m)) = (vs.sorry_server.as_mut(), sorry_method) {
             s.lvs_method = Some(m);
         }
+        // Growth leaves up to half of a vector unused; large configs keep these for good.
+        vs.real_servers.shrink_to_fit();
         if key.is_some() {
             self.config.virtual_servers.push(vs);
         }
@@ -394,6 +396,7 @@ impl P<'_> {
                 _ => p.unknown(t, opens, &keywords::RS),
             });
         }
+        rs.checkers.shrink_to_fit();
         addr.map(|_| rs)
     }
 
@@ -479,6 +482,7 @@ impl P<'_> {
                 if h.urls.is_empty() {
                     self.err(open, format!("{kw} needs at least one `url {{ … }}`"));
                 }
+                h.urls.shrink_to_fit();
                 CheckerKind::Http(h)
             }
             "TCP_CHECK" => {
@@ -696,6 +700,7 @@ impl P<'_> {
             self.err(open, "url needs a `path`");
             return None;
         }
+        u.status_codes.shrink_to_fit();
         Some(u)
     }
 }

@@ -55,7 +55,7 @@ impl std::error::Error for LoadErrors {}
 /// Reads and checks the configuration at `path`; `config_id` selects `@ID` lines.
 pub fn load(path: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse_str(&text, path, config_id),
+        Ok(text) => parse_owned(text, path, config_id),
         Err(e) => Err(LoadErrors {
             errors: vec![Diagnostic::error(
                 preprocess::Source::file_span(path),
@@ -70,16 +70,33 @@ pub fn load(path: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
 pub fn parse_str(text: &str, file_name: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
     let mut diags = Vec::new();
     let src = preprocess::preprocess(file_name, text, config_id, &mut diags);
+    finish(src, diags)
+}
+
+/// Like [`parse_str`], but frees the file's text as soon as it has been preprocessed, so
+/// the raw text and the typed model are never in memory together.
+fn parse_owned(text: String, file_name: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
+    let mut diags = Vec::new();
+    let src = preprocess::preprocess(file_name, &text, config_id, &mut diags);
+    drop(text);
+    finish(src, diags)
+}
+
+/// Builds and validates the model from preprocessed text.
+fn finish(src: preprocess::Source, mut diags: Vec<Diagnostic>) -> Result<Loaded, LoadErrors> {
     let mut p = build::P::new(&src);
     p.top();
     let build::P {
         diags: more,
-        config,
+        mut config,
         scripts,
         inst_spans,
         ..
     } = p;
     diags.extend(more);
+    // Positions are resolved by now; the preprocessed text is no longer needed.
+    drop(src);
+    config.virtual_servers.shrink_to_fit();
     validate::validate(&config, &inst_spans, &mut diags);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
     if errors.is_empty() {
