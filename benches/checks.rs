@@ -89,26 +89,6 @@ fn server(port_tx: std::sync::mpsc::Sender<u16>, served: Arc<AtomicU64>) {
 fn config(n: usize, port: u16, delay_loop: Duration) -> Config {
     let real_servers = (0..n)
         .map(|i| RealServer {
-            span: Span::default(),
-            addr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % ADDRS as usize) as u8)),
-            port: Some(port),
-            port_span: Span::default(),
-            weight: 1,
-            inhibit_on_failure: None,
-            notify_up: None,
-            notify_down: None,
-            uthreshold: None,
-            lthreshold: None,
-            lvs_method: None,
-            tunnel: None,
-            alpha: None,
-            retry: None,
-            delay_before_retry: None,
-            connect_timeout: None,
-            delay_loop: None,
-            warmup: None,
-            smtp_alert: None,
-            virtualhost: None,
             checkers: vec![Checker {
                 span: Span::default(),
                 common: CheckCommon::default(),
@@ -125,6 +105,10 @@ fn config(n: usize, port: u16, delay_loop: Duration) -> Config {
                     enable_sni: false,
                 }),
             }],
+            ..RealServer::new(
+                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % ADDRS as usize) as u8)),
+                Some(port),
+            )
         })
         .collect();
     Config {

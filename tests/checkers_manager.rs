@@ -19,27 +19,8 @@ const ID: CheckerId = CheckerId {
 
 fn real_server(port: u16, checkers: Vec<Checker>) -> RealServer {
     RealServer {
-        span: Span::default(),
-        addr: LOCALHOST,
-        port: Some(port),
-        port_span: Span::default(),
-        weight: 1,
-        inhibit_on_failure: None,
-        notify_up: None,
-        notify_down: None,
-        uthreshold: None,
-        lthreshold: None,
-        lvs_method: None,
-        tunnel: None,
-        alpha: None,
-        retry: None,
-        delay_before_retry: None,
-        connect_timeout: None,
-        delay_loop: None,
-        warmup: None,
-        smtp_alert: None,
-        virtualhost: None,
         checkers,
+        ..RealServer::new(LOCALHOST, Some(port))
     }
 }
 

@@ -345,26 +345,11 @@ impl P<'_> {
         self.no_more(t, 3);
         let mut rs = RealServer {
             span: self.sp(t[0]),
-            addr: addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-            port,
             port_span: self.sp(*t.get(2).unwrap_or(&a)),
-            weight: 1,
-            inhibit_on_failure: None,
-            notify_up: None,
-            notify_down: None,
-            uthreshold: None,
-            lthreshold: None,
-            lvs_method: None,
-            tunnel: None,
-            alpha: None,
-            retry: None,
-            delay_before_retry: None,
-            connect_timeout: None,
-            delay_loop: None,
-            warmup: None,
-            smtp_alert: None,
-            virtualhost: None,
-            checkers: Vec::new(),
+            ..RealServer::new(
+                addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                port,
+            )
         };
         if opens {
             self.block(t[0], |p, t, opens| match p.txt(t[0]) {

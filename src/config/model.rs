@@ -563,6 +563,36 @@ pub struct RealServer {
     pub checkers: Vec<Checker>,
 }
 
+impl RealServer {
+    /// `real_server ADDR [PORT]` with keepalived's defaults (weight 1, every checker
+    /// setting inherited) and no checker.
+    pub fn new(addr: IpAddr, port: Option<u16>) -> RealServer {
+        RealServer {
+            span: Span::default(),
+            addr,
+            port,
+            port_span: Span::default(),
+            weight: 1,
+            inhibit_on_failure: None,
+            notify_up: None,
+            notify_down: None,
+            uthreshold: None,
+            lthreshold: None,
+            lvs_method: None,
+            tunnel: None,
+            alpha: None,
+            retry: None,
+            delay_before_retry: None,
+            connect_timeout: None,
+            delay_loop: None,
+            warmup: None,
+            smtp_alert: None,
+            virtualhost: None,
+            checkers: Vec::new(),
+        }
+    }
+}
+
 /// Settings every checker shares; None: inherited from the real / virtual server, then
 /// keepalived's default (connect_timeout 5 s, retry 1, delay_before_retry 1 s).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

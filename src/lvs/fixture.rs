@@ -50,29 +50,7 @@ pub fn addr_vs(addr: IpAddr, port: u16) -> VirtualServer {
 
 /// `real_server ADDR [PORT]` with weight 1 and no checker.
 pub fn real_server(addr: IpAddr, port: Option<u16>) -> RealServer {
-    RealServer {
-        span: Default::default(),
-        addr,
-        port,
-        port_span: Default::default(),
-        weight: 1,
-        inhibit_on_failure: None,
-        notify_up: None,
-        notify_down: None,
-        uthreshold: None,
-        lthreshold: None,
-        lvs_method: None,
-        tunnel: None,
-        alpha: None,
-        retry: None,
-        delay_before_retry: None,
-        connect_timeout: None,
-        delay_loop: None,
-        warmup: None,
-        smtp_alert: None,
-        virtualhost: None,
-        checkers: vec![],
-    }
+    RealServer::new(addr, port)
 }
 
 /// A TCP_CHECK with every setting inherited.
