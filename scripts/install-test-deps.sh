@@ -18,7 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -q >/dev/null
     # keepalived's package would start a service where an init system runs: keep it off.
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
     rm -f /usr/sbin/policy-rc.d
 fi
 # A packaged keepalived must never be running beside the tests.

@@ -11,6 +11,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 W=${VM_DIR:-$ROOT/target/vm}
 mkdir -p "$W" && cd "$W"
+# The VM tests run in parallel and each calls this script: one at a time, the others wait
+# and then find the stamp (without the lock two of them unpacked qemu over each other).
+exec 9>"$W/.setup.lock"
+flock 9
 bash "$ROOT/scripts/install-test-deps.sh" >/dev/null
 if [ -e "$W/.setup-done" ] && [ -x "$W/qemu/usr/bin/qemu-system-x86_64" ] && [ -e "$W/kver" ]; then
     echo "vm setup: already done (KVER=$(cat "$W/kver"))"; exit 0
