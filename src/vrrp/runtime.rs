@@ -76,6 +76,8 @@ struct Runtime {
     rx_stats: RxStats,
     side: Side,
     started: Instant,
+    /// Base-interface sysctls changed for vmacs, with their previous values.
+    base_sysctls: Vec<(String, String)>,
 }
 
 /// Runs the VRRP side until shutdown.
@@ -101,6 +103,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
             scripts: Vec::new(),
         },
         started: Instant::now(),
+        base_sysctls: Vec::new(),
     };
     let side = rt.build_side(config).await?;
     rt.side = side;
@@ -281,14 +284,11 @@ impl Runtime {
         for p in params {
             let base = self.nl.interface(&p.interface).await?;
             let group = (!p.is_unicast()).then_some(p.mcast_group);
-            let sock = self.socket_for(base.index, &base.name, p.family, group)?;
-            if let Some(g) = group {
-                // Another instance may have opened the socket for unicast: join anyway.
-                join_group(&self.sockets[sock].sock, g);
-            }
             let (mut out_if, mut mac) = (base.clone(), base.mac.unwrap_or([0; 6]));
             let mut vmac_sock = None;
             let mut vmac_index = None;
+            // The socket that receives (and, without a vmac, sends) the adverts.
+            let mut rx_if = base.clone();
             if let Some(name) = &p.use_vmac {
                 let name = if name.is_empty() {
                     vmac::default_name(p.vrid)
@@ -303,17 +303,31 @@ impl Runtime {
                     v.name,
                     v.index
                 );
+                vmac::set_base_sysctls(&base.name, &mut self.base_sysctls);
                 mac = vmac::virtual_mac(p.vrid, p.family == Family::V6);
                 vmac_index = Some(v.index);
                 if !p.vmac_xmit_base {
-                    vmac_sock = Some(Arc::new(VrrpSocket::open(SocketSpec {
-                        ifname: v.name.clone(),
-                        ifindex: v.index,
-                        ipv6: p.family == Family::V6,
-                        group: None,
-                    })?));
+                    if p.is_unicast() {
+                        // Unicast adverts are addressed to the base interface's MAC.
+                        vmac_sock = Some(Arc::new(VrrpSocket::open(SocketSpec {
+                            ifname: v.name.clone(),
+                            ifindex: v.index,
+                            ipv6: p.family == Family::V6,
+                            group: None,
+                        })?));
+                    } else {
+                        // A peer's multicast advert leaves from the same virtual MAC as
+                        // ours; the kernel's macvlan code hands such frames to our macvlan
+                        // only, never to the base interface: listen (and send) there.
+                        rx_if = v.clone();
+                    }
                 }
                 out_if = v;
+            }
+            let sock = self.socket_for(rx_if.index, &rx_if.name, p.family, group)?;
+            if let Some(g) = group {
+                // Another instance may have opened the socket for unicast: join anyway.
+                join_group(&self.sockets[sock].sock, g);
             }
             let all_vips: Vec<IpAddr> = config
                 .instances
@@ -972,6 +986,7 @@ impl Runtime {
                     tracing::warn!("cannot remove vmac interface {idx}: {e}");
                 }
             }
+            vmac::restore_base_sysctls(&self.base_sysctls);
         }
         for s in &self.sockets {
             s.reader.abort();

@@ -41,14 +41,59 @@ pub async fn ensure(
         .up()
         .build();
     nl.handle().link().add(msg).execute().await?;
-    // keepalived sets these so only the vmac answers ARP for the VIPs.
-    for (key, val) in [("arp_ignore", "1"), ("arp_filter", "1")] {
-        let path = format!("/proc/sys/net/ipv4/conf/{name}/{key}");
-        if let Err(e) = std::fs::write(&path, val) {
-            tracing::debug!("cannot set {path}: {e}");
+    // As keepalived: the vmac answers ARP only for its own addresses (the VIPs) and accepts
+    // packets from a local source address.
+    for (key, val) in [("arp_ignore", "1"), ("accept_local", "1")] {
+        if let Err(e) = write_sysctl(&ipv4_conf(name, key), val) {
+            tracing::debug!("cannot set {}: {e}", ipv4_conf(name, key));
         }
     }
     nl.interface(name).await
+}
+
+fn ipv4_conf(ifname: &str, key: &str) -> String {
+    format!("/proc/sys/net/ipv4/conf/{ifname}/{key}")
+}
+
+fn write_sysctl(path: &str, val: &str) -> std::io::Result<()> {
+    std::fs::write(path, val)
+}
+
+/// Sets, as keepalived does for a vmac's base interface, `arp_ignore=1` and `arp_filter=1`
+/// on `base` so that the base interface does not answer ARP for the VIPs held by the vmac.
+/// Returns the previous values of the sysctls it changed (for [`restore_base_sysctls`]);
+/// values already recorded in `saved` are not recorded again.
+pub fn set_base_sysctls(base: &str, saved: &mut Vec<(String, String)>) {
+    for key in ["arp_ignore", "arp_filter"] {
+        let path = ipv4_conf(base, key);
+        let old = match std::fs::read_to_string(&path) {
+            Ok(v) => v.trim().to_string(),
+            Err(e) => {
+                tracing::debug!("cannot read {path}: {e}");
+                continue;
+            }
+        };
+        if old == "1" {
+            continue;
+        }
+        match write_sysctl(&path, "1") {
+            Ok(()) => {
+                if !saved.iter().any(|(p, _)| *p == path) {
+                    saved.push((path, old));
+                }
+            }
+            Err(e) => tracing::warn!("cannot set {path}: {e}"),
+        }
+    }
+}
+
+/// Puts back the values [`set_base_sysctls`] replaced.
+pub fn restore_base_sysctls(saved: &[(String, String)]) {
+    for (path, old) in saved {
+        if let Err(e) = write_sysctl(path, old) {
+            tracing::warn!("cannot restore {path}: {e}");
+        }
+    }
 }
 
 /// Deletes the macvlan.

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::IoSliceMut;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -205,6 +205,68 @@ impl Drop for Lab {
                 .stderr(Stdio::null())
                 .status();
         }
+    }
+}
+
+/// The MAC address of `dev` in namespace `ns`.
+pub fn mac_of(ns: &str, dev: &str) -> Option<[u8; 6]> {
+    let out = output(&["ip", "-n", ns, "-o", "link", "show", "dev", dev]);
+    let hex = out.split("link/ether ").nth(1)?.split_whitespace().next()?;
+    let mut mac = [0u8; 6];
+    let mut parts = hex.split(':');
+    for b in &mut mac {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    Some(mac)
+}
+
+/// Waits until eth0 of `ns` has a usable (no longer tentative) IPv6 link-local address.
+pub fn wait_link_local(ns: &str, timeout: Duration) -> Option<Ipv6Addr> {
+    let start = Instant::now();
+    loop {
+        let out = output(&["ip", "-n", ns, "-o", "-6", "addr", "show", "dev", "eth0"]);
+        let ll = out
+            .lines()
+            .filter(|l| l.contains("scope link") && !l.contains("tentative"))
+            .find_map(|l| l.split("inet6 ").nth(1)?.split('/').next()?.parse().ok());
+        if ll.is_some() {
+            return ll;
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The interface of namespace `ns` that holds `addr` (IPv4 or IPv6), if any.
+pub fn addr_dev(ns: &str, addr: std::net::IpAddr) -> Option<String> {
+    let out = output(&["ip", "-n", ns, "-o", "addr", "show"]);
+    let needle = format!(" {addr}/");
+    out.lines().find(|l| l.contains(&needle)).and_then(|l| {
+        // "2: eth0    inet6 fd00::1/64 ..." or "5: vrrp.51@eth0    inet ..."
+        let name = l.split_whitespace().nth(1)?;
+        Some(name.split('@').next().unwrap_or(name).to_string())
+    })
+}
+
+/// Polls until `addr` is (or, with `want == false`, is no longer) on some interface of
+/// `ns`; returns the time it took, or None after `timeout`.
+pub fn wait_addr_any(
+    ns: &str,
+    addr: std::net::IpAddr,
+    want: bool,
+    timeout: Duration,
+) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        if addr_dev(ns, addr).is_some() == want {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -612,6 +674,23 @@ pub enum What {
     },
     /// Gratuitous ARP (sender IP == target IP).
     Garp { ip: Ipv4Addr, mac: [u8; 6] },
+    /// A VRRP advert over IPv6.
+    Vrrp6 {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        version: u8,
+        vrid: u8,
+        prio: u8,
+        hop_limit: u8,
+    },
+    /// An unsolicited neighbour advertisement (ICMPv6 136, Override set) with its target
+    /// and the target link-layer address option (None when absent).
+    Na {
+        target: Ipv6Addr,
+        dst: Ipv6Addr,
+        mac: Option<[u8; 6]>,
+        hop_limit: u8,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -665,6 +744,55 @@ pub fn parse_frame(b: &[u8]) -> Option<([u8; 6], What)> {
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&p[8..14]);
             Some((src_mac, What::Garp { ip: sip, mac }))
+        }
+        0x86dd => parse_ipv6(p).map(|w| (src_mac, w)),
+        _ => None,
+    }
+}
+
+fn ipv6_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
+    let o: [u8; 16] = b.get(at..at + 16)?.try_into().ok()?;
+    Some(Ipv6Addr::from(o))
+}
+
+/// An IPv6 packet (no extension headers: neither keepalived nor lvsd sends any) carrying a
+/// VRRP advert or an unsolicited neighbour advertisement.
+fn parse_ipv6(p: &[u8]) -> Option<What> {
+    if p.len() < 40 || p[0] >> 4 != 6 {
+        return None;
+    }
+    let (next, hop_limit) = (p[6], p[7]);
+    let (src, dst) = (ipv6_at(p, 8)?, ipv6_at(p, 24)?);
+    let body = &p[40..];
+    match next {
+        112 if body.len() >= 8 => Some(What::Vrrp6 {
+            src,
+            dst,
+            version: body[0] >> 4,
+            vrid: body[1],
+            prio: body[2],
+            hop_limit,
+        }),
+        58 if body.len() >= 24 && body[0] == 136 => {
+            let target = ipv6_at(body, 8)?;
+            // options after the 24-byte header: type 2 = target link-layer address
+            let mut mac = None;
+            let mut opts = &body[24..];
+            while opts.len() >= 8 && opts[1] > 0 {
+                let len = opts[1] as usize * 8;
+                if opts[0] == 2 && len >= 8 {
+                    let mut m = [0u8; 6];
+                    m.copy_from_slice(&opts[2..8]);
+                    mac = Some(m);
+                }
+                opts = opts.get(len..).unwrap_or(&[]);
+            }
+            Some(What::Na {
+                target,
+                dst,
+                mac,
+                hop_limit,
+            })
         }
         _ => None,
     }
