@@ -78,6 +78,27 @@ struct Runtime {
     started: Instant,
     /// Base-interface sysctls changed for vmacs, with their previous values.
     base_sysctls: Vec<(String, String)>,
+    /// No event is handed to the state machines with an earlier time than this (the end of
+    /// the previous event's handling): kernel receive stamps may be older.
+    clock_floor: Instant,
+}
+
+/// The monotonic time at which the kernel received a packet it stamped `at` (wall clock):
+/// `now` minus the packet's age, never before `floor`. Without a stamp, or with an
+/// implausible one (in the future, or older than a second: a clock step), `now`.
+fn arrival_time(
+    at: Option<std::time::SystemTime>,
+    now: Instant,
+    wall_now: std::time::SystemTime,
+    floor: Instant,
+) -> Instant {
+    let age = at.and_then(|at| wall_now.duration_since(at).ok());
+    match age {
+        Some(age) if age <= Duration::from_secs(1) => {
+            now.checked_sub(age).map_or(now, |t| t.max(floor).min(now))
+        }
+        _ => now,
+    }
 }
 
 /// Runs the VRRP side until shutdown.
@@ -104,6 +125,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
         },
         started: Instant::now(),
         base_sysctls: Vec::new(),
+        clock_floor: Instant::now(),
     };
     let side = rt.build_side(config).await?;
     rt.side = side;
@@ -151,6 +173,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
                 rt.reload(cfg).await;
             }
         }
+        rt.clock_floor = Instant::now();
     }
     rt.shutdown().await;
     Ok(())
@@ -493,7 +516,12 @@ impl Runtime {
             self.drop_packet(DropReason::VridUnknown, &meta);
             return;
         }
-        let now = Instant::now();
+        let now = arrival_time(
+            pkt.at,
+            Instant::now(),
+            std::time::SystemTime::now(),
+            self.clock_floor,
+        );
         for i in targets {
             let outs = self.side.coord.handle(
                 now,
@@ -1105,6 +1133,25 @@ mod tests {
         let mut c = a.clone();
         c.global.vrrp_garp_master_repeat = 9;
         assert!(vrrp_part(&a) != vrrp_part(&c));
+    }
+
+    #[test]
+    fn arrival_time_uses_the_kernel_stamp_within_bounds() {
+        let now = Instant::now();
+        let wall = std::time::SystemTime::now();
+        let floor = now - Duration::from_millis(10);
+        let ms = Duration::from_millis;
+        // 2 ms old: two milliseconds before now
+        assert_eq!(
+            arrival_time(Some(wall - ms(2)), now, wall, floor),
+            now - ms(2)
+        );
+        // older than the previous event: the previous event's time
+        assert_eq!(arrival_time(Some(wall - ms(50)), now, wall, floor), floor);
+        // no stamp, a stamp from the future, a stamp from before a clock step: now
+        assert_eq!(arrival_time(None, now, wall, floor), now);
+        assert_eq!(arrival_time(Some(wall + ms(5)), now, wall, floor), now);
+        assert_eq!(arrival_time(Some(wall - ms(5000)), now, wall, floor), now);
     }
 
     #[test]

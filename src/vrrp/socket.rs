@@ -15,6 +15,7 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
+use std::time::{Duration, SystemTime};
 use thiserror::Error;
 use tokio::io::unix::AsyncFd;
 
@@ -41,6 +42,22 @@ pub struct RecvMeta {
 pub struct Received {
     pub meta: RecvMeta,
     pub payload: Vec<u8>,
+    /// When the kernel received it (SO_TIMESTAMPNS, wall clock), when it said.
+    pub at: Option<SystemTime>,
+}
+
+/// The kernel's receive timestamp among the control messages, if any.
+fn kernel_timestamp<'a>(
+    cmsgs: impl Iterator<Item = ControlMessageOwned> + 'a,
+) -> Option<SystemTime> {
+    cmsgs.into_iter().find_map(|c| match c {
+        ControlMessageOwned::ScmTimestampns(ts) => {
+            let secs = u64::try_from(ts.tv_sec()).ok()?;
+            let nanos = u32::try_from(ts.tv_nsec()).ok()?;
+            SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+        }
+        _ => None,
+    })
 }
 
 #[derive(Debug, Error)]
@@ -180,6 +197,9 @@ impl VrrpSocket {
             .map_err(open_err(&spec, "SO_BINDTODEVICE"))?;
         s.set_nonblocking(true)
             .map_err(open_err(&spec, "O_NONBLOCK"))?;
+        // Timers run from when an advert arrived, not from when we got round to it.
+        setsockopt(&s, sockopt::ReceiveTimestampns, &true)
+            .map_err(|e| open_err(&spec, "SO_TIMESTAMPNS")(e.into()))?;
         if spec.ipv6 {
             s.set_multicast_hops_v6(255)
                 .map_err(open_err(&spec, "IPV6_MULTICAST_HOPS"))?;
@@ -286,11 +306,15 @@ impl VrrpSocket {
         let fd = self.fd.get_ref().as_raw_fd();
         let mut buf = [0u8; 2048];
         if !self.spec.ipv6 {
-            let n = nix::sys::socket::recv(fd, &mut buf, MsgFlags::empty())?;
+            let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+            let (n, at) = (msg.bytes, msg.cmsgs().ok().and_then(kernel_timestamp));
             return Ok(match parse_ipv4(&buf[..n]) {
                 Ok((meta, payload)) => Some(Received {
                     meta,
                     payload: payload.to_vec(),
+                    at,
                 }),
                 Err(e) => {
                     tracing::debug!("{}: dropped a datagram: {e}", self.spec.ifname);
@@ -298,9 +322,10 @@ impl VrrpSocket {
                 }
             });
         }
-        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
+        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, nix::sys::time::TimeSpec);
         let mut iov = [IoSliceMut::new(&mut buf)];
         let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+        let mut at = None;
         let n = msg.bytes;
         let src = msg
             .address
@@ -316,7 +341,7 @@ impl VrrpSocket {
                         dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
                     }
                     ControlMessageOwned::Ipv6HopLimit(h) => hops = u8::try_from(h).ok(),
-                    _ => {}
+                    other => at = at.or_else(|| kernel_timestamp(std::iter::once(other))),
                 }
             }
         }
@@ -328,6 +353,7 @@ impl VrrpSocket {
                     ttl,
                 },
                 payload: buf[..n].to_vec(),
+                at,
             })),
             _ => {
                 tracing::debug!(
