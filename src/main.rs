@@ -22,7 +22,20 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(config::default_config_id);
     if opts.list {
-        return match lvsd::ipvs::listing::list_main(&opts) {
+        // Only what lvsd manages: the services of the configuration. Without a readable
+        // configuration, say so and list the whole table.
+        let managed = match config::load(&opts.config_file, &config_id) {
+            Ok(l) => Some(lvsd::lvs::build::managed_service_keys(&l.config)),
+            Err(e) => {
+                report(&e.errors);
+                eprintln!(
+                    "lvsd: cannot read {}: listing every IPVS service",
+                    opts.config_file.display()
+                );
+                None
+            }
+        };
+        return match lvsd::ipvs::listing::list_main(&opts, managed.as_ref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("lvsd: {e:#}");

@@ -238,11 +238,20 @@ fn checkers_drive_the_table() {
     only("rs2_restarted", &["rs2", "rs3"], true);
     only("all_stopped", &["sorry"], true);
     only("all_restarted", &["rs2", "rs3"], true);
-    // -C without --dont-release-ipvs: lvsd removes its services on exit
+    // -C without --dont-release-ipvs: lvsd removes its services on exit, and only its own
     let after = read(&dir.join("table-after-exit.txt"));
+    let left: Vec<&str> = after.lines().filter(|l| l.starts_with("-A ")).collect();
+    assert_eq!(left, ["-A -t 10.251.9.9:80 -s wlc"], "after exit:\n{after}");
+    // `lvsd -L` lists the configured services with their live destinations, not the
+    // foreign one
+    let list = read(&dir.join("list-managed.txt"));
+    assert!(list.contains("TCP  10.251.1.1:80 rr"), "{list}");
+    assert!(list.contains("TCP  10.251.1.1:81"), "{list}");
+    assert!(list.contains("-> 10.252.0.2:80"), "{list}");
+    assert!(list.contains("-> 10.252.0.3:80"), "{list}");
     assert!(
-        !after.lines().any(|l| l.starts_with("-A ")),
-        "services left after exit:\n{after}"
+        !list.contains("10.251.9.9"),
+        "foreign service listed:\n{list}"
     );
 }
 

@@ -202,12 +202,13 @@ pub fn render(
     out
 }
 
-/// Entry point of `lvsd -L`: prints every service of the kernel table. `-D` (log detail)
-/// adds the 64-bit counters, and LVSD_LIST=rate shows rates instead.
-///
-/// Restricting the listing to the services of the configuration needs the configuration
-/// parser; `render` takes that set (`only`) once the caller has it.
-pub fn list_main(opts: &crate::cli::Options) -> anyhow::Result<()> {
+/// Entry point of `lvsd -L`: prints the services of the kernel table, only those in `only`
+/// when given (the services of the configuration). `-D` (log detail) adds the 64-bit
+/// counters, and LVSD_LIST=rate shows rates instead.
+pub fn list_main(
+    opts: &crate::cli::Options,
+    only: Option<&HashSet<ServiceKey>>,
+) -> anyhow::Result<()> {
     let mode = match std::env::var("LVSD_LIST").as_deref() {
         Ok("rate") => ListMode::Rate,
         Ok("stats") => ListMode::Stats,
@@ -217,7 +218,7 @@ pub fn list_main(opts: &crate::cli::Options) -> anyhow::Result<()> {
     let mut c = IpvsClient::connect()?;
     let info = c.info()?;
     let table = c.dump_all()?;
-    print!("{}", render(&info, &table, mode, None));
+    print!("{}", render(&info, &table, mode, only));
     Ok(())
 }
 

@@ -96,6 +96,19 @@ pub fn service_keys(
     })
 }
 
+/// Every kernel service key the configuration's virtual servers stand for (what lvsd
+/// manages; `lvsd -L` lists only these). Virtual servers naming an unknown group add none.
+pub fn managed_service_keys(
+    config: &crate::config::Config,
+) -> std::collections::HashSet<ServiceKey> {
+    config
+        .virtual_servers
+        .iter()
+        .filter_map(|vs| service_keys(vs, &config.virtual_server_groups).ok())
+        .flatten()
+        .collect()
+}
+
 /// The service settings of a virtual server, for one of its keys.
 pub fn service(vs: &VirtualServer, key: ServiceKey) -> Service {
     let v6 = key.family() == Family::V6;
@@ -264,6 +277,39 @@ mod tests {
             addr: a.parse().unwrap(),
             port,
         })
+    }
+
+    #[test]
+    fn managed_keys_cover_plain_fwmark_and_expanded_groups() {
+        let text = "virtual_server_group WEB {\n  192.0.2.70-72 80\n  fwmark 7\n}\n\
+                    virtual_server group WEB {\n  real_server 198.51.100.70 80 {\n  }\n}\n\
+                    virtual_server 192.0.2.1 443 {\n  protocol TCP\n  \
+                    real_server 198.51.100.71 443 {\n  }\n}\n\
+                    virtual_server fwmark 9 {\n  real_server 198.51.100.72 80 {\n  }\n}\n";
+        let cfg = crate::config::parse_str(text, std::path::Path::new("t.conf"), "id")
+            .unwrap()
+            .config;
+        let keys = managed_service_keys(&cfg);
+        let addr = |a: &str, port| ServiceKey::Addr {
+            proto: Proto::Tcp,
+            addr: a.parse().unwrap(),
+            port,
+        };
+        let mut want: std::collections::HashSet<ServiceKey> =
+            ["192.0.2.70", "192.0.2.71", "192.0.2.72"]
+                .iter()
+                .map(|a| addr(a, 80))
+                .collect();
+        want.insert(ServiceKey::Fwmark {
+            family: Family::V4,
+            mark: 7,
+        });
+        want.insert(addr("192.0.2.1", 443));
+        want.insert(ServiceKey::Fwmark {
+            family: Family::V4,
+            mark: 9,
+        });
+        assert_eq!(keys, want);
     }
 
     #[test]

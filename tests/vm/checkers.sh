@@ -58,10 +58,13 @@ all_down() { t=$(cat); ! echo "$t" | has '-t 10.251.1.1:80 -r 10.252.0.[23]:80' 
 
 : > $O/events.txt
 start_rs 2; start_rs 3; start_rs 9
+# A service lvsd does not manage: it must be left alone and kept out of `lvsd -L`.
+ipvsadm -A -t 10.251.9.9:80 -s wlc
 lvsd -C -n -l -f /tests/checkers.conf -p /tmp/lvsd.pid -c /tmp/lvsd-chk.pid > /tmp/lvsd.log 2>&1 &
 LVSD=$!
 abort() { cp /tmp/lvsd.log $O/lvsd.log; kill $LVSD; cat $O/events.txt; exit 1; }
 wait_for start both_up || abort; fetch start
+lvsd -L -f /tests/checkers.conf > $O/list-managed.txt 2>&1
 stop_rs 2
 wait_for rs2_stopped rs2_down || abort; fetch rs2_stopped
 start_rs 2
