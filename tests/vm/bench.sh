@@ -6,15 +6,19 @@ N=${1:-1000}; M=${2:-20}
 # deleted dests sit in the kernel's trash list for ~2 min and slow later adds down: wait
 # that long after each flush so every measurement starts from a clean kernel
 SETTLE=${3:-130}
+# WHAT: all (default), or daemons (keepalived and lvsd only, not the raw client)
+WHAT=${4:-all}
 clean() { ipvsadm -C; sleep $SETTLE; }
 OUT=/mnt/bench.txt; : > $OUT
 ms() { awk '{printf "%d\n", $1*1000}' /proc/uptime; }
 say() { echo "$*"; echo "$*" >> $OUT; }
 say "BENCH-CONFIG services=$N dests_per_service=$M entries=$((N*M))"
-for b in 64 1; do
-    lvsd-ipvs bench $N $M $b | tee -a $OUT
-    clean
-done
+if [ "$WHAT" = all ]; then
+    for b in 64 1; do
+        lvsd-ipvs bench $N $M $b | tee -a $OUT
+        clean
+    done
+fi
 # the same table as keepalived.conf, no checkers (all real servers up)
 C=/tmp/bench.conf
 awk -v n=$N -v m=$M 'BEGIN {
