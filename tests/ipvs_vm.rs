@@ -255,6 +255,42 @@ fn checkers_drive_the_table() {
     );
 }
 
+/// (issue 3) `lvs_sync_daemon` follows the VRRP state: lvsd -P against a keepalived peer
+/// in the guest runs the backup sync daemon while BACKUP, the master one while MASTER,
+/// the backup one again after the peer preempts, and none after it exits.
+#[test]
+fn sync_daemon_follows_vrrp_state() {
+    let (rc, res) = run_vm("syncd", "syncd.sh", &[]);
+    let dir = res.join("syncd");
+    let events = read(&dir.join("events.txt"));
+    let log = std::fs::read_to_string(dir.join("lvsd.log")).unwrap_or_default();
+    assert_eq!(rc, 0, "guest script; events:\n{events}\nlvsd log:\n{log}");
+    for step in ["peer_up", "backup", "master", "backup_again", "stopped"] {
+        assert!(
+            events
+                .lines()
+                .any(|l| l.starts_with(&format!("EVENT {step} ")) && !l.ends_with("TIMEOUT")),
+            "step {step} not reached:\n{events}"
+        );
+    }
+    assert!(events.contains("LVSD-EXIT 0"), "{events}");
+    let daemons = |name: &str| read(&dir.join(format!("daemon-{name}.txt")));
+    for (name, role) in [
+        ("backup", "backup"),
+        ("master", "master"),
+        ("backup_again", "backup"),
+    ] {
+        let d = daemons(name);
+        let lines: Vec<&str> = d.lines().collect();
+        assert_eq!(lines.len(), 1, "{name}: one daemon expected:\n{d}");
+        assert!(
+            lines[0].starts_with(&format!("{role} sync daemon (mcast=lvs0, syncid=61")),
+            "{name}: {d}"
+        );
+    }
+    assert_eq!(daemons("stopped").trim(), "", "sync daemon left after exit");
+}
+
 fn table_of(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(format!("table-{name}.txt"))).unwrap_or_default()
 }

@@ -102,6 +102,28 @@ pub fn run(opts: Options, config: Config) -> anyhow::Result<()> {
     res
 }
 
+/// Runs the VRRP side on a thread of its own with a single-threaded runtime, as keepalived
+/// runs VRRP in a process of its own: thousands of health checks on the main runtime never
+/// delay an advert, and a timer or an advert is handled on the thread that waited for it.
+fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("lvsd-vrrp".into())
+        .spawn(move || {
+            let res = rt.block_on(crate::vrrp::runtime::run(ctl));
+            rt.shutdown_timeout(Duration::from_secs(1));
+            let _ = done_tx.send(res);
+        })?;
+    Ok(tokio::spawn(async move {
+        done_rx
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the VRRP thread died")))
+    }))
+}
+
 async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
     let opts = Arc::new(opts);
     let (reload_tx, reload_rx) = watch::channel(Arc::new(config));
@@ -120,7 +142,7 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
 
     let mut sides: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
     if opts.runs_vrrp() {
-        sides.push(("VRRP", tokio::spawn(crate::vrrp::runtime::run(ctl.clone()))));
+        sides.push(("VRRP", start_vrrp(ctl.clone())?));
     }
     if opts.runs_checkers() {
         if let Some(h) = start_lvs(ctl.clone()) {

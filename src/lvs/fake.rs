@@ -30,6 +30,8 @@ pub struct FakeKernel {
     pub timeouts: Vec<Timeouts>,
     pub daemons: Vec<SyncDaemon>,
     pub daemon_stops: Vec<SyncState>,
+    /// The next this many sync-daemon starts fail.
+    pub daemon_start_failures: usize,
 }
 
 impl FakeKernel {
@@ -155,8 +157,14 @@ impl IpvsGlobals for FakeIpvs {
     }
 
     fn start_sync_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), FakeError> {
-        self.with(|k| k.daemons.push(daemon.clone()));
-        Ok(())
+        self.with(|k| {
+            if k.daemon_start_failures > 0 {
+                k.daemon_start_failures -= 1;
+                return Err(FakeError);
+            }
+            k.daemons.push(daemon.clone());
+            Ok(())
+        })
     }
 
     fn stop_sync_daemon(&mut self, state: SyncState) -> Result<(), FakeError> {

@@ -10,7 +10,7 @@ use crate::alert::{Alert, MailSettings, Mailer};
 use crate::checkers::{CheckerEvent, CheckerId};
 use crate::config::Config;
 use crate::daemon::Control;
-use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey, SyncState};
+use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -161,25 +161,8 @@ fn apply_globals<B: IpvsGlobals>(backend: &mut B, config: &Config, old: Option<&
             }
         }
     }
-    let new_d = globals::sync_daemon(config, SyncState::Backup);
-    let old_d = old.and_then(|c| globals::sync_daemon(c, SyncState::Backup));
-    if new_d != old_d {
-        if old_d.is_some() {
-            match backend.stop_sync_daemon(SyncState::Backup) {
-                Ok(()) => info!("IPVS sync daemon (backup) stopped"),
-                Err(e) => error!("Cannot stop the IPVS sync daemon: {e}"),
-            }
-        }
-        if let Some(d) = new_d {
-            match backend.start_sync_daemon(&d) {
-                Ok(()) => info!(
-                    "IPVS sync daemon (backup) started on {} with sync id {}",
-                    d.interface, d.sync_id
-                ),
-                Err(e) => error!("Cannot start the IPVS sync daemon on {}: {e}", d.interface),
-            }
-        }
-    }
+    // lvs_sync_daemon follows a VRRP instance's state: the VRRP side drives it
+    // (src/vrrp/syncd.rs), as keepalived's VRRP process does.
 }
 
 /// Runs the LVS side with the kernel's IPVS (the generic netlink client), the real health
@@ -309,12 +292,7 @@ where
     if ctl.opts.dont_release_ipvs {
         info!("Leaving the IPVS table in place (-I)");
     } else {
-        kernel = kernel_job(kernel, Job::Release).await?;
-    }
-    if globals::sync_daemon(&cfg, SyncState::Backup).is_some() {
-        if let Err(e) = kernel.backend.stop_sync_daemon(SyncState::Backup) {
-            error!("Cannot stop the IPVS sync daemon: {e}");
-        }
+        kernel_job(kernel, Job::Release).await?;
     }
     Ok(())
 }

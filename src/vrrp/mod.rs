@@ -14,6 +14,7 @@ pub mod link;
 pub mod notify;
 pub mod runtime;
 pub mod socket;
+pub mod syncd;
 pub mod timer;
 pub mod vip;
 pub mod vmac;

@@ -18,6 +18,7 @@ use crate::vrrp::params::InstanceParams;
 use crate::vrrp::socket::{AdvertSocket, Received, SocketSpec, VrrpSocket};
 use crate::vrrp::state::{Action, Event, State};
 use crate::vrrp::sync_group::{Coordinator, Output, Target};
+use crate::vrrp::syncd::{self, SyncDaemonWorker};
 use crate::vrrp::vip::{VipOps, VipSpec};
 use crate::vrrp::vmac;
 use std::fmt::Write as _;
@@ -78,6 +79,10 @@ struct Runtime {
     started: Instant,
     /// Base-interface sysctls changed for vmacs, with their previous values.
     base_sysctls: Vec<(String, String)>,
+    /// The IPVS sync daemon following the `lvs_sync_daemon` instance (started when first
+    /// wanted), and the daemon last asked of it.
+    syncd: Option<SyncDaemonWorker>,
+    syncd_want: Option<crate::ipvs::SyncDaemon>,
     /// No event is handed to the state machines with an earlier time than this (the end of
     /// the previous event's handling): kernel receive stamps may be older.
     clock_floor: Instant,
@@ -126,10 +131,13 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
         started: Instant::now(),
         base_sysctls: Vec::new(),
         clock_floor: Instant::now(),
+        syncd: None,
+        syncd_want: None,
     };
     let side = rt.build_side(config).await?;
     rt.side = side;
     rt.start().await;
+    rt.update_sync_daemon();
 
     let timer = super::timer::PreciseTimer::new()?;
     loop {
@@ -171,6 +179,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
                 if r.is_err() { break; }
                 let cfg = ctl.reload.borrow_and_update().clone();
                 rt.reload(cfg).await;
+                rt.update_sync_daemon();
             }
         }
         rt.clock_floor = Instant::now();
@@ -559,12 +568,44 @@ impl Runtime {
     }
 
     async fn perform(&mut self, outs: Vec<Output>) {
+        let mut state_changed = false;
         for o in outs {
+            state_changed |= matches!(o.action, Action::StateChange { .. });
             match o.target {
                 Target::Instance(i) => self.perform_instance(i, o.action).await,
                 Target::Group(g) => self.perform_group(g, o.action),
             }
         }
+        if state_changed {
+            self.update_sync_daemon();
+        }
+    }
+
+    /// Moves the IPVS sync daemon to the role the `lvs_sync_daemon` instance's state asks
+    /// for (on its own thread: never waits for IPVS).
+    fn update_sync_daemon(&mut self) {
+        let config = &self.side.config;
+        let state = config.global.lvs_sync_daemon.as_ref().and_then(|d| {
+            self.side
+                .coord
+                .instances()
+                .iter()
+                .find(|i| i.name() == d.instance)
+                .map(|i| i.state())
+        });
+        let want = syncd::wanted(config, state);
+        if want == self.syncd_want {
+            return;
+        }
+        if want.is_some() && self.syncd.is_none() {
+            self.syncd = Some(SyncDaemonWorker::spawn(|| {
+                crate::ipvs::client::IpvsClient::connect().map_err(|e| e.to_string())
+            }));
+        }
+        if let Some(w) = &self.syncd {
+            w.set(want.clone());
+        }
+        self.syncd_want = want;
     }
 
     async fn perform_instance(&mut self, i: usize, action: Action) {
@@ -1015,6 +1056,9 @@ impl Runtime {
                 }
             }
             vmac::restore_base_sysctls(&self.base_sysctls);
+        }
+        if let Some(w) = self.syncd.take() {
+            w.stop();
         }
         for s in &self.sockets {
             s.reader.abort();
