@@ -7,7 +7,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(keepalived ipvsadm tcpdump iproute2 kmod cpio gzip busybox-static procps psmisc
-      python3-aiosmtpd openssl python3 iputils-ping
+      python3-aiosmtpd openssl python3 iputils-ping binutils
       libcapstone4 libfdt1 libpmem1 librdmacm1 libibverbs1 libslirp0 libvdeplug2)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -38,7 +38,13 @@ copy_bin /usr/sbin/ipvsadm /usr/sbin/ipvsadm
 copy_bin /usr/sbin/keepalived /usr/sbin/keepalived
 copy_bin /usr/sbin/ip /usr/sbin/ip
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$R/lib/x86_64-linux-gnu/" 2>/dev/null || true
-for b in "$@"; do copy_bin "$b" "/usr/local/bin/$(basename "$b")"; done
+# Debug info is dropped: debug builds of lvsd are ~150 MB each with it, and an initramfs
+# that large no longer unpacks in the guest's RAM ("Initramfs unpacking failed").
+for b in "$@"; do
+    g=/usr/local/bin/$(basename "$b")
+    copy_bin "$b" "$g"
+    strip --strip-debug "$R$g"
+done
 mkdir -p "$R/tests" && cp -a "$ROOT/tests/vm/." "$R/tests/"
 
 MD=lib/modules/$KVER
