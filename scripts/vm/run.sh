@@ -21,6 +21,11 @@ fi
 INITRD=$(mktemp "$W/initrd.XXXXXX")
 trap 'rm -f "$INITRD"' EXIT
 bash "$HERE/build-initramfs.sh" "$INITRD" "${BINS[@]}" >/dev/null || { echo "initramfs build failed" >&2; exit 1; }
+# One guest at a time: the VM tests run in parallel, and two or three TCG guests at once on
+# a 2-core machine stretch the guests' timed steps (checker reaction times) towards their
+# limits. The others wait here (the initramfs is already built).
+exec 8>"$W/.vm.lock"
+flock 8
 KERNEL=$W/kernel/boot/vmlinux-$KVER
 [ -e "$KERNEL" ] || KERNEL=$W/kernel/boot/vmlinuz-$KVER
 ARGS=$(IFS=,; echo "$*")
