@@ -40,7 +40,9 @@ pub struct Options {
     /// Do not log to syslog.
     #[arg(short = 'G', long = "no-syslog")]
     pub no_syslog: bool,
-    /// Remove VIPs and IPVS entries left over by an earlier run, then exit.
+    /// keepalived's "drop VIPs on a transition caused by a reload". Accepted for
+    /// compatibility; lvsd keeps VIP ownership over a reload, so an instance leaving MASTER
+    /// always removes its VIPs (as keepalived 2.2.7 does with or without -X).
     #[arg(short = 'X', long = "release-vips")]
     pub release_vips: bool,
     /// Do not remove VRRP VIPs and routes on exit.

@@ -108,6 +108,90 @@ fn election_failover_preempt(kind: Kind) {
     );
 }
 
+/// A VIP left on the interface by an earlier run (killed with SIGKILL) is removed when the
+/// instance starts in BACKUP, and added back when it becomes master after the master-down
+/// interval (3.6 s, nobody else on the segment).
+fn stale_vip_released_at_start(kind: Kind) {
+    let lab = Lab::new("stale", 1);
+    let a = lab.node(0).clone();
+    add_stale_vip(&a);
+    let d = lab.spawn(0, kind, "a", &conf("A", 100).render());
+    assert!(
+        wait_addr(&a.ns, VIP, false, 2 * SEC).is_some(),
+        "the stale VIP was not released in BACKUP\n{}",
+        logs(&[&d])
+    );
+    assert!(
+        wait_addr(&a.ns, VIP, true, 6 * SEC).is_some(),
+        "the VIP did not come back when A became master\n{}",
+        logs(&[&d])
+    );
+}
+
+/// A master whose priority a reload (SIGHUP) drops below its peer's hands over and
+/// removes its VIPs, so they are never on both directors: keepalived 2.2.7 does (with or
+/// without `-X`, which older versions needed for it), and so does lvsd, `-X` or not.
+fn reload_to_backup_releases_vips(kind: Kind, args: &[&str]) {
+    let lab = Lab::new("rlx", 2);
+    let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
+    let da = lab.spawn_with(0, kind, "a", &conf("A", 150).render(), args);
+    let db = lab.spawn(1, kind, "b", &conf("B", 100).render());
+    assert!(
+        wait_addr(&a.ns, VIP, true, 8 * SEC).is_some(),
+        "A never became master\n{}",
+        logs(&[&da, &db])
+    );
+    std::thread::sleep(SEC);
+    std::fs::write(&da.conf, conf("A", 50).render()).expect("rewrite A's config");
+    let pid = da.pid().expect("A running");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("kill -HUP");
+    assert!(
+        wait_addr(&b.ns, VIP, true, 8 * SEC).is_some(),
+        "B did not take over after A's reload\n{}",
+        logs(&[&da, &db])
+    );
+    assert!(
+        wait_addr(&a.ns, VIP, false, 3 * SEC).is_some(),
+        "A kept the VIP after going BACKUP on reload: on both directors\n{}",
+        logs(&[&da, &db])
+    );
+}
+
+#[test]
+fn lvsd_reload_to_backup_releases_vips() {
+    reload_to_backup_releases_vips(Kind::Lvsd, &[]);
+}
+
+#[test]
+fn lvsd_reload_to_backup_releases_vips_with_x() {
+    reload_to_backup_releases_vips(Kind::Lvsd, &["-X"]);
+}
+
+#[test]
+fn keepalived_reload_to_backup_releases_vips() {
+    reload_to_backup_releases_vips(Kind::Keepalived, &[]);
+}
+
+fn add_stale_vip(n: &Node) {
+    let st = std::process::Command::new("ip")
+        .args([
+            "-n",
+            &n.ns,
+            "addr",
+            "add",
+            &format!("{VIP}/24"),
+            "dev",
+            "eth0",
+        ])
+        .status()
+        .expect("ip addr add");
+    assert!(st.success());
+}
+
 /// a (nopreempt). B is master; A (higher priority, nopreempt) joins and must not take over.
 fn nopreempt(kind: Kind) {
     let lab = Lab::new("nopre", 2);
@@ -377,6 +461,11 @@ both!(
     keepalived_election_failover_preempt
 );
 both!(nopreempt, lvsd_nopreempt, keepalived_nopreempt);
+both!(
+    stale_vip_released_at_start,
+    lvsd_stale_vip_released_at_start,
+    keepalived_stale_vip_released_at_start
+);
 both!(
     garp_on_takeover,
     lvsd_garp_on_takeover,

@@ -33,6 +33,8 @@ use tokio::task::JoinHandle;
 enum AddrJob {
     Add(Vec<VipSpec>),
     Del(Vec<VipSpec>),
+    /// Remove these addresses if the system has them, although this run did not add them.
+    Release(Vec<VipSpec>),
     /// Addresses already present (kept over a reload), for later gratuitous bursts.
     Assume(Vec<VipSpec>),
     Garp(u32),
@@ -657,8 +659,14 @@ impl Runtime {
             Action::SendGratuitous { repeat } => {
                 let _ = io.addr_tx.send(AddrJob::Garp(repeat));
             }
-            Action::StateChange { to, .. } => {
+            Action::StateChange { from, to, .. } => {
                 tracing::info!("VRRP_Instance({}) Entering {} STATE", p.name, to);
+                // As keepalived: an instance that starts as BACKUP or FAULT removes VIPs an
+                // earlier run left behind (a SIGKILL, or -V). Leaving MASTER removes them in
+                // any case (DelVips), after a reload too (older keepalived needed -X for it).
+                if from == State::Init && matches!(to, State::Backup | State::Fault) {
+                    let _ = io.addr_tx.send(AddrJob::Release(io.vips.clone()));
+                }
             }
             Action::Notify { state, priority } => {
                 if let Some(st) = notify_state(state) {
@@ -1107,6 +1115,23 @@ async fn addr_worker(
                 }
             }
             AddrJob::Assume(vips) => present = vips,
+            AddrJob::Release(vips) => {
+                for v in &vips {
+                    match nl.del(v).await {
+                        Ok(()) => tracing::info!(
+                            "VRRP_Instance({name}) released {}/{} (not master)",
+                            v.addr,
+                            v.prefix_len
+                        ),
+                        // Not there: nothing to release.
+                        Err(e) => tracing::debug!(
+                            "VRRP_Instance({name}) {}: nothing released: {e}",
+                            v.addr
+                        ),
+                    }
+                }
+                present.retain(|p| !vips.contains(p));
+            }
             AddrJob::Del(vips) => {
                 for v in &vips {
                     match nl.del(v).await {

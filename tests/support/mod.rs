@@ -177,7 +177,12 @@ impl Lab {
 
     /// Starts a daemon of kind `kind` in node `i` with the given keepalived.conf text.
     pub fn spawn(&self, i: usize, kind: Kind, tag: &str, conf: &str) -> Daemon {
-        Daemon::start(&self.nodes[i], kind, &self.dir.path().join(tag), conf)
+        Daemon::start(&self.nodes[i], kind, &self.dir.path().join(tag), conf, &[])
+    }
+
+    /// [`Lab::spawn`] with extra command-line arguments.
+    pub fn spawn_with(&self, i: usize, kind: Kind, tag: &str, conf: &str, args: &[&str]) -> Daemon {
+        Daemon::start(&self.nodes[i], kind, &self.dir.path().join(tag), conf, args)
     }
 
     /// Captures ARP and VRRP on the bridge.
@@ -321,11 +326,13 @@ pub struct Daemon {
     pub dir: PathBuf,
     pub conf: PathBuf,
     pub log: PathBuf,
+    /// Extra command-line arguments.
+    args: Vec<String>,
     child: Option<Child>,
 }
 
 impl Daemon {
-    fn start(node: &Node, kind: Kind, dir: &Path, conf: &str) -> Daemon {
+    fn start(node: &Node, kind: Kind, dir: &Path, conf: &str, args: &[&str]) -> Daemon {
         fs::create_dir_all(dir).expect("daemon dir");
         let conf_path = dir.join("keepalived.conf");
         fs::write(&conf_path, conf).expect("write conf");
@@ -336,6 +343,7 @@ impl Daemon {
             dir: dir.to_path_buf(),
             conf: conf_path,
             log,
+            args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         d.restart();
@@ -367,6 +375,7 @@ impl Daemon {
             // No syslog; a killed VRRP child must stay dead (silent-death scenarios).
             cmd.args(["-G", "-R"]);
         }
+        cmd.args(&self.args);
         cmd.arg("-f").arg(&self.conf);
         cmd.arg("-p").arg(&pid).arg("-r").arg(&vpid);
         cmd.stdin(Stdio::null())
@@ -540,6 +549,8 @@ pub struct Conf {
     /// (server ip, port, recipients)
     pub smtp: Option<(String, u16, Vec<String>)>,
     pub smtp_connect_timeout: Option<u32>,
+    /// `track_interface { eth0 }`.
+    pub track_eth0: bool,
 }
 
 impl Conf {
@@ -559,6 +570,7 @@ impl Conf {
             notify_stop: None,
             smtp: None,
             smtp_connect_timeout: None,
+            track_eth0: false,
         }
     }
 
@@ -625,6 +637,9 @@ impl Conf {
         }
         if self.smtp.is_some() {
             s.push_str("  smtp_alert\n");
+        }
+        if self.track_eth0 {
+            s.push_str("  track_interface {\n    eth0\n  }\n");
         }
         s.push_str("}\n");
         s
