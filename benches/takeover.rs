@@ -236,7 +236,20 @@ fn main() {
         "VRRP takeover, {} rounds per case, medians; takeover = A's priority-0 advert (SIGTERM) or last advert (SIGKILL) → B's first advert, B at priority 100",
         rounds
     );
-    for (version, adv) in [(2u8, 1.0f64), (3, 1.0), (3, 0.05)] {
+    // CASES=2:1,3:0.05 runs only those (version:advert_int) cases.
+    let only: Option<Vec<(u8, f64)>> = std::env::var("CASES").ok().map(|v| {
+        v.split(',')
+            .filter_map(|c| {
+                let (ver, adv) = c.split_once(':')?;
+                Some((ver.trim().parse().ok()?, adv.trim().parse().ok()?))
+            })
+            .collect()
+    });
+    let all = [(2u8, 1.0f64), (3, 1.0), (3, 0.05)];
+    let selected = all
+        .into_iter()
+        .filter(|c| only.as_ref().is_none_or(|o| o.contains(c)));
+    for (version, adv) in selected {
         let mut cases = [
             Case::new(Kind::Keepalived, version, adv),
             Case::new(Kind::Lvsd, version, adv),

@@ -113,6 +113,11 @@ fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     std::thread::Builder::new()
         .name("lvsd-vrrp".into())
         .spawn(move || {
+            // Timers on this thread fire when due, not up to 50 µs later (the default
+            // slack the kernel may add to coalesce wake-ups).
+            if let Err(e) = nix::sys::prctl::set_timerslack(1) {
+                tracing::debug!("cannot set the VRRP thread's timer slack: {e}");
+            }
             let res = rt.block_on(crate::vrrp::runtime::run(ctl));
             rt.shutdown_timeout(Duration::from_secs(1));
             let _ = done_tx.send(res);

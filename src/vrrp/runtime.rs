@@ -571,7 +571,12 @@ impl Runtime {
 
     async fn perform(&mut self, outs: Vec<Output>) {
         let mut state_changed = false;
-        for o in outs {
+        // Adverts first: a new master's advert must not wait behind log lines, notify
+        // scripts or address changes decided in the same step.
+        let (adverts, rest): (Vec<Output>, Vec<Output>) = outs
+            .into_iter()
+            .partition(|o| matches!(o.action, Action::SendAdvert(_)));
+        for o in adverts.into_iter().chain(rest) {
             state_changed |= matches!(o.action, Action::StateChange { .. });
             match o.target {
                 Target::Instance(i) => self.perform_instance(i, o.action).await,
@@ -659,8 +664,10 @@ impl Runtime {
             Action::SendGratuitous { repeat } => {
                 let _ = io.addr_tx.send(AddrJob::Garp(repeat));
             }
-            Action::StateChange { from, to, .. } => {
-                tracing::info!("VRRP_Instance({}) Entering {} STATE", p.name, to);
+            Action::StateChange { from, to, cause } => {
+                tracing::info!(instance = %p.name, from = %from, to = %to,
+                    priority = inst.effective_priority(),
+                    "VRRP_Instance({}) Entering {} STATE ({})", p.name, to, cause.as_str());
                 // As keepalived: an instance that starts as BACKUP or FAULT removes VIPs an
                 // earlier run left behind (a SIGKILL, or -V). Leaving MASTER removes them in
                 // any case (DelVips), after a reload too (older keepalived needed -X for it).

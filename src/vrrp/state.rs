@@ -650,8 +650,7 @@ impl Instance {
         let from = self.state;
         self.state = to;
         let prio = self.effective_priority();
-        tracing::info!(instance = %self.params.name, from = %from, to = %to, priority = prio,
-            "({}) entering {} state ({})", self.params.name, to, cause.as_str());
+        // The runtime logs the change (one line), after any advert is on the wire.
         out.push(Action::StateChange { from, to, cause });
         out.push(Action::Notify {
             state: to,
@@ -664,8 +663,6 @@ impl Instance {
         let from = self.state;
         self.state = State::Master;
         let prio = self.effective_priority();
-        tracing::info!(instance = %self.params.name, from = %from, to = "MASTER", priority = prio,
-            "({}) entering MASTER state ({})", self.params.name, cause.as_str());
         out.push(Action::StateChange {
             from,
             to: State::Master,
