@@ -101,8 +101,7 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
         .clone()
 }
 
-/// Bytes read from the connection at a time (the buffer lives in the checker's task,
-/// not on the heap per check).
+/// Bytes read from the connection at a time (one buffer per checker).
 const READ_BUF: usize = 4096;
 
 /// The request line's version and the Connection header for `http_protocol`.
@@ -179,6 +178,9 @@ pub struct HttpProbe {
     tls: Option<Result<tokio_rustls::TlsConnector, String>>,
     /// keepalived's success line.
     success: String,
+    /// The read buffer, on the heap so that the check's future stays small (futures
+    /// are moved as they are built; a buffer inside them would be copied each time).
+    buf: Box<[u8]>,
 }
 
 impl HttpProbe {
@@ -228,23 +230,25 @@ impl HttpProbe {
                 s.target(),
                 http.urls.len()
             ),
+            buf: vec![0u8; READ_BUF].into_boxed_slice(),
         }
     }
 
     /// One attempt: every URL in turn, all within connect_timeout.
-    pub async fn check(&self, s: &CheckSettings) -> Verdict {
+    pub async fn check(&mut self, s: &CheckSettings) -> Verdict {
+        let name = self.name;
         bounded(s.connect_timeout, self.check_urls(s), || {
-            format!("Timeout {} read from server {}.", self.name, s.target())
+            format!("Timeout {name} read from server {}.", s.target())
         })
         .await
     }
 
-    async fn check_urls(&self, s: &CheckSettings) -> Verdict {
+    async fn check_urls(&mut self, s: &CheckSettings) -> Verdict {
         if self.urls.is_empty() {
             return Verdict::down(format!("{}: HTTP check with no url.", s.target()));
         }
         for (i, url) in self.urls.iter().enumerate() {
-            let Err(e) = self.fetch(s, url).await else {
+            let Err(e) = fetch(s, self.tls.as_ref(), url, &mut self.buf).await else {
                 continue;
             };
             let (target, n) = (s.target(), i + 1);
@@ -261,35 +265,46 @@ impl HttpProbe {
         }
         Verdict::up(self.success.clone())
     }
+}
 
-    async fn fetch(&self, s: &CheckSettings, url: &Url) -> Result<(), UrlError> {
-        let request = url
-            .request
-            .as_deref()
-            .map_err(|e| UrlError::Io(e.clone()))?;
-        let tcp = net::tcp_connect(s)
-            .await
-            .map_err(|e| UrlError::Io(e.to_string()))?;
-        // Close with an RST once the verdict is known: no FIN handshake, no TIME_WAIT.
-        let _ = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO));
-        let connector = match &self.tls {
-            None => return exchange(tcp, request, url).await,
-            Some(Err(e)) => return Err(UrlError::Io(e.clone())),
-            Some(Ok(c)) => c,
-        };
-        // The TLS handshake and the request are several writes: no Nagle delay.
-        let _ = tcp.set_nodelay(true);
-        let server_name = match &url.sni {
-            Ok(Some(name)) => name.clone(),
-            Ok(None) => ServerName::IpAddress(s.addr.into()),
-            Err(e) => return Err(UrlError::Io(e.clone())),
-        };
+/// One URL: connect (TLS for SSL_GET), send, read until the verdict is known.
+async fn fetch(
+    s: &CheckSettings,
+    tls: Option<&Result<tokio_rustls::TlsConnector, String>>,
+    url: &Url,
+    buf: &mut [u8],
+) -> Result<(), UrlError> {
+    let request = url
+        .request
+        .as_deref()
+        .map_err(|e| UrlError::Io(e.clone()))?;
+    let tcp = net::tcp_connect(s)
+        .await
+        .map_err(|e| UrlError::Io(e.to_string()))?;
+    // Close with an RST once the verdict is known: no FIN handshake, no TIME_WAIT.
+    let _ = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO));
+    let connector = match tls {
+        None => return exchange(tcp, request, url, buf).await,
+        Some(Err(e)) => return Err(UrlError::Io(e.clone())),
+        Some(Ok(c)) => c,
+    };
+    // The TLS handshake and the request are several writes: no Nagle delay.
+    let _ = tcp.set_nodelay(true);
+    let server_name = match &url.sni {
+        Ok(Some(name)) => name.clone(),
+        Ok(None) => ServerName::IpAddress(s.addr.into()),
+        Err(e) => return Err(UrlError::Io(e.clone())),
+    };
+    // Boxed: the TLS state is large and would otherwise grow (and be copied with)
+    // every plain HTTP check's future too.
+    Box::pin(async move {
         let tls = connector
             .connect(server_name, tcp)
             .await
             .map_err(|e| UrlError::Io(format!("TLS handshake: {e}")))?;
-        exchange(tls, request, url).await
-    }
+        exchange(tls, request, url, buf).await
+    })
+    .await
 }
 
 /// What went wrong with one URL.
@@ -317,7 +332,12 @@ pub async fn check(s: &CheckSettings, http: &HttpCheck) -> Verdict {
 /// read to its end (hashed when a digest is expected), as keepalived does, since a
 /// server that never finishes its reply is not healthy; a status the URL does not
 /// accept ends the exchange at once.
-async fn exchange<S>(mut stream: S, request: &[u8], url: &Url) -> Result<(), UrlError>
+async fn exchange<S>(
+    mut stream: S,
+    request: &[u8],
+    url: &Url,
+    buf: &mut [u8],
+) -> Result<(), UrlError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -328,9 +348,8 @@ where
         .map_err(|e| io("sending request", e))?;
     stream.flush().await.map_err(|e| io("sending request", e))?;
     let mut reader = ResponseReader::new(!matches!(url.digest, Digest::None));
-    let mut buf = [0u8; READ_BUF];
     let response = loop {
-        let n = match stream.read(&mut buf).await {
+        let n = match stream.read(buf).await {
             Ok(n) => n,
             // A TLS server closing without close_notify: the end of the reply all the same.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,

@@ -51,7 +51,7 @@ impl Probe {
         }
     }
 
-    async fn check(&self, s: &CheckSettings) -> Verdict {
+    async fn check(&mut self, s: &CheckSettings) -> Verdict {
         match self {
             Probe::Http(p) => p.check(s).await,
             Probe::Other => check_once(s).await,
@@ -134,7 +134,7 @@ impl Drop for CheckerManager {
 
 async fn run(s: CheckSettings, up: bool, events: mpsc::Sender<CheckerEvent>) {
     let mut state = CheckState::new(s.timing, up);
-    let probe = Probe::new(&s);
+    let mut probe = Probe::new(&s);
     if !s.warmup.is_zero() {
         let ms = u64::try_from(s.warmup.as_millis()).unwrap_or(u64::MAX);
         tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=ms))).await;
