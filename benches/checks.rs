@@ -32,6 +32,15 @@ fn cpu(who: libc::c_int) -> (Duration, i64, Duration) {
     )
 }
 
+/// Nanoseconds this thread has spent waiting on a run queue (ready to run but not
+/// running: the machine's other load), from /proc/thread-self/schedstat; 0 if unknown.
+fn runqueue_wait_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn server(port_tx: std::sync::mpsc::Sender<u16>, served: Arc<AtomicU64>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -256,12 +265,14 @@ fn main() {
         // Let the warm-up spread the checkers, then measure.
         tokio::time::sleep(Duration::from_secs(1)).await;
         let (c0, _, u0) = cpu(libc::RUSAGE_THREAD);
+        let w0 = runqueue_wait_ns();
         let (p0, _, _) = cpu(libc::RUSAGE_SELF);
         let s0 = served.load(Ordering::Relaxed);
         let t0 = Instant::now();
         tokio::time::sleep(Duration::from_secs(secs)).await;
         let wall = t0.elapsed();
         let (c1, _, u1) = cpu(libc::RUSAGE_THREAD);
+        let waited = runqueue_wait_ns().saturating_sub(w0) as f64 / 1e9 / wall.as_secs_f64() * 100.0;
         let (p1, maxrss, _) = cpu(libc::RUSAGE_SELF);
         let s1 = served.load(Ordering::Relaxed);
         let checks = (s1 - s0) as f64;
@@ -274,7 +285,7 @@ fn main() {
         );
         println!(
             "checkers: {rate:.0} checks/s (target {:.0}), checker thread CPU {checker_cpu:.1}% of one core, \
-             {:.1} us CPU/check ({:.1} us user + {:.1} us kernel), whole process (incl. server) {all_cpu:.1}%, peak RSS {} MiB, \
+             {:.1} us CPU/check ({:.1} us user + {:.1} us kernel), whole process (incl. server) {all_cpu:.1}%, checker thread ready but waiting for a CPU {waited:.1}% of the time, peak RSS {} MiB, \
              down events {}, failed checks (reqwest mode) {}",
             n as f64 / delay_loop.as_secs_f64(),
             (c1 - c0).as_secs_f64() * 1e6 / checks.max(1.0),
