@@ -397,6 +397,31 @@ mod tests {
     }
 
     #[test]
+    fn request_bytes_are_built_once_and_checked() {
+        let mut h = HttpCheck {
+            tls: false,
+            urls: vec![],
+            virtualhost: None,
+            http_protocol: None,
+            enable_sni: false,
+        };
+        assert_eq!(
+            &*request(&h, "/health?x=1", "10.0.0.2:8080").unwrap(),
+            b"GET /health?x=1 HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 10.0.0.2:8080\r\n\r\n"
+        );
+        h.http_protocol = Some("1.0K".into());
+        assert_eq!(
+            &*request(&h, "/", "www.example.test").unwrap(),
+            b"GET / HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: www.example.test\r\nConnection: keep-alive\r\n\r\n"
+        );
+        // Nothing that would break the request line or inject a header.
+        for path in ["", "/a b", "/a\r\nX: y", "/\u{7f}"] {
+            assert!(request(&h, path, "h").is_err(), "{path:?}");
+        }
+        assert!(request(&h, "/", "h\r\nX-Injected: 1").is_err());
+    }
+
+    #[test]
     fn tls_config_builds() {
         assert!(tls_config().is_ok());
     }
