@@ -1,7 +1,7 @@
 //! HTTP checks per second that lvsd's checker code sustains on one core.
 //!
-//! `cargo bench --bench checks [-- CHECKERS DELAY_LOOP_MS SECONDS [hyper|reqwest]]`
-//! (defaults 2000 200 10 hyper).
+//! `cargo bench --bench checks [-- CHECKERS DELAY_LOOP_MS SECONDS [lvsd|reqwest]]`
+//! (defaults 2000 200 10 lvsd; `hyper`, the old name of lvsd's mode, is accepted).
 //!
 //! The checkers run under `CheckerManager` on a current_thread runtime on the main
 //! thread; a minimal HTTP/1.0 server runs on another thread (its own current_thread
@@ -30,6 +30,15 @@ fn cpu(who: libc::c_int) -> (Duration, i64, Duration) {
         ru.ru_maxrss,
         tv(ru.ru_utime),
     )
+}
+
+/// Nanoseconds this thread has spent waiting on a run queue (ready to run but not
+/// running: the machine's other load), from /proc/thread-self/schedstat; 0 if unknown.
+fn runqueue_wait_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn server(port_tx: std::sync::mpsc::Sender<u16>, served: Arc<AtomicU64>) {
@@ -201,7 +210,10 @@ fn main() {
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let delay_ms: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200);
     let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
-    let mode = args.get(3).cloned().unwrap_or_else(|| "hyper".into());
+    let mode = match args.get(3).map(String::as_str) {
+        None | Some("hyper") | Some("lvsd") => "lvsd".to_string(),
+        Some(m) => m.to_string(),
+    };
     let delay_loop = Duration::from_millis(delay_ms);
 
     // Room for every client and server socket.
@@ -253,12 +265,14 @@ fn main() {
         // Let the warm-up spread the checkers, then measure.
         tokio::time::sleep(Duration::from_secs(1)).await;
         let (c0, _, u0) = cpu(libc::RUSAGE_THREAD);
+        let w0 = runqueue_wait_ns();
         let (p0, _, _) = cpu(libc::RUSAGE_SELF);
         let s0 = served.load(Ordering::Relaxed);
         let t0 = Instant::now();
         tokio::time::sleep(Duration::from_secs(secs)).await;
         let wall = t0.elapsed();
         let (c1, _, u1) = cpu(libc::RUSAGE_THREAD);
+        let waited = runqueue_wait_ns().saturating_sub(w0) as f64 / 1e9 / wall.as_secs_f64() * 100.0;
         let (p1, maxrss, _) = cpu(libc::RUSAGE_SELF);
         let s1 = served.load(Ordering::Relaxed);
         let checks = (s1 - s0) as f64;
@@ -271,11 +285,12 @@ fn main() {
         );
         println!(
             "checkers: {rate:.0} checks/s (target {:.0}), checker thread CPU {checker_cpu:.1}% of one core, \
-             {:.1} us CPU/check ({:.1} us of it user space), whole process (incl. server) {all_cpu:.1}%, peak RSS {} MiB, \
+             {:.1} us CPU/check ({:.1} us user + {:.1} us kernel), whole process (incl. server) {all_cpu:.1}%, checker thread ready but waiting for a CPU {waited:.1}% of the time, peak RSS {} MiB, \
              down events {}, failed checks (reqwest mode) {}",
             n as f64 / delay_loop.as_secs_f64(),
             (c1 - c0).as_secs_f64() * 1e6 / checks.max(1.0),
             (u1 - u0).as_secs_f64() * 1e6 / checks.max(1.0),
+            ((c1 - c0) - (u1 - u0)).as_secs_f64() * 1e6 / checks.max(1.0),
             maxrss / 1024,
             events.load(Ordering::Relaxed),
             failures.load(Ordering::Relaxed),

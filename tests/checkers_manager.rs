@@ -241,3 +241,80 @@ fn settings_inherit_checker_then_real_server_then_virtual_server() {
     assert_eq!(s.connect_timeout, Duration::from_millis(500));
     assert!(CheckSettings::resolve(&cfg, CheckerId { checker: 2, ..ID }).is_none());
 }
+
+#[tokio::test]
+async fn http_get_checker_follows_the_digest() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server whose page is "good" or, while `broken` is set, "bad".
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let broken = Arc::new(AtomicBool::new(false));
+    {
+        let broken = broken.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let body = if broken.load(Ordering::SeqCst) {
+                    "bad"
+                } else {
+                    "good"
+                };
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 512];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let r = format!(
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(r.as_bytes()).await;
+                });
+            }
+        });
+    }
+    let http = Checker {
+        span: Span::default(),
+        common: CheckCommon::default(),
+        kind: CheckerKind::Http(HttpCheck {
+            tls: false,
+            urls: vec![UrlCheck {
+                path: "/health".into(),
+                status_codes: vec![],
+                digest: Some("755f85c2723bb39381c7379a604160d8".into()), // md5("good")
+                virtualhost: None,
+            }],
+            virtualhost: None,
+            http_protocol: None,
+            enable_sni: false,
+        }),
+    };
+    let cfg = config(vec![real_server(port, vec![http])], false);
+    let (tx, mut rx) = mpsc::channel(16);
+    let mgr = CheckerManager::start(&cfg, tx);
+    quiet(&mut rx, 400).await;
+    broken.store(true, Ordering::SeqCst);
+    let down = next(&mut rx, 5).await.expect("a down event");
+    assert!(!down.up);
+    assert!(
+        down.reason.starts_with(&format!(
+            "MD5 digest error to [127.0.0.1]:tcp:{port} url(1)"
+        )),
+        "{}",
+        down.reason
+    );
+    quiet(&mut rx, 400).await;
+    broken.store(false, Ordering::SeqCst);
+    let up = next(&mut rx, 5).await.expect("an up event");
+    assert_eq!(
+        up.reason,
+        format!("HTTP status code success to [127.0.0.1]:tcp:{port} url(1).")
+    );
+    mgr.stop().await;
+}

@@ -644,3 +644,300 @@ async fn file_check_weights() {
     std::fs::write(&path, "junk").unwrap();
     assert!(reason(&run(kind(None, false)).await).contains("no number"));
 }
+
+/// One step of a scripted HTTP server's reply.
+#[derive(Clone)]
+enum Step {
+    /// Write these bytes as their own segment (TCP_NODELAY).
+    Send(Vec<u8>),
+    Pause(Duration),
+}
+
+/// How the client ended the connection, as the scripted server saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// RST: the checker's SO_LINGER 0 close.
+    Reset,
+    /// FIN: an orderly close.
+    Fin,
+    /// The client is still connected after 3 s.
+    Open,
+}
+
+/// A plain HTTP server on 127.0.0.1 that, for each connection, reads the request head,
+/// plays `steps`, closes its own side if `close`, then reports the client's address and
+/// how the client ended the connection.
+async fn scripted_server(
+    steps: Vec<Step>,
+    close: bool,
+) -> (u16, mpsc::UnboundedReceiver<(SocketAddr, Ended)>) {
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, peer) = listener.accept().await.unwrap();
+            let (steps, tx) = (steps.clone(), tx.clone());
+            tokio::spawn(async move {
+                s.set_nodelay(true).unwrap();
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                for step in steps {
+                    let ok = match step {
+                        Step::Send(b) => s.write_all(&b).await.is_ok(),
+                        Step::Pause(d) => {
+                            tokio::time::sleep(d).await;
+                            true
+                        }
+                    };
+                    if !ok {
+                        let _ = tx.send((peer, Ended::Reset));
+                        return;
+                    }
+                }
+                if close {
+                    let _ = s.shutdown().await;
+                }
+                let ended = loop {
+                    match tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await {
+                        Err(_) => break Ended::Open,
+                        Ok(Ok(0)) => break Ended::Fin,
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                            break Ended::Reset
+                        }
+                        Ok(Err(e)) => panic!("server read: {e}"),
+                    }
+                };
+                let _ = tx.send((peer, ended));
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// `bytes` as one Send step per `size` bytes, each after a 1 ms pause.
+fn trickle(bytes: &[u8], size: usize) -> Vec<Step> {
+    bytes
+        .chunks(size)
+        .flat_map(|c| {
+            [
+                Step::Pause(Duration::from_millis(1)),
+                Step::Send(c.to_vec()),
+            ]
+        })
+        .collect()
+}
+
+fn digest_check(body: &str) -> CheckerKind {
+    let mut u = url("/");
+    u.digest = Some(md5_hex(body));
+    CheckerKind::Http(http(vec![u]))
+}
+
+#[tokio::test]
+async fn http_closes_with_rst_once_the_response_is_complete() {
+    // The server keeps its side open after a Content-Length reply: the checker must not
+    // wait for its FIN, and must reset the connection (no TIME_WAIT on the director).
+    let reply = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
+    let (port, mut rx) = scripted_server(vec![Step::Send(reply)], false).await;
+    let start = Instant::now();
+    let v = check_once(&settings(digest_check("ok"), port, 5000)).await;
+    assert!(v.is_up(), "{v:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "waited for the server's close"
+    );
+    let (_, ended) = rx.recv().await.unwrap();
+    assert_eq!(ended, Ended::Reset);
+    // A failed check resets too (here: a status it does not accept).
+    let reply = b"HTTP/1.0 404 Not Found\r\nContent-Length: 2\r\n\r\nno".to_vec();
+    let (port, mut rx) = scripted_server(vec![Step::Send(reply)], false).await;
+    let v = check_once(&settings(digest_check("ok"), port, 5000)).await;
+    assert!(reason(&v).contains("status_code [404]"), "{v:?}");
+    assert_eq!(rx.recv().await.unwrap().1, Ended::Reset);
+}
+
+#[tokio::test]
+async fn http_chunked_body_split_across_many_reads() {
+    let body = "chunked health page body ".repeat(20);
+    let mut reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for c in body.as_bytes().chunks(37) {
+        reply.extend_from_slice(format!("{:x};ext=1\r\n", c.len()).as_bytes());
+        reply.extend_from_slice(c);
+        reply.extend_from_slice(b"\r\n");
+    }
+    reply.extend_from_slice(b"0\r\nX-Trailer: yes\r\n\r\n");
+    // 7 bytes per segment: chunk-size lines, data and CRLFs all cut across reads.
+    let (port, _rx) = scripted_server(trickle(&reply, 7), false).await;
+    let v = check_once(&settings(digest_check(&body), port, 10_000)).await;
+    assert!(v.is_up(), "{v:?}");
+    // The same reply with one byte of the body changed fails on the digest.
+    let mut wrong = reply.clone();
+    let at = wrong.len() - 30;
+    wrong[at] ^= 0x20;
+    let (port, _rx) = scripted_server(trickle(&wrong, 50), false).await;
+    let v = check_once(&settings(digest_check(&body), port, 10_000)).await;
+    assert!(reason(&v).starts_with("MD5 digest error"), "{v:?}");
+}
+
+#[tokio::test]
+async fn http_content_length_body_split_across_many_reads() {
+    let body = "x".repeat(3000);
+    let mut reply =
+        format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    reply.extend_from_slice(body.as_bytes());
+    let (port, _rx) = scripted_server(trickle(&reply, 200), false).await;
+    let v = check_once(&settings(digest_check(&body), port, 10_000)).await;
+    assert!(v.is_up(), "{v:?}");
+}
+
+#[tokio::test]
+async fn http_body_until_the_server_closes() {
+    // No Content-Length, no chunking: the body ends with the connection.
+    let reply = b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil close".to_vec();
+    let (port, mut rx) = scripted_server(trickle(&reply, 10), true).await;
+    let v = check_once(&settings(digest_check("until close"), port, 5000)).await;
+    assert!(v.is_up(), "{v:?}");
+    assert_eq!(rx.recv().await.unwrap().1, Ended::Reset);
+    // Until the close means until the close: a server that keeps the connection open
+    // times out.
+    let (port, _rx) = scripted_server(trickle(&reply, 10), false).await;
+    let v = check_once(&settings(digest_check("until close"), port, 500)).await;
+    assert!(reason(&v).contains("Timeout"), "{v:?}");
+}
+
+#[tokio::test]
+async fn http_header_block_larger_than_one_read() {
+    let mut reply = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..50 {
+        reply.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "h".repeat(300)).as_bytes());
+    }
+    reply.extend_from_slice(b"Content-Length: 4\r\nConnection: close\r\n\r\nbody");
+    assert!(reply.len() > 15_000);
+    let (port, _rx) = scripted_server(trickle(&reply, 1500), false).await;
+    let v = check_once(&settings(digest_check("body"), port, 10_000)).await;
+    assert!(v.is_up(), "{v:?}");
+    // A head beyond the limit is refused rather than buffered without end.
+    let mut huge = b"HTTP/1.1 200 OK\r\n".to_vec();
+    while huge.len() < 80 * 1024 {
+        huge.extend_from_slice(format!("X-Filler: {}\r\n", "h".repeat(1000)).as_bytes());
+    }
+    let (port, _rx) = scripted_server(vec![Step::Send(huge)], false).await;
+    let v = check_once(&settings(digest_check("body"), port, 5000)).await;
+    assert!(reason(&v).starts_with("Error connecting server"), "{v:?}");
+}
+
+#[tokio::test]
+async fn http_server_closing_early() {
+    // Fewer body bytes than announced, then the close.
+    let reply = b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nshort".to_vec();
+    let (port, _rx) = scripted_server(vec![Step::Send(reply)], true).await;
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![url("/")])),
+        port,
+        5000,
+    ))
+    .await;
+    assert!(!v.is_up());
+    assert!(
+        reason(&v).contains("closed before the end of the body"),
+        "{v:?}"
+    );
+    // Closed before any response, and closed in the middle of the head.
+    for reply in [vec![], b"HTTP/1.0 200 OK\r\nContent-Le".to_vec()] {
+        let (port, _rx) = scripted_server(vec![Step::Send(reply)], true).await;
+        let v = check_once(&settings(
+            CheckerKind::Http(http(vec![url("/")])),
+            port,
+            5000,
+        ))
+        .await;
+        assert!(reason(&v).contains("closed before a response"), "{v:?}");
+    }
+    // Not HTTP at all.
+    let (port, _rx) = scripted_server(vec![Step::Send(b"SSH-2.0-x\r\n\r\n".to_vec())], true).await;
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![url("/")])),
+        port,
+        5000,
+    ))
+    .await;
+    assert!(reason(&v).contains("bad response head"), "{v:?}");
+}
+
+#[tokio::test]
+async fn http_wrong_status_does_not_wait_for_the_body() {
+    // A 503 head, then a body dripping for 5 s: the verdict is known at the head.
+    let mut steps = vec![Step::Send(
+        b"HTTP/1.0 503 Busy\r\nContent-Length: 50\r\n\r\n".to_vec(),
+    )];
+    steps.extend(trickle(&[b'x'; 50], 1).into_iter().map(|s| match s {
+        Step::Pause(_) => Step::Pause(Duration::from_millis(100)),
+        s => s,
+    }));
+    let (port, mut rx) = scripted_server(steps, false).await;
+    let start = Instant::now();
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![url("/")])),
+        port,
+        3000,
+    ))
+    .await;
+    assert!(reason(&v).contains("status_code [503]"), "{v:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(rx.recv().await.unwrap().1, Ended::Reset);
+}
+
+#[tokio::test]
+async fn http_binds_to_bindto() {
+    let reply = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
+    let (port, mut rx) = scripted_server(vec![Step::Send(reply)], false).await;
+    let free = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, 3), 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut s = settings(digest_check("ok"), port, 2000);
+    s.bind = Some(SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)),
+        free,
+    ));
+    // Twice with the same bind_port: the RST close leaves no TIME_WAIT to collide with.
+    for _ in 0..2 {
+        let v = check_once(&s).await;
+        assert!(v.is_up(), "{v:?}");
+        assert_eq!(rx.recv().await.unwrap(), (s.bind.unwrap(), Ended::Reset));
+    }
+}
+
+#[tokio::test]
+async fn http_bad_path_or_digest_in_config() {
+    let (port, _rx) = http_server(Reply::Full(200, "fine"), None).await;
+    // A path that would break the request line is refused, not sent.
+    let v = check_once(&settings(
+        CheckerKind::Http(http(vec![url("/a b\r\nX-Injected: 1")])),
+        port,
+        2000,
+    ))
+    .await;
+    assert!(reason(&v).contains("bad request"), "{v:?}");
+    // A digest that is not 32 hex digits can never match.
+    let mut u = url("/");
+    u.digest = Some("not-a-digest".into());
+    let v = check_once(&settings(CheckerKind::Http(http(vec![u])), port, 2000)).await;
+    assert!(
+        reason(&v).starts_with("MD5 digest error") && reason(&v).contains(&md5_hex("fine")),
+        "{v:?}"
+    );
+}

@@ -35,6 +35,30 @@ pub async fn check_once(s: &CheckSettings) -> Verdict {
     }
 }
 
+/// A checker's prober, prepared once: HTTP_GET / SSL_GET build their requests, digests
+/// and TLS connector up front; the other kinds have nothing worth keeping between
+/// attempts.
+enum Probe {
+    Http(http::HttpProbe),
+    Other,
+}
+
+impl Probe {
+    fn new(s: &CheckSettings) -> Probe {
+        match &s.kind {
+            CheckerKind::Http(h) if s.port != 0 => Probe::Http(http::HttpProbe::new(s, h)),
+            _ => Probe::Other,
+        }
+    }
+
+    async fn check(&mut self, s: &CheckSettings) -> Verdict {
+        match self {
+            Probe::Http(p) => p.check(s).await,
+            Probe::Other => check_once(s).await,
+        }
+    }
+}
+
 /// The running checkers. Dropping it (or [`CheckerManager::stop`]) stops them all.
 pub struct CheckerManager {
     tasks: Vec<(CheckerId, JoinHandle<()>)>,
@@ -110,12 +134,13 @@ impl Drop for CheckerManager {
 
 async fn run(s: CheckSettings, up: bool, events: mpsc::Sender<CheckerEvent>) {
     let mut state = CheckState::new(s.timing, up);
+    let mut probe = Probe::new(&s);
     if !s.warmup.is_zero() {
         let ms = u64::try_from(s.warmup.as_millis()).unwrap_or(u64::MAX);
         tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=ms))).await;
     }
     loop {
-        let verdict = check_once(&s).await;
+        let verdict = probe.check(&s).await;
         let (attempt, text) = match verdict {
             Verdict::Up { weight, msg } => (Attempt::Success { weight }, msg),
             Verdict::Down { reason } => (Attempt::Failure, reason),

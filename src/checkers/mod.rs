@@ -30,6 +30,7 @@ pub struct CheckerEvent {
 pub mod dns;
 pub mod file;
 pub mod http;
+pub mod http_response;
 pub mod manager;
 pub mod misc;
 pub mod net;
