@@ -14,9 +14,9 @@ use std::os::unix::io::AsRawFd;
 use tracing::{debug, info, warn};
 
 /// Messages per `send` by default (the kernel processes them in order and acks each).
-pub const DEFAULT_BATCH: usize = 64;
+pub const DEFAULT_BATCH: usize = 256;
 /// Upper bound of the bytes of one batch.
-const MAX_BATCH_BYTES: usize = 48 * 1024;
+const MAX_BATCH_BYTES: usize = 96 * 1024;
 const RECV_BUF: usize = 256 * 1024;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 
@@ -103,13 +103,24 @@ impl IpvsClient {
                 &one as *const _ as *const libc::c_void,
                 std::mem::size_of::<libc::c_int>() as u32,
             );
-            libc::setsockopt(
+            // room for the acknowledgements of a whole batch (each is an skb of its own):
+            // past rmem_max when root (FORCE), else up to rmem_max
+            let forced = libc::setsockopt(
                 fd,
                 libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
+                libc::SO_RCVBUFFORCE,
                 &big as *const _ as *const libc::c_void,
                 std::mem::size_of::<libc::c_int>() as u32,
             );
+            if forced != 0 {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUF,
+                    &big as *const _ as *const libc::c_void,
+                    std::mem::size_of::<libc::c_int>() as u32,
+                );
+            }
         }
         debug!(family, "IPVS generic netlink family resolved");
         Ok(IpvsClient {

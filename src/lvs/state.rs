@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use thiserror::Error;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Something the runtime must do on behalf of the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,13 +218,19 @@ impl LvsState {
         let up = sum >= u64::from(vs.quorum) && (sum > 0 || vs.quorum == 0);
         let st = &mut self.vs[i];
         st.quorum_up = up;
-        info!(
-            "Starting with quorum {} for VS {} (live weight {sum}, quorum {}, hysteresis {})",
-            if up { "up" } else { "down" },
-            st.label,
-            vs.quorum,
-            vs.hysteresis
-        );
+        // Quorum up is the normal start: one line per virtual server only at debug level
+        // (thousands of them slow a large start); starting without quorum is worth a line.
+        if up {
+            debug!(
+                "Starting with quorum up for VS {} (live weight {sum}, quorum {}, hysteresis {})",
+                st.label, vs.quorum, vs.hysteresis
+            );
+        } else {
+            info!(
+                "Starting with quorum down for VS {} (live weight {sum}, quorum {}, hysteresis {})",
+                st.label, vs.quorum, vs.hysteresis
+            );
+        }
         if !up {
             if let Some(ss) = &vs.sorry_server {
                 info!(
