@@ -6,7 +6,9 @@ N=${1:-1000}; M=${2:-20}
 # deleted dests sit in the kernel's trash list for ~2 min and slow later adds down: wait
 # that long after each flush so every measurement starts from a clean kernel
 SETTLE=${3:-130}
-# WHAT: all (default), or daemons (keepalived and lvsd only, not the raw client)
+# WHAT: all (default), daemons (keepalived and lvsd only, not the raw client), or one of
+# keepalived / lvsd alone (a fresh guest for each: no trash of deleted dests from the
+# previous measurement, which makes later adds slower)
 WHAT=${4:-all}
 clean() { ipvsadm -C; sleep $SETTLE; }
 OUT=/mnt/bench.txt; : > $OUT
@@ -14,7 +16,7 @@ ms() { awk '{printf "%d\n", $1*1000}' /proc/uptime; }
 say() { echo "$*"; echo "$*" >> $OUT; }
 say "BENCH-CONFIG services=$N dests_per_service=$M entries=$((N*M))"
 if [ "$WHAT" = all ]; then
-    for b in 64 1; do
+    for b in 256 1; do
         lvsd-ipvs bench $N $M $b | tee -a $OUT
         clean
     done
@@ -46,6 +48,10 @@ timed() {  # timed NAME CMD... : start the daemon, wait until /proc/net/ip_vs ha
     while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
     clean
 }
-timed keepalived keepalived -C -n -l -G -f $C -p /tmp/ka.pid -c /tmp/chk.pid
-if [ -x /usr/local/bin/lvsd ]; then timed lvsd lvsd -C -n -l -f $C -p /tmp/lvsd.pid; fi
+if [ "$WHAT" != lvsd ]; then
+    timed keepalived keepalived -C -n -l -G -f $C -p /tmp/ka.pid -c /tmp/chk.pid
+fi
+if [ "$WHAT" != keepalived ] && [ -x /usr/local/bin/lvsd ]; then
+    timed lvsd lvsd -C -n -l -f $C -p /tmp/lvsd.pid
+fi
 exit 0
