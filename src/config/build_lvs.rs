@@ -410,7 +410,9 @@ impl P<'_> {
             }
             "bind_if" => c.bind_if = self.string(t),
             "connect_timeout" => c.connect_timeout = self.dur(t),
-            "retry" | "nb_get_retry" => c.retry = self.int(t, 1, u32::MAX as i64).map(|v| v as u32),
+            // keepalived takes 0 for a checker's retry (no retry: the first failure counts),
+            // unlike the virtual / real server's `retry`, which starts at 1.
+            "retry" | "nb_get_retry" => c.retry = self.int(t, 0, u32::MAX as i64).map(|v| v as u32),
             "delay_before_retry" => c.delay_before_retry = self.dur(t),
             "delay_loop" => c.delay_loop = self.dur(t),
             "warmup" => c.warmup = self.dur(t),

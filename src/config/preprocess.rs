@@ -46,13 +46,36 @@ pub struct Source {
     pub lines: Vec<LineInfo>,
     pub files: Vec<Arc<PathBuf>>,
     pub segs: Vec<Vec<Seg>>,
+    /// The line [`Source::span`] found last.
+    hint: std::cell::Cell<usize>,
 }
 
 impl Source {
+    /// The index of the line holding buffer position `pos`, if any. Positions are mostly
+    /// asked for in increasing order, so the search starts from the previous answer and
+    /// walks a few lines forward before it falls back to a binary search.
+    fn line_of(&self, pos: u32) -> Option<usize> {
+        let lines = &self.lines;
+        let mut i = self.hint.get();
+        if i < lines.len() && lines[i].start <= pos {
+            for _ in 0..8 {
+                match lines.get(i + 1) {
+                    Some(n) if n.start <= pos => i += 1,
+                    _ => {
+                        self.hint.set(i);
+                        return Some(i);
+                    }
+                }
+            }
+        }
+        let i = lines.partition_point(|l| l.start <= pos).checked_sub(1)?;
+        self.hint.set(i);
+        Some(i)
+    }
+
     /// The original location of buffer position `pos`.
     pub fn span(&self, pos: u32) -> Span {
-        let idx = self.lines.partition_point(|l| l.start <= pos);
-        let Some(l) = idx.checked_sub(1).and_then(|i| self.lines.get(i)) else {
+        let Some(l) = self.line_of(pos).and_then(|i| self.lines.get(i)) else {
             return Span {
                 file: self.files.first().cloned().unwrap_or_default(),
                 line: 1,
@@ -98,6 +121,9 @@ pub fn preprocess(path: &Path, text: &str, config_id: &str, diags: &mut Vec<Diag
         stack: Vec::new(),
     };
     pre.out.text.reserve(text.len() + 1);
+    pre.out
+        .lines
+        .reserve(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
     let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     pre.stack.push(canon);
     pre.file(path, text);
@@ -138,10 +164,10 @@ impl Pre<'_> {
     fn file(&mut self, path: &Path, text: &str) {
         let file = self.out.files.len() as u32;
         self.out.files.push(Arc::new(path.to_path_buf()));
-        let mut lines = text.split('\n').enumerate();
+        let mut lines = split_lines(text).enumerate();
         while let Some((i, raw)) = lines.next() {
-            let content = strip_comment(raw).trim_end();
-            let trimmed = content.trim_start();
+            let content = trim_end(strip_comment(raw));
+            let trimmed = trim_start(content);
             if trimmed.is_empty() {
                 continue;
             }
@@ -485,13 +511,59 @@ impl Pre<'_> {
     }
 }
 
+/// The pieces of `text` between `\n`s, like `text.split('\n')` but with a vectorised
+/// search (this runs over every byte of the configuration).
+fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut ends = memchr::memchr_iter(b'\n', text.as_bytes());
+    let mut from = Some(0);
+    std::iter::from_fn(move || {
+        let start = from?;
+        match ends.next() {
+            Some(end) => {
+                from = Some(end + 1);
+                Some(&text[start..end])
+            }
+            None => {
+                from = None;
+                Some(&text[start..])
+            }
+        }
+    })
+}
+
+/// `char::is_whitespace` for ASCII bytes.
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// `str::trim_start`, with a fast path for ASCII.
+fn trim_start(s: &str) -> &str {
+    let n = s.bytes().take_while(|b| ascii_space(*b)).count();
+    let rest = &s[n..];
+    match rest.as_bytes().first() {
+        Some(b) if *b >= 0x80 => rest.trim_start(),
+        _ => rest,
+    }
+}
+
+/// `str::trim_end`, with a fast path for ASCII.
+fn trim_end(s: &str) -> &str {
+    let n = s.bytes().rev().take_while(|b| ascii_space(*b)).count();
+    let rest = &s[..s.len() - n];
+    match rest.as_bytes().last() {
+        Some(b) if *b >= 0x80 => rest.trim_end(),
+        _ => rest,
+    }
+}
+
 /// The line without its comment (`#` or `!` outside double quotes).
 fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
     let mut quoted = false;
-    for (i, b) in line.bytes().enumerate() {
-        match b {
+    for i in memchr::memchr3_iter(b'"', b'#', b'!', bytes) {
+        match bytes[i] {
             b'"' => quoted = !quoted,
-            b'#' | b'!' if !quoted => return &line[..i],
+            _ if !quoted => return &line[..i],
             _ => {}
         }
     }
@@ -543,6 +615,62 @@ mod tests {
         let (s, d) = run("~SEQ(i,1,2,5) rs 10.0.0.$i\n", "x");
         assert!(d.is_empty());
         assert_eq!(s.text, "rs 10.0.0.1\nrs 10.0.0.3\nrs 10.0.0.5\n");
+    }
+
+    #[test]
+    fn span_lookup_in_any_order() {
+        let mut text = String::new();
+        for i in 0..200 {
+            text.push_str(&format!("{}kw{i} {i}\n", " ".repeat(i % 7)));
+        }
+        let (s, _) = run(&text, "x");
+        let reference = |pos: u32| {
+            let i = s.lines.partition_point(|l| l.start <= pos) - 1;
+            let l = s.lines[i];
+            (l.line, l.col + (pos - l.start))
+        };
+        let len = s.text.len() as u32;
+        let forward: Vec<u32> = (0..len).collect();
+        let backward: Vec<u32> = (0..len).rev().collect();
+        let jumps: Vec<u32> = (0..len).map(|i| (i * 7919) % len).collect();
+        for order in [forward, backward, jumps] {
+            for pos in order {
+                let sp = s.span(pos);
+                assert_eq!((sp.line, sp.col), reference(pos), "pos {pos}");
+            }
+        }
+        // `kw57` is on line 58, after one leading blank.
+        let pos = s.text.find("kw57").unwrap() as u32;
+        let sp = s.span(pos);
+        assert_eq!((sp.line, sp.col), (58, 2));
+    }
+
+    #[test]
+    fn line_helpers_match_std() {
+        for text in [
+            "",
+            "\n",
+            "a\nb",
+            "a\nb\n",
+            "\n\nx\n\n",
+            " \t\x0b\x0c\r x \u{a0}\u{2003}",
+            "\u{a0} y \u{85}",
+            "\u{3000}",
+            "z",
+        ] {
+            let got: Vec<&str> = split_lines(text).collect();
+            let want: Vec<&str> = text.split('\n').collect();
+            assert_eq!(got, want, "{text:?}");
+            assert_eq!(trim_start(text), text.trim_start(), "{text:?}");
+            assert_eq!(trim_end(text), text.trim_end(), "{text:?}");
+        }
+        assert_eq!(strip_comment("a \"#b\" # c"), "a \"#b\" ");
+        assert_eq!(strip_comment("a ! b"), "a ");
+        assert_eq!(
+            strip_comment("\"open # still quoted"),
+            "\"open # still quoted"
+        );
+        assert_eq!(strip_comment("plain"), "plain");
     }
 
     #[test]
