@@ -109,23 +109,37 @@ impl<'s> Lexer<'s> {
                     Rule::nl => Kind::Newline,
                     _ => continue,
                 };
-                // A token took the newline after it: split it off again.
-                if kind != Kind::Newline
-                    && end > start
-                    && bytes.get(end as usize - 1) == Some(&b'\n')
-                {
-                    self.buf.push(Tok {
-                        kind,
-                        start,
-                        end: end - 1,
-                    });
+                // The grammar gave the token together with the blanks and newlines after
+                // it: split it from that tail, and give each newline in the tail its token.
+                let (from, to) = (start as usize, end as usize);
+                let Some(span) = bytes.get(from..to) else {
+                    continue;
+                };
+                let own = match kind {
+                    Kind::Word => span
+                        .iter()
+                        .position(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                        .unwrap_or(span.len()),
+                    Kind::Quoted => span
+                        .get(1..)
+                        .and_then(|body| memchr::memchr(b'"', body))
+                        .map_or(span.len(), |p| p + 2),
+                    Kind::Unterminated => memchr::memchr(b'\n', span).unwrap_or(span.len()),
+                    Kind::LBrace | Kind::RBrace | Kind::Newline => 1,
+                };
+                let own = own.min(span.len());
+                self.buf.push(Tok {
+                    kind,
+                    start,
+                    end: start + own as u32,
+                });
+                for p in memchr::memchr_iter(b'\n', &span[own..]) {
+                    let at = start + (own + p) as u32;
                     self.buf.push(Tok {
                         kind: Kind::Newline,
-                        start: end - 1,
-                        end,
+                        start: at,
+                        end: at + 1,
                     });
-                } else {
-                    self.buf.push(Tok { kind, start, end });
                 }
             }
             self.time += started.elapsed();
@@ -180,5 +194,89 @@ mod tests {
         ];
         let want: Vec<_> = want.iter().map(|(k, s)| (*k, s.to_string())).collect();
         assert_eq!(got, want);
+        assert_eq!(lex(src), reference(src));
+    }
+
+    fn lex(src: &str) -> Vec<(Kind, u32, u32)> {
+        let mut l = Lexer::new(src);
+        let mut got = Vec::new();
+        while let Some(t) = l.next_tok() {
+            got.push((t.kind, t.start, t.end));
+        }
+        got
+    }
+
+    /// The tokens by the plain definition, one character at a time: blanks separate;
+    /// newlines and braces are tokens; `"…"` and `"…` (to the line end) are strings; a
+    /// word runs to the next blank, newline, brace or quote.
+    fn reference(src: &str) -> Vec<(Kind, u32, u32)> {
+        let b = src.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let start = i;
+            let kind = match b[i] {
+                b' ' | b'\t' | b'\r' => {
+                    i += 1;
+                    continue;
+                }
+                b'\n' => Kind::Newline,
+                b'{' => Kind::LBrace,
+                b'}' => Kind::RBrace,
+                b'"' => {
+                    let mut j = i + 1;
+                    while j < b.len() && b[j] != b'"' && b[j] != b'\n' {
+                        j += 1;
+                    }
+                    if j < b.len() && b[j] == b'"' {
+                        i = j + 1;
+                        out.push((Kind::Quoted, start as u32, i as u32));
+                    } else {
+                        i = j;
+                        out.push((Kind::Unterminated, start as u32, i as u32));
+                    }
+                    continue;
+                }
+                _ => {
+                    while i < b.len() && !b" \t\r\n{}\"".contains(&b[i]) {
+                        i += 1;
+                    }
+                    out.push((Kind::Word, start as u32, i as u32));
+                    continue;
+                }
+            };
+            i += 1;
+            out.push((kind, start as u32, i as u32));
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_cut_at_line_ends() {
+        // Longer than several chunks, with every kind of token around the cuts.
+        let mut src = String::new();
+        let mut n = 0;
+        while src.len() < 3 * CHUNK + 100 {
+            src.push_str(&format!(
+                "  kw{n}\t\"q {n}\" {{}}x\"open {n} \r\n\n é{n}{{\n"
+            ));
+            n += 1;
+        }
+        assert_eq!(lex(&src), reference(&src));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn same_tokens_as_the_plain_definition(
+            src in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "bc", " ", "\t", "\r", "\n", "{", "}", "\"", "\u{e9}", "\u{1}", "#", "~",
+                ]),
+                0..60,
+            )
+        ) {
+            let src: String = src.concat();
+            proptest::prop_assert_eq!(lex(&src), reference(&src));
+        }
     }
 }
