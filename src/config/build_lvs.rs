@@ -7,6 +7,15 @@ use super::lexer::Tok;
 use super::model::*;
 use std::net::IpAddr;
 
+/// Pushes onto a vector that usually holds one element: the first push allocates room for
+/// exactly one (a plain push allocates four, which the block's end would then shrink).
+fn push_one<T>(v: &mut Vec<T>, x: T) {
+    if v.capacity() == 0 {
+        v.reserve_exact(1);
+    }
+    v.push(x);
+}
+
 impl P<'_> {
     pub(crate) fn vs_group(&mut self, toks: &[Tok], opens: bool) {
         let name = self.block_name(toks);
@@ -374,7 +383,7 @@ impl P<'_> {
                     p.no_more(t, 1);
                     if p.need_block(t, opens) {
                         if let Some(c) = p.checker(kw, t[0]) {
-                            rs.checkers.push(c);
+                            push_one(&mut rs.checkers, c);
                         }
                     }
                 }
@@ -446,7 +455,7 @@ impl P<'_> {
                             p.no_more(t, 1);
                             if p.need_block(t, opens) {
                                 if let Some(u) = p.url(t[0]) {
-                                    h.urls.push(u);
+                                    push_one(&mut h.urls, u);
                                 }
                             }
                         }
@@ -671,7 +680,7 @@ impl P<'_> {
                         (Ok(from), Ok(to))
                             if (100..=599).contains(&from) && (from..=599).contains(&to) =>
                         {
-                            u.status_codes.push(StatusRange { from, to })
+                            push_one(&mut u.status_codes, StatusRange { from, to })
                         }
                         _ => p.err(
                             *c,

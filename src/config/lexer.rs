@@ -91,54 +91,45 @@ impl<'s> Lexer<'s> {
             let base = from as u32;
             let bytes = self.text.as_bytes();
             // Every visible rule is a leaf: its Start and End tokens come in pairs.
-            let mut start = 0u32;
+            let mut start = 0usize;
             for t in pairs.tokens() {
                 let (rule, end) = match t {
                     Token::Start { pos, .. } => {
-                        start = base + pos.pos() as u32;
+                        start = pos.pos();
                         continue;
                     }
-                    Token::End { rule, pos } => (rule, base + pos.pos() as u32),
+                    Token::End { rule, pos } => (rule, pos.pos()),
                 };
+                let Some(span) = bytes.get(from + start..from + end) else {
+                    continue;
+                };
+                let at = base + start as u32;
                 let kind = match rule {
-                    Rule::word => Kind::Word,
+                    Rule::run => {
+                        split_run(span, at, &mut self.buf);
+                        continue;
+                    }
                     Rule::quoted => Kind::Quoted,
                     Rule::unterminated => Kind::Unterminated,
                     Rule::lbrace => Kind::LBrace,
-                    Rule::rbrace => Kind::RBrace,
                     Rule::nl => Kind::Newline,
                     _ => continue,
                 };
-                // The grammar gave the token together with the blanks and newlines after
-                // it: split it from that tail, and give each newline in the tail its token.
-                let (from, to) = (start as usize, end as usize);
-                let Some(span) = bytes.get(from..to) else {
-                    continue;
+                // The token, then the newline the grammar let it take.
+                let own = match span.last() {
+                    Some(b'\n') if kind != Kind::Newline => span.len() - 1,
+                    _ => span.len(),
                 };
-                let own = match kind {
-                    Kind::Word => span
-                        .iter()
-                        .position(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                        .unwrap_or(span.len()),
-                    Kind::Quoted => span
-                        .get(1..)
-                        .and_then(|body| memchr::memchr(b'"', body))
-                        .map_or(span.len(), |p| p + 2),
-                    Kind::Unterminated => memchr::memchr(b'\n', span).unwrap_or(span.len()),
-                    Kind::LBrace | Kind::RBrace | Kind::Newline => 1,
-                };
-                let own = own.min(span.len());
                 self.buf.push(Tok {
                     kind,
-                    start,
-                    end: start + own as u32,
+                    start: at,
+                    end: at + own as u32,
                 });
-                for p in memchr::memchr_iter(b'\n', &span[own..]) {
-                    let at = start + (own + p) as u32;
+                if own < span.len() {
                     self.buf.push(Tok {
                         kind: Kind::Newline,
-                        start: at,
-                        end: at + 1,
+                        start: at + own as u32,
+                        end: at + span.len() as u32,
                     });
                 }
             }
@@ -159,6 +150,47 @@ impl<'s> Lexer<'s> {
         let t = self.peek()?;
         self.pos += 1;
         Some(t)
+    }
+}
+
+/// The tokens of a `run` (see the grammar): bare words separated by blanks (space, tab,
+/// CR), `}`s, and the newline that may end it. `at` is the run's offset in the text.
+fn split_run(run: &[u8], at: u32, out: &mut Vec<Tok>) {
+    let mut word = None;
+    for (i, b) in run.iter().enumerate() {
+        let kind = match b {
+            b' ' | b'\t' | b'\r' => None,
+            b'}' => Some(Kind::RBrace),
+            b'\n' => Some(Kind::Newline),
+            _ => {
+                if word.is_none() {
+                    word = Some(i);
+                }
+                continue;
+            }
+        };
+        let i = i as u32;
+        if let Some(w) = word.take() {
+            out.push(Tok {
+                kind: Kind::Word,
+                start: at + w as u32,
+                end: at + i,
+            });
+        }
+        if let Some(kind) = kind {
+            out.push(Tok {
+                kind,
+                start: at + i,
+                end: at + i + 1,
+            });
+        }
+    }
+    if let Some(w) = word {
+        out.push(Tok {
+            kind: Kind::Word,
+            start: at + w as u32,
+            end: at + run.len() as u32,
+        });
     }
 }
 

@@ -52,23 +52,30 @@ pub struct Source {
 
 impl Source {
     /// The index of the line holding buffer position `pos`, if any. Positions are mostly
-    /// asked for in increasing order, so the search starts from the previous answer and
-    /// walks a few lines forward before it falls back to a binary search.
+    /// asked for in increasing order, so the search gallops forward from the previous
+    /// answer (a few probes close together) instead of bisecting the whole table.
     fn line_of(&self, pos: u32) -> Option<usize> {
         let lines = &self.lines;
-        let mut i = self.hint.get();
-        if i < lines.len() && lines[i].start <= pos {
-            for _ in 0..8 {
-                match lines.get(i + 1) {
-                    Some(n) if n.start <= pos => i += 1,
-                    _ => {
-                        self.hint.set(i);
-                        return Some(i);
+        let h = self.hint.get();
+        let i = match lines.get(h) {
+            Some(l) if l.start <= pos => {
+                let (mut lo, mut step) = (h, 1);
+                let hi = loop {
+                    let probe = lo + step;
+                    match lines.get(probe) {
+                        Some(l) if l.start <= pos => {
+                            lo = probe;
+                            step *= 2;
+                        }
+                        Some(_) => break probe,
+                        None => break lines.len(),
                     }
-                }
+                };
+                // lines[lo].start <= pos < lines[hi].start (or hi is the end).
+                lo + lines[lo + 1..hi].partition_point(|l| l.start <= pos)
             }
-        }
-        let i = lines.partition_point(|l| l.start <= pos).checked_sub(1)?;
+            _ => lines.partition_point(|l| l.start <= pos).checked_sub(1)?,
+        };
         self.hint.set(i);
         Some(i)
     }
@@ -164,9 +171,15 @@ impl Pre<'_> {
     fn file(&mut self, path: &Path, text: &str) {
         let file = self.out.files.len() as u32;
         self.out.files.push(Arc::new(path.to_path_buf()));
+        // One vectorised pass each over the whole file tells whether any line can have a
+        // comment or a parameter; most large configurations have neither, and then the
+        // per-line work for them is skipped.
+        let comments = memchr::memchr2(b'#', b'!', text.as_bytes()).is_some();
+        let dollars = memchr::memchr(b'$', text.as_bytes()).is_some();
         let mut lines = split_lines(text).enumerate();
         while let Some((i, raw)) = lines.next() {
-            let content = trim_end(strip_comment(raw));
+            let raw = if comments { strip_comment(raw) } else { raw };
+            let content = trim_end(raw);
             let trimmed = trim_start(content);
             if trimmed.is_empty() {
                 continue;
@@ -215,7 +228,11 @@ impl Pre<'_> {
                 self.seq(seq, at, path);
                 continue;
             }
-            self.expanded_line(rest, at, path);
+            if dollars {
+                self.expanded_line(rest, at, path);
+            } else {
+                self.line(rest, at, None, path);
+            }
         }
     }
 
