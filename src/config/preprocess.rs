@@ -17,8 +17,12 @@ const MAX_EXPANSION_DEPTH: usize = 16;
 /// Most lines one `~SEQ` may produce.
 const MAX_SEQ: i64 = 1_000_000;
 const NO_SEG: u32 = u32::MAX;
+/// `LineInfo::seg` of a block of lines copied as written (see [`verbatim`]).
+const BLOCK: u32 = u32::MAX - 1;
 
-/// Where a logical line starts in the buffer and where it was written.
+/// Where a logical line starts in the buffer and where it was written; or, when `seg` is
+/// `BLOCK`, where a block of whole lines copied as written starts (its first line is
+/// `line`, and positions inside map to lines by counting newlines).
 #[derive(Debug, Clone, Copy)]
 pub struct LineInfo {
     pub start: u32,
@@ -46,8 +50,10 @@ pub struct Source {
     pub lines: Vec<LineInfo>,
     pub files: Vec<Arc<PathBuf>>,
     pub segs: Vec<Vec<Seg>>,
-    /// The line [`Source::span`] found last.
+    /// The entry of `lines` [`Source::span`] found last.
     hint: std::cell::Cell<usize>,
+    /// Inside a `BLOCK` entry: (entry, offset of a line start, its line number) found last.
+    cursor: std::cell::Cell<(usize, u32, u32)>,
 }
 
 impl Source {
@@ -90,6 +96,30 @@ impl Source {
             };
         };
         let off = pos - l.start;
+        if l.seg == BLOCK {
+            let idx = self.hint.get();
+            let (mut at, mut line) = match self.cursor.get() {
+                // (Line 0: not set yet.)
+                (i, at, line) if i == idx && line != 0 && at <= pos => (at, line),
+                _ => (l.start, l.line),
+            };
+            let base = at;
+            let seen = self
+                .text
+                .as_bytes()
+                .get(base as usize..pos as usize)
+                .unwrap_or(&[]);
+            for nl in memchr::memchr_iter(b'\n', seen) {
+                line += 1;
+                at = base + nl as u32 + 1;
+            }
+            self.cursor.set((idx, at, line));
+            return Span {
+                file: self.files[l.file as usize].clone(),
+                line,
+                col: pos - at + 1,
+            };
+        }
         let col = if l.seg == NO_SEG {
             l.col + off
         } else {
@@ -128,9 +158,6 @@ pub fn preprocess(path: &Path, text: &str, config_id: &str, diags: &mut Vec<Diag
         stack: Vec::new(),
     };
     pre.out.text.reserve(text.len() + 1);
-    pre.out
-        .lines
-        .reserve(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
     let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     pre.stack.push(canon);
     pre.file(path, text);
@@ -176,8 +203,19 @@ impl Pre<'_> {
         // per-line work for them is skipped.
         let comments = memchr::memchr2(b'#', b'!', text.as_bytes()).is_some();
         let dollars = memchr::memchr(b'$', text.as_bytes()).is_some();
+        let quotes = memchr::memchr(b'"', text.as_bytes()).is_some();
+        // Consecutive lines that need no change are copied as one block: (offset, line).
+        let mut block: Option<(usize, u32)> = None;
         let mut lines = split_lines(text).enumerate();
         while let Some((i, raw)) = lines.next() {
+            let off = raw.as_ptr() as usize - text.as_ptr() as usize;
+            if !dollars && verbatim(raw, comments, quotes) {
+                block.get_or_insert((off, i as u32 + 1));
+                continue;
+            }
+            if let Some((from, line)) = block.take() {
+                self.block(file, line, &text[from..off]);
+            }
             let raw = if comments { strip_comment(raw) } else { raw };
             let content = trim_end(raw);
             let trimmed = trim_start(content);
@@ -233,6 +271,27 @@ impl Pre<'_> {
             } else {
                 self.line(rest, at, None, path);
             }
+        }
+        if let Some((from, line)) = block {
+            self.block(file, line, &text[from..]);
+        }
+    }
+
+    /// Emits lines copied as written (`text` is whole lines, the last newline optional).
+    fn block(&mut self, file: u32, line: u32, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.out.lines.push(LineInfo {
+            start: self.out.text.len() as u32,
+            file,
+            line,
+            col: 1,
+            seg: BLOCK,
+        });
+        self.out.text.push_str(text);
+        if !text.ends_with('\n') {
+            self.out.text.push('\n');
         }
     }
 
@@ -528,6 +587,35 @@ impl Pre<'_> {
     }
 }
 
+/// Whether a line can be copied as written, because the lexer reads from it exactly the
+/// tokens the full treatment (comment stripping, trimming, parameters, `@`, `~SEQ`,
+/// `include`) would give, at the same columns: it has no comment and no parameter (the
+/// caller knows whether the file has any), does not start with `@`, `~`, `$` or
+/// `include`, and its first and last characters that are not the grammar's blanks (space,
+/// tab, CR) are plain ASCII other than vertical tab and form feed (which `str::trim` would
+/// remove but the grammar reads as word characters). A line ending in blanks must have no
+/// quote, since an unterminated string would take them. A blank line gives only a newline
+/// token, which the builder skips as it does a missing line.
+fn verbatim(line: &str, comments: bool, quotes: bool) -> bool {
+    let b = line.as_bytes();
+    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r');
+    let Some(first) = b.iter().position(|c| !blank(c)) else {
+        return true;
+    };
+    let last = b.iter().rposition(|c| !blank(c)).unwrap_or(first);
+    let plain = |c: u8| c.is_ascii() && c != 0x0b && c != 0x0c;
+    if !plain(b[first]) || !plain(b[last]) {
+        return false;
+    }
+    if matches!(b[first], b'@' | b'~' | b'$') || b[first..].starts_with(b"include") {
+        return false;
+    }
+    if comments && memchr::memchr2(b'#', b'!', b).is_some() {
+        return false;
+    }
+    !(quotes && last + 1 < b.len() && memchr::memchr(b'"', b).is_some())
+}
+
 /// The pieces of `text` between `\n`s, like `text.split('\n')` but with a vectorised
 /// search (this runs over every byte of the configuration).
 fn split_lines(text: &str) -> impl Iterator<Item = &str> {
@@ -636,30 +724,90 @@ mod tests {
 
     #[test]
     fn span_lookup_in_any_order() {
+        // Lines copied as written (blocks) mixed with lines that need work (comments,
+        // conditionals, trailing blanks after a quote, Unicode blanks).
         let mut text = String::new();
-        for i in 0..200 {
-            text.push_str(&format!("{}kw{i} {i}\n", " ".repeat(i % 7)));
+        for i in 0..300 {
+            let line = match i % 9 {
+                0 => format!("{}kw{i} {i}", " ".repeat(i % 7)),
+                1 => format!("# comment {i}"),
+                2 => format!("kw{i} x{i} # trailing"),
+                3 => format!("@x kw{i} y{i}"),
+                4 => format!("@y dropped{i}"),
+                5 => String::new(),
+                6 => format!("\tkw{i} \"q {i}\"  "),
+                7 => format!("\u{a0}kw{i} z{i}"),
+                _ => format!("  kw{i} {{\r"),
+            };
+            text.push_str(&line);
+            text.push('\n');
         }
-        let (s, _) = run(&text, "x");
-        let reference = |pos: u32| {
-            let i = s.lines.partition_point(|l| l.start <= pos) - 1;
-            let l = s.lines[i];
-            (l.line, l.col + (pos - l.start))
+        let (s, d) = run(&text, "x");
+        assert!(d.is_empty());
+        assert!(s.lines.iter().any(|l| l.seg == BLOCK));
+        assert!(s.lines.iter().any(|l| l.seg != BLOCK));
+        let orig: Vec<&str> = text.split('\n').collect();
+        // Every word of the output, by its first byte.
+        let out = s.text.as_bytes();
+        let words: Vec<u32> = (0..out.len())
+            .filter(|&i| {
+                !b" \t\r\n{}\"".contains(&out[i])
+                    && (i == 0 || b" \t\r\n{}\"".contains(&out[i - 1]))
+            })
+            .map(|i| i as u32)
+            .collect();
+        assert!(words.len() > 300, "{}", words.len());
+        let word_at = |t: &[u8], i: usize| -> Vec<u8> {
+            t[i..]
+                .iter()
+                .take_while(|b| !b" \t\r\n{}\"".contains(b))
+                .copied()
+                .collect()
         };
-        let len = s.text.len() as u32;
-        let forward: Vec<u32> = (0..len).collect();
-        let backward: Vec<u32> = (0..len).rev().collect();
-        let jumps: Vec<u32> = (0..len).map(|i| (i * 7919) % len).collect();
-        for order in [forward, backward, jumps] {
+        let backward: Vec<u32> = words.iter().rev().copied().collect();
+        let jumps: Vec<u32> = (0..words.len())
+            .map(|i| words[(i * 7919) % words.len()])
+            .collect();
+        for order in [words.clone(), backward, jumps] {
             for pos in order {
                 let sp = s.span(pos);
-                assert_eq!((sp.line, sp.col), reference(pos), "pos {pos}");
+                let line = orig[sp.line as usize - 1].as_bytes();
+                assert_eq!(
+                    word_at(line, sp.col as usize - 1),
+                    word_at(out, pos as usize),
+                    "pos {pos} -> {}:{}",
+                    sp.line,
+                    sp.col
+                );
             }
         }
-        // `kw57` is on line 58, after one leading blank.
-        let pos = s.text.find("kw57").unwrap() as u32;
+        // `kw54` is on line 55 after five blanks (a copied line); `kw57` on line 58
+        // after `@x ` (a line with its conditional removed).
+        let pos = s.text.find("kw54 ").unwrap() as u32;
         let sp = s.span(pos);
-        assert_eq!((sp.line, sp.col), (58, 2));
+        assert_eq!((sp.line, sp.col), (55, 6));
+        let pos = s.text.find("kw57 ").unwrap() as u32;
+        let sp = s.span(pos);
+        assert_eq!((sp.line, sp.col), (58, 4));
+    }
+
+    #[test]
+    fn verbatim_only_where_nothing_changes() {
+        assert!(verbatim("    weight 1", false, false));
+        assert!(verbatim("", false, false));
+        assert!(verbatim(" \t\r", false, false));
+        assert!(verbatim("a \"b\"", false, true));
+        assert!(!verbatim("a \"b  ", false, true));
+        assert!(verbatim("a b  ", false, true));
+        assert!(!verbatim("a # c", true, false));
+        assert!(!verbatim("  @id a", false, false));
+        assert!(!verbatim("~SEQ(i,1,2) a", false, false));
+        assert!(!verbatim("  include x.conf", false, false));
+        assert!(!verbatim("\u{a0}a", false, false));
+        assert!(!verbatim("a\u{2003}", false, false));
+        assert!(!verbatim("\x0ba", false, false));
+        assert!(!verbatim("a \x0c", false, false));
+        assert!(!verbatim(" \x0b ", false, false));
     }
 
     #[test]
