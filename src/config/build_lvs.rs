@@ -352,14 +352,13 @@ impl P<'_> {
             None => None,
         };
         self.no_more(t, 3);
-        let mut rs = RealServer {
-            span: self.sp(t[0]),
-            port_span: self.sp(*t.get(2).unwrap_or(&a)),
-            ..RealServer::new(
-                addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-                port,
-            )
-        };
+        // (Built with its spans: a default span would allocate, only to be dropped.)
+        let mut rs = RealServer::new_at(
+            self.sp(t[0]),
+            self.sp(*t.get(2).unwrap_or(&a)),
+            addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            port,
+        );
         if opens {
             self.block(t[0], |p, t, opens| match p.txt(t[0]) {
                 "weight" => set(&mut rs.weight, p.int(t, 0, 65535).map(|v| v as u32)),

@@ -153,44 +153,59 @@ impl<'s> Lexer<'s> {
     }
 }
 
+/// How [`split_run`] reads a byte.
+const WORD: u8 = 0;
+const BLANK: u8 = 1;
+const RBRACE: u8 = 2;
+const LBRACE: u8 = 3;
+const NEWLINE: u8 = 4;
+static CLASS: [u8; 256] = {
+    let mut t = [WORD; 256];
+    t[b' ' as usize] = BLANK;
+    t[b'\t' as usize] = BLANK;
+    t[b'\r' as usize] = BLANK;
+    t[b'}' as usize] = RBRACE;
+    t[b'{' as usize] = LBRACE;
+    t[b'\n' as usize] = NEWLINE;
+    t
+};
+
 /// The tokens of a `run` (see the grammar): bare words separated by blanks (space, tab,
-/// CR), `}`s, and the newline that may end it. `at` is the run's offset in the text.
+/// CR) and `}`s, then the `{` and the newline that may end it. `at` is the run's offset
+/// in the text. (A table lookup per byte: this runs over most of the configuration.)
 fn split_run(run: &[u8], at: u32, out: &mut Vec<Tok>) {
-    let mut word = None;
-    for (i, b) in run.iter().enumerate() {
-        let kind = match b {
-            b' ' | b'\t' | b'\r' => None,
-            b'}' => Some(Kind::RBrace),
-            b'\n' => Some(Kind::Newline),
-            _ => {
-                if word.is_none() {
-                    word = Some(i);
-                }
+    let class = |i: usize| CLASS[run[i] as usize];
+    let n = run.len();
+    let mut i = 0;
+    while i < n {
+        let kind = match class(i) {
+            BLANK => {
+                i += 1;
                 continue;
             }
+            WORD => {
+                let start = i;
+                i += 1;
+                while i < n && class(i) == WORD {
+                    i += 1;
+                }
+                out.push(Tok {
+                    kind: Kind::Word,
+                    start: at + start as u32,
+                    end: at + i as u32,
+                });
+                continue;
+            }
+            RBRACE => Kind::RBrace,
+            LBRACE => Kind::LBrace,
+            _ => Kind::Newline,
         };
-        let i = i as u32;
-        if let Some(w) = word.take() {
-            out.push(Tok {
-                kind: Kind::Word,
-                start: at + w as u32,
-                end: at + i,
-            });
-        }
-        if let Some(kind) = kind {
-            out.push(Tok {
-                kind,
-                start: at + i,
-                end: at + i + 1,
-            });
-        }
-    }
-    if let Some(w) = word {
         out.push(Tok {
-            kind: Kind::Word,
-            start: at + w as u32,
-            end: at + run.len() as u32,
+            kind,
+            start: at + i as u32,
+            end: at + i as u32 + 1,
         });
+        i += 1;
     }
 }
 

@@ -103,15 +103,15 @@ impl Source {
                 (i, at, line) if i == idx && line != 0 && at <= pos => (at, line),
                 _ => (l.start, l.line),
             };
-            let base = at;
             let seen = self
                 .text
                 .as_bytes()
-                .get(base as usize..pos as usize)
+                .get(at as usize..pos as usize)
                 .unwrap_or(&[]);
-            for nl in memchr::memchr_iter(b'\n', seen) {
-                line += 1;
-                at = base + nl as u32 + 1;
+            if let Some(last) = memchr::memrchr(b'\n', seen) {
+                // A plain count vectorises; one search finds where the last line starts.
+                line += seen.iter().filter(|b| **b == b'\n').count() as u32;
+                at += last as u32 + 1;
             }
             self.cursor.set((idx, at, line));
             return Span {
