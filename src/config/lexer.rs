@@ -12,8 +12,10 @@ use pest_derive::Parser;
 #[grammar = "config/keepalived.pest"]
 struct Grammar;
 
-/// Bytes lexed at a time (rounded up to the next line end).
-const CHUNK: usize = 32 * 1024;
+/// Bytes lexed at a time (rounded up to the next line end). Small enough that pest's
+/// token queue stays under glibc's 64 KiB threshold, past which every free of it makes
+/// malloc consolidate its free lists.
+const CHUNK: usize = 8 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -181,6 +183,9 @@ fn split_run(run: &[u8], at: u32, out: &mut Vec<Tok>) {
         let kind = match class(i) {
             BLANK => {
                 i += 1;
+                while i < n && class(i) == BLANK {
+                    i += 1;
+                }
                 continue;
             }
             WORD => {

@@ -109,8 +109,8 @@ impl Source {
                 .get(at as usize..pos as usize)
                 .unwrap_or(&[]);
             if let Some(last) = memchr::memrchr(b'\n', seen) {
-                // A plain count vectorises; one search finds where the last line starts.
-                line += seen.iter().filter(|b| **b == b'\n').count() as u32;
+                // memchr counts in bulk; one search finds where the last line starts.
+                line += memchr::memchr_iter(b'\n', seen).count() as u32;
                 at += last as u32 + 1;
             }
             self.cursor.set((idx, at, line));
