@@ -599,7 +599,12 @@ impl Pre<'_> {
 fn verbatim(line: &str, comments: bool, quotes: bool) -> bool {
     let b = line.as_bytes();
     let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r');
-    let Some(first) = b.iter().position(|c| !blank(c)) else {
+    // Indentation 8 spaces at a time, then byte by byte.
+    let mut lead = 0;
+    while b.get(lead..lead + 8) == Some(b"        ") {
+        lead += 8;
+    }
+    let Some(first) = b[lead..].iter().position(|c| !blank(c)).map(|p| lead + p) else {
         return true;
     };
     let last = b.iter().rposition(|c| !blank(c)).unwrap_or(first);
@@ -729,7 +734,7 @@ mod tests {
         let mut text = String::new();
         for i in 0..300 {
             let line = match i % 9 {
-                0 => format!("{}kw{i} {i}", " ".repeat(i % 7)),
+                0 => format!("{}kw{i} {i}", " ".repeat(i % 19)),
                 1 => format!("# comment {i}"),
                 2 => format!("kw{i} x{i} # trailing"),
                 3 => format!("@x kw{i} y{i}"),
@@ -781,11 +786,11 @@ mod tests {
                 );
             }
         }
-        // `kw54` is on line 55 after five blanks (a copied line); `kw57` on line 58
+        // `kw54` is on line 55 after 16 blanks (a copied line); `kw57` on line 58
         // after `@x ` (a line with its conditional removed).
         let pos = s.text.find("kw54 ").unwrap() as u32;
         let sp = s.span(pos);
-        assert_eq!((sp.line, sp.col), (55, 6));
+        assert_eq!((sp.line, sp.col), (55, 17));
         let pos = s.text.find("kw57 ").unwrap() as u32;
         let sp = s.span(pos);
         assert_eq!((sp.line, sp.col), (58, 4));
@@ -794,6 +799,9 @@ mod tests {
     #[test]
     fn verbatim_only_where_nothing_changes() {
         assert!(verbatim("    weight 1", false, false));
+        assert!(verbatim("                weight 1", false, false));
+        assert!(verbatim("                ", false, false));
+        assert!(!verbatim("        @id a", false, false));
         assert!(verbatim("", false, false));
         assert!(verbatim(" \t\r", false, false));
         assert!(verbatim("a \"b\"", false, true));
