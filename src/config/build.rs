@@ -42,8 +42,6 @@ pub(crate) struct P<'s> {
     pub config: Config,
     pub scripts: Vec<ScriptRef>,
     pub inst_spans: Vec<InstanceSpans>,
-    /// The real servers of the virtual server being read (reused from one to the next).
-    pub rs_scratch: Vec<RealServer>,
 }
 
 impl<'s> P<'s> {
@@ -57,7 +55,6 @@ impl<'s> P<'s> {
             config: Config::default(),
             scripts: Vec::new(),
             inst_spans: Vec::new(),
-            rs_scratch: Vec::new(),
         }
     }
 

@@ -245,7 +245,7 @@ impl P<'_> {
             "flag-3" => vs.sched_flags.flag3 = p.flag(t),
             "real_server" => {
                 if let Some(rs) = p.real_server(t, opens) {
-                    p.rs_scratch.push(rs);
+                    vs.real_servers.push(rs);
                 }
             }
             _ => p.unknown(t, opens, &keywords::VS),
@@ -253,10 +253,8 @@ impl P<'_> {
         if let (Some(s), Some(m)) = (vs.sorry_server.as_mut(), sorry_method) {
             s.lvs_method = Some(m);
         }
-        // The real servers were gathered in a vector kept across virtual servers: one
-        // exact allocation here instead of growing (and copying) one per virtual server,
-        // and no unused capacity kept for good.
-        vs.real_servers = self.rs_scratch.drain(..).collect();
+        // Growth leaves up to half of a vector unused; large configs keep these for good.
+        vs.real_servers.shrink_to_fit();
         if key.is_some() {
             self.config.virtual_servers.push(vs);
         }
