@@ -258,6 +258,8 @@ fn every_checker() {
     assert_eq!(tcp.connect_ip, Some(ip("198.51.100.131")));
     assert_eq!(tcp.alpha, Some(true));
     assert_eq!(tcp.warmup, Some(secs(2.0)));
+    // keepalived accepts 0 for a checker's retry.
+    assert_eq!(tcp.retry, Some(0));
 }
 
 #[test]

@@ -82,3 +82,42 @@ fn suggestions_come_from_the_right_table() {
     assert_eq!(keywords::HTTP.suggest("conect_port"), Some("connect_port"));
     assert_eq!(keywords::RS.suggest("http_get"), Some("HTTP_GET"));
 }
+
+/// keepalived's ranges for `retry`: 0 and up in a checker (also as `nb_get_retry`), 1 and
+/// up on a virtual or real server.
+#[test]
+fn retry_ranges_match_keepalived() {
+    let checker = |kw: &str, v: &str| {
+        let text = place("TCP_CHECK", &format!("{kw} {v}"));
+        config::parse_str(&text, Path::new("k.conf"), "x")
+    };
+    for kw in ["retry", "nb_get_retry"] {
+        let l = checker(kw, "0").unwrap_or_else(|e| panic!("{kw} 0 refused: {e}"));
+        let rs = &l.config.virtual_servers[0].real_servers[0];
+        assert_eq!(rs.checkers[0].common.retry, Some(0), "{kw} 0");
+        let l = checker(kw, "4294967295").unwrap_or_else(|e| panic!("{kw} max: {e}"));
+        let rs = &l.config.virtual_servers[0].real_servers[0];
+        assert_eq!(rs.checkers[0].common.retry, Some(u32::MAX));
+        let e = checker(kw, "4294967296").unwrap_err();
+        assert_eq!(
+            e.errors[0].message,
+            format!("{kw} 4294967296 out of range 0-4294967295")
+        );
+        let e = checker(kw, "-1").unwrap_err();
+        assert_eq!(
+            e.errors[0].message,
+            format!("{kw} -1 out of range 0-4294967295")
+        );
+    }
+    for table in ["virtual_server", "real_server"] {
+        let text = place(table, "retry 0");
+        let e = config::parse_str(&text, Path::new("k.conf"), "x").unwrap_err();
+        assert_eq!(e.errors[0].message, "retry 0 out of range 1-4294967295");
+        assert_eq!(
+            e.errors[0].span.line,
+            if table == "real_server" { 3 } else { 2 }
+        );
+        let text = place(table, "retry 1");
+        assert!(config::parse_str(&text, Path::new("k.conf"), "x").is_ok());
+    }
+}

@@ -58,6 +58,11 @@ impl<'s> P<'s> {
         }
     }
 
+    /// Time spent lexing so far.
+    pub fn lex_time(&self) -> std::time::Duration {
+        self.lex.time
+    }
+
     // ---- positions and messages -------------------------------------------------------
 
     pub fn txt(&self, t: Tok) -> &'s str {

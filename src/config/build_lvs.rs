@@ -7,6 +7,15 @@ use super::lexer::Tok;
 use super::model::*;
 use std::net::IpAddr;
 
+/// Pushes onto a vector that usually holds one element: the first push allocates room for
+/// exactly one (a plain push allocates four, which the block's end would then shrink).
+fn push_one<T>(v: &mut Vec<T>, x: T) {
+    if v.capacity() == 0 {
+        v.reserve_exact(1);
+    }
+    v.push(x);
+}
+
 impl P<'_> {
     pub(crate) fn vs_group(&mut self, toks: &[Tok], opens: bool) {
         let name = self.block_name(toks);
@@ -343,14 +352,13 @@ impl P<'_> {
             None => None,
         };
         self.no_more(t, 3);
-        let mut rs = RealServer {
-            span: self.sp(t[0]),
-            port_span: self.sp(*t.get(2).unwrap_or(&a)),
-            ..RealServer::new(
-                addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-                port,
-            )
-        };
+        // (Built with its spans: a default span would allocate, only to be dropped.)
+        let mut rs = RealServer::new_at(
+            self.sp(t[0]),
+            self.sp(*t.get(2).unwrap_or(&a)),
+            addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            port,
+        );
         if opens {
             self.block(t[0], |p, t, opens| match p.txt(t[0]) {
                 "weight" => set(&mut rs.weight, p.int(t, 0, 65535).map(|v| v as u32)),
@@ -374,7 +382,7 @@ impl P<'_> {
                     p.no_more(t, 1);
                     if p.need_block(t, opens) {
                         if let Some(c) = p.checker(kw, t[0]) {
-                            rs.checkers.push(c);
+                            push_one(&mut rs.checkers, c);
                         }
                     }
                 }
@@ -410,7 +418,9 @@ impl P<'_> {
             }
             "bind_if" => c.bind_if = self.string(t),
             "connect_timeout" => c.connect_timeout = self.dur(t),
-            "retry" | "nb_get_retry" => c.retry = self.int(t, 1, u32::MAX as i64).map(|v| v as u32),
+            // keepalived takes 0 for a checker's retry (no retry: the first failure counts),
+            // unlike the virtual / real server's `retry`, which starts at 1.
+            "retry" | "nb_get_retry" => c.retry = self.int(t, 0, u32::MAX as i64).map(|v| v as u32),
             "delay_before_retry" => c.delay_before_retry = self.dur(t),
             "delay_loop" => c.delay_loop = self.dur(t),
             "warmup" => c.warmup = self.dur(t),
@@ -444,7 +454,7 @@ impl P<'_> {
                             p.no_more(t, 1);
                             if p.need_block(t, opens) {
                                 if let Some(u) = p.url(t[0]) {
-                                    h.urls.push(u);
+                                    push_one(&mut h.urls, u);
                                 }
                             }
                         }
@@ -669,7 +679,7 @@ impl P<'_> {
                         (Ok(from), Ok(to))
                             if (100..=599).contains(&from) && (from..=599).contains(&to) =>
                         {
-                            u.status_codes.push(StatusRange { from, to })
+                            push_one(&mut u.status_codes, StatusRange { from, to })
                         }
                         _ => p.err(
                             *c,

@@ -567,11 +567,16 @@ impl RealServer {
     /// `real_server ADDR [PORT]` with keepalived's defaults (weight 1, every checker
     /// setting inherited) and no checker.
     pub fn new(addr: IpAddr, port: Option<u16>) -> RealServer {
+        RealServer::new_at(Span::default(), Span::default(), addr, port)
+    }
+
+    /// [`RealServer::new`] written at `span`, its port at `port_span`.
+    pub fn new_at(span: Span, port_span: Span, addr: IpAddr, port: Option<u16>) -> RealServer {
         RealServer {
-            span: Span::default(),
+            span,
             addr,
             port,
-            port_span: Span::default(),
+            port_span,
             weight: 1,
             inhibit_on_failure: None,
             notify_up: None,

@@ -17,8 +17,12 @@ const MAX_EXPANSION_DEPTH: usize = 16;
 /// Most lines one `~SEQ` may produce.
 const MAX_SEQ: i64 = 1_000_000;
 const NO_SEG: u32 = u32::MAX;
+/// `LineInfo::seg` of a block of lines copied as written (see [`verbatim`]).
+const BLOCK: u32 = u32::MAX - 1;
 
-/// Where a logical line starts in the buffer and where it was written.
+/// Where a logical line starts in the buffer and where it was written; or, when `seg` is
+/// `BLOCK`, where a block of whole lines copied as written starts (its first line is
+/// `line`, and positions inside map to lines by counting newlines).
 #[derive(Debug, Clone, Copy)]
 pub struct LineInfo {
     pub start: u32,
@@ -46,13 +50,45 @@ pub struct Source {
     pub lines: Vec<LineInfo>,
     pub files: Vec<Arc<PathBuf>>,
     pub segs: Vec<Vec<Seg>>,
+    /// The entry of `lines` [`Source::span`] found last.
+    hint: std::cell::Cell<usize>,
+    /// Inside a `BLOCK` entry: (entry, offset of a line start, its line number) found last.
+    cursor: std::cell::Cell<(usize, u32, u32)>,
 }
 
 impl Source {
+    /// The index of the line holding buffer position `pos`, if any. Positions are mostly
+    /// asked for in increasing order, so the search gallops forward from the previous
+    /// answer (a few probes close together) instead of bisecting the whole table.
+    fn line_of(&self, pos: u32) -> Option<usize> {
+        let lines = &self.lines;
+        let h = self.hint.get();
+        let i = match lines.get(h) {
+            Some(l) if l.start <= pos => {
+                let (mut lo, mut step) = (h, 1);
+                let hi = loop {
+                    let probe = lo + step;
+                    match lines.get(probe) {
+                        Some(l) if l.start <= pos => {
+                            lo = probe;
+                            step *= 2;
+                        }
+                        Some(_) => break probe,
+                        None => break lines.len(),
+                    }
+                };
+                // lines[lo].start <= pos < lines[hi].start (or hi is the end).
+                lo + lines[lo + 1..hi].partition_point(|l| l.start <= pos)
+            }
+            _ => lines.partition_point(|l| l.start <= pos).checked_sub(1)?,
+        };
+        self.hint.set(i);
+        Some(i)
+    }
+
     /// The original location of buffer position `pos`.
     pub fn span(&self, pos: u32) -> Span {
-        let idx = self.lines.partition_point(|l| l.start <= pos);
-        let Some(l) = idx.checked_sub(1).and_then(|i| self.lines.get(i)) else {
+        let Some(l) = self.line_of(pos).and_then(|i| self.lines.get(i)) else {
             return Span {
                 file: self.files.first().cloned().unwrap_or_default(),
                 line: 1,
@@ -60,6 +96,30 @@ impl Source {
             };
         };
         let off = pos - l.start;
+        if l.seg == BLOCK {
+            let idx = self.hint.get();
+            let (mut at, mut line) = match self.cursor.get() {
+                // (Line 0: not set yet.)
+                (i, at, line) if i == idx && line != 0 && at <= pos => (at, line),
+                _ => (l.start, l.line),
+            };
+            let seen = self
+                .text
+                .as_bytes()
+                .get(at as usize..pos as usize)
+                .unwrap_or(&[]);
+            if let Some(last) = memchr::memrchr(b'\n', seen) {
+                // memchr counts in bulk; one search finds where the last line starts.
+                line += memchr::memchr_iter(b'\n', seen).count() as u32;
+                at += last as u32 + 1;
+            }
+            self.cursor.set((idx, at, line));
+            return Span {
+                file: self.files[l.file as usize].clone(),
+                line,
+                col: pos - at + 1,
+            };
+        }
         let col = if l.seg == NO_SEG {
             l.col + off
         } else {
@@ -138,10 +198,27 @@ impl Pre<'_> {
     fn file(&mut self, path: &Path, text: &str) {
         let file = self.out.files.len() as u32;
         self.out.files.push(Arc::new(path.to_path_buf()));
-        let mut lines = text.split('\n').enumerate();
+        // One vectorised pass each over the whole file tells whether any line can have a
+        // comment or a parameter; most large configurations have neither, and then the
+        // per-line work for them is skipped.
+        let comments = memchr::memchr2(b'#', b'!', text.as_bytes()).is_some();
+        let dollars = memchr::memchr(b'$', text.as_bytes()).is_some();
+        let quotes = memchr::memchr(b'"', text.as_bytes()).is_some();
+        // Consecutive lines that need no change are copied as one block: (offset, line).
+        let mut block: Option<(usize, u32)> = None;
+        let mut lines = split_lines(text).enumerate();
         while let Some((i, raw)) = lines.next() {
-            let content = strip_comment(raw).trim_end();
-            let trimmed = content.trim_start();
+            let off = raw.as_ptr() as usize - text.as_ptr() as usize;
+            if !dollars && verbatim(raw, comments, quotes) {
+                block.get_or_insert((off, i as u32 + 1));
+                continue;
+            }
+            if let Some((from, line)) = block.take() {
+                self.block(file, line, &text[from..off]);
+            }
+            let raw = if comments { strip_comment(raw) } else { raw };
+            let content = trim_end(raw);
+            let trimmed = trim_start(content);
             if trimmed.is_empty() {
                 continue;
             }
@@ -189,7 +266,32 @@ impl Pre<'_> {
                 self.seq(seq, at, path);
                 continue;
             }
-            self.expanded_line(rest, at, path);
+            if dollars {
+                self.expanded_line(rest, at, path);
+            } else {
+                self.line(rest, at, None, path);
+            }
+        }
+        if let Some((from, line)) = block {
+            self.block(file, line, &text[from..]);
+        }
+    }
+
+    /// Emits lines copied as written (`text` is whole lines, the last newline optional).
+    fn block(&mut self, file: u32, line: u32, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.out.lines.push(LineInfo {
+            start: self.out.text.len() as u32,
+            file,
+            line,
+            col: 1,
+            seg: BLOCK,
+        });
+        self.out.text.push_str(text);
+        if !text.ends_with('\n') {
+            self.out.text.push('\n');
         }
     }
 
@@ -485,13 +587,93 @@ impl Pre<'_> {
     }
 }
 
+/// Whether a line can be copied as written, because the lexer reads from it exactly the
+/// tokens the full treatment (comment stripping, trimming, parameters, `@`, `~SEQ`,
+/// `include`) would give, at the same columns: it has no comment and no parameter (the
+/// caller knows whether the file has any), does not start with `@`, `~`, `$` or
+/// `include`, and its first and last characters that are not the grammar's blanks (space,
+/// tab, CR) are plain ASCII other than vertical tab and form feed (which `str::trim` would
+/// remove but the grammar reads as word characters). A line ending in blanks must have no
+/// quote, since an unterminated string would take them. A blank line gives only a newline
+/// token, which the builder skips as it does a missing line.
+fn verbatim(line: &str, comments: bool, quotes: bool) -> bool {
+    let b = line.as_bytes();
+    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r');
+    // Indentation 8 spaces at a time, then byte by byte.
+    let mut lead = 0;
+    while b.get(lead..lead + 8) == Some(b"        ") {
+        lead += 8;
+    }
+    let Some(first) = b[lead..].iter().position(|c| !blank(c)).map(|p| lead + p) else {
+        return true;
+    };
+    let last = b.iter().rposition(|c| !blank(c)).unwrap_or(first);
+    let plain = |c: u8| c.is_ascii() && c != 0x0b && c != 0x0c;
+    if !plain(b[first]) || !plain(b[last]) {
+        return false;
+    }
+    if matches!(b[first], b'@' | b'~' | b'$') || b[first..].starts_with(b"include") {
+        return false;
+    }
+    if comments && memchr::memchr2(b'#', b'!', b).is_some() {
+        return false;
+    }
+    !(quotes && last + 1 < b.len() && memchr::memchr(b'"', b).is_some())
+}
+
+/// The pieces of `text` between `\n`s, like `text.split('\n')` but with a vectorised
+/// search (this runs over every byte of the configuration).
+fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut ends = memchr::memchr_iter(b'\n', text.as_bytes());
+    let mut from = Some(0);
+    std::iter::from_fn(move || {
+        let start = from?;
+        match ends.next() {
+            Some(end) => {
+                from = Some(end + 1);
+                Some(&text[start..end])
+            }
+            None => {
+                from = None;
+                Some(&text[start..])
+            }
+        }
+    })
+}
+
+/// `char::is_whitespace` for ASCII bytes.
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// `str::trim_start`, with a fast path for ASCII.
+fn trim_start(s: &str) -> &str {
+    let n = s.bytes().take_while(|b| ascii_space(*b)).count();
+    let rest = &s[n..];
+    match rest.as_bytes().first() {
+        Some(b) if *b >= 0x80 => rest.trim_start(),
+        _ => rest,
+    }
+}
+
+/// `str::trim_end`, with a fast path for ASCII.
+fn trim_end(s: &str) -> &str {
+    let n = s.bytes().rev().take_while(|b| ascii_space(*b)).count();
+    let rest = &s[..s.len() - n];
+    match rest.as_bytes().last() {
+        Some(b) if *b >= 0x80 => rest.trim_end(),
+        _ => rest,
+    }
+}
+
 /// The line without its comment (`#` or `!` outside double quotes).
 fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
     let mut quoted = false;
-    for (i, b) in line.bytes().enumerate() {
-        match b {
+    for i in memchr::memchr3_iter(b'"', b'#', b'!', bytes) {
+        match bytes[i] {
             b'"' => quoted = !quoted,
-            b'#' | b'!' if !quoted => return &line[..i],
+            _ if !quoted => return &line[..i],
             _ => {}
         }
     }
@@ -543,6 +725,125 @@ mod tests {
         let (s, d) = run("~SEQ(i,1,2,5) rs 10.0.0.$i\n", "x");
         assert!(d.is_empty());
         assert_eq!(s.text, "rs 10.0.0.1\nrs 10.0.0.3\nrs 10.0.0.5\n");
+    }
+
+    #[test]
+    fn span_lookup_in_any_order() {
+        // Lines copied as written (blocks) mixed with lines that need work (comments,
+        // conditionals, trailing blanks after a quote, Unicode blanks).
+        let mut text = String::new();
+        for i in 0..300 {
+            let line = match i % 9 {
+                0 => format!("{}kw{i} {i}", " ".repeat(i % 19)),
+                1 => format!("# comment {i}"),
+                2 => format!("kw{i} x{i} # trailing"),
+                3 => format!("@x kw{i} y{i}"),
+                4 => format!("@y dropped{i}"),
+                5 => String::new(),
+                6 => format!("\tkw{i} \"q {i}\"  "),
+                7 => format!("\u{a0}kw{i} z{i}"),
+                _ => format!("  kw{i} {{\r"),
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+        let (s, d) = run(&text, "x");
+        assert!(d.is_empty());
+        assert!(s.lines.iter().any(|l| l.seg == BLOCK));
+        assert!(s.lines.iter().any(|l| l.seg != BLOCK));
+        let orig: Vec<&str> = text.split('\n').collect();
+        // Every word of the output, by its first byte.
+        let out = s.text.as_bytes();
+        let words: Vec<u32> = (0..out.len())
+            .filter(|&i| {
+                !b" \t\r\n{}\"".contains(&out[i])
+                    && (i == 0 || b" \t\r\n{}\"".contains(&out[i - 1]))
+            })
+            .map(|i| i as u32)
+            .collect();
+        assert!(words.len() > 300, "{}", words.len());
+        let word_at = |t: &[u8], i: usize| -> Vec<u8> {
+            t[i..]
+                .iter()
+                .take_while(|b| !b" \t\r\n{}\"".contains(b))
+                .copied()
+                .collect()
+        };
+        let backward: Vec<u32> = words.iter().rev().copied().collect();
+        let jumps: Vec<u32> = (0..words.len())
+            .map(|i| words[(i * 7919) % words.len()])
+            .collect();
+        for order in [words.clone(), backward, jumps] {
+            for pos in order {
+                let sp = s.span(pos);
+                let line = orig[sp.line as usize - 1].as_bytes();
+                assert_eq!(
+                    word_at(line, sp.col as usize - 1),
+                    word_at(out, pos as usize),
+                    "pos {pos} -> {}:{}",
+                    sp.line,
+                    sp.col
+                );
+            }
+        }
+        // `kw54` is on line 55 after 16 blanks (a copied line); `kw57` on line 58
+        // after `@x ` (a line with its conditional removed).
+        let pos = s.text.find("kw54 ").unwrap() as u32;
+        let sp = s.span(pos);
+        assert_eq!((sp.line, sp.col), (55, 17));
+        let pos = s.text.find("kw57 ").unwrap() as u32;
+        let sp = s.span(pos);
+        assert_eq!((sp.line, sp.col), (58, 4));
+    }
+
+    #[test]
+    fn verbatim_only_where_nothing_changes() {
+        assert!(verbatim("    weight 1", false, false));
+        assert!(verbatim("                weight 1", false, false));
+        assert!(verbatim("                ", false, false));
+        assert!(!verbatim("        @id a", false, false));
+        assert!(verbatim("", false, false));
+        assert!(verbatim(" \t\r", false, false));
+        assert!(verbatim("a \"b\"", false, true));
+        assert!(!verbatim("a \"b  ", false, true));
+        assert!(verbatim("a b  ", false, true));
+        assert!(!verbatim("a # c", true, false));
+        assert!(!verbatim("  @id a", false, false));
+        assert!(!verbatim("~SEQ(i,1,2) a", false, false));
+        assert!(!verbatim("  include x.conf", false, false));
+        assert!(!verbatim("\u{a0}a", false, false));
+        assert!(!verbatim("a\u{2003}", false, false));
+        assert!(!verbatim("\x0ba", false, false));
+        assert!(!verbatim("a \x0c", false, false));
+        assert!(!verbatim(" \x0b ", false, false));
+    }
+
+    #[test]
+    fn line_helpers_match_std() {
+        for text in [
+            "",
+            "\n",
+            "a\nb",
+            "a\nb\n",
+            "\n\nx\n\n",
+            " \t\x0b\x0c\r x \u{a0}\u{2003}",
+            "\u{a0} y \u{85}",
+            "\u{3000}",
+            "z",
+        ] {
+            let got: Vec<&str> = split_lines(text).collect();
+            let want: Vec<&str> = text.split('\n').collect();
+            assert_eq!(got, want, "{text:?}");
+            assert_eq!(trim_start(text), text.trim_start(), "{text:?}");
+            assert_eq!(trim_end(text), text.trim_end(), "{text:?}");
+        }
+        assert_eq!(strip_comment("a \"#b\" # c"), "a \"#b\" ");
+        assert_eq!(strip_comment("a ! b"), "a ");
+        assert_eq!(
+            strip_comment("\"open # still quoted"),
+            "\"open # still quoted"
+        );
+        assert_eq!(strip_comment("plain"), "plain");
     }
 
     #[test]
