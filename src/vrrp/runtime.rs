@@ -1092,6 +1092,27 @@ fn join_group(sock: &VrrpSocket, group: IpAddr) {
 }
 
 /// Performs one instance's address work in order: VIPs, then the GARP/NA bursts.
+/// Removes `vips`. `stale`: VIPs this run did not add (left by an earlier run), where
+/// "not there" is the normal answer.
+async fn remove_vips(nl: &Netlink, name: &str, vips: &[VipSpec], stale: bool) {
+    for v in vips {
+        match (nl.del(v).await, stale) {
+            (Ok(()), false) => {
+                tracing::debug!("VRRP_Instance({name}) removed {}/{}", v.addr, v.prefix_len)
+            }
+            (Ok(()), true) => tracing::info!(
+                "VRRP_Instance({name}) released {}/{} left by an earlier run",
+                v.addr,
+                v.prefix_len
+            ),
+            (Err(e), false) => tracing::error!("VRRP_Instance({name}) cannot remove VIP: {e}"),
+            (Err(e), true) => {
+                tracing::debug!("VRRP_Instance({name}) {}: nothing to release: {e}", v.addr)
+            }
+        }
+    }
+}
+
 async fn addr_worker(
     nl: Netlink,
     name: String,
@@ -1123,33 +1144,11 @@ async fn addr_worker(
             }
             AddrJob::Assume(vips) => present = vips,
             AddrJob::Release(vips) => {
-                for v in &vips {
-                    match nl.del(v).await {
-                        Ok(()) => tracing::info!(
-                            "VRRP_Instance({name}) released {}/{} (not master)",
-                            v.addr,
-                            v.prefix_len
-                        ),
-                        // Not there: nothing to release.
-                        Err(e) => tracing::debug!(
-                            "VRRP_Instance({name}) {}: nothing released: {e}",
-                            v.addr
-                        ),
-                    }
-                }
+                remove_vips(&nl, &name, &vips, true).await;
                 present.retain(|p| !vips.contains(p));
             }
             AddrJob::Del(vips) => {
-                for v in &vips {
-                    match nl.del(v).await {
-                        Ok(()) => tracing::debug!(
-                            "VRRP_Instance({name}) removed {}/{}",
-                            v.addr,
-                            v.prefix_len
-                        ),
-                        Err(e) => tracing::error!("VRRP_Instance({name}) cannot remove VIP: {e}"),
-                    }
-                }
+                remove_vips(&nl, &name, &vips, false).await;
                 present.retain(|p| !vips.contains(p));
             }
             AddrJob::Garp(repeat) => {
