@@ -122,39 +122,18 @@ fn config(n: usize, port: u16, delay_loop: Duration) -> Config {
         .collect();
     Config {
         virtual_servers: vec![VirtualServer {
-            span: Span::default(),
-            key: VsKey::Addr {
-                addr: IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)),
-                port: 80,
-            },
             delay_loop,
-            lb_algo: "wlc".into(),
-            sched_flags: SchedFlags::default(),
-            lb_kind: LbKind::Nat,
-            lb_kind_span: Span::default(),
-            persistence_timeout: None,
-            persistence_granularity: None,
-            persistence_engine: None,
-            protocol: Protocol::Tcp,
-            ops: false,
-            sorry_server: None,
-            sorry_server_inhibit: false,
-            quorum: 1,
-            hysteresis: 0,
-            quorum_up: None,
-            quorum_down: None,
-            alpha: false,
-            omega: false,
-            inhibit_on_failure: false,
-            virtualhost: None,
             retry: Some(0),
-            delay_before_retry: None,
             connect_timeout: Some(Duration::from_secs(5)),
             warmup: Some(delay_loop),
-            ha_suspend: false,
-            smtp_alert: None,
-            tunnel: None,
             real_servers,
+            ..VirtualServer::new(
+                Span::default(),
+                VsKey::Addr {
+                    addr: IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)),
+                    port: 80,
+                },
+            )
         }],
         ..Config::default()
     }

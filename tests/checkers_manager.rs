@@ -26,39 +26,19 @@ fn real_server(port: u16, checkers: Vec<Checker>) -> RealServer {
 
 fn config(real_servers: Vec<RealServer>, alpha: bool) -> Config {
     let vs = VirtualServer {
-        span: Span::default(),
-        key: VsKey::Addr {
-            addr: IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)),
-            port: 80,
-        },
         delay_loop: Duration::from_millis(100),
-        lb_algo: "wlc".into(),
-        sched_flags: SchedFlags::default(),
-        lb_kind: LbKind::Nat,
-        lb_kind_span: Span::default(),
-        persistence_timeout: None,
-        persistence_granularity: None,
-        persistence_engine: None,
-        protocol: Protocol::Tcp,
-        ops: false,
-        sorry_server: None,
-        sorry_server_inhibit: false,
-        quorum: 1,
-        hysteresis: 0,
-        quorum_up: None,
-        quorum_down: None,
         alpha,
-        omega: false,
-        inhibit_on_failure: false,
-        virtualhost: None,
         retry: Some(2),
         delay_before_retry: Some(Duration::from_millis(50)),
         connect_timeout: Some(Duration::from_millis(500)),
-        warmup: None,
-        ha_suspend: false,
-        smtp_alert: None,
-        tunnel: None,
         real_servers,
+        ..VirtualServer::new(
+            Span::default(),
+            VsKey::Addr {
+                addr: IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)),
+                port: 80,
+            },
+        )
     };
     Config {
         virtual_servers: vec![vs],

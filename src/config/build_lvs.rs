@@ -87,38 +87,10 @@ impl P<'_> {
         if !self.need_block(toks, opens) {
             return;
         }
-        let mut vs = VirtualServer {
-            span: self.sp(toks[0]),
-            key: key.clone().unwrap_or(VsKey::Group(String::new())),
-            delay_loop: defaults::DELAY_LOOP,
-            lb_algo: "wlc".into(),
-            sched_flags: SchedFlags::default(),
-            lb_kind: LbKind::Nat,
-            lb_kind_span: self.sp(toks[0]),
-            persistence_timeout: None,
-            persistence_granularity: None,
-            persistence_engine: None,
-            protocol: Protocol::Tcp,
-            ops: false,
-            sorry_server: None,
-            sorry_server_inhibit: false,
-            quorum: 1,
-            hysteresis: 0,
-            quorum_up: None,
-            quorum_down: None,
-            alpha: false,
-            omega: false,
-            inhibit_on_failure: false,
-            virtualhost: None,
-            retry: None,
-            delay_before_retry: None,
-            connect_timeout: None,
-            warmup: None,
-            ha_suspend: false,
-            smtp_alert: None,
-            tunnel: None,
-            real_servers: Vec::new(),
-        };
+        let mut vs = VirtualServer::new(
+            self.sp(toks[0]),
+            key.clone().unwrap_or(VsKey::Group(String::new())),
+        );
         let mut sorry_method = None;
         self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
             "delay_loop" => set(&mut vs.delay_loop, p.dur(t)),

@@ -563,6 +563,46 @@ pub struct RealServer {
     pub checkers: Vec<Checker>,
 }
 
+impl VirtualServer {
+    /// `virtual_server KEY` written at `span` with keepalived's defaults (delay_loop 60 s,
+    /// wlc, NAT, TCP, quorum 1, every checker setting left to the checkers) and no real
+    /// server.
+    pub fn new(span: Span, key: VsKey) -> VirtualServer {
+        VirtualServer {
+            lb_kind_span: span.clone(),
+            span,
+            key,
+            delay_loop: defaults::DELAY_LOOP,
+            lb_algo: "wlc".into(),
+            sched_flags: SchedFlags::default(),
+            lb_kind: LbKind::Nat,
+            persistence_timeout: None,
+            persistence_granularity: None,
+            persistence_engine: None,
+            protocol: Protocol::Tcp,
+            ops: false,
+            sorry_server: None,
+            sorry_server_inhibit: false,
+            quorum: 1,
+            hysteresis: 0,
+            quorum_up: None,
+            quorum_down: None,
+            alpha: false,
+            omega: false,
+            inhibit_on_failure: false,
+            virtualhost: None,
+            retry: None,
+            delay_before_retry: None,
+            connect_timeout: None,
+            warmup: None,
+            ha_suspend: false,
+            smtp_alert: None,
+            tunnel: None,
+            real_servers: Vec::new(),
+        }
+    }
+}
+
 impl RealServer {
     /// `real_server ADDR [PORT]` with keepalived's defaults (weight 1, every checker
     /// setting inherited) and no checker.
