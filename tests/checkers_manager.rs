@@ -1,8 +1,11 @@
 //! The checker manager end to end on loopback: real servers going down and coming back
 //! yield exactly one event each way, after the retries.
 
+mod ports;
+
 use lvsd::checkers::{CheckerEvent, CheckerId, CheckerManager};
 use lvsd::config::*;
+use ports::HeldTcpPort;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -54,11 +57,6 @@ fn tcp_check() -> Checker {
     }
 }
 
-async fn free_port() -> u16 {
-    let l = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
-    l.local_addr().unwrap().port()
-}
-
 /// Waits for the next event, at most `secs`.
 async fn next(rx: &mut mpsc::Receiver<CheckerEvent>, secs: u64) -> Option<CheckerEvent> {
     timeout(Duration::from_secs(secs), rx.recv())
@@ -76,8 +74,9 @@ async fn quiet(rx: &mut mpsc::Receiver<CheckerEvent>, ms: u64) {
 
 #[tokio::test]
 async fn server_down_then_back_gives_one_event_each_way() {
-    let port = free_port().await;
-    let listener = TcpListener::bind((LOCALHOST, port)).await.unwrap();
+    let held = HeldTcpPort::new();
+    let port = held.port;
+    let listener = held.listen();
     let cfg = config(vec![real_server(port, vec![tcp_check()])], false);
     assert_eq!(
         CheckerManager::initial_states(&cfg),
@@ -106,7 +105,7 @@ async fn server_down_then_back_gives_one_event_each_way() {
     assert!(started.elapsed() >= Duration::from_millis(100));
     quiet(&mut rx, 500).await;
 
-    let _listener = TcpListener::bind((LOCALHOST, port)).await.unwrap();
+    let _listener = held.listen();
     let up = next(&mut rx, 5).await.expect("an up event");
     assert_eq!((up.id, up.up), (ID, true));
     assert_eq!(
@@ -119,8 +118,9 @@ async fn server_down_then_back_gives_one_event_each_way() {
 
 #[tokio::test]
 async fn alpha_starts_down_and_carried_states_override() {
-    let port = free_port().await;
-    let _listener = TcpListener::bind((LOCALHOST, port)).await.unwrap();
+    let held = HeldTcpPort::new();
+    let port = held.port;
+    let _listener = held.listen();
     // alpha: starts down, so a passing server yields one up event.
     let cfg = config(vec![real_server(port, vec![tcp_check()])], true);
     assert_eq!(
@@ -141,8 +141,8 @@ async fn alpha_starts_down_and_carried_states_override() {
     mgr.stop().await;
 
     // Carrying "up" over for a server that is gone: one down event.
-    let dead = free_port().await;
-    let cfg = config(vec![real_server(dead, vec![tcp_check()])], true);
+    let dead = HeldTcpPort::new();
+    let cfg = config(vec![real_server(dead.port, vec![tcp_check()])], true);
     let (tx, mut rx) = mpsc::channel(16);
     let _mgr = CheckerManager::start_with_states(&cfg, &HashMap::from([(ID, true)]), tx);
     let e = next(&mut rx, 5).await.expect("a down event");
@@ -153,8 +153,9 @@ async fn alpha_starts_down_and_carried_states_override() {
 #[tokio::test]
 async fn many_checkers_and_dynamic_weights() {
     // 50 real servers on one listener, plus a MISC_CHECK with misc_dynamic.
-    let port = free_port().await;
-    let listener = TcpListener::bind((LOCALHOST, port)).await.unwrap();
+    let held = HeldTcpPort::new();
+    let port = held.port;
+    let listener = held.listen();
     let mut rss: Vec<RealServer> = (0..50)
         .map(|_| real_server(port, vec![tcp_check()]))
         .collect();

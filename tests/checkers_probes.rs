@@ -1,5 +1,7 @@
 //! Every checker kind against real servers on loopback started by the test.
 
+mod ports;
+
 use lvsd::checkers::manager::check_once;
 use lvsd::checkers::state::Timing;
 use lvsd::checkers::{CheckSettings, CheckerId, Verdict};
@@ -7,6 +9,7 @@ use lvsd::config::{
     CheckerKind, DnsCheck, FileCheck, HttpCheck, MiscCheck, SmtpCheck, StatusRange, UdpCheck,
     UrlCheck,
 };
+use ports::{ClosedUdpPort, HeldTcpPort};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -244,13 +247,10 @@ async fn http_drip_body_times_out_at_connect_timeout() {
 
 #[tokio::test]
 async fn http_refused_port() {
-    let port = {
-        let l = std::net::TcpListener::bind((LOCALHOST, 0)).unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let closed = HeldTcpPort::new();
     let v = check_once(&settings(
         CheckerKind::Http(http(vec![url("/")])),
-        port,
+        closed.port,
         2000,
     ))
     .await;
@@ -356,8 +356,11 @@ async fn ssl_get_with_self_signed_cert_and_sni() {
 
 #[tokio::test]
 async fn tcp_check_up_and_refused() {
-    let l = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
-    let port = l.local_addr().unwrap().port();
+    let held = HeldTcpPort::new();
+    let port = held.port;
+    let v = check_once(&settings(CheckerKind::Tcp, port, 1000)).await;
+    assert!(!v.is_up(), "nothing listens yet: {v:?}");
+    let l = held.listen();
     let v = check_once(&settings(CheckerKind::Tcp, port, 1000)).await;
     assert_eq!(
         reason(&v),
@@ -463,10 +466,8 @@ fn udp(payload: &[u8], require: Option<&[u8]>) -> CheckerKind {
 async fn udp_check_with_and_without_require_reply() {
     let replying = udp_echo_server(Some(b"PONG ok")).await;
     let silent = udp_echo_server(None).await;
-    let closed = {
-        let s = std::net::UdpSocket::bind((LOCALHOST, 0)).unwrap();
-        s.local_addr().unwrap().port()
-    };
+    let closed_port = ClosedUdpPort::new();
+    let closed = closed_port.port;
     let check = |kind, port| {
         let mut s = settings(kind, port, 400);
         s.proto = "udp";
