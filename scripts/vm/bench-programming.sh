@@ -4,7 +4,8 @@
 # send; skipped with `daemons` and `fresh`), keepalived -C and lvsd -C. all/daemons run in
 # one guest, SETTLE seconds after each flush (default 130); `fresh` boots a guest per daemon
 # (ROUNDS=N times, alternating which goes first), so each starts on a kernel that never
-# had the table.  Prints figures.
+# had the table.  LVSD_FLAGS=-D adds lvsd's debug lines to its log (target/vm-results/).
+# Prints figures.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -15,7 +16,7 @@ run_guest() {  # run_guest TAG WHAT SETTLE
     local res=$ROOT/target/vm-results/bench-$1
     rm -rf "$res"; mkdir -p "$res"
     LVSD_BINS="$ROOT/target/release/lvsd $ROOT/target/release/lvsd-ipvs" VM_MEM=${VM_MEM:-2048} \
-        VM_TIMEOUT=${VM_TIMEOUT:-1800} bash "$HERE/run.sh" bench.sh "$res" "$N" "$M" "$3" "$2" \
+        VM_TIMEOUT=${VM_TIMEOUT:-1800} bash "$HERE/run.sh" bench.sh "$res" "$N" "$M" "$3" "$2" ${LVSD_FLAGS:-} \
         >"$res/run.log" 2>&1 || {
         echo "bench VM failed; see $res/run.log" >&2; tail -20 "$res/run.log" >&2; exit 1; }
     cat "$res/bench.txt"

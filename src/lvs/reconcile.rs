@@ -85,6 +85,10 @@ impl Reconciler {
     /// Adds what the configuration names to what lvsd manages (at start and on reload;
     /// what was claimed before stays claimed, so removed entries get deleted).
     pub fn claim(&mut self, claims: Ownership) {
+        if self.owned.services.is_empty() && self.owned.dests.is_empty() {
+            self.owned = claims;
+            return;
+        }
         self.owned.services.extend(claims.services);
         for (k, d) in claims.dests {
             self.owned.dests.entry(k).or_default().extend(d);
@@ -170,6 +174,7 @@ impl Reconciler {
         if ops.is_empty() {
             return Ok(pass);
         }
+        let started = std::time::Instant::now();
         let results = match backend.apply(&ops) {
             Ok(r) => r,
             Err(e) => {
@@ -222,7 +227,11 @@ impl Reconciler {
             }
         }
         if pass.failed == 0 {
-            debug!("IPVS: {} operations applied", pass.ops);
+            debug!(
+                "IPVS: {} operations applied in {:.1?}",
+                pass.ops,
+                started.elapsed()
+            );
         } else {
             info!(
                 "IPVS: {} of {} operations failed; retrying on the next pass",

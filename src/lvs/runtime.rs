@@ -190,6 +190,7 @@ where
     C: CheckerStarter,
     E: EffectSink,
 {
+    let started = std::time::Instant::now();
     let config = ctl.reload.borrow_and_update().clone();
     let (mut state, start_effects) = LvsState::new(config.clone());
     for e in start_effects {
@@ -203,9 +204,11 @@ where
     kernel.rec.claim(state.claims());
     kernel = kernel_job(kernel, Job::Sync(state.desired())).await?;
     info!(
-        "LVS side started: {} virtual servers, {} services in the kernel table",
+        "LVS side started in {:.1?}: {} virtual servers, {} services in the kernel table, {} IPVS operations applied",
+        started.elapsed(),
         config.virtual_servers.len(),
-        kernel.rec.actual().services.len()
+        kernel.rec.actual().services.len(),
+        kernel.rec.stats.ops_ok
     );
     let mut events = checkers.start(config.clone(), &state.checker_states());
     let mut events_open = true;

@@ -81,7 +81,6 @@ struct RsState {
     /// A weight set by a dynamic checker; None: the configured weight.
     dyn_weight: Option<u32>,
     alive: bool,
-    label: String,
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +126,6 @@ fn initial_rs(vs: &VirtualServer, rs: &RealServer) -> RsState {
         alive: checkers.iter().all(|u| *u),
         checkers,
         dyn_weight: None,
-        label: build::rs_label(vs, rs),
     }
 }
 
@@ -334,7 +332,7 @@ impl LvsState {
     fn rs_effects(&self, i: usize, r: usize, up: bool, reason: &str, effects: &mut Vec<Effect>) {
         let vs = &self.config.virtual_servers[i];
         let rs = &vs.real_servers[r];
-        let label = &self.vs[i].rs[r].label;
+        let label = &build::rs_label(vs, rs);
         let script = if up { &rs.notify_up } else { &rs.notify_down };
         if let Some(cmd) = script {
             effects.push(Effect::Script {
@@ -390,12 +388,12 @@ impl LvsState {
         let now = st.checkers.iter().all(|u| *u);
         st.alive = now;
         let vs_label = &self.vs[id.vs].label;
-        let st = &self.vs[id.vs].rs[id.rs];
+        let rs_label = build::rs_label(vs, rs);
         if old_weight != new_weight {
             info!(
                 "Changing weight from {old_weight} to {new_weight} for {} service {} of VS {vs_label}",
                 if now { "active" } else { "inactive" },
-                st.label
+                rs_label
             );
             if now {
                 change.dirty.push(id.vs);
@@ -408,7 +406,7 @@ impl LvsState {
                 info!(
                     "{} service {} to VS {vs_label} ({})",
                     if inh { "Enabling" } else { "Adding" },
-                    st.label,
+                    rs_label,
                     ev.reason
                 );
             } else {
@@ -416,7 +414,7 @@ impl LvsState {
                 info!(
                     "{} service {} from VS {vs_label} ({})",
                     if inh { "Disabling" } else { "Removing" },
-                    st.label,
+                    rs_label,
                     ev.reason
                 );
             }
@@ -426,7 +424,7 @@ impl LvsState {
             info!(
                 "Check {} on service {} of VS {vs_label}: {} ({})",
                 id.checker,
-                st.label,
+                rs_label,
                 if ev.up { "up" } else { "down" },
                 ev.reason
             );
@@ -573,7 +571,8 @@ impl LvsState {
                 let Some(j) = matched else {
                     info!(
                         "Reload: new real server {} in VS {}",
-                        fresh.rs[r].label, fresh.label
+                        build::rs_label(vs, rs),
+                        fresh.label
                     );
                     continue;
                 };
@@ -605,7 +604,8 @@ impl LvsState {
                 if !u {
                     info!(
                         "Reload: removing real server {} from VS {}",
-                        prev.rs[j].label, prev.label
+                        build::rs_label(old_vs, &old_vs.real_servers[j]),
+                        prev.label
                     );
                 }
             }

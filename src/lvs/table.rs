@@ -2,7 +2,8 @@
 //! and the operations that turn one into the other. Pure: no I/O.
 
 use crate::ipvs::{svc_flags, Dest, DestKey, Forward, Op, Service, ServiceKey, ServiceState};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 
 /// One service and its destinations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,10 +111,12 @@ pub fn dest_matches(actual: &Dest, wanted: &Dest) -> bool {
 
 /// What lvsd may change: the services it manages, and within them the destinations it
 /// manages. Everything else in the kernel is someone else's and is left alone.
+/// (Fx hashing: the keys come from the configuration and the kernel, and a cold start
+/// hashes every destination a few times.)
 #[derive(Debug, Clone, Default)]
 pub struct Ownership {
-    pub services: HashSet<ServiceKey>,
-    pub dests: HashMap<ServiceKey, HashSet<DestKey>>,
+    pub services: FxHashSet<ServiceKey>,
+    pub dests: FxHashMap<ServiceKey, FxHashSet<DestKey>>,
 }
 
 impl Ownership {

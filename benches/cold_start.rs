@@ -1,0 +1,145 @@
+//! Benchmark of lvsd's own (user-space) work to program a table from nothing, phase by
+//! phase, as `lvsd -C` does at start: read and parse the configuration, build the checker /
+//! quorum state, build the desired table, diff it against the empty kernel table, and encode
+//! every operation as the netlink messages the client sends (the kernel's side is left out:
+//! it is measured in the VM by scripts/vm/bench-programming.sh). Prints figures.
+//!
+//!     cargo bench --bench cold_start          # N=1000 M=20 ROUNDS=5 by default
+
+use lvsd::ipvs::codec::encode_op;
+use lvsd::ipvs::{IpvsBackend, Op, OpResult, ServiceState};
+use lvsd::lvs::reconcile::Reconciler;
+use lvsd::lvs::state::LvsState;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The configuration tests/vm/bench.sh gives both daemons.
+fn config_text(n: usize, m: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        let _ = writeln!(
+            s,
+            "virtual_server 10.{}.{}.{} 80 {{\n lb_algo wlc\n lb_kind NAT\n protocol TCP",
+            100 + i / 65536,
+            i / 256 % 256,
+            i % 256
+        );
+        for j in 0..m {
+            let _ = writeln!(
+                s,
+                " real_server 192.168.{}.{} 8080 {{ weight 1 }}",
+                j / 250,
+                1 + j % 250
+            );
+        }
+        s.push_str("}\n");
+    }
+    s
+}
+
+/// A kernel that is empty and acknowledges everything; each batch of operations is encoded
+/// into netlink messages, 256 per buffer, as the client does before a send.
+struct EncodeOnly {
+    buf: Vec<u8>,
+    bytes: usize,
+}
+
+impl IpvsBackend for EncodeOnly {
+    type Error = std::io::Error;
+    fn dump(&mut self) -> Result<Vec<ServiceState>, Self::Error> {
+        Ok(Vec::new())
+    }
+    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, Self::Error> {
+        for (n, op) in ops.iter().enumerate() {
+            if n % 256 == 0 {
+                self.bytes += self.buf.len();
+                self.buf.clear();
+            }
+            encode_op(&mut self.buf, 0x20, n as u32, op)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        self.bytes += self.buf.len();
+        Ok(vec![Ok(()); ops.len()])
+    }
+}
+
+#[derive(Default)]
+struct Phases {
+    parse: Duration,
+    state: Duration,
+    desired: Duration,
+    sync: Duration,
+}
+
+fn main() {
+    let (n, m, rounds) = (env("N", 1000), env("M", 20), env("ROUNDS", 5));
+    let dir = std::env::temp_dir().join(format!("lvsd-cold-start-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("keepalived.conf");
+    let text = config_text(n, m);
+    if let Err(e) = std::fs::write(&path, &text) {
+        eprintln!("cannot write {}: {e}", path.display());
+        return;
+    }
+    println!(
+        "cold start benchmark: {n} VS x {m} RS ({} KiB of config), {rounds} rounds, best / mean",
+        text.len() / 1024
+    );
+    let mut runs: Vec<Phases> = Vec::new();
+    let mut ops = 0;
+    for _ in 0..rounds {
+        let mut p = Phases::default();
+        let t = Instant::now();
+        let loaded = match lvsd::config::load(&path, "bench") {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("the generated config does not load: {:?}", e.errors.first());
+                return;
+            }
+        };
+        p.parse = t.elapsed();
+        let t = Instant::now();
+        let config = Arc::new(loaded.config);
+        let (state, _) = LvsState::new(config);
+        p.state = t.elapsed();
+        let t = Instant::now();
+        let desired = state.desired();
+        p.desired = t.elapsed();
+        let t = Instant::now();
+        let mut rec = Reconciler::new();
+        rec.claim(state.claims());
+        let mut kernel = EncodeOnly {
+            buf: Vec::with_capacity(128 * 1024),
+            bytes: 0,
+        };
+        match rec.sync(&mut kernel, &desired) {
+            Ok(pass) => ops = pass.ops,
+            Err(e) => {
+                eprintln!("sync failed: {e}");
+                return;
+            }
+        }
+        p.sync = t.elapsed();
+        runs.push(p);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let show = |name: &str, f: fn(&Phases) -> Duration| {
+        let best = runs.iter().map(f).min().unwrap_or_default();
+        let mean = runs.iter().map(f).sum::<Duration>() / runs.len().max(1) as u32;
+        println!("  {name:<40} {best:>10.2?} / {mean:>10.2?}");
+    };
+    show("read + parse the configuration", |p| p.parse);
+    show("checker / quorum state", |p| p.state);
+    show("desired table", |p| p.desired);
+    show("diff + encode + bookkeeping", |p| p.sync);
+    show("total", |p| p.parse + p.state + p.desired + p.sync);
+    println!("  {ops} operations");
+}
