@@ -1,5 +1,5 @@
 #!/bin/bash
-# scripts/vm/bench-programming.sh [N] [M] [SETTLE] [all|daemons|fresh] - time to program N
+# scripts/vm/bench-programming.sh [N] [M] [SETTLE] [all|daemons|client|client-ack-each|fresh] - time to program N
 # virtual servers x M real servers in the qemu guest: the raw client (256 and 1 messages per
 # send; skipped with `daemons` and `fresh`), keepalived -C and lvsd -C. all/daemons run in
 # one guest, SETTLE seconds after each flush (default 130); `fresh` boots a guest per daemon
@@ -25,7 +25,7 @@ if [ "$WHAT" = fresh ]; then
     # each daemon in a guest of its own, ROUNDS times, alternating which goes first
     for r in $(seq 1 "${ROUNDS:-1}"); do
         if [ $((r % 2)) = 1 ]; then order="keepalived lvsd"; else order="lvsd keepalived"; fi
-        for w in $order; do run_guest "$w-$r" "$w" 0 | grep "^BENCH $w"; done
+        for w in $order; do run_guest "$w-$r" "$w" 0 | grep -E "^BENCH(-PARSE)? $w"; done
     done
 else
     run_guest all "$WHAT" "$SETTLE"

@@ -17,7 +17,11 @@ use tracing::{debug, info, warn};
 pub const DEFAULT_BATCH: usize = 256;
 /// Upper bound of the bytes of one batch.
 const MAX_BATCH_BYTES: usize = 96 * 1024;
-const RECV_BUF: usize = 256 * 1024;
+const RECV_BUF: usize = ACK_SLOTS * ACK_SLOT;
+/// Acknowledgements taken per `recvmmsg` call, and the room for each: an ack is 36 bytes
+/// (NETLINK_CAP_ACK: the failed request's header only).
+const ACK_SLOTS: usize = 256;
+const ACK_SLOT: usize = 1024;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,8 @@ pub fn errno_text(errno: i32) -> String {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ClientCounters {
     pub sends: u64,
+    /// `recvmmsg` calls that collected acknowledgements.
+    pub recvs: u64,
     pub ops: u64,
     pub op_errors: u64,
     pub bad_replies: u64,
@@ -52,6 +58,7 @@ pub struct IpvsClient {
     family: u16,
     seq: u32,
     batch: usize,
+    ack_each: bool,
     rbuf: Vec<u8>,
     pub counters: ClientCounters,
 }
@@ -131,6 +138,7 @@ impl IpvsClient {
                 .map(|d| d.as_secs() as u32)
                 .unwrap_or(1),
             batch: DEFAULT_BATCH,
+            ack_each: false,
             rbuf: vec![0; RECV_BUF],
             counters: ClientCounters::default(),
         })
@@ -139,6 +147,18 @@ impl IpvsClient {
     /// Sets the number of messages per send (1 = keepalived's one-at-a-time behaviour).
     pub fn set_batch(&mut self, n: usize) {
         self.batch = n.max(1);
+    }
+
+    /// Whether every request asks for an acknowledgement, or only the last of each batch
+    /// (the default). Every request's outcome is known either way: the kernel answers a
+    /// failed request with its errno whatever its flags, and handles a batch in order before
+    /// `send` returns, so once the last request's answer is read, every earlier request
+    /// without an error message succeeded. (An answer the kernel cannot queue makes the
+    /// receive fail with ENOBUFS: the pass then fails as a whole and is retried after a
+    /// dump.) Acking only the last saves the kernel an acknowledgement per request: about
+    /// 30 % of the time to program 21,000 entries in the VM benchmark.
+    pub fn set_ack_each(&mut self, on: bool) {
+        self.ack_each = on;
     }
 
     pub fn family_id(&self) -> u16 {
@@ -171,6 +191,60 @@ impl IpvsClient {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Receives the datagrams waiting, up to [`ACK_SLOTS`] in one `recvmmsg` call (blocking
+    /// for the first only), into the [`ACK_SLOT`]-sized slots of `rbuf`; `lens` gets each
+    /// one's length. A datagram larger than its slot is an error: the batch's outcome is then
+    /// unknown, and the caller's pass is retried after a fresh dump.
+    fn recv_many(&mut self, lens: &mut Vec<usize>) -> Result<(), ClientError> {
+        lens.clear();
+        let base = self.rbuf.as_mut_ptr();
+        let mut iovs: Vec<libc::iovec> = (0..ACK_SLOTS)
+            .map(|i| libc::iovec {
+                // SAFETY: slot i lies inside rbuf (RECV_BUF = ACK_SLOTS * ACK_SLOT bytes).
+                iov_base: unsafe { base.add(i * ACK_SLOT) }.cast(),
+                iov_len: ACK_SLOT,
+            })
+            .collect();
+        // SAFETY: mmsghdr is plain data; all-zero is a valid empty header.
+        let mut hdrs: Vec<libc::mmsghdr> = (0..ACK_SLOTS)
+            .map(|_| unsafe { std::mem::zeroed::<libc::mmsghdr>() })
+            .collect();
+        for (h, iov) in hdrs.iter_mut().zip(iovs.iter_mut()) {
+            h.msg_hdr.msg_iov = iov;
+            h.msg_hdr.msg_iovlen = 1;
+        }
+        let fd = self.sock.as_raw_fd();
+        let n = loop {
+            // SAFETY: hdrs holds ACK_SLOTS headers whose iovecs point into rbuf, which
+            // outlives the call; no address or control buffers are requested.
+            let r = unsafe {
+                libc::recvmmsg(
+                    fd,
+                    hdrs.as_mut_ptr(),
+                    ACK_SLOTS as libc::c_uint,
+                    libc::MSG_WAITFORONE,
+                    std::ptr::null_mut(),
+                )
+            };
+            if r >= 0 {
+                break r as usize;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e.into());
+            }
+        };
+        for h in &hdrs[..n] {
+            if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                return Err(ClientError::Protocol(format!(
+                    "an acknowledgement larger than {ACK_SLOT} bytes"
+                )));
+            }
+            lens.push(h.msg_len as usize);
+        }
+        Ok(())
     }
 
     /// Sends one request and collects the attributes of every generic reply until its ACK
@@ -287,14 +361,29 @@ impl IpvsClient {
     pub fn apply_ops(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, ClientError> {
         let mut results: Vec<Option<OpResult>> = vec![None; ops.len()];
         let mut buf = Vec::with_capacity(MAX_BATCH_BYTES + 1024);
+        let mut lens = Vec::with_capacity(ACK_SLOTS);
         let mut i = 0;
         while i < ops.len() {
             buf.clear();
             let mut pending: HashMap<u32, usize> = HashMap::new();
-            while i < ops.len() && pending.len() < self.batch && buf.len() < MAX_BATCH_BYTES {
+            let mut last: Option<(usize, u32)> = None;
+            let mut unacked: Vec<(u32, usize)> = Vec::new();
+            while i < ops.len()
+                && pending.len() + unacked.len() < self.batch
+                && buf.len() < MAX_BATCH_BYTES
+            {
                 let seq = self.next_seq();
+                let at = buf.len();
                 match codec::encode_op(&mut buf, self.family, seq, &ops[i]) {
                     Ok(()) => {
+                        if !self.ack_each {
+                            if let Some((prev_at, prev_seq)) = last.replace((at, seq)) {
+                                codec::clear_ack_flag(&mut buf[prev_at..]);
+                                if let Some(idx) = pending.remove(&prev_seq) {
+                                    unacked.push((prev_seq, idx));
+                                }
+                            }
+                        }
                         pending.insert(seq, i);
                     }
                     Err(e) => {
@@ -309,43 +398,66 @@ impl IpvsClient {
                 continue;
             }
             self.send(&buf)?;
-            self.counters.ops += pending.len() as u64;
+            self.counters.ops += (pending.len() + unacked.len()) as u64;
+            // Requests sent without the ACK flag: an error message, or success once the
+            // batch's last answer is in.
+            let mut silent: HashMap<u32, usize> = unacked.into_iter().collect();
             while !pending.is_empty() {
-                let n = self.recv()?;
-                let msgs = codec::split_messages(&self.rbuf[..n])?;
-                for m in msgs {
-                    let reply = match codec::classify(&m) {
-                        Ok(r) => r,
-                        Err(e) => {
-                            self.counters.bad_replies += 1;
-                            warn!("IPVS: dropping malformed reply: {e}");
+                self.recv_many(&mut lens)?;
+                self.counters.recvs += 1;
+                for (slot, len) in lens.iter().enumerate() {
+                    let start = slot * ACK_SLOT;
+                    let msgs = codec::split_messages(&self.rbuf[start..start + len])?;
+                    for m in msgs {
+                        let reply = match codec::classify(&m) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                self.counters.bad_replies += 1;
+                                warn!("IPVS: dropping malformed reply: {e}");
+                                continue;
+                            }
+                        };
+                        let (seq, res) = match reply {
+                            Reply::Ack { seq } => (seq, Ok(())),
+                            Reply::Error { seq, errno } => (seq, Err(errno)),
+                            _ => {
+                                self.counters.bad_replies += 1;
+                                continue;
+                            }
+                        };
+                        if let Some(idx) = silent.remove(&seq) {
+                            if let Err(errno) = res {
+                                self.counters.op_errors += 1;
+                                warn!(
+                                    op = ?ops[idx],
+                                    errno,
+                                    "IPVS operation failed: {}",
+                                    errno_text(errno)
+                                );
+                            }
+                            results[idx] = Some(res);
                             continue;
                         }
-                    };
-                    let (seq, res) = match reply {
-                        Reply::Ack { seq } => (seq, Ok(())),
-                        Reply::Error { seq, errno } => (seq, Err(errno)),
-                        _ => {
+                        let Some(idx) = pending.remove(&seq) else {
                             self.counters.bad_replies += 1;
+                            warn!(seq, "IPVS: acknowledgement for no pending request");
                             continue;
+                        };
+                        if let Err(errno) = res {
+                            self.counters.op_errors += 1;
+                            warn!(
+                                op = ?ops[idx],
+                                errno,
+                                "IPVS operation failed: {}",
+                                errno_text(errno)
+                            );
                         }
-                    };
-                    let Some(idx) = pending.remove(&seq) else {
-                        self.counters.bad_replies += 1;
-                        warn!(seq, "IPVS: acknowledgement for no pending request");
-                        continue;
-                    };
-                    if let Err(errno) = res {
-                        self.counters.op_errors += 1;
-                        warn!(
-                            op = ?ops[idx],
-                            errno,
-                            "IPVS operation failed: {}",
-                            errno_text(errno)
-                        );
+                        results[idx] = Some(res);
                     }
-                    results[idx] = Some(res);
                 }
+            }
+            for (_, idx) in silent {
+                results[idx] = Some(Ok(()));
             }
         }
         Ok(results

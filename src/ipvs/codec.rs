@@ -326,6 +326,15 @@ fn encode_op_inner(buf: &mut Vec<u8>, family: u16, seq: u32, op: &Op) -> Result<
     Ok(())
 }
 
+/// Clears NLM_F_ACK in the header of the message `msg` starts with: the kernel then
+/// answers that request only when it fails.
+pub fn clear_ack_flag(msg: &mut [u8]) {
+    if let Some(f) = msg.get_mut(6..8) {
+        let flags = u16::from_ne_bytes([f[0], f[1]]) & !NLM_F_ACK;
+        f.copy_from_slice(&flags.to_ne_bytes());
+    }
+}
+
 /// GET_SERVICE dump of every service.
 pub fn encode_get_services(buf: &mut Vec<u8>, family: u16, seq: u32) {
     let m = begin_msg(buf, family, FLAGS_DUMP, seq, cmd::GET_SERVICE);

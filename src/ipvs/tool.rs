@@ -3,7 +3,9 @@
 //!   lvsd-ipvs selftest OUTDIR   every kind of service/dest/daemon/timeout operation, each
 //!                               step checked against an in-memory model of the table and
 //!                               `ipvsadm -S -n` saved to OUTDIR/NN-step.txt
-//!   lvsd-ipvs bench N M [BATCH] program N services x M dests, print the figures, flush
+//!   lvsd-ipvs bench N M [BATCH] [ack-each] program N services x M dests (ack-each: every
+//!                            request asks for an ack, not only each batch's last), print the
+//!                            figures, flush
 //!   lvsd-ipvs list [stats|rate] same as `lvsd -L`
 //!   lvsd-ipvs zero | flush
 
@@ -355,13 +357,78 @@ fn selftest(out: &Path) -> Result<i32> {
             ops.push(Op::AddDest(key, dest(&a, 80, Forward::DirectRoute, 1)));
         }
         t.c.set_batch(batch);
-        let sends0 = t.c.counters.sends;
+        let (sends0, recvs0) = (t.c.counters.sends, t.c.counters.recvs);
         t.step(&format!("batch-{batch}-add"), &ops, &[])?;
         let sends = t.c.counters.sends - sends0;
+        let recvs = t.c.counters.recvs - recvs0;
         t.step(&format!("batch-{batch}-del"), &[Op::DelService(key)], &[])?;
-        println!("SELFTEST batch={batch}: 300 ops in {sends} sends (incl. dumps)");
+        println!(
+            "SELFTEST batch={batch}: 300 ops in {sends} sends (incl. dumps), acks in {recvs} receives"
+        );
+        // The kernel handles a whole send before it returns, so a batch's acks are all
+        // queued when the client reads them: one recvmmsg per batch.
+        if recvs > 300usize.div_ceil(batch) as u64 {
+            bail!("batch {batch}: acks of 300 ops took {recvs} receives");
+        }
     }
     t.c.set_batch(super::client::DEFAULT_BATCH);
+
+    // --- 3 per send (three batches), in both ack modes (each batch's last request acked,
+    // the default, and every request): errors map to their op also when the last request
+    // of a batch is the one that fails -----------------------------------------------------
+    for ack_each in [false, true] {
+        let key = tcp("10.0.3.1", 80);
+        let d1 = dest("10.3.0.1", 80, Forward::Masq, 1);
+        let d2 = dest("10.3.0.2", 80, Forward::Masq, 2);
+        let ops = vec![
+            Op::AddService(svc(key, "wlc")),
+            Op::AddService(svc(key, "wlc")), // exists
+            Op::AddDest(key, d1.clone()),
+            Op::AddDest(key, d1.clone()),        // exists
+            Op::DelService(tcp("10.9.9.9", 80)), // no such service
+            Op::AddDest(key, d1),                // exists, last of its batch
+            Op::AddDest(key, d2),
+            Op::DelDest(
+                key,
+                DestKey {
+                    addr: ip("10.9.9.9"),
+                    port: 80,
+                },
+            ), // no such dest, last of all
+        ];
+        let want = vec![
+            Ok(()),
+            Err(libc::EEXIST),
+            Ok(()),
+            Err(libc::EEXIST),
+            Err(libc::ESRCH),
+            Err(libc::EEXIST),
+            Ok(()),
+            Err(libc::ENOENT),
+        ];
+        t.c.set_batch(3);
+        t.c.set_ack_each(ack_each);
+        let sends0 = t.c.counters.sends;
+        let got = t.c.apply_ops(&ops)?;
+        let sends = t.c.counters.sends - sends0;
+        t.c.set_ack_each(false);
+        t.c.set_batch(super::client::DEFAULT_BATCH);
+        t.check(
+            &format!("batch-3 ack_each={ack_each} results"),
+            got == want && sends == 3,
+            format!("got {got:?} in {sends} sends, want {want:?} in 3"),
+        );
+        for (op, r) in ops.iter().zip(&got) {
+            if r.is_ok() {
+                model_apply(&mut t.model, op);
+            }
+        }
+        t.step(
+            &format!("batch-3-ack-each-{ack_each}-del"),
+            &[Op::DelService(key)],
+            &[],
+        )?;
+    }
 
     // --- timeouts ------------------------------------------------------------------------
     t.step += 1;
@@ -483,9 +550,10 @@ fn selftest(out: &Path) -> Result<i32> {
     Ok(if t.failures == 0 { 0 } else { 1 })
 }
 
-fn bench(n: usize, m: usize, batch: usize) -> Result<i32> {
+fn bench(n: usize, m: usize, batch: usize, ack_each: bool) -> Result<i32> {
     let mut c = IpvsClient::connect()?;
     c.set_batch(batch);
+    c.set_ack_each(ack_each);
     c.flush()?;
     let t0 = Instant::now();
     let mut ops = Vec::with_capacity(n * (m + 1));
@@ -524,13 +592,14 @@ fn bench(n: usize, m: usize, batch: usize) -> Result<i32> {
     let t_dump = t0.elapsed() - t_apply;
     let dests: usize = table.iter().map(|s| s.dests.len()).sum();
     println!(
-        "BENCH client services={n} dests_per_service={m} batch={batch} ops={} failed={failed} \
-         build_ms={} apply_ms={} ops_per_s={:.0} sends={} dump_ms={} table_services={} table_dests={dests}",
+        "BENCH client services={n} dests_per_service={m} batch={batch} ack_each={ack_each} ops={} failed={failed} \
+         build_ms={} apply_ms={} ops_per_s={:.0} sends={} ack_recvs={} dump_ms={} table_services={} table_dests={dests}",
         ops.len(),
         t_build.as_millis(),
         t_apply.as_millis(),
         ops.len() as f64 / t_apply.as_secs_f64(),
         c.counters.sends,
+        c.counters.recvs,
         t_dump.as_millis(),
         table.len(),
     );
@@ -556,6 +625,7 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
             num(1, 1000)?,
             num(2, 20)?,
             num(3, super::client::DEFAULT_BATCH)?,
+            args.get(4).map(String::as_str) == Some("ack-each"),
         ),
         Some("list") => {
             let mode = match args.get(1).map(String::as_str) {
@@ -578,7 +648,7 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
             Ok(0)
         }
         _ => {
-            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] | list [plain|stats|rate] | zero | flush");
+            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] [ack-each] | list [plain|stats|rate] | zero | flush");
             Ok(2)
         }
     }

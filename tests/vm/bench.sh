@@ -6,7 +6,9 @@ N=${1:-1000}; M=${2:-20}
 # deleted dests sit in the kernel's trash list for ~2 min and slow later adds down: wait
 # that long after each flush so every measurement starts from a clean kernel
 SETTLE=${3:-130}
-# WHAT: all (default), daemons (keepalived and lvsd only, not the raw client), or one of
+# WHAT: all (default), daemons (keepalived and lvsd only, not the raw client), client or
+# client-ack-each (the raw client only, acks for each batch's last request or for every
+# one), or one of
 # keepalived / lvsd alone (a fresh guest for each: no trash of deleted dests from the
 # previous measurement, which makes later adds slower)
 WHAT=${4:-all}
@@ -22,6 +24,12 @@ if [ "$WHAT" = all ]; then
         lvsd-ipvs bench $N $M $b | tee -a $OUT
         clean
     done
+fi
+if [ "$WHAT" = client ] || [ "$WHAT" = client-ack-each ]; then
+    # the raw client only (one run per guest: a second run on the same kernel would meet
+    # the first one's deleted destinations), each batch's last request acked or every one
+    lvsd-ipvs bench $N $M 256 $( [ "$WHAT" = client ] || echo ack-each) | tee -a $OUT
+    exit 0
 fi
 # the same table as keepalived.conf, no checkers (all real servers up)
 C=/tmp/bench.conf
@@ -67,10 +75,18 @@ timed() {  # timed NAME CMD... : start the daemon, wait until the kernel has eve
     while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
     clean
 }
+# each daemon's config test (-t) alone: how much of its time is reading the config
+parse_only() {  # parse_only NAME CMD...
+    name=$1; shift
+    t0=$(ms); "$@" > /dev/null 2>&1; rc=$?; t1=$(ms)
+    say "BENCH-PARSE $name ms=$((t1 - t0)) rc=$rc"
+}
 if [ "$WHAT" != lvsd ]; then
+    parse_only keepalived keepalived -t -f $C
     timed keepalived keepalived -C -n -l -G -f $C -p /tmp/ka.pid -c /tmp/chk.pid
 fi
 if [ "$WHAT" != keepalived ] && [ -x /usr/local/bin/lvsd ]; then
+    parse_only lvsd lvsd -t -f $C
     timed lvsd lvsd -C -n -l $LVSD_EXTRA -f $C -p /tmp/lvsd.pid
 fi
 exit 0

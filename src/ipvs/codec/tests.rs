@@ -172,6 +172,29 @@ fn del_service_udp() {
 }
 
 #[test]
+fn clearing_the_ack_flag_leaves_a_plain_request() {
+    let k = ServiceKey::Addr {
+        proto: Proto::Udp,
+        addr: ip("10.0.0.1"),
+        port: 53,
+    };
+    let mut b = op_bytes(&Op::DelService(k), 6);
+    clear_ack_flag(&mut b);
+    // flags 0x0005 (REQUEST | ACK) become 0x0001; nothing else changes
+    let want = h("38000000 1c00 0100 06000000 00000000 | 03 01 0000
+        2400 0100
+          0600 0100 0200 0000
+          0600 0200 1100 0000
+          0800 0300 0a000001
+          0600 0400 0035 0000");
+    assert_eq!(b, want);
+    // a buffer too short for a header is left alone
+    let mut short = vec![0xff; 7];
+    clear_ack_flag(&mut short);
+    assert_eq!(short, vec![0xff; 7]);
+}
+
+#[test]
 fn del_dest_v6() {
     let k = ServiceKey::Addr {
         proto: Proto::Tcp,
