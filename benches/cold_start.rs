@@ -77,6 +77,9 @@ struct Phases {
     state: Duration,
     desired: Duration,
     sync: Duration,
+    /// Parts of `sync`, measured apart.
+    diff: Duration,
+    encode: Duration,
 }
 
 fn main() {
@@ -113,6 +116,19 @@ fn main() {
         let t = Instant::now();
         let desired = state.desired();
         p.desired = t.elapsed();
+        {
+            let rec = Reconciler::new();
+            let t = Instant::now();
+            let ops = rec.plan(&desired);
+            p.diff = t.elapsed();
+            let mut k = EncodeOnly {
+                buf: Vec::with_capacity(128 * 1024),
+                bytes: 0,
+            };
+            let t = Instant::now();
+            let _ = k.apply(&ops);
+            p.encode = t.elapsed();
+        }
         let t = Instant::now();
         let mut rec = Reconciler::new();
         rec.claim(state.claims());
@@ -140,6 +156,8 @@ fn main() {
     show("checker / quorum state", |p| p.state);
     show("desired table", |p| p.desired);
     show("diff + encode + bookkeeping", |p| p.sync);
+    show("  of which the diff alone", |p| p.diff);
+    show("  of which the encoding alone", |p| p.encode);
     show("total", |p| p.parse + p.state + p.desired + p.sync);
     println!("  {ops} operations");
 }

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         };
     }
     if let Some(file) = opts.config_test_file() {
-        return test_config(&file, &config_id);
+        return test_config(&file, &config_id, opts.log_detail);
     }
     let loaded = match config::load(&opts.config_file, &config_id) {
         Ok(l) => l,
@@ -78,9 +78,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// `-t`: check the file, print every problem, exit 0 (fine) or 4 (errors).
-fn test_config(file: &Path, config_id: &str) -> ExitCode {
-    match config::load(file, config_id) {
+/// `-t`: check the file, print every problem, exit 0 (fine) or 4 (errors). With `-D`, also
+/// the CPU time each phase of reading it took.
+fn test_config(file: &Path, config_id: &str, detail: bool) -> ExitCode {
+    let (loaded, phases) = config::load_timed(file, config_id);
+    if detail {
+        eprintln!(
+            "{}: read {:.1?}, preprocess {:.1?}, lex {:.1?}, build {:.1?}, validate {:.1?} (CPU time)",
+            file.display(),
+            phases.read,
+            phases.preprocess,
+            phases.lex,
+            phases.build,
+            phases.validate
+        );
+    }
+    match loaded {
         Ok(loaded) => {
             let errors = config::check_script_security(&loaded);
             report(&errors);

@@ -63,6 +63,14 @@ fn describe(op: &Op) -> String {
     }
 }
 
+/// The service a destination operation works on (None for service operations).
+fn dest_op_service(op: &Op) -> Option<&ServiceKey> {
+    match op {
+        Op::AddDest(k, _) | Op::EditDest(k, _) | Op::DelDest(k, _) => Some(k),
+        _ => None,
+    }
+}
+
 impl Reconciler {
     /// A reconciler that has not seen the kernel yet (its first pass dumps).
     pub fn new() -> Reconciler {
@@ -165,6 +173,40 @@ impl Reconciler {
         }
     }
 
+    /// Books the outcome of one service operation.
+    fn note(&mut self, op: &Op, result: &crate::ipvs::OpResult, pass: &mut Pass) {
+        match result {
+            Ok(()) => {
+                self.stats.ops_ok += 1;
+                self.actual.apply(op);
+                match op {
+                    Op::AddService(s) => {
+                        self.owned.services.insert(s.key);
+                    }
+                    Op::DelService(k) => {
+                        self.owned.services.remove(k);
+                        self.owned.dests.remove(k);
+                    }
+                    _ => {}
+                }
+            }
+            Err(errno) => self.failed(op, *errno, pass),
+        }
+    }
+
+    /// Books a failed operation: the copy is no longer trusted, a retry is due.
+    fn failed(&mut self, op: &Op, errno: i32, pass: &mut Pass) {
+        self.stats.ops_failed += 1;
+        pass.failed += 1;
+        self.stale = true;
+        self.retry = true;
+        warn!(
+            "IPVS: cannot {}: {} (will retry)",
+            describe(op),
+            errno_name(errno)
+        );
+    }
+
     fn execute<B: IpvsBackend>(&mut self, backend: &mut B, ops: Vec<Op>) -> Result<Pass, B::Error> {
         self.stats.passes += 1;
         let mut pass = Pass {
@@ -194,37 +236,56 @@ impl Reconciler {
             self.stale = true;
             self.retry = true;
         }
-        for (op, result) in ops.iter().zip(results.iter()) {
-            match result {
-                Ok(()) => {
-                    self.stats.ops_ok += 1;
-                    self.actual.apply(op);
+        // Successes update the copy of the kernel table and what lvsd owns. The operations
+        // on one service's destinations come in runs (the diff's order): the service's
+        // entries are looked up once per run.
+        let mut i = 0;
+        let n = ops.len().min(results.len());
+        while i < n {
+            let Some(k) = dest_op_service(&ops[i]) else {
+                self.note(&ops[i], &results[i], &mut pass);
+                i += 1;
+                continue;
+            };
+            let mut j = i + 1;
+            while j < n && dest_op_service(&ops[j]) == Some(k) {
+                j += 1;
+            }
+            for (op, result) in ops[i..j].iter().zip(&results[i..j]) {
+                if let Err(errno) = result {
+                    self.failed(op, *errno, &mut pass);
+                }
+            }
+            let ok = || {
+                ops[i..j]
+                    .iter()
+                    .zip(&results[i..j])
+                    .filter(|(_, r)| r.is_ok())
+                    .map(|(op, _)| op)
+            };
+            self.stats.ops_ok += ok().count() as u64;
+            if let Some(entry) = self.actual.services.get_mut(k) {
+                for op in ok() {
                     match op {
-                        Op::AddService(s) => {
-                            self.owned.services.insert(s.key);
+                        Op::AddDest(_, d) | Op::EditDest(_, d) => {
+                            entry.dests.insert(d.key, d.clone());
                         }
-                        Op::AddDest(k, d) => {
-                            self.owned.dests.entry(*k).or_default().insert(d.key);
-                        }
-                        Op::DelService(k) => {
-                            self.owned.services.remove(k);
-                            self.owned.dests.remove(k);
+                        Op::DelDest(_, dk) => {
+                            entry.dests.remove(dk);
                         }
                         _ => {}
                     }
                 }
-                Err(errno) => {
-                    self.stats.ops_failed += 1;
-                    pass.failed += 1;
-                    self.stale = true;
-                    self.retry = true;
-                    warn!(
-                        "IPVS: cannot {}: {} (will retry)",
-                        describe(op),
-                        errno_name(*errno)
-                    );
+            }
+            if ok().any(|op| matches!(op, Op::AddDest(..))) {
+                let owned = self.owned.dests.entry(*k).or_default();
+                for op in ok() {
+                    if let Op::AddDest(_, d) = op {
+                        owned.insert(d.key);
+                    }
                 }
             }
+            i = j;
         }
         if pass.failed == 0 {
             debug!(

@@ -48,13 +48,14 @@ impl Table {
     /// Updates this table as the kernel did when `op` succeeded.
     pub fn apply(&mut self, op: &Op) {
         match op {
-            Op::AddService(s) | Op::EditService(s) => {
-                let e = self
-                    .services
-                    .entry(s.key)
-                    .or_insert_with(|| Entry::new(s.clone()));
-                e.service = s.clone();
-            }
+            Op::AddService(s) | Op::EditService(s) => match self.services.entry(s.key) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(Entry::new(s.clone()));
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    o.get_mut().service = s.clone();
+                }
+            },
             Op::DelService(k) => {
                 self.services.remove(k);
             }

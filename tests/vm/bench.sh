@@ -86,7 +86,9 @@ if [ "$WHAT" != lvsd ]; then
     timed keepalived keepalived -C -n -l -G -f $C -p /tmp/ka.pid -c /tmp/chk.pid
 fi
 if [ "$WHAT" != keepalived ] && [ -x /usr/local/bin/lvsd ]; then
+    parse_only lvsd-start lvsd -v
     parse_only lvsd lvsd -t -f $C
+    lvsd -t -D -f $C 2>&1 | sed 's/^/BENCH-PARSE lvsd phases: /' | tee -a $OUT
     timed lvsd lvsd -C -n -l $LVSD_EXTRA -f $C -p /tmp/lvsd.pid
 fi
 exit 0
