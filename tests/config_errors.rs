@@ -212,3 +212,53 @@ fn t_alone_tests_the_f_file_and_t_equals_names_one() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(4));
 }
+
+/// A configuration this large is lexed on a second thread while the model is built
+/// (src/config/lexer.rs, BACKGROUND_MIN): the model and the error positions must be the
+/// same as for a small one.
+#[test]
+fn a_large_config_loads_whole_and_keeps_exact_positions() {
+    let n = 2_000;
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "virtual_server 10.{}.{}.1 80 {{\n    lb_algo wlc\n    protocol TCP\n",
+            i / 250,
+            i % 250
+        ));
+        for j in 0..5 {
+            text.push_str(&format!(
+                "    real_server 192.168.0.{} 80 {{\n        weight {}\n        TCP_CHECK {{\n            connect_timeout 3\n        }}\n    }}\n",
+                j + 1,
+                j + 1
+            ));
+        }
+        text.push_str("}\n");
+    }
+    assert!(text.len() > 2 * 256 * 1024, "{} bytes", text.len());
+    let file = Path::new("/nonexistent/large.conf");
+    let loaded = lvsd::config::parse_str(&text, file, "lvs1").unwrap_or_else(|e| panic!("{e}"));
+    let vs = &loaded.config.virtual_servers;
+    assert_eq!(vs.len(), n);
+    assert!(vs.iter().all(|v| v.real_servers.len() == 5));
+    assert_eq!(vs[n - 1].real_servers[4].weight, 5);
+    assert!(
+        format!("{:?}", vs[n - 1].key).contains("10.7.249.1"),
+        "{:?}",
+        vs[n - 1].key
+    );
+    // A typo in the very last checker, past every chunk the lexing thread handed over.
+    let lines_before = text.lines().count();
+    let typo = text.rfind("connect_timeout 3").unwrap();
+    text.replace_range(typo..typo + "connect_timeout".len(), "conect_timeout");
+    let e = lvsd::config::parse_str(&text, file, "lvs1").expect_err("the typo");
+    let line = text[..typo].matches('\n').count() + 1;
+    assert!(line > lines_before - 10);
+    assert_eq!(
+        e.errors[0].to_string(),
+        format!(
+            "{}:{line}:13: error: unknown keyword `conect_timeout` in TCP_CHECK; did you mean `connect_timeout`?",
+            file.display()
+        )
+    );
+}

@@ -46,9 +46,18 @@ pub(crate) struct P<'s> {
 
 impl<'s> P<'s> {
     pub fn new(src: &'s Source) -> Self {
+        Self::with_lexer(src, Lexer::new(&src.text))
+    }
+
+    /// A builder reading the tokens another thread lexes.
+    pub fn with_feed(src: &'s Source, feed: super::lexer::Feed) -> Self {
+        Self::with_lexer(src, Lexer::with_feed(&src.text, feed))
+    }
+
+    fn with_lexer(src: &'s Source, lex: Lexer<'s>) -> Self {
         P {
             src,
-            lex: Lexer::new(&src.text),
+            lex,
             pending_close: false,
             depth: 0,
             diags: Vec::new(),
@@ -56,6 +65,13 @@ impl<'s> P<'s> {
             scripts: Vec::new(),
             inst_spans: Vec::new(),
         }
+    }
+
+    /// The builder without its lexer (a background lexer's feed is dropped, so that
+    /// thread stops even when the builder did not read every token).
+    pub fn without_lexer(mut self) -> Self {
+        self.lex = Lexer::new("");
+        self
     }
 
     /// Time spent lexing so far.

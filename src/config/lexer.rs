@@ -52,12 +52,77 @@ impl Tok {
 
 pub struct Lexer<'s> {
     text: &'s str,
-    /// Where the next chunk starts.
+    /// Where the next chunk starts (lexing on this thread).
     next: usize,
+    /// Chunks lexed by another thread, in order (see [`Feed`]).
+    feed: Option<Feed>,
     buf: Vec<Tok>,
     pos: usize,
-    /// CPU time spent lexing so far (for the parse benchmark's phase figures).
+    /// CPU time spent lexing so far on this thread (for the phase figures).
     pub time: std::time::Duration,
+}
+
+/// Text at least this long is lexed on a thread of its own while the builder reads the
+/// tokens (when the machine has a second CPU): below it, starting a thread costs more than
+/// it saves.
+pub const BACKGROUND_MIN: usize = 256 * 1024;
+/// Tokens handed to the builder at a time (about 48 KiB of a typical configuration), and
+/// handoffs lexed ahead of it, at most.
+const HANDOFF_TOKENS: usize = 8 * 1024;
+const AHEAD: usize = 4;
+
+/// The builder's end of a background lexer: token buffers, one per chunk, in text order;
+/// emptied buffers go back to be reused.
+pub struct Feed {
+    chunks: std::sync::mpsc::Receiver<Vec<Tok>>,
+    spent: std::sync::mpsc::Sender<Vec<Tok>>,
+}
+
+/// Lexes `text` on a thread of `scope`, chunk after chunk, for a [`Lexer::with_feed`]. The
+/// thread returns the CPU time it spent; it stops early when the feed is dropped.
+pub fn lex_in_background<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    text: &'scope str,
+) -> (
+    Feed,
+    std::thread::ScopedJoinHandle<'scope, std::time::Duration>,
+) {
+    let (tx, chunks) = std::sync::mpsc::sync_channel::<Vec<Tok>>(AHEAD);
+    let (spent, returned) = std::sync::mpsc::channel::<Vec<Tok>>();
+    let handle = scope.spawn(move || {
+        let started = super::thread_cpu();
+        let mut next = 0;
+        while next < text.len() {
+            let mut buf = returned
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(HANDOFF_TOKENS + CHUNK / 2));
+            buf.clear();
+            // Several chunks per handoff: each one wakes the other thread.
+            while next < text.len() && buf.len() < HANDOFF_TOKENS {
+                let to = chunk_end(text, next);
+                lex_chunk(text, next, to, &mut buf);
+                next = to;
+            }
+            if tx.send(buf).is_err() {
+                break;
+            }
+        }
+        super::thread_cpu().saturating_sub(started)
+    });
+    (Feed { chunks, spent }, handle)
+}
+
+/// Where the chunk starting at `from` ends: CHUNK bytes on, rounded up to a line end.
+fn chunk_end(text: &str, from: usize) -> usize {
+    let to = (from + CHUNK).min(text.len());
+    if to < text.len() {
+        match text[to..].find('\n') {
+            Some(p) => to + p + 1,
+            None => text.len(),
+        }
+    } else {
+        to
+    }
 }
 
 impl<'s> Lexer<'s> {
@@ -65,78 +130,44 @@ impl<'s> Lexer<'s> {
         Lexer {
             text,
             next: 0,
+            feed: None,
             buf: Vec::with_capacity(CHUNK / 4),
             pos: 0,
             time: std::time::Duration::ZERO,
         }
     }
 
+    /// A lexer that reads the chunks another thread lexes ([`lex_in_background`]).
+    pub fn with_feed(text: &'s str, feed: Feed) -> Self {
+        Lexer {
+            feed: Some(feed),
+            ..Lexer::new(text)
+        }
+    }
+
     #[cold]
     fn fill(&mut self) -> bool {
         while self.pos >= self.buf.len() {
+            if let Some(feed) = &self.feed {
+                let Ok(next) = feed.chunks.recv() else {
+                    return false;
+                };
+                let done = std::mem::replace(&mut self.buf, next);
+                // The lexing thread may have finished: the buffer is then just freed.
+                let _ = feed.spent.send(done);
+                self.pos = 0;
+                continue;
+            }
             if self.next >= self.text.len() {
                 return false;
             }
             let from = self.next;
-            let mut to = (from + CHUNK).min(self.text.len());
-            if to < self.text.len() {
-                to = match self.text[to..].find('\n') {
-                    Some(p) => to + p + 1,
-                    None => self.text.len(),
-                };
-            }
+            let to = chunk_end(self.text, from);
             self.next = to;
             let started = super::thread_cpu();
             self.buf.clear();
             self.pos = 0;
-            // The grammar accepts any text, so parsing cannot fail; be safe regardless.
-            let Ok(pairs) = Grammar::parse(Rule::chunk, &self.text[from..to]) else {
-                continue;
-            };
-            let base = from as u32;
-            let bytes = self.text.as_bytes();
-            // Every visible rule is a leaf: its Start and End tokens come in pairs.
-            let mut start = 0usize;
-            for t in pairs.tokens() {
-                let (rule, end) = match t {
-                    Token::Start { pos, .. } => {
-                        start = pos.pos();
-                        continue;
-                    }
-                    Token::End { rule, pos } => (rule, pos.pos()),
-                };
-                let Some(span) = bytes.get(from + start..from + end) else {
-                    continue;
-                };
-                let at = base + start as u32;
-                let kind = match rule {
-                    Rule::run => {
-                        split_run(span, at, &mut self.buf);
-                        continue;
-                    }
-                    Rule::quoted => Kind::Quoted,
-                    Rule::unterminated => Kind::Unterminated,
-                    Rule::nl => Kind::Newline,
-                    _ => continue,
-                };
-                // The token, then the newline the grammar let it take.
-                let own = match span.last() {
-                    Some(b'\n') if kind != Kind::Newline => span.len() - 1,
-                    _ => span.len(),
-                };
-                self.buf.push(Tok {
-                    kind,
-                    start: at,
-                    end: at + own as u32,
-                });
-                if own < span.len() {
-                    self.buf.push(Tok {
-                        kind: Kind::Newline,
-                        start: at + own as u32,
-                        end: at + span.len() as u32,
-                    });
-                }
-            }
+            lex_chunk(self.text, from, to, &mut self.buf);
             self.time += super::thread_cpu().saturating_sub(started);
         }
         true
@@ -159,6 +190,58 @@ impl<'s> Lexer<'s> {
         let t = self.peek()?;
         self.pos += 1;
         Some(t)
+    }
+}
+
+/// Appends the tokens of `text[from..to]` (whole lines) to `out`.
+fn lex_chunk(text: &str, from: usize, to: usize, out: &mut Vec<Tok>) {
+    // The grammar accepts any text, so parsing cannot fail; be safe regardless.
+    let Ok(pairs) = Grammar::parse(Rule::chunk, &text[from..to]) else {
+        return;
+    };
+    let base = from as u32;
+    let bytes = text.as_bytes();
+    // Every visible rule is a leaf: its Start and End tokens come in pairs.
+    let mut start = 0usize;
+    for t in pairs.tokens() {
+        let (rule, end) = match t {
+            Token::Start { pos, .. } => {
+                start = pos.pos();
+                continue;
+            }
+            Token::End { rule, pos } => (rule, pos.pos()),
+        };
+        let Some(span) = bytes.get(from + start..from + end) else {
+            continue;
+        };
+        let at = base + start as u32;
+        let kind = match rule {
+            Rule::run => {
+                split_run(span, at, out);
+                continue;
+            }
+            Rule::quoted => Kind::Quoted,
+            Rule::unterminated => Kind::Unterminated,
+            Rule::nl => Kind::Newline,
+            _ => continue,
+        };
+        // The token, then the newline the grammar let it take.
+        let own = match span.last() {
+            Some(b'\n') if kind != Kind::Newline => span.len() - 1,
+            _ => span.len(),
+        };
+        out.push(Tok {
+            kind,
+            start: at,
+            end: at + own as u32,
+        });
+        if own < span.len() {
+            out.push(Tok {
+                kind: Kind::Newline,
+                start: at + own as u32,
+                end: at + span.len() as u32,
+            });
+        }
     }
 }
 
@@ -267,6 +350,38 @@ mod tests {
             got.push((t.kind, t.start, t.end));
         }
         got
+    }
+
+    fn lex_background(src: &str, stop_after: Option<usize>) -> Vec<(Kind, u32, u32)> {
+        std::thread::scope(|scope| {
+            let (feed, lexing) = lex_in_background(scope, src);
+            let mut l = Lexer::with_feed(src, feed);
+            let mut got = Vec::new();
+            while let Some(t) = l.next_tok() {
+                got.push((t.kind, t.start, t.end));
+                if stop_after == Some(got.len()) {
+                    break;
+                }
+            }
+            // The lexing thread ends (the scope joins it) even when the reader stops early.
+            drop(l);
+            let _ = lexing.join();
+            got
+        })
+    }
+
+    #[test]
+    fn background_lexing_gives_the_same_tokens() {
+        let unit = "virtual_server 10.0.0.1 80 {\n  real_server 10.1.1.1 80 { weight 2 }\n\
+                    \turl { path \"/a b\" digest x }\n  x \"unterminated\n}\n\n";
+        // Hundreds of chunks, so the lexing thread runs far ahead of the reader.
+        let text = unit.repeat(20_000);
+        assert!(text.len() > 200 * CHUNK);
+        let inline = lex(&text);
+        assert_eq!(inline.len(), 27 * 20_000);
+        assert_eq!(lex_background(&text, None), inline);
+        assert_eq!(lex_background(&text, Some(1000)), inline[..1000].to_vec());
+        assert_eq!(lex_background("", None), Vec::new());
     }
 
     /// The tokens by the plain definition, one character at a time: blanks separate;

@@ -131,9 +131,26 @@ fn finish(
     phases: &mut Phases,
 ) -> Result<Loaded, LoadErrors> {
     let t = thread_cpu();
-    let mut p = build::P::new(&src);
-    p.top();
-    phases.lex = p.lex_time();
+    let background = src.text.len() >= lexer::BACKGROUND_MIN
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let p = if background {
+        // A large configuration: lexing on a second thread while this one builds.
+        std::thread::scope(|scope| {
+            let (feed, lexing) = lexer::lex_in_background(scope, &src.text);
+            let mut p = build::P::with_feed(&src, feed);
+            p.top();
+            // Drop the builder's end first, so that the lexer stops if the builder did
+            // not read to the end.
+            let p = p.without_lexer();
+            phases.lex = lexing.join().unwrap_or_default();
+            p
+        })
+    } else {
+        let mut p = build::P::new(&src);
+        p.top();
+        phases.lex = p.lex_time();
+        p
+    };
     let build::P {
         diags: more,
         mut config,
@@ -145,7 +162,10 @@ fn finish(
     // Positions are resolved by now; the preprocessed text is no longer needed.
     drop(src);
     config.virtual_servers.shrink_to_fit();
-    phases.build = thread_cpu().saturating_sub(t).saturating_sub(phases.lex);
+    phases.build = thread_cpu().saturating_sub(t);
+    if !background {
+        phases.build = phases.build.saturating_sub(phases.lex);
+    }
     let t = thread_cpu();
     validate::validate(&config, &inst_spans, &mut diags);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
