@@ -1,5 +1,6 @@
 //! The IPVS client: one generic netlink socket (neli), the family id (resolved by neli),
-//! requests batched several per `send`, every acknowledgement matched to its request.
+//! requests batched several per `send`, every answer (an error, or the acknowledgement
+//! that ends a batch) matched to its request by sequence number.
 //!
 //! Byte-level work is in `codec`; this module only moves buffers and keeps sequence numbers.
 
@@ -356,8 +357,9 @@ impl IpvsClient {
         Ok(out)
     }
 
-    /// Applies operations in order, `batch` messages per send, each acknowledged. Returns one
-    /// result per operation; a failed one is logged with the kernel's errno.
+    /// Applies operations in order, `batch` messages per send (see [`Self::set_ack_each`]
+    /// for which ask for an acknowledgement). Returns one result per operation; a failed
+    /// one is logged with the kernel's errno.
     pub fn apply_ops(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, ClientError> {
         let mut results: Vec<Option<OpResult>> = vec![None; ops.len()];
         let mut buf = Vec::with_capacity(MAX_BATCH_BYTES + 1024);

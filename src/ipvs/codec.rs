@@ -221,7 +221,8 @@ fn end_msg(buf: &mut [u8], at: usize) {
     // attributes are always padded, so the message is already 4-aligned
 }
 
-/// Flags of a request that changes the table: the kernel acknowledges each one.
+/// Flags of a request that changes the table, acknowledged even when it succeeds (the
+/// client clears NLM_F_ACK on all but the last request of a batch: [`clear_ack_flag`]).
 pub const FLAGS_ACKED: u16 = NLM_F_REQUEST | NLM_F_ACK;
 /// Flags of a dump request (no ACK: the dump ends with NLMSG_DONE).
 pub const FLAGS_DUMP: u16 = NLM_F_REQUEST | NLM_F_DUMP;
