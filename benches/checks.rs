@@ -1,7 +1,10 @@
 //! HTTP checks per second that lvsd's checker code sustains on one core.
 //!
-//! `cargo bench --bench checks [-- CHECKERS DELAY_LOOP_MS SECONDS [lvsd|reqwest]]`
+//! `cargo bench --bench checks [-- CHECKERS DELAY_LOOP_MS SECONDS [lvsd|ssl|reqwest]]`
 //! (defaults 2000 200 10 lvsd; `hyper`, the old name of lvsd's mode, is accepted).
+//! `ssl` runs SSL_GET instead of HTTP_GET: the server speaks TLS (rustls, an ECDSA P-256
+//! certificate made with the openssl CLI for the run) and every check is a full TLS
+//! connection.
 //!
 //! The checkers run under `CheckerManager` on a current_thread runtime on the main
 //! thread; a minimal HTTP/1.0 server runs on another thread (its own current_thread
@@ -41,7 +44,65 @@ fn runqueue_wait_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn server(port_tx: std::sync::mpsc::Sender<u16>, served: Arc<AtomicU64>) {
+/// Answers one request on `s` (plain or TLS).
+async fn answer<S>(mut s: S, served: Arc<AtomicU64>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = [0u8; 1024];
+    let mut seen = 0;
+    loop {
+        match s.read(&mut buf[seen..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen += n,
+        }
+        if buf[..seen].windows(4).any(|w| w == b"\r\n\r\n") || seen == 1024 {
+            break;
+        }
+    }
+    let _ = s
+        .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        .await;
+    let _ = s.shutdown().await;
+    served.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A TLS server configuration with a fresh self-signed certificate (openssl CLI).
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=lvsd-bench", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("ssl mode needs the openssl CLI");
+    assert!(out.status.success(), "openssl: {out:?}");
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(&cert)
+        .expect("certificate")
+        .map(|c| c.expect("certificate"))
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&key).expect("key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    Arc::new(cfg)
+}
+
+fn server(
+    port_tx: std::sync::mpsc::Sender<u16>,
+    served: Arc<AtomicU64>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -60,31 +121,26 @@ fn server(port_tx: std::sync::mpsc::Sender<u16>, served: Arc<AtomicU64>) {
         }
         port_tx.send(port).expect("send port");
         let mut tasks = Vec::new();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         for l in listeners {
             let served = served.clone();
+            let acceptor = acceptor.clone();
             tasks.push(tokio::spawn(async move {
                 loop {
-                    let Ok((mut s, _)) = l.accept().await else {
+                    let Ok((s, _)) = l.accept().await else {
                         continue;
                     };
                     let served = served.clone();
+                    let acceptor = acceptor.clone();
                     tokio::spawn(async move {
-                        let mut buf = [0u8; 1024];
-                        let mut seen = 0;
-                        loop {
-                            match s.read(&mut buf[seen..]).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => seen += n,
+                        match acceptor {
+                            Some(a) => {
+                                if let Ok(t) = a.accept(s).await {
+                                    answer(t, served).await;
+                                }
                             }
-                            if buf[..seen].windows(4).any(|w| w == b"\r\n\r\n") || seen == 1024 {
-                                break;
-                            }
+                            None => answer(s, served).await,
                         }
-                        let _ = s
-                            .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                            .await;
-                        let _ = s.shutdown().await;
-                        served.fetch_add(1, Ordering::Relaxed);
                     });
                 }
             }));
@@ -95,14 +151,14 @@ fn server(port_tx: std::sync::mpsc::Sender<u16>, served: Arc<AtomicU64>) {
     });
 }
 
-fn config(n: usize, port: u16, delay_loop: Duration) -> Config {
+fn config(n: usize, port: u16, delay_loop: Duration, tls: bool) -> Config {
     let real_servers = (0..n)
         .map(|i| RealServer {
             checkers: vec![Checker {
                 span: Span::default(),
                 common: CheckCommon::default(),
                 kind: CheckerKind::Http(HttpCheck {
-                    tls: false,
+                    tls,
                     urls: vec![UrlCheck {
                         path: "/health".into(),
                         status_codes: vec![],
@@ -212,7 +268,8 @@ fn main() {
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     {
         let served = served.clone();
-        std::thread::spawn(move || server(port_tx, served));
+        let tls = (mode == "ssl").then(tls_config);
+        std::thread::spawn(move || server(port_tx, served, tls));
     }
     let port = port_rx.recv().expect("server port");
 
@@ -228,7 +285,7 @@ fn main() {
             reqwest_load(n, port, delay_loop, failures.clone()).await;
             None
         } else {
-            let cfg = config(n, port, delay_loop);
+            let cfg = config(n, port, delay_loop, mode == "ssl");
             Some(CheckerManager::start(&cfg, tx))
         };
         let events = Arc::new(AtomicU64::new(0));
