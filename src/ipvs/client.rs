@@ -367,23 +367,18 @@ impl IpvsClient {
         let mut i = 0;
         while i < ops.len() {
             buf.clear();
+            // Every request of the batch by sequence number, until its answer is read.
             let mut pending: HashMap<u32, usize> = HashMap::new();
+            // Where the last request encoded so far starts, and its sequence number.
             let mut last: Option<(usize, u32)> = None;
-            let mut unacked: Vec<(u32, usize)> = Vec::new();
-            while i < ops.len()
-                && pending.len() + unacked.len() < self.batch
-                && buf.len() < MAX_BATCH_BYTES
-            {
+            while i < ops.len() && pending.len() < self.batch && buf.len() < MAX_BATCH_BYTES {
                 let seq = self.next_seq();
                 let at = buf.len();
                 match codec::encode_op(&mut buf, self.family, seq, &ops[i]) {
                     Ok(()) => {
-                        if !self.ack_each {
-                            if let Some((prev_at, prev_seq)) = last.replace((at, seq)) {
+                        if let Some((prev_at, _)) = last.replace((at, seq)) {
+                            if !self.ack_each {
                                 codec::clear_ack_flag(&mut buf[prev_at..]);
-                                if let Some(idx) = pending.remove(&prev_seq) {
-                                    unacked.push((prev_seq, idx));
-                                }
                             }
                         }
                         pending.insert(seq, i);
@@ -396,15 +391,22 @@ impl IpvsClient {
                 }
                 i += 1;
             }
-            if pending.is_empty() {
+            let Some((_, last_seq)) = last else {
                 continue;
-            }
+            };
             self.send(&buf)?;
-            self.counters.ops += (pending.len() + unacked.len()) as u64;
-            // Requests sent without the ACK flag: an error message, or success once the
-            // batch's last answer is in.
-            let mut silent: HashMap<u32, usize> = unacked.into_iter().collect();
-            while !pending.is_empty() {
+            self.counters.ops += pending.len() as u64;
+            // With an ack for every request, wait for all of them; otherwise for the last
+            // request's answer, which the kernel queues after every earlier one.
+            let ack_each = self.ack_each;
+            let waiting = |pending: &HashMap<u32, usize>| {
+                if ack_each {
+                    !pending.is_empty()
+                } else {
+                    pending.contains_key(&last_seq)
+                }
+            };
+            while waiting(&pending) {
                 self.recv_many(&mut lens)?;
                 self.counters.recvs += 1;
                 for (slot, len) in lens.iter().enumerate() {
@@ -427,19 +429,6 @@ impl IpvsClient {
                                 continue;
                             }
                         };
-                        if let Some(idx) = silent.remove(&seq) {
-                            if let Err(errno) = res {
-                                self.counters.op_errors += 1;
-                                warn!(
-                                    op = ?ops[idx],
-                                    errno,
-                                    "IPVS operation failed: {}",
-                                    errno_text(errno)
-                                );
-                            }
-                            results[idx] = Some(res);
-                            continue;
-                        }
                         let Some(idx) = pending.remove(&seq) else {
                             self.counters.bad_replies += 1;
                             warn!(seq, "IPVS: acknowledgement for no pending request");
@@ -458,7 +447,8 @@ impl IpvsClient {
                     }
                 }
             }
-            for (_, idx) in silent {
+            // Requests sent without the ACK flag and answered by no error: they succeeded.
+            for (_, idx) in pending {
                 results[idx] = Some(Ok(()));
             }
         }
