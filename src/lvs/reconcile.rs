@@ -256,34 +256,37 @@ impl Reconciler {
                     self.failed(op, *errno, &mut pass);
                 }
             }
-            let ok = || {
+            let succeeded = || {
                 ops[i..j]
                     .iter()
                     .zip(&results[i..j])
                     .filter(|(_, r)| r.is_ok())
                     .map(|(op, _)| op)
             };
-            self.stats.ops_ok += ok().count() as u64;
-            if let Some(entry) = self.actual.services.get_mut(k) {
-                for op in ok() {
-                    match op {
-                        Op::AddDest(_, d) | Op::EditDest(_, d) => {
-                            entry.dests.insert(d.key, d.clone());
-                        }
-                        Op::DelDest(_, dk) => {
-                            entry.dests.remove(dk);
-                        }
-                        _ => {}
+            let mut entry = self.actual.services.get_mut(k);
+            for op in succeeded() {
+                self.stats.ops_ok += 1;
+                let Some(e) = entry.as_deref_mut() else {
+                    continue;
+                };
+                match op {
+                    Op::AddDest(_, d) | Op::EditDest(_, d) => {
+                        e.dests.insert(d.key, d.clone());
                     }
+                    Op::DelDest(_, dk) => {
+                        e.dests.remove(dk);
+                    }
+                    _ => {}
                 }
             }
-            if ok().any(|op| matches!(op, Op::AddDest(..))) {
-                let owned = self.owned.dests.entry(*k).or_default();
-                for op in ok() {
-                    if let Op::AddDest(_, d) = op {
-                        owned.insert(d.key);
-                    }
-                }
+            let mut added = succeeded()
+                .filter_map(|op| match op {
+                    Op::AddDest(_, d) => Some(d.key),
+                    _ => None,
+                })
+                .peekable();
+            if added.peek().is_some() {
+                self.owned.dests.entry(*k).or_default().extend(added);
             }
             i = j;
         }
