@@ -12,6 +12,9 @@
 //! (RUSAGE_THREAD), so the server's CPU is not counted. `reqwest` mode runs the same
 //! load through a reqwest client (one connection per check) for comparison.
 
+#[path = "../tests/tls/mod.rs"]
+mod tls;
+
 use lvsd::checkers::{CheckerEvent, CheckerManager};
 use lvsd::config::*;
 use std::net::{IpAddr, Ipv4Addr};
@@ -65,37 +68,6 @@ where
         .await;
     let _ = s.shutdown().await;
     served.fetch_add(1, Ordering::Relaxed);
-}
-
-/// A TLS server configuration with a fresh self-signed certificate (openssl CLI).
-fn tls_config() -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-    let out = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=lvsd-bench", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("ssl mode needs the openssl CLI");
-    assert!(out.status.success(), "openssl: {out:?}");
-    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(&cert)
-        .expect("certificate")
-        .map(|c| c.expect("certificate"))
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(&key).expect("key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server config");
-    Arc::new(cfg)
 }
 
 fn server(
@@ -268,7 +240,10 @@ fn main() {
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     {
         let served = served.clone();
-        let tls = (mode == "ssl").then(tls_config);
+        let tls = (mode == "ssl").then(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            tls::server_config(dir.path())
+        });
         std::thread::spawn(move || server(port_tx, served, tls));
     }
     let port = port_rx.recv().expect("server port");

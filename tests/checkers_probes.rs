@@ -1,6 +1,7 @@
 //! Every checker kind against real servers on loopback started by the test.
 
 mod ports;
+mod tls;
 
 use lvsd::checkers::manager::check_once;
 use lvsd::checkers::state::Timing;
@@ -45,6 +46,16 @@ fn settings(kind: CheckerKind, port: u16, timeout_ms: u64) -> CheckSettings {
         script_user: None,
         script_security: false,
     }
+}
+
+/// One HTTP_GET of `/` (no status or digest configured) against `port`.
+async fn get_root(port: u16, timeout_ms: u64) -> Verdict {
+    check_once(&settings(
+        CheckerKind::Http(http(vec![url("/")])),
+        port,
+        timeout_ms,
+    ))
+    .await
 }
 
 fn url(path: &str) -> UrlCheck {
@@ -216,12 +227,7 @@ async fn http_drip_body_times_out_at_connect_timeout() {
     )
     .await;
     let start = Instant::now();
-    let v = check_once(&settings(
-        CheckerKind::Http(http(vec![url("/")])),
-        port,
-        600,
-    ))
-    .await;
+    let v = get_root(port, 600).await;
     let took = start.elapsed();
     assert!(!v.is_up(), "{v:?}");
     assert!(reason(&v).contains("Timeout"), "{v:?}");
@@ -236,24 +242,14 @@ async fn http_drip_body_times_out_at_connect_timeout() {
         None,
     )
     .await;
-    let v = check_once(&settings(
-        CheckerKind::Http(http(vec![url("/")])),
-        port,
-        3000,
-    ))
-    .await;
+    let v = get_root(port, 3000).await;
     assert!(v.is_up(), "{v:?}");
 }
 
 #[tokio::test]
 async fn http_refused_port() {
     let closed = HeldTcpPort::new();
-    let v = check_once(&settings(
-        CheckerKind::Http(http(vec![url("/")])),
-        closed.port,
-        2000,
-    ))
-    .await;
+    let v = get_root(closed.port, 2000).await;
     assert!(!v.is_up());
     assert!(reason(&v).starts_with("Error connecting server [127.0.0.1]:tcp:"));
 }
@@ -298,39 +294,10 @@ async fn http_host_header_and_protocol() {
 }
 
 /// A self-signed certificate made with the openssl CLI for this test.
-fn tls_server_config(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
-    let out = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=lvsd-test", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("the openssl CLI is needed (scripts/install-test-deps.sh installs it)");
-    assert!(out.status.success(), "openssl: {out:?}");
-    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(&cert)
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    Arc::new(cfg)
-}
-
 #[tokio::test]
 async fn ssl_get_with_self_signed_cert_and_sni() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = tls_server_config(dir.path());
+    let cfg = tls::server_config(dir.path());
     let (port, mut rx) = http_server(Reply::Full(200, "secure"), Some(cfg)).await;
     let mut u = url("/tls");
     u.digest = Some(md5_hex("secure"));
@@ -840,12 +807,7 @@ async fn http_server_closing_early() {
     // Fewer body bytes than announced, then the close.
     let reply = b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nshort".to_vec();
     let (port, _rx) = scripted_server(vec![Step::Send(reply)], true).await;
-    let v = check_once(&settings(
-        CheckerKind::Http(http(vec![url("/")])),
-        port,
-        5000,
-    ))
-    .await;
+    let v = get_root(port, 5000).await;
     assert!(!v.is_up());
     assert!(
         reason(&v).contains("closed before the end of the body"),
@@ -854,22 +816,12 @@ async fn http_server_closing_early() {
     // Closed before any response, and closed in the middle of the head.
     for reply in [vec![], b"HTTP/1.0 200 OK\r\nContent-Le".to_vec()] {
         let (port, _rx) = scripted_server(vec![Step::Send(reply)], true).await;
-        let v = check_once(&settings(
-            CheckerKind::Http(http(vec![url("/")])),
-            port,
-            5000,
-        ))
-        .await;
+        let v = get_root(port, 5000).await;
         assert!(reason(&v).contains("closed before a response"), "{v:?}");
     }
     // Not HTTP at all.
     let (port, _rx) = scripted_server(vec![Step::Send(b"SSH-2.0-x\r\n\r\n".to_vec())], true).await;
-    let v = check_once(&settings(
-        CheckerKind::Http(http(vec![url("/")])),
-        port,
-        5000,
-    ))
-    .await;
+    let v = get_root(port, 5000).await;
     assert!(reason(&v).contains("bad response head"), "{v:?}");
 }
 
@@ -885,12 +837,7 @@ async fn http_wrong_status_does_not_wait_for_the_body() {
     }));
     let (port, mut rx) = scripted_server(steps, false).await;
     let start = Instant::now();
-    let v = check_once(&settings(
-        CheckerKind::Http(http(vec![url("/")])),
-        port,
-        3000,
-    ))
-    .await;
+    let v = get_root(port, 3000).await;
     assert!(reason(&v).contains("status_code [503]"), "{v:?}");
     assert!(
         start.elapsed() < Duration::from_secs(1),
