@@ -12,6 +12,7 @@ const EXIT_CONFIG_ERRORS: u8 = 4;
 const EXIT_CANNOT_RUN: u8 = 3;
 
 fn main() -> ExitCode {
+    lvsd::daemon::mark_start();
     let opts = Options::parse();
     if opts.version {
         println!("lvsd {}", env!("CARGO_PKG_VERSION"));
@@ -46,6 +47,10 @@ fn main() -> ExitCode {
     if let Some(file) = opts.config_test_file() {
         return test_config(&file, &config_id, opts.log_detail);
     }
+    // Without a fork ahead (-n, as the systemd unit runs it), the IPVS socket is opened and
+    // the kernel's table read on another thread while the configuration is read.
+    let early = (opts.dont_fork && opts.runs_checkers() && !opts.dump_conf)
+        .then(lvsd::lvs::runtime::EarlyKernel::open);
     let loaded = match config::load(&opts.config_file, &config_id) {
         Ok(l) => l,
         Err(e) => {
@@ -69,7 +74,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match lvsd::daemon::run(opts, loaded.config) {
+    match lvsd::daemon::run(opts, loaded.config, early) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lvsd: {e:#}");

@@ -5,7 +5,7 @@ use lvsd::checkers::{CheckerEvent, CheckerId};
 use lvsd::config::{
     Config, GlobalDefs, LbKind, SorryServer, VirtualServer, VirtualServerGroup, VsKey, VsgEntry,
 };
-use lvsd::ipvs::{Dest, DestKey, Forward, Op, Proto, ServiceKey};
+use lvsd::ipvs::{Dest, DestKey, Forward, IpvsBackend, Op, Proto, ServiceKey};
 use lvsd::lvs::fake::FakeIpvs;
 use lvsd::lvs::fixture::{addr_vs, real_server, tcp_check, virtual_server};
 use lvsd::lvs::reconcile::Reconciler;
@@ -111,10 +111,13 @@ impl H {
         self.fake.with(|k| k.take_log())
     }
 
+    /// A full pass as the runtime makes it: the desired table built in parts while the
+    /// operations found so far are sent.
     fn sync(&mut self) -> Vec<Op> {
         self.fake.with(|k| k.take_log());
+        let state = &self.state;
         self.rec
-            .sync(&mut self.backend, &self.state.desired())
+            .sync_parts(&mut self.backend, |emit| state.desired_parts(emit))
             .unwrap();
         self.fake.with(|k| k.take_log())
     }
@@ -776,4 +779,124 @@ fn big_reload_is_quick() {
     assert!(ops
         .iter()
         .all(|o| matches!(o, Op::EditDest(_, d) if d.weight == 2)));
+}
+
+/// `n` virtual servers 10.3.X.Y:80, each with `m` real servers 10.4.0.R:80 (weight 1).
+fn many_vs(n: usize, m: usize) -> Vec<VirtualServer> {
+    (0..n)
+        .map(|i| {
+            let mut vs = addr_vs(ip(&format!("10.3.{}.{}", i / 250, i % 250 + 1)), 80);
+            for r in 0..m {
+                vs.real_servers
+                    .push(real_server(ip(&format!("10.4.0.{}", r + 1)), Some(80)));
+            }
+            vs
+        })
+        .collect()
+}
+
+#[test]
+fn pass_built_in_parts_sends_what_the_plan_says_in_its_order() {
+    // 100 x 30 at start, then a reload that drops ten virtual servers, adds a hundred and
+    // reweights one: over 1,024 operations, so several parts of operations go out.
+    let mut h = H::start(config(many_vs(100, 30)));
+    assert_eq!(h.fake.with(|f| f.table.dest_count()), 3000);
+    let mut next = many_vs(200, 30);
+    next.drain(0..10);
+    for rs in &mut next[40].real_servers {
+        rs.weight = 2;
+    }
+    let _ = h.state.reload(config(next));
+    h.rec.claim(h.state.claims());
+    let planned = h.rec.plan(&h.state.desired());
+    let calls = h.fake.with(|f| f.apply_calls);
+    let ops = h.sync();
+    assert_eq!(ops, planned);
+    assert!(ops.len() > 2 * 1024, "{} operations", ops.len());
+    assert!(h.fake.with(|f| f.apply_calls) - calls >= 3);
+    assert_eq!(h.fake.table(), h.state.desired());
+    assert!(!h.rec.needs_retry());
+    assert_eq!(h.sync(), vec![]);
+}
+
+#[test]
+fn service_named_twice_is_its_first_virtual_servers_across_parts() {
+    // The second definition of 10.3.0.1:80 comes three parts of the table later.
+    let mut vss = many_vs(40, 2);
+    let mut again = addr_vs(ip("10.3.0.1"), 80);
+    again
+        .real_servers
+        .push(real_server(ip("10.5.0.1"), Some(80)));
+    vss.push(again);
+    let h = H::start(config(vss));
+    let k = skey("10.3.0.1", 80);
+    assert_eq!(
+        h.dests(k),
+        vec![(dkey("10.4.0.1", 80), 1), (dkey("10.4.0.2", 80), 1)]
+    );
+    assert_eq!(h.fake.table(), h.state.desired());
+    assert_eq!(
+        h.fake.with(|f| f
+            .log
+            .iter()
+            .filter(|o| matches!(o, Op::AddService(s) if s.key == k))
+            .count()),
+        1
+    );
+    assert!(!h.rec.needs_retry());
+}
+
+#[test]
+fn transport_error_in_a_pass_in_parts_books_what_went_out_and_retries() {
+    let fake = FakeIpvs::new();
+    fake.with(|f| f.transport_failure_at_apply = Some(2));
+    let (state, _) = LvsState::new(config(many_vs(100, 30)));
+    let mut rec = Reconciler::new();
+    rec.claim(state.claims());
+    let mut b = fake.clone();
+    assert!(rec
+        .sync_parts(&mut b, |emit| state.desired_parts(emit))
+        .is_err());
+    assert!(rec.needs_retry());
+    // The first part reached the kernel and is booked; the producer stopped after the
+    // failed one (nothing more was sent).
+    let sent = fake.with(|f| f.log.len());
+    assert!((1024..3100).contains(&sent), "{sent} operations sent");
+    assert_eq!(fake.with(|f| f.apply_calls), 2);
+    assert_eq!(rec.stats.ops_ok, sent as u64);
+    assert_eq!(rec.actual(), &fake.table());
+    // The retry reads the kernel again and finishes the table.
+    rec.sync_parts(&mut b, |emit| state.desired_parts(emit))
+        .unwrap();
+    assert_eq!(fake.table(), state.desired());
+    assert_eq!(fake.with(|f| f.dumps), 2);
+    assert!(!rec.needs_retry());
+}
+
+#[test]
+fn reconciler_from_an_early_read_of_the_table_does_not_read_it_again() {
+    let fake = FakeIpvs::new();
+    let foreign = lvsd::ipvs::Service {
+        key: skey("10.9.9.9", 80),
+        scheduler: "rr".into(),
+        flags: 0,
+        timeout: 0,
+        netmask: u32::MAX,
+        pe_name: None,
+    };
+    fake.with(|f| f.table.apply(&Op::AddService(foreign)));
+    let mut b = fake.clone();
+    let mut rec = Reconciler::from_dump(b.dump().unwrap());
+    let (state, _) = LvsState::new(config(vec![web_vs(&[1, 1])]));
+    rec.claim(state.claims());
+    rec.sync_parts(&mut b, |emit| state.desired_parts(emit))
+        .unwrap();
+    assert_eq!(fake.with(|f| f.dumps), 1, "only the early read");
+    let mut want = state.desired();
+    want.services.insert(
+        skey("10.9.9.9", 80),
+        fake.table().services[&skey("10.9.9.9", 80)].clone(),
+    );
+    assert_eq!(fake.table(), want);
+    assert!(!rec.needs_retry());
 }

@@ -11,11 +11,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 N=${1:-1000} M=${2:-20} SETTLE=${3:-130} WHAT=${4:-all}
 cd "$ROOT"
-cargo build --release --bin lvsd --bin lvsd-ipvs >&2
+BIN=$(bash "$HERE/../build-static.sh")
 run_guest() {  # run_guest TAG WHAT SETTLE
     local res=$ROOT/target/vm-results/bench-$1
     rm -rf "$res"; mkdir -p "$res"
-    LVSD_BINS="$ROOT/target/release/lvsd $ROOT/target/release/lvsd-ipvs" VM_MEM=${VM_MEM:-2048} \
+    LVSD_BINS="$BIN/lvsd $BIN/lvsd-ipvs" VM_MEM=${VM_MEM:-2048} \
         VM_TIMEOUT=${VM_TIMEOUT:-1800} bash "$HERE/run.sh" bench.sh "$res" "$N" "$M" "$3" "$2" ${LVSD_FLAGS:-} \
         >"$res/run.log" 2>&1 || {
         echo "bench VM failed; see $res/run.log" >&2; tail -20 "$res/run.log" >&2; exit 1; }

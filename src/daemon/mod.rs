@@ -11,6 +11,7 @@ pub mod report;
 
 use crate::cli::Options;
 use crate::config::Config;
+use crate::lvs::runtime::EarlyKernel;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -53,8 +54,8 @@ pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
 }
 
 /// Starts the LVS side: health checkers driving the kernel's IPVS table.
-fn start_lvs(ctl: Control) -> Option<JoinHandle<anyhow::Result<()>>> {
-    Some(tokio::spawn(crate::lvs::runtime::run(ctl)))
+fn start_lvs(ctl: Control, early: Option<EarlyKernel>) -> Option<JoinHandle<anyhow::Result<()>>> {
+    Some(tokio::spawn(crate::lvs::runtime::run(ctl, early)))
 }
 
 /// Forks into the background: the parent exits 0, the child leaves the terminal's session
@@ -78,12 +79,29 @@ fn daemonize() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// When the process started (set by [`mark_start`] first thing in `main`), for the
+/// debug lines that time the start.
+static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Notes the process's start time (call first thing in `main`).
+pub fn mark_start() {
+    PROCESS_START.get_or_init(std::time::Instant::now);
+}
+
+/// Time since [`mark_start`] (zero when it was not called).
+pub fn since_start() -> Duration {
+    PROCESS_START.get().map(|t| t.elapsed()).unwrap_or_default()
+}
+
 /// Runs the daemon with an already loaded configuration until it is told to stop.
-pub fn run(opts: Options, config: Config) -> anyhow::Result<()> {
+/// `early`: the IPVS socket opened while the configuration was read (only without a fork).
+pub fn run(opts: Options, config: Config, early: Option<EarlyKernel>) -> anyhow::Result<()> {
+    let loaded_at = since_start();
     if !opts.dont_fork {
         daemonize()?;
     }
     logging::init(&opts)?;
+    tracing::debug!("Configuration read {loaded_at:.1?} after the start of the process");
     let mut pids = vec![pidfile::PidFile::create(&opts.pid_file)?];
     if opts.runs_vrrp() {
         pids.push(pidfile::PidFile::create(&opts.vrrp_pid_file)?);
@@ -96,7 +114,7 @@ pub fn run(opts: Options, config: Config) -> anyhow::Result<()> {
         .enable_all()
         .thread_name("lvsd")
         .build()?;
-    let res = rt.block_on(serve(opts, config));
+    let res = rt.block_on(serve(opts, config, early));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(pids);
     res
@@ -129,7 +147,7 @@ fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     }))
 }
 
-async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
+async fn serve(opts: Options, config: Config, early: Option<EarlyKernel>) -> anyhow::Result<()> {
     let opts = Arc::new(opts);
     let (reload_tx, reload_rx) = watch::channel(Arc::new(config));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -150,7 +168,7 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
         sides.push(("VRRP", start_vrrp(ctl.clone())?));
     }
     if opts.runs_checkers() {
-        if let Some(h) = start_lvs(ctl.clone()) {
+        if let Some(h) = start_lvs(ctl.clone(), early) {
             sides.push(("LVS", h));
         }
     }
@@ -158,6 +176,10 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
         "Starting lvsd {} (pid {})",
         env!("CARGO_PKG_VERSION"),
         std::process::id()
+    );
+    tracing::debug!(
+        "Sides started {:.1?} after the start of the process",
+        since_start()
     );
 
     let mut failed = false;

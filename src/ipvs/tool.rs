@@ -6,6 +6,10 @@
 //!   lvsd-ipvs bench N M [BATCH] [ack-each] program N services x M dests (ack-each: every
 //!                            request asks for an ack, not only each batch's last), print the
 //!                            figures, flush
+//!   lvsd-ipvs time-to-table ADDR:PORT M TOTAL LOG -- CMD [ARG...]
+//!                            start CMD (output to LOG), time until the kernel's TCP
+//!                            service ADDR:PORT has M destinations and the table TOTAL
+//!                            entries, print the figure, then stop CMD with SIGTERM
 //!   lvsd-ipvs list [stats|rate] same as `lvsd -L`
 //!   lvsd-ipvs zero | flush
 
@@ -609,6 +613,85 @@ fn bench(n: usize, m: usize, batch: usize, ack_each: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// How often [`time_to_table`] asks the kernel about the last service.
+const POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Entries (services and destinations) in the kernel table.
+fn table_entries(c: &mut IpvsClient) -> Result<usize> {
+    let t = c.dump_all()?;
+    Ok(t.len() + t.iter().map(|s| s.dests.len()).sum::<usize>())
+}
+
+/// Starts a daemon and times it until the kernel table is complete: until the service
+/// `last` (which both daemons program last) has `m` destinations, asked of the kernel every
+/// [`POLL`] on a netlink socket opened beforehand (a process per poll, as `ipvsadm`, costs
+/// tens of ms under TCG and blurs the figure by as much), then confirmed by counting the
+/// whole table (`total` entries; if it is short, polled on until complete).
+fn time_to_table(last: &str, m: usize, total: usize, log: &Path, cmd: &[String]) -> Result<i32> {
+    let sa: std::net::SocketAddr = last
+        .parse()
+        .map_err(|_| anyhow!("not an ADDR:PORT: {last}"))?;
+    let key = ServiceKey::Addr {
+        proto: Proto::Tcp,
+        addr: sa.ip(),
+        port: sa.port(),
+    };
+    let (prog, args) = cmd.split_first().ok_or_else(|| anyhow!("no command"))?;
+    let out = std::fs::File::create(log).with_context(|| format!("{}", log.display()))?;
+    let mut c = IpvsClient::connect()?;
+    let t0 = Instant::now();
+    let mut child = std::process::Command::new(prog)
+        .args(args)
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+        .with_context(|| format!("cannot start {prog}"))?;
+    let limit = std::time::Duration::from_secs(600);
+    let done = loop {
+        let last_complete = match c.dests(&key) {
+            Ok(d) => d.len() >= m,
+            Err(ClientError::Kernel { .. }) => false, // not there yet
+            Err(e) => return Err(e.into()),
+        };
+        if last_complete {
+            let at = t0.elapsed();
+            let have = table_entries(&mut c)?;
+            if have >= total {
+                break Some(at);
+            }
+            println!(
+                "BENCH-NOTE the last service was complete before the table ({have} of {total})"
+            );
+            while table_entries(&mut c)? < total {
+                std::thread::sleep(POLL);
+            }
+            break Some(t0.elapsed());
+        }
+        if let Some(st) = child.try_wait()? {
+            println!("BENCH-NOTE {prog} exited early ({st})");
+            break None;
+        }
+        if t0.elapsed() > limit {
+            println!("BENCH-NOTE timeout");
+            break None;
+        }
+        std::thread::sleep(POLL);
+    };
+    if let Some(t) = done {
+        println!(
+            "ms={:.1} entries={total} per_s={:.0}",
+            t.as_secs_f64() * 1000.0,
+            total as f64 / t.as_secs_f64()
+        );
+    }
+    // SAFETY: kill(2) on the child's pid, which is ours to signal.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    child.wait()?;
+    Ok(if done.is_some() { 0 } else { 1 })
+}
+
 /// Entry point of the `lvsd-ipvs` binary.
 pub fn tool_main(args: &[String]) -> Result<i32> {
     let num = |i: usize, d: usize| -> Result<usize> {
@@ -627,6 +710,16 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
             num(3, super::client::DEFAULT_BATCH)?,
             args.get(4).map(String::as_str) == Some("ack-each"),
         ),
+        Some("time-to-table") => {
+            let (Some(last), Some(log)) = (args.get(1), args.get(4)) else {
+                bail!("usage: time-to-table ADDR:PORT M TOTAL LOG -- CMD [ARG...]");
+            };
+            let cmd = match args.iter().position(|a| a == "--") {
+                Some(i) => &args[i + 1..],
+                None => bail!("time-to-table: no -- before the command"),
+            };
+            time_to_table(last, num(2, 20)?, num(3, 21000)?, Path::new(log), cmd)
+        }
         Some("list") => {
             let mode = match args.get(1).map(String::as_str) {
                 Some("stats") => ListMode::Stats,
@@ -648,7 +741,7 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
             Ok(0)
         }
         _ => {
-            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] [ack-each] | list [plain|stats|rate] | zero | flush");
+            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] [ack-each] | time-to-table ADDR:PORT M TOTAL LOG -- CMD... | list [plain|stats|rate] | zero | flush");
             Ok(2)
         }
     }

@@ -27,6 +27,9 @@ pub struct FakeKernel {
     pub rules: Vec<Rule>,
     /// The next `apply` / `dump` calls fail as a transport error.
     pub transport_failures: VecDeque<()>,
+    /// The `apply` call with this number (`apply_calls` counted from 1) fails as a
+    /// transport error.
+    pub transport_failure_at_apply: Option<usize>,
     pub timeouts: Vec<Timeouts>,
     pub daemons: Vec<SyncDaemon>,
     pub daemon_stops: Vec<SyncState>,
@@ -129,7 +132,9 @@ impl IpvsBackend for FakeIpvs {
     fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, FakeError> {
         self.with(|k| {
             k.apply_calls += 1;
-            if k.transport_failures.pop_front().is_some() {
+            if k.transport_failures.pop_front().is_some()
+                || k.transport_failure_at_apply == Some(k.apply_calls)
+            {
                 return Err(FakeError);
             }
             let mut results = Vec::with_capacity(ops.len());

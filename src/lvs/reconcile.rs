@@ -16,6 +16,7 @@
 
 use super::table::{diff, diff_service, Ownership, Table};
 use crate::ipvs::{IpvsBackend, Op, ServiceKey};
+use rustc_hash::FxHashSet;
 use tracing::{debug, info, warn};
 
 /// Counters of the reconciler.
@@ -71,11 +72,71 @@ fn dest_op_service(op: &Op) -> Option<&ServiceKey> {
     }
 }
 
+/// Operations a full pass sends together once it has found them (services are never
+/// split: a part ends after the service that reaches this many).
+const PART_OPS: usize = 1024;
+/// Parts found but not yet sent, at most.
+const PARTS_AHEAD: usize = 4;
+
+/// The producer side of [`Reconciler::sync_parts`]: diffs each part `produce` hands over
+/// against the kernel table, sending the operations in parts of about [`PART_OPS`], then
+/// the deletions of the managed services no part wants. Stops when the receiver is gone.
+fn diff_parts<P>(
+    actual: &Table,
+    owned: &Ownership,
+    produce: P,
+    tx: &std::sync::mpsc::SyncSender<Vec<Op>>,
+) where
+    P: FnOnce(&mut dyn FnMut(&Table)),
+{
+    let mut wanted: FxHashSet<ServiceKey> = FxHashSet::default();
+    let mut ops = Vec::new();
+    let mut open = true;
+    produce(&mut |part: &Table| {
+        if !open {
+            return;
+        }
+        for (k, want) in &part.services {
+            if !wanted.insert(*k) {
+                continue;
+            }
+            diff_service(k, Some(want), actual.services.get(k), owned, &mut ops);
+            if ops.len() >= PART_OPS {
+                open = tx.send(std::mem::take(&mut ops)).is_ok();
+                if !open {
+                    return;
+                }
+            }
+        }
+    });
+    if !open {
+        return;
+    }
+    for (k, have) in &actual.services {
+        if !wanted.contains(k) {
+            diff_service(k, None, Some(have), owned, &mut ops);
+        }
+    }
+    if !ops.is_empty() {
+        let _ = tx.send(ops);
+    }
+}
+
 impl Reconciler {
     /// A reconciler that has not seen the kernel yet (its first pass dumps).
     pub fn new() -> Reconciler {
         Reconciler {
             stale: true,
+            retry: true,
+            ..Default::default()
+        }
+    }
+
+    /// A reconciler that starts from a table just read from the kernel.
+    pub fn from_dump(dump: Vec<crate::ipvs::ServiceState>) -> Reconciler {
+        Reconciler {
+            actual: Table::from_dump(dump),
+            stale: false,
             retry: true,
             ..Default::default()
         }
@@ -119,12 +180,77 @@ impl Reconciler {
         backend: &mut B,
         desired: &Table,
     ) -> Result<Pass, B::Error> {
+        self.sync_parts(backend, |emit| emit(desired))
+    }
+
+    /// A full pass over a desired table that `produce` hands over in parts (each part some
+    /// services with their destinations; a service in more than one part counts once, as
+    /// its first part has it). `produce` runs on a second thread, which also diffs each
+    /// part against the copy of the kernel table, while this thread sends the operations
+    /// found so far: building the table and diffing it overlap with the kernel's work.
+    /// The operations come in the same order as [`Reconciler::plan`]'s: services
+    /// before their destinations, deletions of unwanted services last. Successes are
+    /// booked once every part is sent.
+    pub fn sync_parts<B, P>(&mut self, backend: &mut B, produce: P) -> Result<Pass, B::Error>
+    where
+        B: IpvsBackend,
+        P: FnOnce(&mut dyn FnMut(&Table)) + Send,
+    {
+        let started = std::time::Instant::now();
         if self.stale {
             self.refresh(backend)?;
         }
-        let ops = self.plan(desired);
+        let dumped = started.elapsed();
         self.retry = false;
-        self.execute(backend, ops)
+        self.stats.passes += 1;
+        let (actual, owned) = (&self.actual, &self.owned);
+        let mut sent: Vec<(Vec<Op>, Vec<crate::ipvs::OpResult>)> = Vec::new();
+        let mut failure = None;
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Op>>(PARTS_AHEAD);
+            let differ = s.spawn(move || diff_parts(actual, owned, produce, &tx));
+            // Dropping the receiver after a transport error stops the producer at its
+            // next part.
+            for ops in rx {
+                match backend.apply(&ops) {
+                    Ok(results) => sent.push((ops, results)),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Err(panic) = differ.join() {
+                std::panic::resume_unwind(panic);
+            }
+        });
+        let applied = started.elapsed();
+        let mut pass = Pass::default();
+        for (ops, results) in &sent {
+            pass.ops += ops.len();
+            self.book(ops, results, &mut pass);
+        }
+        if let Some(e) = failure {
+            self.stats.transport_errors += 1;
+            self.stale = true;
+            self.retry = true;
+            warn!("IPVS update failed after {} operations: {e}", pass.ops);
+            return Err(e);
+        }
+        if pass.failed == 0 {
+            debug!(
+                "IPVS full pass: dump {dumped:.1?}, {} operations built and applied in {:.1?}, booked in {:.1?}",
+                pass.ops,
+                applied - dumped,
+                started.elapsed() - applied
+            );
+        } else {
+            info!(
+                "IPVS: {} of {} operations failed; retrying on the next pass",
+                pass.failed, pass.ops
+            );
+        }
+        Ok(pass)
     }
 
     /// An incremental pass over some services only, against the copy (a dump first when
@@ -227,6 +353,26 @@ impl Reconciler {
                 return Err(e);
             }
         };
+        let applied = started.elapsed();
+        self.book(&ops, &results, &mut pass);
+        if pass.failed == 0 {
+            debug!(
+                "IPVS: {} operations applied in {applied:.1?}, booked in {:.1?}",
+                pass.ops,
+                started.elapsed() - applied
+            );
+        } else {
+            info!(
+                "IPVS: {} of {} operations failed; retrying on the next pass",
+                pass.failed, pass.ops
+            );
+        }
+        Ok(pass)
+    }
+
+    /// Books the outcome of operations sent together: successes update the copy of the
+    /// kernel table and what lvsd owns, failures are logged and make a retry due.
+    fn book(&mut self, ops: &[Op], results: &[crate::ipvs::OpResult], pass: &mut Pass) {
         if results.len() != ops.len() {
             warn!(
                 "IPVS backend answered {} results for {} operations",
@@ -236,14 +382,13 @@ impl Reconciler {
             self.stale = true;
             self.retry = true;
         }
-        // Successes update the copy of the kernel table and what lvsd owns. The operations
-        // on one service's destinations come in runs (the diff's order): the service's
-        // entries are looked up once per run.
+        // The operations on one service's destinations come in runs (the diff's order):
+        // the service's entries are looked up once per run.
         let mut i = 0;
         let n = ops.len().min(results.len());
         while i < n {
             let Some(k) = dest_op_service(&ops[i]) else {
-                self.note(&ops[i], &results[i], &mut pass);
+                self.note(&ops[i], &results[i], pass);
                 i += 1;
                 continue;
             };
@@ -253,7 +398,7 @@ impl Reconciler {
             }
             for (op, result) in ops[i..j].iter().zip(&results[i..j]) {
                 if let Err(errno) = result {
-                    self.failed(op, *errno, &mut pass);
+                    self.failed(op, *errno, pass);
                 }
             }
             let succeeded = || {
@@ -290,19 +435,6 @@ impl Reconciler {
             }
             i = j;
         }
-        if pass.failed == 0 {
-            debug!(
-                "IPVS: {} operations applied in {:.1?}",
-                pass.ops,
-                started.elapsed()
-            );
-        } else {
-            info!(
-                "IPVS: {} of {} operations failed; retrying on the next pass",
-                pass.failed, pass.ops
-            );
-        }
-        Ok(pass)
     }
 
     /// Deletes every managed service present in the kernel (exit without `-I`).

@@ -10,7 +10,8 @@ use crate::alert::{Alert, MailSettings, Mailer};
 use crate::checkers::{CheckerEvent, CheckerId};
 use crate::config::Config;
 use crate::daemon::Control;
-use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey};
+use crate::ipvs::client::{ClientError, IpvsClient};
+use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey, ServiceState};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,7 +123,6 @@ struct Kernel<B> {
 }
 
 enum Job {
-    Sync(Table),
     Update(Table, Vec<ServiceKey>),
     Release,
 }
@@ -134,7 +134,6 @@ where
     let mut kernel = kernel;
     let joined = tokio::task::spawn_blocking(move || {
         let r = match &job {
-            Job::Sync(t) => kernel.rec.sync(&mut kernel.backend, t).map(|_| ()),
             Job::Update(t, scope) => kernel.rec.update(&mut kernel.backend, t, scope).map(|_| ()),
             Job::Release => kernel.rec.release(&mut kernel.backend).map(|_| ()),
         };
@@ -143,6 +142,27 @@ where
             tracing::debug!("IPVS pass ended with a transport error: {e}");
         }
         kernel
+    })
+    .await;
+    joined.map_err(|e| anyhow::anyhow!("IPVS worker failed: {e}"))
+}
+
+/// A full pass on the blocking pool: the desired table is built from the state part by
+/// part on a second thread while the kernel takes the operations found so far.
+async fn full_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Kernel<B>, LvsState)>
+where
+    B: IpvsBackend + Send + 'static,
+{
+    let mut kernel = kernel;
+    let joined = tokio::task::spawn_blocking(move || {
+        let r = kernel
+            .rec
+            .sync_parts(&mut kernel.backend, |emit| state.desired_parts(emit));
+        if let Err(e) = r {
+            // Already logged and counted by the reconciler; retried while stale.
+            tracing::debug!("IPVS pass ended with a transport error: {e}");
+        }
+        (kernel, state)
     })
     .await;
     joined.map_err(|e| anyhow::anyhow!("IPVS worker failed: {e}"))
@@ -165,13 +185,61 @@ fn apply_globals<B: IpvsGlobals>(backend: &mut B, config: &Config, old: Option<&
     // (src/vrrp/syncd.rs), as keepalived's VRRP process does.
 }
 
+/// The IPVS socket and the kernel's table, read on a thread of their own while the
+/// configuration is (`lvsd -n`: nothing forks afterwards). Should the table change between
+/// this read and the first pass, an operation fails, and the retry a second later reads
+/// the table again.
+pub struct EarlyKernel(std::thread::JoinHandle<Result<Opened, ClientError>>);
+
+/// The socket, the table read, and how long both took.
+type Opened = (IpvsClient, Vec<ServiceState>, std::time::Duration);
+
+impl EarlyKernel {
+    pub fn open() -> EarlyKernel {
+        EarlyKernel(std::thread::spawn(|| {
+            let started = std::time::Instant::now();
+            let mut client = IpvsClient::connect()?;
+            let table = client.dump_all()?;
+            Ok((client, table, started.elapsed()))
+        }))
+    }
+}
+
 /// Runs the LVS side with the kernel's IPVS (the generic netlink client), the real health
-/// checkers, and real scripts and mail.
-pub async fn run(ctl: Control) -> anyhow::Result<()> {
-    let client = tokio::task::spawn_blocking(crate::ipvs::client::IpvsClient::connect).await??;
-    run_with(
+/// checkers, and real scripts and mail. `early`: the socket and table opened beforehand
+/// (when that failed, this tries again and reports).
+pub async fn run(ctl: Control, early: Option<EarlyKernel>) -> anyhow::Result<()> {
+    let opened = match early.map(|e| e.0.join()) {
+        Some(Ok(Ok((client, table, took)))) => {
+            tracing::debug!(
+                "IPVS netlink socket opened and table read ({} services) in {took:.1?}, while the configuration was read",
+                table.len()
+            );
+            Some((client, Reconciler::from_dump(table)))
+        }
+        Some(Ok(Err(e))) => {
+            tracing::debug!("IPVS not opened ahead of the configuration: {e}");
+            None
+        }
+        Some(Err(_)) => {
+            tracing::debug!("IPVS not opened ahead of the configuration: the thread died");
+            None
+        }
+        None => None,
+    };
+    let (client, rec) = match opened {
+        Some(o) => o,
+        None => {
+            let started = std::time::Instant::now();
+            let client = tokio::task::spawn_blocking(IpvsClient::connect).await??;
+            tracing::debug!("IPVS netlink socket ready in {:.1?}", started.elapsed());
+            (client, Reconciler::new())
+        }
+    };
+    run_from(
         ctl,
         client,
+        rec,
         ManagedCheckers::default(),
         RealEffects::default(),
     )
@@ -180,8 +248,24 @@ pub async fn run(ctl: Control) -> anyhow::Result<()> {
 
 /// Runs the LVS side over any backend until `ctl.shutdown` turns true.
 pub async fn run_with<B, C, E>(
+    ctl: Control,
+    backend: B,
+    checkers: C,
+    effects: E,
+) -> anyhow::Result<()>
+where
+    B: IpvsBackend + IpvsGlobals + Send + 'static,
+    C: CheckerStarter,
+    E: EffectSink,
+{
+    run_from(ctl, backend, Reconciler::new(), checkers, effects).await
+}
+
+/// [`run_with`], starting from a reconciler that may already hold the kernel's table.
+async fn run_from<B, C, E>(
     mut ctl: Control,
     backend: B,
+    rec: Reconciler,
     mut checkers: C,
     mut effects: E,
 ) -> anyhow::Result<()>
@@ -193,19 +277,22 @@ where
     let started = std::time::Instant::now();
     let config = ctl.reload.borrow_and_update().clone();
     let (mut state, start_effects) = LvsState::new(config.clone());
+    let state_built = started.elapsed();
     for e in start_effects {
         effects.effect(&config, e);
     }
-    let mut kernel = Kernel {
-        backend,
-        rec: Reconciler::new(),
-    };
+    let mut kernel = Kernel { backend, rec };
     apply_globals(&mut kernel.backend, &config, None);
     kernel.rec.claim(state.claims());
-    kernel = kernel_job(kernel, Job::Sync(state.desired())).await?;
+    tracing::debug!(
+        "LVS start: state {state_built:.1?}, claims {:.1?}",
+        started.elapsed() - state_built
+    );
+    (kernel, state) = full_pass(kernel, state).await?;
     info!(
-        "LVS side started in {:.1?}: {} virtual servers, {} services in the kernel table, {} IPVS operations applied",
+        "LVS side started in {:.1?} ({:.1?} after the start of the process): {} virtual servers, {} services in the kernel table, {} IPVS operations applied",
         started.elapsed(),
+        crate::daemon::since_start(),
         config.virtual_servers.len(),
         kernel.rec.actual().services.len(),
         kernel.rec.stats.ops_ok
@@ -240,7 +327,7 @@ where
                 }
                 apply_globals(&mut kernel.backend, &new, Some(&old));
                 kernel.rec.claim(state.claims());
-                kernel = kernel_job(kernel, Job::Sync(state.desired())).await?;
+                (kernel, state) = full_pass(kernel, state).await?;
                 events = checkers.start(new.clone(), &state.checker_states());
                 events_open = true;
                 info!("Reload of the LVS side done in {:?}", started.elapsed());
@@ -281,7 +368,7 @@ where
                 }
             }
             _ = retry.tick(), if kernel.rec.needs_retry() => {
-                kernel = kernel_job(kernel, Job::Sync(state.desired())).await?;
+                (kernel, state) = full_pass(kernel, state).await?;
             }
         }
     }

@@ -33,7 +33,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use thiserror::Error;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
+
+/// Virtual servers per part of [`LvsState::desired_parts`].
+const PART_VS: usize = 16;
 
 /// Something the runtime must do on behalf of the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,9 +222,11 @@ impl LvsState {
         // Quorum up is the normal start: one line per virtual server only at debug level
         // (thousands of them slow a large start); starting without quorum is worth a line.
         if up {
-            debug!(
+            tracing::trace!(
                 "Starting with quorum up for VS {} (live weight {sum}, quorum {}, hysteresis {})",
-                st.label, vs.quorum, vs.hysteresis
+                st.label,
+                vs.quorum,
+                vs.hysteresis
             );
         } else {
             info!(
@@ -488,6 +493,20 @@ impl LvsState {
             self.desired_vs(i, &mut t);
         }
         t
+    }
+
+    /// The desired table in parts of [`PART_VS`] virtual servers, handed to `emit` in order
+    /// (for `Reconciler::sync_parts`, which builds and sends at once). A service key that
+    /// two virtual servers name is the first one's, as in [`LvsState::desired`].
+    pub fn desired_parts(&self, emit: &mut dyn FnMut(&Table)) {
+        let mut part = Table::default();
+        for first in (0..self.vs.len()).step_by(PART_VS) {
+            part.services.clear();
+            for i in first..(first + PART_VS).min(self.vs.len()) {
+                self.desired_vs(i, &mut part);
+            }
+            emit(&part);
+        }
     }
 
     /// The service keys of virtual server `i`.

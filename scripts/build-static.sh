@@ -1,0 +1,18 @@
+#!/bin/bash
+# scripts/build-static.sh [CARGO_BUILD_ARG...] - builds lvsd and lvsd-ipvs (release) as
+# static, non-PIE executables: no shared library to load and nothing to relocate at start,
+# one file to copy to a director. Prints the directory that holds them.
+#
+# Why: a dynamically linked PIE build spends its first ~60 ms in the dynamic loader and
+# relocations under qemu's TCG (lvsd -v: 61-63 ms dynamic, 7-12 ms static; measured in the
+# IPVS test guest), which is a tenth of the time lvsd needs to program 1,000 x 20 entries
+# there. On real hardware the gain is ~1 ms. glibc's static NSS still reads /etc/passwd
+# and DNS itself; only NSS modules such as ldap or sss (script_user from a directory
+# service) need the dynamic build (`cargo build --release`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+# With --target, RUSTFLAGS reach only the target's crates, not build scripts or proc macros.
+RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C relocation-model=static" \
+    cargo build --release --target "$TRIPLE" --bin lvsd --bin lvsd-ipvs "$@" >&2
+echo "$PWD/target/$TRIPLE/release"
