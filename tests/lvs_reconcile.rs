@@ -844,6 +844,23 @@ fn service_named_twice_is_its_first_virtual_servers_across_parts() {
         1
     );
     assert!(!h.rec.needs_retry());
+
+    // The claims travel with the parts: a destination in the kernel that only the second
+    // definition names is lvsd's, and goes, though the first definition's part is diffed
+    // before the second's is built (no claim() beforehand here).
+    let fake = h.fake.clone();
+    fake.with(|f| f.table.apply(&Op::AddDest(k, dest("10.5.0.1", 80, 1))));
+    let mut rec = Reconciler::new();
+    let mut b = fake.clone();
+    fake.with(|f| f.take_log());
+    rec.sync_parts(&mut b, |emit| h.state.desired_parts(emit))
+        .unwrap();
+    assert_eq!(
+        fake.with(|f| f.take_log()),
+        vec![Op::DelDest(k, dkey("10.5.0.1", 80))]
+    );
+    assert!(rec.owned().owns_dest(&k, &dkey("10.5.0.1", 80)));
+    assert_eq!(rec.owned().services.len(), 40);
 }
 
 #[test]

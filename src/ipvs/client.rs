@@ -10,8 +10,9 @@ use neli::consts::socket::{Msg, NlFamily};
 use neli::router::synchronous::NlRouter;
 use neli::socket::NlSocket;
 use neli::utils::Groups;
-use std::collections::HashMap;
 use std::os::unix::io::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use tracing::{debug, info, warn};
 
 /// Messages per `send` by default (the kernel processes them in order and acks each).
@@ -57,11 +58,86 @@ pub struct ClientCounters {
 pub struct IpvsClient {
     sock: NlSocket,
     family: u16,
-    seq: u32,
+    /// The last sequence number used, shared with the client's [`Encoder`]s.
+    seq: Arc<AtomicU32>,
     batch: usize,
     ack_each: bool,
     rbuf: Vec<u8>,
     pub counters: ClientCounters,
+}
+
+fn next_seq(seq: &AtomicU32) -> u32 {
+    seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+}
+
+/// Encodes operations into batches of a client's requests (its family id and sequence
+/// numbers), on any thread: a full pass encodes the next operations while the client sends
+/// the last ones.
+#[derive(Clone)]
+pub struct Encoder {
+    family: u16,
+    seq: Arc<AtomicU32>,
+    batch: usize,
+    ack_each: bool,
+}
+
+/// Operations encoded by an [`Encoder`], for [`IpvsClient::send_encoded`].
+pub struct Encoded {
+    ops: usize,
+    batches: Vec<Batch>,
+    /// Operations that could not be encoded (by index): answered EINVAL, never sent.
+    unsent: Vec<usize>,
+}
+
+/// The requests of one `send`, and which operation each one carries.
+struct Batch {
+    buf: Vec<u8>,
+    /// (sequence number, index of the operation), in the order sent.
+    reqs: Vec<(u32, usize)>,
+}
+
+impl Encoder {
+    /// Splits `ops` into batches of at most `batch` requests and [`MAX_BATCH_BYTES`];
+    /// without `ack_each`, only the last request of a batch asks for an acknowledgement.
+    pub fn encode(&self, ops: &[Op]) -> Encoded {
+        let mut out = Encoded {
+            ops: ops.len(),
+            batches: Vec::with_capacity(ops.len() / self.batch + 1),
+            unsent: Vec::new(),
+        };
+        let mut i = 0;
+        while i < ops.len() {
+            let mut b = Batch {
+                buf: Vec::with_capacity(MAX_BATCH_BYTES.min(ops.len().saturating_sub(i) * 128)),
+                reqs: Vec::with_capacity(self.batch.min(ops.len() - i)),
+            };
+            // Where the last request encoded so far starts.
+            let mut last_at = None;
+            while i < ops.len() && b.reqs.len() < self.batch && b.buf.len() < MAX_BATCH_BYTES {
+                let seq = next_seq(&self.seq);
+                let at = b.buf.len();
+                match codec::encode_op(&mut b.buf, self.family, seq, &ops[i]) {
+                    Ok(()) => {
+                        if let Some(prev_at) = last_at.replace(at) {
+                            if !self.ack_each {
+                                codec::clear_ack_flag(&mut b.buf[prev_at..]);
+                            }
+                        }
+                        b.reqs.push((seq, i));
+                    }
+                    Err(e) => {
+                        warn!(op = ?ops[i], "IPVS: operation not sent: {e}");
+                        out.unsent.push(i);
+                    }
+                }
+                i += 1;
+            }
+            if !b.reqs.is_empty() {
+                out.batches.push(b);
+            }
+        }
+        out
+    }
 }
 
 /// Resolves the IPVS family id; loads ip_vs once when it is missing.
@@ -134,10 +210,12 @@ impl IpvsClient {
         Ok(IpvsClient {
             sock,
             family,
-            seq: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as u32)
-                .unwrap_or(1),
+            seq: Arc::new(AtomicU32::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as u32)
+                    .unwrap_or(1),
+            )),
             batch: DEFAULT_BATCH,
             ack_each: false,
             rbuf: vec![0; RECV_BUF],
@@ -167,8 +245,18 @@ impl IpvsClient {
     }
 
     fn next_seq(&mut self) -> u32 {
-        self.seq = self.seq.wrapping_add(1);
-        self.seq
+        next_seq(&self.seq)
+    }
+
+    /// An encoder of this client's requests, which may run on another thread while this
+    /// one sends (see [`IpvsClient::send_encoded`]).
+    pub fn encoder(&self) -> Encoder {
+        Encoder {
+            family: self.family,
+            seq: self.seq.clone(),
+            batch: self.batch,
+            ack_each: self.ack_each,
+        }
     }
 
     fn send(&mut self, buf: &[u8]) -> Result<(), ClientError> {
@@ -358,55 +446,35 @@ impl IpvsClient {
     }
 
     /// Applies operations in order, `batch` messages per send (see [`Self::set_ack_each`]
-    /// for which ask for an acknowledgement). Returns one result per operation; a failed
-    /// one is logged with the kernel's errno.
+    /// for which ask for an acknowledgement). Returns one result per operation.
     pub fn apply_ops(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, ClientError> {
-        let mut results: Vec<Option<OpResult>> = vec![None; ops.len()];
-        let mut buf = Vec::with_capacity(MAX_BATCH_BYTES + 1024);
-        let mut lens = Vec::with_capacity(ACK_SLOTS);
-        let mut i = 0;
-        while i < ops.len() {
-            buf.clear();
-            // Every request of the batch by sequence number, until its answer is read.
-            let mut pending: HashMap<u32, usize> = HashMap::new();
-            // Where the last request encoded so far starts, and its sequence number.
-            let mut last: Option<(usize, u32)> = None;
-            while i < ops.len() && pending.len() < self.batch && buf.len() < MAX_BATCH_BYTES {
-                let seq = self.next_seq();
-                let at = buf.len();
-                match codec::encode_op(&mut buf, self.family, seq, &ops[i]) {
-                    Ok(()) => {
-                        if let Some((prev_at, _)) = last.replace((at, seq)) {
-                            if !self.ack_each {
-                                codec::clear_ack_flag(&mut buf[prev_at..]);
-                            }
-                        }
-                        pending.insert(seq, i);
-                    }
-                    Err(e) => {
-                        warn!(op = ?ops[i], "IPVS: operation not sent: {e}");
-                        results[i] = Some(Err(libc::EINVAL));
-                        self.counters.op_errors += 1;
-                    }
-                }
-                i += 1;
+        let encoded = self.encoder().encode(ops);
+        self.send_encoded(encoded)
+    }
+
+    /// Sends operations an [`Encoder`] of this client prepared, one batch per `send`, and
+    /// reads the answers: one result per operation, in the order they were encoded. A
+    /// request without an answer after its batch's last one succeeded (see
+    /// [`Self::set_ack_each`]).
+    pub fn send_encoded(&mut self, encoded: Encoded) -> Result<Vec<OpResult>, ClientError> {
+        let mut results: Vec<Option<OpResult>> = vec![None; encoded.ops];
+        for i in encoded.unsent {
+            if let Some(r) = results.get_mut(i) {
+                *r = Some(Err(libc::EINVAL));
+                self.counters.op_errors += 1;
             }
-            let Some((_, last_seq)) = last else {
+        }
+        let mut lens = Vec::with_capacity(ACK_SLOTS);
+        for batch in encoded.batches {
+            let Some(&(last_seq, _)) = batch.reqs.last() else {
                 continue;
             };
-            self.send(&buf)?;
-            self.counters.ops += pending.len() as u64;
-            // With an ack for every request, wait for all of them; otherwise for the last
-            // request's answer, which the kernel queues after every earlier one.
-            let ack_each = self.ack_each;
-            let waiting = |pending: &HashMap<u32, usize>| {
-                if ack_each {
-                    !pending.is_empty()
-                } else {
-                    pending.contains_key(&last_seq)
-                }
-            };
-            while waiting(&pending) {
+            self.send(&batch.buf)?;
+            self.counters.ops += batch.reqs.len() as u64;
+            // Answers still awaited: with an ack for every request, all of them; otherwise
+            // the last request's, which the kernel queues after every earlier one.
+            let mut waiting = if self.ack_each { batch.reqs.len() } else { 1 };
+            while waiting > 0 {
                 self.recv_many(&mut lens)?;
                 self.counters.recvs += 1;
                 for (slot, len) in lens.iter().enumerate() {
@@ -429,27 +497,37 @@ impl IpvsClient {
                                 continue;
                             }
                         };
-                        let Some(idx) = pending.remove(&seq) else {
+                        // Answers are rare (failures, and one ack per batch): a scan from
+                        // the end finds the usual one, the last request, at once.
+                        let found = batch.reqs.iter().rev().find(|(s, _)| *s == seq);
+                        let Some(&(_, idx)) = found else {
                             self.counters.bad_replies += 1;
                             warn!(seq, "IPVS: acknowledgement for no pending request");
                             continue;
                         };
+                        let Some(slot) = results.get_mut(idx) else {
+                            continue;
+                        };
+                        if slot.is_some() {
+                            self.counters.bad_replies += 1;
+                            continue;
+                        }
                         if let Err(errno) = res {
                             self.counters.op_errors += 1;
-                            warn!(
-                                op = ?ops[idx],
-                                errno,
-                                "IPVS operation failed: {}",
-                                errno_text(errno)
-                            );
+                            debug!(errno, "IPVS request {seq} failed: {}", errno_text(errno));
                         }
-                        results[idx] = Some(res);
+                        *slot = Some(res);
+                        if self.ack_each || seq == last_seq {
+                            waiting -= 1;
+                        }
                     }
                 }
             }
             // Requests sent without the ACK flag and answered by no error: they succeeded.
-            for (_, idx) in pending {
-                results[idx] = Some(Ok(()));
+            for &(_, idx) in &batch.reqs {
+                if let Some(slot @ None) = results.get_mut(idx) {
+                    *slot = Some(Ok(()));
+                }
             }
         }
         Ok(results
@@ -523,13 +601,24 @@ impl IpvsClient {
     }
 }
 
+impl Prepare for Encoder {
+    type Prepared = Encoded;
+    fn prepare(&self, ops: &[Op]) -> Encoded {
+        self.encode(ops)
+    }
+}
+
 impl IpvsBackend for IpvsClient {
     type Error = ClientError;
+    type Preparer = Encoder;
     fn dump(&mut self) -> Result<Vec<ServiceState>, ClientError> {
         self.dump_all()
     }
-    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, ClientError> {
-        self.apply_ops(ops)
+    fn preparer(&self) -> Encoder {
+        self.encoder()
+    }
+    fn apply_prepared(&mut self, ops: Encoded) -> Result<Vec<OpResult>, ClientError> {
+        self.send_encoded(ops)
     }
 }
 

@@ -3,8 +3,8 @@
 
 use super::table::Table;
 use crate::ipvs::{
-    DestState, IpvsBackend, IpvsGlobals, Op, OpResult, ServiceState, Stats, SyncDaemon, SyncState,
-    Timeouts,
+    CloneOps, DestState, IpvsBackend, IpvsGlobals, Op, OpResult, ServiceState, Stats, SyncDaemon,
+    SyncState, Timeouts,
 };
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -100,6 +100,7 @@ impl FakeIpvs {
 
 impl IpvsBackend for FakeIpvs {
     type Error = FakeError;
+    type Preparer = CloneOps;
 
     fn dump(&mut self) -> Result<Vec<ServiceState>, FakeError> {
         self.with(|k| {
@@ -129,7 +130,11 @@ impl IpvsBackend for FakeIpvs {
         })
     }
 
-    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, FakeError> {
+    fn preparer(&self) -> CloneOps {
+        CloneOps
+    }
+
+    fn apply_prepared(&mut self, ops: Vec<Op>) -> Result<Vec<OpResult>, FakeError> {
         self.with(|k| {
             k.apply_calls += 1;
             if k.transport_failures.pop_front().is_some()
@@ -139,14 +144,14 @@ impl IpvsBackend for FakeIpvs {
             }
             let mut results = Vec::with_capacity(ops.len());
             for op in ops {
-                k.log.push(op.clone());
-                match k.errno_for(op) {
+                match k.errno_for(&op) {
                     Some(e) => results.push(Err(e)),
                     None => {
-                        k.table.apply(op);
+                        k.table.apply(&op);
                         results.push(Ok(()));
                     }
                 }
+                k.log.push(op);
             }
             Ok(results)
         })

@@ -14,8 +14,8 @@
 //! keepalived removes nothing it did not add). At exit, the managed services are deleted
 //! whole (with any foreign destination inside them), unless `-I`.
 
-use super::table::{diff, diff_service, Ownership, Table};
-use crate::ipvs::{IpvsBackend, Op, ServiceKey};
+use super::table::{diff, diff_service, Both, Ownership, Table};
+use crate::ipvs::{IpvsBackend, Op, Prepare, ServiceKey};
 use rustc_hash::FxHashSet;
 use tracing::{debug, info, warn};
 
@@ -79,47 +79,58 @@ const PART_OPS: usize = 1024;
 const PARTS_AHEAD: usize = 4;
 
 /// The producer side of [`Reconciler::sync_parts`]: diffs each part `produce` hands over
-/// against the kernel table, sending the operations in parts of about [`PART_OPS`], then
-/// the deletions of the managed services no part wants. Stops when the receiver is gone.
-fn diff_parts<P>(
+/// against the kernel table (with what lvsd owned before and what the part claims), sending
+/// the operations in parts of about [`PART_OPS`], then the deletions of the managed
+/// services no part wants. Stops when the receiver is gone. Returns the parts' claims.
+fn diff_parts<P, R>(
     actual: &Table,
     owned: &Ownership,
     produce: P,
-    tx: &std::sync::mpsc::SyncSender<Vec<Op>>,
-) where
-    P: FnOnce(&mut dyn FnMut(&Table)),
+    prepare: &R,
+    tx: &std::sync::mpsc::SyncSender<(Vec<Op>, R::Prepared)>,
+) -> Vec<Ownership>
+where
+    P: FnOnce(&mut dyn FnMut(&Table, Ownership)),
+    R: Prepare,
 {
+    let send = |ops: Vec<Op>| {
+        let prepared = prepare.prepare(&ops);
+        tx.send((ops, prepared)).is_ok()
+    };
     let mut wanted: FxHashSet<ServiceKey> = FxHashSet::default();
+    let mut claims = Vec::new();
     let mut ops = Vec::new();
     let mut open = true;
-    produce(&mut |part: &Table| {
+    produce(&mut |part: &Table, claimed: Ownership| {
         if !open {
             return;
         }
+        let owns = Both(owned, &claimed);
         for (k, want) in &part.services {
             if !wanted.insert(*k) {
                 continue;
             }
-            diff_service(k, Some(want), actual.services.get(k), owned, &mut ops);
+            diff_service(k, Some(want), actual.services.get(k), &owns, &mut ops);
             if ops.len() >= PART_OPS {
-                open = tx.send(std::mem::take(&mut ops)).is_ok();
+                open = send(std::mem::take(&mut ops));
                 if !open {
-                    return;
+                    break;
                 }
             }
         }
+        claims.push(claimed);
     });
-    if !open {
-        return;
-    }
-    for (k, have) in &actual.services {
-        if !wanted.contains(k) {
-            diff_service(k, None, Some(have), owned, &mut ops);
+    if open {
+        for (k, have) in &actual.services {
+            if !wanted.contains(k) {
+                diff_service(k, None, Some(have), owned, &mut ops);
+            }
+        }
+        if !ops.is_empty() {
+            send(ops);
         }
     }
-    if !ops.is_empty() {
-        let _ = tx.send(ops);
-    }
+    claims
 }
 
 impl Reconciler {
@@ -160,7 +171,12 @@ impl Reconciler {
         }
         self.owned.services.extend(claims.services);
         for (k, d) in claims.dests {
-            self.owned.dests.entry(k).or_default().extend(d);
+            match self.owned.dests.entry(k) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(d);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().extend(d),
+            }
         }
     }
 
@@ -180,21 +196,23 @@ impl Reconciler {
         backend: &mut B,
         desired: &Table,
     ) -> Result<Pass, B::Error> {
-        self.sync_parts(backend, |emit| emit(desired))
+        self.sync_parts(backend, |emit| emit(desired, Ownership::default()))
     }
 
     /// A full pass over a desired table that `produce` hands over in parts (each part some
-    /// services with their destinations; a service in more than one part counts once, as
-    /// its first part has it). `produce` runs on a second thread, which also diffs each
-    /// part against the copy of the kernel table, while this thread sends the operations
-    /// found so far: building the table and diffing it overlap with the kernel's work.
+    /// services with their destinations, and what the configuration claims among them; a
+    /// service in more than one part counts once, as its first part has it; the claims
+    /// are added to what lvsd manages, as [`Reconciler::claim`] does). `produce` runs on a second thread, which also diffs each
+    /// part against the copy of the kernel table and prepares (encodes) the operations,
+    /// while this thread sends those found so far: building, diffing and encoding overlap
+    /// with the kernel's work.
     /// The operations come in the same order as [`Reconciler::plan`]'s: services
     /// before their destinations, deletions of unwanted services last. Successes are
     /// booked once every part is sent.
     pub fn sync_parts<B, P>(&mut self, backend: &mut B, produce: P) -> Result<Pass, B::Error>
     where
         B: IpvsBackend,
-        P: FnOnce(&mut dyn FnMut(&Table)) + Send,
+        P: FnOnce(&mut dyn FnMut(&Table, Ownership)) + Send,
     {
         let started = std::time::Instant::now();
         if self.stale {
@@ -206,13 +224,14 @@ impl Reconciler {
         let (actual, owned) = (&self.actual, &self.owned);
         let mut sent: Vec<(Vec<Op>, Vec<crate::ipvs::OpResult>)> = Vec::new();
         let mut failure = None;
-        std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Op>>(PARTS_AHEAD);
-            let differ = s.spawn(move || diff_parts(actual, owned, produce, &tx));
+        let preparer = backend.preparer();
+        let claims = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(PARTS_AHEAD);
+            let differ = s.spawn(move || diff_parts(actual, owned, produce, &preparer, &tx));
             // Dropping the receiver after a transport error stops the producer at its
             // next part.
-            for ops in rx {
-                match backend.apply(&ops) {
+            for (ops, prepared) in rx {
+                match backend.apply_prepared(prepared) {
                     Ok(results) => sent.push((ops, results)),
                     Err(e) => {
                         failure = Some(e);
@@ -220,10 +239,14 @@ impl Reconciler {
                     }
                 }
             }
-            if let Err(panic) = differ.join() {
-                std::panic::resume_unwind(panic);
+            match differ.join() {
+                Ok(claims) => claims,
+                Err(panic) => std::panic::resume_unwind(panic),
             }
         });
+        for c in claims {
+            self.claim(c);
+        }
         let applied = started.elapsed();
         let mut pass = Pass::default();
         for (ops, results) in &sent {

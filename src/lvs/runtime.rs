@@ -283,11 +283,7 @@ where
     }
     let mut kernel = Kernel { backend, rec };
     apply_globals(&mut kernel.backend, &config, None);
-    kernel.rec.claim(state.claims());
-    tracing::debug!(
-        "LVS start: state {state_built:.1?}, claims {:.1?}",
-        started.elapsed() - state_built
-    );
+    tracing::debug!("LVS start: state built in {state_built:.1?}");
     (kernel, state) = full_pass(kernel, state).await?;
     info!(
         "LVS side started in {:.1?} ({:.1?} after the start of the process): {} virtual servers, {} services in the kernel table, {} IPVS operations applied",
@@ -326,7 +322,6 @@ where
                     effects.effect(&new, e);
                 }
                 apply_globals(&mut kernel.backend, &new, Some(&old));
-                kernel.rec.claim(state.claims());
                 (kernel, state) = full_pass(kernel, state).await?;
                 events = checkers.start(new.clone(), &state.checker_states());
                 events_open = true;

@@ -29,6 +29,7 @@ use super::table::{Entry, Ownership, Table};
 use crate::checkers::{CheckerEvent, CheckerId};
 use crate::config::{Config, RealServer, VirtualServer, VsKey};
 use crate::ipvs::{DestKey, ServiceKey};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -495,17 +496,43 @@ impl LvsState {
         t
     }
 
-    /// The desired table in parts of [`PART_VS`] virtual servers, handed to `emit` in order
-    /// (for `Reconciler::sync_parts`, which builds and sends at once). A service key that
-    /// two virtual servers name is the first one's, as in [`LvsState::desired`].
-    pub fn desired_parts(&self, emit: &mut dyn FnMut(&Table)) {
-        let mut part = Table::default();
-        for first in (0..self.vs.len()).step_by(PART_VS) {
-            part.services.clear();
-            for i in first..(first + PART_VS).min(self.vs.len()) {
-                self.desired_vs(i, &mut part);
+    /// The desired table in parts of [`PART_VS`] virtual servers, each with what the
+    /// configuration claims among its services (as [`LvsState::claims`] would: every real
+    /// and sorry server of every virtual server naming the service), handed to `emit` in
+    /// order (for `Reconciler::sync_parts`, which builds and sends at once). A service key
+    /// that two virtual servers name is the first one's, as in [`LvsState::desired`].
+    pub fn desired_parts(&self, emit: &mut dyn FnMut(&Table, Ownership)) {
+        // Keys named by more than one virtual server, with all of them.
+        let mut first: FxHashMap<ServiceKey, usize> = FxHashMap::default();
+        let mut shared: FxHashMap<ServiceKey, Vec<usize>> = FxHashMap::default();
+        for (i, st) in self.vs.iter().enumerate() {
+            for key in &st.keys {
+                match first.entry(*key) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(i);
+                    }
+                    std::collections::hash_map::Entry::Occupied(o) => {
+                        shared.entry(*key).or_insert_with(|| vec![*o.get()]).push(i);
+                    }
+                }
             }
-            emit(&part);
+        }
+        let mut part = Table::default();
+        for start in (0..self.vs.len()).step_by(PART_VS) {
+            part.services.clear();
+            let mut claims = Ownership::default();
+            for i in start..(start + PART_VS).min(self.vs.len()) {
+                self.desired_vs(i, &mut part);
+                for key in &self.vs[i].keys {
+                    match shared.get(key) {
+                        Some(all) => all
+                            .iter()
+                            .for_each(|&j| self.claim_key(j, key, &mut claims)),
+                        None => self.claim_key(i, key, &mut claims),
+                    }
+                }
+            }
+            emit(&part, claims);
         }
     }
 
@@ -518,19 +545,28 @@ impl LvsState {
     /// under it. lvsd manages these (and what it creates), nothing else.
     pub fn claims(&self) -> Ownership {
         let mut o = Ownership::default();
-        for (vs, st) in self.config.virtual_servers.iter().zip(&self.vs) {
+        for (i, st) in self.vs.iter().enumerate() {
             for key in &st.keys {
-                o.services.insert(*key);
-                let dests = o.dests.entry(*key).or_default();
-                for rs in &vs.real_servers {
-                    dests.insert(build::rs_key(vs, rs, key));
-                }
-                if let Some(ss) = &vs.sorry_server {
-                    dests.insert(build::sorry_key(vs, ss, key));
-                }
+                self.claim_key(i, key, &mut o);
             }
         }
         o
+    }
+
+    /// Adds what virtual server `i` names under its service `key` to `o`.
+    fn claim_key(&self, i: usize, key: &ServiceKey, o: &mut Ownership) {
+        let Some(vs) = self.config.virtual_servers.get(i) else {
+            return;
+        };
+        o.services.insert(*key);
+        let dests = o.dests.entry(*key).or_default();
+        dests.reserve(vs.real_servers.len() + 1);
+        for rs in &vs.real_servers {
+            dests.insert(build::rs_key(vs, rs, key));
+        }
+        if let Some(ss) = &vs.sorry_server {
+            dests.insert(build::sorry_key(vs, ss, key));
+        }
     }
 
     /// Every checker's current verdict (for starting checkers after a reload).

@@ -129,6 +129,34 @@ impl Ownership {
     }
 }
 
+/// What lvsd may remove, as the diff asks it.
+pub trait Owns {
+    fn owns_service(&self, k: &ServiceKey) -> bool;
+    fn owns_dest(&self, k: &ServiceKey, d: &DestKey) -> bool;
+}
+
+impl Owns for Ownership {
+    fn owns_service(&self, k: &ServiceKey) -> bool {
+        Ownership::owns_service(self, k)
+    }
+    fn owns_dest(&self, k: &ServiceKey, d: &DestKey) -> bool {
+        Ownership::owns_dest(self, k, d)
+    }
+}
+
+/// Two ownerships as one: what lvsd owned before a pass, and what the part of the
+/// configuration being diffed claims.
+pub struct Both<'a>(pub &'a Ownership, pub &'a Ownership);
+
+impl Owns for Both<'_> {
+    fn owns_service(&self, k: &ServiceKey) -> bool {
+        self.0.owns_service(k) || self.1.owns_service(k)
+    }
+    fn owns_dest(&self, k: &ServiceKey, d: &DestKey) -> bool {
+        self.0.owns_dest(k, d) || self.1.owns_dest(k, d)
+    }
+}
+
 /// The operations that make `actual` look like `desired`, touching only what `owned`
 /// allows to be removed. Services come before their destinations; deletions of
 /// destinations come before additions within a service (so a swap never overshoots a
@@ -147,11 +175,11 @@ pub fn diff(desired: &Table, actual: &Table, owned: &Ownership) -> Vec<Op> {
 }
 
 /// The operations for one service: `want` None means the service should not exist.
-pub fn diff_service(
+pub fn diff_service<O: Owns>(
     k: &ServiceKey,
     want: Option<&Entry>,
     have: Option<&Entry>,
-    owned: &Ownership,
+    owned: &O,
     ops: &mut Vec<Op>,
 ) {
     match (want, have) {
