@@ -406,6 +406,23 @@ impl IpvsClient {
         Ok(out)
     }
 
+    /// One service, without its destinations (None: there is none with that key). Asked
+    /// without a dump, so the kernel answers from a small buffer: cheap enough to poll.
+    pub fn service(&mut self, key: &ServiceKey) -> Result<Option<Service>, ClientError> {
+        let r = self.transact("get service", false, |b, f, s| {
+            codec::encode_get_service(b, f, s, key);
+            Ok(())
+        });
+        match r {
+            Ok(replies) => match replies.first() {
+                Some(a) => Ok(Some(codec::parse_service(a)?.0)),
+                None => Err(ClientError::Protocol("GET_SERVICE: no reply".into())),
+            },
+            Err(ClientError::Kernel { errno, .. }) if errno == libc::ESRCH => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The destinations of one service.
     pub fn dests(&mut self, key: &ServiceKey) -> Result<Vec<DestState>, ClientError> {
         let r = self.transact("dump destinations", true, |b, f, s| {

@@ -648,10 +648,15 @@ fn time_to_table(last: &str, m: usize, total: usize, log: &Path, cmd: &[String])
         .with_context(|| format!("cannot start {prog}"))?;
     let limit = std::time::Duration::from_secs(600);
     let done = loop {
-        let last_complete = match c.dests(&key) {
-            Ok(d) => d.len() >= m,
-            Err(ClientError::Kernel { .. }) => false, // not there yet
-            Err(e) => return Err(e.into()),
+        // Until the service exists, a plain GET (the kernel's answer fits a small buffer);
+        // then its destinations, a dump (each one a 32 KiB buffer the kernel zeroes).
+        let last_complete = match c.service(&key)? {
+            None => false,
+            Some(_) => match c.dests(&key) {
+                Ok(d) => d.len() >= m,
+                Err(ClientError::Kernel { .. }) => false, // deleted meanwhile
+                Err(e) => return Err(e.into()),
+            },
         };
         if last_complete {
             let at = t0.elapsed();

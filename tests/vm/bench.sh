@@ -6,7 +6,9 @@ N=${1:-1000}; M=${2:-20}
 # deleted dests sit in the kernel's trash list for ~2 min and slow later adds down: wait
 # that long after each flush so every measurement starts from a clean kernel
 SETTLE=${3:-130}
-# WHAT: all (default), daemons (keepalived and lvsd only, not the raw client), client or
+# WHAT: netns (each daemon ROUNDS times in this one guest, each time in a network namespace
+# of its own, so on an IPVS table of its own; SETTLE is then ROUNDS), all (default),
+# daemons (keepalived and lvsd only, not the raw client), client or
 # client-ack-each (the raw client only, acks for each batch's last request or for every
 # one), or one of
 # keepalived / lvsd alone (a fresh guest for each: no trash of deleted dests from the
@@ -63,6 +65,37 @@ timed() {  # timed NAME CMD... : start the daemon, time it until the kernel has 
     cp /tmp/$name.log /mnt/$name.log 2>/dev/null
     clean
 }
+# netns: rounds alternating which daemon goes first, each run in a new network namespace
+# (IPVS keeps a table, and a trash of deleted destinations, per namespace: every run starts
+# on an empty, never used one). After each run the daemon is stopped and its namespace
+# deleted, then 3 s are left for the kernel to free it all: IPVS estimates the rates of
+# every service and destination of every namespace every 2 s, and a table left behind would
+# load the next runs (and ever more of them). The wlc scheduler module is loaded first: the
+# first daemon to add a wlc service would otherwise pay for loading it (~30 ms), whichever
+# daemon that is.
+if [ "$WHAT" = netns ]; then
+    modprobe ip_vs_wlc
+    for r in $(seq 1 "$SETTLE"); do
+        if [ $((r % 2)) = 1 ]; then order="keepalived lvsd"; else order="lvsd keepalived"; fi
+        for w in $order; do
+            ns=bench-$w-$r
+            /usr/sbin/ip netns add $ns && /usr/sbin/ip -n $ns link set lo up
+            if [ $w = keepalived ]; then
+                set -- keepalived -C -n -l -G -f $C -p /tmp/ka-$r.pid -c /tmp/chk-$r.pid
+            else
+                set -- lvsd -C -n -l $LVSD_EXTRA -f $C -p /tmp/lvsd-$r.pid -c /tmp/lvsd-chk-$r.pid
+            fi
+            res=$(/usr/sbin/ip netns exec $ns lvsd-ipvs time-to-table "$LAST" "$M" "$want" /tmp/$ns.log -- "$@")
+            echo "$res" | grep '^BENCH-NOTE' | sed "s/^BENCH-NOTE/BENCH $w round $r:/" | while read -r l; do say "$l"; done
+            ms=$(echo "$res" | sed -n 's/^ms=\([0-9.]*\) .*/\1/p')
+            say "BENCH-NETNS round=$r $w entries=$want ms=${ms:-failed}"
+            cp /tmp/$ns.log /mnt/$ns.log 2>/dev/null
+            /usr/sbin/ip netns del $ns
+            sleep ${SETTLE_S:-10}
+        done
+    done
+    exit 0
+fi
 # each daemon's config test (-t) alone: how much of its time is reading the config
 parse_only() {  # parse_only NAME CMD...
     name=$1; shift

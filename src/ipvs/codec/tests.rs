@@ -225,6 +225,19 @@ fn get_service_dump_request() {
 }
 
 #[test]
+fn get_one_service_request() {
+    let mut b = Vec::new();
+    encode_get_service(&mut b, FAM, 7, &tcp_svc_key());
+    let want = h("38000000 1c00 0500 07000000 00000000 | 04 01 0000
+        2400 0100
+          0600 0100 0200 0000
+          0600 0200 0600 0000
+          0800 0300 0a000001
+          0600 0400 0050 0000");
+    assert_eq!(b, want);
+}
+
+#[test]
 fn get_dest_dump_request_fwmark() {
     let mut b = Vec::new();
     let k = ServiceKey::Fwmark {
