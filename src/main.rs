@@ -47,10 +47,9 @@ fn main() -> ExitCode {
     if let Some(file) = opts.config_test_file() {
         return test_config(&file, &config_id, opts.log_detail);
     }
-    // Without a fork ahead (-n, as the systemd unit runs it), the IPVS socket is opened and
-    // the kernel's table read on another thread while the configuration is read.
-    let early = (opts.dont_fork && opts.runs_checkers() && !opts.dump_conf)
-        .then(lvsd::lvs::runtime::EarlyKernel::open);
+    // Without a fork ahead (-n, as the systemd unit runs it), logging, the runtime and the
+    // IPVS socket are set up on other threads while the configuration is read.
+    let early = lvsd::daemon::Early::start(&opts);
     let loaded = match config::load(&opts.config_file, &config_id) {
         Ok(l) => l,
         Err(e) => {

@@ -93,14 +93,56 @@ pub fn since_start() -> Duration {
     PROCESS_START.get().map(|t| t.elapsed()).unwrap_or_default()
 }
 
-/// Runs the daemon with an already loaded configuration until it is told to stop.
-/// `early`: the IPVS socket opened while the configuration was read (only without a fork).
-pub fn run(opts: Options, config: Config, early: Option<EarlyKernel>) -> anyhow::Result<()> {
-    let loaded_at = since_start();
-    if !opts.dont_fork {
-        daemonize()?;
+/// What a daemon that will not fork (`-n`, as the systemd unit runs it) sets up on other
+/// threads while `main` reads the configuration: logging and the tokio runtime, and (when
+/// it runs the checkers) the IPVS socket and table. Nothing here touches the system.
+pub struct Early {
+    setup: std::thread::JoinHandle<anyhow::Result<tokio::runtime::Runtime>>,
+    kernel: Option<EarlyKernel>,
+}
+
+impl Early {
+    /// None when the daemon will fork (threads do not survive a fork).
+    pub fn start(opts: &Options) -> Option<Early> {
+        if !opts.dont_fork || opts.dump_conf {
+            return None;
+        }
+        let o = opts.clone();
+        Some(Early {
+            setup: std::thread::spawn(move || {
+                logging::init(&o)?;
+                build_runtime()
+            }),
+            kernel: opts.runs_checkers().then(EarlyKernel::open),
+        })
     }
-    logging::init(&opts)?;
+}
+
+fn build_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("lvsd")
+        .build()?)
+}
+
+/// Runs the daemon with an already loaded configuration until it is told to stop.
+/// `early`: what was set up while the configuration was read (only without a fork).
+pub fn run(opts: Options, config: Config, early: Option<Early>) -> anyhow::Result<()> {
+    let loaded_at = since_start();
+    let (rt, early_kernel) = match early {
+        Some(e) => match e.setup.join() {
+            Ok(rt) => (rt?, e.kernel),
+            Err(_) => anyhow::bail!("the thread that set up logging and the runtime died"),
+        },
+        None => {
+            if !opts.dont_fork {
+                daemonize()?;
+            }
+            logging::init(&opts)?;
+            (build_runtime()?, None)
+        }
+    };
     tracing::debug!("Configuration read {loaded_at:.1?} after the start of the process");
     let mut pids = vec![pidfile::PidFile::create(&opts.pid_file)?];
     if opts.runs_vrrp() {
@@ -109,12 +151,7 @@ pub fn run(opts: Options, config: Config, early: Option<EarlyKernel>) -> anyhow:
     if opts.runs_checkers() {
         pids.push(pidfile::PidFile::create(&opts.checkers_pid_file)?);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .thread_name("lvsd")
-        .build()?;
-    let res = rt.block_on(serve(opts, config, early));
+    let res = rt.block_on(serve(opts, config, early_kernel));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(pids);
     res
