@@ -133,6 +133,19 @@ where
     claims
 }
 
+/// A pass's closing line: its figures (debug) when everything went through, else how
+/// many operations failed.
+fn log_outcome(pass: &Pass, figures: impl FnOnce() -> String) {
+    if pass.failed == 0 {
+        debug!("{}", figures());
+    } else {
+        info!(
+            "IPVS: {} of {} operations failed; retrying on the next pass",
+            pass.failed, pass.ops
+        );
+    }
+}
+
 impl Reconciler {
     /// A reconciler that has not seen the kernel yet (its first pass dumps).
     pub fn new() -> Reconciler {
@@ -260,19 +273,14 @@ impl Reconciler {
             warn!("IPVS update failed after {} operations: {e}", pass.ops);
             return Err(e);
         }
-        if pass.failed == 0 {
-            debug!(
+        log_outcome(&pass, || {
+            format!(
                 "IPVS full pass: dump {dumped:.1?}, {} operations built and applied in {:.1?}, booked in {:.1?}",
                 pass.ops,
                 applied - dumped,
                 started.elapsed() - applied
-            );
-        } else {
-            info!(
-                "IPVS: {} of {} operations failed; retrying on the next pass",
-                pass.failed, pass.ops
-            );
-        }
+            )
+        });
         Ok(pass)
     }
 
@@ -378,18 +386,13 @@ impl Reconciler {
         };
         let applied = started.elapsed();
         self.book(&ops, &results, &mut pass);
-        if pass.failed == 0 {
-            debug!(
+        log_outcome(&pass, || {
+            format!(
                 "IPVS: {} operations applied in {applied:.1?}, booked in {:.1?}",
                 pass.ops,
                 started.elapsed() - applied
-            );
-        } else {
-            info!(
-                "IPVS: {} of {} operations failed; retrying on the next pass",
-                pass.failed, pass.ops
-            );
-        }
+            )
+        });
         Ok(pass)
     }
 

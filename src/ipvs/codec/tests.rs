@@ -24,6 +24,13 @@ fn tcp_svc_key() -> ServiceKey {
     }
 }
 
+/// CMD_ATTR_SERVICE holding only tcp_svc_key(): AF inet, TCP, 10.0.0.1, port 80.
+const TCP_SVC_IDENT: &str = "2400 0100
+    0600 0100 0200 0000
+    0600 0200 0600 0000
+    0800 0300 0a000001
+    0600 0400 0050 0000";
+
 fn op_bytes(op: &Op, seq: u32) -> Vec<u8> {
     let mut b = Vec::new();
     encode_op(&mut b, FAM, seq, op).unwrap();
@@ -228,12 +235,9 @@ fn get_service_dump_request() {
 fn get_one_service_request() {
     let mut b = Vec::new();
     encode_get_service(&mut b, FAM, 7, &tcp_svc_key());
-    let want = h("38000000 1c00 0500 07000000 00000000 | 04 01 0000
-        2400 0100
-          0600 0100 0200 0000
-          0600 0200 0600 0000
-          0800 0300 0a000001
-          0600 0400 0050 0000");
+    let want = h(&format!(
+        "38000000 1c00 0500 07000000 00000000 | 04 01 0000 {TCP_SVC_IDENT}"
+    ));
     assert_eq!(b, want);
 }
 
@@ -385,12 +389,9 @@ fn flush_zero_get_info_get_config() {
 fn zero_one_service() {
     let mut b = Vec::new();
     encode_zero(&mut b, FAM, 18, Some(&tcp_svc_key()));
-    let want = h("38000000 1c00 0500 12000000 00000000 | 10 01 0000
-        2400 0100
-          0600 0100 0200 0000
-          0600 0200 0600 0000
-          0800 0300 0a000001
-          0600 0400 0050 0000");
+    let want = h(&format!(
+        "38000000 1c00 0500 12000000 00000000 | 10 01 0000 {TCP_SVC_IDENT}"
+    ));
     assert_eq!(b, want);
 }
 
