@@ -209,19 +209,24 @@ impl EarlyKernel {
 /// checkers, and real scripts and mail. `early`: the socket and table opened beforehand
 /// (when that failed, this tries again and reports).
 pub async fn run(ctl: Control, early: Option<EarlyKernel>) -> anyhow::Result<()> {
-    let opened = match early.map(|e| e.0.join()) {
-        Some(Ok(Ok((client, table, took)))) => {
+    let joined = match early {
+        // Usually long done; joined off the runtime's threads all the same.
+        Some(e) => Some(tokio::task::spawn_blocking(move || e.0.join()).await),
+        None => None,
+    };
+    let opened = match joined {
+        Some(Ok(Ok(Ok((client, table, took))))) => {
             tracing::debug!(
                 "IPVS netlink socket opened and table read ({} services) in {took:.1?}, while the configuration was read",
                 table.len()
             );
             Some((client, Reconciler::from_dump(table)))
         }
-        Some(Ok(Err(e))) => {
+        Some(Ok(Ok(Err(e)))) => {
             tracing::debug!("IPVS not opened ahead of the configuration: {e}");
             None
         }
-        Some(Err(_)) => {
+        Some(_) => {
             tracing::debug!("IPVS not opened ahead of the configuration: the thread died");
             None
         }

@@ -220,7 +220,7 @@ impl LvsState {
         let up = sum >= u64::from(vs.quorum) && (sum > 0 || vs.quorum == 0);
         let st = &mut self.vs[i];
         st.quorum_up = up;
-        // Quorum up is the normal start: one line per virtual server only at debug level
+        // Quorum up is the normal start: one line per virtual server only at trace level
         // (thousands of them slow a large start); starting without quorum is worth a line.
         if up {
             tracing::trace!(
