@@ -651,3 +651,87 @@ impl IpvsGlobals for IpvsClient {
         self.stop_daemon(state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn key(last: u8) -> ServiceKey {
+        ServiceKey::Addr {
+            proto: Proto::Tcp,
+            addr: IpAddr::from([10, 0, 0, last]),
+            port: 80,
+        }
+    }
+
+    fn add_service(last: u8, scheduler: &str) -> Op {
+        Op::AddService(Service {
+            key: key(last),
+            scheduler: scheduler.into(),
+            flags: 0,
+            timeout: 0,
+            netmask: u32::MAX,
+            pe_name: None,
+        })
+    }
+
+    fn encoder(batch: usize, ack_each: bool) -> Encoder {
+        Encoder {
+            family: 0x1c,
+            seq: Arc::new(AtomicU32::new(100)),
+            batch,
+            ack_each,
+        }
+    }
+
+    /// (sequence number, asks for an ack) of every message of a batch, read back.
+    fn messages(b: &Batch) -> Vec<(u32, bool)> {
+        codec::split_messages(&b.buf)
+            .unwrap()
+            .iter()
+            .map(|m| (m.seq, m.flags & 0x4 != 0))
+            .collect()
+    }
+
+    #[test]
+    fn batches_ask_an_ack_only_of_their_last_request_and_map_seqs_to_ops() {
+        // 7 operations, 3 per batch; the fourth cannot be encoded (scheduler name too long).
+        let mut ops: Vec<Op> = (1..=7).map(|i| add_service(i, "wlc")).collect();
+        ops[3] = add_service(4, &"x".repeat(40));
+        let enc = encoder(3, false);
+        let e = enc.encode(&ops);
+        assert_eq!(e.ops, 7);
+        assert_eq!(e.unsent, vec![3]);
+        let shape: Vec<Vec<usize>> = e
+            .batches
+            .iter()
+            .map(|b| b.reqs.iter().map(|&(_, i)| i).collect())
+            .collect();
+        assert_eq!(shape, vec![vec![0, 1, 2], vec![4, 5, 6]]);
+        for b in &e.batches {
+            let msgs = messages(b);
+            assert_eq!(msgs.len(), b.reqs.len());
+            for (k, ((seq, acked), (req_seq, _))) in msgs.iter().zip(&b.reqs).enumerate() {
+                assert_eq!(seq, req_seq, "the batch maps each message's seq");
+                assert_eq!(*acked, k + 1 == msgs.len(), "only the last asks for an ack");
+            }
+        }
+        // Sequence numbers are the encoder's shared counter's, one per request tried.
+        assert_eq!(e.batches[0].reqs[0].0, 101);
+        assert_eq!(e.batches[1].reqs[2].0, 107);
+        assert_eq!(enc.seq.load(Ordering::Relaxed), 107);
+    }
+
+    #[test]
+    fn ack_each_asks_every_request_and_a_clone_shares_the_counter() {
+        let ops: Vec<Op> = (1..=4).map(|i| add_service(i, "rr")).collect();
+        let enc = encoder(256, true);
+        let other = enc.clone();
+        let e = enc.encode(&ops);
+        assert_eq!(e.batches.len(), 1);
+        assert!(messages(&e.batches[0]).iter().all(|&(_, acked)| acked));
+        let again = other.encode(&ops[..1]);
+        assert_eq!(again.batches[0].reqs[0].0, 105);
+    }
+}
