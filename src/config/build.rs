@@ -42,6 +42,8 @@ pub(crate) struct P<'s> {
     pub config: Config,
     pub scripts: Vec<ScriptRef>,
     pub inst_spans: Vec<InstanceSpans>,
+    /// The real servers of the virtual server being read (see `virtual_server`).
+    pub(crate) rs_scratch: Vec<RealServer>,
 }
 
 impl<'s> P<'s> {
@@ -64,6 +66,7 @@ impl<'s> P<'s> {
             config: Config::default(),
             scripts: Vec::new(),
             inst_spans: Vec::new(),
+            rs_scratch: Vec::new(),
         }
     }
 

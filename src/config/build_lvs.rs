@@ -92,6 +92,11 @@ impl P<'_> {
             key.clone().unwrap_or(VsKey::Group(String::new())),
         );
         let mut sorry_method = None;
+        // The real servers gather in the builder's scratch vector (kept from one virtual
+        // server to the next) and move into one exactly sized vector at the end: growing
+        // each virtual server's own vector push by push, then shrinking it, copied every
+        // real server four times.
+        let first_rs = self.rs_scratch.len();
         self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
             "delay_loop" => set(&mut vs.delay_loop, p.dur(t)),
             "lb_algo" | "lvs_sched" => {
@@ -217,7 +222,7 @@ impl P<'_> {
             "flag-3" => vs.sched_flags.flag3 = p.flag(t),
             "real_server" => {
                 if let Some(rs) = p.real_server(t, opens) {
-                    vs.real_servers.push(rs);
+                    p.rs_scratch.push(rs);
                 }
             }
             _ => p.unknown(t, opens, &keywords::VS),
@@ -225,8 +230,9 @@ impl P<'_> {
         if let (Some(s), Some(m)) = (vs.sorry_server.as_mut(), sorry_method) {
             s.lvs_method = Some(m);
         }
-        // Growth leaves up to half of a vector unused; large configs keep these for good.
-        vs.real_servers.shrink_to_fit();
+        let gathered = self.rs_scratch.len().saturating_sub(first_rs);
+        vs.real_servers = Vec::with_capacity(gathered);
+        vs.real_servers.extend(self.rs_scratch.drain(first_rs..));
         if key.is_some() {
             self.config.virtual_servers.push(vs);
         }
