@@ -95,7 +95,8 @@ pub fn since_start() -> Duration {
 
 /// What a daemon that will not fork (`-n`, as the systemd unit runs it) sets up on other
 /// threads while `main` reads the configuration: logging and the tokio runtime, and (when
-/// it runs the checkers) the IPVS socket and table. Nothing here touches the system.
+/// it runs the checkers) the IPVS socket and table. Nothing here changes the IPVS table
+/// (the socket's set-up may `modprobe ip_vs`, as the LVS side would at its start anyway).
 pub struct Early {
     setup: std::thread::JoinHandle<anyhow::Result<tokio::runtime::Runtime>>,
     kernel: Option<EarlyKernel>,

@@ -514,10 +514,17 @@ impl IpvsClient {
                                 continue;
                             }
                         };
-                        // Answers are rare (failures, and one ack per batch): a scan from
-                        // the end finds the usual one, the last request, at once.
-                        let found = batch.reqs.iter().rev().find(|(s, _)| *s == seq);
-                        let Some(&(_, idx)) = found else {
+                        // A batch's sequence numbers come from one counter, in order: their
+                        // distances from the first grow along the batch (wrapping included).
+                        let first_seq = batch.reqs[0].0;
+                        let found = batch
+                            .reqs
+                            .binary_search_by_key(&seq.wrapping_sub(first_seq), |(s, _)| {
+                                s.wrapping_sub(first_seq)
+                            })
+                            .ok()
+                            .map(|at| batch.reqs[at]);
+                        let Some((_, idx)) = found else {
                             self.counters.bad_replies += 1;
                             warn!(seq, "IPVS: acknowledgement for no pending request");
                             continue;

@@ -215,10 +215,10 @@ impl Reconciler {
     /// A full pass over a desired table that `produce` hands over in parts (each part some
     /// services with their destinations, and what the configuration claims among them; a
     /// service in more than one part counts once, as its first part has it; the claims
-    /// are added to what lvsd manages, as [`Reconciler::claim`] does). `produce` runs on a second thread, which also diffs each
-    /// part against the copy of the kernel table and prepares (encodes) the operations,
-    /// while this thread sends those found so far: building, diffing and encoding overlap
-    /// with the kernel's work.
+    /// are added to what lvsd manages, as [`Reconciler::claim`] does). `produce` runs on a
+    /// second thread, which also diffs each part against the copy of the kernel table and
+    /// prepares (encodes) the operations, while this thread sends those found so far:
+    /// building, diffing and encoding overlap with the kernel's work.
     /// The operations come in the same order as [`Reconciler::plan`]'s: services
     /// before their destinations, deletions of unwanted services last. Successes are
     /// booked once every part is sent.
