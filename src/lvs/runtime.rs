@@ -127,24 +127,40 @@ enum Job {
     Release,
 }
 
+/// Runs `call` on the blocking pool with the kernel side and `carried` (moved there and
+/// back). A transport error is only noted here: the reconciler has logged and counted it,
+/// and retries while its copy is stale.
+async fn on_blocking_pool<B, T, F>(
+    kernel: Kernel<B>,
+    carried: T,
+    call: F,
+) -> anyhow::Result<(Kernel<B>, T)>
+where
+    B: IpvsBackend + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&mut Kernel<B>, &T) -> Result<super::reconcile::Pass, B::Error> + Send + 'static,
+{
+    let mut kernel = kernel;
+    let joined = tokio::task::spawn_blocking(move || {
+        if let Err(e) = call(&mut kernel, &carried) {
+            tracing::debug!("IPVS pass ended with a transport error: {e}");
+        }
+        (kernel, carried)
+    })
+    .await;
+    joined.map_err(|e| anyhow::anyhow!("IPVS worker failed: {e}"))
+}
+
 async fn kernel_job<B>(kernel: Kernel<B>, job: Job) -> anyhow::Result<Kernel<B>>
 where
     B: IpvsBackend + Send + 'static,
 {
-    let mut kernel = kernel;
-    let joined = tokio::task::spawn_blocking(move || {
-        let r = match &job {
-            Job::Update(t, scope) => kernel.rec.update(&mut kernel.backend, t, scope).map(|_| ()),
-            Job::Release => kernel.rec.release(&mut kernel.backend).map(|_| ()),
-        };
-        if let Err(e) = r {
-            // Already logged and counted by the reconciler; retried while stale.
-            tracing::debug!("IPVS pass ended with a transport error: {e}");
-        }
-        kernel
+    let (kernel, _) = on_blocking_pool(kernel, job, |k, job| match job {
+        Job::Update(t, scope) => k.rec.update(&mut k.backend, t, scope),
+        Job::Release => k.rec.release(&mut k.backend),
     })
-    .await;
-    joined.map_err(|e| anyhow::anyhow!("IPVS worker failed: {e}"))
+    .await?;
+    Ok(kernel)
 }
 
 /// A full pass on the blocking pool: the desired table is built from the state part by
@@ -153,19 +169,11 @@ async fn full_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Ker
 where
     B: IpvsBackend + Send + 'static,
 {
-    let mut kernel = kernel;
-    let joined = tokio::task::spawn_blocking(move || {
-        let r = kernel
-            .rec
-            .sync_parts(&mut kernel.backend, |emit| state.desired_parts(emit));
-        if let Err(e) = r {
-            // Already logged and counted by the reconciler; retried while stale.
-            tracing::debug!("IPVS pass ended with a transport error: {e}");
-        }
-        (kernel, state)
+    on_blocking_pool(kernel, state, |k, state| {
+        k.rec
+            .sync_parts(&mut k.backend, |emit| state.desired_parts(emit))
     })
-    .await;
-    joined.map_err(|e| anyhow::anyhow!("IPVS worker failed: {e}"))
+    .await
 }
 
 fn apply_globals<B: IpvsGlobals>(backend: &mut B, config: &Config, old: Option<&Config>) {
