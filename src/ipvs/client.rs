@@ -483,7 +483,9 @@ impl IpvsClient {
         }
         let mut lens = Vec::with_capacity(ACK_SLOTS);
         for batch in encoded.batches {
-            let Some(&(last_seq, _)) = batch.reqs.last() else {
+            let (Some(&(first_seq, _)), Some(&(last_seq, _))) =
+                (batch.reqs.first(), batch.reqs.last())
+            else {
                 continue;
             };
             self.send(&batch.buf)?;
@@ -516,7 +518,6 @@ impl IpvsClient {
                         };
                         // A batch's sequence numbers come from one counter, in order: their
                         // distances from the first grow along the batch (wrapping included).
-                        let first_seq = batch.reqs[0].0;
                         let found = batch
                             .reqs
                             .binary_search_by_key(&seq.wrapping_sub(first_seq), |(s, _)| {

@@ -689,9 +689,9 @@ fn time_to_table(last: &str, m: usize, total: usize, log: &Path, cmd: &[String])
             total as f64 / t.as_secs_f64()
         );
     }
-    // SAFETY: kill(2) on the child's pid, which is ours to signal.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    let pid = nix::unistd::Pid::from_raw(child.id() as libc::pid_t);
+    if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM) {
+        println!("BENCH-NOTE cannot stop {prog}: {e}");
     }
     child.wait()?;
     Ok(if done.is_some() { 0 } else { 1 })
