@@ -293,7 +293,7 @@ async fn http_host_header_and_protocol() {
     );
 }
 
-/// A self-signed certificate made with the openssl CLI for this test.
+/// SSL_GET against a server with a self-signed certificate (tests/tls), SNI sent.
 #[tokio::test]
 async fn ssl_get_with_self_signed_cert_and_sni() {
     let dir = tempfile::tempdir().unwrap();
