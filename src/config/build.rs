@@ -44,6 +44,9 @@ pub(crate) struct P<'s> {
     pub inst_spans: Vec<InstanceSpans>,
     /// The real servers of the virtual server being read (see `virtual_server`).
     pub(crate) rs_scratch: Vec<RealServer>,
+    /// Statement buffers of the blocks that ended, for the next ones (a large
+    /// configuration has a block per real server).
+    toks_pool: Vec<Vec<Tok>>,
 }
 
 impl<'s> P<'s> {
@@ -67,6 +70,7 @@ impl<'s> P<'s> {
             scripts: Vec::new(),
             inst_spans: Vec::new(),
             rs_scratch: Vec::new(),
+            toks_pool: Vec::new(),
         }
     }
 
@@ -88,7 +92,7 @@ impl<'s> P<'s> {
         t.text(&self.src.text)
     }
     pub fn sp(&self, t: Tok) -> Span {
-        self.src.span(t.start)
+        self.src.span_at(t.start, t.line, t.col)
     }
     pub fn err(&mut self, t: Tok, msg: impl Into<String>) {
         let span = self.sp(t);
@@ -189,14 +193,17 @@ impl<'s> P<'s> {
     /// `open` is the keyword that opened it (for "not closed" errors).
     pub fn block(&mut self, open: Tok, mut f: impl FnMut(&mut Self, &[Tok], bool)) {
         let inner = self.depth;
-        let mut toks = Vec::with_capacity(8);
+        let mut toks = self
+            .toks_pool
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(8));
         loop {
             match self.next_item(&mut toks) {
-                Item::Close => return,
+                Item::Close => break,
                 Item::Eof => {
                     let kw = self.txt(open);
                     self.err(open, format!("`{kw}` block is never closed (missing `}}`)"));
-                    return;
+                    break;
                 }
                 Item::Stmt(opens) => {
                     f(self, &toks, opens);
@@ -208,6 +215,7 @@ impl<'s> P<'s> {
                 }
             }
         }
+        self.toks_pool.push(toks);
     }
 
     /// For keywords that need a block: reports its absence.

@@ -1,10 +1,11 @@
 //! Tokens from the preprocessed text, via the pest grammar in `keepalived.pest`.
 //!
-//! pest matches lines (`run`s of bare words, blanks and braces up to a newline or quote),
-//! quoted strings and newlines; a run is then split into words at its blanks and braces
-//! (see the grammar for why: one pest match per line instead of one per word is most of
-//! the parser's speed). The text is lexed in chunks cut at line ends, so memory stays
-//! bounded however big the configuration is (a token never spans lines).
+//! pest matches `run`s (everything up to the next quote: bare words, blanks, braces and
+//! newlines) and quoted strings; a run is then split into words at its blanks, braces and
+//! newlines (see the grammar for why: one pest match per stretch between quotes instead of
+//! one per word is most of the lexer's speed). The text is lexed in chunks cut at line
+//! ends, so memory stays bounded however big the configuration is (a token never spans
+//! lines). Each token knows its line and column in the text, counted on the way.
 
 use pest::Parser;
 use pest::Token;
@@ -31,12 +32,36 @@ pub enum Kind {
     Newline,
 }
 
-/// A token: its kind and byte range in the source text.
+/// A token: its kind, its byte range in the source text, and where it is in the text's
+/// lines (so that the builder can name its original position without searching for it).
 #[derive(Debug, Clone, Copy)]
 pub struct Tok {
     pub kind: Kind,
     pub start: u32,
     pub end: u32,
+    /// The line of the text it is on (0-based: newlines before it).
+    pub line: u32,
+    /// Its column on that line (1-based, bytes).
+    pub col: u32,
+}
+
+/// Where the lexer is in the text's lines: the line number and where that line starts.
+#[derive(Debug, Clone, Copy, Default)]
+struct LinePos {
+    line: u32,
+    start: u32,
+}
+
+impl LinePos {
+    fn tok(&self, kind: Kind, start: u32, end: u32) -> Tok {
+        Tok {
+            kind,
+            start,
+            end,
+            line: self.line,
+            col: start - self.start + 1,
+        }
+    }
 }
 
 impl Tok {
@@ -58,6 +83,8 @@ pub struct Lexer<'s> {
     feed: Option<Feed>,
     buf: Vec<Tok>,
     pos: usize,
+    /// Where lexing on this thread is in the text's lines.
+    lines: LinePos,
     /// CPU time spent lexing so far on this thread (for the phase figures).
     pub time: std::time::Duration,
 }
@@ -92,6 +119,7 @@ pub fn lex_in_background<'scope>(
     let handle = scope.spawn(move || {
         let started = super::thread_cpu();
         let mut next = 0;
+        let mut lines = LinePos::default();
         while next < text.len() {
             let mut buf = returned
                 .try_recv()
@@ -100,7 +128,7 @@ pub fn lex_in_background<'scope>(
             // Several chunks per handoff: each one wakes the other thread.
             while next < text.len() && buf.len() < HANDOFF_TOKENS {
                 let to = chunk_end(text, next);
-                lex_chunk(text, next, to, &mut buf);
+                lex_chunk(text, next, to, &mut lines, &mut buf);
                 next = to;
             }
             if tx.send(buf).is_err() {
@@ -133,6 +161,7 @@ impl<'s> Lexer<'s> {
             feed: None,
             buf: Vec::with_capacity(CHUNK / 4),
             pos: 0,
+            lines: LinePos::default(),
             time: std::time::Duration::ZERO,
         }
     }
@@ -167,7 +196,7 @@ impl<'s> Lexer<'s> {
             let started = super::thread_cpu();
             self.buf.clear();
             self.pos = 0;
-            lex_chunk(self.text, from, to, &mut self.buf);
+            lex_chunk(self.text, from, to, &mut self.lines, &mut self.buf);
             self.time += super::thread_cpu().saturating_sub(started);
         }
         true
@@ -193,8 +222,9 @@ impl<'s> Lexer<'s> {
     }
 }
 
-/// Appends the tokens of `text[from..to]` (whole lines) to `out`.
-fn lex_chunk(text: &str, from: usize, to: usize, out: &mut Vec<Tok>) {
+/// Appends the tokens of `text[from..to]` (whole lines) to `out`; `lines` is where the
+/// previous chunk left off.
+fn lex_chunk(text: &str, from: usize, to: usize, lines: &mut LinePos, out: &mut Vec<Tok>) {
     // The grammar accepts any text, so parsing cannot fail; be safe regardless.
     let Ok(pairs) = Grammar::parse(Rule::chunk, &text[from..to]) else {
         return;
@@ -217,31 +247,15 @@ fn lex_chunk(text: &str, from: usize, to: usize, out: &mut Vec<Tok>) {
         let at = base + start as u32;
         let kind = match rule {
             Rule::run => {
-                split_run(span, at, out);
+                split_run(span, at, lines, out);
                 continue;
             }
             Rule::quoted => Kind::Quoted,
             Rule::unterminated => Kind::Unterminated,
-            Rule::nl => Kind::Newline,
             _ => continue,
         };
-        // The token, then the newline the grammar let it take.
-        let own = match span.last() {
-            Some(b'\n') if kind != Kind::Newline => span.len() - 1,
-            _ => span.len(),
-        };
-        out.push(Tok {
-            kind,
-            start: at,
-            end: at + own as u32,
-        });
-        if own < span.len() {
-            out.push(Tok {
-                kind: Kind::Newline,
-                start: at + own as u32,
-                end: at + span.len() as u32,
-            });
-        }
+        // (a string never holds a newline)
+        out.push(lines.tok(kind, at, at + span.len() as u32));
     }
 }
 
@@ -262,10 +276,11 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// The tokens of a `run` (see the grammar): bare words separated by blanks (space, tab,
-/// CR) and `}`s, then the `{` and the newline that may end it. `at` is the run's offset
-/// in the text. (A table lookup per byte: this runs over most of the configuration.)
-fn split_run(run: &[u8], at: u32, out: &mut Vec<Tok>) {
+/// The tokens of a `run` (see the grammar): bare words, separated by blanks (space, tab,
+/// CR), and braces and newlines, each a token. `at` is the run's offset in the text. (A
+/// table lookup per byte: this runs over most of the configuration.) `lines` moves on at
+/// each newline.
+fn split_run(run: &[u8], at: u32, lines: &mut LinePos, out: &mut Vec<Tok>) {
     let class = |i: usize| CLASS[run[i] as usize];
     let n = run.len();
     let mut i = 0;
@@ -288,23 +303,19 @@ fn split_run(run: &[u8], at: u32, out: &mut Vec<Tok>) {
                 while i < n && class(i) == WORD {
                     i += 1;
                 }
-                out.push(Tok {
-                    kind: Kind::Word,
-                    start: at + start as u32,
-                    end: at + i as u32,
-                });
+                out.push(lines.tok(Kind::Word, at + start as u32, at + i as u32));
                 continue;
             }
             RBRACE => Kind::RBrace,
             LBRACE => Kind::LBrace,
             _ => Kind::Newline,
         };
-        out.push(Tok {
-            kind,
-            start: at + i as u32,
-            end: at + i as u32 + 1,
-        });
+        out.push(lines.tok(kind, at + i as u32, at + i as u32 + 1));
         i += 1;
+        if kind == Kind::Newline {
+            lines.line += 1;
+            lines.start = at + i as u32;
+        }
     }
 }
 
@@ -345,19 +356,37 @@ mod tests {
 
     fn lex(src: &str) -> Vec<(Kind, u32, u32)> {
         let mut l = Lexer::new(src);
+        let starts = line_starts(src);
         let mut got = Vec::new();
         while let Some(t) = l.next_tok() {
+            assert_eq!((t.line, t.col), line_col(&starts, t.start), "{t:?}");
             got.push((t.kind, t.start, t.end));
         }
         got
+    }
+
+    /// Where each line of `src` starts.
+    fn line_starts(src: &str) -> Vec<u32> {
+        let newlines = src.bytes().enumerate().filter(|(_, b)| *b == b'\n');
+        std::iter::once(0)
+            .chain(newlines.map(|(i, _)| i as u32 + 1))
+            .collect()
+    }
+
+    /// The line (0-based) and column (1-based, bytes) of `pos`, from [`line_starts`].
+    fn line_col(starts: &[u32], pos: u32) -> (u32, u32) {
+        let line = starts.partition_point(|&s| s <= pos) - 1;
+        (line as u32, pos - starts[line] + 1)
     }
 
     fn lex_background(src: &str, stop_after: Option<usize>) -> Vec<(Kind, u32, u32)> {
         std::thread::scope(|scope| {
             let (feed, lexing) = lex_in_background(scope, src);
             let mut l = Lexer::with_feed(src, feed);
+            let starts = line_starts(src);
             let mut got = Vec::new();
             while let Some(t) = l.next_tok() {
+                assert_eq!((t.line, t.col), line_col(&starts, t.start), "{t:?}");
                 got.push((t.kind, t.start, t.end));
                 if stop_after == Some(got.len()) {
                     break;

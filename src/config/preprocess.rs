@@ -32,6 +32,8 @@ pub struct LineInfo {
     pub col: u32,
     /// Index into `Source::segs` when parameters were expanded on this line.
     pub seg: u32,
+    /// The number of the (first) line in the buffer (0-based).
+    pub bline: u32,
 }
 
 /// A piece of an expanded line: from buffer offset `out` on, columns are `col` onwards
@@ -50,6 +52,8 @@ pub struct Source {
     pub lines: Vec<LineInfo>,
     pub files: Vec<Arc<PathBuf>>,
     pub segs: Vec<Vec<Seg>>,
+    /// Lines in `text` so far.
+    text_lines: u32,
     /// The entry of `lines` [`Source::span`] found last.
     hint: std::cell::Cell<usize>,
     /// Inside a `BLOCK` entry: (entry, offset of a line start, its line number) found last.
@@ -86,6 +90,19 @@ impl Source {
         Some(i)
     }
 
+    /// The original location of buffer position `pos`, which the lexer found on buffer
+    /// line `line` (0-based) at column `col`: as [`Source::span`], without counting lines.
+    pub fn span_at(&self, pos: u32, line: u32, col: u32) -> Span {
+        match self.line_of(pos).and_then(|i| self.lines.get(i)) {
+            Some(l) if l.seg == BLOCK && line >= l.bline => Span {
+                file: self.files[l.file as usize].clone(),
+                line: l.line + (line - l.bline),
+                col,
+            },
+            _ => self.span(pos),
+        }
+    }
+
     /// The original location of buffer position `pos`.
     pub fn span(&self, pos: u32) -> Span {
         let Some(l) = self.line_of(pos).and_then(|i| self.lines.get(i)) else {
@@ -109,8 +126,14 @@ impl Source {
                 .get(at as usize..pos as usize)
                 .unwrap_or(&[]);
             if let Some(last) = memchr::memrchr(b'\n', seen) {
-                // memchr counts in bulk; one search finds where the last line starts.
-                line += memchr::memchr_iter(b'\n', seen).count() as u32;
+                // One search finds where the last line starts. Most often it is the only
+                // newline since the last position asked for (the next line's statement);
+                // a second search tells, else memchr counts them in bulk.
+                let before = &seen[..last];
+                line += 1 + match memchr::memchr(b'\n', before) {
+                    None => 0,
+                    Some(_) => memchr::memchr_iter(b'\n', before).count() as u32,
+                };
                 at += last as u32 + 1;
             }
             self.cursor.set((idx, at, line));
@@ -288,11 +311,14 @@ impl Pre<'_> {
             line,
             col: 1,
             seg: BLOCK,
+            bline: self.out.text_lines,
         });
         self.out.text.push_str(text);
         if !text.ends_with('\n') {
             self.out.text.push('\n');
         }
+        self.out.text_lines += memchr::memchr_iter(b'\n', text.as_bytes()).count() as u32
+            + u32::from(!text.ends_with('\n'));
     }
 
     fn seq(&mut self, seq: &str, at: At, path: &Path) {
@@ -510,9 +536,12 @@ impl Pre<'_> {
             line: at.line,
             col: at.col,
             seg,
+            bline: self.out.text_lines,
         });
         self.out.text.push_str(text);
         self.out.text.push('\n');
+        // (a logical line never holds a newline: lines are split at them first)
+        self.out.text_lines += 1;
     }
 
     fn include(&mut self, pattern: &str, at: At, path: &Path) {
@@ -727,10 +756,9 @@ mod tests {
         assert_eq!(s.text, "rs 10.0.0.1\nrs 10.0.0.3\nrs 10.0.0.5\n");
     }
 
-    #[test]
-    fn span_lookup_in_any_order() {
-        // Lines copied as written (blocks) mixed with lines that need work (comments,
-        // conditionals, trailing blanks after a quote, Unicode blanks).
+    /// Lines copied as written (blocks) mixed with lines that need work (comments,
+    /// conditionals, trailing blanks after a quote, Unicode blanks).
+    fn mixed_text() -> String {
         let mut text = String::new();
         for i in 0..300 {
             let line = match i % 9 {
@@ -747,6 +775,12 @@ mod tests {
             text.push_str(&line);
             text.push('\n');
         }
+        text
+    }
+
+    #[test]
+    fn span_lookup_in_any_order() {
+        let text = mixed_text();
         let (s, d) = run(&text, "x");
         assert!(d.is_empty());
         assert!(s.lines.iter().any(|l| l.seg == BLOCK));
@@ -794,6 +828,36 @@ mod tests {
         let pos = s.text.find("kw57 ").unwrap() as u32;
         let sp = s.span(pos);
         assert_eq!((sp.line, sp.col), (58, 4));
+    }
+
+    /// `span_at`, given the buffer line and column the lexer found, names the same place
+    /// as `span` for every token: in copied blocks, on reworked lines, `~SEQ` lines, a file
+    /// without a last newline; and in a file with parameters (where no line is copied as
+    /// a block).
+    #[test]
+    fn span_at_agrees_with_span() {
+        let text = format!("{}  last line", mixed_text());
+        let mut with_params = String::from("$P=a b\n");
+        for (i, line) in text.lines().enumerate() {
+            with_params.push_str(&line.replace("kw100 ", "$P "));
+            with_params.push('\n');
+            if i % 50 == 20 {
+                with_params.push_str("~SEQ(i,1,1,3) rs 10.0.0.$i { w ${i}x }\n");
+            }
+        }
+        for (text, blocks) in [(text, true), (with_params, false)] {
+            let (s, d) = run(&text, "x");
+            assert!(d.is_empty(), "{d:?}");
+            assert_eq!(s.lines.iter().any(|l| l.seg == BLOCK), blocks);
+            let mut lex = super::super::lexer::Lexer::new(&s.text);
+            let mut n = 0;
+            while let Some(t) = lex.next_tok() {
+                let (a, b) = (s.span_at(t.start, t.line, t.col), s.span(t.start));
+                assert_eq!((&a.file, a.line, a.col), (&b.file, b.line, b.col), "{t:?}");
+                n += 1;
+            }
+            assert!(n > 600, "{n}");
+        }
     }
 
     #[test]
