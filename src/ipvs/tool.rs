@@ -622,6 +622,87 @@ fn table_entries(c: &mut IpvsClient) -> Result<usize> {
     Ok(t.len() + t.iter().map(|s| s.dests.len()).sum::<usize>())
 }
 
+/// The machine's CPU time so far, in clock ticks: (busy, idle), from /proc/stat's `cpu`
+/// line (idle and iowait count as idle).
+fn guest_cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let nums: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let idle = nums.get(3).copied().unwrap_or(0) + nums.get(4).copied().unwrap_or(0);
+    (nums.iter().sum::<u64>().saturating_sub(idle), idle)
+}
+
+/// One line on where the CPU went since `before` (from [`guest_cpu_ticks`]): the whole
+/// machine's busy and idle time, and each thread of process `pid` with its user and system
+/// time (ms; the kernel counts in clock ticks, 10 ms at the usual 100 Hz).
+fn cpu_figures(pid: u32, before: &(u64, u64)) -> String {
+    let tick_ms = 1000.0
+        / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .unwrap_or(100) as f64;
+    let now = guest_cpu_ticks();
+    let mut line = format!(
+        "cpu machine busy_ms={:.0} idle_ms={:.0}",
+        now.0.saturating_sub(before.0) as f64 * tick_ms,
+        now.1.saturating_sub(before.1) as f64 * tick_ms
+    );
+    // pid (comm) state ...: utime and stime are the 12th and 13th fields after the
+    // closing parenthesis
+    let times = |stat: &str| -> Option<(String, f64, f64)> {
+        let (head, rest) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("?");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        Some((comm.to_string(), field(11) * tick_ms, field(12) * tick_ms))
+    };
+    // the process (its threads that ended included), then each live thread
+    let read = |p: PathBuf| std::fs::read_to_string(p).ok();
+    if let Some(stat) = read(PathBuf::from(format!("/proc/{pid}/stat"))) {
+        if let Some((_, u, s)) = times(&stat) {
+            // minor page faults: the 8th field after the parenthesis
+            let faults = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(7))
+                .unwrap_or("?");
+            line += &format!(" daemon user_ms={u:.0} sys_ms={s:.0} page_faults={faults}");
+        }
+    }
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        let threads: Vec<String> = tasks
+            .flatten()
+            .filter_map(|t| read(t.path().join("stat")).and_then(|s| times(&s)))
+            .map(|(comm, u, s)| format!("{comm}:{u:.0}/{s:.0}"))
+            .collect();
+        line += &format!(" live_threads(user/sys)=[{}]", threads.join(" "));
+    }
+    // its children (keepalived -C programs the table from a child process)
+    let children: Vec<String> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| read(e.path().join("stat")))
+        .filter(|stat| {
+            // the parent's pid is the 2nd field after the closing parenthesis
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .is_some_and(|ppid| ppid == pid.to_string())
+        })
+        .filter_map(|stat| times(&stat))
+        .map(|(comm, u, s)| format!("{comm}:{u:.0}/{s:.0}"))
+        .collect();
+    if !children.is_empty() {
+        line += &format!(" children(user/sys)=[{}]", children.join(" "));
+    }
+    line
+}
+
 /// Starts a daemon and times it until the kernel table is complete: until the service
 /// `last` (which both daemons program last) has `m` destinations, asked of the kernel every
 /// [`POLL`] on a netlink socket opened beforehand (a process per poll, as `ipvsadm`, costs
@@ -639,6 +720,7 @@ fn time_to_table(last: &str, m: usize, total: usize, log: &Path, cmd: &[String])
     let (prog, args) = cmd.split_first().ok_or_else(|| anyhow!("no command"))?;
     let out = std::fs::File::create(log).with_context(|| format!("{}", log.display()))?;
     let mut c = IpvsClient::connect()?;
+    let guest_before = guest_cpu_ticks();
     let t0 = Instant::now();
     let mut child = std::process::Command::new(prog)
         .args(args)
@@ -660,8 +742,10 @@ fn time_to_table(last: &str, m: usize, total: usize, log: &Path, cmd: &[String])
         };
         if last_complete {
             let at = t0.elapsed();
+            let cpu_at = cpu_figures(child.id(), &guest_before);
             let have = table_entries(&mut c)?;
             if have >= total {
+                println!("BENCH-NOTE {cpu_at}");
                 break Some(at);
             }
             println!(

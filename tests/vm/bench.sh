@@ -34,23 +34,16 @@ if [ "$WHAT" = client ] || [ "$WHAT" = client-ack-each ]; then
     exit 0
 fi
 # the same table as keepalived.conf, no checkers (all real servers up)
+. /tests/benchlib.sh
 C=/tmp/bench.conf
-awk -v n=$N -v m=$M 'BEGIN {
-    for (i = 0; i < n; i++) {
-        printf "virtual_server 10.%d.%d.%d 80 {\n lb_algo wlc\n lb_kind NAT\n protocol TCP\n", 100 + int(i/65536), int(i/256)%256, i%256
-        for (j = 0; j < m; j++) printf " real_server 192.168.%d.%d 8080 { weight 1 }\n", int(j/250), 1 + j%250
-        printf "}\n"
-    } }' > $C
+bench_conf $C $N $M
 want=$((N * M + N))
-# The last service of the config. Both daemons add the services in the config's order (lvsd
-# in key order, which is the same here), each followed by its real servers, so the table is
-# complete when this service has all M. `lvsd-ipvs time-to-table` starts the daemon, asks
-# the kernel for that one service every 5 ms on a netlink socket it opened beforehand, then
-# confirms with a count of the whole table, and stops the daemon. (Until session 4 this was
-# a shell loop: `ipvsadm -Ln -t LAST` and `sleep 0.05` per round, two processes that cost
-# ~100 ms a round under TCG and added about that much to either daemon's figure.)
-i=$((N - 1))
-LAST="10.$((100 + i / 65536)).$((i / 256 % 256)).$((i % 256)):80"
+# `lvsd-ipvs time-to-table` starts the daemon, asks the kernel for the configuration's last
+# service (bench_last) every 5 ms on a netlink socket it opened beforehand, then confirms with
+# a count of the whole table, and stops the daemon. (Until session 4 this was a shell loop:
+# `ipvsadm -Ln -t LAST` and `sleep 0.05` per round, two processes that cost ~100 ms a round
+# under TCG and added about that much to either daemon's figure.)
+LAST=$(bench_last $N)
 full() { grep -c -E '^(TCP|UDP|  ->)' /proc/net/ip_vs; }
 timed() {  # timed NAME CMD... : start the daemon, time it until the kernel has every entry
     name=$1; shift
@@ -68,16 +61,19 @@ timed() {  # timed NAME CMD... : start the daemon, time it until the kernel has 
 # netns: rounds alternating which daemon goes first, each run in a new network namespace
 # (IPVS keeps a table, and a trash of deleted destinations, per namespace: every run starts
 # on an empty, never used one). After each run the daemon is stopped and its namespace
-# deleted, then 3 s are left for the kernel to free it all: IPVS estimates the rates of
-# every service and destination of every namespace every 2 s, and a table left behind would
-# load the next runs (and ever more of them). The wlc scheduler module is loaded first: the
-# first daemon to add a wlc service would otherwise pay for loading it (~30 ms), whichever
-# daemon that is.
+# deleted, then the next run waits until the guest is quiet (see `quiet`): IPVS estimates
+# the rates of every service and destination of every namespace every 2 s, and a table
+# being freed or left behind would load the next run. The wlc scheduler module is loaded
+# first: the first daemon to add a wlc service would otherwise pay for loading it (~30 ms).
+# Round 0 is a warm-up, one run of each daemon, reported but not counted: the guest's
+# first runs are the slowest, for either daemon (qemu translates the code each one runs for
+# the first time, and the kernel grows its per-CPU and slab caches for the first tables).
 if [ "$WHAT" = netns ]; then
     modprobe ip_vs_wlc
-    for r in $(seq 1 "$SETTLE"); do
+    for r in $(seq 0 "$SETTLE"); do
         if [ $((r % 2)) = 1 ]; then order="keepalived lvsd"; else order="lvsd keepalived"; fi
         for w in $order; do
+            say "BENCH $w round $r: $(quiet)"
             ns=bench-$w-$r
             /usr/sbin/ip netns add $ns && /usr/sbin/ip -n $ns link set lo up
             if [ $w = keepalived ]; then
@@ -88,10 +84,14 @@ if [ "$WHAT" = netns ]; then
             res=$(/usr/sbin/ip netns exec $ns lvsd-ipvs time-to-table "$LAST" "$M" "$want" /tmp/$ns.log -- "$@")
             echo "$res" | grep '^BENCH-NOTE' | sed "s/^BENCH-NOTE/BENCH $w round $r:/" | while read -r l; do say "$l"; done
             ms=$(echo "$res" | sed -n 's/^ms=\([0-9.]*\) .*/\1/p')
-            say "BENCH-NETNS round=$r $w entries=$want ms=${ms:-failed}"
+            if [ "$r" = 0 ]; then
+                say "BENCH-NETNS-WARMUP $w entries=$want ms=${ms:-failed}"
+            else
+                say "BENCH-NETNS round=$r $w entries=$want ms=${ms:-failed}"
+            fi
             cp /tmp/$ns.log /mnt/$ns.log 2>/dev/null
             /usr/sbin/ip netns del $ns
-            sleep ${SETTLE_S:-10}
+            sleep 2
         done
     done
     exit 0
