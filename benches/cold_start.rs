@@ -6,7 +6,7 @@
 //!
 //!     cargo bench --bench cold_start          # N=1000 M=20 ROUNDS=5 by default
 
-use lvsd::ipvs::codec::encode_op;
+use lvsd::ipvs::codec::{encode_op_cached, ServiceIdentCache};
 use lvsd::ipvs::{IpvsBackend, Op, OpResult, Prepare, ServiceState};
 use lvsd::lvs::reconcile::Reconciler;
 use lvsd::lvs::state::LvsState;
@@ -59,12 +59,14 @@ impl Prepare for EncodeOnlyPrep {
     fn prepare(&self, ops: &[Op]) -> Self::Prepared {
         let mut buf = Vec::new();
         let mut bytes = 0;
+        let mut idents = ServiceIdentCache::default();
         for (n, op) in ops.iter().enumerate() {
             if n % 256 == 0 {
                 bytes += buf.len();
                 buf.clear();
             }
-            encode_op(&mut buf, 0x20, n as u32, op).map_err(|e| e.to_string())?;
+            encode_op_cached(&mut buf, 0x20, n as u32, op, &mut idents)
+                .map_err(|e| e.to_string())?;
         }
         Ok((ops.len(), bytes + buf.len()))
     }

@@ -106,6 +106,7 @@ impl Encoder {
             unsent: Vec::new(),
         };
         let mut i = 0;
+        let mut idents = codec::ServiceIdentCache::default();
         while i < ops.len() {
             let mut b = Batch {
                 buf: Vec::with_capacity(MAX_BATCH_BYTES.min(ops.len().saturating_sub(i) * 128)),
@@ -116,7 +117,7 @@ impl Encoder {
             while i < ops.len() && b.reqs.len() < self.batch && b.buf.len() < MAX_BATCH_BYTES {
                 let seq = next_seq(&self.seq);
                 let at = b.buf.len();
-                match codec::encode_op(&mut b.buf, self.family, seq, &ops[i]) {
+                match codec::encode_op_cached(&mut b.buf, self.family, seq, &ops[i], &mut idents) {
                     Ok(()) => {
                         if let Some(prev_at) = last_at.replace(at) {
                             if !self.ack_each {

@@ -154,13 +154,23 @@ fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
 
-/// Appends one attribute (header, payload, padding).
+/// Appends one attribute (header, payload, padding). The attributes of this family are
+/// small (16 bytes at most: an IPv6 address, a name): one is put together on the stack and
+/// appended at once.
 fn put(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
     let len = NLA_HDRLEN + payload.len();
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
-    buf.extend_from_slice(&ty.to_ne_bytes());
-    buf.extend_from_slice(payload);
-    buf.resize(buf.len() + (align4(len) - len), 0);
+    let mut attr = [0u8; NLA_HDRLEN + 16];
+    let Some(body) = attr.get_mut(NLA_HDRLEN..len) else {
+        buf.extend_from_slice(&(len as u16).to_ne_bytes());
+        buf.extend_from_slice(&ty.to_ne_bytes());
+        buf.extend_from_slice(payload);
+        buf.resize(buf.len() + (align4(len) - len), 0);
+        return;
+    };
+    body.copy_from_slice(payload);
+    attr[..2].copy_from_slice(&(len as u16).to_ne_bytes());
+    attr[2..4].copy_from_slice(&ty.to_ne_bytes());
+    buf.extend_from_slice(&attr[..align4(len)]);
 }
 
 fn put_u8(buf: &mut Vec<u8>, ty: u16, v: u8) {
@@ -291,15 +301,51 @@ fn put_dest_full(buf: &mut Vec<u8>, d: &Dest) {
 
 /// Appends the message for one table operation (flags REQUEST|ACK).
 pub fn encode_op(buf: &mut Vec<u8>, family: u16, seq: u32, op: &Op) -> Result<(), CodecError> {
+    encode_op_cached(buf, family, seq, op, &mut ServiceIdentCache::default())
+}
+
+/// The service attribute of the last destination operation encoded: the operations on one
+/// service's destinations (most of a table) copy it instead of encoding it again.
+#[derive(Debug, Default)]
+pub struct ServiceIdentCache {
+    key: Option<ServiceKey>,
+    bytes: Vec<u8>,
+}
+
+impl ServiceIdentCache {
+    fn put(&mut self, buf: &mut Vec<u8>, key: &ServiceKey) {
+        if self.key.as_ref() != Some(key) {
+            self.bytes.clear();
+            put_service_ident(&mut self.bytes, key);
+            self.key = Some(*key);
+        }
+        buf.extend_from_slice(&self.bytes);
+    }
+}
+
+/// [`encode_op`], with a cache kept from one operation to the next.
+pub fn encode_op_cached(
+    buf: &mut Vec<u8>,
+    family: u16,
+    seq: u32,
+    op: &Op,
+    cache: &mut ServiceIdentCache,
+) -> Result<(), CodecError> {
     let start = buf.len();
-    let r = encode_op_inner(buf, family, seq, op);
+    let r = encode_op_inner(buf, family, seq, op, cache);
     if r.is_err() {
         buf.truncate(start);
     }
     r
 }
 
-fn encode_op_inner(buf: &mut Vec<u8>, family: u16, seq: u32, op: &Op) -> Result<(), CodecError> {
+fn encode_op_inner(
+    buf: &mut Vec<u8>,
+    family: u16,
+    seq: u32,
+    op: &Op,
+    cache: &mut ServiceIdentCache,
+) -> Result<(), CodecError> {
     let command = match op {
         Op::AddService(_) => cmd::NEW_SERVICE,
         Op::EditService(_) => cmd::SET_SERVICE,
@@ -313,11 +359,11 @@ fn encode_op_inner(buf: &mut Vec<u8>, family: u16, seq: u32, op: &Op) -> Result<
         Op::AddService(s) | Op::EditService(s) => put_service_full(buf, s)?,
         Op::DelService(k) => put_service_ident(buf, k),
         Op::AddDest(k, d) | Op::EditDest(k, d) => {
-            put_service_ident(buf, k);
+            cache.put(buf, k);
             put_dest_full(buf, d);
         }
         Op::DelDest(k, d) => {
-            put_service_ident(buf, k);
+            cache.put(buf, k);
             let n = begin_nest(buf, cmd_attr::DEST);
             put_dest_ident(buf, d);
             end_nest(buf, n);

@@ -664,3 +664,68 @@ proptest::proptest! {
         let _ = parse_dest(&bytes, Family::V4);
     }
 }
+
+/// A run of operations encoded with one service cache gives the bytes of each operation
+/// encoded on its own: dest operations on one service, then on others (IPv6, fwmark, the
+/// same address on another port), service operations in between, a failing one.
+#[test]
+fn cached_service_ident_gives_the_same_bytes() {
+    let v6 = ServiceKey::Addr {
+        proto: Proto::Tcp,
+        addr: ip("2001:db8::1"),
+        port: 80,
+    };
+    let fwm = ServiceKey::Fwmark {
+        family: Family::V4,
+        mark: 7,
+    };
+    let other_port = ServiceKey::Addr {
+        proto: Proto::Tcp,
+        addr: ip("10.0.0.1"),
+        port: 81,
+    };
+    let dest = |a: &str| Dest {
+        key: DestKey {
+            addr: ip(a),
+            port: 8080,
+        },
+        forward: Forward::Masq,
+        weight: 1,
+        upper_threshold: 0,
+        lower_threshold: 0,
+        tunnel: None,
+    };
+    let svc = |key: ServiceKey, scheduler: &str| Service {
+        key,
+        scheduler: scheduler.into(),
+        flags: 0,
+        timeout: 0,
+        netmask: u32::MAX,
+        pe_name: None,
+    };
+    let ops = vec![
+        Op::AddService(svc(tcp_svc_key(), "wlc")),
+        Op::AddDest(tcp_svc_key(), dest("192.168.0.1")),
+        Op::AddDest(tcp_svc_key(), dest("192.168.0.2")),
+        Op::EditDest(tcp_svc_key(), dest("192.168.0.2")),
+        Op::DelDest(tcp_svc_key(), dest("192.168.0.3").key),
+        Op::AddService(svc(other_port, "0123456789abcdef")), // refused: name too long
+        Op::AddDest(other_port, dest("192.168.0.1")),
+        Op::AddDest(v6, dest("2001:db8::2")),
+        Op::DelService(v6),
+        Op::AddDest(fwm, dest("192.168.0.4")),
+        Op::AddDest(tcp_svc_key(), dest("192.168.0.5")),
+        Op::AddDest(fwm, dest("192.168.0.6")),
+    ];
+    let mut cache = ServiceIdentCache::default();
+    let mut cached = Vec::new();
+    let mut each = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let seq = i as u32 + 1;
+        let a = encode_op_cached(&mut cached, FAM, seq, op, &mut cache);
+        let b = encode_op(&mut each, FAM, seq, op);
+        assert_eq!(a.is_ok(), b.is_ok(), "{op:?}");
+        assert_eq!(cached, each, "after {op:?}");
+    }
+    assert!(cached.len() > 600);
+}
