@@ -917,3 +917,29 @@ fn reconciler_from_an_early_read_of_the_table_does_not_read_it_again() {
     assert_eq!(fake.table(), want);
     assert!(!rec.needs_retry());
 }
+
+#[test]
+fn real_server_named_twice_is_its_first_definition() {
+    // 10.0.1.3:80 twice (weights 2, then 7), between others written out of order; the
+    // second one is ignored wherever it comes in the sorted table.
+    let mut vs = web_vs(&[1, 2, 3]);
+    let mut again = real_server(ip("10.0.1.3"), Some(80));
+    again.weight = 7;
+    again.checkers.push(tcp_check());
+    vs.real_servers
+        .insert(0, real_server(ip("10.0.1.9"), Some(80)));
+    vs.real_servers.push(again);
+    vs.real_servers.push(real_server(ip("10.0.1.1"), Some(80)));
+    let h = H::start(config(vec![vs]));
+    assert_eq!(
+        h.dests(skey("10.0.0.1", 80)),
+        vec![
+            (dkey("10.0.1.1", 80), 1),
+            (dkey("10.0.1.2", 80), 1),
+            (dkey("10.0.1.3", 80), 2),
+            (dkey("10.0.1.4", 80), 3),
+            (dkey("10.0.1.9", 80), 1),
+        ]
+    );
+    assert_eq!(h.fake.table(), h.state.desired());
+}

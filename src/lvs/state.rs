@@ -456,6 +456,7 @@ impl LvsState {
                 continue;
             }
             let mut e = Entry::new(build::service(vs, *key));
+            let mut dests = Vec::with_capacity(vs.real_servers.len());
             for (rs, rst) in vs.real_servers.iter().zip(&st.rs) {
                 let weight = if rst.alive && !sorry_active {
                     Some(Self::weight(rs, rst))
@@ -466,9 +467,15 @@ impl LvsState {
                 };
                 if let Some(w) = weight {
                     let d = build::rs_dest(vs, rs, key, w);
-                    e.dests.entry(d.key).or_insert(d);
+                    dests.push((d.key, d));
                 }
             }
+            // A destination named twice is the first one's: a stable sort keeps them in
+            // the order written, and dedup keeps the first. (Sorted, the map is built in
+            // one go rather than searched and grown for each destination.)
+            dests.sort_by_key(|d| d.0);
+            dests.dedup_by(|later, first| later.0 == first.0);
+            e.dests = dests.into_iter().collect();
             if let Some(ss) = &vs.sorry_server {
                 let weight = if sorry_active {
                     Some(1)
