@@ -282,14 +282,15 @@ impl<'s> P<'s> {
     /// A whole number in `lo..=hi` (token `t` of a statement whose keyword is `kw`).
     pub fn int_tok(&mut self, kw: Tok, t: Tok, lo: i64, hi: i64) -> Option<i64> {
         let s = self.txt(t);
-        let k = self.txt(kw);
         match s.parse::<i64>() {
             Ok(v) if (lo..=hi).contains(&v) => Some(v),
             Ok(_) => {
+                let k = self.txt(kw);
                 self.err(t, format!("{k} {s} out of range {lo}-{hi}"));
                 None
             }
             Err(_) => {
+                let k = self.txt(kw);
                 self.err(t, format!("{k}: `{s}` is not a whole number"));
                 None
             }
