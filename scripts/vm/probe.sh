@@ -11,8 +11,9 @@ K=$1; shift
 BIN=$(bash "$HERE/../build-static.sh")
 res=$ROOT/target/vm-results/probe
 rm -rf "$res"; mkdir -p "$res"
-names=(); for b in "$@"; do names+=("$(basename "$b")"); done
-LVSD_BINS="$* $BIN/lvsd-ipvs" VM_CPUS=${VM_CPUS:-2} VM_MEM=${VM_MEM:-2048} VM_TIMEOUT=${VM_TIMEOUT:-1800} \
+# BIN+tun: BIN run with malloc tunables (see tests/vm/probe.sh)
+names=(); bins=(); for b in "$@"; do names+=("$(basename "$b")"); [[ $b == *+tun ]] || bins+=("$b"); done
+LVSD_BINS="${bins[*]} $BIN/lvsd-ipvs" VM_CPUS=${VM_CPUS:-2} VM_MEM=${VM_MEM:-2048} VM_TIMEOUT=${VM_TIMEOUT:-1800} \
     bash "$HERE/run.sh" probe.sh "$res" "${N:-1000}" "${M:-20}" "$K" "${names[@]}" >"$res/run.log" 2>&1 || {
     echo "probe VM failed; see $res/run.log" >&2; tail -20 "$res/run.log" >&2; exit 1; }
 python3 - "$res/probe.txt" <<'PY'
