@@ -61,7 +61,7 @@ timed() {  # timed NAME CMD... : start the daemon, time it until the kernel has 
 # netns: rounds alternating which daemon goes first, each run in a new network namespace
 # (IPVS keeps a table, and a trash of deleted destinations, per namespace: every run starts
 # on an empty, never used one). After each run the daemon is stopped and its namespace
-# deleted, then the next run waits until the guest is quiet (see `quiet`): IPVS estimates
+# deleted, then the next run waits until the table is freed and the guest quiet (`quiet`): IPVS estimates
 # the rates of every service and destination of every namespace every 2 s, and a table
 # being freed or left behind would load the next run. The wlc scheduler module is loaded
 # first: the first daemon to add a wlc service would otherwise pay for loading it (~30 ms).
@@ -91,7 +91,7 @@ if [ "$WHAT" = netns ]; then
             fi
             cp /tmp/$ns.log /mnt/$ns.log 2>/dev/null
             /usr/sbin/ip netns del $ns
-            sleep 2
+            sleep 4
         done
     done
     exit 0

@@ -20,18 +20,20 @@ bench_last() {
     echo "10.$((100 + i / 65536)).$((i / 256 % 256)).$((i % 256)):80"
 }
 
-# quiet: waits (60 s at most) until the guest has been under 3 % busy for a second, and
-# says how long that took. After a run, freeing its namespace's IPVS table (21,000 entries)
-# goes on in the kernel's background, and would load the next run.
+# quiet: waits (60 s at most) until the guest has been under 3 % busy for two seconds in a
+# row, and says how long that took. Freeing a namespace's IPVS table (21,000 entries) goes
+# on in the kernel's background after `ip netns del`, partly after RCU grace periods, and
+# would load the next run. (The per-CPU memory in use is no sign of it: the kernel keeps
+# the per-CPU chunks it populated for the table.)
 quiet() {
-    n=0
-    while [ $n -lt 60 ]; do
+    n=0 calm=0
+    while [ $n -lt 60 ] && [ $calm -lt 2 ]; do
         a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
         sleep 1
         b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
         busy=$(echo "$a $b" | awk '{u=$3-$1; i=$4-$2; print (u+i) ? int(100*u/(u+i)) : 0}')
         n=$((n + 1))
-        [ "$busy" -lt 3 ] && break
+        if [ "$busy" -lt 3 ]; then calm=$((calm + 1)); else calm=0; fi
     done
     echo "quiet after ${n}s (busy ${busy}%)"
 }

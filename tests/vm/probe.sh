@@ -28,7 +28,7 @@ run() {  # run NAME ROUND
     say "PROBE $b round=$r ms=${ms:-failed}"
     echo "$res" | grep '^BENCH-NOTE' | sed "s/^BENCH-NOTE/PROBE $b round=$r:/" | while read -r l; do say "$l"; done
     grep -E "Configuration read|full pass|state built" /tmp/$ns.log | sed 's/^[^ ]* *DEBUG //' | while read -r l; do say "PROBE $b round=$r: $l"; done
-    /usr/sbin/ip netns del $ns; sleep 2
+    /usr/sbin/ip netns del $ns; sleep 4
 }
 for r in $(seq 0 $K); do
     if [ $((r % 2)) = 1 ]; then order=$BINS; else order=$(echo $BINS | tr ' ' '\n' | sed -n '1!G;h;$p'); fi
