@@ -235,21 +235,37 @@ pub fn sorry_dest(vs: &VirtualServer, ss: &SorryServer, key: &ServiceKey, weight
 /// keepalived's way of naming a virtual server in logs: `[10.0.0.1]:tcp:80`, `FWM 1`,
 /// `[group NAME]`.
 pub fn vs_label(vs: &VirtualServer) -> String {
-    match &vs.key {
-        VsKey::Addr { addr, port } => addr_label(*addr, vs.protocol, *port),
-        VsKey::Fwmark { mark, .. } => format!("FWM {mark}"),
-        VsKey::Group(name) => format!("[{name}]"),
+    VsLabel(vs).to_string()
+}
+
+/// [`vs_label`] written only when a log line is: nothing is formatted for a virtual
+/// server that never logs.
+pub struct VsLabel<'a>(pub &'a VirtualServer);
+
+impl std::fmt::Display for VsLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let vs = self.0;
+        match &vs.key {
+            VsKey::Addr { addr, port } => {
+                write!(f, "[{addr}]:{}:{port}", protocol_name(vs.protocol))
+            }
+            VsKey::Fwmark { mark, .. } => write!(f, "FWM {mark}"),
+            VsKey::Group(name) => write!(f, "[{name}]"),
+        }
+    }
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
     }
 }
 
 /// `[10.0.0.2]:tcp:80` as keepalived writes a real server.
 pub fn addr_label(addr: IpAddr, p: Protocol, port: u16) -> String {
-    let p = match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-        Protocol::Sctp => "sctp",
-    };
-    format!("[{addr}]:{p}:{port}")
+    format!("[{addr}]:{}:{port}", protocol_name(p))
 }
 
 /// A real server's label within its virtual server.
@@ -531,5 +547,14 @@ mod tests {
             ipv6: false,
         });
         assert_eq!(vs_label(&f), "FWM 3");
+        let mut u = addr_vs("2001:db8::1", 53);
+        u.protocol = Protocol::Udp;
+        assert_eq!(vs_label(&u), "[2001:db8::1]:udp:53");
+        assert_eq!(
+            rs_label(&u, &rs("2001:db8::2", Some(5353))),
+            "[2001:db8::2]:udp:5353"
+        );
+        let g = vs(VsKey::Group("web".into()));
+        assert_eq!(format!("VS {}", VsLabel(&g)), "VS [web]");
     }
 }

@@ -91,7 +91,6 @@ struct RsState {
 struct VsState {
     ident: VsIdent,
     keys: Vec<ServiceKey>,
-    label: String,
     rs: Vec<RsState>,
     quorum_up: bool,
 }
@@ -182,7 +181,6 @@ impl LvsState {
         VsState {
             ident: ident(vs),
             keys,
-            label: build::vs_label(vs),
             rs: vs.real_servers.iter().map(|r| initial_rs(vs, r)).collect(),
             quorum_up: true,
         }
@@ -225,14 +223,16 @@ impl LvsState {
         if up {
             tracing::trace!(
                 "Starting with quorum up for VS {} (live weight {sum}, quorum {}, hysteresis {})",
-                st.label,
+                build::VsLabel(vs),
                 vs.quorum,
                 vs.hysteresis
             );
         } else {
             info!(
                 "Starting with quorum down for VS {} (live weight {sum}, quorum {}, hysteresis {})",
-                st.label, vs.quorum, vs.hysteresis
+                build::VsLabel(vs),
+                vs.quorum,
+                vs.hysteresis
             );
         }
         if !up {
@@ -240,7 +240,7 @@ impl LvsState {
                 info!(
                     "Adding sorry server {} to VS {}",
                     build::addr_label(ss.addr, vs.protocol, ss.port),
-                    st.label
+                    build::VsLabel(vs)
                 );
             }
         }
@@ -251,7 +251,7 @@ impl LvsState {
                 what: format!(
                     "{} for VS {}",
                     if up { "quorum_up" } else { "quorum_down" },
-                    st.label
+                    build::VsLabel(vs)
                 ),
             });
         }
@@ -278,10 +278,13 @@ impl LvsState {
                 vs.quorum,
                 vs.hysteresis,
                 u64::from(vs.quorum) + u64::from(vs.hysteresis),
-                st.label
+                build::VsLabel(vs)
             );
             if let Some(ss) = ss_label {
-                info!("Adding alive servers to the pool for VS {}", st.label);
+                info!(
+                    "Adding alive servers to the pool for VS {}",
+                    build::VsLabel(vs)
+                );
                 info!(
                     "{} sorry server {ss} from VS {}",
                     if vs.sorry_server_inhibit {
@@ -289,7 +292,7 @@ impl LvsState {
                     } else {
                         "Removing"
                     },
-                    st.label
+                    build::VsLabel(vs)
                 );
             }
         } else {
@@ -298,7 +301,7 @@ impl LvsState {
                 vs.quorum,
                 vs.hysteresis,
                 u64::from(vs.quorum).saturating_sub(u64::from(vs.hysteresis)),
-                st.label
+                build::VsLabel(vs)
             );
             if let Some(ss) = ss_label {
                 info!(
@@ -308,9 +311,12 @@ impl LvsState {
                     } else {
                         "Adding"
                     },
-                    st.label
+                    build::VsLabel(vs)
                 );
-                info!("Removing alive servers from the pool for VS {}", st.label);
+                info!(
+                    "Removing alive servers from the pool for VS {}",
+                    build::VsLabel(vs)
+                );
             }
         }
         let script = if next { &vs.quorum_up } else { &vs.quorum_down };
@@ -320,7 +326,7 @@ impl LvsState {
                 what: format!(
                     "{} for VS {}",
                     if next { "quorum_up" } else { "quorum_down" },
-                    st.label
+                    build::VsLabel(vs)
                 ),
             });
         }
@@ -393,7 +399,7 @@ impl LvsState {
         let was = st.alive;
         let now = st.checkers.iter().all(|u| *u);
         st.alive = now;
-        let vs_label = &self.vs[id.vs].label;
+        let vs_label = build::VsLabel(vs);
         let rs_label = build::rs_label(vs, rs);
         if old_weight != new_weight {
             info!(
@@ -611,7 +617,7 @@ impl LvsState {
             let mut fresh = self.fresh_vs(vs);
             let Some(pos) = found else {
                 added += 1;
-                info!("Reload: new VS {}", fresh.label);
+                info!("Reload: new VS {}", build::VsLabel(vs));
                 self.vs.push(fresh);
                 self.start_quorum(i, &mut effects);
                 continue;
@@ -634,7 +640,7 @@ impl LvsState {
                     info!(
                         "Reload: new real server {} in VS {}",
                         build::rs_label(vs, rs),
-                        fresh.label
+                        build::VsLabel(vs)
                     );
                     continue;
                 };
@@ -667,7 +673,7 @@ impl LvsState {
                     info!(
                         "Reload: removing real server {} from VS {}",
                         build::rs_label(old_vs, &old_vs.real_servers[j]),
-                        prev.label
+                        build::VsLabel(old_vs)
                     );
                 }
             }
@@ -678,8 +684,10 @@ impl LvsState {
             self.update_quorum(i, &mut effects);
         }
         let removed = old.iter().flatten().count();
-        for o in old.iter().flatten() {
-            info!("Reload: removing VS {}", o.label);
+        for (pos, _) in old.iter().enumerate().filter(|(_, o)| o.is_some()) {
+            if let Some(old_vs) = old_config.virtual_servers.get(pos) {
+                info!("Reload: removing VS {}", build::VsLabel(old_vs));
+            }
         }
         info!("Reload: {kept} virtual servers kept, {added} added, {removed} removed");
         effects
@@ -705,7 +713,7 @@ impl LvsState {
                 if let Some(cmd) = &vs.quorum_down {
                     effects.push(Effect::Script {
                         command: cmd.clone(),
-                        what: format!("quorum_down for VS {}", st.label),
+                        what: format!("quorum_down for VS {}", build::VsLabel(vs)),
                     });
                 }
             }
