@@ -220,11 +220,7 @@ impl P<'_> {
             "flag-1" | "sh-fallback" | "mh-fallback" => vs.sched_flags.flag1 = p.flag(t),
             "flag-2" | "sh-port" | "mh-port" => vs.sched_flags.flag2 = p.flag(t),
             "flag-3" => vs.sched_flags.flag3 = p.flag(t),
-            "real_server" => {
-                if let Some(rs) = p.real_server(t, opens) {
-                    p.rs_scratch.push(rs);
-                }
-            }
+            "real_server" => p.real_server(t, opens),
             _ => p.unknown(t, opens, &keywords::VS),
         });
         if let (Some(s), Some(m)) = (vs.sorry_server.as_mut(), sorry_method) {
@@ -322,11 +318,18 @@ impl P<'_> {
         Some(tun)
     }
 
-    fn real_server(&mut self, t: &[Tok], opens: bool) -> Option<RealServer> {
-        let a = self.arg(t, 1)?;
+    /// Reads a real server into `rs_scratch` (moved there, not returned: it is large and a
+    /// configuration may have tens of thousands).
+    fn real_server(&mut self, t: &[Tok], opens: bool) {
+        let Some(a) = self.arg(t, 1) else {
+            return;
+        };
         let addr = self.ip_tok(a);
         let port = match t.get(2) {
-            Some(pt) => Some(self.port_tok(t[0], *pt)?),
+            Some(pt) => match self.port_tok(t[0], *pt) {
+                Some(p) => Some(p),
+                None => return,
+            },
             None => None,
         };
         self.no_more(t, 3);
@@ -368,7 +371,9 @@ impl P<'_> {
             });
         }
         rs.checkers.shrink_to_fit();
-        addr.map(|_| rs)
+        if addr.is_some() {
+            self.rs_scratch.push(rs);
+        }
     }
 
     /// Handles a keyword every checker takes; false when `t` is not one.
