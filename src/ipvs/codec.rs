@@ -331,21 +331,6 @@ pub fn encode_op_cached(
     op: &Op,
     cache: &mut ServiceIdentCache,
 ) -> Result<(), CodecError> {
-    let start = buf.len();
-    let r = encode_op_inner(buf, family, seq, op, cache);
-    if r.is_err() {
-        buf.truncate(start);
-    }
-    r
-}
-
-fn encode_op_inner(
-    buf: &mut Vec<u8>,
-    family: u16,
-    seq: u32,
-    op: &Op,
-    cache: &mut ServiceIdentCache,
-) -> Result<(), CodecError> {
     let command = match op {
         Op::AddService(_) => cmd::NEW_SERVICE,
         Op::EditService(_) => cmd::SET_SERVICE,
@@ -356,7 +341,13 @@ fn encode_op_inner(
     };
     let m = begin_msg(buf, family, FLAGS_ACKED, seq, command);
     match op {
-        Op::AddService(s) | Op::EditService(s) => put_service_full(buf, s)?,
+        Op::AddService(s) | Op::EditService(s) => {
+            // (the only part that can fail: then the message is taken back out)
+            if let Err(e) = put_service_full(buf, s) {
+                buf.truncate(m);
+                return Err(e);
+            }
+        }
         Op::DelService(k) => put_service_ident(buf, k),
         Op::AddDest(k, d) | Op::EditDest(k, d) => {
             cache.put(buf, k);
