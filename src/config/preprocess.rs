@@ -126,14 +126,8 @@ impl Source {
                 .get(at as usize..pos as usize)
                 .unwrap_or(&[]);
             if let Some(last) = memchr::memrchr(b'\n', seen) {
-                // One search finds where the last line starts. Most often it is the only
-                // newline since the last position asked for (the next line's statement);
-                // a second search tells, else memchr counts them in bulk.
-                let before = &seen[..last];
-                line += 1 + match memchr::memchr(b'\n', before) {
-                    None => 0,
-                    Some(_) => memchr::memchr_iter(b'\n', before).count() as u32,
-                };
+                // memchr counts in bulk; one search finds where the last line starts.
+                line += memchr::memchr_iter(b'\n', seen).count() as u32;
                 at += last as u32 + 1;
             }
             self.cursor.set((idx, at, line));
