@@ -638,9 +638,18 @@ fn guest_cpu_ticks() -> (u64, u64) {
     (nums.iter().sum::<u64>().saturating_sub(idle), idle)
 }
 
+/// A `/proc/PID/stat` (or task) line: the command name and the fields after it (`state`
+/// first: `ppid` is field 1, `minflt` 7, `utime` 11, `stime` 12).
+fn stat_fields(stat: &str) -> Option<(&str, Vec<&str>)> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("?");
+    Some((comm, rest.split_whitespace().collect()))
+}
+
 /// One line on where the CPU went since `before` (from [`guest_cpu_ticks`]): the whole
-/// machine's busy and idle time, and each thread of process `pid` with its user and system
-/// time (ms; the kernel counts in clock ticks, 10 ms at the usual 100 Hz).
+/// machine's busy and idle time; process `pid`'s user and system time (its ended threads
+/// included) and page faults; each of its live threads' and each child process's times
+/// (ms; the kernel counts in clock ticks, 10 ms at the usual 100 Hz).
 fn cpu_figures(pid: u32, before: &(u64, u64)) -> String {
     let tick_ms = 1000.0
         / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
@@ -653,49 +662,40 @@ fn cpu_figures(pid: u32, before: &(u64, u64)) -> String {
         now.0.saturating_sub(before.0) as f64 * tick_ms,
         now.1.saturating_sub(before.1) as f64 * tick_ms
     );
-    // pid (comm) state ...: utime and stime are the 12th and 13th fields after the
-    // closing parenthesis
-    let times = |stat: &str| -> Option<(String, f64, f64)> {
-        let (head, rest) = stat.rsplit_once(')')?;
-        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("?");
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        Some((comm.to_string(), field(11) * tick_ms, field(12) * tick_ms))
-    };
-    // the process (its threads that ended included), then each live thread
     let read = |p: PathBuf| std::fs::read_to_string(p).ok();
+    let ms = |f: &[&str], i: usize| {
+        f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) * tick_ms
+    };
+    // "comm:user/sys" of a stat line
+    let times = |stat: &str| {
+        stat_fields(stat).map(|(comm, f)| format!("{comm}:{:.0}/{:.0}", ms(&f, 11), ms(&f, 12)))
+    };
     if let Some(stat) = read(PathBuf::from(format!("/proc/{pid}/stat"))) {
-        if let Some((_, u, s)) = times(&stat) {
-            // minor page faults: the 8th field after the parenthesis
-            let faults = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(7))
-                .unwrap_or("?");
-            line += &format!(" daemon user_ms={u:.0} sys_ms={s:.0} page_faults={faults}");
+        if let Some((_, f)) = stat_fields(&stat) {
+            line += &format!(
+                " daemon user_ms={:.0} sys_ms={:.0} page_faults={}",
+                ms(&f, 11),
+                ms(&f, 12),
+                f.get(7).unwrap_or(&"?")
+            );
         }
     }
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         let threads: Vec<String> = tasks
             .flatten()
             .filter_map(|t| read(t.path().join("stat")).and_then(|s| times(&s)))
-            .map(|(comm, u, s)| format!("{comm}:{u:.0}/{s:.0}"))
             .collect();
         line += &format!(" live_threads(user/sys)=[{}]", threads.join(" "));
     }
     // its children (keepalived -C programs the table from a child process)
+    let pid = pid.to_string();
     let children: Vec<String> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| read(e.path().join("stat")))
-        .filter(|stat| {
-            // the parent's pid is the 2nd field after the closing parenthesis
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .is_some_and(|ppid| ppid == pid.to_string())
-        })
+        .filter(|stat| stat_fields(stat).is_some_and(|(_, f)| f.get(1) == Some(&pid.as_str())))
         .filter_map(|stat| times(&stat))
-        .map(|(comm, u, s)| format!("{comm}:{u:.0}/{s:.0}"))
         .collect();
     if !children.is_empty() {
         line += &format!(" children(user/sys)=[{}]", children.join(" "));
@@ -833,5 +833,23 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
             eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] [ack-each] | time-to-table ADDR:PORT M TOTAL LOG -- CMD... | list [plain|stats|rate] | zero | flush");
             Ok(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stat_fields;
+
+    #[test]
+    fn stat_line_fields_after_the_command_name() {
+        // a command name may hold blanks and parentheses: the last `)` ends it
+        let stat = "136 (lvsd (x) y) S 120 136 120 0 -1 4194560 3587 0 0 0 15 38 0 0 20 0 4";
+        let (comm, f) = stat_fields(stat).unwrap();
+        assert_eq!(comm, "lvsd (x) y");
+        assert_eq!(
+            (f[0], f[1], f[7], f[11], f[12]),
+            ("S", "120", "3587", "15", "38")
+        );
+        assert!(stat_fields("no parenthesis").is_none());
     }
 }
