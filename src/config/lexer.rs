@@ -15,9 +15,9 @@ use pest_derive::Parser;
 #[grammar = "config/keepalived.pest"]
 struct Grammar;
 
-/// Bytes lexed at a time (rounded up to the next line end). Small enough that pest's
-/// token queue stays under glibc's 64 KiB threshold, past which every free of it makes
-/// malloc consolidate its free lists.
+/// Bytes lexed at a time (rounded up to the next line end): what pest's line index and
+/// token queue, built anew for every parse, and a chunk's tokens cover at once, however
+/// large the configuration.
 const CHUNK: usize = 8 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
