@@ -118,8 +118,7 @@ fn parse_owned(
 ) -> Result<Loaded, LoadErrors> {
     let mut diags = Vec::new();
     let t = thread_cpu();
-    let src = preprocess::preprocess(file_name, &text, config_id, &mut diags);
-    drop(text);
+    let src = preprocess::preprocess_owned(file_name, text, config_id, &mut diags);
     phases.preprocess = thread_cpu().saturating_sub(t);
     finish(src, diags, phases)
 }

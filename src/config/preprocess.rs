@@ -167,18 +167,38 @@ impl Source {
 
 /// Preprocesses `text` (the contents of `path`). Includes are read from disk.
 pub fn preprocess(path: &Path, text: &str, config_id: &str, diags: &mut Vec<Diagnostic>) -> Source {
-    let mut pre = Pre {
-        config_id,
-        params: HashMap::new(),
-        out: Source::default(),
-        diags,
-        stack: Vec::new(),
-    };
+    let mut pre = Pre::new(path, config_id, diags, None);
     pre.out.text.reserve(text.len() + 1);
-    let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    pre.stack.push(canon);
     pre.file(path, text);
     pre.out
+}
+
+/// [`preprocess`] of a file's text that the caller gives away: when all of it goes through
+/// unchanged (no comment, parameter, `@` line, `~SEQ` or include: most large generated
+/// configurations), it becomes the preprocessed text as it is instead of being copied.
+pub fn preprocess_owned(
+    path: &Path,
+    text: String,
+    config_id: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Source {
+    let (mut out, whole) = {
+        let mut pre = Pre::new(path, config_id, diags, Some(&text));
+        pre.file(path, &text);
+        // Held back but not all of it (what follows was left out: comments, blank lines)
+        if pre.held != Some(text.len()) {
+            pre.release_held();
+        }
+        (pre.out, pre.held.is_some())
+    };
+    if whole {
+        let newline = !text.ends_with('\n');
+        out.text = text;
+        if newline {
+            out.text.push('\n');
+        }
+    }
+    out
 }
 
 struct Pre<'a> {
@@ -188,6 +208,12 @@ struct Pre<'a> {
     diags: &'a mut Vec<Diagnostic>,
     /// Canonical paths of the files being read, outermost first (for cycles).
     stack: Vec<PathBuf>,
+    /// The outermost file's text when the caller may take it as the output
+    /// ([`preprocess_owned`]).
+    top: Option<&'a str>,
+    /// How much of `top`, from its start, has gone to the output as one block without
+    /// being copied into `out.text` yet (the first thing anything else written copies).
+    held: Option<usize>,
 }
 
 /// Where the text being handled was written.
@@ -198,7 +224,37 @@ struct At {
     col: u32,
 }
 
-impl Pre<'_> {
+impl<'a> Pre<'a> {
+    fn new(
+        path: &Path,
+        config_id: &'a str,
+        diags: &'a mut Vec<Diagnostic>,
+        top: Option<&'a str>,
+    ) -> Self {
+        let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        Pre {
+            config_id,
+            params: HashMap::new(),
+            out: Source::default(),
+            diags,
+            stack: vec![canon],
+            top,
+            held: None,
+        }
+    }
+
+    /// Copies the block held back (see `held`) into the output text, before anything
+    /// else is written there.
+    fn release_held(&mut self) {
+        if let (Some(len), Some(top)) = (self.held.take(), self.top) {
+            self.out.text.reserve(top.len() + 1);
+            self.out.text.push_str(&top[..len]);
+            if !top[..len].ends_with('\n') {
+                self.out.text.push('\n');
+            }
+        }
+    }
+
     fn span(&self, at: At) -> Span {
         Span {
             file: self.out.files[at.file as usize].clone(),
@@ -299,17 +355,30 @@ impl Pre<'_> {
         if text.is_empty() {
             return;
         }
+        // The outermost file's first block, from its very start, is held back: should it
+        // turn out to be the whole output, the caller takes the file's text as it is.
+        let hold = self.top.is_some_and(|top| top.as_ptr() == text.as_ptr())
+            && self.out.text.is_empty()
+            && self.held.is_none();
+        if !hold {
+            self.release_held();
+        }
+        let start = self.out.text.len();
         self.out.lines.push(LineInfo {
-            start: self.out.text.len() as u32,
+            start: start as u32,
             file,
             line,
             col: 1,
             seg: BLOCK,
             bline: self.out.text_lines,
         });
-        self.out.text.push_str(text);
-        if !text.ends_with('\n') {
-            self.out.text.push('\n');
+        if hold {
+            self.held = Some(text.len());
+        } else {
+            self.out.text.push_str(text);
+            if !text.ends_with('\n') {
+                self.out.text.push('\n');
+            }
         }
         self.out.text_lines += memchr::memchr_iter(b'\n', text.as_bytes()).count() as u32
             + u32::from(!text.ends_with('\n'));
@@ -524,6 +593,7 @@ impl Pre<'_> {
             }
             None => NO_SEG,
         };
+        self.release_held();
         self.out.lines.push(LineInfo {
             start: self.out.text.len() as u32,
             file: at.file,
@@ -908,5 +978,60 @@ mod tests {
     fn multi_line_parameter() {
         let (s, _) = run("$B=a 1 \\\n b 2\n$B\n", "x");
         assert_eq!(s.text, "a 1\nb 2\n");
+    }
+
+    /// The text, and every position's file, line and column, of [`preprocess`].
+    fn positions(s: &Source) -> (String, Vec<(u32, u32)>) {
+        let at = (0..s.text.len() as u32)
+            .map(|p| {
+                let sp = s.span(p);
+                (sp.line, sp.col)
+            })
+            .collect();
+        (s.text.clone(), at)
+    }
+
+    #[test]
+    fn preprocess_owned_gives_what_preprocess_gives() {
+        let dir = std::env::temp_dir().join(format!("lvsd-pre-owned-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("inc.conf"), "inc 1\ninc 2").unwrap();
+        let main = dir.join("main.conf");
+        for text in [
+            "a 1\nb 2\n",
+            "a 1\nb 2",
+            "a 1\nb 2\n\n\n",
+            "a 1\nb 2\n# the end\n",
+            "a 1\n# c\nb 2\n",
+            "# first\na 1\n",
+            "a 1\n$X=9\nb $X\n",
+            "a 1\n@n1 b 2\nc 3\n",
+            "a 1\ninclude inc.conf\nc 3\n",
+            "a \"quoted # not a comment\"\nb 2\n",
+            "",
+            "\n\n",
+        ] {
+            let (mut d1, mut d2) = (Vec::new(), Vec::new());
+            let copied = preprocess(&main, text, "n1", &mut d1);
+            let owned = preprocess_owned(&main, text.to_string(), "n1", &mut d2);
+            assert_eq!(positions(&owned), positions(&copied), "{text:?}");
+            assert_eq!(d1.len(), d2.len(), "{text:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn preprocess_owned_keeps_a_text_that_needs_no_change() {
+        let text =
+            String::from("virtual_server 10.0.0.1 80 {\n real_server 10.0.1.1 80 {\n }\n}\n");
+        let at = text.as_ptr();
+        let s = preprocess_owned(Path::new("t.conf"), text, "x", &mut Vec::new());
+        assert_eq!(s.text.as_ptr(), at, "the text was copied");
+        // one that does need a change is copied
+        let text = String::from("a 1 # c\nb 2\n");
+        let at = text.as_ptr();
+        let s = preprocess_owned(Path::new("t.conf"), text, "x", &mut Vec::new());
+        assert_eq!(s.text, "a 1\nb 2\n");
+        assert_ne!(s.text.as_ptr(), at);
     }
 }
