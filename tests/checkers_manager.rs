@@ -200,7 +200,7 @@ fn settings_inherit_checker_then_real_server_then_virtual_server() {
     ck.common.bindto = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)));
     ck.common.connect_timeout = Some(Duration::from_secs(3));
     let mut rs = real_server(81, vec![ck, tcp_check()]);
-    rs.delay_loop = Some(Duration::from_secs(7));
+    rs.more_mut().delay_loop = Some(Duration::from_secs(7));
     rs.alpha = Some(true);
     rs.port = None;
     let cfg = config(vec![rs], false);

@@ -524,7 +524,10 @@ fn nat_with_misc_check_and_quorum() {
     assert_eq!(vs.delay_before_retry, Some(secs(3.0)));
     let rs = &vs.real_servers[0];
     assert_eq!(rs.inhibit_on_failure, Some(false));
-    assert_eq!(rs.notify_down.as_deref(), Some("/usr/local/bin/rs.sh down"));
+    assert_eq!(
+        rs.more().notify_down.as_deref(),
+        Some("/usr/local/bin/rs.sh down")
+    );
     assert_eq!((rs.uthreshold, rs.lthreshold), (Some(1000), Some(100)));
     let CheckerKind::Misc(m) = &rs.checkers[0].kind else {
         panic!()

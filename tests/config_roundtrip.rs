@@ -445,15 +445,13 @@ fn gen_config(seed: u64) -> Config {
                 (_, Some(p)) => r.maybe(|_| p),
                 (_, None) => None,
             };
-            vs.real_servers.push(RealServer {
+            let mut rs = RealServer {
                 span: Span::default(),
                 addr: r.ip(v6),
                 port,
                 port_span: Span::default(),
                 weight: r.below(100) as u32,
                 inhibit_on_failure: r.maybe(Rng::chance),
-                notify_up: r.maybe(Rng::script),
-                notify_down: r.maybe(Rng::script),
                 uthreshold: r.maybe(|r| r.below(1000) as u32),
                 lthreshold: r.maybe(|r| r.below(1000) as u32),
                 lvs_method: if lb_kind == LbKind::Nat {
@@ -467,15 +465,26 @@ fn gen_config(seed: u64) -> Config {
                     csum: TunnelCsum::NoCsum,
                 }),
                 alpha: r.maybe(Rng::chance),
-                retry: r.maybe(|r| r.below(10) as u32 + 1),
-                delay_before_retry: r.maybe(Rng::dur),
-                connect_timeout: r.maybe(Rng::dur),
-                delay_loop: r.maybe(Rng::dur),
-                warmup: r.maybe(Rng::dur),
-                smtp_alert: r.maybe(Rng::chance),
-                virtualhost: r.maybe(|r| r.word("host")),
-                checkers: (0..r.below(3)).map(|_| gen_checker(r)).collect(),
-            });
+                more: RsMore::default(),
+                checkers: Vec::new(),
+            };
+            // Settings written, or none at all: the two must read back alike (a real
+            // server whose settings are all unset prints none and reads back with none).
+            if r.chance() {
+                *rs.more_mut() = RsSettings {
+                    notify_up: r.maybe(Rng::script),
+                    notify_down: r.maybe(Rng::script),
+                    retry: r.maybe(|r| r.below(10) as u32 + 1),
+                    delay_before_retry: r.maybe(Rng::dur),
+                    connect_timeout: r.maybe(Rng::dur),
+                    delay_loop: r.maybe(Rng::dur),
+                    warmup: r.maybe(Rng::dur),
+                    smtp_alert: r.maybe(Rng::chance),
+                    virtualhost: r.maybe(|r| r.word("host")),
+                };
+            }
+            rs.checkers = (0..r.below(3)).map(|_| gen_checker(r)).collect();
+            vs.real_servers.push(rs);
         }
         c.virtual_servers.push(vs);
     }

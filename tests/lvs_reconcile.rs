@@ -422,8 +422,8 @@ fn quorum_without_sorry_server_only_runs_scripts() {
 #[test]
 fn notify_scripts_and_mail_on_up_and_down() {
     let mut vs = web_vs(&[1]);
-    vs.real_servers[0].notify_up = Some("/bin/up".into());
-    vs.real_servers[0].notify_down = Some("/bin/down arg".into());
+    vs.real_servers[0].more_mut().notify_up = Some("/bin/up".into());
+    vs.real_servers[0].more_mut().notify_down = Some("/bin/down arg".into());
     let cfg = Config {
         global: GlobalDefs {
             router_id: Some("lvs1".into()),
@@ -461,7 +461,7 @@ fn notify_scripts_and_mail_on_up_and_down() {
     );
     // smtp_alert off on the real server: no mail.
     let mut vs = web_vs(&[1]);
-    vs.real_servers[0].smtp_alert = Some(false);
+    vs.real_servers[0].more_mut().smtp_alert = Some(false);
     let mut h = H::start(Arc::new(Config {
         global: GlobalDefs {
             smtp_alert: true,
@@ -479,8 +479,8 @@ fn omega_runs_down_scripts_at_exit() {
     let mut vs = web_vs(&[1, 1]);
     vs.omega = true;
     vs.quorum_down = Some("/bin/qdown".into());
-    vs.real_servers[0].notify_down = Some("/bin/down0".into());
-    vs.real_servers[1].notify_down = Some("/bin/down1".into());
+    vs.real_servers[0].more_mut().notify_down = Some("/bin/down0".into());
+    vs.real_servers[1].more_mut().notify_down = Some("/bin/down1".into());
     let mut h = H::start(config(vec![vs.clone()]));
     h.step(ev(0, 1, 0, false));
     let cmds: Vec<String> = h

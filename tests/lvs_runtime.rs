@@ -25,7 +25,7 @@ fn web_vs(n: usize) -> VirtualServer {
     for i in 0..n {
         let mut rs = real_server(ip(&format!("10.0.1.{}", i + 2)), Some(80));
         rs.checkers.push(tcp_check());
-        rs.notify_down = Some(format!("/bin/down{i}"));
+        rs.more_mut().notify_down = Some(format!("/bin/down{i}"));
         vs.real_servers.push(rs);
     }
     vs

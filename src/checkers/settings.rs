@@ -79,25 +79,36 @@ impl CheckSettings {
             bind_if: c.bind_if.clone(),
             connect_timeout: c
                 .connect_timeout
-                .or(rs.connect_timeout)
+                .or(rs.more().connect_timeout)
                 .or(vs.connect_timeout)
                 .unwrap_or(defaults::CONNECT_TIMEOUT),
             timing: Timing {
-                delay_loop: c.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop),
-                retry: c.retry.or(rs.retry).or(vs.retry).unwrap_or(defaults::RETRY),
+                delay_loop: c
+                    .delay_loop
+                    .or(rs.more().delay_loop)
+                    .unwrap_or(vs.delay_loop),
+                retry: c
+                    .retry
+                    .or(rs.more().retry)
+                    .or(vs.retry)
+                    .unwrap_or(defaults::RETRY),
                 delay_before_retry: c
                     .delay_before_retry
-                    .or(rs.delay_before_retry)
+                    .or(rs.more().delay_before_retry)
                     .or(vs.delay_before_retry)
                     .unwrap_or(defaults::DELAY_BEFORE_RETRY),
             },
             warmup: c
                 .warmup
-                .or(rs.warmup)
+                .or(rs.more().warmup)
                 .or(vs.warmup)
                 .unwrap_or(Duration::ZERO),
             alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
-            virtualhost: rs.virtualhost.clone().or_else(|| vs.virtualhost.clone()),
+            virtualhost: rs
+                .more()
+                .virtualhost
+                .clone()
+                .or_else(|| vs.virtualhost.clone()),
             proto,
             fwmark: c.fwmark,
             script_user: config.global.script_user.clone(),

@@ -545,14 +545,25 @@ pub struct RealServer {
     pub weight: u32,
     /// None: the virtual server's setting.
     pub inhibit_on_failure: Option<bool>,
-    pub notify_up: Option<String>,
-    pub notify_down: Option<String>,
     pub uthreshold: Option<u32>,
     pub lthreshold: Option<u32>,
     /// None: the virtual server's lb_kind.
     pub lvs_method: Option<LbKind>,
     pub tunnel: Option<Tunnel>,
     pub alpha: Option<bool>,
+    /// Its scripts and the checker settings it hands down ([`RealServer::more`]).
+    #[serde(flatten)]
+    pub more: RsMore,
+    pub checkers: Vec<Checker>,
+}
+
+/// What few real servers set: their scripts and the checker settings they hand down to
+/// their checkers. None: not written (inherited from the virtual server, then
+/// keepalived's default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RsSettings {
+    pub notify_up: Option<String>,
+    pub notify_down: Option<String>,
     pub retry: Option<u32>,
     pub delay_before_retry: Option<Duration>,
     pub connect_timeout: Option<Duration>,
@@ -560,7 +571,44 @@ pub struct RealServer {
     pub warmup: Option<Duration>,
     pub smtp_alert: Option<bool>,
     pub virtualhost: Option<String>,
-    pub checkers: Vec<Checker>,
+}
+
+/// The settings of a real server that has none.
+static NO_RS_SETTINGS: RsSettings = RsSettings {
+    notify_up: None,
+    notify_down: None,
+    retry: None,
+    delay_before_retry: None,
+    connect_timeout: None,
+    delay_loop: None,
+    warmup: None,
+    smtp_alert: None,
+    virtualhost: None,
+};
+
+/// A real server's [`RsSettings`], kept out of line and only when one is written: a large
+/// configuration has tens of thousands of real servers, each read, stored and copied
+/// whole, and this keeps each to about half its size. No settings and settings all unset
+/// are the same (equal, and written out alike).
+#[derive(Debug, Clone, Default)]
+pub struct RsMore(Option<Box<RsSettings>>);
+
+impl RsMore {
+    fn get(&self) -> &RsSettings {
+        self.0.as_deref().unwrap_or(&NO_RS_SETTINGS)
+    }
+}
+
+impl PartialEq for RsMore {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Serialize for RsMore {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
 }
 
 impl VirtualServer {
@@ -619,22 +667,24 @@ impl RealServer {
             port_span,
             weight: 1,
             inhibit_on_failure: None,
-            notify_up: None,
-            notify_down: None,
             uthreshold: None,
             lthreshold: None,
             lvs_method: None,
             tunnel: None,
             alpha: None,
-            retry: None,
-            delay_before_retry: None,
-            connect_timeout: None,
-            delay_loop: None,
-            warmup: None,
-            smtp_alert: None,
-            virtualhost: None,
+            more: RsMore::default(),
             checkers: Vec::new(),
         }
+    }
+
+    /// Its scripts and the checker settings it hands down (all None when none is written).
+    pub fn more(&self) -> &RsSettings {
+        self.more.get()
+    }
+
+    /// The same, to set.
+    pub fn more_mut(&mut self) -> &mut RsSettings {
+        self.more.0.get_or_insert_with(Box::default)
     }
 }
 
@@ -762,4 +812,62 @@ pub mod defaults {
     pub const DELAY_BEFORE_RETRY: Duration = Duration::from_secs(1);
     pub const DELAY_LOOP: Duration = Duration::from_secs(60);
     pub const PERSISTENCE_TIMEOUT: u32 = 360;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rs() -> RealServer {
+        RealServer::new(IpAddr::from([10, 0, 0, 1]), Some(80))
+    }
+
+    #[test]
+    fn a_real_server_stays_small() {
+        // 256 bytes with its scripts and checker settings inline; a large configuration
+        // has tens of thousands of real servers.
+        assert!(
+            std::mem::size_of::<RealServer>() <= 128,
+            "{} bytes",
+            std::mem::size_of::<RealServer>()
+        );
+    }
+
+    #[test]
+    fn settings_are_set_where_written_and_none_elsewhere() {
+        let mut a = rs();
+        assert_eq!(a.more(), &RsSettings::default());
+        a.more_mut().retry = Some(3);
+        assert_eq!(a.more().retry, Some(3));
+        assert_eq!(a.more().notify_up, None);
+        // no settings and settings all unset are the same
+        let mut b = rs();
+        b.more_mut();
+        assert_eq!(b, rs());
+        assert_ne!(a, rs());
+    }
+
+    #[test]
+    fn json_has_every_setting_of_a_real_server_with_or_without_them() {
+        let plain = serde_json::to_value(rs()).unwrap();
+        let mut set = rs();
+        set.more_mut().notify_down = Some("/bin/down".into());
+        let set = serde_json::to_value(set).unwrap();
+        for key in [
+            "notify_up",
+            "notify_down",
+            "retry",
+            "delay_before_retry",
+            "connect_timeout",
+            "delay_loop",
+            "warmup",
+            "smtp_alert",
+            "virtualhost",
+        ] {
+            assert_eq!(plain.get(key), Some(&serde_json::Value::Null), "{key}");
+            assert!(set.get(key).is_some(), "{key}");
+        }
+        assert_eq!(set["notify_down"], "/bin/down");
+        assert!(plain.get("more").is_none());
+    }
 }

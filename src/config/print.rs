@@ -492,20 +492,20 @@ fn real_server(w: &mut W, rs: &RealServer) {
     w.opt("inhibit_on_failure", &rs.inhibit_on_failure, |b| {
         yn(*b).into()
     });
-    w.opt("notify_up", &rs.notify_up, |s| q(s));
-    w.opt("notify_down", &rs.notify_down, |s| q(s));
+    w.opt("notify_up", &rs.more().notify_up, |s| q(s));
+    w.opt("notify_down", &rs.more().notify_down, |s| q(s));
     w.opt("uthreshold", &rs.uthreshold, |v| v.to_string());
     w.opt("lthreshold", &rs.lthreshold, |v| v.to_string());
     w.opt("lvs_method", &rs.lvs_method, |k| kind(*k).into());
     w.opt("tun_type", &rs.tunnel, tunnel);
     w.opt("alpha", &rs.alpha, |b| yn(*b).into());
-    w.opt("retry", &rs.retry, |v| v.to_string());
-    w.dur("delay_before_retry", &rs.delay_before_retry);
-    w.dur("connect_timeout", &rs.connect_timeout);
-    w.dur("delay_loop", &rs.delay_loop);
-    w.dur("warmup", &rs.warmup);
-    w.opt("smtp_alert", &rs.smtp_alert, |b| yn(*b).into());
-    w.opt("virtualhost", &rs.virtualhost, |s| q(s));
+    w.opt("retry", &rs.more().retry, |v| v.to_string());
+    w.dur("delay_before_retry", &rs.more().delay_before_retry);
+    w.dur("connect_timeout", &rs.more().connect_timeout);
+    w.dur("delay_loop", &rs.more().delay_loop);
+    w.dur("warmup", &rs.more().warmup);
+    w.opt("smtp_alert", &rs.more().smtp_alert, |b| yn(*b).into());
+    w.opt("virtualhost", &rs.more().virtualhost, |s| q(s));
     for c in &rs.checkers {
         checker(w, c);
     }

@@ -345,7 +345,11 @@ impl LvsState {
         let vs = &self.config.virtual_servers[i];
         let rs = &vs.real_servers[r];
         let label = &build::rs_label(vs, rs);
-        let script = if up { &rs.notify_up } else { &rs.notify_down };
+        let script = if up {
+            &rs.more().notify_up
+        } else {
+            &rs.more().notify_down
+        };
         if let Some(cmd) = script {
             effects.push(Effect::Script {
                 command: cmd.clone(),
@@ -356,6 +360,7 @@ impl LvsState {
             });
         }
         let mail = rs
+            .more()
             .smtp_alert
             .or(vs.smtp_alert)
             .unwrap_or_else(|| self.config.global.checker_alerts());
