@@ -853,17 +853,10 @@ mod tests {
         let mut set = rs();
         set.more_mut().notify_down = Some("/bin/down".into());
         let set = serde_json::to_value(set).unwrap();
-        for key in [
-            "notify_up",
-            "notify_down",
-            "retry",
-            "delay_before_retry",
-            "connect_timeout",
-            "delay_loop",
-            "warmup",
-            "smtp_alert",
-            "virtualhost",
-        ] {
+        let keys = serde_json::to_value(RsSettings::default()).unwrap();
+        let keys = keys.as_object().unwrap().keys();
+        assert_eq!(keys.len(), 9);
+        for key in keys {
             assert_eq!(plain.get(key), Some(&serde_json::Value::Null), "{key}");
             assert!(set.get(key).is_some(), "{key}");
         }
