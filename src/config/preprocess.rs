@@ -192,13 +192,20 @@ pub fn preprocess_owned(
         (pre.out, pre.held.is_some())
     };
     if whole {
-        let newline = !text.ends_with('\n');
         out.text = text;
-        if newline {
+        if !out.text.ends_with('\n') {
             out.text.push('\n');
         }
     }
     out
+}
+
+/// Appends whole lines: `text`, and a newline when it does not end with one.
+fn push_lines(out: &mut String, text: &str) {
+    out.push_str(text);
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
 }
 
 struct Pre<'a> {
@@ -248,10 +255,7 @@ impl<'a> Pre<'a> {
     fn release_held(&mut self) {
         if let (Some(len), Some(top)) = (self.held.take(), self.top) {
             self.out.text.reserve(top.len() + 1);
-            self.out.text.push_str(&top[..len]);
-            if !top[..len].ends_with('\n') {
-                self.out.text.push('\n');
-            }
+            push_lines(&mut self.out.text, &top[..len]);
         }
     }
 
@@ -375,10 +379,7 @@ impl<'a> Pre<'a> {
         if hold {
             self.held = Some(text.len());
         } else {
-            self.out.text.push_str(text);
-            if !text.ends_with('\n') {
-                self.out.text.push('\n');
-            }
+            push_lines(&mut self.out.text, text);
         }
         self.out.text_lines += memchr::memchr_iter(b'\n', text.as_bytes()).count() as u32
             + u32::from(!text.ends_with('\n'));
