@@ -3,9 +3,11 @@
 //! pest matches `run`s (everything up to the next quote: bare words, blanks, braces and
 //! newlines) and quoted strings; a run is then split into words at its blanks, braces and
 //! newlines (see the grammar for why: one pest match per stretch between quotes instead of
-//! one per word is most of the lexer's speed). The text is lexed in chunks cut at line
-//! ends, so memory stays bounded however big the configuration is (a token never spans
-//! lines). Each token knows its line and column in the text, counted on the way.
+//! one per word is most of the lexer's speed). Lines without a quote are one run by that
+//! definition and go straight to the splitting (see `lex_chunk`). The text is lexed in
+//! chunks cut at line ends, so memory stays bounded however big the configuration is (a
+//! token never spans lines). Each token knows its line and column in the text, counted on
+//! the way.
 
 use pest::Parser;
 use pest::Token;
@@ -224,7 +226,31 @@ impl<'s> Lexer<'s> {
 
 /// Appends the tokens of `text[from..to]` (whole lines) to `out`; `lines` is where the
 /// previous chunk left off.
+///
+/// Only the lines from the chunk's first quote to its last go through pest: by the
+/// grammar, the lines around them hold no quote and are therefore one `run` each side,
+/// and a run is split at its newlines anyway (no token spans a line), so cutting it at a
+/// line end changes no token. Most large configurations have no quote in most chunks,
+/// and a pest parse costs a pass over its whole input for its line index besides the
+/// match itself.
 fn lex_chunk(text: &str, from: usize, to: usize, lines: &mut LinePos, out: &mut Vec<Tok>) {
+    let Some(bytes) = text.as_bytes().get(from..to) else {
+        return;
+    };
+    let (Some(first), Some(last)) = (memchr::memchr(b'"', bytes), memchr::memrchr(b'"', bytes))
+    else {
+        split_run(bytes, from as u32, lines, out);
+        return;
+    };
+    let quoted_from = memchr::memrchr(b'\n', &bytes[..first]).map_or(0, |p| p + 1);
+    let quoted_to = memchr::memchr(b'\n', &bytes[last..]).map_or(bytes.len(), |p| last + p + 1);
+    split_run(&bytes[..quoted_from], from as u32, lines, out);
+    lex_with_grammar(text, from + quoted_from, from + quoted_to, lines, out);
+    split_run(&bytes[quoted_to..], (from + quoted_to) as u32, lines, out);
+}
+
+/// [`lex_chunk`] by the grammar alone: `text[from..to]` is whole lines.
+fn lex_with_grammar(text: &str, from: usize, to: usize, lines: &mut LinePos, out: &mut Vec<Tok>) {
     // The grammar accepts any text, so parsing cannot fail; be safe regardless.
     let Ok(pairs) = Grammar::parse(Rule::chunk, &text[from..to]) else {
         return;
@@ -259,63 +285,81 @@ fn lex_chunk(text: &str, from: usize, to: usize, lines: &mut LinePos, out: &mut 
     }
 }
 
-/// How [`split_run`] reads a byte.
-const WORD: u8 = 0;
-const BLANK: u8 = 1;
-const RBRACE: u8 = 2;
-const LBRACE: u8 = 3;
-const NEWLINE: u8 = 4;
-static CLASS: [u8; 256] = {
-    let mut t = [WORD; 256];
-    t[b' ' as usize] = BLANK;
-    t[b'\t' as usize] = BLANK;
-    t[b'\r' as usize] = BLANK;
-    t[b'}' as usize] = RBRACE;
-    t[b'{' as usize] = LBRACE;
-    t[b'\n' as usize] = NEWLINE;
-    t
-};
+/// Every byte of a `u64` set to `b`.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+const LOW7: u64 = splat(0x7f);
+const HIGH: u64 = splat(0x80);
+
+/// The high bit of each byte of `x` that equals `b` (exact: no carry crosses bytes).
+#[inline(always)]
+fn bytes_equal(x: u64, b: u8) -> u64 {
+    let v = x ^ splat(b);
+    !(((v & LOW7) + LOW7) | v | LOW7)
+}
+
+/// The high bit of each byte of `x` that may end a word: every byte up to 0x20 (blanks,
+/// newlines and the rare control characters, which the caller tells apart) and the braces.
+#[inline(always)]
+fn may_end_word(x: u64) -> u64 {
+    // A byte's low seven bits plus 0x5f reach the high bit from 0x21 on, and never carry
+    // into the next byte; a byte from 0x80 on has its high bit already.
+    let above_blank = ((x & LOW7) + splat(0x7f - 0x20)) | x;
+    (!above_blank & HIGH) | bytes_equal(x, b'{') | bytes_equal(x, b'}')
+}
 
 /// The tokens of a `run` (see the grammar): bare words, separated by blanks (space, tab,
-/// CR), and braces and newlines, each a token. `at` is the run's offset in the text. (A
-/// table lookup per byte: this runs over most of the configuration.) `lines` moves on at
-/// each newline.
+/// CR), and braces and newlines, each a token. `at` is the run's offset in the text.
+/// `lines` moves on at each newline. This runs over most of the configuration, so it
+/// looks at eight bytes at a time for the bytes that can end a word, and at those only.
 fn split_run(run: &[u8], at: u32, lines: &mut LinePos, out: &mut Vec<Tok>) {
-    let class = |i: usize| CLASS[run[i] as usize];
     let n = run.len();
-    let mut i = 0;
-    while i < n {
-        let kind = match class(i) {
-            BLANK => {
-                i += 1;
-                // Indentation, most of a large configuration's blanks: 8 spaces at a time.
-                while run.get(i..i + 8) == Some(b"        ") {
-                    i += 8;
-                }
-                while i < n && class(i) == BLANK {
-                    i += 1;
-                }
-                continue;
+    // Where the word being read, if any, starts.
+    let mut word = 0usize;
+    let mut base = 0usize;
+    while base < n {
+        let mut ends = match run
+            .get(base..base + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        {
+            Some(eight) => may_end_word(u64::from_le_bytes(eight)),
+            None => {
+                // The last few bytes, padded (and the padding masked out).
+                let mut eight = [0u8; 8];
+                let take = n - base;
+                eight[..take].copy_from_slice(&run[base..]);
+                may_end_word(u64::from_le_bytes(eight)) & ((1u64 << (take * 8)) - 1)
             }
-            WORD => {
-                let start = i;
-                i += 1;
-                while i < n && class(i) == WORD {
-                    i += 1;
-                }
-                out.push(lines.tok(Kind::Word, at + start as u32, at + i as u32));
-                continue;
-            }
-            RBRACE => Kind::RBrace,
-            LBRACE => Kind::LBrace,
-            _ => Kind::Newline,
         };
-        out.push(lines.tok(kind, at + i as u32, at + i as u32 + 1));
-        i += 1;
-        if kind == Kind::Newline {
-            lines.line += 1;
-            lines.start = at + i as u32;
+        while ends != 0 {
+            let i = base + (ends.trailing_zeros() / 8) as usize;
+            ends &= ends - 1;
+            let kind = match run[i] {
+                b' ' | b'\t' | b'\r' => None,
+                b'\n' => Some(Kind::Newline),
+                b'{' => Some(Kind::LBrace),
+                b'}' => Some(Kind::RBrace),
+                // Other control characters belong to words.
+                _ => continue,
+            };
+            if i > word {
+                out.push(lines.tok(Kind::Word, at + word as u32, at + i as u32));
+            }
+            word = i + 1;
+            if let Some(kind) = kind {
+                let i = i as u32;
+                out.push(lines.tok(kind, at + i, at + i + 1));
+                if kind == Kind::Newline {
+                    lines.line += 1;
+                    lines.start = at + i + 1;
+                }
+            }
         }
+        base += 8;
+    }
+    if n > word {
+        out.push(lines.tok(Kind::Word, at + word as u32, at + n as u32));
     }
 }
 
@@ -470,6 +514,45 @@ mod tests {
             n += 1;
         }
         assert_eq!(lex(&src), reference(&src));
+        // and with no quote at all (no chunk goes through pest)
+        let plain = src.replace('"', "");
+        assert_eq!(lex(&plain), reference(&plain));
+    }
+
+    /// The tokens of `src` as one chunk, by [`lex_chunk`] or by the grammar alone.
+    fn one_chunk(src: &str, grammar_only: bool) -> Vec<Tok> {
+        let (mut lines, mut out) = (LinePos::default(), Vec::new());
+        if grammar_only {
+            lex_with_grammar(src, 0, src.len(), &mut lines, &mut out);
+        } else {
+            lex_chunk(src, 0, src.len(), &mut lines, &mut out);
+        }
+        out
+    }
+
+    fn same(a: &[Tok], b: &[Tok]) -> bool {
+        let key = |t: &Tok| (t.kind, t.start, t.end, t.line, t.col);
+        a.iter().map(key).eq(b.iter().map(key))
+    }
+
+    #[test]
+    fn only_quoted_lines_need_the_grammar() {
+        let plain = "virtual_server 10.0.0.1 80 {\n real_server 10.1.1.1 80 { weight 2 }\n}\n";
+        let texts = [
+            String::new(),
+            plain.repeat(3),
+            format!("{plain}  notify_up \"/bin/x y\"\n{plain}"),
+            format!("\"first\" line\n{plain}x \"last\""),
+            format!("{plain}a \"open\n{plain}b \"c\" \"open too\n{plain}"),
+            format!("{}no newline at the end", plain.repeat(2)),
+            "\t\u{1}w\u{b}{\u{1f}|}\r\n \u{e9}\"q\"\n".to_string(),
+        ];
+        for text in &texts {
+            let (fast, pest) = (one_chunk(text, false), one_chunk(text, true));
+            assert!(same(&fast, &pest), "{text:?}\n{fast:?}\n{pest:?}");
+            let kinds: Vec<_> = fast.iter().map(|t| (t.kind, t.start, t.end)).collect();
+            assert_eq!(kinds, reference(text), "{text:?}");
+        }
     }
 
     proptest::proptest! {
@@ -478,13 +561,14 @@ mod tests {
             src in proptest::collection::vec(
                 proptest::sample::select(vec![
                     "a", "bc", " ", "\t", "\r", "\n", "{", "}", "\"", "\u{e9}", "\u{1}", "#", "~",
-                    "    ", "        ",
+                    "    ", "        ", "\u{b}", "\u{1f}", "|", "\u{7f}", "z{", "123456789",
                 ]),
                 0..60,
             )
         ) {
             let src: String = src.concat();
             proptest::prop_assert_eq!(lex(&src), reference(&src));
+            proptest::prop_assert!(same(&one_chunk(&src, false), &one_chunk(&src, true)));
         }
     }
 }

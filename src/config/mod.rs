@@ -140,8 +140,15 @@ fn finish(
             p.top();
             // Drop the builder's end first, so that the lexer stops if the builder did
             // not read to the end.
-            let p = p.without_lexer();
-            phases.lex = lexing.join().unwrap_or_default();
+            let mut p = p.without_lexer();
+            match lexing.join() {
+                Ok(cpu) => phases.lex = cpu,
+                // (A bug, never bad input: the file must not pass for what was read of it.)
+                Err(_) => p.diags.push(Diagnostic::error(
+                    src.span(0),
+                    "internal error: the lexing thread failed, the file was not read to its end",
+                )),
+            }
             p
         })
     } else {

@@ -275,6 +275,15 @@ impl<'a> Pre<'a> {
     fn file(&mut self, path: &Path, text: &str) {
         let file = self.out.files.len() as u32;
         self.out.files.push(Arc::new(path.to_path_buf()));
+        if all_verbatim(text) {
+            self.block(file, 1, text);
+        } else {
+            self.lines(file, path, text);
+        }
+    }
+
+    /// The lines of `file`, one by one (see [`Pre::file`]).
+    fn lines(&mut self, file: u32, path: &Path, text: &str) {
         // One vectorised pass each over the whole file tells whether any line can have a
         // comment or a parameter; most large configurations have neither, and then the
         // per-line work for them is skipped.
@@ -690,6 +699,19 @@ impl<'a> Pre<'a> {
 /// remove but the grammar reads as word characters). A line ending in blanks must have no
 /// quote, since an unterminated string would take them. A blank line gives only a newline
 /// token, which the builder skips as it does a missing line.
+/// Whether every line of `text` is [`verbatim`], from a few vectorised passes over the
+/// whole text instead of a look at each line: no byte that starts a comment, a parameter,
+/// an `@` line, a `~SEQ` or a string, nothing outside ASCII nor a vertical tab or form
+/// feed (which trimming would take), and no `include` anywhere.
+fn all_verbatim(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.is_ascii()
+        && memchr::memchr3(b'#', b'!', b'$', b).is_none()
+        && memchr::memchr3(b'@', b'~', b'"', b).is_none()
+        && memchr::memchr2(0x0b, 0x0c, b).is_none()
+        && memchr::memmem::find(b, b"include").is_none()
+}
+
 fn verbatim(line: &str, comments: bool, quotes: bool) -> bool {
     let b = line.as_bytes();
     let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r');
@@ -990,6 +1012,50 @@ mod tests {
             })
             .collect();
         (s.text.clone(), at)
+    }
+
+    /// A text that passes the whole-file test comes out as the line-by-line reading
+    /// would give it, and one that does not is read line by line.
+    #[test]
+    fn whole_file_check_agrees_with_the_lines() {
+        let plain = "virtual_server 10.0.0.1 80 {\n\tlb_kind NAT\n  real_server 10.1.1.1 80 { weight 2 }\n}\n";
+        let texts = [
+            (String::new(), true),
+            (plain.to_string(), true),
+            (format!("{plain}\n\n  \r\n{plain}"), true),
+            (format!("{plain}tail without newline"), true),
+            (format!("{plain}a \u{1} b\n"), true),
+            (format!("{plain}a \"b\"\n"), false),
+            (format!("{plain}a # c\n"), false),
+            (format!("{plain}a ! c\n"), false),
+            (format!("{plain}$X=1\na $X\n"), false),
+            (format!("@n1 a\n{plain}"), false),
+            (format!("{plain}~SEQ(i,1,1,2) a $i\n"), false),
+            (format!("{plain}include /nonexistent/x.conf\n"), false),
+            (format!("{plain}a b\u{b}\n"), false),
+            (format!("{plain}\u{c}a b\n"), false),
+            (format!("{plain}\u{e9} b\n"), false),
+        ];
+        for (text, whole) in texts {
+            assert_eq!(all_verbatim(&text), whole, "{text:?}");
+            let path = Path::new("t.conf");
+            let (mut d1, mut d2) = (Vec::new(), Vec::new());
+            let mut by_file = Pre::new(path, "n1", &mut d1, None);
+            by_file.file(path, &text);
+            let mut by_lines = Pre::new(path, "n1", &mut d2, None);
+            by_lines.out.files.push(Arc::new(path.to_path_buf()));
+            by_lines.lines(0, path, &text);
+            assert_eq!(
+                positions(&by_file.out),
+                positions(&by_lines.out),
+                "{text:?}"
+            );
+            let (l1, l2) = (&by_file.out.lines, &by_lines.out.lines);
+            assert_eq!(format!("{l1:?}"), format!("{l2:?}"), "{text:?}");
+            assert_eq!(by_file.out.text_lines, by_lines.out.text_lines, "{text:?}");
+            drop((by_file, by_lines));
+            assert_eq!(d1.len(), d2.len(), "{text:?}");
+        }
     }
 
     #[test]
