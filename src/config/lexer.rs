@@ -119,6 +119,10 @@ pub fn lex_in_background<'scope>(
     let (tx, chunks) = std::sync::mpsc::sync_channel::<Vec<Tok>>(AHEAD);
     let (spent, returned) = std::sync::mpsc::channel::<Vec<Tok>>();
     let handle = scope.spawn(move || {
+        #[cfg(test)]
+        if text.contains(TEST_FAIL) {
+            panic!("the lexing thread fails, as a test asked");
+        }
         let started = super::thread_cpu();
         let mut next = 0;
         let mut lines = LinePos::default();
@@ -141,6 +145,10 @@ pub fn lex_in_background<'scope>(
     });
     (Feed { chunks, spent }, handle)
 }
+
+/// In tests, a text holding this makes the lexing thread fail (see `config::tests`).
+#[cfg(test)]
+pub const TEST_FAIL: &str = "lvsd_test_fail_lexing";
 
 /// Where the chunk starting at `from` ends: CHUNK bytes on, rounded up to a line end.
 fn chunk_end(text: &str, from: usize) -> usize {

@@ -216,3 +216,34 @@ pub fn check_script_security(loaded: &Loaded) -> Vec<Diagnostic> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lexing thread that fails (a bug, never bad input) fails the load: the builder
+    /// must not take the tokens it got for the whole file.
+    #[test]
+    fn a_failed_lexing_thread_fails_the_load() {
+        if !std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+            // (one CPU: the text is lexed inline, there is no lexing thread to fail)
+            return;
+        }
+        let vs = "virtual_server 10.0.0.1 80 {\n real_server 10.1.1.1 80 { weight 1 }\n}\n";
+        let text = vs.repeat(4000);
+        assert!(text.len() >= lexer::BACKGROUND_MIN);
+        let path = Path::new("t.conf");
+        assert!(parse_str(&text, path, "").is_ok());
+        let failing = format!("{text}{}\n", lexer::TEST_FAIL);
+        let Err(refused) = parse_str(&failing, path, "") else {
+            panic!("a load whose lexing thread failed was taken");
+        };
+        assert!(
+            refused
+                .errors
+                .iter()
+                .any(|d| d.message.contains("the lexing thread failed")),
+            "{refused}"
+        );
+    }
+}
