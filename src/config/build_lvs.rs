@@ -97,7 +97,9 @@ impl P<'_> {
         // each virtual server's own vector push by push, then shrinking it, copied every
         // real server four times.
         let first_rs = self.rs_scratch.len();
+        // (Arms are tried in order, and a large configuration is mostly real servers.)
         self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
+            "real_server" => p.real_server(t, opens),
             "delay_loop" => set(&mut vs.delay_loop, p.dur(t)),
             "lb_algo" | "lvs_sched" => {
                 if let Some(a) = p.arg(t, 1) {
@@ -220,7 +222,6 @@ impl P<'_> {
             "flag-1" | "sh-fallback" | "mh-fallback" => vs.sched_flags.flag1 = p.flag(t),
             "flag-2" | "sh-port" | "mh-port" => vs.sched_flags.flag2 = p.flag(t),
             "flag-3" => vs.sched_flags.flag3 = p.flag(t),
-            "real_server" => p.real_server(t, opens),
             _ => p.unknown(t, opens, &keywords::VS),
         });
         if let (Some(s), Some(m)) = (vs.sorry_server.as_mut(), sorry_method) {
