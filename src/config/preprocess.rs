@@ -690,15 +690,6 @@ impl<'a> Pre<'a> {
     }
 }
 
-/// Whether a line can be copied as written, because the lexer reads from it exactly the
-/// tokens the full treatment (comment stripping, trimming, parameters, `@`, `~SEQ`,
-/// `include`) would give, at the same columns: it has no comment and no parameter (the
-/// caller knows whether the file has any), does not start with `@`, `~`, `$` or
-/// `include`, and its first and last characters that are not the grammar's blanks (space,
-/// tab, CR) are plain ASCII other than vertical tab and form feed (which `str::trim` would
-/// remove but the grammar reads as word characters). A line ending in blanks must have no
-/// quote, since an unterminated string would take them. A blank line gives only a newline
-/// token, which the builder skips as it does a missing line.
 /// Whether every line of `text` is [`verbatim`], from a few vectorised passes over the
 /// whole text instead of a look at each line: no byte that starts a comment, a parameter,
 /// an `@` line, a `~SEQ` or a string, nothing outside ASCII nor a vertical tab or form
@@ -712,6 +703,15 @@ fn all_verbatim(text: &str) -> bool {
         && memchr::memmem::find(b, b"include").is_none()
 }
 
+/// Whether a line can be copied as written, because the lexer reads from it exactly the
+/// tokens the full treatment (comment stripping, trimming, parameters, `@`, `~SEQ`,
+/// `include`) would give, at the same columns: it has no comment and no parameter (the
+/// caller knows whether the file has any), does not start with `@`, `~`, `$` or
+/// `include`, and its first and last characters that are not the grammar's blanks (space,
+/// tab, CR) are plain ASCII other than vertical tab and form feed (which `str::trim` would
+/// remove but the grammar reads as word characters). A line ending in blanks must have no
+/// quote, since an unterminated string would take them. A blank line gives only a newline
+/// token, which the builder skips as it does a missing line.
 fn verbatim(line: &str, comments: bool, quotes: bool) -> bool {
     let b = line.as_bytes();
     let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r');
@@ -1003,7 +1003,7 @@ mod tests {
         assert_eq!(s.text, "a 1\nb 2\n");
     }
 
-    /// The text, and every position's file, line and column, of [`preprocess`].
+    /// The text, and every position's line and column, of a preprocessed source.
     fn positions(s: &Source) -> (String, Vec<(u32, u32)>) {
         let at = (0..s.text.len() as u32)
             .map(|p| {
