@@ -3,7 +3,8 @@
 # test guest (2 vCPUs) with perf while lvsd -C programs the 1000 x 20 bench configuration
 # (tests/vm/kprof.sh), then prints, for the window from the daemon's start to the complete
 # table, the CPU by command and binary, and each thread's samples per 25 ms (a timeline).
-# BIN: an lvsd binary (default: a static build of this tree). Needs perf on the host (it is
+# BIN: an lvsd binary (default: a static build of this tree). KPROF_EVENTS=faults records
+# every page fault instead of the CPU clock. Needs perf on the host (it is
 # copied into the guest with its libraries). Results in target/vm-results/kprof/kprof;
 # further reports on the host, e.g.:
 #   perf report -i perf.data --kallsyms=kallsyms --symfs=symfs --time $(cat window.txt) ...
@@ -17,7 +18,7 @@ res=$ROOT/target/vm-results/kprof
 rm -rf "$res"; mkdir -p "$res"
 LVSD_BINS="$LVSD $BIN/lvsd-ipvs $(command -v perf)" VM_CPUS=${VM_CPUS:-2} VM_MEM=${VM_MEM:-2048} \
     VM_TIMEOUT=${VM_TIMEOUT:-900} bash "$HERE/run.sh" kprof.sh "$res" "${N:-1000}" "${M:-20}" \
-    "$(basename "$LVSD")" "${2:-}" >"$res/run.log" 2>&1 || {
+    "$(basename "$LVSD")" "${2:-KPROF_NO_VAR=}" "${KPROF_EVENTS:-}" >"$res/run.log" 2>&1 || {
     echo "kprof VM failed; see $res/run.log" >&2; tail -20 "$res/run.log" >&2; exit 1; }
 out=$res/kprof
 mkdir -p "$out/symfs/usr/local/bin"

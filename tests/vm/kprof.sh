@@ -5,9 +5,11 @@
 # `perf record -a -g` (cpu-clock, 2 kHz, monotonic timestamps) whose reports cover only
 # the window from the daemon's start to the complete table. Everything lands in
 # /mnt/kprof: the reports, perf.data, the guest's kallsyms and modules (for perf report on
-# the host: scripts/vm/kprof.sh). Args: N M BIN [VAR=VALUE for the daemon's environment].
+# the host: scripts/vm/kprof.sh). Args: N M BIN [VAR=VALUE for the daemon's environment]
+# [faults: record every page fault (-e page-faults -c 1) instead of the CPU clock].
 N=${1:-1000}; M=${2:-20}; BIN=${3:-lvsd}
 [ -n "${4:-}" ] && export "$4"
+EV="-F 2000"; [ "${5:-}" = faults ] && EV="-e page-faults -c 1"
 OUT=/mnt/kprof; mkdir -p $OUT; rm -f $OUT/*
 irq() { awk '/TLB:|CAL:|RES:|LOC:/ {s=0; for (i=2;i<=NF;i++) if ($i ~ /^[0-9]+$/) s+=$i; printf "%s%d ", $1, s}' /proc/interrupts; }
 . /tests/benchlib.sh
@@ -32,7 +34,8 @@ done
 ns=kp
 /usr/sbin/ip netns add $ns && /usr/sbin/ip -n $ns link set lo up
 # shellcheck disable=SC2046
-perf record -k CLOCK_MONOTONIC -a -g -F 2000 -o /tmp/perf.data -- /usr/sbin/ip netns exec $ns \
+# shellcheck disable=SC2086
+perf record -k CLOCK_MONOTONIC -a -g $EV -o /tmp/perf.data -- /usr/sbin/ip netns exec $ns \
     lvsd-ipvs time-to-table "$LAST" "$M" "$want" /tmp/$ns.log -- $(daemon $ns) > $OUT/run-perf.txt 2>&1
 T=$(sed -n 's/.*monotonic start=\([0-9.]*\) complete=\([0-9.]*\).*/\1,\2/p' $OUT/run-perf.txt)
 echo "$T" > $OUT/window.txt
