@@ -622,6 +622,13 @@ fn table_entries(c: &mut IpvsClient) -> Result<usize> {
     Ok(t.len() + t.iter().map(|s| s.dests.len()).sum::<usize>())
 }
 
+/// CLOCK_MONOTONIC now, in seconds.
+fn monotonic_s() -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+        .unwrap_or(0.0)
+}
+
 /// The machine's CPU time so far, in clock ticks: (busy, idle), from /proc/stat's `cpu`
 /// line (idle and iowait count as idle).
 fn guest_cpu_ticks() -> (u64, u64) {
@@ -721,6 +728,7 @@ fn time_to_table(last: &str, m: usize, total: usize, log: &Path, cmd: &[String])
     let out = std::fs::File::create(log).with_context(|| format!("{}", log.display()))?;
     let mut c = IpvsClient::connect()?;
     let guest_before = guest_cpu_ticks();
+    let mono_start = monotonic_s();
     let t0 = Instant::now();
     let mut child = std::process::Command::new(prog)
         .args(args)
@@ -746,6 +754,11 @@ fn time_to_table(last: &str, m: usize, total: usize, log: &Path, cmd: &[String])
             let have = table_entries(&mut c)?;
             if have >= total {
                 println!("BENCH-NOTE {cpu_at}");
+                // for `perf report --time START,END` on a `perf record -k CLOCK_MONOTONIC`
+                println!(
+                    "BENCH-NOTE monotonic start={mono_start:.6} complete={:.6}",
+                    mono_start + at.as_secs_f64()
+                );
                 break Some(at);
             }
             println!(
