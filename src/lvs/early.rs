@@ -133,7 +133,7 @@ impl<B: IpvsBackend + Send + 'static> EarlyKernel<B> {
                 ..EarlyReport::default()
             };
             let mut rec = Reconciler::from_dump(table);
-            report.pass = if std::env::var_os("LVSD_NO_EARLY").is_some() { None } else { early_pass(&mut rec, &mut backend, incoming, &stopped) }
+            report.pass = early_pass(&mut rec, &mut backend, incoming, &stopped)
                 .map(|r| r.map_err(|e| e.to_string()));
             report.done_in = started.elapsed();
             Ok((backend, rec, report))
