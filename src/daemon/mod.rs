@@ -11,7 +11,7 @@ pub mod report;
 
 use crate::cli::Options;
 use crate::config::Config;
-use crate::lvs::runtime::EarlyKernel;
+use crate::lvs::early::EarlyKernel;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -95,8 +95,9 @@ pub fn since_start() -> Duration {
 
 /// What a daemon that will not fork (`-n`, as the systemd unit runs it) sets up on other
 /// threads while `main` reads the configuration: logging and the tokio runtime, and (when
-/// it runs the checkers) the IPVS socket and table. Nothing here changes the IPVS table
-/// (the socket's set-up may `modprobe ip_vs`, as the LVS side would at its start anyway).
+/// it runs the checkers) the IPVS socket and table, and the early pass that programs an
+/// empty table while the file is read ([`crate::lvs::early`]; undone when the daemon does
+/// not start). The socket's set-up may `modprobe ip_vs`, as the LVS side would anyway.
 pub struct Early {
     setup: std::thread::JoinHandle<anyhow::Result<tokio::runtime::Runtime>>,
     kernel: Option<EarlyKernel>,
@@ -116,6 +117,12 @@ impl Early {
             }),
             kernel: opts.runs_checkers().then(EarlyKernel::open),
         })
+    }
+
+    /// Where the configuration's builder hands each virtual server it has read, for the
+    /// early IPVS pass (see [`crate::lvs::early`]), when the checker side runs.
+    pub fn vs_sink(&mut self) -> Option<crate::config::VsSink> {
+        self.kernel.as_mut()?.vs_sink()
     }
 }
 

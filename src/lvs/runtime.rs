@@ -10,8 +10,8 @@ use crate::alert::{Alert, MailSettings, Mailer};
 use crate::checkers::{CheckerEvent, CheckerId};
 use crate::config::Config;
 use crate::daemon::Control;
-use crate::ipvs::client::{ClientError, IpvsClient};
-use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey, ServiceState};
+use crate::ipvs::client::IpvsClient;
+use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -193,48 +193,42 @@ fn apply_globals<B: IpvsGlobals>(backend: &mut B, config: &Config, old: Option<&
     // (src/vrrp/syncd.rs), as keepalived's VRRP process does.
 }
 
-/// The IPVS socket and the kernel's table, read on a thread of their own while the
-/// configuration is (`lvsd -n`: nothing forks afterwards). Should the table change between
-/// this read and the first pass, an operation fails, and the retry a second later reads
-/// the table again.
-pub struct EarlyKernel(std::thread::JoinHandle<Result<Opened, ClientError>>);
-
-/// The socket, the table read, and how long both took.
-type Opened = (IpvsClient, Vec<ServiceState>, std::time::Duration);
-
-impl EarlyKernel {
-    pub fn open() -> EarlyKernel {
-        EarlyKernel(std::thread::spawn(|| {
-            let started = std::time::Instant::now();
-            let mut client = IpvsClient::connect()?;
-            let table = client.dump_all()?;
-            Ok((client, table, started.elapsed()))
-        }))
-    }
-}
-
 /// Runs the LVS side with the kernel's IPVS (the generic netlink client), the real health
 /// checkers, and real scripts and mail. `early`: the socket and table opened beforehand
 /// (when that failed, this tries again and reports).
-pub async fn run(ctl: Control, early: Option<EarlyKernel>) -> anyhow::Result<()> {
+pub async fn run(ctl: Control, early: Option<super::early::EarlyKernel>) -> anyhow::Result<()> {
     let joined = match early {
-        // Usually long done; joined off the runtime's threads all the same.
-        Some(e) => Some(tokio::task::spawn_blocking(move || e.0.join()).await),
+        // Done once the configuration's sink is dropped; joined off the runtime's threads.
+        Some(e) => tokio::task::spawn_blocking(move || e.join())
+            .await
+            .ok()
+            .flatten(),
         None => None,
     };
     let opened = match joined {
-        Some(Ok(Ok(Ok((client, table, took))))) => {
+        Some(Ok(Ok((client, rec, report)))) => {
             tracing::debug!(
-                "IPVS netlink socket opened and table read ({} services) in {took:.1?}, while the configuration was read",
-                table.len()
+                "IPVS netlink socket opened and table read ({} services) in {:.1?}, while the configuration was read",
+                report.found,
+                report.opened_in
             );
-            Some((client, Reconciler::from_dump(table)))
+            match &report.pass {
+                Some(Ok(pass)) => tracing::debug!(
+                    "IPVS early pass: {} operations ({} failed) applied while the configuration was read, done {:.1?} after the socket was opened",
+                    pass.ops,
+                    pass.failed,
+                    report.done_in
+                ),
+                Some(Err(e)) => tracing::warn!("IPVS early pass stopped: {e}"),
+                None => tracing::debug!("IPVS early pass not run: the kernel's table was not empty"),
+            }
+            Some((client, rec))
         }
-        Some(Ok(Ok(Err(e)))) => {
+        Some(Ok(Err(e))) => {
             tracing::debug!("IPVS not opened ahead of the configuration: {e}");
             None
         }
-        Some(_) => {
+        Some(Err(_)) => {
             tracing::debug!("IPVS not opened ahead of the configuration: the thread died");
             None
         }

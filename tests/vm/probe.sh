@@ -27,7 +27,7 @@ run() {  # run NAME ROUND
     ms=$(echo "$res" | sed -n 's/^ms=\([0-9.]*\) .*/\1/p')
     say "PROBE $b round=$r ms=${ms:-failed}"
     echo "$res" | grep '^BENCH-NOTE' | sed "s/^BENCH-NOTE/PROBE $b round=$r:/" | while read -r l; do say "$l"; done
-    grep -E "Configuration read|full pass|state built" /tmp/$ns.log | sed 's/^[^ ]* *DEBUG //' | while read -r l; do say "PROBE $b round=$r: $l"; done
+    grep -E "Configuration read|full pass|early|state built" /tmp/$ns.log | sed 's/^[^ ]* *DEBUG //' | while read -r l; do say "PROBE $b round=$r: $l"; done
     /usr/sbin/ip netns del $ns; sleep 4
 }
 for r in $(seq 0 $K); do
