@@ -177,11 +177,17 @@ fn batches_keep_the_first_one_and_stop_at_a_group() {
     let text = mixed_config();
     let (want_ops, want_table) = reference(&text);
     let file = write(&text);
-    let (tx, rx) = std::sync::mpsc::channel::<VirtualServer>();
-    let sink: config::VsSink = Box::new(move |vs: &VirtualServer| {
-        let _ = tx.send(vs.clone());
+    let read = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink: config::VsSink = Box::new({
+        let read = read.clone();
+        move |vs: &VirtualServer| read.lock().expect("list").push(vs.clone())
     });
     let loaded = config::load_streaming(file.path(), "x", Some(sink)).expect("config");
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<VirtualServer>>();
+    for batch in read.lock().expect("list").chunks(16) {
+        assert!(tx.send(batch.to_vec()).is_ok());
+    }
+    drop(tx);
     let mut fake = FakeIpvs::default();
     let mut rec = Reconciler::from_dump(Vec::new());
     let stop = AtomicBool::new(false);
@@ -234,16 +240,16 @@ fn a_refused_configuration_leaves_nothing_behind() {
         let f = fake.clone();
         move || Ok(f)
     });
-    // Past the 60th virtual server (1,260 operations handed over), the builder waits until
-    // the kernel has seen the first part, so that there is something to remove whatever
-    // the threads' timing.
+    // Past the 80th virtual server (64 handed over in batches of 16: 1,344 operations),
+    // the builder waits until the kernel has seen the first part (~1,024 operations), so
+    // that there is something to remove whatever the threads' timing.
     let mut inner = early.vs_sink().expect("sink");
     let watched = fake.clone();
     let mut handed = 0;
     let sink: config::VsSink = Box::new(move |vs: &VirtualServer| {
         inner(vs);
         handed += 1;
-        if handed == 60 {
+        if handed == 80 {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
             while watched.kernel.lock().expect("fake kernel").log.is_empty()
                 && std::time::Instant::now() < until

@@ -2,8 +2,8 @@
 //!
 //! While the configuration is read, a thread opens the IPVS socket and reads the kernel's
 //! table. When that table is empty (nothing to lose, nothing lvsd did not create), the
-//! same thread programs each virtual server as soon as the configuration's builder has
-//! read its block ([`crate::config::load_streaming`]): the kernel's work, most of the time
+//! same thread programs the virtual servers as the configuration's builder reads them, in
+//! batches of sixteen ([`crate::config::load_streaming`]): the kernel's work, most of the time
 //! to a complete table, then overlaps the reading of the rest of the file instead of
 //! following it.
 //!
@@ -29,45 +29,39 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Virtual servers taken from the channel at most per state built.
+/// Virtual servers the builder's sink hands over at a time (one wake-up of the early
+/// pass's thread each), and at most per state built.
 const BATCH_VS: usize = 16;
 
-/// Programs the virtual servers `incoming` delivers, as they come, until the channel
-/// closes or `stop` is set; `None` when the kernel's table was not empty (nothing done,
-/// `incoming` dropped). Successes are booked in `rec` as by any pass.
+/// Programs the virtual servers `incoming` delivers, batch after batch as they come, until
+/// the channel closes or `stop` is set; `None` when the kernel's table was not empty
+/// (nothing done, `incoming` dropped). Successes are booked in `rec` as by any pass.
 pub fn early_pass<B: IpvsBackend>(
     rec: &mut Reconciler,
     backend: &mut B,
-    incoming: Receiver<VirtualServer>,
+    incoming: Receiver<Vec<VirtualServer>>,
     stop: &AtomicBool,
 ) -> Option<Result<Pass, B::Error>> {
     if !rec.actual().services.is_empty() {
         return None;
     }
     Some(rec.sync_parts(backend, move |emit| {
-        while let Ok(first) = incoming.recv() {
+        while let Ok(mut batch) = incoming.recv() {
             if stop.load(Ordering::Acquire) {
                 return;
-            }
-            let mut batch = vec![first];
-            while batch.len() < BATCH_VS {
-                match incoming.try_recv() {
-                    Ok(vs) => batch.push(vs),
-                    Err(_) => break,
-                }
             }
             // Up to the first that names a group (its members are known only once the
             // whole file is read, and it would win any service it shares with a later one).
             let named_group = batch
                 .iter()
                 .position(|vs| super::build::service_keys(vs, &[]).is_err());
-            let ready: Vec<VirtualServer> = match named_group {
-                Some(at) => batch.into_iter().take(at).collect(),
-                None => batch,
-            };
-            if !ready.is_empty() {
+            if let Some(at) = named_group {
+                batch.truncate(at);
+            }
+            while !batch.is_empty() {
+                let rest = batch.split_off(batch.len().min(BATCH_VS));
                 let config = Config {
-                    virtual_servers: ready,
+                    virtual_servers: std::mem::replace(&mut batch, rest),
                     ..Config::default()
                 };
                 // Start effects (quorum scripts) are the daemon's, from the whole file.
@@ -79,6 +73,44 @@ pub fn early_pass<B: IpvsBackend>(
             }
         }
     }))
+}
+
+/// The builder's end of the channel: virtual servers gathered [`BATCH_VS`] at a time, the
+/// last ones sent when it is dropped (the file read). Once the early pass no longer takes
+/// any, it sends nothing more.
+struct BatchingSink {
+    tx: Option<Sender<Vec<VirtualServer>>>,
+    pending: Vec<VirtualServer>,
+}
+
+impl BatchingSink {
+    fn take(&mut self, vs: &VirtualServer) {
+        if self.tx.is_none() {
+            return;
+        }
+        self.pending.push(vs.clone());
+        if self.pending.len() >= BATCH_VS {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_VS));
+        if let Some(tx) = &self.tx {
+            if tx.send(batch).is_err() {
+                self.tx = None;
+            }
+        }
+    }
+}
+
+impl Drop for BatchingSink {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// What the early thread did, for the daemon's log.
@@ -103,7 +135,7 @@ pub type Opened<B> = (B, Reconciler, EarlyReport);
 /// second later reads the table again.
 pub struct EarlyKernel<B: IpvsBackend + Send + 'static = IpvsClient> {
     thread: Option<std::thread::JoinHandle<Result<Opened<B>, String>>>,
-    sink: Option<Sender<VirtualServer>>,
+    sink: Option<Sender<Vec<VirtualServer>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -146,15 +178,13 @@ impl<B: IpvsBackend + Send + 'static> EarlyKernel<B> {
     }
 
     /// The configuration builder's end (once): each virtual server read is cloned to the
-    /// early thread. Sending stops for good once the early pass no longer takes any.
+    /// early thread, [`BATCH_VS`] at a time.
     pub fn vs_sink(&mut self) -> Option<VsSink> {
-        let tx = self.sink.take()?;
-        let mut open = true;
-        Some(Box::new(move |vs: &VirtualServer| {
-            if open && tx.send(vs.clone()).is_err() {
-                open = false;
-            }
-        }))
+        let mut sink = BatchingSink {
+            tx: Some(self.sink.take()?),
+            pending: Vec::with_capacity(BATCH_VS),
+        };
+        Some(Box::new(move |vs: &VirtualServer| sink.take(vs)))
     }
 
     /// Waits for the thread (the early pass goes on until the configuration's sink is
