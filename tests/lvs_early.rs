@@ -8,7 +8,7 @@
 
 use lvsd::config::{self, Loaded, VirtualServer};
 use lvsd::ipvs::{IpvsBackend, Op, ServiceKey};
-use lvsd::lvs::early::{early_pass, EarlyKernel};
+use lvsd::lvs::early::{early_pass, EarlyKernel, EarlyReport};
 use lvsd::lvs::fake::FakeIpvs;
 use lvsd::lvs::reconcile::Reconciler;
 use lvsd::lvs::state::LvsState;
@@ -128,6 +128,25 @@ fn reference(text: &str) -> (Vec<Op>, Table) {
     (take_log(&fake), table(&fake))
 }
 
+/// The early pass in its production shape: its own thread on `fake`, fed while `file` is
+/// read; what it hands over once the file has been read.
+fn load_with_early_kernel(
+    fake: &FakeIpvs,
+    file: &tempfile::NamedTempFile,
+) -> (Loaded, FakeIpvs, Reconciler, EarlyReport) {
+    let mut early = EarlyKernel::start({
+        let f = fake.clone();
+        move || Ok(f)
+    });
+    let loaded = config::load_streaming(file.path(), "x", early.vs_sink()).expect("config");
+    let (backend, rec, report) = early
+        .join()
+        .expect("started")
+        .expect("thread")
+        .expect("opened");
+    (loaded, backend, rec, report)
+}
+
 /// The early pass in its production shape: on its own thread, fed while the file is read.
 #[test]
 fn early_then_full_pass_send_what_one_full_pass_sends() {
@@ -135,16 +154,7 @@ fn early_then_full_pass_send_what_one_full_pass_sends() {
     let (want_ops, want_table) = reference(&text);
     let file = write(&text);
     let fake = FakeIpvs::default();
-    let mut early = EarlyKernel::start({
-        let f = fake.clone();
-        move || Ok(f)
-    });
-    let loaded = config::load_streaming(file.path(), "x", early.vs_sink()).expect("config");
-    let (mut backend, mut rec, report) = early
-        .join()
-        .expect("started")
-        .expect("thread")
-        .expect("opened");
+    let (loaded, mut backend, mut rec, report) = load_with_early_kernel(&fake, &file);
     let early_ops = take_log(&fake);
     let pass = report
         .pass
@@ -316,16 +326,7 @@ fn a_table_not_empty_is_left_to_the_full_pass() {
         assert!(other.apply(&ops).is_ok());
         take_log(&fake);
     }
-    let mut early = EarlyKernel::start({
-        let f = fake.clone();
-        move || Ok(f)
-    });
-    let loaded = config::load_streaming(file.path(), "x", early.vs_sink()).expect("config");
-    let (mut backend, mut rec, report) = early
-        .join()
-        .expect("started")
-        .expect("thread")
-        .expect("opened");
+    let (loaded, mut backend, mut rec, report) = load_with_early_kernel(&fake, &file);
     assert!(report.pass.is_none());
     assert_eq!(report.found, 1);
     assert!(take_log(&fake).is_empty());
