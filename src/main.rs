@@ -49,8 +49,8 @@ fn main() -> ExitCode {
     }
     // Without a fork ahead (-n, as the systemd unit runs it), logging, the runtime and the
     // IPVS socket are set up on other threads while the configuration is read.
-    // When the kernel's IPVS table is empty, each virtual server is programmed as soon as
-    // it is read; should the file be refused, dropping `early` removes it again.
+    // When the kernel's IPVS table is empty, virtual servers are programmed as they are
+    // read (sixteen at a time); should the file be refused, dropping `early` removes them.
     let mut early = lvsd::daemon::Early::start(&opts);
     let sink = early.as_mut().and_then(|e| e.vs_sink());
     let loaded = match config::load_streaming(&opts.config_file, &config_id, sink) {
