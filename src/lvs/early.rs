@@ -29,8 +29,8 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Virtual servers the builder's sink hands over at a time (one wake-up of the early
-/// pass's thread each), and at most per state built.
+/// Virtual servers the builder's sink hands over at a time: one wake-up of the early
+/// pass's thread, and one state built, for each batch.
 const BATCH_VS: usize = 16;
 
 /// Programs the virtual servers `incoming` delivers, batch after batch as they come, until
@@ -58,10 +58,9 @@ pub fn early_pass<B: IpvsBackend>(
             if let Some(at) = named_group {
                 batch.truncate(at);
             }
-            while !batch.is_empty() {
-                let rest = batch.split_off(batch.len().min(BATCH_VS));
+            if !batch.is_empty() {
                 let config = Config {
-                    virtual_servers: std::mem::replace(&mut batch, rest),
+                    virtual_servers: batch,
                     ..Config::default()
                 };
                 // Start effects (quorum scripts) are the daemon's, from the whole file.
