@@ -47,13 +47,10 @@ fn main() -> ExitCode {
     if let Some(file) = opts.config_test_file() {
         return test_config(&file, &config_id, opts.log_detail);
     }
-    // Without a fork ahead (-n, as the systemd unit runs it), logging, the runtime and the
-    // IPVS socket are set up on other threads while the configuration is read.
-    // When the kernel's IPVS table is empty, virtual servers are programmed as they are
-    // read (sixteen at a time); should the file be refused, dropping `early` removes them.
-    let mut early = lvsd::daemon::Early::start(&opts);
-    let sink = early.as_mut().and_then(|e| e.vs_sink());
-    let loaded = match config::load_streaming(&opts.config_file, &config_id, sink) {
+    // Without a fork ahead (-n, as the systemd unit runs it), logging and the runtime are
+    // set up on another thread while the configuration is read.
+    let early = lvsd::daemon::Early::start(&opts);
+    let loaded = match config::load(&opts.config_file, &config_id) {
         Ok(l) => l,
         Err(e) => {
             report(&e.errors);

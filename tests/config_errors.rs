@@ -213,9 +213,8 @@ fn t_alone_tests_the_f_file_and_t_equals_names_one() {
     assert_eq!(bad.status.code(), Some(4));
 }
 
-/// A configuration this large is lexed on a second thread while the model is built
-/// (src/config/lexer.rs, BACKGROUND_MIN): the model and the error positions must be the
-/// same as for a small one.
+/// A configuration this large is lexed in many chunks (src/config/lexer.rs, CHUNK): the
+/// model and the error positions must be the same as for a small one.
 #[test]
 fn a_large_config_loads_whole_and_keeps_exact_positions() {
     let n = 2_000;
@@ -247,7 +246,7 @@ fn a_large_config_loads_whole_and_keeps_exact_positions() {
         "{:?}",
         vs[n - 1].key
     );
-    // A typo in the very last checker, past every chunk the lexing thread handed over.
+    // A typo in the very last checker, in the last chunk.
     let lines_before = text.lines().count();
     let typo = text.rfind("connect_timeout 3").unwrap();
     text.replace_range(typo..typo + "connect_timeout".len(), "conect_timeout");

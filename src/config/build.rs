@@ -47,20 +47,11 @@ pub(crate) struct P<'s> {
     /// Statement buffers of the blocks that ended, for the next ones (a large
     /// configuration has a block per real server).
     toks_pool: Vec<Vec<Tok>>,
-    /// Sees each virtual server as soon as its block is read, until the first error.
-    pub(crate) vs_sink: Option<super::VsSink>,
-    /// Diagnostics already looked at for errors on the sink's behalf.
-    diags_checked: usize,
 }
 
 impl<'s> P<'s> {
     pub fn new(src: &'s Source) -> Self {
         Self::with_lexer(src, Lexer::new(&src.text))
-    }
-
-    /// A builder reading the tokens another thread lexes.
-    pub fn with_feed(src: &'s Source, feed: super::lexer::Feed) -> Self {
-        Self::with_lexer(src, Lexer::with_feed(&src.text, feed))
     }
 
     fn with_lexer(src: &'s Source, lex: Lexer<'s>) -> Self {
@@ -75,33 +66,7 @@ impl<'s> P<'s> {
             inst_spans: Vec::new(),
             rs_scratch: Vec::new(),
             toks_pool: Vec::new(),
-            vs_sink: None,
-            diags_checked: 0,
         }
-    }
-
-    /// Hands a finished virtual server to the sink, if there is one and nothing read so
-    /// far is an error (after the first error the sink sees nothing more).
-    pub(crate) fn hand_to_sink(&mut self, vs: &VirtualServer) {
-        if self.vs_sink.is_none() {
-            return;
-        }
-        let clean = !self.diags[self.diags_checked..]
-            .iter()
-            .any(|d| d.is_error());
-        self.diags_checked = self.diags.len();
-        if !clean {
-            self.vs_sink = None;
-        } else if let Some(sink) = self.vs_sink.as_mut() {
-            sink(vs);
-        }
-    }
-
-    /// The builder without its lexer (a background lexer's feed is dropped, so that
-    /// thread stops even when the builder did not read every token).
-    pub fn without_lexer(mut self) -> Self {
-        self.lex = Lexer::new("");
-        self
     }
 
     /// Time spent lexing so far.

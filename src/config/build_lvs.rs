@@ -231,7 +231,6 @@ impl P<'_> {
         vs.real_servers = Vec::with_capacity(gathered);
         vs.real_servers.extend(self.rs_scratch.drain(first_rs..));
         if key.is_some() {
-            self.hand_to_sink(&vs);
             self.config.virtual_servers.push(vs);
         }
     }

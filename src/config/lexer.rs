@@ -81,8 +81,6 @@ pub struct Lexer<'s> {
     text: &'s str,
     /// Where the next chunk starts (lexing on this thread).
     next: usize,
-    /// Chunks lexed by another thread, in order (see [`Feed`]).
-    feed: Option<Feed>,
     buf: Vec<Tok>,
     pos: usize,
     /// Where lexing on this thread is in the text's lines.
@@ -90,65 +88,6 @@ pub struct Lexer<'s> {
     /// CPU time spent lexing so far on this thread (for the phase figures).
     pub time: std::time::Duration,
 }
-
-/// Text at least this long is lexed on a thread of its own while the builder reads the
-/// tokens (when the machine has a second CPU): below it, starting a thread costs more than
-/// it saves.
-pub const BACKGROUND_MIN: usize = 256 * 1024;
-/// Tokens handed to the builder at a time (about 48 KiB of a typical configuration), and
-/// handoffs lexed ahead of it, at most.
-const HANDOFF_TOKENS: usize = 8 * 1024;
-const AHEAD: usize = 4;
-
-/// The builder's end of a background lexer: token buffers, one per chunk, in text order;
-/// emptied buffers go back to be reused.
-pub struct Feed {
-    chunks: std::sync::mpsc::Receiver<Vec<Tok>>,
-    spent: std::sync::mpsc::Sender<Vec<Tok>>,
-}
-
-/// Lexes `text` on a thread of `scope`, chunk after chunk, for a [`Lexer::with_feed`]. The
-/// thread returns the CPU time it spent; it stops early when the feed is dropped.
-pub fn lex_in_background<'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    text: &'scope str,
-) -> (
-    Feed,
-    std::thread::ScopedJoinHandle<'scope, std::time::Duration>,
-) {
-    let (tx, chunks) = std::sync::mpsc::sync_channel::<Vec<Tok>>(AHEAD);
-    let (spent, returned) = std::sync::mpsc::channel::<Vec<Tok>>();
-    let handle = scope.spawn(move || {
-        #[cfg(test)]
-        if text.contains(TEST_FAIL) {
-            panic!("the lexing thread fails, as a test asked");
-        }
-        let started = super::thread_cpu();
-        let mut next = 0;
-        let mut lines = LinePos::default();
-        while next < text.len() {
-            let mut buf = returned
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(HANDOFF_TOKENS + CHUNK / 2));
-            buf.clear();
-            // Several chunks per handoff: each one wakes the other thread.
-            while next < text.len() && buf.len() < HANDOFF_TOKENS {
-                let to = chunk_end(text, next);
-                lex_chunk(text, next, to, &mut lines, &mut buf);
-                next = to;
-            }
-            if tx.send(buf).is_err() {
-                break;
-            }
-        }
-        super::thread_cpu().saturating_sub(started)
-    });
-    (Feed { chunks, spent }, handle)
-}
-
-/// In tests, a text holding this makes the lexing thread fail (see `config::tests`).
-#[cfg(test)]
-pub const TEST_FAIL: &str = "lvsd_test_fail_lexing";
 
 /// Where the chunk starting at `from` ends: CHUNK bytes on, rounded up to a line end.
 fn chunk_end(text: &str, from: usize) -> usize {
@@ -168,7 +107,6 @@ impl<'s> Lexer<'s> {
         Lexer {
             text,
             next: 0,
-            feed: None,
             buf: Vec::with_capacity(CHUNK / 4),
             pos: 0,
             lines: LinePos::default(),
@@ -176,27 +114,9 @@ impl<'s> Lexer<'s> {
         }
     }
 
-    /// A lexer that reads the chunks another thread lexes ([`lex_in_background`]).
-    pub fn with_feed(text: &'s str, feed: Feed) -> Self {
-        Lexer {
-            feed: Some(feed),
-            ..Lexer::new(text)
-        }
-    }
-
     #[cold]
     fn fill(&mut self) -> bool {
         while self.pos >= self.buf.len() {
-            if let Some(feed) = &self.feed {
-                let Ok(next) = feed.chunks.recv() else {
-                    return false;
-                };
-                let done = std::mem::replace(&mut self.buf, next);
-                // The lexing thread may have finished: the buffer is then just freed.
-                let _ = feed.spent.send(done);
-                self.pos = 0;
-                continue;
-            }
             if self.next >= self.text.len() {
                 return false;
             }
@@ -429,40 +349,6 @@ mod tests {
     fn line_col(starts: &[u32], pos: u32) -> (u32, u32) {
         let line = starts.partition_point(|&s| s <= pos) - 1;
         (line as u32, pos - starts[line] + 1)
-    }
-
-    fn lex_background(src: &str, stop_after: Option<usize>) -> Vec<(Kind, u32, u32)> {
-        std::thread::scope(|scope| {
-            let (feed, lexing) = lex_in_background(scope, src);
-            let mut l = Lexer::with_feed(src, feed);
-            let starts = line_starts(src);
-            let mut got = Vec::new();
-            while let Some(t) = l.next_tok() {
-                assert_eq!((t.line, t.col), line_col(&starts, t.start), "{t:?}");
-                got.push((t.kind, t.start, t.end));
-                if stop_after == Some(got.len()) {
-                    break;
-                }
-            }
-            // The lexing thread ends (the scope joins it) even when the reader stops early.
-            drop(l);
-            let _ = lexing.join();
-            got
-        })
-    }
-
-    #[test]
-    fn background_lexing_gives_the_same_tokens() {
-        let unit = "virtual_server 10.0.0.1 80 {\n  real_server 10.1.1.1 80 { weight 2 }\n\
-                    \turl { path \"/a b\" digest x }\n  x \"unterminated\n}\n\n";
-        // Hundreds of chunks, so the lexing thread runs far ahead of the reader.
-        let text = unit.repeat(20_000);
-        assert!(text.len() > 200 * CHUNK);
-        let inline = lex(&text);
-        assert_eq!(inline.len(), 27 * 20_000);
-        assert_eq!(lex_background(&text, None), inline);
-        assert_eq!(lex_background(&text, Some(1000)), inline[..1000].to_vec());
-        assert_eq!(lex_background("", None), Vec::new());
     }
 
     /// The tokens by the plain definition, one character at a time: blanks separate;

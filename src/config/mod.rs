@@ -77,43 +77,19 @@ impl std::fmt::Display for LoadErrors {
 
 impl std::error::Error for LoadErrors {}
 
-/// Sees each virtual server of a configuration being read as soon as its block is read
-/// (see [`load_streaming`]).
-pub type VsSink = Box<dyn FnMut(&VirtualServer)>;
-
 /// Reads and checks the configuration at `path`; `config_id` selects `@ID` lines.
 pub fn load(path: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
     load_timed(path, config_id).0
 }
 
-/// [`load`], also handing each virtual server to `sink` as soon as its block is read, in
-/// the file's order, while nothing read so far is an error. The file may still turn out
-/// invalid after that (a later error, a failed validation), so whatever the sink starts
-/// must be undone when this returns an error. The sink is dropped before this returns.
-pub fn load_streaming(
-    path: &Path,
-    config_id: &str,
-    sink: Option<VsSink>,
-) -> Result<Loaded, LoadErrors> {
-    load_inner(path, config_id, sink).0
-}
-
 /// [`load`], also returning the time each phase took.
 pub fn load_timed(path: &Path, config_id: &str) -> (Result<Loaded, LoadErrors>, Phases) {
-    load_inner(path, config_id, None)
-}
-
-fn load_inner(
-    path: &Path,
-    config_id: &str,
-    sink: Option<VsSink>,
-) -> (Result<Loaded, LoadErrors>, Phases) {
     let mut phases = Phases::default();
     let t = thread_cpu();
     let text = std::fs::read_to_string(path);
     phases.read = thread_cpu().saturating_sub(t);
     let res = match text {
-        Ok(text) => parse_owned(text, path, config_id, sink, &mut phases),
+        Ok(text) => parse_owned(text, path, config_id, &mut phases),
         Err(e) => Err(LoadErrors {
             errors: vec![Diagnostic::error(
                 preprocess::Source::file_span(path),
@@ -129,7 +105,7 @@ fn load_inner(
 pub fn parse_str(text: &str, file_name: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
     let mut diags = Vec::new();
     let src = preprocess::preprocess(file_name, text, config_id, &mut diags);
-    finish(src, diags, None, &mut Phases::default())
+    finish(src, diags, &mut Phases::default())
 }
 
 /// Like [`parse_str`], but frees the file's text as soon as it has been preprocessed, so
@@ -138,73 +114,37 @@ fn parse_owned(
     text: String,
     file_name: &Path,
     config_id: &str,
-    sink: Option<VsSink>,
     phases: &mut Phases,
 ) -> Result<Loaded, LoadErrors> {
     let mut diags = Vec::new();
     let t = thread_cpu();
     let src = preprocess::preprocess_owned(file_name, text, config_id, &mut diags);
     phases.preprocess = thread_cpu().saturating_sub(t);
-    finish(src, diags, sink, phases)
+    finish(src, diags, phases)
 }
 
 /// Builds and validates the model from preprocessed text.
 fn finish(
     src: preprocess::Source,
     mut diags: Vec<Diagnostic>,
-    sink: Option<VsSink>,
     phases: &mut Phases,
 ) -> Result<Loaded, LoadErrors> {
     let t = thread_cpu();
-    // Nothing reaches the sink from a file whose preprocessing already failed.
-    let sink = sink.filter(|_| !diags.iter().any(|d| d.is_error()));
-    let background = src.text.len() >= lexer::BACKGROUND_MIN
-        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    let p = if background {
-        // A large configuration: lexing on a second thread while this one builds.
-        std::thread::scope(|scope| {
-            let (feed, lexing) = lexer::lex_in_background(scope, &src.text);
-            let mut p = build::P::with_feed(&src, feed);
-            p.vs_sink = sink;
-            p.top();
-            // Drop the builder's end first, so that the lexer stops if the builder did
-            // not read to the end.
-            let mut p = p.without_lexer();
-            match lexing.join() {
-                Ok(cpu) => phases.lex = cpu,
-                // (A bug, never bad input: the file must not pass for what was read of it.)
-                Err(_) => p.diags.push(Diagnostic::error(
-                    src.span(0),
-                    "internal error: the lexing thread failed, the file was not read to its end",
-                )),
-            }
-            p
-        })
-    } else {
-        let mut p = build::P::new(&src);
-        p.vs_sink = sink;
-        p.top();
-        phases.lex = p.lex_time();
-        p
-    };
+    let mut p = build::P::new(&src);
+    p.top();
+    phases.lex = p.lex_time();
     let build::P {
         diags: more,
         mut config,
         scripts,
         inst_spans,
-        vs_sink,
         ..
     } = p;
-    // The sink's end closes here: its reader knows the file has been read.
-    drop(vs_sink);
     diags.extend(more);
     // Positions are resolved by now; the preprocessed text is no longer needed.
     drop(src);
     config.virtual_servers.shrink_to_fit();
-    phases.build = thread_cpu().saturating_sub(t);
-    if !background {
-        phases.build = phases.build.saturating_sub(phases.lex);
-    }
+    phases.build = thread_cpu().saturating_sub(t).saturating_sub(phases.lex);
     let t = thread_cpu();
     validate::validate(&config, &inst_spans, &mut diags);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
@@ -248,35 +188,4 @@ pub fn check_script_security(loaded: &Loaded) -> Vec<Diagnostic> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A lexing thread that fails (a bug, never bad input) fails the load: the builder
-    /// must not take the tokens it got for the whole file.
-    #[test]
-    fn a_failed_lexing_thread_fails_the_load() {
-        if !std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
-            // (one CPU: the text is lexed inline, there is no lexing thread to fail)
-            return;
-        }
-        let vs = "virtual_server 10.0.0.1 80 {\n real_server 10.1.1.1 80 { weight 1 }\n}\n";
-        let text = vs.repeat(4000);
-        assert!(text.len() >= lexer::BACKGROUND_MIN);
-        let path = Path::new("t.conf");
-        assert!(parse_str(&text, path, "").is_ok());
-        let failing = format!("{text}{}\n", lexer::TEST_FAIL);
-        let Err(refused) = parse_str(&failing, path, "") else {
-            panic!("a load whose lexing thread failed was taken");
-        };
-        assert!(
-            refused
-                .errors
-                .iter()
-                .any(|d| d.message.contains("the lexing thread failed")),
-            "{refused}"
-        );
-    }
 }

@@ -11,7 +11,6 @@ pub mod report;
 
 use crate::cli::Options;
 use crate::config::Config;
-use crate::lvs::early::EarlyKernel;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -54,8 +53,8 @@ pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
 }
 
 /// Starts the LVS side: health checkers driving the kernel's IPVS table.
-fn start_lvs(ctl: Control, early: Option<EarlyKernel>) -> Option<JoinHandle<anyhow::Result<()>>> {
-    Some(tokio::spawn(crate::lvs::runtime::run(ctl, early)))
+fn start_lvs(ctl: Control) -> JoinHandle<anyhow::Result<()>> {
+    tokio::spawn(crate::lvs::runtime::run(ctl))
 }
 
 /// Forks into the background: the parent exits 0, the child leaves the terminal's session
@@ -93,14 +92,10 @@ pub fn since_start() -> Duration {
     PROCESS_START.get().map(|t| t.elapsed()).unwrap_or_default()
 }
 
-/// What a daemon that will not fork (`-n`, as the systemd unit runs it) sets up on other
-/// threads while `main` reads the configuration: logging and the tokio runtime, and (when
-/// it runs the checkers) the IPVS socket and table, and the early pass that programs an
-/// empty table while the file is read ([`crate::lvs::early`]; undone when the daemon does
-/// not start). The socket's set-up may `modprobe ip_vs`, as the LVS side would anyway.
+/// What a daemon that will not fork (`-n`, as the systemd unit runs it) sets up on another
+/// thread while `main` reads the configuration: logging and the tokio runtime.
 pub struct Early {
     setup: std::thread::JoinHandle<anyhow::Result<tokio::runtime::Runtime>>,
-    kernel: Option<EarlyKernel>,
 }
 
 impl Early {
@@ -115,14 +110,7 @@ impl Early {
                 logging::init(&o)?;
                 build_runtime()
             }),
-            kernel: opts.runs_checkers().then(EarlyKernel::open),
         })
-    }
-
-    /// Where the configuration's builder hands each virtual server it has read, for the
-    /// early IPVS pass (see [`crate::lvs::early`]), when the checker side runs.
-    pub fn vs_sink(&mut self) -> Option<crate::config::VsSink> {
-        self.kernel.as_mut()?.vs_sink()
     }
 }
 
@@ -138,9 +126,9 @@ fn build_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// `early`: what was set up while the configuration was read (only without a fork).
 pub fn run(opts: Options, config: Config, early: Option<Early>) -> anyhow::Result<()> {
     let loaded_at = since_start();
-    let (rt, early_kernel) = match early {
+    let rt = match early {
         Some(e) => match e.setup.join() {
-            Ok(rt) => (rt?, e.kernel),
+            Ok(rt) => rt?,
             Err(_) => anyhow::bail!("the thread that set up logging and the runtime died"),
         },
         None => {
@@ -148,7 +136,7 @@ pub fn run(opts: Options, config: Config, early: Option<Early>) -> anyhow::Resul
                 daemonize()?;
             }
             logging::init(&opts)?;
-            (build_runtime()?, None)
+            build_runtime()?
         }
     };
     tracing::debug!("Configuration read {loaded_at:.1?} after the start of the process");
@@ -159,7 +147,7 @@ pub fn run(opts: Options, config: Config, early: Option<Early>) -> anyhow::Resul
     if opts.runs_checkers() {
         pids.push(pidfile::PidFile::create(&opts.checkers_pid_file)?);
     }
-    let res = rt.block_on(serve(opts, config, early_kernel));
+    let res = rt.block_on(serve(opts, config));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(pids);
     res
@@ -192,7 +180,7 @@ fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     }))
 }
 
-async fn serve(opts: Options, config: Config, early: Option<EarlyKernel>) -> anyhow::Result<()> {
+async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
     let opts = Arc::new(opts);
     let (reload_tx, reload_rx) = watch::channel(Arc::new(config));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -213,9 +201,7 @@ async fn serve(opts: Options, config: Config, early: Option<EarlyKernel>) -> any
         sides.push(("VRRP", start_vrrp(ctl.clone())?));
     }
     if opts.runs_checkers() {
-        if let Some(h) = start_lvs(ctl.clone(), early) {
-            sides.push(("LVS", h));
-        }
+        sides.push(("LVS", start_lvs(ctl.clone())));
     }
     tracing::info!(
         "Starting lvsd {} (pid {})",

@@ -6,12 +6,10 @@
 //! - [`table`]: tables as values, comparison, and the diff into `Op`s. Pure.
 //! - [`reconcile`]: applies the diff through an `IpvsBackend`, with ownership and retry.
 //! - [`globals`]: `lvs_timeouts` and `lvs_sync_daemon`.
-//! - [`early`]: the start-up pass that overlaps reading the configuration (`-n`).
 //! - [`runtime`]: the thin tokio loop (`run`).
 //! - [`fake`]: an in-memory kernel table for tests; [`fixture`]: config values in code.
 
 pub mod build;
-pub mod early;
 pub mod fake;
 pub mod fixture;
 pub mod globals;

@@ -194,55 +194,12 @@ fn apply_globals<B: IpvsGlobals>(backend: &mut B, config: &Config, old: Option<&
 }
 
 /// Runs the LVS side with the kernel's IPVS (the generic netlink client), the real health
-/// checkers, and real scripts and mail. `early`: the socket and table opened beforehand
-/// (when that failed, this tries again and reports).
-pub async fn run(ctl: Control, early: Option<super::early::EarlyKernel>) -> anyhow::Result<()> {
-    let joined = match early {
-        // Done once the configuration's sink is dropped; joined off the runtime's threads.
-        Some(e) => tokio::task::spawn_blocking(move || e.join())
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
-    let opened = match joined {
-        Some(Ok(Ok((client, rec, report)))) => {
-            tracing::debug!(
-                "IPVS netlink socket opened and table read ({} services) in {:.1?}, while the configuration was read",
-                report.found,
-                report.opened_in
-            );
-            match &report.pass {
-                Some(Ok(pass)) => tracing::debug!(
-                    "IPVS early pass: {} operations ({} failed) applied while the configuration was read, done {:.1?} after the socket was opened",
-                    pass.ops,
-                    pass.failed,
-                    report.done_in
-                ),
-                Some(Err(e)) => tracing::warn!("IPVS early pass stopped: {e}"),
-                None => tracing::debug!("IPVS early pass not run: the kernel's table was not empty"),
-            }
-            Some((client, rec))
-        }
-        Some(Ok(Err(e))) => {
-            tracing::debug!("IPVS not opened ahead of the configuration: {e}");
-            None
-        }
-        Some(Err(_)) => {
-            tracing::debug!("IPVS not opened ahead of the configuration: the thread died");
-            None
-        }
-        None => None,
-    };
-    let (client, rec) = match opened {
-        Some(o) => o,
-        None => {
-            let started = std::time::Instant::now();
-            let client = tokio::task::spawn_blocking(IpvsClient::connect).await??;
-            tracing::debug!("IPVS netlink socket ready in {:.1?}", started.elapsed());
-            (client, Reconciler::new())
-        }
-    };
+/// checkers, and real scripts and mail.
+pub async fn run(ctl: Control) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let client = tokio::task::spawn_blocking(IpvsClient::connect).await??;
+    tracing::debug!("IPVS netlink socket ready in {:.1?}", started.elapsed());
+    let rec = Reconciler::new();
     run_from(
         ctl,
         client,
