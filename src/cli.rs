@@ -87,10 +87,16 @@ pub struct Options {
     /// Configuration id for `@ID` lines (default: the hostname up to the first dot).
     #[arg(short = 'i', long = "config-id", value_name = "ID")]
     pub config_id: Option<String>,
-    /// Test the configuration (of FILE, or of -f) and exit: 0 fine, 4 errors.
-    #[arg(short = 't', long = "config-test", value_name = "FILE", num_args = 0..=1,
+    /// Test the configuration of -f and exit, writing the report to LOG_FILE if given
+    /// (else standard error): 0 clean, 5 problems lvsd runs with (as keepalived),
+    /// 6 script-security problems only, 4 the file is refused.
+    #[arg(short = 't', long = "config-test", value_name = "LOG_FILE", num_args = 0..=1,
           require_equals = true, default_missing_value = "", value_parser = any_path)]
     pub config_test: Option<PathBuf>,
+    /// Refuse a configuration with any problem at all, also those keepalived (and lvsd
+    /// without this) runs with: for checking files in CI.
+    #[arg(long = "strict")]
+    pub strict: bool,
     /// Send SIGNAL to the running lvsd (STOP, RELOAD, DATA, STATS, JSON) and exit.
     #[arg(long = "signum", value_name = "SIGNAL")]
     pub signum: Option<String>,
@@ -108,15 +114,12 @@ fn any_path(s: &str) -> Result<PathBuf, std::convert::Infallible> {
 }
 
 impl Options {
-    /// The file `-t` should test: `-t=FILE` if given, else `-f`.
-    pub fn config_test_file(&self) -> Option<PathBuf> {
-        self.config_test.as_ref().map(|p| {
-            if p.as_os_str().is_empty() {
-                self.config_file.clone()
-            } else {
-                p.clone()
-            }
-        })
+    /// Where `-t` writes its report: `-t=LOG_FILE`, or None for standard error.
+    pub fn config_test_log(&self) -> Option<PathBuf> {
+        self.config_test
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty())
+            .cloned()
     }
 
     /// Whether the VRRP side runs (not `-C` alone).

@@ -3,7 +3,6 @@
 use clap::Parser;
 use lvsd::cli::Options;
 use lvsd::config::{self, Diagnostic};
-use std::path::Path;
 use std::process::ExitCode;
 
 /// keepalived's exit code for "errors found in the configuration".
@@ -44,13 +43,13 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Some(file) = opts.config_test_file() {
-        return test_config(&file, &config_id, opts.log_detail);
+    if opts.config_test.is_some() {
+        return test_config(&opts, &config_id);
     }
     // Without a fork ahead (-n, as the systemd unit runs it), logging and the runtime are
     // set up on another thread while the configuration is read.
     let early = lvsd::daemon::Early::start(&opts);
-    let loaded = match config::load(&opts.config_file, &config_id) {
+    let loaded = match config::load_for_daemon(&opts.config_file, &config_id, opts.strict) {
         Ok(l) => l,
         Err(e) => {
             report(&e.errors);
@@ -82,12 +81,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// `-t`: check the file, print every problem, exit 0 (fine) or 4 (errors). With `-D`, also
-/// the CPU time each phase of reading it took.
-fn test_config(file: &Path, config_id: &str, detail: bool) -> ExitCode {
+/// `-t[=LOG_FILE]`: check `-f`'s file, report every problem (to LOG_FILE if given) and
+/// exit as keepalived does: 0 clean, 5 problems the daemon runs with, 6 script-security
+/// problems only, 4 the file is refused. With `-D`, also the CPU time each phase took.
+fn test_config(opts: &Options, config_id: &str) -> ExitCode {
+    let file = &opts.config_file;
+    let mut lines = Vec::new();
     let (loaded, phases) = config::load_timed(file, config_id);
-    if detail {
-        eprintln!(
+    if opts.log_detail {
+        lines.push(format!(
             "{}: read {:.1?}, preprocess {:.1?}, lex {:.1?}, build {:.1?}, validate {:.1?} (CPU time)",
             file.display(),
             phases.read,
@@ -95,25 +97,40 @@ fn test_config(file: &Path, config_id: &str, detail: bool) -> ExitCode {
             phases.lex,
             phases.build,
             phases.validate
-        );
+        ));
     }
-    match loaded {
-        Ok(loaded) => {
-            let errors = config::check_script_security(&loaded);
-            report(&errors);
-            report(&loaded.warnings);
-            if errors.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_CONFIG_ERRORS)
+    let diags = match loaded {
+        Ok(mut loaded) => {
+            let vetted = config::vet_scripts(&mut loaded);
+            let mut all = loaded.warnings;
+            all.extend(vetted);
+            all
+        }
+        Err(e) => e.errors.into_iter().chain(e.warnings).collect(),
+    };
+    lines.extend(diags.iter().map(|d| d.to_string()));
+    let mut code = config::test_exit_code(&diags);
+    if opts.strict && code != 0 {
+        lines.push(format!("{}: refused: --strict", file.display()));
+        code = EXIT_CONFIG_ERRORS;
+    }
+    match opts.config_test_log() {
+        Some(log) => {
+            let mut text = lines.join("\n");
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            if let Err(e) = std::fs::write(&log, text) {
+                eprintln!("lvsd: cannot write {}: {e}", log.display());
             }
         }
-        Err(e) => {
-            report(&e.errors);
-            report(&e.warnings);
-            ExitCode::from(EXIT_CONFIG_ERRORS)
+        None => {
+            for l in &lines {
+                eprintln!("{l}");
+            }
         }
     }
+    ExitCode::from(code)
 }
 
 fn report(diags: &[Diagnostic]) {

@@ -336,7 +336,7 @@ fn seq_expands_real_servers() {
     for (n, r) in rs.iter().enumerate() {
         assert_eq!(r.addr, ip(&format!("198.51.100.{}", n + 1)));
         assert_eq!(r.checkers[0].common.connect_timeout, Some(secs(2.0)));
-        assert_eq!(r.span.line, 2);
+        assert_eq!(r.span.line, 4);
     }
 }
 
@@ -386,7 +386,7 @@ fn virtual_server_group() {
             port: Some(443)
         }
     );
-    assert_eq!(g.entries[2], VsgEntry::Fwmark(7));
+    assert_eq!(g.entries[2], VsgEntry::Fwmark(7, None));
     assert_eq!(c.virtual_servers[0].key, VsKey::Group("WEB".into()));
     assert_eq!(c.virtual_servers[0].lb_algo, "lc");
 }

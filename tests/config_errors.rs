@@ -1,6 +1,8 @@
-//! Bad configurations: each file in tests/configs/bad/ names, on its first line, the exact
-//! error it must produce (`# expect: LINE:COL: error: MESSAGE`); both the library and
-//! `lvsd -t` must report it there, and `lvsd -t` must exit 4.
+//! Bad configurations: each file in tests/configs/bad/ names, on its first line, the
+//! problem it must produce (`# expect: LINE:COL: error|warning: MESSAGE`). Both the
+//! library and `lvsd -t` must report it there; `lvsd -t` exits 4 when it is an error (the
+//! file is refused) and 5 when it is a warning (keepalived runs the file with a fallback,
+//! and so does lvsd).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,18 +26,40 @@ fn expected(path: &Path) -> String {
     format!("{}:{want}", path.display())
 }
 
-#[test]
-fn at_least_twenty_bad_configs() {
-    assert!(bad_files().len() >= 20, "only {}", bad_files().len());
+fn refuses(want: &str) -> bool {
+    want.contains(": error: ")
 }
 
 #[test]
-fn each_bad_config_gives_its_precise_error() {
+fn at_least_twenty_bad_configs_of_both_kinds() {
+    let files = bad_files();
+    let refused = files.iter().filter(|p| refuses(&expected(p))).count();
+    assert!(files.len() >= 20, "only {}", files.len());
+    assert!(refused >= 5, "only {refused} refused");
+    assert!(
+        files.len() - refused >= 10,
+        "only {} run",
+        files.len() - refused
+    );
+}
+
+#[test]
+fn each_bad_config_gives_its_precise_problem() {
     let mut failures = Vec::new();
     for path in bad_files() {
         let want = expected(&path);
         match lvsd::config::load(&path, "lvs1") {
-            Ok(_) => failures.push(format!("{}: loaded without error", path.display())),
+            Ok(l) if refuses(&want) => failures.push(format!(
+                "{}: loaded, with warnings {:?}",
+                path.display(),
+                l.warnings
+            )),
+            Ok(l) => {
+                if !l.warnings.iter().any(|d| d.to_string() == want) {
+                    let got: Vec<String> = l.warnings.iter().map(|d| d.to_string()).collect();
+                    failures.push(format!("want: {want}\n got: {}", got.join("\n      ")));
+                }
+            }
             Err(e) => {
                 let first = e.errors[0].to_string();
                 if first != want {
@@ -48,22 +72,37 @@ fn each_bad_config_gives_its_precise_error() {
 }
 
 #[test]
-fn lvsd_t_exits_4_and_prints_the_error() {
+fn lvsd_t_exits_4_or_5_and_prints_the_problem() {
     for path in bad_files() {
         let want = expected(&path);
         let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .arg(format!("-t={}", path.display()))
-            .arg("-i")
-            .arg("lvs1")
+            .arg("-t")
+            .arg("-f")
+            .arg(&path)
+            .args(["-i", "lvs1"])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(4), "{}: {stderr}", path.display());
+        let code = if refuses(&want) { 4 } else { 5 };
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}: {stderr}",
+            path.display()
+        );
         assert!(
             stderr.lines().any(|l| l == want),
             "{}: want {want}\ngot:\n{stderr}",
             path.display()
         );
+        // --strict refuses whatever keepalived would run with a problem.
+        let strict = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .args(["-t", "--strict", "-f"])
+            .arg(&path)
+            .args(["-i", "lvs1"])
+            .output()
+            .unwrap();
+        assert_eq!(strict.status.code(), Some(4), "{}", path.display());
     }
 }
 
@@ -86,25 +125,29 @@ fn lvsd_t_accepts_the_examples() {
 #[test]
 fn lvsd_t_reports_warnings_and_still_passes() {
     let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .arg("-t=tests/configs/global_full.conf")
+        .args(["-t", "-f", "tests/configs/global_full.conf"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // global_full.conf enables script security; its fifo script does not exist.
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    // global_full.conf enables script security; its fifo script does not exist: a
+    // problem keepalived runs with (the script fails when it is run).
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains(
         "tests/configs/global_full.conf:21:5: warning: `vrrp_iptables` is not supported yet by lvsd (ignored)"
     ));
     assert!(
         stderr.contains(
-            "tests/configs/global_full.conf:20:24: error: script `/usr/local/bin/fifo.sh`:"
+            "tests/configs/global_full.conf:20:24: warning: script `/usr/local/bin/fifo.sh`: /usr/local/bin/fifo.sh: not found or not executable"
         ),
         "{stderr}"
     );
 }
 
+/// keepalived's classes for scripts: an unsafe script under enable_script_security is a
+/// security problem only (exit 6), and a vrrp_script found unsafe is disabled; scripts
+/// without enable_script_security are one too; a script that is fine passes clean.
 #[test]
-fn script_security_refuses_a_writable_script() {
+fn script_security_classes() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("check.sh");
     std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
@@ -116,27 +159,56 @@ fn script_security_refuses_a_writable_script() {
         script.display()
     );
     std::fs::write(&conf, &text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .arg(format!("-t={}", conf.display()))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
-    let want = format!(
-        "{}:5:12: error: script `{} arg`:",
-        conf.display(),
-        script.display()
-    );
+    let test = |conf: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .args(["-t", "-f"])
+            .arg(conf)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = test(&conf);
+    assert_eq!(code, Some(6), "{stderr}");
+    let want = format!("{}:4:1: security: vrrp_script chk:", conf.display());
     assert!(stderr.starts_with(&want), "want {want}\ngot {stderr}");
     assert!(stderr.contains("writable by group or others"), "{stderr}");
+    assert!(stderr.contains("disabled, and not tracked"), "{stderr}");
+    let mut loaded = lvsd::config::load(&conf, "x").unwrap();
+    lvsd::config::vet_scripts(&mut loaded);
+    assert!(loaded.config.vrrp_scripts.is_empty());
 
-    // The same file without enable_script_security passes.
+    // Without enable_script_security: the scripts themselves are the security problem.
     std::fs::write(&conf, text.replace("    enable_script_security\n", "")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .arg(format!("-t={}", conf.display()))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let (code, stderr) = test(&conf);
+    assert_eq!(code, Some(6), "{stderr}");
+    assert!(
+        stderr.contains("without enable_script_security"),
+        "{stderr}"
+    );
+
+    // A safe script (root's, not writable by others: /bin/true) passes clean; a missing
+    // one is disabled with a warning.
+    std::fs::write(
+        &conf,
+        "global_defs {\n    enable_script_security\n}\nvrrp_script chk {\n    script /bin/true\n}\n",
+    )
+    .unwrap();
+    let (code, stderr) = test(&conf);
+    assert_eq!(code, Some(0), "{stderr}");
+    std::fs::write(
+        &conf,
+        "global_defs {\n    enable_script_security\n}\nvrrp_script chk {\n    script /nonexistent/chk\n}\n",
+    )
+    .unwrap();
+    let (code, stderr) = test(&conf);
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(
+        stderr.contains("not found or not executable: disabled"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -172,7 +244,9 @@ fn config_id_flag_selects_lines() {
     .unwrap();
     let run = |id: &str| {
         Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .arg(format!("-t={}", conf.display()))
+            .arg("-t")
+            .arg("-f")
+            .arg(&conf)
             .args(["-i", id])
             .output()
             .unwrap()
@@ -180,13 +254,14 @@ fn config_id_flag_selects_lines() {
             .code()
     };
     assert_eq!(run("node1"), Some(0));
-    assert_eq!(run("node2"), Some(4));
+    // An unknown keyword: keepalived runs the file without it.
+    assert_eq!(run("node2"), Some(5));
 }
 
 #[test]
 fn a_missing_file_is_an_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .arg("-t=/nonexistent/keepalived.conf")
+        .args(["-t", "-f", "/nonexistent/keepalived.conf"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
@@ -194,23 +269,35 @@ fn a_missing_file_is_an_error() {
         .starts_with("/nonexistent/keepalived.conf:1:1: error: cannot read"));
 }
 
+/// `-t[=LOG_FILE]` as keepalived's: the file tested is always `-f`'s; the argument is
+/// where the report goes.
 #[test]
-fn t_alone_tests_the_f_file_and_t_equals_names_one() {
+fn t_tests_the_f_file_and_t_equals_names_the_report() {
     let ok = Command::new(env!("CARGO_BIN_EXE_lvsd"))
         .args(["-f", "examples/keepalived.conf", "-t"])
         .output()
         .unwrap();
     assert_eq!(ok.status.code(), Some(0));
-    // -t=FILE wins over -f.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("report.txt");
     let bad = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .args([
-            "-t=tests/configs/bad/bad_state.conf",
-            "-f",
-            "examples/keepalived.conf",
-        ])
+        .arg(format!("-t={}", log.display()))
+        .args(["-f", "tests/configs/bad/unclosed.conf"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(4));
+    assert!(
+        bad.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let report = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        report.starts_with(
+            "tests/configs/bad/unclosed.conf:2:1: error: `vrrp_instance` block is never closed"
+        ),
+        "{report}"
+    );
 }
 
 /// A configuration this large is lexed in many chunks (src/config/lexer.rs, CHUNK): the
@@ -250,13 +337,13 @@ fn a_large_config_loads_whole_and_keeps_exact_positions() {
     let lines_before = text.lines().count();
     let typo = text.rfind("connect_timeout 3").unwrap();
     text.replace_range(typo..typo + "connect_timeout".len(), "conect_timeout");
-    let e = lvsd::config::parse_str(&text, file, "lvs1").expect_err("the typo");
+    let l = lvsd::config::parse_str(&text, file, "lvs1").unwrap_or_else(|e| panic!("{e}"));
     let line = text[..typo].matches('\n').count() + 1;
     assert!(line > lines_before - 10);
     assert_eq!(
-        e.errors[0].to_string(),
+        l.warnings[0].to_string(),
         format!(
-            "{}:{line}:13: error: unknown keyword `conect_timeout` in TCP_CHECK; did you mean `connect_timeout`?",
+            "{}:{line}:13: warning: unknown keyword `conect_timeout` in TCP_CHECK; did you mean `connect_timeout`?",
             file.display()
         )
     );

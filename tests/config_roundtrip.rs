@@ -329,6 +329,16 @@ fn gen_config(seed: u64) -> Config {
             native_ipv6: v6 && r.chance(),
             debug: r.maybe(|r| r.below(5) as u8),
         });
+        // keepalived's fallbacks (see mend_like_keepalived): AH cannot start as MASTER, and
+        // the instance's own interface is always tracked (a weightless entry is dropped).
+        if let Some(vi) = c.instances.last_mut() {
+            if matches!(&vi.authentication, Some(a) if a.auth_type == AuthType::Ah) {
+                vi.state = InitialState::Backup;
+            }
+            let own = vi.interface.clone();
+            vi.track_interface
+                .retain(|t| !(t.name == own && t.weight.is_none()));
+        }
     }
     if c.instances.len() >= 2 && r.chance() {
         c.sync_groups.push(SyncGroup {
@@ -361,7 +371,7 @@ fn gen_config(seed: u64) -> Config {
                     range_end: r.maybe(|_| 0xfffe),
                     port: Some(443),
                 },
-                VsgEntry::Fwmark(r.below(1000) as u32 + 1),
+                VsgEntry::Fwmark(r.below(1000) as u32 + 1, r.maybe(Rng::chance)),
             ],
         });
     }
@@ -405,6 +415,8 @@ fn gen_config(seed: u64) -> Config {
             }),
             persistence_engine: r.maybe(|_| "sip".into()),
             protocol: [Protocol::Tcp, Protocol::Udp, Protocol::Sctp][r.below(3) as usize],
+            protocol_set: true,
+            lb_kind_set: true,
             ops: r.chance(),
             sorry_server: r.maybe(|r| SorryServer {
                 addr: r.ip(v6),
@@ -439,7 +451,7 @@ fn gen_config(seed: u64) -> Config {
                 s.addr = r.ip(addr.is_ipv6());
             }
         }
-        for _ in 0..r.below(4) {
+        for _ in 0..r.below(4) + 1 {
             let port = match (lb_kind, vport) {
                 (LbKind::Nat, _) => r.maybe(|r| r.below(65535) as u16 + 1),
                 (_, Some(p)) => r.maybe(|_| p),
@@ -484,11 +496,69 @@ fn gen_config(seed: u64) -> Config {
                 };
             }
             rs.checkers = (0..r.below(3)).map(|_| gen_checker(r)).collect();
-            vs.real_servers.push(rs);
+            if !vs
+                .real_servers
+                .iter()
+                .any(|o| (o.addr, o.port) == (rs.addr, rs.port))
+            {
+                vs.real_servers.push(rs);
+            }
         }
+        mend_like_keepalived(&mut vs, &c.virtual_server_groups);
         c.virtual_servers.push(vs);
     }
     c
+}
+
+/// What the parser's validation makes of a virtual server (keepalived's fallbacks, see
+/// docs/configuration.md): random models are made to agree with them, so that a round
+/// trip compares like with like.
+fn mend_like_keepalived(vs: &mut VirtualServer, groups: &[VirtualServerGroup]) {
+    let group = |n: &str| groups.iter().find(|g| g.name == n);
+    let (by_address, has_fwmark, portless) = match &vs.key {
+        VsKey::Addr { .. } => (true, false, false),
+        VsKey::Fwmark { .. } => (false, true, false),
+        VsKey::Group(n) => {
+            let e = group(n).map(|g| g.entries.as_slice()).unwrap_or(&[]);
+            (
+                e.iter().any(|e| matches!(e, VsgEntry::Range { .. })),
+                e.iter().any(|e| matches!(e, VsgEntry::Fwmark(..))),
+                e.iter().any(|e| {
+                    matches!(
+                        e,
+                        VsgEntry::Range {
+                            port: None | Some(0),
+                            ..
+                        }
+                    )
+                }),
+            )
+        }
+    };
+    if by_address && vs.protocol != Protocol::Udp {
+        vs.ops = false;
+    }
+    if has_fwmark {
+        vs.ha_suspend = false;
+    }
+    if portless && vs.persistence_timeout.is_none() {
+        vs.persistence_timeout = Some(360);
+    }
+    let sum: u32 = vs.real_servers.iter().map(|rs| rs.weight).sum();
+    vs.quorum = vs.quorum.min(sum);
+    if vs.hysteresis >= vs.quorum {
+        vs.hysteresis = vs.quorum.saturating_sub(1);
+    }
+    let kind = vs.lb_kind;
+    if let Some(s) = vs.sorry_server.as_mut() {
+        if s.lvs_method.unwrap_or(kind) != LbKind::Nat {
+            match vs.key {
+                VsKey::Addr { port, .. } => s.port = port,
+                VsKey::Fwmark { .. } => s.port = 0,
+                VsKey::Group(_) => {}
+            }
+        }
+    }
 }
 
 fn gen_checker(r: &mut Rng) -> Checker {

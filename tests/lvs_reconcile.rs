@@ -540,7 +540,7 @@ fn groups_expand_into_one_service_per_member() {
                 range_end: Some(12),
                 port: Some(80),
             },
-            VsgEntry::Fwmark(9),
+            VsgEntry::Fwmark(9, None),
         ],
     };
     let mut vs = virtual_server(VsKey::Group("web".into()));

@@ -82,13 +82,17 @@ impl<'s> P<'s> {
     pub fn sp(&self, t: Tok) -> Span {
         self.src.span_at(t.start, t.line, t.col)
     }
-    pub fn err(&mut self, t: Tok, msg: impl Into<String>) {
-        let span = self.sp(t);
-        self.diags.push(Diagnostic::error(span, msg));
-    }
-    pub fn warn(&mut self, t: Tok, msg: impl Into<String>) {
+    /// A problem keepalived runs with (`-t` exit 5): the caller applies keepalived's
+    /// fallback (most often: the value is ignored and the default stays).
+    pub fn problem(&mut self, t: Tok, msg: impl Into<String>) {
         let span = self.sp(t);
         self.diags.push(Diagnostic::warning(span, msg));
+    }
+    /// A problem that refuses the file (`-t` exit 4): running it would do what the
+    /// operator evidently did not mean.
+    pub fn refuse(&mut self, t: Tok, msg: impl Into<String>) {
+        let span = self.sp(t);
+        self.diags.push(Diagnostic::error(span, msg));
     }
 
     // ---- statements and blocks --------------------------------------------------------
@@ -131,7 +135,7 @@ impl<'s> P<'s> {
                 }
                 Kind::LBrace => {
                     if toks.is_empty() {
-                        self.err(t, "`{` without a keyword before it");
+                        self.problem(t, "`{` without a keyword before it");
                         self.depth += 1;
                         self.skip_block();
                         continue;
@@ -142,21 +146,21 @@ impl<'s> P<'s> {
                 Kind::RBrace => {
                     if toks.is_empty() {
                         if self.depth == 0 {
-                            self.err(t, "`}` without a matching `{`");
+                            self.problem(t, "`}` without a matching `{`");
                             continue;
                         }
                         self.depth -= 1;
                         return Item::Close;
                     }
                     if self.depth == 0 {
-                        self.err(t, "`}` without a matching `{`");
+                        self.problem(t, "`}` without a matching `{`");
                         return Item::Stmt(false);
                     }
                     self.pending_close = true;
                     return Item::Stmt(false);
                 }
                 Kind::Unterminated => {
-                    self.err(t, "unterminated quoted string");
+                    self.problem(t, "unterminated quoted string");
                     toks.push(t);
                 }
                 Kind::Word | Kind::Quoted => toks.push(t),
@@ -190,14 +194,14 @@ impl<'s> P<'s> {
                 Item::Close => break,
                 Item::Eof => {
                     let kw = self.txt(open);
-                    self.err(open, format!("`{kw}` block is never closed (missing `}}`)"));
+                    self.refuse(open, format!("`{kw}` block is never closed (missing `}}`)"));
                     break;
                 }
                 Item::Stmt(opens) => {
                     f(self, &toks, opens);
                     if opens && self.depth > inner {
                         let kw = self.txt(toks[0]);
-                        self.err(toks[0], format!("`{kw}` does not take a block"));
+                        self.problem(toks[0], format!("`{kw}` does not take a block"));
                         self.skip_block();
                     }
                 }
@@ -210,7 +214,7 @@ impl<'s> P<'s> {
     pub fn need_block(&mut self, toks: &[Tok], opens: bool) -> bool {
         if !opens {
             let kw = self.txt(toks[0]);
-            self.err(toks[0], format!("`{kw}` needs a `{{ … }}` block"));
+            self.problem(toks[0], format!("`{kw}` needs a `{{ … }}` block"));
         }
         opens
     }
@@ -220,7 +224,7 @@ impl<'s> P<'s> {
     pub fn unknown(&mut self, toks: &[Tok], opens: bool, table: &Table) {
         let kw = self.txt(toks[0]);
         if table.unsupported.contains(&kw) {
-            self.warn(
+            self.problem(
                 toks[0],
                 format!("`{kw}` is not supported yet by lvsd (ignored)"),
             );
@@ -232,7 +236,7 @@ impl<'s> P<'s> {
                 ),
                 None => format!("unknown keyword `{kw}` in {}", table.name),
             };
-            self.err(toks[0], msg);
+            self.problem(toks[0], msg);
         }
         if opens {
             self.skip_block();
@@ -246,7 +250,7 @@ impl<'s> P<'s> {
         let t = toks.get(i).copied();
         if t.is_none() {
             let kw = self.txt(toks[0]);
-            self.err(toks[0], format!("`{kw}` needs a value"));
+            self.problem(toks[0], format!("`{kw}` needs a value (ignored)"));
         }
         t
     }
@@ -256,7 +260,7 @@ impl<'s> P<'s> {
         if let Some(t) = toks.get(n) {
             let kw = self.txt(toks[0]);
             let x = self.txt(*t);
-            self.err(*t, format!("`{kw}`: unexpected `{x}`"));
+            self.problem(*t, format!("`{kw}`: extra word `{x}` ignored"));
         }
     }
 
@@ -274,12 +278,12 @@ impl<'s> P<'s> {
             Ok(v) if (lo..=hi).contains(&v) => Some(v),
             Ok(_) => {
                 let k = self.txt(kw);
-                self.err(t, format!("{k} {s} out of range {lo}-{hi}"));
+                self.problem(t, format!("{k} {s} out of range {lo}-{hi} (ignored)"));
                 None
             }
             Err(_) => {
                 let k = self.txt(kw);
-                self.err(t, format!("{k}: `{s}` is not a whole number"));
+                self.problem(t, format!("{k}: `{s}` is not a whole number (ignored)"));
                 None
             }
         }
@@ -307,7 +311,10 @@ impl<'s> P<'s> {
             Some(d) => Some(d),
             None => {
                 let k = self.txt(kw);
-                self.err(t, format!("{k}: `{s}` is not a number of seconds"));
+                self.problem(
+                    t,
+                    format!("{k}: `{s}` is not a number of seconds (ignored)"),
+                );
                 None
             }
         }
@@ -324,7 +331,7 @@ impl<'s> P<'s> {
         match s.parse::<IpAddr>() {
             Ok(a) => Some(a),
             Err(_) => {
-                self.err(t, format!("bad IP address `{s}`"));
+                self.problem(t, format!("bad IP address `{s}` (ignored)"));
                 None
             }
         }
@@ -347,7 +354,7 @@ impl<'s> P<'s> {
             "no" | "false" | "off" | "0" => false,
             other => {
                 let kw = self.txt(toks[0]);
-                self.err(
+                self.problem(
                     t,
                     format!("{kw}: `{other}` is not yes/no/true/false/on/off"),
                 );
@@ -406,11 +413,28 @@ impl<'s> P<'s> {
                         "vrrp_instance" => self.instance(&toks, opens),
                         "virtual_server_group" => self.vs_group(&toks, opens),
                         "virtual_server" => self.virtual_server(&toks, opens),
+                        "net_namespace" => {
+                            if let Some(n) = self.string(&toks) {
+                                self.config.global.net_namespace = Some(n);
+                            }
+                        }
+                        "instance" => {
+                            if let Some(n) = self.string(&toks) {
+                                self.config.global.instance = Some(n);
+                            }
+                        }
+                        // keepalived's wait for its child processes at exit; lvsd has
+                        // none (its sides stop within SHUTDOWN_LIMIT).
+                        "child_wait_time" => {
+                            self.dur(&toks);
+                        }
+                        // lvsd uses no ipsets.
+                        "namespace_with_ipsets" => self.no_more(&toks, 1),
                         _ => self.unknown(&toks, opens, &keywords::TOP),
                     }
                     if opens && self.depth > 0 {
                         let kw = self.txt(toks[0]);
-                        self.err(toks[0], format!("`{kw}` does not take a block"));
+                        self.problem(toks[0], format!("`{kw}` does not take a block"));
                         self.skip_block();
                     }
                 }

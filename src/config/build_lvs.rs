@@ -30,8 +30,25 @@ impl P<'_> {
         self.block(toks[0], |p, l, opens| {
             let first = p.txt(l[0]);
             if first == "fwmark" {
-                if let Some(m) = p.int(l, 1, u32::MAX as i64) {
-                    g.entries.push(VsgEntry::Fwmark(m as u32));
+                let Some(t) = p.arg(l, 1) else {
+                    return;
+                };
+                let family = match l.get(2).map(|f| p.txt(*f)) {
+                    None => None,
+                    Some("inet") => Some(false),
+                    Some("inet6") => Some(true),
+                    Some(o) => {
+                        let o = o.to_string();
+                        p.problem(
+                            l[2],
+                            format!("fwmark: `{o}` is not inet or inet6 (ignored)"),
+                        );
+                        None
+                    }
+                };
+                p.no_more(l, 3);
+                if let Some(m) = p.int_tok(l[0], t, 1, u32::MAX as i64) {
+                    g.entries.push(VsgEntry::Fwmark(m as u32, family));
                 }
                 return;
             }
@@ -44,7 +61,7 @@ impl P<'_> {
                 _ => (first, None),
             };
             let Ok(addr) = a.parse::<IpAddr>() else {
-                p.err(l[0], format!("bad IP address `{first}`"));
+                p.problem(l[0], format!("bad IP address `{first}`"));
                 return;
             };
             let range_end = match end {
@@ -59,7 +76,7 @@ impl P<'_> {
                     match v {
                         Some(v) if v <= max => Some(v),
                         _ => {
-                            p.err(l[0], format!("bad range end `{e}` in `{first}`"));
+                            p.problem(l[0], format!("bad range end `{e}` in `{first}`"));
                             return;
                         }
                     }
@@ -112,7 +129,7 @@ impl P<'_> {
                     if ALGOS.contains(&s) {
                         vs.lb_algo = s.to_string();
                     } else {
-                        p.err(
+                        p.problem(
                             a,
                             format!("unknown lb_algo `{s}` (one of {})", ALGOS.join(" ")),
                         );
@@ -122,13 +139,15 @@ impl P<'_> {
             "lb_kind" | "lvs_method" => {
                 if let Some(k) = p.lb_kind(t) {
                     vs.lb_kind = k;
+                    vs.lb_kind_set = true;
                     vs.lb_kind_span = p.sp(t[1]);
                 }
             }
             "persistence_timeout" => {
                 vs.persistence_timeout = match t.get(1) {
                     None => Some(defaults::PERSISTENCE_TIMEOUT),
-                    Some(_) => p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
+                    // keepalived's range: up to 31 days.
+                    Some(_) => p.int(t, 1, 2_678_400).map(|v| v as u32),
                 }
             }
             "persistence_granularity" => {
@@ -139,7 +158,7 @@ impl P<'_> {
                         match s.parse() {
                             Ok(m) => Some(Granularity::V4Mask(m)),
                             Err(_) => {
-                                p.err(g, format!("bad persistence_granularity netmask `{s}`"));
+                                p.problem(g, format!("bad persistence_granularity netmask `{s}`"));
                                 None
                             }
                         }
@@ -153,11 +172,25 @@ impl P<'_> {
             "protocol" => {
                 if let Some(a) = p.arg(t, 1) {
                     p.no_more(t, 2);
-                    match p.txt(a) {
-                        "TCP" => vs.protocol = Protocol::Tcp,
-                        "UDP" => vs.protocol = Protocol::Udp,
-                        "SCTP" => vs.protocol = Protocol::Sctp,
-                        o => p.err(a, format!("protocol must be TCP, UDP or SCTP, not `{o}`")),
+                    // keepalived compares the protocol's name in any case.
+                    let proto = match p.txt(a).to_ascii_uppercase().as_str() {
+                        "TCP" => Some(Protocol::Tcp),
+                        "UDP" => Some(Protocol::Udp),
+                        "SCTP" => Some(Protocol::Sctp),
+                        _ => None,
+                    };
+                    match proto {
+                        Some(pr) => {
+                            vs.protocol = pr;
+                            vs.protocol_set = true;
+                        }
+                        None => {
+                            let o = p.txt(a);
+                            p.problem(
+                                a,
+                                format!("protocol must be TCP, UDP or SCTP, not `{o}` (ignored)"),
+                            )
+                        }
                     }
                 }
             }
@@ -206,14 +239,14 @@ impl P<'_> {
                         "inet" => false,
                         "inet6" => true,
                         o => {
-                            p.err(f, format!("ip_family must be inet or inet6, not `{o}`"));
+                            p.problem(f, format!("ip_family must be inet or inet6, not `{o}`"));
                             return;
                         }
                     };
                     match &mut vs.key {
                         VsKey::Fwmark { ipv6, .. } => *ipv6 = v6,
                         VsKey::Addr { addr, .. } if addr.is_ipv6() != v6 => {
-                            p.err(f, "ip_family differs from the virtual server's address")
+                            p.problem(f, "ip_family differs from the virtual server's address")
                         }
                         _ => {}
                     }
@@ -264,13 +297,28 @@ impl P<'_> {
     fn lb_kind(&mut self, t: &[Tok]) -> Option<LbKind> {
         let a = self.arg(t, 1)?;
         self.no_more(t, 2);
+        let kw = self.txt(t[0]);
         match self.txt(a) {
             "NAT" => Some(LbKind::Nat),
             "DR" => Some(LbKind::Dr),
             "TUN" => Some(LbKind::Tun),
+            o if o.eq_ignore_ascii_case("NAT") => {
+                // keepalived does not know the word and falls back to NAT: the same.
+                self.problem(
+                    a,
+                    format!("{kw} `{o}` is written NAT (keepalived reads only capitals; NAT used)"),
+                );
+                Some(LbKind::Nat)
+            }
             o => {
-                let kw = self.txt(t[0]);
-                self.err(a, format!("{kw} must be NAT, DR or TUN, not `{o}`"));
+                // keepalived runs any other word as NAT: a DR or TUN service would go out
+                // as NAT, which its real servers cannot answer.
+                let meant = if o.eq_ignore_ascii_case("DR") || o.eq_ignore_ascii_case("TUN") {
+                    format!(" (write `{}`)", o.to_ascii_uppercase())
+                } else {
+                    String::new()
+                };
+                self.refuse(a, format!("{kw} must be NAT, DR or TUN, not `{o}`{meant}: keepalived would run this service as NAT"));
                 None
             }
         }
@@ -284,7 +332,7 @@ impl P<'_> {
             "gue" => TunnelType::Gue,
             "gre" => TunnelType::Gre,
             o => {
-                self.err(a, format!("tun_type must be ipip, gue or gre, not `{o}`"));
+                self.problem(a, format!("tun_type must be ipip, gue or gre, not `{o}`"));
                 return None;
             }
         };
@@ -306,14 +354,14 @@ impl P<'_> {
                 "csum" => tun.csum = TunnelCsum::Csum,
                 "remcsum" => tun.csum = TunnelCsum::RemCsum,
                 o => {
-                    self.err(t[i], format!("tun_type: unknown option `{o}`"));
+                    self.problem(t[i], format!("tun_type: unknown option `{o}`"));
                     return None;
                 }
             }
             i += 1;
         }
         if tun.tun_type == TunnelType::Gue && tun.port.is_none() {
-            self.err(t[0], "tun_type gue needs `port N`");
+            self.problem(t[0], "tun_type gue needs `port N`");
             return None;
         }
         Some(tun)
@@ -450,7 +498,7 @@ impl P<'_> {
                                 if ["1.0", "1.1", "1.0C", "1.0K"].contains(&s) {
                                     h.http_protocol = Some(s.to_string());
                                 } else {
-                                    p.err(v, format!("http_protocol must be 1.0, 1.1, 1.0C or 1.0K, not `{s}`"));
+                                    p.problem(v, format!("http_protocol must be 1.0, 1.1, 1.0C or 1.0K, not `{s}`"));
                                 }
                             }
                         }
@@ -459,7 +507,7 @@ impl P<'_> {
                     }
                 });
                 if h.urls.is_empty() {
-                    self.err(open, format!("{kw} needs at least one `url {{ … }}`"));
+                    self.problem(open, format!("{kw} needs at least one `url {{ … }}`"));
                 }
                 h.urls.shrink_to_fit();
                 CheckerKind::Http(h)
@@ -499,7 +547,7 @@ impl P<'_> {
                     r.user = m.user.clone();
                 }
                 if m.misc_path.is_empty() {
-                    self.err(open, "MISC_CHECK needs `misc_path`");
+                    self.problem(open, "MISC_CHECK needs `misc_path`");
                 }
                 CheckerKind::Misc(m)
             }
@@ -535,7 +583,7 @@ impl P<'_> {
                                 if TYPES.contains(&s.as_str()) {
                                     d.query_type = s;
                                 } else {
-                                    p.err(
+                                    p.problem(
                                         v,
                                         format!(
                                             "DNS_CHECK type must be one of {}",
@@ -598,7 +646,7 @@ impl P<'_> {
                     }
                 });
                 if f.track_file.is_empty() {
-                    self.err(open, "FILE_CHECK needs `track_file`");
+                    self.problem(open, "FILE_CHECK needs `track_file`");
                 }
                 CheckerKind::File(f)
             }
@@ -623,7 +671,7 @@ impl P<'_> {
             Ok(b) => Some(b),
             Err(_) => {
                 let kw = self.txt(t[0]);
-                self.err(
+                self.problem(
                     v,
                     format!("{kw}: `{s}` is not an even number of hex digits"),
                 );
@@ -648,7 +696,7 @@ impl P<'_> {
                     if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
                         u.digest = Some(s.to_ascii_lowercase());
                     } else {
-                        p.err(v, format!("digest `{s}` is not 32 hex digits (an MD5)"));
+                        p.problem(v, format!("digest `{s}` is not 32 hex digits (an MD5)"));
                     }
                 }
             }
@@ -665,7 +713,7 @@ impl P<'_> {
                         {
                             push_one(&mut u.status_codes, StatusRange { from, to })
                         }
-                        _ => p.err(
+                        _ => p.problem(
                             *c,
                             format!("status_code `{s}` is not a code or range within 100-599"),
                         ),
@@ -676,7 +724,7 @@ impl P<'_> {
             _ => p.unknown(t, opens, &keywords::URL),
         });
         if u.path.is_empty() {
-            self.err(open, "url needs a `path`");
+            self.problem(open, "url needs a `path`");
             return None;
         }
         u.status_codes.shrink_to_fit();

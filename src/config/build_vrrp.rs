@@ -74,7 +74,10 @@ impl P<'_> {
         let a = self.ip(t)?;
         if a.is_ipv6() != v6 {
             let fam = if v6 { "IPv6" } else { "IPv4" };
-            self.err(t[1], format!("{}: needs an {fam} address", self.txt(t[0])));
+            self.problem(
+                t[1],
+                format!("{}: needs an {fam} address (ignored)", self.txt(t[0])),
+            );
             return None;
         }
         Some(a)
@@ -103,7 +106,7 @@ impl P<'_> {
                 "ttl" => d.ttl = self.int_tok(t[i], v, 1, 255).map(|x| x as u8),
                 "group" => d.group = self.ip_tok(v),
                 _ => {
-                    self.err(t[i], format!("lvs_sync_daemon: unknown option `{opt}`"));
+                    self.problem(t[i], format!("lvs_sync_daemon: unknown option `{opt}`"));
                     return None;
                 }
             }
@@ -124,7 +127,7 @@ impl P<'_> {
                 "tcpfin" => lt.tcpfin = n,
                 "udp" => lt.udp = n,
                 _ => {
-                    self.err(t[i], format!("lvs_timeouts: unknown option `{opt}`"));
+                    self.problem(t[i], format!("lvs_timeouts: unknown option `{opt}`"));
                     return None;
                 }
             }
@@ -174,7 +177,7 @@ impl P<'_> {
             _ => p.unknown(t, opens, &keywords::VRRP_SCRIPT),
         });
         if s.script.is_empty() {
-            self.err(toks[0], format!("vrrp_script {} has no `script`", s.name));
+            self.problem(toks[0], format!("vrrp_script {} has no `script`", s.name));
         }
         if let Some(i) = script_at {
             if let Some(r) = self.scripts.get_mut(i) {
@@ -230,7 +233,7 @@ impl P<'_> {
             };
             if let Some(w) = l.get(1) {
                 if p.txt(*w) != "weight" {
-                    p.err(
+                    p.problem(
                         *w,
                         format!("track_script: expected `weight`, found `{}`", p.txt(*w)),
                     );
@@ -256,7 +259,7 @@ impl P<'_> {
             };
             if let Some(w) = l.get(1) {
                 if p.txt(*w) != "weight" {
-                    p.err(
+                    p.problem(
                         *w,
                         format!("track_interface: expected `weight`, found `{}`", p.txt(*w)),
                     );
@@ -329,7 +332,9 @@ impl P<'_> {
             None => (text, None),
         };
         let Ok(addr) = a.parse::<std::net::IpAddr>() else {
-            self.err(l[0], format!("bad IP address `{a}`"));
+            // keepalived skips it and runs without the address: a director that silently
+            // lacks a VIP its operator listed.
+            self.refuse(l[0], format!("bad IP address `{a}`"));
             return None;
         };
         let max = if addr.is_ipv4() { 32 } else { 128 };
@@ -338,7 +343,7 @@ impl P<'_> {
             Some(n) => match n.parse::<u8>() {
                 Ok(v) if v <= max => v,
                 _ => {
-                    self.err(l[0], format!("bad prefix length `/{n}` (0-{max})"));
+                    self.refuse(l[0], format!("bad prefix length `/{n}` (0-{max})"));
                     return None;
                 }
             },
@@ -375,7 +380,7 @@ impl P<'_> {
                 ]
                 .contains(&opt)
                 {
-                    self.warn(l[i], format!("virtual_ipaddress option `{opt}` is not supported yet by lvsd (ignored)"));
+                    self.problem(l[i], format!("virtual_ipaddress option `{opt}` is not supported yet by lvsd (ignored)"));
                     i += if opt.starts_with('-')
                         || opt == "nodad"
                         || opt == "noprefixroute"
@@ -388,16 +393,21 @@ impl P<'_> {
                     };
                     continue;
                 }
-                self.err(l[i], format!("virtual_ipaddress: unknown option `{opt}`"));
+                self.problem(l[i], format!("virtual_ipaddress: unknown option `{opt}`"));
                 return None;
             }
             let val = self.arg(l, i + 1)?;
             let s = self.txt(val).to_string();
             match opt {
+                "brd" if s == "+" || s == "-" => {
+                    // As ip(8): the prefix's broadcast address (`+`: host bits set) or
+                    // its network address (`-`).
+                    v.brd = Some(prefix_edge(addr, prefix_len, s == "+"));
+                }
                 "brd" => {
                     let b = self.ip_tok(val)?;
                     if b.is_ipv4() != addr.is_ipv4() {
-                        self.err(val, "brd: address family differs from the VIP's");
+                        self.problem(val, "brd: address family differs from the VIP's");
                         return None;
                     }
                     v.brd = Some(b);
@@ -467,7 +477,7 @@ impl P<'_> {
                             "MASTER" => vi.state = InitialState::Master,
                             "BACKUP" => vi.state = InitialState::Backup,
                             other => {
-                                p.err(s, format!("state must be MASTER or BACKUP, not `{other}`"));
+                                p.problem(s, format!("state must be MASTER or BACKUP, not `{other}`: BACKUP used, as keepalived does"));
                                 return;
                             }
                         }
@@ -524,13 +534,18 @@ impl P<'_> {
                             }
                             Some(_) => {
                                 let s = p.txt(t1);
-                                p.err(t1, format!("preempt_delay {s} out of range 0-1000"));
+                                p.problem(t1, format!("preempt_delay {s} out of range 0-1000"));
                             }
                             None => {}
                         }
                     }
                 }
-                "unicast_src_ip" => vi.unicast_src_ip = p.ip(t),
+                "unicast_src_ip" => {
+                    if let Some(a) = p.arg(t, 1) {
+                        p.no_more(t, 2);
+                        vi.unicast_src_ip = p.ip_drop_prefix(a);
+                    }
+                }
                 "mcast_src_ip" => vi.mcast_src_ip = p.ip(t),
                 "unicast_peer" => {
                     if p.need_block(t, opens) {
@@ -574,15 +589,22 @@ impl P<'_> {
             }
         });
         if vi.interface.is_empty() {
-            self.err(
+            self.refuse(
                 toks[0],
                 format!("vrrp_instance {} has no `interface`", vi.name),
             );
         }
         if !have_vrid {
-            self.err(
+            self.refuse(
                 toks[0],
                 format!("vrrp_instance {} has no `virtual_router_id`", vi.name),
+            );
+        } else if vi.virtual_router_id == 0 {
+            // (the value itself was named as a problem) keepalived would drop the
+            // instance: its addresses would have no VRRP at all.
+            self.refuse(
+                toks[0],
+                format!("vrrp_instance {} has no valid `virtual_router_id`", vi.name),
             );
         }
         self.config.instances.push(vi);
@@ -600,7 +622,7 @@ impl P<'_> {
                         "PASS" => Some(AuthType::Pass),
                         "AH" => Some(AuthType::Ah),
                         other => {
-                            p.err(v, format!("auth_type must be PASS or AH, not `{other}`"));
+                            p.problem(v, format!("auth_type must be PASS or AH, not `{other}`"));
                             None
                         }
                     }
@@ -619,7 +641,7 @@ impl P<'_> {
                 auth_pass: pass,
             }),
             None => {
-                self.err(
+                self.problem(
                     open,
                     "authentication needs `auth_type PASS` or `auth_type AH`",
                 );
@@ -628,9 +650,26 @@ impl P<'_> {
         }
     }
 
+    /// An address that may be written with a prefix (`10.0.0.1/24`), which keepalived
+    /// drops (unicast_src_ip, unicast_peer).
+    fn ip_drop_prefix(&mut self, t: Tok) -> Option<std::net::IpAddr> {
+        let text = self.txt(t);
+        if let Some((a, n)) = text.split_once('/') {
+            if let (Ok(addr), Ok(_)) = (a.parse::<std::net::IpAddr>(), n.parse::<u8>()) {
+                let kw = text.to_string();
+                self.problem(
+                    t,
+                    format!("`{kw}`: a prefix means nothing here; {addr} used, as keepalived does"),
+                );
+                return Some(addr);
+            }
+        }
+        self.ip_tok(t)
+    }
+
     /// `ADDR [min_ttl N] [max_ttl N]`.
     fn unicast_peer(&mut self, l: &[Tok]) -> Option<UnicastPeer> {
-        let addr = self.ip_tok(l[0])?;
+        let addr = self.ip_drop_prefix(l[0])?;
         let mut u = UnicastPeer {
             addr,
             min_ttl: None,
@@ -644,7 +683,7 @@ impl P<'_> {
                 "min_ttl" => u.min_ttl = n,
                 "max_ttl" => u.max_ttl = n,
                 other => {
-                    self.err(l[i], format!("unicast_peer: unknown option `{other}`"));
+                    self.problem(l[i], format!("unicast_peer: unknown option `{other}`"));
                     return None;
                 }
             }
@@ -681,7 +720,26 @@ fn fifo_script(p: &mut P<'_>, t: &[Tok], slot: &mut Option<NotifyFifo>) {
         Some(f) => f.script = Some(cmd),
         None => {
             let kw = p.txt(t[0]);
-            p.err(t[0], format!("`{kw}` given before its fifo"));
+            p.problem(t[0], format!("`{kw}` given before its fifo"));
+        }
+    }
+}
+
+/// The first (`high` false: network) or last (`high` true: broadcast) address of the
+/// prefix `addr/len`.
+fn prefix_edge(addr: std::net::IpAddr, len: u8, high: bool) -> std::net::IpAddr {
+    match addr {
+        std::net::IpAddr::V4(a) => {
+            let host = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+            let n = u32::from(a);
+            let v = if high { n | host } else { n & !host };
+            std::net::IpAddr::V4(v.into())
+        }
+        std::net::IpAddr::V6(a) => {
+            let host = u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+            let n = u128::from(a);
+            let v = if high { n | host } else { n & !host };
+            std::net::IpAddr::V6(v.into())
         }
     }
 }

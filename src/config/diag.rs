@@ -5,8 +5,12 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Severity {
+    /// The file is refused (`-t` exit 4).
     Error,
+    /// keepalived runs the file with a fallback, and so does lvsd (`-t` exit 5).
     Warning,
+    /// A script-security problem only (`-t` exit 6): keepalived runs the file.
+    Security,
 }
 
 /// One problem found in a configuration, printed as `file:line:col: error: message`.
@@ -32,6 +36,13 @@ impl Diagnostic {
             message: message.into(),
         }
     }
+    pub fn security(span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            span,
+            severity: Severity::Security,
+            message: message.into(),
+        }
+    }
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -42,6 +53,7 @@ impl std::fmt::Display for Diagnostic {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Security => "security",
         };
         write!(f, "{}: {}: {}", self.span, sev, self.message)
     }

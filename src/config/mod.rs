@@ -82,11 +82,35 @@ pub fn load(path: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
     load_timed(path, config_id).0
 }
 
+/// What a daemon reads at start and on reload: [`load`], then the scripts vetted as
+/// keepalived vets them ([`vet_scripts`]; its findings join the warnings). `strict`
+/// (`--strict`): any problem at all refuses the file.
+pub fn load_for_daemon(path: &Path, config_id: &str, strict: bool) -> Result<Loaded, LoadErrors> {
+    let mut loaded = load(path, config_id)?;
+    let vetted = vet_scripts(&mut loaded);
+    loaded.warnings.extend(vetted);
+    if strict && !loaded.warnings.is_empty() {
+        let errors = std::mem::take(&mut loaded.warnings)
+            .into_iter()
+            .map(|mut d| {
+                d.severity = Severity::Error;
+                d.message.push_str(" (refused: --strict)");
+                d
+            })
+            .collect();
+        return Err(LoadErrors {
+            errors,
+            warnings: Vec::new(),
+        });
+    }
+    Ok(loaded)
+}
+
 /// [`load`], also returning the time each phase took.
 pub fn load_timed(path: &Path, config_id: &str) -> (Result<Loaded, LoadErrors>, Phases) {
     let mut phases = Phases::default();
     let t = thread_cpu();
-    let text = std::fs::read_to_string(path);
+    let text = preprocess::read_text(path);
     phases.read = thread_cpu().saturating_sub(t);
     let res = match text {
         Ok(text) => parse_owned(text, path, config_id, &mut phases),
@@ -146,7 +170,7 @@ fn finish(
     config.virtual_servers.shrink_to_fit();
     phases.build = thread_cpu().saturating_sub(t).saturating_sub(phases.lex);
     let t = thread_cpu();
-    validate::validate(&config, &inst_spans, &mut diags);
+    validate::validate(&mut config, &inst_spans, &mut diags);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
     phases.validate = thread_cpu().saturating_sub(t);
     if errors.is_empty() {
@@ -169,23 +193,113 @@ pub fn default_config_id() -> String {
     host.split('.').next().unwrap_or_default().to_string()
 }
 
-/// Under `enable_script_security`, every configured script whose program (first word,
-/// looked up along PATH) fails [`crate::script::check_secure`] is an error at its location.
-pub fn check_script_security(loaded: &Loaded) -> Vec<Diagnostic> {
-    if !loaded.config.global.enable_script_security {
-        return Vec::new();
-    }
+/// Checks every configured script the way keepalived does when it loads a file, and
+/// mends the configuration as keepalived does:
+/// - a vrrp_script whose program cannot be found or run, or that `enable_script_security`
+///   finds unsafe, is disabled: it and the track_script entries naming it are dropped
+///   (keepalived: "Disabling track script ... since not found/accessible");
+/// - any other script that cannot be found is named (it will fail when it runs);
+/// - under `enable_script_security`, an unsafe script is a security problem (`-t` exit
+///   6; lvsd refuses to run it, as keepalived does); without it, configured scripts are
+///   one too (keepalived: "SECURITY VIOLATION - scripts are being executed but
+///   script_security not enabled").
+pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
+    let secure = loaded.config.global.enable_script_security;
+    let problem = |command: &str| -> Option<(bool, String)> {
+        let words = match crate::script::split_command(command) {
+            Ok(w) => w,
+            Err(e) => return Some((false, e.to_string())),
+        };
+        let path = match crate::script::resolve_program(&words[0]) {
+            Ok(p) => p,
+            Err(e) => return Some((false, e.to_string())),
+        };
+        let runnable = std::fs::metadata(&path)
+            .map(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+            .unwrap_or(false);
+        if !runnable {
+            return Some((
+                false,
+                format!("{}: not found or not executable", path.display()),
+            ));
+        }
+        if secure {
+            if let Err(e) = crate::script::check_secure(&path) {
+                return Some((true, e.to_string()));
+            }
+        }
+        None
+    };
     let mut out = Vec::new();
-    for s in &loaded.scripts {
-        let problem = crate::script::split_command(&s.command)
-            .and_then(|words| crate::script::resolve_program(&words[0]))
-            .and_then(|path| crate::script::check_secure(&path));
-        if let Err(e) = problem {
-            out.push(Diagnostic::error(
-                s.span.clone(),
-                format!("script `{}`: {e}", s.command),
+    let mut disabled = std::collections::HashSet::new();
+    for s in &loaded.config.vrrp_scripts {
+        if let Some((insecure, why)) = problem(&s.script) {
+            let msg = format!(
+                "vrrp_script {}: {why}: disabled, and not tracked, as keepalived does",
+                s.name
+            );
+            out.push(if insecure {
+                Diagnostic::security(s.span.clone(), msg)
+            } else {
+                Diagnostic::warning(s.span.clone(), msg)
+            });
+            disabled.insert(s.name.clone());
+        }
+    }
+    let track_commands: std::collections::HashSet<&str> = loaded
+        .config
+        .vrrp_scripts
+        .iter()
+        .map(|s| s.script.as_str())
+        .collect();
+    for r in &loaded.scripts {
+        if track_commands.contains(r.command.as_str()) {
+            continue;
+        }
+        if let Some((insecure, why)) = problem(&r.command) {
+            let msg = format!("script `{}`: {why}", r.command);
+            out.push(if insecure {
+                Diagnostic::security(r.span.clone(), format!("{msg} (it will not be run)"))
+            } else {
+                Diagnostic::warning(r.span.clone(), format!("{msg} (it will fail when run)"))
+            });
+        }
+    }
+    if !secure {
+        if let Some(first) = loaded.scripts.first() {
+            out.push(Diagnostic::security(
+                first.span.clone(),
+                "scripts are configured without enable_script_security: nothing checks that \
+                 only root can change the scripts lvsd runs",
             ));
         }
     }
+    if !disabled.is_empty() {
+        let c = &mut loaded.config;
+        c.vrrp_scripts.retain(|s| !disabled.contains(&s.name));
+        for i in &mut c.instances {
+            i.track_script.retain(|t| !disabled.contains(&t.name));
+        }
+        for g in &mut c.sync_groups {
+            g.track_script.retain(|t| !disabled.contains(&t.name));
+        }
+    }
     out
+}
+
+/// How `-t` ends, as keepalived's: 4 the file is refused, else 5 problems the daemon
+/// runs with, else 6 script-security problems only, else 0.
+pub fn test_exit_code(diags: &[Diagnostic]) -> u8 {
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        4
+    } else if diags.iter().any(|d| d.severity == Severity::Warning) {
+        5
+    } else if diags.iter().any(|d| d.severity == Severity::Security) {
+        6
+    } else {
+        0
+    }
 }

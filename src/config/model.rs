@@ -127,6 +127,10 @@ pub struct GlobalDefs {
     /// How long a notify script may run before lvsd kills it (default 30 s), so that a
     /// hung script can never pile up processes.
     pub notify_script_timeout: Duration,
+    /// `net_namespace NAME` (top level): the network namespace the daemon runs in.
+    pub net_namespace: Option<String>,
+    /// `instance NAME` (top level): names this daemon among several in one namespace.
+    pub instance: Option<String>,
 }
 
 impl Default for GlobalDefs {
@@ -159,6 +163,8 @@ impl Default for GlobalDefs {
             vrrp_notify_fifo: None,
             lvs_notify_fifo: None,
             notify_script_timeout: Duration::from_secs(30),
+            net_namespace: None,
+            instance: None,
         }
     }
 }
@@ -363,8 +369,9 @@ pub enum VsgEntry {
         range_end: Option<u16>,
         port: Option<u16>,
     },
-    /// `fwmark N`.
-    Fwmark(u32),
+    /// `fwmark N [inet|inet6]`: the family when written (true: inet6), else the
+    /// virtual server's.
+    Fwmark(u32, Option<bool>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -378,7 +385,7 @@ impl VsgEntry {
     /// The (address, port) pairs or fwmarks this entry stands for.
     pub fn expand(&self) -> Vec<VsgMember> {
         match self {
-            VsgEntry::Fwmark(m) => vec![VsgMember::Fwmark(*m)],
+            VsgEntry::Fwmark(m, v6) => vec![VsgMember::Fwmark(*m, *v6)],
             VsgEntry::Range {
                 addr,
                 range_end,
@@ -419,7 +426,8 @@ impl VsgEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum VsgMember {
     Addr(IpAddr, u16),
-    Fwmark(u32),
+    /// A mark, and its family when written (true: inet6).
+    Fwmark(u32, Option<bool>),
 }
 
 /// What a `virtual_server` line names.
@@ -507,8 +515,14 @@ pub struct VirtualServer {
     pub persistence_timeout: Option<u32>,
     pub persistence_granularity: Option<Granularity>,
     pub persistence_engine: Option<String>,
-    /// Default TCP.
+    /// Default (keepalived's): UDP for a service by address, none for a fwmark.
     pub protocol: Protocol,
+    /// Whether `protocol` was written (validation applies keepalived's default).
+    #[serde(skip)]
+    pub protocol_set: bool,
+    /// Whether `lb_kind` was written.
+    #[serde(skip)]
+    pub lb_kind_set: bool,
     pub ops: bool,
     pub sorry_server: Option<SorryServer>,
     pub sorry_server_inhibit: bool,
@@ -628,6 +642,8 @@ impl VirtualServer {
             persistence_granularity: None,
             persistence_engine: None,
             protocol: Protocol::Tcp,
+            protocol_set: false,
+            lb_kind_set: false,
             ops: false,
             sorry_server: None,
             sorry_server_inhibit: false,

@@ -267,7 +267,14 @@ impl<'a> Pre<'a> {
         }
     }
 
+    /// A problem keepalived runs with: the line is left out (`-t` exit 5).
     fn error(&mut self, at: At, msg: String) {
+        let span = self.span(at);
+        self.diags.push(Diagnostic::warning(span, msg));
+    }
+
+    /// A problem that refuses the file.
+    fn refuse(&mut self, at: At, msg: String) {
         let span = self.span(at);
         self.diags.push(Diagnostic::error(span, msg));
     }
@@ -348,15 +355,7 @@ impl<'a> Pre<'a> {
                 self.params.insert(name.to_string(), value);
                 continue;
             }
-            if let Some(seq) = rest.strip_prefix("~SEQ(") {
-                self.seq(seq, at, path);
-                continue;
-            }
-            if dollars {
-                self.expanded_line(rest, at, path);
-            } else {
-                self.line(rest, at, None, path);
-            }
+            self.logical_line(rest, at, path, dollars, 0);
         }
         if let Some((from, line)) = block {
             self.block(file, line, &text[from..]);
@@ -394,24 +393,63 @@ impl<'a> Pre<'a> {
             + u32::from(!text.ends_with('\n'));
     }
 
-    fn seq(&mut self, seq: &str, at: At, path: &Path) {
+    /// One logical line (after comments and `@` conditions): a `~SEQ`, or a line whose
+    /// parameters are expanded (`dollars`: it may have some), then included or emitted.
+    /// `depth` counts the multi-line parameters this line came from.
+    fn logical_line(&mut self, rest: &str, at: At, path: &Path, dollars: bool, depth: usize) {
+        for (prefix, hex) in [("~SEQ(", false), ("~SEQx(", true)] {
+            if let Some(seq) = rest.strip_prefix(prefix) {
+                let prefix_len = prefix.len() as u32;
+                self.seq(seq, at, path, hex, prefix_len, depth);
+                return;
+            }
+        }
+        if dollars {
+            self.expanded_line(rest, at, path, depth);
+        } else {
+            self.line(rest, at, None, path);
+        }
+    }
+
+    /// `~SEQ(var, [start,] [step,] end) rest`: `rest` once for each value (`hex`: the
+    /// value written in hexadecimal, for `~SEQx`). The arguments may use parameters.
+    fn seq(&mut self, seq: &str, at: At, path: &Path, hex: bool, prefix_len: u32, depth: usize) {
         let Some(close) = seq.find(')') else {
             self.error(at, "~SEQ: missing `)`".into());
             return;
         };
-        let args: Vec<&str> = seq[..close].split(',').map(str::trim).collect();
-        let nums: Option<Vec<i64>> = args.iter().skip(1).map(|a| a.parse().ok()).collect();
+        let args: Vec<String> = seq[..close]
+            .split(',')
+            .map(|a| {
+                let a = a.trim();
+                match a.strip_prefix('$') {
+                    Some(name) => {
+                        let name = name.trim_start_matches('{').trim_end_matches('}');
+                        self.expand_value(name, 0).unwrap_or_else(|_| a.to_string())
+                    }
+                    None => a.to_string(),
+                }
+            })
+            .collect();
+        let nums: Option<Vec<i64>> = args.iter().skip(1).map(|a| a.trim().parse().ok()).collect();
+        let toward = |from: i64, to: i64| if to >= from { 1 } else { -1 };
         let (var, start, step, end) = match (args.first(), nums.as_deref()) {
-            (Some(v), Some([s, st, e])) => (*v, *s, *st, *e),
-            (Some(v), Some([s, e])) => (*v, *s, 1, *e),
+            (Some(v), Some([s, st, e])) => (v.as_str(), *s, *st, *e),
+            (Some(v), Some([s, e])) => (v.as_str(), *s, toward(*s, *e), *e),
+            (Some(v), Some([e])) => {
+                let s = if *e >= 0 { 1 } else { -1 };
+                (v.as_str(), s, toward(s, *e), *e)
+            }
             _ => {
                 self.error(
                     at,
-                    "~SEQ needs (var,start,step,end) or (var,start,end) with whole numbers".into(),
+                    "~SEQ needs (var, [start,] [step,] end) with whole numbers".into(),
                 );
                 return;
             }
         };
+        let var = var.to_string();
+        let var = var.as_str();
         if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             self.error(at, format!("~SEQ: bad variable name `{var}`"));
             return;
@@ -430,7 +468,7 @@ impl<'a> Pre<'a> {
         let after = &seq[close + 1..];
         let body = after.trim_start();
         let body_at = At {
-            col: at.col + 5 + close as u32 + 1 + (after.len() - body.len()) as u32,
+            col: at.col + prefix_len + close as u32 + 1 + (after.len() - body.len()) as u32,
             ..at
         };
         if body.is_empty() {
@@ -441,17 +479,40 @@ impl<'a> Pre<'a> {
             if (step > 0 && v > end) || (step < 0 && v < end) {
                 break;
             }
-            self.params.insert(var.to_string(), v.to_string());
-            self.expanded_line(body, body_at, path);
+            let shown = if hex { format!("{v:x}") } else { v.to_string() };
+            self.params.insert(var.to_string(), shown);
+            self.logical_line(body, body_at, path, true, depth);
             v += step;
         }
     }
 
     /// Expands parameters on one line, then includes or emits it.
-    fn expanded_line(&mut self, text: &str, at: At, path: &Path) {
+    fn expanded_line(&mut self, text: &str, at: At, path: &Path, depth: usize) {
         if !text.contains('$') {
             self.line(text, at, None, path);
             return;
+        }
+        // A parameter of several lines, alone on its line: each of its lines is read as a
+        // line of its own (so a `~SEQ` among them repeats what follows it on that line).
+        if let Some(name) = lone_param(text) {
+            if let Some(value) = self.params.get(name).filter(|v| v.contains('\n')) {
+                if depth >= MAX_EXPANSION_DEPTH {
+                    self.error(
+                        at,
+                        format!("parameter `{name}` refers to itself (too deep)"),
+                    );
+                    return;
+                }
+                let value = value.clone();
+                for piece in value.split('\n') {
+                    let piece = piece.trim();
+                    if !piece.is_empty() {
+                        let dollars = piece.contains('$');
+                        self.logical_line(piece, at, path, dollars, depth + 1);
+                    }
+                }
+                return;
+            }
         }
         let mut out = String::with_capacity(text.len() + 16);
         let mut segs = vec![Seg {
@@ -482,18 +543,29 @@ impl<'a> Pre<'a> {
                     .count();
                 (&text[i + 1..i + 1 + n], i + 1 + n)
             };
-            if name.is_empty() || !self.params.contains_key(name) {
-                // Not a parameter we know: keepalived leaves the text as written.
-                i = next.max(i + 1);
-                continue;
-            }
+            let builtin = if self.params.contains_key(name) {
+                None
+            } else {
+                match builtin_param(name, path, self.config_id) {
+                    Some(v) => Some(v),
+                    None => {
+                        // Not a parameter we know: keepalived leaves the text as written.
+                        i = next.max(i + 1);
+                        continue;
+                    }
+                }
+            };
             out.push_str(&text[lit..i]);
             segs.push(Seg {
                 out: out.len() as u32,
                 col: at.col + i as u32,
                 verbatim: false,
             });
-            match self.expand_value(name, 0) {
+            let value = match builtin {
+                Some(v) => Ok(v),
+                None => self.expand_value(name, 0),
+            };
+            match value {
                 Ok(v) => out.push_str(&v),
                 Err(msg) => {
                     self.error(
@@ -666,17 +738,17 @@ impl<'a> Pre<'a> {
                     .map(|p| p.display().to_string())
                     .collect();
                 chain.push(canon.display().to_string());
-                self.error(at, format!("include cycle: {}", chain.join(" -> ")));
+                self.refuse(at, format!("include cycle: {}", chain.join(" -> ")));
                 continue;
             }
             if self.stack.len() >= MAX_INCLUDE_DEPTH {
-                self.error(
+                self.refuse(
                     at,
                     format!("includes nested deeper than {MAX_INCLUDE_DEPTH}"),
                 );
                 return;
             }
-            let text = match std::fs::read_to_string(&m) {
+            let text = match read_text(&m) {
                 Ok(t) => t,
                 Err(e) => {
                     self.error(at, format!("include `{}`: {e}", m.display()));
@@ -687,6 +759,56 @@ impl<'a> Pre<'a> {
             self.file(&m, &text);
             self.stack.pop();
         }
+    }
+}
+
+/// A configuration file's text. Bytes that are not UTF-8 (a comment written in another
+/// encoding) become U+FFFD, as keepalived, which reads bytes, would not mind them.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// The parameter's name when `text` is just `$NAME` or `${NAME}`.
+fn lone_param(text: &str) -> Option<&str> {
+    let rest = text.trim().strip_prefix('$')?;
+    let name = match rest.strip_prefix('{') {
+        Some(r) => r.strip_suffix('}')?,
+        None => rest,
+    };
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then_some(name)
+}
+
+/// keepalived's pre-defined parameters: `${_PWD}` (the directory of the file being read),
+/// `${_INSTANCE}` (the configuration id, `-i`), `${_RANDOM [MIN [MAX]]}`, `${_HASH}` (`#`)
+/// and `${_BANG}` (`!`).
+fn builtin_param(name: &str, path: &Path, config_id: &str) -> Option<String> {
+    let mut words = name.split_ascii_whitespace();
+    let word = words.next()?;
+    match word {
+        "_PWD" => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            let dir = dir.unwrap_or(Path::new("."));
+            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            Some(dir.display().to_string())
+        }
+        "_INSTANCE" => Some(config_id.to_string()),
+        "_HASH" => Some("#".into()),
+        "_BANG" => Some("!".into()),
+        "_RANDOM" => {
+            let lo: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+            let hi: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(32767);
+            let (lo, hi) = (lo.min(hi), lo.max(hi));
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(lo ^ hi);
+            Some((lo + h.finish() % (hi - lo).saturating_add(1)).to_string())
+        }
+        _ => None,
     }
 }
 

@@ -99,7 +99,11 @@ pub fn print(c: &Config) -> String {
         w.open(format!("virtual_server_group {}", q(&g.name)));
         for e in &g.entries {
             match e {
-                VsgEntry::Fwmark(m) => w.line(format!("fwmark {m}")),
+                VsgEntry::Fwmark(m, v6) => w.line(match v6 {
+                    None => format!("fwmark {m}"),
+                    Some(false) => format!("fwmark {m} inet"),
+                    Some(true) => format!("fwmark {m} inet6"),
+                }),
                 VsgEntry::Range {
                     addr,
                     range_end,
@@ -143,6 +147,12 @@ fn fifo(w: &mut W, kw: &str, f: &Option<NotifyFifo>) {
 }
 
 fn global(w: &mut W, g: &GlobalDefs) {
+    if let Some(n) = &g.net_namespace {
+        w.line(format!("net_namespace {}", q(n)));
+    }
+    if let Some(n) = &g.instance {
+        w.line(format!("instance {}", q(n)));
+    }
     w.open("global_defs");
     w.opt("router_id", &g.router_id, |s| q(s));
     if !g.notification_email.is_empty() {
@@ -436,7 +446,9 @@ fn virtual_server(w: &mut W, vs: &VirtualServer) {
     w.flag("flag-1", vs.sched_flags.flag1);
     w.flag("flag-2", vs.sched_flags.flag2);
     w.flag("flag-3", vs.sched_flags.flag3);
-    w.line(format!("lb_kind {}", kind(vs.lb_kind)));
+    if vs.lb_kind_set {
+        w.line(format!("lb_kind {}", kind(vs.lb_kind)));
+    }
     w.opt("persistence_timeout", &vs.persistence_timeout, |v| {
         v.to_string()
     });
@@ -449,11 +461,13 @@ fn virtual_server(w: &mut W, vs: &VirtualServer) {
         },
     );
     w.opt("persistence_engine", &vs.persistence_engine, |s| q(s));
-    w.line(match vs.protocol {
-        Protocol::Tcp => "protocol TCP",
-        Protocol::Udp => "protocol UDP",
-        Protocol::Sctp => "protocol SCTP",
-    });
+    if vs.protocol_set {
+        w.line(match vs.protocol {
+            Protocol::Tcp => "protocol TCP",
+            Protocol::Udp => "protocol UDP",
+            Protocol::Sctp => "protocol SCTP",
+        });
+    }
     w.flag("ops", vs.ops);
     if let Some(s) = &vs.sorry_server {
         w.line(format!("sorry_server {} {}", s.addr, s.port));

@@ -1,5 +1,7 @@
 //! Checks that need the whole configuration: ranges that depend on other settings,
-//! duplicates, and names that must refer to something defined.
+//! duplicates, and names that must refer to something defined. Where keepalived runs the
+//! file anyway, the configuration is mended as keepalived mends it (a warning says how);
+//! the rest are errors that refuse the file.
 
 use super::build::InstanceSpans;
 use super::diag::Diagnostic;
@@ -7,8 +9,303 @@ use super::model::*;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-pub fn validate(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
-    let mut err = |span: &Span, msg: String| diags.push(Diagnostic::error(span.clone(), msg));
+pub fn validate(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
+    mend(c, spans, diags);
+    check(c, spans, diags);
+}
+
+/// What keepalived runs with after a warning: each problem's fallback applied.
+fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
+    let mut warn = |span: &Span, msg: String| diags.push(Diagnostic::warning(span.clone(), msg));
+
+    // A vrrp_script without a script is dropped (keepalived: "No script set ... removing").
+    c.vrrp_scripts.retain(|s| {
+        if s.script.is_empty() {
+            warn(
+                &s.span,
+                format!(
+                    "vrrp_script {} has no `script`: dropped, as keepalived does",
+                    s.name
+                ),
+            );
+        }
+        !s.script.is_empty()
+    });
+    let scripts: HashSet<String> = c.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
+    let mut drop_unknown_scripts = |tracks: &mut Vec<TrackScript>| {
+        tracks.retain(|t| {
+            let known = scripts.contains(&t.name);
+            if !known {
+                warn(
+                    &t.span,
+                    format!("track_script `{}`: no vrrp_script of that name (not tracked, as keepalived does)", t.name),
+                );
+            }
+            known
+        })
+    };
+    for i in &mut c.instances {
+        drop_unknown_scripts(&mut i.track_script);
+    }
+    for g in &mut c.sync_groups {
+        drop_unknown_scripts(&mut g.track_script);
+    }
+
+    for (idx, i) in c.instances.iter_mut().enumerate() {
+        let sp = spans.get(idx).cloned().unwrap_or_default();
+        // nopreempt and preempt_delay mean nothing to an instance that starts as MASTER:
+        // keepalived clears them.
+        let ah = matches!(&i.authentication, Some(a) if a.auth_type == AuthType::Ah);
+        if ah && i.state_explicit && i.state == InitialState::Master {
+            warn(&i.span, format!("vrrp_instance {}: `state MASTER` does not work with AH authentication: BACKUP used, as keepalived does", i.name));
+            i.state = InitialState::Backup;
+        }
+        let own = i.interface.clone();
+        i.track_interface.retain(|t| {
+            let mine = t.name == own && t.weight.is_none();
+            if mine {
+                warn(&t.span, format!("track_interface {own} is the instance's own interface, which it always tracks: ignored, as keepalived does"));
+            }
+            !mine
+        });
+        let master = i.state_explicit && i.state == InitialState::Master;
+        if master {
+            if let Some(at) = &sp.nopreempt {
+                warn(
+                    at,
+                    "nopreempt does not work with `state MASTER`: cleared, as keepalived does"
+                        .into(),
+                );
+                i.nopreempt = false;
+            }
+            if let Some(at) = &sp.preempt_delay {
+                warn(
+                    at,
+                    "preempt_delay does not work with `state MASTER`: cleared, as keepalived does"
+                        .into(),
+                );
+                i.preempt_delay = None;
+            }
+        }
+    }
+
+    // Sync group members that name no instance are left out.
+    let instances: HashSet<String> = c.instances.iter().map(|i| i.name.clone()).collect();
+    for g in &mut c.sync_groups {
+        let mut members = Vec::new();
+        let mut member_spans = Vec::new();
+        for (m, at) in g.members.drain(..).zip(g.member_spans.drain(..)) {
+            if instances.contains(&m) {
+                members.push(m);
+                member_spans.push(at);
+            } else {
+                warn(
+                    &at,
+                    format!("vrrp_sync_group {}: unknown vrrp_instance `{m}` (left out, as keepalived does)", g.name),
+                );
+            }
+        }
+        g.members = members;
+        g.member_spans = member_spans;
+    }
+
+    let c_groups_fwmark: HashSet<String> = c
+        .virtual_server_groups
+        .iter()
+        .filter(|g| g.entries.iter().any(|e| matches!(e, VsgEntry::Fwmark(..))))
+        .map(|g| g.name.clone())
+        .collect();
+    let c_has_fwmark = |set: &HashSet<String>, n: &str| set.contains(n);
+    // Virtual servers naming no group are dropped; DR and TUN real servers on another
+    // port than the virtual server's are put back on it (only NAT can change ports).
+    let groups: HashSet<String> = c
+        .virtual_server_groups
+        .iter()
+        .map(|g| g.name.clone())
+        .collect();
+    let group_has_addresses: HashMap<String, bool> = c
+        .virtual_server_groups
+        .iter()
+        .map(|g| {
+            let addrs = g
+                .entries
+                .iter()
+                .any(|e| matches!(e, VsgEntry::Range { .. }));
+            (g.name.clone(), addrs)
+        })
+        .collect();
+    let group_has_portless: HashSet<String> = c
+        .virtual_server_groups
+        .iter()
+        .filter(|g| {
+            g.entries.iter().any(|e| {
+                matches!(
+                    e,
+                    VsgEntry::Range {
+                        port: None | Some(0),
+                        ..
+                    }
+                )
+            })
+        })
+        .map(|g| g.name.clone())
+        .collect();
+    c.virtual_servers.retain_mut(|vs| {
+        if let VsKey::Group(name) = &vs.key {
+            if !groups.contains(name) {
+                warn(
+                    &vs.span,
+                    format!("virtual_server group `{name}`: no virtual_server_group of that name (the virtual server is dropped, as keepalived does)"),
+                );
+                return false;
+            }
+        }
+        if vs.real_servers.is_empty() {
+            warn(
+                &vs.span,
+                "virtual_server has no real servers: ignored, as keepalived does".into(),
+            );
+            return false;
+        }
+        let by_address = match &vs.key {
+            VsKey::Addr { .. } => true,
+            VsKey::Fwmark { .. } => false,
+            VsKey::Group(name) => group_has_addresses.get(name).copied().unwrap_or(false),
+        };
+        let fwmark = matches!(vs.key, VsKey::Fwmark { .. });
+        if vs.ha_suspend
+            && (fwmark
+                || matches!(&vs.key, VsKey::Group(n) if c_has_fwmark(&c_groups_fwmark, n)))
+        {
+            warn(&vs.span, "ha_suspend does not work with fwmarks: cleared, as keepalived does".into());
+            vs.ha_suspend = false;
+        }
+        if by_address {
+            if !vs.protocol_set {
+                warn(
+                    &vs.span,
+                    "virtual_server has no `protocol`: UDP used, as keepalived does (the kernel's default; write `protocol TCP` for TCP)".into(),
+                );
+                vs.protocol = Protocol::Udp;
+                vs.protocol_set = true;
+            }
+            if vs.ops && vs.protocol != Protocol::Udp {
+                warn(&vs.span, "one-packet scheduling (ops) needs UDP: cleared, as keepalived does".into());
+                vs.ops = false;
+            }
+            if let VsKey::Addr { port: 0, .. } = vs.key {
+                if vs.persistence_timeout.is_none() {
+                    warn(&vs.span, format!("port 0 needs a persistent service: persistence_timeout {} used, as keepalived does", defaults::PERSISTENCE_TIMEOUT));
+                    vs.persistence_timeout = Some(defaults::PERSISTENCE_TIMEOUT);
+                }
+            }
+        }
+        if let VsKey::Group(name) = &vs.key {
+            if vs.persistence_timeout.is_none() && group_has_portless.contains(name) {
+                warn(&vs.span, format!("virtual_server_group {name} has an address without a port, which needs a persistent service: persistence_timeout {} used, as keepalived does", defaults::PERSISTENCE_TIMEOUT));
+                vs.persistence_timeout = Some(defaults::PERSISTENCE_TIMEOUT);
+            }
+        }
+        if fwmark && vs.protocol_set {
+            warn(&vs.span, "a fwmark virtual_server ignores `protocol`, as keepalived does".into());
+        }
+        if !vs.lb_kind_set
+            && (vs.real_servers.iter().any(|rs| rs.lvs_method.is_none())
+                || vs.sorry_server.as_ref().is_some_and(|s| s.lvs_method.is_none()))
+        {
+            warn(&vs.span, "virtual_server has no `lb_kind`: NAT used, as keepalived does".into());
+            vs.lb_kind_set = true;
+        }
+        // A real server written twice: the second is left out.
+        let mut seen_rs: HashSet<(std::net::IpAddr, Option<u16>)> = HashSet::new();
+        vs.real_servers.retain(|rs| {
+            let fresh = seen_rs.insert((rs.addr, rs.port));
+            if !fresh {
+                warn(&rs.span, format!("real_server {} is written twice in this virtual_server: the second is left out, as keepalived does", rs.addr));
+            }
+            fresh
+        });
+        if let VsKey::Addr { port: vport, .. } = vs.key {
+            let vs_kind = vs.lb_kind;
+            for rs in &mut vs.real_servers {
+                let (method, word) = match rs.lvs_method {
+                    Some(m) => (m, "lvs_method"),
+                    None => (vs_kind, "lb_kind"),
+                };
+                let name = match method {
+                    LbKind::Dr => "DR",
+                    LbKind::Tun => "TUN",
+                    LbKind::Nat => continue,
+                };
+                if let Some(p) = rs.port {
+                    if p != vport {
+                        warn(
+                            &rs.port_span,
+                            format!("{word} {name}: real server port {p} differs from the virtual server port {vport} (only NAT can change ports): port {vport} used, as keepalived does"),
+                        );
+                        rs.port = None;
+                    }
+                }
+            }
+        }
+        if let VsKey::Fwmark { .. } = vs.key {
+            let vs_kind = vs.lb_kind;
+            for rs in &mut vs.real_servers {
+                let method = rs.lvs_method.unwrap_or(vs_kind);
+                if method != LbKind::Nat && rs.port.is_some_and(|p| p != 0) {
+                    warn(&rs.port_span, "a fwmark virtual_server's DR/TUN real server takes no port: cleared, as keepalived does".into());
+                    rs.port = None;
+                }
+            }
+        }
+        if let Some(s) = vs.sorry_server.as_mut() {
+            let method = s.lvs_method.unwrap_or(vs.lb_kind);
+            if method != LbKind::Nat && s.port != 0 {
+                match vs.key {
+                    VsKey::Fwmark { .. } => {
+                        warn(&vs.span, "a fwmark virtual_server's DR/TUN sorry_server takes no port: cleared, as keepalived does".into());
+                        s.port = 0;
+                    }
+                    VsKey::Addr { port, .. } if port != s.port => {
+                        warn(&vs.span, format!("the DR/TUN sorry_server's port {} differs from the virtual server's: port {port} used, as keepalived does", s.port));
+                        s.port = port;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // The quorum can never be reached above the real servers' total weight, and the
+        // hysteresis must stay below the quorum.
+        let weight_sum: u64 = vs.real_servers.iter().map(|rs| u64::from(rs.weight)).sum();
+        if u64::from(vs.quorum) > weight_sum {
+            let w = u32::try_from(weight_sum).unwrap_or(u32::MAX);
+            warn(&vs.span, format!("quorum {} exceeds the real servers' total weight {w}: quorum {w} used, as keepalived does", vs.quorum));
+            vs.quorum = w;
+        }
+        if vs.hysteresis >= vs.quorum {
+            let h = vs.quorum.saturating_sub(1);
+            if vs.hysteresis != h {
+                warn(&vs.span, format!("hysteresis {} is not below the quorum {}: hysteresis {h} used, as keepalived does", vs.hysteresis, vs.quorum));
+            }
+            vs.hysteresis = h;
+        }
+        if let (Some(s), VsKey::Addr { addr, .. }) = (&vs.sorry_server, &vs.key) {
+            if addr.is_ipv4() != s.addr.is_ipv4() {
+                warn(
+                    &vs.span,
+                    "sorry_server address family differs from the virtual server's (ignored)".into(),
+                );
+                vs.sorry_server = None;
+            }
+        }
+        true
+    });
+}
+
+/// What refuses the file; and the advert interval, which the VRRP side puts in range.
+fn check(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
+    let mut found: Vec<Diagnostic> = Vec::new();
+    let mut err = |span: &Span, msg: String| found.push(Diagnostic::error(span.clone(), msg));
 
     // Names defined twice.
     let mut seen: HashMap<&str, &Span> = HashMap::new();
@@ -30,137 +327,59 @@ pub fn validate(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>
         }
     }
 
-    let scripts: HashSet<&str> = c.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
     let mut vrids: HashMap<(&str, u8, bool), &VrrpInstance> = HashMap::new();
     for (idx, i) in c.instances.iter().enumerate() {
         let sp = spans.get(idx).cloned().unwrap_or_default();
         let version = i.effective_version(&c.global);
         if let Some(at) = &sp.advert_int {
-            let cs = i.advert_int.as_micros();
             let shown = super::print::seconds(i.advert_int);
-            if version == 2 {
-                if i.advert_int.subsec_micros() != 0 || !(1..=255).contains(&i.advert_int.as_secs())
-                {
-                    err(at, format!("advert_int {shown} out of range: VRRP version 2 needs whole seconds 1-255"));
-                }
-            } else if cs % 10_000 != 0
-                || !(Duration::from_millis(10)..=Duration::from_millis(40_950))
-                    .contains(&i.advert_int)
-            {
-                err(at, format!("advert_int {shown} out of range: VRRP version 3 needs 0.01-40.95 seconds in hundredths"));
+            let cs = i.advert_int.as_micros();
+            let bad = if version == 2 {
+                i.advert_int.subsec_micros() != 0 || !(1..=255).contains(&i.advert_int.as_secs())
+            } else {
+                cs % 10_000 != 0
+                    || !(Duration::from_millis(10)..=Duration::from_millis(40_950))
+                        .contains(&i.advert_int)
+            };
+            if bad {
+                let range = if version == 2 {
+                    "VRRP version 2 needs whole seconds 1-255"
+                } else {
+                    "VRRP version 3 needs 0.01-40.95 seconds in hundredths"
+                };
+                found.push(Diagnostic::warning(
+                    at.clone(),
+                    format!("advert_int {shown} out of range: {range} (the nearest valid interval is used)"),
+                ));
             }
         }
         if i.virtual_router_id != 0 && !i.interface.is_empty() {
             let key = (i.interface.as_str(), i.virtual_router_id, i.is_ipv6());
             if let Some(first) = vrids.get(&key) {
                 let fam = if key.2 { "IPv6" } else { "IPv4" };
-                err(
-                    &i.vrid_span,
+                found.push(Diagnostic::error(
+                    i.vrid_span.clone(),
                     format!(
                         "duplicate virtual_router_id {} on interface {} ({fam}): already used by vrrp_instance {} at {}",
                         i.virtual_router_id, i.interface, first.name, first.vrid_span
                     ),
-                );
+                ));
             } else {
                 vrids.insert(key, i);
             }
         }
-        let backup = i.state_explicit && i.state == InitialState::Backup;
-        if !backup {
-            if let Some(at) = &sp.nopreempt {
-                err(
-                    at,
-                    "nopreempt needs `state BACKUP` in the same vrrp_instance".into(),
-                );
-            }
-            if let Some(at) = &sp.preempt_delay {
-                err(
-                    at,
-                    "preempt_delay needs `state BACKUP` in the same vrrp_instance".into(),
-                );
-            }
-        }
-        for t in &i.track_script {
-            if !scripts.contains(t.name.as_str()) {
-                err(
-                    &t.span,
-                    format!("track_script `{}`: no vrrp_script of that name", t.name),
-                );
-            }
-        }
     }
 
-    let instances: HashSet<&str> = c.instances.iter().map(|i| i.name.as_str()).collect();
     let mut member_of: HashMap<&str, &str> = HashMap::new();
     for g in &c.sync_groups {
         for (m, at) in g.members.iter().zip(&g.member_spans) {
-            if !instances.contains(m.as_str()) {
-                err(
-                    at,
-                    format!("vrrp_sync_group {}: unknown vrrp_instance `{m}`", g.name),
-                );
-            } else if let Some(other) = member_of.insert(m, &g.name) {
-                err(
-                    at,
+            if let Some(other) = member_of.insert(m, &g.name) {
+                found.push(Diagnostic::error(
+                    at.clone(),
                     format!("vrrp_instance {m} is already in vrrp_sync_group {other}"),
-                );
-            }
-        }
-        for t in &g.track_script {
-            if !scripts.contains(t.name.as_str()) {
-                err(
-                    &t.span,
-                    format!("track_script `{}`: no vrrp_script of that name", t.name),
-                );
+                ));
             }
         }
     }
-
-    let groups: HashSet<&str> = c
-        .virtual_server_groups
-        .iter()
-        .map(|g| g.name.as_str())
-        .collect();
-    for vs in &c.virtual_servers {
-        match &vs.key {
-            VsKey::Group(name) if !groups.contains(name.as_str()) => {
-                err(
-                    &vs.span,
-                    format!("virtual_server group `{name}`: no virtual_server_group of that name"),
-                );
-            }
-            VsKey::Addr { port: vport, .. } => {
-                for rs in &vs.real_servers {
-                    let (method, word) = match rs.lvs_method {
-                        Some(m) => (m, "lvs_method"),
-                        None => (vs.lb_kind, "lb_kind"),
-                    };
-                    let name = match method {
-                        LbKind::Dr => "DR",
-                        LbKind::Tun => "TUN",
-                        LbKind::Nat => continue,
-                    };
-                    if let Some(p) = rs.port {
-                        if p != *vport {
-                            err(
-                                &rs.port_span,
-                                format!("{word} {name}: real server port {p} differs from the virtual server port {vport} (only NAT can change ports)"),
-                            );
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-        if let Some(s) = &vs.sorry_server {
-            if let VsKey::Addr { addr, .. } = &vs.key {
-                if addr.is_ipv4() != s.addr.is_ipv4() {
-                    err(
-                        &vs.span,
-                        "sorry_server address family differs from the virtual server's".into(),
-                    );
-                }
-            }
-        }
-    }
+    diags.extend(found);
 }

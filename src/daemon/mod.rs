@@ -36,7 +36,7 @@ pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
         .config_id
         .clone()
         .unwrap_or_else(crate::config::default_config_id);
-    match crate::config::load(&opts.config_file, &id) {
+    match crate::config::load_for_daemon(&opts.config_file, &id, opts.strict) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 tracing::warn!("{w}");

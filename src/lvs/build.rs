@@ -84,7 +84,14 @@ pub fn service_keys(
                             addr,
                             port,
                         },
-                        VsgMember::Fwmark(mark) => ServiceKey::Fwmark { family, mark },
+                        VsgMember::Fwmark(mark, v6) => ServiceKey::Fwmark {
+                            family: match v6 {
+                                Some(true) => Family::V6,
+                                Some(false) => Family::V4,
+                                None => family,
+                            },
+                            mark,
+                        },
                     };
                     if !keys.contains(&k) {
                         keys.push(k);
@@ -311,10 +318,15 @@ mod tests {
             addr: a.parse().unwrap(),
             port,
         };
+        // The group's virtual server names no protocol: UDP, as keepalived makes it.
         let mut want: std::collections::HashSet<ServiceKey> =
             ["192.0.2.70", "192.0.2.71", "192.0.2.72"]
                 .iter()
-                .map(|a| addr(a, 80))
+                .map(|a| ServiceKey::Addr {
+                    proto: Proto::Udp,
+                    addr: a.parse().unwrap(),
+                    port: 80,
+                })
                 .collect();
         want.insert(ServiceKey::Fwmark {
             family: Family::V4,
@@ -495,7 +507,7 @@ mod tests {
                     range_end: None,
                     port: Some(443),
                 },
-                VsgEntry::Fwmark(5),
+                VsgEntry::Fwmark(5, None),
             ],
         };
         let mut v = vs(VsKey::Group("G".into()));
