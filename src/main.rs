@@ -46,9 +46,6 @@ fn main() -> ExitCode {
     if opts.config_test.is_some() {
         return test_config(&opts, &config_id);
     }
-    // Without a fork ahead (-n, as the systemd unit runs it), logging and the runtime are
-    // set up on another thread while the configuration is read.
-    let early = lvsd::daemon::Early::start(&opts);
     let loaded = match config::load_for_daemon(&opts.config_file, &config_id, opts.strict) {
         Ok(l) => l,
         Err(e) => {
@@ -72,7 +69,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match lvsd::daemon::run(opts, loaded.config, early) {
+    match lvsd::daemon::run(opts, loaded.config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lvsd: {e:#}");

@@ -25,12 +25,12 @@ fn ip(args: &[&str]) -> String {
 struct Ns(String);
 
 impl Ns {
-    fn new() -> Ns {
+    fn new(tag: &str) -> Ns {
         assert!(
             nix::unistd::geteuid().is_root(),
             "vrrp_daemon needs root (network namespaces)"
         );
-        let name = format!("lvsdd-{}", std::process::id());
+        let name = format!("lvsd{tag}-{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
         ip(&["netns", "add", &name]);
         ip(&["-n", &name, "link", "set", "lo", "up"]);
@@ -129,7 +129,7 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[test]
 fn daemon_lifecycle_pidfiles_signals_reload() {
     use nix::sys::signal::Signal;
-    let ns = Ns::new();
+    let ns = Ns::new("d");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("lvsd.conf"), conf(d, 255)).unwrap();
@@ -244,4 +244,60 @@ fn daemon_lifecycle_pidfiles_signals_reload() {
         notes, "INSTANCE VI_1 MASTER 255\nINSTANCE VI_1 STOP 200\n",
         "notify calls in order, none repeated by the reloads"
     );
+}
+
+/// `net_namespace NAME`: lvsd, started in the root namespace, runs its VRRP instance in
+/// the named one (the VIP appears there); a name that does not exist yet is made, as
+/// `ip netns add` would.
+#[test]
+fn net_namespace_runs_the_daemon_in_it() {
+    let ns = Ns::new("n");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("lvsd.conf"),
+        format!("net_namespace {}\n{}", ns.0, conf(d, 255)),
+    )
+    .unwrap();
+    let spawn = |conf: &Path, tag: &str| {
+        let log = d.join(format!("{tag}.log"));
+        let f = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .args(["-P", "-n", "-l", "-G", "-f"])
+            .arg(conf)
+            .arg("-p")
+            .arg(d.join(format!("{tag}.pid")))
+            .arg("-r")
+            .arg(d.join(format!("{tag}.vrrp.pid")))
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .expect("start lvsd");
+        Daemon { child, log }
+    };
+    let lvsd = spawn(&d.join("lvsd.conf"), "ns");
+    assert!(
+        wait_until(Duration::from_secs(10), || ns
+            .addrs()
+            .contains("10.203.0.100/24")),
+        "the VIP never appeared in {}:\n{}",
+        ns.0,
+        lvsd.log()
+    );
+    assert!(lvsd.log().contains(&format!("network namespace {}", ns.0)));
+    drop(lvsd);
+
+    let fresh = format!("lvsdn-{}", std::process::id());
+    let _ = Command::new("ip").args(["netns", "del", &fresh]).output();
+    std::fs::write(d.join("fresh.conf"), format!("net_namespace {fresh}\n")).unwrap();
+    let lvsd = spawn(&d.join("fresh.conf"), "fresh");
+    let made = wait_until(Duration::from_secs(10), || {
+        ip(&["netns", "list"])
+            .lines()
+            .any(|l| l.starts_with(&fresh))
+    });
+    drop(lvsd);
+    let _ = Command::new("ip").args(["netns", "del", &fresh]).output();
+    assert!(made, "namespace {fresh} was not made");
 }

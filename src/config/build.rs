@@ -37,6 +37,8 @@ pub(crate) struct P<'s> {
     pub src: &'s Source,
     lex: Lexer<'s>,
     pending_close: bool,
+    /// The end of the text was reached (a block left open has been reported).
+    at_eof: bool,
     pub depth: u32,
     pub diags: Vec<Diagnostic>,
     pub config: Config,
@@ -59,6 +61,7 @@ impl<'s> P<'s> {
             src,
             lex,
             pending_close: false,
+            at_eof: false,
             depth: 0,
             diags: Vec::new(),
             config: Config::default(),
@@ -107,6 +110,7 @@ impl<'s> P<'s> {
         }
         loop {
             let Some(t) = self.lex.next_tok() else {
+                self.at_eof = true;
                 return if toks.is_empty() {
                     Item::Eof
                 } else {
@@ -137,7 +141,7 @@ impl<'s> P<'s> {
                     if toks.is_empty() {
                         self.problem(t, "`{` without a keyword before it");
                         self.depth += 1;
-                        self.skip_block();
+                        self.skip_block(t);
                         continue;
                     }
                     self.depth += 1;
@@ -168,14 +172,19 @@ impl<'s> P<'s> {
         }
     }
 
-    /// Skips the rest of the block just opened (we are inside it).
-    pub fn skip_block(&mut self) {
+    /// Skips the rest of the block that `open` just opened (we are inside it); a block
+    /// that the file never closes refuses the file, as everywhere else.
+    pub fn skip_block(&mut self, open: Tok) {
         let target = self.depth.saturating_sub(1);
         let mut toks = Vec::new();
         loop {
             match self.next_item(&mut toks) {
                 Item::Close if self.depth <= target => return,
-                Item::Eof => return,
+                Item::Eof => {
+                    let kw = self.txt(open);
+                    self.refuse(open, format!("`{kw}` block is never closed (missing `}}`)"));
+                    return;
+                }
                 _ => {}
             }
         }
@@ -199,10 +208,10 @@ impl<'s> P<'s> {
                 }
                 Item::Stmt(opens) => {
                     f(self, &toks, opens);
-                    if opens && self.depth > inner {
+                    if opens && self.depth > inner && !self.at_eof {
                         let kw = self.txt(toks[0]);
                         self.problem(toks[0], format!("`{kw}` does not take a block"));
-                        self.skip_block();
+                        self.skip_block(toks[0]);
                     }
                 }
             }
@@ -239,7 +248,7 @@ impl<'s> P<'s> {
             self.problem(toks[0], msg);
         }
         if opens {
-            self.skip_block();
+            self.skip_block(toks[0]);
         }
     }
 
@@ -432,10 +441,10 @@ impl<'s> P<'s> {
                         "namespace_with_ipsets" => self.no_more(&toks, 1),
                         _ => self.unknown(&toks, opens, &keywords::TOP),
                     }
-                    if opens && self.depth > 0 {
+                    if opens && self.depth > 0 && !self.at_eof {
                         let kw = self.txt(toks[0]);
                         self.problem(toks[0], format!("`{kw}` does not take a block"));
-                        self.skip_block();
+                        self.skip_block(toks[0]);
                     }
                 }
             }

@@ -6,6 +6,7 @@
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
 pub mod logging;
+pub mod netns;
 pub mod pidfile;
 pub mod report;
 
@@ -92,28 +93,6 @@ pub fn since_start() -> Duration {
     PROCESS_START.get().map(|t| t.elapsed()).unwrap_or_default()
 }
 
-/// What a daemon that will not fork (`-n`, as the systemd unit runs it) sets up on another
-/// thread while `main` reads the configuration: logging and the tokio runtime.
-pub struct Early {
-    setup: std::thread::JoinHandle<anyhow::Result<tokio::runtime::Runtime>>,
-}
-
-impl Early {
-    /// None when the daemon will fork (threads do not survive a fork).
-    pub fn start(opts: &Options) -> Option<Early> {
-        if !opts.dont_fork || opts.dump_conf {
-            return None;
-        }
-        let o = opts.clone();
-        Some(Early {
-            setup: std::thread::spawn(move || {
-                logging::init(&o)?;
-                build_runtime()
-            }),
-        })
-    }
-}
-
 fn build_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -123,22 +102,20 @@ fn build_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Runs the daemon with an already loaded configuration until it is told to stop.
-/// `early`: what was set up while the configuration was read (only without a fork).
-pub fn run(opts: Options, config: Config, early: Option<Early>) -> anyhow::Result<()> {
+pub fn run(opts: Options, config: Config) -> anyhow::Result<()> {
     let loaded_at = since_start();
-    let rt = match early {
-        Some(e) => match e.setup.join() {
-            Ok(rt) => rt?,
-            Err(_) => anyhow::bail!("the thread that set up logging and the runtime died"),
-        },
-        None => {
-            if !opts.dont_fork {
-                daemonize()?;
-            }
-            logging::init(&opts)?;
-            build_runtime()?
-        }
-    };
+    // Before any thread exists: every thread and socket of the daemon is in it.
+    if let Some(name) = &config.global.net_namespace {
+        netns::enter(name)?;
+    }
+    if !opts.dont_fork {
+        daemonize()?;
+    }
+    logging::init(&opts)?;
+    let rt = build_runtime()?;
+    if let Some(name) = &config.global.net_namespace {
+        tracing::info!("Running in network namespace {name}");
+    }
     tracing::debug!("Configuration read {loaded_at:.1?} after the start of the process");
     let mut pids = vec![pidfile::PidFile::create(&opts.pid_file)?];
     if opts.runs_vrrp() {
@@ -220,7 +197,15 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
                 tracing::info!("Reloading: SIGHUP received");
                 let o = opts.clone();
                 match tokio::task::spawn_blocking(move || load_config(&o)).await {
-                    Ok(Ok(cfg)) => {
+                    Ok(Ok(mut cfg)) => {
+                        let running = reload_tx.borrow().global.net_namespace.clone();
+                        if cfg.global.net_namespace != running {
+                            tracing::warn!(
+                                "Reload: net_namespace cannot change while running (as in keepalived); staying in {}",
+                                running.as_deref().unwrap_or("the namespace lvsd started in")
+                            );
+                            cfg.global.net_namespace = running;
+                        }
                         reload_tx.send_replace(Arc::new(cfg));
                         tracing::info!("Reload: new configuration handed to the running sides");
                     }
