@@ -83,40 +83,51 @@ fn suggestions_come_from_the_right_table() {
     assert_eq!(keywords::RS.suggest("http_get"), Some("HTTP_GET"));
 }
 
-/// keepalived's ranges for `retry`: 0 and up in a checker (also as `nb_get_retry`), 1 and
-/// up on a virtual or real server.
+/// keepalived's ranges for `retry`: 0 and up in a checker (also as `nb_get_retry` in
+/// HTTP_GET and SSL_GET, the only checkers keepalived 2.2.7 still reads it in), 1 and up on
+/// a virtual or real server. A value out of range is ignored with a warning.
 #[test]
 fn retry_ranges_match_keepalived() {
-    let checker = |kw: &str, v: &str| {
-        let text = place("TCP_CHECK", &format!("{kw} {v}"));
-        config::parse_str(&text, Path::new("k.conf"), "x")
+    let checker = |check: &str, kw: &str, v: &str| {
+        let body = if check == "TCP_CHECK" {
+            format!("{kw} {v}")
+        } else {
+            format!("{kw} {v}\n url {{ path / }}")
+        };
+        let text = place(check, &body);
+        config::parse_str(&text, Path::new("k.conf"), "x").unwrap_or_else(|e| panic!("{e}"))
     };
-    for kw in ["retry", "nb_get_retry"] {
-        let l = checker(kw, "0").unwrap_or_else(|e| panic!("{kw} 0 refused: {e}"));
-        let rs = &l.config.virtual_servers[0].real_servers[0];
-        assert_eq!(rs.checkers[0].common.retry, Some(0), "{kw} 0");
-        let l = checker(kw, "4294967295").unwrap_or_else(|e| panic!("{kw} max: {e}"));
-        let rs = &l.config.virtual_servers[0].real_servers[0];
-        assert_eq!(rs.checkers[0].common.retry, Some(u32::MAX));
-        let e = checker(kw, "4294967296").unwrap_err();
-        assert_eq!(
-            e.errors[0].message,
-            format!("{kw} 4294967296 out of range 0-4294967295")
-        );
-        let e = checker(kw, "-1").unwrap_err();
-        assert_eq!(
-            e.errors[0].message,
-            format!("{kw} -1 out of range 0-4294967295")
-        );
+    let retry = |l: &config::Loaded| {
+        l.config.virtual_servers[0].real_servers[0].checkers[0]
+            .common
+            .retry
+    };
+    for (check, kw) in [("TCP_CHECK", "retry"), ("HTTP_GET", "nb_get_retry")] {
+        assert_eq!(retry(&checker(check, kw, "0")), Some(0), "{kw} 0");
+        assert_eq!(retry(&checker(check, kw, "4294967295")), Some(u32::MAX));
+        for bad in ["4294967296", "-1"] {
+            let l = checker(check, kw, bad);
+            assert_eq!(retry(&l), None);
+            assert!(
+                l.warnings.iter().any(|w| w.message
+                    == format!("{kw} {bad} out of range 0-4294967295 (ignored)")),
+                "{:?}",
+                l.warnings
+            );
+        }
     }
+    // Elsewhere nb_get_retry is unknown to keepalived 2.2.7: ignored, the default stays.
+    let l = checker("TCP_CHECK", "nb_get_retry", "3");
+    assert_eq!(retry(&l), None);
+    assert!(l.warnings[0]
+        .message
+        .starts_with("unknown keyword `nb_get_retry` in TCP_CHECK"));
     for table in ["virtual_server", "real_server"] {
         let text = place(table, "retry 0");
-        let e = config::parse_str(&text, Path::new("k.conf"), "x").unwrap_err();
-        assert_eq!(e.errors[0].message, "retry 0 out of range 1-4294967295");
-        assert_eq!(
-            e.errors[0].span.line,
-            if table == "real_server" { 3 } else { 2 }
-        );
+        let l = config::parse_str(&text, Path::new("k.conf"), "x").unwrap();
+        let w = &l.warnings[0];
+        assert_eq!(w.message, "retry 0 out of range 1-4294967295 (ignored)");
+        assert_eq!(w.span.line, if table == "real_server" { 3 } else { 2 });
         let text = place(table, "retry 1");
         assert!(config::parse_str(&text, Path::new("k.conf"), "x").is_ok());
     }

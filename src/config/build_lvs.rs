@@ -452,7 +452,7 @@ impl P<'_> {
             "connect_timeout" => c.connect_timeout = self.dur(t),
             // keepalived takes 0 for a checker's retry (no retry: the first failure counts),
             // unlike the virtual / real server's `retry`, which starts at 1.
-            "retry" | "nb_get_retry" => c.retry = self.int(t, 0, u32::MAX as i64).map(|v| v as u32),
+            "retry" => c.retry = self.int(t, 0, u32::MAX as i64).map(|v| v as u32),
             "delay_before_retry" => c.delay_before_retry = self.dur(t),
             "delay_loop" => c.delay_loop = self.dur(t),
             "warmup" => c.warmup = self.dur(t),
@@ -491,6 +491,11 @@ impl P<'_> {
                             }
                         }
                         "virtualhost" => h.virtualhost = p.string(t),
+                        // keepalived 2.2.7 still reads it here (only here).
+                        "nb_get_retry" => {
+                            p.problem(t[0], "nb_get_retry is deprecated: write `retry`");
+                            common.retry = p.int(t, 0, u32::MAX as i64).map(|v| v as u32);
+                        }
                         "http_protocol" => {
                             if let Some(v) = p.arg(t, 1) {
                                 p.no_more(t, 2);

@@ -371,7 +371,6 @@ pub const CHECK_COMMON: &[&str] = &[
     "bind_if",
     "connect_timeout",
     "retry",
-    "nb_get_retry",
     "delay_before_retry",
     "delay_loop",
     "warmup",
@@ -388,7 +387,7 @@ macro_rules! checker_table {
             name: $label,
             supported: &[
                 "connect_ip", "connect_port", "bindto", "bind_port", "bind_if",
-                "connect_timeout", "retry", "nb_get_retry", "delay_before_retry",
+                "connect_timeout", "retry", "delay_before_retry",
                 "delay_loop", "warmup", "alpha", "fwmark" $(, $kw)*
             ],
             unsupported: &["fast_recovery", "log_all_failures", "source_ip" $(, $un)*],
@@ -399,13 +398,25 @@ macro_rules! checker_table {
 checker_table!(
     HTTP,
     "HTTP_GET",
-    ["url", "virtualhost", "http_protocol", "enable_sni"],
+    [
+        "url",
+        "virtualhost",
+        "http_protocol",
+        "enable_sni",
+        "nb_get_retry"
+    ],
     ["tls_compliant"]
 );
 checker_table!(
     SSL,
     "SSL_GET",
-    ["url", "virtualhost", "http_protocol", "enable_sni"],
+    [
+        "url",
+        "virtualhost",
+        "http_protocol",
+        "enable_sni",
+        "nb_get_retry"
+    ],
     ["tls_compliant"]
 );
 checker_table!(TCP, "TCP_CHECK", [], []);
