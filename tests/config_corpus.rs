@@ -569,3 +569,63 @@ fn examples_load() {
         ));
     }
 }
+
+/// keepalived 2.2.7 syntax from real operators' files (tests/configs/features/).
+#[test]
+fn keepalived_syntax() {
+    let path = Path::new("tests/configs/features/keepalived.conf");
+    let l = config::load(path, "node1").unwrap_or_else(|e| panic!("{e}"));
+    let c = &l.config;
+    assert_eq!(c.global.instance.as_deref(), Some("lb-node1"));
+    // ${_PWD}: the include beside this file, and ${_HASH} inside a quoted script.
+    assert_eq!(c.vrrp_scripts[0].script, "/bin/true #1");
+    let vi = &c.instances[0];
+    let brd: Vec<_> = vi.virtual_ipaddress.iter().map(|v| v.brd).collect();
+    assert_eq!(
+        brd,
+        [
+            Some(ip("192.0.2.255")),
+            Some(ip("192.0.2.0")),
+            Some(ip("192.0.2.255"))
+        ]
+    );
+    assert_eq!(vi.unicast_src_ip, Some(ip("192.0.2.1")));
+    assert_eq!(vi.unicast_peers[0].addr, ip("192.0.2.2"));
+    let g = &c.virtual_server_groups[0];
+    assert_eq!(g.entries[1], VsgEntry::Fwmark(22, Some(false)));
+    assert_eq!(g.entries[2], VsgEntry::Fwmark(36, Some(true)));
+    // ~SEQ inside a multi-line parameter, counting down (step -1 by default), with its
+    // bounds from parameters; `protocol udp` in lower case.
+    let dns = &c.virtual_servers[0];
+    assert_eq!(dns.protocol, Protocol::Udp);
+    let addrs: Vec<_> = dns.real_servers.iter().map(|r| r.addr).collect();
+    assert_eq!(
+        addrs,
+        [ip("198.51.100.3"), ip("198.51.100.2"), ip("198.51.100.1")]
+    );
+    let tun = &c.virtual_servers[1];
+    assert_eq!(tun.lb_kind, LbKind::Tun);
+    let t = tun.tunnel.as_ref().expect("the tunnel");
+    assert_eq!(
+        (t.tun_type, t.port, t.csum),
+        (TunnelType::Gue, Some(6080), TunnelCsum::Csum)
+    );
+    // ~SEQx writes hexadecimal; ~SEQ(var, end) starts at 1.
+    let addrs: Vec<_> = tun.real_servers.iter().map(|r| r.addr).collect();
+    assert_eq!(
+        addrs,
+        [
+            ip("2001:db8::9"),
+            ip("2001:db8::a"),
+            ip("2001:db8::b"),
+            ip("2001:db8:1::1"),
+            ip("2001:db8:1::2")
+        ]
+    );
+    // The prefixes written on unicast addresses are the only problems.
+    let msgs: Vec<_> = l.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert!(msgs
+        .iter()
+        .all(|m| m.contains("a prefix means nothing here")));
+}

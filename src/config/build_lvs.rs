@@ -137,10 +137,14 @@ impl P<'_> {
                 }
             }
             "lb_kind" | "lvs_method" => {
-                if let Some(k) = p.lb_kind(t) {
+                let (kind, tunnel) = p.lb_kind_tunnel(t);
+                if let Some(k) = kind {
                     vs.lb_kind = k;
                     vs.lb_kind_set = true;
                     vs.lb_kind_span = p.sp(t[1]);
+                }
+                if tunnel.is_some() {
+                    vs.tunnel = tunnel;
                 }
             }
             "persistence_timeout" => {
@@ -294,9 +298,33 @@ impl P<'_> {
         }
     }
 
+    /// `lb_kind|lvs_method KIND [type {ipip|gue port N|gre} [nocsum|csum|remcsum]]`: the
+    /// kind, and the tunnel when TUN names one.
+    fn lb_kind_tunnel(&mut self, t: &[Tok]) -> (Option<LbKind>, Option<Tunnel>) {
+        let kind = self.lb_kind_word(t);
+        let tunnel = match t.get(2) {
+            Some(w) if kind == Some(LbKind::Tun) && self.txt(*w) == "type" => self.tunnel_at(t, 3),
+            _ => {
+                self.no_more(t, 2);
+                None
+            }
+        };
+        (kind, tunnel)
+    }
+
     fn lb_kind(&mut self, t: &[Tok]) -> Option<LbKind> {
+        let (kind, tunnel) = self.lb_kind_tunnel(t);
+        if tunnel.is_some() {
+            self.problem(
+                t[2],
+                "a tunnel type for the sorry server is not supported yet by lvsd (ipip used)",
+            );
+        }
+        kind
+    }
+
+    fn lb_kind_word(&mut self, t: &[Tok]) -> Option<LbKind> {
         let a = self.arg(t, 1)?;
-        self.no_more(t, 2);
         let kw = self.txt(t[0]);
         match self.txt(a) {
             "NAT" => Some(LbKind::Nat),
@@ -326,7 +354,12 @@ impl P<'_> {
 
     /// `tun_type ipip|gue|gre [port N] [nocsum|csum|remcsum]`.
     fn tunnel(&mut self, t: &[Tok]) -> Option<Tunnel> {
-        let a = self.arg(t, 1)?;
+        self.tunnel_at(t, 1)
+    }
+
+    /// The tunnel written from token `first` on: `ipip|gue|gre [port N] [csum…]`.
+    fn tunnel_at(&mut self, t: &[Tok], first: usize) -> Option<Tunnel> {
+        let a = self.arg(t, first)?;
         let tun_type = match self.txt(a) {
             "ipip" => TunnelType::Ipip,
             "gue" => TunnelType::Gue,
@@ -341,7 +374,7 @@ impl P<'_> {
             port: None,
             csum: TunnelCsum::NoCsum,
         };
-        let mut i = 2;
+        let mut i = first + 1;
         while i < t.len() {
             match self.txt(t[i]) {
                 "port" => {
@@ -397,7 +430,13 @@ impl P<'_> {
                 "notify_down" => rs.more_mut().notify_down = p.script(t, None),
                 "uthreshold" => rs.uthreshold = p.u32v(t),
                 "lthreshold" => rs.lthreshold = p.u32v(t),
-                "lvs_method" => rs.lvs_method = p.lb_kind(t),
+                "lvs_method" => {
+                    let (kind, tunnel) = p.lb_kind_tunnel(t);
+                    rs.lvs_method = kind;
+                    if tunnel.is_some() {
+                        rs.tunnel = tunnel;
+                    }
+                }
                 "tun_type" => rs.tunnel = p.tunnel(t),
                 "alpha" => rs.alpha = Some(p.flag(t)),
                 "retry" => rs.more_mut().retry = p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
