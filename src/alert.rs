@@ -35,6 +35,8 @@ pub struct MailSettings {
     pub timeout: Duration,
     /// `router_id`, else the hostname: the `[…]` at the start of every subject.
     pub router_id: String,
+    /// What the SMTP greeting names this host: `smtp_helo_name`, else the hostname.
+    pub helo_name: String,
 }
 
 impl MailSettings {
@@ -54,6 +56,7 @@ impl MailSettings {
             to: global.notification_email.clone(),
             timeout: global.smtp_connect_timeout,
             router_id: global.router_id.clone().unwrap_or_else(hostname),
+            helo_name: global.smtp_helo_name.clone().unwrap_or_else(hostname),
         })
     }
 }
@@ -105,6 +108,9 @@ impl Mailer {
             let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
                 .port(settings.port)
                 .timeout(Some(settings.timeout))
+                .hello_name(lettre::transport::smtp::extension::ClientId::Domain(
+                    settings.helo_name.clone(),
+                ))
                 .build();
             while let Some(alert) = rx.recv().await {
                 // lettre's own timeout does not cover a server that accepts and then
@@ -197,6 +203,7 @@ mod tests {
             to: vec!["ops@example.test".into()],
             timeout: Duration::from_millis(300),
             router_id: "t".into(),
+            helo_name: "t".into(),
         });
         let start = std::time::Instant::now();
         for i in 0..1000 {

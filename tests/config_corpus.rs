@@ -622,6 +622,29 @@ fn keepalived_syntax() {
             ip("2001:db8:1::2")
         ]
     );
+    // SMTP_CHECK `host` blocks: a checker each, from the settings read before them.
+    let smtp = &c.virtual_servers[2].real_servers[0].checkers;
+    let hosts: Vec<_> = smtp
+        .iter()
+        .map(|k| {
+            (
+                k.common.connect_ip,
+                k.common.connect_port,
+                k.common.connect_timeout,
+            )
+        })
+        .collect();
+    let t7 = Some(Duration::from_secs(7));
+    assert_eq!(
+        hosts,
+        [
+            (Some(ip("198.51.100.26")), None, t7),
+            (Some(ip("198.51.100.27")), Some(587), t7)
+        ]
+    );
+    assert!(smtp
+        .iter()
+        .all(|k| matches!(&k.kind, CheckerKind::Smtp(s) if s.helo_name.as_deref() == Some("probe.example.org"))));
     // The prefixes written on unicast addresses are the only problems.
     let msgs: Vec<_> = l.warnings.iter().map(|w| w.message.as_str()).collect();
     assert_eq!(msgs.len(), 2, "{msgs:?}");

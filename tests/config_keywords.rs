@@ -21,6 +21,7 @@ fn place(table: &str, kw: &str) -> String {
         "virtual_server" => format!("virtual_server 192.0.2.1 80 {{\n{kw}\n}}\n"),
         "real_server" => rs(kw),
         "url" => rs(&format!("HTTP_GET {{\nurl {{\n{kw}\n}}\n}}")),
+        "host" => rs(&format!("SMTP_CHECK {{\nhost {{\n{kw}\n}}\n}}")),
         checker => rs(&format!("{checker} {{\n{kw}\n}}")),
     }
 }

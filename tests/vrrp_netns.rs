@@ -316,6 +316,7 @@ fn notify_and_email(kind: Kind) {
     );
     assert_eq!(mail.to, rcpts, "recipients");
     assert_eq!(mail.from, "lvsd-test@example.org");
+    assert_eq!(mail.helo, "helo.lvsd-test.example.org", "smtp_helo_name");
     assert!(
         mail.data
             .contains("To: ops@example.org, oncall@example.org"),

@@ -46,6 +46,9 @@ pub(crate) struct P<'s> {
     pub inst_spans: Vec<InstanceSpans>,
     /// The real servers of the virtual server being read (see `virtual_server`).
     pub(crate) rs_scratch: Vec<RealServer>,
+    /// Checkers one checker block stands for beyond itself (SMTP_CHECK `host` blocks),
+    /// for the real server being read to take.
+    pub(crate) extra_checkers: Vec<Checker>,
     /// Statement buffers of the blocks that ended, for the next ones (a large
     /// configuration has a block per real server).
     toks_pool: Vec<Vec<Tok>>,
@@ -68,6 +71,7 @@ impl<'s> P<'s> {
             scripts: Vec::new(),
             inst_spans: Vec::new(),
             rs_scratch: Vec::new(),
+            extra_checkers: Vec::new(),
             toks_pool: Vec::new(),
         }
     }

@@ -453,6 +453,7 @@ impl P<'_> {
                         if let Some(c) = p.checker(kw, t[0]) {
                             push_one(&mut rs.checkers, c);
                         }
+                        rs.checkers.append(&mut p.extra_checkers);
                     }
                 }
                 _ => p.unknown(t, opens, &keywords::RS),
@@ -597,15 +598,47 @@ impl P<'_> {
             }
             "SMTP_CHECK" => {
                 let mut s = SmtpCheck { helo_name: None };
+                let mut hosts: Vec<(Span, CheckCommon)> = Vec::new();
                 self.block(open, |p, t, opens| {
                     if p.check_common(t, &mut common) {
                         return;
                     }
                     match p.txt(t[0]) {
                         "helo_name" => s.helo_name = p.string(t),
+                        "host" => {
+                            p.no_more(t, 1);
+                            if p.need_block(t, opens) {
+                                // Starts from the settings read so far, as keepalived's.
+                                let mut host = common.clone();
+                                p.block(t[0], |p, l, opens| {
+                                    if !p.check_common(l, &mut host) {
+                                        p.unknown(l, opens, &keywords::SMTP_HOST);
+                                    }
+                                });
+                                hosts.push((p.sp(t[0]), host));
+                            }
+                        }
                         _ => p.unknown(t, opens, &keywords::SMTP),
                     }
                 });
+                // keepalived 2.2.7: each `host` block is a checker of its own; the block's
+                // own connection settings stay one too only when it wrote any.
+                let own = common.connect_ip.is_some()
+                    || common.connect_port.is_some()
+                    || common.bindto.is_some();
+                let mut hosts = hosts.into_iter();
+                if !own {
+                    if let Some((_, first)) = hosts.next() {
+                        common = first;
+                    }
+                }
+                for (at, host) in hosts {
+                    self.extra_checkers.push(Checker {
+                        span: at,
+                        common: host,
+                        kind: CheckerKind::Smtp(s.clone()),
+                    });
+                }
                 CheckerKind::Smtp(s)
             }
             "DNS_CHECK" => {

@@ -13,6 +13,7 @@ impl P<'_> {
             let kw = p.txt(t[0]);
             match kw {
                 "router_id" => g.router_id = p.string(t),
+                "smtp_helo_name" => g.smtp_helo_name = p.string(t),
                 "notification_email" => {
                     if p.need_block(t, opens) {
                         p.block(t[0], |p, l, _| {

@@ -66,6 +66,7 @@ pub const GLOBAL: Table = Table {
     name: "global_defs",
     supported: &[
         "router_id",
+        "smtp_helo_name",
         "notification_email",
         "notification_email_from",
         "smtp_server",
@@ -147,7 +148,6 @@ pub const GLOBAL: Table = Table {
         "vrrp_gna_interval",
         "vrrp_startup_delay",
         "no_email_faults",
-        "smtp_helo_name",
         "startup_script",
         "shutdown_script",
         "reload_time_file",
@@ -426,7 +426,9 @@ checker_table!(
     ["misc_path", "misc_timeout", "misc_dynamic", "user"],
     []
 );
-checker_table!(SMTP, "SMTP_CHECK", ["helo_name"], ["host"]);
+checker_table!(SMTP, "SMTP_CHECK", ["helo_name", "host"], []);
+// SMTP_CHECK's deprecated `host { … }` block: the connection settings of one more checker.
+checker_table!(SMTP_HOST, "host", [], []);
 checker_table!(DNS, "DNS_CHECK", ["type", "name"], []);
 checker_table!(
     UDP,
@@ -466,6 +468,7 @@ pub const ALL: &[&Table] = &[
     &TCP,
     &MISC,
     &SMTP,
+    &SMTP_HOST,
     &DNS,
     &UDP,
     &PING,

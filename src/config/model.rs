@@ -127,6 +127,9 @@ pub struct GlobalDefs {
     /// How long a notify script may run before lvsd kills it (default 30 s), so that a
     /// hung script can never pile up processes.
     pub notify_script_timeout: Duration,
+    /// `smtp_helo_name`: the name alerts greet the SMTP server with (default: the
+    /// hostname).
+    pub smtp_helo_name: Option<String>,
     /// `net_namespace NAME` (top level): the network namespace the daemon runs in.
     pub net_namespace: Option<String>,
     /// `instance NAME` (top level): names this daemon among several in one namespace.
@@ -163,6 +166,7 @@ impl Default for GlobalDefs {
             vrrp_notify_fifo: None,
             lvs_notify_fifo: None,
             notify_script_timeout: Duration::from_secs(30),
+            smtp_helo_name: None,
             net_namespace: None,
             instance: None,
         }

@@ -154,6 +154,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
         w.line(format!("instance {}", q(n)));
     }
     w.open("global_defs");
+    w.opt("smtp_helo_name", &g.smtp_helo_name, |s| q(s));
     w.opt("router_id", &g.router_id, |s| q(s));
     if !g.notification_email.is_empty() {
         w.open("notification_email");

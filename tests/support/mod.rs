@@ -585,6 +585,7 @@ impl Conf {
             }
             s.push_str("  }\n");
             s.push_str("  notification_email_from lvsd-test@example.org\n");
+            s.push_str("  smtp_helo_name helo.lvsd-test.example.org\n");
             let _ = writeln!(s, "  smtp_server {ip} {port}");
             if let Some(t) = self.smtp_connect_timeout {
                 let _ = writeln!(s, "  smtp_connect_timeout {t}");
@@ -1023,6 +1024,8 @@ pub struct SmtpSink {
 
 #[derive(Debug, Clone)]
 pub struct Mail {
+    /// The name in the client's HELO/EHLO.
+    pub helo: String,
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
@@ -1082,6 +1085,7 @@ impl SmtpSink {
             .iter()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .map(|v| Mail {
+                helo: v["helo"].as_str().unwrap_or_default().to_string(),
                 from: v["from"].as_str().unwrap_or_default().to_string(),
                 to: v["to"]
                     .as_array()

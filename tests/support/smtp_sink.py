@@ -1,4 +1,5 @@
-"""SMTP sink for lvsd's tests: aiosmtpd on HOST:PORT, one JSON line per message in OUT.
+"""SMTP sink for lvsd's tests: aiosmtpd on HOST:PORT, one JSON line per message in OUT
+(with the name the client greeted with).
 
 Usage: smtp_sink.py HOST PORT OUT READYFILE  (READYFILE is created once listening)
 """
@@ -16,7 +17,8 @@ class Recorder:
     async def handle_DATA(self, server, session, envelope):
         data = envelope.content.decode("utf-8", errors="replace")
         with open(self.out, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"from": envelope.mail_from,
+            f.write(json.dumps({"helo": session.host_name,
+                                "from": envelope.mail_from,
                                 "to": list(envelope.rcpt_tos),
                                 "data": data}) + "\n")
         return "250 Message accepted for delivery"
