@@ -299,3 +299,104 @@ async fn http_get_checker_follows_the_digest() {
     );
     mgr.stop().await;
 }
+
+/// A reload keeps every checker whose settings did not change running (issue 14): a
+/// no-op reload starts and stops nothing; a checker that moved in the file reports under
+/// its new place; a changed one is restarted alone; a removed one stops. A checker in the
+/// middle of its retries keeps its retry count across the reload.
+#[tokio::test]
+async fn reload_keeps_unchanged_checkers_running() {
+    let held = HeldTcpPort::new();
+    let port = held.port;
+    let listener = held.listen();
+    let other = HeldTcpPort::new();
+    let _other_listener = other.listen();
+    let mut cfg = config(
+        vec![
+            real_server(port, vec![tcp_check()]),
+            real_server(other.port, vec![tcp_check()]),
+        ],
+        false,
+    );
+    // Slow retries: the down event needs 1 failure + 2 retries, 400 ms apart.
+    cfg.virtual_servers[0].delay_before_retry = Some(Duration::from_millis(400));
+    let (tx, mut rx) = mpsc::channel(16);
+    let mut mgr = CheckerManager::start(&cfg, tx);
+
+    let (tx, mut rx2) = mpsc::channel(16);
+    let r = mgr.reload(&cfg, &CheckerManager::initial_states(&cfg), tx);
+    assert_eq!((r.kept, r.started, r.stopped), (2, 0, 0), "a no-op reload");
+    quiet(&mut rx2, 300).await;
+
+    // The first server fails; after its first failure and one retry (about 400 ms in),
+    // a reload puts a new real server in front of it: it is now real server 1.
+    drop(listener);
+    let failing_since = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut moved = cfg.clone();
+    let third = HeldTcpPort::new();
+    let _third_listener = third.listen();
+    moved.virtual_servers[0]
+        .real_servers
+        .insert(0, real_server(third.port, vec![tcp_check()]));
+    let states = HashMap::from([
+        (ID, true),
+        (CheckerId { rs: 1, ..ID }, true),
+        (CheckerId { rs: 2, ..ID }, true),
+    ]);
+    let (tx, mut rx3) = mpsc::channel(16);
+    let r = mgr.reload(&moved, &states, tx);
+    assert_eq!(
+        (r.kept, r.started, r.stopped),
+        (2, 1, 0),
+        "one real server added"
+    );
+    let down = next(&mut rx3, 5).await.expect("the down event");
+    assert_eq!((down.id, down.up), (CheckerId { rs: 1, ..ID }, false));
+    // Had the reload restarted it, its three attempts would have started over: 800 ms
+    // of retries after the reload, at least 1.3 s after the first failure.
+    assert!(
+        failing_since.elapsed() < Duration::from_millis(1300),
+        "the retry count did not carry over: down after {:?}",
+        failing_since.elapsed()
+    );
+    assert!(
+        rx.try_recv().is_err() && rx2.try_recv().is_err(),
+        "old channels"
+    );
+
+    // A changed checker restarts alone; a removed one stops.
+    let mut changed = moved.clone();
+    changed.virtual_servers[0].real_servers[2].checkers[0]
+        .common
+        .connect_timeout = Some(Duration::from_secs(1));
+    changed.virtual_servers[0].real_servers.remove(1);
+    let (tx, _rx4) = mpsc::channel(16);
+    let r = mgr.reload(&changed, &HashMap::new(), tx);
+    assert_eq!((r.kept, r.started, r.stopped), (1, 1, 2));
+    assert_eq!(mgr.len(), 2);
+    mgr.stop().await;
+}
+
+/// keepalived's default warm-up: a checker's first check comes at a random point of its
+/// delay_loop unless `warmup` says otherwise (0: at once).
+#[test]
+fn warmup_defaults_to_the_delay_loop() {
+    use lvsd::checkers::CheckSettings;
+    let mut cfg = config(vec![real_server(80, vec![tcp_check()])], false);
+    cfg.virtual_servers[0].delay_loop = Duration::from_secs(7);
+    let s = CheckSettings::resolve(&cfg, ID).unwrap();
+    assert_eq!(s.warmup, Duration::from_secs(7));
+    cfg.virtual_servers[0].real_servers[0].checkers[0]
+        .common
+        .delay_loop = Some(Duration::from_secs(3));
+    assert_eq!(
+        CheckSettings::resolve(&cfg, ID).unwrap().warmup,
+        Duration::from_secs(3)
+    );
+    cfg.virtual_servers[0].warmup = Some(Duration::ZERO);
+    assert_eq!(
+        CheckSettings::resolve(&cfg, ID).unwrap().warmup,
+        Duration::ZERO
+    );
+}

@@ -10,6 +10,8 @@ use super::{dns, file, http, misc, ping, smtp, tcp, udp};
 use super::{CheckSettings, CheckerEvent, CheckerId, Verdict};
 use crate::config::{CheckerKind, Config};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -59,9 +61,41 @@ impl Probe {
     }
 }
 
+/// Where a running checker reports: its current id (its place in the newest
+/// configuration) and the channel of the newest start or reload.
+struct Link {
+    id: CheckerId,
+    events: mpsc::Sender<CheckerEvent>,
+}
+
+/// One running checker task.
+struct Running {
+    /// Its settings with the id left out: what a reload compares.
+    settings: CheckSettings,
+    link: Arc<Mutex<Link>>,
+    /// The verdict it last reached (or started with).
+    up: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+/// What a reload did to the running checkers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Left running: same settings, the same schedule and retry count.
+    pub kept: usize,
+    pub started: usize,
+    pub stopped: usize,
+}
+
 /// The running checkers. Dropping it (or [`CheckerManager::stop`]) stops them all.
 pub struct CheckerManager {
-    tasks: Vec<(CheckerId, JoinHandle<()>)>,
+    tasks: Vec<Running>,
+}
+
+/// Settings without the id (which is only the checker's place in the file).
+fn without_id(mut s: CheckSettings) -> CheckSettings {
+    s.id = CheckerId::default();
+    s
 }
 
 impl CheckerManager {
@@ -87,20 +121,85 @@ impl CheckerManager {
         states: &HashMap<CheckerId, bool>,
         events: mpsc::Sender<CheckerEvent>,
     ) -> CheckerManager {
-        let tasks = CheckSettings::all(config)
-            .into_iter()
-            .map(|s| {
-                let up = states.get(&s.id).copied().unwrap_or(!s.alpha);
-                let id = s.id;
-                (id, tokio::spawn(run(s, up, events.clone())))
-            })
-            .collect();
-        CheckerManager { tasks }
+        let mut m = CheckerManager { tasks: Vec::new() };
+        m.reload(config, states, events);
+        m
+    }
+
+    /// Brings the running checkers to `config`'s: a checker whose settings did not change
+    /// keeps running (its schedule, retry count and verdict carry over; only its id and
+    /// channel are updated), one that is gone or changed is stopped, and a new or changed
+    /// one starts in its state from `states` (else its initial state). From now on every
+    /// checker reports on `events`.
+    pub fn reload(
+        &mut self,
+        config: &Config,
+        states: &HashMap<CheckerId, bool>,
+        events: mpsc::Sender<CheckerEvent>,
+    ) -> Reloaded {
+        let mut old: HashMap<CheckSettings, Vec<Running>> = HashMap::new();
+        for r in std::mem::take(&mut self.tasks) {
+            old.entry(r.settings.clone()).or_default().push(r);
+        }
+        let mut done = Reloaded::default();
+        for s in CheckSettings::all(config) {
+            let id = s.id;
+            let key = without_id(s.clone());
+            let kept = old.get_mut(&key).and_then(Vec::pop);
+            match kept {
+                Some(r) => {
+                    if let Ok(mut link) = r.link.lock() {
+                        link.id = id;
+                        link.events = events.clone();
+                    }
+                    // A verdict sent on the old channel may not have been read: say it
+                    // again where the LVS side's carried state differs.
+                    let up = r.up.load(Ordering::Relaxed);
+                    if states.get(&id).is_some_and(|&want| want != up) {
+                        let _ = events.try_send(CheckerEvent {
+                            id,
+                            up,
+                            weight: None,
+                            reason: format!(
+                                "{} is {} (carried over a reload).",
+                                key.target(),
+                                if up { "up" } else { "down" }
+                            ),
+                        });
+                    }
+                    done.kept += 1;
+                    self.tasks.push(r);
+                }
+                None => {
+                    let up = states.get(&id).copied().unwrap_or(!s.alpha);
+                    let link = Arc::new(Mutex::new(Link {
+                        id,
+                        events: events.clone(),
+                    }));
+                    let state = Arc::new(AtomicBool::new(up));
+                    let task = tokio::spawn(run(s, up, link.clone(), state.clone()));
+                    done.started += 1;
+                    self.tasks.push(Running {
+                        settings: key,
+                        link,
+                        up: state,
+                        task,
+                    });
+                }
+            }
+        }
+        for r in old.into_values().flatten() {
+            r.task.abort();
+            done.stopped += 1;
+        }
+        done
     }
 
     /// The ids of the running checkers.
     pub fn ids(&self) -> impl Iterator<Item = CheckerId> + '_ {
-        self.tasks.iter().map(|(id, _)| *id)
+        self.tasks
+            .iter()
+            .filter_map(|r| r.link.lock().ok().map(|l| l.id))
     }
 
     pub fn len(&self) -> usize {
@@ -115,24 +214,24 @@ impl CheckerManager {
     /// MISC scripts killed) and waits until they are gone.
     pub async fn stop(mut self) {
         let tasks = std::mem::take(&mut self.tasks);
-        for (_, t) in &tasks {
-            t.abort();
+        for r in &tasks {
+            r.task.abort();
         }
-        for (_, t) in tasks {
-            let _ = t.await;
+        for r in tasks {
+            let _ = r.task.await;
         }
     }
 }
 
 impl Drop for CheckerManager {
     fn drop(&mut self) {
-        for (_, t) in &self.tasks {
-            t.abort();
+        for r in &self.tasks {
+            r.task.abort();
         }
     }
 }
 
-async fn run(s: CheckSettings, up: bool, events: mpsc::Sender<CheckerEvent>) {
+async fn run(s: CheckSettings, up: bool, link: Arc<Mutex<Link>>, current: Arc<AtomicBool>) {
     let mut state = CheckState::new(s.timing, up);
     let mut probe = Probe::new(&s);
     if !s.warmup.is_zero() {
@@ -152,8 +251,13 @@ async fn run(s: CheckSettings, up: bool, events: mpsc::Sender<CheckerEvent>) {
             } else {
                 tracing::warn!("{text}");
             }
+            current.store(change.up, Ordering::Relaxed);
+            // (A reload may have moved this checker, or changed the channel.)
+            let Ok((id, events)) = link.lock().map(|l| (l.id, l.events.clone())) else {
+                return;
+            };
             let event = CheckerEvent {
-                id: s.id,
+                id,
                 up: change.up,
                 weight: change.weight,
                 reason: text,

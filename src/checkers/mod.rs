@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// Identifies one checker by its place in the configuration:
 /// `config.virtual_servers[vs].real_servers[rs].checkers[checker]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct CheckerId {
     pub vs: usize,
     pub rs: usize,

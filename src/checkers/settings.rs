@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Everything a running checker needs, resolved from the config.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CheckSettings {
     pub id: CheckerId,
     pub kind: CheckerKind,
@@ -98,11 +98,13 @@ impl CheckSettings {
                     .or(vs.delay_before_retry)
                     .unwrap_or(defaults::DELAY_BEFORE_RETRY),
             },
-            warmup: c
-                .warmup
-                .or(rs.more().warmup)
-                .or(vs.warmup)
-                .unwrap_or(Duration::ZERO),
+            // keepalived's default: the first check at a random point of the delay
+            // loop, so real servers never see every check at once.
+            warmup: c.warmup.or(rs.more().warmup).or(vs.warmup).unwrap_or(
+                c.delay_loop
+                    .or(rs.more().delay_loop)
+                    .unwrap_or(vs.delay_loop),
+            ),
             alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
             virtualhost: rs
                 .more()

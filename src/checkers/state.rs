@@ -40,7 +40,7 @@ pub struct Step {
 }
 
 /// Timing and retry parameters of one checker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Timing {
     pub delay_loop: Duration,
     pub retry: u32,

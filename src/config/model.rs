@@ -47,7 +47,7 @@ pub struct Config {
 }
 
 /// A user (and optional group) that scripts run as.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ScriptUser {
     pub user: String,
     pub group: Option<String>,
@@ -733,7 +733,7 @@ pub struct Checker {
     pub kind: CheckerKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum CheckerKind {
     /// HTTP_GET (`tls` false) and SSL_GET (`tls` true).
     Http(HttpCheck),
@@ -746,7 +746,7 @@ pub enum CheckerKind {
     File(FileCheck),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct HttpCheck {
     pub tls: bool,
     pub urls: Vec<UrlCheck>,
@@ -757,13 +757,13 @@ pub struct HttpCheck {
 }
 
 /// Inclusive ranges of accepted status codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct StatusRange {
     pub from: u16,
     pub to: u16,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct UrlCheck {
     pub path: String,
     /// Empty: 200-299.
@@ -786,7 +786,7 @@ impl UrlCheck {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct MiscCheck {
     /// The command line, split without a shell when run.
     pub misc_path: String,
@@ -796,13 +796,13 @@ pub struct MiscCheck {
     pub user: Option<ScriptUser>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct SmtpCheck {
     /// Default: the hostname.
     pub helo_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct DnsCheck {
     /// Default `SOA`.
     pub query_type: String,
@@ -810,13 +810,13 @@ pub struct DnsCheck {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct UdpCheck {
     pub payload: Option<Vec<u8>>,
     pub require_reply: Option<Vec<u8>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct FileCheck {
     /// Path of the file whose number is the weight (keepalived's track_file).
     pub track_file: String,

@@ -49,8 +49,9 @@ impl CheckerStarter for NoCheckers {
     }
 }
 
-/// The real health checkers: a [`crate::checkers::CheckerManager`] per configuration,
-/// started with the verdicts the state carries (so a reload flaps nothing).
+/// The real health checkers: one [`crate::checkers::CheckerManager`], started with the
+/// verdicts the state carries and brought to each reloaded configuration (checkers whose
+/// settings did not change keep running: a reload flaps nothing and restarts nothing).
 #[derive(Default)]
 pub struct ManagedCheckers {
     current: Option<crate::checkers::CheckerManager>,
@@ -65,12 +66,23 @@ impl CheckerStarter for ManagedCheckers {
         config: Arc<Config>,
         initial: &HashMap<CheckerId, bool>,
     ) -> mpsc::Receiver<CheckerEvent> {
-        // Dropping the old manager aborts its checkers before the new ones start.
-        self.current = None;
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-        let manager = crate::checkers::CheckerManager::start_with_states(&config, initial, tx);
-        info!("{} checkers started", manager.len());
-        self.current = Some(manager);
+        match self.current.as_mut() {
+            // A reload: checkers whose settings did not change keep running.
+            Some(manager) => {
+                let r = manager.reload(&config, initial, tx);
+                info!(
+                    "Checkers after the reload: {} kept running, {} started, {} stopped",
+                    r.kept, r.started, r.stopped
+                );
+            }
+            None => {
+                let manager =
+                    crate::checkers::CheckerManager::start_with_states(&config, initial, tx);
+                info!("{} checkers started", manager.len());
+                self.current = Some(manager);
+            }
+        }
         rx
     }
 }
