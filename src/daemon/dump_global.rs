@@ -153,11 +153,23 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         " Gratuitous ARP refresh repeat = {}",
         g.vrrp_garp_master_refresh_repeat
     ));
-    l(format!(" Gratuitous ARP lower priority delay = {delay}"));
-    l(format!(
-        " Gratuitous ARP lower priority repeat = {}",
-        g.vrrp_garp_master_repeat
-    ));
+    if part == Part::Parent {
+        // keepalived's parent leaves these unresolved (PARAMETER_UNSET).
+        l(format!(
+            " Gratuitous ARP lower priority delay = {}",
+            u32::MAX
+        ));
+        l(format!(
+            " Gratuitous ARP lower priority repeat = {}",
+            u32::MAX
+        ));
+    } else {
+        l(format!(" Gratuitous ARP lower priority delay = {delay}"));
+        l(format!(
+            " Gratuitous ARP lower priority repeat = {}",
+            g.vrrp_garp_master_repeat
+        ));
+    }
     l(" Num adverts before down = 3".into());
     l(" Gratuitous ARP for each secondary VMAC = 0s".into());
     l(" Send advert after receive lower priority advert = true".into());
