@@ -246,6 +246,14 @@ struct Run {
     tmp: PathBuf,
     pid: i32,
     log: PathBuf,
+    child: std::process::Child,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn start(lab: &Lab, kind: Kind) -> Run {
@@ -271,7 +279,7 @@ fn start(lab: &Lab, kind: Kind) -> Run {
     cmd.stdin(Stdio::null())
         .stdout(logf.try_clone().expect("fd"))
         .stderr(logf);
-    cmd.spawn().expect("spawn");
+    let child = cmd.spawn().expect("spawn");
     let t0 = Instant::now();
     let pid = loop {
         if let Some(p) = std::fs::read_to_string(&pidf)
@@ -287,7 +295,12 @@ fn start(lab: &Lab, kind: Kind) -> Run {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    Run { tmp, pid, log }
+    Run {
+        tmp,
+        pid,
+        log,
+        child,
+    }
 }
 
 fn signal(pid: i32, sig: i32) {

@@ -176,45 +176,6 @@ impl<'a> MakeWriter<'a> for Syslog {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idents_follow_keepalived_processes() {
-        assert_eq!(Ident::of("lvsd::vrrp::runtime", Some("lvsd")), Ident::Vrrp);
-        assert_eq!(Ident::of("lvsd::script", Some("lvsd-vrrp")), Ident::Vrrp);
-        assert_eq!(
-            Ident::of("lvsd::lvs::runtime", Some("lvsd")),
-            Ident::Checkers
-        );
-        assert_eq!(Ident::of("lvsd::checkers::http", None), Ident::Checkers);
-        assert_eq!(Ident::of("lvsd::daemon", Some("lvsd")), Ident::Parent);
-        assert_eq!(Ident::of("lvsd::vrrpx", None), Ident::Parent);
-        assert_eq!(
-            Ident::Checkers.as_cstr().to_str().ok(),
-            Some("Keepalived_healthcheckers")
-        );
-    }
-
-    #[test]
-    fn a_full_queue_drops_and_counts_without_blocking() {
-        let (tx, _rx) = sync_channel::<Message>(1);
-        let before = SYSLOG_DROPPED.load(std::sync::atomic::Ordering::Relaxed);
-        for _ in 0..3 {
-            let mut w = SyslogWriter {
-                priority: libc::LOG_INFO,
-                ident: Ident::Vrrp,
-                buf: Vec::new(),
-                tx: tx.clone(),
-            };
-            let _ = w.write(b"hello");
-        }
-        let after = SYSLOG_DROPPED.load(std::sync::atomic::Ordering::Relaxed);
-        assert!(after >= before + 2, "dropped {before} -> {after}");
-    }
-}
-
 /// Installs the global subscriber. Call once, after forking.
 pub fn init(opts: &Options) -> anyhow::Result<()> {
     let level = if opts.log_detail { "debug" } else { "info" };
@@ -265,4 +226,43 @@ pub fn init(opts: &Options) -> anyhow::Result<()> {
         .with(syslog)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idents_follow_keepalived_processes() {
+        assert_eq!(Ident::of("lvsd::vrrp::runtime", Some("lvsd")), Ident::Vrrp);
+        assert_eq!(Ident::of("lvsd::script", Some("lvsd-vrrp")), Ident::Vrrp);
+        assert_eq!(
+            Ident::of("lvsd::lvs::runtime", Some("lvsd")),
+            Ident::Checkers
+        );
+        assert_eq!(Ident::of("lvsd::checkers::http", None), Ident::Checkers);
+        assert_eq!(Ident::of("lvsd::daemon", Some("lvsd")), Ident::Parent);
+        assert_eq!(Ident::of("lvsd::vrrpx", None), Ident::Parent);
+        assert_eq!(
+            Ident::Checkers.as_cstr().to_str().ok(),
+            Some("Keepalived_healthcheckers")
+        );
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_blocking() {
+        let (tx, _rx) = sync_channel::<Message>(1);
+        let before = SYSLOG_DROPPED.load(std::sync::atomic::Ordering::Relaxed);
+        for _ in 0..3 {
+            let mut w = SyslogWriter {
+                priority: libc::LOG_INFO,
+                ident: Ident::Vrrp,
+                buf: Vec::new(),
+                tx: tx.clone(),
+            };
+            let _ = w.write(b"hello");
+        }
+        let after = SYSLOG_DROPPED.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(after >= before + 2, "dropped {before} -> {after}");
+    }
 }
