@@ -57,7 +57,8 @@ pub struct Options {
     /// Dump the parsed configuration.
     #[arg(short = 'd', long = "dump-conf")]
     pub dump_conf: bool,
-    /// With -d: dump as JSON.
+    /// With -d: dump as JSON (an lvsd extension: keepalived has no --json; alone it is an
+    /// error).
     #[arg(long = "json")]
     pub json: bool,
     /// Main pid file.
@@ -97,8 +98,9 @@ pub struct Options {
     /// without this) runs with: for checking files in CI.
     #[arg(long = "strict")]
     pub strict: bool,
-    /// Send SIGNAL to the running lvsd (STOP, RELOAD, DATA, STATS, JSON) and exit.
-    #[arg(long = "signum", value_name = "SIGNAL")]
+    /// Print the number of the signal for SIGFUNC (STOP, RELOAD, DATA, STATS, STATS_CLEAR,
+    /// JSON), as keepalived does, and exit.
+    #[arg(long = "signum", value_name = "SIGFUNC")]
     pub signum: Option<String>,
     /// List the IPVS table lvsd manages (like `ipvsadm -Ln`) and exit.
     #[arg(short = 'L', long = "list")]
@@ -130,5 +132,55 @@ impl Options {
     /// Whether the checker / IPVS side runs (not `-P` alone).
     pub fn runs_checkers(&self) -> bool {
         !self.vrrp_only || self.check_only
+    }
+}
+
+/// The keepalived release whose command line, signals and dump files lvsd follows.
+pub const KEEPALIVED_COMPAT_VERSION: &str = "2.2.7";
+
+/// What `lvsd -v` prints (on standard error, as keepalived does). Tools read keepalived's
+/// version from the first word after `Keepalived` on the first line (`v2.2.7`), and look for
+/// `--enable-json` among the build options before they use the JSON signal; the rest says
+/// that this is lvsd, and which.
+pub fn version_text() -> String {
+    format!(
+        "Keepalived v{KEEPALIVED_COMPAT_VERSION} (lvsd {lvsd}, compatible with keepalived {KEEPALIVED_COMPAT_VERSION})\n\
+         \n\
+         lvsd {lvsd}: VRRP and LVS health checking, a drop-in for keepalived\n\
+         \n\
+         configure options: --enable-json\n\
+         \n\
+         Config options:  LVS VRRP VRRP_AUTH VRRP_VMAC JSON\n",
+        lvsd = env!("CARGO_PKG_VERSION"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// mehdy/keepalived-exporter (internal/types/utils/version.go) takes the first line of
+    /// `keepalived -v`'s standard error, splits it on spaces and parses the second field
+    /// without its first character as a version; it needs a second line to exist.
+    #[test]
+    fn version_parses_as_keepalived_does() {
+        let text = version_text();
+        let (first, rest) = text.split_once('\n').expect("two lines at least");
+        assert!(!rest.is_empty());
+        let fields: Vec<&str> = first.split(' ').collect();
+        assert_eq!(fields[0], "Keepalived");
+        assert_eq!(&fields[1][1..], KEEPALIVED_COMPAT_VERSION);
+        assert!(fields[1].starts_with('v'));
+        // Its JSON mode is allowed only when `keepalived --version` mentions --enable-json.
+        assert!(text.contains("--enable-json"));
+        assert!(text.contains(&format!("lvsd {}", env!("CARGO_PKG_VERSION"))));
+    }
+
+    #[test]
+    fn signum_and_json_parse() {
+        let o = Options::try_parse_from(["lvsd", "--signum=JSON"]).expect("parses");
+        assert_eq!(o.signum.as_deref(), Some("JSON"));
+        let o = Options::try_parse_from(["lvsd", "--json"]).expect("parses");
+        assert!(o.json && !o.dump_conf);
     }
 }

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 /// keepalived's exit code for "errors found in the configuration".
 const EXIT_CONFIG_ERRORS: u8 = 4;
+/// keepalived's exit code for a command line it refuses (an unknown option or signal name).
+const EXIT_USAGE: u8 = 1;
 /// keepalived's exit code for "cannot run".
 const EXIT_CANNOT_RUN: u8 = 3;
 
@@ -14,8 +16,26 @@ fn main() -> ExitCode {
     lvsd::daemon::mark_start();
     let opts = Options::parse();
     if opts.version {
-        println!("lvsd {}", env!("CARGO_PKG_VERSION"));
+        // On standard error, as keepalived prints it (tools read it there).
+        eprint!("{}", lvsd::cli::version_text());
         return ExitCode::SUCCESS;
+    }
+    if let Some(name) = &opts.signum {
+        // keepalived: the number on standard output, exit 0; an unknown name, exit 1.
+        return match lvsd::daemon::signals::signum(name) {
+            Some(n) => {
+                println!("{n}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("Unknown sigfunc {name}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        };
+    }
+    if opts.json && !opts.dump_conf {
+        eprintln!("lvsd: --json only goes with -d (--dump-conf); keepalived has no --json option");
+        return ExitCode::from(EXIT_USAGE);
     }
     let config_id = opts
         .config_id

@@ -5,10 +5,12 @@
 //! (already parsed and validated: a broken file never reaches a side), and `shutdown`
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
+pub mod dump_global;
 pub mod logging;
 pub mod netns;
 pub mod pidfile;
 pub mod report;
+pub mod signals;
 
 use crate::cli::Options;
 use crate::config::Config;
@@ -171,7 +173,8 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut usr1 = signal(SignalKind::user_defined1())?;
     let mut usr2 = signal(SignalKind::user_defined2())?;
-    let mut json = signal(SignalKind::from_raw(libc::SIGRTMIN() + 2))?;
+    let mut json = signal(SignalKind::from_raw(signals::json()))?;
+    let mut stats_clear = signal(SignalKind::from_raw(signals::stats_clear()))?;
 
     let mut sides: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
     if opts.runs_vrrp() {
@@ -217,9 +220,16 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
             }
             _ = term.recv() => { tracing::info!("Stopping: SIGTERM received"); break; }
             _ = int.recv() => { tracing::info!("Stopping: SIGINT received"); break; }
-            _ = usr1.recv() => { tokio::spawn(report::write(report::DumpKind::Data)); }
-            _ = usr2.recv() => { tokio::spawn(report::write(report::DumpKind::Stats)); }
-            _ = json.recv() => { tokio::spawn(report::write(report::DumpKind::Json)); }
+            _ = usr1.recv() => {
+                let cfg = reload_tx.borrow().clone();
+                let parent = dump_global::global_section(&cfg.global, dump_global::Part::Parent);
+                tokio::spawn(report::write(report::DumpKind::Data, Some(parent)));
+            }
+            _ = usr2.recv() => { tokio::spawn(report::write(report::DumpKind::Stats, None)); }
+            _ = stats_clear.recv() => {
+                tokio::spawn(report::write(report::DumpKind::StatsClear, None));
+            }
+            _ = json.recv() => { tokio::spawn(report::write(report::DumpKind::Json, None)); }
             (r, idx, _) = futures::future::select_all(sides.iter_mut().map(|(_, h)| h)),
                 if !sides.is_empty() => {
                 let name = sides[idx].0;

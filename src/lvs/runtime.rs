@@ -274,6 +274,7 @@ where
     let mut retry = tokio::time::interval(RETRY_INTERVAL);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reload_open = true;
+    let mut dump_rx = crate::daemon::report::register(crate::daemon::report::Side::Checker);
 
     loop {
         if *ctl.shutdown.borrow() {
@@ -285,6 +286,9 @@ where
                     // The daemon is gone: stop as if told to.
                     break;
                 }
+            }
+            Some(req) = dump_rx.recv() => {
+                let _ = req.reply.send(Some(super::dump::check_data(&state)));
             }
             r = ctl.reload.changed(), if reload_open => {
                 if r.is_err() {

@@ -2,6 +2,7 @@
 
 // Protocol core (vrrp-core): codec, parameters, tracking, state machine, sync groups.
 pub mod checksum;
+pub mod dump;
 pub mod packet;
 pub mod params;
 pub mod state;

@@ -10,6 +10,7 @@ use crate::config::{Config, GlobalDefs, VrrpScript};
 use crate::daemon::report::{self, DumpKind, DumpRequest};
 use crate::daemon::Control;
 use crate::script::{self, Script};
+use crate::vrrp::dump::{self, Counters};
 use crate::vrrp::garp::{self, Mac, PacketSocket};
 use crate::vrrp::link::{self, LinkEvent, Netlink};
 use crate::vrrp::notify::{Notifier, NotifyState, StateChange, Who};
@@ -21,7 +22,6 @@ use crate::vrrp::sync_group::{Coordinator, Output, Target};
 use crate::vrrp::syncd::{self, SyncDaemonWorker};
 use crate::vrrp::vip::{VipOps, VipSpec};
 use crate::vrrp::vmac;
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +53,13 @@ struct InstIo {
     vmac_index: Option<u32>,
     send_errors: u64,
     sent: u64,
+    /// keepalived's counters kept here (adverts sent, transitions, priority 0, packet-level
+    /// drops); the state machine's receive counts are added at dump time.
+    counters: Counters,
+    /// The state machine's receive counts when the counters were last cleared.
+    rx_base: RxStats,
+    /// When the instance last changed state (its start before that).
+    last_transition: std::time::SystemTime,
 }
 
 struct SockEntry {
@@ -78,7 +85,6 @@ struct Runtime {
     notifier: Notifier,
     rx_stats: RxStats,
     side: Side,
-    started: Instant,
     /// Base-interface sysctls changed for vmacs, with their previous values.
     base_sysctls: Vec<(String, String)>,
     /// The IPVS sync daemon following the `lvs_sync_daemon` instance (started when first
@@ -115,7 +121,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
     let (pkt_tx, mut pkt_rx) = mpsc::channel(1024);
     let (script_tx, mut script_rx) = mpsc::channel(256);
     let mut link_rx = link::watch_links()?;
-    let mut dump_rx = report::register("vrrp");
+    let mut dump_rx = report::register(report::Side::Vrrp);
     let mut rt = Runtime {
         nl: nl.clone(),
         opts_dont_release: ctl.opts.dont_release_vrrp,
@@ -130,7 +136,6 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
             io: Vec::new(),
             scripts: Vec::new(),
         },
-        started: Instant::now(),
         base_sysctls: Vec::new(),
         clock_floor: Instant::now(),
         syncd: None,
@@ -411,6 +416,9 @@ impl Runtime {
                 vmac_index,
                 send_errors: 0,
                 sent: 0,
+                counters: Counters::default(),
+                rx_base: RxStats::default(),
+                last_transition: std::time::SystemTime::now(),
             });
         }
         Ok(io)
@@ -509,6 +517,20 @@ impl Runtime {
         let advert = match Advert::decode(&pkt.payload, &meta) {
             Ok(a) => a,
             Err(reason) => {
+                // keepalived counts these against the instance the VRID names.
+                if let Some(&vrid) = pkt.payload.get(1) {
+                    for (i, io) in self.side.io.iter_mut().enumerate() {
+                        let same = self
+                            .side
+                            .coord
+                            .instances()
+                            .get(i)
+                            .is_some_and(|inst| inst.params().vrid == vrid);
+                        if io.sock == sock && same {
+                            io.counters.count_drop(reason, 1);
+                        }
+                    }
+                }
                 self.drop_packet(reason, &meta);
                 return;
             }
@@ -534,6 +556,7 @@ impl Runtime {
             self.clock_floor,
         );
         for i in targets {
+            let before = self.side.coord.instances()[i].stats().accepted;
             let outs = self.side.coord.handle(
                 now,
                 i,
@@ -542,6 +565,12 @@ impl Runtime {
                     meta,
                 },
             );
+            let accepted = self.side.coord.instances()[i].stats().accepted > before;
+            if accepted && advert.priority == 0 {
+                if let Some(io) = self.side.io.get_mut(i) {
+                    io.counters.pri_zero_rcvd += 1;
+                }
+            }
             self.perform(outs).await;
         }
     }
@@ -633,13 +662,17 @@ impl Runtime {
                     Some(s) => s,
                     None => &self.sockets[io.sock].sock,
                 };
+                let mut sent_once = false;
                 for dst in p.destinations() {
                     let res = match adv.encode(src, dst, p.checksum_form) {
                         Ok(bytes) => sock.send(&bytes, src, dst).await,
                         Err(e) => Err(std::io::Error::other(e.to_string())),
                     };
                     match res {
-                        Ok(()) => io.sent += 1,
+                        Ok(()) => {
+                            io.sent += 1;
+                            sent_once = true;
+                        }
                         Err(e) => {
                             io.send_errors += 1;
                             if io.send_errors.is_power_of_two() {
@@ -650,6 +683,12 @@ impl Runtime {
                                 );
                             }
                         }
+                    }
+                }
+                if sent_once {
+                    io.counters.advert_sent += 1;
+                    if adv.priority == 0 {
+                        io.counters.pri_zero_sent += 1;
                     }
                 }
             }
@@ -665,6 +704,13 @@ impl Runtime {
                 let _ = io.addr_tx.send(AddrJob::Garp(repeat));
             }
             Action::StateChange { from, to, cause } => {
+                io.last_transition = std::time::SystemTime::now();
+                if to == State::Master {
+                    io.counters.become_master += 1;
+                }
+                if from == State::Master {
+                    io.counters.release_master += 1;
+                }
                 tracing::info!(instance = %p.name, from = %from, to = %to,
                     priority = inst.effective_priority(),
                     "VRRP_Instance({}) Entering {} STATE ({})", p.name, to, cause.as_str());
@@ -743,90 +789,67 @@ impl Runtime {
         }
     }
 
-    fn dump(&self, req: DumpRequest) {
-        let mut s = String::new();
-        let up = self.started.elapsed().as_secs();
-        match req.kind {
-            DumpKind::Data => {
-                let _ = writeln!(s, "------< VRRP Topology >------ (up {up} s)");
-                for inst in self.side.coord.instances() {
-                    let p = inst.params();
-                    let _ = writeln!(s, " VRRP Instance = {}", p.name);
-                    let _ = writeln!(s, "   State = {}", inst.state());
-                    let _ = writeln!(s, "   Interface = {}", p.interface);
-                    let _ = writeln!(s, "   Virtual Router ID = {}", p.vrid);
-                    let _ = writeln!(s, "   Version = {}", p.version.number());
-                    let _ = writeln!(s, "   Base priority = {}", inst.base_priority());
-                    let _ = writeln!(s, "   Effective priority = {}", inst.effective_priority());
-                    let _ = writeln!(s, "   Advert interval = {:?}", p.advert_int);
-                    if let Some((a, pr)) = inst.current_master() {
-                        let _ = writeln!(s, "   Master = {a} (priority {pr})");
-                    }
-                    for v in &p.vips {
-                        let _ = writeln!(s, "   VIP = {}/{}", v.addr, v.prefix_len);
-                    }
+    /// What the dump files show of each instance.
+    fn views(&self) -> Vec<dump::View<'_>> {
+        let coord = &self.side.coord;
+        let wall_now = std::time::SystemTime::now();
+        let now = Instant::now();
+        coord
+            .instances()
+            .iter()
+            .zip(&self.side.io)
+            .enumerate()
+            .map(|(i, (inst, io))| {
+                let fd_in = self.sockets.get(io.sock).map(|e| e.sock.raw_fd());
+                let fd_out = io.vmac_sock.as_ref().map(|s| s.raw_fd()).or(fd_in);
+                dump::View {
+                    inst,
+                    sync_group: coord
+                        .group_of(i)
+                        .and_then(|g| coord.groups().get(g))
+                        .map(|g| g.name.as_str()),
+                    last_transition: io.last_transition,
+                    read_timeout: inst
+                        .next_deadline()
+                        .map(|d| wall_now + d.saturating_duration_since(now)),
+                    src_ip: io.src,
+                    fds: fd_in.zip(fd_out),
+                    vipset: inst.state() == State::Master,
+                    counters: Counters::combine(&io.counters, inst.stats(), &io.rx_base),
                 }
-                for g in self.side.coord.groups() {
-                    let _ = writeln!(s, " VRRP Sync Group = {}, {}", g.name, g.state);
-                }
-            }
-            DumpKind::Stats | DumpKind::Json => {
-                let mut inst_json = Vec::new();
-                for (inst, io) in self.side.coord.instances().iter().zip(&self.side.io) {
-                    let st = inst.stats();
-                    if req.kind == DumpKind::Stats {
-                        let _ = writeln!(s, "VRRP Instance: {}", inst.name());
-                        let _ = writeln!(s, "  Advertisements:");
-                        let _ = writeln!(s, "    Received: {}", st.accepted);
-                        let _ = writeln!(s, "    Sent: {}", io.sent);
-                        let _ = writeln!(s, "    Send errors: {}", io.send_errors);
-                        let _ = writeln!(s, "  Dropped:");
-                        for (r, n) in st.iter() {
-                            let _ = writeln!(s, "    {r}: {n}");
-                        }
-                    } else {
-                        let drops: serde_json::Map<String, serde_json::Value> = st
-                            .iter()
-                            .map(|(r, n)| (r.as_str().to_string(), n.into()))
-                            .collect();
-                        inst_json.push(serde_json::json!({
-                            "iname": inst.name(),
-                            "state": inst.state().as_str(),
-                            "vrid": inst.params().vrid,
-                            "priority": inst.effective_priority(),
-                            "received": st.accepted,
-                            "sent": io.sent,
-                            "send_errors": io.send_errors,
-                            "dropped": drops,
-                        }));
-                    }
-                }
-                let n = &self.notifier.stats;
-                let ld =
-                    |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-                if req.kind == DumpKind::Stats {
-                    let _ = writeln!(s, "VRRP packets dropped before any instance:");
-                    for (r, c) in self.rx_stats.iter() {
-                        let _ = writeln!(s, "  {r}: {c}");
-                    }
-                    let _ = writeln!(
-                        s,
-                        "Notify: scripts run {}, failed {}, timed out {}, fifo lines {}, \
-                         fifo dropped {}, mails {}",
-                        ld(&n.scripts_run),
-                        ld(&n.scripts_failed),
-                        ld(&n.scripts_timed_out),
-                        ld(&n.fifo_lines),
-                        ld(&n.fifo_dropped),
-                        ld(&n.mails_queued)
+            })
+            .collect()
+    }
+
+    /// Answers a dump request with the text of keepalived's file (formatted in
+    /// [`crate::vrrp::dump`]); STATS_CLEAR zeroes the counters once the text is made.
+    fn dump(&mut self, req: DumpRequest) {
+        let text = {
+            let views = self.views();
+            match req.kind {
+                DumpKind::Data => {
+                    let mut s = crate::daemon::dump_global::global_section(
+                        &self.side.config.global,
+                        crate::daemon::dump_global::Part::Vrrp,
                     );
-                } else {
-                    s = serde_json::to_string_pretty(&inst_json).unwrap_or_default();
-                    s.push('\n');
+                    s.push_str(&dump::data(
+                        &views,
+                        self.side.coord.groups(),
+                        &self.side.config.vrrp_scripts,
+                    ));
+                    Some(s)
                 }
+                DumpKind::Stats | DumpKind::StatsClear => Some(dump::stats(&views)),
+                DumpKind::Json => dump::json(&views),
+            }
+        };
+        if req.kind == DumpKind::StatsClear {
+            for (inst, io) in self.side.coord.instances().iter().zip(&mut self.side.io) {
+                io.counters = Counters::default();
+                io.rx_base = inst.stats().clone();
             }
         }
-        let _ = req.reply.send(s);
+        let _ = req.reply.send(text);
     }
 
     /// Applies a new configuration. Unchanged: nothing happens. Only priorities changed:

@@ -251,6 +251,11 @@ impl VrrpSocket {
         }
     }
 
+    /// The socket's descriptor number (for the data dump's `fd_in` / `fd_out`).
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.get_ref().as_raw_fd()
+    }
+
     pub fn spec(&self) -> &SocketSpec {
         &self.spec
     }

@@ -1,0 +1,293 @@
+//! The "Global definitions" section that opens each of keepalived 2.2.7's data files,
+//! with lvsd's values where lvsd has the setting and keepalived's defaults where it has
+//! none (process priorities, SNMP, D-Bus, netlink buffers). keepalived's nftables lines
+//! describe its build and are left out: lvsd does not use nftables.
+
+use crate::config::GlobalDefs;
+
+/// Which process of keepalived the section is written for: only the VRRP process prints
+/// its default interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Parent,
+    Vrrp,
+    Checker,
+}
+
+fn on_off(v: Option<bool>) -> &'static str {
+    match v {
+        None => "unset",
+        Some(true) => "on",
+        Some(false) => "off",
+    }
+}
+
+fn tf(v: bool) -> &'static str {
+    if v {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// keepalived's router_id default: the host name.
+fn router_id(g: &GlobalDefs) -> String {
+    g.router_id.clone().unwrap_or_else(|| {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// The section's text, each line ending in a newline.
+pub fn global_section(g: &GlobalDefs, part: Part) -> String {
+    let mut s = String::new();
+    let mut l = |line: String| {
+        s.push_str(&line);
+        s.push('\n');
+    };
+    l("------< Global definitions >------".into());
+    l(" Network namespace = (default)".into());
+    l(" Network namespace ipvs = (main namespace)".into());
+    l(format!(" Router ID = {}", router_id(g)));
+    if let Some(smtp) = &g.smtp_server {
+        l(format!(" Smtp server = {}", smtp.host));
+        l(format!(" Smtp server port = {}", smtp.port));
+        l(format!(
+            " Smtp server connection timeout = {}",
+            g.smtp_connect_timeout.as_secs()
+        ));
+    }
+    if let Some(from) = &g.notification_email_from {
+        l(format!(" Email notification from = {from}"));
+        l(" Email notification to:".into());
+        for e in &g.notification_email {
+            l(format!("   {e}"));
+        }
+    }
+    l(format!(
+        " Default smtp_alert = {}",
+        on_off(g.smtp_alert.then_some(true))
+    ));
+    l(format!(
+        " Default smtp_alert_vrrp = {}",
+        on_off(g.smtp_alert_vrrp)
+    ));
+    l(format!(
+        " Default smtp_alert_checker = {}",
+        on_off(g.smtp_alert_checker)
+    ));
+    l(" Checkers log all failures = false".into());
+    l(" No test config before reload".into());
+    l(" Dynamic interfaces = false".into());
+    if let Some(t) = &g.lvs_timeouts {
+        if let Some(v) = t.tcp {
+            l(format!(" LVS TCP timeout = {v}"));
+        }
+        if let Some(v) = t.tcpfin {
+            l(format!(" LVS TCP FIN timeout = {v}"));
+        }
+        if let Some(v) = t.udp {
+            // keepalived 2.2.7 labels the UDP timeout "TCP" too.
+            l(format!(" LVS TCP timeout = {v}"));
+        }
+    }
+    if part == Part::Vrrp {
+        l(" Default interface = eth0".into());
+    }
+    l(" Disable local IGMP = no".into());
+    if let Some(d) = &g.lvs_sync_daemon {
+        l(format!(" LVS syncd vrrp instance = {}", d.instance));
+        l(format!(" LVS syncd interface = {}", d.interface));
+        l(format!(" LVS syncd syncid = {}", d.sync_id.unwrap_or(0)));
+        if let Some(m) = d.maxlen {
+            l(format!(" LVS syncd maxlen = {m}"));
+        }
+        if let Some(gr) = d.group {
+            l(format!(" LVS mcast group {gr}"));
+        }
+        if let Some(p) = d.port {
+            l(format!(" LVS syncd mcast port = {p}"));
+        }
+        if let Some(t) = d.ttl {
+            l(format!(" LVS syncd mcast ttl = {t}"));
+        }
+    }
+    l(" LVS flush = false".into());
+    l(" LVS flush on stop = disabled".into());
+    for (label, fifo) in [
+        ("Global notify fifo", &g.notify_fifo),
+        ("VRRP notify fifo", &g.vrrp_notify_fifo),
+        ("LVS notify fifo", &g.lvs_notify_fifo),
+    ] {
+        if let Some(f) = fifo {
+            l(format!(" {label} = {}, uid:gid 0:0", f.path.display()));
+            if let Some(sc) = &f.script {
+                l(format!(" {label} script = {sc}, uid:gid 0:0"));
+            }
+        }
+    }
+    l(" FIFO write vrrp states on reload = false".into());
+    l(" VRRP notify priority changes = false".into());
+    l(format!(
+        " VRRP IPv4 mcast group = {}",
+        g.vrrp_mcast_group4
+            .map_or_else(|| "224.0.0.18".to_string(), |a| a.to_string())
+    ));
+    l(format!(
+        " VRRP IPv6 mcast group = {}",
+        g.vrrp_mcast_group6
+            .map_or_else(|| "ff02::12".to_string(), |a| a.to_string())
+    ));
+    let delay = g.vrrp_garp_master_delay.as_secs();
+    l(format!(" Gratuitous ARP delay = {delay}"));
+    l(format!(
+        " Gratuitous ARP repeat = {}",
+        g.vrrp_garp_master_repeat
+    ));
+    l(format!(
+        " Gratuitous ARP refresh timer = {}",
+        g.vrrp_garp_master_refresh.map_or(0, |d| d.as_secs())
+    ));
+    l(format!(
+        " Gratuitous ARP refresh repeat = {}",
+        g.vrrp_garp_master_refresh_repeat
+    ));
+    if part == Part::Parent {
+        // keepalived's parent leaves these unresolved (PARAMETER_UNSET).
+        l(format!(
+            " Gratuitous ARP lower priority delay = {}",
+            u32::MAX
+        ));
+        l(format!(
+            " Gratuitous ARP lower priority repeat = {}",
+            u32::MAX
+        ));
+    } else {
+        l(format!(" Gratuitous ARP lower priority delay = {delay}"));
+        l(format!(
+            " Gratuitous ARP lower priority repeat = {}",
+            g.vrrp_garp_master_repeat
+        ));
+    }
+    l(" Num adverts before down = 3".into());
+    l(" Gratuitous ARP for each secondary VMAC = 0s".into());
+    l(" Send advert after receive lower priority advert = true".into());
+    l(" Send advert after receive higher priority advert = false".into());
+    l(" Gratuitous ARP interval = 0.000000".into());
+    l(" Gratuitous NA interval = 0.000000".into());
+    l(format!(
+        " VRRP default protocol version = {}",
+        g.vrrp_version
+    ));
+    l(format!(
+        " VRRP check unicast_src = {}",
+        tf(g.vrrp_check_unicast_src)
+    ));
+    l(format!(
+        " VRRP skip check advert addresses = {}",
+        tf(g.vrrp_skip_check_adv_addr)
+    ));
+    l(format!(" VRRP strict mode = {}", tf(g.vrrp_strict)));
+    for line in [
+        " Max auto priority = 0",
+        " Min auto priority delay = 1000000 usecs",
+        " VRRP process priority = 0",
+        " VRRP don't swap = false",
+        " VRRP realtime priority = 0",
+        " VRRP realtime limit = 10000",
+        " Checker process priority = 0",
+        " Checker don't swap = false",
+        " Checker realtime priority = 0",
+        " Checker realtime limit = 10000",
+        " BFD process priority = 0",
+        " BFD don't swap = false",
+        " BFD realtime priority = 0",
+        " BFD realtime limit = 10000",
+        " SNMP vrrp disabled",
+        " SNMP checker disabled",
+        " SNMP RFCv2 disabled",
+        " SNMP RFCv3 disabled",
+        " SNMP traps disabled",
+        " SNMP socket = default (unix:/var/agentx/master)",
+        " DBus disabled",
+        " DBus service name = ",
+    ] {
+        l(line.into());
+    }
+    l(format!(
+        " Script security {}",
+        if g.enable_script_security {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    ));
+    let (uid, gid) = script_ids(g);
+    l(format!(" Default script uid:gid {uid}:{gid}"));
+    for line in [
+        " vrrp_netlink_cmd_rcv_bufs = 0",
+        " vrrp_netlink_cmd_rcv_bufs_force = 0",
+        " vrrp_netlink_monitor_rcv_bufs = 0",
+        " vrrp_netlink_monitor_rcv_bufs_force = 0",
+        " process_monitor_rcv_bufs = 0",
+        " process_monitor_rcv_bufs_force = 0",
+        " lvs_netlink_cmd_rcv_bufs = 0",
+        " lvs_netlink_cmd_rcv_bufs_force = 0",
+        " lvs_netlink_monitor_rcv_bufs = 0",
+        " lvs_netlink_monitor_rcv_bufs_force = 0",
+        " rs_init_notifies = 0",
+        " no_checker_emails = 0",
+        " rx_bufs_multiples = 3",
+        " umask = 0177",
+    ] {
+        l(line.into());
+    }
+    s
+}
+
+/// The uid and gid scripts run as by default: `script_user` when it resolves, else root.
+fn script_ids(g: &GlobalDefs) -> (u32, u32) {
+    let Some(su) = &g.script_user else {
+        return (0, 0);
+    };
+    let Ok(Some(user)) = nix::unistd::User::from_name(&su.user) else {
+        return (0, 0);
+    };
+    let gid = su
+        .group
+        .as_deref()
+        .and_then(|gr| nix::unistd::Group::from_name(gr).ok().flatten())
+        .map_or(user.gid.as_raw(), |gr| gr.gid.as_raw());
+    (user.uid.as_raw(), gid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference keepalived.data (keepalived 2.2.7, router_id director1, everything
+    /// else default) opens with this section; lvsd's lacks only the nftables build lines.
+    #[test]
+    fn defaults_match_keepalived_reference() {
+        let reference = include_str!("../../tests/data/keepalived-2.2.7-global.txt");
+        let g = GlobalDefs {
+            router_id: Some("director1".into()),
+            ..GlobalDefs::default()
+        };
+        let ours = global_section(&g, Part::Vrrp);
+        let want: Vec<&str> = reference
+            .lines()
+            .filter(|l| !l.starts_with(" nftables") && !l.starts_with(" libnftnl"))
+            .collect();
+        let got: Vec<&str> = ours.lines().collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn default_interface_only_for_vrrp() {
+        let g = GlobalDefs::default();
+        assert!(global_section(&g, Part::Vrrp).contains(" Default interface = eth0\n"));
+        assert!(!global_section(&g, Part::Checker).contains("Default interface"));
+    }
+}

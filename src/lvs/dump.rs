@@ -1,0 +1,236 @@
+//! The checker side's `keepalived_check.data` (SIGUSR1) in keepalived 2.2.7's layout, free
+//! of I/O: global definitions, "LVS Topology" (each virtual server and its real servers
+//! with their live state) and "Health checkers" (each checker's verdict).
+
+use super::state::LvsState;
+use crate::config::model::{CheckerKind, LbKind, Protocol, VirtualServer, VsKey};
+use crate::daemon::dump_global::{global_section, Part};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+fn fwd(k: LbKind) -> &'static str {
+    match k {
+        LbKind::Nat => "NAT",
+        LbKind::Dr => "DR",
+        LbKind::Tun => "TUN, type = IPIP",
+    }
+}
+
+fn proto(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "TCP",
+        Protocol::Udp => "UDP",
+        Protocol::Sctp => "SCTP",
+    }
+}
+
+/// keepalived's `format_decimal(x, 6)` of a time in microseconds: `5.000000`.
+fn secs6(d: std::time::Duration) -> String {
+    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
+}
+
+fn checker_name(k: &CheckerKind) -> &'static str {
+    match k {
+        CheckerKind::Http(h) if h.tls => "SSL_GET",
+        CheckerKind::Http(_) => "HTTP_GET",
+        CheckerKind::Tcp => "TCP_CHECK",
+        CheckerKind::Misc(_) => "MISC_CHECK",
+        CheckerKind::Smtp(_) => "SMTP_CHECK",
+        CheckerKind::Dns(_) => "DNS_CHECK",
+        CheckerKind::Udp(_) => "UDP_CHECK",
+        CheckerKind::Ping => "PING_CHECK",
+        CheckerKind::File(_) => "FILE_CHECK",
+    }
+}
+
+fn vs_line(vs: &VirtualServer) -> String {
+    match &vs.key {
+        VsKey::Addr { addr, port } => format!(" VS VIP = {addr}, VPORT = {port}"),
+        VsKey::Fwmark { mark, .. } => format!(" VS FWMARK = {mark}"),
+        VsKey::Group(g) => format!(" VS GROUP = [{g}]:0"),
+    }
+}
+
+/// The whole file's text.
+pub fn check_data(state: &LvsState) -> String {
+    let cfg = state.config();
+    let mut s = global_section(&cfg.global, Part::Checker);
+    let checker_up: HashMap<_, _> = state.checker_states();
+    if !cfg.virtual_servers.is_empty() {
+        s.push_str("------< LVS Topology >------\n");
+        s.push_str(" System is compiled with LVS v1.2.1\n");
+    }
+    for (i, vs) in cfg.virtual_servers.iter().enumerate() {
+        let mut l = |line: String| {
+            s.push_str(&line);
+            s.push('\n');
+        };
+        l(" ------< Virtual server >------".into());
+        l(vs_line(vs));
+        if let Some(h) = &vs.virtualhost {
+            l(format!("   VirtualHost = {h}"));
+        }
+        l(match &vs.key {
+            VsKey::Addr { addr, .. } if addr.is_ipv6() => "   Address family = inet6".into(),
+            VsKey::Fwmark { ipv6: true, .. } => "   Address family = inet6".into(),
+            VsKey::Group(_) => "   Address family = unknown".into(),
+            _ => "   Address family = inet".into(),
+        });
+        l(format!(
+            "   connection timeout = {}",
+            secs6(
+                vs.connect_timeout
+                    .unwrap_or(std::time::Duration::from_secs(5))
+            )
+        ));
+        l(format!("   delay_loop = {}", secs6(vs.delay_loop)));
+        l(format!("   lvs_sched = {}", vs.lb_algo));
+        l("   Hashed = disabled".into());
+        l(format!(
+            "   One packet scheduling = {}abled",
+            if vs.ops { "en" } else { "dis" }
+        ));
+        if let Some(t) = vs.persistence_timeout {
+            l(format!("   persistence timeout = {t}"));
+        }
+        l(format!("   protocol = {}", proto(vs.protocol)));
+        l(format!(
+            "   alpha is {}",
+            if vs.alpha { "ON" } else { "OFF" }
+        ));
+        l(format!(
+            "   omega is {}",
+            if vs.omega { "ON" } else { "OFF" }
+        ));
+        if let Some(r) = vs.retry {
+            l(format!("   Retry count = {r}"));
+        }
+        if let Some(d) = vs.delay_before_retry {
+            l(format!("   Retry delay = {}", secs6(d)));
+        }
+        if let Some(w) = vs.warmup {
+            l(format!("   Warmup = {}", secs6(w)));
+        }
+        l(format!(
+            "   Inhibit on failure is {}",
+            if vs.inhibit_on_failure { "ON" } else { "OFF" }
+        ));
+        l(format!(
+            "   quorum = {}, hysteresis = {}",
+            vs.quorum, vs.hysteresis
+        ));
+        if let Some(q) = &vs.quorum_up {
+            l(format!("   Quorum up notify script = {q}, uid:gid 0:0"));
+        }
+        if let Some(q) = &vs.quorum_down {
+            l(format!("   Quorum down notify script = {q}, uid:gid 0:0"));
+        }
+        if vs.ha_suspend {
+            l("   Using HA suspend".into());
+        }
+        l(format!(
+            "   Using smtp notification = {}",
+            if vs.smtp_alert.unwrap_or(false) {
+                "yes"
+            } else {
+                "no"
+            }
+        ));
+        l(format!(
+            "   default forwarding method = {}",
+            fwd(vs.lb_kind)
+        ));
+        if let Some(ss) = &vs.sorry_server {
+            l(format!("   sorry server = [{}]:{}", ss.addr, ss.port));
+        }
+        let up = state.quorum_up(i);
+        l(format!("   alive = {}", u8::from(up)));
+        l(format!("   quorum_state_up = {}", u8::from(up)));
+        l("   reloaded = 0".into());
+        let vport = match &vs.key {
+            VsKey::Addr { port, .. } => *port,
+            _ => 0,
+        };
+        for (j, rs) in vs.real_servers.iter().enumerate() {
+            let alive = state.rs_alive(i, j).unwrap_or(false);
+            let eff = if alive { rs.weight } else { 0 };
+            l("   ------< Real server >------".into());
+            l(format!(
+                "   RIP = {}, RPORT = {}, WEIGHT = {} EFF WEIGHT = {}",
+                rs.addr,
+                rs.port.unwrap_or(vport),
+                rs.weight,
+                rs.weight
+            ));
+            l(format!(
+                "   forwarding method = {}",
+                fwd(rs.lvs_method.unwrap_or(vs.lb_kind))
+            ));
+            let ralpha = rs.alpha.unwrap_or(vs.alpha);
+            l(format!("   Alpha is {}", if ralpha { "ON" } else { "OFF" }));
+            l(format!(
+                "   connection limit range = {} -> {}",
+                rs.lthreshold.unwrap_or(0),
+                rs.uthreshold.unwrap_or(0)
+            ));
+            l(format!(
+                "   Inhibit on failure is {}",
+                if rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure) {
+                    "ON"
+                } else {
+                    "OFF"
+                }
+            ));
+            l(format!("   initial weight = {}", rs.weight));
+            l(format!("   effective weight = {}", rs.weight));
+            l(format!("   alive = {}", u8::from(alive)));
+            let failed = (0..rs.checkers.len())
+                .filter(|c| {
+                    checker_up.get(&crate::checkers::CheckerId {
+                        vs: i,
+                        rs: j,
+                        checker: *c,
+                    }) == Some(&false)
+                })
+                .count();
+            l(format!("   num failed checkers = {failed}"));
+            l(format!("   RS set = {}", u8::from(eff > 0 || alive)));
+            l("   reloaded = 0".into());
+        }
+    }
+    let mut first = true;
+    for (i, vs) in cfg.virtual_servers.iter().enumerate() {
+        let vport = match &vs.key {
+            VsKey::Addr { port, .. } => *port,
+            _ => 0,
+        };
+        for (j, rs) in vs.real_servers.iter().enumerate() {
+            for (c, ch) in rs.checkers.iter().enumerate() {
+                if first {
+                    s.push_str("------< Health checkers >------\n");
+                    first = false;
+                }
+                let up = checker_up
+                    .get(&crate::checkers::CheckerId {
+                        vs: i,
+                        rs: j,
+                        checker: c,
+                    })
+                    .copied()
+                    .unwrap_or(false);
+                let _ = writeln!(
+                    s,
+                    " {} -> {}",
+                    crate::lvs::build::vs_label(vs),
+                    crate::lvs::build::addr_label(rs.addr, vs.protocol, rs.port.unwrap_or(vport))
+                );
+                s.push_str("   Enabled = yes\n");
+                let _ = writeln!(s, "   Up = {}", if up { "yes" } else { "no" });
+                s.push_str("   Has run = yes\n");
+                let _ = writeln!(s, "   Current weight = {}", 0);
+                let _ = writeln!(s, "   Keepalive method = {}", checker_name(&ch.kind));
+            }
+        }
+    }
+    s
+}

@@ -1,0 +1,766 @@
+//! The VRRP side's dump files in keepalived 2.2.7's layouts, free of I/O: the runtime
+//! gathers a [`View`] of each instance and these functions format it.
+//!
+//! * `keepalived.data` (SIGUSR1): [`data`] — the instance blocks of "VRRP Topology",
+//!   "VRRP Sockpool", "VRRP Sync groups", "VRRP Scripts" (keepalived's `dump_vrrp` and
+//!   friends, same labels, indentation and value formats);
+//! * `keepalived.stats` (SIGUSR2): [`stats`];
+//! * `keepalived.json` (JSON signal): [`json`], keepalived's keys in keepalived's order.
+//!
+//! Exporters parse these: mehdy/keepalived-exporter the text, gen2brain/keepalived_exporter
+//! the JSON.
+
+use crate::config::VrrpScript;
+use crate::vrrp::packet::{DropReason, RxStats, Version};
+use crate::vrrp::state::{Instance, State};
+use crate::vrrp::sync_group::Group;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// keepalived's per-instance counters (`vrrp_stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub advert_rcvd: u64,
+    pub advert_sent: u64,
+    pub become_master: u64,
+    pub release_master: u64,
+    pub packet_len_err: u64,
+    pub advert_interval_err: u64,
+    pub ip_ttl_err: u64,
+    pub invalid_type_rcvd: u64,
+    pub addr_list_err: u64,
+    pub invalid_authtype: u64,
+    pub authtype_mismatch: u64,
+    pub auth_failure: u64,
+    pub pri_zero_rcvd: u64,
+    pub pri_zero_sent: u64,
+}
+
+impl Counters {
+    /// Counts a packet dropped for `reason` in keepalived's counter for it (drops keepalived
+    /// does not count per instance are left out).
+    pub fn count_drop(&mut self, reason: DropReason, n: u64) {
+        let c = match reason {
+            DropReason::Length => &mut self.packet_len_err,
+            DropReason::Ttl => &mut self.ip_ttl_err,
+            DropReason::Type => &mut self.invalid_type_rcvd,
+            DropReason::IntervalMismatch => &mut self.advert_interval_err,
+            DropReason::AddrMismatch => &mut self.addr_list_err,
+            DropReason::AuthType => &mut self.authtype_mismatch,
+            DropReason::AuthPass => &mut self.auth_failure,
+            _ => return,
+        };
+        *c = c.saturating_add(n);
+    }
+
+    /// `own` (the runtime's counters) plus what the state machine counted since `base`.
+    pub fn combine(own: &Counters, rx: &RxStats, base: &RxStats) -> Counters {
+        let mut c = own.clone();
+        c.advert_rcvd = c
+            .advert_rcvd
+            .saturating_add(rx.accepted.saturating_sub(base.accepted));
+        for (reason, n) in rx.iter() {
+            c.count_drop(reason, n.saturating_sub(base.get(reason)));
+        }
+        c
+    }
+}
+
+/// What the runtime knows of one instance besides its state machine.
+#[derive(Debug, Clone)]
+pub struct View<'a> {
+    pub inst: &'a Instance,
+    pub sync_group: Option<&'a str>,
+    /// When it last changed state (its start before any change).
+    pub last_transition: SystemTime,
+    /// Its next timer, as a wall-clock time.
+    pub read_timeout: Option<SystemTime>,
+    /// The source address of its adverts.
+    pub src_ip: Option<IpAddr>,
+    /// Receive and send socket descriptors.
+    pub fds: Option<(i32, i32)>,
+    /// Whether its virtual addresses are on the interface (MASTER).
+    pub vipset: bool,
+    pub counters: Counters,
+}
+
+/// keepalived's state names (`get_state_str`): STOP has none.
+fn state_str(s: State) -> &'static str {
+    match s {
+        State::Init => "INIT",
+        State::Backup => "BACKUP",
+        State::Master => "MASTER",
+        State::Fault => "FAULT",
+        State::Stop => "unknown",
+    }
+}
+
+/// keepalived's state numbers (VRRP_STATE_*).
+fn state_num(s: State) -> u32 {
+    match s {
+        State::Init => 0,
+        State::Backup => 1,
+        State::Master => 2,
+        State::Fault => 3,
+        State::Stop => 98,
+    }
+}
+
+/// `secs.usecs (Sat Dec  5 23:18:13.872263 2026)` in local time, as keepalived writes times.
+pub fn time_str(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let us = d.subsec_micros();
+    format!("{secs}.{us:06} ({})", ctime_us(secs, us))
+}
+
+fn ctime_us(secs: u64, us: u32) -> String {
+    let t = libc::time_t::try_from(secs).unwrap_or(0);
+    // SAFETY: localtime_r writes only into `tm`, which we own.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return "invalid time".into();
+    }
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let day = usize::try_from(tm.tm_wday).ok().and_then(|i| DAYS.get(i));
+    let mon = usize::try_from(tm.tm_mon).ok().and_then(|i| MONTHS.get(i));
+    format!(
+        "{} {} {:>2} {:02}:{:02}:{:02}.{us:06} {}",
+        day.unwrap_or(&"???"),
+        mon.unwrap_or(&"???"),
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        i64::from(tm.tm_year) + 1900
+    )
+}
+
+/// A virtual address as keepalived formats it: `10.66.0.100/24 dev eth0 scope global set`.
+fn vip_str(v: &crate::config::model::VirtualIp, dev: &str, set: bool) -> String {
+    let full = if v.addr.is_ipv4() { 32 } else { 128 };
+    let mut s = v.addr.to_string();
+    if v.prefix_len != full {
+        let _ = write!(s, "/{}", v.prefix_len);
+    }
+    if let Some(b) = v.brd {
+        let _ = write!(s, " brd {b}");
+    }
+    let _ = write!(
+        s,
+        " dev {} scope {}",
+        v.dev.as_deref().unwrap_or(dev),
+        v.scope.as_deref().unwrap_or("global")
+    );
+    if let Some(l) = &v.label {
+        let _ = write!(s, " label {l}");
+    }
+    if v.no_track {
+        s.push_str(" no_track");
+    }
+    if set {
+        s.push_str(" set");
+    }
+    s
+}
+
+fn notify_lines(out: &mut String, n: &crate::config::model::Notify) {
+    for (label, cmd) in [
+        ("Backup", &n.backup),
+        ("Master", &n.master),
+        ("Fault", &n.fault),
+        ("Stop", &n.stop),
+        ("Deleted", &n.deleted),
+        ("Generic", &n.generic),
+        ("Master rx lower pri", &n.master_rx_lower_pri),
+    ] {
+        if let Some(c) = cmd {
+            let _ = writeln!(out, "   {label} state transition script = {c}, uid:gid 0:0");
+        }
+    }
+}
+
+/// One instance block of "VRRP Topology" (keepalived's `dump_vrrp`).
+pub fn instance_block(out: &mut String, v: &View) {
+    let inst = v.inst;
+    let p = inst.params();
+    let mut l = |line: String| {
+        out.push_str(&line);
+        out.push('\n');
+    };
+    l(format!(" VRRP Instance = {}", p.name));
+    l(format!("   VRRP Version = {}", p.version.number()));
+    if let Some(g) = v.sync_group {
+        l(format!("   Sync group = {g}"));
+    }
+    if !p.mcast_group.is_ipv4() {
+        l("   Using Native IPv6".into());
+    }
+    let state = inst.state();
+    l(format!("   State = {}", state_str(state)));
+    if state == State::Backup {
+        if let Some((addr, prio)) = inst.current_master() {
+            l(format!("   Master router = {addr}"));
+            l(format!("   Master priority = {prio}"));
+        } else {
+            l("   Master router = (none)".into());
+            l("   Master priority = 0".into());
+        }
+        if p.version == Version::V3 {
+            l(format!(
+                "   Master advert int = {:.2} sec",
+                inst.master_adver_int().as_secs_f64()
+            ));
+        }
+    }
+    if p.is_unicast() {
+        l("   Flags:".into());
+        l("     Using unicast".into());
+    } else {
+        l("   Flags: none".into());
+    }
+    l(format!("   Wantstate = {}", state_str(state)));
+    l("   Number of config faults = 0".into());
+    l(format!(
+        "   Number of interface and track script faults = {}",
+        inst.tracking().scripts.iter().filter(|s| !s.up).count()
+            + inst.tracking().interfaces.iter().filter(|i| !i.up).count()
+    ));
+    l("   Number of track scripts init = 0".into());
+    l(format!(
+        "   Last transition = {}",
+        time_str(v.last_transition)
+    ));
+    match v.read_timeout {
+        Some(t) => l(format!("   Read timeout = {}", time_str(t))),
+        None => l("   Read timeout = DISABLED".into()),
+    }
+    // keepalived's Master_Down_Interval, skew not truncated to centiseconds in v3.
+    let mai = inst.master_adver_int().as_micros();
+    let skew = (256 - u128::from(inst.effective_priority())) * mai / 256;
+    l(format!("   Master down timer = {} usecs", 3 * mai + skew));
+    match &p.use_vmac {
+        Some(vmac) => {
+            l(format!(
+                "   Use VMAC, i/f name {vmac}, is_up = true, xmit_base = {}",
+                p.vmac_xmit_base
+            ));
+            l(format!(
+                "   Interface = {vmac}, vmac on {}{}",
+                p.interface,
+                if p.vmac_xmit_base {
+                    ", xmit base i/f"
+                } else {
+                    ""
+                }
+            ));
+        }
+        None => l(format!("   Interface = {}", p.interface)),
+    }
+    if p.skip_check_adv_addr {
+        l("   Skip checking advert IP addresses".into());
+    }
+    if p.strict {
+        l("   Enforcing strict VRRP compliance".into());
+    }
+    l(format!(
+        "   Using src_ip = {}{}",
+        v.src_ip
+            .map_or_else(|| "(none)".to_string(), |a| a.to_string()),
+        if p.src_ip.is_some() {
+            " (from configuration)"
+        } else {
+            ""
+        }
+    ));
+    if !p.is_unicast() {
+        l(format!("   Multicast address {}", p.mcast_group));
+    }
+    let g = &p.garp;
+    l(format!("   Gratuitous ARP delay = {}", g.delay.as_secs()));
+    l(format!("   Gratuitous ARP repeat = {}", g.repeat));
+    l(format!(
+        "   Gratuitous ARP refresh = {}",
+        g.refresh.map_or(0, |d| d.as_secs())
+    ));
+    l(format!(
+        "   Gratuitous ARP refresh repeat = {}",
+        g.refresh_repeat
+    ));
+    l(format!(
+        "   Gratuitous ARP lower priority delay = {}",
+        g.delay.as_secs()
+    ));
+    l(format!(
+        "   Gratuitous ARP lower priority repeat = {}",
+        g.repeat
+    ));
+    l("   Down timer adverts = 3".into());
+    l("   Send advert after receive lower priority advert = true".into());
+    l("   Send advert after receive higher priority advert = false".into());
+    l(format!("   Virtual Router ID = {}", p.vrid));
+    l(format!("   Priority = {}", inst.base_priority()));
+    l(format!(
+        "   Effective priority = {}",
+        inst.effective_priority()
+    ));
+    l(format!("   Total priority = {}", inst.effective_priority()));
+    match p.version {
+        Version::V2 => l(format!(
+            "   Advert interval = {} sec",
+            p.advert_int.as_secs()
+        )),
+        Version::V3 => l(format!(
+            "   Advert interval = {} milli-sec",
+            p.advert_int.as_millis()
+        )),
+    }
+    if state == State::Backup && p.version == Version::V3 {
+        l(format!(
+            "   Master advert interval = {} milli-sec",
+            inst.master_adver_int().as_millis()
+        ));
+    }
+    l(format!(
+        "   Accept = {}",
+        if p.accept { "enabled" } else { "disabled" }
+    ));
+    l(format!(
+        "   Preempt = {}",
+        if p.nopreempt { "disabled" } else { "enabled" }
+    ));
+    if !p.preempt_delay.is_zero() {
+        l(format!(
+            "   Preempt delay = {} secs",
+            p.preempt_delay.as_secs_f64()
+        ));
+    }
+    l("   Promote_secondaries = disabled".into());
+    match p.auth_pass {
+        Some(pass) => {
+            l("   Authentication type = SIMPLE_PASSWORD".into());
+            let end = pass.iter().position(|b| *b == 0).unwrap_or(pass.len());
+            l(format!(
+                "   Password = {}",
+                String::from_utf8_lossy(&pass[..end])
+            ));
+        }
+        None if p.version == Version::V2 => l("   Authentication type = none".into()),
+        None => {}
+    }
+    let dev = p.use_vmac.as_deref().unwrap_or(&p.interface);
+    if !p.vips.is_empty() {
+        l(format!("   Virtual IP ({}):", p.vips.len()));
+        for vip in &p.vips {
+            l(format!("     {}", vip_str(vip, dev, v.vipset)));
+        }
+    }
+    if !p.excluded_vips.is_empty() {
+        l("   Virtual IP Excluded :".into());
+        for vip in &p.excluded_vips {
+            l(format!("     {}", vip_str(vip, dev, v.vipset)));
+        }
+    }
+    if p.is_unicast() {
+        l("   Check unicast src : no".into());
+        l("   Unicast Peer :".into());
+        for peer in &p.unicast_peers {
+            l(format!(
+                "     {} min_ttl {} max_ttl {}",
+                peer.addr,
+                peer.min_ttl.unwrap_or(0),
+                peer.max_ttl.unwrap_or(255)
+            ));
+        }
+        l("   Unicast checksum compatibility = no".into());
+    }
+    match v.fds {
+        Some((i, o)) => l(format!("   fd_in {i}, fd_out {o}")),
+        None => l("   No sockets allocated".into()),
+    }
+    let tr = inst.tracking();
+    // The instance's own interface is tracked implicitly (keepalived lists it under
+    // "Interfaces", not here).
+    let tracked_ifs: Vec<_> = tr
+        .interfaces
+        .iter()
+        .filter(|i| i.spec.name != p.interface)
+        .collect();
+    if !tracked_ifs.is_empty() {
+        l("   Tracked interfaces :".into());
+        for i in tracked_ifs {
+            l(format!(
+                "     {} weight {}{}",
+                i.spec.name,
+                i.spec.weight.unwrap_or(0),
+                if i.spec.reverse { " reverse" } else { "" }
+            ));
+        }
+    }
+    if !tr.scripts.is_empty() {
+        l("   Tracked scripts :".into());
+        for s in &tr.scripts {
+            l(format!(
+                "     {} weight {}{}",
+                s.spec.name,
+                s.spec.weight,
+                if s.spec.reverse { " reverse" } else { "" }
+            ));
+        }
+    }
+    l(format!(
+        "   Using smtp notification = {}",
+        if p.smtp_alert { "yes" } else { "no" }
+    ));
+    l("   Notify deleted = Fault".into());
+    let mut n = String::new();
+    notify_lines(&mut n, &p.notify);
+    out.push_str(&n);
+    out.push_str("   Notify priority changes = false\n");
+}
+
+/// The VRRP part of `keepalived.data` (after the global definitions): topology, socket
+/// pool, sync groups and scripts.
+pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String {
+    let mut s = String::new();
+    if !views.is_empty() {
+        s.push_str("------< VRRP Topology >------\n");
+        for v in views {
+            instance_block(&mut s, v);
+        }
+        // One socket per (fd pair): the instances sharing it.
+        let mut pools: Vec<((i32, i32), Vec<&View>)> = Vec::new();
+        for v in views {
+            let Some(fds) = v.fds else { continue };
+            match pools.iter_mut().find(|(f, _)| *f == fds) {
+                Some((_, members)) => members.push(v),
+                None => pools.push((fds, vec![v])),
+            }
+        }
+        if !pools.is_empty() {
+            s.push_str("------< VRRP Sockpool >------\n");
+        }
+        for ((fd_in, fd_out), members) in &pools {
+            let p = members[0].inst.params();
+            let _ = writeln!(s, " fd_in {fd_in} fd_out = {fd_out}");
+            let _ = writeln!(s, "   Interface = {}", p.interface);
+            let _ = writeln!(
+                s,
+                "   Family = {}",
+                if p.mcast_group.is_ipv4() {
+                    "IPv4"
+                } else {
+                    "IPv6"
+                }
+            );
+            s.push_str("   Protocol = VRRP\n");
+            if p.is_unicast() {
+                s.push_str("   Type = Unicast\n");
+                if let Some(a) = members[0].src_ip {
+                    let _ = writeln!(s, "   Address = {a}");
+                }
+            } else {
+                s.push_str("   Type = Multicast\n");
+            }
+            s.push_str("   Rx buf size = 0\n");
+            s.push_str("   VRRP instances\n");
+            let mut sorted = members.clone();
+            sorted.sort_by_key(|v| v.inst.params().vrid);
+            for v in sorted {
+                let _ = writeln!(s, "     {} vrid {}", v.inst.name(), v.inst.params().vrid);
+            }
+        }
+    }
+    if !groups.is_empty() {
+        s.push_str("------< VRRP Sync groups >------\n");
+        for g in groups {
+            let members: Vec<&View> = g.members.iter().filter_map(|i| views.get(*i)).collect();
+            let _ = writeln!(s, " VRRP Sync Group = {}, {}", g.name, state_str(g.state));
+            let _ = writeln!(
+                s,
+                "   Num member fault {}, num member init {}",
+                members
+                    .iter()
+                    .filter(|v| v.inst.state() == State::Fault)
+                    .count(),
+                members
+                    .iter()
+                    .filter(|v| v.inst.state() == State::Init)
+                    .count()
+            );
+            if !members.is_empty() {
+                s.push_str("   VRRP member instances :\n");
+                for v in &members {
+                    let _ = writeln!(s, "     {}", v.inst.name());
+                }
+            }
+            let _ = writeln!(
+                s,
+                "   Using smtp notification = {}",
+                if g.smtp_alert.unwrap_or(false) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            );
+            notify_lines(&mut s, &g.notify);
+        }
+    }
+    if !scripts.is_empty() {
+        s.push_str("------< VRRP Scripts >------\n");
+        for sc in scripts {
+            script_block(&mut s, sc, views);
+        }
+    }
+    s
+}
+
+/// One block of "VRRP Scripts" (keepalived's `dump_vscript`).
+fn script_block(s: &mut String, sc: &VrrpScript, views: &[View]) {
+    let states: Vec<(&View, &crate::vrrp::track::ScriptState)> = views
+        .iter()
+        .flat_map(|v| {
+            v.inst
+                .tracking()
+                .scripts
+                .iter()
+                .filter(|t| t.spec.name == sc.name)
+                .map(move |t| (v, t))
+        })
+        .collect();
+    let good = states.first().map_or(!sc.init_fail, |(_, t)| t.up);
+    let _ = writeln!(s, " VRRP Script = {}", sc.name);
+    let _ = writeln!(s, "   Command = {}", sc.script);
+    let _ = writeln!(s, "   Interval = {} sec", sc.interval.as_secs());
+    let _ = writeln!(
+        s,
+        "   Timeout = {} sec",
+        sc.timeout.unwrap_or(Duration::ZERO).as_secs()
+    );
+    let _ = writeln!(
+        s,
+        "   Weight = {}{}",
+        sc.weight,
+        if sc.weight_reverse { " reverse" } else { "" }
+    );
+    let _ = writeln!(s, "   Rise = {}", sc.rise);
+    let _ = writeln!(s, "   Fall = {}", sc.fall);
+    // keepalived's result counts up to rise + fall - 1 when good, below rise when bad.
+    let result = if good { sc.rise + sc.fall - 1 } else { 0 };
+    let _ = writeln!(s, "   Result = {result}");
+    s.push_str("   Insecure = no\n");
+    s.push_str("   Init state = unknown\n");
+    let _ = writeln!(s, "   Status = {}", if good { "GOOD" } else { "BAD" });
+    s.push_str("   Script uid:gid = 0:0\n");
+    s.push_str("   VRRP instances :\n");
+    for (v, t) in &states {
+        let _ = writeln!(
+            s,
+            "     {}, weight {}{}",
+            v.inst.name(),
+            t.spec.weight,
+            if t.spec.reverse { " reverse" } else { "" }
+        );
+    }
+    s.push_str("   State = idle\n");
+}
+
+/// `keepalived.stats` (keepalived's `vrrp_print_stats`).
+pub fn stats(views: &[View]) -> String {
+    let mut s = String::new();
+    for v in views {
+        let c = &v.counters;
+        let _ = writeln!(s, "VRRP Instance: {}", v.inst.name());
+        s.push_str("  Advertisements:\n");
+        let _ = writeln!(s, "    Received: {}", c.advert_rcvd);
+        let _ = writeln!(s, "    Sent: {}", c.advert_sent);
+        let _ = writeln!(s, "  Became master: {}", c.become_master);
+        let _ = writeln!(s, "  Released master: {}", c.release_master);
+        s.push_str("  Packet Errors:\n");
+        let _ = writeln!(s, "    Length: {}", c.packet_len_err);
+        let _ = writeln!(s, "    TTL: {}", c.ip_ttl_err);
+        let _ = writeln!(s, "    Invalid Type: {}", c.invalid_type_rcvd);
+        let _ = writeln!(s, "    Advertisement Interval: {}", c.advert_interval_err);
+        let _ = writeln!(s, "    Address List: {}", c.addr_list_err);
+        s.push_str("  Authentication Errors:\n");
+        let _ = writeln!(s, "    Invalid Type: {}", c.invalid_authtype);
+        let _ = writeln!(s, "    Type Mismatch: {}", c.authtype_mismatch);
+        let _ = writeln!(s, "    Failure: {}", c.auth_failure);
+        s.push_str("  Priority Zero:\n");
+        let _ = writeln!(s, "    Received: {}", c.pri_zero_rcvd);
+        let _ = writeln!(s, "    Sent: {}", c.pri_zero_sent);
+    }
+    s
+}
+
+/// A double as keepalived's json writer prints it (`%g`: 1, 0.5, 5).
+fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// A JSON string, with `/` escaped as keepalived's json writer does ("10.66.0.100\/24").
+fn jstr(s: &str) -> String {
+    serde_json::to_string(s)
+        .unwrap_or_else(|_| "\"\"".into())
+        .replace('/', "\\/")
+}
+
+/// Writes `{"k":v,...}` from already encoded values, in the given order.
+fn object(fields: &[(&str, String)]) -> String {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    format!("{{{}}}", body.join(","))
+}
+
+/// `keepalived.json` (keepalived's `vrrp_json_dump`): `[{"data":{..},"stats":{..}},..]`
+/// with keepalived's keys in its order and its number formats, and a final newline. None
+/// without instances (keepalived writes no file then).
+pub fn json(views: &[View]) -> Option<String> {
+    if views.is_empty() {
+        return None;
+    }
+    let mut items = Vec::new();
+    for v in views {
+        let inst = v.inst;
+        let p = inst.params();
+        let b = |x: bool| u8::from(x).to_string();
+        let tf = |x: bool| x.to_string();
+        let lt = v
+            .last_transition
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let g = &p.garp;
+        let own_tracked = inst
+            .tracking()
+            .interfaces
+            .iter()
+            .any(|i| i.spec.name == p.interface);
+        let mut d: Vec<(&str, String)> = vec![
+            ("iname", jstr(&p.name)),
+            ("dont_track_primary", b(!own_tracked)),
+            ("skip_check_adv_addr", b(p.skip_check_adv_addr)),
+            ("strict_mode", b(p.strict)),
+            ("vmac_ifname", jstr(p.use_vmac.as_deref().unwrap_or(""))),
+            (
+                "ifp_ifname",
+                jstr(p.use_vmac.as_deref().unwrap_or(&p.interface)),
+            ),
+            (
+                "master_priority",
+                inst.current_master().map_or(0, |(_, pr)| pr).to_string(),
+            ),
+            // keepalived prints it with "%f".
+            (
+                "last_transition",
+                format!("{}.{:06}", lt.as_secs(), lt.subsec_micros()),
+            ),
+            ("garp_delay", num(g.delay.as_secs_f64())),
+            (
+                "garp_refresh",
+                g.refresh.map_or(0, |r| r.as_secs()).to_string(),
+            ),
+            ("garp_rep", g.repeat.to_string()),
+            ("garp_refresh_rep", g.refresh_repeat.to_string()),
+            ("garp_lower_prio_delay", g.delay.as_secs().to_string()),
+            ("garp_lower_prio_rep", g.repeat.to_string()),
+            ("lower_prio_no_advert", "0".into()),
+            ("higher_prio_send_advert", "0".into()),
+            ("vrid", p.vrid.to_string()),
+            ("base_priority", inst.base_priority().to_string()),
+            ("effective_priority", inst.effective_priority().to_string()),
+            ("vipset", tf(v.vipset)),
+            ("promote_secondaries", "false".into()),
+            ("adver_int", num(p.advert_int.as_secs_f64())),
+            (
+                "master_adver_int",
+                num(inst.master_adver_int().as_secs_f64()),
+            ),
+            ("accept", b(p.accept)),
+            ("nopreempt", tf(p.nopreempt)),
+            ("preempt_delay", p.preempt_delay.as_secs().to_string()),
+            ("state", state_num(inst.state()).to_string()),
+            ("wantstate", state_num(inst.state()).to_string()),
+            ("version", p.version.number().to_string()),
+            ("smtp_alert", tf(p.smtp_alert)),
+            ("notify_deleted", "false".into()),
+        ];
+        for (key, cmd) in [
+            ("script_backup", &p.notify.backup),
+            ("script_master", &p.notify.master),
+            ("script_fault", &p.notify.fault),
+            ("script_stop", &p.notify.stop),
+            ("script_deleted", &p.notify.deleted),
+            ("script", &p.notify.generic),
+            ("script_master_rx_lower_pri", &p.notify.master_rx_lower_pri),
+        ] {
+            if let Some(c) = cmd {
+                d.push((key, jstr(c)));
+            }
+        }
+        let dev = p.use_vmac.as_deref().unwrap_or(&p.interface);
+        let list = |xs: Vec<String>| format!("[{}]", xs.join(","));
+        if !p.vips.is_empty() {
+            let vips = p.vips.iter().map(|x| jstr(&vip_str(x, dev, v.vipset)));
+            d.push(("vips", list(vips.collect())));
+        }
+        if !p.excluded_vips.is_empty() {
+            let e = p
+                .excluded_vips
+                .iter()
+                .map(|x| jstr(&vip_str(x, dev, v.vipset)));
+            d.push(("evips", list(e.collect())));
+        }
+        let tr = inst.tracking();
+        // keepalived lists the interfaces tracked by track_interface, not its own.
+        let tracked: Vec<String> = tr
+            .interfaces
+            .iter()
+            .filter(|i| i.spec.name != p.interface)
+            .map(|i| jstr(&i.spec.name))
+            .collect();
+        if !tracked.is_empty() {
+            d.push(("track_ifp", list(tracked)));
+        }
+        if !tr.scripts.is_empty() {
+            let names = tr.scripts.iter().map(|s| jstr(&s.spec.name));
+            d.push(("track_script", list(names.collect())));
+        }
+        match p.auth_pass {
+            Some(pass) => {
+                d.push(("auth_type", "1".into()));
+                let end = pass.iter().position(|b| *b == 0).unwrap_or(pass.len());
+                d.push(("auth_data", jstr(&String::from_utf8_lossy(&pass[..end]))));
+            }
+            None => d.push(("auth_type", "0".into())),
+        }
+        let c = &v.counters;
+        let st: Vec<(&str, String)> = [
+            ("advert_rcvd", c.advert_rcvd),
+            ("advert_sent", c.advert_sent),
+            ("become_master", c.become_master),
+            ("release_master", c.release_master),
+            ("packet_len_err", c.packet_len_err),
+            ("advert_interval_err", c.advert_interval_err),
+            ("ip_ttl_err", c.ip_ttl_err),
+            ("invalid_type_rcvd", c.invalid_type_rcvd),
+            ("addr_list_err", c.addr_list_err),
+            ("invalid_authtype", c.invalid_authtype),
+            ("authtype_mismatch", c.authtype_mismatch),
+            ("auth_failure", c.auth_failure),
+            ("pri_zero_rcvd", c.pri_zero_rcvd),
+            ("pri_zero_sent", c.pri_zero_sent),
+        ]
+        .into_iter()
+        .map(|(k, n)| (k, n.to_string()))
+        .collect();
+        items.push(object(&[("data", object(&d)), ("stats", object(&st))]));
+    }
+    Some(format!("[{}]\n", items.join(",")))
+}

@@ -1,0 +1,511 @@
+//! The dump files next to keepalived 2.2.7's (issue 13, section 4).
+//!
+//! * `reference_*`: the reference dumps of Debian's keepalived 2.2.7
+//!   (`../shared/reference/keepalived-dumps`) read with the parsing rules of
+//!   mehdy/keepalived-exporter re-implemented below, so that those rules are known to be
+//!   the exporter's.
+//! * `side_by_side` (root): keepalived and lvsd run the same file, each in a namespace of its
+//!   own with its own `$TMPDIR`; both get SIGUSR1, SIGUSR2, the JSON signal and STATS_CLEAR;
+//!   the files are compared with times, descriptors and advert counts masked, and lvsd's
+//!   are read with the exporter's rules.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+// ---------------------------------------------------------------------------------------
+// mehdy/keepalived-exporter's parsing rules (internal/collector/parser.go), re-implemented.
+
+/// What the exporter takes from keepalived.data for one instance.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Data {
+    state: String,
+    wantstate: String,
+    intf: String,
+    garp_delay: String,
+    vrid: String,
+    vips: Vec<String>,
+}
+
+/// ParseVRRPData: an instance starts at a line beginning " VRRP Instance" with "=";
+/// lines beginning with three spaces are `key = value` (or `key: value`) of it, lines with
+/// five spaces are values of the last key (the "Virtual IP (n):" list); any other line ends
+/// the instance. The exporter then requires State/Wantstate to be INIT, BACKUP, MASTER or
+/// FAULT, and Virtual Router ID and Gratuitous ARP delay to be integers.
+fn parse_data(text: &str) -> Result<BTreeMap<String, Data>, String> {
+    let mut out: BTreeMap<String, Data> = BTreeMap::new();
+    let mut instance = String::new();
+    let mut key = String::new();
+    for l in text.lines() {
+        if l.starts_with(" VRRP Instance") && l.contains('=') {
+            let parts: Vec<&str> = l.trim().split('=').collect();
+            instance = parts[1].trim().to_string();
+            out.insert(instance.clone(), Data::default());
+        } else if l.starts_with("   ") && !instance.is_empty() {
+            let val;
+            if l.starts_with("     ") {
+                val = l.trim().to_string();
+            } else {
+                let args: Vec<&str> = if l.contains('=') {
+                    l.trim().split('=').collect()
+                } else if l.contains(':') {
+                    l.trim().split(':').collect()
+                } else {
+                    continue;
+                };
+                key = args[0].trim().to_string();
+                if key == "Virtual IP" {
+                    continue;
+                }
+                val = args[1].trim().to_string();
+            }
+            let d = out.get_mut(&instance).ok_or("no instance")?;
+            if key.starts_with("Virtual IP (") && !val.is_empty() {
+                d.vips.push(val.clone());
+            }
+            let states = ["INIT", "BACKUP", "MASTER", "FAULT"];
+            match key.as_str() {
+                "State" if !states.contains(&val.as_str()) => {
+                    return Err(format!("{instance}: unknown state {val}"))
+                }
+                "State" => d.state = val,
+                "Wantstate" if !states.contains(&val.as_str()) => {
+                    return Err(format!("{instance}: unknown wantstate {val}"))
+                }
+                "Wantstate" => d.wantstate = val,
+                "Interface" | "Listening device" => d.intf = val,
+                "Gratuitous ARP delay" => {
+                    val.parse::<i64>()
+                        .map_err(|e| format!("garp delay {val}: {e}"))?;
+                    d.garp_delay = val;
+                }
+                "Virtual Router ID" => {
+                    val.parse::<i64>().map_err(|e| format!("vrid {val}: {e}"))?;
+                    d.vrid = val;
+                }
+                _ => {}
+            }
+        } else if l.starts_with(" VRRP Version") || l.starts_with(" VRRP Script") {
+            continue;
+        } else {
+            instance.clear();
+        }
+    }
+    Ok(out)
+}
+
+/// ParseVIP: "addr dev ifname ..." split on single spaces; at least three fields.
+fn parse_vip(vip: &str) -> Option<(String, String)> {
+    let args: Vec<&str> = vip.split(' ').collect();
+    (args.len() >= 3).then(|| (args[0].to_string(), args[2].to_string()))
+}
+
+/// ParseStats: "VRRP Instance: NAME" starts an instance; a two-space line ending in ':' is a
+/// section; four-space lines are `key: integer` of the section; other two-space lines are
+/// `key: integer` of the instance. A value that is not an integer fails the whole scrape.
+fn parse_stats(text: &str) -> Result<BTreeMap<String, BTreeMap<String, i64>>, String> {
+    let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    let (mut instance, mut section) = (String::new(), String::new());
+    for l in text.lines() {
+        if l.starts_with("VRRP Instance") && l.contains(':') {
+            let sp: Vec<&str> = l.trim().split(':').collect();
+            instance = sp[1].trim().to_string();
+            out.insert(instance.clone(), BTreeMap::new());
+        } else if l.starts_with("  ") && l.ends_with(':') {
+            let sp: Vec<&str> = l.trim().split(':').collect();
+            section = sp[0].trim().to_string();
+        } else if l.starts_with("    ") && !section.is_empty() {
+            let sp: Vec<&str> = l.trim().split(':').collect();
+            let (k, v) = (sp[0].trim(), sp.get(1).map_or("", |v| v.trim()));
+            let n: i64 = v.parse().map_err(|e| format!("{k}: {v:?}: {e}"))?;
+            let m = out.get_mut(&instance).ok_or("stats before an instance")?;
+            m.insert(format!("{section}/{k}"), n);
+        } else if l.starts_with("  ") && !l.ends_with(':') && !l.starts_with("    ") {
+            let sp: Vec<&str> = l.trim().split(':').collect();
+            let (k, v) = (sp[0].trim(), sp.get(1).map_or("", |v| v.trim()));
+            section.clear();
+            let n: i64 = v.parse().map_err(|e| format!("{k}: {v:?}: {e}"))?;
+            let m = out.get_mut(&instance).ok_or("stats before an instance")?;
+            m.insert(k.to_string(), n);
+        }
+    }
+    Ok(out)
+}
+
+/// The keys of a JSON text in the order they are written.
+fn json_keys(text: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'"' {
+            let start = i + 1;
+            let mut j = start;
+            while j < b.len() && b[j] != b'"' {
+                if b[j] == b'\\' {
+                    j += 1;
+                }
+                j += 1;
+            }
+            if b.get(j + 1) == Some(&b':') {
+                keys.push(text[start..j].to_string());
+            }
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    keys
+}
+
+fn reference(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/keepalived-dumps")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn reference_data_parses_as_the_exporter_reads_it() {
+    let d = parse_data(&reference("keepalived.data")).expect("parses");
+    assert_eq!(d.len(), 2);
+    let vi1 = &d["VI_1"];
+    assert_eq!(
+        (
+            vi1.state.as_str(),
+            vi1.wantstate.as_str(),
+            vi1.intf.as_str(),
+            vi1.vrid.as_str(),
+            vi1.garp_delay.as_str()
+        ),
+        ("MASTER", "MASTER", "eth0", "66", "5")
+    );
+    assert_eq!(vi1.vips, ["10.66.0.100/24 dev eth0 scope global set"]);
+    assert_eq!(
+        parse_vip(&vi1.vips[0]),
+        Some(("10.66.0.100/24".into(), "eth0".into()))
+    );
+    assert_eq!(d["VI_2"].vips.len(), 2);
+}
+
+#[test]
+fn reference_stats_parse_as_the_exporter_reads_them() {
+    let s = parse_stats(&reference("keepalived.stats")).expect("parses");
+    assert_eq!(s["VI_1"]["Advertisements/Sent"], 4);
+    assert_eq!(s["VI_1"]["Became master"], 1);
+    assert_eq!(s["VI_2"]["Authentication Errors/Failure"], 0);
+    assert_eq!(s["VI_2"].len(), 14);
+    // A value that is not an integer is an error, as in the exporter.
+    assert!(parse_stats("VRRP Instance: X\n  Advertisements:\n    Sent: many\n").is_err());
+}
+
+#[test]
+fn reference_json_is_gen2brains_shape() {
+    let v: serde_json::Value =
+        serde_json::from_str(&reference("keepalived.json")).expect("valid JSON");
+    let arr = v.as_array().expect("array");
+    assert_eq!(arr[0]["data"]["iname"], "VI_1");
+    assert_eq!(arr[0]["stats"]["advert_sent"], 4);
+    assert_eq!(
+        json_keys(&reference("keepalived.json"))[0..3],
+        ["data", "iname", "dont_track_primary"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Side by side.
+
+const CONF: &str = "global_defs { router_id director1 }
+vrrp_sync_group G1 { group { VI_1 VI_2 } }
+vrrp_instance VI_1 {
+ state BACKUP
+ interface eth0
+ virtual_router_id 66
+ priority 150
+ advert_int 1
+ authentication { auth_type PASS
+  auth_pass secret1 }
+ virtual_ipaddress { 10.99.0.100/24 }
+}
+vrrp_instance VI_2 {
+ state BACKUP
+ interface eth0
+ virtual_router_id 67
+ priority 150
+ version 3
+ virtual_ipaddress { 10.99.0.101/24
+  10.99.0.102/24 }
+}
+";
+
+struct Run {
+    tmp: PathBuf,
+    pid: i32,
+    log: PathBuf,
+    child: std::process::Child,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(lab: &Lab, kind: Kind) -> Run {
+    let dir = lab.path(kind.label());
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp dir");
+    let conf = dir.join("keepalived.conf");
+    std::fs::write(&conf, CONF).expect("conf");
+    let log = dir.join("log");
+    let logf = std::fs::File::create(&log).expect("log");
+    let pidf = dir.join("main.pid");
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &lab.node(0).ns, "env"])
+        .arg(format!("TMPDIR={}", tmp.display()))
+        .arg(kind.binary())
+        .args(["-P", "-n", "-l", "-G"]);
+    cmd.arg("-f")
+        .arg(&conf)
+        .arg("-p")
+        .arg(&pidf)
+        .arg("-r")
+        .arg(dir.join("vrrp.pid"));
+    cmd.stdin(Stdio::null())
+        .stdout(logf.try_clone().expect("fd"))
+        .stderr(logf);
+    let child = cmd.spawn().expect("spawn");
+    let t0 = Instant::now();
+    let pid = loop {
+        if let Some(p) = std::fs::read_to_string(&pidf)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            break p;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{} wrote no pid file",
+            kind.label()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        tmp,
+        pid,
+        log,
+        child,
+    }
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill with a pid this test started.
+    let r = unsafe { libc::kill(pid, sig) };
+    assert_eq!(r, 0, "kill {sig} {pid}");
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// Waits until `name` exists in the run's TMPDIR and is not older than `after`, returns it.
+fn wait_file(r: &Run, name: &str, after: std::time::SystemTime) -> String {
+    let p = r.tmp.join(name);
+    let t0 = Instant::now();
+    loop {
+        if let Ok(m) = std::fs::metadata(&p) {
+            if m.modified().is_ok_and(|t| t >= after) && m.len() > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+                return std::fs::read_to_string(&p).expect("read");
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{} not written; log:\n{}",
+            p.display(),
+            std::fs::read_to_string(&r.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Masks what differs from run to run: times, descriptors, counts of adverts sent.
+fn mask(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in text.lines() {
+        if l.starts_with("------< Interfaces >------") {
+            // lvsd does not write keepalived's interface list.
+            break;
+        }
+        if l.starts_with(" nftables") || l.starts_with(" libnftnl") {
+            continue; // keepalived's build
+        }
+        let t = l.trim_start();
+        let indent = &l[..l.len() - t.len()];
+        let masked = if t.starts_with("Last transition = ") {
+            "Last transition = <time>".to_string()
+        } else if t.starts_with("Read timeout = ") {
+            "Read timeout = <time>".to_string()
+        } else if t.starts_with("fd_in ") {
+            "fd_in <fds>".to_string()
+        } else {
+            t.to_string()
+        };
+        out.push(format!("{indent}{masked}"));
+    }
+    out
+}
+
+fn mask_stats(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut section = "";
+    for l in text.lines() {
+        if l.trim_end().ends_with(':') {
+            section = if l.contains("Advertisements") {
+                "adv"
+            } else {
+                ""
+            };
+        }
+        if section == "adv" && l.trim_start().starts_with("Sent:") {
+            out.push("    Sent: <n>".into());
+        } else {
+            out.push(l.to_string());
+        }
+    }
+    out
+}
+
+fn json_masked(text: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
+    if let Some(items) = v.as_array_mut() {
+        for it in items {
+            it["data"]["last_transition"] = serde_json::Value::Null;
+            it["stats"]["advert_sent"] = serde_json::Value::Null;
+        }
+    }
+    v
+}
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).expect("meta").permissions().mode() & 0o777
+}
+
+#[test]
+fn side_by_side() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: side_by_side needs root (network namespaces)");
+        return;
+    }
+    require_tool("keepalived");
+    let lab_k = Lab::new("dumpk", 1);
+    let lab_l = Lab::new("dumpl", 1);
+    let k = start(&lab_k, Kind::Keepalived);
+    let l = start(&lab_l, Kind::Lvsd);
+    for (lab, name) in [(&lab_k, "keepalived"), (&lab_l, "lvsd")] {
+        let ns = &lab.node(0).ns;
+        assert!(
+            wait_addr(
+                ns,
+                std::net::Ipv4Addr::new(10, 99, 0, 102),
+                true,
+                Duration::from_secs(10)
+            )
+            .is_some(),
+            "{name} never became master"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+
+    let json_sig = libc::SIGRTMIN() + 2;
+    let clear_sig = libc::SIGRTMAX() - 1;
+    let t = std::time::SystemTime::now() - Duration::from_millis(10);
+    for r in [&k, &l] {
+        signal(r.pid, libc::SIGUSR1);
+        signal(r.pid, libc::SIGUSR2);
+        signal(r.pid, json_sig);
+    }
+    let mut files = Vec::new();
+    for r in [&k, &l] {
+        let data = wait_file(r, "keepalived.data", t);
+        let stats = wait_file(r, "keepalived.stats", t);
+        let json = wait_file(r, "keepalived.json", t);
+        let parent = wait_file(r, "keepalived_parent.data", t);
+        for f in [
+            "keepalived.data",
+            "keepalived.stats",
+            "keepalived.json",
+            "keepalived_parent.data",
+        ] {
+            assert_eq!(mode(&r.tmp.join(f)), 0o600, "{f} is not private");
+        }
+        files.push((data, stats, json, parent));
+    }
+    let (kd, ks, kj, kp) = &files[0];
+    let (ld, ls, lj, lp) = &files[1];
+    assert_eq!(
+        mask(ld),
+        mask(kd),
+        "keepalived.data differs (lvsd left, keepalived right)"
+    );
+    assert_eq!(mask(lp), mask(kp), "keepalived_parent.data differs");
+    assert_eq!(mask_stats(ls), mask_stats(ks), "keepalived.stats differs");
+    assert_eq!(
+        json_keys(lj),
+        json_keys(kj),
+        "keepalived.json keys differ in name or order"
+    );
+    assert_eq!(
+        json_masked(lj),
+        json_masked(kj),
+        "keepalived.json values differ"
+    );
+    assert!(lj.ends_with("]\n") && kj.ends_with("]\n"));
+
+    // lvsd's files as the exporters read them.
+    let d = parse_data(ld).expect("the exporter reads lvsd's keepalived.data");
+    assert_eq!(d["VI_1"].state, "MASTER");
+    assert_eq!(d["VI_2"].vrid, "67");
+    assert_eq!(
+        parse_vip(&d["VI_2"].vips[1]),
+        Some(("10.99.0.102/24".into(), "eth0".into()))
+    );
+    let s = parse_stats(ls).expect("the exporter reads lvsd's keepalived.stats");
+    assert_eq!(s["VI_1"]["Became master"], 1);
+    assert!(s["VI_1"]["Advertisements/Sent"] >= 1);
+    let v: serde_json::Value = serde_json::from_str(lj).expect("JSON");
+    assert_eq!(v[1]["data"]["vrid"], 67);
+    assert_eq!(v[1]["data"]["state"], 2);
+
+    // STATS_CLEAR: the stats as they were, then zero; both keep running.
+    std::thread::sleep(Duration::from_millis(1100));
+    let t = std::time::SystemTime::now() - Duration::from_millis(10);
+    for r in [&k, &l] {
+        signal(r.pid, clear_sig);
+    }
+    let mut cleared = Vec::new();
+    for r in [&k, &l] {
+        let before = wait_file(r, "keepalived.stats", t);
+        let s = parse_stats(&before).expect("stats");
+        assert_eq!(
+            s["VI_1"]["Became master"], 1,
+            "STATS_CLEAR wrote the stats first"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let t2 = std::time::SystemTime::now() - Duration::from_millis(10);
+        signal(r.pid, libc::SIGUSR2);
+        let after = wait_file(r, "keepalived.stats", t2);
+        let s = parse_stats(&after).expect("stats");
+        assert_eq!(s["VI_1"]["Became master"], 0, "counters cleared:\n{after}");
+        assert!(alive(r.pid), "the daemon died of STATS_CLEAR");
+        cleared.push(mask_stats(&after));
+    }
+    assert_eq!(cleared[1], cleared[0], "stats after STATS_CLEAR differ");
+}
