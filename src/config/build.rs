@@ -406,6 +406,9 @@ impl<'s> P<'s> {
                         "vrrp_instance" => self.instance(&toks, opens),
                         "virtual_server_group" => self.vs_group(&toks, opens),
                         "virtual_server" => self.virtual_server(&toks, opens),
+                        "static_ipaddress" | "static_routes" | "static_rules" => {
+                            self.static_block(&toks, opens)
+                        }
                         _ => self.unknown(&toks, opens, &keywords::TOP),
                     }
                     if opens && self.depth > 0 {

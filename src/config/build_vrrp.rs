@@ -4,6 +4,7 @@ use super::build::{InstanceSpans, P};
 use super::keywords;
 use super::lexer::Tok;
 use super::model::*;
+use std::net::IpAddr;
 use std::time::Duration;
 
 impl P<'_> {
@@ -322,7 +323,7 @@ impl P<'_> {
     }
 
     /// `ADDR[/LEN] [brd X] [dev IF] [scope S] [label L] [no_track]`.
-    fn vip(&mut self, l: &[Tok]) -> Option<VirtualIp> {
+    pub(crate) fn vip(&mut self, l: &[Tok]) -> Option<VirtualIp> {
         let text = self.txt(l[0]);
         let (a, len) = match text.split_once('/') {
             Some((a, n)) => (a, Some(n)),
@@ -395,7 +396,15 @@ impl P<'_> {
             let s = self.txt(val).to_string();
             match opt {
                 "brd" => {
-                    let b = self.ip_tok(val)?;
+                    // `brd +` / `brd -`: the host bits set / cleared (IPv4).
+                    let b = match (s.as_str(), addr) {
+                        ("+" | "-", IpAddr::V4(a)) => {
+                            let host = u32::MAX.checked_shr(u32::from(prefix_len)).unwrap_or(0);
+                            let net = u32::from(a) & !host;
+                            IpAddr::V4((if s == "+" { net | host } else { net }).into())
+                        }
+                        _ => self.ip_tok(val)?,
+                    };
                     if b.is_ipv4() != addr.is_ipv4() {
                         self.err(val, "brd: address family differs from the VIP's");
                         return None;
@@ -453,6 +462,8 @@ impl P<'_> {
             strict_mode: None,
             native_ipv6: false,
             debug: None,
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
         };
         let mut have_vrid = false;
         self.block(toks[0], |p, t, opens| {
@@ -504,6 +515,8 @@ impl P<'_> {
                 }
                 "track_script" => p.track_scripts(t, opens, &mut vi.track_script),
                 "track_interface" => p.track_interfaces(t, opens, &mut vi.track_interface),
+                "virtual_routes" => p.virtual_routes(t, opens, &mut vi.virtual_routes),
+                "virtual_rules" => p.virtual_rules(t, opens, &mut vi.virtual_rules),
                 "nopreempt" => {
                     p.no_more(t, 1);
                     vi.nopreempt = true;

@@ -40,11 +40,11 @@ pub const TOP: Table = Table {
         "virtual_server_group",
         "virtual_server",
         "include",
-    ],
-    unsupported: &[
         "static_ipaddress",
         "static_routes",
         "static_rules",
+    ],
+    unsupported: &[
         "linkbeat_interfaces",
         "vrrp_track_file",
         "track_file",
@@ -235,10 +235,10 @@ pub const INSTANCE: Table = Table {
         "strict_mode",
         "native_ipv6",
         "debug",
-    ],
-    unsupported: &[
         "virtual_routes",
         "virtual_rules",
+    ],
+    unsupported: &[
         "track_file",
         "track_process",
         "track_bfd",
