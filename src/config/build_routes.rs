@@ -352,6 +352,20 @@ fn time_rtt(s: &str, mult: u32) -> Option<u32> {
     Some(raw.clamp(lo, hi) as u32)
 }
 
+/// keepalived 2.2.7 steps over the word after a leading `inet`/`inet6` (a bug: `inet6
+/// default dev eth0` loses its destination there); lvsd reads the line as documented.
+fn skipped_by_keepalived(w: &[&str], i: usize, warnings: &mut Vec<At>) {
+    if let Some(next) = w.get(i + 1) {
+        warnings.push((
+            i,
+            format!(
+                "keepalived 2.2.7 skips the word after `{}` (`{next}`) and may drop or change this line; lvsd reads it as written",
+                w[i]
+            ),
+        ));
+    }
+}
+
 /// Parses one `static_routes` / `virtual_routes` line (keepalived's `alloc_route`).
 /// Returns the route (span unset) or the problem that leaves it out, and warnings.
 pub fn parse_route(w: &[&str]) -> (Result<Route, At>, Vec<At>) {
@@ -443,7 +457,10 @@ fn parse_route_inner(w: &[&str], warnings: &mut Vec<At>) -> Result<Route, At> {
             continue;
         }
         match word {
-            "inet" | "inet6" => family(&mut fam, word == "inet6", i)?,
+            "inet" | "inet6" => {
+                family(&mut fam, word == "inet6", i)?;
+                skipped_by_keepalived(w, i, warnings);
+            }
             "src" => {
                 let a = addr_at(w, i, "src")?;
                 family(&mut fam, a.is_ipv6(), i + 1)?;
@@ -746,7 +763,10 @@ fn parse_rule_inner(w: &[&str], warnings: &mut Vec<At>) -> Result<Rule, At> {
     while i < w.len() {
         let word = w[i];
         match word {
-            "inet" | "inet6" => family(&mut fam, word == "inet6", i)?,
+            "inet" | "inet6" => {
+                family(&mut fam, word == "inet6", i)?;
+                skipped_by_keepalived(w, i, warnings);
+            }
             "from" | "to" => {
                 let s = value(w, i, word)?;
                 let p = prefix(s).ok_or((i + 1, format!("invalid rule {word} address `{s}`")))?;

@@ -17,6 +17,7 @@ pub mod print;
 mod validate;
 
 pub use build::ScriptRef;
+pub use build_routes::{route_line, rule_line};
 pub use diag::{Diagnostic, Severity};
 pub use model::*;
 pub use print::print;
