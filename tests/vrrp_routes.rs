@@ -365,3 +365,70 @@ fn dont_release_vrrp_keeps_virtual_entries_as_keepalived() {
         l.1
     );
 }
+
+/// A reload (SIGHUP) while MASTER: a static route and a virtual route no longer configured
+/// go, new ones come, the rest stay; compared with keepalived.
+#[test]
+fn reload_applies_route_changes_as_keepalived() {
+    let changed = CONF
+        .replace(
+            "    blackhole 10.96.0.0/16 table 100\n",
+            "    blackhole 10.86.0.0/16 table 100\n",
+        )
+        .replace(
+            "        prohibit 10.91.0.0/16\n",
+            "        prohibit 10.85.0.0/16\n",
+        )
+        .replace(
+            "        not from 10.97.0.0/16 oif eth0 lookup 300 priority 204\n",
+            "        not from 10.97.0.0/16 oif eth0 lookup 300 priority 205\n",
+        );
+    assert_ne!(changed, CONF);
+    let mut states = Vec::new();
+    for kind in [Kind::Keepalived, Kind::Lvsd] {
+        let lab = lab(&format!("rr{}", &kind.label()[..2]));
+        let ns = lab.node(0).ns.clone();
+        let d = lab.spawn(0, kind, "d", CONF);
+        assert!(
+            wait_addr(&ns, VIP, true, 8 * SEC).is_some(),
+            "{}",
+            d.log_text()
+        );
+        assert!(
+            wait(|| has(&state(&ns), "\"priority\":204"), 5 * SEC),
+            "{}",
+            d.log_text()
+        );
+        std::fs::write(&d.conf, &changed).expect("rewrite conf");
+        let pid = d.pid().expect("running");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .expect("kill -HUP");
+        assert!(
+            wait(|| has(&state(&ns), "\"priority\":205"), 8 * SEC),
+            "{}: reload not applied\n{}",
+            kind.label(),
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(1000));
+        states.push((state(&ns), d.log_text()));
+    }
+    let (k, l) = (&states[0], &states[1]);
+    assert!(
+        has(&k.0, "10.86.0.0/16") && !has(&k.0, "10.96.0.0/16"),
+        "keepalived static"
+    );
+    assert!(
+        has(&k.0, "10.85.0.0/16") && !has(&k.0, "10.91.0.0/16"),
+        "keepalived virtual"
+    );
+    assert!(
+        k.0 == l.0,
+        "after a reload: kernel state differs\n{}\n--- keepalived:\n{}\n--- lvsd:\n{}",
+        diff(&k.0, &l.0),
+        k.1,
+        l.1
+    );
+}
