@@ -328,6 +328,8 @@ fn gen_config(seed: u64) -> Config {
             strict_mode: r.maybe(Rng::chance),
             native_ipv6: v6 && r.chance(),
             debug: r.maybe(|r| r.below(5) as u8),
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
         });
         // keepalived's fallbacks (see mend_like_keepalived): AH cannot start as MASTER, and
         // the instance's own interface is always tracked (a weightless entry is dropped).

@@ -443,6 +443,9 @@ impl<'s> P<'s> {
                         }
                         // lvsd uses no ipsets.
                         "namespace_with_ipsets" => self.no_more(&toks, 1),
+                        "static_ipaddress" | "static_routes" | "static_rules" => {
+                            self.static_block(&toks, opens)
+                        }
                         _ => self.unknown(&toks, opens, &keywords::TOP),
                     }
                     if opens && self.depth > 0 && !self.at_eof {

@@ -326,7 +326,7 @@ impl P<'_> {
     }
 
     /// `ADDR[/LEN] [brd X] [dev IF] [scope S] [label L] [no_track]`.
-    fn vip(&mut self, l: &[Tok]) -> Option<VirtualIp> {
+    pub(crate) fn vip(&mut self, l: &[Tok]) -> Option<VirtualIp> {
         let text = self.txt(l[0]);
         let (a, len) = match text.split_once('/') {
             Some((a, n)) => (a, Some(n)),
@@ -464,6 +464,8 @@ impl P<'_> {
             strict_mode: None,
             native_ipv6: false,
             debug: None,
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
         };
         let mut have_vrid = false;
         self.block(toks[0], |p, t, opens| {
@@ -515,6 +517,8 @@ impl P<'_> {
                 }
                 "track_script" => p.track_scripts(t, opens, &mut vi.track_script),
                 "track_interface" => p.track_interfaces(t, opens, &mut vi.track_interface),
+                "virtual_routes" => p.virtual_routes(t, opens, &mut vi.virtual_routes),
+                "virtual_rules" => p.virtual_rules(t, opens, &mut vi.virtual_rules),
                 "nopreempt" => {
                     p.no_more(t, 1);
                     vi.nopreempt = true;

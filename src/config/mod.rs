@@ -6,6 +6,7 @@
 
 mod build;
 mod build_lvs;
+mod build_routes;
 mod build_vrrp;
 pub mod diag;
 pub mod keywords;
@@ -16,6 +17,7 @@ pub mod print;
 mod validate;
 
 pub use build::ScriptRef;
+pub use build_routes::{route_line, rule_line};
 pub use diag::{Diagnostic, Severity};
 pub use model::*;
 pub use print::print;

@@ -44,6 +44,12 @@ pub struct Config {
     pub instances: Vec<VrrpInstance>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
+    /// `static_ipaddress {}`: installed at start whatever the VRRP state.
+    pub static_ipaddress: Vec<VirtualIp>,
+    /// `static_routes {}`.
+    pub static_routes: Vec<Route>,
+    /// `static_rules {}`.
+    pub static_rules: Vec<Rule>,
 }
 
 /// A user (and optional group) that scripts run as.
@@ -341,6 +347,10 @@ pub struct VrrpInstance {
     pub strict_mode: Option<bool>,
     pub native_ipv6: bool,
     pub debug: Option<u8>,
+    /// `virtual_routes {}`: installed while MASTER.
+    pub virtual_routes: Vec<Route>,
+    /// `virtual_rules {}`: installed while MASTER.
+    pub virtual_rules: Vec<Rule>,
 }
 
 impl VrrpInstance {
@@ -822,6 +832,327 @@ pub struct FileCheck {
     pub track_file: String,
     pub weight: Option<i32>,
     pub reverse: bool,
+}
+
+// ---- routes and rules: static_routes / static_rules / virtual_routes / virtual_rules ----
+
+/// An address prefix of a route or rule (`10.0.0.0/8`; `default` is the family's `/0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct IpPrefix {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl std::fmt::Display for IpPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// `rtm_protocol` keepalived gives its routes and rules (RTPROT_KEEPALIVED).
+pub const RTPROT_KEEPALIVED: u8 = 18;
+
+/// A route's type (rtnetlink `RTN_*`), as `ip route` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum RouteType {
+    Unicast,
+    Local,
+    Broadcast,
+    Anycast,
+    Multicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+    Throw,
+    Nat,
+    Xresolve,
+}
+
+impl RouteType {
+    pub const ALL: [RouteType; 11] = [
+        RouteType::Unicast,
+        RouteType::Local,
+        RouteType::Broadcast,
+        RouteType::Anycast,
+        RouteType::Multicast,
+        RouteType::Blackhole,
+        RouteType::Unreachable,
+        RouteType::Prohibit,
+        RouteType::Throw,
+        RouteType::Nat,
+        RouteType::Xresolve,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteType::Unicast => "unicast",
+            RouteType::Local => "local",
+            RouteType::Broadcast => "broadcast",
+            RouteType::Anycast => "anycast",
+            RouteType::Multicast => "multicast",
+            RouteType::Blackhole => "blackhole",
+            RouteType::Unreachable => "unreachable",
+            RouteType::Prohibit => "prohibit",
+            RouteType::Throw => "throw",
+            RouteType::Nat => "nat",
+            RouteType::Xresolve => "xresolve",
+        }
+    }
+    /// The kernel's `RTN_*` number.
+    pub fn number(self) -> u8 {
+        match self {
+            RouteType::Unicast => 1,
+            RouteType::Local => 2,
+            RouteType::Broadcast => 3,
+            RouteType::Anycast => 4,
+            RouteType::Multicast => 5,
+            RouteType::Blackhole => 6,
+            RouteType::Unreachable => 7,
+            RouteType::Prohibit => 8,
+            RouteType::Throw => 9,
+            RouteType::Nat => 10,
+            RouteType::Xresolve => 11,
+        }
+    }
+    /// `brd` is keepalived's other name for `broadcast`.
+    pub fn from_name(s: &str) -> Option<RouteType> {
+        if s == "brd" {
+            return Some(RouteType::Broadcast);
+        }
+        RouteType::ALL.into_iter().find(|t| t.name() == s)
+    }
+}
+
+/// How a route is added when a matching one exists: `prepend` (keepalived's default, the
+/// kernel's NLM_F_CREATE alone), `add` (fails if one exists) or `append`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+pub enum RouteAddMode {
+    #[default]
+    Prepend,
+    Add,
+    Append,
+}
+
+/// A route metric (`RTAX_*`) keepalived lets a route set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum RouteMetricKind {
+    Mtu,
+    Window,
+    Rtt,
+    Rttvar,
+    Ssthresh,
+    Cwnd,
+    Advmss,
+    Reordering,
+    Hoplimit,
+    Initcwnd,
+    Features,
+    RtoMin,
+    Initrwnd,
+    Quickack,
+    FastopenNoCookie,
+}
+
+impl RouteMetricKind {
+    pub const ALL: [RouteMetricKind; 15] = [
+        RouteMetricKind::Mtu,
+        RouteMetricKind::Window,
+        RouteMetricKind::Rtt,
+        RouteMetricKind::Rttvar,
+        RouteMetricKind::Ssthresh,
+        RouteMetricKind::Cwnd,
+        RouteMetricKind::Advmss,
+        RouteMetricKind::Reordering,
+        RouteMetricKind::Hoplimit,
+        RouteMetricKind::Initcwnd,
+        RouteMetricKind::Features,
+        RouteMetricKind::RtoMin,
+        RouteMetricKind::Initrwnd,
+        RouteMetricKind::Quickack,
+        RouteMetricKind::FastopenNoCookie,
+    ];
+    /// The keyword in a route line.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            RouteMetricKind::Mtu => "mtu",
+            RouteMetricKind::Window => "window",
+            RouteMetricKind::Rtt => "rtt",
+            RouteMetricKind::Rttvar => "rttvar",
+            RouteMetricKind::Ssthresh => "ssthresh",
+            RouteMetricKind::Cwnd => "cwnd",
+            RouteMetricKind::Advmss => "advmss",
+            RouteMetricKind::Reordering => "reordering",
+            RouteMetricKind::Hoplimit => "hoplimit",
+            RouteMetricKind::Initcwnd => "initcwnd",
+            RouteMetricKind::Features => "features",
+            RouteMetricKind::RtoMin => "rto_min",
+            RouteMetricKind::Initrwnd => "initrwnd",
+            RouteMetricKind::Quickack => "quickack",
+            RouteMetricKind::FastopenNoCookie => "fastopen_no_cookie",
+        }
+    }
+    /// The kernel's `RTAX_*` number.
+    pub fn rtax(self) -> u16 {
+        match self {
+            RouteMetricKind::Mtu => 2,
+            RouteMetricKind::Window => 3,
+            RouteMetricKind::Rtt => 4,
+            RouteMetricKind::Rttvar => 5,
+            RouteMetricKind::Ssthresh => 6,
+            RouteMetricKind::Cwnd => 7,
+            RouteMetricKind::Advmss => 8,
+            RouteMetricKind::Reordering => 9,
+            RouteMetricKind::Hoplimit => 10,
+            RouteMetricKind::Initcwnd => 11,
+            RouteMetricKind::Features => 12,
+            RouteMetricKind::RtoMin => 13,
+            RouteMetricKind::Initrwnd => 14,
+            RouteMetricKind::Quickack => 15,
+            RouteMetricKind::FastopenNoCookie => 17,
+        }
+    }
+    /// Whether `lock` may precede the value (as keepalived accepts it).
+    pub fn lockable(self) -> bool {
+        matches!(
+            self,
+            RouteMetricKind::Mtu
+                | RouteMetricKind::Rtt
+                | RouteMetricKind::Rttvar
+                | RouteMetricKind::Ssthresh
+                | RouteMetricKind::Cwnd
+                | RouteMetricKind::Advmss
+                | RouteMetricKind::Reordering
+                | RouteMetricKind::RtoMin
+        )
+    }
+}
+
+/// One metric of a route, in the kernel's units (`rtt` in 1/8 ms, `rttvar` in 1/4 ms,
+/// `rto_min` in ms, `features ecn` = 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct RouteMetricValue {
+    pub kind: RouteMetricKind,
+    pub value: u32,
+    pub lock: bool,
+}
+
+/// `nexthop via ADDR [dev IF] [weight N] [onlink] [realms R]` of a multipath route (the
+/// deprecated `via A or B` makes two).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct NextHop {
+    pub via: Option<IpAddr>,
+    pub dev: Option<String>,
+    /// 1-256 as written.
+    pub weight: Option<u16>,
+    pub onlink: bool,
+    pub realms: Option<u32>,
+}
+
+/// One line of `static_routes {}` / `virtual_routes {}` (the `ip route add` syntax).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    pub span: Span,
+    pub ipv6: bool,
+    /// Written type (`blackhole`, …); None: unicast.
+    pub rtype: Option<RouteType>,
+    pub dst: IpPrefix,
+    /// `src ADDR`: the preferred source (RTA_PREFSRC).
+    pub src: Option<IpAddr>,
+    /// `from PREFIX`: the source prefix (IPv6 only).
+    pub from: Option<IpPrefix>,
+    /// `via` / `gw`.
+    pub via: Option<IpAddr>,
+    /// `dev` / `oif`.
+    pub dev: Option<String>,
+    /// Default 254 (main).
+    pub table: u32,
+    /// `protocol` as written (only used with `no_track`, as keepalived).
+    pub protocol: Option<u8>,
+    pub scope: Option<u8>,
+    /// `metric` / `priority` / `preference`.
+    pub metric: Option<u32>,
+    /// `tos` / `dsfield`.
+    pub tos: Option<u8>,
+    pub onlink: bool,
+    pub metrics: Vec<RouteMetricValue>,
+    /// `congctl [lock] NAME`.
+    pub congctl: Option<(String, bool)>,
+    pub realms: Option<u32>,
+    /// `pref low|medium|high|N` (IPv6): the RA preference number (low 3, medium 0, high 1).
+    pub pref: Option<u8>,
+    /// `expires N` (IPv6), seconds.
+    pub expires: Option<u32>,
+    pub nexthops: Vec<NextHop>,
+    pub mode: RouteAddMode,
+    pub no_track: bool,
+}
+
+impl Route {
+    /// The protocol the kernel gets: keepalived's own (18) unless `no_track` and a protocol
+    /// is written.
+    pub fn effective_protocol(&self) -> u8 {
+        match (self.no_track, self.protocol) {
+            (true, Some(p)) => p,
+            _ => RTPROT_KEEPALIVED,
+        }
+    }
+}
+
+/// What a rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum RuleAction {
+    /// `table N` / `lookup N`.
+    Table(u32),
+    /// `l3mdev`: the table of the L3 master device.
+    L3mdev,
+    /// `goto PREF`.
+    Goto(u32),
+    Nop,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+/// One line of `static_rules {}` / `virtual_rules {}` (the `ip rule add` syntax).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub span: Span,
+    pub ipv6: bool,
+    /// `not`.
+    pub invert: bool,
+    pub from: Option<IpPrefix>,
+    pub to: Option<IpPrefix>,
+    pub priority: u32,
+    /// No preference was written: keepalived gave this one from 16384 down.
+    pub auto_priority: bool,
+    pub tos: u8,
+    pub fwmark: Option<u32>,
+    pub fwmask: Option<u32>,
+    pub realms: Option<u32>,
+    pub suppress_prefixlen: Option<u32>,
+    pub suppress_ifgroup: Option<u32>,
+    /// `iif` / `dev`.
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub tunnel_id: Option<u64>,
+    pub uidrange: Option<(u32, u32)>,
+    /// `protocol N` as written (used with `no_track` only, as keepalived).
+    pub protocol: Option<u8>,
+    pub ipproto: Option<u8>,
+    pub sport: Option<(u16, u16)>,
+    pub dport: Option<(u16, u16)>,
+    pub action: RuleAction,
+    pub no_track: bool,
+}
+
+impl Rule {
+    /// The protocol the kernel gets: keepalived's own (18) unless `no_track`.
+    pub fn effective_protocol(&self) -> Option<u8> {
+        if self.no_track {
+            self.protocol
+        } else {
+            Some(RTPROT_KEEPALIVED)
+        }
+    }
 }
 
 /// keepalived's checker defaults, where nothing more specific is written.

@@ -1,5 +1,6 @@
 //! The printer: a model back to keepalived.conf text that parses to the same model.
 
+use super::build_routes::{route_line, rule_line};
 use super::model::*;
 use std::fmt::Write;
 use std::time::Duration;
@@ -86,6 +87,13 @@ pub fn print(c: &Config) -> String {
         indent: 0,
     };
     global(&mut w, &c.global);
+    vips(&mut w, "static_ipaddress", &c.static_ipaddress);
+    lines(
+        &mut w,
+        "static_routes",
+        c.static_routes.iter().map(route_line),
+    );
+    lines(&mut w, "static_rules", c.static_rules.iter().map(rule_line));
     for s in &c.vrrp_scripts {
         vrrp_script(&mut w, s);
     }
@@ -291,6 +299,19 @@ fn tracks(w: &mut W, ts: &[TrackScript], ti: &[TrackInterface]) {
     }
 }
 
+/// A block of one-line entries (routes, rules), left out when empty.
+fn lines(w: &mut W, kw: &str, l: impl Iterator<Item = String>) {
+    let l: Vec<String> = l.collect();
+    if l.is_empty() {
+        return;
+    }
+    w.open(kw);
+    for s in l {
+        w.line(s);
+    }
+    w.close();
+}
+
 fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
     if v.is_empty() {
         return;
@@ -344,6 +365,8 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         "virtual_ipaddress_excluded",
         &i.virtual_ipaddress_excluded,
     );
+    lines(w, "virtual_routes", i.virtual_routes.iter().map(route_line));
+    lines(w, "virtual_rules", i.virtual_rules.iter().map(rule_line));
     tracks(w, &i.track_script, &i.track_interface);
     notify(w, &i.notify);
     w.flag("nopreempt", i.nopreempt);

@@ -13,6 +13,7 @@ pub mod track;
 pub mod garp;
 pub mod link;
 pub mod notify;
+pub mod routes;
 pub mod runtime;
 pub mod socket;
 pub mod syncd;

@@ -400,6 +400,8 @@ mod tests {
             strict_mode: None,
             native_ipv6: false,
             debug: None,
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
         }
     }
 

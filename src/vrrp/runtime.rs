@@ -16,6 +16,7 @@ use crate::vrrp::link::{self, LinkEvent, Netlink};
 use crate::vrrp::notify::{Notifier, NotifyState, StateChange, Who};
 use crate::vrrp::packet::{Advert, DropReason, Family, RxMeta, RxStats};
 use crate::vrrp::params::InstanceParams;
+use crate::vrrp::routes::{self, Installed, NetItem, NetOps};
 use crate::vrrp::socket::{AdvertSocket, Received, SocketSpec, VrrpSocket};
 use crate::vrrp::state::{Action, Event, State};
 use crate::vrrp::sync_group::{Coordinator, Output, Target};
@@ -38,6 +39,12 @@ enum AddrJob {
     /// Addresses already present (kept over a reload), for later gratuitous bursts.
     Assume(Vec<VipSpec>),
     Garp(u32),
+    /// Add these routes and rules (virtual_routes, virtual_rules) if not added yet.
+    NetAdd(Vec<NetItem>),
+    /// Remove the routes and rules this worker added.
+    NetDel,
+    /// Remove these routes and rules whoever added them (gone by a reload).
+    NetDrop(Vec<NetItem>),
 }
 
 /// The I/O side of one instance.
@@ -48,6 +55,8 @@ struct InstIo {
     vmac_sock: Option<Arc<VrrpSocket>>,
     src: Option<IpAddr>,
     vips: Vec<VipSpec>,
+    /// virtual_routes and virtual_rules, interfaces resolved.
+    net: Vec<NetItem>,
     addr_tx: mpsc::UnboundedSender<AddrJob>,
     worker: JoinHandle<()>,
     vmac_index: Option<u32>,
@@ -94,6 +103,10 @@ struct Runtime {
     /// No event is handed to the state machines with an earlier time than this (the end of
     /// the previous event's handling): kernel receive stamps may be older.
     clock_floor: Instant,
+    /// static_ipaddress, static_routes and static_rules this run added.
+    statics: Installed,
+    /// Shutting down: with -V, routes and rules stay (as VIPs).
+    stopping: bool,
 }
 
 /// The monotonic time at which the kernel received a packet it stamped `at` (wall clock):
@@ -140,9 +153,12 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
         clock_floor: Instant::now(),
         syncd: None,
         syncd_want: None,
+        statics: Installed::default(),
+        stopping: false,
     };
     let side = rt.build_side(config).await?;
     rt.side = side;
+    rt.set_statics(None).await;
     rt.start().await;
     rt.update_sync_daemon();
 
@@ -397,6 +413,13 @@ impl Runtime {
                 };
                 vips.push(VipSpec::from_config(v, idx)?);
             }
+            let who = format!("VRRP_Instance({})", p.name);
+            let net = match config.instances.iter().find(|i| i.name == p.name) {
+                Some(i) => {
+                    routes::items_for(&self.nl, &who, &i.virtual_routes, &i.virtual_rules).await
+                }
+                None => Vec::new(),
+            };
             let (addr_tx, addr_rx) = mpsc::unbounded_channel();
             let worker = tokio::spawn(addr_worker(
                 self.nl.clone(),
@@ -411,6 +434,7 @@ impl Runtime {
                 vmac_sock,
                 src,
                 vips,
+                net,
                 addr_tx,
                 worker,
                 vmac_index,
@@ -694,8 +718,14 @@ impl Runtime {
             }
             Action::AddVips => {
                 let _ = io.addr_tx.send(AddrJob::Add(io.vips.clone()));
+                let _ = io.addr_tx.send(AddrJob::NetAdd(io.net.clone()));
             }
             Action::DelVips => {
+                // As keepalived: leaving MASTER removes the routes and rules; stopping
+                // with -V keeps them.
+                if !(self.stopping && self.opts_dont_release) {
+                    let _ = io.addr_tx.send(AddrJob::NetDel);
+                }
                 if !self.opts_dont_release {
                     let _ = io.addr_tx.send(AddrJob::Del(io.vips.clone()));
                 }
@@ -858,6 +888,7 @@ impl Runtime {
     /// keeping its addresses, and addresses no longer configured are removed.
     async fn reload(&mut self, cfg: Arc<Config>) {
         let old = self.side.config.clone();
+        self.set_statics(Some((&old, &cfg))).await;
         if vrrp_part(&old) == vrrp_part(&cfg) {
             tracing::info!("Reload: no VRRP change");
             self.side.config = cfg;
@@ -970,8 +1001,11 @@ impl Runtime {
                             }
                         }
                     }
-                    Action::DelVips if !self.opts_dont_release => {
-                        let _ = io.addr_tx.send(AddrJob::Del(io.vips.clone()));
+                    Action::DelVips => {
+                        let _ = io.addr_tx.send(AddrJob::NetDel);
+                        if !self.opts_dont_release {
+                            let _ = io.addr_tx.send(AddrJob::Del(io.vips.clone()));
+                        }
                     }
                     Action::StateChange { to, .. } => {
                         tracing::info!("VRRP_Instance({}) Entering {} STATE", p.name, to);
@@ -991,6 +1025,13 @@ impl Runtime {
                 }
             }
         }
+        // Routes and rules each old instance had, by name (a continuing master drops those
+        // gone and adds the new ones).
+        let old_net: Vec<(String, Vec<NetItem>)> = old_names
+            .iter()
+            .cloned()
+            .zip(old_io.iter().map(|io| io.net.clone()))
+            .collect();
         // Old workers finish their queues and end when their senders drop.
         drop(old_io);
         // Continuing masters hold their addresses already: tell the new workers so
@@ -1011,6 +1052,13 @@ impl Runtime {
                     .cloned()
                     .collect();
                 let _ = io.addr_tx.send(AddrJob::Assume(held));
+                if let Some((_, old)) = old_net.iter().find(|(n, _)| n == inst.name()) {
+                    let gone = routes::stale(old, &io.net);
+                    if !gone.is_empty() {
+                        let _ = io.addr_tx.send(AddrJob::NetDrop(gone));
+                    }
+                }
+                let _ = io.addr_tx.send(AddrJob::NetAdd(io.net.clone()));
             }
         }
         for (i, change) in &reloaded.vip_changes {
@@ -1063,8 +1111,44 @@ impl Runtime {
         }
     }
 
+    /// static_ipaddress, static_routes, static_rules: at start (`None`) what an earlier run
+    /// left is removed and all are added; on a reload from `old` to `new`, those gone are
+    /// removed and the new ones added. As keepalived, whatever the VRRP state.
+    async fn set_statics(&mut self, reload: Option<(&Config, &Config)>) {
+        let config = match reload {
+            None => self.side.config.clone(),
+            Some((old, new)) => {
+                if old.static_ipaddress == new.static_ipaddress
+                    && old.static_routes == new.static_routes
+                    && old.static_rules == new.static_rules
+                {
+                    return;
+                }
+                Arc::new(new.clone())
+            }
+        };
+        let want = routes::static_items(&self.nl, &config).await;
+        match reload {
+            None => {
+                for item in routes::stale(&want, &[]) {
+                    if self.nl.net_del(&item).await.is_ok() {
+                        tracing::debug!("Static: cleared {} before adding it", item.describe());
+                    }
+                }
+            }
+            Some(_) => {
+                for item in routes::stale(self.statics.items(), &want) {
+                    routes::remove_one(&self.nl, "Static", &item).await;
+                    self.statics.removed(&item);
+                }
+            }
+        }
+        routes::add_all(&self.nl, "Static", &mut self.statics, &want).await;
+    }
+
     async fn shutdown(mut self) {
         tracing::info!("VRRP: stopping");
+        self.stopping = true;
         let outs = self.side.coord.handle_all(Instant::now(), Event::Shutdown);
         self.perform(outs).await;
         for s in &self.side.scripts {
@@ -1095,6 +1179,8 @@ impl Runtime {
             }
             vmac::restore_base_sysctls(&self.base_sysctls);
         }
+        // As keepalived, static entries go whatever -V says.
+        routes::remove_all(&self.nl, "Static", &mut self.statics).await;
         if let Some(w) = self.syncd.take() {
             w.stop();
         }
@@ -1146,8 +1232,18 @@ async fn addr_worker(
 ) {
     let mut sender: Option<PacketSocket> = None;
     let mut present: Vec<VipSpec> = Vec::new();
+    let who = format!("VRRP_Instance({name})");
+    let mut net = Installed::default();
     while let Some(job) = rx.recv().await {
         match job {
+            AddrJob::NetAdd(items) => routes::add_all(&nl, &who, &mut net, &items).await,
+            AddrJob::NetDel => routes::remove_all(&nl, &who, &mut net).await,
+            AddrJob::NetDrop(items) => {
+                for item in items {
+                    routes::remove_one(&nl, &who, &item).await;
+                    net.removed(&item);
+                }
+            }
             AddrJob::Add(vips) => {
                 for v in &vips {
                     match nl.add(v).await {

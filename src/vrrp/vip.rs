@@ -2,7 +2,7 @@
 //! `scope` and `label` written in `virtual_ipaddress`.
 
 use crate::config::VirtualIp;
-use netlink_packet_route::address::{AddressAttribute, AddressScope};
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressScope};
 use std::net::IpAddr;
 use thiserror::Error;
 
@@ -104,6 +104,11 @@ impl VipOps for Netlink {
         }
         if let Some(l) = &vip.label {
             msg.attributes.push(AddressAttribute::Label(l.clone()));
+        }
+        // As keepalived: IPv6 addresses without duplicate address detection (VRRP is
+        // the detection; a split brain must not leave an address "dadfailed").
+        if vip.addr.is_ipv6() {
+            msg.header.flags |= AddressHeaderFlags::Nodad;
         }
         match req.execute().await {
             Ok(()) => Ok(()),
