@@ -5,6 +5,7 @@
 //! (already parsed and validated: a broken file never reaches a side), and `shutdown`
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
+pub mod backoff;
 pub mod logging;
 pub mod pidfile;
 pub mod report;
