@@ -12,6 +12,7 @@ pub mod report;
 
 use crate::cli::Options;
 use crate::config::Config;
+use backoff::Backoff;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -54,19 +55,109 @@ pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
 }
 
 /// Starts the LVS side: health checkers driving the kernel's IPVS table.
-fn start_lvs(ctl: Control) -> JoinHandle<anyhow::Result<()>> {
-    tokio::spawn(crate::lvs::runtime::run(ctl))
+fn start_lvs(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    Ok(tokio::spawn(crate::lvs::runtime::run(ctl)))
 }
 
-/// Forks into the background: the parent exits 0, the child leaves the terminal's session
-/// and runs with stdin/stdout/stderr on /dev/null.
-fn daemonize() -> anyhow::Result<()> {
+/// keepalived's exit code for "cannot run", also the waiting parent's when the daemon
+/// could not start.
+pub const EXIT_CANNOT_RUN: i32 = 3;
+
+/// How long the parent of a forked daemon waits for its verdict.
+const START_WAIT: Duration = Duration::from_secs(30);
+
+/// The forked daemon's word to its parent, which waits in the foreground so that init
+/// scripts and operators see a failed start: "ok" once the daemon runs, or why it could
+/// not start. Without a fork (`-n`) there is no one to tell.
+#[derive(Default)]
+pub struct StartReport {
+    pipe: Option<std::fs::File>,
+}
+
+impl StartReport {
+    /// The daemon runs: pid files written, signals handled, both sides started.
+    pub fn ok(&mut self) {
+        self.send("ok\n");
+    }
+
+    /// The daemon cannot start, for `why`.
+    pub fn failed(&mut self, why: &str) {
+        // One line: the parent prints it as is.
+        self.send(&format!("error: {}\n", why.replace('\n', " ")));
+    }
+
+    fn send(&mut self, text: &str) {
+        use std::io::Write;
+        if let Some(mut f) = self.pipe.take() {
+            // The parent may be gone (killed): nothing more to do then.
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
+
+/// What the parent makes of the text its child sent before closing the pipe.
+pub fn start_verdict(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    if text == "ok" {
+        return Ok(());
+    }
+    match text.strip_prefix("error: ") {
+        Some(why) => Err(why.to_string()),
+        None if text.is_empty() => {
+            Err("the daemon stopped before it finished starting (see its log)".to_string())
+        }
+        None => Err(format!("the daemon said something unexpected: {text}")),
+    }
+}
+
+/// The parent's part after the fork: waits for the child's verdict, then exits 0 (the
+/// daemon runs) or prints the reason and exits [`EXIT_CANNOT_RUN`].
+fn await_child(pipe: std::fs::File, child: nix::unistd::Pid) -> ! {
+    use std::io::Read;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::Builder::new().spawn(move || {
+        let mut text = String::new();
+        let mut pipe = pipe;
+        let _ = pipe.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    let verdict = match reader {
+        Ok(_) => match rx.recv_timeout(START_WAIT) {
+            Ok(text) => start_verdict(&text),
+            Err(_) => Err(format!(
+                "the daemon (pid {child}) did not report its start within {}",
+                backoff::human(START_WAIT)
+            )),
+        },
+        Err(e) => Err(format!("cannot wait for the daemon (pid {child}): {e}")),
+    };
+    match verdict {
+        Ok(()) => std::process::exit(0),
+        Err(why) => {
+            eprintln!("lvsd: {why}");
+            std::process::exit(EXIT_CANNOT_RUN)
+        }
+    }
+}
+
+/// Forks into the background. The parent waits for the child's [`StartReport`] and exits
+/// with it; the child (returning here, with the pipe in `verdict`) leaves the terminal's
+/// session and runs with stdin/stdout/stderr on /dev/null.
+fn daemonize(verdict: &mut StartReport) -> anyhow::Result<()> {
     use nix::unistd::{fork, setsid, ForkResult};
+    // Close-on-exec: scripts the daemon runs must not hold the parent's wait open.
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| anyhow::anyhow!("cannot make the pipe to report the start: {e}"))?;
     // SAFETY: called before any thread (the tokio runtime) exists.
     match unsafe { fork() }? {
-        ForkResult::Parent { .. } => std::process::exit(0),
+        ForkResult::Parent { child } => {
+            drop(write);
+            await_child(std::fs::File::from(read), child)
+        }
         ForkResult::Child => {}
     }
+    drop(read);
+    verdict.pipe = Some(std::fs::File::from(write));
     setsid()?;
     std::env::set_current_dir("/")?;
     let null = std::fs::OpenOptions::new()
@@ -125,7 +216,23 @@ fn build_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Runs the daemon with an already loaded configuration until it is told to stop.
 /// `early`: what was set up while the configuration was read (only without a fork).
+/// Forked, the parent waits for the child's verdict: a start that fails here (logging,
+/// pid files, the sides) makes it exit non-zero with the reason.
 pub fn run(opts: Options, config: Config, early: Option<Early>) -> anyhow::Result<()> {
+    let mut verdict = StartReport::default();
+    let res = start_and_serve(opts, config, early, &mut verdict);
+    if let Err(e) = &res {
+        verdict.failed(&format!("{e:#}"));
+    }
+    res
+}
+
+fn start_and_serve(
+    opts: Options,
+    config: Config,
+    early: Option<Early>,
+    verdict: &mut StartReport,
+) -> anyhow::Result<()> {
     let loaded_at = since_start();
     let rt = match early {
         Some(e) => match e.setup.join() {
@@ -134,7 +241,7 @@ pub fn run(opts: Options, config: Config, early: Option<Early>) -> anyhow::Resul
         },
         None => {
             if !opts.dont_fork {
-                daemonize()?;
+                daemonize(verdict)?;
             }
             logging::init(&opts)?;
             build_runtime()?
@@ -148,7 +255,7 @@ pub fn run(opts: Options, config: Config, early: Option<Early>) -> anyhow::Resul
     if opts.runs_checkers() {
         pids.push(pidfile::PidFile::create(&opts.checkers_pid_file)?);
     }
-    let res = rt.block_on(serve(opts, config));
+    let res = rt.block_on(serve(opts, config, verdict));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(pids);
     res
@@ -181,7 +288,78 @@ fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     }))
 }
 
-async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
+type SideTask = JoinHandle<anyhow::Result<()>>;
+
+/// One side of the daemon (VRRP or LVS), restarted with backoff when it fails, as
+/// keepalived's parent respawns a child that died.
+struct Side {
+    name: &'static str,
+    start: fn(Control) -> anyhow::Result<SideTask>,
+    task: Option<SideTask>,
+    /// When the running task started (its run's length decides the next delay).
+    started: tokio::time::Instant,
+    backoff: Backoff,
+    /// When a failed side is started again.
+    restart_at: Option<tokio::time::Instant>,
+}
+
+impl Side {
+    fn new(name: &'static str, start: fn(Control) -> anyhow::Result<SideTask>) -> Side {
+        Side {
+            name,
+            start,
+            task: None,
+            started: tokio::time::Instant::now(),
+            backoff: Backoff::default(),
+            restart_at: None,
+        }
+    }
+
+    /// Starts the task; a failure to start it is a failure of the side.
+    fn launch(&mut self, ctl: &Control) -> anyhow::Result<()> {
+        self.task = Some((self.start)(ctl.clone())?);
+        self.started = tokio::time::Instant::now();
+        self.restart_at = None;
+        Ok(())
+    }
+
+    /// Plans the restart after a failure; returns the delay.
+    fn schedule_restart(&mut self) -> Duration {
+        self.task = None;
+        let delay = self.backoff.after_run(self.started.elapsed());
+        self.restart_at = Some(tokio::time::Instant::now() + delay);
+        delay
+    }
+}
+
+/// The first side task to end: its index in `sides` and how it ended. Pending while no
+/// side runs.
+async fn next_end(
+    sides: &mut [Side],
+) -> (usize, Result<anyhow::Result<()>, tokio::task::JoinError>) {
+    let (idx, tasks): (Vec<usize>, Vec<&mut SideTask>) = sides
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, s)| s.task.as_mut().map(|t| (i, t)))
+        .unzip();
+    if tasks.is_empty() {
+        return std::future::pending().await;
+    }
+    let (r, k, _) = futures::future::select_all(tasks).await;
+    (idx[k], r)
+}
+
+/// "; the LVS side keeps running" when the side other than `idx` runs.
+fn others_running(sides: &[Side], idx: usize) -> String {
+    sides
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| *i != idx && s.task.is_some())
+        .map(|(_, s)| format!("; the {} side keeps running", s.name))
+        .collect()
+}
+
+async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyhow::Result<()> {
     let opts = Arc::new(opts);
     let (reload_tx, reload_rx) = watch::channel(Arc::new(config));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -197,12 +375,15 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
     let mut usr2 = signal(SignalKind::user_defined2())?;
     let mut json = signal(SignalKind::from_raw(libc::SIGRTMIN() + 2))?;
 
-    let mut sides: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
+    let mut sides: Vec<Side> = Vec::new();
     if opts.runs_vrrp() {
-        sides.push(("VRRP", start_vrrp(ctl.clone())?));
+        sides.push(Side::new("VRRP", start_vrrp));
     }
     if opts.runs_checkers() {
-        sides.push(("LVS", start_lvs(ctl.clone())));
+        sides.push(Side::new("LVS", start_lvs));
+    }
+    for side in &mut sides {
+        side.launch(&ctl)?;
     }
     tracing::info!(
         "Starting lvsd {} (pid {})",
@@ -213,9 +394,11 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
         "Sides started {:.1?} after the start of the process",
         since_start()
     );
+    verdict.ok();
 
     let mut failed = false;
     loop {
+        let next_restart = sides.iter().filter_map(|s| s.restart_at).min();
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("Reloading: SIGHUP received");
@@ -224,6 +407,11 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
                     Ok(Ok(cfg)) => {
                         reload_tx.send_replace(Arc::new(cfg));
                         tracing::info!("Reload: new configuration handed to the running sides");
+                        // A side waiting to restart tries the new configuration at once.
+                        let now = tokio::time::Instant::now();
+                        for s in sides.iter_mut().filter(|s| s.restart_at.is_some()) {
+                            s.restart_at = Some(now);
+                        }
                     }
                     Ok(Err(e)) => tracing::error!(
                         "Reload refused, keeping the running configuration: {e:#}"
@@ -236,25 +424,59 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
             _ = usr1.recv() => { tokio::spawn(report::write(report::DumpKind::Data)); }
             _ = usr2.recv() => { tokio::spawn(report::write(report::DumpKind::Stats)); }
             _ = json.recv() => { tokio::spawn(report::write(report::DumpKind::Json)); }
-            (r, idx, _) = futures::future::select_all(sides.iter_mut().map(|(_, h)| h)),
-                if !sides.is_empty() => {
-                let name = sides[idx].0;
-                match r {
-                    Ok(Ok(())) => tracing::error!("{name} side ended unexpectedly"),
-                    Ok(Err(e)) => tracing::error!("{name} side failed: {e:#}"),
-                    Err(e) => tracing::error!("{name} side panicked: {e}"),
+            (idx, r) = next_end(&mut sides) => {
+                let why = match r {
+                    Ok(Ok(())) => "ended unexpectedly".to_string(),
+                    Ok(Err(e)) => format!("failed: {e:#}"),
+                    Err(e) => format!("panicked: {e}"),
+                };
+                sides[idx].task = None;
+                let name = sides[idx].name;
+                if opts.dont_respawn {
+                    tracing::error!("{name} side {why}; stopping lvsd (-R: a failed side is not restarted)");
+                    failed = true;
+                    break;
                 }
-                sides.remove(idx);
-                failed = true;
-                break;
+                let delay = sides[idx].schedule_restart();
+                tracing::error!(
+                    "{name} side {why}; restarting it in {}{}",
+                    backoff::human(delay),
+                    others_running(&sides, idx)
+                );
+            }
+            _ = tokio::time::sleep_until(next_restart.unwrap_or_else(tokio::time::Instant::now)),
+                if next_restart.is_some() => {
+                let now = tokio::time::Instant::now();
+                for idx in 0..sides.len() {
+                    if sides[idx].restart_at.is_none_or(|t| t > now) {
+                        continue;
+                    }
+                    let name = sides[idx].name;
+                    match sides[idx].launch(&ctl) {
+                        Ok(()) => tracing::info!("{name} side restarted"),
+                        Err(e) => {
+                            let delay = sides[idx].schedule_restart();
+                            tracing::error!(
+                                "Cannot restart the {name} side: {e:#}; trying again in {}{}",
+                                backoff::human(delay),
+                                others_running(&sides, idx)
+                            );
+                        }
+                    }
+                }
             }
         }
     }
     shutdown_tx.send_replace(true);
-    let wait = futures::future::join_all(sides.iter_mut().map(|(_, h)| h));
+    let running: Vec<(&'static str, SideTask)> = sides
+        .into_iter()
+        .filter_map(|s| s.task.map(|t| (s.name, t)))
+        .collect();
+    let names: Vec<&'static str> = running.iter().map(|(n, _)| *n).collect();
+    let wait = futures::future::join_all(running.into_iter().map(|(_, t)| t));
     match tokio::time::timeout(SHUTDOWN_LIMIT, wait).await {
         Ok(results) => {
-            for ((name, _), r) in sides.iter().zip(results) {
+            for (name, r) in names.into_iter().zip(results) {
                 match r {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => tracing::error!("{name} side: {e:#}"),
@@ -269,4 +491,40 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
         anyhow::bail!("a side of the daemon failed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_reads_the_childs_verdict() {
+        assert_eq!(start_verdict("ok\n"), Ok(()));
+        assert_eq!(
+            start_verdict("error: /run/x.pid: process 7 is running\n"),
+            Err("/run/x.pid: process 7 is running".to_string())
+        );
+        let died = start_verdict("").unwrap_err();
+        assert!(
+            died.contains("stopped before it finished starting"),
+            "{died}"
+        );
+        assert!(start_verdict("okay").is_err());
+    }
+
+    #[test]
+    fn a_failure_is_sent_as_one_line() {
+        use std::io::Read;
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let mut r = StartReport {
+            pipe: Some(std::fs::File::from(write)),
+        };
+        r.failed("first\nsecond");
+        // Only the first word counts: the pipe is closed after it.
+        r.ok();
+        let mut text = String::new();
+        std::fs::File::from(read).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "error: first second\n");
+        assert_eq!(start_verdict(&text), Err("first second".to_string()));
+    }
 }
