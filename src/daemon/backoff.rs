@@ -43,15 +43,6 @@ impl Backoff {
         d
     }
 
-    /// The delay after a failure of something that had been running for `ran_for`: a run
-    /// at least as long as the cap counts as a success in between (the delay starts over).
-    pub fn after_run(&mut self, ran_for: Duration) -> Duration {
-        if ran_for >= self.max {
-            self.reset();
-        }
-        self.next_delay()
-    }
-
     /// Starts over from the first delay (after a success).
     pub fn reset(&mut self) {
         self.next = self.first;
@@ -165,17 +156,6 @@ mod tests {
         let mut b = Backoff::new(5 * S, S);
         assert_eq!(b.next_delay(), 5 * S);
         assert_eq!(b.next_delay(), 5 * S);
-    }
-
-    #[test]
-    fn a_long_run_starts_the_delay_over() {
-        let mut b = Backoff::default();
-        assert_eq!(b.after_run(Duration::ZERO), S);
-        assert_eq!(b.after_run(3 * S), 2 * S);
-        assert_eq!(b.after_run(59 * S), 4 * S);
-        // Ran for a whole cap: the failure before it is forgotten.
-        assert_eq!(b.after_run(60 * S), S);
-        assert_eq!(b.after_run(Duration::ZERO), 2 * S);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod report;
 
 use crate::cli::Options;
 use crate::config::Config;
-use backoff::Backoff;
+use backoff::Retry;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -290,15 +290,19 @@ fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
 
 type SideTask = JoinHandle<anyhow::Result<()>>;
 
+/// How long a restarted side must run before it counts as back (its failures forgotten).
+const STABLE_RUN: Duration = backoff::MAX_DELAY;
+
 /// One side of the daemon (VRRP or LVS), restarted with backoff when it fails, as
 /// keepalived's parent respawns a child that died.
 struct Side {
     name: &'static str,
     start: fn(Control) -> anyhow::Result<SideTask>,
     task: Option<SideTask>,
-    /// When the running task started (its run's length decides the next delay).
+    /// When the running task started.
     started: tokio::time::Instant,
-    backoff: Backoff,
+    /// Failures in a row: the delay before the next restart, and whether to say so.
+    retry: Retry,
     /// When a failed side is started again.
     restart_at: Option<tokio::time::Instant>,
 }
@@ -310,12 +314,12 @@ impl Side {
             start,
             task: None,
             started: tokio::time::Instant::now(),
-            backoff: Backoff::default(),
+            retry: Retry::default(),
             restart_at: None,
         }
     }
 
-    /// Starts the task; a failure to start it is a failure of the side.
+    /// Starts the task.
     fn launch(&mut self, ctl: &Control) -> anyhow::Result<()> {
         self.task = Some((self.start)(ctl.clone())?);
         self.started = tokio::time::Instant::now();
@@ -323,12 +327,64 @@ impl Side {
         Ok(())
     }
 
-    /// Plans the restart after a failure; returns the delay.
-    fn schedule_restart(&mut self) -> Duration {
+    /// When this side next needs the daemon: its restart, or the moment a restarted side
+    /// has run long enough to count as back.
+    fn next_wake(&self) -> Option<tokio::time::Instant> {
+        match (&self.task, self.restart_at) {
+            (None, at) => at,
+            (Some(_), _) if self.retry.attempts() > 0 => Some(self.started + STABLE_RUN),
+            (Some(_), _) => None,
+        }
+    }
+
+    /// Notes a failure (`why`, a sentence) and plans the restart; logs it once per reason
+    /// (and every ten minutes), else at debug level. `others`: what keeps running.
+    fn failed(&mut self, why: &str, others: &str) {
         self.task = None;
-        let delay = self.backoff.after_run(self.started.elapsed());
-        self.restart_at = Some(tokio::time::Instant::now() + delay);
-        delay
+        let step = self
+            .retry
+            .failed(tokio::time::Instant::now().into_std(), why);
+        self.restart_at = Some(tokio::time::Instant::now() + step.delay);
+        let name = self.name;
+        let delay = backoff::human(step.delay);
+        if !step.log {
+            tracing::debug!(
+                "{name} side {why} (failure {} in a row); restarting it in {delay}",
+                step.attempts
+            );
+        } else if step.attempts == 1 {
+            tracing::error!("{name} side {why}; restarting it in {delay}{others}");
+        } else {
+            tracing::error!(
+                "{name} side {why} (failure {} in a row); restarting it in {delay}{others}",
+                step.attempts
+            );
+        }
+    }
+
+    /// Does what is due at `now`: the restart of a failed side, or noting that a restarted
+    /// side is back.
+    fn wake(&mut self, now: tokio::time::Instant, ctl: &Control, others: &str) {
+        let name = self.name;
+        match self.task {
+            None if self.restart_at.is_some_and(|t| t <= now) => {
+                tracing::debug!(
+                    "Restarting the {name} side ({} failures in a row)",
+                    self.retry.attempts()
+                );
+                if let Err(e) = self.launch(ctl) {
+                    self.failed(&format!("cannot be started: {e:#}"), others);
+                }
+            }
+            Some(_) if self.retry.attempts() > 0 && self.started + STABLE_RUN <= now => {
+                let n = self.retry.succeeded();
+                tracing::info!(
+                    "{name} side is back: it has run for {} since its restart (after {n} failures)",
+                    backoff::human(STABLE_RUN)
+                );
+            }
+            _ => {}
+        }
     }
 }
 
@@ -398,7 +454,7 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
 
     let mut failed = false;
     loop {
-        let next_restart = sides.iter().filter_map(|s| s.restart_at).min();
+        let next_wake = sides.iter().filter_map(Side::next_wake).min();
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("Reloading: SIGHUP received");
@@ -431,38 +487,23 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
                     Err(e) => format!("panicked: {e}"),
                 };
                 sides[idx].task = None;
-                let name = sides[idx].name;
                 if opts.dont_respawn {
-                    tracing::error!("{name} side {why}; stopping lvsd (-R: a failed side is not restarted)");
+                    tracing::error!(
+                        "{} side {why}; stopping lvsd (-R: a failed side is not restarted)",
+                        sides[idx].name
+                    );
                     failed = true;
                     break;
                 }
-                let delay = sides[idx].schedule_restart();
-                tracing::error!(
-                    "{name} side {why}; restarting it in {}{}",
-                    backoff::human(delay),
-                    others_running(&sides, idx)
-                );
+                let others = others_running(&sides, idx);
+                sides[idx].failed(&why, &others);
             }
-            _ = tokio::time::sleep_until(next_restart.unwrap_or_else(tokio::time::Instant::now)),
-                if next_restart.is_some() => {
+            _ = tokio::time::sleep_until(next_wake.unwrap_or_else(tokio::time::Instant::now)),
+                if next_wake.is_some() => {
                 let now = tokio::time::Instant::now();
                 for idx in 0..sides.len() {
-                    if sides[idx].restart_at.is_none_or(|t| t > now) {
-                        continue;
-                    }
-                    let name = sides[idx].name;
-                    match sides[idx].launch(&ctl) {
-                        Ok(()) => tracing::info!("{name} side restarted"),
-                        Err(e) => {
-                            let delay = sides[idx].schedule_restart();
-                            tracing::error!(
-                                "Cannot restart the {name} side: {e:#}; trying again in {}{}",
-                                backoff::human(delay),
-                                others_running(&sides, idx)
-                            );
-                        }
-                    }
+                    let others = others_running(&sides, idx);
+                    sides[idx].wake(now, &ctl, &others);
                 }
             }
         }
