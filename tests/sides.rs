@@ -41,15 +41,11 @@ fn count(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
 }
 
-/// Waits until `pid` is gone (or a zombie).
-fn wait_gone(pid: i32, timeout: Duration) -> bool {
+/// Polls `cond` every 20 ms until it holds (true) or `timeout` has passed (false).
+fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().next().map(str::to_string));
-        if !matches!(state.as_deref(), Some(s) if s != "Z" && s != "X") {
+        if cond() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -248,18 +244,13 @@ fn forked(ns: &str, conf: &Path, pid: &Path, dir: &Path) -> (Option<i32>, String
 
 /// No process left in `ns` (within two seconds).
 fn ns_empty(ns: &str) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < 2 * SEC {
+    poll_until(2 * SEC, || {
         let out = Command::new("ip")
             .args(["netns", "pids", ns])
             .output()
             .expect("ip netns pids");
-        if out.stdout.iter().all(u8::is_ascii_whitespace) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+        out.stdout.iter().all(u8::is_ascii_whitespace)
+    })
 }
 
 /// (c) Forked, the parent exits with the daemon's verdict: non-zero with the reason on
@@ -317,6 +308,9 @@ fn forked_start_exits_with_the_daemons_verdict() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    assert!(wait_gone(pid, 5 * SEC), "the daemon did not stop");
+    assert!(
+        poll_until(5 * SEC, || !alive(pid)),
+        "the daemon did not stop"
+    );
     assert!(!pid_file.exists(), "the pid file was left behind");
 }

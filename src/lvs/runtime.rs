@@ -247,7 +247,7 @@ where
     E: EffectSink,
 {
     match wait_for_ipvs(&mut ctl, source).await? {
-        Some(backend) => run_from(ctl, backend, Reconciler::new(), checkers, effects).await,
+        Some(backend) => run_from(ctl, backend, checkers, effects).await,
         None => {
             info!("LVS side stopped (it never needed IPVS, or never got it)");
             Ok(())
@@ -342,11 +342,10 @@ async fn wait_for_ipvs<S: IpvsSource>(
     }
 }
 
-/// [`run_with`], starting from a reconciler that may already hold the kernel's table.
+/// [`run_with`] once the backend is open.
 async fn run_from<B, C, E>(
     mut ctl: Control,
     backend: B,
-    rec: Reconciler,
     mut checkers: C,
     mut effects: E,
 ) -> anyhow::Result<()>
@@ -362,7 +361,10 @@ where
     for e in start_effects {
         effects.effect(&config, e);
     }
-    let mut kernel = Kernel { backend, rec };
+    let mut kernel = Kernel {
+        backend,
+        rec: Reconciler::new(),
+    };
     apply_globals(&mut kernel.backend, &config, None);
     tracing::debug!("LVS start: state built in {state_built:.1?}");
     (kernel, state) = full_pass(kernel, state).await?;

@@ -504,7 +504,7 @@ impl Drop for Daemon {
 }
 
 /// Is `pid` a live (not zombie) process?
-fn alive(pid: i32) -> bool {
+pub fn alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat
             .rsplit_once(')')
