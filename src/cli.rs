@@ -51,7 +51,7 @@ pub struct Options {
     /// Do not remove IPVS entries on exit.
     #[arg(short = 'I', long = "dont-release-ipvs")]
     pub dont_release_ipvs: bool,
-    /// Do not respawn a child that died (accepted for compatibility; lvsd has no children).
+    /// Do not restart a side (VRRP or LVS) that failed: stop lvsd instead.
     #[arg(short = 'R', long = "dont-respawn")]
     pub dont_respawn: bool,
     /// Dump the parsed configuration.

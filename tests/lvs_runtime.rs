@@ -293,3 +293,129 @@ async fn shutdown_keeps_foreign_services() {
         );
     });
 }
+
+/// `config(n)` without its virtual servers: the global LVS settings stay.
+fn no_virtual_servers() -> Arc<Config> {
+    let mut c = (*config(1)).clone();
+    c.virtual_servers.clear();
+    Arc::new(c)
+}
+
+/// Opens of the fake kernel so far.
+fn opens(fake: &FakeIpvs) -> usize {
+    fake.with(|k| k.opens)
+}
+
+/// Sleeps (synthetic time) until `at` after `t0`.
+async fn at(t0: tokio::time::Instant, ms: u64) {
+    tokio::time::sleep_until(t0 + Duration::from_millis(ms)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_configuration_without_virtual_servers_never_opens_ipvs() {
+    let r = start(no_virtual_servers(), Options::default());
+    let fake = r.fake.clone();
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    fake.with(|k| {
+        assert_eq!(k.opens, 0, "IPVS was opened");
+        assert_eq!((k.dumps, k.apply_calls), (0, 0));
+        assert!(
+            k.timeouts.is_empty(),
+            "lvs_timeouts were set: {:?}",
+            k.timeouts
+        );
+    });
+    assert_eq!(r.checkers.count(), 0);
+
+    // A reload with the same (empty) LVS part: still nothing.
+    r.reload.send(no_virtual_servers()).unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(opens(&fake), 0);
+
+    // A reload that adds a virtual server: IPVS is opened once and the table programmed.
+    r.reload.send(config(2)).unwrap();
+    eventually("programmed after the reload", || dests(&fake).len() == 2).await;
+    eventually("checkers started", || r.checkers.count() == 1).await;
+    assert_eq!(opens(&fake), 1);
+    assert_eq!(fake.with(|k| k.timeouts.len()), 1);
+
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+    assert!(fake.table().services.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn stopping_while_idle_returns_at_once() {
+    let r = start(no_virtual_servers(), Options::default());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    r.shutdown.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(1), r.task)
+        .await
+        .expect("the idle LVS side did not stop")
+        .unwrap()
+        .unwrap();
+    assert_eq!(opens(&r.fake), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ipvs_missing_is_retried_with_backoff_until_it_appears() {
+    let fake_reasons = ["no ip_vs", "no ip_vs", "no ip_vs"];
+    let t0 = tokio::time::Instant::now();
+    let r = start(config(2), Options::default());
+    // Before the task first runs: its first three opens fail.
+    r.fake.with(|k| {
+        k.unavailable
+            .extend(fake_reasons.iter().map(|s| s.to_string()))
+    });
+    let fake = r.fake.clone();
+    // Attempts at 0 s, then after 1 s, 2 s and 4 s: at 0, 1, 3 and 7 s.
+    for (ms, want) in [(500, 1), (1500, 2), (2500, 2), (3500, 3), (6500, 3)] {
+        at(t0, ms).await;
+        assert_eq!(opens(&fake), want, "opens at {ms} ms");
+        assert!(dests(&fake).is_empty());
+        assert_eq!(r.checkers.count(), 0, "checkers run without IPVS");
+    }
+    at(t0, 7500).await;
+    assert_eq!(opens(&fake), 4);
+    eventually("programmed once IPVS is there", || dests(&fake).len() == 2).await;
+    eventually("checkers started", || r.checkers.count() == 1).await;
+    assert!(!r.task.is_finished());
+
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+    assert!(fake.table().services.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_stop_at_sixty_seconds_apart_and_a_reload_retries_at_once() {
+    let t0 = tokio::time::Instant::now();
+    let r = start(config(1), Options::default());
+    r.fake.with(|k| {
+        k.unavailable
+            .extend((0..100).map(|_| "no ip_vs".to_string()))
+    });
+    let fake = r.fake.clone();
+    // 0, 1, 3, 7, 15, 31, 63, then every 60 s: 123, 183.
+    at(t0, 62_500).await;
+    assert_eq!(opens(&fake), 6);
+    at(t0, 63_500).await;
+    assert_eq!(opens(&fake), 7);
+    at(t0, 183_500).await;
+    assert_eq!(opens(&fake), 9);
+    // A reload does not wait for the next retry.
+    r.reload.send(config(2)).unwrap();
+    at(t0, 184_000).await;
+    assert_eq!(opens(&fake), 10);
+    // A reload that removes every virtual server ends the retries.
+    r.reload.send(no_virtual_servers()).unwrap();
+    at(t0, 184_500).await;
+    let n = opens(&fake);
+    at(t0, 600_000).await;
+    assert_eq!(
+        opens(&fake),
+        n,
+        "still opening IPVS without a virtual server"
+    );
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+}

@@ -5,6 +5,7 @@
 //! (already parsed and validated: a broken file never reaches a side), and `shutdown`
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
+pub mod backoff;
 pub mod dump_global;
 pub mod logging;
 pub mod netns;
@@ -14,6 +15,7 @@ pub mod signals;
 
 use crate::cli::Options;
 use crate::config::Config;
+use backoff::Retry;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -56,19 +58,109 @@ pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
 }
 
 /// Starts the LVS side: health checkers driving the kernel's IPVS table.
-fn start_lvs(ctl: Control) -> JoinHandle<anyhow::Result<()>> {
-    tokio::spawn(crate::lvs::runtime::run(ctl))
+fn start_lvs(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    Ok(tokio::spawn(crate::lvs::runtime::run(ctl)))
 }
 
-/// Forks into the background: the parent exits 0, the child leaves the terminal's session
-/// and runs with stdin/stdout/stderr on /dev/null.
-fn daemonize() -> anyhow::Result<()> {
+/// keepalived's exit code for "cannot run", also the waiting parent's when the daemon
+/// could not start.
+pub const EXIT_CANNOT_RUN: i32 = 3;
+
+/// How long the parent of a forked daemon waits for its verdict.
+const START_WAIT: Duration = Duration::from_secs(30);
+
+/// The forked daemon's word to its parent, which waits in the foreground so that init
+/// scripts and operators see a failed start: "ok" once the daemon runs, or why it could
+/// not start. Without a fork (`-n`) there is no one to tell.
+#[derive(Default)]
+pub struct StartReport {
+    pipe: Option<std::fs::File>,
+}
+
+impl StartReport {
+    /// The daemon runs: pid files written, signals handled, both sides started.
+    pub fn ok(&mut self) {
+        self.send("ok\n");
+    }
+
+    /// The daemon cannot start, for `why`.
+    pub fn failed(&mut self, why: &str) {
+        // One line: the parent prints it as is.
+        self.send(&format!("error: {}\n", why.replace('\n', " ")));
+    }
+
+    fn send(&mut self, text: &str) {
+        use std::io::Write;
+        if let Some(mut f) = self.pipe.take() {
+            // The parent may be gone (killed): nothing more to do then.
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
+
+/// What the parent makes of the text its child sent before closing the pipe.
+pub fn start_verdict(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    if text == "ok" {
+        return Ok(());
+    }
+    match text.strip_prefix("error: ") {
+        Some(why) => Err(why.to_string()),
+        None if text.is_empty() => {
+            Err("the daemon stopped before it finished starting (see its log)".to_string())
+        }
+        None => Err(format!("the daemon said something unexpected: {text}")),
+    }
+}
+
+/// The parent's part after the fork: waits for the child's verdict, then exits 0 (the
+/// daemon runs) or prints the reason and exits [`EXIT_CANNOT_RUN`].
+fn await_child(pipe: std::fs::File, child: nix::unistd::Pid) -> ! {
+    use std::io::Read;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::Builder::new().spawn(move || {
+        let mut text = String::new();
+        let mut pipe = pipe;
+        let _ = pipe.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    let verdict = match reader {
+        Ok(_) => match rx.recv_timeout(START_WAIT) {
+            Ok(text) => start_verdict(&text),
+            Err(_) => Err(format!(
+                "the daemon (pid {child}) did not report its start within {}",
+                backoff::human(START_WAIT)
+            )),
+        },
+        Err(e) => Err(format!("cannot wait for the daemon (pid {child}): {e}")),
+    };
+    match verdict {
+        Ok(()) => std::process::exit(0),
+        Err(why) => {
+            eprintln!("lvsd: {why}");
+            std::process::exit(EXIT_CANNOT_RUN)
+        }
+    }
+}
+
+/// Forks into the background. The parent waits for the child's [`StartReport`] and exits
+/// with it; the child (returning here, with the pipe in `verdict`) leaves the terminal's
+/// session and runs with stdin/stdout/stderr on /dev/null.
+fn daemonize(verdict: &mut StartReport) -> anyhow::Result<()> {
     use nix::unistd::{fork, setsid, ForkResult};
+    // Close-on-exec: scripts the daemon runs must not hold the parent's wait open.
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| anyhow::anyhow!("cannot make the pipe to report the start: {e}"))?;
     // SAFETY: called before any thread (the tokio runtime) exists.
     match unsafe { fork() }? {
-        ForkResult::Parent { .. } => std::process::exit(0),
+        ForkResult::Parent { child } => {
+            drop(write);
+            await_child(std::fs::File::from(read), child)
+        }
         ForkResult::Child => {}
     }
+    drop(read);
+    verdict.pipe = Some(std::fs::File::from(write));
     setsid()?;
     std::env::set_current_dir("/")?;
     let null = std::fs::OpenOptions::new()
@@ -104,14 +196,25 @@ fn build_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Runs the daemon with an already loaded configuration until it is told to stop.
+/// Forked, the parent waits for the child's verdict: a start that fails here (logging,
+/// pid files, the sides) makes it exit non-zero with the reason.
 pub fn run(opts: Options, config: Config) -> anyhow::Result<()> {
+    let mut verdict = StartReport::default();
+    let res = start_and_serve(opts, config, &mut verdict);
+    if let Err(e) = &res {
+        verdict.failed(&format!("{e:#}"));
+    }
+    res
+}
+
+fn start_and_serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyhow::Result<()> {
     let loaded_at = since_start();
     // Before any thread exists: every thread and socket of the daemon is in it.
     if let Some(name) = &config.global.net_namespace {
         netns::enter(name)?;
     }
     if !opts.dont_fork {
-        daemonize()?;
+        daemonize(verdict)?;
     }
     logging::init(&opts)?;
     let rt = build_runtime()?;
@@ -126,7 +229,7 @@ pub fn run(opts: Options, config: Config) -> anyhow::Result<()> {
     if opts.runs_checkers() {
         pids.push(pidfile::PidFile::create(&opts.checkers_pid_file)?);
     }
-    let res = rt.block_on(serve(opts, config));
+    let res = rt.block_on(serve(opts, config, verdict));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(pids);
     res
@@ -159,7 +262,134 @@ fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     }))
 }
 
-async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
+type SideTask = JoinHandle<anyhow::Result<()>>;
+
+/// How long a restarted side must run before it counts as back (its failures forgotten).
+const STABLE_RUN: Duration = backoff::MAX_DELAY;
+
+/// One side of the daemon (VRRP or LVS), restarted with backoff when it fails, as
+/// keepalived's parent respawns a child that died.
+struct Side {
+    name: &'static str,
+    start: fn(Control) -> anyhow::Result<SideTask>,
+    task: Option<SideTask>,
+    /// When the running task started.
+    started: tokio::time::Instant,
+    /// Failures in a row: the delay before the next restart, and whether to say so.
+    retry: Retry,
+    /// When a failed side is started again.
+    restart_at: Option<tokio::time::Instant>,
+}
+
+impl Side {
+    fn new(name: &'static str, start: fn(Control) -> anyhow::Result<SideTask>) -> Side {
+        Side {
+            name,
+            start,
+            task: None,
+            started: tokio::time::Instant::now(),
+            retry: Retry::default(),
+            restart_at: None,
+        }
+    }
+
+    /// Starts the task.
+    fn launch(&mut self, ctl: &Control) -> anyhow::Result<()> {
+        self.task = Some((self.start)(ctl.clone())?);
+        self.started = tokio::time::Instant::now();
+        self.restart_at = None;
+        Ok(())
+    }
+
+    /// When this side next needs the daemon: its restart, or the moment a restarted side
+    /// has run long enough to count as back.
+    fn next_wake(&self) -> Option<tokio::time::Instant> {
+        match (&self.task, self.restart_at) {
+            (None, at) => at,
+            (Some(_), _) if self.retry.attempts() > 0 => Some(self.started + STABLE_RUN),
+            (Some(_), _) => None,
+        }
+    }
+
+    /// Notes a failure (`why`, a sentence) and plans the restart; logs it once per reason
+    /// (and every ten minutes), else at debug level. `others`: what keeps running.
+    fn failed(&mut self, why: &str, others: &str) {
+        self.task = None;
+        let step = self
+            .retry
+            .failed(tokio::time::Instant::now().into_std(), why);
+        self.restart_at = Some(tokio::time::Instant::now() + step.delay);
+        let name = self.name;
+        let delay = backoff::human(step.delay);
+        if !step.log {
+            tracing::debug!(
+                "{name} side {why} (failure {} in a row); restarting it in {delay}",
+                step.attempts
+            );
+        } else if step.attempts == 1 {
+            tracing::error!("{name} side {why}; restarting it in {delay}{others}");
+        } else {
+            tracing::error!(
+                "{name} side {why} (failure {} in a row); restarting it in {delay}{others}",
+                step.attempts
+            );
+        }
+    }
+
+    /// Does what is due at `now`: the restart of a failed side, or noting that a restarted
+    /// side is back.
+    fn wake(&mut self, now: tokio::time::Instant, ctl: &Control, others: &str) {
+        let name = self.name;
+        match self.task {
+            None if self.restart_at.is_some_and(|t| t <= now) => {
+                tracing::debug!(
+                    "Restarting the {name} side ({} failures in a row)",
+                    self.retry.attempts()
+                );
+                if let Err(e) = self.launch(ctl) {
+                    self.failed(&format!("cannot be started: {e:#}"), others);
+                }
+            }
+            Some(_) if self.retry.attempts() > 0 && self.started + STABLE_RUN <= now => {
+                let n = self.retry.succeeded();
+                tracing::info!(
+                    "{name} side is back: it has run for {} since its restart (after {n} failures)",
+                    backoff::human(STABLE_RUN)
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The first side task to end: its index in `sides` and how it ended. Pending while no
+/// side runs.
+async fn next_end(
+    sides: &mut [Side],
+) -> (usize, Result<anyhow::Result<()>, tokio::task::JoinError>) {
+    let (idx, tasks): (Vec<usize>, Vec<&mut SideTask>) = sides
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, s)| s.task.as_mut().map(|t| (i, t)))
+        .unzip();
+    if tasks.is_empty() {
+        return std::future::pending().await;
+    }
+    let (r, k, _) = futures::future::select_all(tasks).await;
+    (idx[k], r)
+}
+
+/// "; the LVS side keeps running" when the side other than `idx` runs.
+fn others_running(sides: &[Side], idx: usize) -> String {
+    sides
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| *i != idx && s.task.is_some())
+        .map(|(_, s)| format!("; the {} side keeps running", s.name))
+        .collect()
+}
+
+async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyhow::Result<()> {
     let opts = Arc::new(opts);
     let (reload_tx, reload_rx) = watch::channel(Arc::new(config));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -176,12 +406,15 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
     let mut json = signal(SignalKind::from_raw(signals::json()))?;
     let mut stats_clear = signal(SignalKind::from_raw(signals::stats_clear()))?;
 
-    let mut sides: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
+    let mut sides: Vec<Side> = Vec::new();
     if opts.runs_vrrp() {
-        sides.push(("VRRP", start_vrrp(ctl.clone())?));
+        sides.push(Side::new("VRRP", start_vrrp));
     }
     if opts.runs_checkers() {
-        sides.push(("LVS", start_lvs(ctl.clone())));
+        sides.push(Side::new("LVS", start_lvs));
+    }
+    for side in &mut sides {
+        side.launch(&ctl)?;
     }
     tracing::info!(
         "Starting lvsd {} (pid {})",
@@ -192,9 +425,11 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
         "Sides started {:.1?} after the start of the process",
         since_start()
     );
+    verdict.ok();
 
     let mut failed = false;
     loop {
+        let next_wake = sides.iter().filter_map(Side::next_wake).min();
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("Reloading: SIGHUP received");
@@ -211,6 +446,11 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
                         }
                         reload_tx.send_replace(Arc::new(cfg));
                         tracing::info!("Reload: new configuration handed to the running sides");
+                        // A side waiting to restart tries the new configuration at once.
+                        let now = tokio::time::Instant::now();
+                        for s in sides.iter_mut().filter(|s| s.restart_at.is_some()) {
+                            s.restart_at = Some(now);
+                        }
                     }
                     Ok(Err(e)) => tracing::error!(
                         "Reload refused, keeping the running configuration: {e:#}"
@@ -230,25 +470,44 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
                 tokio::spawn(report::write(report::DumpKind::StatsClear, None));
             }
             _ = json.recv() => { tokio::spawn(report::write(report::DumpKind::Json, None)); }
-            (r, idx, _) = futures::future::select_all(sides.iter_mut().map(|(_, h)| h)),
-                if !sides.is_empty() => {
-                let name = sides[idx].0;
-                match r {
-                    Ok(Ok(())) => tracing::error!("{name} side ended unexpectedly"),
-                    Ok(Err(e)) => tracing::error!("{name} side failed: {e:#}"),
-                    Err(e) => tracing::error!("{name} side panicked: {e}"),
+            (idx, r) = next_end(&mut sides) => {
+                let why = match r {
+                    Ok(Ok(())) => "ended unexpectedly".to_string(),
+                    Ok(Err(e)) => format!("failed: {e:#}"),
+                    Err(e) => format!("panicked: {e}"),
+                };
+                sides[idx].task = None;
+                if opts.dont_respawn {
+                    tracing::error!(
+                        "{} side {why}; stopping lvsd (-R: a failed side is not restarted)",
+                        sides[idx].name
+                    );
+                    failed = true;
+                    break;
                 }
-                sides.remove(idx);
-                failed = true;
-                break;
+                let others = others_running(&sides, idx);
+                sides[idx].failed(&why, &others);
+            }
+            _ = tokio::time::sleep_until(next_wake.unwrap_or_else(tokio::time::Instant::now)),
+                if next_wake.is_some() => {
+                let now = tokio::time::Instant::now();
+                for idx in 0..sides.len() {
+                    let others = others_running(&sides, idx);
+                    sides[idx].wake(now, &ctl, &others);
+                }
             }
         }
     }
     shutdown_tx.send_replace(true);
-    let wait = futures::future::join_all(sides.iter_mut().map(|(_, h)| h));
+    let running: Vec<(&'static str, SideTask)> = sides
+        .into_iter()
+        .filter_map(|s| s.task.map(|t| (s.name, t)))
+        .collect();
+    let names: Vec<&'static str> = running.iter().map(|(n, _)| *n).collect();
+    let wait = futures::future::join_all(running.into_iter().map(|(_, t)| t));
     match tokio::time::timeout(SHUTDOWN_LIMIT, wait).await {
         Ok(results) => {
-            for ((name, _), r) in sides.iter().zip(results) {
+            for (name, r) in names.into_iter().zip(results) {
                 match r {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => tracing::error!("{name} side: {e:#}"),
@@ -263,4 +522,40 @@ async fn serve(opts: Options, config: Config) -> anyhow::Result<()> {
         anyhow::bail!("a side of the daemon failed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_reads_the_childs_verdict() {
+        assert_eq!(start_verdict("ok\n"), Ok(()));
+        assert_eq!(
+            start_verdict("error: /run/x.pid: process 7 is running\n"),
+            Err("/run/x.pid: process 7 is running".to_string())
+        );
+        let died = start_verdict("").unwrap_err();
+        assert!(
+            died.contains("stopped before it finished starting"),
+            "{died}"
+        );
+        assert!(start_verdict("okay").is_err());
+    }
+
+    #[test]
+    fn a_failure_is_sent_as_one_line() {
+        use std::io::Read;
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let mut r = StartReport {
+            pipe: Some(std::fs::File::from(write)),
+        };
+        r.failed("first\nsecond");
+        // Only the first word counts: the pipe is closed after it.
+        r.ok();
+        let mut text = String::new();
+        std::fs::File::from(read).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "error: first second\n");
+        assert_eq!(start_verdict(&text), Err("first second".to_string()));
+    }
 }

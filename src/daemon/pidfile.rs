@@ -8,8 +8,10 @@ use thiserror::Error;
 pub enum PidFileError {
     #[error("{path}: process {pid} is running (remove the pid file if it is not lvsd)")]
     Held { path: PathBuf, pid: i32 },
-    #[error("{path}: {err}")]
+    #[error("cannot write the pid file {path}: {err}")]
     Io { path: PathBuf, err: io::Error },
+    #[error("cannot make the directory {dir} for the pid file: {err}")]
+    Dir { dir: PathBuf, err: io::Error },
 }
 
 /// A pid file we wrote; removed when dropped.
@@ -48,7 +50,10 @@ impl PidFile {
         };
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(io_err)?;
+                std::fs::create_dir_all(dir).map_err(|err| PidFileError::Dir {
+                    dir: dir.to_path_buf(),
+                    err,
+                })?;
             }
         }
         std::fs::write(path, format!("{pid}\n")).map_err(io_err)?;

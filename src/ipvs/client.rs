@@ -13,7 +13,7 @@ use neli::utils::Groups;
 use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 /// Messages per `send` by default (the kernel processes them in order and acks each).
 pub const DEFAULT_BATCH: usize = 256;
@@ -28,8 +28,8 @@ const NETLINK_CAP_ACK: libc::c_int = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("IPVS is not available: the kernel has no generic netlink family \"IPVS\" ({0})")]
-    NoIpvs(String),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
     #[error("IPVS netlink socket: {0}")]
     Io(#[from] std::io::Error),
     #[error("bad IPVS netlink message: {0}")]
@@ -141,32 +141,100 @@ impl Encoder {
     }
 }
 
-/// Resolves the IPVS family id; loads ip_vs once when it is missing.
-fn resolve_family() -> Result<u16, ClientError> {
-    let lookup = || -> Result<u16, String> {
-        let (router, _mcast) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
-            .map_err(|e| format!("generic netlink socket: {e}"))?;
-        router
-            .resolve_genl_family(codec::IPVS_GENL_NAME)
-            .map_err(|e| e.to_string())
+/// Why IPVS cannot be used, as an operator reads it: one sentence, no netlink structures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// The kernel has no "IPVS" generic netlink family and modprobe could not load ip_vs.
+    #[error("IPVS is not available in this kernel (the ip_vs module could not be loaded: {0})")]
+    NoModule(String),
+    /// modprobe loaded ip_vs, yet the family is still missing.
+    #[error("IPVS is not available in this kernel (modprobe ip_vs succeeded, but the kernel still has no IPVS netlink family)")]
+    MissingAfterModprobe,
+    /// The kernel refused the lookup: lvsd lacks CAP_NET_ADMIN (a container without it).
+    #[error(
+        "IPVS is not available to lvsd (the kernel refused access: {0}; lvsd needs CAP_NET_ADMIN)"
+    )]
+    NotPermitted(String),
+    /// The generic netlink socket could not be opened or used.
+    #[error("IPVS is not available (the generic netlink socket failed: {0})")]
+    Netlink(String),
+}
+
+/// How a family lookup failed.
+enum Lookup {
+    /// The kernel answered that no such family exists (ENOENT).
+    Missing,
+    NotPermitted(String),
+    Other(String),
+}
+
+type GenlRouterError = neli::err::RouterError<
+    neli::consts::nl::GenlId,
+    neli::genl::Genlmsghdr<neli::consts::genl::CtrlCmd, neli::consts::genl::CtrlAttr>,
+>;
+
+/// Sorts a lookup error by its errno (the raw netlink message is never shown).
+fn classify(e: &GenlRouterError) -> Lookup {
+    use neli::err::RouterError;
+    let errno = match e {
+        RouterError::Nlmsgerr(m) => Some(-*m.error()),
+        _ => None,
     };
-    match lookup() {
+    match errno {
+        Some(libc::ENOENT) => Lookup::Missing,
+        Some(n @ (libc::EPERM | libc::EACCES)) => Lookup::NotPermitted(errno_text(n)),
+        Some(n) => Lookup::Other(errno_text(n)),
+        // neli's own "family was not found" when the answer carried no id.
+        None if matches!(e, RouterError::Msg(_)) => Lookup::Missing,
+        None => Lookup::Other(e.to_string()),
+    }
+}
+
+fn lookup_family() -> Result<u16, Lookup> {
+    let (router, _mcast) =
+        NlRouter::connect(NlFamily::Generic, None, Groups::empty()).map_err(|e| match e {
+            neli::err::RouterError::Socket(s) => Lookup::Other(s.to_string()),
+            other => Lookup::Other(other.to_string()),
+        })?;
+    router
+        .resolve_genl_family(codec::IPVS_GENL_NAME)
+        .map_err(|e| classify(&e))
+}
+
+/// What modprobe said, in one line (its last line of error output, or its exit status).
+fn modprobe_ip_vs() -> Result<(), String> {
+    let out = std::process::Command::new("modprobe")
+        .arg("ip_vs")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run modprobe: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    Err(said
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("modprobe ip_vs failed ({})", out.status)))
+}
+
+/// Resolves the IPVS family id; loads ip_vs once when it is missing.
+fn resolve_family() -> Result<u16, Unavailable> {
+    let unavailable = |l: Lookup| match l {
+        Lookup::Missing => Unavailable::MissingAfterModprobe,
+        Lookup::NotPermitted(e) => Unavailable::NotPermitted(e),
+        Lookup::Other(e) => Unavailable::Netlink(e),
+    };
+    match lookup_family() {
         Ok(id) => Ok(id),
-        Err(first) => {
-            info!("IPVS generic netlink family not found ({first}); trying modprobe ip_vs");
-            let st = std::process::Command::new("modprobe").arg("ip_vs").status();
-            match st {
-                Ok(s) if s.success() => {
-                    lookup().map_err(|e| ClientError::NoIpvs(format!("after modprobe ip_vs: {e}")))
-                }
-                Ok(s) => Err(ClientError::NoIpvs(format!(
-                    "{first}; modprobe ip_vs failed ({s})"
-                ))),
-                Err(e) => Err(ClientError::NoIpvs(format!(
-                    "{first}; cannot run modprobe: {e}"
-                ))),
-            }
+        Err(Lookup::Missing) => {
+            debug!("the kernel has no IPVS netlink family: trying modprobe ip_vs");
+            modprobe_ip_vs().map_err(Unavailable::NoModule)?;
+            lookup_family().map_err(unavailable)
         }
+        Err(other) => Err(unavailable(other)),
     }
 }
 
@@ -174,7 +242,8 @@ impl IpvsClient {
     /// Opens the socket and resolves the family (modprobing ip_vs when needed).
     pub fn connect() -> Result<IpvsClient, ClientError> {
         let family = resolve_family()?;
-        let sock = NlSocket::connect(NlFamily::Generic, None, Groups::empty())?;
+        let sock = NlSocket::connect(NlFamily::Generic, None, Groups::empty())
+            .map_err(|e| Unavailable::Netlink(e.to_string()))?;
         let fd = sock.as_raw_fd();
         let one: libc::c_int = 1;
         let big: libc::c_int = 4 << 20;
@@ -222,6 +291,24 @@ impl IpvsClient {
             rbuf: vec![0; RECV_BUF],
             counters: ClientCounters::default(),
         })
+    }
+
+    /// Opens IPVS and checks that the kernel lets lvsd use it (one GET_INFO, which needs
+    /// CAP_NET_ADMIN): what the LVS side needs before it manages the table.
+    pub fn open_checked() -> Result<IpvsClient, Unavailable> {
+        let mut c = IpvsClient::connect().map_err(|e| match e {
+            ClientError::Unavailable(u) => u,
+            other => Unavailable::Netlink(other.to_string()),
+        })?;
+        match c.info() {
+            Ok(_) => Ok(c),
+            Err(ClientError::Kernel { errno, .. })
+                if errno == libc::EPERM || errno == libc::EACCES =>
+            {
+                Err(Unavailable::NotPermitted(errno_text(errno)))
+            }
+            Err(e) => Err(Unavailable::Netlink(e.to_string())),
+        }
     }
 
     /// Sets the number of messages per send (1 = keepalived's one-at-a-time behaviour).

@@ -1,6 +1,7 @@
 //! An in-memory IPVS table with the kernel's answers (EEXIST, ESRCH, ENOENT), for tests
 //! of the reconciler and the runtime. Failures can be injected per operation.
 
+use super::runtime::IpvsSource;
 use super::table::Table;
 use crate::ipvs::{
     CloneOps, DestState, IpvsBackend, IpvsGlobals, Op, OpResult, ServiceState, Stats, SyncDaemon,
@@ -35,6 +36,10 @@ pub struct FakeKernel {
     pub daemon_stops: Vec<SyncState>,
     /// The next this many sync-daemon starts fail.
     pub daemon_start_failures: usize,
+    /// Times the LVS runtime opened this kernel (through [`IpvsSource`]).
+    pub opens: usize,
+    /// The next opens fail with these reasons (IPVS not available yet).
+    pub unavailable: VecDeque<String>,
 }
 
 impl FakeKernel {
@@ -155,6 +160,23 @@ impl IpvsBackend for FakeIpvs {
             }
             Ok(results)
         })
+    }
+}
+
+/// The fake as the LVS runtime's source of IPVS: each open is counted, and fails while
+/// [`FakeKernel::unavailable`] holds reasons.
+impl IpvsSource for FakeIpvs {
+    type Backend = FakeIpvs;
+
+    fn open(&mut self) -> Result<FakeIpvs, String> {
+        self.with(|k| {
+            k.opens += 1;
+            match k.unavailable.pop_front() {
+                Some(reason) => Err(reason),
+                None => Ok(()),
+            }
+        })?;
+        Ok(self.clone())
     }
 }
 

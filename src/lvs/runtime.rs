@@ -9,6 +9,7 @@ use super::table::Table;
 use crate::alert::{Alert, MailSettings, Mailer};
 use crate::checkers::{CheckerEvent, CheckerId};
 use crate::config::Config;
+use crate::daemon::backoff::{human, Retry};
 use crate::daemon::Control;
 use crate::ipvs::client::IpvsClient;
 use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey};
@@ -205,43 +206,158 @@ fn apply_globals<B: IpvsGlobals>(backend: &mut B, config: &Config, old: Option<&
     // (src/vrrp/syncd.rs), as keepalived's VRRP process does.
 }
 
+/// Where the LVS side gets its IPVS backend, once a configuration needs one: the side
+/// asks only then, so a configuration without virtual servers never touches IPVS.
+pub trait IpvsSource: Send + 'static {
+    type Backend: IpvsBackend + IpvsGlobals + Send + 'static;
+    /// Opens IPVS (may block: it runs on the blocking pool). The error says why IPVS
+    /// cannot be used, as one sentence.
+    fn open(&mut self) -> Result<Self::Backend, String>;
+}
+
+/// The kernel's IPVS over generic netlink (`modprobe ip_vs` when it is missing).
+pub struct KernelIpvs;
+
+impl IpvsSource for KernelIpvs {
+    type Backend = IpvsClient;
+
+    fn open(&mut self) -> Result<IpvsClient, String> {
+        IpvsClient::open_checked().map_err(|e| e.to_string())
+    }
+}
+
+/// Whether a configuration needs IPVS: it has virtual servers (or groups of them).
+/// `lvs_sync_daemon` is the VRRP side's (it follows an instance's state).
+pub fn needs_ipvs(config: &Config) -> bool {
+    !config.virtual_servers.is_empty() || !config.virtual_server_groups.is_empty()
+}
+
 /// Runs the LVS side with the kernel's IPVS (the generic netlink client), the real health
 /// checkers, and real scripts and mail.
 pub async fn run(ctl: Control) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let client = tokio::task::spawn_blocking(IpvsClient::connect).await??;
-    tracing::debug!("IPVS netlink socket ready in {:.1?}", started.elapsed());
-    let rec = Reconciler::new();
-    run_from(
+    run_with(
         ctl,
-        client,
-        rec,
+        KernelIpvs,
         ManagedCheckers::default(),
         RealEffects::default(),
     )
     .await
 }
 
-/// Runs the LVS side over any backend until `ctl.shutdown` turns true.
-pub async fn run_with<B, C, E>(
-    ctl: Control,
-    backend: B,
+/// Runs the LVS side over any source of a backend until `ctl.shutdown` turns true. The
+/// backend is opened once the configuration has a virtual server; while it cannot be,
+/// the side retries with backoff (1 s doubling to 60 s) and follows reloads.
+pub async fn run_with<S, C, E>(
+    mut ctl: Control,
+    source: S,
     checkers: C,
     effects: E,
 ) -> anyhow::Result<()>
 where
-    B: IpvsBackend + IpvsGlobals + Send + 'static,
+    S: IpvsSource,
     C: CheckerStarter,
     E: EffectSink,
 {
-    run_from(ctl, backend, Reconciler::new(), checkers, effects).await
+    match wait_for_ipvs(&mut ctl, source).await? {
+        Some(backend) => run_from(ctl, backend, checkers, effects).await,
+        None => {
+            info!("LVS side stopped (it never needed IPVS, or never got it)");
+            Ok(())
+        }
+    }
 }
 
-/// [`run_with`], starting from a reconciler that may already hold the kernel's table.
+/// Waits until the configuration needs IPVS and IPVS can be opened; None when told to
+/// stop first. Failures are logged once per reason (and every ten minutes), each retry at
+/// debug level.
+async fn wait_for_ipvs<S: IpvsSource>(
+    ctl: &mut Control,
+    mut source: S,
+) -> anyhow::Result<Option<S::Backend>> {
+    let mut retry = Retry::default();
+    let mut said_idle = false;
+    let others = if ctl.opts.runs_vrrp() {
+        "; VRRP keeps running"
+    } else {
+        ""
+    };
+    loop {
+        if *ctl.shutdown.borrow() {
+            return Ok(None);
+        }
+        let config = ctl.reload.borrow().clone();
+        let wait = if !needs_ipvs(&config) {
+            if !said_idle {
+                info!("No virtual server in the configuration: the LVS side leaves IPVS alone until a reload adds one");
+                said_idle = true;
+            }
+            None
+        } else {
+            said_idle = false;
+            let started = std::time::Instant::now();
+            let (back, opened) = tokio::task::spawn_blocking(move || {
+                let r = source.open();
+                (source, r)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("the task opening IPVS failed: {e}"))?;
+            source = back;
+            match opened {
+                Ok(backend) => {
+                    let failed = retry.succeeded();
+                    if failed > 0 {
+                        info!("IPVS is available now (after {failed} failed attempts): the LVS side starts");
+                    }
+                    tracing::debug!("IPVS netlink socket ready in {:.1?}", started.elapsed());
+                    return Ok(Some(backend));
+                }
+                Err(reason) => {
+                    let step = retry.failed(tokio::time::Instant::now().into_std(), &reason);
+                    let delay = human(step.delay);
+                    if !step.log {
+                        tracing::debug!(
+                            "IPVS is still not available (attempt {}): retrying in {delay}",
+                            step.attempts
+                        );
+                    } else if step.attempts == 1 {
+                        error!("{reason}: the LVS side will retry in {delay}{others}");
+                    } else {
+                        error!(
+                            "{reason}: still so after {} attempts, the LVS side retries in {delay}{others}",
+                            step.attempts
+                        );
+                    }
+                    Some(step.delay)
+                }
+            }
+        };
+        let sleep = async {
+            match wait {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = ctl.shutdown.changed() => {
+                if r.is_err() {
+                    return Ok(None);
+                }
+            }
+            // A new configuration: look again at once (it may add or remove the need).
+            r = ctl.reload.changed() => {
+                if r.is_err() {
+                    return Ok(None);
+                }
+            }
+            _ = sleep => {}
+        }
+    }
+}
+
+/// [`run_with`] once the backend is open.
 async fn run_from<B, C, E>(
     mut ctl: Control,
     backend: B,
-    rec: Reconciler,
     mut checkers: C,
     mut effects: E,
 ) -> anyhow::Result<()>
@@ -257,7 +373,10 @@ where
     for e in start_effects {
         effects.effect(&config, e);
     }
-    let mut kernel = Kernel { backend, rec };
+    let mut kernel = Kernel {
+        backend,
+        rec: Reconciler::new(),
+    };
     apply_globals(&mut kernel.backend, &config, None);
     tracing::debug!("LVS start: state built in {state_built:.1?}");
     (kernel, state) = full_pass(kernel, state).await?;

@@ -185,6 +185,15 @@ impl Lab {
         Daemon::start(&self.nodes[i], kind, &self.dir.path().join(tag), conf, args)
     }
 
+    /// lvsd with both sides (no `-P`) in node `i`, with extra command-line arguments.
+    pub fn spawn_both_sides(&self, i: usize, tag: &str, conf: &str, args: &[&str]) -> Daemon {
+        let dir = self.dir.path().join(tag);
+        let mut d = Daemon::prepare(&self.nodes[i], Kind::Lvsd, &dir, conf, args);
+        d.vrrp_only = false;
+        d.restart();
+        d
+    }
+
     /// Captures ARP and VRRP on the bridge.
     pub fn capture(&self) -> Capture {
         Capture::start(&self.hub, "br0")
@@ -328,26 +337,34 @@ pub struct Daemon {
     pub log: PathBuf,
     /// Extra command-line arguments.
     args: Vec<String>,
+    /// `-P`: the VRRP side only (else both sides, with the checkers' pid file in `dir`).
+    vrrp_only: bool,
     child: Option<Child>,
 }
 
 impl Daemon {
     fn start(node: &Node, kind: Kind, dir: &Path, conf: &str, args: &[&str]) -> Daemon {
+        let mut d = Daemon::prepare(node, kind, dir, conf, args);
+        d.restart();
+        d
+    }
+
+    /// Writes the configuration; starts nothing.
+    fn prepare(node: &Node, kind: Kind, dir: &Path, conf: &str, args: &[&str]) -> Daemon {
         fs::create_dir_all(dir).expect("daemon dir");
         let conf_path = dir.join("keepalived.conf");
         fs::write(&conf_path, conf).expect("write conf");
         let log = dir.join("daemon.log");
-        let mut d = Daemon {
+        Daemon {
             kind,
             node: node.clone(),
             dir: dir.to_path_buf(),
             conf: conf_path,
             log,
             args: args.iter().map(|a| a.to_string()).collect(),
+            vrrp_only: true,
             child: None,
-        };
-        d.restart();
-        d
+        }
     }
 
     /// (Re)starts the daemon with the same config; the previous process must be gone.
@@ -370,7 +387,12 @@ impl Daemon {
         let _ = fs::remove_file(&vpid);
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.node.ns]).arg(&bin);
-        cmd.args(["-P", "-n", "-l"]);
+        if self.vrrp_only {
+            cmd.arg("-P");
+        } else {
+            cmd.arg("-c").arg(self.dir.join("checkers.pid"));
+        }
+        cmd.args(["-n", "-l"]);
         if self.kind == Kind::Keepalived {
             // No syslog; a killed VRRP child must stay dead (silent-death scenarios).
             cmd.args(["-G", "-R"]);
@@ -482,7 +504,7 @@ impl Drop for Daemon {
 }
 
 /// Is `pid` a live (not zombie) process?
-fn alive(pid: i32) -> bool {
+pub fn alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat
             .rsplit_once(')')
