@@ -136,6 +136,7 @@ fn config(n: usize, port: u16, delay_loop: Duration, tls: bool) -> Config {
                         status_codes: vec![],
                         digest: Some("444bcb3a3fcf8389296c49467f27e1d6".into()), // md5("ok")
                         virtualhost: None,
+                        regex: None,
                     }],
                     virtualhost: None,
                     http_protocol: None,

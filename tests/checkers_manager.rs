@@ -270,6 +270,7 @@ async fn http_get_checker_follows_the_digest() {
                 status_codes: vec![],
                 digest: Some("755f85c2723bb39381c7379a604160d8".into()), // md5("good")
                 virtualhost: None,
+                regex: None,
             }],
             virtualhost: None,
             http_protocol: None,

@@ -8,7 +8,7 @@ use lvsd::checkers::state::Timing;
 use lvsd::checkers::{CheckSettings, CheckerId, Verdict};
 use lvsd::config::{
     CheckerKind, DnsCheck, FileCheck, HttpCheck, MiscCheck, SmtpCheck, StatusRange, UdpCheck,
-    UrlCheck,
+    UrlCheck, UrlRegex,
 };
 use ports::{ClosedUdpPort, HeldTcpPort};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -64,6 +64,7 @@ fn url(path: &str) -> UrlCheck {
         status_codes: vec![],
         digest: None,
         virtualhost: None,
+        regex: None,
     }
 }
 
@@ -185,6 +186,36 @@ async fn http_status_and_ranges() {
     let kind = CheckerKind::Http(http(vec![u]));
     assert!(check_once(&settings(kind.clone(), err, 2000)).await.is_up());
     assert!(!check_once(&settings(kind, ok, 2000)).await.is_up());
+}
+
+/// `regex`: the body must match (case-insensitively here), or with `regex_no_match`
+/// must not; the offsets bound where the match starts (keepalived 2.2.7's HTTP_GET).
+#[tokio::test]
+async fn http_regex() {
+    let (port, _rx) = http_server(Reply::Full(200, "consul: Passing\n"), None).await;
+    let with = |pattern: &str, no_match: bool, min: Option<u32>| {
+        let mut u = url("/");
+        u.regex = Some(UrlRegex {
+            pattern: pattern.into(),
+            no_match,
+            options: vec!["caseless".into()],
+            min_offset: min,
+            max_offset: None,
+        });
+        settings(CheckerKind::Http(http(vec![u])), port, 2000)
+    };
+    assert!(check_once(&with("passing", false, None)).await.is_up());
+    let v = check_once(&with("critical", false, None)).await;
+    assert_eq!(
+        reason(&v),
+        format!("Regex did not match on [127.0.0.1]:tcp:{port} url(1).")
+    );
+    let v = check_once(&with("pass+ing", true, None)).await;
+    assert!(
+        reason(&v).starts_with("Regex matched (regex_no_match)"),
+        "{v:?}"
+    );
+    assert!(!check_once(&with("passing", false, Some(9))).await.is_up());
 }
 
 #[tokio::test]

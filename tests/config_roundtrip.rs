@@ -595,6 +595,17 @@ fn gen_checker(r: &mut Rng) -> Checker {
                         .collect(),
                     digest: r.maybe(|r| format!("{:016x}{:016x}", r.next(), r.next())),
                     virtualhost: r.maybe(|r| r.word("vh")),
+                    regex: r.maybe(|r| UrlRegex {
+                        pattern: format!("{}[0-9]+ ok$", r.word("st")),
+                        no_match: r.chance(),
+                        options: if r.chance() {
+                            vec!["caseless".into(), "multiline".into()]
+                        } else {
+                            Vec::new()
+                        },
+                        min_offset: r.maybe(|r| r.below(100) as u32),
+                        max_offset: r.maybe(|r| r.below(10000) as u32),
+                    }),
                 })
                 .collect(),
             virtualhost: r.maybe(|r| r.word("vh")),

@@ -167,7 +167,13 @@ struct Url {
     digest: Digest,
     /// The SNI name (the virtualhost with `enable_sni`), else the address is used.
     sni: Result<Option<ServerName<'static>>, String>,
+    /// `regex`, compiled (the configuration checked that it compiles).
+    regex: Option<regex::bytes::Regex>,
 }
+
+/// How much of a body a `regex` searches, at most (keepalived searches as it reads; a
+/// health page is far smaller).
+const REGEX_BODY_LIMIT: usize = 4 << 20;
 
 /// An HTTP_GET / SSL_GET checker's prepared state: built once, used for every check.
 pub struct HttpProbe {
@@ -215,6 +221,7 @@ impl HttpProbe {
                     request: request(http, &url.path, &host_header(s, http.tls, vhost)),
                     digest,
                     sni,
+                    regex: url.regex.as_ref().and_then(|r| r.compile().ok()),
                 }
             })
             .collect();
@@ -260,6 +267,14 @@ impl HttpProbe {
                 UrlError::Digest(got) => format!(
                     "MD5 digest error to {target} url({n}), expecting {}, got {got}.",
                     url.check.digest.as_deref().unwrap_or("")
+                ),
+                UrlError::Regex(matched) => format!(
+                    "Regex {} on {target} url({n}).",
+                    if matched {
+                        "matched (regex_no_match)"
+                    } else {
+                        "did not match"
+                    }
                 ),
             });
         }
@@ -314,6 +329,8 @@ enum UrlError {
     Status(u16),
     /// The body's MD5, in hex.
     Digest(String),
+    /// The body matched the regex (true) where it must not, or did not where it must.
+    Regex(bool),
 }
 
 impl From<ResponseError> for UrlError {
@@ -348,6 +365,9 @@ where
         .map_err(|e| io("sending request", e))?;
     stream.flush().await.map_err(|e| io("sending request", e))?;
     let mut reader = ResponseReader::new(!matches!(url.digest, Digest::None));
+    if url.regex.is_some() {
+        reader = reader.keeping_body(REGEX_BODY_LIMIT);
+    }
     let response = loop {
         let n = match stream.read(buf).await {
             Ok(n) => n,
@@ -370,14 +390,55 @@ where
         return Err(UrlError::Status(response.status));
     }
     match (&url.digest, response.md5) {
-        (Digest::None, _) => Ok(()),
-        (Digest::Md5(want), Some(got)) if *want == got => Ok(()),
-        (_, got) => Err(UrlError::Digest(hex::encode(got.unwrap_or_default()))),
+        (Digest::None, _) => {}
+        (Digest::Md5(want), Some(got)) if *want == got => {}
+        (_, got) => return Err(UrlError::Digest(hex::encode(got.unwrap_or_default()))),
+    }
+    match (&url.regex, &url.check.regex) {
+        (Some(re), Some(r)) => {
+            let matched = regex_matches(re, r, response.body.as_deref().unwrap_or_default());
+            if matched == r.no_match {
+                return Err(UrlError::Regex(matched));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `re` finds a match in `body` starting between `regex_min_offset` and
+/// `regex_max_offset`.
+fn regex_matches(re: &regex::bytes::Regex, r: &crate::config::UrlRegex, body: &[u8]) -> bool {
+    let from = r.min_offset.map_or(0, |o| o as usize).min(body.len());
+    match re.find(&body[from..]) {
+        // The leftmost match: if it starts too late, so would any other.
+        Some(m) => r
+            .max_offset
+            .is_none_or(|max| from + m.start() <= max as usize),
+        None => false,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn regex_offsets_bound_where_a_match_starts() {
+        let r = |min: Option<u32>, max: Option<u32>| crate::config::UrlRegex {
+            pattern: "pass+ing".into(),
+            no_match: false,
+            options: vec!["caseless".into()],
+            min_offset: min,
+            max_offset: max,
+        };
+        let body = b"status: PASSING\n";
+        let re = r(None, None).compile().unwrap();
+        assert!(super::regex_matches(&re, &r(None, None), body));
+        assert!(super::regex_matches(&re, &r(Some(8), Some(8)), body));
+        assert!(!super::regex_matches(&re, &r(Some(9), None), body));
+        assert!(!super::regex_matches(&re, &r(None, Some(7)), body));
+        assert!(!super::regex_matches(&re, &r(None, None), b"failing"));
+    }
+
     use super::*;
 
     #[test]

@@ -16,11 +16,13 @@ const MAX_HEADERS: usize = 64;
 const MAX_CHUNK_LINE: usize = 1024;
 
 /// A complete response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
     /// MD5 of the body, when the reader was asked to hash it.
     pub md5: Option<[u8; 16]>,
+    /// The body's first bytes, when the reader was asked to keep them.
+    pub body: Option<Vec<u8>>,
 }
 
 /// Why the bytes are not an acceptable HTTP/1.x response.
@@ -41,7 +43,7 @@ pub enum ResponseError {
 }
 
 /// What a call to [`ResponseReader::feed`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     /// The response is not complete yet: read more.
     More,
@@ -85,6 +87,8 @@ pub struct ResponseReader {
     /// Bytes of an incomplete head or chunk-size line carried over to the next feed.
     pending: Vec<u8>,
     md5: Option<Md5>,
+    /// The body kept so far, and how much of it to keep at most.
+    kept: Option<(Vec<u8>, usize)>,
     status: Option<u16>,
 }
 
@@ -95,8 +99,15 @@ impl ResponseReader {
             state: State::Head,
             pending: Vec::new(),
             md5: hash.then(Md5::new),
+            kept: None,
             status: None,
         }
+    }
+
+    /// Also keeps the body's first `limit` bytes (for a regular expression to search).
+    pub fn keeping_body(mut self, limit: usize) -> ResponseReader {
+        self.kept = Some((Vec::new(), limit));
+        self
     }
 
     /// The final status, once the head has been read.
@@ -185,12 +196,17 @@ impl ResponseReader {
         Response {
             status: self.status.unwrap_or(0),
             md5: self.md5.take().map(|h| h.finalize().into()),
+            body: self.kept.take().map(|(b, _)| b),
         }
     }
 
     fn hash(&mut self, data: &[u8]) {
         if let Some(h) = self.md5.as_mut() {
             h.update(data);
+        }
+        if let Some((body, limit)) = self.kept.as_mut() {
+            let room = limit.saturating_sub(body.len()).min(data.len());
+            body.extend_from_slice(&data[..room]);
         }
     }
 
@@ -355,6 +371,7 @@ mod tests {
         let want = Response {
             status: 200,
             md5: Some(md5(b"hello")),
+            body: None,
         };
         let mut r = ResponseReader::new(true);
         // Complete without EOF: the verdict is known at the last body byte.
@@ -365,7 +382,8 @@ mod tests {
             r.feed(resp).unwrap(),
             Progress::Done(Response {
                 status: 200,
-                md5: None
+                md5: None,
+                body: None,
             })
         );
     }
@@ -376,12 +394,13 @@ mod tests {
         let want = Response {
             status: 503,
             md5: Some(md5(b"hello world")),
+            body: None,
         };
         for cut in 0..=resp.len() {
             let (a, b) = resp.split_at(cut);
-            assert_eq!(run(&[a, b], true), Ok(want), "cut at {cut}");
+            assert_eq!(run(&[a, b], true), Ok(want.clone()), "cut at {cut}");
         }
-        assert_eq!(split(resp, 1, true), Ok(want));
+        assert_eq!(split(resp, 1, true), Ok(want.clone()));
     }
 
     #[test]
@@ -414,11 +433,16 @@ mod tests {
         let want = Response {
             status: 200,
             md5: Some(md5(b"hello chunked world")),
+            body: None,
         };
         let mut r = ResponseReader::new(true);
-        assert_eq!(r.feed(resp).unwrap(), Progress::Done(want));
+        assert_eq!(r.feed(resp).unwrap(), Progress::Done(want.clone()));
         for size in 1..resp.len() {
-            assert_eq!(split(resp, size, true), Ok(want), "pieces of {size}");
+            assert_eq!(
+                split(resp, size, true),
+                Ok(want.clone()),
+                "pieces of {size}"
+            );
         }
     }
 
@@ -468,7 +492,8 @@ mod tests {
                 split(&resp, size, true),
                 Ok(Response {
                     status: 200,
-                    md5: Some(md5(b"abc"))
+                    md5: Some(md5(b"abc")),
+                    body: None,
                 }),
                 "reads of {size}"
             );
@@ -553,7 +578,8 @@ mod tests {
             r.feed(resp).unwrap(),
             Progress::Done(Response {
                 status: 404,
-                md5: None
+                md5: None,
+                body: None,
             })
         );
         for size in 1..resp.len() {
@@ -573,7 +599,8 @@ mod tests {
                 r.feed(resp.as_bytes()).unwrap(),
                 Progress::Done(Response {
                     status: code,
-                    md5: Some(md5(b""))
+                    md5: Some(md5(b"")),
+                    body: None,
                 })
             );
         }
@@ -626,7 +653,7 @@ mod tests {
                     break;
                 }
             }
-            prop_assert_eq!(done, Some(Response { status: 200, md5: Some(md5(&body)) }));
+            prop_assert_eq!(done, Some(Response { status: 200, md5: Some(md5(&body)), body: None }));
         }
     }
 }

@@ -763,9 +763,44 @@ impl P<'_> {
             status_codes: Vec::new(),
             digest: None,
             virtualhost: None,
+            regex: None,
         };
+        let mut rx = UrlRegex {
+            pattern: String::new(),
+            no_match: false,
+            options: Vec::new(),
+            min_offset: None,
+            max_offset: None,
+        };
+        let mut regex_at = None;
         self.block(open, |p, t, opens| match p.txt(t[0]) {
             "path" => set(&mut u.path, p.string(t)),
+            "regex" => {
+                if let Some(v) = p.script(t, None) {
+                    // (read as the rest of the line, like keepalived; not a script)
+                    p.scripts.pop();
+                    rx.pattern = v;
+                    regex_at = Some(t[0]);
+                }
+            }
+            "regex_no_match" => rx.no_match = p.flag(t),
+            "regex_options" => {
+                for o in &t[1..] {
+                    let name = p.txt(*o);
+                    if REGEX_OPTIONS.contains(&name) {
+                        rx.options.push(name.to_string());
+                    } else if !REGEX_TUNING_OPTIONS.contains(&name) {
+                        p.problem(
+                            *o,
+                            format!("regex_options: `{name}` is not supported by lvsd (ignored)"),
+                        );
+                    }
+                }
+            }
+            // The PCRE2 JIT stack: lvsd's regular expressions need none.
+            "regex_stack" => {}
+            "regex_min_offset" => rx.min_offset = p.u32v(t),
+            "regex_max_offset" => rx.max_offset = p.u32v(t),
             "digest" => {
                 if let Some(v) = p.arg(t, 1) {
                     p.no_more(t, 2);
@@ -800,6 +835,12 @@ impl P<'_> {
             "virtualhost" => u.virtualhost = p.string(t),
             _ => p.unknown(t, opens, &keywords::URL),
         });
+        if let Some(at) = regex_at {
+            match rx.compile() {
+                Ok(_) => u.regex = Some(rx),
+                Err(e) => self.problem(at, format!("{e} (ignored)")),
+            }
+        }
         if u.path.is_empty() {
             self.problem(open, "url needs a `path`");
             return None;

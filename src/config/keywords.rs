@@ -441,8 +441,11 @@ checker_table!(FILE, "FILE_CHECK", ["track_file", "weight"], []);
 
 pub const URL: Table = Table {
     name: "url",
-    supported: &["path", "status_code", "digest", "virtualhost"],
-    unsupported: &[
+    supported: &[
+        "path",
+        "status_code",
+        "digest",
+        "virtualhost",
         "regex",
         "regex_no_match",
         "regex_options",
@@ -450,6 +453,7 @@ pub const URL: Table = Table {
         "regex_min_offset",
         "regex_max_offset",
     ],
+    unsupported: &[],
 };
 
 /// Every table, for tests and documentation.

@@ -781,7 +781,68 @@ pub struct UrlCheck {
     /// Lower-case hex MD5 of the body.
     pub digest: Option<String>,
     pub virtualhost: Option<String>,
+    /// `regex …`: the body must match (or, with `regex_no_match`, must not).
+    pub regex: Option<UrlRegex>,
 }
+
+/// A URL's `regex` and its settings (PCRE2 options keepalived takes that mean something
+/// to lvsd's regular expressions: caseless, multiline, dotall, extended, ungreedy).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct UrlRegex {
+    pub pattern: String,
+    pub no_match: bool,
+    pub options: Vec<String>,
+    /// Where in the body a match may start: from `min_offset`, up to `max_offset`.
+    pub min_offset: Option<u32>,
+    pub max_offset: Option<u32>,
+}
+
+impl UrlRegex {
+    /// The pattern with its options, as the `regex` crate takes it.
+    pub fn compile(&self) -> Result<regex::bytes::Regex, String> {
+        let mut b = regex::bytes::RegexBuilder::new(&self.pattern);
+        for o in &self.options {
+            match o.as_str() {
+                "caseless" => b.case_insensitive(true),
+                "multiline" => b.multi_line(true),
+                "dotall" => b.dot_matches_new_line(true),
+                "extended" => b.ignore_whitespace(true),
+                "ungreedy" => b.swap_greed(true),
+                "never_utf" => b.unicode(false),
+                _ => &mut b,
+            };
+        }
+        b.size_limit(1 << 22)
+            .build()
+            .map_err(|e| format!("regex `{}`: {e}", self.pattern))
+    }
+}
+
+/// regex_options keepalived takes that only tune PCRE2 (or its JIT) and change no match
+/// lvsd makes: accepted, nothing to do.
+pub const REGEX_TUNING_OPTIONS: &[&str] = &[
+    "utf",
+    "ucp",
+    "never_ucp",
+    "no_auto_capture",
+    "no_auto_possess",
+    "no_dotstar_anchor",
+    "no_start_optimize",
+    "auto_callout",
+    "dupnames",
+    "never_backslash_c",
+    "use_offset_limit",
+];
+
+/// regex_options lvsd reads: see [`UrlRegex::compile`].
+pub const REGEX_OPTIONS: &[&str] = &[
+    "caseless",
+    "multiline",
+    "dotall",
+    "extended",
+    "ungreedy",
+    "never_utf",
+];
 
 impl UrlCheck {
     /// Whether `status` is one this URL accepts.

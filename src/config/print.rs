@@ -597,6 +597,15 @@ fn checker(w: &mut W, c: &Checker) {
                     w.line(format!("status_code {}", codes.join(" ")));
                 }
                 w.opt("virtualhost", &u.virtualhost, |s| q(s));
+                if let Some(r) = &u.regex {
+                    w.line(format!("regex {}", q(&r.pattern)));
+                    w.flag("regex_no_match", r.no_match);
+                    if !r.options.is_empty() {
+                        w.line(format!("regex_options {}", r.options.join(" ")));
+                    }
+                    w.opt("regex_min_offset", &r.min_offset, |n| n.to_string());
+                    w.opt("regex_max_offset", &r.max_offset, |n| n.to_string());
+                }
                 w.close();
             }
             w.opt("virtualhost", &h.virtualhost, |s| q(s));
