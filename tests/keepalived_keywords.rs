@@ -224,3 +224,35 @@ virtual_server 192.0.2.10 80 {
     // Nothing else: the keywords inside the skipped blocks give no second warning.
     assert_eq!(stderr.lines().count(), want.len(), "{stderr}");
 }
+
+/// docs/configuration.md's "Not supported" table names every keyword the tables call
+/// unsupported (as `KEYWORD`), so that the reference is whole.
+#[test]
+fn the_docs_name_every_unsupported_keyword() {
+    let doc = include_str!("../docs/configuration.md");
+    let start = doc
+        .find("\n## Not supported")
+        .expect("docs/configuration.md has no \"Not supported\" section");
+    let section = &doc[start + 1..];
+    let section = section[1..]
+        .find("\n## ")
+        .map_or(section, |end| &section[..end + 1]);
+    let named: BTreeSet<&str> = section
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .flat_map(|l| l.split('`').skip(1).step_by(2))
+        .collect();
+    let mut bad = Vec::new();
+    for t in keywords::ALL {
+        for kw in t.unsupported {
+            if !named.contains(kw) {
+                bad.push(format!("{}: {kw}", t.name));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "not in the docs' table:\n{}",
+        bad.join("\n")
+    );
+}
