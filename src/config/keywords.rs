@@ -7,7 +7,9 @@ pub struct Table {
     pub name: &'static str,
     /// Keywords lvsd reads.
     pub supported: &'static [&'static str],
-    /// Keywords keepalived has that lvsd does not implement yet: a warning, not an error.
+    /// Keywords keepalived 2.2.7 has that lvsd does not implement yet: a warning, not an
+    /// error. tests/keepalived_keywords.rs holds every table to keepalived's list, and
+    /// docs/configuration.md ("Not supported") says why for each.
     pub unsupported: &'static [&'static str],
 }
 
