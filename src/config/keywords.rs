@@ -7,7 +7,9 @@ pub struct Table {
     pub name: &'static str,
     /// Keywords lvsd reads.
     pub supported: &'static [&'static str],
-    /// Keywords keepalived has that lvsd does not implement yet: a warning, not an error.
+    /// Keywords keepalived 2.2.7 has that lvsd does not implement yet: a warning, not an
+    /// error. tests/keepalived_keywords.rs holds every table to keepalived's list, and
+    /// docs/configuration.md ("Not supported") says why for each.
     pub unsupported: &'static [&'static str],
 }
 
@@ -49,16 +51,25 @@ pub const TOP: Table = Table {
         "static_rules",
     ],
     unsupported: &[
+        // `include` that also reports unreadable or unmatched files.
+        "includer",
+        "includem",
+        "includew",
+        "includeb",
+        "includea",
         "net_namespace_ipvs",
         "use_pid_dir",
         "linkbeat_use_polling",
+        // Blocks lvsd skips whole, with what they hold.
         "linkbeat_interfaces",
-        "vrrp_track_file",
+        "interface_up_down_delays",
+        "track_group",
         "track_file",
+        "vrrp_track_file",
         "vrrp_track_process",
-        "track_process",
         "bfd_instance",
         "garp_group",
+        "SSL",
     ],
 };
 
@@ -98,67 +109,114 @@ pub const GLOBAL: Table = Table {
         "notify_script_timeout",
     ],
     unsupported: &[
-        "dynamic_interfaces",
+        // Firewall rules (no_accept, IGMP/MLD on VMACs) and fwmarks for groups.
         "vrrp_iptables",
         "vrrp_ipsets",
-        "vrrp_nftables",
+        "nftables",
+        "nftables_priority",
+        "nftables_counters",
+        "nftables_ifindex",
+        "nftables_ipvs",
+        "nftables_ipvs_priority",
+        "nftables_ipvs_start_fwmark",
+        "disable_local_igmp",
+        // The IPVS table at start and stop.
         "lvs_flush",
+        "lvs_flush_on_stop",
         "lvs_flush_onstop",
-        "checker_process_priority",
-        "vrrp_process_priority",
-        "bfd_process_priority",
-        "vrrp_priority",
-        "checker_priority",
-        "vrrp_no_swap",
-        "checker_no_swap",
-        "vrrp_rt_priority",
-        "checker_rt_priority",
+        // VRRP behaviour.
+        "dynamic_interfaces",
+        "default_interface",
         "vrrp_lower_prio_no_advert",
         "vrrp_higher_prio_send_advert",
+        "vrrp_min_garp",
+        "vrrp_garp_lower_prio_delay",
+        "vrrp_garp_lower_prio_repeat",
+        "vrrp_garp_interval",
+        "vrrp_gna_interval",
+        "vrrp_garp_extra_if",
+        "vrrp_vmac_garp_intvl",
+        "vrrp_down_timer_adverts",
+        "vrrp_startup_delay",
+        "vrrp_rx_bufs_policy",
+        "vrrp_rx_bufs_multiplier",
+        "vmac_prefix",
+        "vmac_addr_prefix",
+        "log_unknown_vrids",
+        // Notifications and email.
+        "vrrp_notify_priority_changes",
+        "fifo_write_vrrp_states_on_reload",
+        "rs_init_notifies",
+        "no_checker_emails",
+        "no_email_faults",
+        "checker_log_all_failures",
+        // Programs run once at start and at stop.
+        "startup_script",
+        "startup_script_timeout",
+        "shutdown_script",
+        "shutdown_script_timeout",
+        // Scheduling of keepalived's vrrp, checker and bfd processes.
         "max_auto_priority",
         "min_auto_priority_delay",
-        "enable_traps",
+        "vrrp_priority",
+        "checker_priority",
+        "bfd_priority",
+        "vrrp_no_swap",
+        "checker_no_swap",
+        "bfd_no_swap",
+        "vrrp_cpu_affinity",
+        "checker_cpu_affinity",
+        "bfd_cpu_affinity",
+        "vrrp_rt_priority",
+        "checker_rt_priority",
+        "bfd_rt_priority",
+        "vrrp_rlimit_rttime",
+        "checker_rlimit_rttime",
+        "bfd_rlimit_rttime",
+        "vrrp_rlimit_rtime",
+        "checker_rlimit_rtime",
+        "bfd_rlimit_rtime",
+        // Names of keepalived's processes.
+        "process_names",
+        "process_name",
+        "vrrp_process_name",
+        "checker_process_name",
+        "lvs_process_name",
+        "bfd_process_name",
+        // Receive buffers of keepalived's netlink sockets: tuning of keepalived's own
+        // sockets, kept as a warning so that an operator who needed them is told.
+        "vrrp_netlink_cmd_rcv_bufs",
+        "vrrp_netlink_cmd_rcv_bufs_force",
+        "vrrp_netlink_monitor_rcv_bufs",
+        "vrrp_netlink_monitor_rcv_bufs_force",
+        "lvs_netlink_cmd_rcv_bufs",
+        "lvs_netlink_cmd_rcv_bufs_force",
+        "lvs_netlink_monitor_rcv_bufs",
+        "lvs_netlink_monitor_rcv_bufs_force",
+        "process_monitor_rcv_bufs",
+        "process_monitor_rcv_bufs_force",
+        // SNMP and DBus.
         "snmp_socket",
+        "enable_traps",
         "enable_snmp_vrrp",
+        "enable_snmp_keepalived",
         "enable_snmp_checker",
         "enable_snmp_rfc",
         "enable_snmp_rfcv2",
         "enable_snmp_rfcv3",
         "enable_dbus",
         "dbus_service_name",
-        "default_interface",
-        "vrrp_rx_bufs_policy",
-        "vrrp_rx_bufs_multiplier",
-        "process_names",
-        "process_name",
-        "vrrp_process_name",
-        "checker_process_name",
-        "instance",
-        "net_namespace",
-        "use_pid_dir",
-        "linkbeat_use_polling",
-        "vrrp_netlink_cmd_rcv_bufs",
-        "vrrp_netlink_monitor_rcv_bufs",
-        "lvs_netlink_cmd_rcv_bufs",
-        "lvs_netlink_monitor_rcv_bufs",
-        "vrrp_min_garp",
-        "vrrp_garp_lower_prio_delay",
-        "vrrp_garp_lower_prio_repeat",
-        "vrrp_garp_interval",
-        "vrrp_gna_interval",
-        "vrrp_startup_delay",
-        "no_email_faults",
-        "startup_script",
-        "shutdown_script",
-        "reload_time_file",
+        // Reading, reloading and dumping the configuration.
         "tmp_config_directory",
+        "config_save_dir",
+        "include_check",
+        "reload_check_config",
+        "reload_time_file",
+        "reload_repeat",
+        "reload_file",
         "data_use_instance",
-        "json_version",
         "random_seed",
         "umask",
-        "vrrp_notify_priority_changes",
-        "checker_log_all_failures",
-        "script_security_checks",
     ],
 };
 
@@ -197,6 +255,7 @@ pub const SYNC_GROUP: Table = Table {
         "track_process",
         "track_bfd",
         "sync_group_tracking_weight",
+        "notify_priority_changes",
     ],
 };
 
@@ -264,7 +323,11 @@ pub const INSTANCE: Table = Table {
         "linkbeat_use_polling",
         "track_src_ip",
         "garp_extra_if",
+        "vmac_garp_intvl",
         "down_timer_adverts",
+        "vrf",
+        "use_vmac_addr",
+        "mcast_dst_ip",
     ],
 };
 
@@ -323,10 +386,11 @@ pub const VS: Table = Table {
         "real_server",
     ],
     unsupported: &[
-        "quorum_up_down_wait",
-        "lvs_sync_daemon",
-        "nat_mask",
-        "real_server_group",
+        // The real servers' default weight.
+        "weight",
+        "snmp_name",
+        // Accepted by keepalived 2.2.7 with a complaint and no effect.
+        "hashed",
     ],
 };
 
@@ -359,7 +423,7 @@ pub const RS: Table = Table {
         "PING_CHECK",
         "FILE_CHECK",
     ],
-    unsupported: &["BFD_CHECK", "log_all_failures"],
+    unsupported: &["snmp_name", "BFD_CHECK"],
 };
 
 /// Keywords every checker takes.
@@ -378,8 +442,8 @@ pub const CHECK_COMMON: &[&str] = &[
     "fwmark",
 ];
 
-/// Checker keywords keepalived has that lvsd does not implement yet.
-pub const CHECK_COMMON_UNSUPPORTED: &[&str] = &["fast_recovery", "log_all_failures", "source_ip"];
+/// Checker keywords keepalived has that lvsd does not implement yet (all but FILE_CHECK).
+pub const CHECK_COMMON_UNSUPPORTED: &[&str] = &["log_all_failures"];
 
 macro_rules! checker_table {
     ($name:ident, $label:expr, [$($kw:expr),*], [$($un:expr),*]) => {
@@ -390,7 +454,7 @@ macro_rules! checker_table {
                 "connect_timeout", "retry", "delay_before_retry",
                 "delay_loop", "warmup", "alpha", "fwmark" $(, $kw)*
             ],
-            unsupported: &["fast_recovery", "log_all_failures", "source_ip" $(, $un)*],
+            unsupported: &[$($un),*],
         };
     };
 }
@@ -405,7 +469,7 @@ checker_table!(
         "enable_sni",
         "nb_get_retry"
     ],
-    ["tls_compliant"]
+    ["fast_recovery", "log_all_failures"]
 );
 checker_table!(
     SSL,
@@ -417,26 +481,31 @@ checker_table!(
         "enable_sni",
         "nb_get_retry"
     ],
-    ["tls_compliant"]
+    ["fast_recovery", "log_all_failures"]
 );
-checker_table!(TCP, "TCP_CHECK", [], []);
+checker_table!(TCP, "TCP_CHECK", [], ["log_all_failures"]);
 checker_table!(
     MISC,
     "MISC_CHECK",
     ["misc_path", "misc_timeout", "misc_dynamic", "user"],
-    []
+    ["log_all_failures"]
 );
-checker_table!(SMTP, "SMTP_CHECK", ["helo_name", "host"], []);
+checker_table!(
+    SMTP,
+    "SMTP_CHECK",
+    ["helo_name", "host"],
+    ["log_all_failures"]
+);
 // SMTP_CHECK's deprecated `host { … }` block: the connection settings of one more checker.
-checker_table!(SMTP_HOST, "host", [], []);
-checker_table!(DNS, "DNS_CHECK", ["type", "name"], []);
+checker_table!(SMTP_HOST, "host", [], ["log_all_failures"]);
+checker_table!(DNS, "DNS_CHECK", ["type", "name"], ["log_all_failures"]);
 checker_table!(
     UDP,
     "UDP_CHECK",
     ["payload", "require_reply"],
-    ["min_reply_length", "max_reply_length"]
+    ["log_all_failures", "min_reply_length", "max_reply_length"]
 );
-checker_table!(PING, "PING_CHECK", [], []);
+checker_table!(PING, "PING_CHECK", [], ["log_all_failures"]);
 checker_table!(FILE, "FILE_CHECK", ["track_file", "weight"], []);
 
 pub const URL: Table = Table {
