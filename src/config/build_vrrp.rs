@@ -378,6 +378,8 @@ impl P<'_> {
                     "autojoin",
                     "preferred_lft",
                     "track_group",
+                    "mngtmpaddr",
+                    "use_vmac",
                 ]
                 .contains(&opt)
                 {
@@ -387,6 +389,8 @@ impl P<'_> {
                         || opt == "noprefixroute"
                         || opt == "home"
                         || opt == "autojoin"
+                        || opt == "mngtmpaddr"
+                        || opt == "use_vmac"
                     {
                         1
                     } else {

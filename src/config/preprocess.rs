@@ -663,6 +663,12 @@ impl<'a> Pre<'a> {
 
     fn line(&mut self, text: &str, at: At, segs: Option<Vec<Seg>>, path: &Path) {
         if let Some(arg) = text.strip_prefix("include") {
+            // keepalived's includer/includem/includew/includeb/includea only choose which
+            // problems with the pattern it reports: lvsd reports them all.
+            let arg = match arg.as_bytes().first() {
+                Some(b'r' | b'm' | b'w' | b'b' | b'a') => &arg[1..],
+                _ => arg,
+            };
             if arg.is_empty() || arg.starts_with([' ', '\t']) {
                 self.include(arg.trim(), at, path);
                 return;
