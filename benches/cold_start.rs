@@ -7,7 +7,7 @@
 //!     cargo bench --bench cold_start          # N=1000 M=20 ROUNDS=5 by default
 
 use lvsd::ipvs::codec::{encode_op_cached, ServiceIdentCache};
-use lvsd::ipvs::{IpvsBackend, Op, OpResult, Prepare, ServiceState};
+use lvsd::ipvs::{IpvsBackend, Op, OpResult, ServiceState};
 use lvsd::lvs::reconcile::Reconciler;
 use lvsd::lvs::state::LvsState;
 use std::fmt::Write as _;
@@ -45,49 +45,30 @@ fn config_text(n: usize, m: usize) -> String {
     s
 }
 
-/// A kernel that is empty and acknowledges everything; its preparation encodes each batch
-/// of operations into netlink messages, 256 per buffer, as the client's encoder does.
+/// A kernel that is empty and acknowledges everything; it encodes each batch of
+/// operations into netlink messages, 256 per buffer, as the client's encoder does.
 struct EncodeOnly {
     bytes: usize,
 }
 
-struct EncodeOnlyPrep;
-
-impl Prepare for EncodeOnlyPrep {
-    /// (operations, bytes encoded)
-    type Prepared = Result<(usize, usize), String>;
-    fn prepare(&self, ops: &[Op]) -> Self::Prepared {
-        let mut buf = Vec::new();
-        let mut bytes = 0;
-        let mut idents = ServiceIdentCache::default();
-        for (n, op) in ops.iter().enumerate() {
-            if n % 256 == 0 {
-                bytes += buf.len();
-                buf.clear();
-            }
-            encode_op_cached(&mut buf, 0x20, n as u32, op, &mut idents)
-                .map_err(|e| e.to_string())?;
-        }
-        Ok((ops.len(), bytes + buf.len()))
-    }
-}
-
 impl IpvsBackend for EncodeOnly {
     type Error = std::io::Error;
-    type Preparer = EncodeOnlyPrep;
     fn dump(&mut self) -> Result<Vec<ServiceState>, Self::Error> {
         Ok(Vec::new())
     }
-    fn preparer(&self) -> EncodeOnlyPrep {
-        EncodeOnlyPrep
-    }
-    fn apply_prepared(
-        &mut self,
-        prepared: Result<(usize, usize), String>,
-    ) -> Result<Vec<OpResult>, Self::Error> {
-        let (n, bytes) = prepared.map_err(std::io::Error::other)?;
-        self.bytes += bytes;
-        Ok(vec![Ok(()); n])
+    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, Self::Error> {
+        let mut buf = Vec::new();
+        let mut idents = ServiceIdentCache::default();
+        for (n, op) in ops.iter().enumerate() {
+            if n % 256 == 0 {
+                self.bytes += buf.len();
+                buf.clear();
+            }
+            encode_op_cached(&mut buf, 0x20, n as u32, op, &mut idents)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        self.bytes += buf.len();
+        Ok(vec![Ok(()); ops.len()])
     }
 }
 

@@ -714,24 +714,14 @@ impl IpvsClient {
     }
 }
 
-impl Prepare for Encoder {
-    type Prepared = Encoded;
-    fn prepare(&self, ops: &[Op]) -> Encoded {
-        self.encode(ops)
-    }
-}
-
 impl IpvsBackend for IpvsClient {
     type Error = ClientError;
-    type Preparer = Encoder;
     fn dump(&mut self) -> Result<Vec<ServiceState>, ClientError> {
         self.dump_all()
     }
-    fn preparer(&self) -> Encoder {
-        self.encoder()
-    }
-    fn apply_prepared(&mut self, ops: Encoded) -> Result<Vec<OpResult>, ClientError> {
-        self.send_encoded(ops)
+    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, ClientError> {
+        let encoded = self.encoder().encode(ops);
+        self.send_encoded(encoded)
     }
 }
 

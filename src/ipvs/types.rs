@@ -208,39 +208,11 @@ pub type OpResult = Result<(), i32>;
 /// tests use an in-memory table.
 pub trait IpvsBackend {
     type Error: std::error::Error + Send + Sync + 'static;
-    /// Makes operations ready to send (the client encodes them), on any thread: a full
-    /// pass prepares the next operations while the backend applies the last ones.
-    type Preparer: Prepare;
     /// Every service with its destinations.
     fn dump(&mut self) -> Result<Vec<ServiceState>, Self::Error>;
-    fn preparer(&self) -> Self::Preparer;
-    /// Applies prepared operations in order (batched where the transport can), returning
-    /// one result per operation; a transport failure is the outer error.
-    fn apply_prepared(
-        &mut self,
-        ops: <Self::Preparer as Prepare>::Prepared,
-    ) -> Result<Vec<OpResult>, Self::Error>;
-    /// Prepares and applies, on this thread.
-    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, Self::Error> {
-        let prepared = self.preparer().prepare(ops);
-        self.apply_prepared(prepared)
-    }
-}
-
-/// See [`IpvsBackend::Preparer`].
-pub trait Prepare: Send {
-    type Prepared: Send;
-    fn prepare(&self, ops: &[Op]) -> Self::Prepared;
-}
-
-/// The preparation of a backend that takes the operations as they are.
-pub struct CloneOps;
-
-impl Prepare for CloneOps {
-    type Prepared = Vec<Op>;
-    fn prepare(&self, ops: &[Op]) -> Vec<Op> {
-        ops.to_vec()
-    }
+    /// Applies operations in order (batched where the transport can), returning one
+    /// result per operation; a transport failure is the outer error.
+    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, Self::Error>;
 }
 
 /// The sync daemon role (IPVS_DAEMON_ATTR_STATE).

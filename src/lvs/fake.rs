@@ -4,8 +4,8 @@
 use super::runtime::IpvsSource;
 use super::table::Table;
 use crate::ipvs::{
-    CloneOps, DestState, IpvsBackend, IpvsGlobals, Op, OpResult, ServiceState, Stats, SyncDaemon,
-    SyncState, Timeouts,
+    DestState, IpvsBackend, IpvsGlobals, Op, OpResult, ServiceState, Stats, SyncDaemon, SyncState,
+    Timeouts,
 };
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -105,8 +105,6 @@ impl FakeIpvs {
 
 impl IpvsBackend for FakeIpvs {
     type Error = FakeError;
-    type Preparer = CloneOps;
-
     fn dump(&mut self) -> Result<Vec<ServiceState>, FakeError> {
         self.with(|k| {
             k.dumps += 1;
@@ -135,11 +133,7 @@ impl IpvsBackend for FakeIpvs {
         })
     }
 
-    fn preparer(&self) -> CloneOps {
-        CloneOps
-    }
-
-    fn apply_prepared(&mut self, ops: Vec<Op>) -> Result<Vec<OpResult>, FakeError> {
+    fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, FakeError> {
         self.with(|k| {
             k.apply_calls += 1;
             if k.transport_failures.pop_front().is_some()
@@ -149,14 +143,14 @@ impl IpvsBackend for FakeIpvs {
             }
             let mut results = Vec::with_capacity(ops.len());
             for op in ops {
-                match k.errno_for(&op) {
+                match k.errno_for(op) {
                     Some(e) => results.push(Err(e)),
                     None => {
-                        k.table.apply(&op);
+                        k.table.apply(op);
                         results.push(Ok(()));
                     }
                 }
-                k.log.push(op);
+                k.log.push(op.clone());
             }
             Ok(results)
         })

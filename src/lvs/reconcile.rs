@@ -15,7 +15,7 @@
 //! whole (with any foreign destination inside them), unless `-I`.
 
 use super::table::{diff, diff_service, Both, Ownership, Table};
-use crate::ipvs::{IpvsBackend, Op, Prepare, ServiceKey};
+use crate::ipvs::{IpvsBackend, Op, ServiceKey};
 use rustc_hash::FxHashSet;
 use tracing::{debug, info, warn};
 
@@ -75,63 +75,6 @@ fn dest_op_service(op: &Op) -> Option<&ServiceKey> {
 /// Operations a full pass sends together once it has found them (services are never
 /// split: a part ends after the service that reaches this many).
 const PART_OPS: usize = 1024;
-/// Parts found but not yet sent, at most.
-const PARTS_AHEAD: usize = 4;
-
-/// The producer side of [`Reconciler::sync_parts`]: diffs each part `produce` hands over
-/// against the kernel table (with what lvsd owned before and what the part claims), sending
-/// the operations in parts of about [`PART_OPS`], then the deletions of the managed
-/// services no part wants. Stops when the receiver is gone. Returns the parts' claims.
-fn diff_parts<P, R>(
-    actual: &Table,
-    owned: &Ownership,
-    produce: P,
-    prepare: &R,
-    tx: &std::sync::mpsc::SyncSender<(Vec<Op>, R::Prepared)>,
-) -> Vec<Ownership>
-where
-    P: FnOnce(&mut dyn FnMut(&Table, Ownership)),
-    R: Prepare,
-{
-    let send = |ops: Vec<Op>| {
-        let prepared = prepare.prepare(&ops);
-        tx.send((ops, prepared)).is_ok()
-    };
-    let mut wanted: FxHashSet<ServiceKey> = FxHashSet::default();
-    let mut claims = Vec::new();
-    let mut ops = Vec::new();
-    let mut open = true;
-    produce(&mut |part: &Table, claimed: Ownership| {
-        if !open {
-            return;
-        }
-        let owns = Both(owned, &claimed);
-        for (k, want) in &part.services {
-            if !wanted.insert(*k) {
-                continue;
-            }
-            diff_service(k, Some(want), actual.services.get(k), &owns, &mut ops);
-            if ops.len() >= PART_OPS {
-                open = send(std::mem::take(&mut ops));
-                if !open {
-                    break;
-                }
-            }
-        }
-        claims.push(claimed);
-    });
-    if open {
-        for (k, have) in &actual.services {
-            if !wanted.contains(k) {
-                diff_service(k, None, Some(have), owned, &mut ops);
-            }
-        }
-        if !ops.is_empty() {
-            send(ops);
-        }
-    }
-    claims
-}
 
 /// A pass's closing line: its figures (debug) when everything went through, else how
 /// many operations failed.
@@ -215,17 +158,16 @@ impl Reconciler {
     /// A full pass over a desired table that `produce` hands over in parts (each part some
     /// services with their destinations, and what the configuration claims among them; a
     /// service in more than one part counts once, as its first part has it; the claims
-    /// are added to what lvsd manages, as [`Reconciler::claim`] does). `produce` runs on a
-    /// second thread, which also diffs each part against the copy of the kernel table and
-    /// prepares (encodes) the operations, while this thread sends those found so far:
-    /// building, diffing and encoding overlap with the kernel's work.
+    /// are added to what lvsd manages, as [`Reconciler::claim`] does). Each part is diffed
+    /// against the copy of the kernel table as it comes, and the operations go out about
+    /// [`PART_OPS`] at a time, so the whole desired table is never built at once.
     /// The operations come in the same order as [`Reconciler::plan`]'s: services
     /// before their destinations, deletions of unwanted services last. Successes are
     /// booked once every part is sent.
     pub fn sync_parts<B, P>(&mut self, backend: &mut B, produce: P) -> Result<Pass, B::Error>
     where
         B: IpvsBackend,
-        P: FnOnce(&mut dyn FnMut(&Table, Ownership)) + Send,
+        P: FnOnce(&mut dyn FnMut(&Table, Ownership)),
     {
         let started = std::time::Instant::now();
         if self.stale {
@@ -237,26 +179,38 @@ impl Reconciler {
         let (actual, owned) = (&self.actual, &self.owned);
         let mut sent: Vec<(Vec<Op>, Vec<crate::ipvs::OpResult>)> = Vec::new();
         let mut failure = None;
-        let preparer = backend.preparer();
-        let claims = std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(PARTS_AHEAD);
-            let differ = s.spawn(move || diff_parts(actual, owned, produce, &preparer, &tx));
-            // Dropping the receiver after a transport error stops the producer at its
-            // next part.
-            for (ops, prepared) in rx {
-                match backend.apply_prepared(prepared) {
-                    Ok(results) => sent.push((ops, results)),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
+        // After a transport error nothing more is sent.
+        let mut send = |ops: Vec<Op>| {
+            if failure.is_some() || ops.is_empty() {
+                return;
+            }
+            match backend.apply(&ops) {
+                Ok(results) => sent.push((ops, results)),
+                Err(e) => failure = Some(e),
+            }
+        };
+        let mut wanted: FxHashSet<ServiceKey> = FxHashSet::default();
+        let mut claims = Vec::new();
+        let mut ops = Vec::new();
+        produce(&mut |part: &Table, claimed: Ownership| {
+            let owns = Both(owned, &claimed);
+            for (k, want) in &part.services {
+                if !wanted.insert(*k) {
+                    continue;
+                }
+                diff_service(k, Some(want), actual.services.get(k), &owns, &mut ops);
+                if ops.len() >= PART_OPS {
+                    send(std::mem::take(&mut ops));
                 }
             }
-            match differ.join() {
-                Ok(claims) => claims,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
+            claims.push(claimed);
         });
+        for (k, have) in &actual.services {
+            if !wanted.contains(k) {
+                diff_service(k, None, Some(have), owned, &mut ops);
+            }
+        }
+        send(ops);
         for c in claims {
             self.claim(c);
         }

@@ -177,7 +177,7 @@ where
 }
 
 /// A full pass on the blocking pool: the desired table is built from the state part by
-/// part on a second thread while the kernel takes the operations found so far.
+/// part, each part diffed and sent as it comes.
 async fn full_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Kernel<B>, LvsState)>
 where
     B: IpvsBackend + Send + 'static,
