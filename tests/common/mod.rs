@@ -84,3 +84,69 @@ pub fn read_pcap(name: &str) -> Vec<Frame> {
     }
     frames
 }
+
+/// A captured IPv4 datagram, IP header included (for AH, whose ICV covers it).
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    /// Capture timestamp since the Unix epoch.
+    pub ts: Duration,
+    /// From the IP header to its total length.
+    pub bytes: Vec<u8>,
+}
+
+impl Datagram {
+    pub fn meta(&self) -> RxMeta {
+        let b = &self.bytes;
+        RxMeta {
+            src: IpAddr::V4(Ipv4Addr::new(b[12], b[13], b[14], b[15])),
+            dst: IpAddr::V4(Ipv4Addr::new(b[16], b[17], b[18], b[19])),
+            ttl: b[8],
+        }
+    }
+    pub fn src4(&self) -> Ipv4Addr {
+        Ipv4Addr::new(
+            self.bytes[12],
+            self.bytes[13],
+            self.bytes[14],
+            self.bytes[15],
+        )
+    }
+    pub fn dst4(&self) -> Ipv4Addr {
+        Ipv4Addr::new(
+            self.bytes[16],
+            self.bytes[17],
+            self.bytes[18],
+            self.bytes[19],
+        )
+    }
+    pub fn ip_id(&self) -> u16 {
+        u16::from_be_bytes([self.bytes[4], self.bytes[5]])
+    }
+}
+
+/// Reads the IPv4 datagrams of a little-endian Ethernet pcap from
+/// tests/data/vrrp-captures, whatever their protocol.
+pub fn read_pcap_ipv4(name: &str) -> Vec<Datagram> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/vrrp-captures")
+        .join(name);
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(&data[0..4], &[0xd4, 0xc3, 0xb2, 0xa1], "pcap magic");
+    let mut out = Vec::new();
+    let mut off = 24;
+    while off + 16 <= data.len() {
+        let secs = u32::from_le_bytes(data[off..off + 4].try_into().unwrap());
+        let usecs = u32::from_le_bytes(data[off + 4..off + 8].try_into().unwrap());
+        let incl = u32::from_le_bytes(data[off + 8..off + 12].try_into().unwrap()) as usize;
+        let pkt = &data[off + 16..off + 16 + incl];
+        off += 16 + incl;
+        assert_eq!(u16::from_be_bytes([pkt[12], pkt[13]]), 0x0800, "IPv4");
+        let ip = &pkt[14..];
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        out.push(Datagram {
+            ts: Duration::from_secs(u64::from(secs)) + Duration::from_micros(u64::from(usecs)),
+            bytes: ip[..total].to_vec(),
+        });
+    }
+    out
+}
