@@ -318,3 +318,20 @@ fn ah_params_follow_keepalived() {
     assert!(p.auth.is_ah());
 }
 
+#[test]
+fn state_master_with_ah_is_kept_for_the_owner_only() {
+    // keepalived 2.2.7: "(VI_1) Initial state master is incompatible with AH authentication
+    // - clearing" below priority 255; an owner at 255 enters MASTER at once.
+    let owner = params(MULTICAST_CONF, |c| {
+        c.replace("state BACKUP", "state MASTER")
+            .replace("priority 150", "priority 255")
+    });
+    assert_eq!(
+        owner.initial_state,
+        lvsd::config::model::InitialState::Master
+    );
+    let mut i = Instance::new(owner);
+    let out = i.handle(Instant::now(), Event::Start);
+    assert_eq!(i.state(), State::Master);
+    assert_eq!(sent_seq(&out), vec![(255, 1)]);
+}
