@@ -28,9 +28,9 @@ impl Frame {
     }
 }
 
-/// Reads a little-endian, Ethernet (linktype 1) pcap from tests/data/vrrp-captures and
-/// returns its VRRP frames.
-pub fn read_pcap(name: &str) -> Vec<Frame> {
+/// The (capture time, Ethernet frame) records of a little-endian, Ethernet (linktype 1) pcap
+/// from tests/data/vrrp-captures.
+fn pcap_records(name: &str) -> Vec<(Duration, Vec<u8>)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/vrrp-captures")
         .join(name);
@@ -41,15 +41,24 @@ pub fn read_pcap(name: &str) -> Vec<Frame> {
         1,
         "ethernet"
     );
-    let mut frames = Vec::new();
+    let mut out = Vec::new();
     let mut off = 24;
     while off + 16 <= data.len() {
         let secs = u32::from_le_bytes(data[off..off + 4].try_into().unwrap());
         let usecs = u32::from_le_bytes(data[off + 4..off + 8].try_into().unwrap());
         let ts = Duration::from_secs(u64::from(secs)) + Duration::from_micros(u64::from(usecs));
         let incl = u32::from_le_bytes(data[off + 8..off + 12].try_into().unwrap()) as usize;
-        let pkt = &data[off + 16..off + 16 + incl];
+        out.push((ts, data[off + 16..off + 16 + incl].to_vec()));
         off += 16 + incl;
+    }
+    out
+}
+
+/// Reads a little-endian, Ethernet (linktype 1) pcap from tests/data/vrrp-captures and
+/// returns its VRRP frames.
+pub fn read_pcap(name: &str) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    for (ts, pkt) in pcap_records(name) {
         let ethertype = u16::from_be_bytes([pkt[12], pkt[13]]);
         let ip = &pkt[14..];
         let frame = match ethertype {
@@ -127,26 +136,16 @@ impl Datagram {
 /// Reads the IPv4 datagrams of a little-endian Ethernet pcap from
 /// tests/data/vrrp-captures, whatever their protocol.
 pub fn read_pcap_ipv4(name: &str) -> Vec<Datagram> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/vrrp-captures")
-        .join(name);
-    let data = std::fs::read(&path).unwrap();
-    assert_eq!(&data[0..4], &[0xd4, 0xc3, 0xb2, 0xa1], "pcap magic");
-    let mut out = Vec::new();
-    let mut off = 24;
-    while off + 16 <= data.len() {
-        let secs = u32::from_le_bytes(data[off..off + 4].try_into().unwrap());
-        let usecs = u32::from_le_bytes(data[off + 4..off + 8].try_into().unwrap());
-        let incl = u32::from_le_bytes(data[off + 8..off + 12].try_into().unwrap()) as usize;
-        let pkt = &data[off + 16..off + 16 + incl];
-        off += 16 + incl;
-        assert_eq!(u16::from_be_bytes([pkt[12], pkt[13]]), 0x0800, "IPv4");
-        let ip = &pkt[14..];
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        out.push(Datagram {
-            ts: Duration::from_secs(u64::from(secs)) + Duration::from_micros(u64::from(usecs)),
-            bytes: ip[..total].to_vec(),
-        });
-    }
-    out
+    pcap_records(name)
+        .into_iter()
+        .map(|(ts, pkt)| {
+            assert_eq!(u16::from_be_bytes([pkt[12], pkt[13]]), 0x0800, "IPv4");
+            let ip = &pkt[14..];
+            let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+            Datagram {
+                ts,
+                bytes: ip[..total].to_vec(),
+            }
+        })
+        .collect()
 }
