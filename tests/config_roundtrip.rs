@@ -334,7 +334,9 @@ fn gen_config(seed: u64) -> Config {
         // keepalived's fallbacks (see mend_like_keepalived): AH cannot start as MASTER, and
         // the instance's own interface is always tracked (a weightless entry is dropped).
         if let Some(vi) = c.instances.last_mut() {
-            if matches!(&vi.authentication, Some(a) if a.auth_type == AuthType::Ah) {
+            if vi.priority != 255
+                && matches!(&vi.authentication, Some(a) if a.auth_type == AuthType::Ah)
+            {
                 vi.state = InitialState::Backup;
             }
             let own = vi.interface.clone();

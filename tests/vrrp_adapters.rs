@@ -120,6 +120,7 @@ fn vrrp_socket_multicast_and_unicast() {
             ifindex: info.index,
             ipv6: false,
             group: Some(IpAddr::V4(MCAST_V4)),
+            ah: false,
         })
         .unwrap();
         ready_tx.send(()).unwrap();
@@ -144,6 +145,7 @@ fn vrrp_socket_multicast_and_unicast() {
             ifindex: info.index,
             ipv6: false,
             group: Some(IpAddr::V4(MCAST_V4)),
+            ah: false,
         })
         .unwrap();
         s.send(b"multicast-payload", v4("10.201.1.2"), IpAddr::V4(MCAST_V4))
@@ -198,6 +200,7 @@ fn vrrp_socket_sends_tos_c0_and_does_not_hear_itself() {
             ifindex: info.index,
             ipv6: false,
             group: Some(IpAddr::V4(MCAST_V4)),
+            ah: false,
         })
         .unwrap();
         s.send(b"x", v4("10.201.2.1"), IpAddr::V4(MCAST_V4))

@@ -45,6 +45,7 @@ fn golden_v3_two_addresses() {
             auth_type: 0,
             auth_data: [0; 8],
             addrs: vec![v4("10.99.0.100"), v4("10.99.0.101")],
+            ah: None,
         },
     );
     // The capture uses keepalived's pseudo-header form.
@@ -70,6 +71,7 @@ fn golden_v3_half_second() {
             auth_type: 0,
             auth_data: [0; 8],
             addrs: vec![v4("10.99.0.100")],
+            ah: None,
         },
     );
 }
@@ -88,6 +90,7 @@ fn golden_v2_pass() {
             auth_type: AUTH_PASS,
             auth_data: *b"secret1\0",
             addrs: vec![v4("10.99.0.100")],
+            ah: None,
         },
     );
     assert_eq!(lvsd::vrrp::packet::pass_auth_data("secret1"), *b"secret1\0");
@@ -108,6 +111,7 @@ fn golden_v3_unicast() {
             auth_type: 0,
             auth_data: [0; 8],
             addrs: vec![v4("10.99.0.100")],
+            ah: None,
         },
     );
 }
@@ -128,6 +132,7 @@ fn golden_v3_ipv6() {
             auth_type: 0,
             auth_data: [0; 8],
             addrs: vec!["fd00::100".parse().unwrap()],
+            ah: None,
         },
     );
     // The checksum form setting does not apply to IPv6: still the pseudo-header.
@@ -298,6 +303,7 @@ fn encode_rejects_inconsistent_adverts() {
         auth_type: 0,
         auth_data: [0; 8],
         addrs: vec![v4("10.0.0.1")],
+        ah: None,
     };
     let (s, d) = (v4("10.0.0.2"), v4("224.0.0.18"));
     let f = ChecksumForm::PseudoHeader;
@@ -349,6 +355,7 @@ fn arb_advert() -> impl Strategy<Value = (Advert, IpAddr, IpAddr, ChecksumForm)>
                     auth_type: at,
                     auth_data: ad,
                     addrs,
+                    ah: None,
                 },
                 IpAddr::V4(Ipv4Addr::from(src)),
                 dst,
@@ -378,6 +385,7 @@ fn arb_advert() -> impl Strategy<Value = (Advert, IpAddr, IpAddr, ChecksumForm)>
                     auth_type: 0,
                     auth_data: [0; 8],
                     addrs,
+                    ah: None,
                 },
                 IpAddr::V4(Ipv4Addr::from(src)),
                 v4("224.0.0.18"),
@@ -395,6 +403,7 @@ fn arb_advert() -> impl Strategy<Value = (Advert, IpAddr, IpAddr, ChecksumForm)>
                     auth_type: 0,
                     auth_data: [0; 8],
                     addrs,
+                    ah: None,
                 },
                 IpAddr::V6(Ipv6Addr::from(src)),
                 "ff02::12".parse().unwrap(),

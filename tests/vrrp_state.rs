@@ -4,7 +4,7 @@ use lvsd::config::model::{
     InitialState, Notify, Span, SyncGroup, TrackScript, UnicastPeer, VirtualIp, VrrpScript,
 };
 use lvsd::vrrp::packet::{Advert, ChecksumForm, DropReason, Family, RxMeta, Version};
-use lvsd::vrrp::params::{GarpParams, InstanceParams, TrackedInterface, TrackedScript};
+use lvsd::vrrp::params::{Auth, GarpParams, InstanceParams, TrackedInterface, TrackedScript};
 use lvsd::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd, VipChange};
 use lvsd::vrrp::sync_group::{Coordinator, Output, SyncGroupError, Target};
 use std::net::IpAddr;
@@ -39,7 +39,7 @@ fn params() -> InstanceParams {
         initial_state: InitialState::Backup,
         priority: 100,
         advert_int: Duration::from_secs(1),
-        auth_pass: None,
+        auth: Auth::None,
         vips: vec![vip("10.0.0.100")],
         excluded_vips: vec![],
         nopreempt: false,
@@ -597,7 +597,7 @@ fn receive_checks_table() {
         ),
         (
             "wrong password",
-            |p| p.auth_pass = Some(*b"secret1\0"),
+            |p| p.auth = Auth::Pass(*b"secret1\0"),
             |a, _| {
                 a.auth_type = 1;
                 a.auth_data = *b"secret2\0"
@@ -606,7 +606,7 @@ fn receive_checks_table() {
         ),
         (
             "right password",
-            |p| p.auth_pass = Some(*b"secret1\0"),
+            |p| p.auth = Auth::Pass(*b"secret1\0"),
             |a, _| {
                 a.auth_type = 1;
                 a.auth_data = *b"secret1\0"
@@ -615,7 +615,7 @@ fn receive_checks_table() {
         ),
         (
             "no auth, we want PASS",
-            |p| p.auth_pass = Some(*b"secret1\0"),
+            |p| p.auth = Auth::Pass(*b"secret1\0"),
             |a, _| a.auth_type = 0,
             Some(DropReason::AuthType),
         ),

@@ -56,7 +56,8 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         // nopreempt and preempt_delay mean nothing to an instance that starts as MASTER:
         // keepalived clears them.
         let ah = matches!(&i.authentication, Some(a) if a.auth_type == AuthType::Ah);
-        if ah && i.state_explicit && i.state == InitialState::Master {
+        // (keepalived keeps an address owner, priority 255, in MASTER.)
+        if ah && i.priority != 255 && i.state_explicit && i.state == InitialState::Master {
             warn(&i.span, format!("vrrp_instance {}: `state MASTER` does not work with AH authentication: BACKUP used, as keepalived does", i.name));
             i.state = InitialState::Backup;
         }

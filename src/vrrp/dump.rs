@@ -340,14 +340,17 @@ pub fn instance_block(out: &mut String, v: &View) {
         ));
     }
     l("   Promote_secondaries = disabled".into());
-    match p.auth_pass {
-        Some(pass) => {
-            l("   Authentication type = SIMPLE_PASSWORD".into());
-            let end = pass.iter().position(|b| *b == 0).unwrap_or(pass.len());
+    match auth_secret(&p.auth) {
+        Some((kind, pass)) => {
             l(format!(
-                "   Password = {}",
-                String::from_utf8_lossy(&pass[..end])
+                "   Authentication type = {}",
+                if kind == 2 {
+                    "IPSEC_AH"
+                } else {
+                    "SIMPLE_PASSWORD"
+                }
             ));
+            l(format!("   Password = {pass}"));
         }
         None if p.version == Version::V2 => l("   Authentication type = none".into()),
         None => {}
@@ -732,11 +735,10 @@ pub fn json(views: &[View]) -> Option<String> {
             let names = tr.scripts.iter().map(|s| jstr(&s.spec.name));
             d.push(("track_script", list(names.collect())));
         }
-        match p.auth_pass {
-            Some(pass) => {
-                d.push(("auth_type", "1".into()));
-                let end = pass.iter().position(|b| *b == 0).unwrap_or(pass.len());
-                d.push(("auth_data", jstr(&String::from_utf8_lossy(&pass[..end]))));
+        match auth_secret(&p.auth) {
+            Some((kind, pass)) => {
+                d.push(("auth_type", kind.to_string()));
+                d.push(("auth_data", jstr(&pass)));
             }
             None => d.push(("auth_type", "0".into())),
         }
@@ -763,4 +765,17 @@ pub fn json(views: &[View]) -> Option<String> {
         items.push(object(&[("data", object(&d)), ("stats", object(&st))]));
     }
     Some(format!("[{}]\n", items.join(",")))
+}
+
+/// keepalived's auth type number (1 PASS, 2 AH) and the password as it is used (8 bytes at
+/// most, up to its first NUL).
+fn auth_secret(auth: &crate::vrrp::params::Auth) -> Option<(u8, String)> {
+    use crate::vrrp::params::Auth;
+    let (kind, bytes): (u8, &[u8]) = match auth {
+        Auth::None => return None,
+        Auth::Pass(p) => (1, p),
+        Auth::Ah(k) => (2, k.as_ref()),
+    };
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    Some((kind, String::from_utf8_lossy(&bytes[..end]).into_owned()))
 }

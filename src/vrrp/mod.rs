@@ -1,6 +1,7 @@
 //! VRRP v2/v3: packet codec, I/O-free state machine, and the adapters around it.
 
 // Protocol core (vrrp-core): codec, parameters, tracking, state machine, sync groups.
+pub mod ah;
 pub mod checksum;
 pub mod dump;
 pub mod packet;

@@ -6,6 +6,7 @@
 //! unicast peer) are done by [`crate::vrrp::state::Instance`]; every failure is a
 //! [`DropReason`] counted in [`RxStats`].
 
+use crate::vrrp::ah;
 use crate::vrrp::checksum;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -83,6 +84,20 @@ pub struct Advert {
     pub auth_data: [u8; 8],
     /// The virtual addresses, all of the packet's family.
     pub addrs: Vec<IpAddr>,
+    /// v2 with `auth_type AH`: the AH header's facts (None for protocol-112 adverts).
+    pub ah: Option<AhFields>,
+}
+
+/// The IPsec AH side of a VRRPv2 advert (see [`crate::vrrp::ah`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AhFields {
+    /// The AH sequence number.
+    pub seq: u32,
+    /// Received: the SPI as sent. To send: ignored (the encoder puts the source address).
+    pub spi: u32,
+    /// Received: the whole IPv4 datagram (header, AH header, VRRP message) that the ICV
+    /// covers, for the instance to check with its key. Empty in adverts to send.
+    pub datagram: Vec<u8>,
 }
 
 /// Why a packet was dropped. Every reason has its own counter in [`RxStats`].
@@ -111,10 +126,18 @@ pub enum DropReason {
     UnicastPeer,
     /// Version differs from the instance's, or the packet's family from the instance's.
     WrongVersion,
+    /// v2 AH: the ICV does not match our key (a different auth_pass), or the SPI is not the
+    /// sender's address.
+    AuthAh,
+    /// v2 AH: the sequence number is not newer than the last one seen (a replay, or a
+    /// sender that restarted while another was master).
+    AhSequence,
+    /// An AH datagram protecting another protocol than VRRP (real IPsec traffic).
+    AhNotVrrp,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 12] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::Ttl,
         DropReason::Version,
         DropReason::Type,
@@ -127,6 +150,9 @@ impl DropReason {
         DropReason::AddrMismatch,
         DropReason::UnicastPeer,
         DropReason::WrongVersion,
+        DropReason::AuthAh,
+        DropReason::AhSequence,
+        DropReason::AhNotVrrp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -143,12 +169,52 @@ impl DropReason {
             DropReason::AddrMismatch => "addr_mismatch",
             DropReason::UnicastPeer => "unicast_peer",
             DropReason::WrongVersion => "wrong_version",
+            DropReason::AuthAh => "auth_ah",
+            DropReason::AhSequence => "ah_sequence",
+            DropReason::AhNotVrrp => "ah_not_vrrp",
         }
     }
 
-    /// Drops that are not worth a warning: other protocols sharing protocol 112 (CARP).
+    /// Drops that are not worth a warning: other protocols sharing protocol 112 (CARP) or
+    /// 51 (IPsec).
     pub fn is_quiet(self) -> bool {
-        matches!(self, DropReason::Version | DropReason::Type)
+        matches!(
+            self,
+            DropReason::Version | DropReason::Type | DropReason::AhNotVrrp
+        )
+    }
+
+    /// Failed authentication: worth telling the operator (a password differing between
+    /// routers gives two masters).
+    pub fn is_auth(self) -> bool {
+        matches!(
+            self,
+            DropReason::AuthType
+                | DropReason::AuthPass
+                | DropReason::AuthAh
+                | DropReason::AhSequence
+        )
+    }
+
+    /// The reason as a sentence fragment for logs.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DropReason::Ttl => "wrong TTL / hop limit",
+            DropReason::Version => "not VRRP version 2 or 3",
+            DropReason::Type => "not an advertisement",
+            DropReason::Length => "wrong length",
+            DropReason::Checksum => "bad checksum",
+            DropReason::VridUnknown => "no instance with this VRID",
+            DropReason::AuthType => "authentication type differs from ours",
+            DropReason::AuthPass => "wrong password (auth_pass)",
+            DropReason::IntervalMismatch => "advert interval differs from ours",
+            DropReason::AddrMismatch => "virtual addresses differ from ours",
+            DropReason::UnicastPeer => "source is not a unicast_peer",
+            DropReason::WrongVersion => "VRRP version or address family differs from ours",
+            DropReason::AuthAh => "AH authentication failed (different auth_pass?)",
+            DropReason::AhSequence => "AH sequence number already seen",
+            DropReason::AhNotVrrp => "AH datagram for another protocol",
+        }
     }
 
     fn index(self) -> usize {
@@ -217,6 +283,8 @@ pub enum EncodeError {
     V2Ipv6,
     #[error("advert interval {0} cs out of range for this version")]
     Interval(u16),
+    #[error("an AH advert needs VRRPv2 over IPv4 and a sequence number")]
+    NotAh,
 }
 
 impl Advert {
@@ -369,7 +437,55 @@ impl Advert {
             auth_type,
             auth_data,
             addrs,
+            ah: None,
         })
+    }
+
+    /// Decodes a received AH datagram (IPv4 header, AH header, VRRP message; see
+    /// [`crate::vrrp::ah`]): the AH header's shape, then the VRRP message as [`Advert::decode`]
+    /// does. The ICV, SPI and sequence number are checked by the instance, which has the key.
+    pub fn decode_ah(datagram: &[u8], meta: &RxMeta) -> Result<Advert, DropReason> {
+        let parts = ah::split(datagram).map_err(|e| match e {
+            ah::AhError::NotVrrp => DropReason::AhNotVrrp,
+            _ => DropReason::Length,
+        })?;
+        let mut adv = Advert::decode(parts.vrrp, meta)?;
+        adv.ah = Some(AhFields {
+            seq: parts.ah.seq,
+            spi: parts.ah.spi,
+            datagram: datagram.to_vec(),
+        });
+        Ok(adv)
+    }
+
+    /// Encodes a v2 AH advert as the whole IPv4 datagram (for an `IP_HDRINCL` socket):
+    /// the VRRP message, then [`ah::seal`] with the sequence number of `self.ah`.
+    pub fn encode_ah(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ip_id: u16,
+        key: &ah::Key,
+        unicast: bool,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let Some(fields) = &self.ah else {
+            return Err(EncodeError::NotAh);
+        };
+        if self.version != Version::V2 {
+            return Err(EncodeError::NotAh);
+        }
+        let vrrp = self.encode(IpAddr::V4(src), IpAddr::V4(dst), ChecksumForm::MessageOnly)?;
+        Ok(ah::seal(
+            &vrrp,
+            key,
+            &ah::SealParams {
+                src,
+                dst,
+                ip_id,
+                seq: fields.seq,
+                unicast,
+            },
+        ))
     }
 
     /// Which checksum form a valid v3/IPv4 payload used (None for other kinds or if neither

@@ -4,7 +4,8 @@
 use crate::config::model::{
     AuthType, GlobalDefs, InitialState, Notify, UnicastPeer, VirtualIp, VrrpInstance, VrrpScript,
 };
-use crate::vrrp::packet::{self, Advert, ChecksumForm, Family, Version};
+use crate::vrrp::ah;
+use crate::vrrp::packet::{self, Advert, AhFields, ChecksumForm, Family, Version};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -60,8 +61,8 @@ pub struct InstanceParams {
     pub priority: u8,
     /// Our advert interval. v2: whole seconds 1..=255; v3: 10 ms..=40.95 s, in centiseconds.
     pub advert_int: Duration,
-    /// v2 PASS authentication data (password zero padded to 8 bytes); None: no auth.
-    pub auth_pass: Option<[u8; 8]>,
+    /// v2 authentication (always [`Auth::None`] for v3).
+    pub auth: Auth,
     pub vips: Vec<VirtualIp>,
     pub excluded_vips: Vec<VirtualIp>,
     pub nopreempt: bool,
@@ -91,6 +92,31 @@ pub struct InstanceParams {
     pub warnings: Vec<String>,
 }
 
+/// VRRPv2 authentication, with the password as keepalived keeps it: cut or zero-padded to
+/// 8 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    /// `auth_type PASS`: the 8 bytes sent in every advert.
+    Pass([u8; 8]),
+    /// `auth_type AH`: the HMAC-MD5 key of the IPsec AH header ([`crate::vrrp::ah`]).
+    Ah(ah::Key),
+}
+
+impl Auth {
+    /// The auth type field of the VRRPv2 header.
+    pub fn auth_type(&self) -> u8 {
+        match self {
+            Auth::None => packet::AUTH_NONE,
+            Auth::Pass(_) => packet::AUTH_PASS,
+            Auth::Ah(_) => packet::AUTH_AH,
+        }
+    }
+    pub fn is_ah(&self) -> bool {
+        matches!(self, Auth::Ah(_))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamsError {
     #[error("{instance}: track_script {script} names no vrrp_script")]
@@ -99,8 +125,6 @@ pub enum ParamsError {
     Vrid0 { instance: String },
     #[error("{instance}: priority 0 is invalid (1..255)")]
     Priority0 { instance: String },
-    #[error("{instance}: auth_type AH is not supported by lvsd; use PASS or none")]
-    AuthAh { instance: String },
     #[error("{instance}: VRRP version {version} is invalid (2 or 3)")]
     BadVersion { instance: String, version: u8 },
     #[error("{instance}: virtual address {addr} is not of the instance's address family")]
@@ -169,23 +193,33 @@ impl InstanceParams {
                 c
             }
         };
-        let auth_pass = match (&inst.authentication, version) {
-            (None, _) => None,
+        let strict = inst.strict_mode.unwrap_or(global.vrrp_strict);
+        // keepalived's order: strict mode, then version 3, then an empty password.
+        let auth = match (&inst.authentication, version) {
+            (None, _) => Auth::None,
+            (Some(_), _) if strict => {
+                warnings.push("authentication is ignored in strict mode".to_string());
+                Auth::None
+            }
             (Some(_), Version::V3) => {
                 warnings.push("authentication is ignored with VRRPv3".to_string());
-                None
+                Auth::None
             }
-            (Some(a), Version::V2) => match a.auth_type {
-                AuthType::Pass => {
-                    if a.auth_pass.len() > 8 {
-                        warnings.push("auth_pass longer than 8 bytes: truncated".to_string());
-                    }
-                    Some(packet::pass_auth_data(&a.auth_pass))
+            (Some(a), Version::V2) if a.auth_pass.is_empty() => {
+                warnings.push("authentication without auth_pass is ignored".to_string());
+                Auth::None
+            }
+            (Some(a), Version::V2) => {
+                if a.auth_pass.len() > 8 {
+                    warnings.push("auth_pass longer than 8 bytes: truncated".to_string());
                 }
-                AuthType::Ah => return Err(ParamsError::AuthAh { instance: name }),
-            },
+                let data = packet::pass_auth_data(&a.auth_pass);
+                match a.auth_type {
+                    AuthType::Pass => Auth::Pass(data),
+                    AuthType::Ah => Auth::Ah(data),
+                }
+            }
         };
-        let strict = inst.strict_mode.unwrap_or(global.vrrp_strict);
         let mut nopreempt = inst.nopreempt;
         let mut preempt_delay = inst.preempt_delay.unwrap_or(Duration::ZERO);
         if inst.state == InitialState::Master && (nopreempt || !preempt_delay.is_zero()) {
@@ -245,7 +279,7 @@ impl InstanceParams {
             initial_state: inst.state,
             priority: inst.priority,
             advert_int: Duration::from_millis(u64::from(advert_cs) * 10),
-            auth_pass,
+            auth,
             vips: inst.virtual_ipaddress.clone(),
             excluded_vips: inst.virtual_ipaddress_excluded.clone(),
             nopreempt,
@@ -320,27 +354,32 @@ impl InstanceParams {
     }
 
     /// The advert this instance sends at `priority`.
+    /// The advert this instance sends at `priority`. With AH, `ah_seq` is the sequence
+    /// number to send (ignored otherwise).
     pub fn advert(&self, priority: u8) -> Advert {
-        let (auth_type, auth_data) = match self.auth_pass {
-            Some(d) => (packet::AUTH_PASS, d),
-            None => (packet::AUTH_NONE, [0; 8]),
-        };
+        self.advert_seq(priority, 0)
+    }
+
+    /// [`InstanceParams::advert`] with the AH sequence number to send.
+    pub fn advert_seq(&self, priority: u8, ah_seq: u32) -> Advert {
+        let v2 = self.version == Version::V2;
+        let auth = if v2 { self.auth } else { Auth::None };
         Advert {
             version: self.version,
             vrid: self.vrid,
             priority,
             interval_cs: self.advert_int_cs(),
-            auth_type: if self.version == Version::V2 {
-                auth_type
-            } else {
-                0
-            },
-            auth_data: if self.version == Version::V2 {
-                auth_data
-            } else {
-                [0; 8]
+            auth_type: auth.auth_type(),
+            auth_data: match auth {
+                Auth::Pass(d) => d,
+                Auth::None | Auth::Ah(_) => [0; 8],
             },
             addrs: self.vip_addrs(),
+            ah: auth.is_ah().then(|| AhFields {
+                seq: ah_seq,
+                spi: 0,
+                datagram: Vec::new(),
+            }),
         }
     }
 }
@@ -515,20 +554,39 @@ mod tests {
             auth_pass: "longpassword".into(),
         });
         let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
-        assert_eq!(p.auth_pass, Some(*b"longpass"));
+        assert_eq!(p.auth, Auth::Pass(*b"longpass"));
         assert_eq!(p.advert(100).auth_type, packet::AUTH_PASS);
+        assert_eq!(p.advert(100).ah, None);
         i.version = Some(3);
         let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
-        assert_eq!(p.auth_pass, None);
+        assert_eq!(p.auth, Auth::None);
         i.version = None;
         i.authentication = Some(Authentication {
             auth_type: AuthType::Ah,
-            auth_pass: "x".into(),
+            auth_pass: "secret1".into(),
         });
-        assert!(matches!(
-            InstanceParams::from_config(&i, &g, &[]),
-            Err(ParamsError::AuthAh { .. })
-        ));
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.auth, Auth::Ah(*b"secret1\0"));
+        let adv = p.advert_seq(100, 7);
+        assert_eq!((adv.auth_type, adv.auth_data), (packet::AUTH_AH, [0; 8]));
+        assert_eq!(adv.ah.map(|a| a.seq), Some(7));
+        // keepalived ignores authentication with VRRPv3, in strict mode and without a
+        // password.
+        i.version = Some(3);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!((p.auth, p.advert(100).ah), (Auth::None, None));
+        assert!(p.warnings.iter().any(|w| w.contains("VRRPv3")));
+        i.version = None;
+        i.strict_mode = Some(true);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.auth, Auth::None);
+        i.strict_mode = None;
+        i.authentication = Some(Authentication {
+            auth_type: AuthType::Ah,
+            auth_pass: String::new(),
+        });
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.auth, Auth::None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::vrrp::garp::{self, Mac, PacketSocket};
 use crate::vrrp::link::{self, LinkEvent, Netlink};
 use crate::vrrp::notify::{Notifier, NotifyState, StateChange, Who};
 use crate::vrrp::packet::{Advert, DropReason, Family, RxMeta, RxStats};
-use crate::vrrp::params::InstanceParams;
+use crate::vrrp::params::{Auth, InstanceParams};
 use crate::vrrp::routes::{self, Installed, NetItem, NetOps};
 use crate::vrrp::socket::{AdvertSocket, Received, SocketSpec, VrrpSocket};
 use crate::vrrp::state::{Action, Event, State};
@@ -69,10 +69,40 @@ struct InstIo {
     rx_base: RxStats,
     /// When the instance last changed state (its start before that).
     last_transition: std::time::SystemTime,
+    /// The IP id of the last AH advert (keepalived: 1, 2, ... per advert, never 0).
+    ip_id: u16,
+}
+
+impl InstIo {
+    /// The IP id for the next AH advert.
+    fn next_ip_id(&mut self) -> u16 {
+        self.ip_id = self.ip_id.wrapping_add(1).max(1);
+        self.ip_id
+    }
+}
+
+/// The bytes to send for one advert to `dst`: the VRRP message, or with AH the whole IPv4
+/// datagram (the AH socket includes the header). `ip_id` is used by AH only.
+fn encode_advert(
+    adv: &Advert,
+    p: &InstanceParams,
+    src: IpAddr,
+    dst: IpAddr,
+    ip_id: u16,
+) -> Result<Vec<u8>, String> {
+    match (p.auth, src, dst) {
+        (Auth::Ah(key), IpAddr::V4(s), IpAddr::V4(d)) if adv.ah.is_some() => adv
+            .encode_ah(s, d, ip_id, &key, p.is_unicast())
+            .map_err(|e| e.to_string()),
+        _ => adv
+            .encode(src, dst, p.checksum_form)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 struct SockEntry {
-    key: (u32, Family),
+    /// (interface index, family, AH).
+    key: (u32, Family, bool),
     sock: Arc<VrrpSocket>,
     reader: JoinHandle<()>,
 }
@@ -274,8 +304,10 @@ impl Runtime {
         ifname: &str,
         family: Family,
         group: Option<IpAddr>,
+        ah: bool,
     ) -> anyhow::Result<usize> {
-        if let Some(i) = self.sockets.iter().position(|s| s.key == (ifindex, family)) {
+        let key = (ifindex, family, ah);
+        if let Some(i) = self.sockets.iter().position(|s| s.key == key) {
             return Ok(i);
         }
         let sock = Arc::new(VrrpSocket::open(SocketSpec {
@@ -283,6 +315,7 @@ impl Runtime {
             ifindex,
             ipv6: family == Family::V6,
             group,
+            ah,
         })?);
         let idx = self.sockets.len();
         let tx = self.pkt_tx.clone();
@@ -303,11 +336,7 @@ impl Runtime {
                 }
             }
         });
-        self.sockets.push(SockEntry {
-            key: (ifindex, family),
-            sock,
-            reader,
-        });
+        self.sockets.push(SockEntry { key, sock, reader });
         Ok(idx)
     }
 
@@ -369,6 +398,7 @@ impl Runtime {
                             ifindex: v.index,
                             ipv6: p.family == Family::V6,
                             group: None,
+                            ah: p.auth.is_ah(),
                         })?));
                     } else {
                         // A peer's multicast advert leaves from the same virtual MAC as
@@ -379,7 +409,9 @@ impl Runtime {
                 }
                 out_if = v;
             }
-            let sock = self.socket_for(rx_if.index, &rx_if.name, p.family, group)?;
+            // AH adverts are IP protocol 51: their own socket (params keep AH to v2/IPv4).
+            let sock =
+                self.socket_for(rx_if.index, &rx_if.name, p.family, group, p.auth.is_ah())?;
             if let Some(g) = group {
                 // Another instance may have opened the socket for unicast: join anyway.
                 join_group(&self.sockets[sock].sock, g);
@@ -443,6 +475,7 @@ impl Runtime {
                 counters: Counters::default(),
                 rx_base: RxStats::default(),
                 last_transition: std::time::SystemTime::now(),
+                ip_id: 0,
             });
         }
         Ok(io)
@@ -538,7 +571,12 @@ impl Runtime {
             dst: pkt.meta.dst,
             ttl: pkt.meta.ttl,
         };
-        let advert = match Advert::decode(&pkt.payload, &meta) {
+        let decoded = if pkt.ah {
+            Advert::decode_ah(&pkt.payload, &meta)
+        } else {
+            Advert::decode(&pkt.payload, &meta)
+        };
+        let advert = match decoded {
             Ok(a) => a,
             Err(reason) => {
                 // keepalived counts these against the instance the VRID names.
@@ -682,15 +720,17 @@ impl Runtime {
                     io.send_errors += 1;
                     return;
                 };
+                // One IP id per advert, whatever the number of unicast peers (keepalived).
+                let ip_id = io.next_ip_id();
                 let sock: &VrrpSocket = match &io.vmac_sock {
                     Some(s) => s,
                     None => &self.sockets[io.sock].sock,
                 };
                 let mut sent_once = false;
                 for dst in p.destinations() {
-                    let res = match adv.encode(src, dst, p.checksum_form) {
+                    let res = match encode_advert(&adv, p, src, dst, ip_id) {
                         Ok(bytes) => sock.send(&bytes, src, dst).await,
-                        Err(e) => Err(std::io::Error::other(e.to_string())),
+                        Err(e) => Err(std::io::Error::other(e)),
                     };
                     match res {
                         Ok(()) => {
@@ -973,7 +1013,7 @@ impl Runtime {
                     return;
                 }
             };
-        let old_io = std::mem::replace(&mut self.side.io, new_io);
+        let mut old_io = std::mem::replace(&mut self.side.io, new_io);
         self.side.config = cfg.clone();
         for s in std::mem::take(&mut self.side.scripts) {
             s.abort();
@@ -985,18 +1025,19 @@ impl Runtime {
             let Some(oi) = old_names.iter().position(|n| n == inst.name()) else {
                 continue;
             };
-            let io = &old_io[oi];
+            let io = &mut old_io[oi];
             let p = inst.params();
             for action in actions {
                 match action {
                     Action::SendAdvert(adv) => {
                         let Some(src) = io.src else { continue };
+                        let ip_id = io.next_ip_id();
                         let sock: &VrrpSocket = match &io.vmac_sock {
                             Some(s) => s,
                             None => &self.sockets[io.sock].sock,
                         };
                         for dst in p.destinations() {
-                            if let Ok(b) = adv.encode(src, dst, p.checksum_form) {
+                            if let Ok(b) = encode_advert(&adv, p, src, dst, ip_id) {
                                 let _ = sock.send(&b, src, dst).await;
                             }
                         }

@@ -1,4 +1,6 @@
-//! Raw IP-protocol-112 sockets: one per (interface, family) and mode (multicast/unicast).
+//! Raw IP-protocol-112 sockets: one per (interface, family) and mode (multicast/unicast);
+//! for VRRPv2 with `auth_type AH`, IPv4 raw sockets of protocol 51 instead (see
+//! [`SocketSpec::ah`]).
 //!
 //! Sending: TTL / hop limit 255, TOS / traffic class 0xc0, the source address given per
 //! packet (IP_PKTINFO / IPV6_PKTINFO) so the socket itself stays unbound and receives
@@ -21,6 +23,8 @@ use tokio::io::unix::AsyncFd;
 
 /// IANA protocol number of VRRP.
 pub const IPPROTO_VRRP: i32 = 112;
+/// IANA protocol number of IPsec AH.
+pub const IPPROTO_AH: i32 = 51;
 /// The VRRP IPv4 multicast group.
 pub const MCAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// The VRRP IPv6 multicast group.
@@ -41,7 +45,11 @@ pub struct RecvMeta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
     pub meta: RecvMeta,
+    /// The VRRP message; from an AH socket, the whole IPv4 datagram (header, AH header,
+    /// VRRP message), which the AH ICV covers.
     pub payload: Vec<u8>,
+    /// From an AH socket (protocol 51): `payload` is the whole datagram.
+    pub ah: bool,
     /// When the kernel received it (SO_TIMESTAMPNS, wall clock), when it said.
     pub at: Option<SystemTime>,
 }
@@ -79,12 +87,25 @@ pub enum Ipv4HeaderError {
     NotV4,
     #[error("bad header length")]
     BadIhl,
-    #[error("not protocol 112")]
+    #[error("not the socket's protocol (112, or 51 for AH)")]
     NotVrrp,
 }
 
 /// Splits what an IPv4 raw socket delivers into IP facts and the VRRP payload.
 pub fn parse_ipv4(buf: &[u8]) -> Result<(RecvMeta, &[u8]), Ipv4HeaderError> {
+    let (meta, ihl, end) = parse_ipv4_header(buf, IPPROTO_VRRP)?;
+    Ok((meta, &buf[ihl..end]))
+}
+
+/// What an IPv4 AH raw socket delivers: IP facts and the whole datagram (trimmed to its
+/// total length), header included, for the AH check.
+pub fn parse_ipv4_ah(buf: &[u8]) -> Result<(RecvMeta, &[u8]), Ipv4HeaderError> {
+    let (meta, _, end) = parse_ipv4_header(buf, IPPROTO_AH)?;
+    Ok((meta, &buf[..end]))
+}
+
+/// IP facts, header length and end of the datagram (the total length, or what arrived).
+fn parse_ipv4_header(buf: &[u8], proto: i32) -> Result<(RecvMeta, usize, usize), Ipv4HeaderError> {
     if buf.len() < 20 {
         return Err(Ipv4HeaderError::Short);
     }
@@ -95,7 +116,7 @@ pub fn parse_ipv4(buf: &[u8]) -> Result<(RecvMeta, &[u8]), Ipv4HeaderError> {
     if ihl < 20 || ihl > buf.len() {
         return Err(Ipv4HeaderError::BadIhl);
     }
-    if i32::from(buf[9]) != IPPROTO_VRRP {
+    if i32::from(buf[9]) != proto {
         return Err(Ipv4HeaderError::NotVrrp);
     }
     let total = usize::from(u16::from_be_bytes([buf[2], buf[3]]));
@@ -113,7 +134,8 @@ pub fn parse_ipv4(buf: &[u8]) -> Result<(RecvMeta, &[u8]), Ipv4HeaderError> {
             dst: IpAddr::V4(dst),
             ttl: buf[8],
         },
-        &buf[ihl..end],
+        ihl,
+        end,
     ))
 }
 
@@ -149,6 +171,10 @@ pub struct SocketSpec {
     pub ipv6: bool,
     /// The multicast group to join (None: unicast only).
     pub group: Option<IpAddr>,
+    /// IPv4 only: IP protocol 51 (AH) instead of 112, with `IP_HDRINCL`: what is sent is a
+    /// whole datagram (the AH ICV covers the IP header, id included), what is received is
+    /// handed on whole.
+    pub ah: bool,
 }
 
 /// What the runtime needs from an advert socket (so the loop can run over a fake).
@@ -191,8 +217,20 @@ impl VrrpSocket {
         } else {
             Domain::IPV4
         };
-        let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+        if spec.ah && spec.ipv6 {
+            return Err(SocketError::Open {
+                ifname: spec.ifname.clone(),
+                what: "socket",
+                err: io::Error::new(io::ErrorKind::InvalidInput, "AH is IPv4 only"),
+            });
+        }
+        let proto = if spec.ah { IPPROTO_AH } else { IPPROTO_VRRP };
+        let s = Socket::new(domain, Type::RAW, Some(Protocol::from(proto)))
             .map_err(open_err(&spec, "socket"))?;
+        if spec.ah {
+            s.set_header_included_v4(true)
+                .map_err(open_err(&spec, "IP_HDRINCL"))?;
+        }
         s.bind_device(Some(spec.ifname.as_bytes()))
             .map_err(open_err(&spec, "SO_BINDTODEVICE"))?;
         s.set_nonblocking(true)
@@ -315,10 +353,16 @@ impl VrrpSocket {
             let mut iov = [IoSliceMut::new(&mut buf)];
             let msg = recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
             let (n, at) = (msg.bytes, msg.cmsgs().ok().and_then(kernel_timestamp));
-            return Ok(match parse_ipv4(&buf[..n]) {
+            let parsed = if self.spec.ah {
+                parse_ipv4_ah(&buf[..n])
+            } else {
+                parse_ipv4(&buf[..n])
+            };
+            return Ok(match parsed {
                 Ok((meta, payload)) => Some(Received {
                     meta,
                     payload: payload.to_vec(),
+                    ah: self.spec.ah,
                     at,
                 }),
                 Err(e) => {
@@ -358,6 +402,7 @@ impl VrrpSocket {
                     ttl,
                 },
                 payload: buf[..n].to_vec(),
+                ah: false,
                 at,
             })),
             _ => {
@@ -430,6 +475,23 @@ mod tests {
         let mut proto = b.clone();
         proto[9] = 6;
         assert_eq!(parse_ipv4(&proto), Err(Ipv4HeaderError::NotVrrp));
+    }
+
+    #[test]
+    fn ipv4_ah_datagram_is_handed_on_whole() {
+        // keepalived's first AH advert (tests/data/vrrp-captures/keepalived-2.2.7-v2ah.txt),
+        // with Ethernet padding after it.
+        let mut b = bytes(
+            "45c0 0040 0001 0000 ff33 d053 0a63 0001 e000 0012 7004 0000 0a63 0001 0000 0001 \
+             bbd8 46bd dc65 f9d5 0817 14f9 2133 9601 0201 3c03 0a63 0064 0000 0000 0000 0000",
+        );
+        let want = b.clone();
+        b.extend_from_slice(&[0, 0]);
+        let (meta, d) = parse_ipv4_ah(&b).unwrap();
+        assert_eq!(meta.src, "10.99.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(d, &want[..]);
+        assert_eq!(parse_ipv4(&b), Err(Ipv4HeaderError::NotVrrp));
+        assert_eq!(parse_ipv4_ah(&bytes(V3_IP)), Err(Ipv4HeaderError::NotVrrp));
     }
 
     #[test]

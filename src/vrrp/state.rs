@@ -39,8 +39,9 @@
 //!   and turns one member's transitions into `Event::Sync` for the others.
 
 use crate::config::model::{InitialState, VirtualIp};
+use crate::vrrp::ah;
 use crate::vrrp::packet::{self, Advert, DropReason, RxMeta, RxStats, Version};
-use crate::vrrp::params::InstanceParams;
+use crate::vrrp::params::{Auth, InstanceParams};
 use crate::vrrp::track::Tracking;
 use std::fmt;
 use std::net::IpAddr;
@@ -197,6 +198,14 @@ pub struct Instance {
     garp_refresh_at: Option<Instant>,
     preempt_at: Option<Instant>,
     stats: RxStats,
+    /// v2 AH: the sequence number last sent or accepted (keepalived keeps one counter for
+    /// both: a backup that takes over continues from the master's number).
+    ah_seq: u32,
+    /// v2 AH: the counter ran out (keepalived's `cycle`): it restarts from 0 on becoming
+    /// master.
+    ah_cycle: bool,
+    /// Authentication drops, for the rate of their warnings.
+    auth_drops: u64,
 }
 
 impl Instance {
@@ -217,6 +226,9 @@ impl Instance {
             garp_refresh_at: None,
             preempt_at: None,
             stats: RxStats::default(),
+            ah_seq: 0,
+            ah_cycle: false,
+            auth_drops: 0,
         }
     }
 
@@ -231,6 +243,10 @@ impl Instance {
     }
     pub fn stats(&self) -> &RxStats {
         &self.stats
+    }
+    /// v2 AH: the sequence number last sent or accepted.
+    pub fn ah_seq(&self) -> u32 {
+        self.ah_seq
     }
     pub fn tracking(&self) -> &Tracking {
         &self.tracking
@@ -448,19 +464,61 @@ impl Instance {
     }
 
     fn send_advert(&mut self, now: Instant, out: &mut Vec<Action>) {
-        out.push(Action::SendAdvert(
-            self.params.advert(self.effective_priority()),
-        ));
+        let adv = self.advert_to_send(self.effective_priority());
+        out.push(Action::SendAdvert(adv));
         self.adver_at = Some(now + self.params.advert_int);
+    }
+
+    /// The advert to send at `priority`; with AH, the next sequence number (keepalived:
+    /// one more per advert, stuck at 0xfffffffe once it has run out).
+    fn advert_to_send(&mut self, priority: u8) -> Advert {
+        if self.params.auth.is_ah() && self.params.version == Version::V2 {
+            if self.ah_seq > 0xffff_fffd {
+                self.ah_cycle = true;
+            } else {
+                self.ah_seq += 1;
+            }
+        }
+        self.params.advert_seq(priority, self.ah_seq)
     }
 
     fn count_drop(&mut self, reason: DropReason, meta: &RxMeta) {
         self.stats.record(reason);
+        if reason.is_auth() {
+            // A password differing between routers makes two masters: tell the operator,
+            // at a falling rate (the 1st, 2nd, 4th, 8th, ... drop).
+            self.auth_drops += 1;
+            if self.auth_drops.is_power_of_two() {
+                tracing::warn!(instance = %self.params.name, src = %meta.src,
+                    "VRRP_Instance({}) advert from {} dropped: {} ({} authentication drops so far)",
+                    self.params.name, meta.src, reason.describe(), self.auth_drops);
+                return;
+            }
+        }
         tracing::debug!(instance = %self.params.name, src = %meta.src, "advert dropped: {}", reason);
     }
 
+    /// v2 AH: the ICV and SPI (with our key), then the sequence number, which must be newer
+    /// than the last one sent or accepted; an accepted number becomes the counter (as
+    /// keepalived does, before the checks that follow).
+    fn check_ah(&mut self, key: &ah::Key, adv: &Advert) -> Result<(), DropReason> {
+        let Some(fields) = &adv.ah else {
+            return Err(DropReason::AuthType);
+        };
+        let hdr = ah::verify(&fields.datagram, key, self.params.is_unicast())
+            .map_err(|_| DropReason::AuthAh)?;
+        if hdr.seq <= self.ah_seq {
+            return Err(DropReason::AhSequence);
+        }
+        self.ah_seq = hdr.seq;
+        if self.state == State::Backup {
+            self.ah_cycle = false;
+        }
+        Ok(())
+    }
+
     /// The instance-level receive checks; Err is the drop reason.
-    fn check(&self, adv: &Advert, meta: &RxMeta) -> Result<(), DropReason> {
+    fn check(&mut self, adv: &Advert, meta: &RxMeta) -> Result<(), DropReason> {
         let p = &self.params;
         if adv.vrid != p.vrid {
             return Err(DropReason::VridUnknown);
@@ -479,20 +537,24 @@ impl Instance {
             }
         }
         if adv.version == Version::V2 {
-            let (want_type, want_data) = match p.auth_pass {
-                Some(d) => (packet::AUTH_PASS, d),
-                None => (packet::AUTH_NONE, [0; 8]),
-            };
-            if adv.auth_type != want_type {
+            // AH or not, as ours (keepalived checks the IP protocol first), then the type
+            // field of the VRRP header.
+            if adv.ah.is_some() != p.auth.is_ah() || adv.auth_type != p.auth.auth_type() {
                 return Err(DropReason::AuthType);
             }
-            if want_type == packet::AUTH_PASS && adv.auth_data != want_data {
-                return Err(DropReason::AuthPass);
+            match p.auth {
+                Auth::Pass(want) if adv.auth_data != want => return Err(DropReason::AuthPass),
+                Auth::Ah(key) => self.check_ah(&key, adv)?,
+                _ => {}
             }
+            let p = &self.params;
             if adv.interval_cs != p.advert_int_cs() {
                 return Err(DropReason::IntervalMismatch);
             }
+        } else if adv.ah.is_some() {
+            return Err(DropReason::AuthType);
         }
+        let p = &self.params;
         if !p.skip_check_adv_addr {
             let mut theirs = adv.addrs.clone();
             let mut ours = p.vip_addrs();
@@ -557,6 +619,7 @@ impl Instance {
                 let higher = adv.priority > eff
                     || (adv.priority == eff && local.is_none_or(|l| meta.src > l));
                 if higher {
+                    self.ah_cycle = false;
                     if adv.version == Version::V3 && adv.interval_cs > 0 {
                         self.master_adver_cs = adv.interval_cs;
                     }
@@ -565,6 +628,11 @@ impl Instance {
                 } else {
                     tracing::info!(instance = %self.params.name, src = %meta.src,
                         "lower priority advert ({}) received as master: asserting", adv.priority);
+                    if let Some(a) = &adv.ah {
+                        // keepalived: "Syncing seq_num": our next advert goes past theirs.
+                        self.ah_seq = a.seq.wrapping_add(1);
+                        self.ah_cycle = false;
+                    }
                     // Another node thought it was master: assert mastership and refresh
                     // the neighbours' ARP / ND caches (split brain recovery).
                     self.send_advert(now, out);
@@ -632,7 +700,8 @@ impl Instance {
             return;
         }
         if self.state == State::Master {
-            out.push(Action::SendAdvert(self.params.advert(packet::PRIO_STOP)));
+            let adv = self.advert_to_send(packet::PRIO_STOP);
+            out.push(Action::SendAdvert(adv));
             out.push(Action::DelVips);
         }
         self.set_state(State::Stop, Cause::Shutdown, out);
@@ -662,6 +731,11 @@ impl Instance {
         // Order: state change, advert, VIPs, gratuitous burst, notify.
         let from = self.state;
         self.state = State::Master;
+        if self.ah_cycle {
+            // keepalived resets an exhausted AH counter on becoming master.
+            self.ah_cycle = false;
+            self.ah_seq = 0;
+        }
         let prio = self.effective_priority();
         out.push(Action::StateChange {
             from,
@@ -701,7 +775,8 @@ impl Instance {
 
     fn enter_fault(&mut self, cause: Cause, out: &mut Vec<Action>) {
         if self.state == State::Master {
-            out.push(Action::SendAdvert(self.params.advert(packet::PRIO_STOP)));
+            let adv = self.advert_to_send(packet::PRIO_STOP);
+            out.push(Action::SendAdvert(adv));
             out.push(Action::DelVips);
         }
         self.clear_timers();

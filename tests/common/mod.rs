@@ -28,9 +28,9 @@ impl Frame {
     }
 }
 
-/// Reads a little-endian, Ethernet (linktype 1) pcap from tests/data/vrrp-captures and
-/// returns its VRRP frames.
-pub fn read_pcap(name: &str) -> Vec<Frame> {
+/// The (capture time, Ethernet frame) records of a little-endian, Ethernet (linktype 1) pcap
+/// from tests/data/vrrp-captures.
+fn pcap_records(name: &str) -> Vec<(Duration, Vec<u8>)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/vrrp-captures")
         .join(name);
@@ -41,15 +41,24 @@ pub fn read_pcap(name: &str) -> Vec<Frame> {
         1,
         "ethernet"
     );
-    let mut frames = Vec::new();
+    let mut out = Vec::new();
     let mut off = 24;
     while off + 16 <= data.len() {
         let secs = u32::from_le_bytes(data[off..off + 4].try_into().unwrap());
         let usecs = u32::from_le_bytes(data[off + 4..off + 8].try_into().unwrap());
         let ts = Duration::from_secs(u64::from(secs)) + Duration::from_micros(u64::from(usecs));
         let incl = u32::from_le_bytes(data[off + 8..off + 12].try_into().unwrap()) as usize;
-        let pkt = &data[off + 16..off + 16 + incl];
+        out.push((ts, data[off + 16..off + 16 + incl].to_vec()));
         off += 16 + incl;
+    }
+    out
+}
+
+/// Reads a little-endian, Ethernet (linktype 1) pcap from tests/data/vrrp-captures and
+/// returns its VRRP frames.
+pub fn read_pcap(name: &str) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    for (ts, pkt) in pcap_records(name) {
         let ethertype = u16::from_be_bytes([pkt[12], pkt[13]]);
         let ip = &pkt[14..];
         let frame = match ethertype {
@@ -83,4 +92,60 @@ pub fn read_pcap(name: &str) -> Vec<Frame> {
         frames.push(frame);
     }
     frames
+}
+
+/// A captured IPv4 datagram, IP header included (for AH, whose ICV covers it).
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    /// Capture timestamp since the Unix epoch.
+    pub ts: Duration,
+    /// From the IP header to its total length.
+    pub bytes: Vec<u8>,
+}
+
+impl Datagram {
+    pub fn meta(&self) -> RxMeta {
+        let b = &self.bytes;
+        RxMeta {
+            src: IpAddr::V4(Ipv4Addr::new(b[12], b[13], b[14], b[15])),
+            dst: IpAddr::V4(Ipv4Addr::new(b[16], b[17], b[18], b[19])),
+            ttl: b[8],
+        }
+    }
+    pub fn src4(&self) -> Ipv4Addr {
+        Ipv4Addr::new(
+            self.bytes[12],
+            self.bytes[13],
+            self.bytes[14],
+            self.bytes[15],
+        )
+    }
+    pub fn dst4(&self) -> Ipv4Addr {
+        Ipv4Addr::new(
+            self.bytes[16],
+            self.bytes[17],
+            self.bytes[18],
+            self.bytes[19],
+        )
+    }
+    pub fn ip_id(&self) -> u16 {
+        u16::from_be_bytes([self.bytes[4], self.bytes[5]])
+    }
+}
+
+/// Reads the IPv4 datagrams of a little-endian Ethernet pcap from
+/// tests/data/vrrp-captures, whatever their protocol.
+pub fn read_pcap_ipv4(name: &str) -> Vec<Datagram> {
+    pcap_records(name)
+        .into_iter()
+        .map(|(ts, pkt)| {
+            assert_eq!(u16::from_be_bytes([pkt[12], pkt[13]]), 0x0800, "IPv4");
+            let ip = &pkt[14..];
+            let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+            Datagram {
+                ts,
+                bytes: ip[..total].to_vec(),
+            }
+        })
+        .collect()
 }

@@ -562,6 +562,8 @@ pub struct Conf {
     pub nopreempt: bool,
     pub state_master: bool,
     pub auth_pass: Option<String>,
+    /// `auth_type AH` instead of PASS (with `auth_pass`).
+    pub auth_ah: bool,
     /// (our address, peers): unicast instead of multicast.
     pub unicast: Option<(Ipv4Addr, Vec<Ipv4Addr>)>,
     pub notify: Option<PathBuf>,
@@ -585,6 +587,7 @@ impl Conf {
             nopreempt: false,
             state_master: false,
             auth_pass: None,
+            auth_ah: false,
             unicast: None,
             notify: None,
             notify_master: None,
@@ -632,9 +635,10 @@ impl Conf {
             s.push_str("  nopreempt\n");
         }
         if let Some(p) = &self.auth_pass {
+            let ty = if self.auth_ah { "AH" } else { "PASS" };
             let _ = writeln!(
                 s,
-                "  authentication {{\n    auth_type PASS\n    auth_pass {p}\n  }}"
+                "  authentication {{\n    auth_type {ty}\n    auth_pass {p}\n  }}"
             );
         }
         if let Some((src, peers)) = &self.unicast {
@@ -709,6 +713,8 @@ pub enum What {
         vrid: u8,
         prio: u8,
         ttl: u8,
+        /// Sent with IPsec AH (protocol 51): its sequence number.
+        ah_seq: Option<u32>,
     },
     /// Gratuitous ARP (sender IP == target IP).
     Garp { ip: Ipv4Addr, mac: [u8; 6] },
@@ -754,10 +760,18 @@ pub fn parse_frame(b: &[u8]) -> Option<([u8; 6], What)> {
                 return None;
             }
             let ihl = (p[0] & 0x0f) as usize * 4;
-            if p[9] != 112 || p.len() < ihl + 8 {
-                return None;
-            }
-            let v = &p[ihl..];
+            // VRRP, or VRRP behind keepalived's 24-byte AH header (protocol 51).
+            let (v, ah_seq) = match p[9] {
+                112 if p.len() >= ihl + 8 => (&p[ihl..], None),
+                51 if p.len() >= ihl + 32 && p[ihl] == 112 => {
+                    let a = &p[ihl..];
+                    (
+                        &a[24..],
+                        Some(u32::from_be_bytes([a[8], a[9], a[10], a[11]])),
+                    )
+                }
+                _ => return None,
+            };
             Some((
                 src_mac,
                 What::Vrrp {
@@ -767,6 +781,7 @@ pub fn parse_frame(b: &[u8]) -> Option<([u8; 6], What)> {
                     vrid: v[1],
                     prio: v[2],
                     ttl: p[8],
+                    ah_seq,
                 },
             ))
         }
