@@ -127,6 +127,20 @@ fn interfaces(text: &str) -> Vec<String> {
     out
 }
 
+/// The interface names `file` uses, from lvsd's reading of it (parameters expanded), else
+/// from its text.
+fn file_interfaces(file: &Path) -> Vec<String> {
+    let dumped = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["-d", "-f"])
+        .arg(file)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let text = dumped.unwrap_or_else(|| std::fs::read_to_string(file).unwrap_or_default());
+    interfaces(&text)
+}
+
 /// `keepalived -t` on `file`, now, in a namespace with the file's interfaces.
 fn keepalived_now(file: &Path, tag: usize) -> Option<i32> {
     if !nix::unistd::geteuid().is_root() || Command::new("keepalived").arg("-v").output().is_err() {
@@ -135,7 +149,7 @@ fn keepalived_now(file: &Path, tag: usize) -> Option<i32> {
     let ns = format!("lvsdrc-{}-{tag}", std::process::id());
     let ip = |args: &[&str]| Command::new("ip").args(args).output();
     ip(&["netns", "add", &ns]).ok()?;
-    for name in interfaces(&std::fs::read_to_string(file).ok()?) {
+    for name in file_interfaces(file) {
         let _ = ip(&["-n", &ns, "link", "add", &name, "type", "dummy"]);
         let _ = ip(&["-n", &ns, "link", "set", &name, "up"]);
     }
@@ -231,4 +245,118 @@ fn interfaces_are_found_where_keepalived_reads_them() {
                 bond0 weight 10\n    eth2\n  }\n  virtual_ipaddress {\n    10.0.0.1/24 dev \
                 eth1 label eth1:0\n  }\n  lvs_sync_daemon_interface eth3\n}\n";
     assert_eq!(interfaces(text), ["bond0", "eth0", "eth1", "eth2", "eth3"]);
+}
+
+/// The daemon starts on every file `lvsd -t` passes (what keepalived runs): each file runs
+/// as `lvsd -n` for a few seconds in a namespace holding its interfaces (veth pairs), stays
+/// up, takes no side down for good and stops cleanly on SIGTERM. (This kernel may have no
+/// IPVS: the LVS side then waits for it, which is what it must do.)
+#[test]
+fn lvsd_starts_on_what_keepalived_runs() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("SKIP: ../shared/real-configs is not here (set LVSD_REAL_CONFIGS)");
+        return;
+    };
+    if !nix::unistd::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("SKIP: starting the daemon in network namespaces needs root");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let ip = |args: &[&str]| {
+        let _ = Command::new("ip").args(args).output();
+    };
+    let mut failures = Vec::new();
+    let mut started = 0;
+    let files: Vec<(String, PathBuf)> = entries(&dir)
+        .into_iter()
+        .filter(|(_, path)| {
+            Command::new(env!("CARGO_BIN_EXE_lvsd"))
+                .args(["-t", "-f"])
+                .arg(path)
+                .output()
+                .is_ok_and(|o| matches!(o.status.code(), Some(0 | 5 | 6)))
+        })
+        .collect();
+    for (batch_no, batch) in files.chunks(12).enumerate() {
+        let mut running = Vec::new();
+        for (i, (key, path)) in batch.iter().enumerate() {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            // A file that names its own namespace runs there (lvsd enters it).
+            let own_ns = text.lines().find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some("net_namespace"))
+                    .then(|| w.next().map(str::to_string))
+                    .flatten()
+            });
+            let ns = own_ns
+                .clone()
+                .unwrap_or_else(|| format!("lvsdst-{}-{batch_no}-{i}", std::process::id()));
+            ip(&["netns", "del", &ns]);
+            ip(&["netns", "add", &ns]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            for (k, name) in file_interfaces(path).iter().enumerate() {
+                let peer = format!("lvsdpeer{k}");
+                ip(&[
+                    "-n", &ns, "link", "add", name, "type", "veth", "peer", "name", &peer,
+                ]);
+                ip(&["-n", &ns, "link", "set", name, "up"]);
+                ip(&["-n", &ns, "link", "set", &peer, "up"]);
+            }
+            let tag = format!("{batch_no}-{i}");
+            let log = work.path().join(format!("{tag}.log"));
+            let out = std::fs::File::create(&log).unwrap();
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", &ns]);
+            cmd.arg(env!("CARGO_BIN_EXE_lvsd"));
+            if own_ns.is_some() {
+                // (lvsd enters the named namespace itself)
+                cmd = Command::new(env!("CARGO_BIN_EXE_lvsd"));
+            }
+            let child = cmd
+                .args(["-n", "-l", "-G", "-f"])
+                .arg(path)
+                .arg("-p")
+                .arg(work.path().join(format!("{tag}.pid")))
+                .arg("-r")
+                .arg(work.path().join(format!("{tag}.vrrp.pid")))
+                .arg("-c")
+                .arg(work.path().join(format!("{tag}.check.pid")))
+                .env("TMPDIR", work.path())
+                .stdin(std::process::Stdio::null())
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .spawn()
+                .expect("start lvsd");
+            running.push((key.clone(), ns, child, log));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        for (key, ns, mut child, log) in running {
+            let alive = child.try_wait().ok().flatten().is_none();
+            if alive {
+                started += 1;
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            let status = child.wait();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if !alive {
+                failures.push(format!("{key}: lvsd exited at start ({status:?}):\n{text}"));
+            } else if !status.as_ref().is_ok_and(|s| s.success()) {
+                failures.push(format!(
+                    "{key}: lvsd did not stop cleanly ({status:?}):\n{text}"
+                ));
+            } else if text.contains("VRRP side failed") || text.contains("panicked") {
+                failures.push(format!("{key}: a side failed:\n{text}"));
+            }
+            ip(&["netns", "del", &ns]);
+        }
+    }
+    eprintln!(
+        "{started} of {} files started and stopped cleanly",
+        files.len()
+    );
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
