@@ -141,6 +141,54 @@ fn file_interfaces(file: &Path) -> Vec<String> {
     interfaces(&text)
 }
 
+/// `(interface, address)` for each instance's `unicast_src_ip`, from lvsd's reading of
+/// `file`: a director has that address on the instance's interface.
+fn unicast_sources(file: &Path) -> Vec<(String, String)> {
+    let text = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["-d", "-f"])
+        .arg(file)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut iface = String::new();
+    for line in text.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["vrrp_instance", ..] => iface.clear(),
+            ["interface", name] => iface = name.to_string(),
+            ["unicast_src_ip", addr] if !iface.is_empty() => {
+                out.push((iface.clone(), addr.to_string()))
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A namespace `ns` as a director running `file` would be: its interfaces (veth pairs,
+/// up), each with an IPv4 address of the test's own (198.18.K.1/24, a benchmarking range
+/// that never leaves the namespace), and each instance's unicast_src_ip on its interface.
+fn director_ns(ns: &str, file: &Path) {
+    let ip = |args: &[&str]| {
+        let _ = Command::new("ip").args(args).output();
+    };
+    ip(&["netns", "del", ns]);
+    ip(&["netns", "add", ns]);
+    ip(&["-n", ns, "link", "set", "lo", "up"]);
+    for (k, name) in file_interfaces(file).iter().enumerate() {
+        let peer = format!("lvsdpeer{k}");
+        ip(&["-n", ns, "link", "add", name, "type", "veth", "peer", "name", &peer]);
+        ip(&["-n", ns, "addr", "add", &format!("198.18.{k}.1/24"), "dev", name]);
+        ip(&["-n", ns, "link", "set", name, "up"]);
+        ip(&["-n", ns, "link", "set", &peer, "up"]);
+    }
+    for (iface, addr) in unicast_sources(file) {
+        let len = if addr.contains(':') { 128 } else { 32 };
+        ip(&["-n", ns, "addr", "add", &format!("{addr}/{len}"), "dev", &iface, "nodad"]);
+    }
+}
+
 /// `keepalived -t` on `file`, now, in a namespace with the file's interfaces.
 fn keepalived_now(file: &Path, tag: usize) -> Option<i32> {
     if !nix::unistd::geteuid().is_root() || Command::new("keepalived").arg("-v").output().is_err() {
@@ -359,4 +407,121 @@ fn lvsd_starts_on_what_keepalived_runs() {
         files.len()
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// The addresses a namespace holds beyond its links' own (IPv6 link-local left out):
+/// `ifname addr/prefix` lines, sorted.
+fn addresses(ns: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-j", "addr", "show"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    let mut got = Vec::new();
+    for link in v.as_array().into_iter().flatten() {
+        let name = link["ifname"].as_str().unwrap_or_default();
+        for a in link["addr_info"].as_array().into_iter().flatten() {
+            let local = a["local"].as_str().unwrap_or_default();
+            // (the loopback, link-local and the test's own addresses)
+            if name == "lo" || local.starts_with("fe80:") || local.starts_with("198.18.") {
+                continue;
+            }
+            got.push(format!("{name} {local}/{}", a["prefixlen"]));
+        }
+    }
+    got.sort();
+    got
+}
+
+/// The same VRRP effect: each file runs alone under keepalived in one namespace and under
+/// lvsd in another (the VRRP side, `-P`), both holding its interfaces; after the instances
+/// have settled (a master-down interval and more) both namespaces hold the same addresses.
+#[test]
+fn lvsd_and_keepalived_hold_the_same_addresses() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("SKIP: ../shared/real-configs is not here (set LVSD_REAL_CONFIGS)");
+        return;
+    };
+    if !nix::unistd::geteuid().is_root() || Command::new("keepalived").arg("-v").output().is_err()
+    {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root with keepalived");
+        eprintln!("SKIP: needs root and Debian's keepalived");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let ip = |args: &[&str]| {
+        let _ = Command::new("ip").args(args).output();
+    };
+    let files: Vec<(String, PathBuf)> = entries(&dir)
+        .into_iter()
+        .filter(|(_, path)| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            // (a file that names its own namespace would put both daemons in it)
+            !text.lines().any(|l| l.trim_start().starts_with("net_namespace"))
+                && Command::new(env!("CARGO_BIN_EXE_lvsd"))
+                    .args(["-t", "-f"])
+                    .arg(path)
+                    .output()
+                    .is_ok_and(|o| matches!(o.status.code(), Some(0 | 5 | 6)))
+        })
+        .collect();
+    let mut differ = Vec::new();
+    let mut with_vips = 0;
+    for (batch_no, batch) in files.chunks(10).enumerate() {
+        let mut running = Vec::new();
+        for (i, (key, path)) in batch.iter().enumerate() {
+            for (side, prog) in [("k", "keepalived"), ("l", env!("CARGO_BIN_EXE_lvsd"))] {
+                let ns = format!("lvsdeq{side}-{}-{batch_no}-{i}", std::process::id());
+                director_ns(&ns, path);
+                let tag = format!("{side}-{batch_no}-{i}");
+                let log = std::fs::File::create(work.path().join(format!("{tag}.log"))).unwrap();
+                let child = Command::new("ip")
+                    // (VRRP only: without IPVS, keepalived's checker process fails and
+                    // takes the whole daemon down)
+                    .args(["netns", "exec", &ns, prog, "-P", "-n", "-l", "-f"])
+                    .arg(path)
+                    .arg("-p")
+                    .arg(work.path().join(format!("{tag}.pid")))
+                    .arg("-r")
+                    .arg(work.path().join(format!("{tag}.vrrp.pid")))
+                    .arg("-c")
+                    .arg(work.path().join(format!("{tag}.check.pid")))
+                    .env("TMPDIR", work.path())
+                    .stdin(std::process::Stdio::null())
+                    .stdout(log.try_clone().unwrap())
+                    .stderr(log)
+                    .spawn()
+                    .expect("start a daemon");
+                running.push((key.clone(), side, ns, child));
+            }
+        }
+        // keepalived's defaults: advert_int 1 s, so master down within about 3.6 s.
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        let mut held: std::collections::BTreeMap<String, [Vec<String>; 2]> = Default::default();
+        for (key, side, ns, _) in &running {
+            held.entry(key.clone()).or_default()[usize::from(*side == "l")] = addresses(ns);
+        }
+        for (_, _, ns, mut child) in running {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = child.wait();
+            ip(&["netns", "del", &ns]);
+        }
+        for (key, [k, l]) in held {
+            if !k.is_empty() {
+                with_vips += 1;
+            }
+            if k != l {
+                differ.push(format!("{key}:\n  keepalived: {k:?}\n  lvsd:       {l:?}"));
+            }
+        }
+    }
+    eprintln!(
+        "{} files compared, {with_vips} with addresses under keepalived",
+        files.len()
+    );
+    assert!(differ.is_empty(), "\n{}", differ.join("\n"));
 }
