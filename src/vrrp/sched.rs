@@ -101,28 +101,6 @@ pub fn lock_memory() -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn raises_one_step_per_late_wakeup_up_to_max() {
-        assert_eq!(AutoPriority::new(0, None), None);
-        assert_eq!(AutoPriority::new(-1, None), None);
-        let mut a = AutoPriority::new(2, Some(Duration::from_millis(100))).unwrap();
-        assert_eq!(a.late(Duration::from_millis(99)), None);
-        assert_eq!(a.late(Duration::from_millis(100)), Some(1));
-        assert_eq!(a.late(Duration::from_secs(3)), Some(2));
-        assert_eq!(a.late(Duration::from_secs(3)), None);
-        assert_eq!(a.current(), 2);
-        let mut b = AutoPriority::new(99, None).unwrap();
-        assert_eq!(b.late(Duration::from_millis(999)), None);
-        assert_eq!(b.late(Duration::from_secs(1)), Some(1));
-        b.give_up();
-        assert_eq!(b.late(Duration::from_secs(5)), None);
-    }
-}
-
 /// The VRRP loop woke `late` after its deadline: raise the thread if the policy says so,
 /// with one log line either way.
 pub fn on_wake(auto: &mut Option<AutoPriority>, late: Duration, rlimit_us: Option<u64>) {
@@ -142,5 +120,27 @@ pub fn on_wake(auto: &mut Option<AutoPriority>, late: Duration, rlimit_us: Optio
             tracing::error!("{e}; max_auto_priority will not be tried again");
             a.give_up();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raises_one_step_per_late_wakeup_up_to_max() {
+        assert_eq!(AutoPriority::new(0, None), None);
+        assert_eq!(AutoPriority::new(-1, None), None);
+        let mut a = AutoPriority::new(2, Some(Duration::from_millis(100))).unwrap();
+        assert_eq!(a.late(Duration::from_millis(99)), None);
+        assert_eq!(a.late(Duration::from_millis(100)), Some(1));
+        assert_eq!(a.late(Duration::from_secs(3)), Some(2));
+        assert_eq!(a.late(Duration::from_secs(3)), None);
+        assert_eq!(a.current(), 2);
+        let mut b = AutoPriority::new(99, None).unwrap();
+        assert_eq!(b.late(Duration::from_millis(999)), None);
+        assert_eq!(b.late(Duration::from_secs(1)), Some(1));
+        b.give_up();
+        assert_eq!(b.late(Duration::from_secs(5)), None);
     }
 }
