@@ -694,4 +694,66 @@ mod tests {
         i.version = Some(4);
         assert!(InstanceParams::from_config(&i, &g, &[]).is_err());
     }
+
+    #[test]
+    fn lower_and_higher_prio_options_resolve_like_keepalived() {
+        // Defaults: the lower-priority burst follows the global garp_master_* values (not
+        // the instance's), answered with an advert; no advert before yielding.
+        let mut g = GlobalDefs::default();
+        g.vrrp_garp_master_repeat = 3;
+        let mut i = inst();
+        i.garp_master_repeat = Some(7);
+        i.garp_master_delay = Some(Duration::from_secs(9));
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(
+            p.lower_prio,
+            LowerPrio {
+                no_advert: false,
+                garp_repeat: 3,
+                garp_delay: Duration::from_secs(5),
+            }
+        );
+        assert!(!p.higher_prio_send_advert);
+        // Global values, then the instance's over them.
+        g.vrrp_garp_lower_prio_repeat = Some(2);
+        g.vrrp_garp_lower_prio_delay = Some(Duration::from_secs(1));
+        g.vrrp_lower_prio_no_advert = true;
+        g.vrrp_higher_prio_send_advert = true;
+        g.vrrp_garp_interval = Duration::from_millis(10);
+        g.vrrp_startup_delay = Some(Duration::from_secs(4));
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(
+            (p.lower_prio.garp_repeat, p.lower_prio.no_advert),
+            (2, true)
+        );
+        assert!(p.higher_prio_send_advert);
+        assert_eq!(p.garp_interval, Duration::from_millis(10));
+        assert_eq!(p.startup_delay, Duration::from_secs(4));
+        i.garp_lower_prio_repeat = Some(0);
+        i.lower_prio_no_advert = Some(false);
+        i.higher_prio_send_advert = Some(false);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(
+            (p.lower_prio.garp_repeat, p.lower_prio.no_advert),
+            (0, false)
+        );
+        assert!(!p.higher_prio_send_advert);
+        // Strict mode: no burst, no answer, no advert before yielding (warned when written).
+        i.strict_mode = Some(true);
+        i.garp_lower_prio_repeat = None;
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(
+            p.lower_prio,
+            LowerPrio {
+                no_advert: true,
+                garp_repeat: 0,
+                garp_delay: Duration::ZERO,
+            }
+        );
+        assert!(!p.higher_prio_send_advert);
+        assert!(p
+            .warnings
+            .iter()
+            .any(|w| w.contains("lower_prio_no_advert")));
+    }
 }
