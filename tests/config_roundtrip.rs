@@ -163,6 +163,18 @@ fn gen_config(seed: u64) -> Config {
     g.vrrp_garp_master_repeat = r.below(10) as u32;
     g.vrrp_garp_master_refresh = r.maybe(Rng::dur);
     g.vrrp_garp_master_refresh_repeat = r.below(10) as u32;
+    g.vrrp_garp_interval = r.maybe(Rng::dur).unwrap_or_default();
+    g.vrrp_gna_interval = r.maybe(Rng::dur).unwrap_or_default();
+    g.vrrp_garp_lower_prio_delay = r.maybe(|r| Duration::from_secs(r.below(30)));
+    g.vrrp_garp_lower_prio_repeat = r.maybe(|r| r.below(10) as u32);
+    g.vrrp_lower_prio_no_advert = r.chance();
+    g.vrrp_higher_prio_send_advert = r.chance();
+    g.vrrp_startup_delay = r.maybe(Rng::dur);
+    g.max_auto_priority = r.below(101) as i32 - 1;
+    g.min_auto_priority_delay = r.maybe(|r| Duration::from_micros(r.below(10_000_000) + 1));
+    g.vrrp_no_swap = r.chance();
+    g.checker_no_swap = r.chance();
+    g.vrrp_rlimit_rttime = r.maybe(|r| r.below(1_000_000) + 2);
     g.vrrp_version = 2 + r.below(2) as u8;
     g.vrrp_v3_checksum_as_v2 = r.chance();
     g.vrrp_mcast_group4 = r.maybe(|_| "224.0.0.18".parse().unwrap());
@@ -312,6 +324,10 @@ fn gen_config(seed: u64) -> Config {
             garp_master_repeat: r.maybe(|r| r.below(10) as u32),
             garp_master_refresh: r.maybe(Rng::dur),
             garp_master_refresh_repeat: r.maybe(|r| r.below(10) as u32),
+            garp_lower_prio_delay: r.maybe(|r| Duration::from_secs(r.below(30))),
+            garp_lower_prio_repeat: r.maybe(|r| r.below(10) as u32),
+            lower_prio_no_advert: r.maybe(Rng::chance),
+            higher_prio_send_advert: r.maybe(Rng::chance),
             use_vmac: r.maybe(|r| {
                 if r.chance() {
                     String::new()

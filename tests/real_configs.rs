@@ -178,14 +178,33 @@ fn director_ns(ns: &str, file: &Path) {
     ip(&["-n", ns, "link", "set", "lo", "up"]);
     for (k, name) in file_interfaces(file).iter().enumerate() {
         let peer = format!("lvsdpeer{k}");
-        ip(&["-n", ns, "link", "add", name, "type", "veth", "peer", "name", &peer]);
-        ip(&["-n", ns, "addr", "add", &format!("198.18.{k}.1/24"), "dev", name]);
+        ip(&[
+            "-n", ns, "link", "add", name, "type", "veth", "peer", "name", &peer,
+        ]);
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("198.18.{k}.1/24"),
+            "dev",
+            name,
+        ]);
         ip(&["-n", ns, "link", "set", name, "up"]);
         ip(&["-n", ns, "link", "set", &peer, "up"]);
     }
     for (iface, addr) in unicast_sources(file) {
         let len = if addr.contains(':') { 128 } else { 32 };
-        ip(&["-n", ns, "addr", "add", &format!("{addr}/{len}"), "dev", &iface, "nodad"]);
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{addr}/{len}"),
+            "dev",
+            &iface,
+            "nodad",
+        ]);
     }
 }
 
@@ -443,9 +462,11 @@ fn lvsd_and_keepalived_hold_the_same_addresses() {
         eprintln!("SKIP: ../shared/real-configs is not here (set LVSD_REAL_CONFIGS)");
         return;
     };
-    if !nix::unistd::geteuid().is_root() || Command::new("keepalived").arg("-v").output().is_err()
-    {
-        assert!(std::env::var_os("CI").is_none(), "CI runs as root with keepalived");
+    if !nix::unistd::geteuid().is_root() || Command::new("keepalived").arg("-v").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root with keepalived"
+        );
         eprintln!("SKIP: needs root and Debian's keepalived");
         return;
     }
@@ -458,7 +479,9 @@ fn lvsd_and_keepalived_hold_the_same_addresses() {
         .filter(|(_, path)| {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             // (a file that names its own namespace would put both daemons in it)
-            !text.lines().any(|l| l.trim_start().starts_with("net_namespace"))
+            !text
+                .lines()
+                .any(|l| l.trim_start().starts_with("net_namespace"))
                 && Command::new(env!("CARGO_BIN_EXE_lvsd"))
                     .args(["-t", "-f"])
                     .arg(path)

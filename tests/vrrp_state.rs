@@ -4,7 +4,9 @@ use lvsd::config::model::{
     InitialState, Notify, Span, SyncGroup, TrackScript, UnicastPeer, VirtualIp, VrrpScript,
 };
 use lvsd::vrrp::packet::{Advert, ChecksumForm, DropReason, Family, RxMeta, Version};
-use lvsd::vrrp::params::{Auth, GarpParams, InstanceParams, TrackedInterface, TrackedScript};
+use lvsd::vrrp::params::{
+    Auth, GarpParams, InstanceParams, LowerPrio, TrackedInterface, TrackedScript,
+};
 use lvsd::vrrp::state::{Action, Cause, Event, Instance, State, SyncCmd, VipChange};
 use lvsd::vrrp::sync_group::{Coordinator, Output, SyncGroupError, Target};
 use std::net::IpAddr;
@@ -53,6 +55,15 @@ fn params() -> InstanceParams {
             refresh: None,
             refresh_repeat: 1,
         },
+        garp_interval: Duration::ZERO,
+        gna_interval: Duration::ZERO,
+        lower_prio: LowerPrio {
+            no_advert: false,
+            garp_repeat: 5,
+            garp_delay: Duration::from_secs(5),
+        },
+        higher_prio_send_advert: false,
+        startup_delay: Duration::ZERO,
         accept: true,
         strict: false,
         skip_check_adv_addr: false,
@@ -1513,4 +1524,195 @@ mod invariants {
         }
         assert_eq!(*state, i.state());
     }
+}
+
+// ---- lower/higher-priority advert options, start-up delay (keepalived 2.2.7) ----------
+
+/// Actions of a master (local address 10.0.0.5) receiving an advert `ms` after `t`.
+fn master_rx(p: &InstanceParams, c: &Clock, prio: u8, src: &str) -> (Instance, u64, Vec<Action>) {
+    let (mut i, t) = master(p.clone(), c);
+    i.handle(c.ms(t), Event::LocalAddr(ip("10.0.0.5")));
+    let a = i.handle(c.ms(t + 500), rx(p, prio, src));
+    (i, t, a)
+}
+
+#[test]
+fn lower_prio_garp_burst_then_second_burst_after_delay() {
+    let c = Clock::new();
+    let mut p = params();
+    p.lower_prio = LowerPrio {
+        no_advert: false,
+        garp_repeat: 2,
+        garp_delay: Duration::from_secs(3),
+    };
+    let (mut i, t, a) = master_rx(&p, &c, 50, "10.0.0.9");
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert(p.advert(100)),
+            Action::SendGratuitous { repeat: 2 },
+            Action::MasterRxLowerPri {
+                from: ip("10.0.0.9"),
+                priority: 50
+            },
+        ]
+    );
+    // A second lower advert 1 s later owes a second delayed burst of its own.
+    i.handle(c.ms(t + 1500), rx(&p, 50, "10.0.0.9"));
+    let mut bursts = Vec::new();
+    for ms in (t + 1501..t + 6000).step_by(10) {
+        for a in i.handle(c.ms(ms), Event::Timer) {
+            if let Action::SendGratuitous { repeat } = a {
+                bursts.push((ms - t, repeat));
+            }
+        }
+    }
+    // The master's own second burst (garp_master_delay 5 s after it became master at t)
+    // and one lower-priority burst 3 s after each lower advert.
+    assert_eq!(bursts, vec![(3501, 2), (4501, 2), (5001, 5)]);
+}
+
+#[test]
+fn lower_prio_repeat_zero_sends_no_burst() {
+    let c = Clock::new();
+    let mut p = params();
+    p.lower_prio.garp_repeat = 0;
+    let (mut i, t, a) = master_rx(&p, &c, 50, "10.0.0.9");
+    assert!(
+        !a.iter().any(|a| matches!(a, Action::SendGratuitous { .. })),
+        "{a:?}"
+    );
+    // Nothing owed either: the next deadline is the advert timer.
+    assert_eq!(i.next_deadline(), Some(c.ms(t + 1500)));
+    assert!(!i
+        .handle(c.ms(t + 5600), Event::Timer)
+        .iter()
+        .any(|a| matches!(a, Action::SendGratuitous { repeat: 0 })));
+}
+
+#[test]
+fn lower_prio_no_advert_keeps_the_advert_schedule() {
+    let c = Clock::new();
+    let mut p = params();
+    p.lower_prio.no_advert = true;
+    let (mut i, t, a) = master_rx(&p, &c, 50, "10.0.0.9");
+    assert_eq!(
+        a,
+        vec![
+            Action::SendGratuitous { repeat: 5 },
+            Action::MasterRxLowerPri {
+                from: ip("10.0.0.9"),
+                priority: 50
+            },
+        ]
+    );
+    assert_eq!(i.state(), State::Master);
+    // The regular advert stays where it was: one interval after becoming master.
+    assert_eq!(i.next_deadline(), Some(c.ms(t + 1000)));
+    // Equal priority from a lower address is "lower" too.
+    let a = i.handle(c.ms(t + 600), rx(&p, 100, "10.0.0.1"));
+    assert!(
+        !a.iter().any(|a| matches!(a, Action::SendAdvert(_))),
+        "{a:?}"
+    );
+    // A priority-0 advert is still answered, without moving the schedule.
+    let a = i.handle(c.ms(t + 700), rx(&p, 0, "10.0.0.9"));
+    assert_eq!(a, vec![Action::SendAdvert(p.advert(100))]);
+    assert_eq!(i.next_deadline(), Some(c.ms(t + 1000)));
+}
+
+#[test]
+fn higher_prio_send_advert_sends_one_advert_before_backup() {
+    let c = Clock::new();
+    let mut p = params();
+    p.higher_prio_send_advert = true;
+    for (prio, src) in [(150, "10.0.0.1"), (100, "10.0.0.9")] {
+        let (i, _, a) = master_rx(&p, &c, prio, src);
+        assert_eq!(
+            a,
+            [
+                vec![Action::SendAdvert(p.advert(100)), Action::DelVips],
+                state_change(State::Master, State::Backup, Cause::HigherPriority, 100),
+            ]
+            .concat(),
+            "{prio} from {src}"
+        );
+        assert_eq!(i.state(), State::Backup);
+    }
+    // Without the option: no advert.
+    let (_, _, a) = master_rx(&params(), &c, 150, "10.0.0.1");
+    assert!(
+        !a.iter().any(|a| matches!(a, Action::SendAdvert(_))),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn startup_delay_holds_backup_then_master_down_counts_from_its_end() {
+    let c = Clock::new();
+    let mut p = params();
+    p.startup_delay = Duration::from_secs(5);
+    let mut i = started_backup(p.clone(), &c);
+    assert_eq!(i.start_hold(), Some(c.ms(5000)));
+    assert_eq!(
+        i.next_deadline(),
+        Some(c.ms(5000) + Duration::from_micros(3_609_375))
+    );
+    // A lower-priority master heard during the delay does not bring the takeover forward.
+    i.handle(c.ms(2000), rx(&p, 50, "10.0.0.9"));
+    assert_eq!(i.handle(c.ms(8609), Event::Timer), vec![]);
+    assert_eq!(i.state(), State::Backup);
+    let a = i.handle(c.ms(8610), Event::Timer);
+    assert_eq!(a, become_master(&p, State::Backup, Cause::MasterDown, 100));
+}
+
+#[test]
+fn startup_delay_higher_master_heard_after_the_delay_counts_from_now() {
+    let c = Clock::new();
+    let mut p = params();
+    p.startup_delay = Duration::from_millis(500);
+    let mut i = started_backup(p.clone(), &c);
+    i.handle(c.ms(400), rx(&p, 150, "10.0.0.9"));
+    assert_eq!(
+        i.next_deadline(),
+        Some(c.ms(500) + i.master_down_interval())
+    );
+    i.handle(c.ms(1400), rx(&p, 150, "10.0.0.9"));
+    assert_eq!(
+        i.next_deadline(),
+        Some(c.ms(1400) + i.master_down_interval())
+    );
+    assert_eq!(i.start_hold(), None);
+}
+
+#[test]
+fn startup_delay_owner_waits_in_backup_until_the_end() {
+    let c = Clock::new();
+    let mut p = params();
+    p.initial_state = InitialState::Master;
+    p.priority = 255;
+    p.startup_delay = Duration::from_secs(2);
+    let mut i = Instance::new(p.clone());
+    let a = i.handle(c.ms(0), Event::Start);
+    assert_eq!(
+        a,
+        state_change(State::Init, State::Backup, Cause::Startup, 255)
+    );
+    assert_eq!(i.next_deadline(), Some(c.ms(2000)));
+    assert_eq!(i.handle(c.ms(1999), Event::Timer), vec![]);
+    let a = i.handle(c.ms(2000), Event::Timer);
+    assert_eq!(a, become_master(&p, State::Backup, Cause::MasterDown, 255));
+}
+
+#[test]
+fn startup_delay_given_hold_replaces_the_own_one() {
+    // An instance added by a reload waits only for what is left of the daemon's delay.
+    let c = Clock::new();
+    let mut p = params();
+    p.startup_delay = Duration::from_secs(5);
+    let mut i = Instance::new(p.clone());
+    i.hold_start_until(None);
+    i.handle(c.ms(0), Event::Start);
+    assert_eq!(i.start_hold(), None);
+    assert_eq!(i.next_deadline(), Some(c.ms(0) + i.master_down_interval()));
 }

@@ -52,6 +52,29 @@ impl P<'_> {
                 "vrrp_garp_master_refresh_repeat" => {
                     set(&mut g.vrrp_garp_master_refresh_repeat, p.u32v(t))
                 }
+                "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, p.interval(t)),
+                "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, p.interval(t)),
+                "vrrp_garp_lower_prio_delay" => {
+                    set(&mut g.vrrp_garp_lower_prio_delay, p.whole_secs(t).map(Some))
+                }
+                "vrrp_garp_lower_prio_repeat" => {
+                    set(&mut g.vrrp_garp_lower_prio_repeat, p.u32v(t).map(Some))
+                }
+                "vrrp_lower_prio_no_advert" => set(&mut g.vrrp_lower_prio_no_advert, p.opt_bool(t)),
+                "vrrp_higher_prio_send_advert" => {
+                    set(&mut g.vrrp_higher_prio_send_advert, p.opt_bool(t))
+                }
+                "vrrp_startup_delay" => set(&mut g.vrrp_startup_delay, p.interval(t).map(Some)),
+                "max_auto_priority" => set(&mut g.max_auto_priority, p.max_auto_priority(t)),
+                "min_auto_priority_delay" => set(
+                    &mut g.min_auto_priority_delay,
+                    p.min_auto_priority_delay(t).map(Some),
+                ),
+                "vrrp_no_swap" => g.vrrp_no_swap = p.flag(t),
+                "checker_no_swap" => g.checker_no_swap = p.flag(t),
+                "vrrp_rlimit_rttime" | "vrrp_rlimit_rtime" => {
+                    set(&mut g.vrrp_rlimit_rttime, p.rlimit_rttime(t).map(Some))
+                }
                 "vrrp_version" => set(&mut g.vrrp_version, p.int(t, 2, 3).map(|v| v as u8)),
                 "vrrp_v3_checksum_as_v2" => g.vrrp_v3_checksum_as_v2 = p.flag(t),
                 "vrrp_mcast_group4" => g.vrrp_mcast_group4 = p.ip_family(t, false),
@@ -458,6 +481,10 @@ impl P<'_> {
             garp_master_repeat: None,
             garp_master_refresh: None,
             garp_master_refresh_repeat: None,
+            garp_lower_prio_delay: None,
+            garp_lower_prio_repeat: None,
+            lower_prio_no_advert: None,
+            higher_prio_send_advert: None,
             use_vmac: None,
             vmac_xmit_base: false,
             accept: None,
@@ -569,6 +596,12 @@ impl P<'_> {
                 "garp_master_repeat" => vi.garp_master_repeat = p.u32v(t),
                 "garp_master_refresh" => vi.garp_master_refresh = p.dur(t),
                 "garp_master_refresh_repeat" => vi.garp_master_refresh_repeat = p.u32v(t),
+                "garp_lower_prio_delay" => set(&mut vi.garp_lower_prio_delay, p.whole_secs(t).map(Some)),
+                "garp_lower_prio_repeat" => set(&mut vi.garp_lower_prio_repeat, p.u32v(t).map(Some)),
+                "lower_prio_no_advert" => set(&mut vi.lower_prio_no_advert, p.opt_bool(t).map(Some)),
+                "higher_prio_send_advert" => {
+                    set(&mut vi.higher_prio_send_advert, p.opt_bool(t).map(Some))
+                }
                 "use_vmac" => {
                     p.no_more(t, 2);
                     vi.use_vmac = Some(t.get(1).map(|n| p.txt(*n).to_string()).unwrap_or_default());

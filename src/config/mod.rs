@@ -8,6 +8,7 @@ mod build;
 mod build_lvs;
 mod build_routes;
 mod build_vrrp;
+mod build_vrrp_opts;
 pub mod diag;
 pub mod keywords;
 mod lexer;

@@ -118,6 +118,31 @@ pub struct GlobalDefs {
     pub vrrp_garp_master_refresh: Option<Duration>,
     /// Default 1.
     pub vrrp_garp_master_refresh_repeat: u32,
+    /// `vrrp_garp_interval`: least time between two gratuitous ARPs on one interface
+    /// (default 0: back to back).
+    pub vrrp_garp_interval: Duration,
+    /// `vrrp_gna_interval`: least time between two unsolicited NAs on one interface.
+    pub vrrp_gna_interval: Duration,
+    /// `vrrp_garp_lower_prio_delay`: None: `vrrp_garp_master_delay`.
+    pub vrrp_garp_lower_prio_delay: Option<Duration>,
+    /// `vrrp_garp_lower_prio_repeat`: None: `vrrp_garp_master_repeat`.
+    pub vrrp_garp_lower_prio_repeat: Option<u32>,
+    /// A master answers a lower-priority advert with no advert of its own.
+    pub vrrp_lower_prio_no_advert: bool,
+    /// A master sends one advert before yielding to a higher-priority advert.
+    pub vrrp_higher_prio_send_advert: bool,
+    /// `vrrp_startup_delay`: instances wait this long after start (not on reload).
+    pub vrrp_startup_delay: Option<Duration>,
+    /// `max_auto_priority [N]`: highest SCHED_RR priority the VRRP thread is raised to when
+    /// it runs late (0: never; -1: never, and no startup notice; no value: the maximum).
+    pub max_auto_priority: i32,
+    /// `min_auto_priority_delay` (µs): lateness that raises the priority (default 1 s).
+    pub min_auto_priority_delay: Option<Duration>,
+    /// `vrrp_no_swap` / `checker_no_swap`: lock the (whole) lvsd process in memory.
+    pub vrrp_no_swap: bool,
+    pub checker_no_swap: bool,
+    /// `vrrp_rlimit_rttime` (µs, default 10000): RLIMIT_RTTIME once real-time.
+    pub vrrp_rlimit_rttime: Option<u64>,
     /// Default 2.
     pub vrrp_version: u8,
     /// Send the VRRPv3/IPv4 checksum over the message only (RFC 9568), not keepalived's
@@ -162,6 +187,18 @@ impl Default for GlobalDefs {
             vrrp_garp_master_repeat: 5,
             vrrp_garp_master_refresh: None,
             vrrp_garp_master_refresh_repeat: 1,
+            vrrp_garp_interval: Duration::ZERO,
+            vrrp_gna_interval: Duration::ZERO,
+            vrrp_garp_lower_prio_delay: None,
+            vrrp_garp_lower_prio_repeat: None,
+            vrrp_lower_prio_no_advert: false,
+            vrrp_higher_prio_send_advert: false,
+            vrrp_startup_delay: None,
+            max_auto_priority: 0,
+            min_auto_priority_delay: None,
+            vrrp_no_swap: false,
+            checker_no_swap: false,
+            vrrp_rlimit_rttime: None,
             vrrp_version: 2,
             vrrp_v3_checksum_as_v2: false,
             vrrp_mcast_group4: None,
@@ -335,6 +372,12 @@ pub struct VrrpInstance {
     pub garp_master_repeat: Option<u32>,
     pub garp_master_refresh: Option<Duration>,
     pub garp_master_refresh_repeat: Option<u32>,
+    /// None: the global `vrrp_garp_lower_prio_*` value.
+    pub garp_lower_prio_delay: Option<Duration>,
+    pub garp_lower_prio_repeat: Option<u32>,
+    /// None: the global `vrrp_lower_prio_no_advert` / `vrrp_higher_prio_send_advert`.
+    pub lower_prio_no_advert: Option<bool>,
+    pub higher_prio_send_advert: Option<bool>,
     /// `use_vmac [NAME]`: Some("") when no name was given (keepalived names it vrrp.VRID).
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,

@@ -204,6 +204,41 @@ fn global(w: &mut W, g: &GlobalDefs) {
         "vrrp_garp_master_refresh_repeat {}",
         g.vrrp_garp_master_refresh_repeat
     ));
+    if !g.vrrp_garp_interval.is_zero() {
+        w.line(format!(
+            "vrrp_garp_interval {}",
+            seconds(g.vrrp_garp_interval)
+        ));
+    }
+    if !g.vrrp_gna_interval.is_zero() {
+        w.line(format!(
+            "vrrp_gna_interval {}",
+            seconds(g.vrrp_gna_interval)
+        ));
+    }
+    w.dur("vrrp_garp_lower_prio_delay", &g.vrrp_garp_lower_prio_delay);
+    w.opt(
+        "vrrp_garp_lower_prio_repeat",
+        &g.vrrp_garp_lower_prio_repeat,
+        |v| v.to_string(),
+    );
+    w.flag("vrrp_lower_prio_no_advert", g.vrrp_lower_prio_no_advert);
+    w.flag(
+        "vrrp_higher_prio_send_advert",
+        g.vrrp_higher_prio_send_advert,
+    );
+    w.dur("vrrp_startup_delay", &g.vrrp_startup_delay);
+    if g.max_auto_priority != 0 {
+        w.line(format!("max_auto_priority {}", g.max_auto_priority));
+    }
+    w.opt("min_auto_priority_delay", &g.min_auto_priority_delay, |d| {
+        d.as_micros().to_string()
+    });
+    w.flag("vrrp_no_swap", g.vrrp_no_swap);
+    w.flag("checker_no_swap", g.checker_no_swap);
+    w.opt("vrrp_rlimit_rttime", &g.vrrp_rlimit_rttime, |v| {
+        v.to_string()
+    });
     w.line(format!("vrrp_version {}", g.vrrp_version));
     w.flag("vrrp_v3_checksum_as_v2", g.vrrp_v3_checksum_as_v2);
     w.opt("vrrp_mcast_group4", &g.vrrp_mcast_group4, |a| a.to_string());
@@ -397,6 +432,16 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         &i.garp_master_refresh_repeat,
         |v| v.to_string(),
     );
+    w.dur("garp_lower_prio_delay", &i.garp_lower_prio_delay);
+    w.opt("garp_lower_prio_repeat", &i.garp_lower_prio_repeat, |v| {
+        v.to_string()
+    });
+    w.opt("lower_prio_no_advert", &i.lower_prio_no_advert, |b| {
+        yn(*b).into()
+    });
+    w.opt("higher_prio_send_advert", &i.higher_prio_send_advert, |b| {
+        yn(*b).into()
+    });
     match &i.use_vmac {
         Some(n) if n.is_empty() => w.line("use_vmac"),
         Some(n) => w.line(format!("use_vmac {}", q(n))),

@@ -391,6 +391,15 @@ fn others_running(sides: &[Side], idx: usize) -> String {
 
 async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyhow::Result<()> {
     let opts = Arc::new(opts);
+    // vrrp_no_swap / checker_no_swap: one process, so the side that asks locks it all.
+    if (opts.runs_vrrp() && config.global.vrrp_no_swap)
+        || (opts.runs_checkers() && config.global.checker_no_swap)
+    {
+        match crate::vrrp::sched::lock_memory() {
+            Ok(()) => tracing::info!("lvsd is locked in memory (no swap)"),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
     let (reload_tx, reload_rx) = watch::channel(Arc::new(config));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ctl = Control {

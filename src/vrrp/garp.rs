@@ -8,6 +8,7 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 pub const ETH_P_ARP: u16 = 0x0806;
 pub const ETH_P_IPV6: u16 = 0x86dd;
@@ -186,9 +187,173 @@ pub fn announce(
     failed
 }
 
+/// `vrrp_garp_interval` / `vrrp_gna_interval`: least time between two gratuitous ARPs /
+/// two unsolicited NAs on the interface (zero: back to back).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pacing {
+    pub arp: Duration,
+    pub na: Duration,
+}
+
+/// One gratuitous message of a burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gratuitous {
+    Arp(Ipv4Addr),
+    Na(Ipv6Addr),
+}
+
+/// Times the messages of bursts (I/O free): ARPs are kept `arp` apart and NAs `na` apart,
+/// each family on its own clock as keepalived keeps them, also from one burst to the
+/// next. Every message of every burst is sent: `repeat` rounds over the addresses, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Pacer {
+    next_arp: Option<Instant>,
+    next_na: Option<Instant>,
+}
+
+impl Pacer {
+    /// When to send each message of a burst of `repeat` rounds over `v4` and `v6`,
+    /// started at `now`, sorted by time (rounds in order, ARPs before NAs at equal times).
+    pub fn plan(
+        &mut self,
+        now: Instant,
+        pacing: Pacing,
+        v4: &[Ipv4Addr],
+        v6: &[Ipv6Addr],
+        repeat: u32,
+    ) -> Vec<(Instant, Gratuitous)> {
+        let mut out = Vec::new();
+        for _ in 0..repeat.max(1) {
+            for ip in v4 {
+                let at = self.next_arp.map_or(now, |t| t.max(now));
+                self.next_arp = Some(at + pacing.arp);
+                out.push((at, Gratuitous::Arp(*ip)));
+            }
+            for ip in v6 {
+                let at = self.next_na.map_or(now, |t| t.max(now));
+                self.next_na = Some(at + pacing.na);
+                out.push((at, Gratuitous::Na(*ip)));
+            }
+        }
+        out.sort_by_key(|(at, _)| *at);
+        out
+    }
+}
+
+/// Sends one planned message; Err is the sentence to log.
+pub fn send_one(
+    sender: &dyn FrameSender,
+    mac: Mac,
+    g: Gratuitous,
+    router: bool,
+) -> Result<(), String> {
+    match g {
+        Gratuitous::Arp(ip) => sender
+            .send_frame(&arp_frame(mac, ip))
+            .map_err(|e| format!("gratuitous ARP for {ip} failed: {e}")),
+        Gratuitous::Na(ip) => sender
+            .send_frame(&na_frame(mac, ip, router))
+            .map_err(|e| format!("unsolicited NA for {ip} failed: {e}")),
+    }
+}
+
+/// What [`send_paced`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub sent: u32,
+    pub failed: u32,
+    /// A job that ends the burst arrived before its last message (the rest was dropped).
+    pub aborted: bool,
+}
+
+/// Sends `plan` at its times. While waiting, jobs arriving on `rx` are queued on
+/// `pending`; one for which `stops` is true (the addresses are going away) drops the rest
+/// of the burst, as keepalived sends queued gratuitous messages only while master.
+pub async fn send_paced<J>(
+    sender: &dyn FrameSender,
+    mac: Mac,
+    router: bool,
+    plan: Vec<(Instant, Gratuitous)>,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<J>,
+    pending: &mut std::collections::VecDeque<J>,
+    stops: impl Fn(&J) -> bool,
+) -> Sent {
+    let mut r = Sent::default();
+    let mut closed = false;
+    for (at, g) in plan {
+        while !closed && Instant::now() < at {
+            tokio::select! {
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+                job = rx.recv() => match job {
+                    Some(job) => {
+                        let stop = stops(&job);
+                        pending.push_back(job);
+                        if stop {
+                            r.aborted = true;
+                            return r;
+                        }
+                    }
+                    None => closed = true,
+                },
+            }
+        }
+        if closed {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+        }
+        match send_one(sender, mac, g, router) {
+            Ok(()) => r.sent += 1,
+            Err(e) => {
+                r.failed += 1;
+                tracing::warn!("{e}");
+            }
+        }
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pacer_spaces_each_family_on_its_own_clock_across_bursts() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let a: Ipv4Addr = "10.0.0.1".parse().unwrap();
+        let b: Ipv4Addr = "10.0.0.2".parse().unwrap();
+        let n: Ipv6Addr = "fd00::1".parse().unwrap();
+        let pacing = Pacing {
+            arp: Duration::from_millis(100),
+            na: Duration::from_millis(30),
+        };
+        let mut p = Pacer::default();
+        let plan = p.plan(t0, pacing, &[a, b], &[n], 2);
+        assert_eq!(
+            plan,
+            vec![
+                (ms(0), Gratuitous::Arp(a)),
+                (ms(0), Gratuitous::Na(n)),
+                (ms(30), Gratuitous::Na(n)),
+                (ms(100), Gratuitous::Arp(b)),
+                (ms(200), Gratuitous::Arp(a)),
+                (ms(300), Gratuitous::Arp(b)),
+            ]
+        );
+        // A burst asked for before the last one ends waits its turn; one asked for later
+        // starts at once.
+        assert_eq!(
+            p.plan(ms(350), pacing, &[a], &[], 1),
+            vec![(ms(400), Gratuitous::Arp(a))]
+        );
+        assert_eq!(
+            p.plan(ms(900), pacing, &[a], &[], 1),
+            vec![(ms(900), Gratuitous::Arp(a))]
+        );
+        // No pacing: everything at once, in announce()'s order.
+        let plan = Pacer::default().plan(t0, Pacing::default(), &[a, b], &[], 2);
+        assert!(plan.iter().all(|(t, _)| *t == t0));
+        assert_eq!(plan.len(), 4);
+    }
     use std::sync::Mutex;
 
     const MAC: Mac = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x33];

@@ -16,6 +16,7 @@ pub mod link;
 pub mod notify;
 pub mod routes;
 pub mod runtime;
+pub mod sched;
 pub mod socket;
 pub mod syncd;
 pub mod timer;

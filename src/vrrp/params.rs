@@ -22,6 +22,18 @@ pub struct GarpParams {
     pub refresh_repeat: u32,
 }
 
+/// What a master does on a lower-priority advert (keepalived: `lower_prio_no_advert`,
+/// `garp_lower_prio_delay`, `garp_lower_prio_repeat`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LowerPrio {
+    /// Do not answer with an advert of our own.
+    pub no_advert: bool,
+    /// Gratuitous messages per VIP in the burst sent at once (0: no burst, and no second).
+    pub garp_repeat: u32,
+    /// Delay of a second burst of `garp_repeat`; zero: none.
+    pub garp_delay: Duration,
+}
+
 /// A `track_script` entry resolved against its `vrrp_script`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedScript {
@@ -75,6 +87,15 @@ pub struct InstanceParams {
     /// Multicast destination (224.0.0.18 / ff02::12 unless `vrrp_mcast_group4/6`).
     pub mcast_group: IpAddr,
     pub garp: GarpParams,
+    /// Least time between two gratuitous ARPs (`vrrp_garp_interval`) / unsolicited NAs
+    /// (`vrrp_gna_interval`) on the interface; zero: back to back.
+    pub garp_interval: Duration,
+    pub gna_interval: Duration,
+    pub lower_prio: LowerPrio,
+    /// A master sends one advert before yielding to a higher-priority one.
+    pub higher_prio_send_advert: bool,
+    /// `vrrp_startup_delay`: after start, the instance stays BACKUP at least this long.
+    pub startup_delay: Duration,
     /// Accept packets to VIPs when master (keepalived: on unless strict mode).
     pub accept: bool,
     pub strict: bool,
@@ -114,6 +135,54 @@ impl Auth {
     }
     pub fn is_ah(&self) -> bool {
         matches!(self, Auth::Ah(_))
+    }
+}
+
+/// keepalived's resolution: the instance's value, else the global one (whose own default is
+/// the `garp_master_*` global); strict mode forces no burst and no advert in answer.
+fn lower_prio(
+    inst: &VrrpInstance,
+    global: &GlobalDefs,
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> LowerPrio {
+    let mut strict_clear = |what: &str| {
+        warnings.push(format!("strict mode requires {what}: ignored"));
+    };
+    let garp_repeat = match inst.garp_lower_prio_repeat {
+        Some(n) if strict && n != 0 => {
+            strict_clear("garp_lower_prio_repeat 0");
+            0
+        }
+        Some(n) => n,
+        None if strict => 0,
+        None => global
+            .vrrp_garp_lower_prio_repeat
+            .unwrap_or(global.vrrp_garp_master_repeat),
+    };
+    let garp_delay = match inst.garp_lower_prio_delay {
+        Some(d) if strict && !d.is_zero() => {
+            strict_clear("garp_lower_prio_delay 0");
+            Duration::ZERO
+        }
+        Some(d) => d,
+        None if strict => Duration::ZERO,
+        None => global
+            .vrrp_garp_lower_prio_delay
+            .unwrap_or(global.vrrp_garp_master_delay),
+    };
+    let no_advert = match inst.lower_prio_no_advert {
+        Some(false) if strict => {
+            strict_clear("lower_prio_no_advert");
+            true
+        }
+        Some(v) => v,
+        None => strict || global.vrrp_lower_prio_no_advert,
+    };
+    LowerPrio {
+        no_advert,
+        garp_repeat,
+        garp_delay,
     }
 }
 
@@ -302,6 +371,21 @@ impl InstanceParams {
                     .garp_master_refresh_repeat
                     .unwrap_or(global.vrrp_garp_master_refresh_repeat),
             },
+            garp_interval: global.vrrp_garp_interval,
+            gna_interval: global.vrrp_gna_interval,
+            lower_prio: lower_prio(inst, global, strict, &mut warnings),
+            higher_prio_send_advert: match inst.higher_prio_send_advert {
+                Some(true) if strict => {
+                    warnings.push(
+                        "strict mode requires higher_prio_send_advert to be clear: cleared"
+                            .to_string(),
+                    );
+                    false
+                }
+                Some(v) => v,
+                None => !strict && global.vrrp_higher_prio_send_advert,
+            },
+            startup_delay: global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
             accept: inst.accept.unwrap_or(!strict),
             strict,
             skip_check_adv_addr: inst
@@ -429,6 +513,10 @@ mod tests {
             garp_master_repeat: None,
             garp_master_refresh: None,
             garp_master_refresh_repeat: None,
+            garp_lower_prio_delay: None,
+            garp_lower_prio_repeat: None,
+            lower_prio_no_advert: None,
+            higher_prio_send_advert: None,
             use_vmac: None,
             vmac_xmit_base: false,
             accept: None,
@@ -663,5 +751,69 @@ mod tests {
         let mut i = inst();
         i.version = Some(4);
         assert!(InstanceParams::from_config(&i, &g, &[]).is_err());
+    }
+
+    #[test]
+    fn lower_and_higher_prio_options_resolve_like_keepalived() {
+        // Defaults: the lower-priority burst follows the global garp_master_* values (not
+        // the instance's), answered with an advert; no advert before yielding.
+        let mut g = GlobalDefs {
+            vrrp_garp_master_repeat: 3,
+            ..GlobalDefs::default()
+        };
+        let mut i = inst();
+        i.garp_master_repeat = Some(7);
+        i.garp_master_delay = Some(Duration::from_secs(9));
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(
+            p.lower_prio,
+            LowerPrio {
+                no_advert: false,
+                garp_repeat: 3,
+                garp_delay: Duration::from_secs(5),
+            }
+        );
+        assert!(!p.higher_prio_send_advert);
+        // Global values, then the instance's over them.
+        g.vrrp_garp_lower_prio_repeat = Some(2);
+        g.vrrp_garp_lower_prio_delay = Some(Duration::from_secs(1));
+        g.vrrp_lower_prio_no_advert = true;
+        g.vrrp_higher_prio_send_advert = true;
+        g.vrrp_garp_interval = Duration::from_millis(10);
+        g.vrrp_startup_delay = Some(Duration::from_secs(4));
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(
+            (p.lower_prio.garp_repeat, p.lower_prio.no_advert),
+            (2, true)
+        );
+        assert!(p.higher_prio_send_advert);
+        assert_eq!(p.garp_interval, Duration::from_millis(10));
+        assert_eq!(p.startup_delay, Duration::from_secs(4));
+        i.garp_lower_prio_repeat = Some(0);
+        i.lower_prio_no_advert = Some(false);
+        i.higher_prio_send_advert = Some(false);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(
+            (p.lower_prio.garp_repeat, p.lower_prio.no_advert),
+            (0, false)
+        );
+        assert!(!p.higher_prio_send_advert);
+        // Strict mode: no burst, no answer, no advert before yielding (warned when written).
+        i.strict_mode = Some(true);
+        i.garp_lower_prio_repeat = None;
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(
+            p.lower_prio,
+            LowerPrio {
+                no_advert: true,
+                garp_repeat: 0,
+                garp_delay: Duration::ZERO,
+            }
+        );
+        assert!(!p.higher_prio_send_advert);
+        assert!(p
+            .warnings
+            .iter()
+            .any(|w| w.contains("lower_prio_no_advert")));
     }
 }

@@ -38,7 +38,8 @@ enum AddrJob {
     Release(Vec<VipSpec>),
     /// Addresses already present (kept over a reload), for later gratuitous bursts.
     Assume(Vec<VipSpec>),
-    Garp(u32),
+    /// A burst of this many rounds, paced (vrrp_garp_interval / vrrp_gna_interval).
+    Garp(u32, garp::Pacing),
     /// Add these routes and rules (virtual_routes, virtual_rules) if not added yet.
     NetAdd(Vec<NetItem>),
     /// Remove the routes and rules this worker added.
@@ -193,6 +194,10 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
     rt.update_sync_daemon();
 
     let timer = super::timer::PreciseTimer::new()?;
+    let g = &rt.side.config.global;
+    let mut auto_prio =
+        super::sched::AutoPriority::new(g.max_auto_priority, g.min_auto_priority_delay);
+    let rlimit_rt = g.vrrp_rlimit_rttime;
     loop {
         if *ctl.shutdown.borrow_and_update() {
             break;
@@ -218,7 +223,11 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
                 }
             }
             _ = sleep => {
-                let outs = rt.side.coord.handle_all(Instant::now(), Event::Timer);
+                let now = Instant::now();
+                if let Some(d) = deadline {
+                    super::sched::on_wake(&mut auto_prio, now.saturating_duration_since(d), rlimit_rt);
+                }
+                let outs = rt.side.coord.handle_all(now, Event::Timer);
                 rt.perform(outs).await;
             }
             Some((sock, pkt)) = pkt_rx.recv() => rt.packet(sock, pkt).await,
@@ -771,7 +780,11 @@ impl Runtime {
                 }
             }
             Action::SendGratuitous { repeat } => {
-                let _ = io.addr_tx.send(AddrJob::Garp(repeat));
+                let pacing = garp::Pacing {
+                    arp: p.garp_interval,
+                    na: p.gna_interval,
+                };
+                let _ = io.addr_tx.send(AddrJob::Garp(repeat, pacing));
             }
             Action::StateChange { from, to, cause } => {
                 io.last_transition = std::time::SystemTime::now();
@@ -1275,7 +1288,16 @@ async fn addr_worker(
     let mut present: Vec<VipSpec> = Vec::new();
     let who = format!("VRRP_Instance({name})");
     let mut net = Installed::default();
-    while let Some(job) = rx.recv().await {
+    let mut pacer = garp::Pacer::default();
+    let mut pending = std::collections::VecDeque::new();
+    loop {
+        let job = match pending.pop_front() {
+            Some(job) => job,
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+        };
         match job {
             AddrJob::NetAdd(items) => routes::add_all(&nl, &who, &mut net, &items).await,
             AddrJob::NetDel => routes::remove_all(&nl, &who, &mut net).await,
@@ -1311,7 +1333,7 @@ async fn addr_worker(
                 remove_vips(&nl, &name, &vips, false).await;
                 present.retain(|p| !vips.contains(p));
             }
-            AddrJob::Garp(repeat) => {
+            AddrJob::Garp(repeat, pacing) => {
                 if sender.is_none() {
                     match PacketSocket::open(ifindex) {
                         Ok(s) => sender = Some(s),
@@ -1339,10 +1361,22 @@ async fn addr_worker(
                     .collect();
                 if let Some(s) = &sender {
                     let router = !v6.is_empty() && garp::ipv6_forwarding(&ifname);
-                    let failed = garp::announce(s, mac, &v4, &v6, router, repeat);
+                    let plan = pacer.plan(Instant::now(), pacing, &v4, &v6, repeat);
+                    let stops = |j: &AddrJob| matches!(j, AddrJob::Del(_) | AddrJob::Release(_));
+                    let r =
+                        garp::send_paced(s, mac, router, plan, &mut rx, &mut pending, stops).await;
+                    if r.aborted {
+                        pacer = garp::Pacer::default();
+                    }
                     tracing::debug!(
-                        "VRRP_Instance({name}) sent {} gratuitous ARP/NA on {ifname} ({failed} failed)",
-                        (v4.len() + v6.len()) as u32 * repeat.max(1)
+                        "VRRP_Instance({name}) sent {} gratuitous ARP/NA on {ifname} ({} failed{})",
+                        r.sent,
+                        r.failed,
+                        if r.aborted {
+                            ", rest dropped: addresses removed"
+                        } else {
+                            ""
+                        }
                     );
                 }
             }

@@ -196,7 +196,14 @@ pub struct Instance {
     master_down_at: Option<Instant>,
     garp_delay_at: Option<Instant>,
     garp_refresh_at: Option<Instant>,
+    /// Second bursts owed after lower-priority adverts (`garp_lower_prio_delay`), one per
+    /// advert as keepalived schedules them.
+    lower_prio_garp_at: Vec<Instant>,
     preempt_at: Option<Instant>,
+    /// `vrrp_startup_delay`: no master-down expiry before this time.
+    start_hold: Option<Instant>,
+    /// `start_hold` was given by [`Instance::hold_start_until`] (a reload: the daemon's hold).
+    start_hold_given: bool,
     stats: RxStats,
     /// v2 AH: the sequence number last sent or accepted (keepalived keeps one counter for
     /// both: a backup that takes over continues from the master's number).
@@ -224,7 +231,10 @@ impl Instance {
             master_down_at: None,
             garp_delay_at: None,
             garp_refresh_at: None,
+            lower_prio_garp_at: Vec::new(),
             preempt_at: None,
+            start_hold: None,
+            start_hold_given: false,
             stats: RxStats::default(),
             ah_seq: 0,
             ah_cycle: false,
@@ -296,10 +306,36 @@ impl Instance {
             self.master_down_at,
             self.garp_delay_at,
             self.garp_refresh_at,
+            self.lower_prio_garp_at.iter().min().copied(),
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// Until when `vrrp_startup_delay` keeps this instance from taking over (None: no hold).
+    pub fn start_hold(&self) -> Option<Instant> {
+        self.start_hold
+    }
+
+    /// Before `Event::Start`: use the daemon's start hold instead of one counted from this
+    /// start (an instance added by a reload waits only for what is left of the daemon's
+    /// `vrrp_startup_delay`, as keepalived).
+    pub fn hold_start_until(&mut self, until: Option<Instant>) {
+        self.start_hold = until;
+        self.start_hold_given = true;
+    }
+
+    /// When the master-down timer started at `now` with `interval` expires: never before
+    /// the start hold ends (keepalived counts it from the end of `vrrp_startup_delay`).
+    fn down_at(&mut self, now: Instant, interval: Duration) -> Instant {
+        match self.start_hold {
+            Some(h) if now < h => h + interval,
+            _ => {
+                self.start_hold = None;
+                now + interval
+            }
+        }
     }
 
     /// Feeds one event at time `now`; returns the actions to perform in order.
@@ -419,8 +455,20 @@ impl Instance {
         if !self.params.preempt_delay.is_zero() {
             self.preempt_at = Some(now + self.params.preempt_delay);
         }
+        if !self.start_hold_given && !self.params.startup_delay.is_zero() {
+            self.start_hold = Some(now + self.params.startup_delay);
+        }
+        if let Some(h) = self.start_hold.filter(|h| *h > now) {
+            tracing::info!(instance = %self.params.name,
+                "delaying startup for {:.3} s (vrrp_startup_delay)", (h - now).as_secs_f64());
+        }
+        let held = self.start_hold.is_some_and(|h| h > now);
         if self.faulted() {
             self.enter_fault(Cause::Startup, out);
+        } else if self.is_owner_master() && held {
+            // keepalived: the owner waits in BACKUP for the end of the delay, then takes over.
+            self.enter_backup(now, Cause::Startup, out);
+            self.master_down_at = self.start_hold;
         } else if self.is_owner_master() {
             self.enter_master(now, Cause::Startup, out);
         } else {
@@ -455,6 +503,15 @@ impl Instance {
                         self.garp_refresh_at = Some(now + period);
                         out.push(Action::SendGratuitous {
                             repeat: self.params.garp.refresh_repeat,
+                        });
+                    }
+                }
+                let owed = self.lower_prio_garp_at.len();
+                self.lower_prio_garp_at.retain(|t| *t > now);
+                for _ in self.lower_prio_garp_at.len()..owed {
+                    if self.params.lower_prio.garp_repeat > 0 {
+                        out.push(Action::SendGratuitous {
+                            repeat: self.params.lower_prio.garp_repeat,
                         });
                     }
                 }
@@ -580,7 +637,8 @@ impl Instance {
                     tracing::info!(instance = %self.params.name, src = %meta.src,
                         "master {} resigned (priority 0): taking over after skew", meta.src);
                     self.master = None;
-                    self.master_down_at = Some(now + self.skew());
+                    let skew = self.skew();
+                    self.master_down_at = Some(self.down_at(now, skew));
                     return;
                 }
                 let lower = adv.priority < eff;
@@ -607,12 +665,19 @@ impl Instance {
                         self.master_adver_cs = adv.interval_cs;
                     }
                     self.master = Some((meta.src, adv.priority));
-                    self.master_down_at = Some(now + self.master_down_interval());
+                    let interval = self.master_down_interval();
+                    self.master_down_at = Some(self.down_at(now, interval));
                 }
             }
             State::Master => {
+                let no_advert = self.params.lower_prio.no_advert;
                 if adv.priority == packet::PRIO_STOP {
-                    self.send_advert(now, out);
+                    if no_advert {
+                        // keepalived answers, but (lower_prio_no_advert) keeps its schedule.
+                        out.push(Action::SendAdvert(self.params.advert(eff)));
+                    } else {
+                        self.send_advert(now, out);
+                    }
                     return;
                 }
                 let local = self.local_addr;
@@ -620,6 +685,11 @@ impl Instance {
                     || (adv.priority == eff && local.is_none_or(|l| meta.src > l));
                 if higher {
                     self.ah_cycle = false;
+                    if self.params.higher_prio_send_advert {
+                        // Our advert makes the new master (garp_lower_prio_repeat) refresh
+                        // the neighbours' caches that last heard us.
+                        out.push(Action::SendAdvert(self.params.advert(eff)));
+                    }
                     if adv.version == Version::V3 && adv.interval_cs > 0 {
                         self.master_adver_cs = adv.interval_cs;
                     }
@@ -627,18 +697,27 @@ impl Instance {
                     self.enter_backup(now, Cause::HigherPriority, out);
                 } else {
                     tracing::info!(instance = %self.params.name, src = %meta.src,
-                        "lower priority advert ({}) received as master: asserting", adv.priority);
+                        "lower priority advert ({}, ours {}) received as master{}", adv.priority,
+                        eff, if no_advert { "" } else { ": asserting" });
                     if let Some(a) = &adv.ah {
                         // keepalived: "Syncing seq_num": our next advert goes past theirs.
                         self.ah_seq = a.seq.wrapping_add(1);
                         self.ah_cycle = false;
                     }
-                    // Another node thought it was master: assert mastership and refresh
-                    // the neighbours' ARP / ND caches (split brain recovery).
-                    self.send_advert(now, out);
-                    out.push(Action::SendGratuitous {
-                        repeat: self.params.garp.repeat,
-                    });
+                    // Another node thought it was master: assert mastership (unless
+                    // lower_prio_no_advert) and refresh the neighbours' ARP / ND caches.
+                    if !no_advert {
+                        self.send_advert(now, out);
+                    }
+                    let lp = &self.params.lower_prio;
+                    if lp.garp_repeat > 0 {
+                        out.push(Action::SendGratuitous {
+                            repeat: lp.garp_repeat,
+                        });
+                        if !lp.garp_delay.is_zero() {
+                            self.lower_prio_garp_at.push(now + lp.garp_delay);
+                        }
+                    }
                     out.push(Action::MasterRxLowerPri {
                         from: meta.src,
                         priority: adv.priority,
@@ -713,6 +792,7 @@ impl Instance {
         self.adver_at = None;
         self.garp_delay_at = None;
         self.garp_refresh_at = None;
+        self.lower_prio_garp_at.clear();
     }
 
     fn set_state(&mut self, to: State, cause: Cause, out: &mut Vec<Action>) {
@@ -770,7 +850,8 @@ impl Instance {
             self.master_adver_cs = self.params.advert_int_cs();
         }
         self.set_state(State::Backup, cause, out);
-        self.master_down_at = Some(now + self.master_down_interval());
+        let interval = self.master_down_interval();
+        self.master_down_at = Some(self.down_at(now, interval));
     }
 
     fn enter_fault(&mut self, cause: Cause, out: &mut Vec<Action>) {

@@ -182,6 +182,14 @@ impl Coordinator {
         scripts: &[VrrpScript],
     ) -> Result<Reloaded, SyncGroupError> {
         let fresh = Coordinator::new(params, sync_groups, scripts)?;
+        // vrrp_startup_delay runs from the daemon's start only: new instances get what is
+        // left of it (as keepalived, which never restarts the delay on reload).
+        let hold = self
+            .instances
+            .iter()
+            .filter_map(Instance::start_hold)
+            .max()
+            .filter(|h| *h > now);
         let mut old: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
             .into_iter()
             .map(Some)
@@ -211,6 +219,8 @@ impl Coordinator {
                     instances.push(inst);
                 }
                 None => {
+                    let mut new = new;
+                    new.hold_start_until(hold);
                     to_start.push(idx);
                     instances.push(new);
                 }
