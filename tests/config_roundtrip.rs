@@ -165,6 +165,10 @@ fn gen_config(seed: u64) -> Config {
     g.vrrp_garp_master_refresh_repeat = r.below(10) as u32;
     g.vrrp_version = 2 + r.below(2) as u8;
     g.vrrp_v3_checksum_as_v2 = r.chance();
+    g.nftables = r.maybe(|r| r.word("tab"));
+    g.nftables_priority = r.below(20) as i32 - 10;
+    g.nftables_counters = r.chance();
+    g.nftables_ifindex = r.chance();
     g.vrrp_mcast_group4 = r.maybe(|_| "224.0.0.18".parse().unwrap());
     g.vrrp_mcast_group6 = r.maybe(|_| "ff02::12".parse().unwrap());
     g.lvs_sync_daemon = r.maybe(|r| LvsSyncDaemon {

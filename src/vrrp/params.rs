@@ -74,8 +74,12 @@ pub struct InstanceParams {
     /// Multicast destination (224.0.0.18 / ff02::12 unless `vrrp_mcast_group4/6`).
     pub mcast_group: IpAddr,
     pub garp: GarpParams,
-    /// Accept packets to VIPs when master (keepalived: on unless strict mode).
+    /// Accept packets to VIPs when master (keepalived: on unless strict mode, or when the
+    /// address owner). Off: while MASTER, firewall rules drop traffic to the VIPs (unless
+    /// priority 255), see [`crate::vrrp::firewall`].
     pub accept: bool,
+    /// `dont_track_primary` (also chooses how link-local VIPs are keyed in the firewall).
+    pub dont_track_primary: bool,
     pub strict: bool,
     pub skip_check_adv_addr: bool,
     /// Checksum form of v3/IPv4 adverts we send.
@@ -105,6 +109,53 @@ pub enum ParamsError {
     BadVersion { instance: String, version: u8 },
     #[error("{instance}: virtual address {addr} is not of the instance's address family")]
     MixedFamily { instance: String, addr: IpAddr },
+}
+
+/// What `vrrp_strict` / `strict_mode` changes in an instance, as keepalived 2.2.7's
+/// vrrp_complete_instance: the initial state must match being the address owner, and the
+/// accept mode defaults to off (on for the owner), never on for VRRPv2.
+struct StrictFixes {
+    state: InitialState,
+    accept: bool,
+    warnings: Vec<String>,
+}
+
+fn strict_mode_fixes(inst: &VrrpInstance, strict: bool, version: Version) -> StrictFixes {
+    let owner = inst.priority == 255;
+    let mut warnings = Vec::new();
+    let mut state = inst.state;
+    if strict && (state == InitialState::Master) != owner {
+        warnings.push(format!(
+            "strict mode: state MASTER must match being the address owner (priority 255): \
+             using state {}",
+            if owner { "MASTER" } else { "BACKUP" }
+        ));
+        state = if owner {
+            InitialState::Master
+        } else {
+            InitialState::Backup
+        };
+    }
+    if strict && inst.authentication.is_some() {
+        warnings.push("strict mode does not support authentication: ignored".to_string());
+    }
+    if strict && inst.preempt_delay.is_some_and(|d| !d.is_zero()) {
+        warnings.push("preempt_delay is incompatible with strict mode: reset".to_string());
+    }
+    let mut accept = inst.accept.unwrap_or(owner || !strict);
+    if accept && !owner && strict && version == Version::V2 {
+        warnings.push(
+            "accept mode for VRRP version 2 does not comply with RFC 3768 in strict mode: \
+             reset (no_accept)"
+                .to_string(),
+        );
+        accept = false;
+    }
+    StrictFixes {
+        state,
+        accept,
+        warnings,
+    }
 }
 
 impl InstanceParams {
@@ -186,9 +237,15 @@ impl InstanceParams {
             },
         };
         let strict = inst.strict_mode.unwrap_or(global.vrrp_strict);
+        let strict_fixes = strict_mode_fixes(inst, strict, version);
+        warnings.extend(strict_fixes.warnings);
+        let auth_pass = auth_pass.filter(|_| !strict);
         let mut nopreempt = inst.nopreempt;
         let mut preempt_delay = inst.preempt_delay.unwrap_or(Duration::ZERO);
-        if inst.state == InitialState::Master && (nopreempt || !preempt_delay.is_zero()) {
+        if strict {
+            preempt_delay = Duration::ZERO;
+        }
+        if strict_fixes.state == InitialState::Master && (nopreempt || !preempt_delay.is_zero()) {
             warnings.push("nopreempt/preempt_delay need state BACKUP: ignored".to_string());
             nopreempt = false;
             preempt_delay = Duration::ZERO;
@@ -242,7 +299,7 @@ impl InstanceParams {
             version,
             family,
             interface: inst.interface.clone(),
-            initial_state: inst.state,
+            initial_state: strict_fixes.state,
             priority: inst.priority,
             advert_int: Duration::from_millis(u64::from(advert_cs) * 10),
             auth_pass,
@@ -268,7 +325,8 @@ impl InstanceParams {
                     .garp_master_refresh_repeat
                     .unwrap_or(global.vrrp_garp_master_refresh_repeat),
             },
-            accept: inst.accept.unwrap_or(!strict),
+            accept: strict_fixes.accept,
+            dont_track_primary: inst.dont_track_primary,
             strict,
             skip_check_adv_addr: inst
                 .skip_check_adv_addr
@@ -489,6 +547,50 @@ mod tests {
             vec!["10.0.0.2".parse::<IpAddr>().unwrap()]
         );
         assert_eq!(p.src_ip, Some("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn strict_mode_adjusts_like_keepalived() {
+        let g = GlobalDefs {
+            vrrp_strict: true,
+            ..GlobalDefs::default()
+        };
+        // Not the owner: no_accept by default, state MASTER turned to BACKUP, no auth,
+        // no preempt_delay.
+        let mut i = inst();
+        i.state = InitialState::Master;
+        i.preempt_delay = Some(Duration::from_secs(3));
+        i.authentication = Some(crate::config::model::Authentication {
+            auth_type: AuthType::Pass,
+            auth_pass: "secret".into(),
+        });
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(!p.accept);
+        assert_eq!(p.initial_state, InitialState::Backup);
+        assert_eq!(p.auth_pass, None);
+        assert_eq!(p.preempt_delay, Duration::ZERO);
+        assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
+        // The owner accepts, and BACKUP becomes MASTER.
+        let mut i = inst();
+        i.priority = 255;
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(p.accept);
+        assert_eq!(p.initial_state, InitialState::Master);
+        // `accept` is kept with VRRPv3, reset with VRRPv2.
+        let mut i = inst();
+        i.accept = Some(true);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(!p.accept);
+        i.version = Some(3);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(p.accept);
+        // Without strict mode, no_accept is kept and nothing else changes.
+        let mut i = inst();
+        i.accept = Some(false);
+        i.state = InitialState::Master;
+        let p = InstanceParams::from_config(&i, &GlobalDefs::default(), &[]).unwrap();
+        assert!(!p.accept);
+        assert_eq!(p.initial_state, InitialState::Master);
     }
 
     #[test]
