@@ -54,6 +54,7 @@ fn params() -> InstanceParams {
             refresh_repeat: 1,
         },
         accept: true,
+        dont_track_primary: false,
         strict: false,
         skip_check_adv_addr: false,
         checksum_form: ChecksumForm::PseudoHeader,

@@ -11,7 +11,7 @@
 //! - table `ip6 TABLE`, made with the first IPv6 VIP: the same base chains, chains
 //!   `in_link_local` and `out_link_local`, set `vips` (ipv6_addr), constant set
 //!   `neighbor-discovery` (nd-neighbor-solicit, nd-neighbor-advert); rules `in: icmpv6 type
-//!   @neighbor-discovery accept`, `in: ip6 daddr fe80::/10 goto in_link_local`, the same
+//!   @neighbor-discovery accept` (matched on the IPv6 next header, not meta l4proto), `in: ip6 daddr fe80::/10 goto in_link_local`, the same
 //!   two in `out` on saddr, then `in: ip6 daddr @vips drop`, `out: ip6 saddr @vips drop`.
 //!   Link-local VIPs go in `vips_link_local` (ipv6_addr . iface_index, rules `ip6 daddr .
 //!   iif` / `ip6 saddr . oif` in the link-local chains), or with `dont_track_primary` (and
@@ -191,7 +191,7 @@ impl Applied {
         let added: Vec<&Elem> = want.elems.difference(&next.elems).collect();
         let need_v4 = added.iter().any(|e| matches!(e, Elem::V4(_)));
         let need_v6 = added.iter().any(|e| !matches!(e, Elem::V4(_)));
-        if (need_v4 && !next.v4 || need_v6 && !next.v6) && !next.v4 && !next.v6 {
+        if (need_v4 || need_v6) && !next.v4 && !next.v6 {
             // As keepalived: tables of this name left by an earlier run go first ("add"
             // then "delete" removes a table whether or not it is there).
             for fam in ["ip", "ip6"] {
@@ -228,7 +228,7 @@ impl Applied {
             );
             let _ = writeln!(
                 s,
-                "add rule ip6 {t} in icmpv6 type @neighbor-discovery {ctr}accept"
+                "add rule ip6 {t} in ip6 nexthdr ipv6-icmp icmpv6 type @neighbor-discovery {ctr}accept"
             );
             let _ = writeln!(
                 s,
@@ -236,7 +236,7 @@ impl Applied {
             );
             let _ = writeln!(
                 s,
-                "add rule ip6 {t} out icmpv6 type @neighbor-discovery {ctr}accept"
+                "add rule ip6 {t} out ip6 nexthdr ipv6-icmp icmpv6 type @neighbor-discovery {ctr}accept"
             );
             let _ = writeln!(
                 s,
@@ -664,7 +664,7 @@ mod tests {
             "add chain ip fw in { type filter hook input priority -150; policy accept; }"
         ));
         assert!(s.contains("add rule ip fw in ip daddr @vips counter drop"));
-        assert!(s.contains("add rule ip6 fw in icmpv6 type @neighbor-discovery counter accept"));
+        assert!(s.contains("add rule ip6 fw in ip6 nexthdr ipv6-icmp icmpv6 type @neighbor-discovery counter accept"));
         // A reload naming another table: the old tables go, the new ones are made.
         let c2 = config(STRICT);
         let (s, b) = a.plan(&want_with(&c2, &["A"]));
