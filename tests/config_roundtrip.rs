@@ -411,7 +411,7 @@ fn gen_config(seed: u64) -> Config {
             },
             lb_kind,
             lb_kind_span: Span::default(),
-            persistence_timeout: r.maybe(|r| r.below(10000) as u32),
+            persistence_timeout: r.maybe(|r| r.below(9999) as u32 + 1), // 0 is ignored (a warning)
             persistence_granularity: r.maybe(|r| {
                 if r.chance() {
                     Granularity::V4Mask(Ipv4Addr::new(255, 255, 255, 0))
