@@ -505,11 +505,14 @@ fn global_defs_in_full() {
     let f = g.notify_fifo.as_ref().unwrap();
     assert_eq!(f.path, Path::new("/run/keepalived.fifo"));
     assert_eq!(f.script.as_deref(), Some("/usr/local/bin/fifo.sh"));
-    // A keyword keepalived has and lvsd does not: a warning at its place.
+    // vrrp_iptables is run as nftables, as Debian's keepalived 2.2.7 (built without
+    // iptables) does, with a warning at its place.
+    assert_eq!(g.nftables.as_deref(), Some("keepalived"));
     assert_eq!(l.warnings.len(), 1);
     assert_eq!(
         l.warnings[0].to_string(),
-        "tests/configs/global_full.conf:21:5: warning: `vrrp_iptables` is not supported yet by lvsd (ignored)"
+        "tests/configs/global_full.conf:21:5: warning: vrrp_iptables: iptables is not supported, \
+         nftables is used instead (table keepalived), as keepalived 2.2.7 does; write `nftables`"
     );
 }
 

@@ -133,7 +133,8 @@ fn lvsd_t_reports_warnings_and_still_passes() {
     // problem keepalived runs with (the script fails when it is run).
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains(
-        "tests/configs/global_full.conf:21:5: warning: `vrrp_iptables` is not supported yet by lvsd (ignored)"
+        "tests/configs/global_full.conf:21:5: warning: vrrp_iptables: iptables is not supported, \
+         nftables is used instead (table keepalived), as keepalived 2.2.7 does; write `nftables`"
     ));
     assert!(
         stderr.contains(

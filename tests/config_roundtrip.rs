@@ -177,6 +177,10 @@ fn gen_config(seed: u64) -> Config {
     g.vrrp_rlimit_rttime = r.maybe(|r| r.below(1_000_000) + 2);
     g.vrrp_version = 2 + r.below(2) as u8;
     g.vrrp_v3_checksum_as_v2 = r.chance();
+    g.nftables = r.maybe(|r| r.word("tab"));
+    g.nftables_priority = r.below(20) as i32 - 10;
+    g.nftables_counters = r.chance();
+    g.nftables_ifindex = r.chance();
     g.vrrp_mcast_group4 = r.maybe(|_| "224.0.0.18".parse().unwrap());
     g.vrrp_mcast_group6 = r.maybe(|_| "ff02::12".parse().unwrap());
     g.lvs_sync_daemon = r.maybe(|r| LvsSyncDaemon {
@@ -425,7 +429,7 @@ fn gen_config(seed: u64) -> Config {
             },
             lb_kind,
             lb_kind_span: Span::default(),
-            persistence_timeout: r.maybe(|r| r.below(10000) as u32),
+            persistence_timeout: r.maybe(|r| r.below(9999) as u32 + 1), // 0 is ignored (a warning)
             persistence_granularity: r.maybe(|r| {
                 if r.chance() {
                     Granularity::V4Mask(Ipv4Addr::new(255, 255, 255, 0))

@@ -65,6 +65,7 @@ fn params() -> InstanceParams {
         higher_prio_send_advert: false,
         startup_delay: Duration::ZERO,
         accept: true,
+        dont_track_primary: false,
         strict: false,
         skip_check_adv_addr: false,
         checksum_form: ChecksumForm::PseudoHeader,

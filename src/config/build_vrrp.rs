@@ -77,6 +77,40 @@ impl P<'_> {
                 }
                 "vrrp_version" => set(&mut g.vrrp_version, p.int(t, 2, 3).map(|v| v as u8)),
                 "vrrp_v3_checksum_as_v2" => g.vrrp_v3_checksum_as_v2 = p.flag(t),
+                // As keepalived 2.2.7 (built without iptables): nftables, table "keepalived".
+                "vrrp_iptables" => {
+                    p.problem(
+                        t[0],
+                        "vrrp_iptables: iptables is not supported, nftables is used instead \
+                         (table keepalived), as keepalived 2.2.7 does; write `nftables`",
+                    );
+                    g.nftables = Some("keepalived".to_string());
+                    g.nftables_priority = -1;
+                }
+                "nftables" => {
+                    if g.nftables.is_some() {
+                        p.problem(t[0], "nftables already specified: ignored");
+                    } else {
+                        let name = match p.arg(t, 1) {
+                            Some(n) => p.txt(n).to_string(),
+                            None => "keepalived".to_string(),
+                        };
+                        // NFT_TABLE_MAXNAMELEN is 256 with the terminating NUL.
+                        if name.len() >= 256 {
+                            p.problem(t[1], "nftables table name too long: ignored");
+                        } else {
+                            g.nftables = Some(name);
+                            g.nftables_priority = -1;
+                        }
+                    }
+                }
+                "nftables_priority" => set(
+                    &mut g.nftables_priority,
+                    p.int(t, i64::from(i32::MIN), i64::from(i32::MAX))
+                        .map(|v| v as i32),
+                ),
+                "nftables_counters" => g.nftables_counters = p.flag(t),
+                "nftables_ifindex" => g.nftables_ifindex = p.flag(t),
                 "vrrp_mcast_group4" => g.vrrp_mcast_group4 = p.ip_family(t, false),
                 "vrrp_mcast_group6" => g.vrrp_mcast_group6 = p.ip_family(t, true),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = p.lvs_sync_daemon(t),

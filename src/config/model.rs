@@ -148,6 +148,17 @@ pub struct GlobalDefs {
     /// Send the VRRPv3/IPv4 checksum over the message only (RFC 9568), not keepalived's
     /// pseudo-header form.
     pub vrrp_v3_checksum_as_v2: bool,
+    /// `nftables [TABLE]` (`vrrp_iptables`, which keepalived 2.2.7 runs as nftables, sets
+    /// "keepalived"): the nftables table for no_accept's drop rules. None: "keepalived" once
+    /// an instance needs it.
+    pub nftables: Option<String>,
+    /// `nftables_priority`: the base chains' priority (default -1; `nftables` resets it).
+    pub nftables_priority: i32,
+    /// `nftables_counters`: a counter in every rule.
+    pub nftables_counters: bool,
+    /// `nftables_ifindex`: link-local VIPs keyed by interface index even with
+    /// `dont_track_primary`.
+    pub nftables_ifindex: bool,
     pub vrrp_mcast_group4: Option<IpAddr>,
     pub vrrp_mcast_group6: Option<IpAddr>,
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
@@ -201,6 +212,10 @@ impl Default for GlobalDefs {
             vrrp_rlimit_rttime: None,
             vrrp_version: 2,
             vrrp_v3_checksum_as_v2: false,
+            nftables: None,
+            nftables_priority: -1,
+            nftables_counters: false,
+            nftables_ifindex: false,
             vrrp_mcast_group4: None,
             vrrp_mcast_group6: None,
             lvs_sync_daemon: None,

@@ -241,6 +241,13 @@ fn global(w: &mut W, g: &GlobalDefs) {
     });
     w.line(format!("vrrp_version {}", g.vrrp_version));
     w.flag("vrrp_v3_checksum_as_v2", g.vrrp_v3_checksum_as_v2);
+    // `nftables` resets the priority: it goes first.
+    w.opt("nftables", &g.nftables, |n| n.clone());
+    if g.nftables_priority != -1 {
+        w.line(format!("nftables_priority {}", g.nftables_priority));
+    }
+    w.flag("nftables_counters", g.nftables_counters);
+    w.flag("nftables_ifindex", g.nftables_ifindex);
     w.opt("vrrp_mcast_group4", &g.vrrp_mcast_group4, |a| a.to_string());
     w.opt("vrrp_mcast_group6", &g.vrrp_mcast_group6, |a| a.to_string());
     w.opt("lvs_sync_daemon", &g.lvs_sync_daemon, |d| {

@@ -11,6 +11,7 @@ pub mod sync_group;
 pub mod track;
 
 // I/O adapters, notify and the runtime (vrrp-io).
+pub mod firewall;
 pub mod garp;
 pub mod link;
 pub mod notify;

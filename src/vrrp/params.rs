@@ -96,8 +96,12 @@ pub struct InstanceParams {
     pub higher_prio_send_advert: bool,
     /// `vrrp_startup_delay`: after start, the instance stays BACKUP at least this long.
     pub startup_delay: Duration,
-    /// Accept packets to VIPs when master (keepalived: on unless strict mode).
+    /// Accept packets to VIPs when master (keepalived: on unless strict mode, or when the
+    /// address owner). Off: while MASTER, firewall rules drop traffic to the VIPs (unless
+    /// priority 255), see [`crate::vrrp::firewall`].
     pub accept: bool,
+    /// `dont_track_primary` (also chooses how link-local VIPs are keyed in the firewall).
+    pub dont_track_primary: bool,
     pub strict: bool,
     pub skip_check_adv_addr: bool,
     /// Checksum form of v3/IPv4 adverts we send.
@@ -200,6 +204,53 @@ pub enum ParamsError {
     MixedFamily { instance: String, addr: IpAddr },
 }
 
+/// What `vrrp_strict` / `strict_mode` changes in an instance, as keepalived 2.2.7's
+/// vrrp_complete_instance: the initial state must match being the address owner, and the
+/// accept mode defaults to off (on for the owner), never on for VRRPv2.
+struct StrictFixes {
+    state: InitialState,
+    accept: bool,
+    warnings: Vec<String>,
+}
+
+fn strict_mode_fixes(inst: &VrrpInstance, strict: bool, version: Version) -> StrictFixes {
+    let owner = inst.priority == 255;
+    let mut warnings = Vec::new();
+    let mut state = inst.state;
+    if strict && (state == InitialState::Master) != owner {
+        warnings.push(format!(
+            "strict mode: state MASTER must match being the address owner (priority 255): \
+             using state {}",
+            if owner { "MASTER" } else { "BACKUP" }
+        ));
+        state = if owner {
+            InitialState::Master
+        } else {
+            InitialState::Backup
+        };
+    }
+    if strict && inst.authentication.is_some() {
+        warnings.push("strict mode does not support authentication: ignored".to_string());
+    }
+    if strict && inst.preempt_delay.is_some_and(|d| !d.is_zero()) {
+        warnings.push("preempt_delay is incompatible with strict mode: reset".to_string());
+    }
+    let mut accept = inst.accept.unwrap_or(owner || !strict);
+    if accept && !owner && strict && version == Version::V2 {
+        warnings.push(
+            "accept mode for VRRP version 2 does not comply with RFC 3768 in strict mode: \
+             reset (no_accept)"
+                .to_string(),
+        );
+        accept = false;
+    }
+    StrictFixes {
+        state,
+        accept,
+        warnings,
+    }
+}
+
 impl InstanceParams {
     /// Resolves an instance against the global settings and the `vrrp_script`s.
     pub fn from_config(
@@ -266,10 +317,8 @@ impl InstanceParams {
         // keepalived's order: strict mode, then version 3, then an empty password.
         let auth = match (&inst.authentication, version) {
             (None, _) => Auth::None,
-            (Some(_), _) if strict => {
-                warnings.push("authentication is ignored in strict mode".to_string());
-                Auth::None
-            }
+            // (strict_mode_fixes names it)
+            (Some(_), _) if strict => Auth::None,
             (Some(_), Version::V3) => {
                 warnings.push("authentication is ignored with VRRPv3".to_string());
                 Auth::None
@@ -289,9 +338,14 @@ impl InstanceParams {
                 }
             }
         };
+        let strict_fixes = strict_mode_fixes(inst, strict, version);
+        warnings.extend(strict_fixes.warnings);
         let mut nopreempt = inst.nopreempt;
         let mut preempt_delay = inst.preempt_delay.unwrap_or(Duration::ZERO);
-        if inst.state == InitialState::Master && (nopreempt || !preempt_delay.is_zero()) {
+        if strict {
+            preempt_delay = Duration::ZERO;
+        }
+        if strict_fixes.state == InitialState::Master && (nopreempt || !preempt_delay.is_zero()) {
             warnings.push("nopreempt/preempt_delay need state BACKUP: ignored".to_string());
             nopreempt = false;
             preempt_delay = Duration::ZERO;
@@ -345,7 +399,7 @@ impl InstanceParams {
             version,
             family,
             interface: inst.interface.clone(),
-            initial_state: inst.state,
+            initial_state: strict_fixes.state,
             priority: inst.priority,
             advert_int: Duration::from_millis(u64::from(advert_cs) * 10),
             auth,
@@ -386,7 +440,8 @@ impl InstanceParams {
                 None => !strict && global.vrrp_higher_prio_send_advert,
             },
             startup_delay: global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
-            accept: inst.accept.unwrap_or(!strict),
+            accept: strict_fixes.accept,
+            dont_track_primary: inst.dont_track_primary,
             strict,
             skip_check_adv_addr: inst
                 .skip_check_adv_addr
@@ -616,6 +671,50 @@ mod tests {
             vec!["10.0.0.2".parse::<IpAddr>().unwrap()]
         );
         assert_eq!(p.src_ip, Some("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn strict_mode_adjusts_like_keepalived() {
+        let g = GlobalDefs {
+            vrrp_strict: true,
+            ..GlobalDefs::default()
+        };
+        // Not the owner: no_accept by default, state MASTER turned to BACKUP, no auth,
+        // no preempt_delay.
+        let mut i = inst();
+        i.state = InitialState::Master;
+        i.preempt_delay = Some(Duration::from_secs(3));
+        i.authentication = Some(crate::config::model::Authentication {
+            auth_type: AuthType::Pass,
+            auth_pass: "secret".into(),
+        });
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(!p.accept);
+        assert_eq!(p.initial_state, InitialState::Backup);
+        assert_eq!(p.auth, Auth::None);
+        assert_eq!(p.preempt_delay, Duration::ZERO);
+        assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
+        // The owner accepts, and BACKUP becomes MASTER.
+        let mut i = inst();
+        i.priority = 255;
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(p.accept);
+        assert_eq!(p.initial_state, InitialState::Master);
+        // `accept` is kept with VRRPv3, reset with VRRPv2.
+        let mut i = inst();
+        i.accept = Some(true);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(!p.accept);
+        i.version = Some(3);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(p.accept);
+        // Without strict mode, no_accept is kept and nothing else changes.
+        let mut i = inst();
+        i.accept = Some(false);
+        i.state = InitialState::Master;
+        let p = InstanceParams::from_config(&i, &GlobalDefs::default(), &[]).unwrap();
+        assert!(!p.accept);
+        assert_eq!(p.initial_state, InitialState::Master);
     }
 
     #[test]

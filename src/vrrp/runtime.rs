@@ -138,6 +138,8 @@ struct Runtime {
     statics: Installed,
     /// Shutting down: with -V, routes and rules stay (as VIPs).
     stopping: bool,
+    /// no_accept's nftables drop rules (see firewall.rs).
+    firewall: super::firewall::Firewall,
 }
 
 /// The monotonic time at which the kernel received a packet it stamped `at` (wall clock):
@@ -186,6 +188,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
         syncd_want: None,
         statics: Installed::default(),
         stopping: false,
+        firewall: super::firewall::Firewall::start(),
     };
     let side = rt.build_side(config).await?;
     rt.side = side;
@@ -686,6 +689,19 @@ impl Runtime {
         if state_changed {
             self.update_sync_daemon();
         }
+        self.firewall.set(super::firewall::want(
+            &self.side.config.global,
+            self.side
+                .coord
+                .instances()
+                .iter()
+                .zip(&self.side.io)
+                .map(|(inst, io)| super::firewall::Holder {
+                    params: inst.params(),
+                    master: inst.state() == State::Master,
+                    vips: &io.vips,
+                }),
+        ));
     }
 
     /// Moves the IPVS sync daemon to the role the `lvs_sync_daemon` instance's state asks
@@ -1233,8 +1249,9 @@ impl Runtime {
             }
             vmac::restore_base_sysctls(&self.base_sysctls);
         }
-        // As keepalived, static entries go whatever -V says.
+        // As keepalived, static entries go whatever -V says; so do the nftables tables.
         routes::remove_all(&self.nl, "Static", &mut self.statics).await;
+        self.firewall.stop().await;
         if let Some(w) = self.syncd.take() {
             w.stop();
         }
