@@ -356,6 +356,8 @@ fn gen_config(seed: u64) -> Config {
             global_tracking: r.chance(),
             track_script: Vec::new(),
             track_interface: Vec::new(),
+            track_file: Vec::new(),
+            track_process: Vec::new(),
         });
     }
     if r.chance() {

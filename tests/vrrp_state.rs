@@ -1001,6 +1001,8 @@ fn group(members: &[&str]) -> SyncGroup {
         global_tracking: false,
         track_script: vec![],
         track_interface: vec![],
+        track_file: Vec::new(),
+        track_process: Vec::new(),
     }
 }
 

@@ -47,16 +47,15 @@ pub const TOP: Table = Table {
         "static_ipaddress",
         "static_routes",
         "static_rules",
+        "track_file",
+        "vrrp_track_file",
+        "vrrp_track_process",
     ],
     unsupported: &[
         "net_namespace_ipvs",
         "use_pid_dir",
         "linkbeat_use_polling",
         "linkbeat_interfaces",
-        "vrrp_track_file",
-        "track_file",
-        "vrrp_track_process",
-        "track_process",
         "bfd_instance",
         "garp_group",
     ],
@@ -177,6 +176,28 @@ pub const VRRP_SCRIPT: Table = Table {
     unsupported: &[],
 };
 
+pub const TRACK_FILE: Table = Table {
+    name: "track_file",
+    supported: &["file", "weight", "init_file"],
+    unsupported: &[],
+};
+
+pub const TRACK_PROCESS: Table = Table {
+    name: "vrrp_track_process",
+    supported: &[
+        "process",
+        "param_match",
+        "weight",
+        "quorum",
+        "quorum_max",
+        "delay",
+        "terminate_delay",
+        "fork_delay",
+        "full_command",
+    ],
+    unsupported: &[],
+};
+
 pub const SYNC_GROUP: Table = Table {
     name: "vrrp_sync_group",
     supported: &[
@@ -191,13 +212,10 @@ pub const SYNC_GROUP: Table = Table {
         "global_tracking",
         "track_script",
         "track_interface",
-    ],
-    unsupported: &[
         "track_file",
         "track_process",
-        "track_bfd",
-        "sync_group_tracking_weight",
     ],
+    unsupported: &["track_bfd", "sync_group_tracking_weight"],
 };
 
 pub const INSTANCE: Table = Table {
@@ -244,10 +262,10 @@ pub const INSTANCE: Table = Table {
         "debug",
         "virtual_routes",
         "virtual_rules",
-    ],
-    unsupported: &[
         "track_file",
         "track_process",
+    ],
+    unsupported: &[
         "track_bfd",
         "garp_lower_prio_delay",
         "garp_lower_prio_repeat",
@@ -457,6 +475,8 @@ pub const ALL: &[&Table] = &[
     &TOP,
     &GLOBAL,
     &VRRP_SCRIPT,
+    &TRACK_FILE,
+    &TRACK_PROCESS,
     &SYNC_GROUP,
     &INSTANCE,
     &AUTH,

@@ -380,6 +380,8 @@ mod tests {
             virtual_ipaddress_excluded: vec![],
             track_script: vec![],
             track_interface: vec![],
+            track_file: Vec::new(),
+            track_process: Vec::new(),
             notify: Notify::default(),
             nopreempt: false,
             preempt_delay: None,
