@@ -18,5 +18,7 @@ pub mod runtime;
 pub mod socket;
 pub mod syncd;
 pub mod timer;
+pub mod track_file;
+pub mod track_process;
 pub mod vip;
 pub mod vmac;

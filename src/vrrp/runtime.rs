@@ -107,6 +107,8 @@ struct Runtime {
     statics: Installed,
     /// Shutting down: with -V, routes and rules stay (as VIPs).
     stopping: bool,
+    /// Readings of tracked files and processes (see `start_trackers`).
+    track_tx: mpsc::Sender<Event>,
 }
 
 /// The monotonic time at which the kernel received a packet it stamped `at` (wall clock):
@@ -133,6 +135,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
     let config = ctl.reload.borrow_and_update().clone();
     let (pkt_tx, mut pkt_rx) = mpsc::channel(1024);
     let (script_tx, mut script_rx) = mpsc::channel(256);
+    let (track_tx, mut track_rx) = mpsc::channel(256);
     let mut link_rx = link::watch_links()?;
     let mut dump_rx = report::register(report::Side::Vrrp);
     let mut rt = Runtime {
@@ -155,6 +158,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
         syncd_want: None,
         statics: Installed::default(),
         stopping: false,
+        track_tx,
     };
     let side = rt.build_side(config).await?;
     rt.side = side;
@@ -197,6 +201,10 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
                 let outs = rt.side.coord.handle_all(Instant::now(), Event::ScriptResult { name, ok });
                 rt.perform(outs).await;
             }
+            Some(ev) = track_rx.recv() => {
+                let outs = rt.side.coord.handle_all(Instant::now(), ev);
+                rt.perform(outs).await;
+            }
             Some(req) = dump_rx.recv() => rt.dump(req),
             r = ctl.reload.changed() => {
                 if r.is_err() { break; }
@@ -230,6 +238,7 @@ fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
         }
         params.push(p);
     }
+    super::params::resolve_files_and_processes(&mut params, config);
     Ok(params)
 }
 
@@ -250,6 +259,8 @@ type VrrpPart = (
     Vec<crate::config::VrrpInstance>,
     Vec<crate::config::SyncGroup>,
     Vec<VrrpScript>,
+    Vec<crate::config::model::TrackFileDef>,
+    Vec<crate::config::model::TrackProcessDef>,
 );
 
 fn vrrp_part(c: &Config) -> VrrpPart {
@@ -264,6 +275,8 @@ fn vrrp_part(c: &Config) -> VrrpPart {
         c.instances.clone(),
         c.sync_groups.clone(),
         c.vrrp_scripts.clone(),
+        c.track_files.clone(),
+        c.track_processes.clone(),
     )
 }
 
@@ -320,7 +333,8 @@ impl Runtime {
             .map(|i| i.params().clone())
             .collect();
         let io = self.build_io(&config, &params).await?;
-        let scripts = self.start_scripts(&config.vrrp_scripts, &coord, &config.global);
+        let mut scripts = self.start_scripts(&config.vrrp_scripts, &coord, &config.global);
+        scripts.extend(self.start_trackers(&config));
         Ok(Side {
             config,
             coord,
@@ -496,6 +510,14 @@ impl Runtime {
             .collect()
     }
 
+    /// The track_file watcher and the track_process scanner (kept with the scripts).
+    fn start_trackers(&self, config: &Config) -> Vec<JoinHandle<()>> {
+        let file = super::track_file::spawn(config, &self.track_tx);
+        file.into_iter()
+            .chain(super::track_process::spawn(config, &self.track_tx))
+            .collect()
+    }
+
     /// Tells the machines their addresses and links, then starts them.
     async fn start(&mut self) {
         let now = Instant::now();
@@ -527,6 +549,13 @@ impl Runtime {
             if let Some(src) = self.side.io[i].src {
                 outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
             }
+        }
+        let config = self.side.config.clone();
+        let tracked = super::track_file::initial_events(&config)
+            .into_iter()
+            .chain(super::track_process::initial_events(&config));
+        for ev in tracked {
+            outs.extend(self.side.coord.handle_all(now, ev));
         }
         outs.extend(self.side.coord.handle_all(now, Event::Start));
         self.perform(outs).await;
@@ -979,6 +1008,8 @@ impl Runtime {
             s.abort();
         }
         self.side.scripts = self.start_scripts(&cfg.vrrp_scripts, &self.side.coord, &cfg.global);
+        let trackers = self.start_trackers(&cfg);
+        self.side.scripts.extend(trackers);
         // Instances gone: perform their last actions with their old I/O.
         for (inst, actions) in reloaded.removed {
             tracing::info!("VRRP_Instance({}) removed by reload", inst.name());
