@@ -2,8 +2,9 @@
 //!
 //! lvsd and keepalived run the same configuration, each alone on its own bridge (so each is
 //! master of its segment and its adverts show its effective priority). Both track the same
-//! file and the same processes (the PID namespace is shared): writing the file and
-//! starting/stopping processes must move both to the same priority, and to FAULT and back.
+//! file: writing it must move both to the same priority, and to FAULT and back. Tracked
+//! processes are then checked on lvsd alone (keepalived cannot track processes inside a
+//! network namespace, see below).
 
 mod support;
 
@@ -137,13 +138,7 @@ fn track_file_and_process_as_keepalived() {
     let t = SystemTime::now();
     std::fs::write(&file, "3\n").expect("write");
     expect_prio(&sides, t, 70, "file 3");
-
-    // The weighted process runs: +20.
-    let t = SystemTime::now();
-    let w = Proc::start(&wbin);
-    expect_prio(&sides, t, 90, "process started");
-
-    // 3 × −10 = −30; 30 × −10 = −300 ≤ −254: FAULT, the VIP goes.
+    // 30 × −10 = −300 ≤ −254: FAULT, the VIP goes.
     std::fs::write(&file, "30\n").expect("write");
     for s in &sides {
         assert!(
@@ -153,38 +148,52 @@ fn track_file_and_process_as_keepalived() {
             logs(&sides)
         );
     }
-    // Back to 0: master again at 100 + 20.
+    // Back to 0: master again at 100.
     let t = SystemTime::now();
     std::fs::write(&file, "0\n").expect("write");
-    expect_prio(&sides, t, 120, "file back to 0");
-
-    // `weight 0 reverse`: FAULT while the process runs.
-    let f = Proc::start(&fbin);
-    for s in &sides {
-        assert!(
-            wait_addr(s.ns(), VIP, false, 6 * SEC).is_some(),
-            "faulting process: {} kept the VIP\n{}",
-            s.d.kind.label(),
-            logs(&sides)
-        );
-    }
+    expect_prio(&sides, t, 100, "file back to 0");
     let t = SystemTime::now();
-    drop(f);
-    expect_prio(&sides, t, 120, "faulting process gone");
-
-    // The weighted process stops: 100.
-    let t = SystemTime::now();
-    drop(w);
-    expect_prio(&sides, t, 100, "weighted process gone");
-    // A deleted file reads 0: still 100 (and nothing else changes).
     std::fs::write(&file, "1\n").expect("write");
-    let t = SystemTime::now();
     expect_prio(&sides, t, 90, "file 1");
+    // A deleted file reads 0.
     let t = SystemTime::now();
     std::fs::remove_file(&file).expect("remove");
     expect_prio(&sides, t, 100, "file deleted");
 
-    let l = sides[0].d.log_text();
+    // Processes. Debian's keepalived follows processes through the kernel's process
+    // connector, which exists only in the initial network namespace: here it logs "Failed
+    // to set/clear process event listen - errno 111" and never counts a process (not even
+    // at start), so it cannot be the reference; lvsd is checked against keepalived's
+    // rules (unit tests in src/vrrp/track.rs hold the table).
+    drop(sides.pop());
+    let lv = &sides[0];
+    let expect = |t: SystemTime, prio: u8, step: &str| {
+        assert!(
+            lv.advert(t, prio, 6 * SEC),
+            "{step}: lvsd sent no advert with priority {prio}\n{}",
+            lv.d.log_text()
+        );
+    };
+    // The weighted process runs: +20.
+    let t = SystemTime::now();
+    let w = Proc::start(&wbin);
+    expect(t, 120, "weighted process started");
+    // `weight 0 reverse`: FAULT while the other process runs.
+    let f = Proc::start(&fbin);
+    assert!(
+        wait_addr(lv.ns(), VIP, false, 6 * SEC).is_some(),
+        "faulting process: lvsd kept the VIP\n{}",
+        lv.d.log_text()
+    );
+    let t = SystemTime::now();
+    drop(f);
+    expect(t, 120, "faulting process gone");
+    // The weighted process stops: 100.
+    let t = SystemTime::now();
+    drop(w);
+    expect(t, 100, "weighted process gone");
+
+    let l = lv.d.log_text();
     assert!(
         l.contains("Quorum gained for tracked process") && l.contains("tracked file tf now reads"),
         "lvsd's log lacks the tracking lines\n{l}"
