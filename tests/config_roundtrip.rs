@@ -284,6 +284,8 @@ fn gen_config(seed: u64) -> Config {
                     reverse: false,
                 })
                 .collect(),
+            track_file: Vec::new(),
+            track_process: Vec::new(),
             notify: Notify {
                 master: r.maybe(Rng::script),
                 backup: r.maybe(Rng::script),

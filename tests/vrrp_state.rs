@@ -63,6 +63,8 @@ fn params() -> InstanceParams {
             weight: None,
             reverse: false,
         }],
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
         notify: Notify::default(),
         smtp_alert: false,
         use_vmac: None,
