@@ -300,6 +300,8 @@ fn gen_config(seed: u64) -> Config {
                     reverse: false,
                 })
                 .collect(),
+            track_file: Vec::new(),
+            track_process: Vec::new(),
             notify: Notify {
                 master: r.maybe(Rng::script),
                 backup: r.maybe(Rng::script),
@@ -378,6 +380,8 @@ fn gen_config(seed: u64) -> Config {
             global_tracking: r.chance(),
             track_script: Vec::new(),
             track_interface: Vec::new(),
+            track_file: Vec::new(),
+            track_process: Vec::new(),
         });
     }
     if r.chance() {

@@ -162,7 +162,7 @@ SSL {
 }
 global_defs {
     router_id lvs1
-    vrrp_iptables keepalived
+    vrrp_ipsets keepalived
     enable_snmp_vrrp
 }
 bfd_instance b1 {
@@ -207,7 +207,7 @@ virtual_server 192.0.2.10 80 {
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     let want = [
         (1, 1, "SSL"),
-        (6, 5, "vrrp_iptables"),
+        (6, 5, "vrrp_ipsets"),
         (7, 5, "enable_snmp_vrrp"),
         (9, 1, "bfd_instance"),
         (16, 7, "mcast_dst_ip"),

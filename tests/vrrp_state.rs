@@ -75,6 +75,8 @@ fn params() -> InstanceParams {
             weight: None,
             reverse: false,
         }],
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
         notify: Notify::default(),
         smtp_alert: false,
         use_vmac: None,
@@ -1013,6 +1015,8 @@ fn group(members: &[&str]) -> SyncGroup {
         global_tracking: false,
         track_script: vec![],
         track_interface: vec![],
+        track_file: Vec::new(),
+        track_process: Vec::new(),
     }
 }
 

@@ -422,6 +422,8 @@ impl<'s> P<'s> {
                             }
                         }
                         "vrrp_script" => self.vrrp_script(&toks, opens),
+                        "track_file" | "vrrp_track_file" => self.track_file_def(&toks, opens),
+                        "vrrp_track_process" => self.track_process_def(&toks, opens),
                         "vrrp_sync_group" => self.sync_group(&toks, opens),
                         "vrrp_instance" => self.instance(&toks, opens),
                         "virtual_server_group" => self.vs_group(&toks, opens),

@@ -1,6 +1,7 @@
 //! Builders for global_defs, vrrp_script, vrrp_sync_group and vrrp_instance.
 
 use super::build::{InstanceSpans, P};
+use super::build_track::RefKind;
 use super::keywords;
 use super::lexer::Tok;
 use super::model::*;
@@ -345,6 +346,8 @@ impl P<'_> {
             global_tracking: false,
             track_script: Vec::new(),
             track_interface: Vec::new(),
+            track_file: Vec::new(),
+            track_process: Vec::new(),
         };
         self.block(toks[0], |p, t, opens| {
             if p.notify(t, &mut g.notify) {
@@ -365,6 +368,8 @@ impl P<'_> {
                 "global_tracking" => g.global_tracking = p.flag(t),
                 "track_script" => p.track_scripts(t, opens, &mut g.track_script),
                 "track_interface" => p.track_interfaces(t, opens, &mut g.track_interface),
+                "track_file" => p.track_refs(t, opens, RefKind::File, &mut g.track_file),
+                "track_process" => p.track_refs(t, opens, RefKind::Process, &mut g.track_process),
                 _ => p.unknown(t, opens, &keywords::SYNC_GROUP),
             }
         });
@@ -505,6 +510,8 @@ impl P<'_> {
             virtual_ipaddress_excluded: Vec::new(),
             track_script: Vec::new(),
             track_interface: Vec::new(),
+            track_file: Vec::new(),
+            track_process: Vec::new(),
             notify: Notify::default(),
             nopreempt: false,
             preempt_delay: None,
@@ -582,6 +589,8 @@ impl P<'_> {
                 }
                 "track_script" => p.track_scripts(t, opens, &mut vi.track_script),
                 "track_interface" => p.track_interfaces(t, opens, &mut vi.track_interface),
+                "track_file" => p.track_refs(t, opens, RefKind::File, &mut vi.track_file),
+                "track_process" => p.track_refs(t, opens, RefKind::Process, &mut vi.track_process),
                 "virtual_routes" => p.virtual_routes(t, opens, &mut vi.virtual_routes),
                 "virtual_rules" => p.virtual_rules(t, opens, &mut vi.virtual_rules),
                 "nopreempt" => {

@@ -54,6 +54,9 @@ pub const TOP: Table = Table {
         "static_ipaddress",
         "static_routes",
         "static_rules",
+        "track_file",
+        "vrrp_track_file",
+        "vrrp_track_process",
     ],
     unsupported: &[
         "net_namespace_ipvs",
@@ -63,9 +66,6 @@ pub const TOP: Table = Table {
         "linkbeat_interfaces",
         "interface_up_down_delays",
         "track_group",
-        "track_file",
-        "vrrp_track_file",
-        "vrrp_track_process",
         "bfd_instance",
         "garp_group",
         "SSL",
@@ -234,6 +234,28 @@ pub const VRRP_SCRIPT: Table = Table {
     unsupported: &[],
 };
 
+pub const TRACK_FILE: Table = Table {
+    name: "track_file",
+    supported: &["file", "weight", "init_file"],
+    unsupported: &[],
+};
+
+pub const TRACK_PROCESS: Table = Table {
+    name: "vrrp_track_process",
+    supported: &[
+        "process",
+        "param_match",
+        "weight",
+        "quorum",
+        "quorum_max",
+        "delay",
+        "terminate_delay",
+        "fork_delay",
+        "full_command",
+    ],
+    unsupported: &[],
+};
+
 pub const SYNC_GROUP: Table = Table {
     name: "vrrp_sync_group",
     supported: &[
@@ -248,10 +270,10 @@ pub const SYNC_GROUP: Table = Table {
         "global_tracking",
         "track_script",
         "track_interface",
-    ],
-    unsupported: &[
         "track_file",
         "track_process",
+    ],
+    unsupported: &[
         "track_bfd",
         "sync_group_tracking_weight",
         "notify_priority_changes",
@@ -306,10 +328,10 @@ pub const INSTANCE: Table = Table {
         "debug",
         "virtual_routes",
         "virtual_rules",
-    ],
-    unsupported: &[
         "track_file",
         "track_process",
+    ],
+    unsupported: &[
         "track_bfd",
         "kernel_rx_buf_size",
         "unicast_ttl",
@@ -529,6 +551,8 @@ pub const ALL: &[&Table] = &[
     &TOP,
     &GLOBAL,
     &VRRP_SCRIPT,
+    &TRACK_FILE,
+    &TRACK_PROCESS,
     &SYNC_GROUP,
     &INSTANCE,
     &AUTH,

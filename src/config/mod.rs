@@ -7,6 +7,7 @@
 mod build;
 mod build_lvs;
 mod build_routes;
+mod build_track;
 mod build_vrrp;
 mod build_vrrp_opts;
 pub mod diag;

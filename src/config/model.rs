@@ -40,6 +40,10 @@ impl std::fmt::Display for Span {
 pub struct Config {
     pub global: GlobalDefs,
     pub vrrp_scripts: Vec<VrrpScript>,
+    /// `track_file NAME {…}` / `vrrp_track_file NAME {…}`.
+    pub track_files: Vec<TrackFileDef>,
+    /// `vrrp_track_process NAME {…}`.
+    pub track_processes: Vec<TrackProcessDef>,
     pub sync_groups: Vec<SyncGroup>,
     pub instances: Vec<VrrpInstance>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
@@ -278,6 +282,8 @@ pub struct SyncGroup {
     pub global_tracking: bool,
     pub track_script: Vec<TrackScript>,
     pub track_interface: Vec<TrackInterface>,
+    pub track_file: Vec<TrackRef>,
+    pub track_process: Vec<TrackRef>,
 }
 
 /// The notify scripts of an instance or sync group.
@@ -345,6 +351,80 @@ pub struct TrackInterface {
     pub reverse: bool,
 }
 
+// ---- track_file and vrrp_track_process -------------------------------------------------
+
+/// `track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }` (also
+/// spelt `vrrp_track_file`): the number in the file, times the weight, is added to the
+/// priority of the instances tracking it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackFileDef {
+    pub span: Span,
+    pub name: String,
+    pub file: String,
+    /// −254..=254, default 1. 0: a non-zero number puts the instances in FAULT.
+    pub weight: i32,
+    pub weight_reverse: bool,
+    /// `init_file`: write the value to the file at start when it is missing (or always,
+    /// with `overwrite`, except on reload).
+    pub init_file: Option<TrackFileInit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TrackFileInit {
+    /// Default 0.
+    pub value: i32,
+    pub overwrite: bool,
+}
+
+/// How `vrrp_track_process` compares the arguments after the program name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ParamMatch {
+    /// Arguments are not compared.
+    None,
+    /// The arguments are exactly the configured ones.
+    Exact,
+    /// The configured arguments begin the command's; the last one may be a prefix.
+    Initial,
+    /// The configured arguments begin the command's.
+    Partial,
+}
+
+/// `vrrp_track_process NAME { process NAME [ARG…]; param_match …; weight N [reverse];
+/// quorum N; quorum_max N; fork_delay S; terminate_delay S; delay S; full_command }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackProcessDef {
+    pub span: Span,
+    pub name: String,
+    /// The process name (`comm`), or argv[0] with `full_command`.
+    pub process: String,
+    /// Arguments given after the name (they imply `full_command` and exact matching).
+    pub params: Vec<String>,
+    pub param_match: ParamMatch,
+    /// −254..=254, default 0 (no quorum: FAULT).
+    pub weight: i32,
+    pub weight_reverse: bool,
+    /// Default 1 (0 when `quorum_max 0`).
+    pub quorum: u32,
+    /// Default unlimited (`u32::MAX`).
+    pub quorum_max: u32,
+    /// Wait before quorum gained by new processes counts.
+    pub fork_delay: Option<Duration>,
+    /// Wait before quorum lost by exiting processes counts.
+    pub terminate_delay: Option<Duration>,
+    /// Match `/proc/PID/cmdline` instead of the process name.
+    pub full_command: bool,
+}
+
+/// An entry of `track_file { … }` or `track_process { … }` in an instance or sync group:
+/// `NAME [weight N [reverse|noreverse]]`; unset parts come from the definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackRef {
+    pub span: Span,
+    pub name: String,
+    pub weight: Option<i32>,
+    pub reverse: Option<bool>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnicastPeer {
     pub addr: IpAddr,
@@ -375,6 +455,8 @@ pub struct VrrpInstance {
     pub virtual_ipaddress_excluded: Vec<VirtualIp>,
     pub track_script: Vec<TrackScript>,
     pub track_interface: Vec<TrackInterface>,
+    pub track_file: Vec<TrackRef>,
+    pub track_process: Vec<TrackRef>,
     pub notify: Notify,
     pub nopreempt: bool,
     /// Default none (0 s).

@@ -97,6 +97,12 @@ pub fn print(c: &Config) -> String {
     for s in &c.vrrp_scripts {
         vrrp_script(&mut w, s);
     }
+    for f in &c.track_files {
+        track_file_def(&mut w, f);
+    }
+    for p in &c.track_processes {
+        track_process_def(&mut w, p);
+    }
     for i in &c.instances {
         instance(&mut w, i);
     }
@@ -342,6 +348,78 @@ fn tracks(w: &mut W, ts: &[TrackScript], ti: &[TrackInterface]) {
 }
 
 /// A block of one-line entries (routes, rules), left out when empty.
+fn track_refs(w: &mut W, kw: &str, refs: &[TrackRef]) {
+    if refs.is_empty() {
+        return;
+    }
+    w.open(kw);
+    for r in refs {
+        let mut s = q(&r.name);
+        if let Some(wt) = r.weight {
+            let _ = write!(s, " weight {wt}");
+            match r.reverse {
+                Some(true) => s.push_str(" reverse"),
+                Some(false) => s.push_str(" noreverse"),
+                None => {}
+            }
+        }
+        w.line(s);
+    }
+    w.close();
+}
+
+fn track_file_def(w: &mut W, f: &TrackFileDef) {
+    w.open(format!("track_file {}", q(&f.name)));
+    w.line(format!("file {}", q(&f.file)));
+    if f.weight_reverse {
+        w.line(format!("weight {} reverse", f.weight));
+    } else {
+        w.line(format!("weight {}", f.weight));
+    }
+    if let Some(i) = &f.init_file {
+        w.line(format!(
+            "init_file {}{}",
+            i.value,
+            if i.overwrite { " overwrite" } else { "" }
+        ));
+    }
+    w.close();
+}
+
+fn track_process_def(w: &mut W, p: &TrackProcessDef) {
+    w.open(format!("vrrp_track_process {}", q(&p.name)));
+    let mut s = format!("process {}", q(&p.process));
+    for a in &p.params {
+        s.push(' ');
+        s.push_str(&q(a));
+    }
+    w.line(s);
+    match p.param_match {
+        ParamMatch::None => {}
+        ParamMatch::Exact => w.line("param_match"),
+        ParamMatch::Initial => w.line("param_match initial"),
+        ParamMatch::Partial => w.line("param_match partial"),
+    }
+    if p.weight != 0 || p.weight_reverse {
+        if p.weight_reverse {
+            w.line(format!("weight {} reverse", p.weight));
+        } else {
+            w.line(format!("weight {}", p.weight));
+        }
+    }
+    // quorum_max first: it resets quorum when 0.
+    if p.quorum_max != u32::MAX {
+        w.line(format!("quorum_max {}", p.quorum_max));
+    }
+    if p.quorum != 1 && p.quorum_max != 0 {
+        w.line(format!("quorum {}", p.quorum));
+    }
+    w.dur("fork_delay", &p.fork_delay);
+    w.dur("terminate_delay", &p.terminate_delay);
+    w.flag("full_command", p.full_command);
+    w.close();
+}
+
 fn lines(w: &mut W, kw: &str, l: impl Iterator<Item = String>) {
     let l: Vec<String> = l.collect();
     if l.is_empty() {
@@ -410,6 +488,8 @@ fn instance(w: &mut W, i: &VrrpInstance) {
     lines(w, "virtual_routes", i.virtual_routes.iter().map(route_line));
     lines(w, "virtual_rules", i.virtual_rules.iter().map(rule_line));
     tracks(w, &i.track_script, &i.track_interface);
+    track_refs(w, "track_file", &i.track_file);
+    track_refs(w, "track_process", &i.track_process);
     notify(w, &i.notify);
     w.flag("nopreempt", i.nopreempt);
     w.dur("preempt_delay", &i.preempt_delay);
@@ -487,6 +567,8 @@ fn sync_group(w: &mut W, g: &SyncGroup) {
     w.opt("smtp_alert", &g.smtp_alert, |b| yn(*b).into());
     w.flag("global_tracking", g.global_tracking);
     tracks(w, &g.track_script, &g.track_interface);
+    track_refs(w, "track_file", &g.track_file);
+    track_refs(w, "track_process", &g.track_process);
     w.close();
 }
 

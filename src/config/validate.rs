@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub fn validate(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
     mend(c, spans, diags);
+    mend_track_refs(c, diags);
     check(c, spans, diags);
 }
 
@@ -383,4 +384,118 @@ fn check(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         }
     }
     diags.extend(found);
+}
+
+/// `track_file {}` / `track_process {}` of instances and sync groups, as keepalived 2.2.7
+/// resolves them: a name that is not defined, or named twice in one list, is left out; an
+/// instance in a sync group (or the address owner) cannot have a weighted tracked file:
+/// the default weight 1 becomes 0, another weight drops the entry; a sync group with an
+/// address owner among its members has its tracked files and processes unweighted.
+fn mend_track_refs(c: &mut Config, diags: &mut Vec<Diagnostic>) {
+    let mut warn = |span: &Span, msg: String| diags.push(Diagnostic::warning(span.clone(), msg));
+    let file_weight: HashMap<String, i32> = c
+        .track_files
+        .iter()
+        .rev()
+        .map(|f| (f.name.clone(), f.weight))
+        .collect();
+    let process_weight: HashMap<String, i32> = c
+        .track_processes
+        .iter()
+        .rev()
+        .map(|p| (p.name.clone(), p.weight))
+        .collect();
+    let mut known =
+        |refs: &mut Vec<TrackRef>, defs: &HashMap<String, i32>, word: &str, def: &str| {
+            let mut seen = HashSet::new();
+            refs.retain(|r| {
+                if !defs.contains_key(&r.name) {
+                    warn(
+                        &r.span,
+                        format!(
+                            "{word} `{}`: no {def} of that name (not tracked, as keepalived does)",
+                            r.name
+                        ),
+                    );
+                    return false;
+                }
+                if !seen.insert(r.name.clone()) {
+                    warn(
+                        &r.span,
+                        format!("duplicate {word} {} (ignored, as keepalived does)", r.name),
+                    );
+                    return false;
+                }
+                true
+            });
+        };
+    for i in &mut c.instances {
+        known(&mut i.track_file, &file_weight, "track_file", "track_file");
+        known(
+            &mut i.track_process,
+            &process_weight,
+            "track_process",
+            "vrrp_track_process",
+        );
+    }
+    for g in &mut c.sync_groups {
+        known(&mut g.track_file, &file_weight, "track_file", "track_file");
+        known(
+            &mut g.track_process,
+            &process_weight,
+            "track_process",
+            "vrrp_track_process",
+        );
+    }
+    let grouped: HashSet<String> = c
+        .sync_groups
+        .iter()
+        .flat_map(|g| g.members.iter().cloned())
+        .collect();
+    for i in &mut c.instances {
+        let why = if grouped.contains(&i.name) {
+            "its sync group"
+        } else if i.priority == 255 {
+            "priority 255 (address owner)"
+        } else {
+            continue;
+        };
+        let name = i.name.clone();
+        i.track_file.retain_mut(|r| {
+            let w = r.weight.unwrap_or_else(|| file_weight.get(&r.name).copied().unwrap_or(0));
+            if w == 1 {
+                warn(&r.span, format!("vrrp_instance {name}: weight of track_file {} ignored because of {why}: unweighted (a non-zero value is FAULT), as keepalived does; write `weight 0`", r.name));
+                r.weight = Some(0);
+            } else if w != 0 {
+                warn(&r.span, format!("vrrp_instance {name}: track_file {} with weight {w} left out because of {why}, as keepalived does", r.name));
+                return false;
+            }
+            true
+        });
+    }
+    let owners: HashSet<&str> = c
+        .instances
+        .iter()
+        .filter(|i| i.priority == 255)
+        .map(|i| i.name.as_str())
+        .collect();
+    for g in &mut c.sync_groups {
+        if !g.members.iter().any(|m| owners.contains(m.as_str())) {
+            continue;
+        }
+        for (refs, defs, word) in [
+            (&mut g.track_file, &file_weight, "track_file"),
+            (&mut g.track_process, &process_weight, "track_process"),
+        ] {
+            for r in refs.iter_mut() {
+                let w = r
+                    .weight
+                    .unwrap_or_else(|| defs.get(&r.name).copied().unwrap_or(0));
+                if w != 0 {
+                    warn(&r.span, format!("vrrp_sync_group {}: a member has priority 255: weight of {word} {} set to 0, as keepalived does", g.name, r.name));
+                    r.weight = Some(0);
+                }
+            }
+        }
+    }
 }

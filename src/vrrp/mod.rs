@@ -21,5 +21,7 @@ pub mod sched;
 pub mod socket;
 pub mod syncd;
 pub mod timer;
+pub mod track_file;
+pub mod track_process;
 pub mod vip;
 pub mod vmac;

@@ -2,7 +2,8 @@
 //! applied, so the state machine and the I/O adapters never look at `Option`s or globals.
 
 use crate::config::model::{
-    AuthType, GlobalDefs, InitialState, Notify, UnicastPeer, VirtualIp, VrrpInstance, VrrpScript,
+    AuthType, Config, GlobalDefs, InitialState, Notify, TrackRef, UnicastPeer, VirtualIp,
+    VrrpInstance, VrrpScript,
 };
 use crate::vrrp::ah;
 use crate::vrrp::packet::{self, Advert, AhFields, ChecksumForm, Family, Version};
@@ -60,6 +61,28 @@ pub struct TrackedInterface {
     pub reverse: bool,
 }
 
+/// A `track_file` entry resolved against its definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedFile {
+    pub name: String,
+    /// 0: a non-zero number puts the instance in FAULT; otherwise the number times the
+    /// weight (negated by `reverse`) is added to the priority.
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// A `track_process` entry resolved against its `vrrp_track_process`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedProcess {
+    pub name: String,
+    /// 0: no quorum puts the instance in FAULT. >0 added with quorum, <0 added without
+    /// (negated by `reverse`).
+    pub weight: i32,
+    pub reverse: bool,
+    pub quorum: u32,
+    pub quorum_max: u32,
+}
+
 /// Everything one instance needs, defaults resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceParams {
@@ -109,6 +132,9 @@ pub struct InstanceParams {
     pub track_scripts: Vec<TrackedScript>,
     /// Tracked interfaces, including the instance's own (first) unless `dont_track_primary`.
     pub track_interfaces: Vec<TrackedInterface>,
+    /// Filled by [`resolve_files_and_processes`].
+    pub track_files: Vec<TrackedFile>,
+    pub track_processes: Vec<TrackedProcess>,
     pub notify: Notify,
     pub smtp_alert: bool,
     pub use_vmac: Option<String>,
@@ -248,6 +274,60 @@ fn strict_mode_fixes(inst: &VrrpInstance, strict: bool, version: Version) -> Str
         state,
         accept,
         warnings,
+    }
+}
+
+/// Adds the `track_file` / `track_process` entries of each instance and of its sync group
+/// to its parameters (names were checked when the configuration was loaded; one that is
+/// not defined is skipped). As keepalived, an entry in both the instance and its group
+/// takes the group's weight unless the instance's is 0 (for a process, the instance's
+/// `reverse` stays).
+pub fn resolve_files_and_processes(params: &mut [InstanceParams], config: &Config) {
+    let file = |r: &TrackRef| {
+        let d = config.track_files.iter().find(|d| d.name == r.name)?;
+        Some(TrackedFile {
+            name: d.name.clone(),
+            weight: r.weight.unwrap_or(d.weight),
+            reverse: r.reverse.unwrap_or(d.weight_reverse),
+        })
+    };
+    let process = |r: &TrackRef| {
+        let d = config.track_processes.iter().find(|d| d.name == r.name)?;
+        Some(TrackedProcess {
+            name: d.name.clone(),
+            weight: r.weight.unwrap_or(d.weight),
+            reverse: r.reverse.unwrap_or(d.weight_reverse),
+            quorum: d.quorum,
+            quorum_max: d.quorum_max,
+        })
+    };
+    for p in params.iter_mut() {
+        let Some(inst) = config.instances.iter().find(|i| i.name == p.name) else {
+            continue;
+        };
+        p.track_files = inst.track_file.iter().filter_map(file).collect();
+        p.track_processes = inst.track_process.iter().filter_map(process).collect();
+        let Some(g) = config
+            .sync_groups
+            .iter()
+            .find(|g| g.members.contains(&p.name))
+        else {
+            continue;
+        };
+        for f in g.track_file.iter().filter_map(file) {
+            match p.track_files.iter_mut().find(|x| x.name == f.name) {
+                Some(x) if x.weight != 0 => *x = f,
+                Some(_) => {}
+                None => p.track_files.push(f),
+            }
+        }
+        for t in g.track_process.iter().filter_map(process) {
+            match p.track_processes.iter_mut().find(|x| x.name == t.name) {
+                Some(x) if x.weight != 0 => x.weight = t.weight,
+                Some(_) => {}
+                None => p.track_processes.push(t),
+            }
+        }
     }
 }
 
@@ -453,6 +533,8 @@ impl InstanceParams {
             },
             track_scripts,
             track_interfaces,
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
             notify: inst.notify.clone(),
             smtp_alert: inst.smtp_alert_enabled(global),
             use_vmac: inst.use_vmac.clone(),
@@ -558,6 +640,8 @@ mod tests {
             virtual_ipaddress_excluded: vec![],
             track_script: vec![],
             track_interface: vec![],
+            track_file: Vec::new(),
+            track_process: Vec::new(),
             notify: Notify::default(),
             nopreempt: false,
             preempt_delay: None,

@@ -140,6 +140,8 @@ struct Runtime {
     stopping: bool,
     /// no_accept's nftables drop rules (see firewall.rs).
     firewall: super::firewall::Firewall,
+    /// Readings of tracked files and processes (see `start_trackers`).
+    track_tx: mpsc::Sender<Event>,
 }
 
 /// The monotonic time at which the kernel received a packet it stamped `at` (wall clock):
@@ -166,6 +168,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
     let config = ctl.reload.borrow_and_update().clone();
     let (pkt_tx, mut pkt_rx) = mpsc::channel(1024);
     let (script_tx, mut script_rx) = mpsc::channel(256);
+    let (track_tx, mut track_rx) = mpsc::channel(256);
     let mut link_rx = link::watch_links()?;
     let mut dump_rx = report::register(report::Side::Vrrp);
     let mut rt = Runtime {
@@ -189,6 +192,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
         statics: Installed::default(),
         stopping: false,
         firewall: super::firewall::Firewall::start(),
+        track_tx,
     };
     let side = rt.build_side(config).await?;
     rt.side = side;
@@ -239,6 +243,10 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
                 let outs = rt.side.coord.handle_all(Instant::now(), Event::ScriptResult { name, ok });
                 rt.perform(outs).await;
             }
+            Some(ev) = track_rx.recv() => {
+                let outs = rt.side.coord.handle_all(Instant::now(), ev);
+                rt.perform(outs).await;
+            }
             Some(req) = dump_rx.recv() => rt.dump(req),
             r = ctl.reload.changed() => {
                 if r.is_err() { break; }
@@ -272,6 +280,7 @@ fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
         }
         params.push(p);
     }
+    super::params::resolve_files_and_processes(&mut params, config);
     Ok(params)
 }
 
@@ -292,6 +301,8 @@ type VrrpPart = (
     Vec<crate::config::VrrpInstance>,
     Vec<crate::config::SyncGroup>,
     Vec<VrrpScript>,
+    Vec<crate::config::model::TrackFileDef>,
+    Vec<crate::config::model::TrackProcessDef>,
 );
 
 fn vrrp_part(c: &Config) -> VrrpPart {
@@ -306,6 +317,8 @@ fn vrrp_part(c: &Config) -> VrrpPart {
         c.instances.clone(),
         c.sync_groups.clone(),
         c.vrrp_scripts.clone(),
+        c.track_files.clone(),
+        c.track_processes.clone(),
     )
 }
 
@@ -361,7 +374,8 @@ impl Runtime {
             .map(|i| i.params().clone())
             .collect();
         let io = self.build_io(&config, &params).await?;
-        let scripts = self.start_scripts(&config.vrrp_scripts, &coord, &config.global);
+        let mut scripts = self.start_scripts(&config.vrrp_scripts, &coord, &config.global);
+        scripts.extend(self.start_trackers(&config));
         Ok(Side {
             config,
             coord,
@@ -541,6 +555,14 @@ impl Runtime {
             .collect()
     }
 
+    /// The track_file watcher and the track_process scanner (kept with the scripts).
+    fn start_trackers(&self, config: &Config) -> Vec<JoinHandle<()>> {
+        let file = super::track_file::spawn(config, &self.track_tx);
+        file.into_iter()
+            .chain(super::track_process::spawn(config, &self.track_tx))
+            .collect()
+    }
+
     /// Tells the machines their addresses and links, then starts them.
     async fn start(&mut self) {
         let now = Instant::now();
@@ -572,6 +594,13 @@ impl Runtime {
             if let Some(src) = self.side.io[i].src {
                 outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
             }
+        }
+        let config = self.side.config.clone();
+        let tracked = super::track_file::initial_events(&config)
+            .into_iter()
+            .chain(super::track_process::initial_events(&config));
+        for ev in tracked {
+            outs.extend(self.side.coord.handle_all(now, ev));
         }
         outs.extend(self.side.coord.handle_all(now, Event::Start));
         self.perform(outs).await;
@@ -1048,6 +1077,8 @@ impl Runtime {
             s.abort();
         }
         self.side.scripts = self.start_scripts(&cfg.vrrp_scripts, &self.side.coord, &cfg.global);
+        let trackers = self.start_trackers(&cfg);
+        self.side.scripts.extend(trackers);
         // Instances gone: perform their last actions with their old I/O.
         for (inst, actions) in reloaded.removed {
             tracing::info!("VRRP_Instance({}) removed by reload", inst.name());

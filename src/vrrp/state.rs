@@ -131,6 +131,10 @@ pub enum Event {
     Link { ifname: String, up: bool },
     /// The raw result of one run of a `vrrp_script` (rise/fall is applied here).
     ScriptResult { name: String, ok: bool },
+    /// The number now in the file of the `track_file` `name` (0 when missing).
+    TrackFile { name: String, value: i64 },
+    /// Whether the `vrrp_track_process` `name` has its quorum now.
+    TrackProcess { name: String, up: bool },
     /// Our primary address on the interface (tie-break on equal priority).
     LocalAddr(IpAddr),
     /// New configured base priority (1..=255; 0 ignored).
@@ -217,7 +221,7 @@ pub struct Instance {
 
 impl Instance {
     pub fn new(params: InstanceParams) -> Instance {
-        let tracking = Tracking::new(&params.track_scripts, &params.track_interfaces);
+        let tracking = Tracking::for_params(&params);
         Instance {
             base_priority: params.priority,
             master_adver_cs: params.advert_int_cs(),
@@ -361,6 +365,22 @@ impl Instance {
                     self.reevaluate(now, before, &mut out);
                 }
             }
+            Event::TrackFile { name, value } => {
+                let before = self.effective_priority();
+                if self.tracking.file_value(&name, value) {
+                    tracing::info!(instance = %self.params.name, track_file = %name,
+                        "tracked file {} now reads {}", name, value);
+                    self.reevaluate(now, before, &mut out);
+                }
+            }
+            Event::TrackProcess { name, up } => {
+                let before = self.effective_priority();
+                if self.tracking.process_quorum(&name, up) {
+                    tracing::info!(instance = %self.params.name, track_process = %name,
+                        "tracked process {} quorum {}", name, if up { "gained" } else { "lost" });
+                    self.reevaluate(now, before, &mut out);
+                }
+            }
             Event::LocalAddr(a) => self.local_addr = Some(a),
             Event::SetPriority(p) => {
                 if p != 0 && p != self.base_priority {
@@ -390,7 +410,7 @@ impl Instance {
         let mut out = Vec::new();
         let mut change = VipChange::default();
         let before = self.effective_priority();
-        let mut tracking = Tracking::new(&params.track_scripts, &params.track_interfaces);
+        let mut tracking = Tracking::for_params(&params);
         tracking.carry_over(&self.tracking);
         self.tracking = tracking;
         if self.state == State::Master {

@@ -1,8 +1,13 @@
-//! Tracking: `track_script` (rise/fall, weight, reverse) and `track_interface` (link state,
-//! weight, reverse) folded into an effective priority and a FAULT condition. No I/O: the
-//! runtime runs the scripts and watches links, and feeds raw results in.
+//! Tracking: `track_script` (rise/fall, weight, reverse), `track_interface` (link state,
+//! weight, reverse), `track_file` (a number times the weight) and `track_process` (a
+//! quorum of running processes) folded into an effective priority and a FAULT condition.
+//! No I/O: the runtime runs the scripts, watches links and files and counts processes, and
+//! feeds raw results in.
 
-use crate::vrrp::params::{TrackedInterface, TrackedScript};
+use crate::vrrp::params::{
+    InstanceParams, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript,
+};
+use std::time::{Duration, Instant};
 
 /// The rise/fall state of one tracked script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,11 +89,186 @@ impl InterfaceState {
     }
 }
 
+/// keepalived's "status" of a tracked file, capped to −254..=253; −254 is FAULT.
+const FILE_FAULT: i64 = -254;
+
+/// The last number read from one tracked file (0 while it is missing or unreadable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    pub spec: TrackedFile,
+    pub value: i64,
+}
+
+impl FileState {
+    /// keepalived 2.2.7: weight 0 → FAULT while the number is non-zero (zero, with
+    /// `reverse`); otherwise number × weight (negated by `reverse`) capped to −254..=253,
+    /// where −254 (or less) is FAULT.
+    pub fn status(&self) -> i64 {
+        if self.spec.weight == 0 {
+            if (self.value != 0) != self.spec.reverse {
+                FILE_FAULT
+            } else {
+                0
+            }
+        } else {
+            let mult = if self.spec.reverse { -1 } else { 1 };
+            self.value
+                .saturating_mul(i64::from(self.spec.weight))
+                .saturating_mul(mult)
+                .clamp(FILE_FAULT, 253)
+        }
+    }
+    pub fn faulted(&self) -> bool {
+        self.status() <= FILE_FAULT
+    }
+    pub fn delta(&self) -> i32 {
+        if self.faulted() {
+            0
+        } else {
+            self.status() as i32
+        }
+    }
+}
+
+/// Whether one tracked process has its quorum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessState {
+    pub spec: TrackedProcess,
+    pub up: bool,
+}
+
+impl ProcessState {
+    /// Weight 0: FAULT without quorum (with quorum, with `reverse`).
+    pub fn faulted(&self) -> bool {
+        self.spec.weight == 0 && self.up == self.spec.reverse
+    }
+    /// keepalived 2.2.7: a positive weight applies with quorum, a negative one without;
+    /// `reverse` negates it (it does not swap when it applies, unlike scripts).
+    pub fn delta(&self) -> i32 {
+        let w = self.spec.weight;
+        if w != 0 && (w > 0) == self.up {
+            if self.spec.reverse {
+                -w
+            } else {
+                w
+            }
+        } else {
+            0
+        }
+    }
+}
+
+/// The quorum of one `vrrp_track_process`, with `fork_delay` / `terminate_delay`: a count
+/// that gains the quorum counts after `fork_delay`, one that loses it after
+/// `terminate_delay`, and a count that returns before then cancels the change (keepalived's
+/// timers). Fed with the number of matching processes now and then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessQuorum {
+    quorum: u32,
+    quorum_max: u32,
+    fork_delay: Duration,
+    terminate_delay: Duration,
+    have: bool,
+    pending: Option<Instant>,
+}
+
+impl ProcessQuorum {
+    /// The first count decides at once (keepalived's start-up scan).
+    pub fn new(
+        quorum: u32,
+        quorum_max: u32,
+        fork_delay: Duration,
+        terminate_delay: Duration,
+        count: u32,
+    ) -> Self {
+        ProcessQuorum {
+            quorum,
+            quorum_max,
+            fork_delay,
+            terminate_delay,
+            have: (quorum..=quorum_max).contains(&count),
+            pending: None,
+        }
+    }
+    pub fn have_quorum(&self) -> bool {
+        self.have
+    }
+    /// When an unchanged count would next make a difference.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.pending
+    }
+    /// Feeds the current count; `Some(quorum)` when the quorum was gained or lost.
+    pub fn update(&mut self, count: u32, now: Instant) -> Option<bool> {
+        let raw = (self.quorum..=self.quorum_max).contains(&count);
+        if raw == self.have {
+            self.pending = None;
+            return None;
+        }
+        match self.pending {
+            Some(at) if now >= at => {}
+            Some(_) => return None,
+            None => {
+                let delay = if raw {
+                    self.fork_delay
+                } else {
+                    self.terminate_delay
+                };
+                if !delay.is_zero() {
+                    self.pending = Some(now + delay);
+                    return None;
+                }
+            }
+        }
+        self.pending = None;
+        self.have = raw;
+        Some(raw)
+    }
+}
+
+/// keepalived's reading of a tracked file: `strtol(text, NULL, 0)` — leading blanks, a
+/// sign, then decimal, `0x` hex or `0` octal digits up to the first other character; no
+/// digits is 0. `None` (the reading is ignored) when the number does not fit in a 32-bit
+/// int (keepalived accepts up to 2^31 included).
+pub fn parse_file_value(text: &str) -> Option<i64> {
+    let s = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if (s.starts_with("0x") || s.starts_with("0X"))
+        && s.as_bytes().get(2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        (16, &s[2..])
+    } else if s.starts_with('0') {
+        (8, s)
+    } else {
+        (10, s)
+    };
+    let end = digits
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(digits.len());
+    let mut v: i64 = 0;
+    for c in digits[..end].chars() {
+        let d = i64::from(c.to_digit(radix).unwrap_or(0));
+        v = v.checked_mul(i64::from(radix))?.checked_add(d)?;
+        if v > i64::from(i32::MAX) + 1 + 1 {
+            return None;
+        }
+    }
+    let v = if neg { -v } else { v };
+    (i64::from(i32::MIN)..=i64::from(i32::MAX) + 1)
+        .contains(&v)
+        .then_some(v)
+}
+
 /// All trackers of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracking {
     pub scripts: Vec<ScriptState>,
     pub interfaces: Vec<InterfaceState>,
+    pub files: Vec<FileState>,
+    pub processes: Vec<ProcessState>,
 }
 
 impl Tracking {
@@ -101,7 +281,53 @@ impl Tracking {
                 .cloned()
                 .map(|spec| InterfaceState { spec, up: true })
                 .collect(),
+            files: Vec::new(),
+            processes: Vec::new(),
         }
+    }
+
+    /// All trackers of an instance. Files start at 0 (as missing) and processes at the
+    /// quorum of no process; the runtime reports the real values before starting it.
+    pub fn for_params(p: &InstanceParams) -> Self {
+        let mut t = Tracking::new(&p.track_scripts, &p.track_interfaces);
+        t.files = p
+            .track_files
+            .iter()
+            .cloned()
+            .map(|spec| FileState { spec, value: 0 })
+            .collect();
+        t.processes = p
+            .track_processes
+            .iter()
+            .cloned()
+            .map(|spec| ProcessState {
+                up: spec.quorum == 0,
+                spec,
+            })
+            .collect();
+        t
+    }
+
+    /// The number now read from the tracked file `name`; true when what it means for the
+    /// instance (its status) changed.
+    pub fn file_value(&mut self, name: &str, value: i64) -> bool {
+        let mut changed = false;
+        for f in self.files.iter_mut().filter(|f| f.spec.name == name) {
+            let before = f.status();
+            f.value = value;
+            changed |= f.status() != before;
+        }
+        changed
+    }
+
+    /// Whether the tracked process `name` has its quorum now; true when that changed.
+    pub fn process_quorum(&mut self, name: &str, up: bool) -> bool {
+        let mut changed = false;
+        for p in self.processes.iter_mut().filter(|p| p.spec.name == name) {
+            changed |= p.up != up;
+            p.up = up;
+        }
+        changed
     }
 
     /// Feeds a raw result of the script `name`; true when any tracker of it flipped.
@@ -126,6 +352,16 @@ impl Tracking {
                 i.up = o.up;
             }
         }
+        for f in &mut self.files {
+            if let Some(o) = old.files.iter().find(|o| o.spec.name == f.spec.name) {
+                f.value = o.value;
+            }
+        }
+        for p in &mut self.processes {
+            if let Some(o) = old.processes.iter().find(|o| o.spec.name == p.spec.name) {
+                p.up = o.up;
+            }
+        }
     }
 
     /// Sets the link state of `ifname`; true when a tracker changed.
@@ -144,6 +380,8 @@ impl Tracking {
     pub fn faulted(&self) -> bool {
         self.scripts.iter().any(ScriptState::faulted)
             || self.interfaces.iter().any(InterfaceState::faulted)
+            || self.files.iter().any(FileState::faulted)
+            || self.processes.iter().any(ProcessState::faulted)
     }
 
     /// Human-readable list of what is faulted (for logs).
@@ -160,6 +398,23 @@ impl Tracking {
                 .filter(|i| i.faulted())
                 .map(|i| format!("interface {} down", i.spec.name)),
         );
+        v.extend(self.files.iter().filter(|f| f.faulted()).map(|f| {
+            format!(
+                "tracked file {} has status {}",
+                f.spec.name,
+                if f.spec.weight == 0 {
+                    f.value
+                } else {
+                    f.status()
+                }
+            )
+        }));
+        v.extend(
+            self.processes
+                .iter()
+                .filter(|p| p.faulted())
+                .map(|p| format!("tracked process {} quorum not achieved", p.spec.name)),
+        );
         v
     }
 
@@ -171,6 +426,8 @@ impl Tracking {
                 .iter()
                 .map(InterfaceState::delta)
                 .sum::<i32>()
+            + self.files.iter().map(FileState::delta).sum::<i32>()
+            + self.processes.iter().map(ProcessState::delta).sum::<i32>()
     }
 
     /// The effective priority for a base priority: the owner (255) is never changed by
@@ -285,5 +542,164 @@ mod tests {
         let s = ScriptState::new(spec);
         assert!(!s.up);
         assert!(s.faulted());
+    }
+
+    fn file(weight: i32, reverse: bool) -> FileState {
+        FileState {
+            spec: TrackedFile {
+                name: "f".into(),
+                weight,
+                reverse,
+            },
+            value: 0,
+        }
+    }
+
+    #[test]
+    fn file_status_as_keepalived() {
+        // (weight, reverse, value) -> (delta, faulted)
+        let cases = [
+            (0, false, 0, 0, false),
+            (0, false, 1, 0, true),
+            (0, false, -3, 0, true),
+            (0, true, 0, 0, true),
+            (0, true, 5, 0, false),
+            (1, false, 10, 10, false),
+            (10, false, -2, -20, false),
+            (-10, false, 3, -30, false),
+            (10, true, 3, -30, false),
+            (5, false, 100, 253, false),
+            (1, false, -253, -253, false),
+            (1, false, -254, 0, true),
+            (100, false, -3, 0, true),
+            (-1, false, -300, 253, false),
+            (-1, true, -300, 0, true),
+            (254, false, i64::from(i32::MAX) + 1, 253, false),
+        ];
+        for (w, r, v, delta, fault) in cases {
+            let mut f = file(w, r);
+            f.value = v;
+            assert_eq!(
+                (f.delta(), f.faulted()),
+                (delta, fault),
+                "weight {w} reverse {r} value {v}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_changes_reported_only_when_the_status_changes() {
+        let mut t = Tracking::new(&[], &[]);
+        t.files.push(file(0, false));
+        t.files.push(FileState {
+            value: 0,
+            ..file(3, false)
+        });
+        t.files[1].spec.name = "g".into();
+        assert!(!t.file_value("f", 0));
+        assert!(t.file_value("f", 2));
+        assert!(!t.file_value("f", 7)); // still FAULT
+        assert!(t.faulted());
+        assert_eq!(t.fault_reasons(), vec!["tracked file f has status 7"]);
+        assert!(t.file_value("f", 0));
+        assert!(!t.faulted());
+        assert!(t.file_value("g", 4));
+        assert_eq!(t.effective_priority(100), 112);
+        assert_eq!(t.effective_priority(255), 255);
+        assert!(t.file_value("g", -100));
+        assert!(t.faulted());
+        assert!(!t.file_value("unknown", 1));
+    }
+
+    #[test]
+    fn process_weights_as_keepalived() {
+        // (weight, reverse, up) -> (delta, faulted)
+        let cases = [
+            (0, false, true, 0, false),
+            (0, false, false, 0, true),
+            (0, true, true, 0, true),
+            (0, true, false, 0, false),
+            (10, false, true, 10, false),
+            (10, false, false, 0, false),
+            (-10, false, true, 0, false),
+            (-10, false, false, -10, false),
+            (10, true, true, -10, false),
+            (10, true, false, 0, false),
+            (-10, true, false, 10, false),
+            (-10, true, true, 0, false),
+        ];
+        for (w, r, up, delta, fault) in cases {
+            let p = ProcessState {
+                spec: TrackedProcess {
+                    name: "p".into(),
+                    weight: w,
+                    reverse: r,
+                    quorum: 1,
+                    quorum_max: u32::MAX,
+                },
+                up,
+            };
+            assert_eq!(
+                (p.delta(), p.faulted()),
+                (delta, fault),
+                "weight {w} reverse {r} up {up}"
+            );
+        }
+    }
+
+    #[test]
+    fn quorum_range_and_delays() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut q = ProcessQuorum::new(2, 3, Duration::ZERO, Duration::ZERO, 0);
+        assert!(!q.have_quorum());
+        assert_eq!(q.update(1, t0), None);
+        assert_eq!(q.update(2, t0), Some(true));
+        assert_eq!(q.update(3, t0), None);
+        assert_eq!(q.update(4, t0), Some(false)); // above quorum_max
+        assert_eq!(q.update(3, t0), Some(true));
+
+        let mut q = ProcessQuorum::new(1, u32::MAX, 2 * s, 3 * s, 1);
+        assert!(q.have_quorum());
+        // Lost: counts after terminate_delay.
+        assert_eq!(q.update(0, t0), None);
+        assert_eq!(q.deadline(), Some(t0 + 3 * s));
+        assert_eq!(q.update(0, t0 + 2 * s), None);
+        assert_eq!(q.update(0, t0 + 3 * s), Some(false));
+        assert_eq!(q.deadline(), None);
+        // Gained: after fork_delay; back down before it cancels.
+        assert_eq!(q.update(1, t0 + 4 * s), None);
+        assert_eq!(q.deadline(), Some(t0 + 6 * s));
+        assert_eq!(q.update(0, t0 + 5 * s), None);
+        assert_eq!(q.deadline(), None);
+        assert_eq!(q.update(1, t0 + 7 * s), None);
+        assert_eq!(q.update(1, t0 + 9 * s), Some(true));
+
+        // quorum_max 0: quorum while none runs.
+        let q = ProcessQuorum::new(0, 0, Duration::ZERO, Duration::ZERO, 0);
+        assert!(q.have_quorum());
+    }
+
+    #[test]
+    fn file_values_read_as_strtol() {
+        let cases = [
+            ("", Some(0)),
+            ("abc", Some(0)),
+            ("12\n", Some(12)),
+            ("  -7 apples", Some(-7)),
+            ("+3", Some(3)),
+            ("0x1f", Some(31)),
+            ("010", Some(8)),
+            ("09", Some(0)),
+            ("0x", Some(0)),
+            ("2147483648", Some(2_147_483_648)),
+            ("2147483649", None),
+            ("-2147483648", Some(-2_147_483_648)),
+            ("-2147483649", None),
+            ("99999999999999999999999", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_file_value(text), want, "{text:?}");
+        }
     }
 }
