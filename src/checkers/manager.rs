@@ -269,7 +269,8 @@ async fn run(s: Arc<CheckSettings>, up: bool, link: Arc<Mutex<Link>>, current: A
                 weight: change.weight,
                 reason: text,
             };
-            if events.send(event).await.is_err() {
+            // (Boxed: a change is rare, the send's future would sit in every task.)
+            if Box::pin(events.send(event)).await.is_err() {
                 // Nobody listens any more: the daemon is going away.
                 return;
             }

@@ -414,6 +414,9 @@ where
         kernel.rec.stats.ops_ok
     );
     let mut events = checkers.start(config.clone(), &state.checker_states());
+    // The state holds the configuration from now on: this copy of the Arc would keep the
+    // first configuration alive for the life of the side, beside each reloaded one.
+    drop(config);
     trim_heap_later();
     let mut events_open = true;
     let mut retry = tokio::time::interval(RETRY_INTERVAL);
