@@ -146,9 +146,11 @@ fn main() {
     let delay = env("DELAY", 6);
     let wait = env("WAIT", 4);
     println!(
-        "memory: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {k} reloads, {wait} s after each; MALLOC_ARENA_MAX={}",
+        "memory: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {k} reloads, {wait} s after each; MALLOC_ARENA_MAX={} (else lvsd's 2)",
         std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "(unset)".into())
     );
+    // As lvsd's main does.
+    lvsd::lvs::runtime::bound_malloc_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

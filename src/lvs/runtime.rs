@@ -105,6 +105,20 @@ pub fn trim_heap() {
     }
 }
 
+/// At most two glibc malloc arenas (unless `MALLOC_ARENA_MAX` says otherwise): glibc
+/// gives each thread that meets contention an arena of its own, up to 8 per core, and
+/// the tokio workers, the blocking pool (configurations are parsed there) and the VRRP
+/// thread each keep free memory in theirs. Call before any thread starts.
+pub fn bound_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets a glibc malloc parameter.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 /// [`trim_heap`] on the blocking pool after [`TRIM_AFTER`].
 fn trim_heap_later() {
     tokio::spawn(async {
