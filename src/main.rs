@@ -14,6 +14,7 @@ const EXIT_CANNOT_RUN: u8 = 3;
 
 fn main() -> ExitCode {
     lvsd::daemon::mark_start();
+    lvsd::lvs::runtime::bound_malloc_arenas();
     let opts = Options::parse();
     if opts.version {
         // On standard error, as keepalived prints it (tools read it there).

@@ -130,20 +130,41 @@ impl CheckSettings {
 
     /// Every checker of the config with its id, in config order.
     pub fn all(config: &Config) -> Vec<CheckSettings> {
-        let mut out = Vec::new();
-        for (vi, vs) in config.virtual_servers.iter().enumerate() {
-            for (ri, rs) in vs.real_servers.iter().enumerate() {
-                for (ci, ck) in rs.checkers.iter().enumerate() {
-                    let id = CheckerId {
-                        vs: vi,
-                        rs: ri,
-                        checker: ci,
-                    };
-                    out.push(Self::from_parts(config, vs, rs, ck, id));
-                }
-            }
-        }
-        out
+        Self::each(config).collect()
+    }
+
+    /// [`CheckSettings::all`] one at a time (nothing collected: at scale the whole list
+    /// is megabytes for a moment).
+    pub fn each(config: &Config) -> impl Iterator<Item = CheckSettings> + '_ {
+        config
+            .virtual_servers
+            .iter()
+            .enumerate()
+            .flat_map(move |(vi, vs)| {
+                vs.real_servers
+                    .iter()
+                    .enumerate()
+                    .flat_map(move |(ri, rs)| {
+                        rs.checkers.iter().enumerate().map(move |(ci, ck)| {
+                            let id = CheckerId {
+                                vs: vi,
+                                rs: ri,
+                                checker: ci,
+                            };
+                            Self::from_parts(config, vs, rs, ck, id)
+                        })
+                    })
+            })
+    }
+
+    /// How many checkers the config has.
+    pub fn count(config: &Config) -> usize {
+        config
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| &vs.real_servers)
+            .map(|rs| rs.checkers.len())
+            .sum()
     }
 }
 

@@ -88,6 +88,45 @@ impl CheckerStarter for ManagedCheckers {
     }
 }
 
+/// How long after a start or a reload the heap is trimmed: the old checkers' tasks are
+/// freed once the runtime has seen their abort, and every checker's first attempt of the
+/// new configuration has its temporaries by then.
+pub const TRIM_AFTER: Duration = Duration::from_secs(2);
+
+/// Hands the malloc's free pages back to the kernel (glibc's `malloc_trim`, which also
+/// releases free pages inside its arenas, not only at their top). A reload frees as much
+/// as it allocates, in between live checkers: without this the resident size grows with
+/// each reload although the heap in use does not.
+pub fn trim_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks glibc's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// At most two glibc malloc arenas (unless `MALLOC_ARENA_MAX` says otherwise): glibc
+/// gives each thread that meets contention an arena of its own, up to 8 per core, and
+/// the tokio workers, the blocking pool (configurations are parsed there) and the VRRP
+/// thread each keep free memory in theirs. Call before any thread starts.
+pub fn bound_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets a glibc malloc parameter.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
+/// [`trim_heap`] on the blocking pool after [`TRIM_AFTER`].
+fn trim_heap_later() {
+    tokio::spawn(async {
+        tokio::time::sleep(TRIM_AFTER).await;
+        let _ = tokio::task::spawn_blocking(trim_heap).await;
+    });
+}
+
 /// Carries out the state's effects.
 pub trait EffectSink: Send {
     fn effect(&mut self, config: &Config, effect: Effect);
@@ -389,6 +428,10 @@ where
         kernel.rec.stats.ops_ok
     );
     let mut events = checkers.start(config.clone(), &state.checker_states());
+    // The state holds the configuration from now on: this copy of the Arc would keep the
+    // first configuration alive for the life of the side, beside each reloaded one.
+    drop(config);
+    trim_heap_later();
     let mut events_open = true;
     let mut retry = tokio::time::interval(RETRY_INTERVAL);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -424,6 +467,7 @@ where
                 (kernel, state) = full_pass(kernel, state).await?;
                 events = checkers.start(new.clone(), &state.checker_states());
                 events_open = true;
+                trim_heap_later();
                 info!("Reload of the LVS side done in {:?}", started.elapsed());
             }
             ev = events.recv(), if events_open => {

@@ -1,0 +1,231 @@
+//! Memory of the checker side at scale, and across reloads. Prints figures.
+//!
+//!     cargo bench --bench memory                 # N=1000 M=20 K=8 DELAY=6 WAIT=4
+//!     N=5000 DELAY=20 cargo bench --bench memory
+//!
+//! Runs the LVS side as the daemon does (`run_with` with `ManagedCheckers` on a 2-worker
+//! multi-thread runtime, configurations parsed on the blocking pool as a SIGHUP does),
+//! over the in-memory IPVS backend (no kernel needed). The configuration has N virtual
+//! servers × M real servers, each real server with a TCP_CHECK against 127.0.0.1 ports
+//! 20000.. (closed: every check fails at once, the real servers go down). After the
+//! first delay_loop (every checker has run) it prints RSS (VmRSS), heap in use (a counting
+//! allocator over the system's malloc), tokio tasks alive and open fds; then K reloads
+//! cycling no-op / all weights changed / one real server added to every virtual server /
+//! removed again, with the same figures after each. The fake kernel's copy of the table
+//! (which the kernel, not lvsd, holds in a real run) is measured at the end and
+//! subtracted in the summary.
+//!
+//! Heap profile: `heaptrack target/release/deps/memory-*` (the bench binary) with the same
+//! variables.
+
+use lvsd::cli::Options;
+use lvsd::config::Config;
+use lvsd::daemon::Control;
+use lvsd::lvs::fake::FakeIpvs;
+use lvsd::lvs::runtime::{run_with, ManagedCheckers, RealEffects};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+struct Counting;
+static HEAP: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting bytes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        HEAP.fetch_add(l.size() as isize, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        HEAP.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        System.dealloc(p, l)
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        HEAP.fetch_add(l.size() as isize, Ordering::Relaxed);
+        System.alloc_zeroed(l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        HEAP.fetch_add(n as isize - l.size() as isize, Ordering::Relaxed);
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn status_kib(field: &str) -> usize {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+fn mib(kib: usize) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// N virtual servers × M real servers (plus one more per virtual server with `extra`),
+/// a TCP_CHECK each against 127.0.0.1.
+fn config_text(n: usize, m: usize, delay: usize, weight: u32, extra: bool) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        let _ = writeln!(
+            s,
+            "virtual_server 10.{}.{}.{} 80 {{\n lb_algo wlc\n lb_kind NAT\n protocol TCP\n delay_loop {delay}",
+            100 + i / 65536,
+            i / 256 % 256,
+            i % 256
+        );
+        for j in 0..m + usize::from(extra) {
+            let _ = writeln!(
+                s,
+                " real_server 127.0.0.1 {} {{\n  weight {weight}\n  TCP_CHECK {{\n   connect_timeout 3\n  }}\n }}",
+                20000 + j
+            );
+        }
+        s.push_str("}\n");
+    }
+    s
+}
+
+async fn parse(text: String) -> Arc<Config> {
+    tokio::task::spawn_blocking(move || {
+        let loaded = lvsd::config::parse_str(&text, Path::new("/etc/keepalived/bench.conf"), "")
+            .unwrap_or_else(|e| panic!("bench config refused: {e}"));
+        Arc::new(loaded.config)
+    })
+    .await
+    .unwrap()
+}
+
+struct Probe {
+    rt: tokio::runtime::Handle,
+    first: Option<usize>,
+}
+
+impl Probe {
+    fn line(&mut self, what: &str) -> usize {
+        let rss = status_kib("VmRSS:");
+        let heap = HEAP.load(Ordering::Relaxed).max(0) as usize / 1024;
+        let tasks = self.rt.metrics().num_alive_tasks();
+        let vs_first = match self.first {
+            Some(f) => format!("{:>6.3}×", rss as f64 / f as f64),
+            None => "      -".into(),
+        };
+        println!(
+            "{what:<28} RSS {:>7.1} MiB  heap {:>7.1} MiB  peak {:>7.1} MiB  tasks {tasks:>6}  fds {:>5}  vs 1st reload {vs_first}",
+            mib(rss),
+            mib(heap),
+            mib(status_kib("VmHWM:")),
+            fds(),
+        );
+        rss
+    }
+}
+
+fn main() {
+    let n = env("N", 1000);
+    let m = env("M", 20);
+    let k = env("K", 8);
+    let delay = env("DELAY", 6);
+    let wait = env("WAIT", 4);
+    println!(
+        "memory: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {k} reloads, {wait} s after each; MALLOC_ARENA_MAX={} (else lvsd's 2)",
+        std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "(unset)".into())
+    );
+    // As lvsd's main does.
+    lvsd::lvs::runtime::bound_malloc_arenas();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("lvsd")
+        .build()
+        .unwrap();
+    let mut probe = Probe {
+        rt: rt.handle().clone(),
+        first: None,
+    };
+    probe.line("before start");
+    rt.block_on(async move {
+        let variants = [
+            ("no-op", 1, false),
+            ("weights changed", 2, false),
+            ("+1 real server per VS", 1, true),
+            ("-1 real server per VS", 1, false),
+        ];
+        let t = Instant::now();
+        let config = parse(config_text(n, m, delay, 1, false)).await;
+        println!("parsed in {:.1?}", t.elapsed());
+        probe.line("config parsed");
+        let fake = FakeIpvs::new();
+        let (reload_tx, reload_rx) = watch::channel(config);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let ctl = Control {
+            opts: Arc::new(Options::default()),
+            reload: reload_rx,
+            shutdown: shutdown_rx,
+        };
+        let side = tokio::spawn(run_with(
+            ctl,
+            fake.clone(),
+            ManagedCheckers::default(),
+            RealEffects::default(),
+        ));
+        // Every checker's first attempt is at a random point of its first delay_loop.
+        tokio::time::sleep(Duration::from_secs(delay as u64 + 2)).await;
+        let started = probe.line("checks running");
+        let mut after = Vec::new();
+        for i in 0..k {
+            let (name, weight, extra) = variants[i % variants.len()];
+            let cfg = parse(config_text(n, m, delay, weight, extra)).await;
+            reload_tx.send_replace(cfg);
+            tokio::time::sleep(Duration::from_secs(wait as u64)).await;
+            let rss = probe.line(&format!("reload {} ({name})", i + 1));
+            if probe.first.is_none() {
+                probe.first = Some(rss);
+            }
+            after.push(rss);
+        }
+        let before_fake = HEAP.load(Ordering::Relaxed);
+        let fake_dests = fake.with(|k| {
+            let d = k.table.services.values().map(|s| s.dests.len()).sum::<usize>();
+            k.table = Default::default();
+            k.log = Vec::new();
+            d
+        });
+        let fake_heap = (before_fake - HEAP.load(Ordering::Relaxed)).max(0) as usize / 1024;
+        println!(
+            "fake kernel table ({fake_dests} destinations) and op log: {:.1} MiB of heap (held by the kernel in a real run)",
+            mib(fake_heap)
+        );
+        let last = *after.last().unwrap_or(&started);
+        let max = after.iter().copied().max().unwrap_or(started);
+        println!(
+            "summary: N={n} RSS with checks running {:.1} MiB ({:.1} without the fake table, {:.0} B per real server); after {k} reloads {:.1} MiB, max {:.3}× / last {:.3}× the 1st reload",
+            mib(started),
+            mib(started.saturating_sub(fake_heap)),
+            (started.saturating_sub(fake_heap) * 1024) as f64 / (n * m) as f64,
+            mib(last),
+            max as f64 / probe.first.unwrap_or(started) as f64,
+            last as f64 / probe.first.unwrap_or(started) as f64,
+        );
+        shutdown_tx.send_replace(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), side).await;
+    });
+}
