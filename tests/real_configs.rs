@@ -314,6 +314,34 @@ fn interfaces_are_found_where_keepalived_reads_them() {
     assert_eq!(interfaces(text), ["bond0", "eth0", "eth1", "eth2", "eth3"]);
 }
 
+/// Starts `cmd` (a daemon's command line up to its options) on `file`, with its pid files
+/// and dump directory in `work`, its output in `work/TAG.log`.
+fn spawn_daemon(
+    mut cmd: Command,
+    file: &Path,
+    work: &Path,
+    tag: &str,
+) -> (std::process::Child, PathBuf) {
+    let log = work.join(format!("{tag}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    let child = cmd
+        .arg("-f")
+        .arg(file)
+        .arg("-p")
+        .arg(work.join(format!("{tag}.pid")))
+        .arg("-r")
+        .arg(work.join(format!("{tag}.vrrp.pid")))
+        .arg("-c")
+        .arg(work.join(format!("{tag}.check.pid")))
+        .env("TMPDIR", work)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("start a daemon");
+    (child, log)
+}
+
 /// The daemon starts on every file `lvsd -t` passes (what keepalived runs): each file runs
 /// as `lvsd -n` for a few seconds in a namespace holding its interfaces (veth pairs), stays
 /// up, takes no side down for good and stops cleanly on SIGTERM. (This kernel may have no
@@ -359,42 +387,15 @@ fn lvsd_starts_on_what_keepalived_runs() {
             let ns = own_ns
                 .clone()
                 .unwrap_or_else(|| format!("lvsdst-{}-{batch_no}-{i}", std::process::id()));
-            ip(&["netns", "del", &ns]);
-            ip(&["netns", "add", &ns]);
-            ip(&["-n", &ns, "link", "set", "lo", "up"]);
-            for (k, name) in file_interfaces(path).iter().enumerate() {
-                let peer = format!("lvsdpeer{k}");
-                ip(&[
-                    "-n", &ns, "link", "add", name, "type", "veth", "peer", "name", &peer,
-                ]);
-                ip(&["-n", &ns, "link", "set", name, "up"]);
-                ip(&["-n", &ns, "link", "set", &peer, "up"]);
-            }
-            let tag = format!("{batch_no}-{i}");
-            let log = work.path().join(format!("{tag}.log"));
-            let out = std::fs::File::create(&log).unwrap();
+            director_ns(&ns, path);
             let mut cmd = Command::new("ip");
-            cmd.args(["netns", "exec", &ns]);
-            cmd.arg(env!("CARGO_BIN_EXE_lvsd"));
+            cmd.args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_lvsd")]);
             if own_ns.is_some() {
                 // (lvsd enters the named namespace itself)
                 cmd = Command::new(env!("CARGO_BIN_EXE_lvsd"));
             }
-            let child = cmd
-                .args(["-n", "-l", "-G", "-f"])
-                .arg(path)
-                .arg("-p")
-                .arg(work.path().join(format!("{tag}.pid")))
-                .arg("-r")
-                .arg(work.path().join(format!("{tag}.vrrp.pid")))
-                .arg("-c")
-                .arg(work.path().join(format!("{tag}.check.pid")))
-                .env("TMPDIR", work.path())
-                .stdin(std::process::Stdio::null())
-                .stdout(out.try_clone().unwrap())
-                .stderr(out)
-                .spawn()
-                .expect("start lvsd");
+            cmd.args(["-n", "-l", "-G"]);
+            let (child, log) = spawn_daemon(cmd, path, work.path(), &format!("{batch_no}-{i}"));
             running.push((key.clone(), ns, child, log));
         }
         std::thread::sleep(std::time::Duration::from_secs(4));
@@ -502,25 +503,12 @@ fn lvsd_and_keepalived_hold_the_same_addresses() {
             for (side, prog) in [("k", "keepalived"), ("l", env!("CARGO_BIN_EXE_lvsd"))] {
                 let ns = format!("lvsdeq{side}-{}-{batch_no}-{i}", std::process::id());
                 director_ns(&ns, path);
+                let mut cmd = Command::new("ip");
+                // (VRRP only: without IPVS, keepalived's checker process fails and takes
+                // the whole daemon down)
+                cmd.args(["netns", "exec", &ns, prog, "-P", "-n", "-l"]);
                 let tag = format!("{side}-{batch_no}-{i}");
-                let log = std::fs::File::create(work.path().join(format!("{tag}.log"))).unwrap();
-                let child = Command::new("ip")
-                    // (VRRP only: without IPVS, keepalived's checker process fails and
-                    // takes the whole daemon down)
-                    .args(["netns", "exec", &ns, prog, "-P", "-n", "-l", "-f"])
-                    .arg(path)
-                    .arg("-p")
-                    .arg(work.path().join(format!("{tag}.pid")))
-                    .arg("-r")
-                    .arg(work.path().join(format!("{tag}.vrrp.pid")))
-                    .arg("-c")
-                    .arg(work.path().join(format!("{tag}.check.pid")))
-                    .env("TMPDIR", work.path())
-                    .stdin(std::process::Stdio::null())
-                    .stdout(log.try_clone().unwrap())
-                    .stderr(log)
-                    .spawn()
-                    .expect("start a daemon");
+                let (child, _) = spawn_daemon(cmd, path, work.path(), &tag);
                 running.push((key.clone(), side, ns, child));
             }
         }
