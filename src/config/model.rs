@@ -896,6 +896,23 @@ pub enum CheckerKind {
     File(FileCheck),
 }
 
+impl CheckerKind {
+    /// The checker's keyword in keepalived.conf (`SSL_GET` for HTTP over TLS).
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            CheckerKind::Http(h) if h.tls => "SSL_GET",
+            CheckerKind::Http(_) => "HTTP_GET",
+            CheckerKind::Tcp => "TCP_CHECK",
+            CheckerKind::Misc(_) => "MISC_CHECK",
+            CheckerKind::Smtp(_) => "SMTP_CHECK",
+            CheckerKind::Dns(_) => "DNS_CHECK",
+            CheckerKind::Udp(_) => "UDP_CHECK",
+            CheckerKind::Ping => "PING_CHECK",
+            CheckerKind::File(_) => "FILE_CHECK",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct HttpCheck {
     pub tls: bool,

@@ -685,18 +685,7 @@ fn real_server(w: &mut W, rs: &RealServer) {
 }
 
 fn checker(w: &mut W, c: &Checker) {
-    let name = match &c.kind {
-        CheckerKind::Http(h) if h.tls => "SSL_GET",
-        CheckerKind::Http(_) => "HTTP_GET",
-        CheckerKind::Tcp => "TCP_CHECK",
-        CheckerKind::Misc(_) => "MISC_CHECK",
-        CheckerKind::Smtp(_) => "SMTP_CHECK",
-        CheckerKind::Dns(_) => "DNS_CHECK",
-        CheckerKind::Udp(_) => "UDP_CHECK",
-        CheckerKind::Ping => "PING_CHECK",
-        CheckerKind::File(_) => "FILE_CHECK",
-    };
-    w.open(name);
+    w.open(c.kind.keyword());
     let m = &c.common;
     w.opt("connect_ip", &m.connect_ip, |a| a.to_string());
     w.opt("connect_port", &m.connect_port, |v| v.to_string());

@@ -3,7 +3,7 @@
 //! with their live state) and "Health checkers" (each checker's verdict).
 
 use super::state::LvsState;
-use crate::config::model::{CheckerKind, LbKind, Protocol, VirtualServer, VsKey};
+use crate::config::model::{LbKind, Protocol, VirtualServer, VsKey};
 use crate::daemon::dump_global::{global_section, Part};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -27,20 +27,6 @@ fn proto(p: Protocol) -> &'static str {
 /// keepalived's `format_decimal(x, 6)` of a time in microseconds: `5.000000`.
 fn secs6(d: std::time::Duration) -> String {
     format!("{}.{:06}", d.as_secs(), d.subsec_micros())
-}
-
-fn checker_name(k: &CheckerKind) -> &'static str {
-    match k {
-        CheckerKind::Http(h) if h.tls => "SSL_GET",
-        CheckerKind::Http(_) => "HTTP_GET",
-        CheckerKind::Tcp => "TCP_CHECK",
-        CheckerKind::Misc(_) => "MISC_CHECK",
-        CheckerKind::Smtp(_) => "SMTP_CHECK",
-        CheckerKind::Dns(_) => "DNS_CHECK",
-        CheckerKind::Udp(_) => "UDP_CHECK",
-        CheckerKind::Ping => "PING_CHECK",
-        CheckerKind::File(_) => "FILE_CHECK",
-    }
 }
 
 fn vs_line(vs: &VirtualServer) -> String {
@@ -228,7 +214,7 @@ pub fn check_data(state: &LvsState) -> String {
                 let _ = writeln!(s, "   Up = {}", if up { "yes" } else { "no" });
                 s.push_str("   Has run = yes\n");
                 let _ = writeln!(s, "   Current weight = {}", 0);
-                let _ = writeln!(s, "   Keepalive method = {}", checker_name(&ch.kind));
+                let _ = writeln!(s, "   Keepalive method = {}", ch.kind.keyword());
             }
         }
     }
