@@ -648,6 +648,16 @@ fn keepalived_syntax() {
     assert!(smtp
         .iter()
         .all(|k| matches!(&k.kind, CheckerKind::Smtp(s) if s.helo_name.as_deref() == Some("probe.example.org"))));
+    // FILE_CHECK's track_file names the top-level track_file: its file and weight.
+    let file = &c.virtual_servers[3].real_servers[0].checkers[0].kind;
+    assert_eq!(
+        file,
+        &CheckerKind::File(FileCheck {
+            track_file: "/run/lvsd-test/weight".into(),
+            weight: Some(3),
+            reverse: true,
+        })
+    );
     // The prefixes written on unicast addresses are the only problems.
     let msgs: Vec<_> = l.warnings.iter().map(|w| w.message.as_str()).collect();
     assert_eq!(msgs.len(), 2, "{msgs:?}");

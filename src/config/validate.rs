@@ -118,6 +118,28 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         .map(|g| g.name.clone())
         .collect();
     let c_has_fwmark = |set: &HashSet<String>, n: &str| set.contains(n);
+    // FILE_CHECK's `track_file` names a top-level track_file in keepalived: its file (and
+    // its weight, unless the checker gives one) are the checker's. (A path still works.)
+    let files: HashMap<String, (String, i32, bool)> = c
+        .track_files
+        .iter()
+        .map(|d| (d.name.clone(), (d.file.clone(), d.weight, d.weight_reverse)))
+        .collect();
+    for vs in &mut c.virtual_servers {
+        for rs in &mut vs.real_servers {
+            for ck in &mut rs.checkers {
+                if let CheckerKind::File(f) = &mut ck.kind {
+                    if let Some((path, weight, reverse)) = files.get(&f.track_file) {
+                        f.track_file = path.clone();
+                        if f.weight.is_none() {
+                            f.weight = Some(*weight);
+                            f.reverse = *reverse;
+                        }
+                    }
+                }
+            }
+        }
+    }
     // Virtual servers naming no group are dropped; DR and TUN real servers on another
     // port than the virtual server's are put back on it (only NAT can change ports).
     let groups: HashSet<String> = c
