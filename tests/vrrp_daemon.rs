@@ -70,23 +70,43 @@ struct Daemon {
 }
 
 fn start(ns: &Ns, dir: &Path, tag: &str) -> Daemon {
-    let log = dir.join(format!("{tag}.log"));
-    let f = std::fs::File::create(&log).unwrap();
-    let child = Command::new("ip")
-        .args(["netns", "exec", &ns.0])
-        .arg(env!("CARGO_BIN_EXE_lvsd"))
+    let pids = [dir.join("main.pid"), dir.join("vrrp.pid")];
+    launch(
+        Some(ns),
+        &dir.join("lvsd.conf"),
+        &pids,
+        &dir.join(format!("{tag}.log")),
+    )
+}
+
+/// `lvsd -P -n -l -G` on `conf` with pid files `pids` (main, VRRP), in `ns` or where the
+/// test runs, its output in `log`.
+fn launch(ns: Option<&Ns>, conf: &Path, pids: &[PathBuf; 2], log: &Path) -> Daemon {
+    let f = std::fs::File::create(log).unwrap();
+    let mut cmd = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_lvsd")]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_lvsd")),
+    };
+    let child = cmd
         .args(["-P", "-n", "-l", "-G", "-f"])
-        .arg(dir.join("lvsd.conf"))
+        .arg(conf)
         .arg("-p")
-        .arg(dir.join("main.pid"))
+        .arg(&pids[0])
         .arg("-r")
-        .arg(dir.join("vrrp.pid"))
+        .arg(&pids[1])
         .stdin(Stdio::null())
         .stdout(f.try_clone().unwrap())
         .stderr(f)
         .spawn()
         .expect("start lvsd");
-    Daemon { child, log }
+    Daemon {
+        child,
+        log: log.to_path_buf(),
+    }
 }
 
 impl Daemon {
@@ -259,22 +279,13 @@ fn net_namespace_runs_the_daemon_in_it() {
         format!("net_namespace {}\n{}", ns.0, conf(d, 255)),
     )
     .unwrap();
+    // (started where the test runs: lvsd enters the namespace itself)
     let spawn = |conf: &Path, tag: &str| {
-        let log = d.join(format!("{tag}.log"));
-        let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .args(["-P", "-n", "-l", "-G", "-f"])
-            .arg(conf)
-            .arg("-p")
-            .arg(d.join(format!("{tag}.pid")))
-            .arg("-r")
-            .arg(d.join(format!("{tag}.vrrp.pid")))
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .spawn()
-            .expect("start lvsd");
-        Daemon { child, log }
+        let pids = [
+            d.join(format!("{tag}.pid")),
+            d.join(format!("{tag}.vrrp.pid")),
+        ];
+        launch(None, conf, &pids, &d.join(format!("{tag}.log")))
     };
     let lvsd = spawn(&d.join("lvsd.conf"), "ns");
     assert!(

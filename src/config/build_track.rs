@@ -141,20 +141,7 @@ impl P<'_> {
         if !self.need_block(toks, opens) {
             return;
         }
-        let mut d = TrackProcessDef {
-            span: self.sp(toks[0]),
-            name: name.clone().unwrap_or_default(),
-            process: String::new(),
-            params: Vec::new(),
-            param_match: ParamMatch::None,
-            weight: 0,
-            weight_reverse: false,
-            quorum: 1,
-            quorum_max: u32::MAX,
-            fork_delay: None,
-            terminate_delay: None,
-            full_command: false,
-        };
+        let mut d = TrackProcessDef::new(self.sp(toks[0]), name.clone().unwrap_or_default());
         self.block(toks[0], |p, t, opens| {
             let kw = p.txt(t[0]);
             match kw {

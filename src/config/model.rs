@@ -415,6 +415,27 @@ pub struct TrackProcessDef {
     pub full_command: bool,
 }
 
+impl TrackProcessDef {
+    /// `vrrp_track_process NAME` written at `span` with keepalived's defaults and no
+    /// process named yet.
+    pub fn new(span: Span, name: String) -> TrackProcessDef {
+        TrackProcessDef {
+            span,
+            name,
+            process: String::new(),
+            params: Vec::new(),
+            param_match: ParamMatch::None,
+            weight: 0,
+            weight_reverse: false,
+            quorum: 1,
+            quorum_max: u32::MAX,
+            fork_delay: None,
+            terminate_delay: None,
+            full_command: false,
+        }
+    }
+}
+
 /// An entry of `track_file { … }` or `track_process { … }` in an instance or sync group:
 /// `NAME [weight N [reverse|noreverse]]`; unset parts come from the definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

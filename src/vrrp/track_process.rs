@@ -232,18 +232,11 @@ mod tests {
 
     fn def(process: &str, params: &[&str], pm: ParamMatch, full: bool) -> TrackProcessDef {
         TrackProcessDef {
-            span: Span::default(),
-            name: "t".into(),
             process: process.into(),
             params: params.iter().map(|s| s.to_string()).collect(),
             param_match: pm,
-            weight: 0,
-            weight_reverse: false,
-            quorum: 1,
-            quorum_max: u32::MAX,
-            fork_delay: None,
-            terminate_delay: None,
             full_command: full,
+            ..TrackProcessDef::new(Span::default(), "t".into())
         }
     }
 
