@@ -9,4 +9,5 @@ pub mod daemon;
 pub mod ipvs;
 pub mod lvs;
 pub mod script;
+pub mod sockbuf;
 pub mod vrrp;

@@ -169,10 +169,31 @@ fn gen_config(seed: u64) -> Config {
     g.vrrp_garp_lower_prio_repeat = r.maybe(|r| r.below(10) as u32);
     g.vrrp_lower_prio_no_advert = r.chance();
     g.vrrp_higher_prio_send_advert = r.chance();
-    g.vrrp_startup_delay = r.maybe(Rng::dur);
+    g.vrrp_startup_delay = r.maybe(|r| r.dur().max(Duration::from_millis(1)));
     g.max_auto_priority = r.below(101) as i32 - 1;
     g.min_auto_priority_delay = r.maybe(|r| Duration::from_micros(r.below(10_000_000) + 1));
     g.vrrp_no_swap = r.chance();
+    g.netlink_bufs.vrrp_cmd = RcvBuf {
+        bytes: r.maybe(|r| r.below(1 << 24) as u32 + 1).unwrap_or(0),
+        force: r.chance(),
+    };
+    g.netlink_bufs.lvs_monitor.bytes = r.below(2) as u32 * 212_992;
+    g.vrrp_rx_bufs = match r.below(4) {
+        0 => RxBufsPolicy::default(),
+        1 => RxBufsPolicy {
+            mtu: true,
+            ..Default::default()
+        },
+        2 => RxBufsPolicy {
+            advert: true,
+            ..Default::default()
+        },
+        _ => RxBufsPolicy {
+            size: Some(r.below(1 << 20) as u32),
+            ..Default::default()
+        },
+    };
+    g.vrrp_rx_bufs_multiplier = r.below(6) as u32 + 1;
     g.checker_no_swap = r.chance();
     g.vrrp_rlimit_rttime = r.maybe(|r| r.below(1_000_000) + 2);
     g.vrrp_version = 2 + r.below(2) as u8;
@@ -300,6 +321,7 @@ fn gen_config(seed: u64) -> Config {
                     reverse: false,
                 })
                 .collect(),
+            kernel_rx_buf_size: r.maybe(|r| r.below(100_000) as u32 + 1),
             track_file: Vec::new(),
             track_process: Vec::new(),
             notify: Notify {

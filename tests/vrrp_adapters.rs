@@ -112,7 +112,7 @@ fn vrrp_socket_multicast_and_unicast() {
     let p = Pair::new("sock", 1);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let receiver = in_ns(&p.a, move || async move {
-        let nl = Netlink::connect().unwrap();
+        let nl = Netlink::connect(Default::default()).unwrap();
         let info = nl.interface("veth0").await.unwrap();
         assert_eq!(info.ipv4, Some(Ipv4Addr::new(10, 201, 1, 1)));
         let s = VrrpSocket::open(SocketSpec {
@@ -138,7 +138,7 @@ fn vrrp_socket_multicast_and_unicast() {
     });
     ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     in_ns(&p.b, || async {
-        let nl = Netlink::connect().unwrap();
+        let nl = Netlink::connect(Default::default()).unwrap();
         let info = nl.interface("veth0").await.unwrap();
         let s = VrrpSocket::open(SocketSpec {
             ifname: "veth0".into(),
@@ -193,7 +193,7 @@ fn vrrp_socket_sends_tos_c0_and_does_not_hear_itself() {
     });
     ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let heard_self = in_ns(&p.a, || async {
-        let nl = Netlink::connect().unwrap();
+        let nl = Netlink::connect(Default::default()).unwrap();
         let info = nl.interface("veth0").await.unwrap();
         let s = VrrpSocket::open(SocketSpec {
             ifname: "veth0".into(),
@@ -225,7 +225,7 @@ fn vips_added_and_removed_with_label_brd_scope() {
     let p = Pair::new("vip", 3);
     let a = p.a.clone();
     in_ns(&p.a, move || async move {
-        let nl = Netlink::connect().unwrap();
+        let nl = Netlink::connect(Default::default()).unwrap();
         let info = nl.interface("veth0").await.unwrap();
         // Another subnet: the kernel wants one scope per subnet (the primary's is global).
         let vip = VipSpec {
@@ -313,7 +313,7 @@ fn gratuitous_arp_and_na_reach_the_wire() {
     let p = Pair::new("garp", 4);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let cap = in_ns(&p.b, move || async move {
-        let nl = Netlink::connect().unwrap();
+        let nl = Netlink::connect(Default::default()).unwrap();
         let info = nl.interface("veth0").await.unwrap();
         let arp = capture_socket(garp::ETH_P_ARP, info.index);
         let v6 = capture_socket(garp::ETH_P_IPV6, info.index);
@@ -331,7 +331,7 @@ fn gratuitous_arp_and_na_reach_the_wire() {
     });
     ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let sent = in_ns(&p.a, || async {
-        let nl = Netlink::connect().unwrap();
+        let nl = Netlink::connect(Default::default()).unwrap();
         let info = nl.interface("veth0").await.unwrap();
         let mac = info.mac.unwrap();
         let s = PacketSocket::open(info.index).unwrap();
@@ -353,8 +353,8 @@ fn link_state_and_changes() {
     let p = Pair::new("link", 5);
     let a = p.a.clone();
     in_ns(&p.a, move || async move {
-        let nl = Netlink::connect().unwrap();
-        let mut rx = link::watch_links().unwrap();
+        let nl = Netlink::connect(Default::default()).unwrap();
+        let mut rx = link::watch_links(Default::default()).unwrap();
         let info = nl.interface("veth0").await.unwrap();
         assert!(info.up);
         assert!(info.mac.is_some());
@@ -384,7 +384,7 @@ fn vmac_interface_created_and_removed() {
     let p = Pair::new("vmac", 6);
     let a = p.a.clone();
     in_ns(&p.a, move || async move {
-        let nl = Netlink::connect().unwrap();
+        let nl = Netlink::connect(Default::default()).unwrap();
         let base = nl.interface("veth0").await.unwrap();
         let v = vmac::ensure(&nl, "vrrp.51", base.index, 51, false)
             .await

@@ -312,3 +312,114 @@ fn startup_delay_as_keepalived() {
         );
     }
 }
+
+// ---- receive buffers ---------------------------------------------------------------------
+
+/// The pid of the process that runs VRRP (keepalived: its VRRP child).
+fn vrrp_pid(d: &Daemon) -> i32 {
+    let file = d.dir.join("vrrp.pid");
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < 10 * SEC {
+        if let Some(p) = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return p;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.pid().expect("daemon running")
+}
+
+/// SO_RCVBUF of every socket of `pid` that `want` picks by (domain, type, protocol),
+/// read from a copy of each descriptor (pidfd_getfd).
+fn rcvbufs(pid: i32, want: impl Fn(i32, i32, i32) -> bool) -> Vec<i32> {
+    fn opt(fd: i32, level: i32, name: i32) -> i32 {
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: an int option read into an int of the right size.
+        let rc =
+            unsafe { libc::getsockopt(fd, level, name, (&mut v as *mut i32).cast(), &mut len) };
+        assert_eq!(rc, 0, "getsockopt {name}");
+        v
+    }
+    // SAFETY: plain syscalls; every descriptor obtained is closed below.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    assert!(pidfd >= 0, "pidfd_open {pid}");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd")).expect("fds") {
+        let e = e.expect("fd entry");
+        let is_sock = std::fs::read_link(e.path())
+            .map(|l| l.to_string_lossy().starts_with("socket:"))
+            .unwrap_or(false);
+        let Ok(target) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if !is_sock {
+            continue;
+        }
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, target, 0) } as i32;
+        if fd < 0 {
+            continue;
+        }
+        let (dom, ty, proto) = (
+            opt(fd, libc::SOL_SOCKET, libc::SO_DOMAIN),
+            opt(fd, libc::SOL_SOCKET, libc::SO_TYPE),
+            opt(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL),
+        );
+        if want(dom, ty, proto) {
+            out.push(opt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF));
+        }
+        unsafe { libc::close(fd) };
+    }
+    unsafe { libc::close(pidfd) };
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// (advert sockets' receive buffers, rtnetlink sockets' receive buffers) of a daemon
+/// running the rx-buffer file.
+fn rx_bufs_run(subject: Kind) -> (Vec<i32>, Vec<i32>) {
+    let lab = Lab::new("rb", 1);
+    let global = "  vrrp_rx_bufs_policy MTU\n  vrrp_rx_bufs_multiplier 4\n  \
+                  vrrp_netlink_cmd_rcv_bufs 1000000\n  vrrp_netlink_monitor_rcv_bufs 600000\n  \
+                  vrrp_netlink_monitor_rcv_bufs_force";
+    // VI_1 (MTU policy: 4 × 1500) and VI_2 (its own 3000) share eth0's socket.
+    let second = "vrrp_instance VI_2 {\n  interface eth0\n  virtual_router_id 52\n  \
+                  priority 100\n  kernel_rx_buf_size 3000\n  \
+                  virtual_ipaddress {\n    10.99.0.201/24\n  }\n}\n";
+    let c = format!("{}{second}", conf("R", 150, global, ""));
+    let d = lab.spawn(0, subject, "s", &c);
+    assert!(
+        d.wait_log("Entering MASTER STATE", 10 * SEC),
+        "{}: never master\n{}",
+        subject.label(),
+        logs(&[&d])
+    );
+    let pid = vrrp_pid(&d);
+    let adverts = rcvbufs(pid, |dom, ty, proto| {
+        dom == libc::AF_INET && ty == libc::SOCK_RAW && proto == 112
+    });
+    let rtnl = rcvbufs(pid, |dom, _, proto| {
+        dom == libc::AF_NETLINK && proto == libc::NETLINK_ROUTE
+    });
+    (adverts, rtnl)
+}
+
+/// `vrrp_rx_bufs_policy`, `vrrp_rx_bufs_multiplier`, `kernel_rx_buf_size` and the
+/// `vrrp_netlink_*_rcv_bufs[_force]` settings leave the same receive buffers in the kernel
+/// under lvsd as under keepalived (the kernel reports twice the size asked for).
+#[test]
+fn receive_buffers_as_keepalived() {
+    let (ka_adv, ka_nl) = rx_bufs_run(Kind::Keepalived);
+    let (lv_adv, lv_nl) = rx_bufs_run(Kind::Lvsd);
+    eprintln!("advert sockets: keepalived {ka_adv:?}, lvsd {lv_adv:?}; rtnetlink: keepalived {ka_nl:?}, lvsd {lv_nl:?}");
+    // (4 × 1500 + 3000) × 2 on the receiving socket
+    assert_eq!(ka_adv.last(), Some(&18000), "keepalived {ka_adv:?}");
+    assert_eq!(lv_adv.last(), Some(&18000), "lvsd {lv_adv:?}");
+    for want in [1_200_000, 2_000_000] {
+        assert!(ka_nl.contains(&want), "keepalived rtnetlink {ka_nl:?}");
+        assert!(lv_nl.contains(&want), "lvsd rtnetlink {lv_nl:?}");
+    }
+}

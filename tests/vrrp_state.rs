@@ -81,6 +81,7 @@ fn params() -> InstanceParams {
         smtp_alert: false,
         use_vmac: None,
         vmac_xmit_base: false,
+        kernel_rx_buf_size: None,
         warnings: vec![],
     }
 }

@@ -351,7 +351,7 @@ mod tests {
     }
 
     const BASE: &str =
-        "vrrp_instance VI {\n interface lo\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n";
+        "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n";
 
     #[test]
     fn track_file_forms() {
@@ -490,7 +490,7 @@ mod tests {
              vrrp_track_process p2 {{\n process /usr/bin/python3 -m http.server\n param_match initial\n}}\n\
              vrrp_track_process p3 {{\n process nginx\n quorum_max 0\n full_command\n}}\n\
              {BASE} track_file {{\n  tf1 weight 3 noreverse\n  tf2\n }}\n track_process {{\n  p1 weight 5 reverse\n  p2\n }}\n}}\n\
-             vrrp_instance VJ {{\n interface lo\n virtual_router_id 2\n virtual_ipaddress {{\n  10.0.0.2\n }}\n}}\n\
+             vrrp_instance VJ {{\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {{\n  10.0.0.2\n }}\n}}\n\
              vrrp_sync_group G {{\n group {{\n  VJ\n }}\n track_process {{\n  p3 weight -3\n }}\n track_file {{\n  tf2 weight 0\n }}\n}}\n"
         );
         let (c, d) = load(&text);

@@ -7,6 +7,8 @@ use super::lexer::Tok;
 use super::model::*;
 use std::time::Duration;
 
+const MICRO: Duration = Duration::from_micros(1);
+
 impl P<'_> {
     pub(crate) fn global_defs(&mut self, open: Tok) {
         let mut g = std::mem::take(&mut self.config.global);
@@ -53,8 +55,8 @@ impl P<'_> {
                 "vrrp_garp_master_refresh_repeat" => {
                     set(&mut g.vrrp_garp_master_refresh_repeat, p.u32v(t))
                 }
-                "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, p.interval(t)),
-                "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, p.interval(t)),
+                "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, p.interval(t, MICRO)),
+                "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, p.interval(t, MICRO)),
                 "vrrp_garp_lower_prio_delay" => {
                     set(&mut g.vrrp_garp_lower_prio_delay, p.whole_secs(t).map(Some))
                 }
@@ -65,7 +67,10 @@ impl P<'_> {
                 "vrrp_higher_prio_send_advert" => {
                     set(&mut g.vrrp_higher_prio_send_advert, p.opt_bool(t))
                 }
-                "vrrp_startup_delay" => set(&mut g.vrrp_startup_delay, p.interval(t).map(Some)),
+                "vrrp_startup_delay" => set(
+                    &mut g.vrrp_startup_delay,
+                    p.interval(t, Duration::from_millis(1)).map(Some),
+                ),
                 "max_auto_priority" => set(&mut g.max_auto_priority, p.max_auto_priority(t)),
                 "min_auto_priority_delay" => set(
                     &mut g.min_auto_priority_delay,
@@ -123,6 +128,31 @@ impl P<'_> {
                 "vrrp_notify_fifo_script" => fifo_script(p, t, &mut g.vrrp_notify_fifo),
                 "lvs_notify_fifo_script" => fifo_script(p, t, &mut g.lvs_notify_fifo),
                 "notify_script_timeout" => set(&mut g.notify_script_timeout, p.dur(t)),
+                "vrrp_netlink_cmd_rcv_bufs" => p.rcv_bufs(t, &mut g.netlink_bufs.vrrp_cmd),
+                "vrrp_netlink_monitor_rcv_bufs" => p.rcv_bufs(t, &mut g.netlink_bufs.vrrp_monitor),
+                "lvs_netlink_cmd_rcv_bufs" => p.rcv_bufs(t, &mut g.netlink_bufs.lvs_cmd),
+                "lvs_netlink_monitor_rcv_bufs" => p.rcv_bufs(t, &mut g.netlink_bufs.lvs_monitor),
+                "process_monitor_rcv_bufs" => p.rcv_bufs(t, &mut g.netlink_bufs.process_monitor),
+                "vrrp_netlink_cmd_rcv_bufs_force" => {
+                    set(&mut g.netlink_bufs.vrrp_cmd.force, p.opt_bool(t))
+                }
+                "vrrp_netlink_monitor_rcv_bufs_force" => {
+                    set(&mut g.netlink_bufs.vrrp_monitor.force, p.opt_bool(t))
+                }
+                "lvs_netlink_cmd_rcv_bufs_force" => {
+                    set(&mut g.netlink_bufs.lvs_cmd.force, p.opt_bool(t))
+                }
+                "lvs_netlink_monitor_rcv_bufs_force" => {
+                    set(&mut g.netlink_bufs.lvs_monitor.force, p.opt_bool(t))
+                }
+                "process_monitor_rcv_bufs_force" => {
+                    set(&mut g.netlink_bufs.process_monitor.force, p.opt_bool(t))
+                }
+                "vrrp_rx_bufs_policy" => p.rx_bufs_policy(t, &mut g.vrrp_rx_bufs),
+                "vrrp_rx_bufs_multiplier" => set(
+                    &mut g.vrrp_rx_bufs_multiplier,
+                    p.int(t, 1, i64::from(u32::MAX)).map(|v| v as u32),
+                ),
                 _ => p.unknown(t, opens, &keywords::GLOBAL),
             }
         });
@@ -494,51 +524,7 @@ impl P<'_> {
             return;
         }
         let mut sp = InstanceSpans::default();
-        let mut vi = VrrpInstance {
-            span: self.sp(toks[0]),
-            name: name.unwrap_or_default(),
-            state: InitialState::Backup,
-            state_explicit: false,
-            interface: String::new(),
-            virtual_router_id: 0,
-            vrid_span: self.sp(toks[0]),
-            priority: 100,
-            advert_int: Duration::from_secs(1),
-            version: None,
-            authentication: None,
-            virtual_ipaddress: Vec::new(),
-            virtual_ipaddress_excluded: Vec::new(),
-            track_script: Vec::new(),
-            track_interface: Vec::new(),
-            track_file: Vec::new(),
-            track_process: Vec::new(),
-            notify: Notify::default(),
-            nopreempt: false,
-            preempt_delay: None,
-            unicast_src_ip: None,
-            unicast_peers: Vec::new(),
-            mcast_src_ip: None,
-            garp_master_delay: None,
-            garp_master_repeat: None,
-            garp_master_refresh: None,
-            garp_master_refresh_repeat: None,
-            garp_lower_prio_delay: None,
-            garp_lower_prio_repeat: None,
-            lower_prio_no_advert: None,
-            higher_prio_send_advert: None,
-            use_vmac: None,
-            vmac_xmit_base: false,
-            accept: None,
-            smtp_alert: None,
-            lvs_sync_daemon_interface: None,
-            dont_track_primary: false,
-            skip_check_adv_addr: None,
-            strict_mode: None,
-            native_ipv6: false,
-            debug: None,
-            virtual_routes: Vec::new(),
-            virtual_rules: Vec::new(),
-        };
+        let mut vi = VrrpInstance::new(name.unwrap_or_default(), self.sp(toks[0]));
         let mut have_vrid = false;
         self.block(toks[0], |p, t, opens| {
             if p.notify(t, &mut vi.notify) {
@@ -662,6 +648,7 @@ impl P<'_> {
                 "lvs_sync_daemon_interface" => vi.lvs_sync_daemon_interface = p.string(t),
                 "dont_track_primary" => vi.dont_track_primary = p.flag(t),
                 "skip_check_adv_addr" => vi.skip_check_adv_addr = Some(p.flag(t)),
+                "kernel_rx_buf_size" => vi.kernel_rx_buf_size = p.u32v(t).filter(|b| *b > 0),
                 "strict_mode" => vi.strict_mode = Some(p.flag(t)),
                 "native_ipv6" => vi.native_ipv6 = p.flag(t),
                 "debug" => {
@@ -677,6 +664,15 @@ impl P<'_> {
             self.refuse(
                 toks[0],
                 format!("vrrp_instance {} has no `interface`", vi.name),
+            );
+        } else if vi.interface == "lo" {
+            // keepalived drops such an instance ("cannot use a loopback interface").
+            self.refuse(
+                toks[0],
+                format!(
+                    "vrrp_instance {}: VRRP cannot run on the loopback interface `lo`",
+                    vi.name
+                ),
             );
         }
         if !have_vrid {

@@ -3,6 +3,7 @@
 
 use super::build::P;
 use super::lexer::Tok;
+use super::model::{RcvBuf, RxBufsPolicy};
 use std::time::Duration;
 
 /// `sched_get_priority_max(SCHED_RR)` on Linux.
@@ -36,10 +37,24 @@ impl P<'_> {
             .map(|v| Duration::from_secs(v as u64))
     }
 
-    /// Seconds with microseconds; 0 (which keepalived refuses, keeping its default of 0)
-    /// is taken quietly as 0.
-    pub(crate) fn interval(&mut self, t: &[Tok]) -> Option<Duration> {
-        self.dur(t)
+    /// Seconds with microseconds, at least `min` and at most 4294.967295 (keepalived's
+    /// range: outside it, a warning and the setting keeps its default).
+    pub(crate) fn interval(&mut self, t: &[Tok], min: Duration) -> Option<Duration> {
+        let d = self.dur(t)?;
+        let max = Duration::from_micros(u64::from(u32::MAX));
+        if d < min || d > max {
+            let kw = self.txt(t[0]);
+            self.problem(
+                t[1],
+                format!(
+                    "{kw} {} out of range {}-4294.967295 (ignored)",
+                    self.txt(t[1]),
+                    min.as_secs_f64()
+                ),
+            );
+            return None;
+        }
+        Some(d)
     }
 
     /// `max_auto_priority [N]`: no value is the maximum; -1..=99.
@@ -61,5 +76,109 @@ impl P<'_> {
     pub(crate) fn rlimit_rttime(&mut self, t: &[Tok]) -> Option<u64> {
         self.int(t, 1, i64::from(u32::MAX))
             .map(|v| (v as u64).max(2))
+    }
+
+    /// `*_rcv_bufs BYTES`: 0 leaves the kernel's default, as keepalived.
+    pub(crate) fn rcv_bufs(&mut self, t: &[Tok], buf: &mut RcvBuf) {
+        if let Some(b) = self.u32v(t).filter(|b| *b > 0) {
+            buf.bytes = b;
+        }
+    }
+
+    /// `vrrp_rx_bufs_policy MTU|ADVERT|BYTES …`: words add up as in keepalived; BYTES wins
+    /// over a policy, MTU over ADVERT (each a warning).
+    pub(crate) fn rx_bufs_policy(&mut self, t: &[Tok], pol: &mut RxBufsPolicy) {
+        if self.arg(t, 1).is_none() {
+            return;
+        }
+        for w in &t[1..] {
+            let s = self.txt(*w);
+            if s.eq_ignore_ascii_case("MTU") {
+                pol.mtu = true;
+            } else if s.eq_ignore_ascii_case("ADVERT") {
+                pol.advert = true;
+            } else if let Ok(b) = s.parse::<u32>() {
+                pol.size = Some(b);
+            } else {
+                self.problem(
+                    *w,
+                    format!("vrrp_rx_bufs_policy: `{s}` is not MTU, ADVERT or a size (ignored)"),
+                );
+            }
+        }
+        if pol.size.is_some() && (pol.mtu || pol.advert) {
+            self.problem(
+                t[0],
+                "vrrp_rx_bufs_policy: a size and MTU/ADVERT both given; the size is used",
+            );
+            pol.mtu = false;
+            pol.advert = false;
+        } else if pol.mtu && pol.advert {
+            self.problem(
+                t[0],
+                "vrrp_rx_bufs_policy: MTU and ADVERT both given; MTU is used, as keepalived does",
+            );
+            pol.advert = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::model::{RcvBuf, RxBufsPolicy};
+    use crate::config::parse_str;
+    use std::path::Path;
+
+    fn global(lines: &str) -> (crate::config::model::GlobalDefs, Vec<String>) {
+        let text = format!("global_defs {{\n{lines}\n}}\n");
+        let l = parse_str(&text, Path::new("t.conf"), "x").expect("loads");
+        let w = l.warnings.iter().map(|d| d.to_string()).collect();
+        (l.config.global.clone(), w)
+    }
+
+    #[test]
+    fn receive_buffer_settings() {
+        let (g, w) = global(
+            "vrrp_netlink_cmd_rcv_bufs 1000000\nvrrp_netlink_cmd_rcv_bufs_force\n\
+             lvs_netlink_cmd_rcv_bufs 0\nprocess_monitor_rcv_bufs 500000\n\
+             process_monitor_rcv_bufs_force off\nvrrp_rx_bufs_policy 65536\n\
+             vrrp_rx_bufs_multiplier 5",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let b = g.netlink_bufs;
+        assert_eq!(
+            b.vrrp_cmd,
+            RcvBuf {
+                bytes: 1_000_000,
+                force: true
+            }
+        );
+        assert_eq!(b.lvs_cmd, RcvBuf::default(), "0 keeps the default");
+        assert_eq!(b.process_monitor.bytes, 500_000);
+        assert!(!b.process_monitor.force);
+        assert_eq!(
+            g.vrrp_rx_bufs,
+            RxBufsPolicy {
+                size: Some(65536),
+                ..Default::default()
+            }
+        );
+        assert_eq!(g.vrrp_rx_bufs_multiplier, 5);
+    }
+
+    #[test]
+    fn rx_bufs_policy_conflicts_and_bad_words() {
+        let (g, w) = global("vrrp_rx_bufs_policy mtu 4096");
+        assert_eq!(g.vrrp_rx_bufs.size, Some(4096));
+        assert!(!g.vrrp_rx_bufs.mtu);
+        assert!(w[0].contains("a size and MTU/ADVERT both given"), "{w:?}");
+        let (g, w) = global("vrrp_rx_bufs_policy ADVERT bogus");
+        assert!(g.vrrp_rx_bufs.advert);
+        assert!(
+            w[0].contains("`bogus` is not MTU, ADVERT or a size"),
+            "{w:?}"
+        );
+        let (_, w) = global("vrrp_rx_bufs_multiplier 0");
+        assert!(w[0].contains("out of range"), "{w:?}");
     }
 }

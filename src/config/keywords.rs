@@ -124,6 +124,20 @@ pub const GLOBAL: Table = Table {
         "vrrp_startup_delay",
         "vrrp_rlimit_rttime",
         "vrrp_rlimit_rtime",
+        // Receive buffers (lvs_netlink_monitor and process_monitor name sockets lvsd does
+        // not have: read and shown in the dump, nothing to size).
+        "vrrp_netlink_cmd_rcv_bufs",
+        "vrrp_netlink_cmd_rcv_bufs_force",
+        "vrrp_netlink_monitor_rcv_bufs",
+        "vrrp_netlink_monitor_rcv_bufs_force",
+        "lvs_netlink_cmd_rcv_bufs",
+        "lvs_netlink_cmd_rcv_bufs_force",
+        "lvs_netlink_monitor_rcv_bufs",
+        "lvs_netlink_monitor_rcv_bufs_force",
+        "process_monitor_rcv_bufs",
+        "process_monitor_rcv_bufs_force",
+        "vrrp_rx_bufs_policy",
+        "vrrp_rx_bufs_multiplier",
     ],
     unsupported: &[
         // Firewall rules (no_accept, IGMP/MLD on VMACs) and fwmarks for groups.
@@ -143,8 +157,6 @@ pub const GLOBAL: Table = Table {
         "vrrp_garp_extra_if",
         "vrrp_vmac_garp_intvl",
         "vrrp_down_timer_adverts",
-        "vrrp_rx_bufs_policy",
-        "vrrp_rx_bufs_multiplier",
         "vmac_prefix",
         "vmac_addr_prefix",
         "log_unknown_vrids",
@@ -182,18 +194,6 @@ pub const GLOBAL: Table = Table {
         "checker_process_name",
         "lvs_process_name",
         "bfd_process_name",
-        // Receive buffers of keepalived's netlink sockets: tuning of keepalived's own
-        // sockets, kept as a warning so that an operator who needed them is told.
-        "vrrp_netlink_cmd_rcv_bufs",
-        "vrrp_netlink_cmd_rcv_bufs_force",
-        "vrrp_netlink_monitor_rcv_bufs",
-        "vrrp_netlink_monitor_rcv_bufs_force",
-        "lvs_netlink_cmd_rcv_bufs",
-        "lvs_netlink_cmd_rcv_bufs_force",
-        "lvs_netlink_monitor_rcv_bufs",
-        "lvs_netlink_monitor_rcv_bufs_force",
-        "process_monitor_rcv_bufs",
-        "process_monitor_rcv_bufs_force",
         // SNMP and DBus.
         "snmp_socket",
         "enable_traps",
@@ -323,6 +323,7 @@ pub const INSTANCE: Table = Table {
         "lvs_sync_daemon_interface",
         "dont_track_primary",
         "skip_check_adv_addr",
+        "kernel_rx_buf_size",
         "strict_mode",
         "native_ipv6",
         "debug",
@@ -333,7 +334,6 @@ pub const INSTANCE: Table = Table {
     ],
     unsupported: &[
         "track_bfd",
-        "kernel_rx_buf_size",
         "unicast_ttl",
         "check_unicast_src",
         "old_unicast_checksum",

@@ -180,6 +180,46 @@ pub struct GlobalDefs {
     pub net_namespace: Option<String>,
     /// `instance NAME` (top level): names this daemon among several in one namespace.
     pub instance: Option<String>,
+    /// `*_netlink_*_rcv_bufs[_force]`: receive buffers of the netlink sockets.
+    pub netlink_bufs: NetlinkBufs,
+    /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
+    pub vrrp_rx_bufs: RxBufsPolicy,
+    /// `vrrp_rx_bufs_multiplier` (default 3).
+    pub vrrp_rx_bufs_multiplier: u32,
+}
+
+/// A socket's receive buffer as the file sets it: `BYTES` (0: the kernel's default) and
+/// whether to pass rmem_max (`SO_RCVBUFFORCE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RcvBuf {
+    pub bytes: u32,
+    pub force: bool,
+}
+
+/// The netlink receive buffers keepalived's global_defs set, one per socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NetlinkBufs {
+    /// Address, route and link requests of the VRRP side.
+    pub vrrp_cmd: RcvBuf,
+    /// The VRRP side's link-change subscription.
+    pub vrrp_monitor: RcvBuf,
+    /// The IPVS generic netlink socket.
+    pub lvs_cmd: RcvBuf,
+    /// keepalived's checker-side link monitor (lvsd has none).
+    pub lvs_monitor: RcvBuf,
+    /// keepalived's process-event connector for track_process (lvsd scans /proc).
+    pub process_monitor: RcvBuf,
+}
+
+/// `vrrp_rx_bufs_policy MTU|ADVERT|BYTES`: each instance adds, to the receive buffer of
+/// the socket it listens on, its `kernel_rx_buf_size`, else BYTES, else multiplier × its
+/// advert's length (ADVERT), else multiplier × its interface's MTU (MTU). Nothing set:
+/// the kernel's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RxBufsPolicy {
+    pub mtu: bool,
+    pub advert: bool,
+    pub size: Option<u32>,
 }
 
 impl Default for GlobalDefs {
@@ -231,6 +271,9 @@ impl Default for GlobalDefs {
             smtp_helo_name: None,
             net_namespace: None,
             instance: None,
+            netlink_bufs: NetlinkBufs::default(),
+            vrrp_rx_bufs: RxBufsPolicy::default(),
+            vrrp_rx_bufs_multiplier: 3,
         }
     }
 }
@@ -512,9 +555,62 @@ pub struct VrrpInstance {
     pub virtual_routes: Vec<Route>,
     /// `virtual_rules {}`: installed while MASTER.
     pub virtual_rules: Vec<Rule>,
+    /// `kernel_rx_buf_size BYTES`: this instance's share of its socket's receive buffer
+    /// (see [`RxBufsPolicy`]).
+    pub kernel_rx_buf_size: Option<u32>,
 }
 
 impl VrrpInstance {
+    /// An instance as keepalived 2.2.7 starts one before reading its block: BACKUP,
+    /// priority 100, advert_int 1 s, everything else unset.
+    pub fn new(name: String, span: Span) -> VrrpInstance {
+        VrrpInstance {
+            span: span.clone(),
+            name,
+            state: InitialState::Backup,
+            state_explicit: false,
+            interface: String::new(),
+            virtual_router_id: 0,
+            vrid_span: span,
+            priority: 100,
+            advert_int: Duration::from_secs(1),
+            version: None,
+            authentication: None,
+            virtual_ipaddress: Vec::new(),
+            virtual_ipaddress_excluded: Vec::new(),
+            track_script: Vec::new(),
+            track_interface: Vec::new(),
+            track_file: Vec::new(),
+            track_process: Vec::new(),
+            notify: Notify::default(),
+            nopreempt: false,
+            preempt_delay: None,
+            unicast_src_ip: None,
+            unicast_peers: Vec::new(),
+            mcast_src_ip: None,
+            garp_master_delay: None,
+            garp_master_repeat: None,
+            garp_master_refresh: None,
+            garp_master_refresh_repeat: None,
+            garp_lower_prio_delay: None,
+            garp_lower_prio_repeat: None,
+            lower_prio_no_advert: None,
+            higher_prio_send_advert: None,
+            use_vmac: None,
+            vmac_xmit_base: false,
+            accept: None,
+            smtp_alert: None,
+            lvs_sync_daemon_interface: None,
+            dont_track_primary: false,
+            skip_check_adv_addr: None,
+            strict_mode: None,
+            native_ipv6: false,
+            debug: None,
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
+            kernel_rx_buf_size: None,
+        }
+    }
     /// The VRRP version this instance speaks.
     pub fn effective_version(&self, global: &GlobalDefs) -> u8 {
         self.version.unwrap_or(global.vrrp_version)

@@ -245,6 +245,33 @@ fn global(w: &mut W, g: &GlobalDefs) {
     w.opt("vrrp_rlimit_rttime", &g.vrrp_rlimit_rttime, |v| {
         v.to_string()
     });
+    let b = &g.netlink_bufs;
+    for (name, buf) in [
+        ("vrrp_netlink_cmd", b.vrrp_cmd),
+        ("vrrp_netlink_monitor", b.vrrp_monitor),
+        ("lvs_netlink_cmd", b.lvs_cmd),
+        ("lvs_netlink_monitor", b.lvs_monitor),
+        ("process_monitor", b.process_monitor),
+    ] {
+        if buf.bytes != 0 {
+            w.line(format!("{name}_rcv_bufs {}", buf.bytes));
+        }
+        w.flag(&format!("{name}_rcv_bufs_force"), buf.force);
+    }
+    let rx = &g.vrrp_rx_bufs;
+    if rx.mtu {
+        w.line("vrrp_rx_bufs_policy MTU");
+    } else if rx.advert {
+        w.line("vrrp_rx_bufs_policy ADVERT");
+    } else if let Some(n) = rx.size {
+        w.line(format!("vrrp_rx_bufs_policy {n}"));
+    }
+    if g.vrrp_rx_bufs_multiplier != 3 {
+        w.line(format!(
+            "vrrp_rx_bufs_multiplier {}",
+            g.vrrp_rx_bufs_multiplier
+        ));
+    }
     w.line(format!("vrrp_version {}", g.vrrp_version));
     w.flag("vrrp_v3_checksum_as_v2", g.vrrp_v3_checksum_as_v2);
     // `nftables` resets the priority: it goes first.
@@ -553,6 +580,9 @@ fn instance(w: &mut W, i: &VrrpInstance) {
     w.opt("strict_mode", &i.strict_mode, |b| yn(*b).into());
     w.flag("native_ipv6", i.native_ipv6);
     w.opt("debug", &i.debug, |v| v.to_string());
+    w.opt("kernel_rx_buf_size", &i.kernel_rx_buf_size, |v| {
+        v.to_string()
+    });
     w.close();
 }
 

@@ -225,24 +225,32 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
     ));
     let (uid, gid) = script_ids(g);
     l(format!(" Default script uid:gid {uid}:{gid}"));
-    for line in [
-        " vrrp_netlink_cmd_rcv_bufs = 0",
-        " vrrp_netlink_cmd_rcv_bufs_force = 0",
-        " vrrp_netlink_monitor_rcv_bufs = 0",
-        " vrrp_netlink_monitor_rcv_bufs_force = 0",
-        " process_monitor_rcv_bufs = 0",
-        " process_monitor_rcv_bufs_force = 0",
-        " lvs_netlink_cmd_rcv_bufs = 0",
-        " lvs_netlink_cmd_rcv_bufs_force = 0",
-        " lvs_netlink_monitor_rcv_bufs = 0",
-        " lvs_netlink_monitor_rcv_bufs_force = 0",
-        " rs_init_notifies = 0",
-        " no_checker_emails = 0",
-        " rx_bufs_multiples = 3",
-        " umask = 0177",
+    let b = &g.netlink_bufs;
+    for (name, buf) in [
+        ("vrrp_netlink_cmd", b.vrrp_cmd),
+        ("vrrp_netlink_monitor", b.vrrp_monitor),
+        ("process_monitor", b.process_monitor),
+        ("lvs_netlink_cmd", b.lvs_cmd),
+        ("lvs_netlink_monitor", b.lvs_monitor),
     ] {
-        l(line.into());
+        l(format!(" {name}_rcv_bufs = {}", buf.bytes));
+        l(format!(" {name}_rcv_bufs_force = {}", u8::from(buf.force)));
     }
+    l(" rs_init_notifies = 0".into());
+    l(" no_checker_emails = 0".into());
+    let p = &g.vrrp_rx_bufs;
+    if p.mtu {
+        l(" rx_bufs_policy = MTU".into());
+    } else if p.advert {
+        l(" rx_bufs_policy = ADVERT".into());
+    } else if let Some(n) = p.size {
+        l(format!(" rx_bufs_size = {n}"));
+    }
+    l(format!(
+        " rx_bufs_multiples = {}",
+        g.vrrp_rx_bufs_multiplier
+    ));
+    l(" umask = 0177".into());
     s
 }
 

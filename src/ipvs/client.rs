@@ -6,6 +6,7 @@
 
 use super::codec::{self, cmd, CodecError, Reply};
 use super::types::*;
+use crate::config::model::RcvBuf;
 use neli::consts::socket::{Msg, NlFamily};
 use neli::router::synchronous::NlRouter;
 use neli::socket::NlSocket;
@@ -25,6 +26,8 @@ const RECV_BUF: usize = ACK_SLOTS * ACK_SLOT;
 const ACK_SLOTS: usize = 256;
 const ACK_SLOT: usize = 1024;
 const NETLINK_CAP_ACK: libc::c_int = 10;
+/// The receive buffer lvsd asks for at least on its IPVS socket.
+const ACK_ROOM: u32 = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -241,13 +244,19 @@ fn resolve_family() -> Result<u16, Unavailable> {
 impl IpvsClient {
     /// Opens the socket and resolves the family (modprobing ip_vs when needed).
     pub fn connect() -> Result<IpvsClient, ClientError> {
+        IpvsClient::connect_with(RcvBuf::default())
+    }
+
+    /// As [`IpvsClient::connect`], with `lvs_netlink_cmd_rcv_bufs[_force]`: the receive
+    /// buffer is the larger of that and 4 MiB (room for the acknowledgements of a whole
+    /// batch, each an skb of its own), forced past rmem_max when the kernel lets us.
+    pub fn connect_with(buf: RcvBuf) -> Result<IpvsClient, ClientError> {
         let family = resolve_family()?;
         let sock = NlSocket::connect(NlFamily::Generic, None, Groups::empty())
             .map_err(|e| Unavailable::Netlink(e.to_string()))?;
         let fd = sock.as_raw_fd();
         let one: libc::c_int = 1;
-        let big: libc::c_int = 4 << 20;
-        // SAFETY: plain setsockopt on our own fd with correctly sized int options.
+        // SAFETY: plain setsockopt on our own fd with a correctly sized int option.
         unsafe {
             // acks of failed requests carry only the header, not the whole request
             libc::setsockopt(
@@ -257,24 +266,15 @@ impl IpvsClient {
                 &one as *const _ as *const libc::c_void,
                 std::mem::size_of::<libc::c_int>() as u32,
             );
-            // room for the acknowledgements of a whole batch (each is an skb of its own):
-            // past rmem_max when root (FORCE), else up to rmem_max
-            let forced = libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                &big as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as u32,
-            );
-            if forced != 0 {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVBUF,
-                    &big as *const _ as *const libc::c_void,
-                    std::mem::size_of::<libc::c_int>() as u32,
-                );
-            }
+        }
+        // SAFETY: `sock` owns the descriptor and outlives this borrow.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let want = RcvBuf {
+            bytes: buf.bytes.max(ACK_ROOM),
+            force: true,
+        };
+        if let Err(e) = crate::sockbuf::apply(&borrowed, "IPVS netlink", want) {
+            debug!("IPVS netlink receive buffer left as it was: {e}");
         }
         debug!(family, "IPVS generic netlink family resolved");
         Ok(IpvsClient {
@@ -295,8 +295,8 @@ impl IpvsClient {
 
     /// Opens IPVS and checks that the kernel lets lvsd use it (one GET_INFO, which needs
     /// CAP_NET_ADMIN): what the LVS side needs before it manages the table.
-    pub fn open_checked() -> Result<IpvsClient, Unavailable> {
-        let mut c = IpvsClient::connect().map_err(|e| match e {
+    pub fn open_checked(buf: RcvBuf) -> Result<IpvsClient, Unavailable> {
+        let mut c = IpvsClient::connect_with(buf).map_err(|e| match e {
             ClientError::Unavailable(u) => u,
             other => Unavailable::Netlink(other.to_string()),
         })?;

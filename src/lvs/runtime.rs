@@ -8,6 +8,7 @@ use super::state::{Effect, LvsState};
 use super::table::Table;
 use crate::alert::{Alert, MailSettings, Mailer};
 use crate::checkers::{CheckerEvent, CheckerId};
+use crate::config::model::RcvBuf;
 use crate::config::Config;
 use crate::daemon::backoff::{human, Retry};
 use crate::daemon::Control;
@@ -255,13 +256,16 @@ pub trait IpvsSource: Send + 'static {
 }
 
 /// The kernel's IPVS over generic netlink (`modprobe ip_vs` when it is missing).
-pub struct KernelIpvs;
+/// `rcv_buf`: `lvs_netlink_cmd_rcv_bufs[_force]` of the file the side started with.
+pub struct KernelIpvs {
+    pub rcv_buf: RcvBuf,
+}
 
 impl IpvsSource for KernelIpvs {
     type Backend = IpvsClient;
 
     fn open(&mut self) -> Result<IpvsClient, String> {
-        IpvsClient::open_checked().map_err(|e| e.to_string())
+        IpvsClient::open_checked(self.rcv_buf).map_err(|e| e.to_string())
     }
 }
 
@@ -274,9 +278,10 @@ pub fn needs_ipvs(config: &Config) -> bool {
 /// Runs the LVS side with the kernel's IPVS (the generic netlink client), the real health
 /// checkers, and real scripts and mail.
 pub async fn run(ctl: Control) -> anyhow::Result<()> {
+    let rcv_buf = ctl.reload.borrow().global.netlink_bufs.lvs_cmd;
     run_with(
         ctl,
-        KernelIpvs,
+        KernelIpvs { rcv_buf },
         ManagedCheckers::default(),
         RealEffects::default(),
     )

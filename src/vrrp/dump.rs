@@ -80,6 +80,8 @@ pub struct View<'a> {
     pub src_ip: Option<IpAddr>,
     /// Receive and send socket descriptors.
     pub fds: Option<(i32, i32)>,
+    /// The receive buffer lvsd asked for on its socket (0: the kernel's default).
+    pub rx_buf: u32,
     /// Whether its virtual addresses are on the interface (MASTER).
     pub vipset: bool,
     pub counters: Counters,
@@ -355,6 +357,9 @@ pub fn instance_block(out: &mut String, v: &View) {
         None if p.version == Version::V2 => l("   Authentication type = none".into()),
         None => {}
     }
+    if let Some(b) = p.kernel_rx_buf_size {
+        l(format!("   Kernel rx buffer size = {b}"));
+    }
     let dev = p.use_vmac.as_deref().unwrap_or(&p.interface);
     if !p.vips.is_empty() {
         l(format!("   Virtual IP ({}):", p.vips.len()));
@@ -469,7 +474,7 @@ pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String 
             } else {
                 s.push_str("   Type = Multicast\n");
             }
-            s.push_str("   Rx buf size = 0\n");
+            let _ = writeln!(s, "   Rx buf size = {}", members[0].rx_buf);
             s.push_str("   VRRP instances\n");
             let mut sorted = members.clone();
             sorted.sort_by_key(|v| v.inst.params().vrid);

@@ -2,11 +2,13 @@
 //! IPv6 link-local address, and whether the link is up (IFF_UP and IFF_RUNNING, as
 //! keepalived decides). `LinkWatch` follows RTNLGRP_LINK and reports each change.
 
+use crate::config::model::RcvBuf;
 use futures::stream::TryStreamExt;
 use futures::StreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::RouteNetlinkMessage;
+use rtnetlink::sys::AsyncSocket;
 use rtnetlink::{Handle, MulticastGroup};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use thiserror::Error;
@@ -37,6 +39,8 @@ pub struct IfaceInfo {
     pub name: String,
     pub mac: Option<Mac>,
     pub up: bool,
+    /// The link's MTU (0 if the kernel did not say).
+    pub mtu: u32,
     /// The first non-secondary IPv4 address.
     pub ipv4: Option<Ipv4Addr>,
     /// Every non-secondary IPv4 address, in the kernel's order (a VIP in a subnet of its
@@ -96,8 +100,11 @@ fn is_link_local(ip: &Ipv6Addr) -> bool {
 
 impl Netlink {
     /// Opens a connection; must run inside a tokio runtime.
-    pub fn connect() -> Result<Netlink, LinkError> {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(LinkError::Socket)?;
+    /// `buf`: `vrrp_netlink_cmd_rcv_bufs[_force]`.
+    pub fn connect(buf: RcvBuf) -> Result<Netlink, LinkError> {
+        let (mut conn, handle, _) = rtnetlink::new_connection().map_err(LinkError::Socket)?;
+        crate::sockbuf::apply(conn.socket_mut().socket_ref(), "VRRP netlink", buf)
+            .map_err(LinkError::Socket)?;
         tokio::spawn(conn);
         Ok(Netlink { handle })
     }
@@ -128,6 +135,14 @@ impl Netlink {
             name: link_name(&link).unwrap_or_else(|| name.to_string()),
             mac: link_mac(&link),
             up: link_is_up(link.header.flags),
+            mtu: link
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    LinkAttribute::Mtu(m) => Some(*m),
+                    _ => None,
+                })
+                .unwrap_or(0),
             ipv4: None,
             ipv4_primaries: Vec::new(),
             ipv6_ll: None,
@@ -168,9 +183,12 @@ pub struct LinkEvent {
 }
 
 /// Subscribes to link changes; events arrive on the returned receiver until it is dropped.
-pub fn watch_links() -> Result<mpsc::UnboundedReceiver<LinkEvent>, LinkError> {
-    let (conn, _handle, mut messages) =
+/// `buf`: `vrrp_netlink_monitor_rcv_bufs[_force]`.
+pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, LinkError> {
+    let (mut conn, _handle, mut messages) =
         rtnetlink::new_multicast_connection(&[MulticastGroup::Link]).map_err(LinkError::Socket)?;
+    crate::sockbuf::apply(conn.socket_mut().socket_ref(), "VRRP link monitor", buf)
+        .map_err(LinkError::Socket)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let conn_task = tokio::spawn(conn);
     tokio::spawn(async move {
@@ -222,6 +240,7 @@ mod tests {
             name: "eth0".into(),
             mac: None,
             up: true,
+            mtu: 1500,
             ipv4: Some(Ipv4Addr::new(10, 0, 9, 100)),
             ipv4_primaries: vec![Ipv4Addr::new(10, 0, 9, 100), Ipv4Addr::new(10, 0, 0, 1)],
             ipv6_ll: None,

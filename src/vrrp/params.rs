@@ -139,6 +139,8 @@ pub struct InstanceParams {
     pub smtp_alert: bool,
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,
+    /// `kernel_rx_buf_size`: its share of its socket's receive buffer.
+    pub kernel_rx_buf_size: Option<u32>,
     /// Things resolved differently from what was written (to be logged as warnings).
     pub warnings: Vec<String>,
 }
@@ -526,6 +528,7 @@ impl InstanceParams {
             skip_check_adv_addr: inst
                 .skip_check_adv_addr
                 .unwrap_or(global.vrrp_skip_check_adv_addr),
+            kernel_rx_buf_size: inst.kernel_rx_buf_size,
             checksum_form: if global.vrrp_v3_checksum_as_v2 {
                 ChecksumForm::MessageOnly
             } else {
@@ -625,49 +628,10 @@ mod tests {
 
     fn inst() -> VrrpInstance {
         VrrpInstance {
-            span: Span::default(),
-            name: "VI_1".into(),
-            state: InitialState::Backup,
-            state_explicit: false,
             interface: "eth0".into(),
             virtual_router_id: 51,
-            vrid_span: Span::default(),
-            priority: 100,
-            advert_int: Duration::from_secs(1),
-            version: None,
-            authentication: None,
             virtual_ipaddress: vec![vip("10.0.0.100")],
-            virtual_ipaddress_excluded: vec![],
-            track_script: vec![],
-            track_interface: vec![],
-            track_file: Vec::new(),
-            track_process: Vec::new(),
-            notify: Notify::default(),
-            nopreempt: false,
-            preempt_delay: None,
-            unicast_src_ip: None,
-            unicast_peers: vec![],
-            mcast_src_ip: None,
-            garp_master_delay: None,
-            garp_master_repeat: None,
-            garp_master_refresh: None,
-            garp_master_refresh_repeat: None,
-            garp_lower_prio_delay: None,
-            garp_lower_prio_repeat: None,
-            lower_prio_no_advert: None,
-            higher_prio_send_advert: None,
-            use_vmac: None,
-            vmac_xmit_base: false,
-            accept: None,
-            smtp_alert: None,
-            lvs_sync_daemon_interface: None,
-            dont_track_primary: false,
-            skip_check_adv_addr: None,
-            strict_mode: None,
-            native_ipv6: false,
-            debug: None,
-            virtual_routes: Vec::new(),
-            virtual_rules: Vec::new(),
+            ..VrrpInstance::new("VI_1".into(), Span::default())
         }
     }
 

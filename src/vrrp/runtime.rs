@@ -106,6 +106,8 @@ struct SockEntry {
     key: (u32, Family, bool),
     sock: Arc<VrrpSocket>,
     reader: JoinHandle<()>,
+    /// The receive buffer asked for (the sum of its instances' shares; 0: default).
+    rx_buf: u32,
 }
 
 /// Everything built from one configuration.
@@ -164,12 +166,12 @@ fn arrival_time(
 
 /// Runs the VRRP side until shutdown.
 pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
-    let nl = Netlink::connect()?;
     let config = ctl.reload.borrow_and_update().clone();
+    let nl = Netlink::connect(config.global.netlink_bufs.vrrp_cmd)?;
     let (pkt_tx, mut pkt_rx) = mpsc::channel(1024);
     let (script_tx, mut script_rx) = mpsc::channel(256);
     let (track_tx, mut track_rx) = mpsc::channel(256);
-    let mut link_rx = link::watch_links()?;
+    let mut link_rx = link::watch_links(config.global.netlink_bufs.vrrp_monitor)?;
     let mut dump_rx = report::register(report::Side::Vrrp);
     let mut rt = Runtime {
         nl: nl.clone(),
@@ -361,7 +363,12 @@ impl Runtime {
                 }
             }
         });
-        self.sockets.push(SockEntry { key, sock, reader });
+        self.sockets.push(SockEntry {
+            key,
+            sock,
+            reader,
+            rx_buf: 0,
+        });
         Ok(idx)
     }
 
@@ -391,6 +398,8 @@ impl Runtime {
         params: &[InstanceParams],
     ) -> anyhow::Result<Vec<InstIo>> {
         let mut io = Vec::new();
+        // Receive buffer of each advert socket: the sum of its instances' shares.
+        let mut rx_shares: std::collections::BTreeMap<usize, u32> = Default::default();
         for p in params {
             let base = self.nl.interface(&p.interface).await?;
             let group = (!p.is_unicast()).then_some(p.mcast_group);
@@ -438,6 +447,20 @@ impl Runtime {
             // AH adverts are IP protocol 51: their own socket (params keep AH to v2/IPv4).
             let sock =
                 self.socket_for(rx_if.index, &rx_if.name, p.family, group, p.auth.is_ah())?;
+            let share = crate::sockbuf::advert_share(
+                &config.global.vrrp_rx_bufs,
+                config.global.vrrp_rx_bufs_multiplier,
+                p.kernel_rx_buf_size,
+                crate::sockbuf::advert_len(
+                    p.version == crate::vrrp::packet::Version::V2,
+                    p.family == Family::V6,
+                    p.vips.len(),
+                    p.auth.is_ah(),
+                ),
+                rx_if.mtu,
+            );
+            let sum = rx_shares.entry(sock).or_insert(0);
+            *sum = sum.saturating_add(share);
             if let Some(g) = group {
                 // Another instance may have opened the socket for unicast: join anyway.
                 join_group(&self.sockets[sock].sock, g);
@@ -503,6 +526,21 @@ impl Runtime {
                 last_transition: std::time::SystemTime::now(),
                 ip_id: 0,
             });
+        }
+        for (sock, bytes) in rx_shares {
+            let entry = &mut self.sockets[sock];
+            if bytes == 0 || bytes == entry.rx_buf {
+                continue;
+            }
+            entry.rx_buf = bytes;
+            let what = format!("VRRP socket on {}", entry.sock.spec().ifname);
+            let buf = crate::config::model::RcvBuf {
+                bytes,
+                force: false,
+            };
+            if let Err(e) = crate::sockbuf::apply(&entry.sock.fd_ref(), &what, buf) {
+                tracing::warn!("{what}: cannot set the receive buffer to {bytes} bytes: {e}");
+            }
         }
         Ok(io)
     }
@@ -929,6 +967,7 @@ impl Runtime {
             .enumerate()
             .map(|(i, (inst, io))| {
                 let fd_in = self.sockets.get(io.sock).map(|e| e.sock.raw_fd());
+                let rx_buf = self.sockets.get(io.sock).map_or(0, |e| e.rx_buf);
                 let fd_out = io.vmac_sock.as_ref().map(|s| s.raw_fd()).or(fd_in);
                 dump::View {
                     inst,
@@ -942,6 +981,7 @@ impl Runtime {
                         .map(|d| wall_now + d.saturating_duration_since(now)),
                     src_ip: io.src,
                     fds: fd_in.zip(fd_out),
+                    rx_buf,
                     vipset: inst.state() == State::Master,
                     counters: Counters::combine(&io.counters, inst.stats(), &io.rx_base),
                 }

@@ -294,6 +294,12 @@ impl VrrpSocket {
         self.fd.get_ref().as_raw_fd()
     }
 
+    /// The socket itself (for socket options set after opening).
+    pub fn fd_ref(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.get_ref().as_fd()
+    }
+
     pub fn spec(&self) -> &SocketSpec {
         &self.spec
     }
