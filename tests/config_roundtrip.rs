@@ -194,6 +194,7 @@ fn gen_config(seed: u64) -> Config {
         },
     };
     g.vrrp_rx_bufs_multiplier = r.below(6) as u32 + 1;
+    g.default_interface = r.maybe(|r| r.word("bond"));
     g.checker_no_swap = r.chance();
     g.vrrp_rlimit_rttime = r.maybe(|r| r.below(1_000_000) + 2);
     g.vrrp_version = 2 + r.below(2) as u8;
@@ -322,6 +323,7 @@ fn gen_config(seed: u64) -> Config {
                 })
                 .collect(),
             kernel_rx_buf_size: r.maybe(|r| r.below(100_000) as u32 + 1),
+            check_unicast_src: r.chance(),
             track_file: Vec::new(),
             track_process: Vec::new(),
             notify: Notify {

@@ -6,7 +6,8 @@
 //! The director's kernel state (`ip -j addr`, `ip -j route show table all`, `ip -j rule`,
 //! IPv4 and IPv6, with interface indexes, lifetimes and link-local entries taken out) is
 //! compared between the two labs: while it is MASTER alone, after the peer makes it BACKUP,
-//! and after it stops (SIGTERM; and with -V in a second test).
+//! and after it stops (SIGTERM; and with -V in a second test). A static address without
+//! `dev` goes on `default_interface` (eth1 here).
 
 mod support;
 
@@ -20,10 +21,12 @@ const SEC: Duration = Duration::from_secs(1);
 const CONF: &str = "\
 global_defs {
     router_id R
+    default_interface eth1
 }
 static_ipaddress {
     10.98.0.1/24 dev eth0
     2001:db8:98::1/64 dev eth0
+    10.98.1.1/24
 }
 static_routes {
     10.97.0.0/16 via 10.99.0.254 dev eth0
@@ -196,6 +199,17 @@ fn has(st: &[String], needle: &str) -> bool {
 fn lab(tag: &str) -> Lab {
     let lab = Lab::new(tag, 2);
     for n in &lab.nodes {
+        // default_interface's device: static addresses without `dev` go there.
+        for args in [
+            &[
+                "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+            ][..],
+            &["link", "set", "eth1", "up"],
+            &["link", "set", "eth1p", "up"],
+        ] {
+            let st = Command::new("ip").arg("-n").arg(&n.ns).args(args).status();
+            assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
+        }
         for k in ["all", "default", "eth0"] {
             let _ = Command::new("ip")
                 .args(["netns", "exec", &n.ns, "sysctl", "-qw"])
@@ -290,6 +304,7 @@ fn routes_rules_and_static_entries_as_keepalived() {
         ("10.97.0.0/16", true, true),
         ("\"priority\":101", true, true),
         ("10.98.0.1", true, true),
+        ("addr eth1 ", true, true),
     ] {
         assert_eq!(has(&k.master, needle), m, "keepalived MASTER {needle}");
         assert_eq!(has(&k.backup, needle), b, "keepalived BACKUP {needle}");

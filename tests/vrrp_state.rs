@@ -82,6 +82,7 @@ fn params() -> InstanceParams {
         use_vmac: None,
         vmac_xmit_base: false,
         kernel_rx_buf_size: None,
+        check_unicast_src: false,
         warnings: vec![],
     }
 }
@@ -683,8 +684,9 @@ fn receive_checks_table() {
             None,
         ),
         (
-            "unicast from a stranger",
+            "unicast from a stranger, check_unicast_src",
             |p| {
+                p.check_unicast_src = true;
                 p.unicast_peers = vec![UnicastPeer {
                     addr: ip("10.0.0.3"),
                     min_ttl: None,
@@ -695,8 +697,22 @@ fn receive_checks_table() {
             Some(DropReason::UnicastPeer),
         ),
         (
+            // keepalived takes a unicast advert from anyone unless told to check
+            "unicast from a stranger, no check_unicast_src",
+            |p| {
+                p.unicast_peers = vec![UnicastPeer {
+                    addr: ip("10.0.0.3"),
+                    min_ttl: None,
+                    max_ttl: None,
+                }]
+            },
+            |_, m| m.dst = ip("10.0.0.1"),
+            None,
+        ),
+        (
             "unicast peer TTL below min_ttl",
             |p| {
+                p.check_unicast_src = true; // (a peer's min_ttl/max_ttl turns it on)
                 p.unicast_peers = vec![UnicastPeer {
                     addr: ip("10.0.0.2"),
                     min_ttl: Some(250),
@@ -712,6 +728,7 @@ fn receive_checks_table() {
         (
             "unicast peer TTL above max_ttl",
             |p| {
+                p.check_unicast_src = true; // (a peer's min_ttl/max_ttl turns it on)
                 p.unicast_peers = vec![UnicastPeer {
                     addr: ip("10.0.0.2"),
                     min_ttl: None,

@@ -148,6 +148,7 @@ impl P<'_> {
                 "process_monitor_rcv_bufs_force" => {
                     set(&mut g.netlink_bufs.process_monitor.force, p.opt_bool(t))
                 }
+                "default_interface" => g.default_interface = p.string(t),
                 "vrrp_rx_bufs_policy" => p.rx_bufs_policy(t, &mut g.vrrp_rx_bufs),
                 "vrrp_rx_bufs_multiplier" => set(
                     &mut g.vrrp_rx_bufs_multiplier,
@@ -648,6 +649,7 @@ impl P<'_> {
                 "lvs_sync_daemon_interface" => vi.lvs_sync_daemon_interface = p.string(t),
                 "dont_track_primary" => vi.dont_track_primary = p.flag(t),
                 "skip_check_adv_addr" => vi.skip_check_adv_addr = Some(p.flag(t)),
+                "check_unicast_src" => vi.check_unicast_src = p.flag(t),
                 "kernel_rx_buf_size" => vi.kernel_rx_buf_size = p.u32v(t).filter(|b| *b > 0),
                 "strict_mode" => vi.strict_mode = Some(p.flag(t)),
                 "native_ipv6" => vi.native_ipv6 = p.flag(t),

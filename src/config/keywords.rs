@@ -138,6 +138,7 @@ pub const GLOBAL: Table = Table {
         "process_monitor_rcv_bufs_force",
         "vrrp_rx_bufs_policy",
         "vrrp_rx_bufs_multiplier",
+        "default_interface",
     ],
     unsupported: &[
         // Firewall rules (no_accept, IGMP/MLD on VMACs) and fwmarks for groups.
@@ -152,7 +153,6 @@ pub const GLOBAL: Table = Table {
         "lvs_flush_onstop",
         // VRRP behaviour.
         "dynamic_interfaces",
-        "default_interface",
         "vrrp_min_garp",
         "vrrp_garp_extra_if",
         "vrrp_vmac_garp_intvl",
@@ -324,6 +324,7 @@ pub const INSTANCE: Table = Table {
         "dont_track_primary",
         "skip_check_adv_addr",
         "kernel_rx_buf_size",
+        "check_unicast_src",
         "strict_mode",
         "native_ipv6",
         "debug",
@@ -335,7 +336,6 @@ pub const INSTANCE: Table = Table {
     unsupported: &[
         "track_bfd",
         "unicast_ttl",
-        "check_unicast_src",
         "old_unicast_checksum",
         "notify_priority_changes",
         "use_ipvlan",

@@ -184,6 +184,8 @@ pub struct GlobalDefs {
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
     pub vrrp_rx_bufs: RxBufsPolicy,
+    /// `default_interface`: where static addresses without `dev` go (None: eth0).
+    pub default_interface: Option<String>,
     /// `vrrp_rx_bufs_multiplier` (default 3).
     pub vrrp_rx_bufs_multiplier: u32,
 }
@@ -274,6 +276,7 @@ impl Default for GlobalDefs {
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,
+            default_interface: None,
         }
     }
 }
@@ -558,6 +561,9 @@ pub struct VrrpInstance {
     /// `kernel_rx_buf_size BYTES`: this instance's share of its socket's receive buffer
     /// (see [`RxBufsPolicy`]).
     pub kernel_rx_buf_size: Option<u32>,
+    /// `check_unicast_src`: adverts of a unicast instance must come from a listed peer
+    /// (also on with the global `vrrp_check_unicast_src`, or a peer's min_ttl/max_ttl).
+    pub check_unicast_src: bool,
 }
 
 impl VrrpInstance {
@@ -609,6 +615,7 @@ impl VrrpInstance {
             virtual_routes: Vec::new(),
             virtual_rules: Vec::new(),
             kernel_rx_buf_size: None,
+            check_unicast_src: false,
         }
     }
     /// The VRRP version this instance speaks.

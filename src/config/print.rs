@@ -258,6 +258,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
         }
         w.flag(&format!("{name}_rcv_bufs_force"), buf.force);
     }
+    w.opt("default_interface", &g.default_interface, |s| q(s));
     let rx = &g.vrrp_rx_bufs;
     if rx.mtu {
         w.line("vrrp_rx_bufs_policy MTU");
@@ -583,6 +584,7 @@ fn instance(w: &mut W, i: &VrrpInstance) {
     w.opt("kernel_rx_buf_size", &i.kernel_rx_buf_size, |v| {
         v.to_string()
     });
+    w.flag("check_unicast_src", i.check_unicast_src);
     w.close();
 }
 

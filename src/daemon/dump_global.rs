@@ -93,7 +93,10 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         }
     }
     if part == Part::Vrrp {
-        l(" Default interface = eth0".into());
+        l(format!(
+            " Default interface = {}",
+            g.default_interface.as_deref().unwrap_or("eth0")
+        ));
     }
     l(" Disable local IGMP = no".into());
     if let Some(d) = &g.lvs_sync_daemon {

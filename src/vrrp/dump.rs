@@ -374,7 +374,10 @@ pub fn instance_block(out: &mut String, v: &View) {
         }
     }
     if p.is_unicast() {
-        l("   Check unicast src : no".into());
+        l(format!(
+            "   Check unicast src : {}",
+            if p.check_unicast_src { "yes" } else { "no" }
+        ));
         l("   Unicast Peer :".into());
         for peer in &p.unicast_peers {
             l(format!(

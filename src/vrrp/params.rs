@@ -139,6 +139,8 @@ pub struct InstanceParams {
     pub smtp_alert: bool,
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,
+    /// Unicast adverts only from a listed peer (keepalived's check_unicast_src).
+    pub check_unicast_src: bool,
     /// `kernel_rx_buf_size`: its share of its socket's receive buffer.
     pub kernel_rx_buf_size: Option<u32>,
     /// Things resolved differently from what was written (to be logged as warnings).
@@ -529,6 +531,12 @@ impl InstanceParams {
                 .skip_check_adv_addr
                 .unwrap_or(global.vrrp_skip_check_adv_addr),
             kernel_rx_buf_size: inst.kernel_rx_buf_size,
+            check_unicast_src: inst.check_unicast_src
+                || global.vrrp_check_unicast_src
+                || inst
+                    .unicast_peers
+                    .iter()
+                    .any(|u| u.min_ttl.is_some() || u.max_ttl.is_some()),
             checksum_form: if global.vrrp_v3_checksum_as_v2 {
                 ChecksumForm::MessageOnly
             } else {
@@ -719,6 +727,34 @@ mod tests {
             vec!["10.0.0.2".parse::<IpAddr>().unwrap()]
         );
         assert_eq!(p.src_ip, Some("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn check_unicast_src_as_keepalived_turns_it_on() {
+        let peer = |min_ttl| UnicastPeer {
+            addr: "10.0.0.2".parse().unwrap(),
+            min_ttl,
+            max_ttl: None,
+        };
+        let g = GlobalDefs::default();
+        let mut i = inst();
+        i.unicast_peers = vec![peer(None)];
+        let on = |i: &VrrpInstance, g: &GlobalDefs| {
+            InstanceParams::from_config(i, g, &[])
+                .unwrap()
+                .check_unicast_src
+        };
+        assert!(!on(&i, &g), "off by default");
+        let g_on = GlobalDefs {
+            vrrp_check_unicast_src: true,
+            ..GlobalDefs::default()
+        };
+        assert!(on(&i, &g_on), "the global setting");
+        i.check_unicast_src = true;
+        assert!(on(&i, &g), "the instance's");
+        i.check_unicast_src = false;
+        i.unicast_peers = vec![peer(None), peer(Some(200))];
+        assert!(on(&i, &g), "a peer's min_ttl");
     }
 
     #[test]

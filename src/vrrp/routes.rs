@@ -512,11 +512,15 @@ pub async fn items_for(nl: &Netlink, who: &str, routes: &[Route], rules: &[Rule]
 }
 
 /// The static addresses, routes and rules of a configuration (addresses without `dev`
-/// go on `eth0`, keepalived's default_interface).
+/// go on `default_interface`, eth0 unless set, as keepalived's).
 pub async fn static_items(nl: &Netlink, c: &config::Config) -> Vec<NetItem> {
     let mut out = Vec::new();
     for a in &c.static_ipaddress {
-        let dev = a.dev.as_deref().unwrap_or("eth0");
+        let dev = a
+            .dev
+            .as_deref()
+            .or(c.global.default_interface.as_deref())
+            .unwrap_or("eth0");
         match nl.interface(dev).await {
             Ok(i) => match VipSpec::from_config(a, i.index) {
                 Ok(s) => out.push(NetItem::Addr(s)),

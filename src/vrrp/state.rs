@@ -603,7 +603,7 @@ impl Instance {
         if adv.version != p.version || packet::Family::of(&meta.src) != p.family {
             return Err(DropReason::WrongVersion);
         }
-        if p.is_unicast() {
+        if p.is_unicast() && p.check_unicast_src {
             let Some(peer) = p.unicast_peers.iter().find(|x| x.addr == meta.src) else {
                 return Err(DropReason::UnicastPeer);
             };
