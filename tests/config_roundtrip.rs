@@ -195,6 +195,9 @@ fn gen_config(seed: u64) -> Config {
     };
     g.vrrp_rx_bufs_multiplier = r.below(6) as u32 + 1;
     g.default_interface = r.maybe(|r| r.word("bond"));
+    g.lvs_flush = r.chance();
+    g.lvs_flush_on_stop =
+        [FlushOnStop::Disabled, FlushOnStop::Full, FlushOnStop::Vs][r.below(3) as usize];
     g.checker_no_swap = r.chance();
     g.vrrp_rlimit_rttime = r.maybe(|r| r.below(1_000_000) + 2);
     g.vrrp_version = 2 + r.below(2) as u8;

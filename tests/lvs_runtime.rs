@@ -3,7 +3,7 @@
 
 use lvsd::checkers::{CheckerEvent, CheckerId};
 use lvsd::cli::Options;
-use lvsd::config::{Config, GlobalDefs, LvsSyncDaemon, LvsTimeouts, VirtualServer};
+use lvsd::config::{Config, FlushOnStop, GlobalDefs, LvsSyncDaemon, LvsTimeouts, VirtualServer};
 use lvsd::daemon::Control;
 use lvsd::ipvs::{DestKey, Op, Proto, ServiceKey, Timeouts};
 use lvsd::lvs::fake::FakeIpvs;
@@ -292,6 +292,72 @@ async fn shutdown_keeps_foreign_services() {
             vec![foreign]
         );
     });
+}
+
+/// A fwmark service of someone else's, put in the fake kernel before the side starts.
+fn add_foreign(fake: &FakeIpvs) -> ServiceKey {
+    let foreign = ServiceKey::Fwmark {
+        family: lvsd::ipvs::Family::V4,
+        mark: 99,
+    };
+    fake.with(|k| {
+        k.table.apply(&Op::AddService(lvsd::ipvs::Service {
+            key: foreign,
+            scheduler: "rr".into(),
+            flags: 0,
+            timeout: 0,
+            netmask: 0xffff_ffff,
+            pe_name: None,
+        }))
+    });
+    foreign
+}
+
+fn services(fake: &FakeIpvs) -> Vec<ServiceKey> {
+    fake.with(|k| k.table.services.keys().copied().collect())
+}
+
+/// `lvs_flush`: the whole table is emptied at start, others' services too (keepalived's
+/// flush); `lvs_flush_on_stop`: the whole table at stop; `lvs_flush_on_stop VS`: only
+/// lvsd's services, as without it.
+#[tokio::test(start_paused = true)]
+async fn lvs_flush_at_start_and_on_stop() {
+    let with = |f: &dyn Fn(&mut GlobalDefs)| {
+        let mut c = (*config(1)).clone();
+        f(&mut c.global);
+        Arc::new(c)
+    };
+    // lvs_flush
+    let r = start(with(&|g| g.lvs_flush = true), Options::default());
+    let foreign = add_foreign(&r.fake);
+    let fake = r.fake.clone();
+    eventually("cold start", || dests(&fake).len() == 1).await;
+    assert!(
+        !services(&fake).contains(&foreign),
+        "lvs_flush kept {foreign:?}"
+    );
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+    // without it the foreign service survives the start (and, by default, the stop)
+    for (flush, kept) in [
+        (FlushOnStop::Disabled, true),
+        (FlushOnStop::Vs, true),
+        (FlushOnStop::Full, false),
+    ] {
+        let r = start(with(&|g| g.lvs_flush_on_stop = flush), Options::default());
+        let foreign = add_foreign(&r.fake);
+        let fake = r.fake.clone();
+        eventually("cold start", || dests(&fake).len() == 1).await;
+        assert!(
+            services(&fake).contains(&foreign),
+            "{flush:?}: start removed it"
+        );
+        r.shutdown.send(true).unwrap();
+        r.task.await.unwrap().unwrap();
+        let left = services(&fake);
+        let want = if kept { vec![foreign] } else { vec![] };
+        assert_eq!(left, want, "{flush:?}: after stop");
+    }
 }
 
 /// `config(n)` without its virtual servers: the global LVS settings stay.

@@ -148,6 +148,21 @@ impl P<'_> {
                 "process_monitor_rcv_bufs_force" => {
                     set(&mut g.netlink_bufs.process_monitor.force, p.opt_bool(t))
                 }
+                "lvs_flush" => g.lvs_flush = p.flag(t),
+                "lvs_flush_on_stop" | "lvs_flush_onstop" => match t.get(1) {
+                    None => g.lvs_flush_on_stop = FlushOnStop::Full,
+                    Some(w) if p.txt(*w) == "VS" => {
+                        p.no_more(t, 2);
+                        g.lvs_flush_on_stop = FlushOnStop::Vs;
+                    }
+                    Some(w) => {
+                        let s = p.txt(*w);
+                        p.problem(
+                            *w,
+                            format!("lvs_flush_on_stop: unknown type `{s}` (only VS; ignored)"),
+                        );
+                    }
+                },
                 "default_interface" => g.default_interface = p.string(t),
                 "vrrp_rx_bufs_policy" => p.rx_bufs_policy(t, &mut g.vrrp_rx_bufs),
                 "vrrp_rx_bufs_multiplier" => set(

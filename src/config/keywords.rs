@@ -139,6 +139,9 @@ pub const GLOBAL: Table = Table {
         "vrrp_rx_bufs_policy",
         "vrrp_rx_bufs_multiplier",
         "default_interface",
+        "lvs_flush",
+        "lvs_flush_on_stop",
+        "lvs_flush_onstop",
     ],
     unsupported: &[
         // Firewall rules (no_accept, IGMP/MLD on VMACs) and fwmarks for groups.
@@ -148,9 +151,6 @@ pub const GLOBAL: Table = Table {
         "nftables_ipvs_start_fwmark",
         "disable_local_igmp",
         // The IPVS table at start and stop.
-        "lvs_flush",
-        "lvs_flush_on_stop",
-        "lvs_flush_onstop",
         // VRRP behaviour.
         "dynamic_interfaces",
         "vrrp_min_garp",

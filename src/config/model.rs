@@ -184,10 +184,28 @@ pub struct GlobalDefs {
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
     pub vrrp_rx_bufs: RxBufsPolicy,
+    /// `lvs_flush`: empty the whole IPVS table (others' entries too) when the LVS side
+    /// starts.
+    pub lvs_flush: bool,
+    /// `lvs_flush_on_stop [VS]`: what the LVS side removes when it stops.
+    pub lvs_flush_on_stop: FlushOnStop,
     /// `default_interface`: where static addresses without `dev` go (None: eth0).
     pub default_interface: Option<String>,
     /// `vrrp_rx_bufs_multiplier` (default 3).
     pub vrrp_rx_bufs_multiplier: u32,
+}
+
+/// What the LVS side removes from the IPVS table when it stops (without `-I`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum FlushOnStop {
+    /// Each virtual server lvsd manages (the default; keepalived removes each real
+    /// server then each virtual server, with the same result).
+    #[default]
+    Disabled,
+    /// `lvs_flush_on_stop`: the whole table, others' entries too.
+    Full,
+    /// `lvs_flush_on_stop VS`: each managed virtual server, whole.
+    Vs,
 }
 
 /// A socket's receive buffer as the file sets it: `BYTES` (0: the kernel's default) and
@@ -277,6 +295,8 @@ impl Default for GlobalDefs {
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,
             default_interface: None,
+            lvs_flush: false,
+            lvs_flush_on_stop: FlushOnStop::Disabled,
         }
     }
 }

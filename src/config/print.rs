@@ -259,6 +259,12 @@ fn global(w: &mut W, g: &GlobalDefs) {
         w.flag(&format!("{name}_rcv_bufs_force"), buf.force);
     }
     w.opt("default_interface", &g.default_interface, |s| q(s));
+    w.flag("lvs_flush", g.lvs_flush);
+    match g.lvs_flush_on_stop {
+        FlushOnStop::Disabled => {}
+        FlushOnStop::Full => w.line("lvs_flush_on_stop"),
+        FlushOnStop::Vs => w.line("lvs_flush_on_stop VS"),
+    }
     let rx = &g.vrrp_rx_bufs;
     if rx.mtu {
         w.line("vrrp_rx_bufs_policy MTU");

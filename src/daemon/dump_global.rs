@@ -3,7 +3,7 @@
 //! none (process priorities, SNMP, D-Bus, netlink buffers). keepalived's nftables lines
 //! describe its build and are left out: lvsd does not use nftables.
 
-use crate::config::GlobalDefs;
+use crate::config::{FlushOnStop, GlobalDefs};
 
 /// Which process of keepalived the section is written for: only the VRRP process prints
 /// its default interface.
@@ -116,8 +116,15 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
             l(format!(" LVS syncd mcast ttl = {t}"));
         }
     }
-    l(" LVS flush = false".into());
-    l(" LVS flush on stop = disabled".into());
+    l(format!(" LVS flush = {}", tf(g.lvs_flush)));
+    l(format!(
+        " LVS flush on stop = {}",
+        match g.lvs_flush_on_stop {
+            FlushOnStop::Disabled => "disabled",
+            FlushOnStop::Full => "full",
+            FlushOnStop::Vs => "VS",
+        }
+    ));
     for (label, fifo) in [
         ("Global notify fifo", &g.notify_fifo),
         ("VRRP notify fifo", &g.vrrp_notify_fifo),

@@ -417,6 +417,20 @@ impl Reconciler {
         }
     }
 
+    /// Deletes every service in the kernel, lvsd's or not: `lvs_flush` at start,
+    /// `lvs_flush_on_stop` at exit. `why` ends the log line.
+    pub fn flush<B: IpvsBackend>(&mut self, backend: &mut B, why: &str) -> Result<Pass, B::Error> {
+        self.refresh(backend)?;
+        let ops: Vec<Op> = self
+            .actual
+            .services
+            .keys()
+            .map(|k| Op::DelService(*k))
+            .collect();
+        info!("Removing all {} IPVS services {why}", ops.len());
+        self.execute(backend, ops)
+    }
+
     /// Deletes every managed service present in the kernel (exit without `-I`).
     pub fn release<B: IpvsBackend>(&mut self, backend: &mut B) -> Result<Pass, B::Error> {
         self.refresh(backend)?;

@@ -9,7 +9,7 @@ use super::table::Table;
 use crate::alert::{Alert, MailSettings, Mailer};
 use crate::checkers::{CheckerEvent, CheckerId};
 use crate::config::model::RcvBuf;
-use crate::config::Config;
+use crate::config::{Config, FlushOnStop};
 use crate::daemon::backoff::{human, Retry};
 use crate::daemon::Control;
 use crate::ipvs::client::IpvsClient;
@@ -178,6 +178,8 @@ struct Kernel<B> {
 enum Job {
     Update(Table, Vec<ServiceKey>),
     Release,
+    /// The whole table; the text says why (for the log).
+    Flush(&'static str),
 }
 
 /// Runs `call` on the blocking pool with the kernel side and `carried` (moved there and
@@ -211,6 +213,7 @@ where
     let (kernel, _) = on_blocking_pool(kernel, job, |k, job| match job {
         Job::Update(t, scope) => k.rec.update(&mut k.backend, t, scope),
         Job::Release => k.rec.release(&mut k.backend),
+        Job::Flush(why) => k.rec.flush(&mut k.backend, why),
     })
     .await?;
     Ok(kernel)
@@ -422,6 +425,9 @@ where
         rec: Reconciler::new(),
     };
     apply_globals(&mut kernel.backend, &config, None);
+    if config.global.lvs_flush {
+        kernel = kernel_job(kernel, Job::Flush("at start (lvs_flush)")).await?;
+    }
     tracing::debug!("LVS start: state built in {state_built:.1?}");
     (kernel, state) = full_pass(kernel, state).await?;
     info!(
@@ -524,6 +530,8 @@ where
     drop(events);
     if ctl.opts.dont_release_ipvs {
         info!("Leaving the IPVS table in place (-I)");
+    } else if cfg.global.lvs_flush_on_stop == FlushOnStop::Full {
+        kernel_job(kernel, Job::Flush("on stop (lvs_flush_on_stop)")).await?;
     } else {
         kernel_job(kernel, Job::Release).await?;
     }
