@@ -68,8 +68,9 @@ fn table(block: &str) -> Option<&'static Table> {
 /// sit in, which must name their opening keyword as not supported.
 fn enclosing(block: &str) -> Option<&'static Table> {
     match block {
-        "track_group" | "track_file" | "vrrp_track_process" | "bfd_instance" | "garp_group"
-        | "SSL" => Some(&keywords::TOP),
+        "track_group" | "track_file" | "vrrp_track_process" | "bfd_instance" | "SSL" => {
+            Some(&keywords::TOP)
+        }
         "BFD_CHECK" => Some(&keywords::RS),
         _ => None,
     }

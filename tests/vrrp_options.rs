@@ -1,7 +1,8 @@
 //! keepalived 2.2.7's VRRP tuning options on the wire (issue 13 §2), lvsd and Debian's
 //! keepalived each run as the subject with the same file, facing keepalived:
 //!
-//! * `vrrp_garp_interval`: the gratuitous ARPs of a burst are spaced by the interval;
+//! * `vrrp_garp_interval`: the gratuitous ARPs of a burst are spaced by the interval (or
+//!   by the `garp_group` of the interface);
 //! * `garp_lower_prio_repeat` / `garp_lower_prio_delay`: a master that hears a
 //!   lower-priority advert sends a burst at once and another after the delay;
 //! * `lower_prio_no_advert`: and does not answer it with an advert;
@@ -58,17 +59,27 @@ fn gaps(ts: &[SystemTime]) -> Vec<f64> {
 
 // ---- vrrp_garp_interval -----------------------------------------------------------------
 
-/// (GARPs of the takeover burst, their gaps) for `subject` alone as master.
-fn garp_interval_run(subject: Kind) -> (usize, Vec<f64>) {
+/// (GARPs of the takeover burst, their gaps) for `subject` alone as master; the pacing
+/// of 0.25 s comes from `vrrp_garp_interval`, or from a `garp_group` of eth0 (the global
+/// setting then 0.05 s).
+fn garp_interval_run(subject: Kind, group: bool) -> (usize, Vec<f64>) {
     let lab = Lab::new("gi", 1);
     let a = lab.node(0).clone();
     let cap = lab.capture();
+    let interval = if group { "0.05" } else { "0.25" };
     let c = conf(
         "S",
         150,
-        "  vrrp_garp_interval 0.25\n  vrrp_garp_master_repeat 4\n  vrrp_garp_master_delay 0",
+        &format!(
+            "  vrrp_garp_interval {interval}\n  vrrp_garp_master_repeat 4\n  vrrp_garp_master_delay 0"
+        ),
         "",
     );
+    let c = if group {
+        format!("garp_group {{\n  garp_interval 0.25\n  interfaces {{\n    eth0\n  }}\n}}\n{c}")
+    } else {
+        c
+    };
     let t0 = SystemTime::now();
     let d = lab.spawn(0, subject, "s", &c);
     let mac = mac_of(&a.ns, "eth0").expect("mac");
@@ -85,8 +96,17 @@ fn garp_interval_run(subject: Kind) -> (usize, Vec<f64>) {
 
 #[test]
 fn garp_interval_spaces_the_burst_as_keepalived() {
-    let (kn, kg) = garp_interval_run(Kind::Keepalived);
-    let (ln, lg) = garp_interval_run(Kind::Lvsd);
+    check_garp_spacing(false);
+}
+
+#[test]
+fn garp_group_spaces_its_interfaces_as_keepalived() {
+    check_garp_spacing(true);
+}
+
+fn check_garp_spacing(group: bool) {
+    let (kn, kg) = garp_interval_run(Kind::Keepalived, group);
+    let (ln, lg) = garp_interval_run(Kind::Lvsd, group);
     eprintln!("keepalived: {kn} GARPs, gaps {kg:?}; lvsd: {ln} GARPs, gaps {lg:?}");
     assert!(
         kn >= 2,

@@ -2,12 +2,11 @@
 
 use super::build::{InstanceSpans, P};
 use super::build_track::RefKind;
+use super::build_vrrp_opts::MICRO;
 use super::keywords;
 use super::lexer::Tok;
 use super::model::*;
 use std::time::Duration;
-
-const MICRO: Duration = Duration::from_micros(1);
 
 impl P<'_> {
     pub(crate) fn global_defs(&mut self, open: Tok) {

@@ -2,8 +2,12 @@
 //! start-up delay, real-time scheduling), read as keepalived 2.2.7 reads them.
 
 use super::build::P;
+use super::keywords;
 use super::lexer::Tok;
-use super::model::{RcvBuf, RxBufsPolicy};
+use super::model::{GarpGroup, RcvBuf, RxBufsPolicy};
+
+/// keepalived's least interval (its timers count microseconds).
+pub(crate) const MICRO: Duration = Duration::from_micros(1);
 use std::time::Duration;
 
 /// `sched_get_priority_max(SCHED_RR)` on Linux.
@@ -121,6 +125,56 @@ impl P<'_> {
             pol.advert = false;
         }
     }
+
+    /// `garp_group { … }` (top level). An interface already in an earlier group stays
+    /// there (a warning); a group without interfaces is ignored, as keepalived does.
+    pub(crate) fn garp_group(&mut self, toks: &[Tok], opens: bool) {
+        self.no_more(toks, 1);
+        if !self.need_block(toks, opens) {
+            return;
+        }
+        let mut g = GarpGroup::default();
+        let mut named: Vec<Tok> = Vec::new();
+        self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
+            "garp_interval" => g.garp_interval = p.interval(t, MICRO),
+            "gna_interval" => g.gna_interval = p.interval(t, MICRO),
+            "interface" => {
+                if let Some(n) = p.arg(t, 1) {
+                    p.no_more(t, 2);
+                    named.push(n);
+                }
+            }
+            "interfaces" => {
+                if p.need_block(t, opens) {
+                    p.block(t[0], |_, l, _| named.extend_from_slice(l));
+                }
+            }
+            _ => p.unknown(t, opens, &keywords::GARP_GROUP),
+        });
+        for n in named {
+            let name = self.txt(n).to_string();
+            let taken = self
+                .config
+                .global
+                .garp_groups
+                .iter()
+                .any(|o| o.interfaces.contains(&name))
+                || g.interfaces.contains(&name);
+            if taken {
+                self.problem(
+                    n,
+                    format!("garp_group: interface {name} is already in a garp_group (ignored)"),
+                );
+            } else {
+                g.interfaces.push(name);
+            }
+        }
+        if g.interfaces.is_empty() {
+            self.problem(toks[0], "garp_group has no interfaces (ignored)");
+            return;
+        }
+        self.config.global.garp_groups.push(g);
+    }
 }
 
 #[cfg(test)]
@@ -180,5 +234,28 @@ mod tests {
         );
         let (_, w) = global("vrrp_rx_bufs_multiplier 0");
         assert!(w[0].contains("out of range"), "{w:?}");
+    }
+
+    #[test]
+    fn garp_groups_pace_their_interfaces() {
+        let text = "global_defs {\n vrrp_garp_interval 0.5\n}\n\
+                    garp_group {\n garp_interval 0.01\n gna_interval 0.02\n \
+                    interfaces {\n  eth0\n  eth1\n }\n}\n\
+                    garp_group {\n garp_interval 0.03\n interface eth1\n}\n\
+                    garp_group {\n gna_interval 0.03\n}\n";
+        let l = parse_str(text, Path::new("t.conf"), "x").expect("loads");
+        let w: Vec<String> = l.warnings.iter().map(|d| d.to_string()).collect();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(
+            w[0].contains("interface eth1 is already in a garp_group"),
+            "{w:?}"
+        );
+        assert!(w[1].contains("garp_group has no interfaces"), "{w:?}");
+        let g = &l.config.global;
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(g.garp_pacing("eth0"), (ms(10), ms(20)));
+        assert_eq!(g.garp_pacing("eth1"), (ms(10), ms(20)));
+        // an interface in no group keeps the global settings
+        assert_eq!(g.garp_pacing("eth2"), (ms(500), ms(0)));
     }
 }

@@ -57,6 +57,7 @@ pub const TOP: Table = Table {
         "track_file",
         "vrrp_track_file",
         "vrrp_track_process",
+        "garp_group",
     ],
     unsupported: &[
         "net_namespace_ipvs",
@@ -67,7 +68,6 @@ pub const TOP: Table = Table {
         "interface_up_down_delays",
         "track_group",
         "bfd_instance",
-        "garp_group",
         "SSL",
     ],
 };
@@ -217,6 +217,12 @@ pub const GLOBAL: Table = Table {
         "random_seed",
         "umask",
     ],
+};
+
+pub const GARP_GROUP: Table = Table {
+    name: "garp_group",
+    supported: &["garp_interval", "gna_interval", "interface", "interfaces"],
+    unsupported: &[],
 };
 
 pub const VRRP_SCRIPT: Table = Table {
@@ -550,6 +556,7 @@ pub const URL: Table = Table {
 pub const ALL: &[&Table] = &[
     &TOP,
     &GLOBAL,
+    &GARP_GROUP,
     &VRRP_SCRIPT,
     &TRACK_FILE,
     &TRACK_PROCESS,

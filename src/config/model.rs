@@ -184,6 +184,8 @@ pub struct GlobalDefs {
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
     pub vrrp_rx_bufs: RxBufsPolicy,
+    /// `garp_group {}` blocks (top level): gratuitous ARP/NA pacing per interface.
+    pub garp_groups: Vec<GarpGroup>,
     /// `lvs_flush`: empty the whole IPVS table (others' entries too) when the LVS side
     /// starts.
     pub lvs_flush: bool,
@@ -193,6 +195,33 @@ pub struct GlobalDefs {
     pub default_interface: Option<String>,
     /// `vrrp_rx_bufs_multiplier` (default 3).
     pub vrrp_rx_bufs_multiplier: u32,
+}
+
+/// `garp_group { garp_interval T gna_interval T interface IF | interfaces { IF … } }`:
+/// the pacing of gratuitous ARPs / unsolicited NAs on those interfaces, in place of the
+/// global `vrrp_garp_interval` / `vrrp_gna_interval` (unset here: back to back).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GarpGroup {
+    pub garp_interval: Option<Duration>,
+    pub gna_interval: Option<Duration>,
+    pub interfaces: Vec<String>,
+}
+
+impl GlobalDefs {
+    /// The (ARP, NA) pacing on `ifname`: its garp_group's, else the global settings.
+    pub fn garp_pacing(&self, ifname: &str) -> (Duration, Duration) {
+        match self
+            .garp_groups
+            .iter()
+            .find(|g| g.interfaces.iter().any(|i| i == ifname))
+        {
+            Some(g) => (
+                g.garp_interval.unwrap_or_default(),
+                g.gna_interval.unwrap_or_default(),
+            ),
+            None => (self.vrrp_garp_interval, self.vrrp_gna_interval),
+        }
+    }
 }
 
 /// What the LVS side removes from the IPVS table when it stops (without `-I`).
@@ -295,6 +324,7 @@ impl Default for GlobalDefs {
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,
             default_interface: None,
+            garp_groups: Vec::new(),
             lvs_flush: false,
             lvs_flush_on_stop: FlushOnStop::Disabled,
         }

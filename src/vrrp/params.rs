@@ -509,8 +509,8 @@ impl InstanceParams {
                     .garp_master_refresh_repeat
                     .unwrap_or(global.vrrp_garp_master_refresh_repeat),
             },
-            garp_interval: global.vrrp_garp_interval,
-            gna_interval: global.vrrp_gna_interval,
+            garp_interval: global.garp_pacing(&inst.interface).0,
+            gna_interval: global.garp_pacing(&inst.interface).1,
             lower_prio: lower_prio(inst, global, strict, &mut warnings),
             higher_prio_send_advert: match inst.higher_prio_send_advert {
                 Some(true) if strict => {
