@@ -3,7 +3,7 @@
 
 use super::io::{Clock, VrrpIo};
 use super::Runtime;
-use crate::daemon::report::{DumpKind, DumpRequest};
+use crate::control::report::{DumpKind, DumpRequest};
 use crate::vrrp::dump::{self, Counters};
 use crate::vrrp::state::State;
 
@@ -43,9 +43,9 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             let views = self.views();
             match req.kind {
                 DumpKind::Data => {
-                    let mut s = crate::daemon::dump_global::global_section(
+                    let mut s = crate::control::dump_global::global_section(
                         &self.side.config.global,
-                        crate::daemon::dump_global::Part::Vrrp,
+                        crate::control::dump_global::Part::Vrrp,
                     );
                     s.push_str(&dump::data(
                         &views,

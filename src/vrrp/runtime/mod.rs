@@ -30,8 +30,8 @@ pub use addresses::AddrJob;
 pub use io::{Clock, InstSetup, RealClock, RealIo, TokioClock, VrrpIo};
 
 use crate::config::{Config, VrrpScript};
-use crate::daemon::report::{self, DumpRequest};
-use crate::daemon::Control;
+use crate::control::report::{self, DumpRequest};
+use crate::control::Control;
 use crate::script::Script;
 use crate::vrrp::dump::Counters;
 use crate::vrrp::garp;
