@@ -6,15 +6,18 @@
 //! through one [`Clock`]: [`run`] gives the real ones, tests a fake ([`run_with`]).
 //!
 //! ```text
-//!  sockets ─(rx, packet)─┐          ┌──────────── run_with loop ────────────┐
-//!  links ──── LinkEvent ─┤          │ decode → Coordinator::handle(now, ev)  │
-//!  scripts ─ (name, ok) ─┼─ Inputs ▶│ perform(outputs):                      │
-//!  trackers ──── Event ──┤          │   adverts ──────────▶ VrrpIo::send_advert
-//!  dumps ── DumpRequest ─┘          │   VIPs, routes, GARP ▶ VrrpIo::addr_job ─▶ address
-//!  Control: reload, shutdown ──────▶│   notify ───────────▶ VrrpIo::notify      worker
-//!  Clock: deadlines ───────────────▶│   (reload.rs plans reloads, dumps.rs    (one per
-//!                                   │    answers dumps)                       instance)
-//!                                   └────────────────────────────────────────┘
+//!  socket readers ─ (rx, packet) ─┐
+//!  link watcher ──── LinkEvent ───┤      ┌─ run_with: one task ───────────────────┐
+//!  vrrp_script runners (name, ok) ┼─────▶│ Coordinator::handle(now, event)        │
+//!  track_file / _process ─ Event ─┤      │ perform(outputs) through VrrpIo:       │
+//!  dump registry ─ DumpRequest ───┘      │   send_advert ─────────────▶ sockets   │
+//!  Control: reload, shutdown ───────────▶│   addr_job ─▶ address worker (a task   │
+//!  Clock: next deadline ────────────────▶│     per instance: VIPs, routes, GARP)  │
+//!                                        │   notify ──▶ notifier queues (scripts, │
+//!                                        │     fifo, mail)                        │
+//!                                        │ reload.rs: plan, then rebuild          │
+//!                                        │ dumps.rs: answer the dump registry     │
+//!                                        └────────────────────────────────────────┘
 //! ```
 //!
 //! Slow work never runs in the loop: VIP changes and gratuitous ARP bursts go to one
