@@ -1,6 +1,6 @@
 //! Reloads. [`plan`] says what a new configuration changes for the VRRP side (nothing,
 //! priorities only, or the instances), [`address_jobs`] what address work follows a
-//! rebuild; both are I/O-free. [`Runtime::reload`] applies them.
+//! rebuild; both are I/O-free. `Runtime::reload` applies them.
 
 use super::addresses::AddrJob;
 use super::io::{Clock, VrrpIo};
