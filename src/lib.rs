@@ -5,6 +5,7 @@ pub mod alert;
 pub mod checkers;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod ipvs;
 pub mod lvs;

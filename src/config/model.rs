@@ -616,6 +616,23 @@ pub struct VrrpInstance {
     pub check_unicast_src: bool,
 }
 
+/// The advert interval VRRP `version` sends for `advert_int`, in centiseconds, and whether
+/// it is `advert_int` exactly. Version 2 sends whole seconds, 1-255 (the nearest is used);
+/// version 3 hundredths of a second, 0.01-40.95 s (clamped). The one home of this rule:
+/// validation warns with it, the VRRP parameters use it.
+pub fn advert_interval_cs(version: u8, advert_int: Duration) -> (u16, bool) {
+    let cs = (advert_int.as_millis() / 10).min(u128::from(u16::MAX)) as u16;
+    let used = if version == 2 {
+        ((u32::from(cs) + 50) / 100).clamp(1, 255) as u16 * 100
+    } else {
+        cs.clamp(1, 0x0fff)
+    };
+    (
+        used,
+        Duration::from_millis(u64::from(used) * 10) == advert_int,
+    )
+}
+
 impl VrrpInstance {
     /// An instance as keepalived 2.2.7 starts one before reading its block: BACKUP,
     /// priority 100, advert_int 1 s, everything else unset.
@@ -1560,6 +1577,25 @@ pub mod defaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advert_interval_rule() {
+        let ms = Duration::from_millis;
+        // v2: whole seconds 1-255, the nearest used.
+        assert_eq!(advert_interval_cs(2, ms(1000)), (100, true));
+        assert_eq!(advert_interval_cs(2, ms(1500)), (200, false));
+        assert_eq!(advert_interval_cs(2, ms(1004)), (100, false));
+        assert_eq!(advert_interval_cs(2, ms(0)), (100, false));
+        assert_eq!(advert_interval_cs(2, ms(300_000)), (25_500, false));
+        // Beyond u16 centiseconds: no overflow.
+        assert_eq!(advert_interval_cs(2, ms(700_000)), (25_500, false));
+        // v3: hundredths, 0.01-40.95 s.
+        assert_eq!(advert_interval_cs(3, ms(250)), (25, true));
+        assert_eq!(advert_interval_cs(3, ms(40_950)), (4095, true));
+        assert_eq!(advert_interval_cs(3, ms(41_000)), (4095, false));
+        assert_eq!(advert_interval_cs(3, ms(15)), (1, false));
+        assert_eq!(advert_interval_cs(3, ms(0)), (1, false));
+    }
 
     fn rs() -> RealServer {
         RealServer::new(IpAddr::from([10, 0, 0, 1]), Some(80))

@@ -7,7 +7,6 @@ use super::build::InstanceSpans;
 use super::diag::Diagnostic;
 use super::model::*;
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 pub fn validate(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
     mend(c, spans, diags);
@@ -357,14 +356,7 @@ fn check(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         let version = i.effective_version(&c.global);
         if let Some(at) = &sp.advert_int {
             let shown = super::print::seconds(i.advert_int);
-            let cs = i.advert_int.as_micros();
-            let bad = if version == 2 {
-                i.advert_int.subsec_micros() != 0 || !(1..=255).contains(&i.advert_int.as_secs())
-            } else {
-                cs % 10_000 != 0
-                    || !(Duration::from_millis(10)..=Duration::from_millis(40_950))
-                        .contains(&i.advert_int)
-            };
+            let bad = !super::model::advert_interval_cs(version, i.advert_int).1;
             if bad {
                 let range = if version == 2 {
                     "VRRP version 2 needs whole seconds 1-255"

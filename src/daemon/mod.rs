@@ -6,12 +6,13 @@
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
 pub mod backoff;
-pub mod dump_global;
 pub mod logging;
 pub mod netns;
 pub mod pidfile;
-pub mod report;
 pub mod signals;
+
+// What the sides share with the daemon lives in a leaf module the sides import.
+pub use crate::control::{dump_global, report, Control};
 
 use crate::cli::Options;
 use crate::config::Config;
@@ -21,16 +22,6 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// What a running side (VRRP or LVS) is told by the daemon.
-#[derive(Clone)]
-pub struct Control {
-    pub opts: Arc<Options>,
-    /// The newest accepted configuration; `changed()` fires on each reload.
-    pub reload: watch::Receiver<Arc<Config>>,
-    /// Turns true once, when the daemon is asked to stop.
-    pub shutdown: watch::Receiver<bool>,
-}
 
 /// How long the sides get to resign, release addresses and run notify_stop on SIGTERM.
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);

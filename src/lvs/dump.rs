@@ -4,7 +4,7 @@
 
 use super::state::LvsState;
 use crate::config::model::{LbKind, Protocol, VirtualServer, VsKey};
-use crate::daemon::dump_global::{global_section, Part};
+use crate::control::dump_global::{global_section, Part};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 

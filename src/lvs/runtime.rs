@@ -10,8 +10,8 @@ use crate::alert::{Alert, MailSettings, Mailer};
 use crate::checkers::{CheckerEvent, CheckerId};
 use crate::config::model::RcvBuf;
 use crate::config::{Config, FlushOnStop};
+use crate::control::Control;
 use crate::daemon::backoff::{human, Retry};
-use crate::daemon::Control;
 use crate::ipvs::client::IpvsClient;
 use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey};
 use std::collections::HashMap;
@@ -447,7 +447,7 @@ where
     let mut retry = tokio::time::interval(RETRY_INTERVAL);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reload_open = true;
-    let mut dump_rx = crate::daemon::report::register(crate::daemon::report::Side::Checker);
+    let mut dump_rx = crate::control::report::register(crate::control::report::Side::Checker);
 
     loop {
         if *ctl.shutdown.borrow() {

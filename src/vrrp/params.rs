@@ -377,26 +377,17 @@ impl InstanceParams {
             warnings.push("VRRPv2 has no IPv6: using version 3".to_string());
             version = Version::V3;
         }
-        let cs = (inst.advert_int.as_millis() / 10).min(u128::from(u16::MAX)) as u16;
-        let advert_cs = match version {
-            Version::V2 => {
-                let secs = (cs + 50) / 100;
-                let secs = secs.clamp(1, 255);
-                if secs * 100 != cs {
-                    warnings.push(format!(
-                        "VRRPv2 advert_int must be whole seconds: using {secs} s"
-                    ));
-                }
-                secs * 100
-            }
-            Version::V3 => {
-                let c = cs.clamp(1, packet::MAX_V3_INTERVAL_CS);
-                if c != cs {
-                    warnings.push(format!("advert_int out of range: using {} cs", c));
-                }
-                c
-            }
-        };
+        let (advert_cs, exact) =
+            crate::config::model::advert_interval_cs(version.number(), inst.advert_int);
+        if !exact {
+            warnings.push(match version {
+                Version::V2 => format!(
+                    "VRRPv2 advert_int must be whole seconds: using {} s",
+                    advert_cs / 100
+                ),
+                Version::V3 => format!("advert_int out of range: using {advert_cs} cs"),
+            });
+        }
         let strict = inst.strict_mode.unwrap_or(global.vrrp_strict);
         // keepalived's order: strict mode, then version 3, then an empty password.
         let auth = match (&inst.authentication, version) {

@@ -1,0 +1,70 @@
+//! The runtime's answers to dump requests (SIGUSR1, SIGUSR2, SIGJSON): the text of
+//! keepalived's files, formatted in [`crate::vrrp::dump`] from the instances' views.
+
+use super::io::{Clock, VrrpIo};
+use super::Runtime;
+use crate::control::report::{DumpKind, DumpRequest};
+use crate::vrrp::dump::{self, Counters};
+use crate::vrrp::state::State;
+
+impl<I: VrrpIo, C: Clock> Runtime<I, C> {
+    /// What the dump files show of each instance.
+    fn views(&self) -> Vec<dump::View<'_>> {
+        let coord = &self.side.coord;
+        let wall_now = std::time::SystemTime::now();
+        let now = self.clock.now();
+        coord
+            .instances()
+            .iter()
+            .zip(&self.side.io)
+            .enumerate()
+            .map(|(i, (inst, io))| dump::View {
+                inst,
+                sync_group: coord
+                    .group_of(i)
+                    .and_then(|g| coord.groups().get(g))
+                    .map(|g| g.name.as_str()),
+                last_transition: io.last_transition,
+                read_timeout: inst
+                    .next_deadline()
+                    .map(|d| wall_now + d.saturating_duration_since(now)),
+                src_ip: io.src,
+                fds: self.io.fds(&io.handle),
+                rx_buf: self.io.rx_buf(&io.handle),
+                vipset: inst.state() == State::Master,
+                counters: Counters::combine(&io.counters, inst.stats(), &io.rx_base),
+            })
+            .collect()
+    }
+
+    /// Answers a dump request with the text of keepalived's file; STATS_CLEAR zeroes the
+    /// counters once the text is made.
+    pub(super) fn dump(&mut self, req: DumpRequest) {
+        let text = {
+            let views = self.views();
+            match req.kind {
+                DumpKind::Data => {
+                    let mut s = crate::control::dump_global::global_section(
+                        &self.side.config.global,
+                        crate::control::dump_global::Part::Vrrp,
+                    );
+                    s.push_str(&dump::data(
+                        &views,
+                        self.side.coord.groups(),
+                        &self.side.config.vrrp_scripts,
+                    ));
+                    Some(s)
+                }
+                DumpKind::Stats | DumpKind::StatsClear => Some(dump::stats(&views)),
+                DumpKind::Json => dump::json(&views),
+            }
+        };
+        if req.kind == DumpKind::StatsClear {
+            for (inst, io) in self.side.coord.instances().iter().zip(&mut self.side.io) {
+                io.counters = Counters::default();
+                io.rx_base = inst.stats().clone();
+            }
+        }
+        let _ = req.reply.send(text);
+    }
+}

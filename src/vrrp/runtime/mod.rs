@@ -1,0 +1,744 @@
+//! The VRRP side: a thin tokio loop around the I/O-free [`Coordinator`].
+//!
+//! receive → decode → `handle(now, event)` → perform the actions; timers → `handle`;
+//! link changes, script results → `handle`; shutdown → `handle`, then clean up.
+//! Everything the loop does to the system goes through one [`VrrpIo`] and its time
+//! through one [`Clock`]: [`run`] gives the real ones, tests a fake ([`run_with`]).
+//!
+//! ```text
+//!  socket readers ─ (rx, packet) ─┐
+//!  link watcher ──── LinkEvent ───┤      ┌─ run_with: one task ───────────────────┐
+//!  vrrp_script runners (name, ok) ┼─────▶│ Coordinator::handle(now, event)        │
+//!  track_file / _process ─ Event ─┤      │ perform(outputs) through VrrpIo:       │
+//!  dump registry ─ DumpRequest ───┘      │   send_advert ─────────────▶ sockets   │
+//!  Control: reload, shutdown ───────────▶│   addr_job ─▶ address worker (a task   │
+//!  Clock: next deadline ────────────────▶│     per instance: VIPs, routes, GARP)  │
+//!                                        │   notify ──▶ notifier queues (scripts, │
+//!                                        │     fifo, mail)                        │
+//!                                        │ reload.rs: plan, then rebuild          │
+//!                                        │ dumps.rs: answer the dump registry     │
+//!                                        └────────────────────────────────────────┘
+//! ```
+//!
+//! Slow work never runs in the loop: VIP changes and gratuitous ARP bursts go to one
+//! ordered worker per instance (addresses.rs), notify scripts to the notifier's queues,
+//! so adverts keep their timing whatever the kernel or the scripts do.
+
+mod addresses;
+mod dumps;
+mod io;
+pub mod reload;
+
+pub use addresses::AddrJob;
+pub use io::{Clock, InstSetup, RealClock, RealIo, TokioClock, VrrpIo};
+
+use crate::config::{Config, VrrpScript};
+use crate::control::report::{self, DumpRequest};
+use crate::control::Control;
+use crate::script::Script;
+use crate::vrrp::dump::Counters;
+use crate::vrrp::garp;
+use crate::vrrp::link::{self, LinkEvent, Netlink};
+use crate::vrrp::notify::{NotifyState, StateChange, Who};
+use crate::vrrp::packet::{Advert, DropReason, RxMeta, RxStats};
+use crate::vrrp::params::{Auth, InstanceParams};
+use crate::vrrp::routes::NetItem;
+use crate::vrrp::socket::Received;
+use crate::vrrp::state::{Action, Event, State};
+use crate::vrrp::sync_group::{Coordinator, Output, Target};
+use crate::vrrp::syncd;
+use crate::vrrp::vip::VipSpec;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// The runtime's bookkeeping for one instance, around the adapter's handle.
+struct InstIo<H> {
+    /// The receive socket's number (see [`InstSetup::rx`]).
+    rx: usize,
+    handle: H,
+    src: Option<IpAddr>,
+    vips: Vec<VipSpec>,
+    /// virtual_routes and virtual_rules, interfaces resolved.
+    net: Vec<NetItem>,
+    send_errors: u64,
+    sent: u64,
+    /// keepalived's counters kept here (adverts sent, transitions, priority 0, packet-level
+    /// drops); the state machine's receive counts are added at dump time.
+    counters: Counters,
+    /// The state machine's receive counts when the counters were last cleared.
+    rx_base: RxStats,
+    /// When the instance last changed state (its start before that).
+    last_transition: std::time::SystemTime,
+    /// The IP id of the last AH advert (keepalived: 1, 2, ... per advert, never 0).
+    ip_id: u16,
+}
+
+impl<H> InstIo<H> {
+    fn new(s: InstSetup<H>) -> InstIo<H> {
+        InstIo {
+            rx: s.rx,
+            handle: s.handle,
+            src: s.src,
+            vips: s.vips,
+            net: s.net,
+            send_errors: 0,
+            sent: 0,
+            counters: Counters::default(),
+            rx_base: RxStats::default(),
+            last_transition: std::time::SystemTime::now(),
+            ip_id: 0,
+        }
+    }
+
+    /// The IP id for the next AH advert.
+    fn next_ip_id(&mut self) -> u16 {
+        self.ip_id = self.ip_id.wrapping_add(1).max(1);
+        self.ip_id
+    }
+}
+
+/// The bytes to send for one advert to `dst`: the VRRP message, or with AH the whole IPv4
+/// datagram (the AH socket includes the header). `ip_id` is used by AH only.
+fn encode_advert(
+    adv: &Advert,
+    p: &InstanceParams,
+    src: IpAddr,
+    dst: IpAddr,
+    ip_id: u16,
+) -> Result<Vec<u8>, String> {
+    match (p.auth, src, dst) {
+        (Auth::Ah(key), IpAddr::V4(s), IpAddr::V4(d)) if adv.ah.is_some() => adv
+            .encode_ah(s, d, ip_id, &key, p.is_unicast())
+            .map_err(|e| e.to_string()),
+        _ => adv
+            .encode(src, dst, p.checksum_form)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Everything built from one configuration.
+struct Side<H> {
+    config: Arc<Config>,
+    coord: Coordinator,
+    io: Vec<InstIo<H>>,
+}
+
+struct Runtime<I: VrrpIo, C: Clock> {
+    io: I,
+    clock: C,
+    opts_dont_release: bool,
+    rx_stats: RxStats,
+    side: Side<I::Inst>,
+    /// The IPVS sync daemon last asked of the adapter.
+    syncd_want: Option<crate::ipvs::SyncDaemon>,
+    /// No event is handed to the state machines with an earlier time than this (the end of
+    /// the previous event's handling): kernel receive stamps may be older.
+    clock_floor: Instant,
+    /// Shutting down: with -V, routes and rules stay (as VIPs).
+    stopping: bool,
+}
+
+/// The runtime's inputs besides [`Control`].
+pub struct Inputs {
+    /// Received adverts, with the number of the socket they came in on.
+    pub packets: mpsc::Receiver<(usize, Received)>,
+    pub links: mpsc::UnboundedReceiver<LinkEvent>,
+    /// vrrp_script results: (script name, success).
+    pub scripts: mpsc::Receiver<(String, bool)>,
+    /// track_file and track_process readings.
+    pub tracks: mpsc::Receiver<Event>,
+    pub dumps: mpsc::UnboundedReceiver<DumpRequest>,
+}
+
+/// The monotonic time at which the kernel received a packet it stamped `at` (wall clock):
+/// `now` minus the packet's age, never before `floor`. Without a stamp, or with an
+/// implausible one (in the future, or older than a second: a clock step), `now`.
+fn arrival_time(
+    at: Option<std::time::SystemTime>,
+    now: Instant,
+    wall_now: std::time::SystemTime,
+    floor: Instant,
+) -> Instant {
+    let age = at.and_then(|at| wall_now.duration_since(at).ok());
+    match age {
+        Some(age) if age <= Duration::from_secs(1) => {
+            now.checked_sub(age).map_or(now, |t| t.max(floor).min(now))
+        }
+        _ => now,
+    }
+}
+
+/// Runs the VRRP side until shutdown, on the real system.
+pub async fn run(ctl: Control) -> anyhow::Result<()> {
+    let config = ctl.reload.borrow().clone();
+    let nl = Netlink::connect(config.global.netlink_bufs.vrrp_cmd)?;
+    let (pkt_tx, packets) = mpsc::channel(1024);
+    let (script_tx, scripts) = mpsc::channel(256);
+    let (track_tx, tracks) = mpsc::channel(256);
+    let inputs = Inputs {
+        packets,
+        links: link::watch_links(config.global.netlink_bufs.vrrp_monitor)?,
+        scripts,
+        tracks,
+        dumps: report::register(report::Side::Vrrp),
+    };
+    let io = RealIo::new(
+        nl,
+        &config,
+        ctl.opts.dont_release_vrrp,
+        pkt_tx,
+        script_tx,
+        track_tx,
+    );
+    run_with(ctl, io, RealClock::new()?, inputs).await
+}
+
+/// Runs the VRRP side until shutdown with `io` and `clock`: the whole runtime, whatever
+/// performs its effects.
+pub async fn run_with<I: VrrpIo, C: Clock>(
+    mut ctl: Control,
+    io: I,
+    clock: C,
+    inputs: Inputs,
+) -> anyhow::Result<()> {
+    let Inputs {
+        packets: mut pkt_rx,
+        links: mut link_rx,
+        scripts: mut script_rx,
+        tracks: mut track_rx,
+        dumps: mut dump_rx,
+    } = inputs;
+    let config = ctl.reload.borrow_and_update().clone();
+    let mut rt = Runtime {
+        io,
+        clock: clock.clone(),
+        opts_dont_release: ctl.opts.dont_release_vrrp,
+        rx_stats: RxStats::default(),
+        side: Side {
+            config: config.clone(),
+            coord: Coordinator::new(Vec::new(), &[], &[])?,
+            io: Vec::new(),
+        },
+        clock_floor: clock.now(),
+        syncd_want: None,
+        stopping: false,
+    };
+    rt.build_side(config.clone()).await?;
+    rt.io.set_statics(None, &config).await;
+    rt.start().await;
+    rt.update_sync_daemon();
+
+    let g = &rt.side.config.global;
+    let mut auto_prio =
+        super::sched::AutoPriority::new(g.max_auto_priority, g.min_auto_priority_delay);
+    let rlimit_rt = g.vrrp_rlimit_rttime;
+    loop {
+        if *ctl.shutdown.borrow_and_update() {
+            break;
+        }
+        let deadline = rt.side.coord.next_deadline();
+        let sleep = async {
+            match deadline {
+                Some(d) => clock.sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            r = ctl.shutdown.changed() => {
+                if r.is_err() || *ctl.shutdown.borrow_and_update() {
+                    break;
+                }
+            }
+            _ = sleep => {
+                let now = clock.now();
+                if let Some(d) = deadline {
+                    super::sched::on_wake(&mut auto_prio, now.saturating_duration_since(d), rlimit_rt);
+                }
+                let outs = rt.side.coord.handle_all(now, Event::Timer);
+                rt.perform(outs).await;
+            }
+            Some((sock, pkt)) = pkt_rx.recv() => rt.packet(sock, pkt).await,
+            Some(ev) = link_rx.recv() => rt.link(ev).await,
+            Some((name, ok)) = script_rx.recv() => {
+                let outs = rt.side.coord.handle_all(clock.now(), Event::ScriptResult { name, ok });
+                rt.perform(outs).await;
+            }
+            Some(ev) = track_rx.recv() => {
+                let outs = rt.side.coord.handle_all(clock.now(), ev);
+                rt.perform(outs).await;
+            }
+            Some(req) = dump_rx.recv() => rt.dump(req),
+            r = ctl.reload.changed() => {
+                if r.is_err() { break; }
+                let cfg = ctl.reload.borrow_and_update().clone();
+                rt.reload(cfg).await;
+                rt.update_sync_daemon();
+            }
+        }
+        rt.clock_floor = clock.now();
+    }
+    rt.shutdown().await;
+    Ok(())
+}
+
+/// Resolves every instance's parameters (warnings logged).
+fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
+    let global = &config.global;
+    let mut params = Vec::new();
+    for inst in &config.instances {
+        let p = InstanceParams::from_config(inst, global, &config.vrrp_scripts)?;
+        for w in &p.warnings {
+            tracing::warn!("VRRP_Instance({}) {w}", p.name);
+        }
+        if inst.unicast_peers.is_empty() && inst.unicast_src_ip.is_some() {
+            tracing::warn!(
+                "VRRP_Instance({}) unicast_src_ip is set but unicast_peer is empty: \
+                     adverts go to the multicast group {}",
+                p.name,
+                p.mcast_group
+            );
+        }
+        params.push(p);
+    }
+    super::params::resolve_files_and_processes(&mut params, config);
+    Ok(params)
+}
+
+fn notify_state(s: State) -> Option<NotifyState> {
+    match s {
+        State::Master => Some(NotifyState::Master),
+        State::Backup => Some(NotifyState::Backup),
+        State::Fault => Some(NotifyState::Fault),
+        State::Stop => Some(NotifyState::Stop),
+        State::Init => None,
+    }
+}
+
+/// Reports an instance's state change (scripts, fifo, mail).
+fn notify_instance<I: VrrpIo>(io: &mut I, p: &InstanceParams, state: State, priority: u8) {
+    if let Some(st) = notify_state(state) {
+        let c = StateChange {
+            who: Who::Instance,
+            name: p.name.clone(),
+            state: st,
+            priority,
+        };
+        io.notify(&c, &p.notify, p.smtp_alert);
+    }
+}
+
+impl<I: VrrpIo, C: Clock> Runtime<I, C> {
+    async fn build_side(&mut self, config: Arc<Config>) -> anyhow::Result<()> {
+        let params = make_params(&config)?;
+        let coord = Coordinator::new(params, &config.sync_groups, &config.vrrp_scripts)?;
+        let params: Vec<InstanceParams> = coord
+            .instances()
+            .iter()
+            .map(|i| i.params().clone())
+            .collect();
+        let io = self.build_io(&config, &params).await?;
+        self.side = Side { config, coord, io };
+        self.start_trackers();
+        Ok(())
+    }
+
+    /// The I/O of each instance (in `params` order).
+    async fn build_io(
+        &mut self,
+        config: &Config,
+        params: &[InstanceParams],
+    ) -> anyhow::Result<Vec<InstIo<I::Inst>>> {
+        let mut io = Vec::new();
+        for p in params {
+            io.push(InstIo::new(self.io.open_instance(config, p).await?));
+        }
+        Ok(io)
+    }
+
+    /// Starts the vrrp_scripts some instance tracks, and the file and process trackers.
+    fn start_trackers(&mut self) {
+        let config = &self.side.config;
+        let used: Vec<&VrrpScript> = config
+            .vrrp_scripts
+            .iter()
+            .filter(|s| {
+                self.side
+                    .coord
+                    .instances()
+                    .iter()
+                    .any(|i| i.params().track_scripts.iter().any(|t| t.name == s.name))
+            })
+            .collect();
+        self.io.start_trackers(config, &used);
+    }
+
+    /// Tells the machines their addresses and links, then starts them.
+    async fn start(&mut self) {
+        let now = self.clock.now();
+        let mut outs = Vec::new();
+        let mut ifnames: Vec<String> = Vec::new();
+        for inst in self.side.coord.instances() {
+            let p = inst.params();
+            ifnames.push(p.interface.clone());
+            ifnames.extend(p.track_interfaces.iter().map(|t| t.name.clone()));
+        }
+        ifnames.sort();
+        ifnames.dedup();
+        for name in ifnames {
+            let up = self.io.link_up(&name).await;
+            outs.extend(
+                self.side
+                    .coord
+                    .handle_all(now, Event::Link { ifname: name, up }),
+            );
+        }
+        for i in 0..self.side.io.len() {
+            if let Some(src) = self.side.io[i].src {
+                outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
+            }
+        }
+        for ev in self.io.initial_track_events(&self.side.config) {
+            outs.extend(self.side.coord.handle_all(now, ev));
+        }
+        outs.extend(self.side.coord.handle_all(now, Event::Start));
+        self.perform(outs).await;
+    }
+
+    async fn packet(&mut self, sock: usize, pkt: Received) {
+        let meta = RxMeta {
+            src: pkt.meta.src,
+            dst: pkt.meta.dst,
+            ttl: pkt.meta.ttl,
+        };
+        let decoded = if pkt.ah {
+            Advert::decode_ah(&pkt.payload, &meta)
+        } else {
+            Advert::decode(&pkt.payload, &meta)
+        };
+        let advert = match decoded {
+            Ok(a) => a,
+            Err(reason) => {
+                // keepalived counts these against the instance the VRID names.
+                if let Some(&vrid) = pkt.payload.get(1) {
+                    for (i, io) in self.side.io.iter_mut().enumerate() {
+                        let same = self
+                            .side
+                            .coord
+                            .instances()
+                            .get(i)
+                            .is_some_and(|inst| inst.params().vrid == vrid);
+                        if io.rx == sock && same {
+                            io.counters.count_drop(reason, 1);
+                        }
+                    }
+                }
+                self.drop_packet(reason, &meta);
+                return;
+            }
+        };
+        let targets: Vec<usize> = self
+            .side
+            .io
+            .iter()
+            .enumerate()
+            .filter(|(i, io)| {
+                io.rx == sock && self.side.coord.instances()[*i].params().vrid == advert.vrid
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if targets.is_empty() {
+            self.drop_packet(DropReason::VridUnknown, &meta);
+            return;
+        }
+        let now = arrival_time(
+            pkt.at,
+            self.clock.now(),
+            std::time::SystemTime::now(),
+            self.clock_floor,
+        );
+        for i in targets {
+            let before = self.side.coord.instances()[i].stats().accepted;
+            let outs = self.side.coord.handle(
+                now,
+                i,
+                Event::Advert {
+                    advert: advert.clone(),
+                    meta,
+                },
+            );
+            let accepted = self.side.coord.instances()[i].stats().accepted > before;
+            if accepted && advert.priority == 0 {
+                if let Some(io) = self.side.io.get_mut(i) {
+                    io.counters.pri_zero_rcvd += 1;
+                }
+            }
+            self.perform(outs).await;
+        }
+    }
+
+    fn drop_packet(&mut self, reason: DropReason, meta: &RxMeta) {
+        self.rx_stats.record(reason);
+        if reason.is_quiet() {
+            tracing::trace!("advert from {} dropped: {reason}", meta.src);
+        } else {
+            tracing::debug!("advert from {} dropped: {reason}", meta.src);
+        }
+    }
+
+    async fn link(&mut self, ev: LinkEvent) {
+        if ev.name.is_empty() {
+            return;
+        }
+        let outs = self.side.coord.handle_all(
+            self.clock.now(),
+            Event::Link {
+                ifname: ev.name,
+                up: ev.up && !ev.gone,
+            },
+        );
+        self.perform(outs).await;
+    }
+
+    async fn perform(&mut self, outs: Vec<Output>) {
+        let mut state_changed = false;
+        // Adverts first: a new master's advert must not wait behind log lines, notify
+        // scripts or address changes decided in the same step.
+        let (adverts, rest): (Vec<Output>, Vec<Output>) = outs
+            .into_iter()
+            .partition(|o| matches!(o.action, Action::SendAdvert(_)));
+        for o in adverts.into_iter().chain(rest) {
+            state_changed |= matches!(o.action, Action::StateChange { .. });
+            match o.target {
+                Target::Instance(i) => self.perform_instance(i, o.action).await,
+                Target::Group(g) => self.perform_group(g, o.action),
+            }
+        }
+        if state_changed {
+            self.update_sync_daemon();
+        }
+        let want = super::firewall::want(
+            &self.side.config.global,
+            self.side
+                .coord
+                .instances()
+                .iter()
+                .zip(&self.side.io)
+                .map(|(inst, io)| super::firewall::Holder {
+                    params: inst.params(),
+                    master: inst.state() == State::Master,
+                    vips: &io.vips,
+                }),
+        );
+        self.io.set_firewall(want);
+    }
+
+    /// Moves the IPVS sync daemon to the role the `lvs_sync_daemon` instance's state asks
+    /// for (the adapter never waits for IPVS).
+    fn update_sync_daemon(&mut self) {
+        let config = &self.side.config;
+        let state = config.global.lvs_sync_daemon.as_ref().and_then(|d| {
+            self.side
+                .coord
+                .instances()
+                .iter()
+                .find(|i| i.name() == d.instance)
+                .map(|i| i.state())
+        });
+        let want = syncd::wanted(config, state);
+        if want == self.syncd_want {
+            return;
+        }
+        self.io.set_sync_daemon(want.clone());
+        self.syncd_want = want;
+    }
+
+    async fn perform_instance(&mut self, i: usize, action: Action) {
+        let Some(inst) = self.side.coord.instances().get(i) else {
+            return;
+        };
+        let p = inst.params();
+        let Some(io) = self.side.io.get_mut(i) else {
+            return;
+        };
+        match action {
+            Action::SendAdvert(adv) => {
+                let Some(src) = io.src else {
+                    io.send_errors += 1;
+                    return;
+                };
+                // One IP id per advert, whatever the number of unicast peers (keepalived).
+                let ip_id = io.next_ip_id();
+                let mut sent_once = false;
+                for dst in p.destinations() {
+                    let res = match encode_advert(&adv, p, src, dst, ip_id) {
+                        Ok(bytes) => self.io.send_advert(&io.handle, &bytes, src, dst).await,
+                        Err(e) => Err(std::io::Error::other(e)),
+                    };
+                    match res {
+                        Ok(()) => {
+                            io.sent += 1;
+                            sent_once = true;
+                        }
+                        Err(e) => {
+                            io.send_errors += 1;
+                            if io.send_errors.is_power_of_two() {
+                                tracing::warn!(
+                                    "VRRP_Instance({}) advert to {dst} failed ({} so far): {e}",
+                                    p.name,
+                                    io.send_errors
+                                );
+                            }
+                        }
+                    }
+                }
+                if sent_once {
+                    io.counters.advert_sent += 1;
+                    if adv.priority == 0 {
+                        io.counters.pri_zero_sent += 1;
+                    }
+                }
+            }
+            Action::AddVips => {
+                self.io.addr_job(&io.handle, AddrJob::Add(io.vips.clone()));
+                self.io
+                    .addr_job(&io.handle, AddrJob::NetAdd(io.net.clone()));
+            }
+            Action::DelVips => {
+                // As keepalived: leaving MASTER removes the routes and rules; stopping
+                // with -V keeps them.
+                if !(self.stopping && self.opts_dont_release) {
+                    self.io.addr_job(&io.handle, AddrJob::NetDel);
+                }
+                if !self.opts_dont_release {
+                    self.io.addr_job(&io.handle, AddrJob::Del(io.vips.clone()));
+                }
+            }
+            Action::SendGratuitous { repeat } => {
+                let pacing = garp::Pacing {
+                    arp: p.garp_interval,
+                    na: p.gna_interval,
+                };
+                self.io.addr_job(&io.handle, AddrJob::Garp(repeat, pacing));
+            }
+            Action::StateChange { from, to, cause } => {
+                io.last_transition = std::time::SystemTime::now();
+                if to == State::Master {
+                    io.counters.become_master += 1;
+                }
+                if from == State::Master {
+                    io.counters.release_master += 1;
+                }
+                tracing::info!(instance = %p.name, from = %from, to = %to,
+                    priority = inst.effective_priority(),
+                    "VRRP_Instance({}) Entering {} STATE ({})", p.name, to, cause.as_str());
+                // As keepalived: an instance that starts as BACKUP or FAULT removes VIPs an
+                // earlier run left behind (a SIGKILL, or -V). Leaving MASTER removes them in
+                // any case (DelVips), after a reload too (older keepalived needed -X for it).
+                if from == State::Init && matches!(to, State::Backup | State::Fault) {
+                    self.io
+                        .addr_job(&io.handle, AddrJob::Release(io.vips.clone()));
+                }
+            }
+            Action::Notify { state, priority } => {
+                notify_instance(&mut self.io, p, state, priority);
+            }
+            Action::MasterRxLowerPri { from, priority } => {
+                if let Some(cmd) = &p.notify.master_rx_lower_pri {
+                    let g = &self.side.config.global;
+                    let script = Script {
+                        command: cmd.clone(),
+                        user: g.script_user.clone(),
+                        timeout: g.notify_script_timeout,
+                        secure: g.enable_script_security,
+                    };
+                    let args = vec![
+                        "INSTANCE".into(),
+                        p.name.clone(),
+                        "MASTER_RX_LOWER_PRI".into(),
+                        priority.to_string(),
+                        from.to_string(),
+                    ];
+                    let what = format!("VRRP_Instance({}) notify_master_rx_lower_pri", p.name);
+                    self.io.run_script(script, args, what);
+                }
+            }
+        }
+    }
+
+    fn perform_group(&mut self, g: usize, action: Action) {
+        let Some(group) = self.side.coord.groups().get(g) else {
+            return;
+        };
+        match action {
+            Action::StateChange { to, .. } => {
+                tracing::info!(
+                    "VRRP_Group({}) Syncing instances to {} state",
+                    group.name,
+                    to
+                );
+            }
+            Action::Notify { state, priority } => {
+                if let Some(st) = notify_state(state) {
+                    let c = StateChange {
+                        who: Who::Group,
+                        name: group.name.clone(),
+                        state: st,
+                        priority,
+                    };
+                    let mail = group
+                        .smtp_alert
+                        .unwrap_or_else(|| self.side.config.global.vrrp_alerts());
+                    self.io.notify(&c, &group.notify, mail);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn shutdown(mut self) {
+        tracing::info!("VRRP: stopping");
+        self.stopping = true;
+        let outs = self
+            .side
+            .coord
+            .handle_all(self.clock.now(), Event::Shutdown);
+        self.perform(outs).await;
+        let handles = self.side.io.drain(..).map(|io| io.handle).collect();
+        self.io.close(handles, &self.side.config).await;
+        tracing::info!("VRRP: stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrival_time_uses_the_kernel_stamp_within_bounds() {
+        let now = Instant::now();
+        let wall = std::time::SystemTime::now();
+        let floor = now - Duration::from_millis(10);
+        let ms = Duration::from_millis;
+        // 2 ms old: two milliseconds before now
+        assert_eq!(
+            arrival_time(Some(wall - ms(2)), now, wall, floor),
+            now - ms(2)
+        );
+        // older than the previous event: the previous event's time
+        assert_eq!(arrival_time(Some(wall - ms(50)), now, wall, floor), floor);
+        // no stamp, a stamp from the future, a stamp from before a clock step: now
+        assert_eq!(arrival_time(None, now, wall, floor), now);
+        assert_eq!(arrival_time(Some(wall + ms(5)), now, wall, floor), now);
+        assert_eq!(arrival_time(Some(wall - ms(5000)), now, wall, floor), now);
+    }
+
+    #[test]
+    fn notify_states() {
+        assert_eq!(notify_state(State::Master), Some(NotifyState::Master));
+        assert_eq!(notify_state(State::Stop), Some(NotifyState::Stop));
+        assert_eq!(notify_state(State::Init), None);
+    }
+}
