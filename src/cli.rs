@@ -102,6 +102,12 @@ pub struct Options {
     /// JSON), as keepalived does, and exit.
     #[arg(long = "signum", value_name = "SIGFUNC")]
     pub signum: Option<String>,
+    /// Tell the running lvsd (its pid from -p's file) to reload, wait until the new file
+    /// is applied or refused, and exit: 0 applied, 4 refused (the reason on standard
+    /// error), 3 no answer. For systemd's ExecReload and the init script (an lvsd
+    /// extension: keepalived has no such option).
+    #[arg(long = "reload-wait")]
+    pub reload_wait: bool,
     /// List the IPVS table lvsd manages (like `ipvsadm -Ln`) and exit.
     #[arg(short = 'L', long = "list")]
     pub list: bool,

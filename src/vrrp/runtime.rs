@@ -209,6 +209,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
         if *ctl.shutdown.borrow_and_update() {
             break;
         }
+        ctl.beat(|| rt.side.coord.summary());
         let deadline = rt.side.coord.next_deadline();
         let sleep = async {
             match deadline {
@@ -254,6 +255,7 @@ pub async fn run(mut ctl: Control) -> anyhow::Result<()> {
                 rt.reload(cfg).await;
                 rt.update_sync_daemon();
             }
+            _ = ctl.heartbeat.due() => {}
         }
         rt.clock_floor = Instant::now();
     }
