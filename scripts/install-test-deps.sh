@@ -26,4 +26,6 @@ fi
 # A packaged keepalived must never be running beside the tests.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now keepalived >/dev/null 2>&1 || true; fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+# cargo-deb builds the .deb (scripts/build-deb.sh, tests/package.rs): a few minutes once.
+command -v cargo-deb >/dev/null 2>&1 || cargo install --quiet cargo-deb --locked
 echo "install-test-deps: ok"

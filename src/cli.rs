@@ -5,7 +5,15 @@ use std::path::PathBuf;
 
 /// lvsd: VRRP failover and LVS health checking, a drop-in for keepalived.
 #[derive(Debug, Clone, Parser, Default)]
-#[command(name = "lvsd", version, about, disable_version_flag = true)]
+// args_override_self: a repeated option takes its last value, as keepalived's getopt does
+// (the init script passes -f and -p before /etc/default/lvsd's DAEMON_ARGS).
+#[command(
+    name = "lvsd",
+    version,
+    about,
+    disable_version_flag = true,
+    args_override_self = true
+)]
 pub struct Options {
     /// Use the configuration file FILE.
     #[arg(
@@ -180,6 +188,14 @@ mod tests {
         // Its JSON mode is allowed only when `keepalived --version` mentions --enable-json.
         assert!(text.contains("--enable-json"));
         assert!(text.contains(&format!("lvsd {}", env!("CARGO_PKG_VERSION"))));
+    }
+
+    #[test]
+    fn a_repeated_option_takes_its_last_value() {
+        let o = Options::try_parse_from(["lvsd", "-f", "/a", "-p", "/x.pid", "-f", "/b"])
+            .expect("parses");
+        assert_eq!(o.config_file, PathBuf::from("/b"));
+        assert_eq!(o.pid_file, PathBuf::from("/x.pid"));
     }
 
     #[test]
