@@ -180,6 +180,7 @@ fn main() {
             opts: Arc::new(Options::default()),
             reload: reload_rx,
             shutdown: shutdown_rx,
+            heartbeat: Default::default(),
         };
         let side = tokio::spawn(run_with(
             ctl,

@@ -4,11 +4,12 @@
 # gratuitous ARPs; nftables (`nft`) is what lvsd runs for no_accept's drop rules (and the
 # tests read them with); busybox/cpio/kmod build the IPVS test VM's initramfs; the qemu system
 # emulator itself is fetched with `apt-get download` by scripts/vm (installing it would
-# remove the preinstalled qemu-utils), but its shared libraries come from here.
+# remove the preinstalled qemu-utils), but its shared libraries come from here; systemd
+# brings systemd-analyze, which verifies dist/lvsd.service.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(keepalived ipvsadm tcpdump iproute2 kmod cpio gzip busybox-static procps psmisc
-      python3-aiosmtpd openssl python3 iputils-ping binutils nftables
+      python3-aiosmtpd openssl python3 iputils-ping binutils nftables systemd
       libcapstone4 libfdt1 libpmem1 librdmacm1 libibverbs1 libslirp0 libvdeplug2)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -25,4 +26,6 @@ fi
 # A packaged keepalived must never be running beside the tests.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now keepalived >/dev/null 2>&1 || true; fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+# cargo-deb builds the .deb (scripts/build-deb.sh, tests/package.rs): a few minutes once.
+command -v cargo-deb >/dev/null 2>&1 || cargo install --quiet cargo-deb --locked
 echo "install-test-deps: ok"

@@ -5,7 +5,15 @@ use std::path::PathBuf;
 
 /// lvsd: VRRP failover and LVS health checking, a drop-in for keepalived.
 #[derive(Debug, Clone, Parser, Default)]
-#[command(name = "lvsd", version, about, disable_version_flag = true)]
+// args_override_self: a repeated option takes its last value, as keepalived's getopt does
+// (the init script passes -f and -p before /etc/default/lvsd's DAEMON_ARGS).
+#[command(
+    name = "lvsd",
+    version,
+    about,
+    disable_version_flag = true,
+    args_override_self = true
+)]
 pub struct Options {
     /// Use the configuration file FILE.
     #[arg(
@@ -102,6 +110,12 @@ pub struct Options {
     /// JSON), as keepalived does, and exit.
     #[arg(long = "signum", value_name = "SIGFUNC")]
     pub signum: Option<String>,
+    /// Tell the running lvsd (its pid from -p's file) to reload, wait until the new file
+    /// is applied or refused, and exit: 0 applied, 4 refused (the reason on standard
+    /// error), 3 no answer. For systemd's ExecReload and the init script (an lvsd
+    /// extension: keepalived has no such option).
+    #[arg(long = "reload-wait")]
+    pub reload_wait: bool,
     /// List the IPVS table lvsd manages (like `ipvsadm -Ln`) and exit.
     #[arg(short = 'L', long = "list")]
     pub list: bool,
@@ -174,6 +188,14 @@ mod tests {
         // Its JSON mode is allowed only when `keepalived --version` mentions --enable-json.
         assert!(text.contains("--enable-json"));
         assert!(text.contains(&format!("lvsd {}", env!("CARGO_PKG_VERSION"))));
+    }
+
+    #[test]
+    fn a_repeated_option_takes_its_last_value() {
+        let o = Options::try_parse_from(["lvsd", "-f", "/a", "-p", "/x.pid", "-f", "/b"])
+            .expect("parses");
+        assert_eq!(o.config_file, PathBuf::from("/b"));
+        assert_eq!(o.pid_file, PathBuf::from("/x.pid"));
     }
 
     #[test]

@@ -34,6 +34,20 @@ fn main() -> ExitCode {
             }
         };
     }
+    if opts.reload_wait {
+        use lvsd::daemon::reload_outcome::{reload_and_wait, WaitError, WAIT_LIMIT};
+        return match reload_and_wait(&opts.pid_file, WAIT_LIMIT) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e @ WaitError::Refused(_)) => {
+                eprintln!("lvsd: {e}");
+                ExitCode::from(EXIT_CONFIG_ERRORS)
+            }
+            Err(e @ WaitError::Failed(_)) => {
+                eprintln!("lvsd: {e}");
+                ExitCode::from(EXIT_CANNOT_RUN)
+            }
+        };
+    }
     if opts.json && !opts.dump_conf {
         eprintln!("lvsd: --json only goes with -d (--dump-conf); keepalived has no --json option");
         return ExitCode::from(EXIT_USAGE);

@@ -148,6 +148,7 @@ fn start(cfg: Arc<Config>, opts: Options) -> Running {
         opts: Arc::new(opts),
         reload: reload_rx,
         shutdown: shutdown_rx,
+        heartbeat: Default::default(),
     };
     let task = tokio::spawn(run_with(
         ctl,

@@ -403,6 +403,7 @@ fn run_scenario(dir: &Path) -> Vec<String> {
             opts: Arc::new(Options::default()),
             reload,
             shutdown,
+            heartbeat: Default::default(),
         };
         let (pkt_tx, packets) = mpsc::channel(16);
         let (link_tx, links) = mpsc::unbounded_channel();

@@ -4,6 +4,7 @@
 //! import it instead of the daemon that starts them.
 
 pub mod dump_global;
+pub mod heartbeat;
 pub mod report;
 
 use crate::cli::Options;
@@ -19,4 +20,20 @@ pub struct Control {
     pub reload: watch::Receiver<Arc<Config>>,
     /// Turns true once, when the daemon is asked to stop.
     pub shutdown: watch::Receiver<bool>,
+    /// The side's answer to the daemon (its own per side): see [`Control::beat`].
+    pub heartbeat: heartbeat::Heartbeat,
+}
+
+impl Control {
+    /// Called by a side's loop at the top of every turn (and the loop also wakes on
+    /// `heartbeat.due()`): the side is alive, has finished applying the configuration it
+    /// last took from `reload` (unless a newer one waits), and gives its one-line summary
+    /// when the daemon asked for one.
+    pub fn beat(&self, summary: impl FnOnce() -> String) {
+        let applied = match self.reload.has_changed() {
+            Ok(false) => Some(heartbeat::config_addr(&self.reload.borrow())),
+            _ => None,
+        };
+        self.heartbeat.beat(applied, summary);
+    }
 }

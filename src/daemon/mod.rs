@@ -9,10 +9,12 @@ pub mod backoff;
 pub mod logging;
 pub mod netns;
 pub mod pidfile;
+pub mod reload_outcome;
+pub mod sd_notify;
 pub mod signals;
 
 // What the sides share with the daemon lives in a leaf module the sides import.
-pub use crate::control::{dump_global, report, Control};
+pub use crate::control::{dump_global, heartbeat, report, Control};
 
 use crate::cli::Options;
 use crate::config::Config;
@@ -270,6 +272,8 @@ struct Side {
     retry: Retry,
     /// When a failed side is started again.
     restart_at: Option<tokio::time::Instant>,
+    /// The running task's answer to the daemon.
+    heartbeat: heartbeat::Heartbeat,
 }
 
 impl Side {
@@ -281,12 +285,22 @@ impl Side {
             started: tokio::time::Instant::now(),
             retry: Retry::default(),
             restart_at: None,
+            heartbeat: heartbeat::Heartbeat::named(name),
         }
     }
 
     /// Starts the task.
     fn launch(&mut self, ctl: &Control) -> anyhow::Result<()> {
-        self.task = Some((self.start)(ctl.clone())?);
+        let mut ctl = ctl.clone();
+        ctl.heartbeat = self.heartbeat.clone();
+        self.heartbeat.launched();
+        self.task = match (self.start)(ctl) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.heartbeat.ended();
+                return Err(e);
+            }
+        };
         self.started = tokio::time::Instant::now();
         self.restart_at = None;
         Ok(())
@@ -306,6 +320,7 @@ impl Side {
     /// (and every ten minutes), else at debug level. `others`: what keeps running.
     fn failed(&mut self, why: &str, others: &str) {
         self.task = None;
+        self.heartbeat.ended();
         let step = self
             .retry
             .failed(tokio::time::Instant::now().into_std(), why);
@@ -397,6 +412,7 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
         opts: opts.clone(),
         reload: reload_rx,
         shutdown: shutdown_rx,
+        heartbeat: heartbeat::Heartbeat::default(),
     };
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -426,13 +442,26 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
         since_start()
     );
     verdict.ok();
+    let outcome_file = reload_outcome::path_for(&opts.pid_file);
+    let mut sd = sd_notify::Systemd::new(
+        heartbeat::config_addr(&reload_tx.borrow()),
+        outcome_file.clone(),
+    );
+    let main_beat = heartbeat::Heartbeat::named(sd_notify::MAIN_LOOP);
+    main_beat.launched();
+    let mut loops = vec![(sd_notify::MAIN_LOOP, main_beat.clone())];
+    loops.extend(sides.iter().map(|s| (s.name, s.heartbeat.clone())));
+    sd_notify::spawn_watchdog(loops);
 
     let mut failed = false;
     loop {
+        main_beat.beat(None, String::new);
         let next_wake = sides.iter().filter_map(Side::next_wake).min();
         tokio::select! {
+            _ = main_beat.due() => {}
             _ = hup.recv() => {
                 tracing::info!("Reloading: SIGHUP received");
+                let started = sd.reloading();
                 let o = opts.clone();
                 match tokio::task::spawn_blocking(move || load_config(&o)).await {
                     Ok(Ok(mut cfg)) => {
@@ -444,7 +473,9 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
                             );
                             cfg.global.net_namespace = running;
                         }
-                        reload_tx.send_replace(Arc::new(cfg));
+                        let cfg = Arc::new(cfg);
+                        sd.reload_handed(heartbeat::config_addr(&cfg), started);
+                        reload_tx.send_replace(cfg);
                         tracing::info!("Reload: new configuration handed to the running sides");
                         // A side waiting to restart tries the new configuration at once.
                         let now = tokio::time::Instant::now();
@@ -452,14 +483,33 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
                             s.restart_at = Some(now);
                         }
                     }
-                    Ok(Err(e)) => tracing::error!(
-                        "Reload refused, keeping the running configuration: {e:#}"
-                    ),
-                    Err(e) => tracing::error!("Reload failed: {e}"),
+                    Ok(Err(e)) => {
+                        tracing::error!("Reload refused, keeping the running configuration: {e:#}");
+                        sd.reload_refused(&format!("{e:#}"), started);
+                    }
+                    Err(e) => {
+                        tracing::error!("Reload failed: {e}");
+                        sd.reload_refused(&format!("the reload failed: {e}"), started);
+                    }
                 }
             }
-            _ = term.recv() => { tracing::info!("Stopping: SIGTERM received"); break; }
-            _ = int.recv() => { tracing::info!("Stopping: SIGINT received"); break; }
+            _ = term.recv() => {
+                tracing::info!("Stopping: SIGTERM received");
+                sd.stopping("Stopping: SIGTERM received");
+                break;
+            }
+            _ = int.recv() => {
+                tracing::info!("Stopping: SIGINT received");
+                sd.stopping("Stopping: SIGINT received");
+                break;
+            }
+            _ = tokio::time::sleep_until(sd.next_wake()) => {
+                let views: Vec<sd_notify::SideView> = sides
+                    .iter()
+                    .map(|s| sd_notify::SideView { name: s.name, heartbeat: &s.heartbeat })
+                    .collect();
+                sd.tick(&views);
+            }
             _ = usr1.recv() => {
                 let cfg = reload_tx.borrow().clone();
                 let parent = dump_global::global_section(&cfg.global, dump_global::Part::Parent);
@@ -477,11 +527,13 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
                     Err(e) => format!("panicked: {e}"),
                 };
                 sides[idx].task = None;
+                sides[idx].heartbeat.ended();
                 if opts.dont_respawn {
                     tracing::error!(
                         "{} side {why}; stopping lvsd (-R: a failed side is not restarted)",
                         sides[idx].name
                     );
+                    sd.stopping(&format!("Stopping: the {} side {why}", sides[idx].name));
                     failed = true;
                     break;
                 }
@@ -498,6 +550,7 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
             }
         }
     }
+    main_beat.ended();
     shutdown_tx.send_replace(true);
     let running: Vec<(&'static str, SideTask)> = sides
         .into_iter()
@@ -517,6 +570,7 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
         }
         Err(_) => tracing::error!("sides did not stop within {SHUTDOWN_LIMIT:?}"),
     }
+    let _ = std::fs::remove_file(&outcome_file);
     tracing::info!("Stopped lvsd");
     if failed {
         anyhow::bail!("a side of the daemon failed");

@@ -328,12 +328,14 @@ async fn wait_for_ipvs<S: IpvsSource>(
     } else {
         ""
     };
+    let mut waiting_for: Option<String>;
     loop {
         if *ctl.shutdown.borrow() {
             return Ok(None);
         }
         let config = ctl.reload.borrow().clone();
         let wait = if !needs_ipvs(&config) {
+            waiting_for = None;
             if !said_idle {
                 info!("No virtual server in the configuration: the LVS side leaves IPVS alone until a reload adds one");
                 said_idle = true;
@@ -359,6 +361,7 @@ async fn wait_for_ipvs<S: IpvsSource>(
                     return Ok(Some(backend));
                 }
                 Err(reason) => {
+                    waiting_for = Some(reason.clone());
                     let step = retry.failed(tokio::time::Instant::now().into_std(), &reason);
                     let delay = human(step.delay);
                     if !step.log {
@@ -384,19 +387,30 @@ async fn wait_for_ipvs<S: IpvsSource>(
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            r = ctl.shutdown.changed() => {
-                if r.is_err() {
-                    return Ok(None);
+        tokio::pin!(sleep);
+        // Until the next attempt: turns for the heartbeat only.
+        loop {
+            ctl.beat(|| match &waiting_for {
+                Some(why) => format!("LVS side waiting for IPVS: {why}"),
+                None => "no virtual server".to_string(),
+            });
+            tokio::select! {
+                r = ctl.shutdown.changed() => {
+                    if r.is_err() {
+                        return Ok(None);
+                    }
+                    break;
                 }
-            }
-            // A new configuration: look again at once (it may add or remove the need).
-            r = ctl.reload.changed() => {
-                if r.is_err() {
-                    return Ok(None);
+                // A new configuration: look again at once (it may add or remove the need).
+                r = ctl.reload.changed() => {
+                    if r.is_err() {
+                        return Ok(None);
+                    }
+                    break;
                 }
+                _ = &mut sleep => break,
+                _ = ctl.heartbeat.due() => {}
             }
-            _ = sleep => {}
         }
     }
 }
@@ -453,6 +467,10 @@ where
         if *ctl.shutdown.borrow() {
             break;
         }
+        ctl.beat(|| {
+            let (services, real_servers, down) = state.counts();
+            crate::daemon::sd_notify::lvs_summary(services, real_servers, down)
+        });
         tokio::select! {
             r = ctl.shutdown.changed() => {
                 if r.is_err() {
@@ -519,6 +537,7 @@ where
             _ = retry.tick(), if kernel.rec.needs_retry() => {
                 (kernel, state) = full_pass(kernel, state).await?;
             }
+            _ = ctl.heartbeat.due() => {}
         }
     }
 

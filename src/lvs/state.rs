@@ -170,6 +170,20 @@ impl LvsState {
         &self.config
     }
 
+    /// (services in the desired table, real servers, real servers down), for systemd's
+    /// STATUS= line.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let services = self.vs.iter().map(|v| v.keys.len()).sum();
+        let real_servers = self.vs.iter().map(|v| v.rs.len()).sum();
+        let down = self
+            .vs
+            .iter()
+            .flat_map(|v| v.rs.iter())
+            .filter(|r| !r.alive)
+            .count();
+        (services, real_servers, down)
+    }
+
     fn fresh_vs(&self, vs: &VirtualServer) -> VsState {
         let keys = match build::service_keys(vs, &self.config.virtual_server_groups) {
             Ok(k) => k,

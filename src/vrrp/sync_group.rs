@@ -157,6 +157,14 @@ impl Coordinator {
     pub fn instances(&self) -> &[Instance] {
         &self.instances
     }
+    /// One line for systemd's STATUS=: "VI_1 MASTER, VI_2 BACKUP".
+    pub fn summary(&self) -> String {
+        crate::daemon::sd_notify::vrrp_summary(
+            self.instances
+                .iter()
+                .map(|i| (i.name(), i.state().as_str())),
+        )
+    }
     pub fn groups(&self) -> &[Group] {
         &self.groups
     }

@@ -238,6 +238,7 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
         if *ctl.shutdown.borrow_and_update() {
             break;
         }
+        ctl.beat(|| rt.side.coord.summary());
         let deadline = rt.side.coord.next_deadline();
         let sleep = async {
             match deadline {
@@ -277,6 +278,7 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
                 rt.reload(cfg).await;
                 rt.update_sync_daemon();
             }
+            _ = ctl.heartbeat.due() => {}
         }
         rt.clock_floor = clock.now();
     }
