@@ -196,6 +196,13 @@ fn gen_config(seed: u64) -> Config {
     g.vrrp_rx_bufs_multiplier = r.below(6) as u32 + 1;
     g.default_interface = r.maybe(|r| r.word("bond"));
     g.lvs_flush = r.chance();
+    g.vrrp_tuning = ThreadTuning {
+        nice: r.maybe(|r| r.below(40) as i32 - 20),
+        rt_priority: r.maybe(|r| r.below(99) as u32 + 1),
+        cpus: (0..r.below(3)).map(|c| c as u32 * 2).collect(),
+    };
+    g.checker_tuning.nice = r.maybe(|r| r.below(40) as i32 - 20);
+    g.checker_rlimit_rttime = r.maybe(|r| r.below(100_000) + 2);
     g.lvs_flush_on_stop =
         [FlushOnStop::Disabled, FlushOnStop::Full, FlushOnStop::Vs][r.below(3) as usize];
     g.checker_no_swap = r.chance();

@@ -443,3 +443,108 @@ fn receive_buffers_as_keepalived() {
         assert!(lv_nl.contains(&want), "lvsd rtnetlink {lv_nl:?}");
     }
 }
+
+// ---- process tuning --------------------------------------------------------------------
+
+/// (nice, rt_priority, policy, Cpus_allowed_list) of thread `tid` of `pid`.
+fn sched_of(pid: i32, tid: i32) -> (i64, i64, i64, String) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).expect("stat");
+    let after: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat has a comm")
+        .1
+        .split_whitespace()
+        .collect();
+    // fields 19 (nice), 40 (rt_priority), 41 (policy); `after` starts at field 3
+    let f = |n: usize| after[n - 3].parse::<i64>().expect("number");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).expect("status");
+    let cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list")
+        .trim()
+        .to_string();
+    (f(19), f(40), f(41), cpus)
+}
+
+/// The threads of `pid` whose name is `comm`.
+fn threads_named(pid: i32, comm: &str) -> Vec<i32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("tasks")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|t| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{t}/comm"))
+                .is_ok_and(|c| c.trim() == comm)
+        })
+        .collect()
+}
+
+/// `vrrp_priority`, `vrrp_rt_priority` and `vrrp_cpu_affinity` leave the thread that runs
+/// VRRP as keepalived leaves its VRRP process (nice, SCHED_RR priority, CPU set: with a
+/// real-time priority the nice value is not set);
+/// `checker_priority` and `checker_cpu_affinity` go on lvsd's checker threads.
+#[test]
+fn vrrp_and_checker_scheduling_as_keepalived() {
+    let cases = [
+        (
+            "  vrrp_priority -7\n  vrrp_rt_priority 3\n  vrrp_cpu_affinity 0\n  \
+             checker_priority 6\n  checker_cpu_affinity 1",
+            // SCHED_RR is policy 2; with a real-time priority the nice value is left alone
+            (0, 3, 2, "0"),
+        ),
+        (
+            "  vrrp_priority -7\n  checker_priority 6\n  checker_cpu_affinity 1",
+            (-7, 0, 0, "all"),
+        ),
+    ];
+    for (tuning, want) in cases {
+        let mut got = Vec::new();
+        for kind in [Kind::Keepalived, Kind::Lvsd] {
+            let lab = Lab::new("tu", 1);
+            let d = lab.spawn(0, kind, "s", &conf("T", 150, tuning, ""));
+            assert!(
+                d.wait_log("Entering MASTER STATE", 10 * SEC),
+                "{}: never master\n{}",
+                kind.label(),
+                logs(&[&d])
+            );
+            let pid = vrrp_pid(&d);
+            let tid = match kind {
+                Kind::Keepalived => pid,
+                _ => *threads_named(pid, "lvsd-vrrp")
+                    .first()
+                    .expect("a thread named lvsd-vrrp"),
+            };
+            got.push(sched_of(pid, tid));
+            if kind == Kind::Lvsd {
+                // (the main thread, tid = pid, is named lvsd too: not a runtime thread)
+                let workers: Vec<i32> = threads_named(pid, "lvsd")
+                    .into_iter()
+                    .filter(|t| *t != pid)
+                    .collect();
+                assert!(!workers.is_empty(), "no checker threads");
+                for t in workers {
+                    let (nice, _, policy, cpus) = sched_of(pid, t);
+                    assert_eq!(
+                        (nice, policy, cpus.as_str()),
+                        (6, 0, "1"),
+                        "checker thread {t}"
+                    );
+                }
+            }
+        }
+        eprintln!(
+            "{tuning:?}: VRRP (nice, rt_priority, policy, cpus): keepalived {:?}, lvsd {:?}",
+            got[0], got[1]
+        );
+        // "all": the CPUs this test may use
+        let cpus = match want.3 {
+            "all" => sched_of(std::process::id() as i32, std::process::id() as i32).3,
+            c => c.to_string(),
+        };
+        let want = (want.0, want.1, want.2, cpus);
+        assert_eq!(got[0], want, "keepalived");
+        assert_eq!(got[1], got[0], "lvsd differs from keepalived");
+    }
+}

@@ -147,6 +147,20 @@ impl P<'_> {
                 "process_monitor_rcv_bufs_force" => {
                     set(&mut g.netlink_bufs.process_monitor.force, p.opt_bool(t))
                 }
+                "vrrp_priority" => set(&mut g.vrrp_tuning.nice, p.nice(t).map(Some)),
+                "checker_priority" => set(&mut g.checker_tuning.nice, p.nice(t).map(Some)),
+                "vrrp_rt_priority" => {
+                    set(&mut g.vrrp_tuning.rt_priority, p.rt_priority(t).map(Some))
+                }
+                "checker_rt_priority" => set(
+                    &mut g.checker_tuning.rt_priority,
+                    p.rt_priority(t).map(Some),
+                ),
+                "vrrp_cpu_affinity" => g.vrrp_tuning.cpus = p.cpu_list(t),
+                "checker_cpu_affinity" => g.checker_tuning.cpus = p.cpu_list(t),
+                "checker_rlimit_rttime" | "checker_rlimit_rtime" => {
+                    set(&mut g.checker_rlimit_rttime, p.rlimit_rttime(t).map(Some))
+                }
                 "lvs_flush" => g.lvs_flush = p.flag(t),
                 "lvs_flush_on_stop" | "lvs_flush_onstop" => match t.get(1) {
                     None => g.lvs_flush_on_stop = FlushOnStop::Full,

@@ -126,6 +126,31 @@ impl P<'_> {
         }
     }
 
+    /// `vrrp_priority` / `checker_priority`: a nice value, -20..=19.
+    pub(crate) fn nice(&mut self, t: &[Tok]) -> Option<i32> {
+        self.int(t, -20, 19).map(|v| v as i32)
+    }
+
+    /// `vrrp_rt_priority` / `checker_rt_priority`: a SCHED_RR priority.
+    pub(crate) fn rt_priority(&mut self, t: &[Tok]) -> Option<u32> {
+        self.int(t, 1, i64::from(SCHED_RR_MAX)).map(|v| v as u32)
+    }
+
+    /// `*_cpu_affinity CPU …`: CPU numbers (one that is not a number is ignored with a
+    /// warning; one the machine does not have is said when applied).
+    pub(crate) fn cpu_list(&mut self, t: &[Tok]) -> Vec<u32> {
+        if self.arg(t, 1).is_none() {
+            return Vec::new();
+        }
+        let mut cpus = Vec::new();
+        for w in &t[1..] {
+            if let Some(c) = self.int_tok(t[0], *w, 0, 4095) {
+                cpus.push(c as u32);
+            }
+        }
+        cpus
+    }
+
     /// `garp_group { … }` (top level). An interface already in an earlier group stays
     /// there (a warning); a group without interfaces is ignored, as keepalived does.
     pub(crate) fn garp_group(&mut self, toks: &[Tok], opens: bool) {

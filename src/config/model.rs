@@ -184,6 +184,13 @@ pub struct GlobalDefs {
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
     pub vrrp_rx_bufs: RxBufsPolicy,
+    /// `vrrp_priority`, `vrrp_rt_priority`, `vrrp_cpu_affinity`: the VRRP thread's.
+    pub vrrp_tuning: ThreadTuning,
+    /// `checker_priority`, `checker_rt_priority`, `checker_cpu_affinity`: the threads of
+    /// the main runtime (checkers, the LVS side).
+    pub checker_tuning: ThreadTuning,
+    /// `checker_rlimit_rttime` (µs): RLIMIT_RTTIME once the checker threads run real-time.
+    pub checker_rlimit_rttime: Option<u64>,
     /// `garp_group {}` blocks (top level): gratuitous ARP/NA pacing per interface.
     pub garp_groups: Vec<GarpGroup>,
     /// `lvs_flush`: empty the whole IPVS table (others' entries too) when the LVS side
@@ -221,6 +228,24 @@ impl GlobalDefs {
             ),
             None => (self.vrrp_garp_interval, self.vrrp_gna_interval),
         }
+    }
+}
+
+/// Scheduling of a set of threads, as keepalived's `*_priority`, `*_rt_priority` and
+/// `*_cpu_affinity` set it for its child processes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ThreadTuning {
+    /// Nice value, -20..=19.
+    pub nice: Option<i32>,
+    /// SCHED_RR priority, 1..=99.
+    pub rt_priority: Option<u32>,
+    /// CPUs the threads may run on (empty: all).
+    pub cpus: Vec<u32>,
+}
+
+impl ThreadTuning {
+    pub fn is_empty(&self) -> bool {
+        self.nice.is_none() && self.rt_priority.is_none() && self.cpus.is_empty()
     }
 }
 
@@ -325,6 +350,9 @@ impl Default for GlobalDefs {
             vrrp_rx_bufs_multiplier: 3,
             default_interface: None,
             garp_groups: Vec::new(),
+            vrrp_tuning: ThreadTuning::default(),
+            checker_tuning: ThreadTuning::default(),
+            checker_rlimit_rttime: None,
             lvs_flush: false,
             lvs_flush_on_stop: FlushOnStop::Disabled,
         }

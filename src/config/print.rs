@@ -259,6 +259,19 @@ fn global(w: &mut W, g: &GlobalDefs) {
         w.flag(&format!("{name}_rcv_bufs_force"), buf.force);
     }
     w.opt("default_interface", &g.default_interface, |s| q(s));
+    for (who, t) in [("vrrp", &g.vrrp_tuning), ("checker", &g.checker_tuning)] {
+        w.opt(&format!("{who}_priority"), &t.nice, |v| v.to_string());
+        w.opt(&format!("{who}_rt_priority"), &t.rt_priority, |v| {
+            v.to_string()
+        });
+        if !t.cpus.is_empty() {
+            let l: Vec<String> = t.cpus.iter().map(u32::to_string).collect();
+            w.line(format!("{who}_cpu_affinity {}", l.join(" ")));
+        }
+    }
+    w.opt("checker_rlimit_rttime", &g.checker_rlimit_rttime, |v| {
+        v.to_string()
+    });
     w.flag("lvs_flush", g.lvs_flush);
     match g.lvs_flush_on_stop {
         FlushOnStop::Disabled => {}

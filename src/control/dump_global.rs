@@ -199,17 +199,33 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         tf(g.vrrp_skip_check_adv_addr)
     ));
     l(format!(" VRRP strict mode = {}", tf(g.vrrp_strict)));
+    l(format!(" Max auto priority = {}", g.max_auto_priority));
+    l(format!(
+        " Min auto priority delay = {} usecs",
+        g.min_auto_priority_delay
+            .map_or(1_000_000, |d| d.as_micros())
+    ));
+    for (who, t, no_swap, rlimit) in [
+        ("VRRP", &g.vrrp_tuning, g.vrrp_no_swap, g.vrrp_rlimit_rttime),
+        (
+            "Checker",
+            &g.checker_tuning,
+            g.checker_no_swap,
+            g.checker_rlimit_rttime,
+        ),
+    ] {
+        l(format!(" {who} process priority = {}", t.nice.unwrap_or(0)));
+        l(format!(" {who} don't swap = {}", tf(no_swap)));
+        l(format!(
+            " {who} realtime priority = {}",
+            t.rt_priority.unwrap_or(0)
+        ));
+        l(format!(
+            " {who} realtime limit = {}",
+            rlimit.unwrap_or(10_000)
+        ));
+    }
     for line in [
-        " Max auto priority = 0",
-        " Min auto priority delay = 1000000 usecs",
-        " VRRP process priority = 0",
-        " VRRP don't swap = false",
-        " VRRP realtime priority = 0",
-        " VRRP realtime limit = 10000",
-        " Checker process priority = 0",
-        " Checker don't swap = false",
-        " Checker realtime priority = 0",
-        " Checker realtime limit = 10000",
         " BFD process priority = 0",
         " BFD don't swap = false",
         " BFD realtime priority = 0",

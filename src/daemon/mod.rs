@@ -12,6 +12,7 @@ pub mod pidfile;
 pub mod reload_outcome;
 pub mod sd_notify;
 pub mod signals;
+pub mod tuning;
 
 // What the sides share with the daemon lives in a leaf module the sides import.
 pub use crate::control::{dump_global, heartbeat, report, Control};
@@ -180,12 +181,28 @@ pub fn since_start() -> Duration {
     PROCESS_START.get().map(|t| t.elapsed()).unwrap_or_default()
 }
 
-fn build_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .thread_name("lvsd")
-        .build()?)
+/// The main runtime (checkers, the LVS side, the daemon's tasks); its threads take
+/// `checker_priority`, `checker_rt_priority` and `checker_cpu_affinity`.
+fn build_runtime(g: &crate::config::GlobalDefs) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(2).enable_all().thread_name("lvsd");
+    if !g.checker_tuning.is_empty() {
+        let tuning = g.checker_tuning.clone();
+        let rlimit = tuning::rlimit_rttime(g);
+        let logged = std::sync::atomic::AtomicBool::new(false);
+        b.on_thread_start(move || {
+            if logged.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                for r in tuning::apply_to_this_thread(&tuning, rlimit) {
+                    if let Err(e) = r {
+                        tracing::debug!("checker thread: {e}");
+                    }
+                }
+            } else {
+                tuning::apply_and_log("checker threads", &tuning, rlimit);
+            }
+        });
+    }
+    Ok(b.build()?)
 }
 
 /// Runs the daemon with an already loaded configuration until it is told to stop.
@@ -210,7 +227,7 @@ fn start_and_serve(opts: Options, config: Config, verdict: &mut StartReport) -> 
         daemonize(verdict)?;
     }
     logging::init(&opts)?;
-    let rt = build_runtime()?;
+    let rt = build_runtime(&config.global)?;
     if let Some(name) = &config.global.net_namespace {
         tracing::info!("Running in network namespace {name}");
     }
@@ -244,6 +261,11 @@ fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
             if let Err(e) = nix::sys::prctl::set_timerslack(1) {
                 tracing::debug!("cannot set the VRRP thread's timer slack: {e}");
             }
+            let g = ctl.reload.borrow().global.clone();
+            if !g.vrrp_tuning.is_empty() {
+                tuning::apply_and_log("VRRP thread", &g.vrrp_tuning, tuning::rlimit_rttime(&g));
+            }
+            drop(g);
             let res = rt.block_on(crate::vrrp::runtime::run(ctl));
             rt.shutdown_timeout(Duration::from_secs(1));
             let _ = done_tx.send(res);

@@ -1,0 +1,157 @@
+//! keepalived's `vrrp_priority` / `checker_priority`, `*_rt_priority` and
+//! `*_cpu_affinity`. keepalived sets them on its VRRP and checker child processes; lvsd is
+//! one process, so they go on the VRRP thread ("lvsd-vrrp") and on the threads of the main
+//! runtime (checkers and the LVS side) respectively. Nice values, scheduling policies and
+//! CPU sets are per thread in Linux; RLIMIT_RTTIME is per process, so when both sides run
+//! real-time it is the larger of their limits.
+
+use crate::config::model::{GlobalDefs, ThreadTuning};
+use crate::vrrp::sched::DEFAULT_RLIMIT_RTTIME_US;
+use nix::sched::{sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
+
+/// RLIMIT_RTTIME (µs) for the process: the larger limit of the sides that run real-time.
+pub fn rlimit_rttime(g: &GlobalDefs) -> Option<u64> {
+    let vrrp = g
+        .vrrp_tuning
+        .rt_priority
+        .map(|_| g.vrrp_rlimit_rttime.unwrap_or(DEFAULT_RLIMIT_RTTIME_US));
+    let checker = g
+        .checker_tuning
+        .rt_priority
+        .map(|_| g.checker_rlimit_rttime.unwrap_or(DEFAULT_RLIMIT_RTTIME_US));
+    vrrp.max(checker)
+}
+
+/// Applies `t` to the calling thread. Returns one line per change made, or the sentence
+/// saying why one could not be made (Err).
+pub fn apply_to_this_thread(
+    t: &ThreadTuning,
+    rlimit_us: Option<u64>,
+) -> Vec<Result<String, String>> {
+    let mut out = Vec::new();
+    // As keepalived: a real-time priority leaves the nice value alone.
+    if let Some(nice) = t.nice.filter(|_| t.rt_priority.is_none()) {
+        // SAFETY: gettid and setpriority on our own thread id.
+        let r = unsafe {
+            let tid = libc::gettid() as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, nice)
+        };
+        out.push(if r == 0 {
+            Ok(format!("nice {nice}"))
+        } else {
+            Err(format!(
+                "cannot set nice {nice}: {}",
+                std::io::Error::last_os_error()
+            ))
+        });
+    }
+    if !t.cpus.is_empty() {
+        let mut set = CpuSet::new();
+        let mut bad = Vec::new();
+        for c in &t.cpus {
+            if set.set(*c as usize).is_err() {
+                bad.push(*c);
+            }
+        }
+        let list = t
+            .cpus
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(match sched_setaffinity(Pid::from_raw(0), &set) {
+            Ok(()) if bad.is_empty() => Ok(format!("CPUs {list}")),
+            Ok(()) => Err(format!(
+                "CPU numbers {bad:?} are out of range; CPUs {list} otherwise"
+            )),
+            Err(e) => Err(format!("cannot bind to CPUs {list}: {e}")),
+        });
+    }
+    if let Some(prio) = t.rt_priority {
+        let param = libc::sched_param {
+            sched_priority: prio as libc::c_int,
+        };
+        // SAFETY: plain syscall on the calling thread with a valid sched_param.
+        let r = unsafe {
+            libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param)
+        };
+        out.push(if r == 0 {
+            Ok(format!("real-time priority {prio} (SCHED_RR)"))
+        } else {
+            Err(format!(
+                "cannot set real-time priority {prio}: {}",
+                std::io::Error::last_os_error()
+            ))
+        });
+        if let Some(us) = rlimit_us {
+            let lim = libc::rlimit {
+                rlim_cur: us / 2,
+                rlim_max: us,
+            };
+            // SAFETY: valid rlimit struct.
+            if unsafe { libc::setrlimit(libc::RLIMIT_RTTIME, &lim) } != 0 {
+                out.push(Err(format!(
+                    "cannot set RLIMIT_RTTIME {us} µs: {}",
+                    std::io::Error::last_os_error()
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// Applies `t` to the calling thread and logs what was done as one line (`who`: "VRRP
+/// thread", "checker threads"), each failure as an error line.
+pub fn apply_and_log(who: &str, t: &ThreadTuning, rlimit_us: Option<u64>) {
+    let mut done = Vec::new();
+    for r in apply_to_this_thread(t, rlimit_us) {
+        match r {
+            Ok(s) => done.push(s),
+            Err(e) => tracing::error!("{who}: {e}"),
+        }
+    }
+    if !done.is_empty() {
+        tracing::info!("{who}: {}", done.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rttime_limit_is_the_larger_of_the_real_time_sides() {
+        let mut g = GlobalDefs::default();
+        assert_eq!(rlimit_rttime(&g), None);
+        g.checker_tuning.rt_priority = Some(5);
+        assert_eq!(rlimit_rttime(&g), Some(DEFAULT_RLIMIT_RTTIME_US));
+        g.vrrp_tuning.rt_priority = Some(10);
+        g.vrrp_rlimit_rttime = Some(50_000);
+        assert_eq!(rlimit_rttime(&g), Some(50_000));
+        g.checker_rlimit_rttime = Some(80_000);
+        assert_eq!(rlimit_rttime(&g), Some(80_000));
+    }
+
+    #[test]
+    fn nice_and_cpus_on_a_thread_of_its_own() {
+        let t = ThreadTuning {
+            nice: Some(7),
+            rt_priority: None,
+            cpus: vec![0],
+        };
+        let (res, nice, allowed) = std::thread::spawn(move || {
+            let res = apply_to_this_thread(&t, None);
+            // SAFETY: reading our own thread's nice value.
+            let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as u32) };
+            let allowed = nix::sched::sched_getaffinity(Pid::from_raw(0)).unwrap();
+            (res, nice, allowed)
+        })
+        .join()
+        .unwrap();
+        assert!(res.iter().all(|r| r.is_ok()), "{res:?}");
+        assert_eq!(nice, 7);
+        assert!(allowed.is_set(0).unwrap());
+        assert!(!allowed.is_set(1).unwrap_or(false));
+    }
+}
