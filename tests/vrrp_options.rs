@@ -548,3 +548,71 @@ fn vrrp_and_checker_scheduling_as_keepalived() {
         assert_eq!(got[1], got[0], "lvsd differs from keepalived");
     }
 }
+
+// ---- dynamic_interfaces ------------------------------------------------------------------
+
+/// Seconds from the creation of eth9 to VI_2's VIP on it, for `subject` running a file
+/// whose VI_2 names eth9 before it exists (`dynamic_interfaces`); VI_1 on eth0 runs
+/// meanwhile.
+fn dynamic_interfaces_run(subject: Kind) -> f64 {
+    let lab = Lab::new("dy", 1);
+    let ns = lab.node(0).ns.clone();
+    let second = "vrrp_instance VI_2 {\n  interface eth9\n  virtual_router_id 52\n  \
+                  priority 150\n  virtual_ipaddress {\n    10.98.9.100/24 dev eth9\n  }\n}\n";
+    let c = format!("{}{second}", conf("D", 150, "  dynamic_interfaces", ""));
+    let d = lab.spawn(0, subject, "s", &c);
+    assert!(
+        wait_addr(&ns, VIP, true, 10 * SEC).is_some(),
+        "{}: VI_1 never master while eth9 is missing\n{}",
+        subject.label(),
+        logs(&[&d])
+    );
+    let vip2: Ipv4Addr = "10.98.9.100".parse().unwrap();
+    assert!(
+        addr_dev(&ns, vip2.into()).is_none(),
+        "{}: VI_2's VIP before eth9",
+        subject.label()
+    );
+    let t0 = std::time::Instant::now();
+    for args in [
+        &[
+            "link", "add", "eth9", "type", "veth", "peer", "name", "eth9p",
+        ][..],
+        &["addr", "add", "10.98.9.1/24", "dev", "eth9"],
+        &["link", "set", "eth9p", "up"],
+        &["link", "set", "eth9", "up"],
+    ] {
+        let st = std::process::Command::new("ip")
+            .arg("-n")
+            .arg(&ns)
+            .args(args)
+            .status();
+        assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
+    }
+    assert!(
+        wait_addr_any(&ns, vip2.into(), true, 15 * SEC).is_some(),
+        "{}: VI_2 never master on eth9 once created\n{}",
+        subject.label(),
+        logs(&[&d])
+    );
+    assert_eq!(
+        addr_dev(&ns, vip2.into()).as_deref(),
+        Some("eth9"),
+        "{}",
+        subject.label()
+    );
+    assert!(has_addr(&ns, VIP), "{}: VI_1 lost its VIP", subject.label());
+    t0.elapsed().as_secs_f64()
+}
+
+/// `dynamic_interfaces`: an instance whose interface does not exist yet waits (FAULT)
+/// while the others run, and becomes master once the interface is created, as under
+/// keepalived.
+#[test]
+fn dynamic_interfaces_as_keepalived() {
+    let k = dynamic_interfaces_run(Kind::Keepalived);
+    let l = dynamic_interfaces_run(Kind::Lvsd);
+    eprintln!("eth9 created to VI_2 master: keepalived {k:.2} s, lvsd {l:.2} s");
+    // BACKUP then Master_Down (3 × 1 s + skew) after the link comes up
+    assert!(l < k + 1.5, "lvsd took {l:.2} s, keepalived {k:.2} s");
+}

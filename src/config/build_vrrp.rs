@@ -161,6 +161,21 @@ impl P<'_> {
                 "checker_rlimit_rttime" | "checker_rlimit_rtime" => {
                     set(&mut g.checker_rlimit_rttime, p.rlimit_rttime(t).map(Some))
                 }
+                "dynamic_interfaces" => {
+                    if let Some(w) = t.get(1) {
+                        // allow_if_changes: keepalived then allows a VRID twice on an
+                        // interface that may change; lvsd checks VRIDs by name anyway.
+                        if p.txt(*w) != "allow_if_changes" {
+                            let s = p.txt(*w);
+                            p.problem(
+                                *w,
+                                format!("dynamic_interfaces: unknown option `{s}` (ignored)"),
+                            );
+                        }
+                        p.no_more(t, 2);
+                    }
+                    g.dynamic_interfaces = true;
+                }
                 "lvs_flush" => g.lvs_flush = p.flag(t),
                 "lvs_flush_on_stop" | "lvs_flush_onstop" => match t.get(1) {
                     None => g.lvs_flush_on_stop = FlushOnStop::Full,

@@ -139,6 +139,7 @@ pub const GLOBAL: Table = Table {
         "vrrp_rx_bufs_policy",
         "vrrp_rx_bufs_multiplier",
         "default_interface",
+        "dynamic_interfaces",
         "lvs_flush",
         "lvs_flush_on_stop",
         "lvs_flush_onstop",
@@ -160,7 +161,6 @@ pub const GLOBAL: Table = Table {
         "disable_local_igmp",
         // The IPVS table at start and stop.
         // VRRP behaviour.
-        "dynamic_interfaces",
         "vrrp_min_garp",
         "vrrp_garp_extra_if",
         "vrrp_vmac_garp_intvl",

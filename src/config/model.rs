@@ -191,6 +191,9 @@ pub struct GlobalDefs {
     pub checker_tuning: ThreadTuning,
     /// `checker_rlimit_rttime` (µs): RLIMIT_RTTIME once the checker threads run real-time.
     pub checker_rlimit_rttime: Option<u64>,
+    /// `dynamic_interfaces [allow_if_changes]`: an instance whose interface does not exist
+    /// yet waits in FAULT for it (without: the VRRP side cannot start, and retries).
+    pub dynamic_interfaces: bool,
     /// `garp_group {}` blocks (top level): gratuitous ARP/NA pacing per interface.
     pub garp_groups: Vec<GarpGroup>,
     /// `lvs_flush`: empty the whole IPVS table (others' entries too) when the LVS side
@@ -350,6 +353,7 @@ impl Default for GlobalDefs {
             vrrp_rx_bufs_multiplier: 3,
             default_interface: None,
             garp_groups: Vec::new(),
+            dynamic_interfaces: false,
             vrrp_tuning: ThreadTuning::default(),
             checker_tuning: ThreadTuning::default(),
             checker_rlimit_rttime: None,

@@ -272,6 +272,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
     w.opt("checker_rlimit_rttime", &g.checker_rlimit_rttime, |v| {
         v.to_string()
     });
+    w.flag("dynamic_interfaces", g.dynamic_interfaces);
     w.flag("lvs_flush", g.lvs_flush);
     match g.lvs_flush_on_stop {
         FlushOnStop::Disabled => {}

@@ -79,7 +79,10 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
     ));
     l(" Checkers log all failures = false".into());
     l(" No test config before reload".into());
-    l(" Dynamic interfaces = false".into());
+    l(format!(
+        " Dynamic interfaces = {}",
+        tf(g.dynamic_interfaces)
+    ));
     if let Some(t) = &g.lvs_timeouts {
         if let Some(v) = t.tcp {
             l(format!(" LVS TCP timeout = {v}"));

@@ -29,8 +29,8 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     .next_deadline()
                     .map(|d| wall_now + d.saturating_duration_since(now)),
                 src_ip: io.src,
-                fds: self.io.fds(&io.handle),
-                rx_buf: self.io.rx_buf(&io.handle),
+                fds: io.handle.as_ref().and_then(|h| self.io.fds(h)),
+                rx_buf: io.handle.as_ref().map_or(0, |h| self.io.rx_buf(h)),
                 vipset: inst.state() == State::Master,
                 counters: Counters::combine(&io.counters, inst.stats(), &io.rx_base),
             })

@@ -57,7 +57,9 @@ use tokio::sync::mpsc;
 struct InstIo<H> {
     /// The receive socket's number (see [`InstSetup::rx`]).
     rx: usize,
-    handle: H,
+    /// None while its interface does not exist (dynamic_interfaces): it stays in FAULT
+    /// and is opened when the interface appears.
+    handle: Option<H>,
     src: Option<IpAddr>,
     vips: Vec<VipSpec>,
     /// virtual_routes and virtual_rules, interfaces resolved.
@@ -79,7 +81,7 @@ impl<H> InstIo<H> {
     fn new(s: InstSetup<H>) -> InstIo<H> {
         InstIo {
             rx: s.rx,
-            handle: s.handle,
+            handle: Some(s.handle),
             src: s.src,
             vips: s.vips,
             net: s.net,
@@ -90,6 +92,32 @@ impl<H> InstIo<H> {
             last_transition: std::time::SystemTime::now(),
             ip_id: 0,
         }
+    }
+
+    /// An instance whose interface is missing: no socket, no addresses yet.
+    fn pending() -> InstIo<H> {
+        InstIo {
+            rx: usize::MAX,
+            handle: None,
+            src: None,
+            vips: Vec::new(),
+            net: Vec::new(),
+            send_errors: 0,
+            sent: 0,
+            counters: Counters::default(),
+            rx_base: RxStats::default(),
+            last_transition: std::time::SystemTime::now(),
+            ip_id: 0,
+        }
+    }
+
+    /// Takes the sockets and addresses of an instance opened late, keeping its counters.
+    fn opened(&mut self, s: InstSetup<H>) {
+        self.rx = s.rx;
+        self.handle = Some(s.handle);
+        self.src = s.src;
+        self.vips = s.vips;
+        self.net = s.net;
     }
 
     /// The IP id for the next AH advert.
@@ -332,6 +360,35 @@ fn notify_instance<I: VrrpIo>(io: &mut I, p: &InstanceParams, state: State, prio
     }
 }
 
+/// Whether `e` says that interface `ifname` does not exist.
+fn missing(e: &anyhow::Error, ifname: &str) -> bool {
+    matches!(
+        e.downcast_ref::<crate::vrrp::link::LinkError>(),
+        Some(crate::vrrp::link::LinkError::NoSuchInterface(n)) if n == ifname
+    )
+}
+
+/// Queues address work for an instance that has its I/O (none yet: nothing to do).
+pub(super) fn addr_job<I: VrrpIo>(io: &mut I, h: &Option<I::Inst>, job: AddrJob) {
+    if let Some(h) = h {
+        io.addr_job(h, job);
+    }
+}
+
+/// Sends an advert from an instance that has its I/O.
+pub(super) async fn send_advert<I: VrrpIo>(
+    io: &mut I,
+    h: &Option<I::Inst>,
+    bytes: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+) -> std::io::Result<()> {
+    match h {
+        Some(h) => io.send_advert(h, bytes, src, dst).await,
+        None => Err(std::io::Error::other("its interface does not exist")),
+    }
+}
+
 impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     async fn build_side(&mut self, config: Arc<Config>) -> anyhow::Result<()> {
         let params = make_params(&config)?;
@@ -355,7 +412,19 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     ) -> anyhow::Result<Vec<InstIo<I::Inst>>> {
         let mut io = Vec::new();
         for p in params {
-            io.push(InstIo::new(self.io.open_instance(config, p).await?));
+            match self.io.open_instance(config, p).await {
+                Ok(s) => io.push(InstIo::new(s)),
+                Err(e) if config.global.dynamic_interfaces && missing(&e, &p.interface) => {
+                    tracing::warn!(
+                        "VRRP_Instance({}) interface {} does not exist: FAULT until it is \
+                         created (dynamic_interfaces)",
+                        p.name,
+                        p.interface
+                    );
+                    io.push(InstIo::pending());
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(io)
     }
@@ -494,6 +563,9 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         if ev.name.is_empty() {
             return;
         }
+        if !ev.gone {
+            self.open_pending(&ev.name).await;
+        }
         let outs = self.side.coord.handle_all(
             self.clock.now(),
             Event::Link {
@@ -502,6 +574,40 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             },
         );
         self.perform(outs).await;
+    }
+
+    /// Opens the instances waiting for interface `ifname` (dynamic_interfaces), now that it
+    /// exists.
+    async fn open_pending(&mut self, ifname: &str) {
+        let now = self.clock.now();
+        let mut outs = Vec::new();
+        for i in 0..self.side.io.len() {
+            let p = self.side.coord.instances()[i].params();
+            if self.side.io[i].handle.is_some() || p.interface != ifname {
+                continue;
+            }
+            let p = p.clone();
+            match self.io.open_instance(&self.side.config, &p).await {
+                Ok(s) => {
+                    tracing::info!(
+                        "VRRP_Instance({}) interface {ifname} created: instance opened",
+                        p.name
+                    );
+                    self.side.io[i].opened(s);
+                    if let Some(src) = self.side.io[i].src {
+                        outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
+                    }
+                }
+                Err(e) => tracing::error!(
+                    "VRRP_Instance({}) interface {ifname} created, but the instance cannot use \
+                     it yet: {e:#}",
+                    p.name
+                ),
+            }
+        }
+        if !outs.is_empty() {
+            self.perform(outs).await;
+        }
     }
 
     async fn perform(&mut self, outs: Vec<Output>) {
@@ -576,7 +682,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 let mut sent_once = false;
                 for dst in p.destinations() {
                     let res = match encode_advert(&adv, p, src, dst, ip_id) {
-                        Ok(bytes) => self.io.send_advert(&io.handle, &bytes, src, dst).await,
+                        Ok(bytes) => send_advert(&mut self.io, &io.handle, &bytes, src, dst).await,
                         Err(e) => Err(std::io::Error::other(e)),
                     };
                     match res {
@@ -604,18 +710,17 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 }
             }
             Action::AddVips => {
-                self.io.addr_job(&io.handle, AddrJob::Add(io.vips.clone()));
-                self.io
-                    .addr_job(&io.handle, AddrJob::NetAdd(io.net.clone()));
+                addr_job(&mut self.io, &io.handle, AddrJob::Add(io.vips.clone()));
+                addr_job(&mut self.io, &io.handle, AddrJob::NetAdd(io.net.clone()));
             }
             Action::DelVips => {
                 // As keepalived: leaving MASTER removes the routes and rules; stopping
                 // with -V keeps them.
                 if !(self.stopping && self.opts_dont_release) {
-                    self.io.addr_job(&io.handle, AddrJob::NetDel);
+                    addr_job(&mut self.io, &io.handle, AddrJob::NetDel);
                 }
                 if !self.opts_dont_release {
-                    self.io.addr_job(&io.handle, AddrJob::Del(io.vips.clone()));
+                    addr_job(&mut self.io, &io.handle, AddrJob::Del(io.vips.clone()));
                 }
             }
             Action::SendGratuitous { repeat } => {
@@ -623,7 +728,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     arp: p.garp_interval,
                     na: p.gna_interval,
                 };
-                self.io.addr_job(&io.handle, AddrJob::Garp(repeat, pacing));
+                addr_job(&mut self.io, &io.handle, AddrJob::Garp(repeat, pacing));
             }
             Action::StateChange { from, to, cause } => {
                 io.last_transition = std::time::SystemTime::now();
@@ -640,8 +745,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 // earlier run left behind (a SIGKILL, or -V). Leaving MASTER removes them in
                 // any case (DelVips), after a reload too (older keepalived needed -X for it).
                 if from == State::Init && matches!(to, State::Backup | State::Fault) {
-                    self.io
-                        .addr_job(&io.handle, AddrJob::Release(io.vips.clone()));
+                    addr_job(&mut self.io, &io.handle, AddrJob::Release(io.vips.clone()));
                 }
             }
             Action::Notify { state, priority } => {
@@ -708,7 +812,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             .coord
             .handle_all(self.clock.now(), Event::Shutdown);
         self.perform(outs).await;
-        let handles = self.side.io.drain(..).map(|io| io.handle).collect();
+        let handles = self.side.io.drain(..).filter_map(|io| io.handle).collect();
         self.io.close(handles, &self.side.config).await;
         tracing::info!("VRRP: stopped");
     }

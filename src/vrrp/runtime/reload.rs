@@ -4,6 +4,7 @@
 
 use super::addresses::AddrJob;
 use super::io::{Clock, VrrpIo};
+use super::{addr_job, send_advert};
 use super::{make_params, Runtime};
 use crate::config::model::{SyncGroup, TrackFileDef, TrackProcessDef, VrrpInstance};
 use crate::config::{Config, GlobalDefs, VrrpScript};
@@ -277,14 +278,14 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                         let ip_id = io.next_ip_id();
                         for dst in p.destinations() {
                             if let Ok(b) = super::encode_advert(&adv, p, src, dst, ip_id) {
-                                let _ = self.io.send_advert(&io.handle, &b, src, dst).await;
+                                let _ = send_advert(&mut self.io, &io.handle, &b, src, dst).await;
                             }
                         }
                     }
                     Action::DelVips => {
-                        self.io.addr_job(&io.handle, AddrJob::NetDel);
+                        addr_job(&mut self.io, &io.handle, AddrJob::NetDel);
                         if !self.opts_dont_release {
-                            self.io.addr_job(&io.handle, AddrJob::Del(io.vips.clone()));
+                            addr_job(&mut self.io, &io.handle, AddrJob::Del(io.vips.clone()));
                         }
                     }
                     Action::StateChange { to, .. } => {
@@ -328,7 +329,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         );
         for (i, job) in jobs {
             if let Some(io) = self.side.io.get(i) {
-                self.io.addr_job(&io.handle, job);
+                addr_job(&mut self.io, &io.handle, job);
             }
         }
         // New instances learn their source address.
