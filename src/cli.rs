@@ -53,6 +53,10 @@ pub struct Options {
     /// always removes its VIPs (as keepalived 2.2.7 does with or without -X).
     #[arg(short = 'X', long = "release-vips")]
     pub release_vips: bool,
+    /// umask for the files lvsd creates (numeric: 0177, 0x7f, 127); wins over the file's
+    /// `umask`.
+    #[arg(short = 'u', long = "umask", value_name = "MASK", value_parser = parse_umask_arg)]
+    pub umask: Option<u32>,
     /// Do not remove VRRP VIPs and routes on exit.
     #[arg(short = 'V', long = "dont-release-vrrp")]
     pub dont_release_vrrp: bool,
@@ -167,6 +171,23 @@ pub fn version_text() -> String {
          Config options:  LVS VRRP VRRP_AUTH VRRP_VMAC JSON\n",
         lvsd = env!("CARGO_PKG_VERSION"),
     )
+}
+
+/// A number as C's strtoul with base 0 reads it: `0x…` hex, `0…` octal, else decimal.
+pub fn parse_c_number(s: &str) -> Option<u32> {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u32::from_str_radix(h, 16).ok()
+    } else if s.len() > 1 && s.starts_with('0') {
+        u32::from_str_radix(&s[1..], 8).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+fn parse_umask_arg(s: &str) -> Result<u32, String> {
+    parse_c_number(s)
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("`{s}` is not a umask (0 to 0777, e.g. 0177)"))
 }
 
 #[cfg(test)]

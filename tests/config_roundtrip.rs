@@ -197,6 +197,7 @@ fn gen_config(seed: u64) -> Config {
     g.default_interface = r.maybe(|r| r.word("bond"));
     g.lvs_flush = r.chance();
     g.dynamic_interfaces = r.chance();
+    g.umask = r.maybe(|r| r.below(0o1000) as u32);
     g.vrrp_tuning = ThreadTuning {
         nice: r.maybe(|r| r.below(40) as i32 - 20),
         rt_priority: r.maybe(|r| r.below(99) as u32 + 1),

@@ -312,3 +312,28 @@ fn net_namespace_runs_the_daemon_in_it() {
     let _ = Command::new("ip").args(["netns", "del", &fresh]).output();
     assert!(made, "namespace {fresh} was not made");
 }
+
+/// `umask` in global_defs sets the mode of the files lvsd creates (its pid files here),
+/// as keepalived's does.
+#[test]
+fn umask_sets_the_mode_of_created_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Ns::new("um");
+    let dir = tempfile::tempdir().unwrap();
+    let text = conf(dir.path(), 150).replacen(
+        "global_defs { router_id T1 }",
+        "global_defs {\n  router_id T1\n  umask IWGRP|IWOTH|IRGRP|IROTH\n}",
+        1,
+    );
+    std::fs::write(dir.path().join("lvsd.conf"), text).unwrap();
+    let d = start(&ns, dir.path(), "um");
+    let pid = dir.path().join("main.pid");
+    assert!(
+        wait_until(Duration::from_secs(10), || pid.exists()),
+        "no pid file\n{}",
+        d.log()
+    );
+    let mode = std::fs::metadata(&pid).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & 0o066, 0, "pid file mode {mode:o} under umask 066");
+    assert_ne!(mode & 0o600, 0, "pid file mode {mode:o}");
+}

@@ -161,6 +161,23 @@ impl P<'_> {
                 "checker_rlimit_rttime" | "checker_rlimit_rtime" => {
                     set(&mut g.checker_rlimit_rttime, p.rlimit_rttime(t).map(Some))
                 }
+                // One gratuitous ARP/NA, no second burst: the settings still at their
+                // defaults change, as keepalived (later lines win).
+                "umask" => set(&mut g.umask, p.umask(t).map(Some)),
+                "vrrp_min_garp" => {
+                    if p.opt_bool(t) == Some(true) {
+                        let d = GlobalDefs::default();
+                        if g.vrrp_garp_master_repeat == d.vrrp_garp_master_repeat {
+                            g.vrrp_garp_master_repeat = 1;
+                        }
+                        if g.vrrp_garp_master_refresh_repeat == d.vrrp_garp_master_refresh_repeat {
+                            g.vrrp_garp_master_refresh_repeat = 0;
+                        }
+                        if g.vrrp_garp_master_delay == d.vrrp_garp_master_delay {
+                            g.vrrp_garp_master_delay = Duration::ZERO;
+                        }
+                    }
+                }
                 "dynamic_interfaces" => {
                     if let Some(w) = t.get(1) {
                         // allow_if_changes: keepalived then allows a VRID twice on an

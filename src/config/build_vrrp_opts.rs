@@ -151,6 +151,37 @@ impl P<'_> {
         cpus
     }
 
+    /// `umask NUMBER` (C's base 0: 0177, 0x7f, 127) or `umask BITS` (IRUSR … IXOTH joined
+    /// by `|`, spaces allowed).
+    pub(crate) fn umask(&mut self, t: &[Tok]) -> Option<u32> {
+        self.arg(t, 1)?;
+        let text: String = t[1..].iter().map(|w| self.txt(*w)).collect();
+        if let Some(n) = crate::cli::parse_c_number(&text) {
+            if n <= 0o777 {
+                return Some(n);
+            }
+        }
+        let mut mask = 0;
+        for bit in text.split('|') {
+            mask |= match bit {
+                "IRUSR" => 0o400,
+                "IWUSR" => 0o200,
+                "IXUSR" => 0o100,
+                "IRGRP" => 0o040,
+                "IWGRP" => 0o020,
+                "IXGRP" => 0o010,
+                "IROTH" => 0o004,
+                "IWOTH" => 0o002,
+                "IXOTH" => 0o001,
+                _ => {
+                    self.problem(t[1], format!("umask: `{text}` is not a mask (ignored)"));
+                    return None;
+                }
+            };
+        }
+        Some(mask)
+    }
+
     /// `garp_group { … }` (top level). An interface already in an earlier group stays
     /// there (a warning); a group without interfaces is ignored, as keepalived does.
     pub(crate) fn garp_group(&mut self, toks: &[Tok], opens: bool) {
@@ -282,5 +313,35 @@ mod tests {
         assert_eq!(g.garp_pacing("eth1"), (ms(10), ms(20)));
         // an interface in no group keeps the global settings
         assert_eq!(g.garp_pacing("eth2"), (ms(500), ms(0)));
+    }
+
+    #[test]
+    fn min_garp_changes_only_defaults() {
+        let (g, w) = global("vrrp_min_garp");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(g.vrrp_garp_master_repeat, 1);
+        assert_eq!(g.vrrp_garp_master_refresh_repeat, 0);
+        assert_eq!(g.vrrp_garp_master_delay, std::time::Duration::ZERO);
+        // a setting written before it stays; one written after wins
+        let (g, _) = global("vrrp_garp_master_repeat 3\nvrrp_min_garp\nvrrp_garp_master_delay 2");
+        assert_eq!(g.vrrp_garp_master_repeat, 3);
+        assert_eq!(g.vrrp_garp_master_delay, std::time::Duration::from_secs(2));
+        let (g, _) = global("vrrp_min_garp false");
+        assert_eq!(g.vrrp_garp_master_repeat, 5);
+    }
+
+    #[test]
+    fn umask_forms() {
+        for (text, want) in [
+            ("umask 0177", Some(0o177)),
+            ("umask 0x12", Some(0o22)),
+            ("umask 18", Some(0o22)),
+            ("umask IWGRP|IWOTH", Some(0o22)),
+            ("umask IWGRP | IWOTH | IRWXO", None),
+        ] {
+            let (g, w) = global(text);
+            assert_eq!(g.umask, want, "{text}: {w:?}");
+            assert_eq!(w.is_empty(), want.is_some(), "{text}: {w:?}");
+        }
     }
 }

@@ -140,6 +140,8 @@ pub const GLOBAL: Table = Table {
         "vrrp_rx_bufs_multiplier",
         "default_interface",
         "dynamic_interfaces",
+        "vrrp_min_garp",
+        "umask",
         "lvs_flush",
         "lvs_flush_on_stop",
         "lvs_flush_onstop",
@@ -161,7 +163,6 @@ pub const GLOBAL: Table = Table {
         "disable_local_igmp",
         // The IPVS table at start and stop.
         // VRRP behaviour.
-        "vrrp_min_garp",
         "vrrp_garp_extra_if",
         "vrrp_vmac_garp_intvl",
         "vrrp_down_timer_adverts",
@@ -215,7 +216,6 @@ pub const GLOBAL: Table = Table {
         "reload_file",
         "data_use_instance",
         "random_seed",
-        "umask",
     ],
 };
 

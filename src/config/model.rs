@@ -191,6 +191,9 @@ pub struct GlobalDefs {
     pub checker_tuning: ThreadTuning,
     /// `checker_rlimit_rttime` (µs): RLIMIT_RTTIME once the checker threads run real-time.
     pub checker_rlimit_rttime: Option<u64>,
+    /// `umask NUMBER|BITS`: the umask of the files lvsd creates (None: as started; `-u`
+    /// wins).
+    pub umask: Option<u32>,
     /// `dynamic_interfaces [allow_if_changes]`: an instance whose interface does not exist
     /// yet waits in FAULT for it (without: the VRRP side cannot start, and retries).
     pub dynamic_interfaces: bool,
@@ -354,6 +357,7 @@ impl Default for GlobalDefs {
             default_interface: None,
             garp_groups: Vec::new(),
             dynamic_interfaces: false,
+            umask: None,
             vrrp_tuning: ThreadTuning::default(),
             checker_tuning: ThreadTuning::default(),
             checker_rlimit_rttime: None,

@@ -273,6 +273,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
         v.to_string()
     });
     w.flag("dynamic_interfaces", g.dynamic_interfaces);
+    w.opt("umask", &g.umask, |m| format!("0{m:o}"));
     w.flag("lvs_flush", g.lvs_flush);
     match g.lvs_flush_on_stop {
         FlushOnStop::Disabled => {}

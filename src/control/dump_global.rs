@@ -279,7 +279,7 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         " rx_bufs_multiples = {}",
         g.vrrp_rx_bufs_multiplier
     ));
-    l(" umask = 0177".into());
+    l(format!(" umask = {:04o}", g.umask.unwrap_or(0o177)));
     s
 }
 

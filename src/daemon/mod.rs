@@ -232,6 +232,11 @@ fn start_and_serve(opts: Options, config: Config, verdict: &mut StartReport) -> 
         tracing::info!("Running in network namespace {name}");
     }
     tracing::debug!("Configuration read {loaded_at:.1?} after the start of the process");
+    if let Some(mask) = opts.umask.or(config.global.umask) {
+        let mode = nix::sys::stat::Mode::from_bits_truncate(mask as nix::libc::mode_t);
+        nix::sys::stat::umask(mode);
+        tracing::debug!("umask {mask:04o}");
+    }
     let mut pids = vec![pidfile::PidFile::create(&opts.pid_file)?];
     if opts.runs_vrrp() {
         pids.push(pidfile::PidFile::create(&opts.vrrp_pid_file)?);
