@@ -349,3 +349,33 @@ fn a_large_config_loads_whole_and_keeps_exact_positions() {
         )
     );
 }
+
+/// A MISC_CHECK whose script is missing is disabled at load, as keepalived does ("Disabling
+/// misc script ... since not found/accessible"): its real server keeps its other checkers
+/// and, with none left, stays in the table.
+#[test]
+fn misc_check_with_a_missing_script_is_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("k.conf");
+    std::fs::write(
+        &conf,
+        "virtual_server 10.9.0.1 80 {\n    protocol TCP\n    real_server 10.9.1.1 80 {\n        \
+         MISC_CHECK {\n            misc_path /nonexistent/check.sh\n        }\n        \
+         TCP_CHECK {\n            connect_timeout 2\n        }\n    }\n    \
+         real_server 10.9.1.2 80 {\n        MISC_CHECK {\n            misc_path \"/bin/true x\"\n        }\n    }\n}\n",
+    )
+    .unwrap();
+    let mut loaded = lvsd::config::load(&conf, "x").unwrap();
+    let diags = lvsd::config::vet_scripts(&mut loaded);
+    let rs = &loaded.config.virtual_servers[0].real_servers;
+    assert_eq!(rs[0].checkers.len(), 1, "{:?}", rs[0].checkers);
+    assert_eq!(rs[0].checkers[0].kind.keyword(), "TCP_CHECK");
+    assert_eq!(rs[1].checkers.len(), 1, "a runnable script stays");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message.contains("/nonexistent/check.sh")
+                && d.message.contains("checker is disabled")),
+        "{diags:?}"
+    );
+}
