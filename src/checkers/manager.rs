@@ -246,6 +246,14 @@ async fn run(s: Arc<CheckSettings>, up: bool, link: Arc<Mutex<Link>>, current: A
         tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=ms))).await;
     }
     loop {
+        if let Some(e) = super::net::setup_error(&s) {
+            tracing::info!(
+                "Checker for {} cannot bind its socket ({e}); no verdict, trying again after delay_loop.",
+                s.target()
+            );
+            tokio::time::sleep(s.timing.delay_loop).await;
+            continue;
+        }
         let verdict = probe.check(&s).await;
         let (attempt, text) = match verdict {
             Verdict::Up { weight, msg } => (Attempt::Success { weight }, msg),
