@@ -109,6 +109,7 @@ impl P<'_> {
             key.clone().unwrap_or(VsKey::Group(String::new())),
         );
         let mut sorry_method = None;
+        let mut family_set = false;
         // The real servers gather in the builder's scratch vector (kept from one virtual
         // server to the next) and move into one exactly sized vector at the end: growing
         // each virtual server's own vector push by push, then shrinking it, copied every
@@ -170,6 +171,10 @@ impl P<'_> {
                         p.int_tok(t[0], g, 1, 128)
                             .map(|v| Granularity::V6Prefix(v as u8))
                     };
+                    // keepalived: a granularity makes the service persistent.
+                    if vs.persistence_granularity.is_some() && vs.persistence_timeout.is_none() {
+                        vs.persistence_timeout = Some(defaults::PERSISTENCE_TIMEOUT);
+                    }
                 }
             }
             "persistence_engine" => vs.persistence_engine = p.string(t),
@@ -247,6 +252,7 @@ impl P<'_> {
                             return;
                         }
                     };
+                    family_set = true;
                     match &mut vs.key {
                         VsKey::Fwmark { ipv6, .. } => *ipv6 = v6,
                         VsKey::Addr { addr, .. } if addr.is_ipv6() != v6 => {
@@ -267,6 +273,16 @@ impl P<'_> {
         let gathered = self.rs_scratch.len().saturating_sub(first_rs);
         vs.real_servers = Vec::with_capacity(gathered);
         vs.real_servers.extend(self.rs_scratch.drain(first_rs..));
+        // keepalived: without ip_family, a fwmark service takes its servers' family.
+        if let VsKey::Fwmark { ipv6, .. } = &mut vs.key {
+            let first = vs.real_servers.first().map(|r| r.addr);
+            if let (false, Some(a)) = (
+                family_set,
+                first.or(vs.sorry_server.as_ref().map(|s| s.addr)),
+            ) {
+                *ipv6 = a.is_ipv6();
+            }
+        }
         if key.is_some() {
             self.config.virtual_servers.push(vs);
         }
