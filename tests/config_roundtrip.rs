@@ -591,6 +591,7 @@ fn mend_like_keepalived(vs: &mut VirtualServer, groups: &[VirtualServerGroup]) {
 
 fn gen_checker(r: &mut Rng) -> Checker {
     let common = CheckCommon {
+        disabled: false,
         connect_ip: r.maybe(|r| r.ip(false)),
         connect_port: r.maybe(|r| r.below(65535) as u16 + 1),
         bindto: r.maybe(|r| r.ip(false)),

@@ -239,6 +239,9 @@ impl Drop for CheckerManager {
 }
 
 async fn run(s: Arc<CheckSettings>, up: bool, link: Arc<Mutex<Link>>, current: Arc<AtomicBool>) {
+    if s.disabled {
+        return std::future::pending().await;
+    }
     let mut state = CheckState::new(s.timing, up);
     let mut probe = Probe::new(&s);
     if !s.warmup.is_zero() {
@@ -300,6 +303,7 @@ mod tests {
         let s = CheckSettings {
             id: CheckerId::default(),
             kind: CheckerKind::Tcp,
+            disabled: false,
             addr: std::net::Ipv4Addr::LOCALHOST.into(),
             port: 1,
             bind: None,

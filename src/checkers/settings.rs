@@ -34,6 +34,8 @@ pub struct CheckSettings {
     /// For MISC_CHECK: script user default and enable_script_security.
     pub script_user: Option<ScriptUser>,
     pub script_security: bool,
+    /// Never runs: keeps its starting state (see `CheckCommon::disabled`).
+    pub disabled: bool,
 }
 
 impl CheckSettings {
@@ -76,6 +78,7 @@ impl CheckSettings {
             addr,
             port,
             bind,
+            disabled: c.disabled,
             bind_if: c.bind_if.clone(),
             connect_timeout: c
                 .connect_timeout

@@ -274,13 +274,11 @@ impl P<'_> {
         vs.real_servers = Vec::with_capacity(gathered);
         vs.real_servers.extend(self.rs_scratch.drain(first_rs..));
         // keepalived: without ip_family, a fwmark service takes its servers' family.
-        if let VsKey::Fwmark { ipv6, .. } = &mut vs.key {
-            let first = vs.real_servers.first().map(|r| r.addr);
-            if let (false, Some(a)) = (
-                family_set,
-                first.or(vs.sorry_server.as_ref().map(|s| s.addr)),
-            ) {
-                *ipv6 = a.is_ipv6();
+        if !family_set {
+            if let Some(v6) = fwmark_family(&vs) {
+                if let VsKey::Fwmark { ipv6, .. } = &mut vs.key {
+                    *ipv6 = v6;
+                }
             }
         }
         if key.is_some() {
@@ -864,4 +862,23 @@ impl P<'_> {
         u.status_codes.shrink_to_fit();
         Some(u)
     }
+}
+
+/// keepalived's family of a fwmark service without ip_family: its first real server not
+/// tunnelled, else its sorry server not tunnelled, else (all tunnelled) the family they
+/// all share, IPv4 when they mix. None: not a fwmark service.
+fn fwmark_family(vs: &VirtualServer) -> Option<bool> {
+    if !matches!(vs.key, VsKey::Fwmark { .. }) {
+        return None;
+    }
+    let tun = |m: Option<LbKind>| m.unwrap_or(vs.lb_kind) == LbKind::Tun;
+    let sorry = vs.sorry_server.iter().map(|s| (s.addr, tun(s.lvs_method)));
+    let real = vs.real_servers.iter().map(|r| (r.addr, tun(r.lvs_method)));
+    let not_tun = real.clone().chain(sorry.clone()).find(|(_, t)| !t);
+    if let Some((a, _)) = not_tun {
+        return Some(a.is_ipv6());
+    }
+    let mut all = sorry.chain(real).map(|(a, _)| a.is_ipv6());
+    let first = all.next().unwrap_or(false);
+    Some(first && all.all(|v6| v6))
 }

@@ -202,8 +202,9 @@ pub fn default_config_id() -> String {
 /// - a vrrp_script whose program cannot be found or run, or that `enable_script_security`
 ///   finds unsafe, is disabled: it and the track_script entries naming it are dropped
 ///   (keepalived: "Disabling track script ... since not found/accessible");
-/// - a MISC_CHECK whose script cannot be found or run, or is unsafe, is disabled: the
-///   checker is dropped (keepalived: "Disabling misc script ... since not found/accessible");
+/// - a MISC_CHECK whose script cannot be found or run, or is unsafe, is disabled: it
+///   never runs and keeps its starting state (keepalived: "Disabling misc script ... since
+///   not found/accessible"; its real server stays up, or down for good under `alpha`);
 /// - any other script that cannot be found is named (it will fail when it runs);
 /// - under `enable_script_security`, an unsafe script is a security problem (`-t` exit
 ///   6; lvsd refuses to run it, as keepalived does); without it, configured scripts are
@@ -311,10 +312,11 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
         .iter_mut()
         .flat_map(|vs| &mut vs.real_servers)
     {
-        rs.checkers.retain(|c| match &c.kind {
-            model::CheckerKind::Misc(m) => !disabled_misc.contains(&m.misc_path),
-            _ => true,
-        });
+        for c in &mut rs.checkers {
+            if let model::CheckerKind::Misc(m) = &c.kind {
+                c.common.disabled |= disabled_misc.contains(&m.misc_path);
+            }
+        }
     }
     if !disabled.is_empty() {
         let c = &mut loaded.config;
