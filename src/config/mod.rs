@@ -306,12 +306,23 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
             ));
         }
     }
+    // keepalived removes, while it reads the file, a MISC_CHECK whose user cannot be set
+    // ("Unable to set default user for misc script ... - removing"): unlike a disabled
+    // one it leaves its real server as if it never had it.
+    let global_user = loaded.config.global.script_user.clone();
     for rs in loaded
         .config
         .virtual_servers
         .iter_mut()
         .flat_map(|vs| &mut vs.real_servers)
     {
+        rs.checkers.retain(|c| match &c.kind {
+            model::CheckerKind::Misc(m) => match m.user.as_ref().or(global_user.as_ref()) {
+                Some(u) => crate::script::resolve_user(u).is_ok(),
+                None => true,
+            },
+            _ => true,
+        });
         for c in &mut rs.checkers {
             if let model::CheckerKind::Misc(m) = &c.kind {
                 c.common.disabled |= disabled_misc.contains(&m.misc_path);
