@@ -3,7 +3,7 @@
 //! with their live state) and "Health checkers" (each checker's verdict).
 
 use super::state::LvsState;
-use crate::config::model::{LbKind, Protocol, VirtualServer, VsKey};
+use crate::config::model::{Granularity, LbKind, Protocol, VirtualServer, VsKey};
 use crate::daemon::dump_global::{global_section, Part};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -72,12 +72,36 @@ pub fn check_data(state: &LvsState) -> String {
         l(format!("   delay_loop = {}", secs6(vs.delay_loop)));
         l(format!("   lvs_sched = {}", vs.lb_algo));
         l("   Hashed = disabled".into());
+        let en = |b: bool| if b { "en" } else { "dis" };
+        let f = &vs.sched_flags;
+        match vs.lb_algo.as_str() {
+            "sh" | "mh" => {
+                l(format!("   {}-port = {}abled", vs.lb_algo, en(f.flag2)));
+                l(format!("   {}-fallback = {}abled", vs.lb_algo, en(f.flag1)));
+            }
+            _ => {
+                l(format!("   flag-1 = {}abled", en(f.flag1)));
+                l(format!("   flag-2 = {}abled", en(f.flag2)));
+                l(format!("   flag-3 = {}abled", en(f.flag3)));
+            }
+        }
+        let ops_inactive = vs.ops && vs.protocol != Protocol::Udp;
         l(format!(
-            "   One packet scheduling = {}abled",
-            if vs.ops { "en" } else { "dis" }
+            "   One packet scheduling = {}abled{}",
+            en(vs.ops),
+            if ops_inactive {
+                " (inactive due to not UDP)"
+            } else {
+                ""
+            }
         ));
         if let Some(t) = vs.persistence_timeout {
             l(format!("   persistence timeout = {t}"));
+        }
+        match vs.persistence_granularity {
+            Some(Granularity::V4Mask(m)) => l(format!("   persistence granularity = {m}")),
+            Some(Granularity::V6Prefix(p)) => l(format!("   persistence granularity = {p}")),
+            None => {}
         }
         l(format!("   protocol = {}", proto(vs.protocol)));
         l(format!(
@@ -127,7 +151,18 @@ pub fn check_data(state: &LvsState) -> String {
             fwd(vs.lb_kind)
         ));
         if let Some(ss) = &vs.sorry_server {
-            l(format!("   sorry server = [{}]:{}", ss.addr, ss.port));
+            l(format!(
+                "   sorry server = {}",
+                crate::lvs::build::addr_label(ss.addr, vs.protocol, ss.port)
+            ));
+            l(format!(
+                "     forwarding method = {}",
+                fwd(ss.lvs_method.unwrap_or(vs.lb_kind))
+            ));
+            l(format!(
+                "     Inhibit on failure is {}",
+                if vs.sorry_server_inhibit { "ON" } else { "OFF" }
+            ));
         }
         let up = state.quorum_up(i);
         l(format!("   alive = {}", u8::from(up)));
@@ -141,6 +176,7 @@ pub fn check_data(state: &LvsState) -> String {
             let alive = state.rs_alive(i, j).unwrap_or(false);
             let eff = if alive { rs.weight } else { 0 };
             l("   ------< Real server >------".into());
+            let more = rs.more();
             l(format!(
                 "   RIP = {}, RPORT = {}, WEIGHT = {} EFF WEIGHT = {}",
                 rs.addr,
@@ -155,10 +191,31 @@ pub fn check_data(state: &LvsState) -> String {
             let ralpha = rs.alpha.unwrap_or(vs.alpha);
             l(format!("   Alpha is {}", if ralpha { "ON" } else { "OFF" }));
             l(format!(
+                "   connection timeout = {}",
+                secs6(
+                    more.connect_timeout
+                        .or(vs.connect_timeout)
+                        .unwrap_or(std::time::Duration::from_secs(5))
+                )
+            ));
+            l(format!(
                 "   connection limit range = {} -> {}",
                 rs.lthreshold.unwrap_or(0),
                 rs.uthreshold.unwrap_or(0)
             ));
+            l(format!(
+                "   Delay loop = {}",
+                secs6(more.delay_loop.unwrap_or(vs.delay_loop))
+            ));
+            if let Some(r) = more.retry.or(vs.retry) {
+                l(format!("   Retry count = {r}"));
+            }
+            if let Some(d) = more.delay_before_retry.or(vs.delay_before_retry) {
+                l(format!("   Retry delay = {}", secs6(d)));
+            }
+            if let Some(w) = more.warmup.or(vs.warmup) {
+                l(format!("   Warmup = {}", secs6(w)));
+            }
             l(format!(
                 "   Inhibit on failure is {}",
                 if rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure) {
@@ -167,8 +224,26 @@ pub fn check_data(state: &LvsState) -> String {
                     "OFF"
                 }
             ));
+            if let Some(n) = &more.notify_up {
+                l(format!("     RS up notify script = {n}, uid:gid 0:0"));
+            }
+            if let Some(n) = &more.notify_down {
+                l(format!("     RS down notify script = {n}, uid:gid 0:0"));
+            }
+            if let Some(h) = more.virtualhost.as_ref().or(vs.virtualhost.as_ref()) {
+                l(format!("    VirtualHost = '{h}'"));
+            }
+            l(format!(
+                "   Using smtp notification = {}",
+                if more.smtp_alert.or(vs.smtp_alert).unwrap_or(false) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            ));
             l(format!("   initial weight = {}", rs.weight));
             l(format!("   effective weight = {}", rs.weight));
+            l(format!("   previous effective_weight = {}", rs.weight));
             l(format!("   alive = {}", u8::from(alive)));
             let failed = (0..rs.checkers.len())
                 .filter(|c| {
@@ -192,6 +267,9 @@ pub fn check_data(state: &LvsState) -> String {
         };
         for (j, rs) in vs.real_servers.iter().enumerate() {
             for (c, ch) in rs.checkers.iter().enumerate() {
+                if ch.common.disabled {
+                    continue; // (keepalived frees a disabled checker)
+                }
                 if first {
                     s.push_str("------< Health checkers >------\n");
                     first = false;
