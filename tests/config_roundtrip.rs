@@ -569,7 +569,7 @@ fn mend_like_keepalived(vs: &mut VirtualServer, groups: &[VirtualServerGroup]) {
     if has_fwmark {
         vs.ha_suspend = false;
     }
-    if portless && vs.persistence_timeout.is_none() {
+    if (portless || vs.persistence_granularity.is_some()) && vs.persistence_timeout.is_none() {
         vs.persistence_timeout = Some(360);
     }
     let sum: u32 = vs.real_servers.iter().map(|rs| rs.weight).sum();
