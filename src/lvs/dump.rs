@@ -3,7 +3,7 @@
 //! with their live state) and "Health checkers" (each checker's verdict).
 
 use super::state::LvsState;
-use crate::config::model::{Granularity, LbKind, Protocol, VirtualServer, VsKey};
+use crate::config::model::{CheckerKind, Granularity, LbKind, Protocol, VirtualServer, VsKey};
 use crate::daemon::dump_global::{global_section, Part};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -138,9 +138,15 @@ pub fn check_data(state: &LvsState) -> String {
         if vs.ha_suspend {
             l("   Using HA suspend".into());
         }
+        // keepalived: unset, the global checker setting, else smtp_alert, else no (a real
+        // server's: else yes).
+        let global_alert = cfg
+            .global
+            .smtp_alert_checker
+            .or(cfg.global.smtp_alert.then_some(true));
         l(format!(
             "   Using smtp notification = {}",
-            if vs.smtp_alert.unwrap_or(false) {
+            if vs.smtp_alert.or(global_alert).unwrap_or(false) {
                 "yes"
             } else {
                 "no"
@@ -165,7 +171,7 @@ pub fn check_data(state: &LvsState) -> String {
             ));
         }
         let up = state.quorum_up(i);
-        l(format!("   alive = {}", u8::from(up)));
+        l("   alive = 1".into());
         l(format!("   quorum_state_up = {}", u8::from(up)));
         l("   reloaded = 0".into());
         let vport = match &vs.key {
@@ -174,7 +180,6 @@ pub fn check_data(state: &LvsState) -> String {
         };
         for (j, rs) in vs.real_servers.iter().enumerate() {
             let alive = state.rs_alive(i, j).unwrap_or(false);
-            let eff = if alive { rs.weight } else { 0 };
             l("   ------< Real server >------".into());
             let more = rs.more();
             l(format!(
@@ -235,7 +240,7 @@ pub fn check_data(state: &LvsState) -> String {
             }
             l(format!(
                 "   Using smtp notification = {}",
-                if more.smtp_alert.or(vs.smtp_alert).unwrap_or(false) {
+                if more.smtp_alert.or(global_alert).unwrap_or(true) {
                     "yes"
                 } else {
                     "no"
@@ -243,7 +248,7 @@ pub fn check_data(state: &LvsState) -> String {
             ));
             l(format!("   initial weight = {}", rs.weight));
             l(format!("   effective weight = {}", rs.weight));
-            l(format!("   previous effective_weight = {}", rs.weight));
+            l("   previous effective_weight = 0".into());
             l(format!("   alive = {}", u8::from(alive)));
             let failed = (0..rs.checkers.len())
                 .filter(|c| {
@@ -255,7 +260,8 @@ pub fn check_data(state: &LvsState) -> String {
                 })
                 .count();
             l(format!("   num failed checkers = {failed}"));
-            l(format!("   RS set = {}", u8::from(eff > 0 || alive)));
+            let inhibit = rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
+            l(format!("   RS set = {}", u8::from(alive || inhibit)));
             l("   reloaded = 0".into());
         }
     }
@@ -292,9 +298,154 @@ pub fn check_data(state: &LvsState) -> String {
                 let _ = writeln!(s, "   Up = {}", if up { "yes" } else { "no" });
                 s.push_str("   Has run = yes\n");
                 let _ = writeln!(s, "   Current weight = {}", 0);
-                let _ = writeln!(s, "   Keepalive method = {}", ch.kind.keyword());
+                let id = crate::checkers::CheckerId {
+                    vs: i,
+                    rs: j,
+                    checker: c,
+                };
+                if let Some(set) = crate::checkers::CheckSettings::resolve(cfg, id) {
+                    checker_details(&mut s, &set, &ch.kind);
+                }
             }
         }
     }
     s
+}
+
+fn us(d: std::time::Duration) -> u128 {
+    d.as_micros()
+}
+
+/// keepalived's dump_checker after its first lines: the timing (not for FILE_CHECK), the
+/// connection, then the kind's own lines.
+fn checker_details(s: &mut String, set: &crate::checkers::CheckSettings, kind: &CheckerKind) {
+    let mut l = |line: String| {
+        s.push_str(&line);
+        s.push('\n');
+    };
+    let default_dbr = match kind {
+        CheckerKind::Http(_) => 3_000_000,
+        CheckerKind::Dns(_) => 0,
+        _ => 1_000_000,
+    };
+    if !matches!(kind, CheckerKind::File(_)) {
+        let t = &set.timing;
+        l(format!(
+            "   Alpha = {}",
+            if set.alpha { "yes" } else { "no" }
+        ));
+        l(format!("   Delay loop = {} us", us(t.delay_loop)));
+        l(format!("   Warmup = {} us", us(set.warmup)));
+        l(format!("   Retries = {}", t.retry));
+        if t.retry > 0 {
+            l(format!(
+                "   Delay before retry = {} us",
+                us(t.delay_before_retry)
+            ));
+            l("   Retries iterations = 0".into());
+        }
+        l(format!("   Default delay before retry = {default_dbr} us"));
+    }
+    l("   Log all failures = no".into());
+    if !matches!(kind, CheckerKind::Misc(_) | CheckerKind::File(_)) {
+        l("   Connection".into());
+        l(format!("     Dest = {}", pair(set.addr, set.port)));
+        if let Some(b) = set.bind {
+            l(format!("     Bind to = {}", pair(b.ip(), b.port())));
+        }
+        if let Some(i) = &set.bind_if {
+            l(format!("     Bind i/f = {i}"));
+        }
+        if let Some(m) = set.fwmark {
+            l(format!("     Mark = {m}"));
+        }
+        l(format!("     Timeout = {}", secs6(set.connect_timeout)));
+    }
+    match kind {
+        CheckerKind::Http(h) => {
+            let proto = match h.http_protocol.as_deref() {
+                Some("1.0C") | Some("1.0c") => "1.0C",
+                Some("1.1") => "1.1",
+                _ => "1.0",
+            };
+            let name = if h.tls { "SSL" } else { "HTTP" };
+            l(format!(
+                "   Keepalive method = {name}_GET, http protocol {proto}"
+            ));
+            if let Some(v) = &h.virtualhost {
+                l(format!("   Virtualhost = {v}"));
+            }
+            l(format!(
+                "   Enable SNI {}set",
+                if h.enable_sni { "" } else { "un" }
+            ));
+            l("   Fast recovery unset".into());
+            for u in &h.urls {
+                l(format!("   Checked url = {}", u.path));
+                if let Some(d) = &u.digest {
+                    l(format!("     digest = {d}"));
+                }
+                l("     HTTP Status Code(s)".into());
+                if u.status_codes.is_empty() {
+                    l("       200-299".into());
+                }
+                for r in &u.status_codes {
+                    l(if r.from == r.to {
+                        format!("       {}", r.from)
+                    } else {
+                        format!("       {}-{}", r.from, r.to)
+                    });
+                }
+                if let Some(v) = &u.virtualhost {
+                    l(format!("     Virtual host = {v}"));
+                }
+            }
+        }
+        CheckerKind::Smtp(m) => {
+            l("   Keepalive method = SMTP_CHECK".into());
+            let helo = m.helo_name.clone().unwrap_or_else(|| {
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            l(format!("   helo = {helo}"));
+        }
+        CheckerKind::Dns(d) => {
+            l("   Keepalive method = DNS_CHECK".into());
+            l(format!("   Type = {}", d.query_type.to_ascii_uppercase()));
+            l(format!("   Name = {}", d.name));
+        }
+        CheckerKind::Udp(u) => {
+            l("   Keepalive method = UDP_CHECK".into());
+            match &u.payload {
+                Some(p) => l(format!("   Payload len = {}", p.len())),
+                None => l("   Payload specified = no".into()),
+            }
+            l(format!(
+                "   Require reply = {}",
+                if u.require_reply.is_some() {
+                    "yes"
+                } else {
+                    "no"
+                }
+            ));
+        }
+        CheckerKind::Misc(m) => {
+            l("   Keepalive method = MISC_CHECK".into());
+            l(format!("   script = {}", m.misc_path));
+            let timeout = m.misc_timeout.unwrap_or(set.timing.delay_loop);
+            l(format!("   timeout = {}", timeout.as_secs()));
+            l(format!(
+                "   dynamic = {}",
+                if m.misc_dynamic { "YES" } else { "NO" }
+            ));
+            l("   uid:gid = 0:0".into());
+        }
+        other => l(format!("   Keepalive method = {}", other.keyword())),
+    }
+}
+
+/// keepalived's inet_sockaddrtopair: `[addr]:port`.
+fn pair(a: std::net::IpAddr, port: u16) -> String {
+    format!("[{a}]:{port}")
 }
