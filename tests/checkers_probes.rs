@@ -27,6 +27,7 @@ fn settings(kind: CheckerKind, port: u16, timeout_ms: u64) -> CheckSettings {
             rs: 0,
             checker: 0,
         },
+        disabled: false,
         kind,
         addr: LOCALHOST,
         port,

@@ -349,3 +349,60 @@ fn a_large_config_loads_whole_and_keeps_exact_positions() {
         )
     );
 }
+
+/// A MISC_CHECK whose script is missing is disabled at load, as keepalived does ("Disabling
+/// misc script ... since not found/accessible"): it never runs (its real server keeps its
+/// starting state), the other checkers stay.
+#[test]
+fn misc_check_with_a_missing_script_is_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("k.conf");
+    std::fs::write(
+        &conf,
+        "virtual_server 10.9.0.1 80 {\n    protocol TCP\n    real_server 10.9.1.1 80 {\n        \
+         MISC_CHECK {\n            misc_path /nonexistent/check.sh\n        }\n        \
+         TCP_CHECK {\n            connect_timeout 2\n        }\n    }\n    \
+         real_server 10.9.1.2 80 {\n        MISC_CHECK {\n            misc_path \"/bin/true x\"\n        }\n    }\n}\n",
+    )
+    .unwrap();
+    let mut loaded = lvsd::config::load(&conf, "x").unwrap();
+    let diags = lvsd::config::vet_scripts(&mut loaded);
+    let rs = &loaded.config.virtual_servers[0].real_servers;
+    let disabled: Vec<bool> = rs
+        .iter()
+        .flat_map(|r| &r.checkers)
+        .map(|c| c.common.disabled)
+        .collect();
+    assert_eq!(disabled, [true, false, false], "{rs:?}");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message.contains("/nonexistent/check.sh")
+                && d.message.contains("checker is disabled")),
+        "{diags:?}"
+    );
+}
+
+/// A MISC_CHECK run as a user that does not exist is removed at load, as keepalived does
+/// ("Unable to set default user for misc script ... - removing").
+#[test]
+fn misc_check_with_an_unknown_user_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("k.conf");
+    std::fs::write(
+        &conf,
+        "global_defs {\n    script_user nosuchuser-lvsd\n}\nvirtual_server 10.9.0.1 80 {\n    \
+         real_server 10.9.1.1 80 {\n        MISC_CHECK {\n            misc_path /bin/true\n        \
+         }\n    }\n    real_server 10.9.1.2 80 {\n        MISC_CHECK {\n            \
+         misc_path /bin/true\n            user root\n        }\n    }\n}\n",
+    )
+    .unwrap();
+    let mut loaded = lvsd::config::load(&conf, "x").unwrap();
+    lvsd::config::vet_scripts(&mut loaded);
+    let counts: Vec<usize> = loaded.config.virtual_servers[0]
+        .real_servers
+        .iter()
+        .map(|r| r.checkers.len())
+        .collect();
+    assert_eq!(counts, [0, 1]);
+}

@@ -133,3 +133,33 @@ fn retry_ranges_match_keepalived() {
         assert!(config::parse_str(&text, Path::new("k.conf"), "x").is_ok());
     }
 }
+
+/// As keepalived 2.2.7: `persistence_granularity` alone makes the service persistent (360 s,
+/// a later persistence_timeout still wins), and a fwmark service without ip_family takes
+/// its real servers' family (so `fwmark 80` may be both an IPv4 and an IPv6 service; IPv4
+/// when tunnelled servers mix families).
+#[test]
+fn granularity_implies_persistence_and_fwmark_takes_its_servers_family() {
+    let text = "virtual_server 2001:db8::1 443 {\n  persistence_granularity 64\n  \
+                real_server 2001:db8::2 443 {\n  }\n}\n\
+                virtual_server 10.0.0.1 80 {\n  persistence_granularity 255.255.255.0\n  \
+                persistence_timeout 50\n  real_server 10.0.0.3 80 {\n  }\n}\n\
+                virtual_server fwmark 80 {\n  real_server 10.0.0.2 80 {\n  }\n}\n\
+                virtual_server fwmark 80 {\n  sorry_server 2001:db8::9 80\n  \
+                real_server 2001:db8::3 80 {\n  }\n}\n\
+                virtual_server fwmark 81 {\n  ip_family inet\n  real_server 10.0.0.4 80 {\n  }\n}\n\
+                virtual_server fwmark 82 {\n  lb_kind TUN\n  sorry_server 2001:db8::9 80\n  \
+                real_server 2001:db8::3 80 {\n  }\n  real_server 10.0.0.5 80 {\n  }\n}\n";
+    let loaded = config::parse_str(text, Path::new("t.conf"), "t").expect("parses");
+    let vs = &loaded.config.virtual_servers;
+    assert_eq!(vs[0].persistence_timeout, Some(360));
+    assert_eq!(vs[1].persistence_timeout, Some(50));
+    let fams: Vec<_> = vs[2..]
+        .iter()
+        .map(|v| match v.key {
+            config::VsKey::Fwmark { mark, ipv6 } => (mark, ipv6),
+            _ => panic!("{:?}", v.key),
+        })
+        .collect();
+    assert_eq!(fams, [(80, false), (80, true), (81, false), (82, false)]);
+}

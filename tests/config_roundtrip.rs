@@ -605,7 +605,7 @@ fn mend_like_keepalived(vs: &mut VirtualServer, groups: &[VirtualServerGroup]) {
     if has_fwmark {
         vs.ha_suspend = false;
     }
-    if portless && vs.persistence_timeout.is_none() {
+    if (portless || vs.persistence_granularity.is_some()) && vs.persistence_timeout.is_none() {
         vs.persistence_timeout = Some(360);
     }
     let sum: u32 = vs.real_servers.iter().map(|rs| rs.weight).sum();
@@ -627,6 +627,7 @@ fn mend_like_keepalived(vs: &mut VirtualServer, groups: &[VirtualServerGroup]) {
 
 fn gen_checker(r: &mut Rng) -> Checker {
     let common = CheckCommon {
+        disabled: false,
         connect_ip: r.maybe(|r| r.ip(false)),
         connect_port: r.maybe(|r| r.below(65535) as u16 + 1),
         bindto: r.maybe(|r| r.ip(false)),

@@ -13,9 +13,20 @@ fn root() -> PathBuf {
 
 /// Runs GUEST_SCRIPT in a fresh VM; returns (exit code, result dir).
 fn run_vm(name: &str, script: &str, args: &[&str]) -> (i32, PathBuf) {
+    run_vm_with(name, script, args, |_| {})
+}
+
+/// As `run_vm`, with `stage` first filling the result dir (the guest's /mnt).
+fn run_vm_with(
+    name: &str,
+    script: &str,
+    args: &[&str],
+    stage: impl FnOnce(&Path),
+) -> (i32, PathBuf) {
     let res = root().join("target/vm-results").join(name);
     let _ = std::fs::remove_dir_all(&res);
     std::fs::create_dir_all(&res).unwrap();
+    stage(&res);
     let bins = [env!("CARGO_BIN_EXE_lvsd"), env!("CARGO_BIN_EXE_lvsd-ipvs")].join(" ");
     let st = Command::new("bash")
         .arg(root().join("scripts/vm/run.sh"))
@@ -283,4 +294,342 @@ fn sync_daemon_follows_vrrp_state() {
 
 fn table_of(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(format!("table-{name}.txt"))).unwrap_or_default()
+}
+
+/// ../shared/real-configs (LVSD_REAL_CONFIGS overrides), when present.
+fn real_configs_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("LVSD_REAL_CONFIGS") {
+        Some(d) => PathBuf::from(d),
+        None => root().join("../shared/real-configs"),
+    };
+    dir.is_dir().then_some(dir)
+}
+
+/// Real files keepalived runs that lvsd refuses on purpose (as tests/real_configs.rs).
+const REAL_REFUSED_ON_PURPOSE: &[&str] = &["038-pq1715-http-misc-syncd.conf"];
+
+/// (file, phase, reason): real files whose tables differ for a reason that is not lvsd's.
+const REAL_TABLE_EXCEPTIONS: &[(&str, &str, &str)] = &[];
+
+/// The staged copy's timing edits, the same for both daemons: connect_timeout at most 5 s,
+/// delay_before_retry at most 1 s, warmup 0 (keepalived draws the first check's time at
+/// random within it).
+fn shorten_timings(text: &str) -> String {
+    let caps = [
+        ("connect_timeout", 5.0),
+        ("delay_before_retry", 1.0),
+        ("warmup", 0.0),
+    ];
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let capped = caps.iter().find_map(|(k, max)| {
+            let v: f64 = words.get(1)?.parse().ok()?;
+            let rest = words[2..].join(" ");
+            (words.first() == Some(k) && v > *max).then(|| format!("{k} {max} {rest}\n"))
+        });
+        out.push_str(capped.as_deref().unwrap_or(line));
+    }
+    out
+}
+
+/// Copies `from` (a file or a tree) to `to` with `shorten_timings` applied to each file.
+fn stage_copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            stage_copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        let bytes = std::fs::read(from).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        std::fs::write(to, shorten_timings(&text)).unwrap();
+    }
+}
+
+/// The real files to run: those with a virtual_server that keepalived 2.2.7 runs (its
+/// recorded `-t` exit 0, 5 or 6), not listed as really wrong (EXPECT-REFUSE) nor refused
+/// by lvsd on purpose; each as the path `lvsd -f` takes (a tree's keepalived.conf).
+fn real_lvs_files(dir: &Path) -> Vec<(String, PathBuf)> {
+    let text =
+        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    let wrong: Vec<String> = text(&dir.join("EXPECT-REFUSE"))
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|f| f.trim_end_matches("/keepalived.conf").to_string())
+        .collect();
+    let runs: Vec<String> = text(&dir.join("KEEPALIVED-RESULTS.tsv"))
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            let (name, code) = (f.next()?, f.next()?.trim());
+            matches!(code, "0" | "5" | "6")
+                .then(|| name.trim_end_matches("/keepalived.conf").to_string())
+        })
+        .collect();
+    let has_vs = |p: &Path| -> bool {
+        let files: Vec<PathBuf> = if p.is_dir() {
+            walk(p)
+        } else {
+            vec![p.to_path_buf()]
+        };
+        files.iter().any(|f| {
+            text(f)
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some("virtual_server"))
+        })
+    };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        let rel = if p.is_dir() && p.join("keepalived.conf").is_file() {
+            format!("{name}/keepalived.conf")
+        } else if name.ends_with(".conf") {
+            name.clone()
+        } else {
+            continue;
+        };
+        if wrong.contains(&name)
+            || REAL_REFUSED_ON_PURPOSE.contains(&name.as_str())
+            || !runs.contains(&name)
+            || !has_vs(&p)
+        {
+            continue;
+        }
+        out.push((rel, p));
+    }
+    out.sort();
+    out
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else {
+            v.push(p);
+        }
+    }
+    v
+}
+
+/// (d) operators' files (../shared/real-configs; tests/vm/real-corpus.sh): for every file
+/// with virtual servers that keepalived runs, keepalived -C and lvsd -C on the same copy,
+/// each in its own netns of one guest, program the same IPVS table (`ipvsadm -S -n`,
+/// sorted) right after the start (checks still pending: their connects hang on a
+/// black-hole route) and once every check has failed (route removed). The copy caps
+/// connect_timeout (5 s) and delay_before_retry (1 s) and zeroes warmup, for both daemons.
+#[test]
+fn real_corpus_lvsd_matches_keepalived() {
+    let Some(dir) = real_configs_dir() else {
+        eprintln!("SKIP: ../shared/real-configs is not here (set LVSD_REAL_CONFIGS)");
+        return;
+    };
+    let files = real_lvs_files(&dir);
+    assert!(
+        files.len() >= 20,
+        "only {} real files selected",
+        files.len()
+    );
+    for (rel, _) in &files {
+        let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .args(["-t", "-f"])
+            .arg(dir.join(rel))
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 5 | 6)),
+            "{rel}: lvsd -t refuses a file keepalived runs:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (rc, res) = run_vm_with("real-corpus", "real-corpus.sh", &["20"], |res| {
+        let input = res.join("real/in");
+        std::fs::create_dir_all(&input).unwrap();
+        let mut list = String::new();
+        for (rel, p) in &files {
+            let name = p.file_name().unwrap();
+            stage_copy(p, &input.join(name));
+            list.push_str(rel);
+            list.push('\n');
+        }
+        std::fs::write(input.join("LIST"), list).unwrap();
+    });
+    assert_eq!(rc, 0, "guest script exit code");
+    let out = res.join("real/out");
+    eprintln!(
+        "{}",
+        std::fs::read_to_string(out.join("times.txt")).unwrap_or_default()
+    );
+    let mut bad = Vec::new();
+    let mut equal = 0;
+    let mut excepted = 0;
+    for (rel, _) in &files {
+        let n = rel.split('/').next().unwrap().trim_end_matches(".conf");
+        let mut same = true;
+        for phase in ["start", "converged"] {
+            let ka = read(&out.join(format!("{n}.keepalived.{phase}.txt")));
+            let lv = read(&out.join(format!("{n}.lvsd.{phase}.txt")));
+            assert!(
+                ka.lines().any(|l| l.starts_with("-A ")),
+                "{n}: keepalived programmed nothing ({phase}):\n{ka}\nlog:\n{}",
+                read(&out.join(format!("{n}.keepalived.log")))
+            );
+            if ka == lv {
+                continue;
+            }
+            same = false;
+            if let Some((_, _, why)) = REAL_TABLE_EXCEPTIONS
+                .iter()
+                .find(|(f, p, _)| n.starts_with(f.trim_end_matches(".conf")) && *p == phase)
+            {
+                eprintln!("{n} ({phase}): differs, named exception: {why}");
+                excepted += 1;
+                continue;
+            }
+            let ka: Vec<&str> = ka.lines().collect();
+            let lv: Vec<&str> = lv.lines().collect();
+            let only_ka: Vec<&&str> = ka.iter().filter(|l| !lv.contains(l)).collect();
+            let only_lv: Vec<&&str> = lv.iter().filter(|l| !ka.contains(l)).collect();
+            bad.push(format!(
+                "== {n} ({phase})\n-- only keepalived:\n{}\n-- only lvsd:\n{}",
+                only_ka
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                only_lv
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+        if same {
+            equal += 1;
+        }
+    }
+    eprintln!(
+        "{} real files compared: {equal} equal in both phases, {excepted} named exceptions",
+        files.len()
+    );
+    assert!(bad.is_empty(), "tables differ:\n{}", bad.join("\n"));
+}
+
+/// Real files with different checker kinds for `checker_dump_matches_keepalived`.
+const DUMP_REAL_FILES: &[&str] = &[
+    "003-kad-ping-check.conf",
+    "004-kad-smtp-check.conf",
+    "006-kad-udp-check.conf",
+    "041-pq1462-dns-check.conf",
+];
+
+/// Files whose "Health checkers" section is left out of the comparison, with the reason.
+const DUMP_EXCEPTIONS: &[(&str, &str)] = &[(
+    "004-kad-smtp-check",
+    "keepalived 2.2.7 makes an SMTP_CHECK with `host` blocks one checker for the real server \
+     itself plus one per host (the hosts' Timeout 0.000000); lvsd runs one per host",
+)];
+
+/// keepalived_check.data with what differs from run to run masked: the checkers' and
+/// servers' live state (the tables are compared by the tests above; keepalived's first
+/// check falls at random within the delay loop), retry counters, errno, run times, and
+/// the lines that describe keepalived's build (nftables).
+fn mask_check_data(text: &str) -> Vec<String> {
+    const STATE: &[&str] = &[
+        "Up = ",
+        "Has run = ",
+        "alive = ",
+        "quorum_state_up = ",
+        "num failed checkers = ",
+        "RS set = ",
+        "Retries iterations = ",
+    ];
+    const DROPPED: &[&str] = &[
+        "Last errno = ",
+        "Failed URL = ",
+        "Last ran = ",
+        "Last status = ",
+        "nftables",
+        "libnftnl",
+    ];
+    text.lines()
+        .filter(|l| !DROPPED.iter().any(|d| l.trim_start().starts_with(d)))
+        .map(|l| {
+            let t = l.trim_start();
+            match STATE.iter().find(|p| t.starts_with(*p)) {
+                Some(p) => format!("{}{p}<state>", &l[..l.len() - t.len()]),
+                None => l.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// (e) keepalived_check.data (SIGUSR1, tests/vm/check-dump.sh): keepalived -C and lvsd -C
+/// on tests/vm/checkers.conf and on real files with PING, SMTP, UDP and DNS checkers, each
+/// in its own netns with every real server unreachable, write the same file (live state,
+/// counters and times masked: `mask_check_data`).
+#[test]
+fn checker_dump_matches_keepalived() {
+    let real = real_configs_dir();
+    if real.is_none() {
+        eprintln!("(../shared/real-configs is not here: tests/vm/checkers.conf only)");
+    }
+    let mut files = vec![root().join("tests/vm/checkers.conf")];
+    if let Some(d) = &real {
+        files.extend(DUMP_REAL_FILES.iter().map(|f| d.join(f)));
+    }
+    let (rc, res) = run_vm_with("check-dump", "check-dump.sh", &["12"], |res| {
+        let input = res.join("dump/in");
+        std::fs::create_dir_all(&input).unwrap();
+        let mut list = String::new();
+        for p in &files {
+            let name = p.file_name().unwrap();
+            stage_copy(p, &input.join(name));
+            list.push_str(&name.to_string_lossy());
+            list.push('\n');
+        }
+        std::fs::write(input.join("LIST"), list).unwrap();
+    });
+    assert_eq!(rc, 0, "guest script exit code");
+    let out = res.join("dump/out");
+    let mut bad = Vec::new();
+    for p in &files {
+        let n = p.file_stem().unwrap().to_string_lossy().to_string();
+        let mut ka = mask_check_data(&read(&out.join(format!("{n}.keepalived.data"))));
+        let mut lv = mask_check_data(&read(&out.join(format!("{n}.lvsd.data"))));
+        if let Some((_, why)) = DUMP_EXCEPTIONS.iter().find(|(f, _)| *f == n) {
+            eprintln!("{n}: Health checkers not compared: {why}");
+            for v in [&mut ka, &mut lv] {
+                if let Some(k) = v
+                    .iter()
+                    .position(|l| l.starts_with("------< Health checkers"))
+                {
+                    v.truncate(k);
+                }
+            }
+        }
+        assert!(ka.len() > 10, "{n}: keepalived's file is short: {ka:?}");
+        if let Some(at) = (0..ka.len().max(lv.len())).find(|&k| ka.get(k) != lv.get(k)) {
+            let from = at.saturating_sub(3);
+            let show = |v: &[String]| v[from.min(v.len())..(at + 6).min(v.len())].join("\n");
+            bad.push(format!(
+                "== {n}: first difference at line {}\n-- keepalived:\n{}\n-- lvsd:\n{}",
+                at + 1,
+                show(&ka),
+                show(&lv)
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "keepalived_check.data differs:\n{}",
+        bad.join("\n")
+    );
 }

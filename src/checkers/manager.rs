@@ -239,6 +239,9 @@ impl Drop for CheckerManager {
 }
 
 async fn run(s: Arc<CheckSettings>, up: bool, link: Arc<Mutex<Link>>, current: Arc<AtomicBool>) {
+    if s.disabled {
+        return std::future::pending().await;
+    }
     let mut state = CheckState::new(s.timing, up);
     let mut probe = Probe::new(&s);
     if !s.warmup.is_zero() {
@@ -246,6 +249,14 @@ async fn run(s: Arc<CheckSettings>, up: bool, link: Arc<Mutex<Link>>, current: A
         tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=ms))).await;
     }
     loop {
+        if let Some(e) = super::net::setup_error(&s) {
+            tracing::info!(
+                "Checker for {} cannot bind its socket ({e}); no verdict, trying again after delay_loop.",
+                s.target()
+            );
+            tokio::time::sleep(s.timing.delay_loop).await;
+            continue;
+        }
         let verdict = probe.check(&s).await;
         let (attempt, text) = match verdict {
             Verdict::Up { weight, msg } => (Attempt::Success { weight }, msg),
@@ -292,6 +303,7 @@ mod tests {
         let s = CheckSettings {
             id: CheckerId::default(),
             kind: CheckerKind::Tcp,
+            disabled: false,
             addr: std::net::Ipv4Addr::LOCALHOST.into(),
             port: 1,
             bind: None,

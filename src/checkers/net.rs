@@ -28,6 +28,17 @@ fn prepare(settings: &CheckSettings, ty: Type, proto: Protocol) -> io::Result<Op
     Ok(Some(socket))
 }
 
+/// Why a check's socket cannot be set up (its `bindto`, `bind_port`, `bind_if` or
+/// `fwmark` refused), tried on a UDP socket of the target's family; None when it can, or
+/// when the check sets none of them. keepalived counts such an attempt neither way: it
+/// logs "Checker bind failed" and tries again after delay_loop.
+pub fn setup_error(settings: &CheckSettings) -> Option<io::Error> {
+    match settings.kind {
+        crate::config::CheckerKind::Misc(_) | crate::config::CheckerKind::File(_) => None,
+        _ => prepare(settings, Type::DGRAM, Protocol::UDP).err(),
+    }
+}
+
 /// Connects to the checker's target over TCP (no timeout: the caller bounds the check).
 pub async fn tcp_connect(settings: &CheckSettings) -> io::Result<TcpStream> {
     let target = settings.socket_addr();
@@ -56,4 +67,26 @@ pub async fn udp_connect(settings: &CheckSettings) -> io::Result<UdpSocket> {
     };
     socket.connect(target).await?;
     Ok(socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `bindto` address the host does not hold is a setup error; none set, none found.
+    #[test]
+    fn a_bind_address_not_held_is_a_setup_error() {
+        let cfg = crate::config::parse_str(
+            "virtual_server 127.0.0.1 80 {\n  real_server 127.0.0.1 80 {\n    TCP_CHECK {\n      \
+             bindto 192.0.2.77\n    }\n  }\n  real_server 127.0.0.2 80 {\n    TCP_CHECK {\n    }\n  }\n}\n",
+            std::path::Path::new("t.conf"),
+            "t",
+        )
+        .expect("config");
+        let all = CheckSettings::all(&cfg.config);
+        assert_eq!(all.len(), 2);
+        let e = setup_error(&all[0]).expect("192.0.2.77 is not ours");
+        assert_eq!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{e}");
+        assert!(setup_error(&all[1]).is_none());
+    }
 }

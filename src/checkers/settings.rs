@@ -34,6 +34,8 @@ pub struct CheckSettings {
     /// For MISC_CHECK: script user default and enable_script_security.
     pub script_user: Option<ScriptUser>,
     pub script_security: bool,
+    /// Never runs: keeps its starting state (see `CheckCommon::disabled`).
+    pub disabled: bool,
 }
 
 impl CheckSettings {
@@ -76,6 +78,7 @@ impl CheckSettings {
             addr,
             port,
             bind,
+            disabled: c.disabled,
             bind_if: c.bind_if.clone(),
             connect_timeout: c
                 .connect_timeout
@@ -91,12 +94,26 @@ impl CheckSettings {
                     .retry
                     .or(rs.more().retry)
                     .or(vs.retry)
-                    .unwrap_or(defaults::RETRY),
+                    // keepalived's defaults per kind: DNS_CHECK 3, MISC_CHECK 0, others 1.
+                    .unwrap_or(match ck.kind {
+                        CheckerKind::Dns(_) => 3,
+                        CheckerKind::Misc(_) => 0,
+                        _ => defaults::RETRY,
+                    }),
                 delay_before_retry: c
                     .delay_before_retry
                     .or(rs.more().delay_before_retry)
                     .or(vs.delay_before_retry)
-                    .unwrap_or(defaults::DELAY_BEFORE_RETRY),
+                    .unwrap_or(match ck.kind {
+                        // keepalived's defaults per kind: HTTP_GET / SSL_GET 3 s,
+                        // DNS_CHECK its delay_loop, the others 1 s.
+                        CheckerKind::Http(_) => Duration::from_secs(3),
+                        CheckerKind::Dns(_) => c
+                            .delay_loop
+                            .or(rs.more().delay_loop)
+                            .unwrap_or(vs.delay_loop),
+                        _ => defaults::DELAY_BEFORE_RETRY,
+                    }),
             },
             // keepalived's default: the first check at a random point of the delay
             // loop, so real servers never see every check at once.
@@ -172,5 +189,27 @@ fn unspecified_like(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// keepalived 2.2.7's per-kind defaults: retry 3 for DNS_CHECK, 0 for MISC_CHECK, else
+    /// 1; delay_before_retry 3 s for HTTP_GET, the delay_loop for DNS_CHECK, else 1 s.
+    #[test]
+    fn retry_defaults_follow_the_checker_kind() {
+        let text = "virtual_server 10.0.0.1 53 {\n  delay_loop 7\n  protocol UDP\n  \
+                    real_server 10.0.0.2 53 {\n    DNS_CHECK {\n      name x.\n    }\n    \
+                    MISC_CHECK {\n      misc_path /bin/true\n    }\n    HTTP_GET {\n      \
+                    url {\n        path /\n      }\n    }\n    TCP_CHECK {\n    }\n  }\n}\n";
+        let loaded =
+            crate::config::parse_str(text, std::path::Path::new("t.conf"), "t").expect("config");
+        let got: Vec<(u32, u64)> = CheckSettings::all(&loaded.config)
+            .iter()
+            .map(|s| (s.timing.retry, s.timing.delay_before_retry.as_secs()))
+            .collect();
+        assert_eq!(got, [(3, 7), (0, 1), (1, 3), (1, 1)]);
     }
 }

@@ -109,6 +109,7 @@ impl P<'_> {
             key.clone().unwrap_or(VsKey::Group(String::new())),
         );
         let mut sorry_method = None;
+        let mut family_set = false;
         // The real servers gather in the builder's scratch vector (kept from one virtual
         // server to the next) and move into one exactly sized vector at the end: growing
         // each virtual server's own vector push by push, then shrinking it, copied every
@@ -170,6 +171,10 @@ impl P<'_> {
                         p.int_tok(t[0], g, 1, 128)
                             .map(|v| Granularity::V6Prefix(v as u8))
                     };
+                    // keepalived: a granularity makes the service persistent.
+                    if vs.persistence_granularity.is_some() && vs.persistence_timeout.is_none() {
+                        vs.persistence_timeout = Some(defaults::PERSISTENCE_TIMEOUT);
+                    }
                 }
             }
             "persistence_engine" => vs.persistence_engine = p.string(t),
@@ -247,6 +252,7 @@ impl P<'_> {
                             return;
                         }
                     };
+                    family_set = true;
                     match &mut vs.key {
                         VsKey::Fwmark { ipv6, .. } => *ipv6 = v6,
                         VsKey::Addr { addr, .. } if addr.is_ipv6() != v6 => {
@@ -267,6 +273,14 @@ impl P<'_> {
         let gathered = self.rs_scratch.len().saturating_sub(first_rs);
         vs.real_servers = Vec::with_capacity(gathered);
         vs.real_servers.extend(self.rs_scratch.drain(first_rs..));
+        // keepalived: without ip_family, a fwmark service takes its servers' family.
+        if !family_set {
+            if let Some(v6) = fwmark_family(&vs) {
+                if let VsKey::Fwmark { ipv6, .. } = &mut vs.key {
+                    *ipv6 = v6;
+                }
+            }
+        }
         if key.is_some() {
             self.config.virtual_servers.push(vs);
         }
@@ -848,4 +862,23 @@ impl P<'_> {
         u.status_codes.shrink_to_fit();
         Some(u)
     }
+}
+
+/// keepalived's family of a fwmark service without ip_family: its first real server not
+/// tunnelled, else its sorry server not tunnelled, else (all tunnelled) the family they
+/// all share, IPv4 when they mix. None: not a fwmark service.
+fn fwmark_family(vs: &VirtualServer) -> Option<bool> {
+    if !matches!(vs.key, VsKey::Fwmark { .. }) {
+        return None;
+    }
+    let tun = |m: Option<LbKind>| m.unwrap_or(vs.lb_kind) == LbKind::Tun;
+    let sorry = vs.sorry_server.iter().map(|s| (s.addr, tun(s.lvs_method)));
+    let real = vs.real_servers.iter().map(|r| (r.addr, tun(r.lvs_method)));
+    let not_tun = real.clone().chain(sorry.clone()).find(|(_, t)| !t);
+    if let Some((a, _)) = not_tun {
+        return Some(a.is_ipv6());
+    }
+    let mut all = sorry.chain(real).map(|(a, _)| a.is_ipv6());
+    let first = all.next().unwrap_or(false);
+    Some(first && all.all(|v6| v6))
 }

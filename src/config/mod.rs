@@ -202,6 +202,9 @@ pub fn default_config_id() -> String {
 /// - a vrrp_script whose program cannot be found or run, or that `enable_script_security`
 ///   finds unsafe, is disabled: it and the track_script entries naming it are dropped
 ///   (keepalived: "Disabling track script ... since not found/accessible");
+/// - a MISC_CHECK whose script cannot be found or run, or is unsafe, is disabled: it
+///   never runs and keeps its starting state (keepalived: "Disabling misc script ... since
+///   not found/accessible"; its real server stays up, or down for good under `alpha`);
 /// - any other script that cannot be found is named (it will fail when it runs);
 /// - under `enable_script_security`, an unsafe script is a security problem (`-t` exit
 ///   6; lvsd refuses to run it, as keepalived does); without it, configured scripts are
@@ -259,12 +262,34 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
         .iter()
         .map(|s| s.script.as_str())
         .collect();
+    let misc_commands: std::collections::HashSet<&str> = loaded
+        .config
+        .virtual_servers
+        .iter()
+        .flat_map(|vs| &vs.real_servers)
+        .flat_map(|rs| &rs.checkers)
+        .filter_map(|c| match &c.kind {
+            model::CheckerKind::Misc(m) => Some(m.misc_path.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut disabled_misc = std::collections::HashSet::new();
     for r in &loaded.scripts {
         if track_commands.contains(r.command.as_str()) {
             continue;
         }
         if let Some((insecure, why)) = problem(&r.command) {
             let msg = format!("script `{}`: {why}", r.command);
+            if misc_commands.contains(r.command.as_str()) {
+                disabled_misc.insert(r.command.clone());
+                let msg = format!("MISC_CHECK {msg}: the checker is disabled, as keepalived does");
+                out.push(if insecure {
+                    Diagnostic::security(r.span.clone(), msg)
+                } else {
+                    Diagnostic::warning(r.span.clone(), msg)
+                });
+                continue;
+            }
             out.push(if insecure {
                 Diagnostic::security(r.span.clone(), format!("{msg} (it will not be run)"))
             } else {
@@ -279,6 +304,29 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
                 "scripts are configured without enable_script_security: nothing checks that \
                  only root can change the scripts lvsd runs",
             ));
+        }
+    }
+    // keepalived removes, while it reads the file, a MISC_CHECK whose user cannot be set
+    // ("Unable to set default user for misc script ... - removing"): unlike a disabled
+    // one it leaves its real server as if it never had it.
+    let global_user = loaded.config.global.script_user.clone();
+    for rs in loaded
+        .config
+        .virtual_servers
+        .iter_mut()
+        .flat_map(|vs| &mut vs.real_servers)
+    {
+        rs.checkers.retain(|c| match &c.kind {
+            model::CheckerKind::Misc(m) => match m.user.as_ref().or(global_user.as_ref()) {
+                Some(u) => crate::script::resolve_user(u).is_ok(),
+                None => true,
+            },
+            _ => true,
+        });
+        for c in &mut rs.checkers {
+            if let model::CheckerKind::Misc(m) = &c.kind {
+                c.common.disabled |= disabled_misc.contains(&m.misc_path);
+            }
         }
     }
     if !disabled.is_empty() {

@@ -1101,6 +1101,9 @@ pub struct CheckCommon {
     pub warmup: Option<Duration>,
     pub alpha: Option<bool>,
     pub fwmark: Option<u32>,
+    /// Disabled at load (a MISC_CHECK script missing or unsafe): it never runs and keeps
+    /// its starting state, as keepalived's removed checker leaves its real server.
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -3,7 +3,7 @@
 //! with their live state) and "Health checkers" (each checker's verdict).
 
 use super::state::LvsState;
-use crate::config::model::{LbKind, Protocol, VirtualServer, VsKey};
+use crate::config::model::{CheckerKind, Granularity, LbKind, Protocol, VirtualServer, VsKey};
 use crate::control::dump_global::{global_section, Part};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -72,12 +72,36 @@ pub fn check_data(state: &LvsState) -> String {
         l(format!("   delay_loop = {}", secs6(vs.delay_loop)));
         l(format!("   lvs_sched = {}", vs.lb_algo));
         l("   Hashed = disabled".into());
+        let en = |b: bool| if b { "en" } else { "dis" };
+        let f = &vs.sched_flags;
+        match vs.lb_algo.as_str() {
+            "sh" | "mh" => {
+                l(format!("   {}-port = {}abled", vs.lb_algo, en(f.flag2)));
+                l(format!("   {}-fallback = {}abled", vs.lb_algo, en(f.flag1)));
+            }
+            _ => {
+                l(format!("   flag-1 = {}abled", en(f.flag1)));
+                l(format!("   flag-2 = {}abled", en(f.flag2)));
+                l(format!("   flag-3 = {}abled", en(f.flag3)));
+            }
+        }
+        let ops_inactive = vs.ops && vs.protocol != Protocol::Udp;
         l(format!(
-            "   One packet scheduling = {}abled",
-            if vs.ops { "en" } else { "dis" }
+            "   One packet scheduling = {}abled{}",
+            en(vs.ops),
+            if ops_inactive {
+                " (inactive due to not UDP)"
+            } else {
+                ""
+            }
         ));
         if let Some(t) = vs.persistence_timeout {
             l(format!("   persistence timeout = {t}"));
+        }
+        match vs.persistence_granularity {
+            Some(Granularity::V4Mask(m)) => l(format!("   persistence granularity = {m}")),
+            Some(Granularity::V6Prefix(p)) => l(format!("   persistence granularity = {p}")),
+            None => {}
         }
         l(format!("   protocol = {}", proto(vs.protocol)));
         l(format!(
@@ -114,9 +138,15 @@ pub fn check_data(state: &LvsState) -> String {
         if vs.ha_suspend {
             l("   Using HA suspend".into());
         }
+        // keepalived: unset, the global checker setting, else smtp_alert, else no (a real
+        // server's: else yes).
+        let global_alert = cfg
+            .global
+            .smtp_alert_checker
+            .or(cfg.global.smtp_alert.then_some(true));
         l(format!(
             "   Using smtp notification = {}",
-            if vs.smtp_alert.unwrap_or(false) {
+            if vs.smtp_alert.or(global_alert).unwrap_or(false) {
                 "yes"
             } else {
                 "no"
@@ -127,10 +157,21 @@ pub fn check_data(state: &LvsState) -> String {
             fwd(vs.lb_kind)
         ));
         if let Some(ss) = &vs.sorry_server {
-            l(format!("   sorry server = [{}]:{}", ss.addr, ss.port));
+            l(format!(
+                "   sorry server = {}",
+                crate::lvs::build::addr_label(ss.addr, vs.protocol, ss.port)
+            ));
+            l(format!(
+                "     forwarding method = {}",
+                fwd(ss.lvs_method.unwrap_or(vs.lb_kind))
+            ));
+            l(format!(
+                "     Inhibit on failure is {}",
+                if vs.sorry_server_inhibit { "ON" } else { "OFF" }
+            ));
         }
         let up = state.quorum_up(i);
-        l(format!("   alive = {}", u8::from(up)));
+        l("   alive = 1".into());
         l(format!("   quorum_state_up = {}", u8::from(up)));
         l("   reloaded = 0".into());
         let vport = match &vs.key {
@@ -139,8 +180,8 @@ pub fn check_data(state: &LvsState) -> String {
         };
         for (j, rs) in vs.real_servers.iter().enumerate() {
             let alive = state.rs_alive(i, j).unwrap_or(false);
-            let eff = if alive { rs.weight } else { 0 };
             l("   ------< Real server >------".into());
+            let more = rs.more();
             l(format!(
                 "   RIP = {}, RPORT = {}, WEIGHT = {} EFF WEIGHT = {}",
                 rs.addr,
@@ -155,10 +196,31 @@ pub fn check_data(state: &LvsState) -> String {
             let ralpha = rs.alpha.unwrap_or(vs.alpha);
             l(format!("   Alpha is {}", if ralpha { "ON" } else { "OFF" }));
             l(format!(
+                "   connection timeout = {}",
+                secs6(
+                    more.connect_timeout
+                        .or(vs.connect_timeout)
+                        .unwrap_or(std::time::Duration::from_secs(5))
+                )
+            ));
+            l(format!(
                 "   connection limit range = {} -> {}",
                 rs.lthreshold.unwrap_or(0),
                 rs.uthreshold.unwrap_or(0)
             ));
+            l(format!(
+                "   Delay loop = {}",
+                secs6(more.delay_loop.unwrap_or(vs.delay_loop))
+            ));
+            if let Some(r) = more.retry.or(vs.retry) {
+                l(format!("   Retry count = {r}"));
+            }
+            if let Some(d) = more.delay_before_retry.or(vs.delay_before_retry) {
+                l(format!("   Retry delay = {}", secs6(d)));
+            }
+            if let Some(w) = more.warmup.or(vs.warmup) {
+                l(format!("   Warmup = {}", secs6(w)));
+            }
             l(format!(
                 "   Inhibit on failure is {}",
                 if rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure) {
@@ -167,8 +229,26 @@ pub fn check_data(state: &LvsState) -> String {
                     "OFF"
                 }
             ));
+            if let Some(n) = &more.notify_up {
+                l(format!("     RS up notify script = {n}, uid:gid 0:0"));
+            }
+            if let Some(n) = &more.notify_down {
+                l(format!("     RS down notify script = {n}, uid:gid 0:0"));
+            }
+            if let Some(h) = more.virtualhost.as_ref().or(vs.virtualhost.as_ref()) {
+                l(format!("    VirtualHost = '{h}'"));
+            }
+            l(format!(
+                "   Using smtp notification = {}",
+                if more.smtp_alert.or(global_alert).unwrap_or(true) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            ));
             l(format!("   initial weight = {}", rs.weight));
             l(format!("   effective weight = {}", rs.weight));
+            l("   previous effective_weight = 0".into());
             l(format!("   alive = {}", u8::from(alive)));
             let failed = (0..rs.checkers.len())
                 .filter(|c| {
@@ -180,7 +260,8 @@ pub fn check_data(state: &LvsState) -> String {
                 })
                 .count();
             l(format!("   num failed checkers = {failed}"));
-            l(format!("   RS set = {}", u8::from(eff > 0 || alive)));
+            let inhibit = rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
+            l(format!("   RS set = {}", u8::from(alive || inhibit)));
             l("   reloaded = 0".into());
         }
     }
@@ -192,6 +273,9 @@ pub fn check_data(state: &LvsState) -> String {
         };
         for (j, rs) in vs.real_servers.iter().enumerate() {
             for (c, ch) in rs.checkers.iter().enumerate() {
+                if ch.common.disabled {
+                    continue; // (keepalived frees a disabled checker)
+                }
                 if first {
                     s.push_str("------< Health checkers >------\n");
                     first = false;
@@ -214,9 +298,154 @@ pub fn check_data(state: &LvsState) -> String {
                 let _ = writeln!(s, "   Up = {}", if up { "yes" } else { "no" });
                 s.push_str("   Has run = yes\n");
                 let _ = writeln!(s, "   Current weight = {}", 0);
-                let _ = writeln!(s, "   Keepalive method = {}", ch.kind.keyword());
+                let id = crate::checkers::CheckerId {
+                    vs: i,
+                    rs: j,
+                    checker: c,
+                };
+                if let Some(set) = crate::checkers::CheckSettings::resolve(cfg, id) {
+                    checker_details(&mut s, &set, &ch.kind);
+                }
             }
         }
     }
     s
+}
+
+fn us(d: std::time::Duration) -> u128 {
+    d.as_micros()
+}
+
+/// keepalived's dump_checker after its first lines: the timing (not for FILE_CHECK), the
+/// connection, then the kind's own lines.
+fn checker_details(s: &mut String, set: &crate::checkers::CheckSettings, kind: &CheckerKind) {
+    let mut l = |line: String| {
+        s.push_str(&line);
+        s.push('\n');
+    };
+    let default_dbr = match kind {
+        CheckerKind::Http(_) => 3_000_000,
+        CheckerKind::Dns(_) => 0,
+        _ => 1_000_000,
+    };
+    if !matches!(kind, CheckerKind::File(_)) {
+        let t = &set.timing;
+        l(format!(
+            "   Alpha = {}",
+            if set.alpha { "yes" } else { "no" }
+        ));
+        l(format!("   Delay loop = {} us", us(t.delay_loop)));
+        l(format!("   Warmup = {} us", us(set.warmup)));
+        l(format!("   Retries = {}", t.retry));
+        if t.retry > 0 {
+            l(format!(
+                "   Delay before retry = {} us",
+                us(t.delay_before_retry)
+            ));
+            l("   Retries iterations = 0".into());
+        }
+        l(format!("   Default delay before retry = {default_dbr} us"));
+    }
+    l("   Log all failures = no".into());
+    if !matches!(kind, CheckerKind::Misc(_) | CheckerKind::File(_)) {
+        l("   Connection".into());
+        l(format!("     Dest = {}", pair(set.addr, set.port)));
+        if let Some(b) = set.bind {
+            l(format!("     Bind to = {}", pair(b.ip(), b.port())));
+        }
+        if let Some(i) = &set.bind_if {
+            l(format!("     Bind i/f = {i}"));
+        }
+        if let Some(m) = set.fwmark {
+            l(format!("     Mark = {m}"));
+        }
+        l(format!("     Timeout = {}", secs6(set.connect_timeout)));
+    }
+    match kind {
+        CheckerKind::Http(h) => {
+            let proto = match h.http_protocol.as_deref() {
+                Some("1.0C") | Some("1.0c") => "1.0C",
+                Some("1.1") => "1.1",
+                _ => "1.0",
+            };
+            let name = if h.tls { "SSL" } else { "HTTP" };
+            l(format!(
+                "   Keepalive method = {name}_GET, http protocol {proto}"
+            ));
+            if let Some(v) = &h.virtualhost {
+                l(format!("   Virtualhost = {v}"));
+            }
+            l(format!(
+                "   Enable SNI {}set",
+                if h.enable_sni { "" } else { "un" }
+            ));
+            l("   Fast recovery unset".into());
+            for u in &h.urls {
+                l(format!("   Checked url = {}", u.path));
+                if let Some(d) = &u.digest {
+                    l(format!("     digest = {d}"));
+                }
+                l("     HTTP Status Code(s)".into());
+                if u.status_codes.is_empty() {
+                    l("       200-299".into());
+                }
+                for r in &u.status_codes {
+                    l(if r.from == r.to {
+                        format!("       {}", r.from)
+                    } else {
+                        format!("       {}-{}", r.from, r.to)
+                    });
+                }
+                if let Some(v) = &u.virtualhost {
+                    l(format!("     Virtual host = {v}"));
+                }
+            }
+        }
+        CheckerKind::Smtp(m) => {
+            l("   Keepalive method = SMTP_CHECK".into());
+            let helo = m.helo_name.clone().unwrap_or_else(|| {
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            l(format!("   helo = {helo}"));
+        }
+        CheckerKind::Dns(d) => {
+            l("   Keepalive method = DNS_CHECK".into());
+            l(format!("   Type = {}", d.query_type.to_ascii_uppercase()));
+            l(format!("   Name = {}", d.name));
+        }
+        CheckerKind::Udp(u) => {
+            l("   Keepalive method = UDP_CHECK".into());
+            match &u.payload {
+                Some(p) => l(format!("   Payload len = {}", p.len())),
+                None => l("   Payload specified = no".into()),
+            }
+            l(format!(
+                "   Require reply = {}",
+                if u.require_reply.is_some() {
+                    "yes"
+                } else {
+                    "no"
+                }
+            ));
+        }
+        CheckerKind::Misc(m) => {
+            l("   Keepalive method = MISC_CHECK".into());
+            l(format!("   script = {}", m.misc_path));
+            let timeout = m.misc_timeout.unwrap_or(set.timing.delay_loop);
+            l(format!("   timeout = {}", timeout.as_secs()));
+            l(format!(
+                "   dynamic = {}",
+                if m.misc_dynamic { "YES" } else { "NO" }
+            ));
+            l("   uid:gid = 0:0".into());
+        }
+        other => l(format!("   Keepalive method = {}", other.keyword())),
+    }
+}
+
+/// keepalived's inet_sockaddrtopair: `[addr]:port`.
+fn pair(a: std::net::IpAddr, port: u16) -> String {
+    format!("[{a}]:{port}")
 }
