@@ -198,6 +198,11 @@ fn gen_config(seed: u64) -> Config {
     g.lvs_flush = r.chance();
     g.dynamic_interfaces = r.chance();
     g.umask = r.maybe(|r| r.below(0o1000) as u32);
+    g.startup_script = r.maybe(|r| LifeScript {
+        command: r.script(),
+        user: r.maybe(Rng::user),
+        timeout: Duration::from_secs(r.below(1000) + 1),
+    });
     g.vrrp_tuning = ThreadTuning {
         nice: r.maybe(|r| r.below(40) as i32 - 20),
         rt_priority: r.maybe(|r| r.below(99) as u32 + 1),

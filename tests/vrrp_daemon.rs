@@ -337,3 +337,47 @@ fn umask_sets_the_mode_of_created_files() {
     assert_eq!(mode & 0o066, 0, "pid file mode {mode:o} under umask 066");
     assert_ne!(mode & 0o600, 0, "pid file mode {mode:o}");
 }
+
+/// `startup_script` runs before the VRRP side starts (the VIP is not there yet when it
+/// runs), `shutdown_script` after the daemon stopped (the VIP is gone by then).
+#[test]
+fn startup_and_shutdown_scripts_run_around_the_daemon() {
+    let ns = Ns::new("ls");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("life.log");
+    let script = dir.path().join("life.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 $(ip -4 addr show dev veth0 | grep -c 10.203.0.100)\" >> {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let s = script.display();
+    let text = conf(dir.path(), 150).replacen(
+        "global_defs { router_id T1 }",
+        &format!(
+            "global_defs {{\n  router_id T1\n  startup_script \"{s} start\"\n  \
+             shutdown_script \"{s} stop\"\n  shutdown_script_timeout 5\n}}"
+        ),
+        1,
+    );
+    std::fs::write(dir.path().join("lvsd.conf"), text).unwrap();
+    let mut d = start(&ns, dir.path(), "ls");
+    assert!(
+        wait_until(Duration::from_secs(10), || ns
+            .addrs()
+            .contains("10.203.0.100")),
+        "never master\n{}",
+        d.log()
+    );
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    let _ = d.child.wait();
+    let got = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(got, "start 0\nstop 0\n", "log:\n{}", d.log());
+}

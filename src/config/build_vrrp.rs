@@ -164,6 +164,10 @@ impl P<'_> {
                 // One gratuitous ARP/NA, no second burst: the settings still at their
                 // defaults change, as keepalived (later lines win).
                 "umask" => set(&mut g.umask, p.umask(t).map(Some)),
+                "startup_script" => p.life_script(t, &mut g.startup_script),
+                "shutdown_script" => p.life_script(t, &mut g.shutdown_script),
+                "startup_script_timeout" => p.life_timeout(t, &mut g.startup_script),
+                "shutdown_script_timeout" => p.life_timeout(t, &mut g.shutdown_script),
                 "vrrp_min_garp" => {
                     if p.opt_bool(t) == Some(true) {
                         let d = GlobalDefs::default();

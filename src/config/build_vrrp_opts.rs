@@ -4,7 +4,10 @@
 use super::build::P;
 use super::keywords;
 use super::lexer::Tok;
-use super::model::{GarpGroup, RcvBuf, RxBufsPolicy};
+use super::model::{GarpGroup, LifeScript, RcvBuf, RxBufsPolicy, ScriptUser};
+
+/// keepalived's default startup/shutdown script timeout.
+pub(crate) const LIFE_SCRIPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// keepalived's least interval (its timers count microseconds).
 pub(crate) const MICRO: Duration = Duration::from_micros(1);
@@ -182,6 +185,41 @@ impl P<'_> {
         Some(mask)
     }
 
+    /// `startup_script SCRIPT [USER [GROUP]]` (SCRIPT quoted when it has arguments).
+    pub(crate) fn life_script(&mut self, t: &[Tok], slot: &mut Option<LifeScript>) {
+        let Some(c) = self.arg(t, 1) else {
+            return;
+        };
+        self.no_more(t, 4);
+        let timeout = slot.as_ref().map_or(LIFE_SCRIPT_TIMEOUT, |s| s.timeout);
+        *slot = Some(LifeScript {
+            command: self.txt(c).to_string(),
+            user: t.get(2).map(|u| ScriptUser {
+                user: self.txt(*u).to_string(),
+                group: t.get(3).map(|g| self.txt(*g).to_string()),
+            }),
+            timeout,
+        });
+    }
+
+    /// `startup_script_timeout SECONDS` (1..=1000), before or after its script.
+    pub(crate) fn life_timeout(&mut self, t: &[Tok], slot: &mut Option<LifeScript>) {
+        let Some(secs) = self.int(t, 1, 1000) else {
+            return;
+        };
+        let d = Duration::from_secs(secs as u64);
+        match slot {
+            Some(s) => s.timeout = d,
+            None => {
+                *slot = Some(LifeScript {
+                    command: String::new(),
+                    user: None,
+                    timeout: d,
+                })
+            }
+        }
+    }
+
     /// `garp_group { … }` (top level). An interface already in an earlier group stays
     /// there (a warning); a group without interfaces is ignored, as keepalived does.
     pub(crate) fn garp_group(&mut self, toks: &[Tok], opens: bool) {
@@ -343,5 +381,22 @@ mod tests {
             assert_eq!(g.umask, want, "{text}: {w:?}");
             assert_eq!(w.is_empty(), want.is_some(), "{text}: {w:?}");
         }
+    }
+
+    #[test]
+    fn startup_and_shutdown_scripts() {
+        let (g, w) = global(
+            "shutdown_script_timeout 3\nstartup_script \"/bin/echo up\" nobody nogroup\n\
+             shutdown_script /bin/true\nstartup_script_timeout 1000",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let s = g.startup_script.expect("startup");
+        assert_eq!(s.command, "/bin/echo up");
+        assert_eq!(s.user.expect("user").group.as_deref(), Some("nogroup"));
+        assert_eq!(s.timeout.as_secs(), 1000);
+        let d = g.shutdown_script.expect("shutdown");
+        assert_eq!((d.command.as_str(), d.timeout.as_secs()), ("/bin/true", 3));
+        let (_, w) = global("startup_script_timeout 0");
+        assert!(w[0].contains("out of range"), "{w:?}");
     }
 }

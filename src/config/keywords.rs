@@ -142,6 +142,10 @@ pub const GLOBAL: Table = Table {
         "dynamic_interfaces",
         "vrrp_min_garp",
         "umask",
+        "startup_script",
+        "startup_script_timeout",
+        "shutdown_script",
+        "shutdown_script_timeout",
         "lvs_flush",
         "lvs_flush_on_stop",
         "lvs_flush_onstop",
@@ -177,10 +181,6 @@ pub const GLOBAL: Table = Table {
         "no_email_faults",
         "checker_log_all_failures",
         // Programs run once at start and at stop.
-        "startup_script",
-        "startup_script_timeout",
-        "shutdown_script",
-        "shutdown_script_timeout",
         // Scheduling of keepalived's vrrp, checker and bfd processes.
         "bfd_priority",
         "bfd_no_swap",

@@ -191,6 +191,10 @@ pub struct GlobalDefs {
     pub checker_tuning: ThreadTuning,
     /// `checker_rlimit_rttime` (µs): RLIMIT_RTTIME once the checker threads run real-time.
     pub checker_rlimit_rttime: Option<u64>,
+    /// `startup_script SCRIPT [USER [GROUP]]`: run once before the sides start.
+    pub startup_script: Option<LifeScript>,
+    /// `shutdown_script SCRIPT [USER [GROUP]]`: run once after the sides stopped.
+    pub shutdown_script: Option<LifeScript>,
     /// `umask NUMBER|BITS`: the umask of the files lvsd creates (None: as started; `-u`
     /// wins).
     pub umask: Option<u32>,
@@ -253,6 +257,14 @@ impl ThreadTuning {
     pub fn is_empty(&self) -> bool {
         self.nice.is_none() && self.rt_priority.is_none() && self.cpus.is_empty()
     }
+}
+
+/// `startup_script` / `shutdown_script` with its `*_timeout` (1..=1000 s, default 10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LifeScript {
+    pub command: String,
+    pub user: Option<ScriptUser>,
+    pub timeout: Duration,
 }
 
 /// What the LVS side removes from the IPVS table when it stops (without `-I`).
@@ -358,6 +370,8 @@ impl Default for GlobalDefs {
             garp_groups: Vec::new(),
             dynamic_interfaces: false,
             umask: None,
+            startup_script: None,
+            shutdown_script: None,
             vrrp_tuning: ThreadTuning::default(),
             checker_tuning: ThreadTuning::default(),
             checker_rlimit_rttime: None,

@@ -274,6 +274,22 @@ fn global(w: &mut W, g: &GlobalDefs) {
     });
     w.flag("dynamic_interfaces", g.dynamic_interfaces);
     w.opt("umask", &g.umask, |m| format!("0{m:o}"));
+    for (kw, s) in [
+        ("startup_script", &g.startup_script),
+        ("shutdown_script", &g.shutdown_script),
+    ] {
+        if let Some(s) = s {
+            if !s.command.is_empty() {
+                let mut line = format!("{kw} {}", q(&s.command));
+                if let Some(u) = &s.user {
+                    line.push(' ');
+                    line.push_str(&user(u));
+                }
+                w.line(line);
+            }
+            w.line(format!("{kw}_timeout {}", s.timeout.as_secs()));
+        }
+    }
     w.flag("lvs_flush", g.lvs_flush);
     match g.lvs_flush_on_stop {
         FlushOnStop::Disabled => {}

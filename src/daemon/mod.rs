@@ -433,6 +433,14 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
             Err(e) => tracing::warn!("{e}"),
         }
     }
+    if let Some(s) = &config.global.startup_script {
+        run_life_script("startup_script", s, &config.global).await;
+    }
+    let shutdown_script = config
+        .global
+        .shutdown_script
+        .clone()
+        .map(|s| (s, config.global.clone()));
     let (reload_tx, reload_rx) = watch::channel(Arc::new(config));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ctl = Control {
@@ -598,11 +606,42 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
         Err(_) => tracing::error!("sides did not stop within {SHUTDOWN_LIMIT:?}"),
     }
     let _ = std::fs::remove_file(&outcome_file);
+    if let Some((s, g)) = &shutdown_script {
+        run_life_script("shutdown_script", s, g).await;
+    }
     tracing::info!("Stopped lvsd");
     if failed {
         anyhow::bail!("a side of the daemon failed");
     }
     Ok(())
+}
+
+/// Runs `startup_script` / `shutdown_script` to its end or its timeout (killed), as
+/// keepalived does around its children; the outcome is logged.
+async fn run_life_script(
+    which: &str,
+    s: &crate::config::LifeScript,
+    g: &crate::config::GlobalDefs,
+) {
+    if s.command.is_empty() {
+        return;
+    }
+    let script = crate::script::Script {
+        command: s.command.clone(),
+        user: s.user.clone().or_else(|| g.script_user.clone()),
+        timeout: s.timeout,
+        secure: g.enable_script_security,
+    };
+    match crate::script::run(&script, &[]).await {
+        Ok(crate::script::Outcome::Exited(0)) => tracing::info!("{which} {} done", s.command),
+        Ok(crate::script::Outcome::TimedOut) => tracing::warn!(
+            "{which} {} did not end within {} s and was killed",
+            s.command,
+            s.timeout.as_secs()
+        ),
+        Ok(o) => tracing::warn!("{which} {} ended with {o:?}", s.command),
+        Err(e) => tracing::error!("{which}: {e}"),
+    }
 }
 
 #[cfg(test)]
