@@ -197,6 +197,7 @@ fn gen_config(seed: u64) -> Config {
     g.default_interface = r.maybe(|r| r.word("bond"));
     g.lvs_flush = r.chance();
     g.dynamic_interfaces = r.chance();
+    g.log_unknown_vrids = r.chance();
     g.umask = r.maybe(|r| r.below(0o1000) as u32);
     g.startup_script = r.maybe(|r| LifeScript {
         command: r.script(),

@@ -616,3 +616,24 @@ fn dynamic_interfaces_as_keepalived() {
     // BACKUP then Master_Down (3 × 1 s + skew) after the link comes up
     assert!(l < k + 1.5, "lvsd took {l:.2} s, keepalived {k:.2} s");
 }
+
+/// `log_unknown_vrids`: an advert for a VRID no instance has on the interface is logged
+/// (once a minute per VRID); without the option it is not.
+#[test]
+fn log_unknown_vrids_names_the_stranger() {
+    for (on, want) in [(true, true), (false, false)] {
+        let lab = Lab::new("uv", 2);
+        let global = if on { "  log_unknown_vrids" } else { "" };
+        let d = lab.spawn(0, Kind::Lvsd, "s", &conf("U", 150, global, ""));
+        let other = conf("O", 100, "", "")
+            .replace(&format!("virtual_router_id {VRID}"), "virtual_router_id 77");
+        let _peer = lab.spawn(1, Kind::Keepalived, "p", &other);
+        let seen = d.wait_log("unknown VRID 77", 8 * SEC);
+        assert_eq!(seen, want, "log_unknown_vrids {on}:\n{}", logs(&[&d]));
+        if want {
+            std::thread::sleep(3 * SEC);
+            let n = d.log_text().matches("unknown VRID 77").count();
+            assert_eq!(n, 1, "logged more than once a minute:\n{}", logs(&[&d]));
+        }
+    }
+}

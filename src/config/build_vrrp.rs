@@ -164,6 +164,7 @@ impl P<'_> {
                 // One gratuitous ARP/NA, no second burst: the settings still at their
                 // defaults change, as keepalived (later lines win).
                 "umask" => set(&mut g.umask, p.umask(t).map(Some)),
+                "log_unknown_vrids" => g.log_unknown_vrids = p.flag(t),
                 "startup_script" => p.life_script(t, &mut g.startup_script),
                 "shutdown_script" => p.life_script(t, &mut g.shutdown_script),
                 "startup_script_timeout" => p.life_timeout(t, &mut g.startup_script),

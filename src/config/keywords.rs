@@ -142,6 +142,7 @@ pub const GLOBAL: Table = Table {
         "dynamic_interfaces",
         "vrrp_min_garp",
         "umask",
+        "log_unknown_vrids",
         "startup_script",
         "startup_script_timeout",
         "shutdown_script",
@@ -172,7 +173,6 @@ pub const GLOBAL: Table = Table {
         "vrrp_down_timer_adverts",
         "vmac_prefix",
         "vmac_addr_prefix",
-        "log_unknown_vrids",
         // Notifications and email.
         "vrrp_notify_priority_changes",
         "fifo_write_vrrp_states_on_reload",

@@ -195,6 +195,8 @@ pub struct GlobalDefs {
     pub startup_script: Option<LifeScript>,
     /// `shutdown_script SCRIPT [USER [GROUP]]`: run once after the sides stopped.
     pub shutdown_script: Option<LifeScript>,
+    /// `log_unknown_vrids`: log adverts for VRIDs no instance has on the interface.
+    pub log_unknown_vrids: bool,
     /// `umask NUMBER|BITS`: the umask of the files lvsd creates (None: as started; `-u`
     /// wins).
     pub umask: Option<u32>,
@@ -370,6 +372,7 @@ impl Default for GlobalDefs {
             garp_groups: Vec::new(),
             dynamic_interfaces: false,
             umask: None,
+            log_unknown_vrids: false,
             startup_script: None,
             shutdown_script: None,
             vrrp_tuning: ThreadTuning::default(),

@@ -273,6 +273,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
         v.to_string()
     });
     w.flag("dynamic_interfaces", g.dynamic_interfaces);
+    w.flag("log_unknown_vrids", g.log_unknown_vrids);
     w.opt("umask", &g.umask, |m| format!("0{m:o}"));
     for (kw, s) in [
         ("startup_script", &g.startup_script),

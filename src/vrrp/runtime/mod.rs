@@ -166,7 +166,12 @@ struct Runtime<I: VrrpIo, C: Clock> {
     clock_floor: Instant,
     /// Shutting down: with -V, routes and rules stay (as VIPs).
     stopping: bool,
+    /// log_unknown_vrids: when each (socket, VRID) was last logged.
+    unknown_vrids_logged: std::collections::HashMap<(usize, u8), Instant>,
 }
+
+/// How often log_unknown_vrids logs one socket's VRID.
+const UNKNOWN_VRID_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// The runtime's inputs besides [`Control`].
 pub struct Inputs {
@@ -244,6 +249,7 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
         clock: clock.clone(),
         opts_dont_release: ctl.opts.dont_release_vrrp,
         rx_stats: RxStats::default(),
+        unknown_vrids_logged: Default::default(),
         side: Side {
             config: config.clone(),
             coord: Coordinator::new(Vec::new(), &[], &[])?,
@@ -521,6 +527,9 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             .map(|(i, _)| i)
             .collect();
         if targets.is_empty() {
+            if self.side.config.global.log_unknown_vrids {
+                self.log_unknown_vrid(sock, advert.vrid, &meta);
+            }
             self.drop_packet(DropReason::VridUnknown, &meta);
             return;
         }
@@ -548,6 +557,32 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             }
             self.perform(outs).await;
         }
+    }
+
+    /// log_unknown_vrids: one line per socket and VRID a minute at most (a peer advertises
+    /// every second).
+    fn log_unknown_vrid(&mut self, sock: usize, vrid: u8, meta: &RxMeta) {
+        let now = self.clock.now();
+        let due = self
+            .unknown_vrids_logged
+            .get(&(sock, vrid))
+            .is_none_or(|t| now.saturating_duration_since(*t) >= UNKNOWN_VRID_LOG_EVERY);
+        if !due {
+            return;
+        }
+        self.unknown_vrids_logged.insert((sock, vrid), now);
+        let ifname = self
+            .side
+            .io
+            .iter()
+            .position(|io| io.rx == sock)
+            .map(|i| self.side.coord.instances()[i].params().interface.clone())
+            .unwrap_or_default();
+        tracing::info!(
+            "advert for unknown VRID {vrid} received on {ifname} from {}: ignored \
+             (log_unknown_vrids; logged once a minute)",
+            meta.src
+        );
     }
 
     fn drop_packet(&mut self, reason: DropReason, meta: &RxMeta) {
