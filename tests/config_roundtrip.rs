@@ -198,6 +198,7 @@ fn gen_config(seed: u64) -> Config {
     g.lvs_flush = r.chance();
     g.dynamic_interfaces = r.chance();
     g.log_unknown_vrids = r.chance();
+    g.vrrp_notify_priority_changes = r.chance();
     g.umask = r.maybe(|r| r.below(0o1000) as u32);
     g.startup_script = r.maybe(|r| LifeScript {
         command: r.script(),
@@ -342,6 +343,7 @@ fn gen_config(seed: u64) -> Config {
                 .collect(),
             kernel_rx_buf_size: r.maybe(|r| r.below(100_000) as u32 + 1),
             check_unicast_src: r.chance(),
+            notify_priority_changes: r.maybe(Rng::chance),
             track_file: Vec::new(),
             track_process: Vec::new(),
             notify: Notify {

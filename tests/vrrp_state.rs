@@ -83,6 +83,7 @@ fn params() -> InstanceParams {
         vmac_xmit_base: false,
         kernel_rx_buf_size: None,
         check_unicast_src: false,
+        notify_priority_changes: false,
         warnings: vec![],
     }
 }
@@ -835,9 +836,27 @@ fn script_weights_change_priority_and_master_readvertises() {
     let (mut i, t) = master(p.clone(), &c);
     assert_eq!(i.effective_priority(), 120);
     let a = i.handle(c.ms(t + 100), result("down", false));
-    assert_eq!(a, vec![Action::SendAdvert(p.advert(90))]);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert(p.advert(90)),
+            Action::PriorityChanged {
+                state: State::Master,
+                priority: 90
+            }
+        ]
+    );
     let a = i.handle(c.ms(t + 200), result("up", false));
-    assert_eq!(a, vec![Action::SendAdvert(p.advert(70))]);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert(p.advert(70)),
+            Action::PriorityChanged {
+                state: State::Master,
+                priority: 70
+            }
+        ]
+    );
     // The same result again changes nothing.
     assert_eq!(i.handle(c.ms(t + 300), result("up", false)), vec![]);
     // Unknown scripts are ignored.
@@ -888,7 +907,16 @@ fn interface_down_faults_and_up_recovers() {
             up: false,
         },
     );
-    assert_eq!(a, vec![Action::SendAdvert(p.advert(50))]);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert(p.advert(50)),
+            Action::PriorityChanged {
+                state: State::Master,
+                priority: 50
+            }
+        ]
+    );
     let a = i.handle(
         c.ms(t + 2),
         Event::Link {
@@ -995,7 +1023,16 @@ fn set_priority_changes_adverts() {
     let (mut i, t) = master(p.clone(), &c);
     assert_eq!(i.handle(c.ms(t + 1), Event::SetPriority(0)), vec![]);
     let a = i.handle(c.ms(t + 2), Event::SetPriority(120));
-    assert_eq!(a, vec![Action::SendAdvert(p.advert(120))]);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert(p.advert(120)),
+            Action::PriorityChanged {
+                state: State::Master,
+                priority: 120
+            }
+        ]
+    );
     assert_eq!(i.base_priority(), 120);
 }
 
@@ -1324,7 +1361,16 @@ fn reconfigure_keeps_master_and_replaces_vips() {
             added: vec![]
         }
     );
-    assert_eq!(a, vec![Action::SendAdvert(r.advert(110))]);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert(r.advert(110)),
+            Action::PriorityChanged {
+                state: State::Master,
+                priority: 110
+            }
+        ]
+    );
     // Unchanged configuration: nothing to do.
     assert_eq!(
         i.reconfigure(c.ms(t + 4), r),

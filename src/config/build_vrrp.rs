@@ -165,6 +165,9 @@ impl P<'_> {
                 // defaults change, as keepalived (later lines win).
                 "umask" => set(&mut g.umask, p.umask(t).map(Some)),
                 "log_unknown_vrids" => g.log_unknown_vrids = p.flag(t),
+                "vrrp_notify_priority_changes" => {
+                    set(&mut g.vrrp_notify_priority_changes, p.opt_bool(t))
+                }
                 "startup_script" => p.life_script(t, &mut g.startup_script),
                 "shutdown_script" => p.life_script(t, &mut g.shutdown_script),
                 "startup_script_timeout" => p.life_timeout(t, &mut g.startup_script),
@@ -715,6 +718,11 @@ impl P<'_> {
                 "dont_track_primary" => vi.dont_track_primary = p.flag(t),
                 "skip_check_adv_addr" => vi.skip_check_adv_addr = Some(p.flag(t)),
                 "check_unicast_src" => vi.check_unicast_src = p.flag(t),
+                "notify_priority_changes" => {
+                    if let Some(b) = p.opt_bool(t) {
+                        vi.notify_priority_changes = Some(b);
+                    }
+                }
                 "kernel_rx_buf_size" => vi.kernel_rx_buf_size = p.u32v(t).filter(|b| *b > 0),
                 "strict_mode" => vi.strict_mode = Some(p.flag(t)),
                 "native_ipv6" => vi.native_ipv6 = p.flag(t),

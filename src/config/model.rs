@@ -195,6 +195,8 @@ pub struct GlobalDefs {
     pub startup_script: Option<LifeScript>,
     /// `shutdown_script SCRIPT [USER [GROUP]]`: run once after the sides stopped.
     pub shutdown_script: Option<LifeScript>,
+    /// `vrrp_notify_priority_changes [BOOL]`: every instance's default.
+    pub vrrp_notify_priority_changes: bool,
     /// `log_unknown_vrids`: log adverts for VRIDs no instance has on the interface.
     pub log_unknown_vrids: bool,
     /// `umask NUMBER|BITS`: the umask of the files lvsd creates (None: as started; `-u`
@@ -373,6 +375,7 @@ impl Default for GlobalDefs {
             dynamic_interfaces: false,
             umask: None,
             log_unknown_vrids: false,
+            vrrp_notify_priority_changes: false,
             startup_script: None,
             shutdown_script: None,
             vrrp_tuning: ThreadTuning::default(),
@@ -667,6 +670,8 @@ pub struct VrrpInstance {
     /// `check_unicast_src`: adverts of a unicast instance must come from a listed peer
     /// (also on with the global `vrrp_check_unicast_src`, or a peer's min_ttl/max_ttl).
     pub check_unicast_src: bool,
+    /// `notify_priority_changes [BOOL]` (None: the global vrrp_notify_priority_changes).
+    pub notify_priority_changes: Option<bool>,
 }
 
 /// The advert interval VRRP `version` sends for `advert_int`, in centiseconds, and whether
@@ -736,6 +741,7 @@ impl VrrpInstance {
             virtual_rules: Vec::new(),
             kernel_rx_buf_size: None,
             check_unicast_src: false,
+            notify_priority_changes: None,
         }
     }
     /// The VRRP version this instance speaks.

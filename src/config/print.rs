@@ -274,6 +274,10 @@ fn global(w: &mut W, g: &GlobalDefs) {
     });
     w.flag("dynamic_interfaces", g.dynamic_interfaces);
     w.flag("log_unknown_vrids", g.log_unknown_vrids);
+    w.flag(
+        "vrrp_notify_priority_changes",
+        g.vrrp_notify_priority_changes,
+    );
     w.opt("umask", &g.umask, |m| format!("0{m:o}"));
     for (kw, s) in [
         ("startup_script", &g.startup_script),
@@ -623,6 +627,9 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         v.to_string()
     });
     w.flag("check_unicast_src", i.check_unicast_src);
+    w.opt("notify_priority_changes", &i.notify_priority_changes, |b| {
+        yn(*b).into()
+    });
     w.close();
 }
 

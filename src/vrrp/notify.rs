@@ -43,6 +43,10 @@ pub enum NotifyState {
     Fault,
     Stop,
     Deleted,
+    /// notify_priority_changes: the effective priority of a MASTER / BACKUP changed
+    /// (fifo only).
+    MasterPriority,
+    BackupPriority,
 }
 
 impl NotifyState {
@@ -53,6 +57,8 @@ impl NotifyState {
             NotifyState::Fault => "FAULT",
             NotifyState::Stop => "STOP",
             NotifyState::Deleted => "DELETED",
+            NotifyState::MasterPriority => "MASTER_PRIORITY",
+            NotifyState::BackupPriority => "BACKUP_PRIORITY",
         }
     }
 }
@@ -96,6 +102,8 @@ pub fn scripts_for(n: &Notify, c: &StateChange) -> Vec<(String, Vec<String>)> {
         NotifyState::Fault => &n.fault,
         NotifyState::Stop => &n.stop,
         NotifyState::Deleted => &n.deleted,
+        // keepalived writes priority changes to the fifos only
+        NotifyState::MasterPriority | NotifyState::BackupPriority => return Vec::new(),
     };
     let mut out = Vec::new();
     if let Some(s) = own {

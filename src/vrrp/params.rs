@@ -139,6 +139,8 @@ pub struct InstanceParams {
     pub smtp_alert: bool,
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,
+    /// Write MASTER_PRIORITY / BACKUP_PRIORITY lines to the notify fifos.
+    pub notify_priority_changes: bool,
     /// Unicast adverts only from a listed peer (keepalived's check_unicast_src).
     pub check_unicast_src: bool,
     /// `kernel_rx_buf_size`: its share of its socket's receive buffer.
@@ -522,6 +524,9 @@ impl InstanceParams {
                 .skip_check_adv_addr
                 .unwrap_or(global.vrrp_skip_check_adv_addr),
             kernel_rx_buf_size: inst.kernel_rx_buf_size,
+            notify_priority_changes: inst
+                .notify_priority_changes
+                .unwrap_or(global.vrrp_notify_priority_changes),
             check_unicast_src: inst.check_unicast_src
                 || global.vrrp_check_unicast_src
                 || inst

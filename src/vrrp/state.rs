@@ -167,6 +167,11 @@ pub enum Action {
         from: IpAddr,
         priority: u8,
     },
+    /// The effective priority of a MASTER or BACKUP changed (for notify_priority_changes).
+    PriorityChanged {
+        state: State,
+        priority: u8,
+    },
 }
 
 /// How a reload changed the addresses a MASTER holds (empty otherwise): remove `removed`,
@@ -762,10 +767,18 @@ impl Instance {
                 tracing::info!(instance = %self.params.name,
                     "effective priority {} -> {}", prio_before, self.effective_priority());
                 self.send_advert(now, out);
+                out.push(Action::PriorityChanged {
+                    state: State::Master,
+                    priority: self.effective_priority(),
+                });
             }
             State::Backup if self.effective_priority() != prio_before => {
                 tracing::info!(instance = %self.params.name,
                     "effective priority {} -> {}", prio_before, self.effective_priority());
+                out.push(Action::PriorityChanged {
+                    state: State::Backup,
+                    priority: self.effective_priority(),
+                });
             }
             _ => {}
         }

@@ -786,6 +786,22 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             Action::Notify { state, priority } => {
                 notify_instance(&mut self.io, p, state, priority);
             }
+            Action::PriorityChanged { state, priority } => {
+                if p.notify_priority_changes {
+                    let st = if state == State::Master {
+                        NotifyState::MasterPriority
+                    } else {
+                        NotifyState::BackupPriority
+                    };
+                    let c = StateChange {
+                        who: Who::Instance,
+                        name: p.name.clone(),
+                        state: st,
+                        priority,
+                    };
+                    self.io.notify(&c, &p.notify, false);
+                }
+            }
             Action::MasterRxLowerPri { from, priority } => {
                 if let Some(cmd) = &p.notify.master_rx_lower_pri {
                     let g = &self.side.config.global;
