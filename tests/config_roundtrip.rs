@@ -344,6 +344,7 @@ fn gen_config(seed: u64) -> Config {
             kernel_rx_buf_size: r.maybe(|r| r.below(100_000) as u32 + 1),
             check_unicast_src: r.chance(),
             notify_priority_changes: r.maybe(Rng::chance),
+            promote_secondaries: r.chance(),
             track_file: Vec::new(),
             track_process: Vec::new(),
             notify: Notify {

@@ -637,3 +637,47 @@ fn log_unknown_vrids_names_the_stranger() {
         }
     }
 }
+
+/// `promote_secondaries`: the interface's promote_secondaries sysctl is 1 while the daemon
+/// runs, and back to its value after it stops, under lvsd as under keepalived.
+#[test]
+fn promote_secondaries_as_keepalived() {
+    let read = |ns: &str| {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "sysctl", "-n"])
+            .arg("net.ipv4.conf.eth0.promote_secondaries")
+            .output()
+            .expect("sysctl");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let mut got = Vec::new();
+    for kind in [Kind::Keepalived, Kind::Lvsd] {
+        let lab = Lab::new("ps", 1);
+        let ns = lab.node(0).ns.clone();
+        let before = read(&ns);
+        let mut d = lab.spawn(0, kind, "s", &conf("P", 150, "", "  promote_secondaries"));
+        assert!(
+            wait_addr(&ns, VIP, true, 10 * SEC).is_some(),
+            "{}: never master\n{}",
+            kind.label(),
+            logs(&[&d])
+        );
+        let running = read(&ns);
+        d.sigterm();
+        assert!(
+            d.wait_exit(10 * SEC).is_some(),
+            "{} did not stop",
+            kind.label()
+        );
+        got.push((before, running, read(&ns)));
+    }
+    eprintln!(
+        "(before, running, after): keepalived {:?}, lvsd {:?}",
+        got[0], got[1]
+    );
+    assert_eq!(
+        got[0].1, "1",
+        "keepalived does not set it: the harness sees nothing"
+    );
+    assert_eq!(got[1], got[0]);
+}

@@ -84,6 +84,7 @@ fn params() -> InstanceParams {
         kernel_rx_buf_size: None,
         check_unicast_src: false,
         notify_priority_changes: false,
+        promote_secondaries: false,
         warnings: vec![],
     }
 }

@@ -718,6 +718,7 @@ impl P<'_> {
                 "dont_track_primary" => vi.dont_track_primary = p.flag(t),
                 "skip_check_adv_addr" => vi.skip_check_adv_addr = Some(p.flag(t)),
                 "check_unicast_src" => vi.check_unicast_src = p.flag(t),
+                "promote_secondaries" => vi.promote_secondaries = p.flag(t),
                 "notify_priority_changes" => {
                     if let Some(b) = p.opt_bool(t) {
                         vi.notify_priority_changes = Some(b);

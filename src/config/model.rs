@@ -672,6 +672,8 @@ pub struct VrrpInstance {
     pub check_unicast_src: bool,
     /// `notify_priority_changes [BOOL]` (None: the global vrrp_notify_priority_changes).
     pub notify_priority_changes: Option<bool>,
+    /// `promote_secondaries`: the interface's promote_secondaries sysctl set while lvsd runs.
+    pub promote_secondaries: bool,
 }
 
 /// The advert interval VRRP `version` sends for `advert_int`, in centiseconds, and whether
@@ -742,6 +744,7 @@ impl VrrpInstance {
             kernel_rx_buf_size: None,
             check_unicast_src: false,
             notify_priority_changes: None,
+            promote_secondaries: false,
         }
     }
     /// The VRRP version this instance speaks.

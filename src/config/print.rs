@@ -627,6 +627,7 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         v.to_string()
     });
     w.flag("check_unicast_src", i.check_unicast_src);
+    w.flag("promote_secondaries", i.promote_secondaries);
     w.opt("notify_priority_changes", &i.notify_priority_changes, |b| {
         yn(*b).into()
     });

@@ -341,7 +341,14 @@ pub fn instance_block(out: &mut String, v: &View) {
             p.preempt_delay.as_secs_f64()
         ));
     }
-    l("   Promote_secondaries = disabled".into());
+    l(format!(
+        "   Promote_secondaries = {}",
+        if p.promote_secondaries {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    ));
     match auth_secret(&p.auth) {
         Some((kind, pass)) => {
             l(format!(

@@ -139,6 +139,8 @@ pub struct InstanceParams {
     pub smtp_alert: bool,
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,
+    /// `promote_secondaries`: set on the interface the VIPs go on.
+    pub promote_secondaries: bool,
     /// Write MASTER_PRIORITY / BACKUP_PRIORITY lines to the notify fifos.
     pub notify_priority_changes: bool,
     /// Unicast adverts only from a listed peer (keepalived's check_unicast_src).
@@ -524,6 +526,7 @@ impl InstanceParams {
                 .skip_check_adv_addr
                 .unwrap_or(global.vrrp_skip_check_adv_addr),
             kernel_rx_buf_size: inst.kernel_rx_buf_size,
+            promote_secondaries: inst.promote_secondaries,
             notify_priority_changes: inst
                 .notify_priority_changes
                 .unwrap_or(global.vrrp_notify_priority_changes),

@@ -64,8 +64,14 @@ fn write_sysctl(path: &str, val: &str) -> std::io::Result<()> {
 /// Returns the previous values of the sysctls it changed (for [`restore_base_sysctls`]);
 /// values already recorded in `saved` are not recorded again.
 pub fn set_base_sysctls(base: &str, saved: &mut Vec<(String, String)>) {
-    for key in ["arp_ignore", "arp_filter"] {
-        let path = ipv4_conf(base, key);
+    set_ipv4_conf_flags(base, &["arp_ignore", "arp_filter"], saved);
+}
+
+/// Sets `net.ipv4.conf.IFNAME.KEY` to 1 for each key not 1 already, noting each old value
+/// in `saved` (once) for [`restore_base_sysctls`].
+pub fn set_ipv4_conf_flags(ifname: &str, keys: &[&str], saved: &mut Vec<(String, String)>) {
+    for key in keys {
+        let path = ipv4_conf(ifname, key);
         let old = match std::fs::read_to_string(&path) {
             Ok(v) => v.trim().to_string(),
             Err(e) => {

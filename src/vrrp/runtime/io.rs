@@ -365,6 +365,14 @@ impl VrrpIo for RealIo {
             }
             out_if = v;
         }
+        if p.promote_secondaries {
+            // Removing one VIP keeps the others of its subnet (put back at exit).
+            vmac::set_ipv4_conf_flags(
+                &out_if.name,
+                &["promote_secondaries"],
+                &mut self.base_sysctls,
+            );
+        }
         // AH adverts are IP protocol 51: their own socket (params keep AH to v2/IPv4).
         let rx = self.socket_for(rx_if.index, &rx_if.name, p.family, group, p.auth.is_ah())?;
         let share = crate::sockbuf::advert_share(
