@@ -309,7 +309,8 @@ fn human_plan(r: &Value) -> String {
         if lines.is_empty() {
             out.push_str("IPVS: nothing\n");
         } else {
-            let _ = writeln!(out, "IPVS: {} operations", lines.len());
+            let n = lines.len();
+            let _ = writeln!(out, "IPVS: {n} operation{}", if n == 1 { "" } else { "s" });
             for line in lines {
                 if let Some(t) = line.as_str() {
                     let _ = writeln!(out, "  {t}");
