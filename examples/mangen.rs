@@ -24,6 +24,17 @@ Under systemd (NOTIFY_SOCKET set) lvsd sends READY=1 once the file is applied by
 sides, RELOADING=1 and READY=1 around a reload with the outcome in STATUS=, STOPPING=1, a
 readable STATUS= line, and WATCHDOG=1 only while its loops turn. \fBlvsd \-\-reload\-wait\fR
 sends HUP to the daemon named by \fB\-p\fR and waits for the outcome (the unit's ExecReload).
+.SH CONTROL SOCKET
+The daemon listens on a unix socket, mode 0600 (\fB\-\-control\-socket\fR, else the
+\fB\-p\fR file with \fI.ctl\fR), removed at exit. \fBlvsd ctl state\fR prints the VRRP
+instances, the real servers with their checkers and the IPVS table lvsd manages;
+\fBlvsd ctl drain\fR \fISERVICE SERVER\fR [\fB\-\-timeout\fR \fIS\fR] sets a real
+server's weight to 0 and removes it when it has no active connection left (or after S
+seconds); \fBlvsd ctl disable\fR / \fBenable\fR take it out of rotation and back (kept
+across reloads); \fBlvsd ctl plan\fR \fIFILE\fR shows what a reload with FILE would
+change. \fB\-\-json\fR prints the daemon's JSON answer. SERVICE is \fIVIP:PORT\fR
+(optionally after tcp:, udp: or sctp:) or fwmark:\fIMARK\fR; SERVER is \fIRIP:PORT\fR
+or an address.
 .SH FILES
 .TP
 /etc/keepalived/keepalived.conf

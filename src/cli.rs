@@ -126,6 +126,27 @@ pub struct Options {
     /// Print the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
+    /// The control socket the daemon listens on and `lvsd ctl` talks to (default: the
+    /// main pid file's path with `.ctl`, e.g. /run/keepalived.ctl; an lvsd extension).
+    #[arg(long = "control-socket", value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// `lvsd ctl …`: talk to the running daemon (an lvsd extension).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What lvsd does instead of running the daemon.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Ask the running lvsd over its control socket: its state, drain / disable / enable
+    /// a real server, or plan a reload.
+    Ctl {
+        /// Print the daemon's JSON answer as it is.
+        #[arg(long = "json", global = true)]
+        ctl_json: bool,
+        #[command(subcommand)]
+        cmd: crate::ctl::CtlCommand,
+    },
 }
 
 /// A path that may be empty (clap's PathBuf parser refuses "", which `-t` alone stands for).

@@ -6,6 +6,7 @@ pub mod checkers;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod ctl;
 pub mod daemon;
 pub mod ipvs;
 pub mod lvs;

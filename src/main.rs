@@ -34,6 +34,10 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(lvsd::cli::Command::Ctl { ctl_json, cmd }) = &opts.command {
+        let path = lvsd::ctl::socket_path(&opts);
+        return ExitCode::from(lvsd::ctl::client::run(&path, cmd, *ctl_json));
+    }
     if opts.reload_wait {
         use lvsd::daemon::reload_outcome::{reload_and_wait, WaitError, WAIT_LIMIT};
         return match reload_and_wait(&opts.pid_file, WAIT_LIMIT) {

@@ -633,3 +633,58 @@ fn checker_dump_matches_keepalived() {
         bad.join("\n")
     );
 }
+
+/// (issue 16) `lvsd ctl` against lvsd -C on the real kernel (tests/vm/ctl.sh): `plan` of a
+/// weight change lists the operation and applies nothing; `drain` of a real server holding
+/// a connection sets weight 0 and removes it only once the connection has ended;
+/// `disable` / `enable` take a real server out and back; the socket goes with lvsd.
+#[test]
+fn ctl_plan_drain_disable_in_the_guest() {
+    let (rc, res) = run_vm("ctl", "ctl.sh", &[]);
+    let dir = res.join("ctl");
+    let events = read(&dir.join("events.txt"));
+    let log = std::fs::read_to_string(dir.join("lvsd.log")).unwrap_or_default();
+    assert_eq!(
+        rc, 0,
+        "guest script exit code; events:\n{events}\nlog:\n{log}"
+    );
+    let plan = read(&dir.join("plan.txt"));
+    assert!(events.contains("PLAN-EXIT 0"), "{events}\n{plan}");
+    assert!(
+        plan.contains("set real server 10.252.0.2:80 in tcp:10.251.1.1:81: weight 2 -> 3"),
+        "{plan}"
+    );
+    assert!(events.contains("PLAN-APPLIED-NOTHING"), "{events}");
+    let conns = read(&dir.join("conns-before-drain.txt"));
+    assert!(
+        conns
+            .lines()
+            .any(|l| l.contains("10.252.0.2:80") && l.split_whitespace().nth(4) == Some("1")),
+        "the held connection is not active:\n{conns}"
+    );
+    let secs = |name: &str| -> f64 {
+        events
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("EVENT {name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: {events}"))
+    };
+    // The connection is held about 5 s more after the drain starts.
+    let drained = secs("drained");
+    println!(
+        "ctl: weight 0 after {:.2} s, drained {drained:.2} s later",
+        secs("drain_w0")
+    );
+    assert!(
+        drained >= 2.0,
+        "removed while its connection was active: {events}"
+    );
+    let state = read(&dir.join("state.json"));
+    let v: serde_json::Value = serde_json::from_str(&state).expect(&state);
+    let rs = &v["lvs"]["virtual_servers"][1]["real_servers"][0];
+    assert_eq!(rs["admin"], "draining", "{state}");
+    secs("disabled");
+    secs("enabled");
+    assert!(events.contains("LVSD-EXIT 0"), "{events}");
+    assert!(events.contains("SOCKET-REMOVED"), "{events}");
+}

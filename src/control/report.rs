@@ -31,6 +31,9 @@ pub enum DumpKind {
     StatsClear,
     /// The JSON signal: `keepalived.json`.
     Json,
+    /// No file: the side's state as JSON for the control socket (`lvsd ctl state`), asked
+    /// with [`ask`].
+    State,
 }
 
 /// The parts of the daemon that answer dump requests (keepalived's child processes).
@@ -48,6 +51,7 @@ impl Side {
             (Side::Vrrp, DumpKind::Data) => Some("keepalived.data"),
             (Side::Vrrp, DumpKind::Stats | DumpKind::StatsClear) => Some("keepalived.stats"),
             (Side::Vrrp, DumpKind::Json) => Some("keepalived.json"),
+            (Side::Vrrp, DumpKind::State) => None,
             (Side::Checker, DumpKind::Data) => Some("keepalived_check.data"),
             (Side::Checker, _) => None,
         }
@@ -109,6 +113,32 @@ pub async fn collect(kind: DumpKind, limit: Duration) -> Vec<(&'static str, Stri
         }
     }
     out
+}
+
+/// Asks one side for `kind` (for the control socket), waiting at most `limit`: its text
+/// (None: it has nothing to say), or why there is no answer (a sentence).
+pub async fn ask(side: Side, kind: DumpKind, limit: Duration) -> Result<Option<String>, String> {
+    let tx = match SIDES.lock() {
+        Ok(s) => s.iter().find(|(s, _)| *s == side).map(|(_, tx)| tx.clone()),
+        Err(_) => None,
+    };
+    let name = match side {
+        Side::Vrrp => "VRRP",
+        Side::Checker => "LVS",
+    };
+    let not_running = || format!("the {name} side is not running");
+    let tx = tx.ok_or_else(not_running)?;
+    let (reply, rx) = oneshot::channel();
+    tx.send(DumpRequest { kind, reply })
+        .map_err(|_| not_running())?;
+    match tokio::time::timeout(limit, rx).await {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(_)) => Err(not_running()),
+        Err(_) => Err(format!(
+            "the {name} side did not answer within {}s",
+            limit.as_secs()
+        )),
+    }
 }
 
 /// Writes `text` to `path` through a temporary file in the same directory (mode 0600),

@@ -476,6 +476,10 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
         "Sides started {:.1?} after the start of the process",
         since_start()
     );
+    let control_socket = crate::ctl::server::start_for_daemon(crate::ctl::server::Context {
+        opts: opts.clone(),
+        config: reload_tx.subscribe(),
+    });
     verdict.ok();
     let outcome_file = reload_outcome::path_for(&opts.pid_file);
     let mut sd = sd_notify::Systemd::new(
@@ -606,6 +610,7 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
         Err(_) => tracing::error!("sides did not stop within {SHUTDOWN_LIMIT:?}"),
     }
     let _ = std::fs::remove_file(&outcome_file);
+    drop(control_socket);
     if let Some((s, g)) = &shutdown_script {
         run_life_script("shutdown_script", s, g).await;
     }

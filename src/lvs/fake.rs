@@ -40,6 +40,9 @@ pub struct FakeKernel {
     pub opens: usize,
     /// The next opens fail with these reasons (IPVS not available yet).
     pub unavailable: VecDeque<String>,
+    /// Active connections a dump reports per destination (0 when not listed).
+    pub active_conns:
+        std::collections::HashMap<(crate::ipvs::ServiceKey, crate::ipvs::DestKey), u32>,
 }
 
 impl FakeKernel {
@@ -122,7 +125,11 @@ impl IpvsBackend for FakeIpvs {
                         .values()
                         .map(|d| DestState {
                             dest: d.clone(),
-                            active_conns: 0,
+                            active_conns: k
+                                .active_conns
+                                .get(&(e.service.key, d.key))
+                                .copied()
+                                .unwrap_or(0),
                             inactive_conns: 0,
                             persistent_conns: 0,
                             stats: Stats::default(),

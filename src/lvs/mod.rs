@@ -10,6 +10,7 @@
 //! - [`fake`]: an in-memory kernel table for tests; [`fixture`]: config values in code.
 
 pub mod build;
+pub mod ctl;
 pub mod dump;
 pub mod fake;
 pub mod fixture;

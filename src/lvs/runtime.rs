@@ -219,6 +219,124 @@ where
     Ok(kernel)
 }
 
+/// Reads the whole kernel table (with connection counts) on the blocking pool, for the
+/// control socket and drains; the reconciler's copy is left as it is.
+async fn kernel_dump<B>(
+    kernel: Kernel<B>,
+) -> anyhow::Result<(Kernel<B>, Result<Vec<crate::ipvs::ServiceState>, String>)>
+where
+    B: IpvsBackend + Send + 'static,
+{
+    let mut kernel = kernel;
+    tokio::task::spawn_blocking(move || {
+        let dump = kernel.backend.dump().map_err(|e| e.to_string());
+        (kernel, dump)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("IPVS worker failed: {e}"))
+}
+
+/// Sends what the virtual servers `dirty` (indexes) now want, against the reconciler's copy.
+async fn update_dirty<B>(
+    kernel: Kernel<B>,
+    state: &LvsState,
+    dirty: Vec<usize>,
+) -> anyhow::Result<Kernel<B>>
+where
+    B: IpvsBackend + Send + 'static,
+{
+    if dirty.is_empty() {
+        return Ok(kernel);
+    }
+    let mut partial = Table::default();
+    let mut scope = Vec::new();
+    for i in dirty {
+        state.desired_vs(i, &mut partial);
+        scope.extend_from_slice(state.keys_of(i));
+    }
+    kernel_job(kernel, Job::Update(partial, scope)).await
+}
+
+/// Answers one request of the control socket ([`super::ctl`]).
+async fn control<B, E>(
+    kernel: Kernel<B>,
+    state: &mut LvsState,
+    effects: &mut E,
+    req: super::ctl::LvsRequest,
+) -> anyhow::Result<Kernel<B>>
+where
+    B: IpvsBackend + Send + 'static,
+    E: EffectSink,
+{
+    use super::ctl::{self, LvsCmd};
+    let now = tokio::time::Instant::now().into_std();
+    let (kernel, answer) = match req.cmd {
+        LvsCmd::State => {
+            let (kernel, dump) = kernel_dump(kernel).await?;
+            let view = ctl::state_view(state, &kernel.rec, dump, now);
+            (
+                kernel,
+                serde_json::to_value(view).map_err(|e| e.to_string()),
+            )
+        }
+        LvsCmd::Plan(new) => {
+            let (kernel, dump) = kernel_dump(kernel).await?;
+            let view = ctl::plan(state, &kernel.rec, dump, new);
+            (
+                kernel,
+                serde_json::to_value(view).map_err(|e| e.to_string()),
+            )
+        }
+        LvsCmd::Admin {
+            service,
+            server,
+            cmd,
+        } => match state.admin(&service, &server, cmd, now) {
+            Ok(change) => {
+                let answer = ctl::admin_view(&cmd, &change);
+                let cfg = state.config().clone();
+                for e in change.change.effects {
+                    effects.effect(&cfg, e);
+                }
+                let kernel = update_dirty(kernel, state, change.change.dirty).await?;
+                (kernel, Ok(answer))
+            }
+            Err(e) => (kernel, Err(e.to_string())),
+        },
+    };
+    let _ = req.reply.send(answer);
+    Ok(kernel)
+}
+
+/// While a real server drains: reads the kernel's connection counts and removes the
+/// drained ones.
+async fn drain_check<B, E>(
+    kernel: Kernel<B>,
+    state: &mut LvsState,
+    effects: &mut E,
+) -> anyhow::Result<Kernel<B>>
+where
+    B: IpvsBackend + Send + 'static,
+    E: EffectSink,
+{
+    let (kernel, dump) = kernel_dump(kernel).await?;
+    let dump = match dump {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::debug!("Cannot read the IPVS table for draining real servers: {e}");
+            return Ok(kernel);
+        }
+    };
+    let conns = super::ctl::active_conns(&dump);
+    let now = tokio::time::Instant::now().into_std();
+    let change = state.drain_check(now, &|k, d| conns.get(&(*k, *d)).copied());
+    let cfg = state.config().clone();
+    for e in change.change.effects {
+        effects.effect(&cfg, e);
+    }
+    update_dirty(kernel, state, change.change.dirty).await
+}
+
 /// A full pass on the blocking pool: the desired table is built from the state part by
 /// part, each part diffed and sent as it comes.
 async fn full_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Kernel<B>, LvsState)>
@@ -462,6 +580,9 @@ where
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reload_open = true;
     let mut dump_rx = crate::control::report::register(crate::control::report::Side::Checker);
+    let mut ctl_rx = super::ctl::register();
+    let mut drain = tokio::time::interval(super::ctl::DRAIN_CHECK);
+    drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
         if *ctl.shutdown.borrow() {
@@ -480,6 +601,12 @@ where
             }
             Some(req) = dump_rx.recv() => {
                 let _ = req.reply.send(Some(super::dump::check_data(&state)));
+            }
+            Some(req) = ctl_rx.recv() => {
+                kernel = control(kernel, &mut state, &mut effects, req).await?;
+            }
+            _ = drain.tick(), if state.draining() => {
+                kernel = drain_check(kernel, &mut state, &mut effects).await?;
             }
             r = ctl.reload.changed(), if reload_open => {
                 if r.is_err() {
@@ -524,15 +651,7 @@ where
                     }
                     next = events.try_recv().ok();
                 }
-                if !dirty.is_empty() {
-                    let mut partial = Table::default();
-                    let mut scope = Vec::new();
-                    for i in dirty {
-                        state.desired_vs(i, &mut partial);
-                        scope.extend_from_slice(state.keys_of(i));
-                    }
-                    kernel = kernel_job(kernel, Job::Update(partial, scope)).await?;
-                }
+                kernel = update_dirty(kernel, &state, dirty).await?;
             }
             _ = retry.tick(), if kernel.rec.needs_retry() => {
                 (kernel, state) = full_pass(kernel, state).await?;

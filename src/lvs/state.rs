@@ -36,6 +36,9 @@ use std::sync::Arc;
 use thiserror::Error;
 use tracing::{info, warn};
 
+mod admin;
+pub use admin::{Admin, AdminChange, AdminCmd, AdminError, ServerSel, ServiceSel};
+
 /// Virtual servers per part of [`LvsState::desired_parts`].
 const PART_VS: usize = 16;
 
@@ -106,10 +109,12 @@ pub struct StateStats {
 }
 
 /// The LVS side's view of the world between the config and the kernel.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LvsState {
     config: Arc<Config>,
     vs: Vec<VsState>,
+    /// Real servers the operator took out of rotation ([`admin`]).
+    admin: HashMap<admin::AdminKey, Admin>,
     pub stats: StateStats,
 }
 
@@ -155,6 +160,7 @@ impl LvsState {
         let mut state = LvsState {
             config: config.clone(),
             vs: Vec::with_capacity(config.virtual_servers.len()),
+            admin: HashMap::new(),
             stats: StateStats::default(),
         };
         let mut effects = Vec::new();
@@ -212,7 +218,7 @@ impl LvsState {
         vs.real_servers
             .iter()
             .zip(&st.rs)
-            .filter(|(_, s)| s.alive)
+            .filter(|(r, s)| s.alive && !self.admin_out(vs, r))
             .map(|(r, s)| u64::from(Self::weight(r, s)))
             .sum()
     }
@@ -490,7 +496,7 @@ impl LvsState {
                 } else {
                     None
                 };
-                if let Some(w) = weight {
+                if let Some(w) = self.admin_weight(vs, rs, weight) {
                     let d = build::rs_dest(vs, rs, key, w);
                     dests.push((d.key, d));
                 }
@@ -702,6 +708,7 @@ impl LvsState {
             }
             self.update_quorum(i, &mut effects);
         }
+        self.prune_admin();
         let removed = old.iter().flatten().count();
         for (pos, _) in old.iter().enumerate().filter(|(_, o)| o.is_some()) {
             if let Some(old_vs) = old_config.virtual_servers.get(pos) {

@@ -3,6 +3,7 @@
 // Protocol core (vrrp-core): codec, parameters, tracking, state machine, sync groups.
 pub mod ah;
 pub mod checksum;
+pub mod ctl_view;
 pub mod dump;
 pub mod packet;
 pub mod params;

@@ -57,6 +57,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 }
                 DumpKind::Stats | DumpKind::StatsClear => Some(dump::stats(&views)),
                 DumpKind::Json => dump::json(&views),
+                DumpKind::State => Some(crate::vrrp::ctl_view::state_json(&views)),
             }
         };
         if req.kind == DumpKind::StatsClear {
