@@ -199,6 +199,9 @@ fn gen_config(seed: u64) -> Config {
     g.dynamic_interfaces = r.chance();
     g.log_unknown_vrids = r.chance();
     g.vrrp_notify_priority_changes = r.chance();
+    g.vrrp_down_timer_adverts = r.maybe(|r| r.below(100) as u32 + 1);
+    g.vmac_prefix = r.maybe(|r| r.word("vr"));
+    g.no_email_faults = r.chance();
     g.umask = r.maybe(|r| r.below(0o1000) as u32);
     g.startup_script = r.maybe(|r| LifeScript {
         command: r.script(),
@@ -345,6 +348,7 @@ fn gen_config(seed: u64) -> Config {
             check_unicast_src: r.chance(),
             notify_priority_changes: r.maybe(Rng::chance),
             promote_secondaries: r.chance(),
+            down_timer_adverts: r.maybe(|r| r.below(100) as u32 + 1),
             track_file: Vec::new(),
             track_process: Vec::new(),
             notify: Notify {

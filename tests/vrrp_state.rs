@@ -85,6 +85,7 @@ fn params() -> InstanceParams {
         check_unicast_src: false,
         notify_priority_changes: false,
         promote_secondaries: false,
+        down_timer_adverts: 3,
         warnings: vec![],
     }
 }

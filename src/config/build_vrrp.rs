@@ -165,6 +165,12 @@ impl P<'_> {
                 // defaults change, as keepalived (later lines win).
                 "umask" => set(&mut g.umask, p.umask(t).map(Some)),
                 "log_unknown_vrids" => g.log_unknown_vrids = p.flag(t),
+                "vrrp_down_timer_adverts" => set(
+                    &mut g.vrrp_down_timer_adverts,
+                    p.int(t, 1, 100).map(|v| Some(v as u32)),
+                ),
+                "vmac_prefix" => g.vmac_prefix = p.string(t),
+                "no_email_faults" => g.no_email_faults = p.flag(t),
                 "vrrp_notify_priority_changes" => {
                     set(&mut g.vrrp_notify_priority_changes, p.opt_bool(t))
                 }
@@ -719,6 +725,9 @@ impl P<'_> {
                 "skip_check_adv_addr" => vi.skip_check_adv_addr = Some(p.flag(t)),
                 "check_unicast_src" => vi.check_unicast_src = p.flag(t),
                 "promote_secondaries" => vi.promote_secondaries = p.flag(t),
+                "down_timer_adverts" => {
+                    set(&mut vi.down_timer_adverts, p.int(t, 1, 100).map(|v| Some(v as u32)))
+                }
                 "notify_priority_changes" => {
                     if let Some(b) = p.opt_bool(t) {
                         vi.notify_priority_changes = Some(b);

@@ -143,6 +143,9 @@ pub const GLOBAL: Table = Table {
         "vrrp_min_garp",
         "umask",
         "log_unknown_vrids",
+        "vrrp_down_timer_adverts",
+        "vmac_prefix",
+        "no_email_faults",
         "vrrp_notify_priority_changes",
         "startup_script",
         "startup_script_timeout",
@@ -171,14 +174,11 @@ pub const GLOBAL: Table = Table {
         // VRRP behaviour.
         "vrrp_garp_extra_if",
         "vrrp_vmac_garp_intvl",
-        "vrrp_down_timer_adverts",
-        "vmac_prefix",
         "vmac_addr_prefix",
         // Notifications and email.
         "fifo_write_vrrp_states_on_reload",
         "rs_init_notifies",
         "no_checker_emails",
-        "no_email_faults",
         "checker_log_all_failures",
         // Programs run once at start and at stop.
         // Scheduling of keepalived's vrrp, checker and bfd processes.
@@ -332,6 +332,7 @@ pub const INSTANCE: Table = Table {
         "kernel_rx_buf_size",
         "check_unicast_src",
         "promote_secondaries",
+        "down_timer_adverts",
         "notify_priority_changes",
         "strict_mode",
         "native_ipv6",
@@ -351,7 +352,6 @@ pub const INSTANCE: Table = Table {
         "track_src_ip",
         "garp_extra_if",
         "vmac_garp_intvl",
-        "down_timer_adverts",
         "vrf",
         "use_vmac_addr",
         "mcast_dst_ip",

@@ -195,6 +195,12 @@ pub struct GlobalDefs {
     pub startup_script: Option<LifeScript>,
     /// `shutdown_script SCRIPT [USER [GROUP]]`: run once after the sides stopped.
     pub shutdown_script: Option<LifeScript>,
+    /// `vrrp_down_timer_adverts N` (1..=100, default 3): every instance's default.
+    pub vrrp_down_timer_adverts: Option<u32>,
+    /// `vmac_prefix STRING`: names of made VMACs (default "vrrp": vrrp.VRID).
+    pub vmac_prefix: Option<String>,
+    /// `no_email_faults`: no mail for FAULT states.
+    pub no_email_faults: bool,
     /// `vrrp_notify_priority_changes [BOOL]`: every instance's default.
     pub vrrp_notify_priority_changes: bool,
     /// `log_unknown_vrids`: log adverts for VRIDs no instance has on the interface.
@@ -376,6 +382,9 @@ impl Default for GlobalDefs {
             umask: None,
             log_unknown_vrids: false,
             vrrp_notify_priority_changes: false,
+            vrrp_down_timer_adverts: None,
+            vmac_prefix: None,
+            no_email_faults: false,
             startup_script: None,
             shutdown_script: None,
             vrrp_tuning: ThreadTuning::default(),
@@ -674,6 +683,8 @@ pub struct VrrpInstance {
     pub notify_priority_changes: Option<bool>,
     /// `promote_secondaries`: the interface's promote_secondaries sysctl set while lvsd runs.
     pub promote_secondaries: bool,
+    /// `down_timer_adverts N` (1..=100): Master_Down_Interval in adverts (RFC: 3).
+    pub down_timer_adverts: Option<u32>,
 }
 
 /// The advert interval VRRP `version` sends for `advert_int`, in centiseconds, and whether
@@ -745,6 +756,7 @@ impl VrrpInstance {
             check_unicast_src: false,
             notify_priority_changes: None,
             promote_secondaries: false,
+            down_timer_adverts: None,
         }
     }
     /// The VRRP version this instance speaks.

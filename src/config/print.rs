@@ -274,6 +274,11 @@ fn global(w: &mut W, g: &GlobalDefs) {
     });
     w.flag("dynamic_interfaces", g.dynamic_interfaces);
     w.flag("log_unknown_vrids", g.log_unknown_vrids);
+    w.opt("vrrp_down_timer_adverts", &g.vrrp_down_timer_adverts, |v| {
+        v.to_string()
+    });
+    w.opt("vmac_prefix", &g.vmac_prefix, |s| q(s));
+    w.flag("no_email_faults", g.no_email_faults);
     w.flag(
         "vrrp_notify_priority_changes",
         g.vrrp_notify_priority_changes,
@@ -628,6 +633,9 @@ fn instance(w: &mut W, i: &VrrpInstance) {
     });
     w.flag("check_unicast_src", i.check_unicast_src);
     w.flag("promote_secondaries", i.promote_secondaries);
+    w.opt("down_timer_adverts", &i.down_timer_adverts, |v| {
+        v.to_string()
+    });
     w.opt("notify_priority_changes", &i.notify_priority_changes, |b| {
         yn(*b).into()
     });

@@ -244,7 +244,10 @@ pub fn instance_block(out: &mut String, v: &View) {
     // keepalived's Master_Down_Interval, skew not truncated to centiseconds in v3.
     let mai = inst.master_adver_int().as_micros();
     let skew = (256 - u128::from(inst.effective_priority())) * mai / 256;
-    l(format!("   Master down timer = {} usecs", 3 * mai + skew));
+    l(format!(
+        "   Master down timer = {} usecs",
+        u128::from(p.down_timer_adverts) * mai + skew
+    ));
     match &p.use_vmac {
         Some(vmac) => {
             l(format!(
@@ -301,7 +304,7 @@ pub fn instance_block(out: &mut String, v: &View) {
         "   Gratuitous ARP lower priority repeat = {}",
         g.repeat
     ));
-    l("   Down timer adverts = 3".into());
+    l(format!("   Down timer adverts = {}", p.down_timer_adverts));
     l("   Send advert after receive lower priority advert = true".into());
     l("   Send advert after receive higher priority advert = false".into());
     l(format!("   Virtual Router ID = {}", p.vrid));

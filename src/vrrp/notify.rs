@@ -115,6 +115,16 @@ pub fn scripts_for(n: &Notify, c: &StateChange) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// Whether a change whose instance or group asks for mail (`smtp_alert`) sends one:
+/// `no_email_faults` keeps FAULT quiet; priority lines never mail.
+fn mails(asked: bool, no_email_faults: bool, state: NotifyState) -> bool {
+    match state {
+        NotifyState::Fault => asked && !no_email_faults,
+        NotifyState::MasterPriority | NotifyState::BackupPriority => false,
+        _ => asked,
+    }
+}
+
 /// Counters of the notify side.
 #[derive(Debug, Default)]
 pub struct NotifyStats {
@@ -146,6 +156,8 @@ pub struct Notifier {
     queues: HashMap<(Who, String), mpsc::UnboundedSender<Job>>,
     fifos: Vec<mpsc::UnboundedSender<String>>,
     mailer: Option<(Mailer, String)>,
+    /// `no_email_faults`: FAULT states send no mail.
+    no_email_faults: bool,
     pub stats: Arc<NotifyStats>,
 }
 
@@ -165,6 +177,7 @@ impl Notifier {
             (Mailer::start(s), rid)
         });
         Notifier {
+            no_email_faults: global.no_email_faults,
             settings: ScriptSettings {
                 user: global.script_user.clone(),
                 timeout: global.notify_script_timeout,
@@ -207,7 +220,7 @@ impl Notifier {
                 *tx = tx2;
             }
         }
-        if mail {
+        if mails(mail, self.no_email_faults, c.state) {
             if let Some((m, rid)) = &self.mailer {
                 let subject = match c.who {
                     Who::Instance => alert::vrrp_subject(rid, &c.name, c.state.word()),
@@ -356,6 +369,15 @@ mod tests {
             state,
             priority: 150,
         }
+    }
+
+    #[test]
+    fn no_email_faults_keeps_fault_quiet() {
+        assert!(mails(true, false, NotifyState::Fault));
+        assert!(!mails(true, true, NotifyState::Fault));
+        assert!(mails(true, true, NotifyState::Master));
+        assert!(!mails(false, false, NotifyState::Master));
+        assert!(!mails(true, false, NotifyState::MasterPriority));
     }
 
     #[test]

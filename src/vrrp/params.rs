@@ -139,6 +139,8 @@ pub struct InstanceParams {
     pub smtp_alert: bool,
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,
+    /// Master_Down_Interval in adverts: `down_timer_adverts` (RFC 5798: 3).
+    pub down_timer_adverts: u32,
     /// `promote_secondaries`: set on the interface the VIPs go on.
     pub promote_secondaries: bool,
     /// Write MASTER_PRIORITY / BACKUP_PRIORITY lines to the notify fifos.
@@ -527,6 +529,10 @@ impl InstanceParams {
                 .unwrap_or(global.vrrp_skip_check_adv_addr),
             kernel_rx_buf_size: inst.kernel_rx_buf_size,
             promote_secondaries: inst.promote_secondaries,
+            down_timer_adverts: inst
+                .down_timer_adverts
+                .or(global.vrrp_down_timer_adverts)
+                .unwrap_or(3),
             notify_priority_changes: inst
                 .notify_priority_changes
                 .unwrap_or(global.vrrp_notify_priority_changes),

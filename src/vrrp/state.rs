@@ -305,7 +305,7 @@ impl Instance {
 
     /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
     pub fn master_down_interval(&self) -> Duration {
-        self.master_adver_int() * 3 + self.skew()
+        self.master_adver_int() * self.params.down_timer_adverts + self.skew()
     }
 
     /// The earliest time the machine wants an `Event::Timer`.

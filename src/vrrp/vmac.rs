@@ -14,8 +14,8 @@ pub fn virtual_mac(vrid: u8, ipv6: bool) -> Mac {
 }
 
 /// The interface name keepalived gives a vmac without a name.
-pub fn default_name(vrid: u8) -> String {
-    format!("vrrp.{vrid}")
+pub fn default_name(prefix: Option<&str>, vrid: u8) -> String {
+    format!("{}.{vrid}", prefix.unwrap_or("vrrp"))
 }
 
 /// Creates the macvlan (or reuses one already there with our MAC) and brings it up.
@@ -116,6 +116,7 @@ mod tests {
     fn macs() {
         assert_eq!(virtual_mac(51, false), [0, 0, 0x5e, 0, 1, 51]);
         assert_eq!(virtual_mac(255, true), [0, 0, 0x5e, 0, 2, 255]);
-        assert_eq!(default_name(7), "vrrp.7");
+        assert_eq!(default_name(None, 7), "vrrp.7");
+        assert_eq!(default_name(Some("vr"), 7), "vr.7");
     }
 }

@@ -331,7 +331,7 @@ impl VrrpIo for RealIo {
         let mut rx_if = base.clone();
         if let Some(name) = &p.use_vmac {
             let name = if name.is_empty() {
-                vmac::default_name(p.vrid)
+                vmac::default_name(config.global.vmac_prefix.as_deref(), p.vrid)
             } else {
                 name.clone()
             };
