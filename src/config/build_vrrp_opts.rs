@@ -192,12 +192,20 @@ impl P<'_> {
         };
         self.no_more(t, 4);
         let timeout = slot.as_ref().map_or(LIFE_SCRIPT_TIMEOUT, |s| s.timeout);
+        let user = t.get(2).map(|u| ScriptUser {
+            user: self.txt(*u).to_string(),
+            group: t.get(3).map(|g| self.txt(*g).to_string()),
+        });
+        let command = self.txt(c).to_string();
+        // Vetted with the other scripts (missing, unsafe, script security).
+        self.scripts.push(super::build::ScriptRef {
+            span: self.sp(c),
+            command: command.clone(),
+            user: user.clone(),
+        });
         *slot = Some(LifeScript {
-            command: self.txt(c).to_string(),
-            user: t.get(2).map(|u| ScriptUser {
-                user: self.txt(*u).to_string(),
-                group: t.get(3).map(|g| self.txt(*g).to_string()),
-            }),
+            command,
+            user,
             timeout,
         });
     }
@@ -398,5 +406,26 @@ mod tests {
         assert_eq!((d.command.as_str(), d.timeout.as_secs()), ("/bin/true", 3));
         let (_, w) = global("startup_script_timeout 0");
         assert!(w[0].contains("out of range"), "{w:?}");
+    }
+
+    #[test]
+    fn startup_script_is_vetted_as_keepalived() {
+        let text = "global_defs {\n startup_script /bin/true\n}\n";
+        let mut l = parse_str(text, Path::new("t.conf"), "x").expect("loads");
+        let d = crate::config::vet_scripts(&mut l);
+        // keepalived -t: "SECURITY VIOLATION - start/shutdown scripts are being executed
+        // but script_security not enabled" (exit 6)
+        assert!(
+            d.iter()
+                .any(|d| d.severity == crate::config::Severity::Security),
+            "{d:?}"
+        );
+        let text = "global_defs {\n shutdown_script /nonexistent/lvsd-down\n}\n";
+        let mut l = parse_str(text, Path::new("t.conf"), "x").expect("loads");
+        let d = crate::config::vet_scripts(&mut l);
+        assert!(
+            d.iter().any(|d| d.to_string().contains("not found")),
+            "{d:?}"
+        );
     }
 }
