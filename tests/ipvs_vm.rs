@@ -36,7 +36,7 @@ fn read(p: &Path) -> String {
 /// mapped to their op inside a batch, timeouts, sync daemon, zero, flush. Each step is
 /// checked in the guest against a model of the table (SELFTEST lines); the `ipvsadm -S -n`
 /// text after each step must equal tests/vm/expected/selftest/ (checked by hand against
-/// the operations of src/ipvs/tool.rs).
+/// the operations of src/bin/lvsd-ipvs/tool.rs).
 #[test]
 fn client_against_real_kernel() {
     let (rc, res) = run_vm("selftest", "selftest.sh", &[]);

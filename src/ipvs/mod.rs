@@ -3,7 +3,6 @@
 pub mod client;
 pub mod codec;
 pub mod listing;
-pub mod tool;
 pub mod types;
 
 pub use types::*;

@@ -7,11 +7,14 @@
 //! - [`reconcile`]: applies the diff through an `IpvsBackend`, with ownership and retry.
 //! - [`globals`]: `lvs_timeouts` and `lvs_sync_daemon`.
 //! - [`runtime`]: the thin tokio loop (`run`).
-//! - [`fake`]: an in-memory kernel table for tests; [`fixture`]: config values in code.
+//! - `fake`: an in-memory kernel table for tests; `fixture`: config values in code. Both
+//!   only with the `testing` feature (on in every test and bench build, off in release).
 
 pub mod build;
 pub mod dump;
+#[cfg(feature = "testing")]
 pub mod fake;
+#[cfg(feature = "testing")]
 pub mod fixture;
 pub mod globals;
 pub mod reconcile;
