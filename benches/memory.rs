@@ -20,7 +20,7 @@
 
 use lvsd::cli::Options;
 use lvsd::config::Config;
-use lvsd::daemon::Control;
+use lvsd::control::Control;
 use lvsd::lvs::fake::FakeIpvs;
 use lvsd::lvs::runtime::{run_with, ManagedCheckers, RealEffects};
 use std::alloc::{GlobalAlloc, Layout, System};

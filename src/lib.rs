@@ -2,6 +2,7 @@
 //! reading keepalived.conf and taking keepalived's flags.
 
 pub mod alert;
+pub mod backoff;
 pub mod checkers;
 pub mod cli;
 pub mod config;

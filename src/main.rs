@@ -13,7 +13,7 @@ const EXIT_USAGE: u8 = 1;
 const EXIT_CANNOT_RUN: u8 = 3;
 
 fn main() -> ExitCode {
-    lvsd::daemon::mark_start();
+    lvsd::control::mark_start();
     lvsd::lvs::runtime::bound_malloc_arenas();
     let opts = Options::parse();
     if opts.version {

@@ -4,13 +4,20 @@
 //! A script never blocks its caller's protocol work: `run` is async and bounded by a
 //! timeout (the child is killed when it runs over), and `spawn_detached` fires and forgets.
 
-use crate::config::ScriptUser;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use thiserror::Error;
+
+/// A user (and optional group) that scripts run as (`script_user`, a notify's or a
+/// checker's `user`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ScriptUser {
+    pub user: String,
+    pub group: Option<String>,
+}
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ScriptError {

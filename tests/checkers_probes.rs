@@ -18,6 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
+#[path = "support/root.rs"]
+mod root;
+
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 fn settings(kind: CheckerKind, port: u16, timeout_ms: u64) -> CheckSettings {
@@ -597,6 +600,9 @@ async fn dns_check_answer_error_and_silence() {
 
 #[tokio::test]
 async fn ping_localhost() {
+    if root::skip_without_root("an ICMP socket") {
+        return;
+    }
     let v = check_once(&settings(CheckerKind::Ping, 0, 2000)).await;
     assert_eq!(v, Verdict::up("ICMP echo to [127.0.0.1] success."));
 }

@@ -1,6 +1,7 @@
 //! The corpus under tests/configs/: each file parses, and its model is what the file says.
 
 use lvsd::config::{self, *};
+use lvsd::script::ScriptUser;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! Over the whole corpus, and over random models (proptest picks the seeds).
 
 use lvsd::config::{self, *};
+use lvsd::script::ScriptUser;
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;

@@ -400,8 +400,7 @@ fn mode(p: &Path) -> u32 {
 
 #[test]
 fn side_by_side() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: side_by_side needs root (network namespaces)");
+    if support::skip_without_root("network namespaces") {
         return;
     }
     require_tool("keepalived");

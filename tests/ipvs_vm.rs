@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/root.rs"]
+mod root;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -47,9 +50,12 @@ fn read(p: &Path) -> String {
 /// mapped to their op inside a batch, timeouts, sync daemon, zero, flush. Each step is
 /// checked in the guest against a model of the table (SELFTEST lines); the `ipvsadm -S -n`
 /// text after each step must equal tests/vm/expected/selftest/ (checked by hand against
-/// the operations of src/ipvs/tool.rs).
+/// the operations of src/bin/lvsd-ipvs/tool.rs).
 #[test]
 fn client_against_real_kernel() {
+    if root::skip_without_root("the qemu rig") {
+        return;
+    }
     let (rc, res) = run_vm("selftest", "selftest.sh", &[]);
     let out = read(&res.join("selftest/output.txt"));
     let fails: Vec<&str> = out.lines().filter(|l| l.contains(": FAIL")).collect();
@@ -143,6 +149,9 @@ fn traffic_checks(dir: &Path) {
 #[test]
 
 fn corpus_lvsd_matches_keepalived() {
+    if root::skip_without_root("the qemu rig") {
+        return;
+    }
     let (rc, res) = run_vm("corpus", "corpus.sh", &[]);
     assert_eq!(rc, 0, "guest script exit code");
     let mut configs: Vec<PathBuf> = std::fs::read_dir(root().join("tests/vm/configs"))
@@ -176,6 +185,9 @@ fn corpus_lvsd_matches_keepalived() {
 /// IPVS NAT only ever gets answers from live servers.
 #[test]
 fn checkers_drive_the_table() {
+    if root::skip_without_root("the qemu rig") {
+        return;
+    }
     let (rc, res) = run_vm("checkers", "checkers.sh", &[]);
     let dir = res.join("checkers");
     let events = read(&dir.join("events.txt"));
@@ -261,6 +273,9 @@ fn checkers_drive_the_table() {
 /// the backup one again after the peer preempts, and none after it exits.
 #[test]
 fn sync_daemon_follows_vrrp_state() {
+    if root::skip_without_root("the qemu rig") {
+        return;
+    }
     let (rc, res) = run_vm("syncd", "syncd.sh", &[]);
     let dir = res.join("syncd");
     let events = read(&dir.join("events.txt"));

@@ -4,7 +4,7 @@
 use lvsd::checkers::{CheckerEvent, CheckerId};
 use lvsd::cli::Options;
 use lvsd::config::{Config, FlushOnStop, GlobalDefs, LvsSyncDaemon, LvsTimeouts, VirtualServer};
-use lvsd::daemon::Control;
+use lvsd::control::Control;
 use lvsd::ipvs::{DestKey, Op, Proto, ServiceKey, Timeouts};
 use lvsd::lvs::fake::FakeIpvs;
 use lvsd::lvs::fixture::{addr_vs, real_server, tcp_check};

@@ -8,6 +8,9 @@
 use std::path::Path;
 use std::process::Command;
 
+#[path = "support/root.rs"]
+mod root;
+
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd
         .output()
@@ -42,8 +45,8 @@ impl Drop for Purge {
 
 #[test]
 fn deb_installs_with_dpkg_and_purges() {
-    if !nix::unistd::Uid::effective().is_root() {
-        panic!("the package test needs root (it runs dpkg)");
+    if root::skip_without_root("dpkg") {
+        return;
     }
     let has_cargo_deb = run(Command::new("cargo").args(["deb", "--version"])).0;
     assert!(

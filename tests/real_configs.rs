@@ -15,6 +15,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/root.rs"]
+mod root;
+
 /// Files keepalived runs that lvsd refuses on purpose, beyond those the corpus lists in
 /// EXPECT-REFUSE, with the reason (see docs/configuration.md, "Problems and fallbacks").
 const ALSO_REFUSED: &[(&str, &str)] = &[(
@@ -352,9 +355,7 @@ fn lvsd_starts_on_what_keepalived_runs() {
         eprintln!("SKIP: ../shared/real-configs is not here (set LVSD_REAL_CONFIGS)");
         return;
     };
-    if !nix::unistd::geteuid().is_root() {
-        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
-        eprintln!("SKIP: starting the daemon in network namespaces needs root");
+    if root::skip_without_root("network namespaces") {
         return;
     }
     let work = tempfile::tempdir().unwrap();
@@ -463,12 +464,12 @@ fn lvsd_and_keepalived_hold_the_same_addresses() {
         eprintln!("SKIP: ../shared/real-configs is not here (set LVSD_REAL_CONFIGS)");
         return;
     };
-    if !nix::unistd::geteuid().is_root() || Command::new("keepalived").arg("-v").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root with keepalived"
-        );
-        eprintln!("SKIP: needs root and Debian's keepalived");
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
+    if Command::new("keepalived").arg("-v").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs with keepalived");
+        eprintln!("SKIP: needs Debian's keepalived");
         return;
     }
     let work = tempfile::tempdir().unwrap();

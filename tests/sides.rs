@@ -58,6 +58,9 @@ fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// logs either "IPVS netlink socket ready" or why it failed).
 #[test]
 fn vrrp_only_configuration_runs_without_p() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("vonly", 1);
     let a = lab.node(0).clone();
     let mut d = lab.spawn_both_sides(0, "a", &Conf::new("A", 100).render(), &["-D"]);
@@ -93,6 +96,9 @@ fn vrrp_only_configuration_runs_without_p() {
 /// level) while the daemon runs.
 #[test]
 fn virtual_server_without_ipvs_leaves_vrrp_running() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("noipvs", 1);
     let a = lab.node(0).clone();
     let conf = Conf::new("A", 100).render() + VIRTUAL_SERVER;
@@ -165,6 +171,9 @@ fn add_eth1(ns: &str) {
 /// once, while the LVS side runs on; once the interface is there, VRRP takes the VIP.
 #[test]
 fn a_failed_vrrp_side_is_restarted_while_the_lvs_side_runs() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("vrestart", 1);
     let a = lab.node(0).clone();
     let mut d = lab.spawn_both_sides(0, "a", &conf_on_eth1(), &[]);
@@ -204,6 +213,9 @@ fn a_failed_vrrp_side_is_restarted_while_the_lvs_side_runs() {
 /// With `-R` (keepalived's --dont-respawn) a failed side stops lvsd, non-zero.
 #[test]
 fn dont_respawn_stops_lvsd_when_a_side_fails() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("norespawn", 1);
     let mut d = lab.spawn_both_sides(0, "a", &conf_on_eth1(), &["-R"]);
     let st = d
@@ -257,6 +269,9 @@ fn ns_empty(ns: &str) -> bool {
 /// standard error when the start fails, 0 once the daemon runs.
 #[test]
 fn forked_start_exits_with_the_daemons_verdict() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("fork", 1);
     let a = lab.node(0).clone();
     let dir = lab.path("fork");

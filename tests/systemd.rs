@@ -170,6 +170,9 @@ fn log_of(dir: &Path) -> String {
 /// order, and `--reload-wait`'s exit codes.
 #[test]
 fn notify_start_reloads_and_stop() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("sdnotify", 1);
     let dir = lab.path("a");
     fs::create_dir_all(&dir).unwrap();
@@ -297,6 +300,9 @@ fn notify_start_reloads_and_stop() {
 /// once it turns. Each stall is logged by the watchdog's own thread.
 #[test]
 fn watchdog_pings_stop_while_a_side_is_stuck() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("sdwatch", 1);
     let dir = lab.path("a");
     fs::create_dir_all(&dir).unwrap();

@@ -12,6 +12,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 use std::time::Duration;
 
+#[path = "support/root.rs"]
+mod root;
+
 fn ip(args: &[&str]) -> String {
     let out = Command::new("ip")
         .args(args)
@@ -35,8 +38,8 @@ struct Pair {
 impl Pair {
     fn new(tag: &str, n: u8) -> Pair {
         assert!(
-            nix::unistd::geteuid().is_root(),
-            "vrrp_adapters needs root (network namespaces)"
+            !root::skip_without_root("network namespaces"),
+            "a test that builds a Pair asks skip_without_root first"
         );
         let pid = std::process::id();
         let a = format!("lvsdad-{tag}-{pid}-a");
@@ -109,6 +112,9 @@ fn v4(s: &str) -> IpAddr {
 
 #[test]
 fn vrrp_socket_multicast_and_unicast() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let p = Pair::new("sock", 1);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let receiver = in_ns(&p.a, move || async move {
@@ -169,6 +175,9 @@ fn vrrp_socket_multicast_and_unicast() {
 
 #[test]
 fn vrrp_socket_sends_tos_c0_and_does_not_hear_itself() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let p = Pair::new("tos", 2);
     // Receive with a plain raw socket in b: the IP header shows TOS and TTL.
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -222,6 +231,9 @@ fn vrrp_socket_sends_tos_c0_and_does_not_hear_itself() {
 
 #[test]
 fn vips_added_and_removed_with_label_brd_scope() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let p = Pair::new("vip", 3);
     let a = p.a.clone();
     in_ns(&p.a, move || async move {
@@ -310,6 +322,9 @@ fn recv_frame(s: &socket2::Socket) -> Vec<u8> {
 
 #[test]
 fn gratuitous_arp_and_na_reach_the_wire() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let p = Pair::new("garp", 4);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let cap = in_ns(&p.b, move || async move {
@@ -350,6 +365,9 @@ fn gratuitous_arp_and_na_reach_the_wire() {
 
 #[test]
 fn link_state_and_changes() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let p = Pair::new("link", 5);
     let a = p.a.clone();
     in_ns(&p.a, move || async move {
@@ -381,6 +399,9 @@ fn link_state_and_changes() {
 
 #[test]
 fn vmac_interface_created_and_removed() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let p = Pair::new("vmac", 6);
     let a = p.a.clone();
     in_ns(&p.a, move || async move {

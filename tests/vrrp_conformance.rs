@@ -35,7 +35,7 @@
 use lvsd::cli::Options;
 use lvsd::config::model::Notify;
 use lvsd::config::{Config, VrrpScript};
-use lvsd::daemon::Control;
+use lvsd::control::Control;
 use lvsd::ipvs::SyncDaemon;
 use lvsd::script::Script;
 use lvsd::vrrp::firewall::Want;

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/root.rs"]
+mod root;
+
 fn ip(args: &[&str]) -> String {
     let out = Command::new("ip")
         .args(args)
@@ -27,8 +30,8 @@ struct Ns(String);
 impl Ns {
     fn new(tag: &str) -> Ns {
         assert!(
-            nix::unistd::geteuid().is_root(),
-            "vrrp_daemon needs root (network namespaces)"
+            !root::skip_without_root("network namespaces"),
+            "a test that builds an Ns asks skip_without_root first"
         );
         let name = format!("lvsd{tag}-{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
@@ -149,6 +152,9 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[test]
 fn daemon_lifecycle_pidfiles_signals_reload() {
     use nix::sys::signal::Signal;
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let ns = Ns::new("d");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -271,6 +277,9 @@ fn daemon_lifecycle_pidfiles_signals_reload() {
 /// `ip netns add` would.
 #[test]
 fn net_namespace_runs_the_daemon_in_it() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let ns = Ns::new("n");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

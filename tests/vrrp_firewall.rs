@@ -219,6 +219,9 @@ fn scenario(kind: Kind, expect: Option<&[Vec<Value>]>) -> Vec<Vec<Value>> {
 
 #[test]
 fn nftables_rules_match_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let reference = scenario(Kind::Keepalived, None);
     // The reference itself: the tables exist while MASTER and hold the VIPs, and are gone
     // after stop.
@@ -234,6 +237,9 @@ fn nftables_rules_match_keepalived() {
 
 #[test]
 fn accept_mode_answers_and_makes_no_rules() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     require_tool("nft");
     require_tool("ping");
     for kind in [Kind::Keepalived, Kind::Lvsd] {

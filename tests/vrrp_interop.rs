@@ -28,6 +28,9 @@ fn logs(ds: &[&Daemon]) -> String {
 }
 
 fn interop(high: Kind, low: Kind, version: u8, mode: Mode) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new(&format!("io{version}"), 2);
     let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
     // Capture on the ports towards each node: unicast adverts are forwarded port to port
@@ -182,6 +185,9 @@ fn ah_conf(router: &str, prio: u8, pass: &str, me: Ipv4Addr, peer: Ipv4Addr, mod
 /// resigns on SIGTERM, and the low side takes over after its skew, again continuing the
 /// sequence. Neither side drops an advert of the other's for authentication.
 fn ah_interop(high: Kind, low: Kind, mode: Mode) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("ah", 2);
     let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
     let cap_to_b = Capture::start(&lab.hub, "p2");
@@ -285,6 +291,9 @@ ah_case!(keepalived_pair_v2_ah_multicast, K, K, M);
 /// counts and logs them, keepalived logs them), so both end up master.
 #[test]
 fn v2_ah_wrong_password_is_dropped_both_ways() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("ahpw", 2);
     let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
     // A keepalived master postpones its next advert whenever it receives one, even one it

@@ -60,6 +60,9 @@ fn is_na_for(f: &Frame, target: Ipv6Addr, mac: [u8; 6]) -> bool {
 }
 
 fn ipv6_failover(high: Kind, low: Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("v6", 2);
     let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
     let a_ll = wait_link_local(&a.ns, 10 * SEC).expect("A has no link-local address");
@@ -208,6 +211,9 @@ fn link_exists(ns: &str, dev: &str) -> bool {
 
 fn vmac_failover(high: Kind, low: Kind) {
     require_tool("ping");
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("vmac", 3);
     let (a, b, client) = (
         lab.node(0).clone(),

@@ -36,6 +36,9 @@ fn logs(ds: &[&Daemon]) -> String {
 /// a. Election, SIGTERM (resignation), restart + preemption, SIGKILL (silent death),
 /// restart + preemption again.
 fn election_failover_preempt(kind: Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("elect", 2);
     let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
     let mut da = lab.spawn(0, kind, "a", &conf("A", 150).render());
@@ -112,6 +115,9 @@ fn election_failover_preempt(kind: Kind) {
 /// instance starts in BACKUP, and added back when it becomes master after the master-down
 /// interval (3.6 s, nobody else on the segment).
 fn stale_vip_released_at_start(kind: Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("stale", 1);
     let a = lab.node(0).clone();
     add_stale_vip(&a);
@@ -132,6 +138,9 @@ fn stale_vip_released_at_start(kind: Kind) {
 /// removes its VIPs, so they are never on both directors: keepalived 2.2.7 does (with or
 /// without `-X`, which older versions needed for it), and so does lvsd, `-X` or not.
 fn reload_to_backup_releases_vips(kind: Kind, args: &[&str]) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("rlx", 2);
     let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
     let da = lab.spawn_with(0, kind, "a", &conf("A", 150).render(), args);
@@ -194,6 +203,9 @@ fn add_stale_vip(n: &Node) {
 
 /// a (nopreempt). B is master; A (higher priority, nopreempt) joins and must not take over.
 fn nopreempt(kind: Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("nopre", 2);
     let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
     let db = lab.spawn(1, kind, "b", &conf("B", 100).render());
@@ -217,6 +229,9 @@ fn nopreempt(kind: Kind) {
 /// c. A gratuitous ARP for the VIP from the new master within 100 ms of its first advert,
 /// both after SIGTERM and after SIGKILL of the master.
 fn garp_on_takeover(kind: Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("garp", 2);
     let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
     let cap = lab.capture();
@@ -284,6 +299,9 @@ fn garp_on_takeover(kind: Kind) {
 /// subject reaches a real SMTP server (aiosmtpd on the namespace's loopback) for every
 /// recipient.
 fn notify_and_email(kind: Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("notify", 1);
     let n = lab.node(0).clone();
     let dir = lab.path("scripts");
@@ -350,6 +368,9 @@ fn notify_and_email(kind: Kind) {
 /// SIGTERM within the skew, steady adverts from the new master, and takeover after SIGKILL
 /// at the master-down interval.
 fn smtp_down_timing(kind: Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let lab = Lab::new("smtpdown", 2);
     let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
     let hole = "10.99.0.250";

@@ -96,11 +96,17 @@ fn garp_interval_run(subject: Kind, group: bool) -> (usize, Vec<f64>) {
 
 #[test]
 fn garp_interval_spaces_the_burst_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     check_garp_spacing(false);
 }
 
 #[test]
 fn garp_group_spaces_its_interfaces_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     check_garp_spacing(true);
 }
 
@@ -223,6 +229,9 @@ fn check_lower(who: &str, r: &LowerRun, no_advert: bool) {
 
 #[test]
 fn lower_prio_advert_burst_and_answer_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     for no_advert in [false, true] {
         let k = lower_prio_run(Kind::Keepalived, no_advert);
         let l = lower_prio_run(Kind::Lvsd, no_advert);
@@ -278,6 +287,9 @@ fn higher_prio_run(subject: Kind, send: bool) -> Vec<f64> {
 
 #[test]
 fn higher_prio_send_advert_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     for send in [true, false] {
         let k = higher_prio_run(Kind::Keepalived, send);
         let l = higher_prio_run(Kind::Lvsd, send);
@@ -321,6 +333,9 @@ fn startup_delay_run(subject: Kind) -> f64 {
 
 #[test]
 fn startup_delay_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let k = startup_delay_run(Kind::Keepalived);
     let l = startup_delay_run(Kind::Lvsd);
     let want = 3.0 + master_down(150, 1.0);
@@ -432,6 +447,9 @@ fn rx_bufs_run(subject: Kind) -> (Vec<i32>, Vec<i32>) {
 /// under lvsd as under keepalived (the kernel reports twice the size asked for).
 #[test]
 fn receive_buffers_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let (ka_adv, ka_nl) = rx_bufs_run(Kind::Keepalived);
     let (lv_adv, lv_nl) = rx_bufs_run(Kind::Lvsd);
     eprintln!("advert sockets: keepalived {ka_adv:?}, lvsd {lv_adv:?}; rtnetlink: keepalived {ka_nl:?}, lvsd {lv_nl:?}");

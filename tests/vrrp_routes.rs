@@ -292,6 +292,9 @@ fn run(kind: Kind, stop_args: &[&str]) -> Run {
 
 #[test]
 fn routes_rules_and_static_entries_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let k = run(Kind::Keepalived, &[]);
     let l = run(Kind::Lvsd, &[]);
     // The reference itself shows what is compared (a harness that sees nothing proves
@@ -339,6 +342,9 @@ fn routes_rules_and_static_entries_as_keepalived() {
 /// static entries go all the same. Compared with keepalived, stopping while MASTER.
 #[test]
 fn dont_release_vrrp_keeps_virtual_entries_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let mut states = Vec::new();
     for kind in [Kind::Keepalived, Kind::Lvsd] {
         let lab = lab(&format!("rv{}", &kind.label()[..2]));
@@ -385,6 +391,9 @@ fn dont_release_vrrp_keeps_virtual_entries_as_keepalived() {
 /// go, new ones come, the rest stay; compared with keepalived.
 #[test]
 fn reload_applies_route_changes_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let changed = CONF
         .replace(
             "    blackhole 10.96.0.0/16 table 100\n",

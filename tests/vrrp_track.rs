@@ -83,6 +83,9 @@ impl Side {
 
 #[test]
 fn track_file_and_process_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let l_lab = Lab::new("trl", 1);
     let k_lab = Lab::new("trk", 1);
     let tag = std::process::id() % 100_000;

@@ -3,9 +3,8 @@
 
 use super::state::Timing;
 use super::CheckerId;
-use crate::config::{
-    defaults, CheckerKind, Config, Protocol, RealServer, ScriptUser, VirtualServer, VsKey,
-};
+use crate::config::{defaults, CheckerKind, Config, Protocol, RealServer, VirtualServer, VsKey};
+use crate::script::ScriptUser;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 

@@ -6,6 +6,7 @@ use super::keywords::{self, Table};
 use super::lexer::{Kind, Lexer, Tok};
 use super::model::*;
 use super::preprocess::Source;
+use crate::script::ScriptUser;
 use std::net::IpAddr;
 use std::time::Duration;
 

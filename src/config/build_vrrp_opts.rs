@@ -4,7 +4,8 @@
 use super::build::P;
 use super::keywords;
 use super::lexer::Tok;
-use super::model::{GarpGroup, LifeScript, RcvBuf, RxBufsPolicy, ScriptUser};
+use super::model::{GarpGroup, LifeScript, RcvBuf, RxBufsPolicy};
+use crate::script::ScriptUser;
 
 /// keepalived's default startup/shutdown script timeout.
 pub(crate) const LIFE_SCRIPT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -4,6 +4,7 @@
 //! behaves like keepalived would. Fields that keepalived leaves to a global default are
 //! `Option` here and resolved by the consumer (`VrrpInstance::effective_version`, …).
 
+use crate::script::ScriptUser;
 use serde::Serialize;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -54,13 +55,6 @@ pub struct Config {
     pub static_routes: Vec<Route>,
     /// `static_rules {}`.
     pub static_rules: Vec<Rule>,
-}
-
-/// A user (and optional group) that scripts run as.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct ScriptUser {
-    pub user: String,
-    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

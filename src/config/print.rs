@@ -2,6 +2,7 @@
 
 use super::build_routes::{route_line, rule_line};
 use super::model::*;
+use crate::script::ScriptUser;
 use std::fmt::Write;
 use std::time::Duration;
 

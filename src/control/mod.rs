@@ -1,6 +1,6 @@
 //! What the daemon and the two sides (VRRP, LVS) share: the [`Control`] a side runs
 //! under, the dump registry ([`report`]) and the global section of the dump files
-//! ([`dump_global`]). A leaf: it imports neither the daemon nor a side, so the sides
+//! ([`dump_global`]), and the process's start time ([`since_start`]). A leaf: it imports neither the daemon nor a side, so the sides
 //! import it instead of the daemon that starts them.
 
 pub mod dump_global;
@@ -10,6 +10,7 @@ pub mod report;
 use crate::cli::Options;
 use crate::config::Config;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// What a running side (VRRP or LVS) is told by the daemon.
@@ -36,4 +37,18 @@ impl Control {
         };
         self.heartbeat.beat(applied, summary);
     }
+}
+
+/// When the process started (set by [`mark_start`] first thing in `main`), for the
+/// debug lines that time the start.
+static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Notes the process's start time (call first thing in `main`).
+pub fn mark_start() {
+    PROCESS_START.get_or_init(std::time::Instant::now);
+}
+
+/// Time since [`mark_start`] (zero when it was not called).
+pub fn since_start() -> Duration {
+    PROCESS_START.get().map(|t| t.elapsed()).unwrap_or_default()
 }

@@ -27,49 +27,10 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 /// How long a drain lasts at most unless `--timeout` says otherwise, in seconds.
-pub const DEFAULT_DRAIN_TIMEOUT: u64 = 300;
+pub use crate::cli::{CtlCommand, DEFAULT_DRAIN_TIMEOUT};
 
 /// The longest request line the daemon reads.
 pub const MAX_LINE: usize = 64 * 1024;
-
-/// `lvsd ctl …`.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum CtlCommand {
-    /// Print the whole state: VRRP instances, real servers and their checkers, and the
-    /// IPVS table lvsd manages.
-    State,
-    /// Give a real server weight 0, and remove it once it has no active connection or
-    /// the timeout passes (it stays out until `enable`).
-    Drain {
-        /// The virtual service: [tcp:|udp:|sctp:]VIP:PORT, [V6]:PORT or fwmark:MARK.
-        service: String,
-        /// The real server: RIP:PORT, [V6]:PORT or its address alone.
-        server: String,
-        /// Remove it after this many seconds even with connections left.
-        #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_DRAIN_TIMEOUT)]
-        timeout: u64,
-    },
-    /// Take a real server out of rotation (kept across reloads until `enable`).
-    Disable {
-        /// The virtual service: [tcp:|udp:|sctp:]VIP:PORT, [V6]:PORT or fwmark:MARK.
-        service: String,
-        /// The real server: RIP:PORT, [V6]:PORT or its address alone.
-        server: String,
-    },
-    /// Put a disabled or draining real server back into rotation.
-    Enable {
-        /// The virtual service: [tcp:|udp:|sctp:]VIP:PORT, [V6]:PORT or fwmark:MARK.
-        service: String,
-        /// The real server: RIP:PORT, [V6]:PORT or its address alone.
-        server: String,
-    },
-    /// Show what reloading with FILE would change (IPVS operations, VRRP changes),
-    /// without applying anything.
-    Plan {
-        /// The configuration file to compare with the running one.
-        file: PathBuf,
-    },
-}
 
 /// A request on the socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,6 @@
 //! (already parsed and validated: a broken file never reaches a side), and `shutdown`
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
-pub mod backoff;
 pub mod logging;
 pub mod netns;
 pub mod pidfile;
@@ -14,12 +13,11 @@ pub mod sd_notify;
 pub mod signals;
 pub mod tuning;
 
-// What the sides share with the daemon lives in a leaf module the sides import.
-pub use crate::control::{dump_global, heartbeat, report, Control};
+use crate::control::{dump_global, heartbeat, report, since_start, Control};
 
+use crate::backoff::{self, Retry};
 use crate::cli::Options;
 use crate::config::Config;
-use backoff::Retry;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -165,20 +163,6 @@ fn daemonize(verdict: &mut StartReport) -> anyhow::Result<()> {
     nix::unistd::dup2_stdout(&null)?;
     nix::unistd::dup2_stderr(&null)?;
     Ok(())
-}
-
-/// When the process started (set by [`mark_start`] first thing in `main`), for the
-/// debug lines that time the start.
-static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-
-/// Notes the process's start time (call first thing in `main`).
-pub fn mark_start() {
-    PROCESS_START.get_or_init(std::time::Instant::now);
-}
-
-/// Time since [`mark_start`] (zero when it was not called).
-pub fn since_start() -> Duration {
-    PROCESS_START.get().map(|t| t.elapsed()).unwrap_or_default()
 }
 
 /// The main runtime (checkers, the LVS side, the daemon's tasks); its threads take

@@ -75,7 +75,7 @@ pub fn write(
         "started_usec={started_usec}\noutcome={}\nmessage={message}\n",
         outcome.as_str()
     );
-    super::report::write_atomic(path, &text)
+    crate::control::report::write_atomic(path, &text)
 }
 
 /// Reads an outcome file; None when it is missing or not one.
@@ -146,7 +146,7 @@ pub fn reload_and_wait(pid_file: &Path, limit: Duration) -> Result<(), WaitError
         if start.elapsed() >= limit {
             return Err(WaitError::Failed(format!(
                 "lvsd (pid {pid}) did not report the reload's outcome in {} ({} stays as it was)",
-                super::backoff::human(limit),
+                crate::backoff::human(limit),
                 outcome_file.display()
             )));
         }

@@ -206,7 +206,7 @@ impl Systemd {
                     None => {
                         tracing::info!(
                             "Ready: every side runs the configuration ({:.1?} after the start of the process)",
-                            super::since_start()
+                            crate::control::since_start()
                         );
                         self.send(&[NotifyState::Ready, NotifyState::Status(&status)]);
                     }
@@ -225,7 +225,7 @@ impl Systemd {
                 let why = format!(
                     "the {} side has not finished applying the new configuration after {}",
                     late.join(" and "),
-                    super::backoff::human(RELOAD_LIMIT)
+                    crate::backoff::human(RELOAD_LIMIT)
                 );
                 tracing::warn!("Reload: {why}");
                 self.send(&[
@@ -361,54 +361,9 @@ fn loop_name(name: &str) -> String {
 /// The name of the daemon's main loop's heartbeat.
 pub const MAIN_LOOP: &str = "main";
 
-/// The VRRP side's summary: each instance's state ("VI_1 MASTER, VI_2 BACKUP"), or with
-/// more than four instances, how many are in each state.
-pub fn vrrp_summary<'a>(instances: impl Iterator<Item = (&'a str, &'static str)>) -> String {
-    let all: Vec<(&str, &str)> = instances.collect();
-    if all.is_empty() {
-        return "no VRRP instance".to_string();
-    }
-    if all.len() <= 4 {
-        return all
-            .iter()
-            .map(|(n, s)| format!("{n} {s}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-    }
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for (_, s) in &all {
-        match counts.iter_mut().find(|(k, _)| k == s) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((s, 1)),
-        }
-    }
-    let each: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    format!("{} VRRP instances: {}", all.len(), each.join(", "))
-}
-
-/// The LVS side's summary: "1000 services, 20000 real servers, 3 down".
-pub fn lvs_summary(services: usize, real_servers: usize, down: usize) -> String {
-    format!("{services} services, {real_servers} real servers, {down} down")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn summaries_read_as_an_operator_would() {
-        assert_eq!(
-            vrrp_summary([("VI_1", "MASTER"), ("VI_2", "BACKUP")].into_iter()),
-            "VI_1 MASTER, VI_2 BACKUP"
-        );
-        let many = (0..6).map(|i| ("VI", if i < 4 { "MASTER" } else { "FAULT" }));
-        assert_eq!(vrrp_summary(many), "6 VRRP instances: 4 MASTER, 2 FAULT");
-        assert_eq!(vrrp_summary(std::iter::empty()), "no VRRP instance");
-        assert_eq!(
-            lvs_summary(1000, 20000, 3),
-            "1000 services, 20000 real servers, 3 down"
-        );
-    }
 
     #[test]
     fn the_status_line_names_a_silent_or_restarting_side_and_a_refused_reload() {

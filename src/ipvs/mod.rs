@@ -1,9 +1,10 @@
-//! Kernel IPVS over generic netlink: value types, message codec and client.
+//! Kernel IPVS over generic netlink: value types, message codec and client, and the
+//! settings outside the table (`lvs_timeouts`, `lvs_sync_daemon`) as kernel values.
 
 pub mod client;
 pub mod codec;
+pub mod globals;
 pub mod listing;
-pub mod tool;
 pub mod types;
 
 pub use types::*;

@@ -2,17 +2,17 @@
 //! reconciler do the work. Kernel calls are blocking (netlink), so they run on the
 //! blocking pool, one at a time, never on the task that receives events.
 
-use super::globals;
 use super::reconcile::Reconciler;
 use super::state::{Effect, LvsState};
 use super::table::Table;
 use crate::alert::{Alert, MailSettings, Mailer};
+use crate::backoff::{human, Retry};
 use crate::checkers::{CheckerEvent, CheckerId};
 use crate::config::model::RcvBuf;
 use crate::config::{Config, FlushOnStop};
 use crate::control::Control;
-use crate::daemon::backoff::{human, Retry};
 use crate::ipvs::client::IpvsClient;
+use crate::ipvs::globals;
 use crate::ipvs::{IpvsBackend, IpvsGlobals, ServiceKey};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -565,7 +565,7 @@ where
     info!(
         "LVS side started in {:.1?} ({:.1?} after the start of the process): {} virtual servers, {} services in the kernel table, {} IPVS operations applied",
         started.elapsed(),
-        crate::daemon::since_start(),
+        crate::control::since_start(),
         config.virtual_servers.len(),
         kernel.rec.actual().services.len(),
         kernel.rec.stats.ops_ok
@@ -588,10 +588,7 @@ where
         if *ctl.shutdown.borrow() {
             break;
         }
-        ctl.beat(|| {
-            let (services, real_servers, down) = state.counts();
-            crate::daemon::sd_notify::lvs_summary(services, real_servers, down)
-        });
+        ctl.beat(|| state.summary());
         tokio::select! {
             r = ctl.shutdown.changed() => {
                 if r.is_err() {

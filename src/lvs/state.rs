@@ -176,9 +176,15 @@ impl LvsState {
         &self.config
     }
 
-    /// (services in the desired table, real servers, real servers down), for systemd's
-    /// STATUS= line.
-    pub fn counts(&self) -> (usize, usize, usize) {
+    /// The side's summary for systemd's STATUS= line:
+    /// "1000 services, 20000 real servers, 3 down".
+    pub fn summary(&self) -> String {
+        let (services, real_servers, down) = self.counts();
+        summary_line(services, real_servers, down)
+    }
+
+    /// (services in the desired table, real servers, real servers down).
+    fn counts(&self) -> (usize, usize, usize) {
         let services = self.vs.iter().map(|v| v.keys.len()).sum();
         let real_servers = self.vs.iter().map(|v| v.rs.len()).sum();
         let down = self
@@ -760,5 +766,22 @@ impl LvsState {
                     .map(|rs| (*k, build::rs_key(vs, rs, k)))
             })
             .collect()
+    }
+}
+
+fn summary_line(services: usize, real_servers: usize, down: usize) -> String {
+    format!("{services} services, {real_servers} real servers, {down} down")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary_line;
+
+    #[test]
+    fn the_summary_reads_as_an_operator_would() {
+        assert_eq!(
+            summary_line(1000, 20000, 3),
+            "1000 services, 20000 real servers, 3 down"
+        );
     }
 }

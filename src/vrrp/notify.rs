@@ -8,7 +8,8 @@
 //! `INSTANCE "VI_1" MASTER 150`.
 
 use crate::alert::{self, Alert, MailSettings, Mailer};
-use crate::config::{GlobalDefs, Notify, NotifyFifo, ScriptUser};
+use crate::config::{GlobalDefs, Notify, NotifyFifo};
+use crate::script::ScriptUser;
 use crate::script::{self, Outcome, Script};
 use std::collections::HashMap;
 use std::io::Write;

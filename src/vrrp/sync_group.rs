@@ -159,7 +159,7 @@ impl Coordinator {
     }
     /// One line for systemd's STATUS=: "VI_1 MASTER, VI_2 BACKUP".
     pub fn summary(&self) -> String {
-        crate::daemon::sd_notify::vrrp_summary(
+        summary_line(
             self.instances
                 .iter()
                 .map(|i| (i.name(), i.state().as_str())),
@@ -387,5 +387,46 @@ impl Coordinator {
                 });
             }
         }
+    }
+}
+
+/// The VRRP side's summary: each instance's state ("VI_1 MASTER, VI_2 BACKUP"), or with
+/// more than four instances, how many are in each state.
+fn summary_line<'a>(instances: impl Iterator<Item = (&'a str, &'static str)>) -> String {
+    let all: Vec<(&str, &str)> = instances.collect();
+    if all.is_empty() {
+        return "no VRRP instance".to_string();
+    }
+    if all.len() <= 4 {
+        return all
+            .iter()
+            .map(|(n, s)| format!("{n} {s}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (_, s) in &all {
+        match counts.iter_mut().find(|(k, _)| k == s) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((s, 1)),
+        }
+    }
+    let each: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    format!("{} VRRP instances: {}", all.len(), each.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary_line;
+
+    #[test]
+    fn the_summary_reads_as_an_operator_would() {
+        assert_eq!(
+            summary_line([("VI_1", "MASTER"), ("VI_2", "BACKUP")].into_iter()),
+            "VI_1 MASTER, VI_2 BACKUP"
+        );
+        let many = (0..6).map(|i| ("VI", if i < 4 { "MASTER" } else { "FAULT" }));
+        assert_eq!(summary_line(many), "6 VRRP instances: 4 MASTER, 2 FAULT");
+        assert_eq!(summary_line(std::iter::empty()), "no VRRP instance");
     }
 }

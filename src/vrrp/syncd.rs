@@ -8,8 +8,8 @@
 //! holds up the VRRP loop.
 
 use crate::config::Config;
+use crate::ipvs::globals;
 use crate::ipvs::{IpvsGlobals, SyncDaemon, SyncState};
-use crate::lvs::globals;
 use crate::vrrp::state::State;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -169,7 +169,39 @@ impl SyncDaemonWorker {
 mod tests {
     use super::*;
     use crate::config::LvsSyncDaemon;
-    use crate::lvs::fake::FakeIpvs;
+    use crate::ipvs::Timeouts;
+
+    /// The kernel's sync daemons as the worker leaves them (what the LVS side's fake kernel
+    /// records, without reaching into the LVS side).
+    #[derive(Default)]
+    struct Kernel {
+        daemons: Vec<SyncState>,
+        stops: Vec<SyncState>,
+        start_failures: usize,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("start refused")]
+    struct Refused;
+
+    impl IpvsGlobals for Kernel {
+        type Error = Refused;
+        fn set_timeouts(&mut self, _: &Timeouts) -> Result<(), Refused> {
+            Ok(())
+        }
+        fn start_sync_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), Refused> {
+            if self.start_failures > 0 {
+                self.start_failures -= 1;
+                return Err(Refused);
+            }
+            self.daemons.push(daemon.state);
+            Ok(())
+        }
+        fn stop_sync_daemon(&mut self, state: SyncState) -> Result<(), Refused> {
+            self.stops.push(state);
+            Ok(())
+        }
+    }
 
     fn config() -> Config {
         let mut c = Config::default();
@@ -229,23 +261,19 @@ mod tests {
     #[test]
     fn apply_through_a_kernel_and_retry_after_a_failed_start() {
         let c = config();
-        let mut backend = FakeIpvs::new();
-        let kernel = backend.clone();
+        let mut kernel = Kernel::default();
         let b = wanted(&c, Some(State::Backup));
         let m = wanted(&c, Some(State::Master));
-        let running = apply(&mut backend, None, b.as_ref());
+        let running = apply(&mut kernel, None, b.as_ref());
         assert_eq!(running, b);
-        let running = apply(&mut backend, running, m.as_ref());
+        let running = apply(&mut kernel, running, m.as_ref());
         assert_eq!(running, m);
-        let running = apply(&mut backend, running, None);
+        let running = apply(&mut kernel, running, None);
         assert_eq!(running, None);
-        kernel.with(|k| {
-            let started: Vec<SyncState> = k.daemons.iter().map(|d| d.state).collect();
-            assert_eq!(started, vec![SyncState::Backup, SyncState::Master]);
-            assert_eq!(k.daemon_stops, vec![SyncState::Backup, SyncState::Master]);
-        });
-        kernel.with(|k| k.daemon_start_failures = 1);
-        assert_eq!(apply(&mut backend, None, b.as_ref()), None, "failed start");
-        assert_eq!(apply(&mut backend, None, b.as_ref()), b, "retried");
+        assert_eq!(kernel.daemons, vec![SyncState::Backup, SyncState::Master]);
+        assert_eq!(kernel.stops, vec![SyncState::Backup, SyncState::Master]);
+        kernel.start_failures = 1;
+        assert_eq!(apply(&mut kernel, None, b.as_ref()), None, "failed start");
+        assert_eq!(apply(&mut kernel, None, b.as_ref()), b, "retried");
     }
 }

@@ -48,12 +48,8 @@ pub fn require_tool(name: &str) -> PathBuf {
     panic!("`{name}` is not installed: run `bash scripts/install-test-deps.sh` (as root) first");
 }
 
-/// Panics unless we run as root (namespaces, raw sockets).
-pub fn require_root() {
-    if !nix::unistd::Uid::effective().is_root() {
-        panic!("VRRP integration tests need root (network namespaces, raw sockets)");
-    }
-}
+pub mod root;
+pub use root::skip_without_root;
 
 fn run(cmd: &[&str]) {
     let out = Command::new(cmd[0])
@@ -96,7 +92,10 @@ pub struct Lab {
 impl Lab {
     /// Creates a lab with `n` nodes at 10.99.0.1 .. 10.99.0.n. `tag` names the test.
     pub fn new(tag: &str, n: usize) -> Lab {
-        require_root();
+        assert!(
+            !skip_without_root("network namespaces"),
+            "a test that builds a Lab asks skip_without_root first"
+        );
         require_tool("ip");
         let id = format!(
             "lvt{}-{}-{}",

@@ -1,4 +1,8 @@
-//! Test and benchmark driver of the IPVS client (see `lvsd::ipvs::tool`).
+//! Test and benchmark driver of the IPVS client (see `tool`). Tooling, not product: built
+//! only with the `tools` feature (which `cargo test` turns on), never shipped in the .deb.
+
+mod tool;
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -8,7 +12,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match lvsd::ipvs::tool::tool_main(&args) {
+    match tool::tool_main(&args) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("lvsd-ipvs: {e:#}");

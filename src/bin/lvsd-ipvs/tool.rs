@@ -13,10 +13,10 @@
 //!   lvsd-ipvs list [stats|rate] same as `lvsd -L`
 //!   lvsd-ipvs zero | flush
 
-use super::client::{ClientError, IpvsClient};
-use super::listing::{render, ListMode};
-use super::types::*;
 use anyhow::{anyhow, bail, Context, Result};
+use lvsd::ipvs::client::{ClientError, IpvsClient, DEFAULT_BATCH};
+use lvsd::ipvs::listing::{render, ListMode};
+use lvsd::ipvs::types::*;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -375,7 +375,7 @@ fn selftest(out: &Path) -> Result<i32> {
             bail!("batch {batch}: acks of 300 ops took {recvs} receives");
         }
     }
-    t.c.set_batch(super::client::DEFAULT_BATCH);
+    t.c.set_batch(DEFAULT_BATCH);
 
     // --- 3 per send (three batches), in both ack modes (each batch's last request acked,
     // the default, and every request): errors map to their op also when the last request
@@ -416,7 +416,7 @@ fn selftest(out: &Path) -> Result<i32> {
         let got = t.c.apply_ops(&ops)?;
         let sends = t.c.counters.sends - sends0;
         t.c.set_ack_each(false);
-        t.c.set_batch(super::client::DEFAULT_BATCH);
+        t.c.set_batch(DEFAULT_BATCH);
         t.check(
             &format!("batch-3 ack_each={ack_each} results"),
             got == want && sends == 3,
@@ -809,7 +809,7 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
         Some("bench") => bench(
             num(1, 1000)?,
             num(2, 20)?,
-            num(3, super::client::DEFAULT_BATCH)?,
+            num(3, DEFAULT_BATCH)?,
             args.get(4).map(String::as_str) == Some("ack-each"),
         ),
         Some("time-to-table") => {
