@@ -130,6 +130,10 @@ pub struct Options {
     /// main pid file's path with `.ctl`, e.g. /run/keepalived.ctl; an lvsd extension).
     #[arg(long = "control-socket", value_name = "PATH")]
     pub control_socket: Option<PathBuf>,
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics (off unless given; an lvsd
+    /// extension), e.g. 127.0.0.1:9650 or [::1]:9650.
+    #[arg(long = "metrics-listen", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// `lvsd ctl …`: talk to the running daemon (an lvsd extension).
     #[command(subcommand)]
     pub command: Option<Command>,

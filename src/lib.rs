@@ -11,6 +11,7 @@ pub mod ctl;
 pub mod daemon;
 pub mod ipvs;
 pub mod lvs;
+pub mod metrics;
 pub mod script;
 pub mod sockbuf;
 pub mod vrrp;

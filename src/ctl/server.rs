@@ -219,8 +219,15 @@ pub async fn handle(req: Request, ctx: &Context) -> Response {
 }
 
 async fn state(ctx: &Context) -> Value {
+    state_of(&ctx.opts).await
+}
+
+/// The whole state as `lvsd ctl state` answers it: `vrrp` (or `vrrp_error`) when lvsd runs
+/// the VRRP side, `lvs` (or `lvs_error`) when it runs the checkers. The metrics endpoint
+/// renders the same value.
+pub async fn state_of(opts: &Options) -> Value {
     let mut out = serde_json::Map::new();
-    if ctx.opts.runs_vrrp() {
+    if opts.runs_vrrp() {
         match report::ask(Side::Vrrp, DumpKind::State, SIDE_LIMIT).await {
             Ok(Some(text)) => match serde_json::from_str::<Value>(&text) {
                 Ok(v) => {
@@ -241,7 +248,7 @@ async fn state(ctx: &Context) -> Value {
             }
         }
     }
-    if ctx.opts.runs_checkers() {
+    if opts.runs_checkers() {
         match lvs_ctl::ask(LvsCmd::State, SIDE_LIMIT).await {
             Ok(v) => {
                 out.insert("lvs".into(), v);

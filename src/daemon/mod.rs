@@ -464,6 +464,7 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
         opts: opts.clone(),
         config: reload_tx.subscribe(),
     });
+    let metrics_server = crate::metrics::server::start_for_daemon(opts.clone()).await;
     verdict.ok();
     let outcome_file = reload_outcome::path_for(&opts.pid_file);
     let mut sd = sd_notify::Systemd::new(
@@ -595,6 +596,7 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
     }
     let _ = std::fs::remove_file(&outcome_file);
     drop(control_socket);
+    drop(metrics_server);
     if let Some((s, g)) = &shutdown_script {
         run_life_script("shutdown_script", s, g).await;
     }

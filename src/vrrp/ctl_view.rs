@@ -5,6 +5,7 @@
 use crate::vrrp::dump::View;
 use crate::vrrp::state::State;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
 #[derive(Debug, Serialize)]
@@ -28,6 +29,20 @@ pub struct InstanceView<'a> {
     pub release_master: u64,
     pub adverts_sent: u64,
     pub adverts_received: u64,
+    /// Its virtual addresses and the interface each goes on.
+    pub vips: Vec<VipView>,
+    /// Adverts dropped or refused, per keepalived counter (`packet_len_err`,
+    /// `advert_interval_err`, `ip_ttl_err`, `invalid_type_rcvd`, `addr_list_err`,
+    /// `invalid_authtype`, `authtype_mismatch`, `auth_failure`), and `pri_zero_rcvd` /
+    /// `pri_zero_sent`.
+    pub drops: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VipView {
+    pub address: String,
+    pub prefix_len: u8,
+    pub interface: String,
 }
 
 fn state_name(s: State) -> &'static str {
@@ -38,6 +53,23 @@ fn state_name(s: State) -> &'static str {
         State::Fault => "FAULT",
         State::Stop => "STOP",
     }
+}
+
+fn drops(c: &crate::vrrp::dump::Counters) -> BTreeMap<&'static str, u64> {
+    [
+        ("packet_len_err", c.packet_len_err),
+        ("advert_interval_err", c.advert_interval_err),
+        ("ip_ttl_err", c.ip_ttl_err),
+        ("invalid_type_rcvd", c.invalid_type_rcvd),
+        ("addr_list_err", c.addr_list_err),
+        ("invalid_authtype", c.invalid_authtype),
+        ("authtype_mismatch", c.authtype_mismatch),
+        ("auth_failure", c.auth_failure),
+        ("pri_zero_rcvd", c.pri_zero_rcvd),
+        ("pri_zero_sent", c.pri_zero_sent),
+    ]
+    .into_iter()
+    .collect()
 }
 
 /// The instances as a JSON array.
@@ -64,6 +96,16 @@ pub fn state_json(views: &[View]) -> String {
                 release_master: v.counters.release_master,
                 adverts_sent: v.counters.advert_sent,
                 adverts_received: v.counters.advert_rcvd,
+                vips: p
+                    .vips
+                    .iter()
+                    .map(|ip| VipView {
+                        address: ip.addr.to_string(),
+                        prefix_len: ip.prefix_len,
+                        interface: ip.dev.clone().unwrap_or_else(|| p.interface.clone()),
+                    })
+                    .collect(),
+                drops: drops(&v.counters),
             }
         })
         .collect();

@@ -1,0 +1,543 @@
+//! The Prometheus endpoint (`--metrics-listen ADDR:PORT`, off unless given): each
+//! `GET /metrics` asks both sides for their state exactly as `lvsd ctl state` does
+//! ([`crate::ctl::server::state_of`]) and renders it in the text exposition format
+//! (version 0.0.4), written by hand here: the format is small and the state is already a
+//! value.
+//!
+//! Names follow mehdy/keepalived-exporter where they overlap (`keepalived_vrrp_state`
+//! with `iname`, `intf`, `vrid`, `ip_address`; the advert and error counters), so its
+//! dashboards keep working; the rest is `lvsd_…`.
+
+pub mod server;
+
+use serde_json::Value;
+use std::fmt::Write;
+
+/// keepalived's number for a VRRP state (vrrp.h), as keepalived-exporter exports it.
+fn state_number(s: &str) -> Option<u64> {
+    Some(match s {
+        "INIT" => 0,
+        "BACKUP" => 1,
+        "MASTER" => 2,
+        "FAULT" => 3,
+        "STOP" => 98,
+        _ => return None,
+    })
+}
+
+/// keepalived's per-instance drop counters (the names of lvsd's state) and the names
+/// keepalived-exporter gives them.
+const DROPS: &[(&str, &str, &str)] = &[
+    (
+        "packet_len_err",
+        "keepalived_packet_length_errors_total",
+        "Adverts dropped for their length",
+    ),
+    (
+        "advert_interval_err",
+        "keepalived_advertisements_interval_errors_total",
+        "Adverts with another advertisement interval",
+    ),
+    (
+        "ip_ttl_err",
+        "keepalived_ip_ttl_errors_total",
+        "Adverts dropped for their TTL / hop limit",
+    ),
+    (
+        "invalid_type_rcvd",
+        "keepalived_invalid_type_received_total",
+        "Packets of an invalid VRRP type",
+    ),
+    (
+        "addr_list_err",
+        "keepalived_address_list_errors_total",
+        "Adverts whose address list differs",
+    ),
+    (
+        "invalid_authtype",
+        "keepalived_authentication_invalid_total",
+        "Adverts with an invalid authentication type",
+    ),
+    (
+        "authtype_mismatch",
+        "keepalived_authentication_mismatch_total",
+        "Adverts with another authentication type",
+    ),
+    (
+        "auth_failure",
+        "keepalived_authentication_failure_total",
+        "Adverts failing authentication",
+    ),
+    (
+        "pri_zero_rcvd",
+        "keepalived_priority_zero_received_total",
+        "Adverts with priority 0 received",
+    ),
+    (
+        "pri_zero_sent",
+        "keepalived_priority_zero_sent_total",
+        "Adverts with priority 0 sent",
+    ),
+];
+
+/// One metric family being written: its HELP and TYPE lines, then its samples.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    samples: Vec<(Vec<(&'static str, String)>, f64)>,
+}
+
+impl Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            help,
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
+        self.samples.push((labels, value));
+    }
+
+    fn write(&self, out: &mut String) {
+        if self.samples.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
+        for (labels, value) in &self.samples {
+            out.push_str(self.name);
+            if !labels.is_empty() {
+                out.push('{');
+                for (i, (k, v)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{k}=\"{}\"", escape(v));
+                }
+                out.push('}');
+            }
+            let _ = writeln!(out, " {value}");
+        }
+    }
+}
+
+/// A label value as the exposition format wants it: `\`, `"` and newlines escaped.
+fn escape(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        v => v.to_string(),
+    }
+}
+
+fn items(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// The exposition text for `state`, the value `lvsd ctl state` answers with.
+pub fn render(state: &Value) -> String {
+    let mut up = Family::new("lvsd_up", "gauge", "1: lvsd answers");
+    up.push(vec![], 1.0);
+    let mut ka_up = Family::new(
+        "keepalived_up",
+        "gauge",
+        "1: lvsd answers (keepalived-exporter's name)",
+    );
+    ka_up.push(vec![], 1.0);
+    let mut side_ok = Family::new(
+        "lvsd_side_up",
+        "gauge",
+        "1: the side (vrrp, checkers) answered this scrape",
+    );
+
+    let mut vstate = Family::new(
+        "keepalived_vrrp_state",
+        "gauge",
+        "VRRP state per virtual address: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, 98 STOP",
+    );
+    let mut prio = Family::new(
+        "lvsd_vrrp_priority",
+        "gauge",
+        "VRRP priority after tracking",
+    );
+    let mut base = Family::new(
+        "lvsd_vrrp_base_priority",
+        "gauge",
+        "VRRP priority as configured",
+    );
+    let mut held = Family::new(
+        "lvsd_vrrp_vips_held",
+        "gauge",
+        "1: the instance holds its virtual addresses",
+    );
+    let mut last = Family::new(
+        "lvsd_vrrp_last_transition_timestamp_seconds",
+        "gauge",
+        "Unix time of the instance's last change of state",
+    );
+    let mut became = Family::new(
+        "keepalived_become_master_total",
+        "counter",
+        "Times the instance became master",
+    );
+    let mut release = Family::new(
+        "keepalived_release_master_total",
+        "counter",
+        "Times the instance left master",
+    );
+    let mut sent = Family::new(
+        "keepalived_advertisements_sent_total",
+        "counter",
+        "Adverts sent",
+    );
+    let mut rcvd = Family::new(
+        "keepalived_advertisements_received_total",
+        "counter",
+        "Adverts received",
+    );
+    let mut drops: Vec<Family> = DROPS
+        .iter()
+        .map(|(_, name, help)| Family::new(name, "counter", help))
+        .collect();
+
+    match state.get("vrrp") {
+        Some(_) => side_ok.push(vec![("side", "vrrp".into())], 1.0),
+        None if state.get("vrrp_error").is_some() => {
+            side_ok.push(vec![("side", "vrrp".into())], 0.0)
+        }
+        None => {}
+    }
+    for inst in items(state.get("vrrp").unwrap_or(&Value::Null)) {
+        let iname = text(&inst["name"]);
+        let intf = text(&inst["interface"]);
+        let vrid = text(&inst["vrid"]);
+        let common = || {
+            vec![
+                ("iname", iname.clone()),
+                ("intf", intf.clone()),
+                ("vrid", vrid.clone()),
+            ]
+        };
+        if let Some(n) = inst["state"].as_str().and_then(state_number) {
+            let vips = items(&inst["vips"]);
+            if vips.is_empty() {
+                let mut l = common();
+                l.push(("ip_address", String::new()));
+                vstate.push(l, n as f64);
+            }
+            for vip in vips {
+                vstate.push(
+                    vec![
+                        ("iname", iname.clone()),
+                        ("intf", text(&vip["interface"])),
+                        ("vrid", vrid.clone()),
+                        ("ip_address", text(&vip["address"])),
+                    ],
+                    n as f64,
+                );
+            }
+        }
+        prio.push(common(), num(&inst["priority"]));
+        base.push(common(), num(&inst["base_priority"]));
+        held.push(
+            common(),
+            if inst["vips_held"].as_bool() == Some(true) {
+                1.0
+            } else {
+                0.0
+            },
+        );
+        last.push(common(), num(&inst["last_transition"]));
+        became.push(common(), num(&inst["become_master"]));
+        release.push(common(), num(&inst["release_master"]));
+        sent.push(common(), num(&inst["adverts_sent"]));
+        rcvd.push(common(), num(&inst["adverts_received"]));
+        for ((key, _, _), fam) in DROPS.iter().zip(drops.iter_mut()) {
+            fam.push(common(), num(&inst["drops"][key]));
+        }
+    }
+
+    let mut rs_up = Family::new(
+        "lvsd_real_server_up",
+        "gauge",
+        "1: every checker of the real server says up",
+    );
+    let mut rs_weight = Family::new(
+        "lvsd_real_server_weight",
+        "gauge",
+        "The real server's configured weight",
+    );
+    let mut rs_admin = Family::new(
+        "lvsd_real_server_admin_out",
+        "gauge",
+        "1: taken out of rotation by lvsd ctl (state: disabled or draining)",
+    );
+    let mut rs_checker = Family::new(
+        "lvsd_real_server_checker_up",
+        "gauge",
+        "Each checker's verdict (1 up), by its place in the file",
+    );
+    let mut vs_quorum = Family::new(
+        "lvsd_virtual_server_quorum_up",
+        "gauge",
+        "1: the virtual server has its quorum",
+    );
+    let mut vs_weight = Family::new(
+        "lvsd_virtual_server_live_weight",
+        "gauge",
+        "Sum of the weights of the live real servers",
+    );
+    let mut d_active = Family::new(
+        "lvsd_ipvs_destination_active_connections",
+        "gauge",
+        "Active connections of the IPVS destination (kernel)",
+    );
+    let mut d_inactive = Family::new(
+        "lvsd_ipvs_destination_inactive_connections",
+        "gauge",
+        "Inactive connections of the IPVS destination (kernel)",
+    );
+    let mut d_weight = Family::new(
+        "lvsd_ipvs_destination_weight",
+        "gauge",
+        "Weight of the IPVS destination in the kernel table",
+    );
+
+    match state.get("lvs") {
+        Some(_) => side_ok.push(vec![("side", "checkers".into())], 1.0),
+        None if state.get("lvs_error").is_some() => {
+            side_ok.push(vec![("side", "checkers".into())], 0.0)
+        }
+        None => {}
+    }
+    let lvs = state.get("lvs").unwrap_or(&Value::Null);
+    for vs in items(&lvs["virtual_servers"]) {
+        let name = text(&vs["name"]);
+        let vl = || vec![("virtual_server", name.clone())];
+        vs_quorum.push(
+            vl(),
+            if vs["quorum_up"].as_bool() == Some(true) {
+                1.0
+            } else {
+                0.0
+            },
+        );
+        vs_weight.push(vl(), num(&vs["live_weight"]));
+        for rs in items(&vs["real_servers"]) {
+            let server = text(&rs["server"]);
+            let rl = || {
+                vec![
+                    ("virtual_server", name.clone()),
+                    ("real_server", server.clone()),
+                ]
+            };
+            rs_up.push(
+                rl(),
+                if rs["alive"].as_bool() == Some(true) {
+                    1.0
+                } else {
+                    0.0
+                },
+            );
+            rs_weight.push(rl(), num(&rs["weight"]));
+            let admin = rs["admin"].as_str().unwrap_or("");
+            for st in ["disabled", "draining"] {
+                let mut l = rl();
+                l.push(("state", st.into()));
+                rs_admin.push(l, if admin == st { 1.0 } else { 0.0 });
+            }
+            for (i, c) in items(&rs["checkers"]).iter().enumerate() {
+                let mut l = rl();
+                l.push(("checker", i.to_string()));
+                rs_checker.push(l, if c.as_str() == Some("up") { 1.0 } else { 0.0 });
+            }
+        }
+    }
+    for svc in items(&lvs["table"]) {
+        let service = text(&svc["service"]);
+        for d in items(&svc["dests"]) {
+            let l = || vec![("service", service.clone()), ("server", text(&d["server"]))];
+            d_weight.push(l(), num(&d["weight"]));
+            if let Some(n) = d["active_conns"].as_f64() {
+                d_active.push(l(), n);
+            }
+            if let Some(n) = d["inactive_conns"].as_f64() {
+                d_inactive.push(l(), n);
+            }
+        }
+    }
+
+    let mut out = String::new();
+    for f in [
+        &up, &ka_up, &side_ok, &vstate, &prio, &base, &held, &last, &became, &release, &sent, &rcvd,
+    ] {
+        f.write(&mut out);
+    }
+    for f in &drops {
+        f.write(&mut out);
+    }
+    for f in [
+        &vs_quorum,
+        &vs_weight,
+        &rs_up,
+        &rs_weight,
+        &rs_admin,
+        &rs_checker,
+        &d_weight,
+        &d_active,
+        &d_inactive,
+    ] {
+        f.write(&mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fixed() -> Value {
+        json!({
+            "vrrp": [{
+                "name": "VI_1", "state": "MASTER", "vrid": 51, "interface": "eth0",
+                "base_priority": 100, "priority": 90, "vips_held": true,
+                "last_transition": 1700000000u64, "become_master": 2, "release_master": 1,
+                "adverts_sent": 40, "adverts_received": 7,
+                "vips": [
+                    {"address": "10.0.0.100", "prefix_len": 24, "interface": "eth0"},
+                    {"address": "10.0.1.100", "prefix_len": 24, "interface": "eth1"}
+                ],
+                "drops": {"packet_len_err": 0, "advert_interval_err": 0, "ip_ttl_err": 3,
+                          "invalid_type_rcvd": 0, "addr_list_err": 0, "invalid_authtype": 0,
+                          "authtype_mismatch": 0, "auth_failure": 1, "pri_zero_rcvd": 0,
+                          "pri_zero_sent": 0}
+            }, {
+                "name": "VI_\"2\"", "state": "BACKUP", "vrid": 52, "interface": "eth0",
+                "base_priority": 50, "priority": 50, "vips_held": false,
+                "last_transition": 0, "become_master": 0, "release_master": 0,
+                "adverts_sent": 0, "adverts_received": 9, "vips": [], "drops": {}
+            }],
+            "lvs": {
+                "virtual_servers": [{
+                    "name": "[10.0.0.1]:tcp:80", "services": ["[10.0.0.1]:tcp:80"],
+                    "quorum": 1, "quorum_up": true, "live_weight": 3,
+                    "real_servers": [
+                        {"server": "[10.0.1.2]:tcp:80", "weight": 3, "alive": true,
+                         "checkers": ["up"]},
+                        {"server": "[10.0.1.3]:tcp:80", "weight": 1, "alive": false,
+                         "checkers": ["down", "up"], "admin": "draining",
+                         "drain_seconds_left": 12}
+                    ]
+                }],
+                "table": [{
+                    "service": "[10.0.0.1]:tcp:80", "scheduler": "wrr",
+                    "dests": [{"server": "[10.0.1.2]:tcp:80", "weight": 3,
+                               "forward": "masq", "active_conns": 5, "inactive_conns": 2}]
+                }]
+            }
+        })
+    }
+
+    /// Every line a comment (`# HELP` / `# TYPE`) or `name{labels} value` / `name value`,
+    /// every family's samples after its TYPE line.
+    pub fn check_exposition(text: &str) {
+        let mut typed = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let mut w = rest.split(' ');
+                let name = w.next().unwrap();
+                assert!(matches!(w.next(), Some("gauge" | "counter")), "{line}");
+                assert!(typed.insert(name.to_string()), "TYPE twice: {line}");
+                continue;
+            }
+            if line.starts_with("# HELP ") {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect(line);
+            value.parse::<f64>().expect(line);
+            let name = series.split('{').next().unwrap();
+            assert!(
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                "{line}"
+            );
+            assert!(typed.contains(name), "no TYPE before {line}");
+            if let Some(labels) = series.strip_prefix(name) {
+                if !labels.is_empty() {
+                    assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+                }
+            }
+            assert!(seen.insert(series.to_string()), "series twice: {line}");
+        }
+    }
+
+    #[test]
+    fn renders_a_fixed_state() {
+        let text = render(&fixed());
+        check_exposition(&text);
+        for want in [
+            "lvsd_up 1\n",
+            "keepalived_up 1\n",
+            "lvsd_side_up{side=\"vrrp\"} 1\n",
+            "lvsd_side_up{side=\"checkers\"} 1\n",
+            "keepalived_vrrp_state{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\",ip_address=\"10.0.0.100\"} 2\n",
+            "keepalived_vrrp_state{iname=\"VI_1\",intf=\"eth1\",vrid=\"51\",ip_address=\"10.0.1.100\"} 2\n",
+            "keepalived_vrrp_state{iname=\"VI_\\\"2\\\"\",intf=\"eth0\",vrid=\"52\",ip_address=\"\"} 1\n",
+            "lvsd_vrrp_priority{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 90\n",
+            "lvsd_vrrp_base_priority{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 100\n",
+            "keepalived_become_master_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 2\n",
+            "keepalived_release_master_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 1\n",
+            "keepalived_advertisements_sent_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 40\n",
+            "keepalived_advertisements_received_total{iname=\"VI_\\\"2\\\"\",intf=\"eth0\",vrid=\"52\"} 9\n",
+            "keepalived_ip_ttl_errors_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 3\n",
+            "keepalived_authentication_failure_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 1\n",
+            "lvsd_virtual_server_quorum_up{virtual_server=\"[10.0.0.1]:tcp:80\"} 1\n",
+            "lvsd_real_server_up{virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.1.2]:tcp:80\"} 1\n",
+            "lvsd_real_server_up{virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.1.3]:tcp:80\"} 0\n",
+            "lvsd_real_server_weight{virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.1.3]:tcp:80\"} 1\n",
+            "lvsd_real_server_admin_out{virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.1.3]:tcp:80\",state=\"draining\"} 1\n",
+            "lvsd_real_server_checker_up{virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.1.3]:tcp:80\",checker=\"1\"} 1\n",
+            "lvsd_ipvs_destination_active_connections{service=\"[10.0.0.1]:tcp:80\",server=\"[10.0.1.2]:tcp:80\"} 5\n",
+            "lvsd_ipvs_destination_inactive_connections{service=\"[10.0.0.1]:tcp:80\",server=\"[10.0.1.2]:tcp:80\"} 2\n",
+            "lvsd_ipvs_destination_weight{service=\"[10.0.0.1]:tcp:80\",server=\"[10.0.1.2]:tcp:80\"} 3\n",
+            "# TYPE keepalived_vrrp_state gauge\n",
+            "# TYPE keepalived_advertisements_sent_total counter\n",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_side_that_does_not_answer() {
+        let text = render(&json!({"vrrp_error": "no answer"}));
+        check_exposition(&text);
+        assert!(text.contains("lvsd_side_up{side=\"vrrp\"} 0\n"), "{text}");
+        assert!(!text.contains("keepalived_vrrp_state"), "{text}");
+        assert!(!text.contains("side=\"checkers\""), "{text}");
+    }
+}
