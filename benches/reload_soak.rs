@@ -16,8 +16,10 @@
 //! in `benches/memory.rs`. Reloads follow each other as soon as the previous one is
 //! applied, cycling through six kinds: no-op, 10 weights changed, +100 real servers, the
 //! same removed, +10 virtual servers (20 real servers each), the same removed. Every
-//! EVERY reloads, after SETTLE, one line: RSS (VmRSS), heap in use (a counting allocator),
-//! tokio tasks alive, open fds, checkers running, and RSS against the first reload's.
+//! EVERY reloads, after SETTLE, one line: RSS (VmRSS, its anonymous and file parts), heap
+//! in use (a counting allocator), threads, tokio tasks alive, open fds (the fewest over
+//! half a second: checks in flight hold sockets), checkers running, and RSS against the
+//! first reload's.
 //!
 //! Burst: the same side against listening 127.0.0.1 ports (21000..) that accept and close;
 //! every accepted connection is one check started (counted where the listener accepts
