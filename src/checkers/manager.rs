@@ -84,6 +84,27 @@ struct Running {
     task: JoinHandle<()>,
 }
 
+/// The running checkers with the same settings (almost always one: no allocation).
+#[derive(Default)]
+struct Same {
+    first: Option<Running>,
+    more: Vec<Running>,
+}
+
+impl Same {
+    fn push(&mut self, r: Running) {
+        if self.first.is_none() {
+            self.first = Some(r);
+        } else {
+            self.more.push(r);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Running> {
+        self.more.pop().or_else(|| self.first.take())
+    }
+}
+
 /// What a reload did to the running checkers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reloaded {
@@ -142,7 +163,10 @@ impl CheckerManager {
         states: &HashMap<CheckerId, bool>,
         events: mpsc::Sender<CheckerEvent>,
     ) -> Reloaded {
-        let mut old: HashMap<Arc<CheckSettings>, Vec<Running>> = HashMap::new();
+        // Looked up by value: a reload of a large configuration allocates nothing per
+        // kept checker (each allocation there is a hole in the heap once freed, between
+        // the new configuration's long-lived ones).
+        let mut old: HashMap<Arc<CheckSettings>, Same> = HashMap::with_capacity(self.tasks.len());
         for r in std::mem::take(&mut self.tasks) {
             old.entry(r.settings.clone()).or_default().push(r);
         }
@@ -151,8 +175,8 @@ impl CheckerManager {
         for s in CheckSettings::each(config) {
             let id = s.id;
             let alpha = s.alpha;
-            let key = Arc::new(without_id(s));
-            let kept = old.get_mut(&key).and_then(Vec::pop);
+            let key = without_id(s);
+            let kept = old.get_mut(&key).and_then(Same::pop);
             match kept {
                 Some(r) => {
                     if let Ok(mut link) = r.link.lock() {
@@ -178,6 +202,7 @@ impl CheckerManager {
                     self.tasks.push(r);
                 }
                 None => {
+                    let key = Arc::new(key);
                     let up = states.get(&id).copied().unwrap_or(!alpha);
                     let link = Arc::new(Mutex::new(Link {
                         id,
@@ -195,7 +220,10 @@ impl CheckerManager {
                 }
             }
         }
-        for r in old.into_values().flatten() {
+        for r in old
+            .into_values()
+            .flat_map(|same| same.first.into_iter().chain(same.more))
+        {
             r.task.abort();
             done.stopped += 1;
         }
