@@ -32,7 +32,7 @@ use lvsd::checkers::manager::Reloaded;
 use lvsd::checkers::{CheckerEvent, CheckerId, CheckerManager};
 use lvsd::cli::Options;
 use lvsd::config::Config;
-use lvsd::daemon::Control;
+use lvsd::control::Control;
 use lvsd::lvs::fake::FakeIpvs;
 use lvsd::lvs::runtime::{run_with, CheckerStarter, RealEffects};
 use std::alloc::{GlobalAlloc, Layout, System};
