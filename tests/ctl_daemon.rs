@@ -3,6 +3,9 @@
 //! daemon refuses, and the socket's mode and removal at exit.
 //! Run: `cargo test --test ctl_daemon` as root.
 
+#[path = "support/root.rs"]
+mod root;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -88,6 +91,9 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn ctl_state_and_plan_against_a_running_daemon() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let ns = Ns::new();
     let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,9 @@
 //! the text passes promtool's check when promtool is installed.
 //! Run: `cargo test --test metrics_daemon` as root.
 
+#[path = "support/root.rs"]
+mod root;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -101,6 +104,9 @@ fn scrape(ns: &str) -> (bool, String) {
 
 #[test]
 fn metrics_of_a_running_daemon() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let ns = Ns::new();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

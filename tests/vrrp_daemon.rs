@@ -326,6 +326,9 @@ fn net_namespace_runs_the_daemon_in_it() {
 /// as keepalived's does.
 #[test]
 fn umask_sets_the_mode_of_created_files() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let ns = Ns::new("um");
     let dir = tempfile::tempdir().unwrap();
@@ -351,6 +354,9 @@ fn umask_sets_the_mode_of_created_files() {
 /// runs), `shutdown_script` after the daemon stopped (the VIP is gone by then).
 #[test]
 fn startup_and_shutdown_scripts_run_around_the_daemon() {
+    if root::skip_without_root("network namespaces") {
+        return;
+    }
     let ns = Ns::new("ls");
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("life.log");

@@ -504,6 +504,9 @@ fn threads_named(pid: i32, comm: &str) -> Vec<i32> {
 /// `checker_priority` and `checker_cpu_affinity` go on lvsd's checker threads.
 #[test]
 fn vrrp_and_checker_scheduling_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let cases = [
         (
             "  vrrp_priority -7\n  vrrp_rt_priority 3\n  vrrp_cpu_affinity 0\n  \
@@ -628,6 +631,9 @@ fn dynamic_interfaces_run(subject: Kind) -> f64 {
 /// keepalived.
 #[test]
 fn dynamic_interfaces_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let k = dynamic_interfaces_run(Kind::Keepalived);
     let l = dynamic_interfaces_run(Kind::Lvsd);
     eprintln!("eth9 created to VI_2 master: keepalived {k:.2} s, lvsd {l:.2} s");
@@ -639,6 +645,9 @@ fn dynamic_interfaces_as_keepalived() {
 /// (once a minute per VRID); without the option it is not.
 #[test]
 fn log_unknown_vrids_names_the_stranger() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     for (on, want) in [(true, true), (false, false)] {
         let lab = Lab::new("uv", 2);
         let global = if on { "  log_unknown_vrids" } else { "" };
@@ -660,6 +669,9 @@ fn log_unknown_vrids_names_the_stranger() {
 /// runs, and back to its value after it stops, under lvsd as under keepalived.
 #[test]
 fn promote_secondaries_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
     let read = |ns: &str| {
         let out = std::process::Command::new("ip")
             .args(["netns", "exec", ns, "sysctl", "-n"])
