@@ -56,20 +56,7 @@ fn state_name(s: State) -> &'static str {
 }
 
 fn drops(c: &crate::vrrp::dump::Counters) -> BTreeMap<&'static str, u64> {
-    [
-        ("packet_len_err", c.packet_len_err),
-        ("advert_interval_err", c.advert_interval_err),
-        ("ip_ttl_err", c.ip_ttl_err),
-        ("invalid_type_rcvd", c.invalid_type_rcvd),
-        ("addr_list_err", c.addr_list_err),
-        ("invalid_authtype", c.invalid_authtype),
-        ("authtype_mismatch", c.authtype_mismatch),
-        ("auth_failure", c.auth_failure),
-        ("pri_zero_rcvd", c.pri_zero_rcvd),
-        ("pri_zero_sent", c.pri_zero_sent),
-    ]
-    .into_iter()
-    .collect()
+    c.drop_fields().into_iter().collect()
 }
 
 /// The instances as a JSON array.

@@ -38,6 +38,22 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// keepalived's per-instance drop and priority-0 counters, by its JSON names.
+    pub fn drop_fields(&self) -> [(&'static str, u64); 10] {
+        [
+            ("packet_len_err", self.packet_len_err),
+            ("advert_interval_err", self.advert_interval_err),
+            ("ip_ttl_err", self.ip_ttl_err),
+            ("invalid_type_rcvd", self.invalid_type_rcvd),
+            ("addr_list_err", self.addr_list_err),
+            ("invalid_authtype", self.invalid_authtype),
+            ("authtype_mismatch", self.authtype_mismatch),
+            ("auth_failure", self.auth_failure),
+            ("pri_zero_rcvd", self.pri_zero_rcvd),
+            ("pri_zero_sent", self.pri_zero_sent),
+        ]
+    }
+
     /// Counts a packet dropped for `reason` in keepalived's counter for it (drops keepalived
     /// does not count per instance are left out).
     pub fn count_drop(&mut self, reason: DropReason, n: u64) {
@@ -766,18 +782,9 @@ pub fn json(views: &[View]) -> Option<String> {
             ("advert_sent", c.advert_sent),
             ("become_master", c.become_master),
             ("release_master", c.release_master),
-            ("packet_len_err", c.packet_len_err),
-            ("advert_interval_err", c.advert_interval_err),
-            ("ip_ttl_err", c.ip_ttl_err),
-            ("invalid_type_rcvd", c.invalid_type_rcvd),
-            ("addr_list_err", c.addr_list_err),
-            ("invalid_authtype", c.invalid_authtype),
-            ("authtype_mismatch", c.authtype_mismatch),
-            ("auth_failure", c.auth_failure),
-            ("pri_zero_rcvd", c.pri_zero_rcvd),
-            ("pri_zero_sent", c.pri_zero_sent),
         ]
         .into_iter()
+        .chain(c.drop_fields())
         .map(|(k, n)| (k, n.to_string()))
         .collect();
         items.push(object(&[("data", object(&d)), ("stats", object(&st))]));
