@@ -7,88 +7,12 @@
 mod root;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `ip` (install iproute2): {e}"));
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct Ns(String);
-
-impl Ns {
-    fn new() -> Ns {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "metrics_daemon needs root (network namespaces)"
-        );
-        let name = format!("lvsdmet-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        ip(&["netns", "add", &name]);
-        ip(&["-n", &name, "link", "set", "lo", "up"]);
-        ip(&[
-            "-n", &name, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
-        ]);
-        ip(&["-n", &name, "addr", "add", "10.205.0.1/24", "dev", "veth0"]);
-        ip(&["-n", &name, "link", "set", "veth0", "up"]);
-        ip(&["-n", &name, "link", "set", "veth1", "up"]);
-        Ns(name)
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
-
-fn conf(priority: u8) -> String {
-    format!(
-        "global_defs {{ router_id CTL }}\n\
-         vrrp_instance VI_1 {{\n  state MASTER\n  interface veth0\n  virtual_router_id 62\n  \
-         priority {priority}\n  advert_int 1\n  virtual_ipaddress {{ 10.205.0.100/24 }}\n}}\n"
-    )
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[allow(dead_code)]
-fn ctl(pid_file: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .arg("-p")
-        .arg(pid_file)
-        .arg("ctl")
-        .args(args)
-        .output()
-        .expect("run lvsd ctl")
-}
-
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
+#[path = "support/vrrp_only_daemon.rs"]
+mod vrrp_only;
+use vrrp_only::{wait_until, Daemon, Ns};
 
 fn scrape(ns: &str) -> (bool, String) {
     let out = Command::new("ip")
@@ -107,11 +31,11 @@ fn metrics_of_a_running_daemon() {
     if root::skip_without_root("network namespaces") {
         return;
     }
-    let ns = Ns::new();
+    let ns = Ns::new("met", 205);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let pid_file = d.join("main.pid");
-    std::fs::write(d.join("lvsd.conf"), conf(200)).unwrap();
+    std::fs::write(d.join("lvsd.conf"), ns.conf(200)).unwrap();
     let log = std::fs::File::create(d.join("lvsd.log")).unwrap();
     let _daemon = Daemon(
         Command::new("ip")
