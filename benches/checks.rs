@@ -141,6 +141,7 @@ fn config(n: usize, port: u16, delay_loop: Duration, tls: bool) -> Config {
                     virtualhost: None,
                     http_protocol: None,
                     enable_sni: false,
+                    fast_recovery: false,
                 }),
             }],
             ..RealServer::new(

@@ -275,6 +275,7 @@ async fn http_get_checker_follows_the_digest() {
             virtualhost: None,
             http_protocol: None,
             enable_sni: false,
+            fast_recovery: false,
         }),
     };
     let cfg = config(vec![real_server(port, vec![http])], false);

@@ -7,8 +7,8 @@ use lvsd::checkers::manager::check_once;
 use lvsd::checkers::state::Timing;
 use lvsd::checkers::{CheckSettings, CheckerId, Verdict};
 use lvsd::config::{
-    CheckerKind, DnsCheck, FileCheck, HttpCheck, MiscCheck, SmtpCheck, StatusRange, UdpCheck,
-    UrlCheck, UrlRegex,
+    CheckerKind, DnsCheck, FileCheck, HttpCheck, MiscCheck, ReplyPattern, SmtpCheck, StatusRange,
+    UdpCheck, UrlCheck, UrlRegex,
 };
 use ports::{ClosedUdpPort, HeldTcpPort};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -79,6 +79,7 @@ fn http(urls: Vec<UrlCheck>) -> HttpCheck {
         virtualhost: None,
         http_protocol: None,
         enable_sni: false,
+        fast_recovery: false,
     }
 }
 
@@ -458,10 +459,13 @@ async fn udp_echo_server(reply: Option<&'static [u8]>) -> u16 {
 }
 
 fn udp(payload: &[u8], require: Option<&[u8]>) -> CheckerKind {
-    CheckerKind::Udp(UdpCheck {
-        payload: Some(payload.to_vec()),
-        require_reply: require.map(|r| r.to_vec()),
-    })
+    CheckerKind::Udp(UdpCheck::new(
+        Some(payload.to_vec()),
+        require.map(|r| ReplyPattern {
+            data: r.to_vec(),
+            mask: Vec::new(),
+        }),
+    ))
 }
 
 #[tokio::test]
@@ -477,9 +481,33 @@ async fn udp_check_with_and_without_require_reply() {
     };
     assert!(check(udp(b"PING", Some(b"PONG")), replying).await.is_up());
     let v = check(udp(b"PING", Some(b"NOPE")), replying).await;
-    assert!(reason(&v).contains("does not match"), "{v:?}");
+    assert!(reason(&v).contains("reply data mismatch"), "{v:?}");
     let v = check(udp(b"PING", Some(b"PONG")), silent).await;
     assert!(reason(&v).contains("no reply"), "{v:?}");
+    // keepalived compares as far as the shorter of reply and data goes.
+    assert!(check(udp(b"PING", Some(b"PONG ok, more")), replying)
+        .await
+        .is_up());
+    // Length bounds: the default maximum is 255 bytes.
+    let long = udp_echo_server(Some(&[b'P'; 256])).await;
+    let v = check(udp(b"PING", Some(b"PP")), long).await;
+    assert!(reason(&v).contains("reply data mismatch"), "{v:?}");
+    let mut wide = UdpCheck::new(
+        Some(b"PING".to_vec()),
+        ReplyPattern::parse("50 5x", true),
+    );
+    wide.max_reply_length = 256;
+    assert!(check(CheckerKind::Udp(wide.clone()), long).await.is_up());
+    wide.min_reply_length = 300;
+    wide.max_reply_length = 400;
+    assert!(!check(CheckerKind::Udp(wide), long).await.is_up());
+    // require_reply without data: any reply is up, silence down.
+    let any = CheckerKind::Udp(UdpCheck::new(
+        Some(b"PING".to_vec()),
+        Some(ReplyPattern::default()),
+    ));
+    assert!(check(any.clone(), long).await.is_up());
+    assert!(!check(any, silent).await.is_up());
     // Without require_reply: silence is up, a port unreachable is down.
     assert!(check(udp(b"PING", None), silent).await.is_up());
     let v = check(udp(b"PING", None), closed).await;

@@ -247,10 +247,13 @@ fn every_checker() {
     assert_eq!(rs.checkers[0].common.retry, Some(2));
     assert_eq!(
         rs.checkers[1].kind,
-        CheckerKind::Udp(UdpCheck {
-            payload: Some(b"hello".to_vec()),
-            require_reply: Some(b"ok".to_vec())
-        })
+        CheckerKind::Udp(UdpCheck::new(
+            Some(b"hello".to_vec()),
+            Some(ReplyPattern {
+                data: b"ok".to_vec(),
+                mask: Vec::new()
+            })
+        ))
     );
     assert_eq!(rs.checkers[2].kind, CheckerKind::Ping);
     let tcp = &rs.checkers[3].common;

@@ -688,6 +688,7 @@ fn gen_checker(r: &mut Rng) -> Checker {
             virtualhost: r.maybe(|r| r.word("vh")),
             http_protocol: r.maybe(|r| ["1.0", "1.1", "1.0C", "1.0K"][r.below(4) as usize].into()),
             enable_sni: r.chance(),
+            fast_recovery: r.chance(),
         }),
         2 => CheckerKind::Tcp,
         3 => CheckerKind::Misc(MiscCheck {
@@ -705,7 +706,24 @@ fn gen_checker(r: &mut Rng) -> Checker {
         }),
         6 => CheckerKind::Udp(UdpCheck {
             payload: r.maybe(|r| r.next().to_be_bytes().to_vec()),
-            require_reply: r.maybe(|r| vec![r.below(256) as u8]),
+            require_reply: r.maybe(|r| ReplyPattern {
+                data: if r.below(4) == 0 {
+                    Vec::new()
+                } else {
+                    vec![r.below(256) as u8, r.below(256) as u8]
+                },
+                mask: Vec::new(),
+            })
+            .map(|mut p| {
+                if p.data.len() == 2 && r.below(2) == 0 {
+                    // A wildcard nibble: its data bits are zero, as keepalived reads them.
+                    p.data[1] &= 0xf0;
+                    p.mask = vec![0, 0x0f];
+                }
+                p
+            }),
+            min_reply_length: r.below(3) as u16,
+            max_reply_length: if r.below(2) == 0 { 255 } else { 300 + r.below(100) as u16 },
         }),
         7 => CheckerKind::Ping,
         _ => CheckerKind::File(FileCheck {

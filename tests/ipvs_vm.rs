@@ -587,7 +587,7 @@ fn mask_check_data(text: &str) -> Vec<String> {
 }
 
 /// (e) keepalived_check.data (SIGUSR1, tests/vm/check-dump.sh): keepalived -C and lvsd -C
-/// on tests/vm/checkers.conf and on real files with PING, SMTP, UDP and DNS checkers, each
+/// on tests/vm/checkers.conf, tests/vm/checker-options.conf and on real files with PING, SMTP, UDP and DNS checkers, each
 /// in its own netns with every real server unreachable, write the same file (live state,
 /// counters and times masked: `mask_check_data`).
 #[test]
@@ -596,7 +596,10 @@ fn checker_dump_matches_keepalived() {
     if real.is_none() {
         eprintln!("(../shared/real-configs is not here: tests/vm/checkers.conf only)");
     }
-    let mut files = vec![root().join("tests/vm/checkers.conf")];
+    let mut files = vec![
+        root().join("tests/vm/checkers.conf"),
+        root().join("tests/vm/checker-options.conf"),
+    ];
     if let Some(d) = &real {
         files.extend(DUMP_REAL_FILES.iter().map(|f| d.join(f)));
     }

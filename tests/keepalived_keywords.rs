@@ -184,7 +184,6 @@ virtual_server 192.0.2.10 80 {
     snmp_name web
     real_server 192.0.2.20 80 {
         HTTP_GET {
-            fast_recovery
             url {
                 path /
             }
@@ -213,8 +212,7 @@ virtual_server 192.0.2.10 80 {
         (9, 1, "bfd_instance"),
         (16, 7, "mcast_dst_ip"),
         (24, 5, "snmp_name"),
-        (27, 13, "fast_recovery"),
-        (31, 13, "log_all_failures"),
+        (30, 13, "log_all_failures"),
     ];
     let p = path.display();
     for (line, col, kw) in want {

@@ -449,6 +449,7 @@ mod tests {
             virtualhost: None,
             http_protocol: None,
             enable_sni: false,
+            fast_recovery: false,
         };
         assert_eq!(protocol(&h), ("HTTP/1.0", None));
         h.http_protocol = Some("1.1".into());
@@ -465,6 +466,7 @@ mod tests {
             virtualhost: None,
             http_protocol: None,
             enable_sni: false,
+            fast_recovery: false,
         };
         assert_eq!(
             &*request(&h, "/health?x=1", "10.0.0.2:8080").unwrap(),

@@ -239,6 +239,17 @@ impl P<'_> {
             "connect_timeout" => vs.connect_timeout = p.dur(t),
             "warmup" => vs.warmup = p.dur(t),
             "ha_suspend" => vs.ha_suspend = p.flag(t),
+            // keepalived 2.2.7 reads it (1-65535) and applies it to no real server: its
+            // real servers start at weight 1 unless they set their own. Same here, said.
+            "weight" => {
+                if p.int(t, 1, 65535).is_some() {
+                    p.problem(
+                        t[0],
+                        "`weight` in a virtual_server has no effect (as in keepalived 2.2.7): \
+                         real servers without their own `weight` get weight 1",
+                    );
+                }
+            }
             "smtp_alert" => vs.smtp_alert = Some(p.flag(t)),
             "tun_type" => vs.tunnel = p.tunnel(t),
             "ip_family" => {
@@ -530,6 +541,7 @@ impl P<'_> {
                     virtualhost: None,
                     http_protocol: None,
                     enable_sni: false,
+                    fast_recovery: false,
                 };
                 self.block(open, |p, t, opens| {
                     if p.check_common(t, &mut common) {
@@ -562,6 +574,7 @@ impl P<'_> {
                             }
                         }
                         "enable_sni" => h.enable_sni = p.flag(t),
+                        "fast_recovery" => h.fast_recovery = p.flag(t),
                         _ => p.unknown(t, opens, table),
                     }
                 });
@@ -691,20 +704,48 @@ impl P<'_> {
                 CheckerKind::Dns(d)
             }
             "UDP_CHECK" => {
-                let mut u = UdpCheck {
-                    payload: None,
-                    require_reply: None,
-                };
+                let mut u = UdpCheck::new(None, None);
                 self.block(open, |p, t, opens| {
                     if p.check_common(t, &mut common) {
                         return;
                     }
                     match p.txt(t[0]) {
-                        "payload" => u.payload = p.hex(t),
-                        "require_reply" => u.require_reply = p.hex(t),
+                        "payload" => {
+                            if p.arg(t, 1).is_some() {
+                                u.payload = p.hex(t, false).map(|h| h.data);
+                            }
+                        }
+                        // keepalived: the keyword alone requires a reply; invalid data
+                        // leaves the reply required and unchecked.
+                        "require_reply" => {
+                            u.require_reply = Some(if t.len() > 1 {
+                                p.hex(t, true).unwrap_or_default()
+                            } else {
+                                ReplyPattern::default()
+                            })
+                        }
+                        "min_reply_length" => {
+                            if let Some(v) = p.int(t, 0, 65535) {
+                                u.min_reply_length = v as u16;
+                            }
+                        }
+                        "max_reply_length" => {
+                            if let Some(v) = p.int(t, 0, 65535) {
+                                u.max_reply_length = v as u16;
+                            }
+                        }
                         _ => p.unknown(t, opens, &keywords::UDP),
                     }
                 });
+                if u.min_reply_length > u.max_reply_length {
+                    self.problem(
+                        open,
+                        format!(
+                            "UDP_CHECK min_reply_length {} > max_reply_length {}: every check will fail",
+                            u.min_reply_length, u.max_reply_length
+                        ),
+                    );
+                }
                 CheckerKind::Udp(u)
             }
             _ => {
@@ -753,22 +794,17 @@ impl P<'_> {
         });
     }
 
-    fn hex(&mut self, t: &[Tok]) -> Option<Vec<u8>> {
-        let v = self.arg(t, 1)?;
-        self.no_more(t, 2);
-        let s = self.txt(v);
-        let s = s.strip_prefix("0x").unwrap_or(s);
-        match hex::decode(s) {
-            Ok(b) => Some(b),
-            Err(_) => {
-                let kw = self.txt(t[0]);
-                self.problem(
-                    v,
-                    format!("{kw}: `{s}` is not an even number of hex digits"),
-                );
-                None
-            }
+    /// keepalived's hex string: every word after the keyword (spaces between bytes),
+    /// `x` nibbles as wildcards where `wildcards`.
+    fn hex(&mut self, t: &[Tok], wildcards: bool) -> Option<ReplyPattern> {
+        let words: Vec<&str> = t[1..].iter().map(|w| self.txt(*w)).collect();
+        let s = words.join(" ");
+        let parsed = ReplyPattern::parse(&s, wildcards);
+        if parsed.is_none() {
+            let kw = self.txt(t[0]);
+            self.problem(t[1], format!("{kw}: `{s}` is not a hex string (ignored)"));
         }
+        parsed
     }
 
     fn url(&mut self, open: Tok) -> Option<UrlCheck> {

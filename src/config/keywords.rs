@@ -411,10 +411,10 @@ pub const VS: Table = Table {
         "mh-fallback",
         "mh-port",
         "real_server",
+        // Read and, as in keepalived 2.2.7, without effect.
+        "weight",
     ],
     unsupported: &[
-        // The real servers' default weight.
-        "weight",
         "snmp_name",
         // Accepted by keepalived 2.2.7 with a complaint and no effect.
         "hashed",
@@ -494,9 +494,10 @@ checker_table!(
         "virtualhost",
         "http_protocol",
         "enable_sni",
-        "nb_get_retry"
+        "nb_get_retry",
+        "fast_recovery"
     ],
-    ["fast_recovery", "log_all_failures"]
+    ["log_all_failures"]
 );
 checker_table!(
     SSL,
@@ -506,9 +507,10 @@ checker_table!(
         "virtualhost",
         "http_protocol",
         "enable_sni",
-        "nb_get_retry"
+        "nb_get_retry",
+        "fast_recovery"
     ],
-    ["fast_recovery", "log_all_failures"]
+    ["log_all_failures"]
 );
 checker_table!(TCP, "TCP_CHECK", [], ["log_all_failures"]);
 checker_table!(
@@ -529,8 +531,8 @@ checker_table!(DNS, "DNS_CHECK", ["type", "name"], ["log_all_failures"]);
 checker_table!(
     UDP,
     "UDP_CHECK",
-    ["payload", "require_reply"],
-    ["log_all_failures", "min_reply_length", "max_reply_length"]
+    ["payload", "require_reply", "min_reply_length", "max_reply_length"],
+    ["log_all_failures"]
 );
 checker_table!(PING, "PING_CHECK", [], ["log_all_failures"]);
 checker_table!(FILE, "FILE_CHECK", ["track_file", "weight"], []);

@@ -1183,6 +1183,9 @@ pub struct HttpCheck {
     /// `http_protocol 1.0|1.1|1.0C|1.0K`; None: 1.0.
     pub http_protocol: Option<String>,
     pub enable_sni: bool,
+    /// `fast_recovery`: every URL checked without `delay_loop` between them. lvsd
+    /// always checks every URL in one attempt; the flag is kept for the dump.
+    pub fast_recovery: bool,
 }
 
 /// Inclusive ranges of accepted status codes.
@@ -1303,7 +1306,126 @@ pub struct DnsCheck {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct UdpCheck {
     pub payload: Option<Vec<u8>>,
-    pub require_reply: Option<Vec<u8>>,
+    /// `require_reply [HEX]`: a reply must come within connect_timeout; with HEX, its
+    /// first bytes must match and its length lie within the bounds below.
+    pub require_reply: Option<ReplyPattern>,
+    /// `min_reply_length` (keepalived's default 0).
+    pub min_reply_length: u16,
+    /// `max_reply_length` (keepalived's default 255: a longer reply fails a check with
+    /// reply data).
+    pub max_reply_length: u16,
+}
+
+impl UdpCheck {
+    /// keepalived's defaults for a UDP_CHECK block.
+    pub const DEFAULT_MIN_REPLY: u16 = 0;
+    pub const DEFAULT_MAX_REPLY: u16 = 255;
+
+    pub fn new(payload: Option<Vec<u8>>, require_reply: Option<ReplyPattern>) -> UdpCheck {
+        UdpCheck {
+            payload,
+            require_reply,
+            min_reply_length: Self::DEFAULT_MIN_REPLY,
+            max_reply_length: Self::DEFAULT_MAX_REPLY,
+        }
+    }
+
+    /// Whether `reply` (as received, at most `max_reply_length + 1` bytes) passes, as
+    /// keepalived 2.2.7 judges it: without reply data any reply passes; with it, the
+    /// length must lie within the bounds and the bytes both have (the shorter of the
+    /// reply and the data) must match outside the wildcards.
+    pub fn reply_passes(&self, reply: &[u8]) -> bool {
+        let Some(want) = &self.require_reply else {
+            return true;
+        };
+        if want.data.is_empty() {
+            return true;
+        }
+        let len = reply.len();
+        if len < usize::from(self.min_reply_length) || len > usize::from(self.max_reply_length)
+        {
+            return false;
+        }
+        reply
+            .iter()
+            .zip(&want.data)
+            .enumerate()
+            .all(|(i, (got, exp))| (got ^ exp) & !want.mask.get(i).copied().unwrap_or(0) == 0)
+    }
+}
+
+/// The reply data of `require_reply`: bytes, and a wildcard mask (a set bit is not
+/// compared; empty when the data has no `x` nibbles).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Default)]
+pub struct ReplyPattern {
+    pub data: Vec<u8>,
+    pub mask: Vec<u8>,
+}
+
+impl ReplyPattern {
+    /// Reads keepalived's hex string: hex digits in pairs, spaces between bytes allowed
+    /// (a lone digit before a space or the end is a byte of its own), and, where
+    /// `wildcards`, `x`/`X` for a nibble not compared. `None` for an empty or invalid
+    /// string.
+    pub fn parse(s: &str, wildcards: bool) -> Option<ReplyPattern> {
+        fn nibble(c: u8, wildcards: bool) -> Option<(u8, u8)> {
+            match c {
+                b'0'..=b'9' => Some((c - b'0', 0)),
+                b'a'..=b'f' => Some((c - b'a' + 10, 0)),
+                b'A'..=b'F' => Some((c - b'A' + 10, 0)),
+                b'x' | b'X' if wildcards => Some((0, 0x0f)),
+                _ => None,
+            }
+        }
+        let b = s.as_bytes();
+        let mut i = 0;
+        let mut out = ReplyPattern::default();
+        let mut masked = false;
+        loop {
+            while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+                i += 1;
+            }
+            if i == b.len() {
+                break;
+            }
+            let (mut val, mut mask) = nibble(b[i], wildcards)?;
+            i += 1;
+            if i < b.len() && b[i] != b' ' && b[i] != b'\t' {
+                let (lo, lo_mask) = nibble(b[i], wildcards)?;
+                i += 1;
+                val = val << 4 | lo;
+                mask = mask << 4 | lo_mask;
+            }
+            masked |= mask != 0;
+            out.data.push(val);
+            out.mask.push(mask);
+        }
+        if out.data.is_empty() {
+            return None;
+        }
+        if !masked {
+            out.mask.clear();
+        }
+        Some(out)
+    }
+
+    /// The data as keepalived's hex string reads it back (`x` for a wildcard nibble).
+    pub fn to_hex(&self) -> String {
+        let digit = |v: u8, m: u8| {
+            if m != 0 {
+                'x'
+            } else {
+                char::from_digit(u32::from(v), 16).unwrap_or('0')
+            }
+        };
+        let mut s = String::with_capacity(self.data.len() * 2);
+        for (i, v) in self.data.iter().enumerate() {
+            let m = self.mask.get(i).copied().unwrap_or(0);
+            s.push(digit(v >> 4, m >> 4));
+            s.push(digit(v & 0x0f, m & 0x0f));
+        }
+        s
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -1670,6 +1792,65 @@ mod tests {
 
     fn rs() -> RealServer {
         RealServer::new(IpAddr::from([10, 0, 0, 1]), Some(80))
+    }
+
+    #[test]
+    fn hex_strings_read_as_keepalived_reads_them() {
+        let p = |s, w| ReplyPattern::parse(s, w);
+        let data = |s, w| p(s, w).map(|r: ReplyPattern| r.data);
+        assert_eq!(data("0a0B", false), Some(vec![0x0a, 0x0b]));
+        // Spaces between bytes; a lone digit before a space or the end is a byte.
+        assert_eq!(data("41 42  43", false), Some(vec![0x41, 0x42, 0x43]));
+        assert_eq!(data("1 23 4", false), Some(vec![0x01, 0x23, 0x04]));
+        assert_eq!(data("abc", false), Some(vec![0xab, 0x0c]));
+        // Not hex, or nothing: invalid.
+        assert_eq!(p("zz", false), None);
+        assert_eq!(p("0x41", false), None);
+        assert_eq!(p("", false), None);
+        assert_eq!(p("   ", false), None);
+        // Wildcards only where allowed, per nibble.
+        assert_eq!(p("4x", false), None);
+        let w = p("4x X1 22", true).unwrap();
+        assert_eq!(w.data, vec![0x40, 0x01, 0x22]);
+        assert_eq!(w.mask, vec![0x0f, 0xf0, 0x00]);
+        assert_eq!(w.to_hex(), "4xx122");
+        let back = w.to_hex();
+        assert_eq!(p(&back, true), Some(w));
+        // No wildcard: no mask.
+        assert!(p("4142", true).unwrap().mask.is_empty());
+    }
+
+    #[test]
+    fn udp_replies_judged_as_keepalived_judges_them() {
+        let with = |s: &str| UdpCheck::new(None, ReplyPattern::parse(s, true));
+        let u = with("4142");
+        assert!(u.reply_passes(b"AB"));
+        assert!(u.reply_passes(b"ABCD"), "only the data's length is compared");
+        assert!(u.reply_passes(b"A"), "a shorter reply is compared as far as it goes");
+        assert!(!u.reply_passes(b"AC"));
+        assert!(u.reply_passes(b""), "min_reply_length 0 lets an empty reply pass");
+        // Length bounds: the default maximum is 255.
+        let mut long = vec![b'A', b'B'];
+        long.resize(255, 0);
+        assert!(u.reply_passes(&long));
+        long.push(0);
+        assert!(!u.reply_passes(&long), "256 bytes: over the default maximum");
+        let mut bounded = with("41");
+        bounded.min_reply_length = 3;
+        bounded.max_reply_length = 4;
+        assert!(!bounded.reply_passes(b"AB"));
+        assert!(bounded.reply_passes(b"ABC"));
+        assert!(bounded.reply_passes(b"ABCD"));
+        assert!(!bounded.reply_passes(b"ABCDE"));
+        // Wildcards: the masked nibble is not compared.
+        let w = with("4x42");
+        assert!(w.reply_passes(b"AB"));
+        assert!(w.reply_passes(b"OB"));
+        assert!(!w.reply_passes(b"aB"), "0x61: the high nibble differs");
+        // require_reply without data, and no require_reply: any reply passes.
+        let any = UdpCheck::new(None, Some(ReplyPattern::default()));
+        assert!(any.reply_passes(&[0u8; 1000]));
+        assert!(UdpCheck::new(None, None).reply_passes(b"x"));
     }
 
     #[test]

@@ -821,6 +821,7 @@ fn checker(w: &mut W, c: &Checker) {
             w.opt("virtualhost", &h.virtualhost, |s| q(s));
             w.opt("http_protocol", &h.http_protocol, |s| s.clone());
             w.flag("enable_sni", h.enable_sni);
+            w.flag("fast_recovery", h.fast_recovery);
         }
         CheckerKind::Misc(m) => {
             w.line(format!("misc_path {}", q(&m.misc_path)));
@@ -835,7 +836,19 @@ fn checker(w: &mut W, c: &Checker) {
         }
         CheckerKind::Udp(u) => {
             w.opt("payload", &u.payload, |b| hex::encode(b));
-            w.opt("require_reply", &u.require_reply, |b| hex::encode(b));
+            if let Some(r) = &u.require_reply {
+                if r.data.is_empty() {
+                    w.line("require_reply".to_string());
+                } else {
+                    w.line(format!("require_reply {}", r.to_hex()));
+                }
+            }
+            if u.min_reply_length != UdpCheck::DEFAULT_MIN_REPLY {
+                w.line(format!("min_reply_length {}", u.min_reply_length));
+            }
+            if u.max_reply_length != UdpCheck::DEFAULT_MAX_REPLY {
+                w.line(format!("max_reply_length {}", u.max_reply_length));
+            }
         }
         CheckerKind::File(f) => {
             w.line(format!("track_file {}", q(&f.track_file)));

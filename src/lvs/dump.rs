@@ -379,7 +379,10 @@ fn checker_details(s: &mut String, set: &crate::checkers::CheckSettings, kind: &
                 "   Enable SNI {}set",
                 if h.enable_sni { "" } else { "un" }
             ));
-            l("   Fast recovery unset".into());
+            l(format!(
+                "   Fast recovery {}set",
+                if h.fast_recovery { "" } else { "un" }
+            ));
             for u in &h.urls {
                 l(format!("   Checked url = {}", u.path));
                 if let Some(d) = &u.digest {
@@ -421,14 +424,21 @@ fn checker_details(s: &mut String, set: &crate::checkers::CheckSettings, kind: &
                 Some(p) => l(format!("   Payload len = {}", p.len())),
                 None => l("   Payload specified = no".into()),
             }
-            l(format!(
-                "   Require reply = {}",
-                if u.require_reply.is_some() {
-                    "yes"
-                } else {
-                    "no"
+            match &u.require_reply {
+                None => l("   Require reply = no".into()),
+                Some(r) => {
+                    l("   Require reply = yes".into());
+                    l(format!("     Min reply length = {}", u.min_reply_length));
+                    l(format!("     Max reply length = {}", u.max_reply_length));
+                    l(format!("     Reply data len = {}", r.data.len()));
+                    if !r.data.is_empty() {
+                        l(format!(
+                            "     Reply data mask = {}",
+                            if r.mask.is_empty() { "no" } else { "yes" }
+                        ));
+                    }
                 }
-            ));
+            }
         }
         CheckerKind::Misc(m) => {
             l("   Keepalive method = MISC_CHECK".into());
