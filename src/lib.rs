@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod ipvs;
 pub mod lvs;
 pub mod metrics;
+pub mod notify_fifo;
 pub mod script;
 pub mod sockbuf;
 pub mod vrrp;

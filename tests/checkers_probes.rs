@@ -492,10 +492,7 @@ async fn udp_check_with_and_without_require_reply() {
     let long = udp_echo_server(Some(&[b'P'; 256])).await;
     let v = check(udp(b"PING", Some(b"PP")), long).await;
     assert!(reason(&v).contains("reply data mismatch"), "{v:?}");
-    let mut wide = UdpCheck::new(
-        Some(b"PING".to_vec()),
-        ReplyPattern::parse("50 5x", true),
-    );
+    let mut wide = UdpCheck::new(Some(b"PING".to_vec()), ReplyPattern::parse("50 5x", true));
     wide.max_reply_length = 256;
     assert!(check(CheckerKind::Udp(wide.clone()), long).await.is_up());
     wide.min_reply_length = 300;

@@ -706,24 +706,29 @@ fn gen_checker(r: &mut Rng) -> Checker {
         }),
         6 => CheckerKind::Udp(UdpCheck {
             payload: r.maybe(|r| r.next().to_be_bytes().to_vec()),
-            require_reply: r.maybe(|r| ReplyPattern {
-                data: if r.below(4) == 0 {
-                    Vec::new()
-                } else {
-                    vec![r.below(256) as u8, r.below(256) as u8]
-                },
-                mask: Vec::new(),
-            })
-            .map(|mut p| {
-                if p.data.len() == 2 && r.below(2) == 0 {
-                    // A wildcard nibble: its data bits are zero, as keepalived reads them.
-                    p.data[1] &= 0xf0;
-                    p.mask = vec![0, 0x0f];
-                }
-                p
-            }),
+            require_reply: r
+                .maybe(|r| ReplyPattern {
+                    data: if r.below(4) == 0 {
+                        Vec::new()
+                    } else {
+                        vec![r.below(256) as u8, r.below(256) as u8]
+                    },
+                    mask: Vec::new(),
+                })
+                .map(|mut p| {
+                    if p.data.len() == 2 && r.below(2) == 0 {
+                        // A wildcard nibble: its data bits are zero, as keepalived reads them.
+                        p.data[1] &= 0xf0;
+                        p.mask = vec![0, 0x0f];
+                    }
+                    p
+                }),
             min_reply_length: r.below(3) as u16,
-            max_reply_length: if r.below(2) == 0 { 255 } else { 300 + r.below(100) as u16 },
+            max_reply_length: if r.below(2) == 0 {
+                255
+            } else {
+                300 + r.below(100) as u16
+            },
         }),
         7 => CheckerKind::Ping,
         _ => CheckerKind::File(FileCheck {

@@ -443,17 +443,20 @@ fn notify_scripts_and_mail_on_up_and_down() {
                 command: "/bin/down arg".into(),
                 what: "notify_down for [10.0.1.2]:tcp:80".into()
             },
+            Effect::Fifo("RS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n".into()),
             Effect::Mail {
                 subject: "[lvs1] Realserver [10.0.1.2]:tcp:80 - DOWN".into(),
                 body: "=> CHECK failed on service : connection refused <=".into()
             },
+            // Its only real server gone, the virtual server loses quorum.
+            Effect::Fifo("VS [10.0.0.1]:tcp:80 DOWN\n".into()),
         ]
     );
     h.effects.clear();
     h.step(ev(0, 0, 0, true));
-    assert_eq!(h.effects.len(), 2);
+    assert_eq!(h.effects.len(), 4);
     assert_eq!(
-        h.effects[1],
+        h.effects[2],
         Effect::Mail {
             subject: "[lvs1] Realserver [10.0.1.2]:tcp:80 - UP".into(),
             body: "=> CHECK succeed on service <=".into()
@@ -487,8 +490,9 @@ fn omega_runs_down_scripts_at_exit() {
         .state
         .shutdown_effects()
         .into_iter()
-        .map(|e| match e {
-            Effect::Script { command, .. } => command,
+        .filter_map(|e| match e {
+            Effect::Script { command, .. } => Some(command),
+            Effect::Fifo(_) => None,
             other => panic!("unexpected {other:?}"),
         })
         .collect();
@@ -942,4 +946,225 @@ fn real_server_named_twice_is_its_first_definition() {
         ]
     );
     assert_eq!(h.fake.table(), h.state.desired());
+}
+
+fn fifo_lines(effects: &[Effect]) -> Vec<&str> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Fifo(l) => Some(l.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn mails(effects: &[Effect]) -> Vec<(&str, &str)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Mail { subject, body } => Some((subject.as_str(), body.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// keepalived's checker process writes `VS` and `RS` lines to notify_fifo and
+/// lvs_notify_fifo: a start with quorum, each real server's change, each quorum change,
+/// and under omega the exit.
+#[test]
+fn fifo_lines_as_keepalived_writes_them() {
+    let mut vs = web_vs(&[1, 1]);
+    vs.omega = true;
+    let mut h = H::start(config(vec![vs]));
+    assert_eq!(fifo_lines(&h.effects), ["VS [10.0.0.1]:tcp:80 UP\n"]);
+    h.effects.clear();
+    h.step(ev(0, 0, 0, false));
+    assert_eq!(
+        fifo_lines(&h.effects),
+        ["RS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n"]
+    );
+    h.effects.clear();
+    h.step(ev(0, 1, 0, false));
+    assert_eq!(
+        fifo_lines(&h.effects),
+        [
+            "RS [10.0.1.3]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n",
+            "VS [10.0.0.1]:tcp:80 DOWN\n"
+        ]
+    );
+    h.effects.clear();
+    h.step(ev(0, 1, 0, true));
+    assert_eq!(
+        fifo_lines(&h.effects),
+        [
+            "RS [10.0.1.3]:tcp:80 [10.0.0.1]:tcp:80 UP\n",
+            "VS [10.0.0.1]:tcp:80 UP\n"
+        ]
+    );
+    // omega: the exit takes the alive real server and the quorum down.
+    assert_eq!(
+        fifo_lines(&h.state.shutdown_effects()),
+        [
+            "RS [10.0.1.3]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n",
+            "VS [10.0.0.1]:tcp:80 DOWN\n"
+        ]
+    );
+    // A start without quorum is told only where a sorry server comes in.
+    let mut down = web_vs(&[1]);
+    down.quorum = 5;
+    assert!(fifo_lines(&H::start(config(vec![down.clone()])).effects).is_empty());
+    down.sorry_server = Some(SorryServer {
+        addr: ip("10.0.9.9"),
+        port: 80,
+        lvs_method: None,
+    });
+    assert_eq!(
+        fifo_lines(&H::start(config(vec![down])).effects),
+        ["VS [10.0.0.1]:tcp:80 DOWN\n"]
+    );
+}
+
+/// `rs_init_notifies`: notify_up and an `RS … UP` line for each real server that starts
+/// alive, at start and for real servers a reload adds; none without it.
+#[test]
+fn rs_init_notifies_tells_of_real_servers_starting_alive() {
+    let mut vs = web_vs(&[1, 1]);
+    for rs in &mut vs.real_servers {
+        rs.more_mut().notify_up = Some(format!("/bin/up {}", rs.addr));
+    }
+    // The second real server starts down (alpha).
+    vs.real_servers[1].alpha = Some(true);
+    let plain = H::start(config(vec![vs.clone()]));
+    assert!(plain
+        .effects
+        .iter()
+        .all(|e| !matches!(e, Effect::Script { .. })));
+    let with = |vss: Vec<VirtualServer>| {
+        Arc::new(Config {
+            global: GlobalDefs {
+                rs_init_notifies: true,
+                ..Default::default()
+            },
+            virtual_servers: vss,
+            ..Default::default()
+        })
+    };
+    let mut h = H::start(with(vec![vs.clone()]));
+    assert_eq!(h.scripts(), ["/bin/up 10.0.1.2"]);
+    // A reload adding a real server tells of it alone.
+    let mut more = vs.clone();
+    let mut rs = real_server(ip("10.0.1.9"), Some(80));
+    rs.checkers.push(tcp_check());
+    rs.more_mut().notify_up = Some("/bin/up 10.0.1.9".into());
+    more.real_servers.push(rs);
+    h.reload(with(vec![more]));
+    assert_eq!(h.scripts(), ["/bin/up 10.0.1.9"]);
+}
+
+/// keepalived mails each checker's change (a real server with two checkers: one going
+/// down takes the server down; the second going down mails again), unless
+/// `no_checker_emails`.
+#[test]
+fn checker_mails_unless_no_checker_emails() {
+    let mut vs = web_vs(&[1]);
+    vs.real_servers[0].checkers.push(tcp_check());
+    let cfg = |no_checker_emails| {
+        Arc::new(Config {
+            global: GlobalDefs {
+                router_id: Some("lvs1".into()),
+                smtp_alert: true,
+                no_checker_emails,
+                ..Default::default()
+            },
+            virtual_servers: vec![vs.clone()],
+            ..Default::default()
+        })
+    };
+    for quiet in [false, true] {
+        let mut h = H::start(cfg(quiet));
+        h.effects.clear();
+        h.step(ev(0, 0, 0, false));
+        h.step(ev(0, 0, 1, false));
+        // A repeated verdict is no change: no mail.
+        h.step(ev(0, 0, 1, false));
+        let got = mails(&h.effects);
+        let down = (
+            "[lvs1] Realserver [10.0.1.2]:tcp:80 - DOWN",
+            "=> CHECK failed on service : connection refused <=",
+        );
+        if quiet {
+            assert_eq!(got, [down], "no_checker_emails");
+        } else {
+            assert_eq!(got, [down, down]);
+        }
+    }
+}
+
+/// keepalived: a reload that removes an alive real server runs its notify_down, writes
+/// its `RS … DOWN` line and mails "=> Removing <="; removing a whole virtual server does
+/// so for each of its alive real servers and takes its quorum down.
+#[test]
+fn a_reload_removing_real_servers_tells_of_them() {
+    let mut vs = web_vs(&[1, 1]);
+    vs.quorum_down = Some("/bin/qdown".into());
+    for rs in &mut vs.real_servers {
+        rs.more_mut().notify_down = Some(format!("/bin/down {}", rs.addr));
+    }
+    let mut other = addr_vs(ip("10.0.0.5"), 80);
+    let mut rs = real_server(ip("10.0.5.2"), Some(80));
+    rs.checkers.push(tcp_check());
+    rs.more_mut().notify_down = Some("/bin/down 10.0.5.2".into());
+    other.real_servers.push(rs);
+    let cfg = |vss: Vec<VirtualServer>| {
+        Arc::new(Config {
+            global: GlobalDefs {
+                router_id: Some("lvs1".into()),
+                smtp_alert: true,
+                ..Default::default()
+            },
+            virtual_servers: vss,
+            ..Default::default()
+        })
+    };
+    let mut h = H::start(cfg(vec![vs.clone(), other]));
+    // The second real server is down before the reload: nothing to tell of it.
+    h.step(ev(0, 1, 0, false));
+    h.effects.clear();
+    let mut kept = vs.clone();
+    kept.real_servers.truncate(1);
+    kept.real_servers.push({
+        let mut rs = real_server(ip("10.0.1.7"), Some(80));
+        rs.checkers.push(tcp_check());
+        rs
+    });
+    h.reload(cfg(vec![kept]));
+    let effects = std::mem::take(&mut h.effects);
+    assert_eq!(
+        fifo_lines(&effects),
+        [
+            "RS [10.0.5.2]:tcp:80 [10.0.0.5]:tcp:80 DOWN\n",
+            "VS [10.0.0.5]:tcp:80 DOWN\n"
+        ],
+        "{effects:?}"
+    );
+    h.effects = effects;
+    assert_eq!(h.scripts(), ["/bin/down 10.0.5.2"]);
+    // The alive one removed from a kept virtual server.
+    let mut last = vs.clone();
+    last.real_servers.remove(0);
+    let mut h = H::start(cfg(vec![vs]));
+    h.effects.clear();
+    h.reload(cfg(vec![last]));
+    assert_eq!(
+        mails(&h.effects),
+        [(
+            "[lvs1] Realserver [10.0.1.2]:tcp:80 - DOWN",
+            "=> Removing <="
+        )]
+    );
+    assert_eq!(
+        fifo_lines(&h.effects),
+        ["RS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n"]
+    );
+    assert_eq!(h.scripts(), ["/bin/down 10.0.1.2"]);
 }

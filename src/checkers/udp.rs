@@ -21,7 +21,14 @@ pub async fn check(s: &CheckSettings, u: &UdpCheck) -> Verdict {
     // keepalived reads at most one byte more than the longest reply it accepts: a
     // longer datagram is cut there and fails the length bound.
     let wants_data = u.require_reply.as_ref().is_some_and(|r| !r.data.is_empty());
-    let mut buf = vec![0u8; if wants_data { usize::from(u.max_reply_length) + 1 } else { 1 }];
+    let mut buf = vec![
+        0u8;
+        if wants_data {
+            usize::from(u.max_reply_length) + 1
+        } else {
+            1
+        }
+    ];
     match tokio::time::timeout(s.connect_timeout, sock.recv(&mut buf)).await {
         Err(_) => match &u.require_reply {
             Some(_) => Verdict::down(format!("UDP check to {target}: no reply.")),

@@ -171,6 +171,8 @@ impl P<'_> {
                 ),
                 "vmac_prefix" => g.vmac_prefix = p.string(t),
                 "no_email_faults" => g.no_email_faults = p.flag(t),
+                "rs_init_notifies" => g.rs_init_notifies = p.flag(t),
+                "no_checker_emails" => g.no_checker_emails = p.flag(t),
                 "vrrp_notify_priority_changes" => {
                     set(&mut g.vrrp_notify_priority_changes, p.opt_bool(t))
                 }

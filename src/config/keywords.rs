@@ -146,6 +146,8 @@ pub const GLOBAL: Table = Table {
         "vrrp_down_timer_adverts",
         "vmac_prefix",
         "no_email_faults",
+        "rs_init_notifies",
+        "no_checker_emails",
         "vrrp_notify_priority_changes",
         "startup_script",
         "startup_script_timeout",
@@ -177,8 +179,6 @@ pub const GLOBAL: Table = Table {
         "vmac_addr_prefix",
         // Notifications and email.
         "fifo_write_vrrp_states_on_reload",
-        "rs_init_notifies",
-        "no_checker_emails",
         "checker_log_all_failures",
         // Programs run once at start and at stop.
         // Scheduling of keepalived's vrrp, checker and bfd processes.
@@ -531,7 +531,12 @@ checker_table!(DNS, "DNS_CHECK", ["type", "name"], ["log_all_failures"]);
 checker_table!(
     UDP,
     "UDP_CHECK",
-    ["payload", "require_reply", "min_reply_length", "max_reply_length"],
+    [
+        "payload",
+        "require_reply",
+        "min_reply_length",
+        "max_reply_length"
+    ],
     ["log_all_failures"]
 );
 checker_table!(PING, "PING_CHECK", [], ["log_all_failures"]);

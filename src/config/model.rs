@@ -195,6 +195,12 @@ pub struct GlobalDefs {
     pub vmac_prefix: Option<String>,
     /// `no_email_faults`: no mail for FAULT states.
     pub no_email_faults: bool,
+    /// `rs_init_notifies`: notify_up (and the fifo line) for each real server that
+    /// starts alive.
+    pub rs_init_notifies: bool,
+    /// `no_checker_emails`: mail only when a real server is added or removed, not when
+    /// one of its checkers changes state.
+    pub no_checker_emails: bool,
     /// `vrrp_notify_priority_changes [BOOL]`: every instance's default.
     pub vrrp_notify_priority_changes: bool,
     /// `log_unknown_vrids`: log adverts for VRIDs no instance has on the interface.
@@ -379,6 +385,8 @@ impl Default for GlobalDefs {
             vrrp_down_timer_adverts: None,
             vmac_prefix: None,
             no_email_faults: false,
+            rs_init_notifies: false,
+            no_checker_emails: false,
             startup_script: None,
             shutdown_script: None,
             vrrp_tuning: ThreadTuning::default(),
@@ -1342,8 +1350,7 @@ impl UdpCheck {
             return true;
         }
         let len = reply.len();
-        if len < usize::from(self.min_reply_length) || len > usize::from(self.max_reply_length)
-        {
+        if len < usize::from(self.min_reply_length) || len > usize::from(self.max_reply_length) {
             return false;
         }
         reply
@@ -1825,16 +1832,28 @@ mod tests {
         let with = |s: &str| UdpCheck::new(None, ReplyPattern::parse(s, true));
         let u = with("4142");
         assert!(u.reply_passes(b"AB"));
-        assert!(u.reply_passes(b"ABCD"), "only the data's length is compared");
-        assert!(u.reply_passes(b"A"), "a shorter reply is compared as far as it goes");
+        assert!(
+            u.reply_passes(b"ABCD"),
+            "only the data's length is compared"
+        );
+        assert!(
+            u.reply_passes(b"A"),
+            "a shorter reply is compared as far as it goes"
+        );
         assert!(!u.reply_passes(b"AC"));
-        assert!(u.reply_passes(b""), "min_reply_length 0 lets an empty reply pass");
+        assert!(
+            u.reply_passes(b""),
+            "min_reply_length 0 lets an empty reply pass"
+        );
         // Length bounds: the default maximum is 255.
         let mut long = vec![b'A', b'B'];
         long.resize(255, 0);
         assert!(u.reply_passes(&long));
         long.push(0);
-        assert!(!u.reply_passes(&long), "256 bytes: over the default maximum");
+        assert!(
+            !u.reply_passes(&long),
+            "256 bytes: over the default maximum"
+        );
         let mut bounded = with("41");
         bounded.min_reply_length = 3;
         bounded.max_reply_length = 4;

@@ -280,6 +280,8 @@ fn global(w: &mut W, g: &GlobalDefs) {
     });
     w.opt("vmac_prefix", &g.vmac_prefix, |s| q(s));
     w.flag("no_email_faults", g.no_email_faults);
+    w.flag("rs_init_notifies", g.rs_init_notifies);
+    w.flag("no_checker_emails", g.no_checker_emails);
     w.flag(
         "vrrp_notify_priority_changes",
         g.vrrp_notify_priority_changes,
@@ -838,7 +840,7 @@ fn checker(w: &mut W, c: &Checker) {
             w.opt("payload", &u.payload, |b| hex::encode(b));
             if let Some(r) = &u.require_reply {
                 if r.data.is_empty() {
-                    w.line("require_reply".to_string());
+                    w.line("require_reply");
                 } else {
                     w.line(format!("require_reply {}", r.to_hex()));
                 }

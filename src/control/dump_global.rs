@@ -294,8 +294,14 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         l(format!(" {name}_rcv_bufs = {}", buf.bytes));
         l(format!(" {name}_rcv_bufs_force = {}", u8::from(buf.force)));
     }
-    l(" rs_init_notifies = 0".into());
-    l(" no_checker_emails = 0".into());
+    l(format!(
+        " rs_init_notifies = {}",
+        u8::from(g.rs_init_notifies)
+    ));
+    l(format!(
+        " no_checker_emails = {}",
+        u8::from(g.no_checker_emails)
+    ));
     let p = &g.vrrp_rx_bufs;
     if p.mtu {
         l(" rx_bufs_policy = MTU".into());

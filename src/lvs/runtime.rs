@@ -133,7 +133,8 @@ pub trait EffectSink: Send {
     fn effect(&mut self, config: &Config, effect: Effect);
 }
 
-/// Scripts through `script::spawn_detached`, mail through the `Mailer`.
+/// Scripts through `script::spawn_detached`, mail through the `Mailer`, fifo lines
+/// through the shared [`crate::notify_fifo`] writers.
 #[derive(Default)]
 pub struct RealEffects {
     mailer: Option<Mailer>,
@@ -150,6 +151,12 @@ impl EffectSink for RealEffects {
                     secure: config.global.enable_script_security,
                 };
                 crate::script::spawn_detached(script, Vec::new(), what);
+            }
+            Effect::Fifo(line) => {
+                let g = &config.global;
+                for w in crate::notify_fifo::writers([&g.notify_fifo, &g.lvs_notify_fifo], g) {
+                    w.send(line.clone());
+                }
             }
             Effect::Mail { subject, body } => {
                 if self.mailer.is_none() {

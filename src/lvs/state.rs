@@ -49,6 +49,28 @@ pub enum Effect {
     Script { command: String, what: String },
     /// Send an alert mail (only produced when smtp_alert applies).
     Mail { subject: String, body: String },
+    /// A line for `notify_fifo` and `lvs_notify_fifo` (with its newline), keepalived's
+    /// `VS [10.0.0.1]:tcp:80 UP` and `RS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN`.
+    Fifo(String),
+}
+
+fn vs_fifo_line(vs: &VirtualServer, up: bool) -> String {
+    format!(
+        "VS {} {}\n",
+        build::VsLabel(vs),
+        if up { "UP" } else { "DOWN" }
+    )
+}
+
+/// What a real server's change tells the outside besides the notify script.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RsMail {
+    /// A checker changed the real server's state.
+    Check,
+    /// Removed by a reload.
+    Removed,
+    /// Started alive (`rs_init_notifies`), or shut down: no mail, as keepalived.
+    None,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -167,9 +189,24 @@ impl LvsState {
         for (i, vs) in config.virtual_servers.iter().enumerate() {
             let v = state.fresh_vs(vs);
             state.vs.push(v);
+            state.init_notifies(i, None, &mut effects);
             state.start_quorum(i, &mut effects);
         }
         (state, effects)
+    }
+
+    /// `rs_init_notifies`: notify_up and the fifo line for each real server of virtual
+    /// server `i` that starts alive (`only`: just these real servers, on a reload).
+    fn init_notifies(&self, i: usize, only: Option<&[usize]>, effects: &mut Vec<Effect>) {
+        if !self.config.global.rs_init_notifies {
+            return;
+        }
+        let vs = &self.config.virtual_servers[i];
+        for (r, st) in self.vs[i].rs.iter().enumerate() {
+            if st.alive && only.is_none_or(|o| o.contains(&r)) {
+                self.rs_effects(vs, &vs.real_servers[r], true, "", RsMail::None, effects);
+            }
+        }
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -281,6 +318,11 @@ impl LvsState {
                 ),
             });
         }
+        // keepalived tells the fifo of a start with quorum, and of one without quorum
+        // only where a sorry server comes in.
+        if up || vs.sorry_server.is_some() {
+            effects.push(Effect::Fifo(vs_fifo_line(vs, up)));
+        }
     }
 
     /// Re-evaluates quorum of virtual server `i` after a change of live weight.
@@ -356,6 +398,7 @@ impl LvsState {
                 ),
             });
         }
+        effects.push(Effect::Fifo(vs_fifo_line(vs, next)));
     }
 
     fn router_id(&self) -> String {
@@ -366,10 +409,17 @@ impl LvsState {
             .unwrap_or_else(crate::alert::hostname)
     }
 
-    /// The effects of real server `r` of virtual server `i` going up or down.
-    fn rs_effects(&self, i: usize, r: usize, up: bool, reason: &str, effects: &mut Vec<Effect>) {
-        let vs = &self.config.virtual_servers[i];
-        let rs = &vs.real_servers[r];
+    /// The effects of real server `rs` of `vs` going up or down: its notify script, the
+    /// fifo line, and (as `mail` says) an alert mail.
+    fn rs_effects(
+        &self,
+        vs: &VirtualServer,
+        rs: &RealServer,
+        up: bool,
+        reason: &str,
+        mail: RsMail,
+        effects: &mut Vec<Effect>,
+    ) {
         let label = &build::rs_label(vs, rs);
         let script = if up {
             &rs.more().notify_up
@@ -385,20 +435,40 @@ impl LvsState {
                 ),
             });
         }
-        let mail = rs
-            .more()
+        effects.push(Effect::Fifo(format!(
+            "RS {label} {} {}\n",
+            build::VsLabel(vs),
+            if up { "UP" } else { "DOWN" }
+        )));
+        if mail != RsMail::None && self.mails(vs, rs) {
+            effects.push(self.rs_mail(vs, rs, up, reason, mail));
+        }
+    }
+
+    /// Whether alert mail goes out for real server `rs` of `vs`.
+    fn mails(&self, vs: &VirtualServer, rs: &RealServer) -> bool {
+        rs.more()
             .smtp_alert
             .or(vs.smtp_alert)
-            .unwrap_or_else(|| self.config.global.checker_alerts());
-        if mail {
-            effects.push(Effect::Mail {
-                subject: crate::alert::realserver_subject(&self.router_id(), label, up),
-                body: if up {
-                    "=> CHECK succeed on service <=".to_string()
-                } else {
-                    format!("=> CHECK failed on service : {reason} <=")
-                },
-            });
+            .unwrap_or_else(|| self.config.global.checker_alerts())
+    }
+
+    fn rs_mail(
+        &self,
+        vs: &VirtualServer,
+        rs: &RealServer,
+        up: bool,
+        reason: &str,
+        mail: RsMail,
+    ) -> Effect {
+        let label = &build::rs_label(vs, rs);
+        Effect::Mail {
+            subject: crate::alert::realserver_subject(&self.router_id(), label, up),
+            body: match (mail, up) {
+                (RsMail::Removed, _) => "=> Removing <=".to_string(),
+                (_, true) => "=> CHECK succeed on service <=".to_string(),
+                (_, false) => format!("=> CHECK failed on service : {reason} <="),
+            },
         }
     }
 
@@ -421,6 +491,7 @@ impl LvsState {
             return Err(bad());
         };
         let mut change = Change::default();
+        let checker_was_up = *slot;
         *slot = ev.up;
         let old_weight = Self::weight(rs, st);
         if let Some(w) = ev.weight {
@@ -461,9 +532,15 @@ impl LvsState {
                     ev.reason
                 );
             }
-            self.rs_effects(id.vs, id.rs, now, &ev.reason, &mut change.effects);
+            self.rs_effects(vs, rs, now, &ev.reason, RsMail::Check, &mut change.effects);
             change.dirty.push(id.vs);
         } else {
+            // keepalived mails each checker's change, not only the real server's,
+            // unless `no_checker_emails`.
+            if checker_was_up != ev.up && !config.global.no_checker_emails && self.mails(vs, rs) {
+                let m = self.rs_mail(vs, rs, now, &ev.reason, RsMail::Check);
+                change.effects.push(m);
+            }
             info!(
                 "Check {} on service {} of VS {vs_label}: {} ({})",
                 id.checker,
@@ -650,6 +727,7 @@ impl LvsState {
                 added += 1;
                 info!("Reload: new VS {}", build::VsLabel(vs));
                 self.vs.push(fresh);
+                self.init_notifies(i, None, &mut effects);
                 self.start_quorum(i, &mut effects);
                 continue;
             };
@@ -661,6 +739,7 @@ impl LvsState {
             fresh.quorum_up = prev.quorum_up;
             let mut used = vec![false; prev.rs.len()];
             let mut changed_rs = Vec::new();
+            let mut new_rs = Vec::new();
             for (r, rs) in vs.real_servers.iter().enumerate() {
                 let matched = old_vs
                     .real_servers
@@ -673,6 +752,7 @@ impl LvsState {
                         build::rs_label(vs, rs),
                         build::VsLabel(vs)
                     );
+                    new_rs.push(r);
                     continue;
                 };
                 used[j] = true;
@@ -701,24 +781,57 @@ impl LvsState {
             }
             for (j, u) in used.iter().enumerate() {
                 if !u {
+                    let gone = &old_vs.real_servers[j];
                     info!(
                         "Reload: removing real server {} from VS {}",
-                        build::rs_label(old_vs, &old_vs.real_servers[j]),
+                        build::rs_label(old_vs, gone),
                         build::VsLabel(old_vs)
                     );
+                    // keepalived: a removed real server that was alive goes down with
+                    // its notify_down, fifo line and a "Removing" mail.
+                    if prev.rs[j].alive {
+                        self.rs_effects(old_vs, gone, false, "", RsMail::Removed, &mut effects);
+                    }
                 }
             }
             self.vs.push(fresh);
             for (r, up) in changed_rs {
-                self.rs_effects(i, r, up, "configuration reloaded", &mut effects);
+                let rs = &vs.real_servers[r];
+                self.rs_effects(
+                    vs,
+                    rs,
+                    up,
+                    "configuration reloaded",
+                    RsMail::Check,
+                    &mut effects,
+                );
             }
+            self.init_notifies(i, Some(&new_rs), &mut effects);
             self.update_quorum(i, &mut effects);
         }
         self.prune_admin();
         let removed = old.iter().flatten().count();
-        for (pos, _) in old.iter().enumerate().filter(|(_, o)| o.is_some()) {
-            if let Some(old_vs) = old_config.virtual_servers.get(pos) {
-                info!("Reload: removing VS {}", build::VsLabel(old_vs));
+        for (pos, gone) in old.iter().enumerate() {
+            let (Some(gone), Some(old_vs)) = (gone, old_config.virtual_servers.get(pos)) else {
+                continue;
+            };
+            info!("Reload: removing VS {}", build::VsLabel(old_vs));
+            // keepalived: its alive real servers go down (notify_down, fifo, mail), then
+            // a quorum it held is lost (quorum_down, fifo).
+            for (r, st) in gone.rs.iter().enumerate() {
+                if st.alive {
+                    let rs = &old_vs.real_servers[r];
+                    self.rs_effects(old_vs, rs, false, "", RsMail::Removed, &mut effects);
+                }
+            }
+            if gone.quorum_up {
+                if let Some(cmd) = &old_vs.quorum_down {
+                    effects.push(Effect::Script {
+                        command: cmd.clone(),
+                        what: format!("quorum_down for VS {}", build::VsLabel(old_vs)),
+                    });
+                }
+                effects.push(Effect::Fifo(vs_fifo_line(old_vs, false)));
             }
         }
         info!("Reload: {kept} virtual servers kept, {added} added, {removed} removed");
@@ -736,9 +849,8 @@ impl LvsState {
             let st = &self.vs[i];
             for (r, rst) in st.rs.iter().enumerate() {
                 if rst.alive {
-                    let mut e = Vec::new();
-                    self.rs_effects(i, r, false, "shutdown", &mut e);
-                    effects.extend(e.into_iter().filter(|e| matches!(e, Effect::Script { .. })));
+                    let rs = &vs.real_servers[r];
+                    self.rs_effects(vs, rs, false, "shutdown", RsMail::None, &mut effects);
                 }
             }
             if st.quorum_up {
@@ -748,6 +860,7 @@ impl LvsState {
                         what: format!("quorum_down for VS {}", build::VsLabel(vs)),
                     });
                 }
+                effects.push(Effect::Fifo(vs_fifo_line(vs, false)));
             }
         }
         effects

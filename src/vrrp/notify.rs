@@ -8,13 +8,11 @@
 //! `INSTANCE "VI_1" MASTER 150`.
 
 use crate::alert::{self, Alert, MailSettings, Mailer};
-use crate::config::{GlobalDefs, Notify, NotifyFifo};
+use crate::config::{GlobalDefs, Notify};
+use crate::notify_fifo::FifoWriter;
 use crate::script::ScriptUser;
 use crate::script::{self, Outcome, Script};
 use std::collections::HashMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,8 +130,6 @@ pub struct NotifyStats {
     pub scripts_run: AtomicU64,
     pub scripts_failed: AtomicU64,
     pub scripts_timed_out: AtomicU64,
-    pub fifo_lines: AtomicU64,
-    pub fifo_dropped: AtomicU64,
     pub mails_queued: AtomicU64,
     /// Scripts queued or running.
     pub pending: AtomicU64,
@@ -155,7 +151,7 @@ struct ScriptSettings {
 pub struct Notifier {
     settings: ScriptSettings,
     queues: HashMap<(Who, String), mpsc::UnboundedSender<Job>>,
-    fifos: Vec<mpsc::UnboundedSender<String>>,
+    fifos: Vec<FifoWriter>,
     mailer: Option<(Mailer, String)>,
     /// `no_email_faults`: FAULT states send no mail.
     no_email_faults: bool,
@@ -166,13 +162,8 @@ impl Notifier {
     /// Starts the fifo writers and the mailer the global settings ask for. Needs tokio.
     pub fn new(global: &GlobalDefs) -> Notifier {
         let stats = Arc::new(NotifyStats::default());
-        let mut fifos = Vec::new();
-        for f in [&global.notify_fifo, &global.vrrp_notify_fifo]
-            .into_iter()
-            .flatten()
-        {
-            fifos.push(start_fifo_writer(f.clone(), stats.clone(), global));
-        }
+        let fifos =
+            crate::notify_fifo::writers([&global.notify_fifo, &global.vrrp_notify_fifo], global);
         let mailer = MailSettings::from_global(global).map(|s| {
             let rid = s.router_id.clone();
             (Mailer::start(s), rid)
@@ -196,9 +187,7 @@ impl Notifier {
     pub fn state_changed(&mut self, c: &StateChange, scripts: &Notify, mail: bool) {
         let line = fifo_line(c);
         for f in &self.fifos {
-            if f.send(line.clone()).is_err() {
-                self.stats.fifo_dropped.fetch_add(1, Ordering::Relaxed);
-            }
+            f.send(line.clone());
         }
         let list = scripts_for(scripts, c);
         if !list.is_empty() {
@@ -293,75 +282,10 @@ fn start_queue(settings: ScriptSettings, stats: Arc<NotifyStats>) -> mpsc::Unbou
     tx
 }
 
-/// Creates the fifo if it does not exist yet (mode 0600).
-fn ensure_fifo(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-    match std::fs::metadata(path) {
-        Ok(m) if m.file_type().is_fifo() => Ok(()),
-        Ok(_) => Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            "exists and is not a fifo",
-        )),
-        Err(_) => nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-            .map_err(std::io::Error::from),
-    }
-}
-
-fn start_fifo_writer(
-    f: NotifyFifo,
-    stats: Arc<NotifyStats>,
-    global: &GlobalDefs,
-) -> mpsc::UnboundedSender<String> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    let path: PathBuf = f.path.clone();
-    if let Err(e) = ensure_fifo(&path) {
-        tracing::error!("notify_fifo {}: {e}", path.display());
-    }
-    if let Some(cmd) = &f.script {
-        // The fifo script reads the fifo; keepalived passes it the fifo's path.
-        script::spawn_detached(
-            Script {
-                command: cmd.clone(),
-                user: global.script_user.clone(),
-                timeout: Duration::from_secs(u64::from(u32::MAX)),
-                secure: global.enable_script_security,
-            },
-            vec![path.display().to_string()],
-            "notify_fifo_script".to_string(),
-        );
-    }
-    tokio::spawn(async move {
-        // Opened read-write and non-blocking, as keepalived does: writing never blocks and
-        // never fails for want of a reader; a full pipe drops the line (counted).
-        let mut file = None;
-        while let Some(line) = rx.recv().await {
-            if file.is_none() {
-                file = std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .custom_flags(libc::O_NONBLOCK)
-                    .open(&path)
-                    .map_err(|e| tracing::warn!("notify_fifo {}: {e}", path.display()))
-                    .ok();
-            }
-            let ok = match file.as_mut() {
-                Some(fh) => fh.write_all(line.as_bytes()).is_ok(),
-                None => false,
-            };
-            if ok {
-                stats.fifo_lines.fetch_add(1, Ordering::Relaxed);
-            } else {
-                stats.fifo_dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("notify_fifo {}: line dropped", path.display());
-            }
-        }
-    });
-    tx
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
 
     fn change(state: NotifyState) -> StateChange {
         StateChange {
@@ -436,7 +360,7 @@ mod tests {
         );
         let fast = format!("/bin/sh -c 'echo \"$0 $1 $2 $3\" >> {}'", log.display());
         let global = GlobalDefs {
-            vrrp_notify_fifo: Some(NotifyFifo {
+            vrrp_notify_fifo: Some(crate::config::NotifyFifo {
                 path: fifo.clone(),
                 script: None,
             }),
@@ -458,7 +382,7 @@ mod tests {
             .custom_flags(libc::O_NONBLOCK)
             .open({
                 // The writer creates the fifo when it starts.
-                ensure_fifo(&fifo).unwrap();
+                crate::notify_fifo::ensure_fifo(&fifo).unwrap();
                 &fifo
             })
             .unwrap();
@@ -476,6 +400,11 @@ mod tests {
             std::str::from_utf8(&buf[..k]).unwrap(),
             "INSTANCE \"VI_1\" MASTER 150\nINSTANCE \"VI_1\" BACKUP 150\n"
         );
-        assert_eq!(n.stats.fifo_lines.load(Ordering::Relaxed), 2);
+        let written: u64 = n
+            .fifos
+            .iter()
+            .map(|f| f.counters.written.load(Ordering::Relaxed))
+            .sum();
+        assert_eq!(written, 2);
     }
 }
