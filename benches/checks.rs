@@ -142,6 +142,7 @@ fn config(n: usize, port: u16, delay_loop: Duration, tls: bool) -> Config {
                     http_protocol: None,
                     enable_sni: false,
                     fast_recovery: false,
+                    client: None,
                 }),
             }],
             ..RealServer::new(

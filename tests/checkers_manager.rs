@@ -276,6 +276,7 @@ async fn http_get_checker_follows_the_digest() {
             http_protocol: None,
             enable_sni: false,
             fast_recovery: false,
+            client: None,
         }),
     };
     let cfg = config(vec![real_server(port, vec![http])], false);

@@ -7,8 +7,8 @@ use lvsd::checkers::manager::check_once;
 use lvsd::checkers::state::Timing;
 use lvsd::checkers::{CheckSettings, CheckerId, Verdict};
 use lvsd::config::{
-    CheckerKind, DnsCheck, FileCheck, HttpCheck, MiscCheck, ReplyPattern, SmtpCheck, StatusRange,
-    UdpCheck, UrlCheck, UrlRegex,
+    CheckerKind, DnsCheck, FileCheck, HttpCheck, MiscCheck, ReplyPattern, SmtpCheck, SslClient,
+    StatusRange, UdpCheck, UrlCheck, UrlRegex,
 };
 use ports::{ClosedUdpPort, HeldTcpPort};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -80,6 +80,7 @@ fn http(urls: Vec<UrlCheck>) -> HttpCheck {
         http_protocol: None,
         enable_sni: false,
         fast_recovery: false,
+        client: None,
     }
 }
 
@@ -355,6 +356,34 @@ async fn ssl_get_with_self_signed_cert_and_sni() {
     let (plain, _rx) = http_server(Reply::Full(200, "secure"), None).await;
     let v = check_once(&settings(CheckerKind::Http(h), plain, 3000)).await;
     assert!(!v.is_up(), "{v:?}");
+}
+
+/// SSL_GET presents the `SSL` block's client certificate to a server that requires
+/// one (signed by its CA); without the block the handshake is refused.
+#[tokio::test]
+async fn ssl_get_presents_the_ssl_blocks_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tls::mutual_tls(dir.path());
+    let (port, _rx) = http_server(Reply::Full(200, "mutual"), Some(cfg)).await;
+    let mut h = http(vec![url("/mtls")]);
+    h.tls = true;
+    let v = check_once(&settings(CheckerKind::Http(h.clone()), port, 3000)).await;
+    assert!(!v.is_up(), "no client certificate: {v:?}");
+    h.client = Some(Arc::new(SslClient {
+        password: None,
+        ca: Some(dir.path().join("ca.pem")),
+        certificate: Some(dir.path().join("client.pem")),
+        key: Some(dir.path().join("client.key")),
+    }));
+    let v = check_once(&settings(CheckerKind::Http(h.clone()), port, 3000)).await;
+    assert!(v.is_up(), "{v:?}");
+    // A key file that is not a key: the check fails and says why.
+    h.client = Some(Arc::new(SslClient {
+        key: Some(dir.path().join("client.csr")),
+        ..SslClient::clone(h.client.as_deref().unwrap())
+    }));
+    let v = check_once(&settings(CheckerKind::Http(h), port, 3000)).await;
+    assert!(reason(&v).contains("client.csr"), "{v:?}");
 }
 
 #[tokio::test]

@@ -629,7 +629,8 @@ fn keepalived_syntax() {
             ip("2001:db8:1::2")
         ]
     );
-    // SMTP_CHECK `host` blocks: a checker each, from the settings read before them.
+    // SMTP_CHECK `host` blocks: a checker each, with the block's settings; the block
+    // set connect_timeout, so (as keepalived 2.2.7) the real server itself is one too.
     let smtp = &c.virtual_servers[2].real_servers[0].checkers;
     let hosts: Vec<_> = smtp
         .iter()
@@ -645,6 +646,7 @@ fn keepalived_syntax() {
     assert_eq!(
         hosts,
         [
+            (None, None, t7),
             (Some(ip("198.51.100.26")), None, t7),
             (Some(ip("198.51.100.27")), Some(587), t7)
         ]

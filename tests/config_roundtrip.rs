@@ -689,6 +689,7 @@ fn gen_checker(r: &mut Rng) -> Checker {
             http_protocol: r.maybe(|r| ["1.0", "1.1", "1.0C", "1.0K"][r.below(4) as usize].into()),
             enable_sni: r.chance(),
             fast_recovery: r.chance(),
+            client: None,
         }),
         2 => CheckerKind::Tcp,
         3 => CheckerKind::Misc(MiscCheck {

@@ -548,8 +548,8 @@ const DUMP_REAL_FILES: &[&str] = &[
 /// Files whose "Health checkers" section is left out of the comparison, with the reason.
 const DUMP_EXCEPTIONS: &[(&str, &str)] = &[(
     "004-kad-smtp-check",
-    "keepalived 2.2.7 makes an SMTP_CHECK with `host` blocks one checker for the real server \
-     itself plus one per host (the hosts' Timeout 0.000000); lvsd runs one per host",
+    "keepalived 2.2.7 gives an SMTP_CHECK `host` without its own connect_timeout a timeout \
+     of 0 (`Timeout 0.000000`: every check times out at once); lvsd gives it the block's",
 )];
 
 /// keepalived_check.data with what differs from run to run masked: the checkers' and

@@ -68,7 +68,7 @@ fn table(block: &str) -> Option<&'static Table> {
 /// sit in, which must name their opening keyword as not supported.
 fn enclosing(block: &str) -> Option<&'static Table> {
     match block {
-        "track_group" | "track_file" | "vrrp_track_process" | "bfd_instance" | "SSL" => {
+        "track_group" | "track_file" | "vrrp_track_process" | "bfd_instance" => {
             Some(&keywords::TOP)
         }
         "BFD_CHECK" => Some(&keywords::RS),
@@ -158,9 +158,6 @@ fn every_unsupported_keyword_is_keepalived_s() {
 #[test]
 fn lvsd_t_names_each_unsupported_keyword_at_its_place() {
     let text = "\
-SSL {
-    certificate /etc/keepalived/client.pem
-}
 global_defs {
     router_id lvs1
     vrrp_ipsets keepalived
@@ -206,13 +203,12 @@ virtual_server 192.0.2.10 80 {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     let want = [
-        (1, 1, "SSL"),
-        (6, 5, "vrrp_ipsets"),
-        (7, 5, "enable_snmp_vrrp"),
-        (9, 1, "bfd_instance"),
-        (16, 7, "mcast_dst_ip"),
-        (24, 5, "snmp_name"),
-        (30, 13, "log_all_failures"),
+        (3, 5, "vrrp_ipsets"),
+        (4, 5, "enable_snmp_vrrp"),
+        (6, 1, "bfd_instance"),
+        (13, 7, "mcast_dst_ip"),
+        (21, 5, "snmp_name"),
+        (27, 13, "log_all_failures"),
     ];
     let p = path.display();
     for (line, col, kw) in want {

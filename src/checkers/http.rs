@@ -23,11 +23,11 @@
 
 use super::http_response::{Progress, ResponseError, ResponseReader};
 use super::{bounded, net, CheckSettings, Verdict};
-use crate::config::{HttpCheck, UrlCheck};
+use crate::config::{HttpCheck, SslClient, UrlCheck};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -84,21 +84,73 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
-/// The TLS client configuration shared by every SSL_GET (built once, ring provider).
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .map_err(|e| format!("TLS setup: {e}"))?
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
-                .with_no_client_auth();
-            Ok(Arc::new(config))
-        })
-        .clone()
+/// The TLS client configuration of SSL_GET with the `SSL` block `client` (ring
+/// provider): built once per distinct block and shared by every checker using it.
+fn tls_config(client: Option<&SslClient>) -> Result<Arc<rustls::ClientConfig>, String> {
+    type Cache = Mutex<Vec<(Option<SslClient>, Result<Arc<rustls::ClientConfig>, String>)>>;
+    static CONFIGS: OnceLock<Cache> = OnceLock::new();
+    let mut cache = CONFIGS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some((_, built)) = cache.iter().find(|(c, _)| c.as_ref() == client) {
+        return built.clone();
+    }
+    let built = build_tls_config(client);
+    if let Err(e) = &built {
+        tracing::error!("SSL_GET cannot set up TLS: {e}");
+    }
+    // A reload with another block replaces the old one (at most a few are kept).
+    if cache.len() >= 4 {
+        drop(cache.remove(0));
+    }
+    cache.push((client.cloned(), built.clone()));
+    built
+}
+
+fn build_tls_config(client: Option<&SslClient>) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::PrivateKeyDer;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)));
+    let Some(client) = client else {
+        return Ok(Arc::new(builder.with_no_client_auth()));
+    };
+    let certs = |path: &std::path::Path| -> Result<Vec<CertificateDer<'static>>, String> {
+        let what = |e: &dyn std::fmt::Display| format!("SSL {}: {e}", path.display());
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| what(&e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| what(&e))?;
+        if certs.is_empty() {
+            return Err(what(&"no certificate in the file"));
+        }
+        Ok(certs)
+    };
+    // keepalived reads the CA file without verifying servers with it.
+    if let Some(ca) = &client.ca {
+        certs(ca)?;
+    }
+    let config = match (&client.certificate, &client.key) {
+        (Some(cert), Some(key)) => {
+            let chain = certs(cert)?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                format!(
+                    "SSL key {}: {e} (a password-protected key cannot be read)",
+                    key.display()
+                )
+            })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("SSL certificate and key: {e}"))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
 }
 
 /// Bytes read from the connection at a time (one buffer per checker).
@@ -227,7 +279,7 @@ impl HttpProbe {
             .collect();
         let tls = http
             .tls
-            .then(|| tls_config().map(tokio_rustls::TlsConnector::from));
+            .then(|| tls_config(http.client.as_deref()).map(tokio_rustls::TlsConnector::from));
         HttpProbe {
             name: if http.tls { "SSL" } else { "HTTP" },
             urls,
@@ -450,6 +502,7 @@ mod tests {
             http_protocol: None,
             enable_sni: false,
             fast_recovery: false,
+            client: None,
         };
         assert_eq!(protocol(&h), ("HTTP/1.0", None));
         h.http_protocol = Some("1.1".into());
@@ -467,6 +520,7 @@ mod tests {
             http_protocol: None,
             enable_sni: false,
             fast_recovery: false,
+            client: None,
         };
         assert_eq!(
             &*request(&h, "/health?x=1", "10.0.0.2:8080").unwrap(),
@@ -486,6 +540,6 @@ mod tests {
 
     #[test]
     fn tls_config_builds() {
-        assert!(tls_config().is_ok());
+        assert!(tls_config(None).is_ok());
     }
 }

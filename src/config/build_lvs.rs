@@ -542,6 +542,7 @@ impl P<'_> {
                     http_protocol: None,
                     enable_sni: false,
                     fast_recovery: false,
+                    client: None,
                 };
                 self.block(open, |p, t, opens| {
                     if p.check_common(t, &mut common) {
@@ -635,8 +636,7 @@ impl P<'_> {
                         "host" => {
                             p.no_more(t, 1);
                             if p.need_block(t, opens) {
-                                // Starts from the settings read so far, as keepalived's.
-                                let mut host = common.clone();
+                                let mut host = CheckCommon::default();
                                 p.block(t[0], |p, l, opens| {
                                     if !p.check_common(l, &mut host) {
                                         p.unknown(l, opens, &keywords::SMTP_HOST);
@@ -648,11 +648,20 @@ impl P<'_> {
                         _ => p.unknown(t, opens, &keywords::SMTP),
                     }
                 });
-                // keepalived 2.2.7: each `host` block is a checker of its own; the block's
-                // own connection settings stay one too only when it wrote any.
+                // keepalived 2.2.7: each `host` block is a checker of its own, with the
+                // block's other settings; the block's own connection stays a checker too
+                // when it set any connection setting (or has no hosts).
                 let own = common.connect_ip.is_some()
                     || common.connect_port.is_some()
-                    || common.bindto.is_some();
+                    || common.bindto.is_some()
+                    || common.bind_port.is_some()
+                    || common.bind_if.is_some()
+                    || common.fwmark.is_some()
+                    || common.connect_timeout.is_some();
+                let hosts: Vec<_> = hosts
+                    .into_iter()
+                    .map(|(at, h)| (at, smtp_host(&common, h)))
+                    .collect();
                 let mut hosts = hosts.into_iter();
                 if !own {
                     if let Some((_, first)) = hosts.next() {
@@ -794,6 +803,50 @@ impl P<'_> {
         });
     }
 
+    /// The top-level `SSL { password, ca, certificate, key }` block. Each file must be
+    /// readable now (keepalived fails SSL_GET's setup when one is not: a warning here).
+    pub(crate) fn ssl_block(&mut self, toks: &[Tok], opens: bool) {
+        self.no_more(toks, 1);
+        if !self.need_block(toks, opens) {
+            return;
+        }
+        let mut ssl = SslClient::default();
+        self.block(toks[0], |p, t, opens| {
+            let kw = p.txt(t[0]);
+            let slot = match kw {
+                "password" => {
+                    ssl.password = p.string(t);
+                    if ssl.password.is_some() {
+                        p.problem(
+                            t[0],
+                            "SSL `password`: lvsd cannot read password-protected keys \
+                             (decrypt the key, e.g. `openssl pkey -in KEY -out PLAIN`)",
+                        );
+                    }
+                    return;
+                }
+                "ca" => &mut ssl.ca,
+                "certificate" => &mut ssl.certificate,
+                "key" => &mut ssl.key,
+                _ => return p.unknown(t, opens, &keywords::SSL_BLOCK),
+            };
+            let Some(path) = p.string(t).map(std::path::PathBuf::from) else {
+                return;
+            };
+            if let Err(e) = std::fs::File::open(&path) {
+                p.problem(t[1], format!("SSL {kw} {}: {e}", path.display()));
+            }
+            *slot = Some(path);
+        });
+        if ssl.key.is_some() != ssl.certificate.is_some() {
+            self.problem(
+                toks[0],
+                "SSL: a client `certificate` needs its `key` and the other way round: none is presented",
+            );
+        }
+        self.config.ssl = Some(std::sync::Arc::new(ssl));
+    }
+
     /// keepalived's hex string: every word after the keyword (spaces between bytes),
     /// `x` nibbles as wildcards where `wildcards`.
     fn hex(&mut self, t: &[Tok], wildcards: bool) -> Option<ReplyPattern> {
@@ -917,4 +970,81 @@ fn fwmark_family(vs: &VirtualServer) -> Option<bool> {
     let mut all = sorry.chain(real).map(|(a, _)| a.is_ipv6());
     let first = all.next().unwrap_or(false);
     Some(first && all.all(|v6| v6))
+}
+
+/// A deprecated SMTP_CHECK `host` block's checker: its own connection (the real server's
+/// address and port unless it names others; no bind settings of the block's), the
+/// block's other settings. keepalived 2.2.7 gives such a checker a connect timeout of 0
+/// unless the host sets one (every check times out at once); lvsd uses the block's.
+fn smtp_host(block: &CheckCommon, host: CheckCommon) -> CheckCommon {
+    CheckCommon {
+        connect_ip: host.connect_ip,
+        connect_port: host.connect_port,
+        bindto: host.bindto,
+        bind_port: host.bind_port,
+        bind_if: host.bind_if,
+        fwmark: host.fwmark,
+        connect_timeout: host.connect_timeout.or(block.connect_timeout),
+        retry: host.retry.or(block.retry),
+        delay_before_retry: host.delay_before_retry.or(block.delay_before_retry),
+        delay_loop: host.delay_loop.or(block.delay_loop),
+        warmup: host.warmup.or(block.warmup),
+        alpha: host.alpha.or(block.alpha),
+        ..block.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn smtp_checkers(block: &str) -> Vec<CheckCommon> {
+        let text = format!(
+            "virtual_server 10.0.0.1 25 {{\n lb_kind NAT\n real_server 10.0.1.1 25 {{\n  \
+             SMTP_CHECK {{\n{block}\n  }}\n }}\n}}\n"
+        );
+        let l = crate::config::parse_str(&text, Path::new("t.conf"), "x").expect("loads");
+        l.config.virtual_servers[0].real_servers[0]
+            .checkers
+            .iter()
+            .map(|c| c.common.clone())
+            .collect()
+    }
+
+    /// keepalived 2.2.7's `host` blocks: one checker each; the block's own connection
+    /// is a checker too when it set any connection setting, connect_timeout included.
+    #[test]
+    fn smtp_host_blocks_make_checkers_as_keepalived() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // No connection setting of its own: the first host takes the block's place.
+        let c = smtp_checkers(
+            "retry 3\n host {\n connect_ip 10.0.2.1\n }\n host {\n connect_ip 10.0.2.2\n }",
+        );
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            (c[0].connect_ip, c[1].connect_ip),
+            (ip("10.0.2.1"), ip("10.0.2.2"))
+        );
+        assert!(c.iter().all(|h| h.retry == Some(3)));
+        // connect_timeout set: the real server itself is checked too, and the hosts
+        // (no timeout of their own) use the block's, settings after them included.
+        let c = smtp_checkers(
+            "connect_timeout 10\n host {\n connect_ip 10.0.2.1\n bindto 10.0.0.9\n }\n \
+             delay_before_retry 4",
+        );
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].connect_ip, None);
+        assert_eq!(c[1].connect_ip, ip("10.0.2.1"));
+        assert_eq!(c[1].bindto, ip("10.0.0.9"));
+        for h in &c {
+            assert_eq!(h.connect_timeout, Some(Duration::from_secs(10)));
+            assert_eq!(h.delay_before_retry, Some(Duration::from_secs(4)));
+        }
+        // A host does not take the block's bind settings.
+        let c = smtp_checkers("bindto 10.0.0.8\n host {\n connect_ip 10.0.2.1\n }");
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].bindto, c[1].bindto), (ip("10.0.0.8"), None));
+    }
 }

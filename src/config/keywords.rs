@@ -58,6 +58,7 @@ pub const TOP: Table = Table {
         "vrrp_track_file",
         "vrrp_track_process",
         "garp_group",
+        "SSL",
     ],
     unsupported: &[
         "net_namespace_ipvs",
@@ -68,7 +69,6 @@ pub const TOP: Table = Table {
         "interface_up_down_delays",
         "track_group",
         "bfd_instance",
-        "SSL",
     ],
 };
 
@@ -421,6 +421,13 @@ pub const VS: Table = Table {
     ],
 };
 
+/// The top-level `SSL` block.
+pub const SSL_BLOCK: Table = Table {
+    name: "SSL",
+    supported: &["password", "ca", "certificate", "key"],
+    unsupported: &[],
+};
+
 pub const RS: Table = Table {
     name: "real_server",
     supported: &[
@@ -564,6 +571,7 @@ pub const ALL: &[&Table] = &[
     &TOP,
     &GLOBAL,
     &GARP_GROUP,
+    &SSL_BLOCK,
     &VRRP_SCRIPT,
     &TRACK_FILE,
     &TRACK_PROCESS,

@@ -55,6 +55,20 @@ pub struct Config {
     pub static_routes: Vec<Route>,
     /// `static_rules {}`.
     pub static_rules: Vec<Rule>,
+    /// The top-level `SSL {}` block: what every SSL_GET presents (also copied into
+    /// each SSL_GET's [`HttpCheck::client`]).
+    pub ssl: Option<Arc<SslClient>>,
+}
+
+/// keepalived's `SSL { password, ca, certificate, key }`: the client certificate chain
+/// and key SSL_GET presents when a server asks for one. Server certificates are not
+/// verified (keepalived does not either): `ca` is only read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Default)]
+pub struct SslClient {
+    pub password: Option<String>,
+    pub ca: Option<PathBuf>,
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -1194,6 +1208,8 @@ pub struct HttpCheck {
     /// `fast_recovery`: every URL checked without `delay_loop` between them. lvsd
     /// always checks every URL in one attempt; the flag is kept for the dump.
     pub fast_recovery: bool,
+    /// SSL_GET: the top-level `SSL` block, when there is one.
+    pub client: Option<Arc<SslClient>>,
 }
 
 /// Inclusive ranges of accepted status codes.

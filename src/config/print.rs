@@ -95,6 +95,18 @@ pub fn print(c: &Config) -> String {
         c.static_routes.iter().map(route_line),
     );
     lines(&mut w, "static_rules", c.static_rules.iter().map(rule_line));
+    if let Some(ssl) = &c.ssl {
+        w.open("SSL");
+        w.opt("password", &ssl.password, |p| q(p));
+        for (kw, path) in [
+            ("ca", &ssl.ca),
+            ("certificate", &ssl.certificate),
+            ("key", &ssl.key),
+        ] {
+            w.opt(kw, path, |p| q(&p.display().to_string()));
+        }
+        w.close();
+    }
     for s in &c.vrrp_scripts {
         vrrp_script(&mut w, s);
     }

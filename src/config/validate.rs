@@ -9,9 +9,28 @@ use super::model::*;
 use std::collections::{HashMap, HashSet};
 
 pub fn validate(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
+    share_ssl_client(c);
     mend(c, spans, diags);
     mend_track_refs(c, diags);
     check(c, spans, diags);
+}
+
+/// The `SSL` block applies to every SSL_GET, wherever it was written.
+fn share_ssl_client(c: &mut Config) {
+    let Some(ssl) = &c.ssl else {
+        return;
+    };
+    for vs in &mut c.virtual_servers {
+        for rs in &mut vs.real_servers {
+            for ch in &mut rs.checkers {
+                if let CheckerKind::Http(h) = &mut ch.kind {
+                    if h.tls {
+                        h.client = Some(ssl.clone());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// What keepalived runs with after a warning: each problem's fallback applied.

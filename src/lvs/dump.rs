@@ -37,11 +37,46 @@ fn vs_line(vs: &VirtualServer) -> String {
     }
 }
 
+/// "SSL definitions": the `SSL` block, or keepalived's own context when only SSL_GET
+/// asks for one. keepalived prints the key's password; so does this file (it is written
+/// with mode 0600).
+fn ssl_section(s: &mut String, cfg: &crate::config::Config) {
+    let ssl_get = cfg.virtual_servers.iter().any(|vs| {
+        vs.real_servers.iter().any(|rs| {
+            rs.checkers
+                .iter()
+                .any(|c| matches!(&c.kind, CheckerKind::Http(h) if h.tls))
+        })
+    });
+    if cfg.ssl.is_none() && !ssl_get {
+        return;
+    }
+    s.push_str("------< SSL definitions >------\n");
+    let ssl = cfg.ssl.as_deref().cloned().unwrap_or_default();
+    if ssl == crate::config::SslClient::default() {
+        s.push_str(" Using autogen SSL context\n");
+        return;
+    }
+    if let Some(p) = &ssl.password {
+        s.push_str(&format!(" Password : {p}\n"));
+    }
+    for (name, path) in [
+        ("CA-file", &ssl.ca),
+        ("Certificate file", &ssl.certificate),
+        ("Key file", &ssl.key),
+    ] {
+        if let Some(p) = path {
+            s.push_str(&format!(" {name} : {}\n", p.display()));
+        }
+    }
+}
+
 /// The whole file's text.
 pub fn check_data(state: &LvsState) -> String {
     let cfg = state.config();
     let mut s = global_section(&cfg.global, Part::Checker);
     let checker_up: HashMap<_, _> = state.checker_states();
+    ssl_section(&mut s, cfg);
     if !cfg.virtual_servers.is_empty() {
         s.push_str("------< LVS Topology >------\n");
         s.push_str(" System is compiled with LVS v1.2.1\n");
