@@ -859,6 +859,26 @@ mod tests {
     }
 
     #[test]
+    fn the_documentation_lists_every_metric() {
+        let doc = include_str!("../../docs/control-socket.md");
+        let mut config = ConfigStatus::started("ab12".into(), 1.0);
+        config.reload_asked();
+        config.reload_applied(std::time::Duration::from_millis(3), 2.0);
+        let text = render(&fixed(), Some(&config));
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+            .collect();
+        assert!(names.len() > 40, "{names:?}");
+        for name in names {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/control-socket.md does not list {name}"
+            );
+        }
+    }
+
+    #[test]
     fn a_side_that_does_not_answer() {
         let text = render(&json!({"vrrp_error": "no answer"}), None);
         check_exposition(&text);
