@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match lvsd::daemon::run(opts, loaded.config) {
+    match lvsd::daemon::run(opts, loaded.config, loaded.sha256) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lvsd: {e:#}");

@@ -655,7 +655,8 @@ fn checker_dump_matches_keepalived() {
 /// (issue 16) `lvsd ctl` against lvsd -C on the real kernel (tests/vm/ctl.sh): `plan` of a
 /// weight change lists the operation and applies nothing; `drain` of a real server holding
 /// a connection sets weight 0 and removes it only once the connection has ended;
-/// `disable` / `enable` take a real server out and back; the socket goes with lvsd.
+/// `disable` / `enable` take a real server out and back; the socket goes with lvsd; the
+/// metrics endpoint shows the kernel's connection counter of the held connection.
 #[test]
 fn ctl_plan_drain_disable_in_the_guest() {
     let (rc, res) = run_vm("ctl", "ctl.sh", &[]);
@@ -696,6 +697,22 @@ fn ctl_plan_drain_disable_in_the_guest() {
     assert!(
         drained >= 2.0,
         "removed while its connection was active: {events}"
+    );
+    // The scrape while the connection was held: the kernel's counters of the real kernel.
+    let metrics = read(&dir.join("metrics.txt"));
+    assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    let conns = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                "keepalived_lvs_rs_conn{addr=\"10.252.0.2:80\",proto=\"tcp\",vip=\"10.251.1.1:81\"} ",
+            )
+        })
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(conns.is_some_and(|n| n >= 1.0), "{metrics}");
+    assert!(
+        metrics.contains("\nlvsd_real_server_checks_total{"),
+        "{metrics}"
     );
     let state = read(&dir.join("state.json"));
     let v: serde_json::Value = serde_json::from_str(&state).expect(&state);

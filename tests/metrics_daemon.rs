@@ -1,6 +1,8 @@
 //! The metrics endpoint of a real daemon (VRRP only, in a network namespace this test
-//! creates): scraped with curl inside the namespace, the instance's state is MASTER (2),
-//! the text passes promtool's check when promtool is installed.
+//! creates): scraped with curl inside the namespace, the instance's state is MASTER (2);
+//! a reload (SIGHUP) is counted with the new file's hash, a refused one as a failure
+//! keeping the running file's hash; the text passes promtool's check when promtool is
+//! installed.
 //! Run: `cargo test --test metrics_daemon` as root.
 
 #[path = "support/root.rs"]
@@ -13,6 +15,15 @@ use std::time::Duration;
 #[path = "support/vrrp_only_daemon.rs"]
 mod vrrp_only;
 use vrrp_only::{wait_until, Daemon, Ns};
+
+/// The sha256 label of `lvsd_config_info` in a scrape.
+fn config_hash(text: &str) -> String {
+    text.split("lvsd_config_info{sha256=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
 
 fn scrape(ns: &str) -> (bool, String) {
     let out = Command::new("ip")
@@ -73,6 +84,56 @@ fn metrics_of_a_running_daemon() {
     assert!(last.contains("text/plain; version=0.0.4"), "{last}");
     assert!(last.contains("\nlvsd_up 1\n"), "{last}");
     assert!(daemon_log().contains("Prometheus metrics on http://127.0.0.1:19650/metrics"));
+    let first_hash = config_hash(&last);
+    assert_eq!(first_hash.len(), 64, "{last}");
+    assert!(last.contains("\nlvsd_config_reloads_total 0\n"), "{last}");
+
+    // A reload: counted, applied, the new file's hash.
+    let pid = nix::unistd::Pid::from_raw(_daemon.0.id() as i32);
+    std::fs::write(d.join("lvsd.conf"), ns.conf(150)).unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let applied = wait_until(Duration::from_secs(15), || {
+        let (ok, text) = scrape(&ns.0);
+        last = text;
+        ok && last.contains("\nlvsd_config_reloads_total 1\n")
+            && last.contains("\nlvsd_config_last_reload_successful 1\n")
+    });
+    assert!(applied, "last answer: {last}\nlog:\n{}", daemon_log());
+    let second_hash = config_hash(&last);
+    assert_ne!(second_hash, first_hash, "{last}");
+    assert!(
+        last.contains("\nlvsd_config_reload_failures_total 0\n"),
+        "{last}"
+    );
+    assert!(
+        last.contains("\nlvsd_vrrp_priority{iname=\"VI_1\""),
+        "{last}"
+    );
+
+    // A file with an error: refused, counted as a failure, the running file's hash kept.
+    std::fs::write(
+        d.join("lvsd.conf"),
+        "vrrp_instance VI_1 {\n  virtual_router_id 999\n}\n",
+    )
+    .unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let refused = wait_until(Duration::from_secs(15), || {
+        let (ok, text) = scrape(&ns.0);
+        last = text;
+        ok && last.contains("\nlvsd_config_reload_failures_total 1\n")
+    });
+    assert!(refused, "last answer: {last}\nlog:\n{}", daemon_log());
+    assert!(last.contains("\nlvsd_config_reloads_total 2\n"), "{last}");
+    assert!(
+        last.contains("\nlvsd_config_last_reload_successful 0\n"),
+        "{last}"
+    );
+    assert!(
+        last.contains("\nlvsd_config_last_reload_duration_seconds "),
+        "{last}"
+    );
+    assert_eq!(config_hash(&last), second_hash, "{last}");
+
     let body = &last[last.find("\r\n\r\n").unwrap() + 4..];
     if Path::new("/usr/bin/promtool").exists() {
         let mut child = Command::new("promtool")

@@ -5,7 +5,7 @@
 //! down→up, and a new weight from a dynamic checker (sent as `up: true` with the
 //! weight). Every change is one log line with keepalived's wording.
 
-use super::state::{Attempt, CheckState};
+use super::state::{Attempt, CheckCounters, CheckCounts, CheckState};
 use super::{dns, file, http, misc, ping, smtp, tcp, udp};
 use super::{CheckSettings, CheckerEvent, CheckerId, Verdict};
 use crate::config::{CheckerKind, Config};
@@ -81,6 +81,8 @@ struct Running {
     link: Arc<Mutex<Link>>,
     /// The verdict it last reached (or started with).
     up: Arc<AtomicBool>,
+    /// Its attempts, counted by its state machine.
+    counters: Arc<CheckCounters>,
     task: JoinHandle<()>,
 }
 
@@ -209,12 +211,20 @@ impl CheckerManager {
                         events: events.clone(),
                     }));
                     let state = Arc::new(AtomicBool::new(up));
-                    let task = tokio::spawn(run(key.clone(), up, link.clone(), state.clone()));
+                    let counters = Arc::new(CheckCounters::default());
+                    let task = tokio::spawn(run(
+                        key.clone(),
+                        up,
+                        link.clone(),
+                        state.clone(),
+                        counters.clone(),
+                    ));
                     done.started += 1;
                     self.tasks.push(Running {
                         settings: key,
                         link,
                         up: state,
+                        counters,
                         task,
                     });
                 }
@@ -235,6 +245,13 @@ impl CheckerManager {
         self.tasks
             .iter()
             .filter_map(|r| r.link.lock().ok().map(|l| l.id))
+    }
+
+    /// Each running checker's counters, by its id.
+    pub fn counters(&self) -> impl Iterator<Item = (CheckerId, CheckCounts)> + '_ {
+        self.tasks
+            .iter()
+            .filter_map(|r| r.link.lock().ok().map(|l| (l.id, r.counters.snapshot())))
     }
 
     pub fn len(&self) -> usize {
@@ -266,11 +283,17 @@ impl Drop for CheckerManager {
     }
 }
 
-async fn run(s: Arc<CheckSettings>, up: bool, link: Arc<Mutex<Link>>, current: Arc<AtomicBool>) {
+async fn run(
+    s: Arc<CheckSettings>,
+    up: bool,
+    link: Arc<Mutex<Link>>,
+    current: Arc<AtomicBool>,
+    counters: Arc<CheckCounters>,
+) {
     if s.disabled {
         return std::future::pending().await;
     }
-    let mut state = CheckState::new(s.timing, up);
+    let mut state = CheckState::with_counters(s.timing, up, counters);
     let mut probe = Probe::new(&s);
     if !s.warmup.is_zero() {
         let ms = u64::try_from(s.warmup.as_millis()).unwrap_or(u64::MAX);
@@ -285,12 +308,14 @@ async fn run(s: Arc<CheckSettings>, up: bool, link: Arc<Mutex<Link>>, current: A
             tokio::time::sleep(s.timing.delay_loop).await;
             continue;
         }
+        let began = tokio::time::Instant::now();
         let verdict = probe.check(&s).await;
+        let took = began.elapsed();
         let (attempt, text) = match verdict {
             Verdict::Up { weight, msg } => (Attempt::Success { weight }, msg),
             Verdict::Down { reason } => (Attempt::Failure, reason),
         };
-        let step = state.on_attempt(attempt);
+        let step = state.on_timed_attempt(attempt, took);
         if let Some(change) = step.change {
             if change.up {
                 tracing::info!("{text}");
@@ -355,7 +380,7 @@ mod tests {
             id: CheckerId::default(),
             events: tx,
         }));
-        let task = run(Arc::new(s), true, link, Arc::default());
+        let task = run(Arc::new(s), true, link, Arc::default(), Arc::default());
         assert!(
             std::mem::size_of_val(&task) <= 640,
             "{}",

@@ -10,8 +10,52 @@
 //!
 //! Dynamic checkers (MISC_CHECK `misc_dynamic`, FILE_CHECK) report a weight with their
 //! success; a new weight while up is reported as a change too.
+//!
+//! Each machine also counts its attempts in a [`CheckCounters`] it shares with whoever
+//! reports on the checker (`lvsd ctl state`, the metrics endpoint): plain atomics, nothing
+//! allocated per attempt.
 
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// A checker's attempts so far: how many, how many failed, how long the last one took.
+#[derive(Debug, Default)]
+pub struct CheckCounters {
+    checks: AtomicU64,
+    failures: AtomicU64,
+    last_micros: AtomicU64,
+}
+
+/// A copy of [`CheckCounters`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CheckCounts {
+    pub checks: u64,
+    pub failures: u64,
+    /// How long the last attempt took, in microseconds (0 before the first).
+    pub last_duration_us: u64,
+}
+
+impl CheckCounters {
+    /// Counts one attempt that took `took`.
+    pub fn record(&self, failed: bool, took: Duration) {
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.last_micros.store(us, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CheckCounts {
+        CheckCounts {
+            checks: self.checks.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            last_duration_us: self.last_micros.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// The result of one attempt, as the state machine needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +91,7 @@ pub struct Timing {
     pub delay_before_retry: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct CheckState {
     timing: Timing,
     up: bool,
@@ -55,18 +99,36 @@ pub struct CheckState {
     /// Failed attempts retried since the last success.
     retries_used: u32,
     weight: Option<u32>,
+    counters: Arc<CheckCounters>,
 }
 
 impl CheckState {
     /// A checker starting `up` (keepalived: down with `alpha`, up otherwise).
     pub fn new(timing: Timing, up: bool) -> CheckState {
+        Self::with_counters(timing, up, Arc::default())
+    }
+
+    /// As [`CheckState::new`], counting its attempts in `counters`.
+    pub fn with_counters(timing: Timing, up: bool, counters: Arc<CheckCounters>) -> CheckState {
         CheckState {
             timing,
             up,
             has_run: false,
             retries_used: 0,
             weight: None,
+            counters,
         }
+    }
+
+    pub fn counters(&self) -> &Arc<CheckCounters> {
+        &self.counters
+    }
+
+    /// Feeds one attempt's result and how long the attempt took (counted).
+    pub fn on_timed_attempt(&mut self, attempt: Attempt, took: Duration) -> Step {
+        self.counters
+            .record(matches!(attempt, Attempt::Failure), took);
+        self.on_attempt(attempt)
     }
 
     pub fn is_up(&self) -> bool {
@@ -259,6 +321,28 @@ mod tests {
             !(Duration::from_secs(11)..Duration::from_secs(14)).contains(&t)
         });
         assert_eq!(changes, vec![]);
+    }
+
+    #[test]
+    fn timed_attempts_are_counted() {
+        let counters = Arc::new(CheckCounters::default());
+        let mut st = CheckState::with_counters(timing(1), true, counters.clone());
+        assert_eq!(counters.snapshot(), CheckCounts::default());
+        st.on_timed_attempt(OK, Duration::from_millis(3));
+        st.on_timed_attempt(KO, Duration::from_micros(1500));
+        st.on_timed_attempt(KO, Duration::from_micros(250));
+        assert!(!st.is_up());
+        assert_eq!(
+            counters.snapshot(),
+            CheckCounts {
+                checks: 3,
+                failures: 2,
+                last_duration_us: 250
+            }
+        );
+        // An untimed attempt (the machine alone) counts nothing.
+        st.on_attempt(OK);
+        assert_eq!(st.counters().snapshot().checks, 3);
     }
 
     #[test]

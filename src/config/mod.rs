@@ -58,6 +58,9 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// Every script command line with where it was written (for `enable_script_security`).
     pub scripts: Vec<ScriptRef>,
+    /// SHA-256 (hex) of the configuration as read: the file with its includes, parameters
+    /// and conditionals applied (what the metrics endpoint reports as the loaded file).
+    pub sha256: String,
 }
 
 /// Why a configuration was refused: every error, plus the warnings.
@@ -157,6 +160,10 @@ fn finish(
     mut diags: Vec<Diagnostic>,
     phases: &mut Phases,
 ) -> Result<Loaded, LoadErrors> {
+    let sha256 = hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        src.text.as_bytes(),
+    ));
     let t = thread_cpu();
     let mut p = build::P::new(&src);
     p.top();
@@ -182,6 +189,7 @@ fn finish(
             config,
             warnings,
             scripts,
+            sha256,
         })
     } else {
         Err(LoadErrors { errors, warnings })

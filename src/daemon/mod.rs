@@ -27,8 +27,9 @@ use tokio::task::JoinHandle;
 /// How long the sides get to resign, release addresses and run notify_stop on SIGTERM.
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 
-/// Reads the configuration file again for SIGHUP. A file with errors is refused.
-pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
+/// Reads the configuration file again for SIGHUP, with its SHA-256 (hex). A file with
+/// errors is refused.
+pub fn load_config(opts: &Options) -> anyhow::Result<(Config, String)> {
     let id = opts
         .config_id
         .clone()
@@ -38,7 +39,7 @@ pub fn load_config(opts: &Options) -> anyhow::Result<Config> {
             for w in &loaded.warnings {
                 tracing::warn!("{w}");
             }
-            Ok(loaded.config)
+            Ok((loaded.config, loaded.sha256))
         }
         Err(e) => {
             for w in &e.warnings {
@@ -189,19 +190,25 @@ fn build_runtime(g: &crate::config::GlobalDefs) -> anyhow::Result<tokio::runtime
     Ok(b.build()?)
 }
 
-/// Runs the daemon with an already loaded configuration until it is told to stop.
+/// Runs the daemon with an already loaded configuration (`sha256`: its hash, see
+/// [`crate::config::Loaded::sha256`]) until it is told to stop.
 /// Forked, the parent waits for the child's verdict: a start that fails here (logging,
 /// pid files, the sides) makes it exit non-zero with the reason.
-pub fn run(opts: Options, config: Config) -> anyhow::Result<()> {
+pub fn run(opts: Options, config: Config, sha256: String) -> anyhow::Result<()> {
     let mut verdict = StartReport::default();
-    let res = start_and_serve(opts, config, &mut verdict);
+    let res = start_and_serve(opts, config, sha256, &mut verdict);
     if let Err(e) = &res {
         verdict.failed(&format!("{e:#}"));
     }
     res
 }
 
-fn start_and_serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyhow::Result<()> {
+fn start_and_serve(
+    opts: Options,
+    config: Config,
+    sha256: String,
+    verdict: &mut StartReport,
+) -> anyhow::Result<()> {
     let loaded_at = since_start();
     // Before any thread exists: every thread and socket of the daemon is in it.
     if let Some(name) = &config.global.net_namespace {
@@ -228,7 +235,7 @@ fn start_and_serve(opts: Options, config: Config, verdict: &mut StartReport) -> 
     if opts.runs_checkers() {
         pids.push(pidfile::PidFile::create(&opts.checkers_pid_file)?);
     }
-    let res = rt.block_on(serve(opts, config, verdict));
+    let res = rt.block_on(serve(opts, config, sha256, verdict));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(pids);
     res
@@ -406,8 +413,24 @@ fn others_running(sides: &[Side], idx: usize) -> String {
         .collect()
 }
 
-async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyhow::Result<()> {
+async fn serve(
+    opts: Options,
+    config: Config,
+    sha256: String,
+    verdict: &mut StartReport,
+) -> anyhow::Result<()> {
     let opts = Arc::new(opts);
+    let config_status: crate::metrics::config_status::SharedStatus = Arc::new(
+        std::sync::Mutex::new(crate::metrics::config_status::ConfigStatus::started(
+            sha256,
+            crate::metrics::config_status::unix_now(),
+        )),
+    );
+    let note = |f: &dyn Fn(&mut crate::metrics::config_status::ConfigStatus)| {
+        if let Ok(mut s) = config_status.lock() {
+            f(&mut s);
+        }
+    };
     // vrrp_no_swap / checker_no_swap: one process, so the side that asks locks it all.
     if (opts.runs_vrrp() && config.global.vrrp_no_swap)
         || (opts.runs_checkers() && config.global.checker_no_swap)
@@ -464,7 +487,8 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
         opts: opts.clone(),
         config: reload_tx.subscribe(),
     });
-    let metrics_server = crate::metrics::server::start_for_daemon(opts.clone()).await;
+    let metrics_server =
+        crate::metrics::server::start_for_daemon(opts.clone(), config_status.clone()).await;
     verdict.ok();
     let outcome_file = reload_outcome::path_for(&opts.pid_file);
     let mut sd = sd_notify::Systemd::new(
@@ -486,9 +510,10 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
             _ = hup.recv() => {
                 tracing::info!("Reloading: SIGHUP received");
                 let started = sd.reloading();
+                note(&|s| s.reload_asked());
                 let o = opts.clone();
                 match tokio::task::spawn_blocking(move || load_config(&o)).await {
-                    Ok(Ok(mut cfg)) => {
+                    Ok(Ok((mut cfg, sha256))) => {
                         let running = reload_tx.borrow().global.net_namespace.clone();
                         if cfg.global.net_namespace != running {
                             tracing::warn!(
@@ -499,6 +524,7 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
                         }
                         let cfg = Arc::new(cfg);
                         sd.reload_handed(heartbeat::config_addr(&cfg), started);
+                        note(&|s| s.reload_handed(sha256.clone()));
                         reload_tx.send_replace(cfg);
                         tracing::info!("Reload: new configuration handed to the running sides");
                         // A side waiting to restart tries the new configuration at once.
@@ -510,10 +536,12 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
                     Ok(Err(e)) => {
                         tracing::error!("Reload refused, keeping the running configuration: {e:#}");
                         sd.reload_refused(&format!("{e:#}"), started);
+                        note(&|s| s.reload_failed(sd_notify::since_usec(started)));
                     }
                     Err(e) => {
                         tracing::error!("Reload failed: {e}");
                         sd.reload_refused(&format!("the reload failed: {e}"), started);
+                        note(&|s| s.reload_failed(sd_notify::since_usec(started)));
                     }
                 }
             }
@@ -532,7 +560,13 @@ async fn serve(opts: Options, config: Config, verdict: &mut StartReport) -> anyh
                     .iter()
                     .map(|s| sd_notify::SideView { name: s.name, heartbeat: &s.heartbeat })
                     .collect();
-                sd.tick(&views);
+                match sd.tick(&views) {
+                    Some(d) if d.applied => note(&|s| {
+                        s.reload_applied(d.took, crate::metrics::config_status::unix_now())
+                    }),
+                    Some(d) => note(&|s| s.reload_failed(d.took)),
+                    None => {}
+                }
             }
             _ = usr1.recv() => {
                 let cfg = reload_tx.borrow().clone();

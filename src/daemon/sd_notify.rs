@@ -56,6 +56,19 @@ pub fn monotonic_usec() -> u64 {
     }
 }
 
+/// How long ago `started` (a [`monotonic_usec`] reading) was.
+pub fn since_usec(started: u64) -> Duration {
+    Duration::from_micros(monotonic_usec().saturating_sub(started))
+}
+
+/// A reload that finished in [`Systemd::tick`]: applied by every side, or not confirmed
+/// in time; `took` counts from the SIGHUP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReloadDone {
+    pub applied: bool,
+    pub took: Duration,
+}
+
 /// One side as the daemon sees it: its name and its heartbeat.
 pub struct SideView<'a> {
     pub name: &'static str,
@@ -185,9 +198,11 @@ impl Systemd {
         tokio::time::Instant::from_std(at.max(now))
     }
 
-    /// Checks the sides: finishes a pending start or reload, refreshes the status line.
-    pub fn tick(&mut self, sides: &[SideView<'_>]) {
+    /// Checks the sides: finishes a pending start or reload (a reload's end is returned),
+    /// refreshes the status line.
+    pub fn tick(&mut self, sides: &[SideView<'_>]) -> Option<ReloadDone> {
         let now = Instant::now();
+        let mut done = None;
         if let Some((addr, reload, since)) =
             self.pending.as_ref().map(|p| (p.addr, p.reload, p.since))
         {
@@ -215,6 +230,10 @@ impl Systemd {
                         let text = format!("Reload applied; {status}");
                         self.send(&[NotifyState::Ready, NotifyState::Status(&text)]);
                         self.write_outcome(started, Outcome::Applied, "applied");
+                        done = Some(ReloadDone {
+                            applied: true,
+                            took: since_usec(started),
+                        });
                     }
                 }
                 self.last_status = status;
@@ -234,6 +253,10 @@ impl Systemd {
                 ]);
                 self.write_outcome(started, Outcome::Unconfirmed, &why);
                 self.pending = None;
+                done = Some(ReloadDone {
+                    applied: false,
+                    took: since_usec(started),
+                });
             }
         }
         if self
@@ -252,6 +275,7 @@ impl Systemd {
             }
             self.last_status_at = Some(now);
         }
+        done
     }
 
     /// "VI_1 MASTER; 1 services, 2 real servers, 1 down", with what does not answer and
@@ -416,20 +440,24 @@ mod tests {
             },
         ];
         vrrp.beat(Some(42), String::new);
-        sd.tick(&sides);
+        assert_eq!(sd.tick(&sides), None);
         assert!(sd.pending.is_some(), "the LVS side has not applied it");
         // A side that failed (waiting for its restart) is not waited for.
         lvs.ended();
-        sd.tick(&sides);
+        assert_eq!(sd.tick(&sides), None, "a start is no reload");
         assert!(sd.pending.is_none());
         // A reload is pending until applied, and its outcome written.
         lvs.launched();
+        let started = monotonic_usec();
         sd.reload_handed(43, 99);
         vrrp.beat(Some(43), String::new);
-        sd.tick(&sides);
+        assert_eq!(sd.tick(&sides), None);
         assert!(sd.pending.is_some());
         lvs.beat(Some(43), String::new);
-        sd.tick(&sides);
+        let done = sd.tick(&sides).expect("the reload is done");
+        assert!(done.applied);
+        // Counted from the reload's start (99 µs after boot here), not from the hand-over.
+        assert!(done.took >= Duration::from_micros(started - 99), "{done:?}");
         assert!(sd.pending.is_none());
         let o = reload_outcome::read(&dir.path().join("x.reload")).unwrap();
         assert_eq!((o.started_usec, o.outcome), (99, Outcome::Applied));

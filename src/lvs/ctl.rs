@@ -7,10 +7,13 @@ use super::build;
 use super::reconcile::Reconciler;
 use super::state::{Admin, AdminChange, AdminCmd, LvsState, ServerSel, ServiceSel};
 use super::table::{diff, Ownership, Table};
+use crate::checkers::state::CheckCounts;
+use crate::checkers::CheckerId;
 use crate::config::Config;
-use crate::ipvs::{Op, ServiceKey, ServiceState};
+use crate::ipvs::{Op, ServiceKey, ServiceState, Stats};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -126,12 +129,17 @@ pub struct RsView {
     /// Seconds left before a draining real server is removed anyway.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drain_seconds_left: Option<u64>,
+    /// Each checker's attempts so far, in the order of `checkers` (null: not running).
+    pub checker_counts: Vec<Option<CheckCounts>>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ServiceView {
     pub service: String,
     pub scheduler: String,
+    /// The kernel's counters and rates for the service (absent with lvsd's copy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
     pub dests: Vec<DestView>,
 }
 
@@ -144,6 +152,9 @@ pub struct DestView {
     pub active_conns: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inactive_conns: Option<u32>,
+    /// The kernel's counters and rates for the destination (absent with lvsd's copy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
 }
 
 /// `lvsd ctl state`'s LVS part: `dump` is the kernel table just read (or why it could not
@@ -152,6 +163,7 @@ pub fn state_view(
     state: &LvsState,
     rec: &Reconciler,
     dump: Result<Vec<ServiceState>, String>,
+    counters: &HashMap<CheckerId, CheckCounts>,
     now: Instant,
 ) -> StateView {
     let config = state.config();
@@ -163,6 +175,17 @@ pub fn state_view(
             .enumerate()
             .map(|(r, rs)| {
                 let admin = state.admin_of(i, r);
+                let checker_counts = (0..rs.checkers.len())
+                    .map(|c| {
+                        counters
+                            .get(&CheckerId {
+                                vs: i,
+                                rs: r,
+                                checker: c,
+                            })
+                            .copied()
+                    })
+                    .collect();
                 RsView {
                     server: match rs.port {
                         Some(p) => dest_name(&crate::ipvs::DestKey {
@@ -188,6 +211,7 @@ pub fn state_view(
                         }
                         _ => None,
                     },
+                    checker_counts,
                 }
             })
             .collect();
@@ -217,6 +241,7 @@ pub fn state_view(
             ServiceView {
                 service: service_name(&k),
                 scheduler: s.service.scheduler.clone(),
+                stats: known.then_some(s.stats),
                 dests: s
                     .dests
                     .iter()
@@ -227,6 +252,7 @@ pub fn state_view(
                         forward: format!("{:?}", d.dest.forward).to_lowercase(),
                         active_conns: known.then_some(d.active_conns),
                         inactive_conns: known.then_some(d.inactive_conns),
+                        stats: known.then_some(d.stats),
                     })
                     .collect(),
             }

@@ -43,6 +43,11 @@ pub struct FakeKernel {
     /// Active connections a dump reports per destination (0 when not listed).
     pub active_conns:
         std::collections::HashMap<(crate::ipvs::ServiceKey, crate::ipvs::DestKey), u32>,
+    /// The counters and rates a dump reports per service (zero when not listed).
+    pub service_stats: std::collections::HashMap<crate::ipvs::ServiceKey, Stats>,
+    /// The counters and rates a dump reports per destination (zero when not listed).
+    pub dest_stats:
+        std::collections::HashMap<(crate::ipvs::ServiceKey, crate::ipvs::DestKey), Stats>,
 }
 
 impl FakeKernel {
@@ -119,7 +124,11 @@ impl IpvsBackend for FakeIpvs {
                 .values()
                 .map(|e| ServiceState {
                     service: e.service.clone(),
-                    stats: Stats::default(),
+                    stats: k
+                        .service_stats
+                        .get(&e.service.key)
+                        .copied()
+                        .unwrap_or_default(),
                     dests: e
                         .dests
                         .values()
@@ -132,7 +141,11 @@ impl IpvsBackend for FakeIpvs {
                                 .unwrap_or(0),
                             inactive_conns: 0,
                             persistent_conns: 0,
-                            stats: Stats::default(),
+                            stats: k
+                                .dest_stats
+                                .get(&(e.service.key, d.key))
+                                .copied()
+                                .unwrap_or_default(),
                         })
                         .collect(),
                 })

@@ -7,6 +7,7 @@ use super::state::{Effect, LvsState};
 use super::table::Table;
 use crate::alert::{Alert, MailSettings, Mailer};
 use crate::backoff::{human, Retry};
+use crate::checkers::state::CheckCounts;
 use crate::checkers::{CheckerEvent, CheckerId};
 use crate::config::model::RcvBuf;
 use crate::config::{Config, FlushOnStop};
@@ -33,6 +34,12 @@ pub trait CheckerStarter: Send {
         config: Arc<Config>,
         initial: &HashMap<CheckerId, bool>,
     ) -> mpsc::Receiver<CheckerEvent>;
+
+    /// Each running checker's counters (attempts, failures, last duration), for
+    /// `lvsd ctl state` and the metrics endpoint; none by default.
+    fn counters(&self) -> HashMap<CheckerId, CheckCounts> {
+        HashMap::new()
+    }
 }
 
 /// Runs no checker (every real server keeps its starting state).
@@ -86,6 +93,13 @@ impl CheckerStarter for ManagedCheckers {
             }
         }
         rx
+    }
+
+    fn counters(&self) -> HashMap<CheckerId, CheckCounts> {
+        self.current
+            .as_ref()
+            .map(|m| m.counters().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -265,22 +279,25 @@ where
 }
 
 /// Answers one request of the control socket ([`super::ctl`]).
-async fn control<B, E>(
+async fn control<B, E, C>(
     kernel: Kernel<B>,
     state: &mut LvsState,
     effects: &mut E,
+    checkers: &C,
     req: super::ctl::LvsRequest,
 ) -> anyhow::Result<Kernel<B>>
 where
     B: IpvsBackend + Send + 'static,
     E: EffectSink,
+    C: CheckerStarter,
 {
     use super::ctl::{self, LvsCmd};
     let now = tokio::time::Instant::now().into_std();
     let (kernel, answer) = match req.cmd {
         LvsCmd::State => {
             let (kernel, dump) = kernel_dump(kernel).await?;
-            let view = ctl::state_view(state, &kernel.rec, dump, now);
+            let counters = checkers.counters();
+            let view = ctl::state_view(state, &kernel.rec, dump, &counters, now);
             (
                 kernel,
                 serde_json::to_value(view).map_err(|e| e.to_string()),
@@ -607,7 +624,7 @@ where
                 let _ = req.reply.send(Some(super::dump::check_data(&state)));
             }
             Some(req) = ctl_rx.recv() => {
-                kernel = control(kernel, &mut state, &mut effects, req).await?;
+                kernel = control(kernel, &mut state, &mut effects, &checkers, req).await?;
             }
             _ = drain.tick(), if state.draining() => {
                 kernel = drain_check(kernel, &mut state, &mut effects).await?;

@@ -5,11 +5,16 @@
 //! value.
 //!
 //! Names follow mehdy/keepalived-exporter where they overlap (`keepalived_vrrp_state`
-//! with `iname`, `intf`, `vrid`, `ip_address`; the advert and error counters), so its
-//! dashboards keep working; the rest is `lvsd_…`.
+//! with `iname`, `intf`, `vrid`, `ip_address`; the advert and error counters; the IPVS
+//! counters `keepalived_lvs_vip_*` and `keepalived_lvs_rs_*` with `addr` and `proto`), so
+//! its dashboards keep working; the rest is `lvsd_…`. The exporter's IPVS counters have
+//! no `_total` suffix: they are typed `untyped` here, which keeps `promtool check metrics`
+//! quiet and `rate()` working.
 
+pub mod config_status;
 pub mod server;
 
+use config_status::ConfigStatus;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -155,8 +160,111 @@ fn items(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or(&[])
 }
 
-/// The exposition text for `state`, the value `lvsd ctl state` answers with.
-pub fn render(state: &Value) -> String {
+/// The kernel's counters of a service or destination under keepalived-exporter's names
+/// (`keepalived_lvs_vip_…` / `keepalived_lvs_rs_…` + these) and the `Stats` field each
+/// comes from.
+const IPVS_COUNTERS: &[(&str, &str, &str)] = &[
+    ("conn", "conns", "Connections scheduled (kernel counter)"),
+    ("in_packets", "inpkts", "Packets in (kernel counter)"),
+    ("out_packets", "outpkts", "Packets out (kernel counter)"),
+    ("in_bytes", "inbytes", "Bytes in (kernel counter)"),
+    ("out_bytes", "outbytes", "Bytes out (kernel counter)"),
+];
+
+/// The kernel's rate estimates of a service or destination: three families
+/// (`…_connections_per_second`, `…_packets_per_second`, `…_bytes_per_second`) and their
+/// help.
+const IPVS_RATE_HELP: [&str; 3] = [
+    "Connection rate (kernel estimate)",
+    "Packet rate (kernel estimate)",
+    "Byte rate (kernel estimate)",
+];
+
+/// Each rate: its family (index in [`IPVS_RATE_HELP`]), the `Stats` field, the
+/// `direction` label ("" for none).
+const IPVS_RATES: &[(usize, &str, &str)] = &[
+    (0, "cps", ""),
+    (1, "inpps", "in"),
+    (1, "outpps", "out"),
+    (2, "inbps", "in"),
+    (2, "outbps", "out"),
+];
+
+/// keepalived-exporter's `addr` and `proto` labels of a service named as `lvsd ctl` names
+/// it (`tcp:10.0.0.1:80`, `tcp:[2001:db8::1]:80`, `fwmark:7`): the address and port
+/// joined by a colon (no brackets, as the exporter writes IPv6) and the protocol in
+/// lower case; a firewall-mark service is `fwmark:MARK` with proto `fwmark`.
+fn exporter_service_labels(service: &str) -> (String, String) {
+    match service.split_once(':') {
+        Some(("fwmark", _)) => (service.to_string(), "fwmark".to_string()),
+        Some((proto, rest)) => (exporter_addr(rest), proto.to_string()),
+        None => (service.to_string(), String::new()),
+    }
+}
+
+/// `10.0.0.1:80` → `10.0.0.1:80`, `[2001:db8::1]:80` → `2001:db8::1:80` (the exporter's
+/// form); anything else as it is.
+fn exporter_addr(addr: &str) -> String {
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(a) => format!("{}:{}", a.ip(), a.port()),
+        Err(_) => addr.to_string(),
+    }
+}
+
+/// The families of one kind of IPVS entry (`vip` for services, `rs` for destinations).
+struct IpvsFamilies {
+    counters: Vec<Family>,
+    rates: Vec<Family>,
+}
+
+impl IpvsFamilies {
+    fn new(counter_names: [&'static str; 5], rate_names: [&'static str; 3]) -> IpvsFamilies {
+        IpvsFamilies {
+            counters: IPVS_COUNTERS
+                .iter()
+                .zip(counter_names)
+                .map(|((_, _, help), name)| Family::new(name, "untyped", help))
+                .collect(),
+            rates: rate_names
+                .iter()
+                .zip(IPVS_RATE_HELP)
+                .map(|(name, help)| Family::new(name, "gauge", help))
+                .collect(),
+        }
+    }
+
+    /// The samples of one entry's `stats` (a `Stats` as JSON): the counters with
+    /// `exporter_labels`, the rates with `labels`.
+    fn push(
+        &mut self,
+        stats: &Value,
+        exporter_labels: &[(&'static str, String)],
+        labels: &[(&'static str, String)],
+    ) {
+        for ((_, field, _), fam) in IPVS_COUNTERS.iter().zip(self.counters.iter_mut()) {
+            fam.push(exporter_labels.to_vec(), num(&stats[*field]));
+        }
+        for (family, field, direction) in IPVS_RATES {
+            let mut l = labels.to_vec();
+            if !direction.is_empty() {
+                l.push(("direction", (*direction).to_string()));
+            }
+            if let Some(fam) = self.rates.get_mut(*family) {
+                fam.push(l, num(&stats[*field]));
+            }
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        for f in self.counters.iter().chain(&self.rates) {
+            f.write(out);
+        }
+    }
+}
+
+/// The exposition text for `state`, the value `lvsd ctl state` answers with, and the
+/// configuration's status when the daemon keeps one.
+pub fn render(state: &Value, config: Option<&ConfigStatus>) -> String {
     let mut up = Family::new("lvsd_up", "gauge", "1: lvsd answers");
     up.push(vec![], 1.0);
     let mut ka_up = Family::new(
@@ -323,6 +431,49 @@ pub fn render(state: &Value) -> String {
         "gauge",
         "Weight of the IPVS destination in the kernel table",
     );
+    let mut rs_checks = Family::new(
+        "lvsd_real_server_checks_total",
+        "counter",
+        "Attempts of each checker, by its place in the file",
+    );
+    let mut rs_check_failures = Family::new(
+        "lvsd_real_server_check_failures_total",
+        "counter",
+        "Failed attempts of each checker (retries included)",
+    );
+    let mut rs_check_duration = Family::new(
+        "lvsd_real_server_last_check_duration_seconds",
+        "gauge",
+        "How long each checker's last attempt took",
+    );
+    let mut vip = IpvsFamilies::new(
+        [
+            "keepalived_lvs_vip_conn",
+            "keepalived_lvs_vip_in_packets",
+            "keepalived_lvs_vip_out_packets",
+            "keepalived_lvs_vip_in_bytes",
+            "keepalived_lvs_vip_out_bytes",
+        ],
+        [
+            "lvsd_ipvs_service_connections_per_second",
+            "lvsd_ipvs_service_packets_per_second",
+            "lvsd_ipvs_service_bytes_per_second",
+        ],
+    );
+    let mut rs_ipvs = IpvsFamilies::new(
+        [
+            "keepalived_lvs_rs_conn",
+            "keepalived_lvs_rs_in_packets",
+            "keepalived_lvs_rs_out_packets",
+            "keepalived_lvs_rs_in_bytes",
+            "keepalived_lvs_rs_out_bytes",
+        ],
+        [
+            "lvsd_ipvs_destination_connections_per_second",
+            "lvsd_ipvs_destination_packets_per_second",
+            "lvsd_ipvs_destination_bytes_per_second",
+        ],
+    );
 
     match state.get("lvs") {
         Some(_) => side_ok.push(vec![("side", "checkers".into())], 1.0),
@@ -372,12 +523,47 @@ pub fn render(state: &Value) -> String {
                 l.push(("checker", i.to_string()));
                 rs_checker.push(l, if c.as_str() == Some("up") { 1.0 } else { 0.0 });
             }
+            for (i, c) in items(&rs["checker_counts"]).iter().enumerate() {
+                if c.is_null() {
+                    continue;
+                }
+                let l = || {
+                    let mut l = rl();
+                    l.push(("checker", i.to_string()));
+                    l
+                };
+                let checks = num(&c["checks"]);
+                rs_checks.push(l(), checks);
+                rs_check_failures.push(l(), num(&c["failures"]));
+                if checks > 0.0 {
+                    rs_check_duration.push(l(), num(&c["last_duration_us"]) / 1e6);
+                }
+            }
         }
     }
     for svc in items(&lvs["table"]) {
         let service = text(&svc["service"]);
+        let (addr, proto) = exporter_service_labels(&service);
+        if let Some(stats) = svc.get("stats") {
+            vip.push(
+                stats,
+                &[("addr", addr.clone()), ("proto", proto.clone())],
+                &[("service", service.clone())],
+            );
+        }
         for d in items(&svc["dests"]) {
             let l = || vec![("service", service.clone()), ("server", text(&d["server"]))];
+            if let Some(stats) = d.get("stats") {
+                rs_ipvs.push(
+                    stats,
+                    &[
+                        ("addr", exporter_addr(&text(&d["server"]))),
+                        ("proto", proto.clone()),
+                        ("vip", addr.clone()),
+                    ],
+                    &l(),
+                );
+            }
             d_weight.push(l(), num(&d["weight"]));
             if let Some(n) = d["active_conns"].as_f64() {
                 d_active.push(l(), n);
@@ -404,13 +590,66 @@ pub fn render(state: &Value) -> String {
         &rs_weight,
         &rs_admin,
         &rs_checker,
+        &rs_checks,
+        &rs_check_failures,
+        &rs_check_duration,
         &d_weight,
         &d_active,
         &d_inactive,
     ] {
         f.write(&mut out);
     }
+    vip.write(&mut out);
+    rs_ipvs.write(&mut out);
+    if let Some(c) = config {
+        write_config(c, &mut out);
+    }
     out
+}
+
+/// The configuration's families: its hash, when it was loaded, the reloads.
+fn write_config(c: &ConfigStatus, out: &mut String) {
+    let mut info = Family::new(
+        "lvsd_config_info",
+        "gauge",
+        "1, with the SHA-256 of the running configuration (includes applied)",
+    );
+    info.push(vec![("sha256", c.sha256.clone())], 1.0);
+    let mut loaded = Family::new(
+        "lvsd_config_last_reload_success_timestamp_seconds",
+        "gauge",
+        "Unix time the running configuration was loaded (start or applied reload)",
+    );
+    loaded.push(vec![], c.loaded_at);
+    let mut reloads = Family::new(
+        "lvsd_config_reloads_total",
+        "counter",
+        "Reloads asked for (SIGHUP)",
+    );
+    reloads.push(vec![], c.reloads as f64);
+    let mut failures = Family::new(
+        "lvsd_config_reload_failures_total",
+        "counter",
+        "Reloads refused, or not confirmed applied by every side in time",
+    );
+    failures.push(vec![], c.failures as f64);
+    let mut duration = Family::new(
+        "lvsd_config_last_reload_duration_seconds",
+        "gauge",
+        "How long the last reload took, from SIGHUP to applied or refused",
+    );
+    let mut ok = Family::new(
+        "lvsd_config_last_reload_successful",
+        "gauge",
+        "1: the last reload was applied",
+    );
+    if let Some((took, applied)) = c.last {
+        duration.push(vec![], took.as_secs_f64());
+        ok.push(vec![], if applied { 1.0 } else { 0.0 });
+    }
+    for f in [&info, &loaded, &reloads, &failures, &duration, &ok] {
+        f.write(out);
+    }
 }
 
 #[cfg(test)]
@@ -445,16 +684,36 @@ mod tests {
                     "quorum": 1, "quorum_up": true, "live_weight": 3,
                     "real_servers": [
                         {"server": "[10.0.1.2]:tcp:80", "weight": 3, "alive": true,
-                         "checkers": ["up"]},
+                         "checkers": ["up"],
+                         "checker_counts": [{"checks": 10, "failures": 2,
+                                             "last_duration_us": 1500}]},
                         {"server": "[10.0.1.3]:tcp:80", "weight": 1, "alive": false,
                          "checkers": ["down", "up"], "admin": "draining",
-                         "drain_seconds_left": 12}
+                         "drain_seconds_left": 12,
+                         "checker_counts": [null, {"checks": 0, "failures": 0,
+                                                   "last_duration_us": 0}]}
                     ]
                 }],
                 "table": [{
                     "service": "[10.0.0.1]:tcp:80", "scheduler": "wrr",
                     "dests": [{"server": "[10.0.1.2]:tcp:80", "weight": 3,
                                "forward": "masq", "active_conns": 5, "inactive_conns": 2}]
+                }, {
+                    "service": "tcp:[2001:db8::1]:443", "scheduler": "rr",
+                    "stats": {"conns": 70, "inpkts": 700, "outpkts": 650, "inbytes": 7000,
+                              "outbytes": 9000, "cps": 3, "inpps": 30, "outpps": 25,
+                              "inbps": 300, "outbps": 400},
+                    "dests": [{"server": "[2001:db8::2]:443", "weight": 2, "forward": "droute",
+                               "stats": {"conns": 40, "inpkts": 400, "outpkts": 0,
+                                         "inbytes": 4000, "outbytes": 0, "cps": 2,
+                                         "inpps": 20, "outpps": 0, "inbps": 200,
+                                         "outbps": 0}}]
+                }, {
+                    "service": "fwmark:7", "scheduler": "rr",
+                    "stats": {"conns": 1, "inpkts": 2, "outpkts": 3, "inbytes": 4,
+                              "outbytes": 5, "cps": 0, "inpps": 0, "outpps": 0,
+                              "inbps": 0, "outbps": 0},
+                    "dests": []
                 }]
             }
         })
@@ -469,7 +728,10 @@ mod tests {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
                 let mut w = rest.split(' ');
                 let name = w.next().unwrap();
-                assert!(matches!(w.next(), Some("gauge" | "counter")), "{line}");
+                assert!(
+                    matches!(w.next(), Some("gauge" | "counter" | "untyped")),
+                    "{line}"
+                );
                 assert!(typed.insert(name.to_string()), "TYPE twice: {line}");
                 continue;
             }
@@ -498,7 +760,7 @@ mod tests {
 
     #[test]
     fn renders_a_fixed_state() {
-        let text = render(&fixed());
+        let text = render(&fixed(), None);
         check_exposition(&text);
         for want in [
             "lvsd_up 1\n",
@@ -533,8 +795,92 @@ mod tests {
     }
 
     #[test]
+    fn renders_checker_counts_ipvs_counters_and_the_configuration() {
+        let mut config = ConfigStatus::started("ab12".into(), 1700000000.5);
+        config.reload_asked();
+        config.reload_failed(std::time::Duration::from_millis(250));
+        let text = render(&fixed(), Some(&config));
+        check_exposition(&text);
+        let rs2 =
+            "virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.1.2]:tcp:80\",checker=\"0\"";
+        let rs3 = "virtual_server=\"[10.0.0.1]:tcp:80\",real_server=\"[10.0.1.3]:tcp:80\"";
+        let svc = "service=\"tcp:[2001:db8::1]:443\"";
+        let dest = "service=\"tcp:[2001:db8::1]:443\",server=\"[2001:db8::2]:443\"";
+        for want in [
+            format!("lvsd_real_server_checks_total{{{rs2}}} 10\n"),
+            format!("lvsd_real_server_check_failures_total{{{rs2}}} 2\n"),
+            format!("lvsd_real_server_last_check_duration_seconds{{{rs2}}} 0.0015\n"),
+            // A checker that has not run yet: counted, no duration.
+            format!("lvsd_real_server_checks_total{{{rs3},checker=\"1\"}} 0\n"),
+            "# TYPE keepalived_lvs_vip_conn untyped\n".into(),
+            "keepalived_lvs_vip_conn{addr=\"2001:db8::1:443\",proto=\"tcp\"} 70\n".into(),
+            "keepalived_lvs_vip_in_packets{addr=\"2001:db8::1:443\",proto=\"tcp\"} 700\n".into(),
+            "keepalived_lvs_vip_out_packets{addr=\"2001:db8::1:443\",proto=\"tcp\"} 650\n".into(),
+            "keepalived_lvs_vip_in_bytes{addr=\"2001:db8::1:443\",proto=\"tcp\"} 7000\n".into(),
+            "keepalived_lvs_vip_out_bytes{addr=\"2001:db8::1:443\",proto=\"tcp\"} 9000\n".into(),
+            "keepalived_lvs_vip_conn{addr=\"fwmark:7\",proto=\"fwmark\"} 1\n".into(),
+            "keepalived_lvs_rs_conn{addr=\"2001:db8::2:443\",proto=\"tcp\",vip=\"2001:db8::1:443\"} 40\n".into(),
+            "keepalived_lvs_rs_in_bytes{addr=\"2001:db8::2:443\",proto=\"tcp\",vip=\"2001:db8::1:443\"} 4000\n".into(),
+            format!("lvsd_ipvs_service_connections_per_second{{{svc}}} 3\n"),
+            format!("lvsd_ipvs_service_packets_per_second{{{svc},direction=\"out\"}} 25\n"),
+            format!("lvsd_ipvs_service_bytes_per_second{{{svc},direction=\"in\"}} 300\n"),
+            format!("lvsd_ipvs_destination_connections_per_second{{{dest}}} 2\n"),
+            format!("lvsd_ipvs_destination_packets_per_second{{{dest},direction=\"in\"}} 20\n"),
+            format!("lvsd_ipvs_destination_bytes_per_second{{{dest},direction=\"in\"}} 200\n"),
+            format!("lvsd_ipvs_destination_weight{{{dest}}} 2\n"),
+            "lvsd_config_info{sha256=\"ab12\"} 1\n".into(),
+            "lvsd_config_last_reload_success_timestamp_seconds 1700000000.5\n".into(),
+            "lvsd_config_reloads_total 1\n".into(),
+            "lvsd_config_reload_failures_total 1\n".into(),
+            "lvsd_config_last_reload_duration_seconds 0.25\n".into(),
+            "lvsd_config_last_reload_successful 0\n".into(),
+        ] {
+            assert!(text.contains(&want), "missing {want:?} in\n{text}");
+        }
+        assert!(
+            !text.contains(&format!(
+                "lvsd_real_server_last_check_duration_seconds{{{rs3}"
+            )),
+            "{text}"
+        );
+        // Without the kernel's numbers (lvsd's copy of the table), no IPVS counter.
+        assert!(
+            !text.contains("keepalived_lvs_rs_conn{addr=\"10.0.1.2:80\""),
+            "{text}"
+        );
+        // Before any reload: no last reload.
+        let text = render(&fixed(), Some(&ConfigStatus::started("ab12".into(), 1.0)));
+        check_exposition(&text);
+        assert!(text.contains("lvsd_config_reloads_total 0\n"), "{text}");
+        assert!(
+            !text.contains("lvsd_config_last_reload_duration_seconds"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_documentation_lists_every_metric() {
+        let doc = include_str!("../../docs/control-socket.md");
+        let mut config = ConfigStatus::started("ab12".into(), 1.0);
+        config.reload_asked();
+        config.reload_applied(std::time::Duration::from_millis(3), 2.0);
+        let text = render(&fixed(), Some(&config));
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+            .collect();
+        assert!(names.len() > 40, "{names:?}");
+        for name in names {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/control-socket.md does not list {name}"
+            );
+        }
+    }
+
+    #[test]
     fn a_side_that_does_not_answer() {
-        let text = render(&json!({"vrrp_error": "no answer"}));
+        let text = render(&json!({"vrrp_error": "no answer"}), None);
         check_exposition(&text);
         assert!(text.contains("lvsd_side_up{side=\"vrrp\"} 0\n"), "{text}");
         assert!(!text.contains("keepalived_vrrp_state"), "{text}");

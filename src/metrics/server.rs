@@ -2,6 +2,7 @@
 //! exposition text, anything else with 404 or 405, one request per connection. A request
 //! head longer than [`MAX_HEAD`] or slower than [`READ_LIMIT`] closes the connection.
 
+use super::config_status::{self, SharedStatus};
 use crate::cli::Options;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,19 +37,24 @@ impl Drop for Server {
     }
 }
 
-/// Binds `addr` and serves the scrape on the current runtime.
-pub async fn start(addr: SocketAddr, opts: Arc<Options>) -> std::io::Result<Server> {
+/// Binds `addr` and serves the scrape on the current runtime; `status`: the
+/// configuration's hash and reloads, kept by the daemon.
+pub async fn start(
+    addr: SocketAddr,
+    opts: Arc<Options>,
+    status: SharedStatus,
+) -> std::io::Result<Server> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(accept_loop(listener, opts));
+    let task = tokio::spawn(accept_loop(listener, opts, status));
     Ok(Server { addr, task })
 }
 
 /// The daemon's endpoint when `--metrics-listen` is given; a failure is logged and the
 /// daemon runs without it.
-pub async fn start_for_daemon(opts: Arc<Options>) -> Option<Server> {
+pub async fn start_for_daemon(opts: Arc<Options>, status: SharedStatus) -> Option<Server> {
     let addr = opts.metrics_listen?;
-    match start(addr, opts).await {
+    match start(addr, opts, status).await {
         Ok(s) => {
             info!("Prometheus metrics on http://{}/metrics", s.local_addr());
             Some(s)
@@ -60,13 +66,14 @@ pub async fn start_for_daemon(opts: Arc<Options>) -> Option<Server> {
     }
 }
 
-async fn accept_loop(listener: TcpListener, opts: Arc<Options>) {
+async fn accept_loop(listener: TcpListener, opts: Arc<Options>, status: SharedStatus) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let opts = opts.clone();
+                let status = status.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = serve_conn(stream, &opts).await {
+                    if let Err(e) = serve_conn(stream, &opts, &status).await {
                         debug!("Metrics connection from {peer} ended: {e}");
                     }
                 });
@@ -120,7 +127,11 @@ pub fn route(request_line: &str) -> (&'static str, bool, bool) {
     ("200 OK", true, !head)
 }
 
-async fn serve_conn(mut stream: TcpStream, opts: &Options) -> std::io::Result<()> {
+async fn serve_conn(
+    mut stream: TcpStream,
+    opts: &Options,
+    shared: &SharedStatus,
+) -> std::io::Result<()> {
     let Some(head) = read_head(&mut stream).await else {
         return Ok(());
     };
@@ -129,7 +140,8 @@ async fn serve_conn(mut stream: TcpStream, opts: &Options) -> std::io::Result<()
     let (status, metrics, send_body) = route(line);
     let (ctype, body) = if metrics {
         let state = crate::ctl::server::state_of(opts).await;
-        (CONTENT_TYPE, super::render(&state))
+        let config = config_status::snapshot(shared);
+        (CONTENT_TYPE, super::render(&state, Some(&config)))
     } else {
         ("text/plain; charset=utf-8", format!("{status}\n"))
     };

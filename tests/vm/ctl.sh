@@ -4,7 +4,8 @@
 # connection (weight 0 until the connection ends, then removed), disable / enable.
 #   lvcl (10.251.0.2) --veth-- director (VIP 10.251.1.1) --veth-- lvrs (10.252.0.2/.3, sorry .9)
 # Writes /mnt/ctl/: events.txt ("EVENT name seconds" or "EVENT name TIMEOUT"), table-NAME.txt,
-# plan.txt, state.json, lvsd.log.
+# plan.txt, state.json, metrics.txt (a scrape of --metrics-listen while a connection is
+# held), lvsd.log.
 IP=/usr/sbin/ip
 O=/mnt/ctl; mkdir -p $O
 now() { cut -d' ' -f1 /proc/uptime; }
@@ -45,7 +46,8 @@ rs3_in() { has '-t 10.251.1.1:80 -r 10.252.0.3:80 -m -w 1'; }
 CTL="lvsd -p /tmp/lvsd.pid ctl"
 
 : > $O/events.txt
-lvsd -C -n -l -f /tests/checkers.conf -p /tmp/lvsd.pid -c /tmp/lvsd-chk.pid > /tmp/lvsd.log 2>&1 &
+lvsd -C -n -l --metrics-listen 127.0.0.1:9650 -f /tests/checkers.conf -p /tmp/lvsd.pid \
+    -c /tmp/lvsd-chk.pid > /tmp/lvsd.log 2>&1 &
 LVSD=$!
 abort() { cp /tmp/lvsd.log $O/lvsd.log; kill $LVSD; cat $O/events.txt; exit 1; }
 wait_for start both_up || abort
@@ -61,6 +63,7 @@ cmp -s /tmp/before-plan.txt /tmp/after-plan.txt && echo "PLAN-APPLIED-NOTHING" >
 (sleep 6) | $IP netns exec lvcl nc 10.251.1.1 81 > /dev/null 2>&1 &
 sleep 1
 ipvsadm -Ln -t 10.251.1.1:81 > $O/conns-before-drain.txt
+printf 'GET /metrics HTTP/1.0\r\n\r\n' | nc -w 5 127.0.0.1 9650 > $O/metrics.txt 2>&1
 $CTL drain 10.251.1.1:81 10.252.0.2:80 --timeout 60 > $O/drain.txt 2>&1 || abort
 wait_for drain_w0 drain_w0 || abort
 $CTL --json state > $O/state.json 2>&1
