@@ -350,6 +350,19 @@ fn gen_config(seed: u64) -> Config {
             notify_priority_changes: r.maybe(Rng::chance),
             promote_secondaries: r.chance(),
             down_timer_adverts: r.maybe(|r| r.below(100) as u32 + 1),
+            unicast_ttl: r.maybe(|r| r.below(256) as u8),
+            mcast_dst_ip: r.maybe(|r| {
+                std::net::IpAddr::V4(std::net::Ipv4Addr::new(224, 0, 0, r.below(250) as u8 + 1))
+            }),
+            unicast_fault_no_peer: r.chance(),
+            track_src_ip: r.chance(),
+            old_unicast_checksum: r.maybe(|r| {
+                if r.chance() {
+                    OldUnicastChecksum::Always
+                } else {
+                    OldUnicastChecksum::Never
+                }
+            }),
             track_file: Vec::new(),
             track_process: Vec::new(),
             notify: Notify {

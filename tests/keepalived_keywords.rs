@@ -173,7 +173,7 @@ vrrp_instance v1 {
     interface eth0
     virtual_router_id 51
     priority 100
-      mcast_dst_ip 224.0.0.19
+      use_ipvlan
     virtual_ipaddress {
         192.0.2.10/24
     }
@@ -211,7 +211,7 @@ virtual_server 192.0.2.10 80 {
         (6, 5, "vrrp_ipsets"),
         (7, 5, "enable_snmp_vrrp"),
         (9, 1, "bfd_instance"),
-        (16, 7, "mcast_dst_ip"),
+        (16, 7, "use_ipvlan"),
         (24, 5, "snmp_name"),
         (27, 13, "fast_recovery"),
         (31, 13, "log_all_failures"),
@@ -223,6 +223,43 @@ virtual_server 192.0.2.10 80 {
     }
     // Nothing else: the keywords inside the skipped blocks give no second warning.
     assert_eq!(stderr.lines().count(), want.len(), "{stderr}");
+}
+
+/// `lvsd -t` on a file using the instance keywords issue 13 implemented: exit 0, nothing
+/// said (each was "not supported yet", exit 5, before).
+#[test]
+fn lvsd_t_accepts_the_implemented_instance_keywords() {
+    let text = "\
+vrrp_instance v1 {
+    interface eth0
+    virtual_router_id 51
+    version 3
+    unicast_src_ip 10.0.0.1
+    unicast_peer {
+        10.0.0.2
+    }
+    unicast_ttl 5
+    unicast_fault_no_peer
+    track_src_ip
+    old_unicast_checksum never
+    mcast_dst_ip 224.0.0.19
+    virtual_ipaddress {
+        192.0.2.10/24
+    }
+}
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keepalived.conf");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .arg("-t")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
 }
 
 /// docs/configuration.md's "Not supported" table names every keyword the tables call

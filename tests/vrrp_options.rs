@@ -711,3 +711,136 @@ fn promote_secondaries_as_keepalived() {
     );
     assert_eq!(got[1], got[0]);
 }
+
+// ---- unicast_ttl, mcast_dst_ip -----------------------------------------------------------
+
+/// A file with three instances, each on its own VRID and VIP (10.99.0.1xx). `me`/`them`:
+/// this node's and the other's address; `lead`: this node is the higher priority of
+/// U (unicast, `unicast_ttl 7`) and G1 (`mcast_dst_ip 224.0.0.99`), the other of G2
+/// (`mcast_dst_ip 224.0.0.98`).
+fn groups_conf(me: Ipv4Addr, them: Ipv4Addr, lead: bool) -> String {
+    let (hi, lo) = if lead { (150, 100) } else { (100, 150) };
+    let inst = |name: &str, vrid: u8, prio: u8, extra: String| {
+        format!(
+            "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  \
+             priority {prio}\n  advert_int 1\n{extra}  virtual_ipaddress {{\n    10.99.0.{vrid}/24 dev eth0\n  }}\n}}\n"
+        )
+    };
+    format!(
+        "global_defs {{\n  router_id R{}\n}}\n{}{}{}",
+        me.octets()[3],
+        inst(
+            "U",
+            151,
+            hi,
+            format!(
+                "  unicast_src_ip {me}\n  unicast_peer {{\n    {them}\n  }}\n  unicast_ttl 7\n"
+            )
+        ),
+        inst("G1", 152, hi, "  mcast_dst_ip 224.0.0.99\n".to_string()),
+        inst("G2", 153, lo, "  mcast_dst_ip 224.0.0.98\n".to_string()),
+    )
+}
+
+struct GroupsRun {
+    /// (VIP .151, .152, .153) held by the subject after the run.
+    held: [bool; 3],
+    /// TTLs of the subject's unicast adverts (VRID 151).
+    unicast_ttls: Vec<u8>,
+    /// Destinations of the subject's adverts for VRID 152.
+    g1_dsts: Vec<Ipv4Addr>,
+    /// The multicast groups joined on the subject's eth0 (`ip maddr`).
+    joined: Vec<String>,
+}
+
+/// The subject (node 1) leads U and G1, keepalived (node 2) leads G2: each must hear the
+/// other on the instance's own group (or by unicast), so each VIP is held by one node.
+fn groups_run(subject: Kind) -> GroupsRun {
+    let lab = Lab::new("grp", 2);
+    let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
+    let cap = Capture::start(&a.ns, "eth0");
+    let t0 = SystemTime::now();
+    let peer = lab.spawn(1, Kind::Keepalived, "peer", &groups_conf(b.ip, a.ip, false));
+    let d = lab.spawn(0, subject, "s", &groups_conf(a.ip, b.ip, true));
+    std::thread::sleep(Duration::from_millis(6000));
+    let vip = |n: u8| Ipv4Addr::new(10, 99, 0, n);
+    let held = [151, 152, 153].map(|n| has_addr(&a.ns, vip(n)));
+    let peer_held = [151, 152, 153].map(|n| has_addr(&b.ns, vip(n)));
+    let frames = cap.frames();
+    let mine = |vrid: u8| {
+        frames
+            .iter()
+            .filter(|f| f.at >= t0)
+            .filter_map(move |f| match f.what {
+                What::Vrrp {
+                    src,
+                    dst,
+                    vrid: v,
+                    ttl,
+                    ..
+                } if src == a.ip && v == vrid => Some((dst, ttl)),
+                _ => None,
+            })
+    };
+    let unicast_ttls = mine(151).map(|(_, t)| t).collect();
+    let g1_dsts = mine(152).map(|(d, _)| d).collect();
+    let maddr = std::process::Command::new("ip")
+        .args(["-n", &a.ns, "maddr", "show", "dev", "eth0"])
+        .output()
+        .expect("ip maddr");
+    let mut joined: Vec<String> = String::from_utf8_lossy(&maddr.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("inet "))
+        .map(|g| g.split_whitespace().next().unwrap_or("").to_string())
+        .collect();
+    joined.sort();
+    assert_eq!(
+        peer_held,
+        held.map(|h| !h),
+        "{}: each VIP must be held by one node\n{}",
+        subject.label(),
+        logs(&[&d, &peer])
+    );
+    GroupsRun {
+        held,
+        unicast_ttls,
+        g1_dsts,
+        joined,
+    }
+}
+
+#[test]
+fn unicast_ttl_and_mcast_dst_ip_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let k = groups_run(Kind::Keepalived);
+    let l = groups_run(Kind::Lvsd);
+    for (who, r) in [("keepalived", &k), ("lvsd", &l)] {
+        eprintln!(
+            "{who}: held {:?}, unicast TTLs {:?}, G1 destinations {:?}, joined {:?}",
+            r.held, r.unicast_ttls, r.g1_dsts, r.joined
+        );
+        assert_eq!(r.held, [true, true, false], "{who}");
+        assert!(!r.unicast_ttls.is_empty(), "{who}: no unicast advert seen");
+        assert!(
+            r.unicast_ttls.iter().all(|t| *t == 7),
+            "{who}: {:?}",
+            r.unicast_ttls
+        );
+        assert!(!r.g1_dsts.is_empty(), "{who}: no G1 advert seen");
+        assert!(
+            r.g1_dsts.iter().all(|d| *d == Ipv4Addr::new(224, 0, 0, 99)),
+            "{who}: {:?}",
+            r.g1_dsts
+        );
+        for g in ["224.0.0.98", "224.0.0.99"] {
+            assert!(
+                r.joined.iter().any(|j| j == g),
+                "{who}: {g} not joined: {:?}",
+                r.joined
+            );
+        }
+    }
+    assert_eq!(k.joined, l.joined, "the groups joined on eth0");
+}

@@ -733,6 +733,27 @@ impl P<'_> {
                         vi.notify_priority_changes = Some(b);
                     }
                 }
+                "unicast_ttl" => set(&mut vi.unicast_ttl, p.int(t, 0, 255).map(|v| Some(v as u8))),
+                "mcast_dst_ip" => vi.mcast_dst_ip = p.mcast_dst_ip(t).or(vi.mcast_dst_ip),
+                "unicast_fault_no_peer" => {
+                    p.no_more(t, 1);
+                    vi.unicast_fault_no_peer = true;
+                }
+                "track_src_ip" => {
+                    p.no_more(t, 1);
+                    vi.track_src_ip = true;
+                }
+                "old_unicast_checksum" => {
+                    p.no_more(t, 2);
+                    match t.get(1).map(|w| p.txt(*w)) {
+                        None => vi.old_unicast_checksum = Some(OldUnicastChecksum::Always),
+                        Some("never") => vi.old_unicast_checksum = Some(OldUnicastChecksum::Never),
+                        Some(other) => {
+                            let msg = format!("old_unicast_checksum: unknown mode `{other}` (ignored)");
+                            p.problem(t[1], msg);
+                        }
+                    }
+                }
                 "kernel_rx_buf_size" => vi.kernel_rx_buf_size = p.u32v(t).filter(|b| *b > 0),
                 "strict_mode" => vi.strict_mode = Some(p.flag(t)),
                 "native_ipv6" => vi.native_ipv6 = p.flag(t),
@@ -831,6 +852,27 @@ impl P<'_> {
             }
         }
         self.ip_tok(t)
+    }
+
+    /// `mcast_dst_ip ADDR`: an IPv4 multicast or IPv6 link-local multicast address
+    /// (keepalived skips another one with an error).
+    fn mcast_dst_ip(&mut self, t: &[Tok]) -> Option<std::net::IpAddr> {
+        let a = self.ip(t)?;
+        let ok = match a {
+            std::net::IpAddr::V4(v4) => v4.is_multicast(),
+            // ff02::/16 (IN6_IS_ADDR_MC_LINKLOCAL)
+            std::net::IpAddr::V6(v6) => v6.segments()[0] & 0xff0f == 0xff02,
+        };
+        if !ok {
+            let what = if a.is_ipv6() {
+                "link-local multicast"
+            } else {
+                "multicast"
+            };
+            self.problem(t[1], format!("mcast_dst_ip {a} is not {what} (ignored)"));
+            return None;
+        }
+        Some(a)
     }
 
     /// `ADDR [min_ttl N] [max_ttl N]`.

@@ -679,6 +679,25 @@ pub struct VrrpInstance {
     pub promote_secondaries: bool,
     /// `down_timer_adverts N` (1..=100): Master_Down_Interval in adverts (RFC: 3).
     pub down_timer_adverts: Option<u32>,
+    /// `unicast_ttl N` (0..=255): the TTL / hop limit of unicast adverts (default 255).
+    pub unicast_ttl: Option<u8>,
+    /// `mcast_dst_ip ADDR`: this instance's multicast group in place of the global one.
+    pub mcast_dst_ip: Option<std::net::IpAddr>,
+    /// `unicast_fault_no_peer`: an instance with no unicast peer stays in FAULT instead
+    /// of falling back to multicast.
+    pub unicast_fault_no_peer: bool,
+    /// `track_src_ip`: FAULT while the configured source address is not on the interface.
+    pub track_src_ip: bool,
+    /// `old_unicast_checksum [never]`: the VRRPv3 unicast checksum of keepalived up to
+    /// 1.3.6 (pseudo-header with the multicast group as destination).
+    pub old_unicast_checksum: Option<OldUnicastChecksum>,
+}
+
+/// `old_unicast_checksum` (`Always`) or `old_unicast_checksum never` (`Never`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OldUnicastChecksum {
+    Always,
+    Never,
 }
 
 /// The advert interval VRRP `version` sends for `advert_int`, in centiseconds, and whether
@@ -751,6 +770,11 @@ impl VrrpInstance {
             notify_priority_changes: None,
             promote_secondaries: false,
             down_timer_adverts: None,
+            unicast_ttl: None,
+            mcast_dst_ip: None,
+            unicast_fault_no_peer: false,
+            track_src_ip: false,
+            old_unicast_checksum: None,
         }
     }
     /// The VRRP version this instance speaks.

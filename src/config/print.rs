@@ -633,6 +633,15 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         v.to_string()
     });
     w.flag("check_unicast_src", i.check_unicast_src);
+    w.opt("unicast_ttl", &i.unicast_ttl, |v| v.to_string());
+    w.opt("mcast_dst_ip", &i.mcast_dst_ip, |v| v.to_string());
+    w.flag("unicast_fault_no_peer", i.unicast_fault_no_peer);
+    w.flag("track_src_ip", i.track_src_ip);
+    match i.old_unicast_checksum {
+        Some(OldUnicastChecksum::Always) => w.line("old_unicast_checksum"),
+        Some(OldUnicastChecksum::Never) => w.line("old_unicast_checksum never"),
+        None => {}
+    }
     w.flag("promote_secondaries", i.promote_secondaries);
     w.opt("down_timer_adverts", &i.down_timer_adverts, |v| {
         v.to_string()

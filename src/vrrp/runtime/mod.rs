@@ -61,6 +61,9 @@ struct InstIo<H> {
     /// and is opened when the interface appears.
     handle: Option<H>,
     src: Option<IpAddr>,
+    /// The source address's interface and its addresses (`track_src_ip`).
+    ifindex: u32,
+    if_addrs: Vec<IpAddr>,
     vips: Vec<VipSpec>,
     /// virtual_routes and virtual_rules, interfaces resolved.
     net: Vec<NetItem>,
@@ -83,6 +86,8 @@ impl<H> InstIo<H> {
             rx: s.rx,
             handle: Some(s.handle),
             src: s.src,
+            ifindex: s.ifindex,
+            if_addrs: s.if_addrs,
             vips: s.vips,
             net: s.net,
             send_errors: 0,
@@ -100,6 +105,8 @@ impl<H> InstIo<H> {
             rx: usize::MAX,
             handle: None,
             src: None,
+            ifindex: 0,
+            if_addrs: Vec::new(),
             vips: Vec::new(),
             net: Vec::new(),
             send_errors: 0,
@@ -116,8 +123,22 @@ impl<H> InstIo<H> {
         self.rx = s.rx;
         self.handle = Some(s.handle);
         self.src = s.src;
+        self.ifindex = s.ifindex;
+        self.if_addrs = s.if_addrs;
         self.vips = s.vips;
         self.net = s.net;
+    }
+
+    /// `track_src_ip`: whether the instance's configured source address is on its
+    /// interface now (None: not tracked, or the interface is not open).
+    fn src_event(&self, p: &InstanceParams) -> Option<Event> {
+        let addr = p
+            .src_ip
+            .filter(|_| p.track_src_ip && self.handle.is_some())?;
+        Some(Event::SrcAddr {
+            addr,
+            present: self.if_addrs.contains(&addr),
+        })
     }
 
     /// The IP id for the next AH advert.
@@ -476,6 +497,10 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             if let Some(src) = self.side.io[i].src {
                 outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
             }
+            let p = self.side.coord.instances()[i].params();
+            if let Some(ev) = self.side.io[i].src_event(p) {
+                outs.extend(self.side.coord.handle(now, i, ev));
+            }
         }
         for ev in self.io.initial_track_events(&self.side.config) {
             outs.extend(self.side.coord.handle_all(now, ev));
@@ -595,6 +620,10 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     }
 
     async fn link(&mut self, ev: LinkEvent) {
+        if let Some((addr, present)) = ev.addr {
+            self.address(ev.index, addr, present).await;
+            return;
+        }
         if ev.name.is_empty() {
             return;
         }
@@ -609,6 +638,32 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             },
         );
         self.perform(outs).await;
+    }
+
+    /// An address was added (`present`) or deleted on interface `index`: the instances
+    /// whose source address is on that interface note it, and `track_src_ip` follows it.
+    async fn address(&mut self, index: u32, addr: IpAddr, present: bool) {
+        let now = self.clock.now();
+        let mut outs = Vec::new();
+        for i in 0..self.side.io.len() {
+            let io = &mut self.side.io[i];
+            if io.handle.is_none() || io.ifindex != index {
+                continue;
+            }
+            io.if_addrs.retain(|a| *a != addr);
+            if present {
+                io.if_addrs.push(addr);
+            }
+            let p = self.side.coord.instances()[i].params();
+            if p.src_ip == Some(addr) {
+                if let Some(ev) = io.src_event(p) {
+                    outs.extend(self.side.coord.handle(now, i, ev));
+                }
+            }
+        }
+        if !outs.is_empty() {
+            self.perform(outs).await;
+        }
     }
 
     /// Opens the instances waiting for interface `ifname` (dynamic_interfaces), now that it
@@ -631,6 +686,9 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     self.side.io[i].opened(s);
                     if let Some(src) = self.side.io[i].src {
                         outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
+                    }
+                    if let Some(ev) = self.side.io[i].src_event(&p) {
+                        outs.extend(self.side.coord.handle(now, i, ev));
                     }
                 }
                 Err(e) => tracing::error!(

@@ -340,6 +340,10 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
                 }
             }
+            // track_src_ip added by the reload, or a source address changed by it.
+            if let Some(ev) = io.src_event(self.side.coord.instances()[i].params()) {
+                outs.extend(self.side.coord.handle(now, i, ev));
+            }
         }
         self.perform(outs).await;
         for inst in self.side.coord.instances() {
