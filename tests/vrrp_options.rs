@@ -844,3 +844,103 @@ fn unicast_ttl_and_mcast_dst_ip_as_keepalived() {
     }
     assert_eq!(k.joined, l.joined, "the groups joined on eth0");
 }
+
+// ---- track_src_ip, unicast_fault_no_peer ------------------------------------------------
+
+/// T: BACKUP, source 10.99.0.50 with `track_src_ip`, VIP .161 (`prio`); N:
+/// `unicast_src_ip` and `unicast_fault_no_peer` without any peer, VIP .162.
+fn src_conf(prio: u8, src: &str) -> String {
+    format!(
+        "global_defs {{\n  router_id S{prio}\n}}\n\
+         vrrp_instance T {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 161\n  \
+         priority {prio}\n  advert_int 1\n  mcast_src_ip {src}\n  track_src_ip\n  \
+         virtual_ipaddress {{\n    10.99.0.161/24 dev eth0\n  }}\n}}\n\
+         vrrp_instance N {{\n  state MASTER\n  interface eth0\n  virtual_router_id 162\n  \
+         priority 150\n  advert_int 1\n  unicast_src_ip {src}\n  unicast_fault_no_peer\n  \
+         virtual_ipaddress {{\n    10.99.0.162/24 dev eth0\n  }}\n}}\n"
+    )
+}
+
+struct SrcRun {
+    /// T took the VIP after the master stopped while its source address was gone.
+    taken_without_src: bool,
+    /// Seconds from the address's return until T held the VIP.
+    back: Option<f64>,
+    /// N's VIP was ever seen.
+    n_held: bool,
+}
+
+/// The subject's T is BACKUP to keepalived (priority 200) with its source address in
+/// place; the address is deleted and the master stops: a T in FAULT does not take over.
+/// The address comes back: T becomes master.
+fn src_run(subject: Kind) -> SrcRun {
+    let lab = Lab::new("src", 2);
+    let a = lab.node(0).clone();
+    let ip = |args: &[&str]| {
+        let ok = std::process::Command::new("ip")
+            .args(["-n", &a.ns])
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "ip {args:?}");
+    };
+    ip(&["addr", "del", &format!("{}/24", a.ip), "dev", "eth0"]);
+    ip(&["addr", "add", "10.99.0.50/24", "dev", "eth0"]);
+    let t_vip = Ipv4Addr::new(10, 99, 0, 161);
+    let n_vip = Ipv4Addr::new(10, 99, 0, 162);
+    let peer = lab.spawn(1, Kind::Keepalived, "peer", &src_conf(200, "10.99.0.2"));
+    assert!(
+        wait_addr(&lab.node(1).ns, t_vip, true, 6 * SEC).is_some(),
+        "the peer never became master\n{}",
+        logs(&[&peer])
+    );
+    let d = lab.spawn(0, subject, "s", &src_conf(100, "10.99.0.50"));
+    std::thread::sleep(Duration::from_millis(2000));
+    let mut n_held = has_addr(&a.ns, n_vip);
+    ip(&["addr", "del", "10.99.0.50/24", "dev", "eth0"]);
+    std::thread::sleep(Duration::from_millis(300));
+    peer.sigterm();
+    let taken_without_src = wait_addr(&a.ns, t_vip, true, 2 * SEC).is_some();
+    n_held |= has_addr(&a.ns, n_vip);
+    ip(&["addr", "add", "10.99.0.50/24", "dev", "eth0"]);
+    let back = wait_addr(&a.ns, t_vip, true, 6 * SEC).map(|d| d.as_secs_f64());
+    n_held |= has_addr(&a.ns, n_vip);
+    eprintln!("--- {}\n{}", subject.label(), logs(&[&d]));
+    SrcRun {
+        taken_without_src,
+        back,
+        n_held,
+    }
+}
+
+#[test]
+fn track_src_ip_and_unicast_fault_no_peer_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    for subject in [Kind::Keepalived, Kind::Lvsd] {
+        let r = src_run(subject);
+        let who = subject.label();
+        eprintln!(
+            "{who}: T took over without its source {}, back after {:?} s; N held {}",
+            r.taken_without_src, r.back, r.n_held
+        );
+        assert!(!r.n_held, "{who}: N left FAULT without a peer");
+        if subject == Kind::Keepalived {
+            // keepalived 2.2.7 reads track_src_ip but never acts on it: its netlink code
+            // compares the instance's socket address structure with the bare address
+            // (keepalived_netlink.c, `inaddr_equal(..., &vrrp->saddr, ...)`), which never
+            // matches. lvsd does what keepalived.conf(5) says (docs/configuration.md).
+            assert!(r.taken_without_src, "keepalived now honours track_src_ip");
+            continue;
+        }
+        assert!(!r.taken_without_src, "{who}: T was not in FAULT");
+        // FAULT -> BACKUP -> MASTER after Master_Down_Interval (3 s + skew).
+        assert!(
+            r.back.is_some_and(|s| s < 5.0),
+            "{who}: T did not come back: {:?}",
+            r.back
+        );
+    }
+}

@@ -501,6 +501,8 @@ impl Instance {
         }
         let held = self.start_hold.is_some_and(|h| h > now);
         if self.faulted() {
+            tracing::warn!(instance = %self.params.name, "fault at start: {}",
+                self.tracking.fault_reasons().join(", "));
             self.enter_fault(Cause::Startup, out);
         } else if self.is_owner_master() && held {
             // keepalived: the owner waits in BACKUP for the end of the delay, then takes over.

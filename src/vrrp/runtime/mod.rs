@@ -350,7 +350,13 @@ fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
         for w in &p.warnings {
             tracing::warn!("VRRP_Instance({}) {w}", p.name);
         }
-        if inst.unicast_peers.is_empty() && inst.unicast_src_ip.is_some() {
+        if p.no_peer_fault {
+            tracing::warn!(
+                "VRRP_Instance({}) unicast_fault_no_peer and no unicast_peer: the instance \
+                 stays in FAULT",
+                p.name
+            );
+        } else if inst.unicast_peers.is_empty() && inst.unicast_src_ip.is_some() {
             tracing::warn!(
                 "VRRP_Instance({}) unicast_src_ip is set but unicast_peer is empty: \
                      adverts go to the multicast group {}",
