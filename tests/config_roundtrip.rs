@@ -277,6 +277,7 @@ fn gen_config(seed: u64) -> Config {
                 scope: r.maybe(|_| "link".to_string()),
                 label: r.maybe(|r| r.word("eth0:")),
                 no_track: r.chance(),
+                opts: Default::default(),
             })
             .collect();
         // Without a `state` line an instance starts as BACKUP.
@@ -334,6 +335,7 @@ fn gen_config(seed: u64) -> Config {
                     scope: None,
                     label: None,
                     no_track: false,
+                    opts: Default::default(),
                 })
                 .collect(),
             track_script,

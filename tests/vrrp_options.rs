@@ -944,3 +944,97 @@ fn track_src_ip_and_unicast_fault_no_peer_as_keepalived() {
         );
     }
 }
+
+// ---- virtual_ipaddress options ----------------------------------------------------------
+
+/// Every `ip address add` option keepalived 2.2.7 reads on a virtual address.
+fn vip_opts_conf() -> String {
+    "global_defs {\n  router_id S\n}\n\
+     vrrp_instance V {\n  state MASTER\n  interface eth0\n  virtual_router_id 171\n  priority 150\n  \
+     advert_int 1\n  virtual_ipaddress {\n    \
+       10.99.0.171 peer 10.99.0.172 dev eth0\n    \
+       10.99.0.173/24 dev eth0 noprefixroute home\n    \
+       239.1.2.3/32 dev eth0 autojoin\n  }\n  \
+     virtual_ipaddress_excluded {\n    \
+       fd00:99::1/64 dev eth0 -nodad preferred_lft 100 home\n    \
+       fd00:99::2/128 dev eth0\n    \
+       fd00:99::3/64 dev eth0 preferred_lft forever noprefixroute\n  }\n}\n"
+        .to_string()
+}
+
+/// The addresses on eth0 other than the node's own, one line each: address, peer,
+/// prefix, flags and whether the preferred lifetime is 0, finite or forever.
+fn eth0_addrs(ns: &str, own: Ipv4Addr) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns, "-d", "-j", "addr", "show", "dev", "eth0"])
+        .output()
+        .expect("ip addr");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j output");
+    let mut lines = Vec::new();
+    for a in v[0]["addr_info"].as_array().into_iter().flatten() {
+        let local = a["local"].as_str().unwrap_or("");
+        if local == own.to_string() || local.starts_with("fe80:") {
+            continue;
+        }
+        let mut s = format!("{local}/{}", a["prefixlen"]);
+        if let Some(p) = a["address"].as_str() {
+            s.push_str(&format!(" peer {p}"));
+        }
+        for f in [
+            "home",
+            "nodad",
+            "noprefixroute",
+            "autojoin",
+            "deprecated",
+            "tentative",
+        ] {
+            if a[f].as_bool() == Some(true) {
+                s.push_str(&format!(" {f}"));
+            }
+        }
+        if a["family"] == "inet6" {
+            s.push_str(match a["preferred_life_time"].as_u64() {
+                Some(0) => " preferred 0",
+                Some(4294967295) => " preferred forever",
+                Some(n) if n <= 100 && n > 80 => " preferred ~100",
+                _ => " preferred ?",
+            });
+        }
+        lines.push(s);
+    }
+    lines.sort();
+    lines
+}
+
+/// (addresses while MASTER, addresses left after a stop).
+fn vip_opts_run(subject: Kind) -> (Vec<String>, Vec<String>) {
+    let lab = Lab::new("vo", 1);
+    let a = lab.node(0).clone();
+    let d = lab.spawn(0, subject, "s", &vip_opts_conf());
+    assert!(
+        wait_addr(&a.ns, Ipv4Addr::new(10, 99, 0, 173), true, 6 * SEC).is_some(),
+        "{}: never became master\n{}",
+        subject.label(),
+        logs(&[&d])
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let held = eth0_addrs(&a.ns, a.ip);
+    d.sigterm();
+    std::thread::sleep(Duration::from_millis(1500));
+    let left = eth0_addrs(&a.ns, a.ip);
+    eprintln!("--- {}\n{}", subject.label(), logs(&[&d]));
+    (held, left)
+}
+
+#[test]
+fn vip_options_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let (kh, kl) = vip_opts_run(Kind::Keepalived);
+    let (lh, ll) = vip_opts_run(Kind::Lvsd);
+    eprintln!("keepalived: {kh:#?}\nleft {kl:?}\nlvsd: {lh:#?}\nleft {ll:?}");
+    assert_eq!(kh.len(), 6, "keepalived: {kh:#?}");
+    assert_eq!(lh, kh, "the addresses as keepalived sets them");
+    assert!(ll.is_empty(), "lvsd left {ll:?}");
+}

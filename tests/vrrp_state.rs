@@ -28,6 +28,7 @@ fn vip(s: &str) -> VirtualIp {
         scope: None,
         label: None,
         no_track: false,
+        opts: Default::default(),
     }
 }
 

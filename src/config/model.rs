@@ -486,6 +486,27 @@ pub struct VirtualIp {
     pub scope: Option<String>,
     pub label: Option<String>,
     pub no_track: bool,
+    /// `peer`, `home`, `-nodad`, `noprefixroute`, `autojoin`, `preferred_lft`.
+    pub opts: VipOptions,
+}
+
+/// The `ip address add` options of a virtual address, as keepalived 2.2.7 reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct VipOptions {
+    /// `peer ADDR[/LEN]`: the other end of a point-to-point address (IFA_ADDRESS); the
+    /// address then has the peer's prefix length.
+    pub peer: Option<IpAddr>,
+    /// `home`: IFA_F_HOMEADDRESS (Mobile IPv6).
+    pub home: bool,
+    /// `-nodad`: IPv6 duplicate address detection left on (keepalived adds IPv6 VIPs
+    /// with IFA_F_NODAD otherwise).
+    pub dad: bool,
+    /// `noprefixroute`: IFA_F_NOPREFIXROUTE.
+    pub noprefixroute: bool,
+    /// `autojoin`: IFA_F_MCAUTOJOIN (a multicast address joined by the kernel).
+    pub autojoin: bool,
+    /// `preferred_lft N|forever` (forever: u32::MAX); used for IPv6 only.
+    pub preferred_lft: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -514,8 +514,14 @@ fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
     }
     w.open(kw);
     for a in v {
-        let mut s = format!("{}/{}", a.addr, a.prefix_len);
-        if let Some(b) = a.brd {
+        let o = &a.opts;
+        let mut s = match o.peer {
+            // (the prefix is the peer's: 32 / 128)
+            Some(p) => format!("{} peer {p}", a.addr),
+            None => format!("{}/{}", a.addr, a.prefix_len),
+        };
+        // (keepalived refuses an explicit broadcast address with a peer)
+        if let Some(b) = a.brd.filter(|_| o.peer.is_none()) {
             let _ = write!(s, " brd {b}");
         }
         for (k, v) in [("dev", &a.dev), ("scope", &a.scope), ("label", &a.label)] {
@@ -523,8 +529,23 @@ fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
                 let _ = write!(s, " {k} {}", q(v));
             }
         }
-        if a.no_track {
-            s.push_str(" no_track");
+        for (k, on) in [
+            ("no_track", a.no_track),
+            ("home", o.home),
+            ("-nodad", o.dad),
+            ("noprefixroute", o.noprefixroute),
+            ("autojoin", o.autojoin),
+        ] {
+            if on {
+                let _ = write!(s, " {k}");
+            }
+        }
+        match o.preferred_lft {
+            Some(u32::MAX) => s.push_str(" preferred_lft forever"),
+            Some(n) => {
+                let _ = write!(s, " preferred_lft {n}");
+            }
+            None => {}
         }
         w.line(s);
     }

@@ -679,6 +679,7 @@ mod tests {
             scope: None,
             label: None,
             no_track: false,
+            opts: Default::default(),
         }
     }
 

@@ -442,6 +442,7 @@ mod tests {
             brd: None,
             scope: 0,
             label: None,
+            opts: Default::default(),
         }
     }
 
@@ -455,6 +456,7 @@ mod tests {
             scope: None,
             label: None,
             no_track: false,
+            opts: Default::default(),
         }
     }
 
