@@ -200,6 +200,7 @@ fn gen_config(seed: u64) -> Config {
     g.dynamic_interfaces = r.chance();
     g.log_unknown_vrids = r.chance();
     g.vrrp_notify_priority_changes = r.chance();
+    g.fifo_write_vrrp_states_on_reload = r.chance();
     g.vrrp_down_timer_adverts = r.maybe(|r| r.below(100) as u32 + 1);
     g.vmac_prefix = r.maybe(|r| r.word("vr"));
     g.no_email_faults = r.chance();

@@ -1038,3 +1038,82 @@ fn vip_options_as_keepalived() {
     assert_eq!(lh, kh, "the addresses as keepalived sets them");
     assert!(ll.is_empty(), "lvsd left {ll:?}");
 }
+
+// ---- fifo_write_vrrp_states_on_reload ---------------------------------------------------
+
+/// The lines written to the fifo `path` (made here), read in the background.
+fn read_fifo(path: &std::path::Path) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (out, path) = (lines.clone(), path.to_path_buf());
+    // Ends when the daemon closes its end (EOF) at exit.
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let Ok(f) = std::fs::File::open(&path) else {
+            return;
+        };
+        for l in std::io::BufReader::new(f).lines() {
+            match l {
+                Ok(l) => out.lock().expect("fifo lines").push(l),
+                Err(_) => break,
+            }
+        }
+    });
+    lines
+}
+
+/// M becomes MASTER alone, F is in FAULT (it tracks trk0, which is down); after a
+/// SIGHUP with the file unchanged, the fifo lines written by the reload.
+fn fifo_reload_run(subject: Kind) -> Vec<String> {
+    let lab = Lab::new("fr", 1);
+    let a = lab.node(0).clone();
+    let ok = std::process::Command::new("ip")
+        .args([
+            "-n", &a.ns, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "ip link add trk0");
+    let fifo = lab.path(&format!("fifo-{}", subject.label()));
+    let lines = read_fifo(&fifo);
+    let conf = format!(
+        "global_defs {{\n  router_id S\n  notify_fifo {}\n  fifo_write_vrrp_states_on_reload\n}}\n\
+         vrrp_instance M {{\n  interface eth0\n  virtual_router_id 181\n  priority 150\n  \
+         advert_int 1\n  virtual_ipaddress {{\n    10.99.0.181/24 dev eth0\n  }}\n}}\n\
+         vrrp_instance F {{\n  interface eth0\n  virtual_router_id 182\n  priority 120\n  \
+         advert_int 1\n  track_interface {{\n    trk0\n  }}\n  virtual_ipaddress {{\n    \
+         10.99.0.182/24 dev eth0\n  }}\n}}\n",
+        fifo.display()
+    );
+    let d = lab.spawn(0, subject, "s", &conf);
+    assert!(
+        wait_addr(&a.ns, Ipv4Addr::new(10, 99, 0, 181), true, 8 * SEC).is_some(),
+        "{}: M never became master\n{}",
+        subject.label(),
+        logs(&[&d])
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let n = lines.lock().expect("fifo lines").len();
+    let pid = d.pid().expect("daemon pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("SIGHUP");
+    std::thread::sleep(Duration::from_millis(2500));
+    let all = lines.lock().expect("fifo lines").clone();
+    eprintln!("--- {}: fifo {all:?}\n{}", subject.label(), logs(&[&d]));
+    all[n..].to_vec()
+}
+
+#[test]
+fn fifo_write_vrrp_states_on_reload_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let k = fifo_reload_run(Kind::Keepalived);
+    let l = fifo_reload_run(Kind::Lvsd);
+    eprintln!("after the reload: keepalived {k:?}, lvsd {l:?}");
+    assert!(!k.is_empty(), "keepalived wrote nothing on reload");
+    assert_eq!(l, k);
+}

@@ -171,6 +171,10 @@ impl P<'_> {
                 ),
                 "vmac_prefix" => g.vmac_prefix = p.string(t),
                 "no_email_faults" => g.no_email_faults = p.flag(t),
+                "fifo_write_vrrp_states_on_reload" => {
+                    p.no_more(t, 1);
+                    g.fifo_write_vrrp_states_on_reload = true;
+                }
                 "vrrp_notify_priority_changes" => {
                     set(&mut g.vrrp_notify_priority_changes, p.opt_bool(t))
                 }

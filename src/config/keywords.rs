@@ -147,6 +147,7 @@ pub const GLOBAL: Table = Table {
         "vmac_prefix",
         "no_email_faults",
         "vrrp_notify_priority_changes",
+        "fifo_write_vrrp_states_on_reload",
         "startup_script",
         "startup_script_timeout",
         "shutdown_script",
@@ -176,7 +177,6 @@ pub const GLOBAL: Table = Table {
         "vrrp_vmac_garp_intvl",
         "vmac_addr_prefix",
         // Notifications and email.
-        "fifo_write_vrrp_states_on_reload",
         "rs_init_notifies",
         "no_checker_emails",
         "checker_log_all_failures",

@@ -197,6 +197,9 @@ pub struct GlobalDefs {
     pub no_email_faults: bool,
     /// `vrrp_notify_priority_changes [BOOL]`: every instance's default.
     pub vrrp_notify_priority_changes: bool,
+    /// `fifo_write_vrrp_states_on_reload`: after a reload, the states that did not change
+    /// are written to the notify fifos again.
+    pub fifo_write_vrrp_states_on_reload: bool,
     /// `log_unknown_vrids`: log adverts for VRIDs no instance has on the interface.
     pub log_unknown_vrids: bool,
     /// `umask NUMBER|BITS`: the umask of the files lvsd creates (None: as started; `-u`
@@ -376,6 +379,7 @@ impl Default for GlobalDefs {
             umask: None,
             log_unknown_vrids: false,
             vrrp_notify_priority_changes: false,
+            fifo_write_vrrp_states_on_reload: false,
             vrrp_down_timer_adverts: None,
             vmac_prefix: None,
             no_email_faults: false,

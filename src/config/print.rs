@@ -284,6 +284,10 @@ fn global(w: &mut W, g: &GlobalDefs) {
         "vrrp_notify_priority_changes",
         g.vrrp_notify_priority_changes,
     );
+    w.flag(
+        "fifo_write_vrrp_states_on_reload",
+        g.fifo_write_vrrp_states_on_reload,
+    );
     w.opt("umask", &g.umask, |m| format!("0{m:o}"));
     for (kw, s) in [
         ("startup_script", &g.startup_script),
