@@ -225,11 +225,18 @@ virtual_server 192.0.2.10 80 {
     assert_eq!(stderr.lines().count(), want.len(), "{stderr}");
 }
 
-/// `lvsd -t` on a file using the instance keywords issue 13 implemented: exit 0, nothing
+/// `lvsd -t` on a file using the keywords issue 13 implemented: exit 0, nothing
 /// said (each was "not supported yet", exit 5, before).
 #[test]
 fn lvsd_t_accepts_the_implemented_instance_keywords() {
     let text = "\
+global_defs {
+    fifo_write_vrrp_states_on_reload
+}
+interface_up_down_delays {
+    eth0 0.5 0.25
+    eth1 1
+}
 vrrp_instance v1 {
     interface eth0
     virtual_router_id 51

@@ -58,6 +58,7 @@ pub const TOP: Table = Table {
         "vrrp_track_file",
         "vrrp_track_process",
         "garp_group",
+        "interface_up_down_delays",
     ],
     unsupported: &[
         "net_namespace_ipvs",
@@ -65,7 +66,6 @@ pub const TOP: Table = Table {
         "linkbeat_use_polling",
         // Blocks lvsd skips whole, with what they hold.
         "linkbeat_interfaces",
-        "interface_up_down_delays",
         "track_group",
         "bfd_instance",
         "SSL",

@@ -210,6 +210,8 @@ pub struct GlobalDefs {
     pub dynamic_interfaces: bool,
     /// `garp_group {}` blocks (top level): gratuitous ARP/NA pacing per interface.
     pub garp_groups: Vec<GarpGroup>,
+    /// `interface_up_down_delays {}` (top level): link changes debounced per interface.
+    pub interface_delays: Vec<IfDelays>,
     /// `lvs_flush`: empty the whole IPVS table (others' entries too) when the LVS side
     /// starts.
     pub lvs_flush: bool,
@@ -375,6 +377,7 @@ impl Default for GlobalDefs {
             vrrp_rx_bufs_multiplier: 3,
             default_interface: None,
             garp_groups: Vec::new(),
+            interface_delays: Vec::new(),
             dynamic_interfaces: false,
             umask: None,
             log_unknown_vrids: false,
@@ -631,6 +634,15 @@ pub struct UnicastPeer {
     pub addr: IpAddr,
     pub min_ttl: Option<u8>,
     pub max_ttl: Option<u8>,
+}
+
+/// One line of `interface_up_down_delays { IF DOWN [UP] }`: the instances hear of the
+/// interface going down (up) only once it has stayed so for `down` (`up`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IfDelays {
+    pub interface: String,
+    pub down: Duration,
+    pub up: Duration,
 }
 
 /// `vrrp_instance NAME { … }`.

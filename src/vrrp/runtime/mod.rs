@@ -36,6 +36,7 @@ use crate::config::{Config, VrrpScript};
 use crate::control::report::{self, DumpRequest};
 use crate::control::Control;
 use crate::script::Script;
+use crate::vrrp::debounce::Debounce;
 use crate::vrrp::dump::Counters;
 use crate::vrrp::garp;
 use crate::vrrp::link::{self, LinkEvent, Netlink};
@@ -189,6 +190,8 @@ struct Runtime<I: VrrpIo, C: Clock> {
     stopping: bool,
     /// log_unknown_vrids: when each (socket, VRID) was last logged.
     unknown_vrids_logged: std::collections::HashMap<(usize, u8), Instant>,
+    /// interface_up_down_delays: link changes held back until they have lasted.
+    debounce: Debounce,
 }
 
 /// How often log_unknown_vrids logs one socket's VRID.
@@ -279,8 +282,10 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
         clock_floor: clock.now(),
         syncd_want: None,
         stopping: false,
+        debounce: Debounce::default(),
     };
     rt.build_side(config.clone()).await?;
+    rt.debounce = rt.new_debounce();
     rt.io.set_statics(None, &config).await;
     rt.start().await;
     rt.update_sync_daemon();
@@ -294,7 +299,10 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
             break;
         }
         ctl.beat(|| rt.side.coord.summary());
-        let deadline = rt.side.coord.next_deadline();
+        let deadline = match (rt.side.coord.next_deadline(), rt.debounce.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let sleep = async {
             match deadline {
                 Some(d) => clock.sleep_until(d).await,
@@ -312,6 +320,10 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
                 let now = clock.now();
                 if let Some(d) = deadline {
                     super::sched::on_wake(&mut auto_prio, now.saturating_duration_since(d), rlimit_rt);
+                }
+                for (ifname, up) in rt.debounce.due(now) {
+                    let outs = rt.side.coord.handle_all(now, Event::Link { ifname, up });
+                    rt.perform(outs).await;
                 }
                 let outs = rt.side.coord.handle_all(now, Event::Timer);
                 rt.perform(outs).await;
@@ -331,6 +343,8 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
                 if r.is_err() { break; }
                 let cfg = ctl.reload.borrow_and_update().clone();
                 rt.reload(cfg).await;
+                let d = rt.new_debounce();
+                rt.debounce.reconfigure(d);
                 rt.update_sync_daemon();
             }
             _ = ctl.heartbeat.due() => {}
@@ -493,6 +507,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         ifnames.dedup();
         for name in ifnames {
             let up = self.io.link_up(&name).await;
+            self.debounce.initial(&name, up);
             outs.extend(
                 self.side
                     .coord
@@ -636,14 +651,36 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         if !ev.gone {
             self.open_pending(&ev.name).await;
         }
+        let up = if ev.gone {
+            self.debounce.gone(&ev.name);
+            false
+        } else {
+            match self.debounce.link(self.clock.now(), &ev.name, ev.up) {
+                Some(up) => up,
+                // No change, or held back by interface_up_down_delays.
+                None => return,
+            }
+        };
         let outs = self.side.coord.handle_all(
             self.clock.now(),
             Event::Link {
                 ifname: ev.name,
-                up: ev.up && !ev.gone,
+                up,
             },
         );
         self.perform(outs).await;
+    }
+
+    /// interface_up_down_delays of the running configuration.
+    fn new_debounce(&self) -> Debounce {
+        let params: Vec<InstanceParams> = self
+            .side
+            .coord
+            .instances()
+            .iter()
+            .map(|i| i.params().clone())
+            .collect();
+        Debounce::new(&self.side.config.global.interface_delays, &params)
     }
 
     /// An address was added (`present`) or deleted on interface `index`: the instances
