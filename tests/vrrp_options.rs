@@ -1117,3 +1117,54 @@ fn fifo_write_vrrp_states_on_reload_as_keepalived() {
     assert!(!k.is_empty(), "keepalived wrote nothing on reload");
     assert_eq!(l, k);
 }
+
+// ---- interface_up_down_delays -----------------------------------------------------------
+
+/// (VIP lost during a 0.8 s carrier bounce, seconds from carrier loss to VIP removal when
+/// it lasts) for the subject alone as master, `eth0 1.5 0.5` delays.
+fn delays_run(subject: Kind) -> (bool, Option<f64>) {
+    let lab = Lab::new("ud", 1);
+    let a = lab.node(0).clone();
+    let conf = conf("S", 150, "", "");
+    let conf = format!("interface_up_down_delays {{\n  eth0 1.5 0.5\n}}\n{conf}");
+    let d = lab.spawn(0, subject, "s", &conf);
+    assert!(
+        wait_addr(&a.ns, VIP, true, 8 * SEC).is_some(),
+        "{}: never became master\n{}",
+        subject.label(),
+        logs(&[&d])
+    );
+    let port = |state: &str| {
+        let ok = std::process::Command::new("ip")
+            .args(["-n", &lab.hub, "link", "set", "p1", state])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip link set p1 {state}");
+    };
+    port("down");
+    let lost_in_bounce = wait_addr(&a.ns, VIP, false, Duration::from_millis(800)).is_some();
+    port("up");
+    std::thread::sleep(Duration::from_millis(1500));
+    let lost_in_bounce = lost_in_bounce || !has_addr(&a.ns, VIP);
+    port("down");
+    let gone = wait_addr(&a.ns, VIP, false, 4 * SEC).map(|d| d.as_secs_f64());
+    eprintln!("--- {}\n{}", subject.label(), logs(&[&d]));
+    (lost_in_bounce, gone)
+}
+
+#[test]
+fn interface_up_down_delays_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    for subject in [Kind::Keepalived, Kind::Lvsd] {
+        let (bounce, gone) = delays_run(subject);
+        let who = subject.label();
+        eprintln!("{who}: VIP lost in the bounce {bounce}, gone {gone:?} s after the carrier");
+        assert!(!bounce, "{who}: a 0.8 s bounce reached the instance");
+        assert!(
+            gone.is_some_and(|s| (1.4..2.2).contains(&s)),
+            "{who}: VIP gone after {gone:?} s, want the 1.5 s delay"
+        );
+    }
+}
