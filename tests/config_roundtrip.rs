@@ -200,6 +200,7 @@ fn gen_config(seed: u64) -> Config {
     g.dynamic_interfaces = r.chance();
     g.log_unknown_vrids = r.chance();
     g.vrrp_notify_priority_changes = r.chance();
+    g.fifo_write_vrrp_states_on_reload = r.chance();
     g.vrrp_down_timer_adverts = r.maybe(|r| r.below(100) as u32 + 1);
     g.vmac_prefix = r.maybe(|r| r.word("vr"));
     g.no_email_faults = r.chance();
@@ -277,6 +278,7 @@ fn gen_config(seed: u64) -> Config {
                 scope: r.maybe(|_| "link".to_string()),
                 label: r.maybe(|r| r.word("eth0:")),
                 no_track: r.chance(),
+                opts: Default::default(),
             })
             .collect();
         // Without a `state` line an instance starts as BACKUP.
@@ -334,6 +336,7 @@ fn gen_config(seed: u64) -> Config {
                     scope: None,
                     label: None,
                     no_track: false,
+                    opts: Default::default(),
                 })
                 .collect(),
             track_script,
@@ -350,6 +353,19 @@ fn gen_config(seed: u64) -> Config {
             notify_priority_changes: r.maybe(Rng::chance),
             promote_secondaries: r.chance(),
             down_timer_adverts: r.maybe(|r| r.below(100) as u32 + 1),
+            unicast_ttl: r.maybe(|r| r.below(256) as u8),
+            mcast_dst_ip: r.maybe(|r| {
+                std::net::IpAddr::V4(std::net::Ipv4Addr::new(224, 0, 0, r.below(250) as u8 + 1))
+            }),
+            unicast_fault_no_peer: r.chance(),
+            track_src_ip: r.chance(),
+            old_unicast_checksum: r.maybe(|r| {
+                if r.chance() {
+                    OldUnicastChecksum::Always
+                } else {
+                    OldUnicastChecksum::Never
+                }
+            }),
             track_file: Vec::new(),
             track_process: Vec::new(),
             notify: Notify {

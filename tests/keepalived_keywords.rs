@@ -170,7 +170,7 @@ vrrp_instance v1 {
     interface eth0
     virtual_router_id 51
     priority 100
-      mcast_dst_ip 224.0.0.19
+      use_ipvlan
     virtual_ipaddress {
         192.0.2.10/24
     }
@@ -206,7 +206,7 @@ virtual_server 192.0.2.10 80 {
         (3, 5, "vrrp_ipsets"),
         (4, 5, "enable_snmp_vrrp"),
         (6, 1, "bfd_instance"),
-        (13, 7, "mcast_dst_ip"),
+        (13, 7, "use_ipvlan"),
         (21, 5, "snmp_name"),
         (27, 13, "log_all_failures"),
     ];
@@ -217,6 +217,123 @@ virtual_server 192.0.2.10 80 {
     }
     // Nothing else: the keywords inside the skipped blocks give no second warning.
     assert_eq!(stderr.lines().count(), want.len(), "{stderr}");
+}
+
+/// `lvsd -t` on a file using the keywords issue 13 implemented: exit 0, nothing
+/// said (each was "not supported yet", exit 5, before).
+#[test]
+fn lvsd_t_accepts_the_implemented_instance_keywords() {
+    let text = "\
+global_defs {
+    fifo_write_vrrp_states_on_reload
+}
+interface_up_down_delays {
+    eth0 0.5 0.25
+    eth1 1
+}
+vrrp_instance v1 {
+    interface eth0
+    virtual_router_id 51
+    version 3
+    unicast_src_ip 10.0.0.1
+    unicast_peer {
+        10.0.0.2
+    }
+    unicast_ttl 5
+    unicast_fault_no_peer
+    track_src_ip
+    old_unicast_checksum never
+    mcast_dst_ip 224.0.0.19
+    virtual_ipaddress {
+        192.0.2.10/24
+        192.0.2.11 peer 192.0.2.12 dev eth0 noprefixroute home
+        239.1.2.3/32 autojoin
+    }
+    virtual_ipaddress_excluded {
+        fd00::1/64 -nodad preferred_lft 100
+        fd00::2/64 preferred_lft forever
+    }
+}
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keepalived.conf");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .arg("-t")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+/// The virtual address options, read as keepalived 2.2.7 reads them (what each does to
+/// the kernel's address: tests/vrrp_options.rs `vip_options_as_keepalived`).
+#[test]
+fn vip_options_are_read() {
+    let text = "\
+vrrp_instance v1 {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        192.0.2.11 peer 192.0.2.12 noprefixroute home autojoin
+        192.0.2.13/24 peer 192.0.2.14
+        192.0.2.15 peer 192.0.2.16/24
+        192.0.2.17/24 brd + peer 192.0.2.18
+    }
+    virtual_ipaddress_excluded {
+        fd00::1/64 -nodad preferred_lft 100
+        fd00::2/64 preferred_lft forever
+        fd00::3/64 nodad
+    }
+}
+";
+    let parsed =
+        lvsd::config::parse_str(text, std::path::Path::new("k.conf"), "x").expect("parses");
+    let i = &parsed.config.instances[0];
+    let v = &i.virtual_ipaddress;
+    let peer = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(v[0].opts.peer, peer("192.0.2.12"));
+    assert!(v[0].opts.home && v[0].opts.noprefixroute && v[0].opts.autojoin);
+    assert!(!v[0].opts.dad);
+    // With a peer the prefix is the peer's (a written one is dropped with a warning).
+    assert_eq!((v[1].prefix_len, v[1].opts.peer), (32, peer("192.0.2.14")));
+    // A peer with a prefix is invalid to keepalived: ignored, the address kept.
+    assert_eq!(
+        (v[2].opts.peer, v[2].addr),
+        (None, "192.0.2.15".parse().unwrap())
+    );
+    // `brd +` is computed from the peer.
+    assert_eq!(v[3].brd, peer("192.0.2.18"));
+    let x = &i.virtual_ipaddress_excluded;
+    assert!(x[0].opts.dad);
+    assert_eq!(x[0].opts.preferred_lft, Some(100));
+    assert_eq!(x[1].opts.preferred_lft, Some(u32::MAX));
+    assert_eq!(
+        x.len(),
+        3,
+        "`nodad` (not a keepalived option) is skipped, the address kept"
+    );
+    let words: Vec<String> = parsed.warnings.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(words.len(), 4, "{words:#?}");
+    // What -d prints reads back the same.
+    let printed = lvsd::config::print(&parsed.config);
+    let again = lvsd::config::parse_str(&printed, std::path::Path::new("p.conf"), "x")
+        .expect("printed file parses");
+    assert_eq!(
+        again.config.instances[0].virtual_ipaddress_excluded,
+        parsed.config.instances[0].virtual_ipaddress_excluded
+    );
+    let opts = |c: &lvsd::config::Config| {
+        c.instances[0]
+            .virtual_ipaddress
+            .iter()
+            .map(|v| (v.addr, v.prefix_len, v.opts.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(opts(&again.config), opts(&parsed.config), "{printed}");
 }
 
 /// docs/configuration.md's "Not supported" table names every keyword the tables call

@@ -247,6 +247,7 @@ fn vips_added_and_removed_with_label_brd_scope() {
             brd: Some(v4("10.201.30.255")),
             scope: 253,
             label: Some("veth0:vip".into()),
+            opts: Default::default(),
         };
         nl.add(&vip).await.unwrap();
         nl.add(&vip).await.expect("adding twice is fine");
@@ -278,6 +279,7 @@ fn vips_added_and_removed_with_label_brd_scope() {
             brd: None,
             scope: 0,
             label: None,
+            opts: Default::default(),
         };
         nl.add(&v6).await.unwrap();
         assert!(ip(&["-n", &a, "-6", "addr", "show", "dev", "veth0"]).contains("fd00:201::100/64"));

@@ -192,6 +192,39 @@ fn v3_ipv4_accepts_both_checksum_forms() {
     assert_eq!(Advert::decode(&msg_only, &f.meta()).unwrap(), adv);
 }
 
+/// `old_unicast_checksum`: a unicast VRRPv3/IPv4 advert summed with the multicast group
+/// as the pseudo-header's destination (keepalived up to 1.3.6). Sent when configured,
+/// accepted on receive (as keepalived 2.2.7 does unless `old_unicast_checksum never`).
+#[test]
+fn old_unicast_checksum_form() {
+    let f = &read_pcap("keepalived-2.2.7-v3.pcap")[0];
+    let adv = Advert::decode(&f.payload, &f.meta()).unwrap();
+    let src: IpAddr = "10.0.0.1".parse().unwrap();
+    let peer: IpAddr = "10.0.0.2".parse().unwrap();
+    let group = lvsd::vrrp::packet::MCAST_V4;
+    let old = adv
+        .encode(src, peer, ChecksumForm::OldUnicast(group))
+        .unwrap();
+    let new = adv.encode(src, peer, ChecksumForm::PseudoHeader).unwrap();
+    let as_mcast = adv
+        .encode(src, IpAddr::V4(group), ChecksumForm::PseudoHeader)
+        .unwrap();
+    assert_ne!(old, new, "the old form differs for unicast");
+    assert_eq!(old, as_mcast, "the old form sums the group as destination");
+    let unicast = RxMeta {
+        src,
+        dst: peer,
+        ttl: 255,
+    };
+    assert_eq!(Advert::decode(&old, &unicast).unwrap(), adv);
+    assert_eq!(Advert::decode(&new, &unicast).unwrap(), adv);
+    // Summed for another destination than the group: still a bad checksum.
+    let other = adv
+        .encode(src, "10.0.0.3".parse().unwrap(), ChecksumForm::PseudoHeader)
+        .unwrap();
+    assert_eq!(Advert::decode(&other, &unicast), Err(DropReason::Checksum));
+}
+
 /// Table of corrupted packets and the drop reason each must give.
 #[test]
 fn receive_checks_table() {

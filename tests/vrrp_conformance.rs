@@ -144,6 +144,9 @@ impl VrrpIo for FakeIo {
         Ok(InstSetup {
             rx,
             src: Some(src),
+            // The interface has the instance's source address (an `addr` event changes it).
+            ifindex: out,
+            if_addrs: vec![src],
             vips,
             net: Vec::new(),
             handle: FakeInst {
@@ -440,6 +443,18 @@ fn run_scenario(dir: &Path) -> Vec<String> {
                     name: name.to_string(),
                     up,
                     gone: false,
+                    addr: None,
+                });
+            } else if let Some(addr) = str_field(&ev, "addr") {
+                // An address added (`present`, default true) or deleted on `dev`.
+                let dev = str_field(&ev, "dev").unwrap_or("eth0");
+                let present = ev.get("present").and_then(Value::as_bool).unwrap_or(true);
+                let _ = link_tx.send(LinkEvent {
+                    index: ifindex(dev),
+                    name: String::new(),
+                    up: false,
+                    gone: false,
+                    addr: Some((addr.parse().expect("addr event: an address"), present)),
                 });
             } else if let Some(name) = str_field(&ev, "script") {
                 let ok = ev.get("ok").and_then(Value::as_bool).unwrap_or(true);

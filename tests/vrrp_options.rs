@@ -711,3 +711,460 @@ fn promote_secondaries_as_keepalived() {
     );
     assert_eq!(got[1], got[0]);
 }
+
+// ---- unicast_ttl, mcast_dst_ip -----------------------------------------------------------
+
+/// A file with three instances, each on its own VRID and VIP (10.99.0.1xx). `me`/`them`:
+/// this node's and the other's address; `lead`: this node is the higher priority of
+/// U (unicast, `unicast_ttl 7`) and G1 (`mcast_dst_ip 224.0.0.99`), the other of G2
+/// (`mcast_dst_ip 224.0.0.98`).
+fn groups_conf(me: Ipv4Addr, them: Ipv4Addr, lead: bool) -> String {
+    let (hi, lo) = if lead { (150, 100) } else { (100, 150) };
+    let inst = |name: &str, vrid: u8, prio: u8, extra: String| {
+        format!(
+            "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  \
+             priority {prio}\n  advert_int 1\n{extra}  virtual_ipaddress {{\n    10.99.0.{vrid}/24 dev eth0\n  }}\n}}\n"
+        )
+    };
+    format!(
+        "global_defs {{\n  router_id R{}\n}}\n{}{}{}",
+        me.octets()[3],
+        inst(
+            "U",
+            151,
+            hi,
+            format!(
+                "  unicast_src_ip {me}\n  unicast_peer {{\n    {them}\n  }}\n  unicast_ttl 7\n"
+            )
+        ),
+        inst("G1", 152, hi, "  mcast_dst_ip 224.0.0.99\n".to_string()),
+        inst("G2", 153, lo, "  mcast_dst_ip 224.0.0.98\n".to_string()),
+    )
+}
+
+struct GroupsRun {
+    /// (VIP .151, .152, .153) held by the subject after the run.
+    held: [bool; 3],
+    /// TTLs of the subject's unicast adverts (VRID 151).
+    unicast_ttls: Vec<u8>,
+    /// Destinations of the subject's adverts for VRID 152.
+    g1_dsts: Vec<Ipv4Addr>,
+    /// The multicast groups joined on the subject's eth0 (`ip maddr`).
+    joined: Vec<String>,
+}
+
+/// The subject (node 1) leads U and G1, keepalived (node 2) leads G2: each must hear the
+/// other on the instance's own group (or by unicast), so each VIP is held by one node.
+fn groups_run(subject: Kind) -> GroupsRun {
+    let lab = Lab::new("grp", 2);
+    let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
+    let cap = Capture::start(&a.ns, "eth0");
+    let t0 = SystemTime::now();
+    let peer = lab.spawn(1, Kind::Keepalived, "peer", &groups_conf(b.ip, a.ip, false));
+    let d = lab.spawn(0, subject, "s", &groups_conf(a.ip, b.ip, true));
+    std::thread::sleep(Duration::from_millis(6000));
+    let vip = |n: u8| Ipv4Addr::new(10, 99, 0, n);
+    let held = [151, 152, 153].map(|n| has_addr(&a.ns, vip(n)));
+    let peer_held = [151, 152, 153].map(|n| has_addr(&b.ns, vip(n)));
+    let frames = cap.frames();
+    let mine = |vrid: u8| {
+        frames
+            .iter()
+            .filter(|f| f.at >= t0)
+            .filter_map(move |f| match f.what {
+                What::Vrrp {
+                    src,
+                    dst,
+                    vrid: v,
+                    ttl,
+                    ..
+                } if src == a.ip && v == vrid => Some((dst, ttl)),
+                _ => None,
+            })
+    };
+    let unicast_ttls = mine(151).map(|(_, t)| t).collect();
+    let g1_dsts = mine(152).map(|(d, _)| d).collect();
+    let maddr = std::process::Command::new("ip")
+        .args(["-n", &a.ns, "maddr", "show", "dev", "eth0"])
+        .output()
+        .expect("ip maddr");
+    let mut joined: Vec<String> = String::from_utf8_lossy(&maddr.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("inet "))
+        .map(|g| g.split_whitespace().next().unwrap_or("").to_string())
+        .collect();
+    joined.sort();
+    assert_eq!(
+        peer_held,
+        held.map(|h| !h),
+        "{}: each VIP must be held by one node\n{}",
+        subject.label(),
+        logs(&[&d, &peer])
+    );
+    GroupsRun {
+        held,
+        unicast_ttls,
+        g1_dsts,
+        joined,
+    }
+}
+
+#[test]
+fn unicast_ttl_and_mcast_dst_ip_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let k = groups_run(Kind::Keepalived);
+    let l = groups_run(Kind::Lvsd);
+    for (who, r) in [("keepalived", &k), ("lvsd", &l)] {
+        eprintln!(
+            "{who}: held {:?}, unicast TTLs {:?}, G1 destinations {:?}, joined {:?}",
+            r.held, r.unicast_ttls, r.g1_dsts, r.joined
+        );
+        assert_eq!(r.held, [true, true, false], "{who}");
+        assert!(!r.unicast_ttls.is_empty(), "{who}: no unicast advert seen");
+        assert!(
+            r.unicast_ttls.iter().all(|t| *t == 7),
+            "{who}: {:?}",
+            r.unicast_ttls
+        );
+        assert!(!r.g1_dsts.is_empty(), "{who}: no G1 advert seen");
+        assert!(
+            r.g1_dsts.iter().all(|d| *d == Ipv4Addr::new(224, 0, 0, 99)),
+            "{who}: {:?}",
+            r.g1_dsts
+        );
+        for g in ["224.0.0.98", "224.0.0.99"] {
+            assert!(
+                r.joined.iter().any(|j| j == g),
+                "{who}: {g} not joined: {:?}",
+                r.joined
+            );
+        }
+    }
+    assert_eq!(k.joined, l.joined, "the groups joined on eth0");
+}
+
+// ---- track_src_ip, unicast_fault_no_peer ------------------------------------------------
+
+/// T: BACKUP, source 10.99.0.50 with `track_src_ip`, VIP .161 (`prio`); N:
+/// `unicast_src_ip` and `unicast_fault_no_peer` without any peer, VIP .162.
+fn src_conf(prio: u8, src: &str) -> String {
+    format!(
+        "global_defs {{\n  router_id S{prio}\n}}\n\
+         vrrp_instance T {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 161\n  \
+         priority {prio}\n  advert_int 1\n  mcast_src_ip {src}\n  track_src_ip\n  \
+         virtual_ipaddress {{\n    10.99.0.161/24 dev eth0\n  }}\n}}\n\
+         vrrp_instance N {{\n  state MASTER\n  interface eth0\n  virtual_router_id 162\n  \
+         priority 150\n  advert_int 1\n  unicast_src_ip {src}\n  unicast_fault_no_peer\n  \
+         virtual_ipaddress {{\n    10.99.0.162/24 dev eth0\n  }}\n}}\n"
+    )
+}
+
+struct SrcRun {
+    /// T took the VIP after the master stopped while its source address was gone.
+    taken_without_src: bool,
+    /// Seconds from the address's return until T held the VIP.
+    back: Option<f64>,
+    /// N's VIP was ever seen.
+    n_held: bool,
+}
+
+/// The subject's T is BACKUP to keepalived (priority 200) with its source address in
+/// place; the address is deleted and the master stops: a T in FAULT does not take over.
+/// The address comes back: T becomes master.
+fn src_run(subject: Kind) -> SrcRun {
+    let lab = Lab::new("src", 2);
+    let a = lab.node(0).clone();
+    let ip = |args: &[&str]| {
+        let ok = std::process::Command::new("ip")
+            .args(["-n", &a.ns])
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "ip {args:?}");
+    };
+    ip(&["addr", "del", &format!("{}/24", a.ip), "dev", "eth0"]);
+    ip(&["addr", "add", "10.99.0.50/24", "dev", "eth0"]);
+    let t_vip = Ipv4Addr::new(10, 99, 0, 161);
+    let n_vip = Ipv4Addr::new(10, 99, 0, 162);
+    let peer = lab.spawn(1, Kind::Keepalived, "peer", &src_conf(200, "10.99.0.2"));
+    assert!(
+        wait_addr(&lab.node(1).ns, t_vip, true, 6 * SEC).is_some(),
+        "the peer never became master\n{}",
+        logs(&[&peer])
+    );
+    let d = lab.spawn(0, subject, "s", &src_conf(100, "10.99.0.50"));
+    std::thread::sleep(Duration::from_millis(2000));
+    let mut n_held = has_addr(&a.ns, n_vip);
+    ip(&["addr", "del", "10.99.0.50/24", "dev", "eth0"]);
+    std::thread::sleep(Duration::from_millis(300));
+    peer.sigterm();
+    let taken_without_src = wait_addr(&a.ns, t_vip, true, 2 * SEC).is_some();
+    n_held |= has_addr(&a.ns, n_vip);
+    ip(&["addr", "add", "10.99.0.50/24", "dev", "eth0"]);
+    let back = wait_addr(&a.ns, t_vip, true, 6 * SEC).map(|d| d.as_secs_f64());
+    n_held |= has_addr(&a.ns, n_vip);
+    eprintln!("--- {}\n{}", subject.label(), logs(&[&d]));
+    SrcRun {
+        taken_without_src,
+        back,
+        n_held,
+    }
+}
+
+#[test]
+fn track_src_ip_and_unicast_fault_no_peer_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    for subject in [Kind::Keepalived, Kind::Lvsd] {
+        let r = src_run(subject);
+        let who = subject.label();
+        eprintln!(
+            "{who}: T took over without its source {}, back after {:?} s; N held {}",
+            r.taken_without_src, r.back, r.n_held
+        );
+        assert!(!r.n_held, "{who}: N left FAULT without a peer");
+        if subject == Kind::Keepalived {
+            // keepalived 2.2.7 reads track_src_ip but never acts on it: its netlink code
+            // compares the instance's socket address structure with the bare address
+            // (keepalived_netlink.c, `inaddr_equal(..., &vrrp->saddr, ...)`), which never
+            // matches. lvsd does what keepalived.conf(5) says (docs/configuration.md).
+            assert!(r.taken_without_src, "keepalived now honours track_src_ip");
+            continue;
+        }
+        assert!(!r.taken_without_src, "{who}: T was not in FAULT");
+        // FAULT -> BACKUP -> MASTER after Master_Down_Interval (3 s + skew).
+        assert!(
+            r.back.is_some_and(|s| s < 5.0),
+            "{who}: T did not come back: {:?}",
+            r.back
+        );
+    }
+}
+
+// ---- virtual_ipaddress options ----------------------------------------------------------
+
+/// Every `ip address add` option keepalived 2.2.7 reads on a virtual address.
+fn vip_opts_conf() -> String {
+    "global_defs {\n  router_id S\n}\n\
+     vrrp_instance V {\n  state MASTER\n  interface eth0\n  virtual_router_id 171\n  priority 150\n  \
+     advert_int 1\n  virtual_ipaddress {\n    \
+       10.99.0.171 peer 10.99.0.172 dev eth0\n    \
+       10.99.0.173/24 dev eth0 noprefixroute home\n    \
+       239.1.2.3/32 dev eth0 autojoin\n  }\n  \
+     virtual_ipaddress_excluded {\n    \
+       fd00:99::1/64 dev eth0 -nodad preferred_lft 100 home\n    \
+       fd00:99::2/128 dev eth0\n    \
+       fd00:99::3/64 dev eth0 preferred_lft forever noprefixroute\n  }\n}\n"
+        .to_string()
+}
+
+/// The addresses on eth0 other than the node's own, one line each: address, peer,
+/// prefix, flags and whether the preferred lifetime is 0, finite or forever.
+fn eth0_addrs(ns: &str, own: Ipv4Addr) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns, "-d", "-j", "addr", "show", "dev", "eth0"])
+        .output()
+        .expect("ip addr");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j output");
+    let mut lines = Vec::new();
+    for a in v[0]["addr_info"].as_array().into_iter().flatten() {
+        let local = a["local"].as_str().unwrap_or("");
+        if local == own.to_string() || local.starts_with("fe80:") {
+            continue;
+        }
+        let mut s = format!("{local}/{}", a["prefixlen"]);
+        if let Some(p) = a["address"].as_str() {
+            s.push_str(&format!(" peer {p}"));
+        }
+        for f in [
+            "home",
+            "nodad",
+            "noprefixroute",
+            "autojoin",
+            "deprecated",
+            "tentative",
+        ] {
+            if a[f].as_bool() == Some(true) {
+                s.push_str(&format!(" {f}"));
+            }
+        }
+        if a["family"] == "inet6" {
+            s.push_str(match a["preferred_life_time"].as_u64() {
+                Some(0) => " preferred 0",
+                Some(4294967295) => " preferred forever",
+                Some(n) if n <= 100 && n > 80 => " preferred ~100",
+                _ => " preferred ?",
+            });
+        }
+        lines.push(s);
+    }
+    lines.sort();
+    lines
+}
+
+/// (addresses while MASTER, addresses left after a stop).
+fn vip_opts_run(subject: Kind) -> (Vec<String>, Vec<String>) {
+    let lab = Lab::new("vo", 1);
+    let a = lab.node(0).clone();
+    let d = lab.spawn(0, subject, "s", &vip_opts_conf());
+    assert!(
+        wait_addr(&a.ns, Ipv4Addr::new(10, 99, 0, 173), true, 6 * SEC).is_some(),
+        "{}: never became master\n{}",
+        subject.label(),
+        logs(&[&d])
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let held = eth0_addrs(&a.ns, a.ip);
+    d.sigterm();
+    std::thread::sleep(Duration::from_millis(1500));
+    let left = eth0_addrs(&a.ns, a.ip);
+    eprintln!("--- {}\n{}", subject.label(), logs(&[&d]));
+    (held, left)
+}
+
+#[test]
+fn vip_options_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let (kh, kl) = vip_opts_run(Kind::Keepalived);
+    let (lh, ll) = vip_opts_run(Kind::Lvsd);
+    eprintln!("keepalived: {kh:#?}\nleft {kl:?}\nlvsd: {lh:#?}\nleft {ll:?}");
+    assert_eq!(kh.len(), 6, "keepalived: {kh:#?}");
+    assert_eq!(lh, kh, "the addresses as keepalived sets them");
+    assert!(ll.is_empty(), "lvsd left {ll:?}");
+}
+
+// ---- fifo_write_vrrp_states_on_reload ---------------------------------------------------
+
+/// The lines written to the fifo `path` (made here), read in the background.
+fn read_fifo(path: &std::path::Path) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (out, path) = (lines.clone(), path.to_path_buf());
+    // Ends when the daemon closes its end (EOF) at exit.
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let Ok(f) = std::fs::File::open(&path) else {
+            return;
+        };
+        for l in std::io::BufReader::new(f).lines() {
+            match l {
+                Ok(l) => out.lock().expect("fifo lines").push(l),
+                Err(_) => break,
+            }
+        }
+    });
+    lines
+}
+
+/// M becomes MASTER alone, F is in FAULT (it tracks trk0, which is down); after a
+/// SIGHUP with the file unchanged, the fifo lines written by the reload.
+fn fifo_reload_run(subject: Kind) -> Vec<String> {
+    let lab = Lab::new("fr", 1);
+    let a = lab.node(0).clone();
+    let ok = std::process::Command::new("ip")
+        .args([
+            "-n", &a.ns, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "ip link add trk0");
+    let fifo = lab.path(&format!("fifo-{}", subject.label()));
+    let lines = read_fifo(&fifo);
+    let conf = format!(
+        "global_defs {{\n  router_id S\n  notify_fifo {}\n  fifo_write_vrrp_states_on_reload\n}}\n\
+         vrrp_instance M {{\n  interface eth0\n  virtual_router_id 181\n  priority 150\n  \
+         advert_int 1\n  virtual_ipaddress {{\n    10.99.0.181/24 dev eth0\n  }}\n}}\n\
+         vrrp_instance F {{\n  interface eth0\n  virtual_router_id 182\n  priority 120\n  \
+         advert_int 1\n  track_interface {{\n    trk0\n  }}\n  virtual_ipaddress {{\n    \
+         10.99.0.182/24 dev eth0\n  }}\n}}\n",
+        fifo.display()
+    );
+    let d = lab.spawn(0, subject, "s", &conf);
+    assert!(
+        wait_addr(&a.ns, Ipv4Addr::new(10, 99, 0, 181), true, 8 * SEC).is_some(),
+        "{}: M never became master\n{}",
+        subject.label(),
+        logs(&[&d])
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let n = lines.lock().expect("fifo lines").len();
+    let pid = d.pid().expect("daemon pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("SIGHUP");
+    std::thread::sleep(Duration::from_millis(2500));
+    let all = lines.lock().expect("fifo lines").clone();
+    eprintln!("--- {}: fifo {all:?}\n{}", subject.label(), logs(&[&d]));
+    all[n..].to_vec()
+}
+
+#[test]
+fn fifo_write_vrrp_states_on_reload_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let k = fifo_reload_run(Kind::Keepalived);
+    let l = fifo_reload_run(Kind::Lvsd);
+    eprintln!("after the reload: keepalived {k:?}, lvsd {l:?}");
+    assert!(!k.is_empty(), "keepalived wrote nothing on reload");
+    assert_eq!(l, k);
+}
+
+// ---- interface_up_down_delays -----------------------------------------------------------
+
+/// (VIP lost during a 0.8 s carrier bounce, seconds from carrier loss to VIP removal when
+/// it lasts) for the subject alone as master, `eth0 1.5 0.5` delays.
+fn delays_run(subject: Kind) -> (bool, Option<f64>) {
+    let lab = Lab::new("ud", 1);
+    let a = lab.node(0).clone();
+    let conf = conf("S", 150, "", "");
+    let conf = format!("interface_up_down_delays {{\n  eth0 1.5 0.5\n}}\n{conf}");
+    let d = lab.spawn(0, subject, "s", &conf);
+    assert!(
+        wait_addr(&a.ns, VIP, true, 8 * SEC).is_some(),
+        "{}: never became master\n{}",
+        subject.label(),
+        logs(&[&d])
+    );
+    let port = |state: &str| {
+        let ok = std::process::Command::new("ip")
+            .args(["-n", &lab.hub, "link", "set", "p1", state])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip link set p1 {state}");
+    };
+    port("down");
+    let lost_in_bounce = wait_addr(&a.ns, VIP, false, Duration::from_millis(800)).is_some();
+    port("up");
+    std::thread::sleep(Duration::from_millis(1500));
+    let lost_in_bounce = lost_in_bounce || !has_addr(&a.ns, VIP);
+    port("down");
+    let gone = wait_addr(&a.ns, VIP, false, 4 * SEC).map(|d| d.as_secs_f64());
+    eprintln!("--- {}\n{}", subject.label(), logs(&[&d]));
+    (lost_in_bounce, gone)
+}
+
+#[test]
+fn interface_up_down_delays_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    for subject in [Kind::Keepalived, Kind::Lvsd] {
+        let (bounce, gone) = delays_run(subject);
+        let who = subject.label();
+        eprintln!("{who}: VIP lost in the bounce {bounce}, gone {gone:?} s after the carrier");
+        assert!(!bounce, "{who}: a 0.8 s bounce reached the instance");
+        assert!(
+            gone.is_some_and(|s| (1.4..2.2).contains(&s)),
+            "{who}: VIP gone after {gone:?} s, want the 1.5 s delay"
+        );
+    }
+}

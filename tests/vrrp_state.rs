@@ -28,6 +28,7 @@ fn vip(s: &str) -> VirtualIp {
         scope: None,
         label: None,
         no_track: false,
+        opts: Default::default(),
     }
 }
 
@@ -69,6 +70,9 @@ fn params() -> InstanceParams {
         strict: false,
         skip_check_adv_addr: false,
         checksum_form: ChecksumForm::PseudoHeader,
+        unicast_ttl: None,
+        no_peer_fault: false,
+        track_src_ip: false,
         track_scripts: vec![],
         track_interfaces: vec![TrackedInterface {
             name: "eth0".into(),

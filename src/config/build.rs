@@ -448,6 +448,7 @@ impl<'s> P<'s> {
                         "namespace_with_ipsets" => self.no_more(&toks, 1),
                         "garp_group" => self.garp_group(&toks, opens),
                         "SSL" => self.ssl_block(&toks, opens),
+                        "interface_up_down_delays" => self.interface_delays(&toks, opens),
                         "static_ipaddress" | "static_routes" | "static_rules" => {
                             self.static_block(&toks, opens)
                         }

@@ -173,6 +173,10 @@ impl P<'_> {
                 "no_email_faults" => g.no_email_faults = p.flag(t),
                 "rs_init_notifies" => g.rs_init_notifies = p.flag(t),
                 "no_checker_emails" => g.no_checker_emails = p.flag(t),
+                "fifo_write_vrrp_states_on_reload" => {
+                    p.no_more(t, 1);
+                    g.fifo_write_vrrp_states_on_reload = true;
+                }
                 "vrrp_notify_priority_changes" => {
                     set(&mut g.vrrp_notify_priority_changes, p.opt_bool(t))
                 }
@@ -527,44 +531,42 @@ impl P<'_> {
             scope: None,
             label: None,
             no_track: false,
+            opts: VipOptions::default(),
         };
+        // `brd +` / `brd -` (true: +), computed at the end from the address or the peer.
+        let mut brd_edge: Option<bool> = None;
+        let mut prefix_written = len.is_some();
         let mut i = 1;
         while i < l.len() {
             let opt = self.txt(l[i]);
-            if opt == "no_track" {
-                v.no_track = true;
+            let flag = match opt {
+                "no_track" => Some(&mut v.no_track),
+                "home" => Some(&mut v.opts.home),
+                "-nodad" => Some(&mut v.opts.dad),
+                "noprefixroute" => Some(&mut v.opts.noprefixroute),
+                "autojoin" => Some(&mut v.opts.autojoin),
+                _ => None,
+            };
+            if let Some(f) = flag {
+                *f = true;
                 i += 1;
                 continue;
             }
-            let known = ["brd", "dev", "scope", "label"];
+            if opt == "nodad" {
+                // keepalived: "Unknown configuration entry", the word skipped.
+                self.problem(
+                    l[i],
+                    "virtual_ipaddress: `nodad` is not a keepalived option (ignored; IPv6 \
+                     addresses get nodad unless `-nodad`)",
+                );
+                i += 1;
+                continue;
+            }
+            let known = ["brd", "dev", "scope", "label", "peer", "preferred_lft"];
             if !known.contains(&opt) {
-                if [
-                    "peer",
-                    "home",
-                    "-nodad",
-                    "nodad",
-                    "noprefixroute",
-                    "autojoin",
-                    "preferred_lft",
-                    "track_group",
-                    "mngtmpaddr",
-                    "use_vmac",
-                ]
-                .contains(&opt)
-                {
+                if ["track_group", "mngtmpaddr", "use_vmac"].contains(&opt) {
                     self.problem(l[i], format!("virtual_ipaddress option `{opt}` is not supported yet by lvsd (ignored)"));
-                    i += if opt.starts_with('-')
-                        || opt == "nodad"
-                        || opt == "noprefixroute"
-                        || opt == "home"
-                        || opt == "autojoin"
-                        || opt == "mngtmpaddr"
-                        || opt == "use_vmac"
-                    {
-                        1
-                    } else {
-                        2
-                    };
+                    i += if opt == "track_group" { 2 } else { 1 };
                     continue;
                 }
                 self.problem(l[i], format!("virtual_ipaddress: unknown option `{opt}`"));
@@ -576,7 +578,32 @@ impl P<'_> {
                 "brd" if s == "+" || s == "-" => {
                     // As ip(8): the prefix's broadcast address (`+`: host bits set) or
                     // its network address (`-`).
-                    v.brd = Some(prefix_edge(addr, prefix_len, s == "+"));
+                    brd_edge = Some(s == "+");
+                }
+                "peer" => {
+                    if v.opts.peer.is_some() {
+                        self.problem(
+                            val,
+                            format!("peer {s}: another peer is already given (ignored)"),
+                        );
+                    } else if let Some((peer, plen)) = self.vip_peer(val, addr) {
+                        if prefix_written && prefix_len != max {
+                            self.problem(
+                                l[0],
+                                "a prefix means nothing with `peer`: the peer's is used (as keepalived)",
+                            );
+                        }
+                        prefix_written = false;
+                        v.opts.peer = Some(peer);
+                        v.prefix_len = plen;
+                    }
+                }
+                "preferred_lft" => {
+                    if s == "forever" {
+                        v.opts.preferred_lft = Some(u32::MAX);
+                    } else if let Some(n) = self.int_tok(l[i], val, 0, i64::from(u32::MAX)) {
+                        v.opts.preferred_lft = Some(n as u32);
+                    }
                 }
                 "brd" => {
                     let b = self.ip_tok(val)?;
@@ -592,7 +619,36 @@ impl P<'_> {
             }
             i += 2;
         }
+        if let Some(high) = brd_edge {
+            v.brd = Some(prefix_edge(v.opts.peer.unwrap_or(addr), v.prefix_len, high));
+        }
+        if v.opts.peer.is_some() && v.brd.is_some() && brd_edge.is_none() {
+            self.problem(
+                l[0],
+                "a broadcast address cannot go with `peer` (brd ignored, as keepalived)",
+            );
+            v.brd = None;
+        }
         Some(v)
+    }
+
+    /// `peer ADDR` of a virtual address `addr`: the peer and the prefix length the
+    /// address then has (32 / 128). As keepalived 2.2.7, a peer written with a prefix
+    /// or of the other family is ignored with a warning (the address is still set).
+    fn vip_peer(&mut self, t: Tok, addr: std::net::IpAddr) -> Option<(std::net::IpAddr, u8)> {
+        let text = self.txt(t).to_string();
+        let Ok(peer) = text.parse::<std::net::IpAddr>() else {
+            self.problem(t, format!("invalid peer address `{text}` (ignored)"));
+            return None;
+        };
+        if peer.is_ipv4() != addr.is_ipv4() {
+            self.problem(
+                t,
+                format!("peer {text}: not the address's family (ignored)"),
+            );
+            return None;
+        }
+        Some((peer, if peer.is_ipv4() { 32 } else { 128 }))
     }
 
     pub(crate) fn instance(&mut self, toks: &[Tok], opens: bool) {
@@ -735,6 +791,27 @@ impl P<'_> {
                         vi.notify_priority_changes = Some(b);
                     }
                 }
+                "unicast_ttl" => set(&mut vi.unicast_ttl, p.int(t, 0, 255).map(|v| Some(v as u8))),
+                "mcast_dst_ip" => vi.mcast_dst_ip = p.mcast_dst_ip(t).or(vi.mcast_dst_ip),
+                "unicast_fault_no_peer" => {
+                    p.no_more(t, 1);
+                    vi.unicast_fault_no_peer = true;
+                }
+                "track_src_ip" => {
+                    p.no_more(t, 1);
+                    vi.track_src_ip = true;
+                }
+                "old_unicast_checksum" => {
+                    p.no_more(t, 2);
+                    match t.get(1).map(|w| p.txt(*w)) {
+                        None => vi.old_unicast_checksum = Some(OldUnicastChecksum::Always),
+                        Some("never") => vi.old_unicast_checksum = Some(OldUnicastChecksum::Never),
+                        Some(other) => {
+                            let msg = format!("old_unicast_checksum: unknown mode `{other}` (ignored)");
+                            p.problem(t[1], msg);
+                        }
+                    }
+                }
                 "kernel_rx_buf_size" => vi.kernel_rx_buf_size = p.u32v(t).filter(|b| *b > 0),
                 "strict_mode" => vi.strict_mode = Some(p.flag(t)),
                 "native_ipv6" => vi.native_ipv6 = p.flag(t),
@@ -833,6 +910,27 @@ impl P<'_> {
             }
         }
         self.ip_tok(t)
+    }
+
+    /// `mcast_dst_ip ADDR`: an IPv4 multicast or IPv6 link-local multicast address
+    /// (keepalived skips another one with an error).
+    fn mcast_dst_ip(&mut self, t: &[Tok]) -> Option<std::net::IpAddr> {
+        let a = self.ip(t)?;
+        let ok = match a {
+            std::net::IpAddr::V4(v4) => v4.is_multicast(),
+            // ff02::/16 (IN6_IS_ADDR_MC_LINKLOCAL)
+            std::net::IpAddr::V6(v6) => v6.segments()[0] & 0xff0f == 0xff02,
+        };
+        if !ok {
+            let what = if a.is_ipv6() {
+                "link-local multicast"
+            } else {
+                "multicast"
+            };
+            self.problem(t[1], format!("mcast_dst_ip {a} is not {what} (ignored)"));
+            return None;
+        }
+        Some(a)
     }
 
     /// `ADDR [min_ttl N] [max_ttl N]`.

@@ -4,7 +4,7 @@
 use super::build::P;
 use super::keywords;
 use super::lexer::Tok;
-use super::model::{GarpGroup, LifeScript, RcvBuf, RxBufsPolicy};
+use super::model::{GarpGroup, IfDelays, LifeScript, RcvBuf, RxBufsPolicy};
 use crate::script::ScriptUser;
 
 /// keepalived's default startup/shutdown script timeout.
@@ -231,6 +231,51 @@ impl P<'_> {
 
     /// `garp_group { … }` (top level). An interface already in an earlier group stays
     /// there (a warning); a group without interfaces is ignored, as keepalived does.
+    /// `interface_up_down_delays { IF DOWN [UP] … }`: seconds (µs resolution) up to 255;
+    /// UP defaults to DOWN. A bad line is left out with a warning, as keepalived.
+    pub(crate) fn interface_delays(&mut self, toks: &[Tok], opens: bool) {
+        self.no_more(toks, 1);
+        if !self.need_block(toks, opens) {
+            return;
+        }
+        let mut out = Vec::new();
+        self.block(toks[0], |p, l, _| {
+            let Some(d) = p.arg(l, 1) else {
+                return;
+            };
+            p.no_more(l, 3);
+            let max = Duration::from_secs(255);
+            let read = |p: &mut P<'_>, t: Tok| match p.dur_tok(l[0], t) {
+                Some(v) if v <= max => Some(v),
+                Some(_) => {
+                    let s = p.txt(t).to_string();
+                    p.problem(
+                        t,
+                        format!("interface_up_down_delays: {s} is above 255 s (line ignored)"),
+                    );
+                    None
+                }
+                None => None,
+            };
+            let Some(down) = read(p, d) else {
+                return;
+            };
+            let up = match l.get(2) {
+                Some(u) => match read(p, *u) {
+                    Some(v) => v,
+                    None => return,
+                },
+                None => down,
+            };
+            out.push(IfDelays {
+                interface: p.txt(l[0]).to_string(),
+                down,
+                up,
+            });
+        });
+        self.config.global.interface_delays.extend(out);
+    }
+
     pub(crate) fn garp_group(&mut self, toks: &[Tok], opens: bool) {
         self.no_more(toks, 1);
         if !self.need_block(toks, opens) {

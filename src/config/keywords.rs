@@ -59,6 +59,7 @@ pub const TOP: Table = Table {
         "vrrp_track_process",
         "garp_group",
         "SSL",
+        "interface_up_down_delays",
     ],
     unsupported: &[
         "net_namespace_ipvs",
@@ -66,7 +67,6 @@ pub const TOP: Table = Table {
         "linkbeat_use_polling",
         // Blocks lvsd skips whole, with what they hold.
         "linkbeat_interfaces",
-        "interface_up_down_delays",
         "track_group",
         "bfd_instance",
     ],
@@ -149,6 +149,7 @@ pub const GLOBAL: Table = Table {
         "rs_init_notifies",
         "no_checker_emails",
         "vrrp_notify_priority_changes",
+        "fifo_write_vrrp_states_on_reload",
         "startup_script",
         "startup_script_timeout",
         "shutdown_script",
@@ -178,7 +179,6 @@ pub const GLOBAL: Table = Table {
         "vrrp_vmac_garp_intvl",
         "vmac_addr_prefix",
         // Notifications and email.
-        "fifo_write_vrrp_states_on_reload",
         "checker_log_all_failures",
         // Programs run once at start and at stop.
         // Scheduling of keepalived's vrrp, checker and bfd processes.
@@ -341,20 +341,20 @@ pub const INSTANCE: Table = Table {
         "virtual_rules",
         "track_file",
         "track_process",
+        "unicast_ttl",
+        "old_unicast_checksum",
+        "unicast_fault_no_peer",
+        "track_src_ip",
+        "mcast_dst_ip",
     ],
     unsupported: &[
         "track_bfd",
-        "unicast_ttl",
-        "old_unicast_checksum",
         "use_ipvlan",
-        "unicast_fault_no_peer",
         "linkbeat_use_polling",
-        "track_src_ip",
         "garp_extra_if",
         "vmac_garp_intvl",
         "vrf",
         "use_vmac_addr",
-        "mcast_dst_ip",
     ],
 };
 

@@ -217,6 +217,9 @@ pub struct GlobalDefs {
     pub no_checker_emails: bool,
     /// `vrrp_notify_priority_changes [BOOL]`: every instance's default.
     pub vrrp_notify_priority_changes: bool,
+    /// `fifo_write_vrrp_states_on_reload`: after a reload, the states that did not change
+    /// are written to the notify fifos again.
+    pub fifo_write_vrrp_states_on_reload: bool,
     /// `log_unknown_vrids`: log adverts for VRIDs no instance has on the interface.
     pub log_unknown_vrids: bool,
     /// `umask NUMBER|BITS`: the umask of the files lvsd creates (None: as started; `-u`
@@ -227,6 +230,8 @@ pub struct GlobalDefs {
     pub dynamic_interfaces: bool,
     /// `garp_group {}` blocks (top level): gratuitous ARP/NA pacing per interface.
     pub garp_groups: Vec<GarpGroup>,
+    /// `interface_up_down_delays {}` (top level): link changes debounced per interface.
+    pub interface_delays: Vec<IfDelays>,
     /// `lvs_flush`: empty the whole IPVS table (others' entries too) when the LVS side
     /// starts.
     pub lvs_flush: bool,
@@ -392,10 +397,12 @@ impl Default for GlobalDefs {
             vrrp_rx_bufs_multiplier: 3,
             default_interface: None,
             garp_groups: Vec::new(),
+            interface_delays: Vec::new(),
             dynamic_interfaces: false,
             umask: None,
             log_unknown_vrids: false,
             vrrp_notify_priority_changes: false,
+            fifo_write_vrrp_states_on_reload: false,
             vrrp_down_timer_adverts: None,
             vmac_prefix: None,
             no_email_faults: false,
@@ -508,6 +515,27 @@ pub struct VirtualIp {
     pub scope: Option<String>,
     pub label: Option<String>,
     pub no_track: bool,
+    /// `peer`, `home`, `-nodad`, `noprefixroute`, `autojoin`, `preferred_lft`.
+    pub opts: VipOptions,
+}
+
+/// The `ip address add` options of a virtual address, as keepalived 2.2.7 reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct VipOptions {
+    /// `peer ADDR[/LEN]`: the other end of a point-to-point address (IFA_ADDRESS); the
+    /// address then has the peer's prefix length.
+    pub peer: Option<IpAddr>,
+    /// `home`: IFA_F_HOMEADDRESS (Mobile IPv6).
+    pub home: bool,
+    /// `-nodad`: IPv6 duplicate address detection left on (keepalived adds IPv6 VIPs
+    /// with IFA_F_NODAD otherwise).
+    pub dad: bool,
+    /// `noprefixroute`: IFA_F_NOPREFIXROUTE.
+    pub noprefixroute: bool,
+    /// `autojoin`: IFA_F_MCAUTOJOIN (a multicast address joined by the kernel).
+    pub autojoin: bool,
+    /// `preferred_lft N|forever` (forever: u32::MAX); used for IPv6 only.
+    pub preferred_lft: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -630,6 +658,15 @@ pub struct UnicastPeer {
     pub max_ttl: Option<u8>,
 }
 
+/// One line of `interface_up_down_delays { IF DOWN [UP] }`: the instances hear of the
+/// interface going down (up) only once it has stayed so for `down` (`up`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IfDelays {
+    pub interface: String,
+    pub down: Duration,
+    pub up: Duration,
+}
+
 /// `vrrp_instance NAME { … }`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VrrpInstance {
@@ -701,6 +738,25 @@ pub struct VrrpInstance {
     pub promote_secondaries: bool,
     /// `down_timer_adverts N` (1..=100): Master_Down_Interval in adverts (RFC: 3).
     pub down_timer_adverts: Option<u32>,
+    /// `unicast_ttl N` (0..=255): the TTL / hop limit of unicast adverts (default 255).
+    pub unicast_ttl: Option<u8>,
+    /// `mcast_dst_ip ADDR`: this instance's multicast group in place of the global one.
+    pub mcast_dst_ip: Option<std::net::IpAddr>,
+    /// `unicast_fault_no_peer`: an instance with no unicast peer stays in FAULT instead
+    /// of falling back to multicast.
+    pub unicast_fault_no_peer: bool,
+    /// `track_src_ip`: FAULT while the configured source address is not on the interface.
+    pub track_src_ip: bool,
+    /// `old_unicast_checksum [never]`: the VRRPv3 unicast checksum of keepalived up to
+    /// 1.3.6 (pseudo-header with the multicast group as destination).
+    pub old_unicast_checksum: Option<OldUnicastChecksum>,
+}
+
+/// `old_unicast_checksum` (`Always`) or `old_unicast_checksum never` (`Never`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OldUnicastChecksum {
+    Always,
+    Never,
 }
 
 /// The advert interval VRRP `version` sends for `advert_int`, in centiseconds, and whether
@@ -773,6 +829,11 @@ impl VrrpInstance {
             notify_priority_changes: None,
             promote_secondaries: false,
             down_timer_adverts: None,
+            unicast_ttl: None,
+            mcast_dst_ip: None,
+            unicast_fault_no_peer: false,
+            track_src_ip: false,
+            old_unicast_checksum: None,
         }
     }
     /// The VRRP version this instance speaks.

@@ -298,6 +298,10 @@ fn global(w: &mut W, g: &GlobalDefs) {
         "vrrp_notify_priority_changes",
         g.vrrp_notify_priority_changes,
     );
+    w.flag(
+        "fifo_write_vrrp_states_on_reload",
+        g.fifo_write_vrrp_states_on_reload,
+    );
     w.opt("umask", &g.umask, |m| format!("0{m:o}"));
     for (kw, s) in [
         ("startup_script", &g.startup_script),
@@ -528,8 +532,14 @@ fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
     }
     w.open(kw);
     for a in v {
-        let mut s = format!("{}/{}", a.addr, a.prefix_len);
-        if let Some(b) = a.brd {
+        let o = &a.opts;
+        let mut s = match o.peer {
+            // (the prefix is the peer's: 32 / 128)
+            Some(p) => format!("{} peer {p}", a.addr),
+            None => format!("{}/{}", a.addr, a.prefix_len),
+        };
+        // (keepalived refuses an explicit broadcast address with a peer)
+        if let Some(b) = a.brd.filter(|_| o.peer.is_none()) {
             let _ = write!(s, " brd {b}");
         }
         for (k, v) in [("dev", &a.dev), ("scope", &a.scope), ("label", &a.label)] {
@@ -537,8 +547,23 @@ fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
                 let _ = write!(s, " {k} {}", q(v));
             }
         }
-        if a.no_track {
-            s.push_str(" no_track");
+        for (k, on) in [
+            ("no_track", a.no_track),
+            ("home", o.home),
+            ("-nodad", o.dad),
+            ("noprefixroute", o.noprefixroute),
+            ("autojoin", o.autojoin),
+        ] {
+            if on {
+                let _ = write!(s, " {k}");
+            }
+        }
+        match o.preferred_lft {
+            Some(u32::MAX) => s.push_str(" preferred_lft forever"),
+            Some(n) => {
+                let _ = write!(s, " preferred_lft {n}");
+            }
+            None => {}
         }
         w.line(s);
     }
@@ -647,6 +672,15 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         v.to_string()
     });
     w.flag("check_unicast_src", i.check_unicast_src);
+    w.opt("unicast_ttl", &i.unicast_ttl, |v| v.to_string());
+    w.opt("mcast_dst_ip", &i.mcast_dst_ip, |v| v.to_string());
+    w.flag("unicast_fault_no_peer", i.unicast_fault_no_peer);
+    w.flag("track_src_ip", i.track_src_ip);
+    match i.old_unicast_checksum {
+        Some(OldUnicastChecksum::Always) => w.line("old_unicast_checksum"),
+        Some(OldUnicastChecksum::Never) => w.line("old_unicast_checksum never"),
+        None => {}
+    }
     w.flag("promote_secondaries", i.promote_secondaries);
     w.opt("down_timer_adverts", &i.down_timer_adverts, |v| {
         v.to_string()

@@ -48,6 +48,8 @@ pub struct IfaceInfo {
     pub ipv4_primaries: Vec<Ipv4Addr>,
     /// The first fe80::/10 address.
     pub ipv6_ll: Option<Ipv6Addr>,
+    /// Every address on the interface, secondaries too.
+    pub addrs: Vec<IpAddr>,
 }
 
 impl IfaceInfo {
@@ -146,6 +148,7 @@ impl Netlink {
             ipv4: None,
             ipv4_primaries: Vec::new(),
             ipv6_ll: None,
+            addrs: Vec::new(),
         };
         let mut addrs = self
             .handle
@@ -157,6 +160,7 @@ impl Netlink {
             if m.header.index != index {
                 continue;
             }
+            info.addrs.extend(msg_addr(&m));
             match msg_addr(&m) {
                 Some(IpAddr::V4(a)) if !m.header.flags.contains(AddressHeaderFlags::Secondary) => {
                     info.ipv4.get_or_insert(a);
@@ -180,13 +184,20 @@ pub struct LinkEvent {
     pub up: bool,
     /// The link was deleted.
     pub gone: bool,
+    /// An address added (true) or deleted (false) on the link; `name` is then empty and
+    /// `up`, `gone` say nothing.
+    pub addr: Option<(IpAddr, bool)>,
 }
 
 /// Subscribes to link changes; events arrive on the returned receiver until it is dropped.
 /// `buf`: `vrrp_netlink_monitor_rcv_bufs[_force]`.
 pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, LinkError> {
-    let (mut conn, _handle, mut messages) =
-        rtnetlink::new_multicast_connection(&[MulticastGroup::Link]).map_err(LinkError::Socket)?;
+    let (mut conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Link,
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ])
+    .map_err(LinkError::Socket)?;
     crate::sockbuf::apply(conn.socket_mut().socket_ref(), "VRRP link monitor", buf)
         .map_err(LinkError::Socket)?;
     let (tx, rx) = mpsc::unbounded_channel();
@@ -202,6 +213,7 @@ pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, Li
                     name: link_name(&l).unwrap_or_default(),
                     up: link_is_up(l.header.flags),
                     gone: false,
+                    addr: None,
                 },
                 rtnetlink::packet_core::NetlinkPayload::InnerMessage(
                     RouteNetlinkMessage::DelLink(l),
@@ -210,6 +222,31 @@ pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, Li
                     name: link_name(&l).unwrap_or_default(),
                     up: false,
                     gone: true,
+                    addr: None,
+                },
+                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::NewAddress(m),
+                ) => match msg_addr(&m) {
+                    Some(a) => LinkEvent {
+                        index: m.header.index,
+                        name: String::new(),
+                        up: false,
+                        gone: false,
+                        addr: Some((a, true)),
+                    },
+                    None => continue,
+                },
+                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::DelAddress(m),
+                ) => match msg_addr(&m) {
+                    Some(a) => LinkEvent {
+                        index: m.header.index,
+                        name: String::new(),
+                        up: false,
+                        gone: false,
+                        addr: Some((a, false)),
+                    },
+                    None => continue,
                 },
                 _ => continue,
             };
@@ -244,6 +281,7 @@ mod tests {
             ipv4: Some(Ipv4Addr::new(10, 0, 9, 100)),
             ipv4_primaries: vec![Ipv4Addr::new(10, 0, 9, 100), Ipv4Addr::new(10, 0, 0, 1)],
             ipv6_ll: None,
+            addrs: Vec::new(),
         };
         let vip: IpAddr = "10.0.9.100".parse().unwrap();
         assert_eq!(info.primary_v4(&[vip]), Some(Ipv4Addr::new(10, 0, 0, 1)));

@@ -4,6 +4,7 @@
 pub mod ah;
 pub mod checksum;
 pub mod ctl_view;
+pub mod debounce;
 pub mod dump;
 pub mod packet;
 pub mod params;

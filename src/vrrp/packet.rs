@@ -269,6 +269,9 @@ pub enum ChecksumForm {
     PseudoHeader,
     /// `v3_checksum_as_v2` / RFC 9568: the VRRP message only.
     MessageOnly,
+    /// keepalived up to 1.3.6 for unicast (`old_unicast_checksum`): the pseudo-header
+    /// with the multicast group (`vrrp_mcast_group4`) as destination.
+    OldUnicast(Ipv4Addr),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -356,6 +359,7 @@ impl Advert {
         }
         let pseudo = match (self.version, family, form) {
             (Version::V2, _, _) | (Version::V3, Family::V4, ChecksumForm::MessageOnly) => None,
+            (Version::V3, Family::V4, ChecksumForm::OldUnicast(g)) => Some((src, IpAddr::V4(g))),
             _ => Some((src, dst)),
         };
         let c = checksum::compute(&out, pseudo);
@@ -397,6 +401,8 @@ impl Advert {
             (Version::V3, Family::V4) => {
                 checksum::verify(payload, Some((meta.src, meta.dst)))
                     || checksum::verify(payload, None)
+                    || (!meta.dst.is_multicast()
+                        && checksum::verify(payload, Some((meta.src, IpAddr::V4(MCAST_V4)))))
             }
             (Version::V3, Family::V6) => checksum::verify(payload, Some((meta.src, meta.dst))),
         };

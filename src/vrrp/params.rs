@@ -2,8 +2,8 @@
 //! applied, so the state machine and the I/O adapters never look at `Option`s or globals.
 
 use crate::config::model::{
-    AuthType, Config, GlobalDefs, InitialState, Notify, TrackRef, UnicastPeer, VirtualIp,
-    VrrpInstance, VrrpScript,
+    AuthType, Config, GlobalDefs, InitialState, Notify, OldUnicastChecksum, TrackRef, UnicastPeer,
+    VirtualIp, VrrpInstance, VrrpScript,
 };
 use crate::vrrp::ah;
 use crate::vrrp::packet::{self, Advert, AhFields, ChecksumForm, Family, Version};
@@ -149,6 +149,13 @@ pub struct InstanceParams {
     pub check_unicast_src: bool,
     /// `kernel_rx_buf_size`: its share of its socket's receive buffer.
     pub kernel_rx_buf_size: Option<u32>,
+    /// `unicast_ttl`: the TTL / hop limit of unicast adverts (None: 255).
+    pub unicast_ttl: Option<u8>,
+    /// `unicast_fault_no_peer` with no unicast peer: the instance stays in FAULT.
+    pub no_peer_fault: bool,
+    /// `track_src_ip` with a configured source address: FAULT while it is not on the
+    /// instance's interface.
+    pub track_src_ip: bool,
     /// Things resolved differently from what was written (to be logged as warnings).
     pub warnings: Vec<String>,
 }
@@ -475,7 +482,47 @@ impl InstanceParams {
                 .filter(|a| a.is_ipv6())
                 .unwrap_or(IpAddr::V6(packet::MCAST_V6)),
         };
+        let mcast_group = match inst.mcast_dst_ip {
+            Some(g) if Family::of(&g) == family => g,
+            Some(g) => {
+                warnings.push(format!(
+                    "mcast_dst_ip {g} is not of the instance's address family (ignored)"
+                ));
+                mcast_group
+            }
+            None => mcast_group,
+        };
+        let unicast_ttl = match inst.unicast_ttl {
+            Some(_) if inst.unicast_peers.is_empty() => {
+                // keepalived 2.2.7 "resets" it to 0 and then sends its multicast adverts
+                // with TTL 0, which every peer drops: lvsd keeps 255.
+                warnings.push("unicast_ttl without unicast peers (ignored)".to_string());
+                None
+            }
+            // Linux refuses an IP_TTL of 0 on a socket that does not build the IP header.
+            Some(0) if family == Family::V4 => {
+                warnings.push("unicast_ttl 0: IPv4 adverts are sent with TTL 1".to_string());
+                Some(1)
+            }
+            t => t,
+        };
+        let src_ip = inst.unicast_src_ip.or(inst.mcast_src_ip);
+        let checksum_form = if global.vrrp_v3_checksum_as_v2 {
+            ChecksumForm::MessageOnly
+        } else if inst.old_unicast_checksum == Some(OldUnicastChecksum::Always)
+            && !inst.unicast_peers.is_empty()
+        {
+            ChecksumForm::OldUnicast(match global.vrrp_mcast_group4 {
+                Some(IpAddr::V4(g)) => g,
+                _ => packet::MCAST_V4,
+            })
+        } else {
+            ChecksumForm::PseudoHeader
+        };
         Ok(InstanceParams {
+            unicast_ttl,
+            no_peer_fault: inst.unicast_fault_no_peer && inst.unicast_peers.is_empty(),
+            track_src_ip: inst.track_src_ip && src_ip.is_some(),
             vrid: inst.virtual_router_id,
             version,
             family,
@@ -488,7 +535,7 @@ impl InstanceParams {
             excluded_vips: inst.virtual_ipaddress_excluded.clone(),
             nopreempt,
             preempt_delay,
-            src_ip: inst.unicast_src_ip.or(inst.mcast_src_ip),
+            src_ip,
             unicast_peers: inst.unicast_peers.clone(),
             mcast_group,
             garp: GarpParams {
@@ -542,11 +589,7 @@ impl InstanceParams {
                     .unicast_peers
                     .iter()
                     .any(|u| u.min_ttl.is_some() || u.max_ttl.is_some()),
-            checksum_form: if global.vrrp_v3_checksum_as_v2 {
-                ChecksumForm::MessageOnly
-            } else {
-                ChecksumForm::PseudoHeader
-            },
+            checksum_form,
             track_scripts,
             track_interfaces,
             track_files: Vec::new(),
@@ -636,6 +679,7 @@ mod tests {
             scope: None,
             label: None,
             no_track: false,
+            opts: Default::default(),
         }
     }
 
@@ -732,6 +776,71 @@ mod tests {
             vec!["10.0.0.2".parse::<IpAddr>().unwrap()]
         );
         assert_eq!(p.src_ip, Some("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn unicast_keywords_as_keepalived() {
+        let g = GlobalDefs::default();
+        let peer = UnicastPeer {
+            addr: "10.0.0.2".parse().unwrap(),
+            min_ttl: None,
+            max_ttl: None,
+        };
+        let mut i = inst();
+        i.version = Some(3);
+        i.unicast_ttl = Some(10);
+        i.unicast_fault_no_peer = true;
+        i.old_unicast_checksum = Some(OldUnicastChecksum::Always);
+        i.mcast_dst_ip = Some("224.0.0.99".parse().unwrap());
+        // Without peers: multicast to mcast_dst_ip, the TTL left alone, FAULT.
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(
+            p.destinations(),
+            vec!["224.0.0.99".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(p.unicast_ttl, None);
+        assert!(p.no_peer_fault);
+        assert_eq!(p.checksum_form, ChecksumForm::PseudoHeader);
+        assert_eq!(
+            p.warnings,
+            vec!["unicast_ttl without unicast peers (ignored)"]
+        );
+        // With a peer: unicast with the TTL and the old checksum, no fault.
+        i.unicast_peers = vec![peer];
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.unicast_ttl, Some(10));
+        assert!(!p.no_peer_fault);
+        assert_eq!(p.checksum_form, ChecksumForm::OldUnicast(packet::MCAST_V4));
+        i.old_unicast_checksum = Some(OldUnicastChecksum::Never);
+        i.unicast_ttl = Some(0);
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.checksum_form, ChecksumForm::PseudoHeader);
+        assert_eq!(p.unicast_ttl, Some(1), "Linux sends no IPv4 TTL 0");
+        // An IPv6 group on an IPv4 instance is ignored.
+        i.mcast_dst_ip = Some("ff02::99".parse().unwrap());
+        i.unicast_peers.clear();
+        i.unicast_ttl = None;
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.mcast_group, IpAddr::V4(packet::MCAST_V4));
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn track_src_ip_needs_a_configured_source() {
+        let g = GlobalDefs::default();
+        let mut i = inst();
+        i.track_src_ip = true;
+        assert!(
+            !InstanceParams::from_config(&i, &g, &[])
+                .unwrap()
+                .track_src_ip
+        );
+        i.mcast_src_ip = Some("10.0.0.5".parse().unwrap());
+        assert!(
+            InstanceParams::from_config(&i, &g, &[])
+                .unwrap()
+                .track_src_ip
+        );
     }
 
     #[test]

@@ -562,6 +562,7 @@ mod tests {
             brd: None,
             scope: 0,
             label: None,
+            opts: Default::default(),
         })
     }
 

@@ -304,7 +304,32 @@ impl VrrpSocket {
         &self.spec
     }
 
-    fn send_now(&self, payload: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
+    /// Sends like [`AdvertSocket::send`], with TTL / hop limit `ttl` instead of the
+    /// socket's 255 when given (`unicast_ttl`; IPv4 1..=255). An AH socket sends the IP
+    /// header it is given: `ttl` is not used there.
+    pub async fn send_ttl(
+        &self,
+        payload: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: Option<u8>,
+    ) -> io::Result<()> {
+        loop {
+            let mut guard = self.fd.writable().await?;
+            match guard.try_io(|_| self.send_now(payload, src, dst, ttl)) {
+                Ok(res) => return res,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn send_now(
+        &self,
+        payload: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: Option<u8>,
+    ) -> io::Result<()> {
         let fd = self.fd.get_ref().as_raw_fd();
         let iov = [IoSlice::new(payload)];
         let res = match (src, dst) {
@@ -317,13 +342,12 @@ impl VrrpSocket {
                     ipi_addr: libc::in_addr { s_addr: 0 },
                 };
                 let to = SockaddrIn::from(SocketAddrV4::new(dst, 0));
-                sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv4PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&to),
-                )
+                let hops = ttl.map(libc::c_int::from);
+                let mut cmsgs = vec![ControlMessage::Ipv4PacketInfo(&info)];
+                if let Some(h) = &hops {
+                    cmsgs.push(ControlMessage::Ipv4Ttl(h));
+                }
+                sendmsg(fd, &iov, &cmsgs, MsgFlags::empty(), Some(&to))
             }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
                 let info = libc::in6_pktinfo {
@@ -333,13 +357,12 @@ impl VrrpSocket {
                     ipi6_ifindex: self.spec.ifindex,
                 };
                 let to = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, self.spec.ifindex));
-                sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv6PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&to),
-                )
+                let hops = ttl.map(libc::c_int::from);
+                let mut cmsgs = vec![ControlMessage::Ipv6PacketInfo(&info)];
+                if let Some(h) = &hops {
+                    cmsgs.push(ControlMessage::Ipv6HopLimit(h));
+                }
+                sendmsg(fd, &iov, &cmsgs, MsgFlags::empty(), Some(&to))
             }
             _ => {
                 return Err(io::Error::new(
@@ -426,7 +449,7 @@ impl AdvertSocket for VrrpSocket {
     async fn send(&self, payload: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
         loop {
             let mut guard = self.fd.writable().await?;
-            match guard.try_io(|_| self.send_now(payload, src, dst)) {
+            match guard.try_io(|_| self.send_now(payload, src, dst, None)) {
                 Ok(r) => return r,
                 Err(_would_block) => continue,
             }

@@ -137,6 +137,9 @@ pub enum Event {
     TrackProcess { name: String, up: bool },
     /// Our primary address on the interface (tie-break on equal priority).
     LocalAddr(IpAddr),
+    /// Whether an address is on the instance's interface now (`track_src_ip`; other
+    /// addresses are ignored).
+    SrcAddr { addr: IpAddr, present: bool },
     /// New configured base priority (1..=255; 0 ignored).
     SetPriority(u8),
     /// From the sync group coordinator.
@@ -387,6 +390,15 @@ impl Instance {
                 }
             }
             Event::LocalAddr(a) => self.local_addr = Some(a),
+            Event::SrcAddr { addr, present } => {
+                let before = self.effective_priority();
+                if self.tracking.src_addr(addr, present) {
+                    tracing::info!(instance = %self.params.name,
+                        "source address {} {} the interface", addr,
+                        if present { "is back on" } else { "is gone from" });
+                    self.reevaluate(now, before, &mut out);
+                }
+            }
             Event::SetPriority(p) => {
                 if p != 0 && p != self.base_priority {
                     let before = self.effective_priority();
@@ -489,6 +501,8 @@ impl Instance {
         }
         let held = self.start_hold.is_some_and(|h| h > now);
         if self.faulted() {
+            tracing::warn!(instance = %self.params.name, "fault at start: {}",
+                self.tracking.fault_reasons().join(", "));
             self.enter_fault(Cause::Startup, out);
         } else if self.is_owner_master() && held {
             // keepalived: the owner waits in BACKUP for the end of the delay, then takes over.

@@ -269,6 +269,11 @@ pub struct Tracking {
     pub interfaces: Vec<InterfaceState>,
     pub files: Vec<FileState>,
     pub processes: Vec<ProcessState>,
+    /// `unicast_fault_no_peer` and no unicast peer: FAULT for as long as it runs.
+    pub no_peer: bool,
+    /// `track_src_ip`: the configured source address (None: not tracked) and whether it
+    /// is on the instance's interface (the runtime reports it before the start).
+    pub src: Option<(std::net::IpAddr, bool)>,
 }
 
 impl Tracking {
@@ -283,6 +288,8 @@ impl Tracking {
                 .collect(),
             files: Vec::new(),
             processes: Vec::new(),
+            no_peer: false,
+            src: None,
         }
     }
 
@@ -305,7 +312,21 @@ impl Tracking {
                 spec,
             })
             .collect();
+        t.no_peer = p.no_peer_fault;
+        t.src = p.src_ip.filter(|_| p.track_src_ip).map(|a| (a, true));
         t
+    }
+
+    /// Whether the tracked source address `addr` is on the interface now; true when that
+    /// changed.
+    pub fn src_addr(&mut self, addr: std::net::IpAddr, present: bool) -> bool {
+        match &mut self.src {
+            Some((a, p)) if *a == addr && *p != present => {
+                *p = present;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The number now read from the tracked file `name`; true when what it means for the
@@ -362,6 +383,11 @@ impl Tracking {
                 p.up = o.up;
             }
         }
+        if let (Some((a, p)), Some((oa, op))) = (&mut self.src, old.src) {
+            if *a == oa {
+                *p = op;
+            }
+        }
     }
 
     /// Sets the link state of `ifname`; true when a tracker changed.
@@ -382,6 +408,8 @@ impl Tracking {
             || self.interfaces.iter().any(InterfaceState::faulted)
             || self.files.iter().any(FileState::faulted)
             || self.processes.iter().any(ProcessState::faulted)
+            || self.no_peer
+            || matches!(self.src, Some((_, false)))
     }
 
     /// Human-readable list of what is faulted (for logs).
@@ -415,6 +443,14 @@ impl Tracking {
                 .filter(|p| p.faulted())
                 .map(|p| format!("tracked process {} quorum not achieved", p.spec.name)),
         );
+        if self.no_peer {
+            v.push("unicast configured without any peer (unicast_fault_no_peer)".to_string());
+        }
+        if let Some((a, false)) = self.src {
+            v.push(format!(
+                "source address {a} is not on the interface (track_src_ip)"
+            ));
+        }
         v
     }
 

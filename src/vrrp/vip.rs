@@ -1,8 +1,10 @@
 //! Virtual IP addresses added and removed over rtnetlink, with the prefix, `brd`, `dev`,
 //! `scope` and `label` written in `virtual_ipaddress`.
 
-use crate::config::VirtualIp;
-use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressScope};
+use crate::config::{VipOptions, VirtualIp};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressScope, CacheInfo,
+};
 use std::net::IpAddr;
 use thiserror::Error;
 
@@ -30,6 +32,9 @@ pub struct VipSpec {
     /// rtnetlink scope number (0 global, 200 site, 253 link, 254 host, 255 nowhere).
     pub scope: u8,
     pub label: Option<String>,
+    /// `peer`, `home`, `-nodad`, `noprefixroute`, `autojoin`, `preferred_lft` (the
+    /// latter resolved: keepalived deprecates an IPv6 /128 without it, preferred 0).
+    pub opts: VipOptions,
 }
 
 /// keepalived's scope names (as iproute2's rt_scopes).
@@ -61,6 +66,18 @@ impl VipSpec {
             brd: v.brd,
             scope,
             label: v.label.clone(),
+            opts: VipOptions {
+                // keepalived 2.2.7: an IPv6 address without preferred_lft gets 0 (it is
+                // deprecated, so not picked as a source address) when it is a /128, and
+                // forever otherwise; an IPv4 one has no lifetimes.
+                preferred_lft: match v.opts.preferred_lft {
+                    _ if v.addr.is_ipv4() => None,
+                    Some(n) => Some(n),
+                    None if v.prefix_len == 128 => Some(0),
+                    None => None,
+                },
+                ..v.opts.clone()
+            },
         })
     }
 }
@@ -105,10 +122,36 @@ impl VipOps for Netlink {
         if let Some(l) = &vip.label {
             msg.attributes.push(AddressAttribute::Label(l.clone()));
         }
+        set_addresses(&mut msg.attributes, vip);
+        let o = &vip.opts;
+        let mut flags = AddressFlags::empty();
         // As keepalived: IPv6 addresses without duplicate address detection (VRRP is
-        // the detection; a split brain must not leave an address "dadfailed").
-        if vip.addr.is_ipv6() {
+        // the detection; a split brain must not leave an address "dadfailed"), unless
+        // `-nodad`.
+        if vip.addr.is_ipv6() && !o.dad {
             msg.header.flags |= AddressHeaderFlags::Nodad;
+            flags |= AddressFlags::Nodad;
+        }
+        if o.home {
+            msg.header.flags |= AddressHeaderFlags::Homeaddress;
+            flags |= AddressFlags::Homeaddress;
+        }
+        if o.noprefixroute {
+            flags |= AddressFlags::Noprefixroute;
+        }
+        if o.autojoin {
+            flags |= AddressFlags::Mcautojoin;
+        }
+        // (the header's 8 bits cannot hold the later flags: IFA_FLAGS, as keepalived)
+        if !flags.is_empty() {
+            msg.attributes.push(AddressAttribute::Flags(flags));
+        }
+        // A finite preferred lifetime, valid forever (IPv6: from_config leaves IPv4 None).
+        if let Some(p) = o.preferred_lft.filter(|p| *p != u32::MAX) {
+            let mut ci = CacheInfo::default();
+            ci.ifa_preferred = p;
+            ci.ifa_valid = u32::MAX;
+            msg.attributes.push(AddressAttribute::CacheInfo(ci));
         }
         match req.execute().await {
             Ok(()) => Ok(()),
@@ -122,13 +165,30 @@ impl VipOps for Netlink {
             .handle()
             .address()
             .add(vip.ifindex, vip.addr, vip.prefix_len);
-        let msg = req.message_mut().clone();
+        let mut msg = req.message_mut().clone();
+        set_addresses(&mut msg.attributes, vip);
         match self.handle().address().del(msg).execute().await {
             Ok(()) => Ok(()),
             Err(e) if matches!(errno_of(&e), Some(libc::EADDRNOTAVAIL | libc::ENOENT)) => Ok(()),
             Err(e) => Err(nl_err(vip, e)),
         }
     }
+}
+
+/// IFA_LOCAL is the address and IFA_ADDRESS the peer (the address itself without one),
+/// on add and on delete. rtnetlink's builder gives a multicast address (`autojoin`)
+/// neither, and a deletion without them would remove the interface's first address.
+fn set_addresses(attrs: &mut Vec<AddressAttribute>, vip: &VipSpec) {
+    attrs.retain(|a| {
+        !matches!(
+            a,
+            AddressAttribute::Address(_)
+                | AddressAttribute::Local(_)
+                | AddressAttribute::Multicast(_)
+        )
+    });
+    attrs.push(AddressAttribute::Local(vip.addr));
+    attrs.push(AddressAttribute::Address(vip.opts.peer.unwrap_or(vip.addr)));
 }
 
 #[cfg(test)]
@@ -158,6 +218,7 @@ mod tests {
             scope: Some("link".into()),
             label: Some("eth0:vip".into()),
             no_track: false,
+            opts: Default::default(),
         };
         let s = VipSpec::from_config(&v, 7).unwrap();
         assert_eq!(s.scope, 253);

@@ -81,6 +81,10 @@ pub struct InstSetup<H> {
     pub rx: usize,
     /// The advert source address (None: none usable yet, adverts are not sent).
     pub src: Option<IpAddr>,
+    /// The index of the interface the instance's source address belongs on, and the
+    /// addresses it has now (for `track_src_ip`; then address events say).
+    pub ifindex: u32,
+    pub if_addrs: Vec<IpAddr>,
     /// virtual_ipaddress and virtual_ipaddress_excluded, devices resolved.
     pub vips: Vec<VipSpec>,
     /// virtual_routes and virtual_rules, interfaces resolved.
@@ -171,6 +175,8 @@ pub struct RealInst {
     addr_tx: mpsc::UnboundedSender<AddrJob>,
     worker: JoinHandle<()>,
     vmac_index: Option<u32>,
+    /// `unicast_ttl` of a unicast instance (None: the socket's 255).
+    ttl: Option<u8>,
 }
 
 struct SockEntry {
@@ -439,6 +445,8 @@ impl VrrpIo for RealIo {
         Ok(InstSetup {
             rx,
             src,
+            ifindex: base.index,
+            if_addrs: base.addrs.clone(),
             vips,
             net,
             handle: RealInst {
@@ -448,6 +456,7 @@ impl VrrpIo for RealIo {
                 addr_tx,
                 worker,
                 vmac_index,
+                ttl: p.unicast_ttl.filter(|_| p.is_unicast()),
             },
         })
     }
@@ -460,7 +469,7 @@ impl VrrpIo for RealIo {
         dst: IpAddr,
     ) -> std::io::Result<()> {
         let sock = inst.vmac_sock.as_ref().unwrap_or(&inst.sock);
-        sock.send(bytes, src, dst).await
+        sock.send_ttl(bytes, src, dst, inst.ttl).await
     }
 
     fn addr_job(&mut self, inst: &RealInst, job: AddrJob) {

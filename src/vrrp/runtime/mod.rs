@@ -36,6 +36,7 @@ use crate::config::{Config, VrrpScript};
 use crate::control::report::{self, DumpRequest};
 use crate::control::Control;
 use crate::script::Script;
+use crate::vrrp::debounce::Debounce;
 use crate::vrrp::dump::Counters;
 use crate::vrrp::garp;
 use crate::vrrp::link::{self, LinkEvent, Netlink};
@@ -61,6 +62,9 @@ struct InstIo<H> {
     /// and is opened when the interface appears.
     handle: Option<H>,
     src: Option<IpAddr>,
+    /// The source address's interface and its addresses (`track_src_ip`).
+    ifindex: u32,
+    if_addrs: Vec<IpAddr>,
     vips: Vec<VipSpec>,
     /// virtual_routes and virtual_rules, interfaces resolved.
     net: Vec<NetItem>,
@@ -83,6 +87,8 @@ impl<H> InstIo<H> {
             rx: s.rx,
             handle: Some(s.handle),
             src: s.src,
+            ifindex: s.ifindex,
+            if_addrs: s.if_addrs,
             vips: s.vips,
             net: s.net,
             send_errors: 0,
@@ -100,6 +106,8 @@ impl<H> InstIo<H> {
             rx: usize::MAX,
             handle: None,
             src: None,
+            ifindex: 0,
+            if_addrs: Vec::new(),
             vips: Vec::new(),
             net: Vec::new(),
             send_errors: 0,
@@ -116,8 +124,22 @@ impl<H> InstIo<H> {
         self.rx = s.rx;
         self.handle = Some(s.handle);
         self.src = s.src;
+        self.ifindex = s.ifindex;
+        self.if_addrs = s.if_addrs;
         self.vips = s.vips;
         self.net = s.net;
+    }
+
+    /// `track_src_ip`: whether the instance's configured source address is on its
+    /// interface now (None: not tracked, or the interface is not open).
+    fn src_event(&self, p: &InstanceParams) -> Option<Event> {
+        let addr = p
+            .src_ip
+            .filter(|_| p.track_src_ip && self.handle.is_some())?;
+        Some(Event::SrcAddr {
+            addr,
+            present: self.if_addrs.contains(&addr),
+        })
     }
 
     /// The IP id for the next AH advert.
@@ -168,6 +190,8 @@ struct Runtime<I: VrrpIo, C: Clock> {
     stopping: bool,
     /// log_unknown_vrids: when each (socket, VRID) was last logged.
     unknown_vrids_logged: std::collections::HashMap<(usize, u8), Instant>,
+    /// interface_up_down_delays: link changes held back until they have lasted.
+    debounce: Debounce,
 }
 
 /// How often log_unknown_vrids logs one socket's VRID.
@@ -258,8 +282,10 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
         clock_floor: clock.now(),
         syncd_want: None,
         stopping: false,
+        debounce: Debounce::default(),
     };
     rt.build_side(config.clone()).await?;
+    rt.debounce = rt.new_debounce();
     rt.io.set_statics(None, &config).await;
     rt.start().await;
     rt.update_sync_daemon();
@@ -273,7 +299,10 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
             break;
         }
         ctl.beat(|| rt.side.coord.summary());
-        let deadline = rt.side.coord.next_deadline();
+        let deadline = match (rt.side.coord.next_deadline(), rt.debounce.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let sleep = async {
             match deadline {
                 Some(d) => clock.sleep_until(d).await,
@@ -291,6 +320,10 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
                 let now = clock.now();
                 if let Some(d) = deadline {
                     super::sched::on_wake(&mut auto_prio, now.saturating_duration_since(d), rlimit_rt);
+                }
+                for (ifname, up) in rt.debounce.due(now) {
+                    let outs = rt.side.coord.handle_all(now, Event::Link { ifname, up });
+                    rt.perform(outs).await;
                 }
                 let outs = rt.side.coord.handle_all(now, Event::Timer);
                 rt.perform(outs).await;
@@ -310,6 +343,8 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
                 if r.is_err() { break; }
                 let cfg = ctl.reload.borrow_and_update().clone();
                 rt.reload(cfg).await;
+                let d = rt.new_debounce();
+                rt.debounce.reconfigure(d);
                 rt.update_sync_daemon();
             }
             _ = ctl.heartbeat.due() => {}
@@ -329,7 +364,13 @@ fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
         for w in &p.warnings {
             tracing::warn!("VRRP_Instance({}) {w}", p.name);
         }
-        if inst.unicast_peers.is_empty() && inst.unicast_src_ip.is_some() {
+        if p.no_peer_fault {
+            tracing::warn!(
+                "VRRP_Instance({}) unicast_fault_no_peer and no unicast_peer: the instance \
+                 stays in FAULT",
+                p.name
+            );
+        } else if inst.unicast_peers.is_empty() && inst.unicast_src_ip.is_some() {
             tracing::warn!(
                 "VRRP_Instance({}) unicast_src_ip is set but unicast_peer is empty: \
                      adverts go to the multicast group {}",
@@ -466,6 +507,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         ifnames.dedup();
         for name in ifnames {
             let up = self.io.link_up(&name).await;
+            self.debounce.initial(&name, up);
             outs.extend(
                 self.side
                     .coord
@@ -475,6 +517,10 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         for i in 0..self.side.io.len() {
             if let Some(src) = self.side.io[i].src {
                 outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
+            }
+            let p = self.side.coord.instances()[i].params();
+            if let Some(ev) = self.side.io[i].src_event(p) {
+                outs.extend(self.side.coord.handle(now, i, ev));
             }
         }
         for ev in self.io.initial_track_events(&self.side.config) {
@@ -595,20 +641,72 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     }
 
     async fn link(&mut self, ev: LinkEvent) {
+        if let Some((addr, present)) = ev.addr {
+            self.address(ev.index, addr, present).await;
+            return;
+        }
         if ev.name.is_empty() {
             return;
         }
         if !ev.gone {
             self.open_pending(&ev.name).await;
         }
+        let up = if ev.gone {
+            self.debounce.gone(&ev.name);
+            false
+        } else {
+            match self.debounce.link(self.clock.now(), &ev.name, ev.up) {
+                Some(up) => up,
+                // No change, or held back by interface_up_down_delays.
+                None => return,
+            }
+        };
         let outs = self.side.coord.handle_all(
             self.clock.now(),
             Event::Link {
                 ifname: ev.name,
-                up: ev.up && !ev.gone,
+                up,
             },
         );
         self.perform(outs).await;
+    }
+
+    /// interface_up_down_delays of the running configuration.
+    fn new_debounce(&self) -> Debounce {
+        let params: Vec<InstanceParams> = self
+            .side
+            .coord
+            .instances()
+            .iter()
+            .map(|i| i.params().clone())
+            .collect();
+        Debounce::new(&self.side.config.global.interface_delays, &params)
+    }
+
+    /// An address was added (`present`) or deleted on interface `index`: the instances
+    /// whose source address is on that interface note it, and `track_src_ip` follows it.
+    async fn address(&mut self, index: u32, addr: IpAddr, present: bool) {
+        let now = self.clock.now();
+        let mut outs = Vec::new();
+        for i in 0..self.side.io.len() {
+            let io = &mut self.side.io[i];
+            if io.handle.is_none() || io.ifindex != index {
+                continue;
+            }
+            io.if_addrs.retain(|a| *a != addr);
+            if present {
+                io.if_addrs.push(addr);
+            }
+            let p = self.side.coord.instances()[i].params();
+            if p.src_ip == Some(addr) {
+                if let Some(ev) = io.src_event(p) {
+                    outs.extend(self.side.coord.handle(now, i, ev));
+                }
+            }
+        }
+        if !outs.is_empty() {
+            self.perform(outs).await;
+        }
     }
 
     /// Opens the instances waiting for interface `ifname` (dynamic_interfaces), now that it
@@ -631,6 +729,9 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     self.side.io[i].opened(s);
                     if let Some(src) = self.side.io[i].src {
                         outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
+                    }
+                    if let Some(ev) = self.side.io[i].src_event(&p) {
+                        outs.extend(self.side.coord.handle(now, i, ev));
                     }
                 }
                 Err(e) => tracing::error!(

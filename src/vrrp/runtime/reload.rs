@@ -5,9 +5,10 @@
 use super::addresses::AddrJob;
 use super::io::{Clock, VrrpIo};
 use super::{addr_job, send_advert};
-use super::{make_params, Runtime};
+use super::{make_params, notify_state, Runtime};
 use crate::config::model::{SyncGroup, TrackFileDef, TrackProcessDef, VrrpInstance};
 use crate::config::{Config, GlobalDefs, VrrpScript};
+use crate::vrrp::notify::{StateChange, Who};
 use crate::vrrp::routes::{self, NetItem};
 use crate::vrrp::state::{Action, Event, State, VipChange};
 use crate::vrrp::vip::VipSpec;
@@ -189,6 +190,63 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     /// (VRID, family, interface, unicast) that was master becomes master again at once,
     /// keeping its addresses, and addresses no longer configured are removed.
     pub(super) async fn reload(&mut self, cfg: Arc<Config>) {
+        let before: Vec<(String, State)> = self
+            .side
+            .coord
+            .instances()
+            .iter()
+            .map(|i| (i.name().to_string(), i.state()))
+            .collect();
+        let groups_before: Vec<(String, State)> = self
+            .side
+            .coord
+            .groups()
+            .iter()
+            .map(|g| (g.name.clone(), g.state))
+            .collect();
+        self.reload_config(cfg).await;
+        if self.side.config.global.fifo_write_vrrp_states_on_reload {
+            self.write_states_again(&before, &groups_before);
+        }
+    }
+
+    /// `fifo_write_vrrp_states_on_reload`, as keepalived 2.2.7 does it: the fifo line
+    /// (no script, no mail) of each sync group and of each BACKUP or FAULT instance whose
+    /// state the reload did not change (a changed state was notified as usual; an
+    /// instance that stays MASTER is not written).
+    fn write_states_again(&mut self, before: &[(String, State)], groups: &[(String, State)]) {
+        let none = crate::config::model::Notify::default();
+        let same = |list: &[(String, State)], name: &str, now: State| {
+            list.iter().any(|(n, s)| n == name && *s == now)
+        };
+        for g in self.side.coord.groups() {
+            if let (true, Some(st)) = (same(groups, &g.name, g.state), notify_state(g.state)) {
+                let c = StateChange {
+                    who: Who::Group,
+                    name: g.name.clone(),
+                    state: st,
+                    priority: 0,
+                };
+                self.io.notify(&c, &none, false);
+            }
+        }
+        for inst in self.side.coord.instances() {
+            let now = inst.state();
+            if matches!(now, State::Backup | State::Fault) && same(before, inst.name(), now) {
+                if let Some(st) = notify_state(now) {
+                    let c = StateChange {
+                        who: Who::Instance,
+                        name: inst.name().to_string(),
+                        state: st,
+                        priority: inst.effective_priority(),
+                    };
+                    self.io.notify(&c, &none, false);
+                }
+            }
+        }
+    }
+
+    async fn reload_config(&mut self, cfg: Arc<Config>) {
         let old = self.side.config.clone();
         if statics_changed(&old, &cfg) {
             self.io.set_statics(Some(&old), &cfg).await;
@@ -340,6 +398,10 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
                 }
             }
+            // track_src_ip added by the reload, or a source address changed by it.
+            if let Some(ev) = io.src_event(self.side.coord.instances()[i].params()) {
+                outs.extend(self.side.coord.handle(now, i, ev));
+            }
         }
         self.perform(outs).await;
         for inst in self.side.coord.instances() {
@@ -438,6 +500,7 @@ mod tests {
             brd: None,
             scope: 0,
             label: None,
+            opts: Default::default(),
         }
     }
 
@@ -451,6 +514,7 @@ mod tests {
             scope: None,
             label: None,
             no_track: false,
+            opts: Default::default(),
         }
     }
 
