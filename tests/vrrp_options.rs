@@ -1046,10 +1046,15 @@ fn read_fifo(path: &std::path::Path) -> std::sync::Arc<std::sync::Mutex<Vec<Stri
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (out, path) = (lines.clone(), path.to_path_buf());
-    // Ends when the daemon closes its end (EOF) at exit.
+    // Opened for writing too, so that a daemon closing and reopening its end (keepalived
+    // does on reload) gives no end of file; the thread ends with the test process.
     std::thread::spawn(move || {
         use std::io::BufRead;
-        let Ok(f) = std::fs::File::open(&path) else {
+        let Ok(f) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+        else {
             return;
         };
         for l in std::io::BufReader::new(f).lines() {
