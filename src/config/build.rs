@@ -47,6 +47,9 @@ pub(crate) struct P<'s> {
     pub inst_spans: Vec<InstanceSpans>,
     /// The real servers of the virtual server being read (see `virtual_server`).
     pub(crate) rs_scratch: Vec<RealServer>,
+    /// Positions in `rs_scratch` of real servers without a `weight` of their own (they
+    /// take their virtual server's `weight`).
+    pub(crate) rs_unweighted: Vec<usize>,
     /// Checkers one checker block stands for beyond itself (SMTP_CHECK `host` blocks),
     /// for the real server being read to take.
     pub(crate) extra_checkers: Vec<Checker>,
@@ -72,6 +75,7 @@ impl<'s> P<'s> {
             scripts: Vec::new(),
             inst_spans: Vec::new(),
             rs_scratch: Vec::new(),
+            rs_unweighted: Vec::new(),
             extra_checkers: Vec::new(),
             toks_pool: Vec::new(),
         }

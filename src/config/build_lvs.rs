@@ -115,6 +115,7 @@ impl P<'_> {
         // each virtual server's own vector push by push, then shrinking it, copied every
         // real server four times.
         let first_rs = self.rs_scratch.len();
+        let mut vs_weight: Option<u32> = None;
         // (Arms are tried in order, and a large configuration is mostly real servers.)
         self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
             "real_server" => p.real_server(t, opens),
@@ -239,15 +240,10 @@ impl P<'_> {
             "connect_timeout" => vs.connect_timeout = p.dur(t),
             "warmup" => vs.warmup = p.dur(t),
             "ha_suspend" => vs.ha_suspend = p.flag(t),
-            // keepalived 2.2.7 reads it (1-65535) and applies it to no real server: its
-            // real servers start at weight 1 unless they set their own. Same here, said.
+            // The weight of its real servers that set none (keepalived 2.2.7: 1-65535).
             "weight" => {
-                if p.int(t, 1, 65535).is_some() {
-                    p.problem(
-                        t[0],
-                        "`weight` in a virtual_server has no effect (as in keepalived 2.2.7): \
-                         real servers without their own `weight` get weight 1",
-                    );
+                if let Some(w) = p.int(t, 1, 65535) {
+                    vs_weight = Some(w as u32);
                 }
             }
             "smtp_alert" => vs.smtp_alert = Some(p.flag(t)),
@@ -280,6 +276,14 @@ impl P<'_> {
         });
         if let (Some(s), Some(m)) = (vs.sorry_server.as_mut(), sorry_method) {
             s.lvs_method = Some(m);
+        }
+        let unweighted = std::mem::take(&mut self.rs_unweighted);
+        if let Some(w) = vs_weight {
+            for &i in unweighted.iter().filter(|&&i| i >= first_rs) {
+                if let Some(rs) = self.rs_scratch.get_mut(i) {
+                    rs.weight = w;
+                }
+            }
         }
         let gathered = self.rs_scratch.len().saturating_sub(first_rs);
         vs.real_servers = Vec::with_capacity(gathered);
@@ -447,9 +451,13 @@ impl P<'_> {
             addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
             port,
         );
+        let mut weighted = false;
         if opens {
             self.block(t[0], |p, t, opens| match p.txt(t[0]) {
-                "weight" => set(&mut rs.weight, p.int(t, 0, 65535).map(|v| v as u32)),
+                "weight" => {
+                    weighted = true;
+                    set(&mut rs.weight, p.int(t, 0, 65535).map(|v| v as u32))
+                }
                 "inhibit_on_failure" => rs.inhibit_on_failure = Some(p.flag(t)),
                 "notify_up" => rs.more_mut().notify_up = p.script(t, None),
                 "notify_down" => rs.more_mut().notify_down = p.script(t, None),
@@ -486,6 +494,9 @@ impl P<'_> {
         }
         rs.checkers.shrink_to_fit();
         if addr.is_some() {
+            if !weighted {
+                self.rs_unweighted.push(self.rs_scratch.len());
+            }
             self.rs_scratch.push(rs);
         }
     }
@@ -1011,6 +1022,30 @@ mod tests {
             .iter()
             .map(|c| c.common.clone())
             .collect()
+    }
+
+    /// A virtual server's `weight` is its real servers' default, before or after them.
+    #[test]
+    fn virtual_server_weight_is_the_real_servers_default() {
+        let text = "virtual_server 10.0.0.1 80 {\n real_server 10.0.1.1 80 {\n }\n \
+                    real_server 10.0.1.2 80 {\n weight 3\n }\n weight 7\n \
+                    real_server 10.0.1.3 80\n}\nvirtual_server 10.0.0.2 80 {\n \
+                    real_server 10.0.1.1 80\n}\n";
+        let l = crate::config::parse_str(text, Path::new("t.conf"), "x").expect("loads");
+        let w = |v: usize| -> Vec<u32> {
+            l.config.virtual_servers[v]
+                .real_servers
+                .iter()
+                .map(|r| r.weight)
+                .collect()
+        };
+        assert_eq!(w(0), [7, 3, 7]);
+        assert_eq!(w(1), [1]);
+        assert!(
+            l.warnings.iter().all(|d| !d.message.contains("weight")),
+            "{:?}",
+            l.warnings
+        );
     }
 
     /// keepalived 2.2.7's `host` blocks: one checker each; the block's own connection
