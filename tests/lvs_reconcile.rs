@@ -14,6 +14,10 @@ use lvsd::lvs::table::Table;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+#[path = "support/logs.rs"]
+mod logs;
+use logs::warnings_during;
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -942,32 +946,6 @@ fn real_server_named_twice_is_its_first_definition() {
         ]
     );
     assert_eq!(h.fake.table(), h.state.desired());
-}
-
-/// Log lines at warn level and above written while `f` runs (on this thread).
-fn warnings_during<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
-    #[derive(Clone, Default)]
-    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
-    let r = tracing::subscriber::with_default(subscriber, f);
-    let text = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
-    (r, text.lines().map(str::to_string).collect())
 }
 
 /// Issue 17: someone else's `ipvsadm -C` / `-d` / `-e` behind lvsd's back. A heal pass reads

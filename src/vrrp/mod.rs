@@ -5,6 +5,7 @@ pub mod ah;
 pub mod checksum;
 pub mod ctl_view;
 pub mod dump;
+pub mod limit;
 pub mod packet;
 pub mod params;
 pub mod state;
