@@ -27,6 +27,8 @@ pub enum ScriptError {
     Empty,
     #[error("{0}: not found in PATH")]
     NotFound(String),
+    #[error("{0}: not found or not executable")]
+    NotExecutable(PathBuf),
     #[error("unknown user {0:?}")]
     UnknownUser(String),
     #[error("unknown group {0:?}")]
@@ -86,6 +88,27 @@ pub fn resolve_program(program: &str) -> Result<PathBuf, ScriptError> {
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
         .ok_or_else(|| ScriptError::NotFound(program.to_string()))
+}
+
+/// Whether a command line can be run at all, as checked when a configuration is loaded:
+/// it splits, its program is found and executable, and (`secure`) it passes
+/// [`check_secure`]. Answers the program's path.
+pub fn check_runnable(command: &str, secure: bool) -> Result<PathBuf, ScriptError> {
+    let words = split_command(command)?;
+    let path = resolve_program(&words[0])?;
+    let runnable = std::fs::metadata(&path)
+        .map(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        })
+        .unwrap_or(false);
+    if !runnable {
+        return Err(ScriptError::NotExecutable(path));
+    }
+    if secure {
+        check_secure(&path)?;
+    }
+    Ok(path)
 }
 
 /// keepalived's rule under `enable_script_security`: the file, and every directory above
@@ -346,7 +369,11 @@ mod tests {
         )
         .unwrap();
         let flags = nix::fcntl::fcntl(&leak, nix::fcntl::FcntlArg::F_GETFD).unwrap();
-        assert_eq!(flags & libc::FD_CLOEXEC, 0, "the test fd must be inheritable");
+        assert_eq!(
+            flags & libc::FD_CLOEXEC,
+            0,
+            "the test fd must be inheritable"
+        );
         let out = dir.path().join("fds");
         // Each descriptor of the shell with what it points to (readlink runs as a child, so
         // nothing of its own shows); the glob's directory descriptor is closed again by
