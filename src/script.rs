@@ -395,6 +395,28 @@ mod tests {
         assert!(leak.as_raw_fd() > 2);
     }
 
+    /// Under `enable_script_security` a script others may write is not run at all.
+    #[tokio::test]
+    async fn a_writable_script_is_refused_when_security_is_on() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let marker = dir.path().join("ran");
+        let f = dir.path().join("s.sh");
+        std::fs::write(&f, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o757)).unwrap();
+        let mut s = script(&f.display().to_string(), 5000);
+        s.secure = true;
+        assert!(matches!(
+            run(&s, &[]).await,
+            Err(ScriptError::Insecure { .. })
+        ));
+        assert!(!marker.exists(), "the refused script ran");
+        // The same script without the check runs (so the refusal above is the check's).
+        s.secure = false;
+        assert_eq!(run(&s, &[]).await, Ok(Outcome::Exited(0)));
+        assert!(marker.exists());
+    }
+
     #[tokio::test]
     async fn runs_as_script_user() {
         if !nix::unistd::geteuid().is_root() {
