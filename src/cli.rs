@@ -63,6 +63,11 @@ pub struct Options {
     /// Do not remove IPVS entries on exit.
     #[arg(short = 'I', long = "dont-release-ipvs")]
     pub dont_release_ipvs: bool,
+    /// How often the LVS side reads the kernel's IPVS table back and puts back what it owns
+    /// that someone else deleted or changed (`ipvsadm -C`, `-d`, `-e`): seconds, 0 for
+    /// never (default 5; an lvsd extension: keepalived does not heal its table).
+    #[arg(long = "ipvs-heal-interval", value_name = "SECS")]
+    pub ipvs_heal_interval: Option<u64>,
     /// Do not restart a side (VRRP or LVS) that failed: stop lvsd instead.
     #[arg(short = 'R', long = "dont-respawn")]
     pub dont_respawn: bool,
@@ -167,6 +172,14 @@ impl Options {
             .cloned()
     }
 
+    /// The period of the LVS side's heal pass (None: never).
+    pub fn ipvs_heal_period(&self) -> Option<std::time::Duration> {
+        match self.ipvs_heal_interval.unwrap_or(DEFAULT_IPVS_HEAL_SECS) {
+            0 => None,
+            s => Some(std::time::Duration::from_secs(s)),
+        }
+    }
+
     /// Whether the VRRP side runs (not `-C` alone).
     pub fn runs_vrrp(&self) -> bool {
         !self.check_only || self.vrrp_only
@@ -177,6 +190,9 @@ impl Options {
         !self.vrrp_only || self.check_only
     }
 }
+
+/// Seconds between two heal passes of the IPVS table unless `--ipvs-heal-interval` says.
+pub const DEFAULT_IPVS_HEAL_SECS: u64 = 5;
 
 /// The keepalived release whose command line, signals and dump files lvsd follows.
 pub const KEEPALIVED_COMPAT_VERSION: &str = "2.2.7";

@@ -27,6 +27,8 @@ pub enum ScriptError {
     Empty,
     #[error("{0}: not found in PATH")]
     NotFound(String),
+    #[error("{0}: not found or not executable")]
+    NotExecutable(PathBuf),
     #[error("unknown user {0:?}")]
     UnknownUser(String),
     #[error("unknown group {0:?}")]
@@ -86,6 +88,27 @@ pub fn resolve_program(program: &str) -> Result<PathBuf, ScriptError> {
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
         .ok_or_else(|| ScriptError::NotFound(program.to_string()))
+}
+
+/// Whether a command line can be run at all, as checked when a configuration is loaded:
+/// it splits, its program is found and executable, and (`secure`) it passes
+/// [`check_secure`]. Answers the program's path.
+pub fn check_runnable(command: &str, secure: bool) -> Result<PathBuf, ScriptError> {
+    let words = split_command(command)?;
+    let path = resolve_program(&words[0])?;
+    let runnable = std::fs::metadata(&path)
+        .map(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        })
+        .unwrap_or(false);
+    if !runnable {
+        return Err(ScriptError::NotExecutable(path));
+    }
+    if secure {
+        check_secure(&path)?;
+    }
+    Ok(path)
 }
 
 /// keepalived's rule under `enable_script_security`: the file, and every directory above
@@ -163,7 +186,51 @@ pub fn prepare(
         let (uid, gid) = resolve_user(user)?;
         cmd.uid(uid).gid(gid);
     }
+    close_inherited_fds(&mut cmd);
     Ok(cmd)
+}
+
+/// Highest descriptor the fallback of [`close_inherited_fds`] marks.
+const FALLBACK_FD_LIMIT: i32 = 65536;
+
+/// A script gets standard input, output and error only: every other descriptor lvsd holds
+/// (netlink and VRRP sockets, the control socket, anything a library or lvsd's parent left
+/// without close-on-exec) is marked close-on-exec in the child before it runs the script.
+/// Marking instead of closing keeps the standard library's own exec-error pipe working.
+fn close_inherited_fds(cmd: &mut tokio::process::Command) {
+    // Read before the fork: the child may only make async-signal-safe calls.
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    let limit = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+        rl.rlim_cur.min(FALLBACK_FD_LIMIT as libc::rlim_t) as i32
+    } else {
+        FALLBACK_FD_LIMIT
+    };
+    // SAFETY: the closure only makes raw syscalls (close_range, fcntl), which are
+    // async-signal-safe, and touches no memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            let marked = libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            if marked != 0 {
+                // Kernels before 5.11: mark them one by one.
+                for fd in 3..limit {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                        libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Runs a script to its end (or its timeout, when it is killed).
@@ -285,6 +352,69 @@ mod tests {
             check_secure(&f),
             Err(ScriptError::Insecure { .. })
         ));
+    }
+
+    /// A script sees only its standard descriptors: an inheritable descriptor of lvsd's
+    /// (no close-on-exec, as a library or a parent may leave one) is not passed on.
+    #[tokio::test]
+    async fn scripts_inherit_only_fds_0_1_2() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("lvsd-private");
+        std::fs::write(&secret, "x").unwrap();
+        let leak = nix::fcntl::open(
+            &secret,
+            nix::fcntl::OFlag::O_RDONLY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        let flags = nix::fcntl::fcntl(&leak, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_eq!(
+            flags & libc::FD_CLOEXEC,
+            0,
+            "the test fd must be inheritable"
+        );
+        let out = dir.path().join("fds");
+        // Each descriptor of the shell with what it points to (readlink runs as a child, so
+        // nothing of its own shows); the glob's directory descriptor is closed again by
+        // the time readlink looks, so it has no target.
+        let line = format!(
+            r#"sh -c 'exec > {}; for f in /proc/$$/fd/*; do printf "%s " ${{f##*/}}; readlink $f || echo; done'"#,
+            out.display()
+        );
+        assert_eq!(run(&script(&line, 5000), &[]).await, Ok(Outcome::Exited(0)));
+        let listing = std::fs::read_to_string(&out).unwrap();
+        let fds: Vec<&str> = listing
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(_, target)| !target.trim().is_empty())
+            .map(|(fd, _)| fd)
+            .collect();
+        assert_eq!(fds, ["0", "1", "2"], "{listing}");
+        assert!(!listing.contains("lvsd-private"), "{listing}");
+        assert!(leak.as_raw_fd() > 2);
+    }
+
+    /// Under `enable_script_security` a script others may write is not run at all.
+    #[tokio::test]
+    async fn a_writable_script_is_refused_when_security_is_on() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let marker = dir.path().join("ran");
+        let f = dir.path().join("s.sh");
+        std::fs::write(&f, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o757)).unwrap();
+        let mut s = script(&f.display().to_string(), 5000);
+        s.secure = true;
+        assert!(matches!(
+            run(&s, &[]).await,
+            Err(ScriptError::Insecure { .. })
+        ));
+        assert!(!marker.exists(), "the refused script ran");
+        // The same script without the check runs (so the refusal above is the check's).
+        s.secure = false;
+        assert_eq!(run(&s, &[]).await, Ok(Outcome::Exited(0)));
+        assert!(marker.exists());
     }
 
     #[tokio::test]

@@ -14,6 +14,10 @@ use lvsd::lvs::table::Table;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+#[path = "support/logs.rs"]
+mod logs;
+use logs::warnings_during;
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -1167,4 +1171,118 @@ fn a_reload_removing_real_servers_tells_of_them() {
         ["RS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n"]
     );
     assert_eq!(h.scripts(), ["/bin/down 10.0.1.2"]);
+}
+
+/// Issue 17: someone else's `ipvsadm -C` / `-d` / `-e` behind lvsd's back. A heal pass reads
+/// the kernel again and puts back what lvsd owns (through the same diff as any pass), leaves
+/// someone else's service and real server alone, and says what it found one line per kind
+/// of drift with counts; a second heal finds nothing and sends nothing.
+#[test]
+fn heal_puts_back_what_lvsd_owns_and_leaves_the_rest() {
+    let weights: Vec<u32> = (0..50).map(|i| 1 + i % 3).collect();
+    let mut h = H::start(config(vec![web_vs(&weights), {
+        let mut vs = web_vs(&[1]);
+        vs.key = VsKey::Addr {
+            addr: ip("10.0.0.2"),
+            port: 80,
+        };
+        vs
+    }]));
+    let ours = skey("10.0.0.1", 80);
+    let second = skey("10.0.0.2", 80);
+    let foreign = skey("10.9.9.9", 80);
+    // Someone else's service, and someone else's real server inside lvsd's service.
+    h.fake.with(|f| {
+        f.table.apply(&Op::AddService(lvsd::ipvs::Service {
+            key: foreign,
+            scheduler: "rr".into(),
+            flags: 0,
+            timeout: 0,
+            netmask: 0xffff_ffff,
+            pe_name: None,
+        }));
+        f.table
+            .apply(&Op::AddDest(foreign, dest("10.9.9.10", 80, 1)));
+        f.table.apply(&Op::AddDest(ours, dest("10.9.9.11", 80, 7)));
+    });
+    let before = h.fake.table();
+    // Nothing drifted yet: a heal sends nothing and logs nothing at warn.
+    let state = &h.state;
+    let (pass, warned) = warnings_during(|| {
+        h.rec
+            .heal(&mut h.backend, |emit| state.desired_parts(emit))
+            .unwrap()
+    });
+    assert_eq!(pass.ops, 0);
+    assert!(warned.is_empty(), "{warned:?}");
+
+    // Behind lvsd's back: the second service deleted whole, 20 real servers of the first
+    // deleted (`ipvsadm -d`), 5 re-weighted (`ipvsadm -e`), the scheduler changed.
+    h.fake.with(|f| {
+        f.table.apply(&Op::DelService(second));
+        let e = f.table.services.get_mut(&ours).unwrap();
+        e.service.scheduler = "rr".into();
+        for i in 0..20 {
+            e.dests.remove(&dkey(&format!("10.0.1.{}", i + 2), 80));
+        }
+        for i in 20..25 {
+            e.dests
+                .get_mut(&dkey(&format!("10.0.1.{}", i + 2), 80))
+                .unwrap()
+                .weight = 100;
+        }
+        f.take_log();
+    });
+    let dumps = h.fake.with(|f| f.dumps);
+    let state = &h.state;
+    let (pass, warned) = warnings_during(|| {
+        h.rec
+            .heal(&mut h.backend, |emit| state.desired_parts(emit))
+            .unwrap()
+    });
+    assert_eq!(
+        h.fake.with(|f| f.dumps),
+        dumps + 1,
+        "a heal reads the kernel"
+    );
+    assert_eq!(pass.failed, 0);
+    assert_eq!(
+        (
+            pass.kinds.add_service,
+            pass.kinds.edit_service,
+            pass.kinds.add_dest,
+            pass.kinds.edit_dest,
+            pass.kinds.del_dest + pass.kinds.del_service
+        ),
+        (1, 1, 21, 5, 0)
+    );
+    assert_eq!(h.fake.table(), before, "the table is back as it was");
+    // One line per kind of drift, with the counts.
+    assert_eq!(warned.len(), 4, "{warned:#?}");
+    for (n, what) in [
+        (1, "virtual services lvsd manages were missing"),
+        (1, "virtual services had been changed"),
+        (21, "real servers lvsd manages were missing"),
+        (5, "real servers had been changed"),
+    ] {
+        assert!(
+            warned
+                .iter()
+                .any(|l| l.contains(&format!("IPVS table drift: {n} {what}"))),
+            "{n} {what}: {warned:#?}"
+        );
+    }
+
+    // `ipvsadm -C`: everything goes, someone else's too; lvsd puts back only its own.
+    h.fake.with(|f| f.table.services.clear());
+    let state = &h.state;
+    h.rec
+        .heal(&mut h.backend, |emit| state.desired_parts(emit))
+        .unwrap();
+    let after = h.fake.table();
+    assert!(!after.services.contains_key(&foreign));
+    assert_eq!(after.services[&ours].dests.len(), 50);
+    assert!(after.services.contains_key(&second));
+    assert_eq!(h.rec.stats.heals, 3);
+    assert_eq!(h.rec.stats.heals_with_drift, 2);
 }

@@ -139,7 +139,11 @@ struct Running {
 }
 
 fn start(cfg: Arc<Config>, opts: Options) -> Running {
-    let fake = FakeIpvs::new();
+    start_on(FakeIpvs::new(), cfg, opts)
+}
+
+/// As `start`, over a kernel that may already hold a table.
+fn start_on(fake: FakeIpvs, cfg: Arc<Config>, opts: Options) -> Running {
     let checkers = TestCheckers::default();
     let effects = Recorder::default();
     let (reload, reload_rx) = watch::channel(cfg);
@@ -485,4 +489,97 @@ async fn retries_stop_at_sixty_seconds_apart_and_a_reload_retries_at_once() {
     );
     r.shutdown.send(true).unwrap();
     r.task.await.unwrap().unwrap();
+}
+
+/// Issue 17: the runtime's heal pass. Entries deleted or changed behind lvsd's back come
+/// back within one heal period (default 5 s, `--ipvs-heal-interval`); someone else's
+/// service survives; with nothing changed a heal only reads the table; 0 turns it off.
+#[tokio::test(start_paused = true)]
+async fn the_table_heals_within_the_heal_interval() {
+    let opts = Options {
+        ipvs_heal_interval: Some(3),
+        ..Default::default()
+    };
+    let r = start(config(3), opts);
+    let fake = r.fake.clone();
+    eventually("cold start", || dests(&fake).len() == 3).await;
+    let foreign = add_foreign(&fake);
+    let want = fake.table();
+    // Nothing changed: heals read the table and send nothing.
+    fake.with(|k| k.take_log());
+    let dumps = fake.with(|k| k.dumps);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(fake.with(|k| k.dumps), dumps + 3, "one read per 3 s");
+    assert_eq!(fake.with(|k| k.take_log()), vec![]);
+
+    // `ipvsadm -d` of one real server and `-e` of another.
+    let t0 = tokio::time::Instant::now();
+    fake.with(|k| {
+        let e = k.table.services.get_mut(&SVC).unwrap();
+        let first = *e.dests.keys().next().unwrap();
+        e.dests.remove(&first);
+        e.dests.values_mut().next().unwrap().weight = 42;
+    });
+    eventually("healed", || fake.table() == want).await;
+    assert!(t0.elapsed() <= Duration::from_secs(3), "{:?}", t0.elapsed());
+    let sent = fake.with(|k| k.take_log());
+    assert_eq!(sent.len(), 2, "only the two drifted entries: {sent:?}");
+
+    // `ipvsadm -C`: lvsd's service back whole, the foreign one stays gone (not lvsd's).
+    fake.with(|k| k.table.services.clear());
+    eventually("healed after a flush", || dests(&fake).len() == 3).await;
+    assert_eq!(services(&fake), vec![SVC]);
+    // A foreign service added later is never touched by a heal.
+    add_foreign(&fake);
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(services(&fake), vec![SVC, foreign]);
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+    assert_eq!(services(&fake), vec![foreign]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn heal_interval_zero_never_reads_the_table_back() {
+    let opts = Options {
+        ipvs_heal_interval: Some(0),
+        ..Default::default()
+    };
+    let r = start(config(2), opts);
+    let fake = r.fake.clone();
+    eventually("cold start", || dests(&fake).len() == 2).await;
+    let dumps = fake.with(|k| k.dumps);
+    fake.with(|k| k.table.services.clear());
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(fake.with(|k| k.dumps), dumps);
+    assert!(services(&fake).is_empty());
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+}
+
+/// Issue 17: kill -9 while the table is full, then a new start over the same kernel: the
+/// start reads the table and finds it right (no flush, no add, no edit, nothing sent).
+#[tokio::test(start_paused = true)]
+async fn a_restart_over_its_own_table_sends_nothing() {
+    let r = start(config(3), Options::default());
+    let fake = r.fake.clone();
+    eventually("cold start", || dests(&fake).len() == 3).await;
+    // kill -9: the task is gone without its shutdown cleanup.
+    r.task.abort();
+    let _ = r.task.await;
+    assert_eq!(dests(&fake).len(), 3, "a killed lvsd removes nothing");
+    let before = fake.table();
+    fake.with(|k| k.take_log());
+    let calls = fake.with(|k| k.apply_calls);
+    let r2 = start_on(fake.clone(), config(3), Options::default());
+    eventually("second start's checkers", || r2.checkers.count() == 1).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(fake.with(|k| k.take_log()), vec![], "nothing sent");
+    assert_eq!(fake.with(|k| k.apply_calls), calls);
+    assert_eq!(fake.table(), before);
+    // It owns what it found: a real server going down is removed, and at stop all goes.
+    r2.checkers.sender().send(ev(0, 1, false)).await.unwrap();
+    eventually("rs 1 removed", || dests(&fake).len() == 2).await;
+    r2.shutdown.send(true).unwrap();
+    r2.task.await.unwrap().unwrap();
+    assert!(services(&fake).is_empty());
 }

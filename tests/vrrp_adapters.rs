@@ -268,8 +268,11 @@ fn vips_added_and_removed_with_label_brd_scope() {
             now.primary_v4(&[vip.addr]),
             Some(Ipv4Addr::new(10, 201, 3, 1))
         );
-        nl.del(&vip).await.unwrap();
-        nl.del(&vip).await.expect("removing twice is fine");
+        assert!(nl.del(&vip).await.unwrap(), "it was there");
+        assert!(
+            !nl.del(&vip).await.expect("removing twice is fine"),
+            "the second removal finds nothing"
+        );
         let shown = ip(&["-n", &a, "-4", "addr", "show", "dev", "veth0"]);
         assert!(!shown.contains("10.201.30.100"), "{shown}");
         let v6 = VipSpec {

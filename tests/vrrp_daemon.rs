@@ -202,6 +202,12 @@ fn daemon_lifecycle_pidfiles_signals_reload() {
     assert!(wait_until(Duration::from_secs(5), || {
         std::fs::read_to_string("/tmp/keepalived.stats").is_ok_and(|s| s.contains("Sent:"))
     }));
+    // Not readable by others (keepalived: 0666 & ~umask 0177).
+    for f in ["/tmp/keepalived.data", "/tmp/keepalived.stats"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{f} has mode {mode:o}");
+    }
 
     // A broken file is refused and the instance stays master.
     std::fs::write(d.join("lvsd.conf"), conf(d, 255) + "nonsense {\n").unwrap();

@@ -185,6 +185,43 @@ fn keepalived_reload_to_backup_releases_vips() {
     reload_to_backup_releases_vips(Kind::Keepalived, &[]);
 }
 
+/// Issue 17: "released … left by an earlier run" only when the address was there. A fresh
+/// node (A, the master-to-be) never says it; a backup (B) that finds the VIP added by hand
+/// names it and removes it.
+#[test]
+fn lvsd_names_only_vips_actually_left_by_an_earlier_run() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let lab = Lab::new("left", 2);
+    let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
+    add_stale_vip(&b);
+    let da = lab.spawn(0, Kind::Lvsd, "a", &conf("A", 150).render());
+    let db = lab.spawn(1, Kind::Lvsd, "b", &conf("B", 100).render());
+    assert!(
+        wait_addr(&b.ns, VIP, false, 2 * SEC).is_some(),
+        "B did not release the VIP left on its interface\n{}",
+        logs(&[&da, &db])
+    );
+    assert!(
+        wait_addr(&a.ns, VIP, true, 8 * SEC).is_some(),
+        "A never became master\n{}",
+        logs(&[&da, &db])
+    );
+    let said = |d: &Daemon| {
+        d.log_text()
+            .lines()
+            .filter(|l| l.contains("left by an earlier run"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(said(&da), Vec::<String>::new(), "{}", logs(&[&da]));
+    let lines = said(&db);
+    assert_eq!(lines.len(), 1, "{}", logs(&[&db]));
+    assert!(lines[0].contains(&format!("released {VIP}/")), "{lines:?}");
+    assert!(!has_addr(&b.ns, VIP), "B holds the VIP as a backup");
+}
+
 fn add_stale_vip(n: &Node) {
     let st = std::process::Command::new("ip")
         .args([

@@ -13,6 +13,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "support/logs.rs"]
+mod logs;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -1790,4 +1792,68 @@ fn startup_delay_given_hold_replaces_the_own_one() {
     i.handle(c.ms(0), Event::Start);
     assert_eq!(i.start_hold(), None);
     assert_eq!(i.next_deadline(), Some(c.ms(0) + i.master_down_interval()));
+}
+
+/// Issue 17: why adverts are dropped is said at warn level (no `-D` needed), one line per
+/// reason per instance per minute, the next line with the count of those in between.
+#[test]
+fn drops_are_warned_once_per_reason_a_minute() {
+    let c = Clock::new();
+    let mut p = params();
+    p.auth = Auth::Pass(*b"secret1\0");
+    let mut i = started_backup(p.clone(), &c);
+    let advert = |pass: &[u8; 8], interval_cs: u16| {
+        let mut a = p.advert(200);
+        a.auth_type = 1;
+        a.auth_data = *pass;
+        a.interval_cs = interval_cs;
+        Event::Advert {
+            advert: a,
+            meta: RxMeta {
+                src: ip("10.0.0.2"),
+                dst: p.mcast_group,
+                ttl: 255,
+            },
+        }
+    };
+    let (_, warned) = logs::warnings_during(|| {
+        // A peer with another password, once a second for two minutes; from 30 s on
+        // another with the right password and another interval.
+        for s in 0..120u64 {
+            i.handle(c.ms(s * 1000), advert(b"wrong\0\0\0", 100));
+            if s >= 30 {
+                i.handle(c.ms(s * 1000 + 1), advert(b"secret1\0", 300));
+            }
+        }
+        // A packet that failed to decode, for this VRID (the runtime's report).
+        for k in 0..3 {
+            i.handle(
+                c.ms(121_000 + k),
+                Event::Undecodable {
+                    reason: DropReason::Ttl,
+                    src: ip("10.0.0.3"),
+                },
+            );
+        }
+    });
+    assert_eq!(i.stats().get(DropReason::AuthPass), 120);
+    assert_eq!(i.stats().get(DropReason::IntervalMismatch), 90);
+    let with =
+        |needle: &str| -> Vec<&String> { warned.iter().filter(|l| l.contains(needle)).collect() };
+    let pass = with("wrong password (auth_pass)");
+    assert_eq!(pass.len(), 2, "{warned:#?}");
+    assert!(pass[0].contains("VRRP_Instance(VI_1) advert from 10.0.0.2 dropped"));
+    assert!(!pass[0].contains("more since"), "{}", pass[0]);
+    assert!(
+        pass[1].contains("(59 more since the last such warning 60 s ago)"),
+        "{}",
+        pass[1]
+    );
+    let interval = with("advert interval differs from ours");
+    assert_eq!(interval.len(), 2, "{warned:#?}");
+    assert!(interval[1].contains("59 more since"), "{}", interval[1]);
+    let ttl = with("wrong TTL / hop limit");
+    assert_eq!(ttl.len(), 1, "{warned:#?}");
+    assert!(ttl[0].contains("from 10.0.0.3"), "{}", ttl[0]);
+    assert_eq!(warned.len(), 5, "{warned:#?}");
 }

@@ -221,32 +221,14 @@ pub fn default_config_id() -> String {
 pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
     let secure = loaded.config.global.enable_script_security;
     let problem = |command: &str| -> Option<(bool, String)> {
-        let words = match crate::script::split_command(command) {
-            Ok(w) => w,
-            Err(e) => return Some((false, e.to_string())),
-        };
-        let path = match crate::script::resolve_program(&words[0]) {
-            Ok(p) => p,
-            Err(e) => return Some((false, e.to_string())),
-        };
-        let runnable = std::fs::metadata(&path)
-            .map(|m| {
-                use std::os::unix::fs::PermissionsExt;
-                m.is_file() && m.permissions().mode() & 0o111 != 0
+        crate::script::check_runnable(command, secure)
+            .err()
+            .map(|e| {
+                (
+                    matches!(e, crate::script::ScriptError::Insecure { .. }),
+                    e.to_string(),
+                )
             })
-            .unwrap_or(false);
-        if !runnable {
-            return Some((
-                false,
-                format!("{}: not found or not executable", path.display()),
-            ));
-        }
-        if secure {
-            if let Err(e) = crate::script::check_secure(&path) {
-                return Some((true, e.to_string()));
-            }
-        }
-        None
     };
     let mut out = Vec::new();
     let mut disabled = std::collections::HashSet::new();

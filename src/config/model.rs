@@ -495,11 +495,32 @@ pub enum AuthType {
     Ah,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What stands for a secret (`auth_pass`) wherever lvsd shows a configuration or its
+/// state of its own accord: debug output, `-d --json`. The dump files keepalived itself
+/// writes with the password (keepalived.data, keepalived.json) keep it, and so does
+/// `-d`'s configuration text, for drop-in compatibility (docs/configuration.md).
+pub const SECRET_MASK: &str = "********";
+
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Authentication {
     pub auth_type: AuthType,
-    /// At most 8 bytes are sent (keepalived truncates).
+    /// At most 8 bytes are sent (keepalived truncates). Masked in JSON and debug output.
+    #[serde(serialize_with = "serialize_secret")]
     pub auth_pass: String,
+}
+
+impl std::fmt::Debug for Authentication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authentication")
+            .field("auth_type", &self.auth_type)
+            .field("auth_pass", &SECRET_MASK)
+            .finish()
+    }
+}
+
+/// A secret as [`SECRET_MASK`] (an empty one stays empty: nothing to hide).
+fn serialize_secret<S: serde::Serializer>(secret: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if secret.is_empty() { "" } else { SECRET_MASK })
 }
 
 /// One line of `virtual_ipaddress { … }`.

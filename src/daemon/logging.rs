@@ -189,10 +189,7 @@ pub fn init(opts: &Options) -> anyhow::Result<()> {
     });
     let file = match &opts.log_file {
         Some(path) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            let f = open_log_file(path)
                 .map_err(|e| anyhow::anyhow!("log file {}: {e}", path.display()))?;
             Some(
                 tracing_subscriber::fmt::layer()
@@ -264,5 +261,33 @@ mod tests {
         }
         let after = SYSLOG_DROPPED.load(std::sync::atomic::Ordering::Relaxed);
         assert!(after >= before + 2, "dropped {before} -> {after}");
+    }
+}
+
+/// Opens `-g`'s log file for appending, created readable by root only (keepalived's files
+/// are mode 0600 under its default umask 0177): the log names addresses, scripts and
+/// failures that are nobody else's business. An existing file keeps its mode.
+fn open_log_file(path: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(test)]
+mod file_mode_tests {
+    #[test]
+    fn a_new_log_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lvsd.log");
+        let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+        let f = super::open_log_file(&p);
+        nix::sys::stat::umask(old);
+        drop(f.unwrap());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "mode {mode:o}");
     }
 }

@@ -27,6 +27,9 @@ pub struct ReconcileStats {
     pub ops_ok: u64,
     pub ops_failed: u64,
     pub transport_errors: u64,
+    /// Heal passes run, and those that found the kernel table changed behind lvsd's back.
+    pub heals: u64,
+    pub heals_with_drift: u64,
 }
 
 /// The outcome of one pass.
@@ -34,6 +37,69 @@ pub struct ReconcileStats {
 pub struct Pass {
     pub ops: usize,
     pub failed: usize,
+    /// The operations sent, by kind (a heal pass reports them as drift).
+    pub kinds: OpKinds,
+}
+
+/// How many operations of each kind a pass sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpKinds {
+    pub add_service: usize,
+    pub edit_service: usize,
+    pub del_service: usize,
+    pub add_dest: usize,
+    pub edit_dest: usize,
+    pub del_dest: usize,
+}
+
+impl OpKinds {
+    pub fn count(&mut self, op: &Op) {
+        let n = match op {
+            Op::AddService(_) => &mut self.add_service,
+            Op::EditService(_) => &mut self.edit_service,
+            Op::DelService(_) => &mut self.del_service,
+            Op::AddDest(..) => &mut self.add_dest,
+            Op::EditDest(..) => &mut self.edit_dest,
+            Op::DelDest(..) => &mut self.del_dest,
+        };
+        *n += 1;
+    }
+
+    /// What a heal pass found changed behind lvsd's back, one sentence per kind of drift
+    /// with its count (a flushed table of thousands of entries is a few lines).
+    pub fn drift_lines(&self) -> Vec<String> {
+        let kinds = [
+            (
+                self.add_service,
+                "virtual services lvsd manages were missing from the kernel: added back",
+            ),
+            (
+                self.edit_service,
+                "virtual services had been changed (scheduler, flags or persistence): restored",
+            ),
+            (
+                self.del_service,
+                "virtual services lvsd no longer wants were present: deleted",
+            ),
+            (
+                self.add_dest,
+                "real servers lvsd manages were missing from the kernel: added back",
+            ),
+            (
+                self.edit_dest,
+                "real servers had been changed (weight, forwarding or thresholds): restored",
+            ),
+            (
+                self.del_dest,
+                "real servers lvsd no longer wants were present: deleted",
+            ),
+        ];
+        kinds
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("IPVS table drift: {n} {what}"))
+            .collect()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -180,9 +246,13 @@ impl Reconciler {
         let mut sent: Vec<(Vec<Op>, Vec<crate::ipvs::OpResult>)> = Vec::new();
         let mut failure = None;
         // After a transport error nothing more is sent.
+        let mut kinds = OpKinds::default();
         let mut send = |ops: Vec<Op>| {
             if failure.is_some() || ops.is_empty() {
                 return;
+            }
+            for op in &ops {
+                kinds.count(op);
             }
             match backend.apply(&ops) {
                 Ok(results) => sent.push((ops, results)),
@@ -215,7 +285,10 @@ impl Reconciler {
             self.claim(c);
         }
         let applied = started.elapsed();
-        let mut pass = Pass::default();
+        let mut pass = Pass {
+            kinds,
+            ..Pass::default()
+        };
         for (ops, results) in &sent {
             pass.ops += ops.len();
             self.book(ops, results, &mut pass);
@@ -235,6 +308,31 @@ impl Reconciler {
                 started.elapsed() - applied
             )
         });
+        Ok(pass)
+    }
+
+    /// A heal pass: reads the kernel table again (IPVS tells no one about changes, so
+    /// someone's `ipvsadm -C` or `-d` shows only in a fresh dump) and runs the full pass of
+    /// [`Reconciler::sync_parts`] against it, so what lvsd owns is put back by the same
+    /// diff as any other pass and what it does not own is left alone. When nothing
+    /// drifted this costs one dump and a diff, and sends nothing. What was found is logged
+    /// one line per kind of drift, with its count.
+    pub fn heal<B, P>(&mut self, backend: &mut B, produce: P) -> Result<Pass, B::Error>
+    where
+        B: IpvsBackend,
+        P: FnOnce(&mut dyn FnMut(&Table, Ownership)),
+    {
+        self.stale = true;
+        self.stats.heals += 1;
+        let pass = self.sync_parts(backend, produce)?;
+        if pass.ops == 0 {
+            debug!("IPVS heal pass: the kernel table is as lvsd left it");
+        } else {
+            self.stats.heals_with_drift += 1;
+            for line in pass.kinds.drift_lines() {
+                warn!("{line}");
+            }
+        }
         Ok(pass)
     }
 
@@ -322,8 +420,11 @@ impl Reconciler {
         self.stats.passes += 1;
         let mut pass = Pass {
             ops: ops.len(),
-            failed: 0,
+            ..Pass::default()
         };
+        for op in &ops {
+            pass.kinds.count(op);
+        }
         if ops.is_empty() {
             return Ok(pass);
         }

@@ -361,6 +361,18 @@ where
     update_dirty(kernel, state, change.change.dirty).await
 }
 
+/// A heal pass on the blocking pool: the kernel table read again and diffed whole against
+/// the desired one ([`Reconciler::heal`]).
+async fn heal_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Kernel<B>, LvsState)>
+where
+    B: IpvsBackend + Send + 'static,
+{
+    on_blocking_pool(kernel, state, |k, state| {
+        k.rec.heal(&mut k.backend, |emit| state.desired_parts(emit))
+    })
+    .await
+}
+
 /// A full pass on the blocking pool: the desired table is built from the state part by
 /// part, each part diffed and sent as it comes.
 async fn full_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Kernel<B>, LvsState)>
@@ -607,6 +619,20 @@ where
     let mut ctl_rx = super::ctl::register();
     let mut drain = tokio::time::interval(super::ctl::DRAIN_CHECK);
     drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let heal_period = ctl.opts.ipvs_heal_period();
+    // The first tick one period after the start (the start's pass has just read the table).
+    let mut heal = tokio::time::interval_at(
+        tokio::time::Instant::now() + heal_period.unwrap_or(Duration::from_secs(3600)),
+        heal_period.unwrap_or(Duration::from_secs(3600)),
+    );
+    heal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    match heal_period {
+        Some(p) => info!(
+            "The IPVS table is read back every {} to put back what someone else changed",
+            human(p)
+        ),
+        None => info!("IPVS heal passes are off (--ipvs-heal-interval 0)"),
+    }
 
     loop {
         if *ctl.shutdown.borrow() {
@@ -676,6 +702,10 @@ where
             }
             _ = retry.tick(), if kernel.rec.needs_retry() => {
                 (kernel, state) = full_pass(kernel, state).await?;
+            }
+            // While a retry is due, its full pass does the same work.
+            _ = heal.tick(), if heal_period.is_some() && !kernel.rec.needs_retry() => {
+                (kernel, state) = heal_pass(kernel, state).await?;
             }
             _ = ctl.heartbeat.due() => {}
         }

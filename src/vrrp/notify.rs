@@ -12,7 +12,7 @@ use crate::config::{GlobalDefs, Notify};
 use crate::notify_fifo::FifoWriter;
 use crate::script::ScriptUser;
 use crate::script::{self, Outcome, Script};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,6 +156,10 @@ pub struct Notifier {
     /// `no_email_faults`: FAULT states send no mail.
     no_email_faults: bool,
     pub stats: Arc<NotifyStats>,
+    /// Commands that could not be started (missing, not executable, refused by
+    /// `enable_script_security`): named once, as the configuration's check at start
+    /// does, not at every state change.
+    cannot_run: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 impl Notifier {
@@ -179,6 +183,40 @@ impl Notifier {
             fifos,
             mailer,
             stats,
+            cannot_run: Arc::default(),
+        }
+    }
+
+    /// Takes note of the notify commands of `config` that cannot be run: loading the
+    /// configuration named them already (`vet_scripts`), so a state change that cannot
+    /// run one says so at debug level only. A command that breaks later is named once.
+    pub fn known_unrunnable(&mut self, config: &crate::config::Config) {
+        let notifies = config
+            .instances
+            .iter()
+            .map(|i| &i.notify)
+            .chain(config.sync_groups.iter().map(|g| &g.notify));
+        let mut bad = Vec::new();
+        for n in notifies {
+            for command in [
+                &n.master,
+                &n.backup,
+                &n.fault,
+                &n.stop,
+                &n.deleted,
+                &n.generic,
+                &n.master_rx_lower_pri,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if script::check_runnable(command, self.settings.secure).is_err() {
+                    bad.push(command.clone());
+                }
+            }
+        }
+        if let Ok(mut set) = self.cannot_run.lock() {
+            set.extend(bad);
         }
     }
 
@@ -199,13 +237,20 @@ impl Notifier {
                 scripts: list,
                 what: format!("{} {} notify {}", c.who.word(), c.name, c.state.word()),
             };
-            let tx = self
-                .queues
-                .entry(key)
-                .or_insert_with(|| start_queue(self.settings.clone(), self.stats.clone()));
+            let tx = self.queues.entry(key).or_insert_with(|| {
+                start_queue(
+                    self.settings.clone(),
+                    self.stats.clone(),
+                    self.cannot_run.clone(),
+                )
+            });
             if let Err(mpsc::error::SendError(job)) = tx.send(job) {
                 // The queue task is gone (runtime shutting down): start a fresh one.
-                let tx2 = start_queue(self.settings.clone(), self.stats.clone());
+                let tx2 = start_queue(
+                    self.settings.clone(),
+                    self.stats.clone(),
+                    self.cannot_run.clone(),
+                );
                 let _ = tx2.send(job);
                 *tx = tx2;
             }
@@ -242,7 +287,11 @@ impl Notifier {
     }
 }
 
-fn start_queue(settings: ScriptSettings, stats: Arc<NotifyStats>) -> mpsc::UnboundedSender<Job> {
+fn start_queue(
+    settings: ScriptSettings,
+    stats: Arc<NotifyStats>,
+    cannot_run: Arc<std::sync::Mutex<HashSet<String>>>,
+) -> mpsc::UnboundedSender<Job> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
@@ -272,7 +321,18 @@ fn start_queue(settings: ScriptSettings, stats: Arc<NotifyStats>) -> mpsc::Unbou
                     }
                     Err(e) => {
                         stats.scripts_failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!("{}: {e}", job.what);
+                        let first = cannot_run
+                            .lock()
+                            .map(|mut set| set.insert(command.clone()))
+                            .unwrap_or(true);
+                        if first {
+                            tracing::error!(
+                                "{}: {e} (said once: later state changes that cannot run it are logged at debug level)",
+                                job.what
+                            );
+                        } else {
+                            tracing::debug!("{}: {e}", job.what);
+                        }
                     }
                 }
                 stats.pending.fetch_sub(1, Ordering::SeqCst);
@@ -406,5 +466,76 @@ mod tests {
             .map(|f| f.counters.written.load(Ordering::Relaxed))
             .sum();
         assert_eq!(written, 2);
+    }
+
+    /// Error lines logged on this thread while `f`'s future runs.
+    async fn errors_during<F: std::future::Future<Output = ()>>(f: F) -> Vec<String> {
+        #[derive(Clone, Default)]
+        struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let w = sink.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || w.clone())
+            .finish();
+        let guard = tracing::subscriber::set_default(sub);
+        f.await;
+        drop(guard);
+        let text = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// Issue 17: a notify script that cannot be run is named once, not at every change;
+    /// one the configuration check named at start is not named again.
+    #[tokio::test]
+    async fn a_missing_notify_script_is_named_once() {
+        let missing = Notify {
+            generic: Some("/nonexistent/lvsd-notify.sh".into()),
+            ..Default::default()
+        };
+        let mut n = Notifier::new(&GlobalDefs::default());
+        let lines = errors_during(async {
+            for state in [
+                NotifyState::Master,
+                NotifyState::Backup,
+                NotifyState::Master,
+            ] {
+                n.state_changed(&change(state), &missing, false);
+            }
+            assert!(n.drain(Duration::from_secs(5)).await);
+        })
+        .await;
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].contains("/nonexistent/lvsd-notify.sh"),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(n.stats.scripts_failed.load(Ordering::Relaxed), 3);
+
+        // Known at start (the configuration's check named it): never named again.
+        let mut config = crate::config::Config::default();
+        let mut inst = crate::config::model::VrrpInstance::new("VI_1".into(), Default::default());
+        inst.notify = missing.clone();
+        config.instances.push(inst);
+        let mut n = Notifier::new(&GlobalDefs::default());
+        n.known_unrunnable(&config);
+        let lines = errors_during(async {
+            n.state_changed(&change(NotifyState::Master), &missing, false);
+            n.state_changed(&change(NotifyState::Backup), &missing, false);
+            assert!(n.drain(Duration::from_secs(5)).await);
+        })
+        .await;
+        assert_eq!(lines, Vec::<String>::new());
     }
 }

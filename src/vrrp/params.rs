@@ -162,13 +162,25 @@ pub struct InstanceParams {
 
 /// VRRPv2 authentication, with the password as keepalived keeps it: cut or zero-padded to
 /// 8 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
     None,
     /// `auth_type PASS`: the 8 bytes sent in every advert.
     Pass([u8; 8]),
     /// `auth_type AH`: the HMAC-MD5 key of the IPsec AH header ([`crate::vrrp::ah`]).
     Ah(ah::Key),
+}
+
+/// The secrets are never shown (debug output reaches logs).
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::config::model::SECRET_MASK;
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Pass(_) => write!(f, "Pass({SECRET_MASK})"),
+            Auth::Ah(_) => write!(f, "Ah({SECRET_MASK})"),
+        }
+    }
 }
 
 impl Auth {

@@ -458,7 +458,12 @@ impl NetOps for Netlink {
 
     async fn net_del(&self, item: &NetItem) -> Result<(), String> {
         let res = match item {
-            NetItem::Addr(a) => return VipOps::del(self, a).await.map_err(|e| e.to_string()),
+            NetItem::Addr(a) => {
+                return VipOps::del(self, a)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
             NetItem::Route(r) => {
                 talk(
                     self,

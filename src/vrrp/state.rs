@@ -40,6 +40,7 @@
 
 use crate::config::model::{InitialState, VirtualIp};
 use crate::vrrp::ah;
+use crate::vrrp::limit::{self, LogLimiter, LogVerdict, Spacing};
 use crate::vrrp::packet::{self, Advert, DropReason, RxMeta, RxStats, Version};
 use crate::vrrp::params::{Auth, InstanceParams};
 use crate::vrrp::track::Tracking;
@@ -127,6 +128,9 @@ pub enum Event {
     Timer,
     /// An advert that passed [`Advert::decode`], with its IP facts.
     Advert { advert: Advert, meta: RxMeta },
+    /// A packet for this instance's VRID that failed [`Advert::decode`] (the runtime
+    /// counts it): only logged, rate-limited as the instance's own drops.
+    Undecodable { reason: DropReason, src: IpAddr },
     /// Link state of an interface (own or tracked; others are ignored).
     Link { ifname: String, up: bool },
     /// The raw result of one run of a `vrrp_script` (rise/fall is applied here).
@@ -223,8 +227,11 @@ pub struct Instance {
     /// v2 AH: the counter ran out (keepalived's `cycle`): it restarts from 0 on becoming
     /// master.
     ah_cycle: bool,
-    /// Authentication drops, for the rate of their warnings.
-    auth_drops: u64,
+    /// Warnings of dropped adverts: one line per reason per [`limit::DROP_LOG_PERIOD`].
+    drop_log: LogLimiter<DropReason>,
+    /// Bursts in answer to lower-priority adverts: one per advert interval (1 s at
+    /// least), so a flood of them cannot be amplified.
+    lower_prio_bursts: Spacing,
 }
 
 impl Instance {
@@ -250,7 +257,8 @@ impl Instance {
             stats: RxStats::default(),
             ah_seq: 0,
             ah_cycle: false,
-            auth_drops: 0,
+            drop_log: LogLimiter::new(limit::DROP_LOG_PERIOD),
+            lower_prio_bursts: Spacing::default(),
         }
     }
 
@@ -357,6 +365,7 @@ impl Instance {
             Event::Start => self.on_start(now, &mut out),
             Event::Timer => self.on_timer(now, &mut out),
             Event::Advert { advert, meta } => self.on_advert(now, &advert, &meta, &mut out),
+            Event::Undecodable { reason, src } => self.warn_drop(now, reason, src),
             Event::Link { ifname, up } => {
                 let before = self.effective_priority();
                 if self.tracking.link(&ifname, up) {
@@ -578,20 +587,37 @@ impl Instance {
         self.params.advert_seq(priority, self.ah_seq)
     }
 
-    fn count_drop(&mut self, reason: DropReason, meta: &RxMeta) {
+    fn count_drop(&mut self, now: Instant, reason: DropReason, meta: &RxMeta) {
         self.stats.record(reason);
-        if reason.is_auth() {
-            // A password differing between routers makes two masters: tell the operator,
-            // at a falling rate (the 1st, 2nd, 4th, 8th, ... drop).
-            self.auth_drops += 1;
-            if self.auth_drops.is_power_of_two() {
-                tracing::warn!(instance = %self.params.name, src = %meta.src,
-                    "VRRP_Instance({}) advert from {} dropped: {} ({} authentication drops so far)",
-                    self.params.name, meta.src, reason.describe(), self.auth_drops);
-                return;
+        self.warn_drop(now, reason, meta.src);
+    }
+
+    /// Tells the operator why adverts are dropped (a password or an interval differing
+    /// between routers makes two masters), without `-D`: one warning per reason per
+    /// [`limit::DROP_LOG_PERIOD`], the next one with the count of those in between.
+    /// Packets that are not VRRP adverts at all (CARP, other AH) stay at debug level.
+    fn warn_drop(&mut self, now: Instant, reason: DropReason, src: IpAddr) {
+        if reason.is_quiet() || reason == DropReason::VridUnknown {
+            tracing::debug!(instance = %self.params.name, src = %src, "advert dropped: {}", reason);
+            return;
+        }
+        match self.drop_log.hit(now, reason) {
+            LogVerdict::Quiet => {
+                tracing::debug!(instance = %self.params.name, src = %src, "advert dropped: {}", reason)
+            }
+            LogVerdict::Say { suppressed, since } => {
+                let more = match since {
+                    Some(t) if suppressed > 0 => format!(
+                        " ({suppressed} more since the last such warning {} s ago)",
+                        now.saturating_duration_since(t).as_secs()
+                    ),
+                    _ => String::new(),
+                };
+                tracing::warn!(instance = %self.params.name, src = %src,
+                    "VRRP_Instance({}) advert from {} dropped: {}{more}",
+                    self.params.name, src, reason.describe());
             }
         }
-        tracing::debug!(instance = %self.params.name, src = %meta.src, "advert dropped: {}", reason);
     }
 
     /// v2 AH: the ICV and SPI (with our key), then the sequence number, which must be newer
@@ -665,7 +691,7 @@ impl Instance {
 
     fn on_advert(&mut self, now: Instant, adv: &Advert, meta: &RxMeta, out: &mut Vec<Action>) {
         if let Err(reason) = self.check(adv, meta) {
-            self.count_drop(reason, meta);
+            self.count_drop(now, reason, meta);
             return;
         }
         self.stats.accepted += 1;
@@ -735,9 +761,25 @@ impl Instance {
                     self.master = Some((meta.src, adv.priority));
                     self.enter_backup(now, Cause::HigherPriority, out);
                 } else {
-                    tracing::info!(instance = %self.params.name, src = %meta.src,
-                        "lower priority advert ({}, ours {}) received as master{}", adv.priority,
-                        eff, if no_advert { "" } else { ": asserting" });
+                    // A flood of valid lower-priority adverts must not be amplified: one
+                    // burst (and one info line) per advert interval, 1 s at least.
+                    let spacing = self.params.advert_int.max(Duration::from_secs(1));
+                    let fresh = self.lower_prio_bursts.allow(now, spacing);
+                    match fresh {
+                        Some(skipped) => {
+                            tracing::info!(instance = %self.params.name, src = %meta.src,
+                            "lower priority advert ({}, ours {}) received as master{}{}", adv.priority,
+                            eff, if no_advert { "" } else { ": asserting" },
+                            if skipped > 0 {
+                                format!(" ({skipped} more since the last one, answered without a gratuitous ARP/NA burst)")
+                            } else {
+                                String::new()
+                            })
+                        }
+                        None => tracing::debug!(instance = %self.params.name, src = %meta.src,
+                            "lower priority advert ({}) received as master: no gratuitous burst, one was sent less than {spacing:?} ago",
+                            adv.priority),
+                    }
                     if let Some(a) = &adv.ah {
                         // keepalived: "Syncing seq_num": our next advert goes past theirs.
                         self.ah_seq = a.seq.wrapping_add(1);
@@ -749,7 +791,7 @@ impl Instance {
                         self.send_advert(now, out);
                     }
                     let lp = &self.params.lower_prio;
-                    if lp.garp_repeat > 0 {
+                    if lp.garp_repeat > 0 && fresh.is_some() {
                         out.push(Action::SendGratuitous {
                             repeat: lp.garp_repeat,
                         });
@@ -840,6 +882,7 @@ impl Instance {
         self.garp_delay_at = None;
         self.garp_refresh_at = None;
         self.lower_prio_garp_at.clear();
+        self.lower_prio_bursts.reset();
     }
 
     fn set_state(&mut self, to: State, cause: Cause, out: &mut Vec<Action>) {

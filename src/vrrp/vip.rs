@@ -86,8 +86,12 @@ impl VipSpec {
 pub trait VipOps: Send + Sync {
     /// Adds the address; one already present counts as added.
     fn add(&self, vip: &VipSpec) -> impl std::future::Future<Output = Result<(), VipError>> + Send;
-    /// Removes the address; one already absent counts as removed.
-    fn del(&self, vip: &VipSpec) -> impl std::future::Future<Output = Result<(), VipError>> + Send;
+    /// Removes the address: Ok(true) when it was there, Ok(false) when it was already
+    /// absent (which counts as removed).
+    fn del(
+        &self,
+        vip: &VipSpec,
+    ) -> impl std::future::Future<Output = Result<bool, VipError>> + Send;
 }
 
 fn nl_err(vip: &VipSpec, e: rtnetlink::Error) -> VipError {
@@ -160,7 +164,7 @@ impl VipOps for Netlink {
         }
     }
 
-    async fn del(&self, vip: &VipSpec) -> Result<(), VipError> {
+    async fn del(&self, vip: &VipSpec) -> Result<bool, VipError> {
         let mut req = self
             .handle()
             .address()
@@ -168,8 +172,8 @@ impl VipOps for Netlink {
         let mut msg = req.message_mut().clone();
         set_addresses(&mut msg.attributes, vip);
         match self.handle().address().del(msg).execute().await {
-            Ok(()) => Ok(()),
-            Err(e) if matches!(errno_of(&e), Some(libc::EADDRNOTAVAIL | libc::ENOENT)) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(e) if matches!(errno_of(&e), Some(libc::EADDRNOTAVAIL | libc::ENOENT)) => Ok(false),
             Err(e) => Err(nl_err(vip, e)),
         }
     }

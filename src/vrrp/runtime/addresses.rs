@@ -31,15 +31,20 @@ pub enum AddrJob {
 }
 
 /// Removes `vips`. `stale`: VIPs this run did not add (left by an earlier run), where
-/// "not there" is the normal answer.
+/// "not there" is the normal answer: only those actually found are named at info level.
 async fn remove_vips(nl: &Netlink, name: &str, vips: &[VipSpec], stale: bool) {
     for v in vips {
         match (nl.del(v).await, stale) {
-            (Ok(()), false) => {
+            (Ok(_), false) => {
                 tracing::debug!("VRRP_Instance({name}) removed {}/{}", v.addr, v.prefix_len)
             }
-            (Ok(()), true) => tracing::info!(
+            (Ok(true), true) => tracing::info!(
                 "VRRP_Instance({name}) released {}/{} left by an earlier run",
+                v.addr,
+                v.prefix_len
+            ),
+            (Ok(false), true) => tracing::debug!(
+                "VRRP_Instance({name}) {}/{}: not on the interface, nothing to release",
                 v.addr,
                 v.prefix_len
             ),

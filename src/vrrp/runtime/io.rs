@@ -253,7 +253,11 @@ impl RealIo {
             pkt_tx,
             script_tx,
             track_tx,
-            notifier: Notifier::new(&config.global),
+            notifier: {
+                let mut n = Notifier::new(&config.global);
+                n.known_unrunnable(config);
+                n
+            },
             trackers: Vec::new(),
             base_sysctls: Vec::new(),
             syncd: None,

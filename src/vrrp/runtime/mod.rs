@@ -544,7 +544,9 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         let advert = match decoded {
             Ok(a) => a,
             Err(reason) => {
-                // keepalived counts these against the instance the VRID names.
+                // keepalived counts these against the instance the VRID names; the
+                // instance tells the operator (rate-limited).
+                let mut named = Vec::new();
                 if let Some(&vrid) = pkt.payload.get(1) {
                     for (i, io) in self.side.io.iter_mut().enumerate() {
                         let same = self
@@ -555,10 +557,25 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                             .is_some_and(|inst| inst.params().vrid == vrid);
                         if io.rx == sock && same {
                             io.counters.count_drop(reason, 1);
+                            named.push(i);
                         }
                     }
                 }
                 self.drop_packet(reason, &meta);
+                if !named.is_empty() && !reason.is_quiet() {
+                    let now = self.clock.now();
+                    for i in named {
+                        let outs = self.side.coord.handle(
+                            now,
+                            i,
+                            Event::Undecodable {
+                                reason,
+                                src: meta.src,
+                            },
+                        );
+                        self.perform(outs).await;
+                    }
+                }
                 return;
             }
         };
