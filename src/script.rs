@@ -90,6 +90,25 @@ pub fn resolve_program(program: &str) -> Result<PathBuf, ScriptError> {
         .ok_or_else(|| ScriptError::NotFound(program.to_string()))
 }
 
+/// A command line as keepalived's dump files show it: each word in single quotes, the
+/// program resolved to its real path (`'/usr/bin/true' 'start'` for `/bin/true start`).
+/// A line that does not split is shown as written.
+pub fn shown(command: &str) -> String {
+    let Ok(mut words) = split_command(command) else {
+        return command.to_string();
+    };
+    if let Ok(p) = resolve_program(&words[0]).and_then(|p| {
+        std::fs::canonicalize(&p).map_err(|_| ScriptError::NotFound(words[0].clone()))
+    }) {
+        words[0] = p.display().to_string();
+    }
+    words
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether a command line can be run at all, as checked when a configuration is loaded:
 /// it splits, its program is found and executable, and (`secure`) it passes
 /// [`check_secure`]. Answers the program's path.

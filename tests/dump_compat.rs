@@ -257,11 +257,15 @@ impl Drop for Run {
 }
 
 fn start(lab: &Lab, kind: Kind) -> Run {
+    start_with(lab, kind, CONF)
+}
+
+fn start_with(lab: &Lab, kind: Kind, text: &str) -> Run {
     let dir = lab.path(kind.label());
     let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).expect("tmp dir");
     let conf = dir.join("keepalived.conf");
-    std::fs::write(&conf, CONF).expect("conf");
+    std::fs::write(&conf, text).expect("conf");
     let log = dir.join("log");
     let logf = std::fs::File::create(&log).expect("log");
     let pidf = dir.join("main.pid");
@@ -507,4 +511,72 @@ fn side_by_side() {
         cleared.push(mask_stats(&after));
     }
     assert_eq!(cleared[1], cleared[0], "stats after STATS_CLEAR differ");
+}
+
+/// `data_use_instance` with an `instance` name: the files are named
+/// `keepalived.NAME.data` and `keepalived_parent.NAME.data`; the parent's file shows the
+/// instance name and the startup/shutdown scripts, the VRRP file the notify scripts, in
+/// keepalived's words (each word quoted, the program's real path).
+#[test]
+fn instance_named_dumps_and_scripts_as_keepalived() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    const NAMED: &str = "global_defs {
+ router_id director2
+ data_use_instance
+ startup_script \"/bin/true start\"
+ startup_script_timeout 7
+ shutdown_script true
+}
+instance inst1
+vrrp_instance VI_1 {
+ interface eth0
+ virtual_router_id 68
+ priority 150
+ notify_master \"/bin/echo master now\"
+ notify /bin/true
+ virtual_ipaddress { 10.99.0.110/24 }
+}
+";
+    let lab_k = Lab::new("dumpnk", 1);
+    let lab_l = Lab::new("dumpnl", 1);
+    let k = start_with(&lab_k, Kind::Keepalived, NAMED);
+    let l = start_with(&lab_l, Kind::Lvsd, NAMED);
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = std::time::SystemTime::now() - Duration::from_millis(10);
+    for r in [&k, &l] {
+        signal(r.pid, libc::SIGUSR1);
+    }
+    let mut parents = Vec::new();
+    let mut scripts = Vec::new();
+    for r in [&k, &l] {
+        parents.push(mask(&wait_file(r, "keepalived_parent.inst1.data", t)));
+        let data = wait_file(r, "keepalived.inst1.data", t);
+        scripts.push(
+            data.lines()
+                .filter(|l| l.contains("script") || l.contains("Instance name"))
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        );
+        assert!(
+            !r.tmp.join("keepalived.data").exists(),
+            "keepalived.data written without the instance name"
+        );
+    }
+    assert!(
+        parents[1].iter().any(|l| l.contains("Startup script = '")),
+        "{:?}",
+        parents[1]
+    );
+    assert_eq!(
+        parents[1], parents[0],
+        "keepalived_parent.inst1.data differs"
+    );
+    assert!(scripts[0].len() >= 3, "{:?}", scripts[0]);
+    assert_eq!(
+        scripts[1], scripts[0],
+        "keepalived.inst1.data's script lines differ"
+    );
 }

@@ -147,6 +147,7 @@ pub const GLOBAL: Table = Table {
         "vmac_prefix",
         "no_email_faults",
         "rs_init_notifies",
+        "data_use_instance",
         "no_checker_emails",
         "vrrp_notify_priority_changes",
         "fifo_write_vrrp_states_on_reload",
@@ -214,7 +215,6 @@ pub const GLOBAL: Table = Table {
         "reload_time_file",
         "reload_repeat",
         "reload_file",
-        "data_use_instance",
         "random_seed",
     ],
 };

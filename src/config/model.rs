@@ -212,6 +212,9 @@ pub struct GlobalDefs {
     /// `rs_init_notifies`: notify_up (and the fifo line) for each real server that
     /// starts alive.
     pub rs_init_notifies: bool,
+    /// `data_use_instance`: the dump files' names carry the namespace and instance name
+    /// (`keepalived.NS_INST.data`).
+    pub data_use_instance: bool,
     /// `no_checker_emails`: mail only when a real server is added or removed, not when
     /// one of its checkers changes state.
     pub no_checker_emails: bool,
@@ -407,6 +410,7 @@ impl Default for GlobalDefs {
             vmac_prefix: None,
             no_email_faults: false,
             rs_init_notifies: false,
+            data_use_instance: false,
             no_checker_emails: false,
             startup_script: None,
             shutdown_script: None,

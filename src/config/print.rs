@@ -293,6 +293,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
     w.opt("vmac_prefix", &g.vmac_prefix, |s| q(s));
     w.flag("no_email_faults", g.no_email_faults);
     w.flag("rs_init_notifies", g.rs_init_notifies);
+    w.flag("data_use_instance", g.data_use_instance);
     w.flag("no_checker_emails", g.no_checker_emails);
     w.flag(
         "vrrp_notify_priority_changes",

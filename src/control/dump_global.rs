@@ -75,8 +75,14 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         s.push('\n');
     };
     l("------< Global definitions >------".into());
-    l(" Network namespace = (default)".into());
+    l(format!(
+        " Network namespace = {}",
+        g.net_namespace.as_deref().unwrap_or("(default)")
+    ));
     l(" Network namespace ipvs = (main namespace)".into());
+    if let Some(i) = &g.instance {
+        l(format!(" Instance name = {i}"));
+    }
     l(format!(" Router ID = {}", router_id(g)));
     if let Some(smtp) = &g.smtp_server {
         l(format!(" Smtp server = {}", smtp.host));
@@ -107,6 +113,26 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
     ));
     l(" Checkers log all failures = false".into());
     l(" No test config before reload".into());
+    if g.data_use_instance {
+        l(" Use instance name in data dumps".into());
+    }
+    // Only the parent runs them, and only its file shows them (keepalived's too).
+    for (label, sep, script) in [
+        ("Startup", ",", &g.startup_script),
+        ("Shutdown", "", &g.shutdown_script),
+    ] {
+        if let (Some(s), Part::Parent) = (script, part) {
+            let (uid, gid) = match &s.user {
+                Some(u) => user_ids(u),
+                None => script_ids(g),
+            };
+            l(format!(
+                " {label} script = {}, uid:gid {uid}:{gid}{sep} timeout {}",
+                crate::script::shown(&s.command),
+                s.timeout.as_secs()
+            ));
+        }
+    }
     l(format!(
         " Dynamic interfaces = {}",
         tf(g.dynamic_interfaces)
@@ -320,9 +346,14 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
 
 /// The uid and gid scripts run as by default: `script_user` when it resolves, else root.
 fn script_ids(g: &GlobalDefs) -> (u32, u32) {
-    let Some(su) = &g.script_user else {
-        return (0, 0);
-    };
+    match &g.script_user {
+        Some(su) => user_ids(su),
+        None => (0, 0),
+    }
+}
+
+/// The uid and gid of `su` (root when the user does not resolve).
+fn user_ids(su: &crate::script::ScriptUser) -> (u32, u32) {
     let Ok(Some(user)) = nix::unistd::User::from_name(&su.user) else {
         return (0, 0);
     };

@@ -159,16 +159,34 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The name a dump file is written under: keepalived's, or with `data_use_instance`
+/// the network namespace and instance name before the extension
+/// (`keepalived.NS_INST.data`, `keepalived.NS.data`, `keepalived.INST.data`).
+pub fn file_name(name: &str, g: &crate::config::GlobalDefs) -> String {
+    let (ns, inst) = (g.net_namespace.as_deref(), g.instance.as_deref());
+    if !g.data_use_instance || (ns.is_none() && inst.is_none()) {
+        return name.to_string();
+    }
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+    let mid = match (ns, inst) {
+        (Some(n), Some(i)) => format!("{n}_{i}"),
+        (Some(n), None) => n.to_string(),
+        (None, Some(i)) => i.to_string(),
+        (None, None) => String::new(),
+    };
+    format!("{stem}.{mid}.{ext}")
+}
+
 /// Collects and writes the files for `kind`; for DATA also the parent's file, whose text
-/// is `parent` (the global definitions).
-pub async fn write(kind: DumpKind, parent: Option<String>) {
+/// is `parent` (the global definitions). `global` names them (`data_use_instance`).
+pub async fn write(kind: DumpKind, parent: Option<String>, global: crate::config::GlobalDefs) {
     let dir = tmp_dir();
     let mut files = collect(kind, Duration::from_secs(2)).await;
     if let Some(p) = parent {
         files.push((PARENT_DATA, p));
     }
     for (name, text) in files {
-        let path = dir.join(name);
+        let path = dir.join(file_name(name, &global));
         let p = path.clone();
         match tokio::task::spawn_blocking(move || write_atomic(&p, &text)).await {
             Ok(Ok(())) => tracing::info!("Wrote {}", path.display()),
@@ -181,6 +199,23 @@ pub async fn write(kind: DumpKind, parent: Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_use_instance_names_the_files() {
+        let mut g = crate::config::GlobalDefs::default();
+        assert_eq!(file_name("keepalived.data", &g), "keepalived.data");
+        g.data_use_instance = true;
+        assert_eq!(file_name("keepalived.data", &g), "keepalived.data");
+        g.instance = Some("i1".into());
+        assert_eq!(file_name("keepalived.stats", &g), "keepalived.i1.stats");
+        g.net_namespace = Some("blue".into());
+        assert_eq!(
+            file_name("keepalived_check.data", &g),
+            "keepalived_check.blue_i1.data"
+        );
+        g.instance = None;
+        assert_eq!(file_name("keepalived.json", &g), "keepalived.blue.json");
+    }
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

@@ -571,13 +571,21 @@ async fn serve(
             _ = usr1.recv() => {
                 let cfg = reload_tx.borrow().clone();
                 let parent = dump_global::global_section(&cfg.global, dump_global::Part::Parent);
-                tokio::spawn(report::write(report::DumpKind::Data, Some(parent)));
+                let g = cfg.global.clone();
+                tokio::spawn(report::write(report::DumpKind::Data, Some(parent), g));
             }
-            _ = usr2.recv() => { tokio::spawn(report::write(report::DumpKind::Stats, None)); }
+            _ = usr2.recv() => {
+                let g = reload_tx.borrow().global.clone();
+                tokio::spawn(report::write(report::DumpKind::Stats, None, g));
+            }
             _ = stats_clear.recv() => {
-                tokio::spawn(report::write(report::DumpKind::StatsClear, None));
+                let g = reload_tx.borrow().global.clone();
+                tokio::spawn(report::write(report::DumpKind::StatsClear, None, g));
             }
-            _ = json.recv() => { tokio::spawn(report::write(report::DumpKind::Json, None)); }
+            _ = json.recv() => {
+                let g = reload_tx.borrow().global.clone();
+                tokio::spawn(report::write(report::DumpKind::Json, None, g));
+            }
             (idx, r) = next_end(&mut sides) => {
                 let why = match r {
                     Ok(Ok(())) => "ended unexpectedly".to_string(),

@@ -197,6 +197,7 @@ fn notify_lines(out: &mut String, n: &crate::config::model::Notify) {
         ("Master rx lower pri", &n.master_rx_lower_pri),
     ] {
         if let Some(c) = cmd {
+            let c = crate::script::shown(c);
             let _ = writeln!(out, "   {label} state transition script = {c}, uid:gid 0:0");
         }
     }
