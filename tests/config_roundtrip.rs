@@ -670,6 +670,7 @@ fn gen_checker(r: &mut Rng) -> Checker {
         warmup: r.maybe(Rng::dur),
         alpha: r.maybe(Rng::chance),
         fwmark: r.maybe(|r| r.below(1000) as u32),
+        log_all_failures: r.maybe(Rng::chance),
     };
     let kind = match r.below(9) {
         0 | 1 => CheckerKind::Http(HttpCheck {

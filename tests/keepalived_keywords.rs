@@ -179,6 +179,7 @@ virtual_server 192.0.2.10 80 {
     protocol TCP
     lb_kind NAT
     snmp_name web
+    hashed
     real_server 192.0.2.20 80 {
         HTTP_GET {
             url {
@@ -208,7 +209,7 @@ virtual_server 192.0.2.10 80 {
         (6, 1, "bfd_instance"),
         (13, 7, "use_ipvlan"),
         (21, 5, "snmp_name"),
-        (27, 13, "log_all_failures"),
+        (22, 5, "hashed"),
     ];
     let p = path.display();
     for (line, col, kw) in want {

@@ -533,6 +533,7 @@ impl P<'_> {
             "delay_loop" => c.delay_loop = self.dur(t),
             "warmup" => c.warmup = self.dur(t),
             "alpha" => c.alpha = Some(self.flag(t)),
+            "log_all_failures" => c.log_all_failures = Some(self.flag(t)),
             "fwmark" => c.fwmark = self.u32v(t),
             _ => return false,
         }
@@ -1001,6 +1002,7 @@ fn smtp_host(block: &CheckCommon, host: CheckCommon) -> CheckCommon {
         delay_loop: host.delay_loop.or(block.delay_loop),
         warmup: host.warmup.or(block.warmup),
         alpha: host.alpha.or(block.alpha),
+        log_all_failures: host.log_all_failures.or(block.log_all_failures),
         ..block.clone()
     }
 }

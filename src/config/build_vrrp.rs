@@ -172,6 +172,7 @@ impl P<'_> {
                 "vmac_prefix" => g.vmac_prefix = p.string(t),
                 "no_email_faults" => g.no_email_faults = p.flag(t),
                 "rs_init_notifies" => g.rs_init_notifies = p.flag(t),
+                "checker_log_all_failures" => g.checker_log_all_failures = p.flag(t),
                 "data_use_instance" => g.data_use_instance = p.flag(t),
                 "no_checker_emails" => g.no_checker_emails = p.flag(t),
                 "fifo_write_vrrp_states_on_reload" => {

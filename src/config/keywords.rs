@@ -146,6 +146,7 @@ pub const GLOBAL: Table = Table {
         "vrrp_down_timer_adverts",
         "vmac_prefix",
         "no_email_faults",
+        "checker_log_all_failures",
         "rs_init_notifies",
         "data_use_instance",
         "no_checker_emails",
@@ -180,7 +181,6 @@ pub const GLOBAL: Table = Table {
         "vrrp_vmac_garp_intvl",
         "vmac_addr_prefix",
         // Notifications and email.
-        "checker_log_all_failures",
         // Programs run once at start and at stop.
         // Scheduling of keepalived's vrrp, checker and bfd processes.
         "bfd_priority",
@@ -474,10 +474,8 @@ pub const CHECK_COMMON: &[&str] = &[
     "warmup",
     "alpha",
     "fwmark",
+    "log_all_failures",
 ];
-
-/// Checker keywords keepalived has that lvsd does not implement yet (all but FILE_CHECK).
-pub const CHECK_COMMON_UNSUPPORTED: &[&str] = &["log_all_failures"];
 
 macro_rules! checker_table {
     ($name:ident, $label:expr, [$($kw:expr),*], [$($un:expr),*]) => {
@@ -486,7 +484,7 @@ macro_rules! checker_table {
             supported: &[
                 "connect_ip", "connect_port", "bindto", "bind_port", "bind_if",
                 "connect_timeout", "retry", "delay_before_retry",
-                "delay_loop", "warmup", "alpha", "fwmark" $(, $kw)*
+                "delay_loop", "warmup", "alpha", "fwmark", "log_all_failures" $(, $kw)*
             ],
             unsupported: &[$($un),*],
         };
@@ -504,7 +502,7 @@ checker_table!(
         "nb_get_retry",
         "fast_recovery"
     ],
-    ["log_all_failures"]
+    []
 );
 checker_table!(
     SSL,
@@ -517,24 +515,24 @@ checker_table!(
         "nb_get_retry",
         "fast_recovery"
     ],
-    ["log_all_failures"]
+    []
 );
-checker_table!(TCP, "TCP_CHECK", [], ["log_all_failures"]);
+checker_table!(TCP, "TCP_CHECK", [], []);
 checker_table!(
     MISC,
     "MISC_CHECK",
     ["misc_path", "misc_timeout", "misc_dynamic", "user"],
-    ["log_all_failures"]
+    []
 );
 checker_table!(
     SMTP,
     "SMTP_CHECK",
     ["helo_name", "host"],
-    ["log_all_failures"]
+    []
 );
 // SMTP_CHECK's deprecated `host { … }` block: the connection settings of one more checker.
-checker_table!(SMTP_HOST, "host", [], ["log_all_failures"]);
-checker_table!(DNS, "DNS_CHECK", ["type", "name"], ["log_all_failures"]);
+checker_table!(SMTP_HOST, "host", [], []);
+checker_table!(DNS, "DNS_CHECK", ["type", "name"], []);
 checker_table!(
     UDP,
     "UDP_CHECK",
@@ -544,9 +542,9 @@ checker_table!(
         "min_reply_length",
         "max_reply_length"
     ],
-    ["log_all_failures"]
+    []
 );
-checker_table!(PING, "PING_CHECK", [], ["log_all_failures"]);
+checker_table!(PING, "PING_CHECK", [], []);
 checker_table!(FILE, "FILE_CHECK", ["track_file", "weight"], []);
 
 pub const URL: Table = Table {

@@ -212,6 +212,8 @@ pub struct GlobalDefs {
     /// `rs_init_notifies`: notify_up (and the fifo line) for each real server that
     /// starts alive.
     pub rs_init_notifies: bool,
+    /// `checker_log_all_failures`: `log_all_failures` for every checker.
+    pub checker_log_all_failures: bool,
     /// `data_use_instance`: the dump files' names carry the namespace and instance name
     /// (`keepalived.NS_INST.data`).
     pub data_use_instance: bool,
@@ -410,6 +412,7 @@ impl Default for GlobalDefs {
             vmac_prefix: None,
             no_email_faults: false,
             rs_init_notifies: false,
+            checker_log_all_failures: false,
             data_use_instance: false,
             no_checker_emails: false,
             startup_script: None,
@@ -1241,6 +1244,8 @@ pub struct CheckCommon {
     pub warmup: Option<Duration>,
     pub alpha: Option<bool>,
     pub fwmark: Option<u32>,
+    /// `log_all_failures`: every failed check is logged, not only state changes.
+    pub log_all_failures: Option<bool>,
     /// Disabled at load (a MISC_CHECK script missing or unsafe): it never runs and keeps
     /// its starting state, as keepalived's removed checker leaves its real server.
     pub disabled: bool,

@@ -293,6 +293,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
     w.opt("vmac_prefix", &g.vmac_prefix, |s| q(s));
     w.flag("no_email_faults", g.no_email_faults);
     w.flag("rs_init_notifies", g.rs_init_notifies);
+    w.flag("checker_log_all_failures", g.checker_log_all_failures);
     w.flag("data_use_instance", g.data_use_instance);
     w.flag("no_checker_emails", g.no_checker_emails);
     w.flag(
@@ -835,6 +836,7 @@ fn checker(w: &mut W, c: &Checker) {
     w.dur("warmup", &m.warmup);
     w.opt("alpha", &m.alpha, |b| yn(*b).into());
     w.opt("fwmark", &m.fwmark, |v| v.to_string());
+    w.opt("log_all_failures", &m.log_all_failures, |b| yn(*b).into());
     match &c.kind {
         CheckerKind::Http(h) => {
             for u in &h.urls {

@@ -111,7 +111,10 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         " Default smtp_alert_checker = {}",
         on_off(g.smtp_alert_checker)
     ));
-    l(" Checkers log all failures = false".into());
+    l(format!(
+        " Checkers log all failures = {}",
+        tf(g.checker_log_all_failures)
+    ));
     l(" No test config before reload".into());
     if g.data_use_instance {
         l(" Use instance name in data dumps".into());

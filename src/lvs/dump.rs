@@ -339,7 +339,7 @@ pub fn check_data(state: &LvsState) -> String {
                     checker: c,
                 };
                 if let Some(set) = crate::checkers::CheckSettings::resolve(cfg, id) {
-                    checker_details(&mut s, &set, &ch.kind);
+                    checker_details(&mut s, &set, ch);
                 }
             }
         }
@@ -353,7 +353,12 @@ fn us(d: std::time::Duration) -> u128 {
 
 /// keepalived's dump_checker after its first lines: the timing (not for FILE_CHECK), the
 /// connection, then the kind's own lines.
-fn checker_details(s: &mut String, set: &crate::checkers::CheckSettings, kind: &CheckerKind) {
+fn checker_details(
+    s: &mut String,
+    set: &crate::checkers::CheckSettings,
+    checker: &crate::config::Checker,
+) {
+    let kind = &checker.kind;
     let mut l = |line: String| {
         s.push_str(&line);
         s.push('\n');
@@ -381,7 +386,14 @@ fn checker_details(s: &mut String, set: &crate::checkers::CheckSettings, kind: &
         }
         l(format!("   Default delay before retry = {default_dbr} us"));
     }
-    l("   Log all failures = no".into());
+    l(format!(
+        "   Log all failures = {}",
+        if checker.common.log_all_failures == Some(true) {
+            "yes"
+        } else {
+            "no"
+        }
+    ));
     if !matches!(kind, CheckerKind::Misc(_) | CheckerKind::File(_)) {
         l("   Connection".into());
         l(format!("     Dest = {}", pair(set.addr, set.port)));
