@@ -191,6 +191,42 @@ async fn many_checkers_and_dynamic_weights() {
     mgr.stop().await;
 }
 
+/// Changes the channel has no room for wait in the manager, in order, and none is lost
+/// (one driver runs every checker: it must not block on a full channel either).
+#[tokio::test]
+async fn changes_beyond_the_channel_room_wait_and_are_all_delivered() {
+    let held = HeldTcpPort::new();
+    let port = held.port;
+    let listener = held.listen();
+    let rss: Vec<RealServer> = (0..40)
+        .map(|_| real_server(port, vec![tcp_check()]))
+        .collect();
+    let cfg = config(rss, true);
+    let (tx, mut rx) = mpsc::channel(2);
+    let mgr = CheckerManager::start(&cfg, tx);
+    // alpha: every checker starts down and comes up at its first attempt; none is read
+    // until all have run several times over.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut up = std::collections::HashSet::new();
+    while up.len() < 40 {
+        let e = next(&mut rx, 5).await.expect("up events");
+        assert!(e.up, "{e:?}");
+        assert!(up.insert(e.id.rs), "two events for rs {}", e.id.rs);
+    }
+    quiet(&mut rx, 300).await;
+    // Then all go down while nobody reads; each reports down exactly once.
+    drop(listener);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut down = std::collections::HashSet::new();
+    while down.len() < 40 {
+        let e = next(&mut rx, 5).await.expect("down events");
+        assert!(!e.up, "{e:?}");
+        assert!(down.insert(e.id.rs), "two events for rs {}", e.id.rs);
+    }
+    quiet(&mut rx, 300).await;
+    mgr.stop().await;
+}
+
 #[test]
 fn settings_inherit_checker_then_real_server_then_virtual_server() {
     use lvsd::checkers::CheckSettings;
@@ -207,7 +243,7 @@ fn settings_inherit_checker_then_real_server_then_virtual_server() {
 
     let s = CheckSettings::resolve(&cfg, ID).unwrap();
     assert_eq!(s.target(), "[127.0.0.9]:tcp:8080");
-    assert_eq!(s.bind, Some("127.0.0.3:0".parse().unwrap()));
+    assert_eq!(s.bind(), Some("127.0.0.3:0".parse().unwrap()));
     assert_eq!(s.connect_timeout, Duration::from_secs(3));
     assert_eq!(s.timing.delay_loop, Duration::from_secs(7));
     assert_eq!(s.timing.retry, 2);
@@ -218,7 +254,7 @@ fn settings_inherit_checker_then_real_server_then_virtual_server() {
     // real server has none) and timeout.
     let s = CheckSettings::resolve(&cfg, CheckerId { checker: 1, ..ID }).unwrap();
     assert_eq!(s.target(), "[127.0.0.1]:tcp:80");
-    assert_eq!(s.bind, None);
+    assert_eq!(s.bind(), None);
     assert_eq!(s.connect_timeout, Duration::from_millis(500));
     assert!(CheckSettings::resolve(&cfg, CheckerId { checker: 2, ..ID }).is_none());
 }
