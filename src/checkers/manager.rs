@@ -393,7 +393,14 @@ impl CheckerManager {
             }
         }
         let mut done = Reloaded::default();
-        sched.order.reserve_exact(CheckSettings::count(config));
+        let count = CheckSettings::count(config);
+        sched.order.reserve_exact(count);
+        if sched.slots.is_empty() {
+            // The first start: exactly as many records and timers as checkers (growing by
+            // doubling would leave up to half of each unused).
+            sched.slots.reserve_exact(count);
+            sched.due.reserve_exact(count);
+        }
         let now = Instant::now();
         for s in CheckSettings::each(config) {
             let id = s.id;
