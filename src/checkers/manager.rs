@@ -169,6 +169,11 @@ impl Sched {
             }
             None => {
                 let i = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                if self.slots.len() == self.slots.capacity() {
+                    // By an eighth, not by doubling: a reload adding a few checkers to
+                    // many would otherwise leave most of a second slab unused.
+                    self.slots.reserve_exact((self.slots.len() / 8).max(64));
+                }
                 self.slots.push(Slot {
                     gen: 0,
                     record: Some(r),
@@ -451,6 +456,9 @@ impl CheckerManager {
                 attempt: None,
             });
             if let Some(at) = first {
+                if sched.due.len() == sched.due.capacity() {
+                    sched.due.reserve_exact((sched.due.len() / 8).max(64));
+                }
                 sched.due.push(Reverse((at, k)));
             }
             done.started += 1;
