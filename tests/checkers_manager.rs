@@ -1,6 +1,9 @@
 //! The checker manager end to end on loopback: real servers going down and coming back
 //! yield exactly one event each way, after the retries.
 
+#[path = "support/logs.rs"]
+#[allow(dead_code)]
+mod logs;
 mod ports;
 
 use lvsd::checkers::{CheckerEvent, CheckerId, CheckerManager};
@@ -191,6 +194,42 @@ async fn many_checkers_and_dynamic_weights() {
     mgr.stop().await;
 }
 
+/// Changes the channel has no room for wait in the manager, in order, and none is lost
+/// (one driver runs every checker: it must not block on a full channel either).
+#[tokio::test]
+async fn changes_beyond_the_channel_room_wait_and_are_all_delivered() {
+    let held = HeldTcpPort::new();
+    let port = held.port;
+    let listener = held.listen();
+    let rss: Vec<RealServer> = (0..40)
+        .map(|_| real_server(port, vec![tcp_check()]))
+        .collect();
+    let cfg = config(rss, true);
+    let (tx, mut rx) = mpsc::channel(2);
+    let mgr = CheckerManager::start(&cfg, tx);
+    // alpha: every checker starts down and comes up at its first attempt; none is read
+    // until all have run several times over.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut up = std::collections::HashSet::new();
+    while up.len() < 40 {
+        let e = next(&mut rx, 5).await.expect("up events");
+        assert!(e.up, "{e:?}");
+        assert!(up.insert(e.id.rs), "two events for rs {}", e.id.rs);
+    }
+    quiet(&mut rx, 300).await;
+    // Then all go down while nobody reads; each reports down exactly once.
+    drop(listener);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut down = std::collections::HashSet::new();
+    while down.len() < 40 {
+        let e = next(&mut rx, 5).await.expect("down events");
+        assert!(!e.up, "{e:?}");
+        assert!(down.insert(e.id.rs), "two events for rs {}", e.id.rs);
+    }
+    quiet(&mut rx, 300).await;
+    mgr.stop().await;
+}
+
 #[test]
 fn settings_inherit_checker_then_real_server_then_virtual_server() {
     use lvsd::checkers::CheckSettings;
@@ -207,7 +246,7 @@ fn settings_inherit_checker_then_real_server_then_virtual_server() {
 
     let s = CheckSettings::resolve(&cfg, ID).unwrap();
     assert_eq!(s.target(), "[127.0.0.9]:tcp:8080");
-    assert_eq!(s.bind, Some("127.0.0.3:0".parse().unwrap()));
+    assert_eq!(s.bind(), Some("127.0.0.3:0".parse().unwrap()));
     assert_eq!(s.connect_timeout, Duration::from_secs(3));
     assert_eq!(s.timing.delay_loop, Duration::from_secs(7));
     assert_eq!(s.timing.retry, 2);
@@ -218,7 +257,7 @@ fn settings_inherit_checker_then_real_server_then_virtual_server() {
     // real server has none) and timeout.
     let s = CheckSettings::resolve(&cfg, CheckerId { checker: 1, ..ID }).unwrap();
     assert_eq!(s.target(), "[127.0.0.1]:tcp:80");
-    assert_eq!(s.bind, None);
+    assert_eq!(s.bind(), None);
     assert_eq!(s.connect_timeout, Duration::from_millis(500));
     assert!(CheckSettings::resolve(&cfg, CheckerId { checker: 2, ..ID }).is_none());
 }
@@ -402,4 +441,42 @@ fn warmup_defaults_to_the_delay_loop() {
         CheckSettings::resolve(&cfg, ID).unwrap().warmup,
         Duration::ZERO
     );
+}
+
+/// keepalived logs a failed check of an up checker only at its state change, unless
+/// `log_all_failures` (or the global `checker_log_all_failures`) asks for every one: the
+/// retries before the checker goes down are then logged too.
+#[test]
+fn log_all_failures_logs_each_retry() {
+    let run = |global: bool, own: Option<bool>| {
+        let closed = HeldTcpPort::new();
+        let mut check = tcp_check();
+        check.common.log_all_failures = own;
+        let mut cfg = config(vec![real_server(closed.port, vec![check])], false);
+        cfg.global.checker_log_all_failures = global;
+        let (_, lines) = logs::lines_during(tracing::Level::INFO, || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let (tx, mut rx) = mpsc::channel(16);
+                let m = CheckerManager::start(&cfg, tx);
+                let e = next(&mut rx, 10).await.expect("the checker goes down");
+                assert!(!e.up, "{e:?}");
+                m.stop().await;
+            })
+        });
+        lines
+            .into_iter()
+            .filter(|l| l.contains("Retry "))
+            .collect::<Vec<_>>()
+    };
+    // retry 2: two failures retried, then the third takes the checker down.
+    let all = run(false, Some(true));
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all[0].contains("Retry 1/2"), "{all:?}");
+    assert_eq!(run(true, None).len(), 2);
+    assert_eq!(run(true, Some(false)).len(), 2, "the global setting wins");
+    assert!(run(false, None).is_empty());
 }

@@ -34,8 +34,6 @@ fn settings(kind: CheckerKind, port: u16, timeout_ms: u64) -> CheckSettings {
         kind,
         addr: LOCALHOST,
         port,
-        bind: None,
-        bind_if: None,
         connect_timeout: Duration::from_millis(timeout_ms),
         timing: Timing {
             delay_loop: Duration::from_secs(1),
@@ -44,11 +42,9 @@ fn settings(kind: CheckerKind, port: u16, timeout_ms: u64) -> CheckSettings {
         },
         warmup: Duration::ZERO,
         alpha: false,
-        virtualhost: None,
+        log_all_failures: false,
         proto: "tcp",
-        fwmark: None,
-        script_user: None,
-        script_security: false,
+        rare: None,
     }
 }
 
@@ -315,7 +311,7 @@ async fn http_host_header_and_protocol() {
     h.virtualhost = Some("www.example.test".into());
     h.http_protocol = Some("1.1".into());
     let mut s = settings(CheckerKind::Http(h), port, 2000);
-    s.virtualhost = Some("rs-level.example.test".into());
+    s.set_rare(|r| r.virtualhost = Some("rs-level.example.test".into()));
     assert!(check_once(&s).await.is_up());
     let (head, _) = rx.recv().await.unwrap();
     let lower = head.to_ascii_lowercase();
@@ -414,13 +410,15 @@ async fn tcp_check_binds_to_bindto_and_bind_port() {
         .unwrap()
         .port();
     let mut s = settings(CheckerKind::Tcp, port, 1000);
-    s.bind = Some(SocketAddr::new(
-        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
-        free,
-    ));
+    s.set_rare(|r| {
+        r.bind = Some(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            free,
+        ))
+    });
     let accept = tokio::spawn(async move { l.accept().await.unwrap().1 });
     assert!(check_once(&s).await.is_up());
-    assert_eq!(accept.await.unwrap(), s.bind.unwrap());
+    assert_eq!(accept.await.unwrap(), s.bind().unwrap());
 }
 
 fn misc(cmd: &str, dynamic: bool, timeout_ms: u64) -> CheckerKind {
@@ -949,15 +947,17 @@ async fn http_binds_to_bindto() {
         .unwrap()
         .port();
     let mut s = settings(digest_check("ok"), port, 2000);
-    s.bind = Some(SocketAddr::new(
-        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)),
-        free,
-    ));
+    s.set_rare(|r| {
+        r.bind = Some(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)),
+            free,
+        ))
+    });
     // Twice with the same bind_port: the RST close leaves no TIME_WAIT to collide with.
     for _ in 0..2 {
         let v = check_once(&s).await;
         assert!(v.is_up(), "{v:?}");
-        assert_eq!(rx.recv().await.unwrap(), (s.bind.unwrap(), Ended::Reset));
+        assert_eq!(rx.recv().await.unwrap(), (s.bind().unwrap(), Ended::Reset));
     }
 }
 

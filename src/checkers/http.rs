@@ -251,7 +251,7 @@ impl HttpProbe {
                     .virtualhost
                     .as_deref()
                     .or(http.virtualhost.as_deref())
-                    .or(s.virtualhost.as_deref());
+                    .or(s.virtualhost());
                 let digest = match &url.digest {
                     None => Digest::None,
                     Some(hex_digest) => {

@@ -1,20 +1,23 @@
-//! Runs every checker of a configuration as its own tokio task and reports changes.
+//! Runs every checker of a configuration and reports changes.
 //!
-//! Each task: an optional random warm-up delay (up to `warmup`), then attempts paced by
-//! the retry state machine ([`super::state`]). Only changes are sent: up→down,
-//! down→up, and a new weight from a dynamic checker (sent as `up: true` with the
-//! weight). Every change is one log line with keepalived's wording.
+//! One driver task per manager schedules every checker from a slab of small records
+//! (settings, retry state, next due time in a binary heap); an attempt runs as a task of
+//! its own only while it is in flight. Each checker: an optional random warm-up delay (up
+//! to `warmup`), then attempts paced by the retry state machine ([`super::state`]). Only
+//! changes are sent: up→down, down→up, and a new weight from a dynamic checker (sent as
+//! `up: true` with the weight). Every change is one log line with keepalived's wording.
 
-use super::state::{Attempt, CheckCounters, CheckCounts, CheckState};
+use super::state::{Attempt, CheckCounts, CheckState};
 use super::{dns, file, http, misc, ping, smtp, tcp, udp};
 use super::{CheckSettings, CheckerEvent, CheckerId, Verdict};
 use crate::config::{CheckerKind, Config};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// One attempt of a checker, whatever its kind, bounded in time.
 pub async fn check_once(s: &CheckSettings) -> Verdict {
@@ -40,7 +43,7 @@ pub async fn check_once(s: &CheckSettings) -> Verdict {
 /// A checker's prober, prepared once: HTTP_GET / SSL_GET build their requests, digests
 /// and TLS connector up front; the other kinds have nothing worth keeping between
 /// attempts.
-/// The HTTP prober is boxed: it lives as long as the checker, inside its task's future.
+/// The HTTP prober is boxed: it lives as long as the checker, in its record.
 enum Probe {
     Http(Box<http::HttpProbe>),
     Other,
@@ -56,55 +59,254 @@ impl Probe {
         }
     }
 
-    /// One attempt. Its future (the largest of every kind's, about 1.5 KB) is boxed for
-    /// the time of the attempt only: the task's own future, held between attempts by
-    /// every checker, stays small.
+    /// One attempt. Its future (the largest of every kind's, about 1.5 KB) lives in the
+    /// attempt's task, which exists only while the attempt runs.
     async fn check(&mut self, s: &CheckSettings) -> Verdict {
         match self {
-            Probe::Http(p) => Box::pin(p.check(s)).await,
-            Probe::Other => Box::pin(check_once(s)).await,
+            Probe::Http(p) => p.check(s).await,
+            Probe::Other => check_once(s).await,
         }
     }
 }
 
-/// Where a running checker reports: its current id (its place in the newest
-/// configuration) and the channel of the newest start or reload.
-struct Link {
+/// One checker between attempts: what the driver keeps for it.
+struct Record {
+    /// Its settings with the id left out: what a reload compares.
+    settings: Arc<CheckSettings>,
+    /// Its place in the newest configuration (a reload may move it).
     id: CheckerId,
-    events: mpsc::Sender<CheckerEvent>,
+    state: CheckState,
+    /// Built at the first attempt, kept between attempts; taken by the attempt in flight.
+    probe: Option<Probe>,
+    /// The attempt in flight, if any.
+    attempt: Option<JoinHandle<()>>,
 }
 
-/// One running checker task.
-struct Running {
-    /// Its settings with the id left out: what a reload compares. Shared with the task.
-    settings: Arc<CheckSettings>,
-    link: Arc<Mutex<Link>>,
-    /// The verdict it last reached (or started with).
-    up: Arc<AtomicBool>,
-    /// Its attempts, counted by its state machine.
-    counters: Arc<CheckCounters>,
-    task: JoinHandle<()>,
+/// A record's place in the slab; `gen` tells a reused place from the checker that held
+/// it before (timers and attempt results of a stopped checker are ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key {
+    slot: u32,
+    gen: u32,
+}
+
+struct Slot {
+    gen: u32,
+    record: Option<Record>,
+}
+
+/// What an attempt hands back to the driver. `verdict` None: the socket could not be
+/// set up (no verdict either way, tried again after delay_loop).
+struct Done {
+    key: Key,
+    verdict: Option<Verdict>,
+    /// How long the attempt took (counted for the metrics and `lvsd ctl state`).
+    took: Duration,
+    probe: Probe,
+}
+
+/// The running checkers, shared by the manager (reloads, lookups) and its driver task
+/// (timers, attempt results). Locked only for short synchronous steps.
+struct Sched {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// The live checkers in configuration order.
+    order: Vec<Key>,
+    /// When each checker's next attempt is due (entries of stopped checkers are skipped).
+    due: BinaryHeap<Reverse<(Instant, Key)>>,
+    /// The channel of the newest start or reload.
+    events: mpsc::Sender<CheckerEvent>,
+    /// Changes the channel had no room for, in order; sent before any newer one.
+    overflow: VecDeque<CheckerEvent>,
+    done: mpsc::UnboundedSender<Done>,
 }
 
 /// The running checkers with the same settings (almost always one: no allocation).
 #[derive(Default)]
 struct Same {
-    first: Option<Running>,
-    more: Vec<Running>,
+    first: Option<Key>,
+    more: Vec<Key>,
 }
 
 impl Same {
-    fn push(&mut self, r: Running) {
+    fn push(&mut self, k: Key) {
         if self.first.is_none() {
-            self.first = Some(r);
+            self.first = Some(k);
         } else {
-            self.more.push(r);
+            self.more.push(k);
         }
     }
 
-    fn pop(&mut self) -> Option<Running> {
+    fn pop(&mut self) -> Option<Key> {
         self.more.pop().or_else(|| self.first.take())
     }
+}
+
+impl Sched {
+    fn get(&self, k: Key) -> Option<&Record> {
+        let slot = self.slots.get(k.slot as usize)?;
+        (slot.gen == k.gen)
+            .then_some(slot.record.as_ref())
+            .flatten()
+    }
+
+    fn get_mut(&mut self, k: Key) -> Option<&mut Record> {
+        let slot = self.slots.get_mut(k.slot as usize)?;
+        if slot.gen != k.gen {
+            return None;
+        }
+        slot.record.as_mut()
+    }
+
+    fn insert(&mut self, r: Record) -> Key {
+        match self.free.pop() {
+            Some(i) => {
+                let slot = &mut self.slots[i as usize];
+                slot.gen = slot.gen.wrapping_add(1);
+                slot.record = Some(r);
+                Key {
+                    slot: i,
+                    gen: slot.gen,
+                }
+            }
+            None => {
+                let i = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                if self.slots.len() == self.slots.capacity() {
+                    // By an eighth, not by doubling: a reload adding a few checkers to
+                    // many would otherwise leave most of a second slab unused.
+                    self.slots.reserve_exact((self.slots.len() / 8).max(64));
+                }
+                self.slots.push(Slot {
+                    gen: 0,
+                    record: Some(r),
+                });
+                Key { slot: i, gen: 0 }
+            }
+        }
+    }
+
+    /// Stops a checker: its attempt in flight is aborted, its timer left to expire.
+    fn remove(&mut self, k: Key) {
+        let Some(slot) = self.slots.get_mut(k.slot as usize) else {
+            return;
+        };
+        if slot.gen != k.gen {
+            return;
+        }
+        if let Some(r) = slot.record.take() {
+            if let Some(a) = r.attempt {
+                a.abort();
+            }
+            self.free.push(k.slot);
+        }
+    }
+
+    /// Sends a change on the newest channel, after those still waiting for room.
+    fn emit(&mut self, event: CheckerEvent) {
+        if !self.overflow.is_empty() {
+            self.overflow.push_back(event);
+            return;
+        }
+        match self.events.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(e)) => self.overflow.push_back(e),
+            // Nobody listens any more: the daemon is going away.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Starts every attempt due by `now`; answers when the next one is due.
+    fn start_due(&mut self, now: Instant) -> Option<Instant> {
+        while let Some(&Reverse((at, key))) = self.due.peek() {
+            if at > now {
+                return Some(at);
+            }
+            self.due.pop();
+            let done = self.done.clone();
+            let Some(r) = self.get_mut(key) else {
+                continue;
+            };
+            if r.attempt.is_some() {
+                continue;
+            }
+            let settings = r.settings.clone();
+            let probe = r.probe.take();
+            r.attempt = Some(tokio::spawn(attempt(key, settings, probe, done)));
+        }
+        None
+    }
+
+    /// Feeds an attempt's result to its checker's retry state and schedules the next.
+    fn finish(&mut self, d: Done, now: Instant) {
+        let Some(r) = self.get_mut(d.key) else {
+            return;
+        };
+        r.attempt = None;
+        r.probe = Some(d.probe);
+        let mut change = None;
+        let next_in = match d.verdict {
+            None => r.settings.timing.delay_loop,
+            Some(verdict) => {
+                let (attempt, text) = match verdict {
+                    Verdict::Up { weight, msg } => (Attempt::Success { weight }, msg),
+                    Verdict::Down { reason } => (Attempt::Failure, reason),
+                };
+                let step = r.state.on_timed_attempt(attempt, d.took);
+                if let Some(c) = step.change {
+                    if c.up {
+                        tracing::info!("{text}");
+                    } else {
+                        tracing::warn!("{text}");
+                    }
+                    change = Some(CheckerEvent {
+                        id: r.id,
+                        up: c.up,
+                        weight: c.weight,
+                        reason: text,
+                    });
+                } else if let Some(n) = step.retrying {
+                    // keepalived logs these only with (checker_)log_all_failures.
+                    if r.settings.log_all_failures {
+                        tracing::info!("{text} Retry {n}/{}.", r.settings.timing.retry);
+                    } else {
+                        tracing::debug!("{text} Retry {n}/{}.", r.settings.timing.retry);
+                    }
+                }
+                step.next_in
+            }
+        };
+        self.due.push(Reverse((now + next_in, d.key)));
+        if let Some(e) = change {
+            self.emit(e);
+        }
+    }
+}
+
+/// One attempt, as a task of its own while it runs.
+async fn attempt(
+    key: Key,
+    s: Arc<CheckSettings>,
+    probe: Option<Probe>,
+    done: mpsc::UnboundedSender<Done>,
+) {
+    let mut probe = probe.unwrap_or_else(|| Probe::new(&s));
+    let began = tokio::time::Instant::now();
+    let verdict = match super::net::setup_error(&s) {
+        Some(e) => {
+            tracing::info!(
+                "Checker for {} cannot bind its socket ({e}); no verdict, trying again after delay_loop.",
+                s.target()
+            );
+            None
+        }
+        None => Some(probe.check(&s).await),
+    };
+    let _ = done.send(Done {
+        key,
+        verdict,
+        took: began.elapsed(),
+        probe,
+    });
 }
 
 /// What a reload did to the running checkers.
@@ -118,13 +320,21 @@ pub struct Reloaded {
 
 /// The running checkers. Dropping it (or [`CheckerManager::stop`]) stops them all.
 pub struct CheckerManager {
-    tasks: Vec<Running>,
+    sched: Arc<Mutex<Sched>>,
+    /// Tells the driver that the schedule changed (a reload).
+    wake: Arc<Notify>,
+    driver: JoinHandle<()>,
 }
 
 /// Settings without the id (which is only the checker's place in the file).
 fn without_id(mut s: CheckSettings) -> CheckSettings {
     s.id = CheckerId::default();
     s
+}
+
+fn lock(sched: &Mutex<Sched>) -> MutexGuard<'_, Sched> {
+    // A panic while locked leaves the schedule consistent enough to go on with.
+    sched.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl CheckerManager {
@@ -149,7 +359,23 @@ impl CheckerManager {
         states: &HashMap<CheckerId, bool>,
         events: mpsc::Sender<CheckerEvent>,
     ) -> CheckerManager {
-        let mut m = CheckerManager { tasks: Vec::new() };
+        let (done, results) = mpsc::unbounded_channel();
+        let sched = Arc::new(Mutex::new(Sched {
+            slots: Vec::new(),
+            free: Vec::new(),
+            order: Vec::new(),
+            due: BinaryHeap::new(),
+            events: events.clone(),
+            overflow: VecDeque::new(),
+            done,
+        }));
+        let wake = Arc::new(Notify::new());
+        let driver = tokio::spawn(drive(sched.clone(), wake.clone(), results));
+        let mut m = CheckerManager {
+            sched,
+            wake,
+            driver,
+        };
         m.reload(config, states, events);
         m
     }
@@ -165,31 +391,45 @@ impl CheckerManager {
         states: &HashMap<CheckerId, bool>,
         events: mpsc::Sender<CheckerEvent>,
     ) -> Reloaded {
+        let mut guard = lock(&self.sched);
+        let sched = &mut *guard;
+        // Changes not yet sent were for the old channel: the carried-over states below
+        // say again what the LVS side has not seen.
+        sched.overflow.clear();
+        sched.events = events.clone();
         // Looked up by value: a reload of a large configuration allocates nothing per
         // kept checker (each allocation there is a hole in the heap once freed, between
         // the new configuration's long-lived ones).
-        let mut old: HashMap<Arc<CheckSettings>, Same> = HashMap::with_capacity(self.tasks.len());
-        for r in std::mem::take(&mut self.tasks) {
-            old.entry(r.settings.clone()).or_default().push(r);
+        let mut old: HashMap<Arc<CheckSettings>, Same> = HashMap::with_capacity(sched.order.len());
+        for k in std::mem::take(&mut sched.order) {
+            if let Some(r) = sched.get(k) {
+                old.entry(r.settings.clone()).or_default().push(k);
+            }
         }
         let mut done = Reloaded::default();
-        self.tasks.reserve_exact(CheckSettings::count(config));
+        let count = CheckSettings::count(config);
+        sched.order.reserve_exact(count);
+        if sched.slots.is_empty() {
+            // The first start: exactly as many records and timers as checkers (growing by
+            // doubling would leave up to half of each unused).
+            sched.slots.reserve_exact(count);
+            sched.due.reserve_exact(count);
+        }
+        let now = Instant::now();
         for s in CheckSettings::each(config) {
             let id = s.id;
             let alpha = s.alpha;
             let key = without_id(s);
             let kept = old.get_mut(&key).and_then(Same::pop);
-            match kept {
-                Some(r) => {
-                    if let Ok(mut link) = r.link.lock() {
-                        link.id = id;
-                        link.events = events.clone();
-                    }
+            if let Some(k) = kept {
+                let mut resend = None;
+                if let Some(r) = sched.get_mut(k) {
+                    r.id = id;
                     // A verdict sent on the old channel may not have been read: say it
                     // again where the LVS side's carried state differs.
-                    let up = r.up.load(Ordering::Relaxed);
+                    let up = r.state.is_up();
                     if states.get(&id).is_some_and(|&want| want != up) {
-                        let _ = events.try_send(CheckerEvent {
+                        resend = Some(CheckerEvent {
                             id,
                             up,
                             weight: None,
@@ -200,148 +440,200 @@ impl CheckerManager {
                             ),
                         });
                     }
-                    done.kept += 1;
-                    self.tasks.push(r);
                 }
-                None => {
-                    let key = Arc::new(key);
-                    let up = states.get(&id).copied().unwrap_or(!alpha);
-                    let link = Arc::new(Mutex::new(Link {
-                        id,
-                        events: events.clone(),
-                    }));
-                    let state = Arc::new(AtomicBool::new(up));
-                    let counters = Arc::new(CheckCounters::default());
-                    let task = tokio::spawn(run(
-                        key.clone(),
-                        up,
-                        link.clone(),
-                        state.clone(),
-                        counters.clone(),
-                    ));
-                    done.started += 1;
-                    self.tasks.push(Running {
-                        settings: key,
-                        link,
-                        up: state,
-                        counters,
-                        task,
-                    });
+                if let Some(e) = resend {
+                    sched.emit(e);
                 }
+                done.kept += 1;
+                sched.order.push(k);
+                continue;
             }
+            let up = states.get(&id).copied().unwrap_or(!alpha);
+            let first = if key.disabled {
+                None
+            } else if key.warmup.is_zero() {
+                Some(now)
+            } else {
+                let ms = u64::try_from(key.warmup.as_millis()).unwrap_or(u64::MAX);
+                Some(now + Duration::from_millis(fastrand::u64(0..=ms)))
+            };
+            let k = sched.insert(Record {
+                state: CheckState::new(key.timing, up),
+                settings: Arc::new(key),
+                id,
+                probe: None,
+                attempt: None,
+            });
+            if let Some(at) = first {
+                if sched.due.len() == sched.due.capacity() {
+                    sched.due.reserve_exact((sched.due.len() / 8).max(64));
+                }
+                sched.due.push(Reverse((at, k)));
+            }
+            done.started += 1;
+            sched.order.push(k);
         }
-        for r in old
+        for k in old
             .into_values()
             .flat_map(|same| same.first.into_iter().chain(same.more))
         {
-            r.task.abort();
+            sched.remove(k);
             done.stopped += 1;
         }
+        // Timers of stopped checkers are dropped when they come due; after a reload that
+        // replaced many, drop them now rather than hold them for up to a delay_loop.
+        if sched.due.len() > 2 * sched.order.len() + 64 {
+            let slots = &sched.slots;
+            sched.due.retain(|Reverse((_, k))| {
+                slots
+                    .get(k.slot as usize)
+                    .is_some_and(|s| s.gen == k.gen && s.record.is_some())
+            });
+        }
+        drop(guard);
+        self.wake.notify_one();
         done
     }
 
-    /// The ids of the running checkers.
+    /// The ids of the running checkers, in configuration order.
     pub fn ids(&self) -> impl Iterator<Item = CheckerId> + '_ {
-        self.tasks
+        let sched = lock(&self.sched);
+        let ids: Vec<CheckerId> = sched
+            .order
             .iter()
-            .filter_map(|r| r.link.lock().ok().map(|l| l.id))
+            .filter_map(|&k| sched.get(k).map(|r| r.id))
+            .collect();
+        ids.into_iter()
     }
 
     /// Each running checker's counters, by its id.
     pub fn counters(&self) -> impl Iterator<Item = (CheckerId, CheckCounts)> + '_ {
-        self.tasks
+        let sched = lock(&self.sched);
+        let counts: Vec<(CheckerId, CheckCounts)> = sched
+            .order
             .iter()
-            .filter_map(|r| r.link.lock().ok().map(|l| (l.id, r.counters.snapshot())))
+            .filter_map(|&k| sched.get(k).map(|r| (r.id, r.state.counters().snapshot())))
+            .collect();
+        counts.into_iter()
     }
 
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        lock(&self.sched).order.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.len() == 0
     }
 
     /// Stops every checker (in-flight attempts are dropped, their sockets closed and
     /// MISC scripts killed) and waits until they are gone.
-    pub async fn stop(mut self) {
-        let tasks = std::mem::take(&mut self.tasks);
-        for r in &tasks {
-            r.task.abort();
+    pub async fn stop(self) {
+        self.driver.abort();
+        let attempts: Vec<JoinHandle<()>> = {
+            let mut sched = lock(&self.sched);
+            sched.order.clear();
+            sched.due.clear();
+            sched
+                .slots
+                .iter_mut()
+                .filter_map(|s| s.record.as_mut().and_then(|r| r.attempt.take()))
+                .collect()
+        };
+        for a in &attempts {
+            a.abort();
         }
-        for r in tasks {
-            let _ = r.task.await;
+        for a in attempts {
+            let _ = a.await;
         }
+        // (Drop aborts the driver again, harmlessly.)
     }
 }
 
 impl Drop for CheckerManager {
     fn drop(&mut self) {
-        for r in &self.tasks {
-            r.task.abort();
+        self.driver.abort();
+        let mut sched = lock(&self.sched);
+        for s in &mut sched.slots {
+            if let Some(a) = s.record.as_mut().and_then(|r| r.attempt.take()) {
+                a.abort();
+            }
         }
     }
 }
 
-async fn run(
-    s: Arc<CheckSettings>,
-    up: bool,
-    link: Arc<Mutex<Link>>,
-    current: Arc<AtomicBool>,
-    counters: Arc<CheckCounters>,
+/// The driver: starts attempts as they come due, feeds their results back, and sends
+/// what could not be sent at once when the channel has room again.
+async fn drive(
+    sched: Arc<Mutex<Sched>>,
+    wake: Arc<Notify>,
+    mut results: mpsc::UnboundedReceiver<Done>,
 ) {
-    if s.disabled {
-        return std::future::pending().await;
-    }
-    let mut state = CheckState::with_counters(s.timing, up, counters);
-    let mut probe = Probe::new(&s);
-    if !s.warmup.is_zero() {
-        let ms = u64::try_from(s.warmup.as_millis()).unwrap_or(u64::MAX);
-        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=ms))).await;
-    }
     loop {
-        if let Some(e) = super::net::setup_error(&s) {
-            tracing::info!(
-                "Checker for {} cannot bind its socket ({e}); no verdict, trying again after delay_loop.",
-                s.target()
-            );
-            tokio::time::sleep(s.timing.delay_loop).await;
-            continue;
-        }
-        let began = tokio::time::Instant::now();
-        let verdict = probe.check(&s).await;
-        let took = began.elapsed();
-        let (attempt, text) = match verdict {
-            Verdict::Up { weight, msg } => (Attempt::Success { weight }, msg),
-            Verdict::Down { reason } => (Attempt::Failure, reason),
+        let (next, waiting) = {
+            let mut s = lock(&sched);
+            let next = s.start_due(Instant::now());
+            let waiting = (!s.overflow.is_empty()).then(|| s.events.clone());
+            (next, waiting)
         };
-        let step = state.on_timed_attempt(attempt, took);
-        if let Some(change) = step.change {
-            if change.up {
-                tracing::info!("{text}");
-            } else {
-                tracing::warn!("{text}");
+        let room = async {
+            match &waiting {
+                Some(tx) => tx.reserve().await.ok(),
+                None => std::future::pending().await,
             }
-            current.store(change.up, Ordering::Relaxed);
-            // (A reload may have moved this checker, or changed the channel.)
-            let Ok((id, events)) = link.lock().map(|l| (l.id, l.events.clone())) else {
-                return;
-            };
-            let event = CheckerEvent {
-                id,
-                up: change.up,
-                weight: change.weight,
-                reason: text,
-            };
-            // (Boxed: a change is rare, the send's future would sit in every task.)
-            if Box::pin(events.send(event)).await.is_err() {
-                // Nobody listens any more: the daemon is going away.
-                return;
+        };
+        let timer = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
-        } else if let Some(n) = step.retrying {
-            tracing::debug!("{text} Retry {n}/{}.", s.timing.retry);
+        };
+        tokio::select! {
+            () = timer => {}
+            () = wake.notified() => {}
+            got = results.recv() => {
+                // (The manager holds a sender: None does not happen while it lives.)
+                let Some(d) = got else { return };
+                let now = Instant::now();
+                let mut s = lock(&sched);
+                s.finish(d, now);
+                // Take what else has finished, up to a bound, under the same lock.
+                for _ in 0..255 {
+                    match results.try_recv() {
+                        Ok(d) => s.finish(d, now),
+                        Err(_) => break,
+                    }
+                }
+            }
+            permit = room => {
+                let mut s = lock(&sched);
+                match permit {
+                    Some(p) if waiting.as_ref().is_some_and(|tx| tx.same_channel(&s.events)) => {
+                        if let Some(e) = s.overflow.pop_front() {
+                            p.send(e);
+                        }
+                        while let Some(e) = s.overflow.pop_front() {
+                            match s.events.try_send(e) {
+                                Ok(()) => {}
+                                Err(mpsc::error::TrySendError::Full(e)) => {
+                                    s.overflow.push_front(e);
+                                    break;
+                                }
+                                Err(mpsc::error::TrySendError::Closed(_)) => {
+                                    s.overflow.clear();
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    // The channel was closed: nobody listens any more.
+                    None if waiting.as_ref().is_some_and(|tx| tx.same_channel(&s.events)) => {
+                        s.overflow.clear();
+                    }
+                    // A reload replaced the channel meanwhile.
+                    _ => {}
+                }
+            }
         }
-        tokio::time::sleep(step.next_in).await;
     }
 }
 
@@ -349,43 +641,21 @@ async fn run(
 mod tests {
     use super::*;
 
-    /// Every checker holds its task's future between attempts: at 100,000 checkers each
-    /// 100 bytes is 10 MB. The attempt itself (about 1.5 KB) is boxed only while it runs.
+    /// Every checker keeps its record between attempts: at 100,000 checkers each 100
+    /// bytes is 10 MB. The attempt itself (about 1.5 KB) is a task only while it runs.
     #[test]
-    fn a_checker_task_stays_small() {
-        let s = CheckSettings {
-            id: CheckerId::default(),
-            kind: CheckerKind::Tcp,
-            disabled: false,
-            addr: std::net::Ipv4Addr::LOCALHOST.into(),
-            port: 1,
-            bind: None,
-            bind_if: None,
-            connect_timeout: Duration::from_secs(1),
-            timing: super::super::state::Timing {
-                delay_loop: Duration::from_secs(1),
-                retry: 1,
-                delay_before_retry: Duration::from_secs(1),
-            },
-            warmup: Duration::ZERO,
-            alpha: false,
-            virtualhost: None,
-            proto: "tcp",
-            fwmark: None,
-            script_user: None,
-            script_security: false,
-        };
-        let (tx, _rx) = mpsc::channel(1);
-        let link = Arc::new(Mutex::new(Link {
-            id: CheckerId::default(),
-            events: tx,
-        }));
-        let task = run(Arc::new(s), true, link, Arc::default(), Arc::default());
+    fn a_checker_record_stays_small() {
         assert!(
-            std::mem::size_of_val(&task) <= 640,
+            std::mem::size_of::<Slot>() <= 136,
             "{}",
-            std::mem::size_of_val(&task)
+            std::mem::size_of::<Slot>()
         );
-        assert!(std::mem::size_of::<Running>() <= 40);
+        assert!(std::mem::size_of::<Reverse<(Instant, Key)>>() <= 24);
+        // Behind the record's Arc: the settings, rare ones boxed apart.
+        assert!(
+            std::mem::size_of::<CheckSettings>() <= 240,
+            "{}",
+            std::mem::size_of::<CheckSettings>()
+        );
     }
 }

@@ -10,9 +10,9 @@ pub async fn check(s: &CheckSettings, m: &MiscCheck) -> Verdict {
     let target = s.target();
     let script = Script {
         command: m.misc_path.clone(),
-        user: m.user.clone().or_else(|| s.script_user.clone()),
+        user: m.user.clone().or_else(|| s.script_user().cloned()),
         timeout: m.misc_timeout.unwrap_or(s.timing.delay_loop),
-        secure: s.script_security,
+        secure: s.script_security(),
     };
     let outcome = match script::run(&script, &[]).await {
         Ok(o) => o,

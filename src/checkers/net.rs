@@ -7,19 +7,19 @@ use std::io;
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 
 fn prepare(settings: &CheckSettings, ty: Type, proto: Protocol) -> io::Result<Option<Socket>> {
-    if settings.bind.is_none() && settings.bind_if.is_none() && settings.fwmark.is_none() {
+    if settings.bind().is_none() && settings.bind_if().is_none() && settings.fwmark().is_none() {
         return Ok(None);
     }
     let target = settings.socket_addr();
     let socket = Socket::new(Domain::for_address(target), ty, Some(proto))?;
     socket.set_nonblocking(true)?;
-    if let Some(dev) = &settings.bind_if {
+    if let Some(dev) = settings.bind_if() {
         socket.bind_device(Some(dev.as_bytes()))?;
     }
-    if let Some(mark) = settings.fwmark {
+    if let Some(mark) = settings.fwmark() {
         socket.set_mark(mark)?;
     }
-    if let Some(bind) = settings.bind {
+    if let Some(bind) = settings.bind() {
         if bind.port() != 0 {
             socket.set_reuse_address(true)?;
         }

@@ -71,10 +71,10 @@ async fn ping(s: &CheckSettings) -> io::Result<bool> {
     let v6 = s.addr.is_ipv6();
     let (socket, raw) = open(s.addr)?;
     socket.set_nonblocking(true)?;
-    if let Some(dev) = &s.bind_if {
+    if let Some(dev) = s.bind_if() {
         socket.bind_device(Some(dev.as_bytes()))?;
     }
-    if let Some(bind) = s.bind {
+    if let Some(bind) = s.bind() {
         socket.bind(&SockAddr::from(SocketAddr::new(bind.ip(), 0)))?;
     }
     socket.connect(&SockAddr::from(SocketAddr::new(s.addr, 0)))?;

@@ -17,24 +17,43 @@ pub struct CheckSettings {
     pub addr: IpAddr,
     /// 0 when neither the checker, the real server nor the virtual server gives one.
     pub port: u16,
-    /// `bindto` / `bind_port`.
-    pub bind: Option<SocketAddr>,
-    pub bind_if: Option<String>,
     pub connect_timeout: Duration,
     pub timing: Timing,
     pub warmup: Duration,
     /// Starting state: down with `alpha`, up otherwise.
     pub alpha: bool,
-    /// The real server's (else the virtual server's) virtualhost.
-    pub virtualhost: Option<String>,
     /// `tcp` / `udp` as keepalived prints it in `[ip]:tcp:port`.
     pub proto: &'static str,
-    pub fwmark: Option<u32>,
-    /// For MISC_CHECK: script user default and enable_script_security.
-    pub script_user: Option<ScriptUser>,
-    pub script_security: bool,
     /// Never runs: keeps its starting state (see `CheckCommon::disabled`).
     pub disabled: bool,
+    /// `log_all_failures` (or the global `checker_log_all_failures`): every failed
+    /// attempt of an up checker is logged, not only state changes.
+    pub log_all_failures: bool,
+    /// The settings few checkers have, boxed: None when none is set (every checker
+    /// keeps its settings while it runs, so the common case stays small).
+    pub rare: Option<Box<RareSettings>>,
+}
+
+/// A checker's settings that are usually not set. An empty one is never stored (see
+/// [`RareSettings::boxed`]), so two equal checkers compare equal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RareSettings {
+    /// `bindto` / `bind_port`.
+    pub bind: Option<SocketAddr>,
+    pub bind_if: Option<String>,
+    pub fwmark: Option<u32>,
+    /// The real server's (else the virtual server's) virtualhost.
+    pub virtualhost: Option<String>,
+    /// For MISC_CHECK only: script user default and enable_script_security.
+    pub script_user: Option<ScriptUser>,
+    pub script_security: bool,
+}
+
+impl RareSettings {
+    /// None when nothing is set.
+    pub fn boxed(self) -> Option<Box<RareSettings>> {
+        (self != RareSettings::default()).then(|| Box::new(self))
+    }
 }
 
 impl CheckSettings {
@@ -65,6 +84,7 @@ impl CheckSettings {
             (None, Some(p)) => Some(SocketAddr::new(unspecified_like(addr), p)),
             (None, None) => None,
         };
+        let is_misc = matches!(ck.kind, CheckerKind::Misc(_));
         let proto = match (&ck.kind, vs.protocol) {
             (CheckerKind::Udp(_) | CheckerKind::Dns(_), _) => "udp",
             (_, Protocol::Udp) => "udp",
@@ -76,9 +96,7 @@ impl CheckSettings {
             kind: ck.kind.clone(),
             addr,
             port,
-            bind,
             disabled: c.disabled,
-            bind_if: c.bind_if.clone(),
             connect_timeout: c
                 .connect_timeout
                 .or(rs.more().connect_timeout)
@@ -122,16 +140,60 @@ impl CheckSettings {
                     .unwrap_or(vs.delay_loop),
             ),
             alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
-            virtualhost: rs
-                .more()
-                .virtualhost
-                .clone()
-                .or_else(|| vs.virtualhost.clone()),
+            // keepalived: the global setting or the checker's own.
+            log_all_failures: config.global.checker_log_all_failures
+                || c.log_all_failures == Some(true),
             proto,
-            fwmark: c.fwmark,
-            script_user: config.global.script_user.clone(),
-            script_security: config.global.enable_script_security,
+            rare: RareSettings {
+                bind,
+                bind_if: c.bind_if.clone(),
+                fwmark: c.fwmark,
+                virtualhost: rs
+                    .more()
+                    .virtualhost
+                    .clone()
+                    .or_else(|| vs.virtualhost.clone()),
+                script_user: is_misc.then(|| config.global.script_user.clone()).flatten(),
+                script_security: is_misc && config.global.enable_script_security,
+            }
+            .boxed(),
         }
+    }
+
+    /// `bindto` / `bind_port`.
+    pub fn bind(&self) -> Option<SocketAddr> {
+        self.rare.as_ref().and_then(|r| r.bind)
+    }
+
+    pub fn bind_if(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.bind_if.as_deref())
+    }
+
+    pub fn fwmark(&self) -> Option<u32> {
+        self.rare.as_ref().and_then(|r| r.fwmark)
+    }
+
+    /// The real server's (else the virtual server's) virtualhost.
+    pub fn virtualhost(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.virtualhost.as_deref())
+    }
+
+    /// The global script user (MISC_CHECK only).
+    pub fn script_user(&self) -> Option<&ScriptUser> {
+        self.rare.as_ref().and_then(|r| r.script_user.as_ref())
+    }
+
+    /// enable_script_security (MISC_CHECK only).
+    pub fn script_security(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.script_security)
+    }
+
+    /// Changes the rare settings in place (a test's or a caller's override); an empty
+    /// result is stored as None.
+    pub fn set_rare(&mut self, f: impl FnOnce(&mut RareSettings)) {
+        let mut r = self.rare.take().map(|b| *b).unwrap_or_default();
+        f(&mut r);
+        self.rare = r.boxed();
     }
 
     /// The target as keepalived prints it: `[10.0.0.2]:tcp:80`.

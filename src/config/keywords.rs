@@ -524,12 +524,7 @@ checker_table!(
     ["misc_path", "misc_timeout", "misc_dynamic", "user"],
     []
 );
-checker_table!(
-    SMTP,
-    "SMTP_CHECK",
-    ["helo_name", "host"],
-    []
-);
+checker_table!(SMTP, "SMTP_CHECK", ["helo_name", "host"], []);
 // SMTP_CHECK's deprecated `host { … }` block: the connection settings of one more checker.
 checker_table!(SMTP_HOST, "host", [], []);
 checker_table!(DNS, "DNS_CHECK", ["type", "name"], []);

@@ -397,13 +397,13 @@ fn checker_details(
     if !matches!(kind, CheckerKind::Misc(_) | CheckerKind::File(_)) {
         l("   Connection".into());
         l(format!("     Dest = {}", pair(set.addr, set.port)));
-        if let Some(b) = set.bind {
+        if let Some(b) = set.bind() {
             l(format!("     Bind to = {}", pair(b.ip(), b.port())));
         }
-        if let Some(i) = &set.bind_if {
+        if let Some(i) = set.bind_if() {
             l(format!("     Bind i/f = {i}"));
         }
-        if let Some(m) = set.fwmark {
+        if let Some(m) = set.fwmark() {
             l(format!("     Mark = {m}"));
         }
         l(format!("     Timeout = {}", secs6(set.connect_timeout)));

@@ -22,10 +22,15 @@ impl std::io::Write for Sink {
 
 /// Runs `f`; returns its result and the warn/error lines it logged.
 pub fn warnings_during<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    lines_during(tracing::Level::WARN, f)
+}
+
+/// Runs `f`; returns its result and the lines it logged at `level` and above.
+pub fn lines_during<R>(level: tracing::Level, f: impl FnOnce() -> R) -> (R, Vec<String>) {
     let sink = Sink::default();
     let writer = sink.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
+        .with_max_level(level)
         .with_ansi(false)
         .without_time()
         .with_writer(move || writer.clone())
