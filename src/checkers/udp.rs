@@ -7,6 +7,11 @@ use super::{net, CheckSettings, Verdict};
 use crate::config::UdpCheck;
 use std::io::ErrorKind;
 
+/// Whether a reply satisfies `require_reply`: it starts with the expected bytes.
+pub fn reply_matches(reply: &[u8], want: &[u8]) -> bool {
+    reply.starts_with(want)
+}
+
 pub async fn check(s: &CheckSettings, u: &UdpCheck) -> Verdict {
     let target = s.target();
     let sock = match net::udp_connect(s).await {
@@ -29,12 +34,23 @@ pub async fn check(s: &CheckSettings, u: &UdpCheck) -> Verdict {
         Ok(Err(e)) => Verdict::down(format!("UDP check to {target} failed: {e}.")),
         Ok(Ok(n)) => match &u.require_reply {
             None => Verdict::up(format!("UDP check to {target} success.")),
-            Some(want) if buf[..n].starts_with(want) => {
+            Some(want) if reply_matches(&buf[..n], want) => {
                 Verdict::up(format!("UDP check to {target} success."))
             }
             Some(_) => Verdict::down(format!(
                 "UDP check to {target}: reply does not match require_reply."
             )),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reply_matches_when_it_starts_with_the_expected_bytes() {
+        assert!(super::reply_matches(b"PONG and more", b"PONG"));
+        assert!(super::reply_matches(b"anything", b""));
+        assert!(!super::reply_matches(b"PON", b"PONG"));
+        assert!(!super::reply_matches(b"pong", b"PONG"));
     }
 }

@@ -182,8 +182,23 @@ pub fn preprocess_owned(
     config_id: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Source {
+    preprocess_owned_in(path, text, config_id, diags, None)
+}
+
+/// [`preprocess_owned`], with includes confined to the directory `root` when given: an
+/// absolute pattern, a `..` in a pattern, or a match that resolves outside `root` is an
+/// error instead of being read (the fuzzers parse hostile text without touching the rest
+/// of the file system).
+pub fn preprocess_owned_in(
+    path: &Path,
+    text: String,
+    config_id: &str,
+    diags: &mut Vec<Diagnostic>,
+    root: Option<&Path>,
+) -> Source {
     let (mut out, whole) = {
         let mut pre = Pre::new(path, config_id, diags, Some(&text));
+        pre.root = root.map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf()));
         pre.file(path, &text);
         // Held back but not all of it (what follows was left out: comments, blank lines)
         if pre.held != Some(text.len()) {
@@ -221,6 +236,8 @@ struct Pre<'a> {
     /// How much of `top`, from its start, has gone to the output as one block without
     /// being copied into `out.text` yet (the first thing anything else written copies).
     held: Option<usize>,
+    /// Includes may only read files under this (canonical) directory.
+    root: Option<PathBuf>,
 }
 
 /// Where the text being handled was written.
@@ -247,6 +264,7 @@ impl<'a> Pre<'a> {
             stack: vec![canon],
             top,
             held: None,
+            root: None,
         }
     }
 
@@ -705,6 +723,22 @@ impl<'a> Pre<'a> {
             self.error(at, "include needs a file or glob pattern".into());
             return;
         }
+        if let Some(root) = &self.root {
+            if Path::new(pattern).is_absolute()
+                || Path::new(pattern)
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+            {
+                self.error(
+                    at,
+                    format!(
+                        "include `{pattern}`: outside {} (includes are confined there)",
+                        root.display()
+                    ),
+                );
+                return;
+            }
+        }
         let dir = path.parent().unwrap_or(Path::new("."));
         let full = if Path::new(pattern).is_absolute() {
             PathBuf::from(pattern)
@@ -736,6 +770,19 @@ impl<'a> Pre<'a> {
         }
         for m in matches {
             let canon = std::fs::canonicalize(&m).unwrap_or_else(|_| m.clone());
+            if let Some(root) = &self.root {
+                if !canon.starts_with(root) {
+                    self.error(
+                        at,
+                        format!(
+                            "include `{}`: outside {} (includes are confined there)",
+                            m.display(),
+                            root.display()
+                        ),
+                    );
+                    continue;
+                }
+            }
             if self.stack.contains(&canon) {
                 let mut chain: Vec<String> = self
                     .stack
@@ -1213,6 +1260,43 @@ mod tests {
             assert_eq!(d1.len(), d2.len(), "{text:?}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn confined_includes_read_only_under_the_root() {
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path().join("root");
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::write(root.join("d/in.conf"), "inside 1\n").unwrap();
+        std::fs::write(outer.path().join("out.conf"), "outside 1\n").unwrap();
+        std::os::unix::fs::symlink(outer.path().join("out.conf"), root.join("link.conf")).unwrap();
+        let main = root.join("main.conf");
+        let run = |text: &str| {
+            let mut d = Vec::new();
+            let s = preprocess_owned_in(&main, text.to_string(), "x", &mut d, Some(&root));
+            (s.text, d)
+        };
+        let (text, d) = run("include d/*.conf\n");
+        assert!(text.contains("inside 1"), "{text:?}");
+        assert!(d.is_empty(), "{d:?}");
+        for refused in [
+            "include ../out.conf\n".to_string(),
+            "include d/../../out.conf\n".to_string(),
+            format!("include {}\n", outer.path().join("out.conf").display()),
+            "include link.conf\n".to_string(),
+            "$I=include\n$I ../out.conf\n".to_string(),
+        ] {
+            let (text, d) = run(&refused);
+            assert!(!text.contains("outside"), "{refused:?} read {text:?}");
+            assert!(
+                d.iter().any(|d| d.message.contains("confined")),
+                "{refused:?}: {d:?}"
+            );
+        }
+        // Without a root the same include is read.
+        let mut d = Vec::new();
+        let s = preprocess_owned(&main, "include ../out.conf\n".into(), "x", &mut d);
+        assert!(s.text.contains("outside 1"), "{:?}", s.text);
     }
 
     #[test]
