@@ -49,6 +49,7 @@ for t in "${targets[@]}"; do
     echo "== $t: $secs s from $seeds seeds"
     log="$scratch/$t.log"
     status=ok
+    began=$SECONDS
     if ! "${fuzz[@]}" run --sanitizer none "$t" "$scratch/$t" -- \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         >"$log" 2>&1; then
@@ -56,13 +57,14 @@ for t in "${targets[@]}"; do
         failed+=("$t")
         grep -E -A30 'panicked|ERROR: libFuzzer|==ERROR|Test unit written|SUMMARY' "$log" | head -60 || tail -40 "$log"
     fi
+    took=$((SECONDS - began))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     last=$(grep -E '^#[0-9]+.*cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 || true)
     cov=$(sed -nE 's/.*cov: ([0-9]+).*/\1/p' <<<"$last")
     ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
     corp=$(sed -nE 's/.* corp: ([0-9]+\/[0-9]+[a-zA-Z]*).*/\1/p' <<<"$last")
     line=$(printf '%-14s %-7s %6ss %12s execs  cov %6s  ft %7s  corpus %s' \
-        "$t" "$status" "$secs" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}")
+        "$t" "$status" "$took" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}")
     echo "$line"
     summary+=("$line")
 done
