@@ -2,7 +2,7 @@
 
 use super::{bounded, net, CheckSettings, Verdict};
 use crate::config::SmtpCheck;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// Longest reply line accepted (RFC 5321 allows 512 octets).
 const MAX_LINE: usize = 4096;
@@ -33,21 +33,22 @@ async fn converse(s: &CheckSettings, helo: &str) -> Result<(), String> {
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let mut stream = BufReader::new(stream);
-    expect(&mut stream, 220, "greeting").await?;
+    read_reply(&mut stream, 220, "greeting").await?;
     stream
         .get_mut()
         .write_all(format!("HELO {helo}\r\n").as_bytes())
         .await
         .map_err(|e| format!("send HELO: {e}"))?;
-    expect(&mut stream, 250, "HELO").await?;
+    read_reply(&mut stream, 250, "HELO").await?;
     // Best effort: the verdict is already known.
     let _ = stream.get_mut().write_all(b"QUIT\r\n").await;
     Ok(())
 }
 
-/// Reads one (possibly multi-line `250-…`) reply and checks its code.
-async fn expect(
-    stream: &mut BufReader<tokio::net::TcpStream>,
+/// Reads one (possibly multi-line `250-…`) reply and checks its code (`what` names the
+/// reply in errors).
+pub async fn read_reply<R: AsyncBufRead + Unpin>(
+    stream: &mut R,
     want: u16,
     what: &str,
 ) -> Result<(), String> {
@@ -73,5 +74,38 @@ async fn expect(
         if line.get(3) != Some(&b'-') {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(text: &[u8], want: u16) -> Result<(), String> {
+        let mut r = text;
+        futures::executor::block_on(read_reply(&mut r, want, "HELO"))
+    }
+
+    #[test]
+    fn reads_single_and_multi_line_replies() {
+        assert_eq!(reply(b"250 ok\r\n", 250), Ok(()));
+        assert_eq!(reply(b"250", 250), Ok(()));
+        assert_eq!(reply(b"250-a\r\n250-b\r\n250 c\r\n", 250), Ok(()));
+        assert_eq!(
+            reply(b"250-a\r\n", 250),
+            Err("connection closed before the HELO reply".into())
+        );
+        assert_eq!(
+            reply(b"250-a\r\n554 no\r\n", 250),
+            Err("HELO reply code 554, expected 250".into())
+        );
+        assert_eq!(
+            reply(b"2x0 ok\r\n", 250),
+            Err("malformed HELO reply".into())
+        );
+        assert_eq!(
+            reply(b"", 250),
+            Err("connection closed before the HELO reply".into())
+        );
     }
 }

@@ -93,7 +93,9 @@ pub struct Lexer<'s> {
 fn chunk_end(text: &str, from: usize) -> usize {
     let to = (from + CHUNK).min(text.len());
     if to < text.len() {
-        match text[to..].find('\n') {
+        // In bytes: `from + CHUNK` may fall inside a character; the byte after a newline
+        // never does.
+        match memchr::memchr(b'\n', &text.as_bytes()[to..]) {
             Some(p) => to + p + 1,
             None => text.len(),
         }
@@ -411,6 +413,17 @@ mod tests {
         // and with no quote at all (no chunk goes through pest)
         let plain = src.replace('"', "");
         assert_eq!(lex(&plain), reference(&plain));
+    }
+
+    /// Found by the `config` fuzz target: a character across the CHUNK byte panicked
+    /// (`text[to..]` at a byte inside it).
+    #[test]
+    fn a_chunk_cut_inside_a_character() {
+        for pad in 0..3 {
+            let mut src = "a".repeat(CHUNK - 1 - pad);
+            src.push_str("\u{fffd}\u{fffd} b\nc d\n");
+            assert_eq!(lex(&src), reference(&src), "pad {pad}");
+        }
     }
 
     /// The tokens of `src` as one chunk, by [`lex_chunk`] or by the grammar alone.

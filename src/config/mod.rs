@@ -139,6 +139,27 @@ pub fn parse_str(text: &str, file_name: &Path, config_id: &str) -> Result<Loaded
     finish(src, diags, &mut Phases::default())
 }
 
+/// What `lvsd -t` does with the file `path` whose text is `text` (not read from disk),
+/// except that includes may only read files under `root` (see
+/// [`preprocess::preprocess_owned_in`]): preprocess, parse, validate, then vet the scripts
+/// of a configuration that loaded. For the fuzzers.
+#[cfg(feature = "testing")]
+pub fn check_text_confined(
+    text: String,
+    path: &Path,
+    config_id: &str,
+    root: &Path,
+) -> (Result<Loaded, LoadErrors>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let src = preprocess::preprocess_owned_in(path, text, config_id, &mut diags, Some(root));
+    let mut res = finish(src, diags, &mut Phases::default());
+    let vetted = match &mut res {
+        Ok(loaded) => vet_scripts(loaded),
+        Err(_) => Vec::new(),
+    };
+    (res, vetted)
+}
+
 /// Like [`parse_str`], but frees the file's text as soon as it has been preprocessed, so
 /// the raw text and the typed model are never in memory together.
 fn parse_owned(

@@ -16,6 +16,18 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 const MAX_EXPANSION_DEPTH: usize = 16;
 /// Most lines one `~SEQ` may produce.
 const MAX_SEQ: i64 = 1_000_000;
+/// The most the preprocessed text may grow to: ~SEQ and multi-line parameters nested in
+/// each other multiply, and positions in it are u32. Over five times the 100,000-
+/// destination file of the parse benchmark.
+const MAX_TEXT: usize = 128 << 20;
+/// The most lines ~SEQ repetitions and multi-line parameters may give in all (as many as
+/// one ~SEQ may).
+const MAX_EXPANDED: usize = MAX_SEQ as usize;
+/// The most parameter references expanded for one line.
+const MAX_REFS: usize = 100_000;
+/// The longest one line or parameter value may grow to once its parameters are expanded
+/// (values that refer to others several times double at each level).
+const MAX_VALUE: usize = 4 << 20;
 const NO_SEG: u32 = u32::MAX;
 /// `LineInfo::seg` of a block of lines copied as written (see [`verbatim`]).
 const BLOCK: u32 = u32::MAX - 1;
@@ -182,8 +194,23 @@ pub fn preprocess_owned(
     config_id: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Source {
+    preprocess_owned_in(path, text, config_id, diags, None)
+}
+
+/// [`preprocess_owned`], with includes confined to the directory `root` when given: an
+/// absolute pattern, a `..` in a pattern, or a match that resolves outside `root` is an
+/// error instead of being read (the fuzzers parse hostile text without touching the rest
+/// of the file system).
+pub fn preprocess_owned_in(
+    path: &Path,
+    text: String,
+    config_id: &str,
+    diags: &mut Vec<Diagnostic>,
+    root: Option<&Path>,
+) -> Source {
     let (mut out, whole) = {
         let mut pre = Pre::new(path, config_id, diags, Some(&text));
+        pre.root = root.map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf()));
         pre.file(path, &text);
         // Held back but not all of it (what follows was left out: comments, blank lines)
         if pre.held != Some(text.len()) {
@@ -221,6 +248,13 @@ struct Pre<'a> {
     /// How much of `top`, from its start, has gone to the output as one block without
     /// being copied into `out.text` yet (the first thing anything else written copies).
     held: Option<usize>,
+    /// Includes may only read files under this (canonical) directory.
+    root: Option<PathBuf>,
+    /// The output passed [`MAX_TEXT`] or [`MAX_EXPANDED`] lines came from ~SEQ and
+    /// multi-line parameters: the error is reported, nothing more is expanded.
+    too_big: bool,
+    /// Lines read from ~SEQ repetitions and multi-line parameters so far.
+    expanded: usize,
 }
 
 /// Where the text being handled was written.
@@ -247,6 +281,9 @@ impl<'a> Pre<'a> {
             stack: vec![canon],
             top,
             held: None,
+            root: None,
+            too_big: false,
+            expanded: 0,
         }
     }
 
@@ -277,6 +314,36 @@ impl<'a> Pre<'a> {
     fn refuse(&mut self, at: At, msg: String) {
         let span = self.span(at);
         self.diags.push(Diagnostic::error(span, msg));
+    }
+
+    /// Counts one line read from a ~SEQ repetition or a multi-line parameter; false (and
+    /// the file refused) past [`MAX_EXPANDED`]: nested ones multiply, even when they
+    /// write nothing.
+    fn count_expanded(&mut self, at: At) -> bool {
+        self.expanded += 1;
+        if self.expanded > MAX_EXPANDED && !self.too_big {
+            self.too_big = true;
+            self.refuse(
+                at,
+                format!("~SEQ and multi-line parameters give more than {MAX_EXPANDED} lines"),
+            );
+        }
+        !self.too_big
+    }
+
+    /// After output was written at `at`: refuses the file once the output passes
+    /// [`MAX_TEXT`] (from then on `too_big` stops every expansion).
+    fn check_size(&mut self, at: At) {
+        if !self.too_big && self.out.text.len() > MAX_TEXT {
+            self.too_big = true;
+            self.refuse(
+                at,
+                format!(
+                    "the configuration grows past {} MiB once ~SEQ, parameters and includes are expanded",
+                    MAX_TEXT >> 20
+                ),
+            );
+        }
     }
 
     fn file(&mut self, path: &Path, text: &str) {
@@ -391,12 +458,16 @@ impl<'a> Pre<'a> {
         }
         self.out.text_lines += memchr::memchr_iter(b'\n', text.as_bytes()).count() as u32
             + u32::from(!text.ends_with('\n'));
+        self.check_size(At { file, line, col: 1 });
     }
 
     /// One logical line (after comments and `@` conditions): a `~SEQ`, or a line whose
     /// parameters are expanded (`dollars`: it may have some), then included or emitted.
     /// `depth` counts the multi-line parameters this line came from.
     fn logical_line(&mut self, rest: &str, at: At, path: &Path, dollars: bool, depth: usize) {
+        if self.too_big {
+            return;
+        }
         for (prefix, hex) in [("~SEQ(", false), ("~SEQx(", true)] {
             if let Some(seq) = rest.strip_prefix(prefix) {
                 let prefix_len = prefix.len() as u32;
@@ -425,7 +496,9 @@ impl<'a> Pre<'a> {
                 match a.strip_prefix('$') {
                     Some(name) => {
                         let name = name.trim_start_matches('{').trim_end_matches('}');
-                        self.expand_value(name, 0).unwrap_or_else(|_| a.to_string())
+                        let mut refs = MAX_REFS;
+                        self.expand_value(name, 0, &mut refs)
+                            .unwrap_or_else(|_| a.to_string())
                     }
                     None => a.to_string(),
                 }
@@ -454,14 +527,17 @@ impl<'a> Pre<'a> {
             self.error(at, format!("~SEQ: bad variable name `{var}`"));
             return;
         }
-        if step == 0 || (end - start).signum() * step.signum() < 0 {
+        // In i128: the distance between two i64s does not fit an i64.
+        let span = i128::from(end) - i128::from(start);
+        if step == 0 || span.signum() * i128::from(step.signum()) < 0 {
             self.error(
                 at,
                 format!("~SEQ: step {step} never reaches {end} from {start}"),
             );
             return;
         }
-        if (end - start) / step >= MAX_SEQ {
+        let last = span / i128::from(step);
+        if last >= i128::from(MAX_SEQ) {
             self.error(at, format!("~SEQ: more than {MAX_SEQ} repetitions"));
             return;
         }
@@ -474,15 +550,15 @@ impl<'a> Pre<'a> {
         if body.is_empty() {
             return;
         }
-        let mut v = start;
-        loop {
-            if (step > 0 && v > end) || (step < 0 && v < end) {
+        // start + k × step for k = 0..=last lies between start and end: no overflow.
+        for k in 0..=last {
+            if !self.count_expanded(at) {
                 break;
             }
+            let v = i128::from(start) + k * i128::from(step);
             let shown = if hex { format!("{v:x}") } else { v.to_string() };
             self.params.insert(var.to_string(), shown);
             self.logical_line(body, body_at, path, true, depth);
-            v += step;
         }
     }
 
@@ -507,6 +583,9 @@ impl<'a> Pre<'a> {
                 for piece in value.split('\n') {
                     let piece = piece.trim();
                     if !piece.is_empty() {
+                        if !self.count_expanded(at) {
+                            return;
+                        }
                         let dollars = piece.contains('$');
                         self.logical_line(piece, at, path, dollars, depth + 1);
                     }
@@ -514,6 +593,7 @@ impl<'a> Pre<'a> {
                 return;
             }
         }
+        let mut refs = MAX_REFS;
         let mut out = String::with_capacity(text.len() + 16);
         let mut segs = vec![Seg {
             out: 0,
@@ -563,9 +643,19 @@ impl<'a> Pre<'a> {
             });
             let value = match builtin {
                 Some(v) => Ok(v),
-                None => self.expand_value(name, 0),
+                None => self.expand_value(name, 0, &mut refs),
             };
             match value {
+                Ok(v) if out.len() + v.len() > MAX_VALUE => {
+                    self.refuse(
+                        at,
+                        format!(
+                            "the line grows past {} MiB once its parameters are expanded",
+                            MAX_VALUE >> 20
+                        ),
+                    );
+                    return;
+                }
                 Ok(v) => out.push_str(&v),
                 Err(msg) => {
                     self.error(
@@ -622,10 +712,16 @@ impl<'a> Pre<'a> {
         }
     }
 
-    fn expand_value(&self, name: &str, depth: usize) -> Result<String, String> {
+    /// The value of parameter `name` with the parameters it refers to expanded; `refs`:
+    /// how many more references may be expanded for the line being read (values made of
+    /// many references to others multiply at each level, even when they are empty).
+    fn expand_value(&self, name: &str, depth: usize, refs: &mut usize) -> Result<String, String> {
         if depth > MAX_EXPANSION_DEPTH {
             return Err(format!("parameter `{name}` refers to itself (too deep)"));
         }
+        *refs = refs.checked_sub(1).ok_or_else(|| {
+            format!("parameter `{name}`: more than {MAX_REFS} references to expand")
+        })?;
         let Some(v) = self.params.get(name) else {
             return Ok(format!("${name}"));
         };
@@ -650,7 +746,13 @@ impl<'a> Pre<'a> {
                 (&after[..n], n)
             };
             if !n.is_empty() && self.params.contains_key(n) {
-                out.push_str(&self.expand_value(n, depth + 1)?);
+                out.push_str(&self.expand_value(n, depth + 1, refs)?);
+                if out.len() > MAX_VALUE {
+                    return Err(format!(
+                        "parameter `{name}` grows past {} MiB once expanded",
+                        MAX_VALUE >> 20
+                    ));
+                }
             } else {
                 out.push('$');
                 out.push_str(&after[..len]);
@@ -662,6 +764,9 @@ impl<'a> Pre<'a> {
     }
 
     fn line(&mut self, text: &str, at: At, segs: Option<Vec<Seg>>, path: &Path) {
+        if self.too_big {
+            return;
+        }
         if let Some(arg) = text.strip_prefix("include") {
             // keepalived's includer/includem/includew/includeb/includea only choose which
             // problems with the pattern it reports: lvsd reports them all.
@@ -694,6 +799,7 @@ impl<'a> Pre<'a> {
         self.out.text.push('\n');
         // (a logical line never holds a newline: lines are split at them first)
         self.out.text_lines += 1;
+        self.check_size(at);
     }
 
     fn include(&mut self, pattern: &str, at: At, path: &Path) {
@@ -704,6 +810,22 @@ impl<'a> Pre<'a> {
         if pattern.is_empty() {
             self.error(at, "include needs a file or glob pattern".into());
             return;
+        }
+        if let Some(root) = &self.root {
+            if Path::new(pattern).is_absolute()
+                || Path::new(pattern)
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+            {
+                self.error(
+                    at,
+                    format!(
+                        "include `{pattern}`: outside {} (includes are confined there)",
+                        root.display()
+                    ),
+                );
+                return;
+            }
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         let full = if Path::new(pattern).is_absolute() {
@@ -736,6 +858,19 @@ impl<'a> Pre<'a> {
         }
         for m in matches {
             let canon = std::fs::canonicalize(&m).unwrap_or_else(|_| m.clone());
+            if let Some(root) = &self.root {
+                if !canon.starts_with(root) {
+                    self.error(
+                        at,
+                        format!(
+                            "include `{}`: outside {} (includes are confined there)",
+                            m.display(),
+                            root.display()
+                        ),
+                    );
+                    continue;
+                }
+            }
             if self.stack.contains(&canon) {
                 let mut chain: Vec<String> = self
                     .stack
@@ -1213,6 +1348,122 @@ mod tests {
             assert_eq!(d1.len(), d2.len(), "{text:?}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Found by the `config` fuzz target: a multi-line parameter that uses itself under a
+    /// ~SEQ multiplies at each of its 16 levels (3^16 lines here) and ran out of memory.
+    #[test]
+    fn self_multiplying_parameters_are_refused_not_expanded() {
+        let text = "$RS= \\\nreal_server 10.0.0.$N 80 { \\\n~SEQ(N, 3, 1) $RS \\\n}\n$RS\n";
+        let (s, d) = run(text, "x");
+        assert!(s.text.len() <= MAX_TEXT, "{} bytes", s.text.len());
+        assert!(
+            d.iter()
+                .any(|d| d.is_error() && d.message.contains("more than 1000000 lines")),
+            "{d:?}"
+        );
+        // The same with lines that write nothing (an empty ~SEQ): still refused.
+        let mut text = String::from("$P0=~SEQ(N, 1)\n");
+        for level in 1..=16 {
+            let prev = format!("$P{}", level - 1);
+            text.push_str(&format!(
+                "$P{level}= \\\n{prev} \\\n{prev} \\\n{prev} \\\n{prev}\n"
+            ));
+        }
+        text.push_str("$P16\n");
+        let (_, d) = run(&text, "x");
+        assert!(d.iter().any(|d| d.message.contains("lines")), "{d:?}");
+    }
+
+    /// Values made of many references to others multiply too, even when empty.
+    #[test]
+    fn parameter_reference_fan_out_is_bounded() {
+        let mut text = String::from("$A0=\n");
+        for level in 1..=16 {
+            let refs = format!("$A{}", level - 1).repeat(20);
+            text.push_str(&format!("$A{level}={refs}x\n"));
+        }
+        text.push_str("a $A16\n");
+        let (_, d) = run(&text, "x");
+        assert!(
+            d.iter()
+                .any(|d| d.message.contains("more than 100000 references")),
+            "{d:?}"
+        );
+        // And values that double up to megabytes.
+        let mut text = format!("$B0={}\n", "b".repeat(1000));
+        for level in 1..=16 {
+            let prev = format!("$B{}", level - 1);
+            text.push_str(&format!("$B{level}={prev}{prev}\n"));
+        }
+        text.push_str("a $B16\n");
+        let (s, d) = run(&text, "x");
+        assert!(s.text.len() < MAX_VALUE, "{} bytes", s.text.len());
+        assert!(d.iter().any(|d| d.message.contains("MiB")), "{d:?}");
+    }
+
+    /// ~SEQ at the ends of i64: the distance and the last step used to overflow.
+    #[test]
+    fn seq_at_the_ends_of_i64() {
+        let (s, d) = run(
+            "~SEQ(N, 9223372036854775806, 9223372036854775807) a $N\n",
+            "x",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(s.text, "a 9223372036854775806\na 9223372036854775807\n");
+        let (s, d) = run(
+            "~SEQ(N, -9223372036854775807, -1, -9223372036854775808) a $N\n",
+            "x",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(s.text, "a -9223372036854775807\na -9223372036854775808\n");
+        let (_, d) = run(
+            "~SEQ(N, -9223372036854775808, 9223372036854775807) a $N\n",
+            "x",
+        );
+        assert!(d.iter().any(|d| d.message.contains("more than")), "{d:?}");
+        let (_, d) = run(
+            "~SEQ(N, 9223372036854775807, -9223372036854775808) a $N\n",
+            "x",
+        );
+        assert!(d.iter().any(|d| d.message.contains("more than")), "{d:?}");
+    }
+
+    #[test]
+    fn confined_includes_read_only_under_the_root() {
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path().join("root");
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::write(root.join("d/in.conf"), "inside 1\n").unwrap();
+        std::fs::write(outer.path().join("out.conf"), "outside 1\n").unwrap();
+        std::os::unix::fs::symlink(outer.path().join("out.conf"), root.join("link.conf")).unwrap();
+        let main = root.join("main.conf");
+        let run = |text: &str| {
+            let mut d = Vec::new();
+            let s = preprocess_owned_in(&main, text.to_string(), "x", &mut d, Some(&root));
+            (s.text, d)
+        };
+        let (text, d) = run("include d/*.conf\n");
+        assert!(text.contains("inside 1"), "{text:?}");
+        assert!(d.is_empty(), "{d:?}");
+        for refused in [
+            "include ../out.conf\n".to_string(),
+            "include d/../../out.conf\n".to_string(),
+            format!("include {}\n", outer.path().join("out.conf").display()),
+            "include link.conf\n".to_string(),
+            "$I=include\n$I ../out.conf\n".to_string(),
+        ] {
+            let (text, d) = run(&refused);
+            assert!(!text.contains("outside"), "{refused:?} read {text:?}");
+            assert!(
+                d.iter().any(|d| d.message.contains("confined")),
+                "{refused:?}: {d:?}"
+            );
+        }
+        // Without a root the same include is read.
+        let mut d = Vec::new();
+        let s = preprocess_owned(&main, "include ../out.conf\n".into(), "x", &mut d);
+        assert!(s.text.contains("outside 1"), "{:?}", s.text);
     }
 
     #[test]
