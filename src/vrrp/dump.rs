@@ -64,7 +64,7 @@ impl Counters {
             DropReason::IntervalMismatch => &mut self.advert_interval_err,
             DropReason::AddrMismatch => &mut self.addr_list_err,
             DropReason::AuthType => &mut self.authtype_mismatch,
-            DropReason::AuthPass => &mut self.auth_failure,
+            DropReason::AuthPass | DropReason::AuthAh => &mut self.auth_failure,
             _ => return,
         };
         *c = c.saturating_add(n);
