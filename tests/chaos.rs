@@ -9,7 +9,7 @@ mod support;
 use chaos::*;
 use support::Kind;
 
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 3;
 
 fn run(tag: &str, mix: Mix) {
     if support::skip_without_root("network namespaces") {
@@ -19,6 +19,40 @@ fn run(tag: &str, mix: Mix) {
     let mut cl = Cluster::start(tag, mix, seed);
     for _ in 0..ROUNDS {
         let r = cl.round();
+        eprintln!(
+            "chaos {} round {}: {} -> {:?}",
+            cl.mix.name, r.round, r.fault, r.outcome
+        );
+        assert!(r.ok(), "{}", cl.describe(&r));
+    }
+}
+
+/// Every kind of fault once, in order, on an lvsd pair (the node hit is drawn).
+#[test]
+fn chaos_lvsd_pair_v3_every_fault() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let seed = seed_from_env();
+    let mix = Mix::new(
+        "lvsd+lvsd v3 every fault",
+        &[Kind::Lvsd, Kind::Lvsd],
+        3,
+        false,
+    );
+    let mut cl = Cluster::start("chev", mix, seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let faults = [
+        Fault::LinkFlap(rng.usize(0..2)),
+        Fault::Kill(rng.usize(0..2)),
+        Fault::Stop(rng.usize(0..2)),
+        Fault::Loss(rng.usize(0..2), 50),
+        Fault::Partition(0, 1),
+        Fault::HupStorm(rng.usize(0..2)),
+        Fault::Double(Box::new(Fault::Stop(0)), Box::new(Fault::LinkFlap(1))),
+    ];
+    for f in faults {
+        let r = cl.round_with(Some(f));
         eprintln!(
             "chaos {} round {}: {} -> {:?}",
             cl.mix.name, r.round, r.fault, r.outcome

@@ -168,6 +168,8 @@ pub struct RoundResult {
     pub keepalived_crashes: usize,
     /// Holders at the end, for the message.
     pub holders: Vec<usize>,
+    /// How many nodes held the VIP just before the heal (2+: the fault made two masters).
+    pub during: usize,
 }
 
 impl RoundResult {
@@ -476,20 +478,25 @@ impl Cluster {
         (lvsd, ka)
     }
 
-    /// One round: a random fault held for 0.5–3 advert intervals (a kill: 1–4 s), healed,
-    /// then the bounded wait for the invariant.
+    /// One round: a random fault held for a while, healed, then the bounded wait for the
+    /// invariant.
     pub fn round(&mut self) -> RoundResult {
+        self.round_with(None)
+    }
+
+    /// [`Cluster::round`], with a given fault instead of a random one.
+    pub fn round_with(&mut self, fault: Option<Fault>) -> RoundResult {
         let round = self.round;
         self.round += 1;
         let mut rng = fastrand::Rng::with_seed(self.seed.wrapping_add(round));
-        let fault = random_fault(&mut rng, self.daemons.len());
-        let hold = Duration::from_secs_f64(self.mix.advert_int * (0.5 + 2.5 * rng.f64()));
-        let hold = match &fault {
-            Fault::Kill(_) | Fault::Double(..) => hold.max(Duration::from_secs(1)),
-            _ => hold,
-        };
+        let drawn = random_fault(&mut rng, self.daemons.len());
+        let fault = fault.unwrap_or(drawn);
+        // 0.3–1.8 master-down intervals: some faults end before a backup takes over,
+        // most last long enough for two masters (a partition, a flap) or a takeover.
+        let hold = self.master_down().mul_f64(0.3 + 1.5 * rng.f64());
         self.apply(&fault);
         std::thread::sleep(hold);
+        let during = self.holders().len();
         self.heal(&fault);
         let mut outcome = self.settle(self.settle_timeout());
         let (mut lvsd_crashes, mut keepalived_crashes) = self.reap();
@@ -510,6 +517,7 @@ impl Cluster {
             lvsd_crashes,
             keepalived_crashes,
             holders: self.holders(),
+            during,
         }
     }
 
