@@ -9,7 +9,8 @@
 //!
 //! Run: `cargo bench --bench chaos` (root; keepalived and nft installed). `ROUNDS=N`
 //! (default 1000) rounds in all; `CHAOS_SECS=S` stops after S seconds of wall time;
-//! `CHAOS_SEED=N` replays (each mix runs with seed N + its index).
+//! `CHAOS_SEED=N` replays (mix i runs with seed N + i × 1000003, the seed its failure
+//! lines print; round r of a mix draws from its seed + r).
 
 #[path = "../tests/chaos/mod.rs"]
 mod chaos;
