@@ -59,10 +59,13 @@ $CTL plan /tmp/new.conf > $O/plan.txt 2>&1; echo "PLAN-EXIT $?" >> $O/events.txt
 table > /tmp/after-plan.txt
 cmp -s /tmp/before-plan.txt /tmp/after-plan.txt && echo "PLAN-APPLIED-NOTHING" >> $O/events.txt
 
-# drain: a client holds a connection to port 81 (its only real server) for 6 s.
-(sleep 6) | $IP netns exec lvcl nc 10.251.1.1 81 > /dev/null 2>&1 &
+# drain: a client holds a connection to port 81 (its only real server) for 9 s.
+(sleep 9) | $IP netns exec lvcl nc 10.251.1.1 81 > /dev/null 2>&1 &
 sleep 1
 ipvsadm -Ln -t 10.251.1.1:81 > $O/conns-before-drain.txt
+# The kernel's cumulative counters (connections, packets) are copied out by its
+# estimator every 2 s: scrape once it has run.
+sleep 3
 printf 'GET /metrics HTTP/1.0\r\n\r\n' | nc -w 5 127.0.0.1 9650 > $O/metrics.txt 2>&1
 $CTL drain 10.251.1.1:81 10.252.0.2:80 --timeout 60 > $O/drain.txt 2>&1 || abort
 wait_for drain_w0 drain_w0 || abort
