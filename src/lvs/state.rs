@@ -816,23 +816,7 @@ impl LvsState {
                 continue;
             };
             info!("Reload: removing VS {}", build::VsLabel(old_vs));
-            // keepalived: its alive real servers go down (notify_down, fifo, mail), then
-            // a quorum it held is lost (quorum_down, fifo).
-            for (r, st) in gone.rs.iter().enumerate() {
-                if st.alive {
-                    let rs = &old_vs.real_servers[r];
-                    self.rs_effects(old_vs, rs, false, "", RsMail::Removed, &mut effects);
-                }
-            }
-            if gone.quorum_up {
-                if let Some(cmd) = &old_vs.quorum_down {
-                    effects.push(Effect::Script {
-                        command: cmd.clone(),
-                        what: format!("quorum_down for VS {}", build::VsLabel(old_vs)),
-                    });
-                }
-                effects.push(Effect::Fifo(vs_fifo_line(old_vs, false)));
-            }
+            self.going_down(old_vs, gone, "", RsMail::Removed, &mut effects);
         }
         info!("Reload: {kept} virtual servers kept, {added} added, {removed} removed");
         effects
@@ -846,24 +830,36 @@ impl LvsState {
             if !vs.omega {
                 continue;
             }
-            let st = &self.vs[i];
-            for (r, rst) in st.rs.iter().enumerate() {
-                if rst.alive {
-                    let rs = &vs.real_servers[r];
-                    self.rs_effects(vs, rs, false, "shutdown", RsMail::None, &mut effects);
-                }
-            }
-            if st.quorum_up {
-                if let Some(cmd) = &vs.quorum_down {
-                    effects.push(Effect::Script {
-                        command: cmd.clone(),
-                        what: format!("quorum_down for VS {}", build::VsLabel(vs)),
-                    });
-                }
-                effects.push(Effect::Fifo(vs_fifo_line(vs, false)));
-            }
+            self.going_down(vs, &self.vs[i], "shutdown", RsMail::None, &mut effects);
         }
         effects
+    }
+
+    /// A virtual server going away (removed by a reload, or at exit under omega), as
+    /// keepalived tells of it: its alive real servers go down (notify_down, fifo line,
+    /// `mail`), then a quorum it held is lost (quorum_down, fifo line).
+    fn going_down(
+        &self,
+        vs: &VirtualServer,
+        st: &VsState,
+        reason: &str,
+        mail: RsMail,
+        effects: &mut Vec<Effect>,
+    ) {
+        for (r, rst) in st.rs.iter().enumerate() {
+            if let (true, Some(rs)) = (rst.alive, vs.real_servers.get(r)) {
+                self.rs_effects(vs, rs, false, reason, mail, effects);
+            }
+        }
+        if st.quorum_up {
+            if let Some(cmd) = &vs.quorum_down {
+                effects.push(Effect::Script {
+                    command: cmd.clone(),
+                    what: format!("quorum_down for VS {}", build::VsLabel(vs)),
+                });
+            }
+            effects.push(Effect::Fifo(vs_fifo_line(vs, false)));
+        }
     }
 
     /// Configured (service, real server) destination keys, for tests and dumps.
