@@ -20,7 +20,8 @@ pub struct Options {
         short = 'f',
         long = "use-file",
         value_name = "FILE",
-        default_value = "/etc/keepalived/keepalived.conf"
+        default_value = "/etc/keepalived/keepalived.conf",
+        global = true
     )]
     pub config_file: PathBuf,
     /// Only run the VRRP side.
@@ -155,6 +156,15 @@ pub enum Command {
         ctl_json: bool,
         #[command(subcommand)]
         cmd: CtlCommand,
+    },
+    /// Check the live system against the configuration (`-f`): IPVS and its schedulers,
+    /// forwarding for NAT, localnode, the expiry sysctls, the VRRP interfaces'
+    /// reverse-path filter. Each problem with its consequence and fix; exit 1 when any
+    /// is a problem.
+    Doctor {
+        /// The findings as JSON.
+        #[arg(long = "json")]
+        json: bool,
     },
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod daemon;
+pub mod doctor;
 pub mod ipvs;
 pub mod lvs;
 pub mod metrics;

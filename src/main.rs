@@ -38,6 +38,9 @@ fn main() -> ExitCode {
         let path = lvsd::ctl::socket_path(&opts);
         return ExitCode::from(lvsd::ctl::client::run(&path, cmd, *ctl_json));
     }
+    if let Some(lvsd::cli::Command::Doctor { json }) = &opts.command {
+        return ExitCode::from(doctor(&opts, *json));
+    }
     if opts.reload_wait {
         use lvsd::daemon::reload_outcome::{reload_and_wait, WaitError, WAIT_LIMIT};
         return match reload_and_wait(&opts.pid_file, WAIT_LIMIT) {
@@ -173,4 +176,39 @@ fn report(diags: &[Diagnostic]) {
     for d in diags {
         eprintln!("{d}");
     }
+}
+
+/// `lvsd doctor`: the file's findings on this system; 1 when one is a problem, 4 when the
+/// file cannot be read.
+fn doctor(opts: &Options, json: bool) -> u8 {
+    let id = opts
+        .config_id
+        .clone()
+        .unwrap_or_else(lvsd::config::default_config_id);
+    let loaded = match lvsd::config::load(&opts.config_file, &id) {
+        Ok(l) => l,
+        Err(e) => {
+            for d in &e.errors {
+                eprintln!("{d}");
+            }
+            return 4;
+        }
+    };
+    let ifs: Vec<&str> = loaded
+        .config
+        .instances
+        .iter()
+        .map(|i| i.interface.as_str())
+        .collect();
+    let sys = lvsd::doctor::SystemView::read(&ifs);
+    let findings = lvsd::doctor::director(&loaded.config, &sys);
+    if json {
+        match serde_json::to_string_pretty(&findings) {
+            Ok(t) => println!("{t}"),
+            Err(e) => eprintln!("Cannot write the findings as JSON: {e}"),
+        }
+    } else {
+        print!("{}", lvsd::doctor::render(&findings));
+    }
+    lvsd::doctor::exit_code(&findings)
 }

@@ -1,0 +1,345 @@
+//! `lvsd doctor`: what keepalived.conf asks of the director, checked against the live
+//! system, each problem with its consequence and the exact fix.
+//!
+//! The checks are I/O-free ([`director`] over a [`SystemView`]); [`system`] reads the
+//! view from /proc and /sys. This first part covers the kernel side of a director: IPVS
+//! and its schedulers, forwarding for NAT services, this director being a real server of
+//! its own services (localnode), the expiry sysctls weight-0 draining relies on, and the
+//! effective reverse-path filter of the VRRP interfaces. Firewalls, other routers on a
+//! VRID and the real-server side are not checked yet.
+
+pub mod system;
+
+use crate::config::{Config, LbKind, VsKey};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use system::SystemView;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// The configuration cannot work as written on this system.
+    Problem,
+    /// Works, with a known risk.
+    Warning,
+    /// Worth knowing (nothing to fix).
+    Info,
+}
+
+/// One thing found: what, what it does, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub level: Level,
+    /// A short stable name for tools (`ip_forward`, `ipvs_module`, …).
+    pub check: &'static str,
+    pub what: String,
+    pub consequence: String,
+    /// The command or setting that fixes it (empty for `Info`).
+    pub fix: String,
+}
+
+fn finding(
+    level: Level,
+    check: &'static str,
+    what: String,
+    consequence: &str,
+    fix: String,
+) -> Finding {
+    Finding {
+        level,
+        check,
+        what,
+        consequence: consequence.to_string(),
+        fix,
+    }
+}
+
+/// The director's findings for `config` on the system `sys`, problems first.
+pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let vss = &config.virtual_servers;
+    if !vss.is_empty() && !sys.ipvs {
+        out.push(finding(
+            Level::Problem,
+            "ipvs_module",
+            "IPVS is not available in this kernel (no /proc/net/ip_vs)".into(),
+            "no virtual server can be set up: the LVS side retries and logs, VRRP runs on",
+            "modprobe ip_vs (and add ip_vs to /etc/modules-load.d/)".into(),
+        ));
+    }
+    if sys.ipvs {
+        let scheds: BTreeSet<&str> = vss.iter().map(|v| v.lb_algo.as_str()).collect();
+        for s in scheds {
+            let module = format!("ip_vs_{s}");
+            if !sys.modules.contains(&module) && !sys.module_files.contains(&module) {
+                out.push(finding(
+                    Level::Problem,
+                    "scheduler_module",
+                    format!("the scheduler `{s}` has no kernel module ({module})"),
+                    "services with this lb_algo cannot be added",
+                    format!(
+                        "install the kernel's ip_vs modules, or choose another lb_algo than {s}"
+                    ),
+                ));
+            }
+        }
+    }
+    let nat = |v: &crate::config::VirtualServer| {
+        v.lb_kind == LbKind::Nat
+            || v.real_servers
+                .iter()
+                .any(|r| r.lvs_method == Some(LbKind::Nat))
+    };
+    let family = |v: &crate::config::VirtualServer| match v.key {
+        VsKey::Addr { addr, .. } => Some(addr.is_ipv6()),
+        VsKey::Fwmark { ipv6, .. } => Some(ipv6),
+        VsKey::Group(_) => None,
+    };
+    for (v6, key, name) in [
+        (false, "net.ipv4.ip_forward", "IPv4"),
+        (true, "net.ipv6.conf.all.forwarding", "IPv6"),
+    ] {
+        let wanted = vss
+            .iter()
+            .any(|v| nat(v) && family(v).is_none_or(|f| f == v6));
+        if wanted && sys.sysctl(key) != Some(1) {
+            out.push(finding(
+                Level::Problem,
+                "ip_forward",
+                format!("{name} forwarding is off ({key} = {}) on a NAT director", show(sys.sysctl(key))),
+                "the real servers' replies are not forwarded back to the clients: NAT services answer nothing",
+                format!("sysctl -w {key}=1 (and set it in /etc/sysctl.d/)"),
+            ));
+        }
+    }
+    // This director as a real server of its own services (localnode).
+    for v in vss {
+        for r in &v.real_servers {
+            if sys.local_addrs.contains(&r.addr) {
+                out.push(finding(
+                    Level::Warning,
+                    "localnode",
+                    format!(
+                        "real server {} of {} is an address of this director",
+                        r.addr,
+                        crate::lvs::build::VsLabel(v)
+                    ),
+                    "with two directors that are real servers of each other, the backup's IPVS sends connections back to the master: SYN loops",
+                    "sysctl -w net.ipv4.vs.backup_only=1 on the backup (or mark with fwmark by MAC so only the master's traffic is balanced)".into(),
+                ));
+            }
+        }
+    }
+    // Draining by weight 0 (inhibit_on_failure) and persistence templates.
+    let inhibits = vss.iter().any(|v| {
+        v.inhibit_on_failure
+            || v.real_servers
+                .iter()
+                .any(|r| r.inhibit_on_failure == Some(true))
+    });
+    if sys.ipvs && inhibits && vss.iter().any(|v| v.persistence_timeout.is_some()) {
+        let key = "net.ipv4.vs.expire_quiescent_template";
+        if sys.sysctl(key) != Some(1) {
+            out.push(finding(
+                Level::Warning,
+                "expire_quiescent_template",
+                format!("{key} = {} with persistence and inhibit_on_failure", show(sys.sysctl(key))),
+                "clients with a persistence template keep going to a real server at weight 0 (failed) until the template expires",
+                format!("sysctl -w {key}=1"),
+            ));
+        }
+    }
+    if sys.ipvs && !vss.is_empty() {
+        let key = "net.ipv4.vs.expire_nodest_conn";
+        if sys.sysctl(key) != Some(1) {
+            out.push(finding(
+                Level::Warning,
+                "expire_nodest_conn",
+                format!("{key} = {}", show(sys.sysctl(key))),
+                "connections to a real server lvsd removed hang until their timeout instead of being reset",
+                format!("sysctl -w {key}=1"),
+            ));
+        }
+    }
+    // The effective reverse-path filter: the larger of `all` and the interface's.
+    let ifs: BTreeSet<&str> = config
+        .instances
+        .iter()
+        .map(|i| i.interface.as_str())
+        .collect();
+    for i in ifs {
+        let all = sys.sysctl("net.ipv4.conf.all.rp_filter");
+        let own = sys.sysctl(&format!("net.ipv4.conf.{i}.rp_filter"));
+        let eff = all.max(own);
+        out.push(finding(
+            Level::Info,
+            "rp_filter",
+            format!(
+                "reverse-path filter on {i}: {} (all {}, {i} {}; the kernel uses the larger)",
+                show(eff),
+                show(all),
+                show(own)
+            ),
+            if eff == Some(1) {
+                "strict: packets arriving on an interface the route back does not use are dropped"
+            } else {
+                "loose or off"
+            },
+            String::new(),
+        ));
+    }
+    out.sort_by_key(|f| f.level);
+    out
+}
+
+fn show(v: Option<i64>) -> String {
+    v.map_or_else(|| "unknown".into(), |v| v.to_string())
+}
+
+/// The findings as an operator reads them, one block each.
+pub fn render(findings: &[Finding]) -> String {
+    let mut s = String::new();
+    for f in findings {
+        let tag = match f.level {
+            Level::Problem => "PROBLEM",
+            Level::Warning => "WARNING",
+            Level::Info => "info",
+        };
+        s.push_str(&format!("{tag} [{}]: {}\n", f.check, f.what));
+        s.push_str(&format!("    consequence: {}\n", f.consequence));
+        if !f.fix.is_empty() {
+            s.push_str(&format!("    fix: {}\n", f.fix));
+        }
+    }
+    let problems = findings
+        .iter()
+        .filter(|f| f.level == Level::Problem)
+        .count();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.level == Level::Warning)
+        .count();
+    s.push_str(&format!("{problems} problem(s), {warnings} warning(s)\n"));
+    s
+}
+
+/// The exit status: 1 when anything is a problem, else 0.
+pub fn exit_code(findings: &[Finding]) -> u8 {
+    u8::from(findings.iter().any(|f| f.level == Level::Problem))
+}
+
+/// Sysctl values by dotted name, as [`SystemView`] holds them.
+pub type Sysctls = BTreeMap<String, i64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+    use std::path::Path;
+
+    fn conf(text: &str) -> Config {
+        parse_str(text, Path::new("t.conf"), "x")
+            .expect("loads")
+            .config
+    }
+
+    fn healthy() -> SystemView {
+        let mut v = SystemView {
+            ipvs: true,
+            ..Default::default()
+        };
+        v.modules.insert("ip_vs_wlc".into());
+        for (k, val) in [
+            ("net.ipv4.ip_forward", 1),
+            ("net.ipv4.vs.expire_nodest_conn", 1),
+            ("net.ipv4.vs.expire_quiescent_template", 1),
+            ("net.ipv4.conf.all.rp_filter", 0),
+            ("net.ipv4.conf.eth0.rp_filter", 2),
+        ] {
+            v.sysctls.insert(k.into(), val);
+        }
+        v
+    }
+
+    const NAT: &str = "vrrp_instance V { interface eth0\n virtual_router_id 1\n \
+        virtual_ipaddress { 10.0.0.1/24 } }\n\
+        virtual_server 10.0.0.1 80 { lb_algo wlc\n lb_kind NAT\n protocol TCP\n \
+        persistence_timeout 60\n inhibit_on_failure\n real_server 10.0.1.2 80 { } }\n";
+
+    fn checks(f: &[Finding]) -> Vec<&'static str> {
+        f.iter()
+            .filter(|f| f.level != Level::Info)
+            .map(|f| f.check)
+            .collect()
+    }
+
+    #[test]
+    fn a_healthy_nat_director_has_nothing_to_fix() {
+        let f = director(&conf(NAT), &healthy());
+        assert_eq!(checks(&f), Vec::<&str>::new(), "{f:?}");
+        assert_eq!(exit_code(&f), 0);
+        // The effective rp_filter is the larger of all and the interface's.
+        let rp = f
+            .iter()
+            .find(|f| f.check == "rp_filter")
+            .expect("rp_filter");
+        assert!(rp.what.contains("eth0: 2 (all 0, eth0 2"), "{}", rp.what);
+    }
+
+    #[test]
+    fn each_fault_is_named_with_its_fix() {
+        let c = conf(NAT);
+        let mut sys = healthy();
+        sys.sysctls.insert("net.ipv4.ip_forward".into(), 0);
+        let f = director(&c, &sys);
+        assert_eq!(checks(&f), ["ip_forward"]);
+        assert_eq!(
+            f[0].fix,
+            "sysctl -w net.ipv4.ip_forward=1 (and set it in /etc/sysctl.d/)"
+        );
+        assert_eq!(exit_code(&f), 1);
+
+        let mut sys = healthy();
+        sys.ipvs = false;
+        assert_eq!(checks(&director(&c, &sys)), ["ipvs_module"]);
+
+        let mut sys = healthy();
+        sys.modules.clear();
+        assert_eq!(checks(&director(&c, &sys)), ["scheduler_module"]);
+        sys.module_files.insert("ip_vs_wlc".into());
+        assert!(
+            checks(&director(&c, &sys)).is_empty(),
+            "a loadable module will do"
+        );
+
+        let mut sys = healthy();
+        sys.local_addrs.insert("10.0.1.2".parse().expect("ip"));
+        sys.sysctls.remove("net.ipv4.vs.expire_quiescent_template");
+        sys.sysctls
+            .insert("net.ipv4.vs.expire_nodest_conn".into(), 0);
+        let f = director(&c, &sys);
+        assert_eq!(
+            checks(&f),
+            [
+                "localnode",
+                "expire_quiescent_template",
+                "expire_nodest_conn"
+            ]
+        );
+        assert_eq!(exit_code(&f), 0, "warnings only");
+        assert!(render(&f).contains("0 problem(s), 3 warning(s)"));
+    }
+
+    #[test]
+    fn a_vrrp_only_file_asks_nothing_of_ipvs() {
+        let c = conf(
+            "vrrp_instance V { interface eth0\n virtual_router_id 1\n \
+                      virtual_ipaddress { 10.0.0.1/24 } }\n",
+        );
+        let sys = SystemView::default();
+        let f = director(&c, &sys);
+        assert!(checks(&f).is_empty(), "{f:?}");
+    }
+}

@@ -1,0 +1,108 @@
+//! What `lvsd doctor` reads of the live system: /proc/net/ip_vs, the loaded and the
+//! installed kernel modules, the sysctls it checks, and this host's addresses.
+
+use super::Sysctls;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// The parts of the live system the checks look at.
+#[derive(Debug, Clone, Default)]
+pub struct SystemView {
+    /// IPVS is there (/proc/net/ip_vs exists: built in or loaded).
+    pub ipvs: bool,
+    /// Loaded modules (/proc/modules).
+    pub modules: BTreeSet<String>,
+    /// Modules installed for the running kernel (a `.ko*` file under
+    /// /lib/modules/RELEASE/kernel/net/netfilter/ipvs/), which the kernel loads on use.
+    pub module_files: BTreeSet<String>,
+    /// The sysctls read, by dotted name; a missing one is left out.
+    pub sysctls: Sysctls,
+    /// This host's addresses (all interfaces).
+    pub local_addrs: BTreeSet<IpAddr>,
+}
+
+impl SystemView {
+    pub fn sysctl(&self, name: &str) -> Option<i64> {
+        self.sysctls.get(name).copied()
+    }
+
+    /// Reads the view, with the rp_filter of `interfaces`.
+    pub fn read(interfaces: &[&str]) -> SystemView {
+        let mut v = SystemView {
+            ipvs: Path::new("/proc/net/ip_vs").exists(),
+            ..Default::default()
+        };
+        if let Ok(text) = std::fs::read_to_string("/proc/modules") {
+            v.modules = text
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(str::to_string)
+                .collect();
+        }
+        if let Ok(u) = nix::sys::utsname::uname() {
+            let dir = Path::new("/lib/modules")
+                .join(u.release())
+                .join("kernel/net/netfilter/ipvs");
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if let Some(stem) = name.split(".ko").next() {
+                        v.module_files.insert(stem.to_string());
+                    }
+                }
+            }
+        }
+        let mut names: Vec<(String, std::path::PathBuf)> = [
+            "net.ipv4.ip_forward",
+            "net.ipv6.conf.all.forwarding",
+            "net.ipv4.vs.expire_nodest_conn",
+            "net.ipv4.vs.expire_quiescent_template",
+            "net.ipv4.conf.all.rp_filter",
+        ]
+        .iter()
+        .map(|s| {
+            (
+                s.to_string(),
+                Path::new("/proc/sys").join(s.replace('.', "/")),
+            )
+        })
+        .collect();
+        // (An interface name may hold dots: its path is built, not derived.)
+        names.extend(interfaces.iter().map(|i| {
+            (
+                format!("net.ipv4.conf.{i}.rp_filter"),
+                Path::new("/proc/sys/net/ipv4/conf")
+                    .join(i)
+                    .join("rp_filter"),
+            )
+        }));
+        for (n, path) in names {
+            if let Some(val) = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| t.trim().parse::<i64>().ok())
+            {
+                v.sysctls.insert(n, val);
+            }
+        }
+        v.local_addrs = local_addrs();
+        v
+    }
+}
+
+/// Every address of this host (getifaddrs).
+fn local_addrs() -> BTreeSet<IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return BTreeSet::new();
+    };
+    addrs
+        .filter_map(|a| a.address)
+        .filter_map(|s| {
+            if let Some(v4) = s.as_sockaddr_in() {
+                Some(IpAddr::V4(v4.ip()))
+            } else {
+                s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+            }
+        })
+        .collect()
+}
