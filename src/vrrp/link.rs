@@ -82,6 +82,17 @@ fn link_mac(msg: &LinkMessage) -> Option<Mac> {
     })
 }
 
+/// An address added (`added`) or removed on an interface, as a [`LinkEvent`].
+fn address_event(m: &AddressMessage, added: bool) -> Option<LinkEvent> {
+    Some(LinkEvent {
+        index: m.header.index,
+        name: String::new(),
+        up: false,
+        gone: false,
+        addr: Some((msg_addr(m)?, added)),
+    })
+}
+
 fn msg_addr(m: &AddressMessage) -> Option<IpAddr> {
     // IFA_LOCAL is the interface's own address on point-to-point links; prefer it.
     let local = m.attributes.iter().find_map(|a| match a {
@@ -226,26 +237,14 @@ pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, Li
                 },
                 rtnetlink::packet_core::NetlinkPayload::InnerMessage(
                     RouteNetlinkMessage::NewAddress(m),
-                ) => match msg_addr(&m) {
-                    Some(a) => LinkEvent {
-                        index: m.header.index,
-                        name: String::new(),
-                        up: false,
-                        gone: false,
-                        addr: Some((a, true)),
-                    },
+                ) => match address_event(&m, true) {
+                    Some(ev) => ev,
                     None => continue,
                 },
                 rtnetlink::packet_core::NetlinkPayload::InnerMessage(
                     RouteNetlinkMessage::DelAddress(m),
-                ) => match msg_addr(&m) {
-                    Some(a) => LinkEvent {
-                        index: m.header.index,
-                        name: String::new(),
-                        up: false,
-                        gone: false,
-                        addr: Some((a, false)),
-                    },
+                ) => match address_event(&m, false) {
+                    Some(ev) => ev,
                     None => continue,
                 },
                 _ => continue,
