@@ -163,19 +163,26 @@ fn test_config(opts: &Options, config_id: &str) -> ExitCode {
                 eprintln!("lvsd: cannot write {}: {e}", log.display());
             }
         }
-        None => {
-            for l in &lines {
-                eprintln!("{l}");
-            }
-        }
+        None => print_lines(&lines),
     }
     ExitCode::from(code)
 }
 
 fn report(diags: &[Diagnostic]) {
-    for d in diags {
-        eprintln!("{d}");
+    print_lines(diags);
+}
+
+/// Lines to standard error through one buffer: a file with many problems is reported in a
+/// few writes, not one per line.
+fn print_lines<T: std::fmt::Display>(lines: &[T]) {
+    use std::io::Write;
+    let mut err = std::io::BufWriter::new(std::io::stderr().lock());
+    for l in lines {
+        if writeln!(err, "{l}").is_err() {
+            return;
+        }
     }
+    let _ = err.flush();
 }
 
 /// `lvsd doctor`: the file's findings on this system; 1 when one is a problem, 4 when the

@@ -56,6 +56,10 @@ pub(crate) struct P<'s> {
     /// Statement buffers of the blocks that ended, for the next ones (a large
     /// configuration has a block per real server).
     toks_pool: Vec<Vec<Tok>>,
+    /// "Did you mean" answers already worked out, by block and word: a file made by
+    /// `~SEQ` can repeat one unknown keyword a million times, and each answer is a
+    /// distance to every keyword of the block.
+    suggestions: std::collections::HashMap<(&'static str, &'s str), Option<&'static str>>,
 }
 
 impl<'s> P<'s> {
@@ -78,6 +82,7 @@ impl<'s> P<'s> {
             rs_unweighted: Vec::new(),
             extra_checkers: Vec::new(),
             toks_pool: Vec::new(),
+            suggestions: std::collections::HashMap::new(),
         }
     }
 
@@ -247,7 +252,11 @@ impl<'s> P<'s> {
                 format!("`{kw}` is not supported yet by lvsd (ignored)"),
             );
         } else {
-            let msg = match table.suggest(kw) {
+            let suggestion = *self
+                .suggestions
+                .entry((table.name, kw))
+                .or_insert_with(|| table.suggest(kw));
+            let msg = match suggestion {
                 Some(s) => format!(
                     "unknown keyword `{kw}` in {}; did you mean `{s}`?",
                     table.name

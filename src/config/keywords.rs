@@ -17,9 +17,16 @@ impl Table {
     /// The closest keyword to `word`, if one is close enough to be a likely typo.
     pub fn suggest(&self, word: &str) -> Option<&'static str> {
         let lower = word.to_ascii_lowercase();
+        // The distance is at least the difference in length: keywords too long or too
+        // short to pass the bound below are not measured.
+        let close_in_length = |k: &&&str| {
+            let bound = 3.max(k.len() / 4);
+            k.len().abs_diff(lower.len()) <= bound
+        };
         self.supported
             .iter()
             .chain(self.unsupported)
+            .filter(close_in_length)
             .map(|k| {
                 (
                     strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),

@@ -203,6 +203,7 @@ fn finish(
     phases.build = thread_cpu().saturating_sub(t).saturating_sub(phases.lex);
     let t = thread_cpu();
     validate::validate(&mut config, &inst_spans, &mut diags);
+    let diags = diag::fold_repeats(diags);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
     phases.validate = thread_cpu().saturating_sub(t);
     if errors.is_empty() {
