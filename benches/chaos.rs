@@ -90,6 +90,9 @@ fn main() {
         Mix::new("keepalived+lvsd v2 unicast", &[K, L], 2, true),
         Mix::new("lvsd trio v3", &[L, L, L], 3, false),
         Mix::new("lvsd+keepalived+lvsd v2", &[L, K, L], 2, false),
+        Mix::new("keepalived+lvsd v3 IPv6", &[K, L], 3, false).ipv6(),
+        Mix::new("lvsd+lvsd v3 IPv6", &[L, L], 3, false).ipv6(),
+        Mix::new("lvsd+keepalived v2 use_vmac", &[L, K], 2, false).vmac(),
     ];
     let mut clusters: Vec<Cluster> = mixes
         .iter()

@@ -107,3 +107,25 @@ fn chaos_keepalived_lvsd_v2_multicast() {
         ),
     );
 }
+
+#[test]
+fn chaos_lvsd_keepalived_v3_ipv6() {
+    run(
+        "ch6",
+        Mix::new(
+            "lvsd+keepalived v3 IPv6",
+            &[Kind::Lvsd, Kind::Keepalived],
+            3,
+            false,
+        )
+        .ipv6(),
+    );
+}
+
+#[test]
+fn chaos_lvsd_pair_v2_use_vmac() {
+    run(
+        "chvm",
+        Mix::new("lvsd+lvsd v2 use_vmac", &[Kind::Lvsd, Kind::Lvsd], 2, false).vmac(),
+    );
+}

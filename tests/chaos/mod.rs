@@ -1,4 +1,5 @@
-//! Chaos harness (issue 17): VRRP pairs and trios in network namespaces on one bridge,
+//! Chaos harness (issue 17): VRRP pairs and trios in network namespaces on one bridge
+//! (IPv4 or IPv6, multicast or unicast, with or without `use_vmac`),
 //! random faults, and after each fault has been healed and the cluster has settled, the
 //! invariant: exactly one node holds the VIP (the highest-priority node that runs, since
 //! every instance preempts), and no lvsd exited on its own.
@@ -18,7 +19,7 @@
 
 use crate::support::*;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,10 @@ pub struct Mix {
     pub version: u8,
     pub unicast: bool,
     pub advert_int: f64,
+    /// The VIP is IPv6 (VRRPv3 to ff02::12 from link-local addresses).
+    pub ipv6: bool,
+    /// `use_vmac`: the VIP on the `vrrp.VRID` macvlan, adverts from the virtual MAC.
+    pub vmac: bool,
 }
 
 impl Mix {
@@ -42,6 +47,33 @@ impl Mix {
             unicast,
             // v2 takes whole seconds only; v3 settles faster at 0.5 s.
             advert_int: if version == 3 { 0.5 } else { 1.0 },
+            ipv6: false,
+            vmac: false,
+        }
+    }
+
+    /// The same over IPv6 (VRRPv3, multicast).
+    pub fn ipv6(mut self) -> Mix {
+        assert!(
+            self.version == 3 && !self.unicast,
+            "IPv6 mixes are v3 multicast"
+        );
+        self.ipv6 = true;
+        self
+    }
+
+    /// The same with `use_vmac`.
+    pub fn vmac(mut self) -> Mix {
+        self.vmac = true;
+        self
+    }
+
+    /// The address the nodes compete for.
+    pub fn vip(&self) -> IpAddr {
+        if self.ipv6 {
+            IpAddr::V6(VIP6)
+        } else {
+            IpAddr::V4(VIP)
         }
     }
 }
@@ -196,6 +228,23 @@ fn sh(args: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
+/// The link-local address of eth0 in `ns`.
+fn link_local(ns: &str) -> std::net::Ipv6Addr {
+    let out = Command::new("ip")
+        .args([
+            "-n", ns, "-o", "-6", "addr", "show", "dev", "eth0", "scope", "link",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no link-local address on eth0 in {ns}: {out}"))
+}
+
 fn nft(ns: &str, script: &str) {
     let ok = Command::new("ip")
         .args(["netns", "exec", ns, "nft", "-f", "-"])
@@ -241,6 +290,8 @@ impl Cluster {
             let mut c = Conf::new(&format!("R{}", i + 1), priority(i));
             c.version = mix.version;
             c.advert_int = mix.advert_int;
+            c.vip6 = mix.ipv6;
+            c.use_vmac = mix.vmac;
             if mix.unicast {
                 let peers = ips
                     .iter()
@@ -285,7 +336,7 @@ impl Cluster {
 
     pub fn holders(&self) -> Vec<usize> {
         (0..self.lab.nodes.len())
-            .filter(|&i| has_addr(&self.lab.node(i).ns, VIP))
+            .filter(|&i| addr_dev(&self.lab.node(i).ns, self.mix.vip()).is_some())
             .collect()
     }
 
@@ -367,6 +418,29 @@ impl Cluster {
         self.lab.node(i).ns.clone()
     }
 
+    /// What a reboot would clear after a daemon died: the VIP it held, and the vmac it
+    /// made.
+    fn wipe(&self, i: usize) {
+        let ns = self.ns(i);
+        let vip = self.mix.vip();
+        if let Some(dev) = addr_dev(&ns, vip) {
+            let pfx = if self.mix.ipv6 { 64 } else { 24 };
+            sh(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "del",
+                &format!("{vip}/{pfx}"),
+                "dev",
+                &dev,
+            ]);
+        }
+        if self.mix.vmac {
+            sh(&["ip", "-n", &ns, "link", "del", &format!("vrrp.{VRID}")]);
+        }
+    }
+
     fn apply(&mut self, f: &Fault) {
         use nix::sys::signal::Signal;
         match f {
@@ -375,9 +449,7 @@ impl Cluster {
             }
             Fault::Kill(n) => {
                 self.daemons[*n].sigkill();
-                // A killed daemon leaves its VIP behind; remove it as a reboot would.
-                let vip = format!("{VIP}/24");
-                sh(&["ip", "-n", &self.ns(*n), "addr", "del", &vip, "dev", "eth0"]);
+                self.wipe(*n);
             }
             Fault::Stop(n) => self.signal(*n, Signal::SIGSTOP),
             Fault::Loss(n, p) => nft(
@@ -390,13 +462,19 @@ impl Cluster {
             ),
             Fault::Partition(a, b) => {
                 for (x, y) in [(*a, *b), (*b, *a)] {
-                    let peer = self.lab.node(y).ip;
+                    // Adverts come from the peer's address on eth0: its link-local one over
+                    // IPv6 (multicast only, so nothing is sent to the peer's address).
+                    let (family, peer) = if self.mix.ipv6 {
+                        ("ip6", link_local(&self.ns(y)).to_string())
+                    } else {
+                        ("ip", self.lab.node(y).ip.to_string())
+                    };
                     nft(
                         &self.ns(x),
                         &format!(
                             "table inet chaospart {{\n chain i {{ type filter hook input \
-                             priority 0; ip saddr {peer} drop; }}\n chain o {{ type filter \
-                             hook output priority 0; ip daddr {peer} drop; }}\n}}\n"
+                             priority 0; {family} saddr {peer} drop; }}\n chain o {{ type \
+                             filter hook output priority 0; {family} daddr {peer} drop; }}\n}}\n"
                         ),
                     );
                 }
@@ -470,8 +548,7 @@ impl Cluster {
                     Kind::Lvsd => lvsd.push(i),
                     Kind::Keepalived => ka += 1,
                 }
-                let vip = format!("{VIP}/24");
-                sh(&["ip", "-n", &self.ns(i), "addr", "del", &vip, "dev", "eth0"]);
+                self.wipe(i);
                 self.daemons[i].restart();
             }
         }

@@ -27,6 +27,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
 /// The VRID every scenario uses.
 pub const VRID: u8 = 51;
+/// The IPv6 VIP of [`Conf::vip6`] instances.
+pub const VIP6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 0x100);
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -574,6 +576,10 @@ pub struct Conf {
     pub smtp_connect_timeout: Option<u32>,
     /// `track_interface { eth0 }`.
     pub track_eth0: bool,
+    /// The VIP is [`VIP6`] (VRRPv3 over IPv6) instead of [`VIP`].
+    pub vip6: bool,
+    /// `use_vmac`: the VIP on the `vrrp.VRID` macvlan instead of eth0.
+    pub use_vmac: bool,
 }
 
 impl Conf {
@@ -595,6 +601,8 @@ impl Conf {
             smtp: None,
             smtp_connect_timeout: None,
             track_eth0: false,
+            vip6: false,
+            use_vmac: false,
         }
     }
 
@@ -626,6 +634,9 @@ impl Conf {
             }
         );
         s.push_str("  interface eth0\n");
+        if self.use_vmac {
+            s.push_str("  use_vmac\n");
+        }
         let _ = writeln!(s, "  virtual_router_id {VRID}");
         let _ = writeln!(s, "  priority {}", self.priority);
         let _ = writeln!(s, "  version {}", self.version);
@@ -648,7 +659,13 @@ impl Conf {
             }
             s.push_str("  }\n");
         }
-        let _ = writeln!(s, "  virtual_ipaddress {{\n    {VIP}/24 dev eth0\n  }}");
+        let vip = match (self.vip6, self.use_vmac) {
+            (true, false) => format!("{VIP6}/64 dev eth0"),
+            (true, true) => format!("{VIP6}/64"),
+            (false, false) => format!("{VIP}/24 dev eth0"),
+            (false, true) => format!("{VIP}/24"),
+        };
+        let _ = writeln!(s, "  virtual_ipaddress {{\n    {vip}\n  }}");
         if let Some(n) = &self.notify {
             let _ = writeln!(s, "  notify {}", n.display());
         }
