@@ -6,11 +6,14 @@
 # emulator itself is fetched with `apt-get download` by scripts/vm (installing it would
 # remove the preinstalled qemu-utils), but its shared libraries come from here; systemd
 # brings systemd-analyze, which verifies dist/lvsd.service; curl scrapes the metrics
-# endpoint and prometheus brings promtool, which checks its text (tests/metrics_daemon.rs).
+# endpoint and prometheus brings promtool, which checks its text (tests/metrics_daemon.rs);
+# iptables (nf_tables backend) queues a node's adverts to the chaos harness's delay and
+# reordering fault (NFQUEUE: this kernel has no netem).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(keepalived ipvsadm tcpdump iproute2 kmod cpio gzip busybox-static procps psmisc
       python3-aiosmtpd openssl python3 iputils-ping binutils nftables systemd curl prometheus
+      iptables
       libcapstone4 libfdt1 libpmem1 librdmacm1 libibverbs1 libslirp0 libvdeplug2)
 missing=()
 for p in "${PKGS[@]}"; do

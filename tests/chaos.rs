@@ -49,6 +49,7 @@ fn chaos_lvsd_pair_v3_every_fault() {
         Fault::Loss(rng.usize(0..2), 50),
         Fault::Partition(0, 1),
         Fault::HupStorm(rng.usize(0..2)),
+        Fault::Reorder(0),
         Fault::Double(Box::new(Fault::Stop(0)), Box::new(Fault::LinkFlap(1))),
     ];
     for f in faults {
@@ -59,6 +60,11 @@ fn chaos_lvsd_pair_v3_every_fault() {
         );
         assert!(r.ok(), "{}", cl.describe(&r));
     }
+    // The master's adverts did go through the delay-and-reorder queue.
+    assert!(
+        cl.reordered > 0,
+        "no advert was queued by the reorder fault"
+    );
 }
 
 #[test]

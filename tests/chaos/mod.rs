@@ -8,10 +8,12 @@
 //! `crate::support` (tests/support/mod.rs) in the including crate.
 //!
 //! Faults: link flap (eth0 down/up), kill -9 and restart, SIGSTOP/SIGCONT, packet loss
-//! (nftables `numgen random` drop on the node's input and output: this kernel has no
-//! sch_netem, so no netem and no reordering), a partition of two nodes (nftables drops of
-//! each other's source address) then healed, a SIGHUP storm (10 reloads in a second),
-//! and two of these at once on different nodes.
+//! (nftables `numgen random` drop on the node's input and output), delay and reordering
+//! of the node's adverts (this kernel has no sch_netem: an iptables NFQUEUE rule hands
+//! them to a thread of the harness, which lets each go after a random hold of up to 1.5
+//! advert intervals, so later adverts overtake earlier ones), a partition of two nodes
+//! (nftables drops of each other's source address) then healed, a SIGHUP storm (10
+//! reloads in a second), and two of these at once on different nodes.
 //!
 //! Every round draws from `fastrand::Rng::with_seed(seed + round)`; the seed is printed
 //! and `CHAOS_SEED=N` replays a run.
@@ -90,6 +92,9 @@ pub enum Fault {
     Stop(usize),
     /// Node, percentage dropped both ways.
     Loss(usize, u32),
+    /// The node's outgoing adverts held back a random time each, so they arrive late and
+    /// out of order.
+    Reorder(usize),
     Partition(usize, usize),
     HupStorm(usize),
     Double(Box<Fault>, Box<Fault>),
@@ -102,6 +107,7 @@ impl Fault {
             Fault::Kill(_) => "kill-9",
             Fault::Stop(_) => "stop-cont",
             Fault::Loss(..) => "loss",
+            Fault::Reorder(_) => "delay-reorder",
             Fault::Partition(..) => "partition",
             Fault::HupStorm(_) => "hup-storm",
             Fault::Double(..) => "double",
@@ -114,6 +120,7 @@ impl Fault {
             | Fault::Kill(n)
             | Fault::Stop(n)
             | Fault::Loss(n, _)
+            | Fault::Reorder(n)
             | Fault::HupStorm(n) => vec![*n],
             Fault::Partition(a, b) => vec![*a, *b],
             Fault::Double(a, b) => {
@@ -132,6 +139,7 @@ impl fmt::Display for Fault {
             Fault::Kill(n) => write!(f, "kill-9 n{}", n + 1),
             Fault::Stop(n) => write!(f, "stop-cont n{}", n + 1),
             Fault::Loss(n, p) => write!(f, "loss {p}% n{}", n + 1),
+            Fault::Reorder(n) => write!(f, "delay-reorder n{}", n + 1),
             Fault::Partition(a, b) => write!(f, "partition n{}|n{}", a + 1, b + 1),
             Fault::HupStorm(n) => write!(f, "hup-storm n{}", n + 1),
             Fault::Double(a, b) => write!(f, "{a} + {b}"),
@@ -147,7 +155,7 @@ fn single(rng: &mut fastrand::Rng, nodes: usize, avoid: Option<usize>) -> Fault 
         }
     };
     let n = pick(rng);
-    match rng.u8(0..6) {
+    match rng.u8(0..7) {
         0 => Fault::LinkFlap(n),
         1 => Fault::Kill(n),
         2 => Fault::Stop(n),
@@ -159,7 +167,8 @@ fn single(rng: &mut fastrand::Rng, nodes: usize, avoid: Option<usize>) -> Fault 
             }
             Fault::Partition(n.min(m), n.max(m))
         }
-        _ => Fault::HupStorm(n),
+        5 => Fault::HupStorm(n),
+        _ => Fault::Reorder(n),
     }
 }
 
@@ -216,6 +225,145 @@ pub struct Cluster {
     pub daemons: Vec<Daemon>,
     pub seed: u64,
     round: u64,
+    /// Running delay-and-reorder faults, by node.
+    reorders: Vec<(usize, Reorder)>,
+    /// Adverts that went through a delay-and-reorder fault so far.
+    pub reordered: u64,
+}
+
+/// A delay-and-reorder fault on one node: an iptables rule queues the node's outgoing
+/// VRRP packets (NFQUEUE, queue number = node index + 1) to a thread that joined the
+/// node's network namespace; the thread lets each packet go after its own random hold
+/// (0 to `max_hold`), so a packet held long is overtaken by the next ones. Stopping it
+/// lets every held packet go and removes the rule.
+struct Reorder {
+    ns: String,
+    rule: Vec<String>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<u64, String>>>,
+}
+
+impl Reorder {
+    fn start(ns: &str, node: usize, ipv6: bool, max_hold: Duration, seed: u64) -> Reorder {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let queue = (node + 1) as u16;
+        let tool = if ipv6 { "ip6tables" } else { "iptables" };
+        let rule: Vec<String> = [tool, "OUTPUT", "-p", "112", "-j", "NFQUEUE"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([
+                "--queue-num".into(),
+                queue.to_string(),
+                "--queue-bypass".into(),
+            ])
+            .collect();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let ns_path = format!("/run/netns/{ns}");
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || -> Result<u64, String> {
+            let setup = || -> Result<nfq::Queue, String> {
+                let f = std::fs::File::open(&ns_path).map_err(|e| format!("{ns_path}: {e}"))?;
+                nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| format!("setns {ns_path}: {e}"))?;
+                let mut q = nfq::Queue::open().map_err(|e| format!("nfqueue: {e}"))?;
+                q.bind(queue)
+                    .map_err(|e| format!("nfqueue bind {queue}: {e}"))?;
+                q.set_nonblocking(true);
+                Ok(q)
+            };
+            let mut q = match setup() {
+                Ok(q) => {
+                    let _ = ready_tx.send(Ok(()));
+                    q
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.clone()));
+                    return Err(e);
+                }
+            };
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut held: Vec<(Instant, nfq::Message)> = Vec::new();
+            let mut passed = 0u64;
+            loop {
+                let stopping = stop2.load(Ordering::Relaxed);
+                loop {
+                    match q.recv() {
+                        Ok(m) => {
+                            let hold = max_hold.mul_f64(rng.f64());
+                            held.push((Instant::now() + hold, m));
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(format!("nfqueue recv: {e}")),
+                    }
+                }
+                let now = Instant::now();
+                let mut i = 0;
+                while i < held.len() {
+                    if stopping || held[i].0 <= now {
+                        let (_, mut m) = held.swap_remove(i);
+                        m.set_verdict(nfq::Verdict::Accept);
+                        q.verdict(m).map_err(|e| format!("nfqueue verdict: {e}"))?;
+                        passed += 1;
+                    } else {
+                        i += 1;
+                    }
+                }
+                if stopping {
+                    return Ok(passed);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("delay-reorder fault in {ns}: {e}"),
+            Err(_) => panic!("delay-reorder fault in {ns}: the queue thread died"),
+        }
+        let mut args = vec![
+            "netns".to_string(),
+            "exec".into(),
+            ns.to_string(),
+            rule[0].clone(),
+            "-A".into(),
+        ];
+        args.extend(rule[1..].iter().cloned());
+        let ok = Command::new("ip")
+            .args(&args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "{} in {ns} failed: {}", rule[0], rule.join(" "));
+        Reorder {
+            ns: ns.to_string(),
+            rule,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Removes the rule, lets the held packets go; the number of packets that went
+    /// through the queue.
+    fn stop(mut self) -> u64 {
+        let mut args = vec![
+            "netns".to_string(),
+            "exec".into(),
+            self.ns.clone(),
+            self.rule[0].clone(),
+            "-D".into(),
+        ];
+        args.extend(self.rule[1..].iter().cloned());
+        let _ = Command::new("ip").args(&args).status();
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(Ok(n))) => n,
+            Some(Ok(Err(e))) => panic!("delay-reorder fault in {}: {e}", self.ns),
+            _ => panic!(
+                "delay-reorder fault in {}: the queue thread panicked",
+                self.ns
+            ),
+        }
+    }
 }
 
 fn sh(args: &[&str]) -> bool {
@@ -309,6 +457,8 @@ impl Cluster {
             daemons,
             seed,
             round: 0,
+            reorders: Vec::new(),
+            reordered: 0,
         };
         let t = cl.settle_timeout();
         let out = cl.settle(t);
@@ -479,6 +629,12 @@ impl Cluster {
                     );
                 }
             }
+            Fault::Reorder(n) => {
+                let hold = Duration::from_secs_f64(1.5 * self.mix.advert_int);
+                let seed = self.seed.wrapping_add(self.round).wrapping_add(*n as u64);
+                let r = Reorder::start(&self.ns(*n), *n, self.mix.ipv6, hold, seed);
+                self.reorders.push((*n, r));
+            }
             Fault::HupStorm(n) => {
                 for _ in 0..10 {
                     if let Some(p) = self.daemons[*n].pid() {
@@ -528,6 +684,12 @@ impl Cluster {
                         "inet",
                         "chaospart",
                     ]);
+                }
+            }
+            Fault::Reorder(n) => {
+                if let Some(at) = self.reorders.iter().position(|(m, _)| m == n) {
+                    let (_, r) = self.reorders.swap_remove(at);
+                    self.reordered += r.stop();
                 }
             }
             Fault::HupStorm(_) => {}
