@@ -2,7 +2,7 @@
 # The whole test suite: dependencies, formatting, lints, and every test (unit, config
 # corpus, VRRP in network namespaces with keepalived as the peer, checkers on loopback,
 # IPVS in a qemu guest with a real IPVS kernel), then a short fuzzing pass over every fuzz
-# target (FUZZ_SECONDS each, default 45; 0 skips it; needs the nightly toolchain). Run as
+# target (FUZZ_SECONDS each, default 60; 0 skips it; needs the nightly toolchain). Run as
 # root from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,6 @@ bash scripts/install-test-deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"
-if [ "${FUZZ_SECONDS:-45}" != 0 ]; then
-    bash scripts/fuzz.sh "${FUZZ_SECONDS:-45}"
+if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+    bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 fi
