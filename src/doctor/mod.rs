@@ -5,9 +5,10 @@
 //! view from /proc and /sys. This first part covers the kernel side of a director: IPVS
 //! and its schedulers, forwarding for NAT services, this director being a real server of
 //! its own services (localnode), the expiry sysctls weight-0 draining relies on, and the
-//! effective reverse-path filter of the VRRP interfaces. Firewalls, other routers on a
-//! VRID and the real-server side are not checked yet.
+//! effective reverse-path filter of the VRRP interfaces.
+//! [`real_server`] checks the real servers' side (`lvsd real-server doctor`).
 
+pub mod real_server;
 pub mod system;
 
 use crate::config::{Config, LbKind, VsKey};
