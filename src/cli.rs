@@ -186,12 +186,15 @@ pub enum Command {
         #[arg(long = "cleanup")]
         cleanup: bool,
         /// Where the changes to undo are recorded.
-        #[arg(long = "state-file", value_name = "PATH", default_value = crate::realserver::state::DEFAULT_STATE_FILE)]
+        #[arg(long = "state-file", value_name = "PATH", default_value = DEFAULT_RS_STATE_FILE)]
         state_file: PathBuf,
         #[command(subcommand)]
         action: Option<RealServerAction>,
     },
 }
+
+/// Where `lvsd real-server` records what it changed, by default.
+pub const DEFAULT_RS_STATE_FILE: &str = "/run/lvsd-real-server.json";
 
 /// `lvsd real-server --method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -7,9 +7,6 @@ use super::plan::{ConfSysctl, HostAddr};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The default state file.
-pub const DEFAULT_STATE_FILE: &str = "/run/lvsd-real-server.json";
-
 /// The changes made, each recorded before it is made.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Undo {
