@@ -104,3 +104,64 @@ fn doctor_names_each_fault_and_its_fix() {
         assert!(find(&f, "ipvs_module").is_some(), "{f:?}");
     }
 }
+
+#[test]
+fn doctor_finds_an_nft_rule_dropping_vrrp_and_its_fix_works() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    support::require_tool("nft");
+    let lab = Lab::new("docfw", 1);
+    let node = lab.node(0);
+    let ns = node.ns.as_str();
+    let conf = lab.path("fw.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 51\n \
+         virtual_ipaddress { 10.99.0.100/24 }\n}\n",
+    )
+    .expect("conf");
+    let nft = |script: &str| {
+        let st = Command::new("ip")
+            .args(["netns", "exec", ns, "sh", "-c", script])
+            .status()
+            .expect("nft");
+        assert!(st.success(), "{script}");
+    };
+    nft(
+        "nft add table inet filter && \
+         nft add chain inet filter input '{ type filter hook input priority 0; policy accept; }' && \
+         nft add rule inet filter input ct state established accept && \
+         nft add rule inet filter input tcp dport 22 accept && \
+         nft add rule inet filter input iifname eth0 ip protocol vrrp drop",
+    );
+    let (code, f) = doctor(ns, &conf);
+    assert_eq!(code, 1, "{f:?}");
+    let fw = find(&f, "firewall_vrrp").expect("the firewall named");
+    assert_eq!(fw["level"], "problem");
+    assert!(
+        fw["what"]
+            .as_str()
+            .is_some_and(|s| s.contains("arriving on eth0") && s.contains("rule handle")),
+        "{fw}"
+    );
+    // The fix as written, run as it is: the finding is gone.
+    let fix = fw["fix"].as_str().expect("fix").to_string();
+    assert!(
+        fix.starts_with("nft insert rule inet filter input"),
+        "{fix}"
+    );
+    nft(&fix);
+    let (_, f) = doctor(ns, &conf);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    // A drop policy with nothing that lets VRRP in is named too.
+    nft("nft flush chain inet filter input && nft add chain inet filter input '{ policy drop; }'");
+    let (_, f) = doctor(ns, &conf);
+    let fw = find(&f, "firewall_vrrp").expect("the drop policy named");
+    assert!(
+        fw["what"]
+            .as_str()
+            .is_some_and(|s| s.contains("drop policy")),
+        "{fw}"
+    );
+}
