@@ -165,6 +165,10 @@ pub enum Command {
         /// The findings as JSON.
         #[arg(long = "json")]
         json: bool,
+        /// Listen this many seconds for other routers' adverts on each VRRP interface
+        /// (0: not at all).
+        #[arg(long = "listen", value_name = "SECS", default_value_t = 3)]
+        listen: u64,
     },
     /// Set this host up as a real server of the DR and TUN services of the file (`-f`),
     /// or of the `--vip` addresses: each VIP on `lo` (DR) or the tunnel device (TUN) as

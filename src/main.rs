@@ -38,8 +38,8 @@ fn main() -> ExitCode {
         let path = lvsd::ctl::socket_path(&opts);
         return ExitCode::from(lvsd::ctl::client::run(&path, cmd, *ctl_json));
     }
-    if let Some(lvsd::cli::Command::Doctor { json }) = &opts.command {
-        return ExitCode::from(doctor(&opts, *json));
+    if let Some(lvsd::cli::Command::Doctor { json, listen }) = &opts.command {
+        return ExitCode::from(doctor(&opts, *json, *listen));
     }
     if let Some(lvsd::cli::Command::RealServer { .. }) = &opts.command {
         return ExitCode::from(real_server(&opts));
@@ -183,7 +183,7 @@ fn report(diags: &[Diagnostic]) {
 
 /// `lvsd doctor`: the file's findings on this system; 1 when one is a problem, 4 when the
 /// file cannot be read.
-fn doctor(opts: &Options, json: bool) -> u8 {
+fn doctor(opts: &Options, json: bool, listen: u64) -> u8 {
     let id = opts
         .config_id
         .clone()
@@ -203,7 +203,16 @@ fn doctor(opts: &Options, json: bool) -> u8 {
         .iter()
         .map(|i| i.interface.as_str())
         .collect();
-    let sys = lvsd::doctor::SystemView::read(&ifs);
+    let mut sys = lvsd::doctor::SystemView::read(&ifs);
+    if listen > 0 && !loaded.config.instances.is_empty() {
+        let ifaces = loaded
+            .config
+            .instances
+            .iter()
+            .map(|i| (i.interface.clone(), i.is_ipv6()))
+            .collect();
+        sys.adverts = lvsd::doctor::vrid::listen(&ifaces, std::time::Duration::from_secs(listen));
+    }
     let findings = lvsd::doctor::director(&loaded.config, &sys);
     if json {
         match serde_json::to_string_pretty(&findings) {

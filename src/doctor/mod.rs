@@ -6,12 +6,13 @@
 //! and its schedulers, forwarding for NAT services, this director being a real server of
 //! its own services (localnode), the expiry sysctls weight-0 draining relies on, and the
 //! effective reverse-path filter of the VRRP interfaces, and VRRP adverts dropped by
-//! nftables ([`firewall`]).
+//! nftables ([`firewall`]), other routers on the instances' VRIDs ([`vrid`]).
 //! [`real_server`] checks the real servers' side (`lvsd real-server doctor`).
 
 pub mod firewall;
 pub mod real_server;
 pub mod system;
+pub mod vrid;
 
 use crate::config::{Config, LbKind, VsKey};
 use serde::Serialize;
@@ -181,6 +182,8 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
             .collect();
         out.extend(firewall::vrrp_blocked(rules, &adverts));
     }
+    // Other routers on the instances' VRIDs.
+    out.extend(vrid::vrid_findings(config, &sys.adverts, &sys.local_addrs));
     // The effective reverse-path filter: the larger of `all` and the interface's.
     let ifs: BTreeSet<&str> = config
         .instances

@@ -23,6 +23,8 @@ pub struct SystemView {
     /// The nftables ruleset as `nft -j list ruleset` writes it (None: no nft, or it
     /// failed).
     pub nft_ruleset: Option<serde_json::Value>,
+    /// The VRRP adverts heard on the instances' interfaces (`lvsd doctor --listen`).
+    pub adverts: Vec<super::vrid::Heard>,
 }
 
 impl SystemView {
