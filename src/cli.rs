@@ -165,6 +165,60 @@ pub enum Command {
         /// The findings as JSON.
         #[arg(long = "json")]
         json: bool,
+        /// Listen this many seconds for other routers' adverts on each VRRP interface
+        /// (0: not at all).
+        #[arg(long = "listen", value_name = "SECS", default_value_t = 3)]
+        listen: u64,
+    },
+    /// Set this host up as a real server of the DR and TUN services of the file (`-f`),
+    /// or of the `--vip` addresses: each VIP on `lo` (DR) or the tunnel device (TUN) as
+    /// a /32 or /128, the tunnel module loaded, ARP for the VIPs not answered
+    /// (arp_ignore=1, arp_announce=2), the tunnel's rp_filter relaxed. Runs until
+    /// SIGTERM/SIGINT, then undoes everything; SIGHUP reads the file again.
+    #[command(name = "real-server")]
+    RealServer {
+        /// A VIP to set up instead of the file's services (repeatable).
+        #[arg(long = "vip", value_name = "ADDR")]
+        vips: Vec<std::net::IpAddr>,
+        /// How the director forwards to the `--vip` addresses.
+        #[arg(long = "method", value_enum, default_value = "dr")]
+        method: RsMethod,
+        /// The GUE port of `--method gue`.
+        #[arg(long = "gue-port", value_name = "PORT")]
+        gue_port: Option<u16>,
+        /// Undo what the state file records (a run killed with -9) and exit.
+        #[arg(long = "cleanup")]
+        cleanup: bool,
+        /// Where the changes to undo are recorded.
+        #[arg(long = "state-file", value_name = "PATH", default_value = DEFAULT_RS_STATE_FILE)]
+        state_file: PathBuf,
+        #[command(subcommand)]
+        action: Option<RealServerAction>,
+    },
+}
+
+/// Where `lvsd real-server` records what it changed, by default.
+pub const DEFAULT_RS_STATE_FILE: &str = "/run/lvsd-real-server.json";
+
+/// `lvsd real-server --method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RsMethod {
+    Dr,
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// What `lvsd real-server` does instead of the setup.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum RealServerAction {
+    /// Check this real server: the VIPs on lo or the tunnel device with a host mask, the
+    /// tunnel device up, ARP not answered for the VIPs, the tunnel's rp_filter, a service
+    /// listening on the VIP. Exit 1 when any is a problem.
+    Doctor {
+        /// The findings as JSON.
+        #[arg(long = "json")]
+        json: bool,
     },
 }
 

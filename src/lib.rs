@@ -14,6 +14,7 @@ pub mod ipvs;
 pub mod lvs;
 pub mod metrics;
 pub mod notify_fifo;
+pub mod realserver;
 pub mod script;
 pub mod sockbuf;
 pub mod vrrp;

@@ -38,8 +38,11 @@ fn main() -> ExitCode {
         let path = lvsd::ctl::socket_path(&opts);
         return ExitCode::from(lvsd::ctl::client::run(&path, cmd, *ctl_json));
     }
-    if let Some(lvsd::cli::Command::Doctor { json }) = &opts.command {
-        return ExitCode::from(doctor(&opts, *json));
+    if let Some(lvsd::cli::Command::Doctor { json, listen }) = &opts.command {
+        return ExitCode::from(doctor(&opts, *json, *listen));
+    }
+    if let Some(lvsd::cli::Command::RealServer { .. }) = &opts.command {
+        return ExitCode::from(real_server(&opts));
     }
     if opts.reload_wait {
         use lvsd::daemon::reload_outcome::{reload_and_wait, WaitError, WAIT_LIMIT};
@@ -187,7 +190,7 @@ fn print_lines<T: std::fmt::Display>(lines: &[T]) {
 
 /// `lvsd doctor`: the file's findings on this system; 1 when one is a problem, 4 when the
 /// file cannot be read.
-fn doctor(opts: &Options, json: bool) -> u8 {
+fn doctor(opts: &Options, json: bool, listen: u64) -> u8 {
     let id = opts
         .config_id
         .clone()
@@ -207,7 +210,16 @@ fn doctor(opts: &Options, json: bool) -> u8 {
         .iter()
         .map(|i| i.interface.as_str())
         .collect();
-    let sys = lvsd::doctor::SystemView::read(&ifs);
+    let mut sys = lvsd::doctor::SystemView::read(&ifs);
+    if listen > 0 && !loaded.config.instances.is_empty() {
+        let ifaces = loaded
+            .config
+            .instances
+            .iter()
+            .map(|i| (i.interface.clone(), i.is_ipv6()))
+            .collect();
+        sys.adverts = lvsd::doctor::vrid::listen(&ifaces, std::time::Duration::from_secs(listen));
+    }
     let findings = lvsd::doctor::director(&loaded.config, &sys);
     if json {
         match serde_json::to_string_pretty(&findings) {
@@ -218,4 +230,118 @@ fn doctor(opts: &Options, json: bool) -> u8 {
         print!("{}", lvsd::doctor::render(&findings));
     }
     lvsd::doctor::exit_code(&findings)
+}
+
+/// The real-server plan: of `--vip` when given, else of the file's DR/TUN services as
+/// seen from this host's addresses.
+fn real_server_plan(opts: &Options) -> Result<lvsd::realserver::plan::Plan, String> {
+    use lvsd::cli::{Command, RsMethod};
+    use lvsd::realserver::plan::{Method, Plan};
+    let Some(Command::RealServer {
+        vips,
+        method,
+        gue_port,
+        ..
+    }) = &opts.command
+    else {
+        return Err("not the real-server command".into());
+    };
+    if !vips.is_empty() {
+        let m = match (method, gue_port) {
+            (RsMethod::Dr, _) => Method::Dr,
+            (RsMethod::Ipip, _) => Method::Ipip,
+            (RsMethod::Gre, _) => Method::Gre,
+            (RsMethod::Gue, Some(port)) => Method::Gue { port: *port },
+            (RsMethod::Gue, None) => return Err("--method gue needs --gue-port".into()),
+        };
+        return Ok(Plan::for_vips(vips, m));
+    }
+    let id = opts
+        .config_id
+        .clone()
+        .unwrap_or_else(lvsd::config::default_config_id);
+    let loaded = lvsd::config::load(&opts.config_file, &id).map_err(|e| {
+        e.errors
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let local = lvsd::doctor::SystemView::read(&[]).local_addrs;
+    Ok(Plan::from_config(&loaded.config, &local))
+}
+
+/// `lvsd real-server [--cleanup] [doctor]`: 0 done (or nothing wrong), 1 a problem or a
+/// step that failed, 4 the file cannot be read.
+fn real_server(opts: &Options) -> u8 {
+    use lvsd::cli::{Command, RealServerAction};
+    let Some(Command::RealServer {
+        cleanup,
+        state_file,
+        action,
+        ..
+    }) = &opts.command
+    else {
+        return EXIT_USAGE;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lvsd: cannot start the runtime: {e}");
+            return EXIT_CANNOT_RUN;
+        }
+    };
+    let report_errors = |r: Result<(), Vec<String>>| match r {
+        Ok(()) => 0,
+        Err(errors) => {
+            for e in errors {
+                tracing::error!("{e}");
+            }
+            1
+        }
+    };
+    if *cleanup {
+        return report_errors(rt.block_on(lvsd::realserver::cleanup(state_file)));
+    }
+    let plan = match real_server_plan(opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_CONFIG_ERRORS;
+        }
+    };
+    if let Some(RealServerAction::Doctor { json }) = action {
+        let view = lvsd::doctor::real_server::RsView::read();
+        let findings = lvsd::doctor::real_server::real_server(&plan, &view);
+        if *json {
+            match serde_json::to_string_pretty(&findings) {
+                Ok(t) => println!("{t}"),
+                Err(e) => eprintln!("Cannot write the findings as JSON: {e}"),
+            }
+        } else {
+            print!("{}", lvsd::doctor::render(&findings));
+        }
+        return lvsd::doctor::exit_code(&findings);
+    }
+    if plan.addresses.is_empty() {
+        eprintln!(
+            "lvsd: no DR or TUN service in {} (and no --vip): nothing to set up",
+            opts.config_file.display()
+        );
+        return EXIT_CONFIG_ERRORS;
+    }
+    report_errors(rt.block_on(lvsd::realserver::run(plan, state_file, || {
+        real_server_plan(opts)
+    })))
 }

@@ -15,14 +15,19 @@ fn sysctl(ns: &str, kv: &str) {
     assert!(st.success(), "sysctl -w {kv} in {ns}");
 }
 
-/// Runs `lvsd doctor --json` in `ns` on `conf`; the exit code and the findings.
+/// Runs `lvsd doctor --json --listen 0` in `ns` on `conf`; the exit code and the findings.
 fn doctor(ns: &str, conf: &std::path::Path) -> (i32, Vec<serde_json::Value>) {
+    doctor_listening(ns, conf, 0)
+}
+
+/// `lvsd doctor --json --listen SECS`.
+fn doctor_listening(ns: &str, conf: &std::path::Path, secs: u32) -> (i32, Vec<serde_json::Value>) {
     let out = Command::new("ip")
         .args(["netns", "exec", ns])
         .arg(env!("CARGO_BIN_EXE_lvsd"))
         .arg("-f")
         .arg(conf)
-        .args(["doctor", "--json"])
+        .args(["doctor", "--json", "--listen", &secs.to_string()])
         .output()
         .expect("lvsd doctor");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -103,4 +108,122 @@ fn doctor_names_each_fault_and_its_fix() {
     } else {
         assert!(find(&f, "ipvs_module").is_some(), "{f:?}");
     }
+}
+
+#[test]
+fn doctor_finds_an_nft_rule_dropping_vrrp_and_its_fix_works() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    support::require_tool("nft");
+    let lab = Lab::new("docfw", 1);
+    let node = lab.node(0);
+    let ns = node.ns.as_str();
+    let conf = lab.path("fw.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 51\n \
+         virtual_ipaddress { 10.99.0.100/24 }\n}\n",
+    )
+    .expect("conf");
+    let nft = |script: &str| {
+        let st = Command::new("ip")
+            .args(["netns", "exec", ns, "sh", "-c", script])
+            .status()
+            .expect("nft");
+        assert!(st.success(), "{script}");
+    };
+    nft(
+        "nft add table inet filter && \
+         nft add chain inet filter input '{ type filter hook input priority 0; policy accept; }' && \
+         nft add rule inet filter input ct state established accept && \
+         nft add rule inet filter input tcp dport 22 accept && \
+         nft add rule inet filter input iifname eth0 ip protocol vrrp drop",
+    );
+    let (code, f) = doctor(ns, &conf);
+    assert_eq!(code, 1, "{f:?}");
+    let fw = find(&f, "firewall_vrrp").expect("the firewall named");
+    assert_eq!(fw["level"], "problem");
+    assert!(
+        fw["what"]
+            .as_str()
+            .is_some_and(|s| s.contains("arriving on eth0") && s.contains("rule handle")),
+        "{fw}"
+    );
+    // The fix as written, run as it is: the finding is gone.
+    let fix = fw["fix"].as_str().expect("fix").to_string();
+    assert!(
+        fix.starts_with("nft insert rule inet filter input"),
+        "{fix}"
+    );
+    nft(&fix);
+    let (_, f) = doctor(ns, &conf);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    // A drop policy with nothing that lets VRRP in is named too.
+    nft("nft flush chain inet filter input && nft add chain inet filter input '{ policy drop; }'");
+    let (_, f) = doctor(ns, &conf);
+    let fw = find(&f, "firewall_vrrp").expect("the drop policy named");
+    assert!(
+        fw["what"]
+            .as_str()
+            .is_some_and(|s| s.contains("drop policy")),
+        "{fw}"
+    );
+}
+
+#[test]
+fn doctor_hears_another_cluster_on_the_same_vrid() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    // Node 0 is the director being checked; keepalived on node 1 is its peer (same VRID,
+    // same VIP); keepalived on node 2 is another cluster that took VRID 51 too.
+    let lab = Lab::new("docvrid", 3);
+    let conf = |prio: u8, vip: &str| {
+        format!(
+            "global_defs {{\n router_id r{prio}\n}}\n\
+             vrrp_instance V {{\n state BACKUP\n interface eth0\n virtual_router_id 51\n \
+             priority {prio}\n advert_int 1\n virtual_ipaddress {{ {vip}/24 }}\n}}\n"
+        )
+    };
+    let _peer = lab.spawn(
+        1,
+        support::Kind::Keepalived,
+        "peer",
+        &conf(100, "10.99.0.100"),
+    );
+    let mine = lab.path("mine.conf");
+    std::fs::write(&mine, conf(150, "10.99.0.100")).expect("conf");
+
+    // The peer alone: heard, and it is no problem.
+    let (_, f) = doctor_listening(&lab.node(0).ns, &mine, 6);
+    let peer = find(&f, "vrrp_peer").expect("the peer heard");
+    assert!(
+        peer["what"]
+            .as_str()
+            .is_some_and(|s| s.contains(&lab.node(1).ip.to_string())),
+        "{peer}"
+    );
+    assert!(find(&f, "vrid_conflict").is_none(), "{f:?}");
+
+    let _other = lab.spawn(
+        2,
+        support::Kind::Keepalived,
+        "other",
+        &conf(100, "10.99.0.200"),
+    );
+    let (code, f) = doctor_listening(&lab.node(0).ns, &mine, 6);
+    assert_eq!(code, 1, "{f:?}");
+    let c = find(&f, "vrid_conflict").expect("the other cluster named");
+    let what = c["what"].as_str().unwrap_or_default();
+    assert!(
+        what.contains(&lab.node(2).ip.to_string()) && what.contains("10.99.0.200"),
+        "{c}"
+    );
+    assert!(
+        c["fix"]
+            .as_str()
+            .is_some_and(|s| s.contains("virtual_router_id")),
+        "{c}"
+    );
 }

@@ -106,6 +106,7 @@ fn deb_installs_with_dpkg_and_purges() {
         "/usr/sbin/lvsd",
         "/etc/init.d/lvsd",
         "/etc/default/lvsd",
+        "/etc/default/lvsd-real-server",
         "/usr/share/man/man8/lvsd.8.gz",
         "/usr/share/doc/lvsd/examples/keepalived.conf",
     ] {
@@ -123,6 +124,16 @@ fn deb_installs_with_dpkg_and_purges() {
         text.contains("ExecStart=/usr/sbin/lvsd --dont-fork $DAEMON_ARGS"),
         "{text}"
     );
+    // The real-server side's unit, next to it.
+    let rs_unit = [
+        "/lib/systemd/system/lvsd-real-server.service",
+        "/usr/lib/systemd/system/lvsd-real-server.service",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("lvsd-real-server.service installed");
+    let text = std::fs::read_to_string(rs_unit).unwrap();
+    assert!(text.contains("real-server $REAL_SERVER_ARGS"), "{text}");
     // The installed binary runs, and checks the shipped example.
     let (ok, out) = run(Command::new("/usr/sbin/lvsd").arg("-v"));
     assert!(ok && out.contains("lvsd"), "{out}");

@@ -431,3 +431,54 @@ fn unit_file_verifies() {
         "systemd-analyze verify:\n{text}"
     );
 }
+
+/// The real-server unit passes `systemd-analyze verify` too, and undoes a crash's
+/// leftovers after any stop.
+#[test]
+fn real_server_unit_file_verifies() {
+    let Some(analyze) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        eprintln!(
+            "SKIPPED real_server_unit_file_verifies: systemd-analyze is not installed (scripts/install-test-deps.sh installs systemd)"
+        );
+        return;
+    };
+    let unit = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dist/lvsd-real-server.service"
+    ))
+    .expect("dist/lvsd-real-server.service");
+    assert!(unit.contains(" real-server $REAL_SERVER_ARGS"), "{unit}");
+    assert!(
+        unit.contains("ExecStopPost=/usr/sbin/lvsd real-server --cleanup"),
+        "{unit}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lvsd-real-server.service");
+    fs::write(
+        &path,
+        unit.replace("/usr/sbin/lvsd", env!("CARGO_BIN_EXE_lvsd")),
+    )
+    .unwrap();
+    let out = Command::new(analyze)
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .expect("run systemd-analyze");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("lvsd-real-server.service"))
+        .collect();
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify:\n{text}"
+    );
+}

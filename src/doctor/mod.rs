@@ -5,10 +5,14 @@
 //! view from /proc and /sys. This first part covers the kernel side of a director: IPVS
 //! and its schedulers, forwarding for NAT services, this director being a real server of
 //! its own services (localnode), the expiry sysctls weight-0 draining relies on, and the
-//! effective reverse-path filter of the VRRP interfaces. Firewalls, other routers on a
-//! VRID and the real-server side are not checked yet.
+//! effective reverse-path filter of the VRRP interfaces, and VRRP adverts dropped by
+//! nftables ([`firewall`]), other routers on the instances' VRIDs ([`vrid`]).
+//! [`real_server`] checks the real servers' side (`lvsd real-server doctor`).
 
+pub mod firewall;
+pub mod real_server;
 pub mod system;
+pub mod vrid;
 
 use crate::config::{Config, LbKind, VsKey};
 use serde::Serialize;
@@ -163,6 +167,23 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
             ));
         }
     }
+    // VRRP adverts let in by the firewall.
+    if let Some(rules) = &sys.nft_ruleset {
+        let adverts: BTreeSet<(String, bool, bool)> = config
+            .instances
+            .iter()
+            .map(|i| {
+                (
+                    i.interface.clone(),
+                    i.is_ipv6(),
+                    !i.unicast_peers.is_empty(),
+                )
+            })
+            .collect();
+        out.extend(firewall::vrrp_blocked(rules, &adverts));
+    }
+    // Other routers on the instances' VRIDs.
+    out.extend(vrid::vrid_findings(config, &sys.adverts, &sys.local_addrs));
     // The effective reverse-path filter: the larger of `all` and the interface's.
     let ifs: BTreeSet<&str> = config
         .instances

@@ -20,6 +20,11 @@ pub struct SystemView {
     pub sysctls: Sysctls,
     /// This host's addresses (all interfaces).
     pub local_addrs: BTreeSet<IpAddr>,
+    /// The nftables ruleset as `nft -j list ruleset` writes it (None: no nft, or it
+    /// failed).
+    pub nft_ruleset: Option<serde_json::Value>,
+    /// The VRRP adverts heard on the instances' interfaces (`lvsd doctor --listen`).
+    pub adverts: Vec<super::vrid::Heard>,
 }
 
 impl SystemView {
@@ -86,6 +91,7 @@ impl SystemView {
             }
         }
         v.local_addrs = local_addrs();
+        v.nft_ruleset = nft_ruleset();
         v
     }
 }
@@ -105,4 +111,20 @@ fn local_addrs() -> BTreeSet<IpAddr> {
             }
         })
         .collect()
+}
+
+/// `nft -j list ruleset`, parsed; None without nft or when it fails.
+fn nft_ruleset() -> Option<serde_json::Value> {
+    let out = std::process::Command::new("nft")
+        .args(["-j", "list", "ruleset"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        tracing::debug!(
+            "nft -j list ruleset: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
 }

@@ -126,6 +126,23 @@ impl Netlink {
         &self.handle
     }
 
+    /// The addresses on the interface `index`, each with its prefix length.
+    pub async fn prefixed_addrs(&self, index: u32) -> Result<Vec<(IpAddr, u8)>, LinkError> {
+        let mut out = Vec::new();
+        let mut addrs = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        while let Some(m) = addrs.try_next().await? {
+            if m.header.index == index {
+                out.extend(msg_addr(&m).map(|a| (a, m.header.prefix_len)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Looks an interface up by name.
     pub async fn interface(&self, name: &str) -> Result<IfaceInfo, LinkError> {
         let mut links = self

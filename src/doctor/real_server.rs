@@ -1,0 +1,433 @@
+//! `lvsd real-server doctor`: the real server's side of the DR and TUN services checked
+//! against the live system: the VIPs on `lo` or the tunnel device as host addresses, the
+//! tunnel devices there and up, no ARP answered for the VIPs, the tunnel's effective
+//! reverse-path filter, and a service listening where the director's packets arrive.
+//! [`real_server`] is pure over an [`RsView`]; [`RsView::read`] reads the system.
+
+use super::{finding, Finding, Level, Sysctls};
+use crate::config::Protocol;
+use crate::realserver::plan::{device_module, Plan};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// What the real-server checks look at.
+#[derive(Debug, Clone, Default)]
+pub struct RsView {
+    /// Every address: (device, address, prefix length).
+    pub addrs: Vec<(String, IpAddr, u8)>,
+    /// Every link and whether it is up.
+    pub links: BTreeMap<String, bool>,
+    /// net.ipv4.conf.*.{arp_ignore,arp_announce,rp_filter}, by dotted name.
+    pub sysctls: Sysctls,
+    /// Listening TCP sockets.
+    pub listeners: Vec<(IpAddr, u16)>,
+}
+
+impl RsView {
+    fn conf(&self, conf: &str, key: &str) -> Option<i64> {
+        self.sysctls
+            .get(&format!("net.ipv4.conf.{conf}.{key}"))
+            .copied()
+    }
+
+    /// The value the kernel uses: the larger of `all` and the device's.
+    fn effective(&self, dev: &str, key: &str) -> (Option<i64>, Option<i64>, Option<i64>) {
+        let all = self.conf("all", key);
+        let own = self.conf(dev, key);
+        (all.max(own), all, own)
+    }
+
+    /// Reads the view of this host (its network namespace).
+    pub fn read() -> RsView {
+        let mut v = RsView::default();
+        if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
+            for a in addrs {
+                let up = a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
+                v.links.insert(a.interface_name.clone(), up);
+                let (Some(addr), Some(mask)) = (a.address, a.netmask) else {
+                    continue;
+                };
+                let pair = if let (Some(ip), Some(m)) =
+                    (addr.as_sockaddr_in(), mask.as_sockaddr_in())
+                {
+                    Some((IpAddr::V4(ip.ip()), m.ip().to_bits().count_ones()))
+                } else if let (Some(ip), Some(m)) = (addr.as_sockaddr_in6(), mask.as_sockaddr_in6())
+                {
+                    Some((IpAddr::V6(ip.ip()), m.ip().to_bits().count_ones()))
+                } else {
+                    None
+                };
+                if let Some((ip, len)) = pair {
+                    v.addrs.push((a.interface_name, ip, len as u8));
+                }
+            }
+        }
+        if let Ok(dirs) = std::fs::read_dir("/proc/sys/net/ipv4/conf") {
+            for d in dirs.flatten() {
+                let conf = d.file_name().to_string_lossy().into_owned();
+                for key in ["arp_ignore", "arp_announce", "rp_filter"] {
+                    if let Some(val) = std::fs::read_to_string(d.path().join(key))
+                        .ok()
+                        .and_then(|t| t.trim().parse::<i64>().ok())
+                    {
+                        v.sysctls.insert(format!("net.ipv4.conf.{conf}.{key}"), val);
+                    }
+                }
+            }
+        }
+        v.listeners = crate::realserver::listeners::read();
+        v
+    }
+}
+
+fn show(v: Option<i64>) -> String {
+    v.map_or_else(|| "unknown".into(), |v| v.to_string())
+}
+
+/// The network `addr/len` (for the message about a wide mask).
+fn network(addr: IpAddr, len: u8) -> String {
+    let net = match addr {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            IpAddr::V4((a.to_bits() & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            IpAddr::V6((a.to_bits() & mask).into())
+        }
+    };
+    format!("{net}/{len}")
+}
+
+/// The real server's findings for `plan` on the system `v`, problems first.
+pub fn real_server(plan: &Plan, v: &RsView) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for n in &plan.notes {
+        out.push(finding(
+            Level::Info,
+            "not_checked",
+            n.clone(),
+            "its VIPs are not checked",
+            String::new(),
+        ));
+    }
+    if plan.addresses.is_empty() {
+        out.push(finding(
+            Level::Info,
+            "no_services",
+            "no DR or TUN service in the file for this host".into(),
+            "nothing to set up on this real server",
+            String::new(),
+        ));
+    }
+    for a in &plan.addresses {
+        let host_len = if a.addr.is_ipv6() { 128 } else { 32 };
+        match v.links.get(&a.device) {
+            None => {
+                let module = device_module(&a.device).unwrap_or("the tunnel module");
+                out.push(finding(
+                    Level::Problem,
+                    "tunnel_device",
+                    format!("{} does not exist (the module {module} is not loaded)", a.device),
+                    "the tunnelled packets for the VIP have no device to be decapsulated to: dropped",
+                    format!("modprobe {module} (and add it to /etc/modules-load.d/), or run lvsd real-server"),
+                ));
+                continue;
+            }
+            Some(false) if a.device != "lo" => out.push(finding(
+                Level::Problem,
+                "tunnel_device",
+                format!("{} is down", a.device),
+                "the tunnelled packets for the VIP are dropped",
+                format!("ip link set {} up (lvsd real-server does it)", a.device),
+            )),
+            _ => {}
+        }
+        let on_dev: Vec<u8> = v
+            .addrs
+            .iter()
+            .filter(|(d, ip, _)| *d == a.device && *ip == a.addr)
+            .map(|(_, _, len)| *len)
+            .collect();
+        if on_dev.contains(&a.prefix_len) {
+            continue;
+        }
+        if let Some(&len) = on_dev.iter().find(|l| **l < host_len) {
+            out.push(finding(
+                Level::Problem,
+                "vip_netmask",
+                format!("{}/{len} on {}: a wider mask than /{host_len}", a.addr, a.device),
+                &format!(
+                    "this host takes all of {} as its own: traffic for the other addresses of that subnet is answered here (or dropped) instead of reaching them",
+                    network(a.addr, len)
+                ),
+                format!(
+                    "ip addr del {}/{len} dev {d}; ip addr add {}/{host_len} dev {d}",
+                    a.addr,
+                    a.addr,
+                    d = a.device
+                ),
+            ));
+        } else {
+            out.push(finding(
+                Level::Problem,
+                "vip_missing",
+                format!(
+                    "{} ({}) is not on {}",
+                    a.addr,
+                    method_of(plan, a.addr),
+                    a.device
+                ),
+                "the packets the director forwards for this VIP are not for this host: dropped",
+                format!(
+                    "lvsd real-server (or ip addr add {}/{host_len} dev {})",
+                    a.addr, a.device
+                ),
+            ));
+        }
+    }
+    // ARP: any IPv4 VIP is a local address the host answers ARP for on every interface
+    // unless arp_ignore says otherwise (the kernel uses the larger of all and the
+    // interface's value, for arp_announce too).
+    if plan.addresses.iter().any(|a| a.addr.is_ipv4()) {
+        let arp_devs: Vec<&String> = v
+            .links
+            .iter()
+            .filter(|(d, up)| {
+                **up && d.as_str() != "lo"
+                    && device_module(d).is_none()
+                    && v.addrs.iter().any(|(x, ip, _)| x == *d && ip.is_ipv4())
+            })
+            .map(|(d, _)| d)
+            .collect();
+        for d in arp_devs {
+            let (eff, all, own) = v.effective(d, "arp_ignore");
+            if eff.is_some_and(|e| e < 1) {
+                out.push(finding(
+                    Level::Problem,
+                    "arp_ignore",
+                    format!("{d} answers ARP for the VIPs (arp_ignore: all {}, {d} {})", show(all), show(own)),
+                    "the router may learn this host's MAC for a VIP: clients' traffic bypasses the director and sticks to this real server",
+                    "sysctl -w net.ipv4.conf.all.arp_ignore=1 (and set it in /etc/sysctl.d/)".into(),
+                ));
+            }
+            let (eff, all, own) = v.effective(d, "arp_announce");
+            if eff.is_some_and(|e| e < 2) {
+                out.push(finding(
+                    Level::Warning,
+                    "arp_announce",
+                    format!("{d} may announce a VIP as the source of its ARP requests (arp_announce: all {}, {d} {})", show(all), show(own)),
+                    "neighbours that see such a request map the VIP to this host's MAC",
+                    "sysctl -w net.ipv4.conf.all.arp_announce=2 (and set it in /etc/sysctl.d/)".into(),
+                ));
+            }
+        }
+    }
+    // The decapsulated packet comes in on the tunnel from the client's address.
+    for dev in &plan.tunnel_devices {
+        if !v.links.contains_key(dev) || dev.starts_with("ip6") {
+            continue;
+        }
+        let (eff, all, own) = v.effective(dev, "rp_filter");
+        if eff == Some(1) {
+            let mut fix = format!("sysctl -w net.ipv4.conf.{dev}.rp_filter=0");
+            if all == Some(1) {
+                fix.push_str(" net.ipv4.conf.all.rp_filter=2");
+            }
+            out.push(finding(
+                Level::Problem,
+                "rp_filter",
+                format!(
+                    "strict reverse-path filter on {dev} (all {}, {dev} {}; the kernel uses the larger)",
+                    show(all),
+                    show(own)
+                ),
+                "the route back to the client does not use the tunnel: every tunnelled packet is dropped",
+                fix,
+            ));
+        }
+    }
+    for s in &plan.services {
+        if s.protocol != Protocol::Tcp || s.port == 0 {
+            continue;
+        }
+        let on_port: Vec<IpAddr> = v
+            .listeners
+            .iter()
+            .filter(|(_, p)| *p == s.port)
+            .map(|(a, _)| *a)
+            .collect();
+        let covers =
+            |a: &IpAddr| *a == s.vip || a.is_unspecified() && (a.is_ipv6() || s.vip.is_ipv4());
+        if on_port.iter().any(covers) {
+            continue;
+        }
+        if on_port.is_empty() {
+            out.push(finding(
+                Level::Warning,
+                "listener",
+                format!("nothing listens on TCP port {} (for {})", s.port, s.vip),
+                "the connections the director sends here are refused",
+                format!("start the service on port {}", s.port),
+            ));
+        } else {
+            let list: Vec<String> = on_port.iter().map(IpAddr::to_string).collect();
+            out.push(finding(
+                Level::Problem,
+                "listener",
+                format!(
+                    "TCP port {} is listened on {} only, not on the VIP {}",
+                    s.port,
+                    list.join(", "),
+                    s.vip
+                ),
+                &format!(
+                    "connections to {} arrive with the VIP as destination: refused (RST)",
+                    s.method
+                ),
+                format!(
+                    "bind the service to {} or to every address ({})",
+                    s.vip,
+                    if s.vip.is_ipv4() { "0.0.0.0" } else { "::" }
+                ),
+            ));
+        }
+    }
+    out.sort_by_key(|f| f.level);
+    out
+}
+
+fn method_of(plan: &Plan, vip: IpAddr) -> String {
+    plan.services
+        .iter()
+        .find(|s| s.vip == vip)
+        .map_or_else(String::new, |s| s.method.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    fn plan(text: &str) -> Plan {
+        let c = parse_str(text, Path::new("t.conf"), "x")
+            .expect("loads")
+            .config;
+        Plan::from_config(&c, &BTreeSet::from(["10.0.0.2".parse().expect("ip")]))
+    }
+
+    const DR: &str = "virtual_server 192.0.2.10 80 { lb_kind DR\n protocol TCP\n \
+                      real_server 10.0.0.2 80 { } }\n";
+    const TUN: &str = "virtual_server 192.0.2.20 80 { lb_kind TUN\n protocol TCP\n \
+                       real_server 10.0.0.2 80 { } }\n";
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    /// A real server set up right for `vip` on `dev`.
+    fn good(vip: &str, dev: &str) -> RsView {
+        let mut v = RsView::default();
+        v.links.insert("lo".into(), true);
+        v.links.insert("eth0".into(), true);
+        v.links.insert(dev.into(), true);
+        v.addrs.push(("eth0".into(), ip("10.0.0.2"), 24));
+        v.addrs.push((dev.into(), ip(vip), 32));
+        for (k, val) in [
+            ("all.arp_ignore", 1),
+            ("all.arp_announce", 2),
+            ("eth0.arp_ignore", 0),
+            ("eth0.arp_announce", 0),
+            ("all.rp_filter", 2),
+            ("tunl0.rp_filter", 0),
+        ] {
+            v.sysctls.insert(format!("net.ipv4.conf.{k}"), val);
+        }
+        v.listeners.push((ip("0.0.0.0"), 80));
+        v
+    }
+
+    fn checks(f: &[Finding]) -> Vec<&'static str> {
+        f.iter()
+            .filter(|f| f.level != Level::Info)
+            .map(|f| f.check)
+            .collect()
+    }
+
+    #[test]
+    fn a_good_dr_real_server_has_nothing_to_fix() {
+        let f = real_server(&plan(DR), &good("192.0.2.10", "lo"));
+        assert!(checks(&f).is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn a_wide_mask_and_arp_answered_are_named() {
+        let mut v = good("192.0.2.10", "lo");
+        v.addrs.retain(|(d, _, _)| d != "lo");
+        v.addrs.push(("lo".into(), ip("192.0.2.10"), 30));
+        v.sysctls.insert("net.ipv4.conf.all.arp_ignore".into(), 0);
+        let f = real_server(&plan(DR), &v);
+        assert_eq!(checks(&f), ["vip_netmask", "arp_ignore"], "{f:?}");
+        assert!(
+            f[0].consequence.contains("192.0.2.8/30"),
+            "{}",
+            f[0].consequence
+        );
+        assert_eq!(
+            f[0].fix,
+            "ip addr del 192.0.2.10/30 dev lo; ip addr add 192.0.2.10/32 dev lo"
+        );
+        assert!(
+            f[1].what.contains("arp_ignore: all 0, eth0 0"),
+            "{}",
+            f[1].what
+        );
+        // The interface's own value counts too (the larger wins).
+        v.sysctls.insert("net.ipv4.conf.eth0.arp_ignore".into(), 1);
+        assert_eq!(checks(&real_server(&plan(DR), &v)), ["vip_netmask"]);
+    }
+
+    #[test]
+    fn a_missing_vip_and_a_listener_on_the_rip_only() {
+        let mut v = good("192.0.2.10", "lo");
+        v.addrs.retain(|(d, _, _)| d != "lo");
+        v.listeners = vec![(ip("10.0.0.2"), 80)];
+        let f = real_server(&plan(DR), &v);
+        assert_eq!(checks(&f), ["vip_missing", "listener"], "{f:?}");
+        assert!(
+            f[1].what.contains("listened on 10.0.0.2 only"),
+            "{}",
+            f[1].what
+        );
+        v.listeners = vec![];
+        let f = real_server(&plan(DR), &v);
+        assert_eq!(checks(&f), ["vip_missing", "listener"]);
+        assert_eq!(f[1].level, Level::Warning);
+        // A listener on the VIP itself, or on :: , will do.
+        v.listeners = vec![(ip("::"), 80)];
+        assert_eq!(checks(&real_server(&plan(DR), &v)), ["vip_missing"]);
+    }
+
+    #[test]
+    fn tun_faults() {
+        let p = plan(TUN);
+        assert!(checks(&real_server(&p, &good("192.0.2.20", "tunl0"))).is_empty());
+        // No ipip module: no tunl0.
+        let mut v = good("192.0.2.20", "tunl0");
+        v.links.remove("tunl0");
+        let f = real_server(&p, &v);
+        assert_eq!(checks(&f), ["tunnel_device"]);
+        assert!(f[0].fix.starts_with("modprobe ipip"), "{}", f[0].fix);
+        // A strict all.rp_filter wins over tunl0's 0.
+        let mut v = good("192.0.2.20", "tunl0");
+        v.sysctls.insert("net.ipv4.conf.all.rp_filter".into(), 1);
+        let f = real_server(&p, &v);
+        assert_eq!(checks(&f), ["rp_filter"]);
+        assert_eq!(
+            f[0].fix,
+            "sysctl -w net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.all.rp_filter=2"
+        );
+    }
+}
