@@ -456,7 +456,8 @@ impl P<'_> {
             member_spans: Vec::new(),
             notify: Notify::default(),
             smtp_alert: None,
-            global_tracking: false,
+            tracking_weight: false,
+            notify_priority_changes: None,
             track_script: Vec::new(),
             track_interface: Vec::new(),
             track_file: Vec::new(),
@@ -478,7 +479,28 @@ impl P<'_> {
                     }
                 }
                 "smtp_alert" => g.smtp_alert = Some(p.flag(t)),
-                "global_tracking" => g.global_tracking = p.flag(t),
+                "sync_group_tracking_weight" => {
+                    p.no_more(t, 1);
+                    g.tracking_weight = true;
+                }
+                "global_tracking" => {
+                    p.no_more(t, 1);
+                    p.problem(
+                        t[0],
+                        format!(
+                            "vrrp_sync_group {}: global_tracking is deprecated: read as \
+                             sync_group_tracking_weight (use track_interface/script/file on \
+                             the sync group)",
+                            g.name
+                        ),
+                    );
+                    g.tracking_weight = true;
+                }
+                "notify_priority_changes" => {
+                    if let Some(b) = p.opt_bool(t) {
+                        g.notify_priority_changes = Some(b);
+                    }
+                }
                 "track_script" => p.track_scripts(t, opens, &mut g.track_script),
                 "track_interface" => p.track_interfaces(t, opens, &mut g.track_interface),
                 "track_file" => p.track_refs(t, opens, RefKind::File, &mut g.track_file),

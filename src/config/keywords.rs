@@ -274,16 +274,14 @@ pub const SYNC_GROUP: Table = Table {
         "notify",
         "smtp_alert",
         "global_tracking",
+        "sync_group_tracking_weight",
+        "notify_priority_changes",
         "track_script",
         "track_interface",
         "track_file",
         "track_process",
     ],
-    unsupported: &[
-        "track_bfd",
-        "sync_group_tracking_weight",
-        "notify_priority_changes",
-    ],
+    unsupported: &["track_bfd"],
 };
 
 pub const INSTANCE: Table = Table {

@@ -470,7 +470,14 @@ pub struct SyncGroup {
     pub member_spans: Vec<Span>,
     pub notify: Notify,
     pub smtp_alert: Option<bool>,
-    pub global_tracking: bool,
+    /// `sync_group_tracking_weight` (or the deprecated `global_tracking`): the members keep
+    /// the weights of their own tracked scripts, interfaces and files. Without it, as
+    /// keepalived, a member's weighted script is dropped and its weighted interface or
+    /// file only faults it (see `config::validate`).
+    pub tracking_weight: bool,
+    /// `notify_priority_changes [BOOL]`: the default of the members that do not set it
+    /// (None: the global `vrrp_notify_priority_changes`).
+    pub notify_priority_changes: Option<bool>,
     pub track_script: Vec<TrackScript>,
     pub track_interface: Vec<TrackInterface>,
     pub track_file: Vec<TrackRef>,

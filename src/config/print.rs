@@ -702,7 +702,10 @@ fn sync_group(w: &mut W, g: &SyncGroup) {
     w.close();
     notify(w, &g.notify);
     w.opt("smtp_alert", &g.smtp_alert, |b| yn(*b).into());
-    w.flag("global_tracking", g.global_tracking);
+    w.flag("sync_group_tracking_weight", g.tracking_weight);
+    w.opt("notify_priority_changes", &g.notify_priority_changes, |b| {
+        yn(*b).into()
+    });
     tracks(w, &g.track_script, &g.track_interface);
     track_refs(w, "track_file", &g.track_file);
     track_refs(w, "track_process", &g.track_process);

@@ -536,6 +536,9 @@ pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String 
                     let _ = writeln!(s, "     {}", v.inst.name());
                 }
             }
+            if g.tracking_weight {
+                s.push_str("   sync group tracking weight set\n");
+            }
             let _ = writeln!(
                 s,
                 "   Using smtp notification = {}",
@@ -545,6 +548,13 @@ pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String 
                     "no"
                 }
             );
+            if let Some(b) = g.notify_priority_changes {
+                let _ = writeln!(
+                    s,
+                    "   Notify priority changes = {}",
+                    if b { "yes" } else { "no" }
+                );
+            }
             notify_lines(&mut s, &g.notify);
         }
     }

@@ -360,6 +360,27 @@ pub fn resolve_files_and_processes(params: &mut [InstanceParams], config: &Confi
     }
 }
 
+/// The settings a sync group gives its members when they do not set them: as keepalived,
+/// `notify_priority_changes` is the instance's, else its sync group's, else the global
+/// `vrrp_notify_priority_changes`.
+pub fn apply_sync_group_defaults(params: &mut [InstanceParams], config: &Config) {
+    for p in params.iter_mut() {
+        let Some(inst) = config.instances.iter().find(|i| i.name == p.name) else {
+            continue;
+        };
+        if inst.notify_priority_changes.is_some() {
+            continue;
+        }
+        let group = config
+            .sync_groups
+            .iter()
+            .find(|g| g.members.contains(&p.name));
+        if let Some(b) = group.and_then(|g| g.notify_priority_changes) {
+            p.notify_priority_changes = b;
+        }
+    }
+}
+
 impl InstanceParams {
     /// Resolves an instance against the global settings and the `vrrp_script`s.
     pub fn from_config(

@@ -381,6 +381,7 @@ fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
         params.push(p);
     }
     super::params::resolve_files_and_processes(&mut params, config);
+    super::params::apply_sync_group_defaults(&mut params, config);
     Ok(params)
 }
 
