@@ -567,6 +567,7 @@ impl P<'_> {
                 "no_track" => Some(&mut v.no_track),
                 "home" => Some(&mut v.opts.home),
                 "-nodad" => Some(&mut v.opts.dad),
+                "mngtmpaddr" => Some(&mut v.opts.mngtmpaddr),
                 "noprefixroute" => Some(&mut v.opts.noprefixroute),
                 "autojoin" => Some(&mut v.opts.autojoin),
                 _ => None,
@@ -588,7 +589,7 @@ impl P<'_> {
             }
             let known = ["brd", "dev", "scope", "label", "peer", "preferred_lft"];
             if !known.contains(&opt) {
-                if ["track_group", "mngtmpaddr", "use_vmac"].contains(&opt) {
+                if ["track_group", "use_vmac"].contains(&opt) {
                     self.problem(l[i], format!("virtual_ipaddress option `{opt}` is not supported yet by lvsd (ignored)"));
                     i += if opt == "track_group" { 2 } else { 1 };
                     continue;

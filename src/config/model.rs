@@ -550,7 +550,7 @@ pub struct VirtualIp {
     pub scope: Option<String>,
     pub label: Option<String>,
     pub no_track: bool,
-    /// `peer`, `home`, `-nodad`, `noprefixroute`, `autojoin`, `preferred_lft`.
+    /// `peer`, `home`, `-nodad`, `mngtmpaddr`, `noprefixroute`, `autojoin`, `preferred_lft`.
     pub opts: VipOptions,
 }
 
@@ -565,6 +565,9 @@ pub struct VipOptions {
     /// `-nodad`: IPv6 duplicate address detection left on (keepalived adds IPv6 VIPs
     /// with IFA_F_NODAD otherwise).
     pub dad: bool,
+    /// `mngtmpaddr`: IFA_F_MANAGETEMPADDR (the kernel makes RFC 4941 temporary addresses
+    /// from this IPv6 prefix when the interface has `use_tempaddr` set).
+    pub mngtmpaddr: bool,
     /// `noprefixroute`: IFA_F_NOPREFIXROUTE.
     pub noprefixroute: bool,
     /// `autojoin`: IFA_F_MCAUTOJOIN (a multicast address joined by the kernel).

@@ -553,6 +553,7 @@ fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
             ("no_track", a.no_track),
             ("home", o.home),
             ("-nodad", o.dad),
+            ("mngtmpaddr", o.mngtmpaddr),
             ("noprefixroute", o.noprefixroute),
             ("autojoin", o.autojoin),
         ] {
