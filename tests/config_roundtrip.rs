@@ -168,6 +168,10 @@ fn gen_config(seed: u64) -> Config {
     g.vrrp_gna_interval = r.maybe(Rng::dur).unwrap_or_default();
     g.vrrp_garp_lower_prio_delay = r.maybe(|r| Duration::from_secs(r.below(30)));
     g.vrrp_garp_lower_prio_repeat = r.maybe(|r| r.below(10) as u32);
+    g.vrrp_garp_extra_if = r.maybe(|r| ExtraIfGarp {
+        interval_secs: r.below(86_400) as u32 + 1,
+        all: r.chance(),
+    });
     g.vrrp_lower_prio_no_advert = r.chance();
     g.vrrp_higher_prio_send_advert = r.chance();
     g.vrrp_startup_delay = r.maybe(|r| r.dur().max(Duration::from_millis(1)));
@@ -408,6 +412,10 @@ fn gen_config(seed: u64) -> Config {
                 }
             }),
             vmac_xmit_base: r.chance(),
+            garp_extra_if: r.maybe(|r| ExtraIfGarp {
+                interval_secs: r.below(86_401) as u32,
+                all: r.chance(),
+            }),
             accept: r.maybe(Rng::chance),
             smtp_alert: r.maybe(Rng::chance),
             lvs_sync_daemon_interface: r.maybe(|r| r.word("eth")),

@@ -59,6 +59,11 @@ impl P<'_> {
                 "vrrp_garp_lower_prio_delay" => {
                     set(&mut g.vrrp_garp_lower_prio_delay, p.whole_secs(t).map(Some))
                 }
+                "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl" => {
+                    if let Some(x) = p.extra_if_garp(t, 1) {
+                        g.vrrp_garp_extra_if = Some(x);
+                    }
+                }
                 "vrrp_garp_lower_prio_repeat" => {
                     set(&mut g.vrrp_garp_lower_prio_repeat, p.u32v(t).map(Some))
                 }
@@ -785,6 +790,11 @@ impl P<'_> {
                 "garp_master_refresh_repeat" => vi.garp_master_refresh_repeat = p.u32v(t),
                 "garp_lower_prio_delay" => set(&mut vi.garp_lower_prio_delay, p.whole_secs(t).map(Some)),
                 "garp_lower_prio_repeat" => set(&mut vi.garp_lower_prio_repeat, p.u32v(t).map(Some)),
+                "garp_extra_if" | "vmac_garp_intvl" => {
+                    if let Some(x) = p.extra_if_garp(t, 0) {
+                        vi.garp_extra_if = Some(x);
+                    }
+                }
                 "lower_prio_no_advert" => set(&mut vi.lower_prio_no_advert, p.opt_bool(t).map(Some)),
                 "higher_prio_send_advert" => {
                     set(&mut vi.higher_prio_send_advert, p.opt_bool(t).map(Some))

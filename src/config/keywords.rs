@@ -121,6 +121,8 @@ pub const GLOBAL: Table = Table {
         "vrrp_garp_lower_prio_repeat",
         "vrrp_garp_interval",
         "vrrp_gna_interval",
+        "vrrp_garp_extra_if",
+        "vrrp_vmac_garp_intvl",
         "vrrp_startup_delay",
         "vrrp_rlimit_rttime",
         "vrrp_rlimit_rtime",
@@ -177,8 +179,6 @@ pub const GLOBAL: Table = Table {
         "disable_local_igmp",
         // The IPVS table at start and stop.
         // VRRP behaviour.
-        "vrrp_garp_extra_if",
-        "vrrp_vmac_garp_intvl",
         "vmac_addr_prefix",
         // Notifications and email.
         // Programs run once at start and at stop.
@@ -317,6 +317,8 @@ pub const INSTANCE: Table = Table {
         "garp_master_refresh_repeat",
         "garp_lower_prio_delay",
         "garp_lower_prio_repeat",
+        "garp_extra_if",
+        "vmac_garp_intvl",
         "lower_prio_no_advert",
         "higher_prio_send_advert",
         "use_vmac",
@@ -349,8 +351,6 @@ pub const INSTANCE: Table = Table {
         "track_bfd",
         "use_ipvlan",
         "linkbeat_use_polling",
-        "garp_extra_if",
-        "vmac_garp_intvl",
         "vrf",
         "use_vmac_addr",
     ],

@@ -235,6 +235,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
             seconds(g.vrrp_gna_interval)
         ));
     }
+    w.opt("vrrp_garp_extra_if", &g.vrrp_garp_extra_if, extra_if_garp);
     w.dur("vrrp_garp_lower_prio_delay", &g.vrrp_garp_lower_prio_delay);
     w.opt(
         "vrrp_garp_lower_prio_repeat",
@@ -638,6 +639,7 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         |v| v.to_string(),
     );
     w.dur("garp_lower_prio_delay", &i.garp_lower_prio_delay);
+    w.opt("garp_extra_if", &i.garp_extra_if, extra_if_garp);
     w.opt("garp_lower_prio_repeat", &i.garp_lower_prio_repeat, |v| {
         v.to_string()
     });
@@ -692,6 +694,15 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         yn(*b).into()
     });
     w.close();
+}
+
+/// The arguments of `[vrrp_]garp_extra_if`.
+fn extra_if_garp(x: &ExtraIfGarp) -> String {
+    if x.all {
+        format!("all {}", x.interval_secs)
+    } else {
+        x.interval_secs.to_string()
+    }
 }
 
 fn sync_group(w: &mut W, g: &SyncGroup) {

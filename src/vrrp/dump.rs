@@ -92,6 +92,8 @@ pub struct View<'a> {
     pub last_transition: SystemTime,
     /// Its next timer, as a wall-clock time.
     pub read_timeout: Option<SystemTime>,
+    /// Its next `garp_extra_if` round, as a wall-clock time.
+    pub extra_if_garp_next: Option<SystemTime>,
     /// The source address of its adverts.
     pub src_ip: Option<IpAddr>,
     /// Receive and send socket descriptors.
@@ -348,6 +350,17 @@ pub fn instance_block(out: &mut String, v: &View) {
         g.repeat
     ));
     l(format!("   Down timer adverts = {}", p.down_timer_adverts));
+    if let Some(every) = p.extra_if_garp {
+        // (keepalived says "VMAC" for its VMACs for addresses, which lvsd does not make)
+        l(format!(
+            "   Gratuitous ARP for each secondary i/f = {}",
+            every.as_secs()
+        ));
+        l(format!(
+            "   Next gratuitous ARP for such secondary = {}",
+            time_str(v.extra_if_garp_next.unwrap_or(UNIX_EPOCH))
+        ));
+    }
     l("   Send advert after receive lower priority advert = true".into());
     l("   Send advert after receive higher priority advert = false".into());
     l(format!("   Virtual Router ID = {}", p.vrid));

@@ -884,6 +884,12 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 };
                 addr_job(&mut self.io, &io.handle, AddrJob::Garp(repeat, pacing));
             }
+            Action::SendExtraIfGratuitous => {
+                // With vmac_xmit_base the VMAC holding the addresses sends no adverts:
+                // keepalived refreshes it too.
+                let own_too = p.use_vmac.is_some() && p.vmac_xmit_base;
+                addr_job(&mut self.io, &io.handle, AddrJob::ExtraIfGarp { own_too });
+            }
             Action::StateChange { from, to, cause } => {
                 io.last_transition = std::time::SystemTime::now();
                 if to == State::Master {
