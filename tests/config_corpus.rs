@@ -445,7 +445,7 @@ fn sync_group_and_tracking() {
     );
     assert_eq!(g.notify.generic.as_deref(), Some("/usr/local/bin/g1.sh"));
     assert_eq!(g.track_script[0].weight, Some(-5));
-    assert!(g.global_tracking);
+    assert!(g.tracking_weight);
     let a = &c.instances[0];
     assert_eq!(a.track_script[0].name, "chk_haproxy");
     assert_eq!(a.track_script[0].weight, None);

@@ -168,6 +168,10 @@ fn gen_config(seed: u64) -> Config {
     g.vrrp_gna_interval = r.maybe(Rng::dur).unwrap_or_default();
     g.vrrp_garp_lower_prio_delay = r.maybe(|r| Duration::from_secs(r.below(30)));
     g.vrrp_garp_lower_prio_repeat = r.maybe(|r| r.below(10) as u32);
+    g.vrrp_garp_extra_if = r.maybe(|r| ExtraIfGarp {
+        interval_secs: r.below(86_400) as u32 + 1,
+        all: r.chance(),
+    });
     g.vrrp_lower_prio_no_advert = r.chance();
     g.vrrp_higher_prio_send_advert = r.chance();
     g.vrrp_startup_delay = r.maybe(|r| r.dur().max(Duration::from_millis(1)));
@@ -408,6 +412,10 @@ fn gen_config(seed: u64) -> Config {
                 }
             }),
             vmac_xmit_base: r.chance(),
+            garp_extra_if: r.maybe(|r| ExtraIfGarp {
+                interval_secs: r.below(86_401) as u32,
+                all: r.chance(),
+            }),
             accept: r.maybe(Rng::chance),
             smtp_alert: r.maybe(Rng::chance),
             lvs_sync_daemon_interface: r.maybe(|r| r.word("eth")),
@@ -443,12 +451,62 @@ fn gen_config(seed: u64) -> Config {
                 ..Notify::default()
             },
             smtp_alert: r.maybe(Rng::chance),
-            global_tracking: r.chance(),
+            tracking_weight: r.chance(),
+            notify_priority_changes: r.maybe(Rng::chance),
             track_script: Vec::new(),
             track_interface: Vec::new(),
             track_file: Vec::new(),
             track_process: Vec::new(),
         });
+    }
+    // keepalived's rule for weighted trackers (see mend_track_refs): a sync group member
+    // without sync_group_tracking_weight loses its weighted scripts and its weighted
+    // interfaces only fault it; the address owner loses both.
+    let unweighted: Vec<String> = c
+        .sync_groups
+        .iter()
+        .filter(|g| !g.tracking_weight)
+        .flat_map(|g| g.members.clone())
+        .collect();
+    let script_weight = |name: &str| {
+        c.vrrp_scripts
+            .iter()
+            .rev()
+            .find(|s| s.name == name)
+            .map_or(0, |s| s.weight)
+    };
+    let script_weights: Vec<(String, i32)> = c
+        .vrrp_scripts
+        .iter()
+        .map(|s| (s.name.clone(), script_weight(&s.name)))
+        .collect();
+    for vi in &mut c.instances {
+        let member = unweighted.contains(&vi.name);
+        if !member && vi.priority != 255 {
+            continue;
+        }
+        vi.track_script.retain(|t| {
+            let w = t.weight.unwrap_or_else(|| {
+                script_weights
+                    .iter()
+                    .find(|(n, _)| *n == t.name)
+                    .map_or(0, |(_, w)| *w)
+            });
+            w == 0
+        });
+        if member {
+            for t in &mut vi.track_interface {
+                if t.weight.is_some_and(|w| w != 0) {
+                    t.weight = None;
+                }
+            }
+            let own = vi.interface.clone();
+            vi.track_interface
+                .retain(|t| !(t.name == own && t.weight.is_none()));
+        } else {
+            vi.track_interface
+                .retain(|t| t.weight.is_none_or(|w| w == 0));
+        }
     }
     if r.chance() {
         c.virtual_server_groups.push(VirtualServerGroup {

@@ -288,6 +288,7 @@ vrrp_instance v1 {
         fd00::1/64 -nodad preferred_lft 100
         fd00::2/64 preferred_lft forever
         fd00::3/64 nodad
+        fd00::4/64 mngtmpaddr
     }
 }
 ";
@@ -314,9 +315,10 @@ vrrp_instance v1 {
     assert_eq!(x[1].opts.preferred_lft, Some(u32::MAX));
     assert_eq!(
         x.len(),
-        3,
+        4,
         "`nodad` (not a keepalived option) is skipped, the address kept"
     );
+    assert!(x[3].opts.mngtmpaddr && !x[2].opts.mngtmpaddr);
     let words: Vec<String> = parsed.warnings.iter().map(|d| d.message.clone()).collect();
     assert_eq!(words.len(), 4, "{words:#?}");
     // What -d prints reads back the same.

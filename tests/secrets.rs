@@ -63,6 +63,7 @@ fn auth_pass_is_masked_except_where_keepalived_prints_it() {
         sync_group: None,
         last_transition: SystemTime::now(),
         read_timeout: None,
+        extra_if_garp_next: None,
         src_ip: None,
         fds: None,
         rx_buf: 0,

@@ -206,6 +206,13 @@ impl VrrpIo for FakeIo {
                 s.record("garp", json!({"inst": inst.name, "rounds": rounds}));
                 return;
             }
+            AddrJob::ExtraIfGarp { own_too } => {
+                s.record(
+                    "garp_extra_if",
+                    json!({"inst": inst.name, "own_too": own_too}),
+                );
+                return;
+            }
             // Routes and rules: the fake resolves none.
             AddrJob::NetAdd(_) | AddrJob::NetDel | AddrJob::NetDrop(_) => return,
         };

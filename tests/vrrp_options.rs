@@ -958,7 +958,8 @@ fn vip_opts_conf() -> String {
      virtual_ipaddress_excluded {\n    \
        fd00:99::1/64 dev eth0 -nodad preferred_lft 100 home\n    \
        fd00:99::2/128 dev eth0\n    \
-       fd00:99::3/64 dev eth0 preferred_lft forever noprefixroute\n  }\n}\n"
+       fd00:99::3/64 dev eth0 preferred_lft forever noprefixroute\n    \
+       fd00:99::4/64 dev eth0 mngtmpaddr\n  }\n}\n"
         .to_string()
 }
 
@@ -983,6 +984,7 @@ fn eth0_addrs(ns: &str, own: Ipv4Addr) -> Vec<String> {
         for f in [
             "home",
             "nodad",
+            "mngtmpaddr",
             "noprefixroute",
             "autojoin",
             "deprecated",
@@ -1006,8 +1008,8 @@ fn eth0_addrs(ns: &str, own: Ipv4Addr) -> Vec<String> {
     lines
 }
 
-/// (addresses while MASTER, addresses left after a stop).
-fn vip_opts_run(subject: Kind) -> (Vec<String>, Vec<String>) {
+/// (addresses while MASTER, addresses left after a stop, keepalived.data's address lines).
+fn vip_opts_run(subject: Kind) -> (Vec<String>, Vec<String>, Vec<String>) {
     let lab = Lab::new("vo", 1);
     let a = lab.node(0).clone();
     let d = lab.spawn(0, subject, "s", &vip_opts_conf());
@@ -1019,11 +1021,45 @@ fn vip_opts_run(subject: Kind) -> (Vec<String>, Vec<String>) {
     );
     std::thread::sleep(Duration::from_millis(500));
     let held = eth0_addrs(&a.ns, a.ip);
+    let dumped = vip_dump_lines(&d);
     d.sigterm();
     std::thread::sleep(Duration::from_millis(1500));
     let left = eth0_addrs(&a.ns, a.ip);
     eprintln!("--- {}\n{}", subject.label(), logs(&[&d]));
-    (held, left)
+    (held, left, dumped)
+}
+
+/// The address lines of keepalived.data (SIGUSR1): the five-space lines under
+/// "Virtual IP" and "Virtual IP Excluded".
+fn vip_dump_lines(d: &Daemon) -> Vec<String> {
+    let file = d.tmp_dir().join("keepalived.data");
+    let _ = std::fs::remove_file(&file);
+    let pid = d.pid().expect("daemon pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .expect("SIGUSR1");
+    let mut text = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.contains("Virtual IP Excluded") {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    let mut in_vips = false;
+    for l in text.lines() {
+        if l.starts_with("   Virtual IP") {
+            in_vips = true;
+        } else if in_vips && l.starts_with("     ") {
+            out.push(l.trim().to_string());
+        } else {
+            in_vips = false;
+        }
+    }
+    out
 }
 
 #[test]
@@ -1031,12 +1067,20 @@ fn vip_options_as_keepalived() {
     if support::skip_without_root("network namespaces") {
         return;
     }
-    let (kh, kl) = vip_opts_run(Kind::Keepalived);
-    let (lh, ll) = vip_opts_run(Kind::Lvsd);
+    let (kh, kl, kd) = vip_opts_run(Kind::Keepalived);
+    let (lh, ll, ld) = vip_opts_run(Kind::Lvsd);
+    eprintln!("keepalived.data: keepalived {kd:#?}\nlvsd {ld:#?}");
     eprintln!("keepalived: {kh:#?}\nleft {kl:?}\nlvsd: {lh:#?}\nleft {ll:?}");
-    assert_eq!(kh.len(), 6, "keepalived: {kh:#?}");
+    assert_eq!(kh.len(), 7, "keepalived: {kh:#?}");
+    assert!(
+        kh.iter()
+            .any(|l| l.starts_with("fd00:99::4/64 nodad mngtmpaddr")),
+        "keepalived did not set mngtmpaddr: {kh:#?}"
+    );
     assert_eq!(lh, kh, "the addresses as keepalived sets them");
     assert!(ll.is_empty(), "lvsd left {ll:?}");
+    assert_eq!(kd.len(), 7, "keepalived.data: {kd:#?}");
+    assert_eq!(ld, kd, "keepalived.data's address lines (lvsd left)");
 }
 
 // ---- fifo_write_vrrp_states_on_reload ---------------------------------------------------

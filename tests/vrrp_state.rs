@@ -87,6 +87,7 @@ fn params() -> InstanceParams {
         smtp_alert: false,
         use_vmac: None,
         vmac_xmit_base: false,
+        extra_if_garp: None,
         kernel_rx_buf_size: None,
         check_unicast_src: false,
         notify_priority_changes: false,
@@ -263,6 +264,49 @@ fn master_adverts_garp_second_burst_and_refresh() {
     assert_eq!(adverts, 21);
     // Second burst after garp_master_delay (5 s), refresh every 10 s.
     assert_eq!(garps, vec![(5000, 5), (10_000, 2), (20_000, 2)]);
+}
+
+/// `garp_extra_if all 3`: a round every 3 s from the transition while MASTER, none after
+/// it steps down.
+#[test]
+fn master_sends_extra_if_garps_at_their_interval() {
+    let c = Clock::new();
+    let mut p = params();
+    p.garp.delay = Duration::ZERO;
+    p.extra_if_garp = Some(Duration::from_secs(3));
+    let (mut i, t0) = master(p.clone(), &c);
+    let mut rounds = vec![];
+    let mut now;
+    loop {
+        let Some(d) = i.next_deadline() else {
+            panic!("master has no deadline")
+        };
+        now = (d - c.ms(0)).as_millis() as u64;
+        if now > t0 + 10_000 {
+            break;
+        }
+        for a in i.handle(c.ms(now), Event::Timer) {
+            match a {
+                Action::SendAdvert(_) => {}
+                Action::SendExtraIfGratuitous => rounds.push(now - t0),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(rounds, vec![3000, 6000, 9000]);
+    // A higher priority takes over: no more rounds.
+    let a = i.handle(c.ms(now), rx(&p, 200, "10.0.0.2"));
+    assert!(
+        a.iter().any(|a| matches!(
+            a,
+            Action::StateChange {
+                to: State::Backup,
+                ..
+            }
+        )),
+        "{a:?}"
+    );
+    assert_eq!(i.extra_if_garp_at(), None);
 }
 
 #[test]
@@ -1075,7 +1119,8 @@ fn group(members: &[&str]) -> SyncGroup {
         member_spans: members.iter().map(|_| Span::default()).collect(),
         notify: Notify::default(),
         smtp_alert: None,
-        global_tracking: false,
+        tracking_weight: false,
+        notify_priority_changes: None,
         track_script: vec![],
         track_interface: vec![],
         track_file: Vec::new(),

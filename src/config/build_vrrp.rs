@@ -59,6 +59,11 @@ impl P<'_> {
                 "vrrp_garp_lower_prio_delay" => {
                     set(&mut g.vrrp_garp_lower_prio_delay, p.whole_secs(t).map(Some))
                 }
+                "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl" => {
+                    if let Some(x) = p.extra_if_garp(t, 1) {
+                        g.vrrp_garp_extra_if = Some(x);
+                    }
+                }
                 "vrrp_garp_lower_prio_repeat" => {
                     set(&mut g.vrrp_garp_lower_prio_repeat, p.u32v(t).map(Some))
                 }
@@ -456,7 +461,8 @@ impl P<'_> {
             member_spans: Vec::new(),
             notify: Notify::default(),
             smtp_alert: None,
-            global_tracking: false,
+            tracking_weight: false,
+            notify_priority_changes: None,
             track_script: Vec::new(),
             track_interface: Vec::new(),
             track_file: Vec::new(),
@@ -478,7 +484,28 @@ impl P<'_> {
                     }
                 }
                 "smtp_alert" => g.smtp_alert = Some(p.flag(t)),
-                "global_tracking" => g.global_tracking = p.flag(t),
+                "sync_group_tracking_weight" => {
+                    p.no_more(t, 1);
+                    g.tracking_weight = true;
+                }
+                "global_tracking" => {
+                    p.no_more(t, 1);
+                    p.problem(
+                        t[0],
+                        format!(
+                            "vrrp_sync_group {}: global_tracking is deprecated: read as \
+                             sync_group_tracking_weight (use track_interface/script/file on \
+                             the sync group)",
+                            g.name
+                        ),
+                    );
+                    g.tracking_weight = true;
+                }
+                "notify_priority_changes" => {
+                    if let Some(b) = p.opt_bool(t) {
+                        g.notify_priority_changes = Some(b);
+                    }
+                }
                 "track_script" => p.track_scripts(t, opens, &mut g.track_script),
                 "track_interface" => p.track_interfaces(t, opens, &mut g.track_interface),
                 "track_file" => p.track_refs(t, opens, RefKind::File, &mut g.track_file),
@@ -545,6 +572,7 @@ impl P<'_> {
                 "no_track" => Some(&mut v.no_track),
                 "home" => Some(&mut v.opts.home),
                 "-nodad" => Some(&mut v.opts.dad),
+                "mngtmpaddr" => Some(&mut v.opts.mngtmpaddr),
                 "noprefixroute" => Some(&mut v.opts.noprefixroute),
                 "autojoin" => Some(&mut v.opts.autojoin),
                 _ => None,
@@ -566,7 +594,7 @@ impl P<'_> {
             }
             let known = ["brd", "dev", "scope", "label", "peer", "preferred_lft"];
             if !known.contains(&opt) {
-                if ["track_group", "mngtmpaddr", "use_vmac"].contains(&opt) {
+                if ["track_group", "use_vmac"].contains(&opt) {
                     self.problem(l[i], format!("virtual_ipaddress option `{opt}` is not supported yet by lvsd (ignored)"));
                     i += if opt == "track_group" { 2 } else { 1 };
                     continue;
@@ -762,6 +790,11 @@ impl P<'_> {
                 "garp_master_refresh_repeat" => vi.garp_master_refresh_repeat = p.u32v(t),
                 "garp_lower_prio_delay" => set(&mut vi.garp_lower_prio_delay, p.whole_secs(t).map(Some)),
                 "garp_lower_prio_repeat" => set(&mut vi.garp_lower_prio_repeat, p.u32v(t).map(Some)),
+                "garp_extra_if" | "vmac_garp_intvl" => {
+                    if let Some(x) = p.extra_if_garp(t, 0) {
+                        vi.garp_extra_if = Some(x);
+                    }
+                }
                 "lower_prio_no_advert" => set(&mut vi.lower_prio_no_advert, p.opt_bool(t).map(Some)),
                 "higher_prio_send_advert" => {
                     set(&mut vi.higher_prio_send_advert, p.opt_bool(t).map(Some))

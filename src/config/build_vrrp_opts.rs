@@ -4,7 +4,7 @@
 use super::build::P;
 use super::keywords;
 use super::lexer::Tok;
-use super::model::{GarpGroup, IfDelays, LifeScript, RcvBuf, RxBufsPolicy};
+use super::model::{ExtraIfGarp, GarpGroup, IfDelays, LifeScript, RcvBuf, RxBufsPolicy};
 use crate::script::ScriptUser;
 
 /// keepalived's default startup/shutdown script timeout.
@@ -18,6 +18,38 @@ use std::time::Duration;
 pub const SCHED_RR_MAX: i32 = 99;
 
 impl P<'_> {
+    /// `[vrrp_]garp_extra_if [all] SECS` (and the deprecated `[vrrp_]vmac_garp_intvl`):
+    /// the words in any order, seconds from `lo` to 86400. Without seconds the line is
+    /// ignored, as keepalived does.
+    pub(crate) fn extra_if_garp(&mut self, t: &[Tok], lo: i64) -> Option<ExtraIfGarp> {
+        let kw = self.txt(t[0]).to_string();
+        if kw.contains("vmac_garp_intvl") {
+            let new = if kw.starts_with("vrrp_") {
+                "vrrp_garp_extra_if"
+            } else {
+                "garp_extra_if"
+            };
+            self.problem(t[0], format!("`{kw}` is deprecated: write `{new}`"));
+        }
+        let mut all = false;
+        let mut secs = None;
+        for w in &t[1..] {
+            if self.txt(*w) == "all" {
+                all = true;
+            } else {
+                secs = Some(self.int_tok(t[0], *w, lo, 86_400)?);
+            }
+        }
+        let Some(secs) = secs else {
+            self.problem(t[0], format!("`{kw}` without a time (ignored)"));
+            return None;
+        };
+        Some(ExtraIfGarp {
+            interval_secs: secs as u32,
+            all,
+        })
+    }
+
     /// `KEYWORD [BOOL]`: no value is true; a value that is not a boolean leaves the setting
     /// as it was (keepalived reports it and ignores the line).
     pub(crate) fn opt_bool(&mut self, t: &[Tok]) -> Option<bool> {

@@ -128,6 +128,8 @@ pub const GLOBAL: Table = Table {
         "vrrp_garp_lower_prio_repeat",
         "vrrp_garp_interval",
         "vrrp_gna_interval",
+        "vrrp_garp_extra_if",
+        "vrrp_vmac_garp_intvl",
         "vrrp_startup_delay",
         "vrrp_rlimit_rttime",
         "vrrp_rlimit_rtime",
@@ -184,8 +186,6 @@ pub const GLOBAL: Table = Table {
         "disable_local_igmp",
         // The IPVS table at start and stop.
         // VRRP behaviour.
-        "vrrp_garp_extra_if",
-        "vrrp_vmac_garp_intvl",
         "vmac_addr_prefix",
         // Notifications and email.
         // Programs run once at start and at stop.
@@ -281,16 +281,14 @@ pub const SYNC_GROUP: Table = Table {
         "notify",
         "smtp_alert",
         "global_tracking",
+        "sync_group_tracking_weight",
+        "notify_priority_changes",
         "track_script",
         "track_interface",
         "track_file",
         "track_process",
     ],
-    unsupported: &[
-        "track_bfd",
-        "sync_group_tracking_weight",
-        "notify_priority_changes",
-    ],
+    unsupported: &["track_bfd"],
 };
 
 pub const INSTANCE: Table = Table {
@@ -326,6 +324,8 @@ pub const INSTANCE: Table = Table {
         "garp_master_refresh_repeat",
         "garp_lower_prio_delay",
         "garp_lower_prio_repeat",
+        "garp_extra_if",
+        "vmac_garp_intvl",
         "lower_prio_no_advert",
         "higher_prio_send_advert",
         "use_vmac",
@@ -358,8 +358,6 @@ pub const INSTANCE: Table = Table {
         "track_bfd",
         "use_ipvlan",
         "linkbeat_use_polling",
-        "garp_extra_if",
-        "vmac_garp_intvl",
         "vrf",
         "use_vmac_addr",
     ],

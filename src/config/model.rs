@@ -135,6 +135,9 @@ pub struct GlobalDefs {
     pub vrrp_garp_interval: Duration,
     /// `vrrp_gna_interval`: least time between two unsolicited NAs on one interface.
     pub vrrp_gna_interval: Duration,
+    /// `vrrp_garp_extra_if [all] SECS` (also the deprecated `vrrp_vmac_garp_intvl`): every
+    /// instance's default `garp_extra_if`.
+    pub vrrp_garp_extra_if: Option<ExtraIfGarp>,
     /// `vrrp_garp_lower_prio_delay`: None: `vrrp_garp_master_delay`.
     pub vrrp_garp_lower_prio_delay: Option<Duration>,
     /// `vrrp_garp_lower_prio_repeat`: None: `vrrp_garp_master_repeat`.
@@ -372,6 +375,7 @@ impl Default for GlobalDefs {
             vrrp_gna_interval: Duration::ZERO,
             vrrp_garp_lower_prio_delay: None,
             vrrp_garp_lower_prio_repeat: None,
+            vrrp_garp_extra_if: None,
             vrrp_lower_prio_no_advert: false,
             vrrp_higher_prio_send_advert: false,
             vrrp_startup_delay: None,
@@ -470,7 +474,14 @@ pub struct SyncGroup {
     pub member_spans: Vec<Span>,
     pub notify: Notify,
     pub smtp_alert: Option<bool>,
-    pub global_tracking: bool,
+    /// `sync_group_tracking_weight` (or the deprecated `global_tracking`): the members keep
+    /// the weights of their own tracked scripts, interfaces and files. Without it, as
+    /// keepalived, a member's weighted script is dropped and its weighted interface or
+    /// file only faults it (see `config::validate`).
+    pub tracking_weight: bool,
+    /// `notify_priority_changes [BOOL]`: the default of the members that do not set it
+    /// (None: the global `vrrp_notify_priority_changes`).
+    pub notify_priority_changes: Option<bool>,
     pub track_script: Vec<TrackScript>,
     pub track_interface: Vec<TrackInterface>,
     pub track_file: Vec<TrackRef>,
@@ -530,6 +541,17 @@ fn serialize_secret<S: serde::Serializer>(secret: &str, s: S) -> Result<S::Ok, S
     s.serialize_str(if secret.is_empty() { "" } else { SECRET_MASK })
 }
 
+/// `garp_extra_if [all] SECS`: while MASTER, one gratuitous ARP / unsolicited NA every
+/// `interval_secs` on each interface, other than the instance's, that holds one of its
+/// addresses. keepalived 2.2.7 sends them on its own VMACs for addresses, and with `all`
+/// on any interface; lvsd makes no such VMACs, so only the `all` form sends anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct ExtraIfGarp {
+    /// 0 switches it off (an instance's way to override the global setting).
+    pub interval_secs: u32,
+    pub all: bool,
+}
+
 /// One line of `virtual_ipaddress { … }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VirtualIp {
@@ -543,7 +565,7 @@ pub struct VirtualIp {
     pub scope: Option<String>,
     pub label: Option<String>,
     pub no_track: bool,
-    /// `peer`, `home`, `-nodad`, `noprefixroute`, `autojoin`, `preferred_lft`.
+    /// `peer`, `home`, `-nodad`, `mngtmpaddr`, `noprefixroute`, `autojoin`, `preferred_lft`.
     pub opts: VipOptions,
 }
 
@@ -558,6 +580,9 @@ pub struct VipOptions {
     /// `-nodad`: IPv6 duplicate address detection left on (keepalived adds IPv6 VIPs
     /// with IFA_F_NODAD otherwise).
     pub dad: bool,
+    /// `mngtmpaddr`: IFA_F_MANAGETEMPADDR (the kernel makes RFC 4941 temporary addresses
+    /// from this IPv6 prefix when the interface has `use_tempaddr` set).
+    pub mngtmpaddr: bool,
     /// `noprefixroute`: IFA_F_NOPREFIXROUTE.
     pub noprefixroute: bool,
     /// `autojoin`: IFA_F_MCAUTOJOIN (a multicast address joined by the kernel).
@@ -738,6 +763,9 @@ pub struct VrrpInstance {
     /// None: the global `vrrp_lower_prio_no_advert` / `vrrp_higher_prio_send_advert`.
     pub lower_prio_no_advert: Option<bool>,
     pub higher_prio_send_advert: Option<bool>,
+    /// `garp_extra_if [all] SECS` (also the deprecated `vmac_garp_intvl`); None: the global
+    /// `vrrp_garp_extra_if`.
+    pub garp_extra_if: Option<ExtraIfGarp>,
     /// `use_vmac [NAME]`: Some("") when no name was given (keepalived names it vrrp.VRID).
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,
@@ -842,6 +870,7 @@ impl VrrpInstance {
             higher_prio_send_advert: None,
             use_vmac: None,
             vmac_xmit_base: false,
+            garp_extra_if: None,
             accept: None,
             smtp_alert: None,
             lvs_sync_daemon_interface: None,

@@ -235,6 +235,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
             seconds(g.vrrp_gna_interval)
         ));
     }
+    w.opt("vrrp_garp_extra_if", &g.vrrp_garp_extra_if, extra_if_garp);
     w.dur("vrrp_garp_lower_prio_delay", &g.vrrp_garp_lower_prio_delay);
     w.opt(
         "vrrp_garp_lower_prio_repeat",
@@ -553,6 +554,7 @@ fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
             ("no_track", a.no_track),
             ("home", o.home),
             ("-nodad", o.dad),
+            ("mngtmpaddr", o.mngtmpaddr),
             ("noprefixroute", o.noprefixroute),
             ("autojoin", o.autojoin),
         ] {
@@ -637,6 +639,7 @@ fn instance(w: &mut W, i: &VrrpInstance) {
         |v| v.to_string(),
     );
     w.dur("garp_lower_prio_delay", &i.garp_lower_prio_delay);
+    w.opt("garp_extra_if", &i.garp_extra_if, extra_if_garp);
     w.opt("garp_lower_prio_repeat", &i.garp_lower_prio_repeat, |v| {
         v.to_string()
     });
@@ -693,6 +696,15 @@ fn instance(w: &mut W, i: &VrrpInstance) {
     w.close();
 }
 
+/// The arguments of `[vrrp_]garp_extra_if`.
+fn extra_if_garp(x: &ExtraIfGarp) -> String {
+    if x.all {
+        format!("all {}", x.interval_secs)
+    } else {
+        x.interval_secs.to_string()
+    }
+}
+
 fn sync_group(w: &mut W, g: &SyncGroup) {
     w.open(format!("vrrp_sync_group {}", q(&g.name)));
     w.open("group");
@@ -702,7 +714,10 @@ fn sync_group(w: &mut W, g: &SyncGroup) {
     w.close();
     notify(w, &g.notify);
     w.opt("smtp_alert", &g.smtp_alert, |b| yn(*b).into());
-    w.flag("global_tracking", g.global_tracking);
+    w.flag("sync_group_tracking_weight", g.tracking_weight);
+    w.opt("notify_priority_changes", &g.notify_priority_changes, |b| {
+        yn(*b).into()
+    });
     tracks(w, &g.track_script, &g.track_interface);
     track_refs(w, "track_file", &g.track_file);
     track_refs(w, "track_process", &g.track_process);

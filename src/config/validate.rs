@@ -421,9 +421,11 @@ fn check(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
 
 /// `track_file {}` / `track_process {}` of instances and sync groups, as keepalived 2.2.7
 /// resolves them: a name that is not defined, or named twice in one list, is left out; an
-/// instance in a sync group (or the address owner) cannot have a weighted tracked file:
-/// the default weight 1 becomes 0, another weight drops the entry; a sync group with an
-/// address owner among its members has its tracked files and processes unweighted.
+/// instance in a sync group without `sync_group_tracking_weight` (or the address owner)
+/// cannot have weighted trackers of its own: a weighted script is left out, a weighted
+/// interface only faults a member (the owner leaves it out), a file's default weight 1
+/// becomes 0 and another weight drops the entry (processes keep theirs); a sync group with
+/// an address owner among its members has its tracked files and processes unweighted.
 fn mend_track_refs(c: &mut Config, diags: &mut Vec<Diagnostic>) {
     let mut warn = |span: &Span, msg: String| diags.push(Diagnostic::warning(span.clone(), msg));
     let file_weight: HashMap<String, i32> = c
@@ -480,20 +482,56 @@ fn mend_track_refs(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             "vrrp_track_process",
         );
     }
+    // Members of a sync group without sync_group_tracking_weight.
     let grouped: HashSet<String> = c
         .sync_groups
         .iter()
+        .filter(|g| !g.tracking_weight)
         .flat_map(|g| g.members.iter().cloned())
         .collect();
+    let script_weight: HashMap<String, i32> = c
+        .vrrp_scripts
+        .iter()
+        .rev()
+        .map(|s| (s.name.clone(), s.weight))
+        .collect();
     for i in &mut c.instances {
-        let why = if grouped.contains(&i.name) {
-            "its sync group"
+        let in_group = grouped.contains(&i.name);
+        let why = if in_group {
+            "its sync group (no sync_group_tracking_weight)"
         } else if i.priority == 255 {
             "priority 255 (address owner)"
         } else {
             continue;
         };
         let name = i.name.clone();
+        let own = i.interface.clone();
+        // A weighted script is dropped.
+        i.track_script.retain(|t| {
+            let w = t
+                .weight
+                .unwrap_or_else(|| script_weight.get(&t.name).copied().unwrap_or(0));
+            if w != 0 {
+                warn(&t.span, format!("vrrp_instance {name}: track_script {} with weight {w} left out because of {why}, as keepalived does", t.name));
+            }
+            w == 0
+        });
+        // A weighted interface: only faults a sync group member; the owner drops it.
+        i.track_interface.retain_mut(|t| {
+            let Some(w) = t.weight.filter(|w| *w != 0) else {
+                return true;
+            };
+            if in_group {
+                warn(&t.span, format!("vrrp_instance {name}: weight {w} of track_interface {} ignored because of {why}: link down is FAULT, as keepalived does", t.name));
+                t.weight = None;
+                t.reverse = false;
+                // Unweighted, the own interface is the one always tracked.
+                t.name != own
+            } else {
+                warn(&t.span, format!("vrrp_instance {name}: track_interface {} with weight {w} left out because of {why}, as keepalived does", t.name));
+                false
+            }
+        });
         i.track_file.retain_mut(|r| {
             let w = r.weight.unwrap_or_else(|| file_weight.get(&r.name).copied().unwrap_or(0));
             if w == 1 {
@@ -528,6 +566,23 @@ fn mend_track_refs(c: &mut Config, diags: &mut Vec<Diagnostic>) {
                     warn(&r.span, format!("vrrp_sync_group {}: a member has priority 255: weight of {word} {} set to 0, as keepalived does", g.name, r.name));
                     r.weight = Some(0);
                 }
+            }
+        }
+        for t in &mut g.track_script {
+            let w = t
+                .weight
+                .unwrap_or_else(|| script_weight.get(&t.name).copied().unwrap_or(0));
+            if w != 0 {
+                warn(&t.span, format!("vrrp_sync_group {}: a member has priority 255: weight of track_script {} set to 0, as keepalived does", g.name, t.name));
+                t.weight = Some(0);
+                t.reverse = false;
+            }
+        }
+        for t in &mut g.track_interface {
+            if t.weight.is_some_and(|w| w != 0) {
+                warn(&t.span, format!("vrrp_sync_group {}: a member has priority 255: weight of track_interface {} set to 0, as keepalived does", g.name, t.name));
+                t.weight = None;
+                t.reverse = false;
             }
         }
     }

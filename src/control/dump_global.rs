@@ -242,7 +242,16 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         ));
     }
     l(" Num adverts before down = 3".into());
-    l(" Gratuitous ARP for each secondary VMAC = 0s".into());
+    let extra = g.vrrp_garp_extra_if;
+    l(format!(
+        " Gratuitous ARP for each secondary {} = {}s",
+        if extra.is_some_and(|x| x.all) {
+            "i/f"
+        } else {
+            "VMAC"
+        },
+        extra.map_or(0, |x| x.interval_secs)
+    ));
     l(" Send advert after receive lower priority advert = true".into());
     l(" Send advert after receive higher priority advert = false".into());
     l(" Gratuitous ARP interval = 0.000000".into());

@@ -92,6 +92,8 @@ pub struct View<'a> {
     pub last_transition: SystemTime,
     /// Its next timer, as a wall-clock time.
     pub read_timeout: Option<SystemTime>,
+    /// Its next `garp_extra_if` round, as a wall-clock time.
+    pub extra_if_garp_next: Option<SystemTime>,
     /// The source address of its adverts.
     pub src_ip: Option<IpAddr>,
     /// Receive and send socket descriptors.
@@ -177,8 +179,34 @@ fn vip_str(v: &crate::config::model::VirtualIp, dev: &str, set: bool) -> String 
     if let Some(l) = &v.label {
         let _ = write!(s, " label {l}");
     }
+    let o = &v.opts;
+    if let Some(p) = o.peer {
+        let _ = write!(s, " peer {p}/{}", v.prefix_len);
+    }
+    for (word, on) in [
+        (" home", o.home),
+        (" -nodad", o.dad),
+        (" mngtmpaddr", o.mngtmpaddr),
+        (" noprefixroute", o.noprefixroute),
+        (" autojoin", o.autojoin),
+    ] {
+        if on {
+            s.push_str(word);
+        }
+    }
     if v.no_track {
         s.push_str(" no_track");
+    }
+    if v.addr.is_ipv6() {
+        // keepalived's default: 0 (deprecated) for a /128, forever otherwise.
+        match o.preferred_lft {
+            Some(0) => s.push_str(" deprecated"),
+            None if v.prefix_len == 128 => s.push_str(" deprecated"),
+            Some(u32::MAX) | None => s.push_str(" preferred_lft forever"),
+            Some(n) => {
+                let _ = write!(s, " preferred_lft {n}");
+            }
+        }
     }
     if set {
         s.push_str(" set");
@@ -322,6 +350,17 @@ pub fn instance_block(out: &mut String, v: &View) {
         g.repeat
     ));
     l(format!("   Down timer adverts = {}", p.down_timer_adverts));
+    if let Some(every) = p.extra_if_garp {
+        // (keepalived says "VMAC" for its VMACs for addresses, which lvsd does not make)
+        l(format!(
+            "   Gratuitous ARP for each secondary i/f = {}",
+            every.as_secs()
+        ));
+        l(format!(
+            "   Next gratuitous ARP for such secondary = {}",
+            time_str(v.extra_if_garp_next.unwrap_or(UNIX_EPOCH))
+        ));
+    }
     l("   Send advert after receive lower priority advert = true".into());
     l("   Send advert after receive higher priority advert = false".into());
     l(format!("   Virtual Router ID = {}", p.vrid));
@@ -536,6 +575,9 @@ pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String 
                     let _ = writeln!(s, "     {}", v.inst.name());
                 }
             }
+            if g.tracking_weight {
+                s.push_str("   sync group tracking weight set\n");
+            }
             let _ = writeln!(
                 s,
                 "   Using smtp notification = {}",
@@ -545,6 +587,13 @@ pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String 
                     "no"
                 }
             );
+            if let Some(b) = g.notify_priority_changes {
+                let _ = writeln!(
+                    s,
+                    "   Notify priority changes = {}",
+                    if b { "yes" } else { "no" }
+                );
+            }
             notify_lines(&mut s, &g.notify);
         }
     }
@@ -804,4 +853,52 @@ fn auth_secret(auth: &crate::vrrp::params::Auth) -> Option<(u8, String)> {
     };
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
     Some((kind, String::from_utf8_lossy(&bytes[..end]).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vip_str;
+
+    fn vip(line: &str) -> crate::config::model::VirtualIp {
+        let text = format!(
+            "vrrp_instance V {{\n interface eth0\n virtual_router_id 1\n \
+             virtual_ipaddress {{\n  {line}\n }}\n}}\n"
+        );
+        let l = crate::config::parse_str(&text, std::path::Path::new("t.conf"), "x")
+            .unwrap_or_else(|e| panic!("{e}"));
+        l.config.instances[0].virtual_ipaddress[0].clone()
+    }
+
+    /// The address options in keepalived 2.2.7's order (format_ipaddress).
+    #[test]
+    fn vip_lines_as_keepalived_formats_them() {
+        assert_eq!(
+            vip_str(
+                &vip("10.0.0.1/24 noprefixroute home no_track"),
+                "eth0",
+                true
+            ),
+            "10.0.0.1/24 dev eth0 scope global home noprefixroute no_track set"
+        );
+        assert_eq!(
+            vip_str(
+                &vip("fd00::1/64 dev eth1 mngtmpaddr -nodad autojoin"),
+                "eth0",
+                false
+            ),
+            "fd00::1/64 dev eth1 scope global -nodad mngtmpaddr autojoin preferred_lft forever"
+        );
+        assert_eq!(
+            vip_str(&vip("10.0.0.1 peer 10.0.0.2"), "eth0", true),
+            "10.0.0.1 dev eth0 scope global peer 10.0.0.2/32 set"
+        );
+        assert_eq!(
+            vip_str(&vip("fd00::2/128"), "eth0", false),
+            "fd00::2 dev eth0 scope global deprecated"
+        );
+        assert_eq!(
+            vip_str(&vip("fd00::3/64 preferred_lft 100"), "eth0", false),
+            "fd00::3/64 dev eth0 scope global preferred_lft 100"
+        );
+    }
 }

@@ -143,6 +143,21 @@ impl Netlink {
         Ok(out)
     }
 
+    /// The name and MAC address of interface `index`.
+    pub async fn name_and_mac(&self, index: u32) -> Result<(String, Option<Mac>), LinkError> {
+        let mut links = self.handle.link().get().match_index(index).execute();
+        let gone = || LinkError::NoSuchInterface(format!("(index {index})"));
+        match links.try_next().await {
+            Ok(Some(l)) => Ok((
+                link_name(&l).unwrap_or_else(|| index.to_string()),
+                link_mac(&l),
+            )),
+            Ok(None) => Err(gone()),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Err(gone()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Looks an interface up by name.
     pub async fn interface(&self, name: &str) -> Result<IfaceInfo, LinkError> {
         let mut links = self

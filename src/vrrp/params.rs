@@ -139,6 +139,11 @@ pub struct InstanceParams {
     pub smtp_alert: bool,
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,
+    /// `garp_extra_if all SECS` (or the global `vrrp_garp_extra_if`): while MASTER, one
+    /// gratuitous ARP / unsolicited NA this often on each interface other than the
+    /// instance's that holds one of its addresses (None: off, as keepalived when no
+    /// address is on another interface, or without `all`: see [`extra_if_garp`]).
+    pub extra_if_garp: Option<Duration>,
     /// Master_Down_Interval in adverts: `down_timer_adverts` (RFC 5798: 3).
     pub down_timer_adverts: u32,
     /// `promote_secondaries`: set on the interface the VIPs go on.
@@ -356,6 +361,48 @@ pub fn resolve_files_and_processes(params: &mut [InstanceParams], config: &Confi
                 Some(_) => {}
                 None => p.track_processes.push(t),
             }
+        }
+    }
+}
+
+/// keepalived 2.2.7's `garp_extra_if` (the instance's, else the global
+/// `vrrp_garp_extra_if`): on only with a non-zero interval and an address on another
+/// interface than the instance's (with `use_vmac`, the base interface is another one).
+/// Without `all` keepalived sends only on the VMACs it makes for addresses (the address
+/// option `use_vmac`), which lvsd does not make: off.
+pub fn extra_if_garp(inst: &VrrpInstance, global: &GlobalDefs) -> Option<Duration> {
+    let x = inst.garp_extra_if.or(global.vrrp_garp_extra_if)?;
+    let own = match inst.use_vmac.as_deref() {
+        Some(name) if !name.is_empty() => Some(name),
+        Some(_) => None,
+        None => Some(inst.interface.as_str()),
+    };
+    let elsewhere = inst
+        .virtual_ipaddress
+        .iter()
+        .chain(&inst.virtual_ipaddress_excluded)
+        .any(|v| v.dev.as_deref().is_some_and(|d| Some(d) != own));
+    (x.all && x.interval_secs > 0 && elsewhere)
+        .then(|| Duration::from_secs(u64::from(x.interval_secs)))
+}
+
+/// The settings a sync group gives its members when they do not set them: as keepalived,
+/// `notify_priority_changes` is the instance's, else its sync group's, else the global
+/// `vrrp_notify_priority_changes`.
+pub fn apply_sync_group_defaults(params: &mut [InstanceParams], config: &Config) {
+    for p in params.iter_mut() {
+        let Some(inst) = config.instances.iter().find(|i| i.name == p.name) else {
+            continue;
+        };
+        if inst.notify_priority_changes.is_some() {
+            continue;
+        }
+        let group = config
+            .sync_groups
+            .iter()
+            .find(|g| g.members.contains(&p.name));
+        if let Some(b) = group.and_then(|g| g.notify_priority_changes) {
+            p.notify_priority_changes = b;
         }
     }
 }
@@ -610,6 +657,7 @@ impl InstanceParams {
             smtp_alert: inst.smtp_alert_enabled(global),
             use_vmac: inst.use_vmac.clone(),
             vmac_xmit_base: inst.vmac_xmit_base,
+            extra_if_garp: extra_if_garp(inst, global),
             warnings,
             name,
         })

@@ -161,6 +161,9 @@ pub enum Action {
     SendGratuitous {
         repeat: u32,
     },
+    /// `garp_extra_if`: one gratuitous ARP / NA on each other interface holding an
+    /// address of the instance.
+    SendExtraIfGratuitous,
     StateChange {
         from: State,
         to: State,
@@ -212,6 +215,8 @@ pub struct Instance {
     master_down_at: Option<Instant>,
     garp_delay_at: Option<Instant>,
     garp_refresh_at: Option<Instant>,
+    /// The next `garp_extra_if` round.
+    extra_if_garp_at: Option<Instant>,
     /// Second bursts owed after lower-priority adverts (`garp_lower_prio_delay`), one per
     /// advert as keepalived schedules them.
     lower_prio_garp_at: Vec<Instant>,
@@ -250,6 +255,7 @@ impl Instance {
             master_down_at: None,
             garp_delay_at: None,
             garp_refresh_at: None,
+            extra_if_garp_at: None,
             lower_prio_garp_at: Vec::new(),
             preempt_at: None,
             start_hold: None,
@@ -319,6 +325,11 @@ impl Instance {
         self.master_adver_int() * self.params.down_timer_adverts + self.skew()
     }
 
+    /// When the next `garp_extra_if` round is due (MASTER only).
+    pub fn extra_if_garp_at(&self) -> Option<Instant> {
+        self.extra_if_garp_at
+    }
+
     /// The earliest time the machine wants an `Event::Timer`.
     pub fn next_deadline(&self) -> Option<Instant> {
         [
@@ -326,6 +337,7 @@ impl Instance {
             self.master_down_at,
             self.garp_delay_at,
             self.garp_refresh_at,
+            self.extra_if_garp_at,
             self.lower_prio_garp_at.iter().min().copied(),
         ]
         .into_iter()
@@ -469,6 +481,9 @@ impl Instance {
             if params.garp.refresh != self.params.garp.refresh {
                 self.garp_refresh_at = params.garp.refresh.map(|r| now + r);
             }
+            if params.extra_if_garp != self.params.extra_if_garp {
+                self.extra_if_garp_at = params.extra_if_garp.map(|r| now + r);
+            }
         }
         if self.state != State::Backup || params.version == Version::V2 {
             self.master_adver_cs = params.advert_int_cs();
@@ -552,6 +567,13 @@ impl Instance {
                         out.push(Action::SendGratuitous {
                             repeat: self.params.garp.refresh_repeat,
                         });
+                    }
+                }
+                if let (Some(t), Some(period)) = (self.extra_if_garp_at, self.params.extra_if_garp)
+                {
+                    if t <= now {
+                        self.extra_if_garp_at = Some(now + period);
+                        out.push(Action::SendExtraIfGratuitous);
                     }
                 }
                 let owed = self.lower_prio_garp_at.len();
@@ -881,6 +903,7 @@ impl Instance {
         self.adver_at = None;
         self.garp_delay_at = None;
         self.garp_refresh_at = None;
+        self.extra_if_garp_at = None;
         self.lower_prio_garp_at.clear();
         self.lower_prio_bursts.reset();
     }
@@ -924,6 +947,7 @@ impl Instance {
         self.garp_delay_at =
             (!self.params.garp.delay.is_zero()).then(|| now + self.params.garp.delay);
         self.garp_refresh_at = self.params.garp.refresh.map(|r| now + r);
+        self.extra_if_garp_at = self.params.extra_if_garp.map(|r| now + r);
         out.push(Action::Notify {
             state: State::Master,
             priority: prio,

@@ -45,6 +45,11 @@ pub struct Group {
     pub members: Vec<usize>,
     pub notify: Notify,
     pub smtp_alert: Option<bool>,
+    /// `sync_group_tracking_weight` (shown in the dump; the configuration check applied it).
+    pub tracking_weight: bool,
+    /// The group's own `notify_priority_changes` (shown in the dump; the members took it
+    /// as their default).
+    pub notify_priority_changes: Option<bool>,
     pub state: State,
     /// Whether some member's own trackers are faulted.
     pub faulted: bool,
@@ -143,6 +148,8 @@ impl Coordinator {
                 members,
                 notify: g.notify.clone(),
                 smtp_alert: g.smtp_alert,
+                tracking_weight: g.tracking_weight,
+                notify_priority_changes: g.notify_priority_changes,
                 state: State::Init,
                 faulted: false,
             });

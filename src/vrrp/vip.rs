@@ -32,7 +32,7 @@ pub struct VipSpec {
     /// rtnetlink scope number (0 global, 200 site, 253 link, 254 host, 255 nowhere).
     pub scope: u8,
     pub label: Option<String>,
-    /// `peer`, `home`, `-nodad`, `noprefixroute`, `autojoin`, `preferred_lft` (the
+    /// `peer`, `home`, `-nodad`, `mngtmpaddr`, `noprefixroute`, `autojoin`, `preferred_lft` (the
     /// latter resolved: keepalived deprecates an IPv6 /128 without it, preferred 0).
     pub opts: VipOptions,
 }
@@ -139,6 +139,9 @@ impl VipOps for Netlink {
         if o.home {
             msg.header.flags |= AddressHeaderFlags::Homeaddress;
             flags |= AddressFlags::Homeaddress;
+        }
+        if o.mngtmpaddr {
+            flags |= AddressFlags::Managetempaddr;
         }
         if o.noprefixroute {
             flags |= AddressFlags::Noprefixroute;

@@ -386,8 +386,13 @@ impl Daemon {
         // still be unreaped zombies) must not block the restart.
         let _ = fs::remove_file(&pid);
         let _ = fs::remove_file(&vpid);
+        // Dumps (SIGUSR1/SIGUSR2) go to the daemon's own $TMPDIR, not the shared /tmp.
+        let tmp = self.tmp_dir();
+        fs::create_dir_all(&tmp).expect("daemon tmp dir");
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.node.ns]).arg(&bin);
+        cmd.args(["netns", "exec", &self.node.ns, "env"])
+            .arg(format!("TMPDIR={}", tmp.display()))
+            .arg(&bin);
         if self.vrrp_only {
             cmd.arg("-P");
         } else {
@@ -412,6 +417,11 @@ impl Daemon {
 
     pub fn pid(&self) -> Option<i32> {
         self.child.as_ref().map(|c| c.id() as i32)
+    }
+
+    /// The daemon's `$TMPDIR`: where keepalived.data and keepalived.stats are written.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
     }
 
     /// Sends SIGTERM to the daemon (keepalived: its parent, which stops the VRRP child).

@@ -7,6 +7,8 @@ use crate::vrrp::garp::{self, Mac, PacketSocket};
 use crate::vrrp::link::Netlink;
 use crate::vrrp::routes::{self, Installed, NetItem};
 use crate::vrrp::vip::{VipOps, VipSpec};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -22,6 +24,12 @@ pub enum AddrJob {
     Assume(Vec<VipSpec>),
     /// A burst of this many rounds, paced (vrrp_garp_interval / vrrp_gna_interval).
     Garp(u32, garp::Pacing),
+    /// `garp_extra_if`: one gratuitous ARP / NA on each interface other than the
+    /// instance's (`own_too`: its own as well) for the first address there, from that
+    /// interface's MAC.
+    ExtraIfGarp {
+        own_too: bool,
+    },
     /// Add these routes and rules (virtual_routes, virtual_rules) if not added yet.
     NetAdd(Vec<NetItem>),
     /// Remove the routes and rules this worker added.
@@ -56,6 +64,61 @@ async fn remove_vips(nl: &Netlink, name: &str, vips: &[VipSpec], stale: bool) {
     }
 }
 
+/// The packet sockets and MACs of the other interfaces `garp_extra_if` sends on, opened
+/// on first use.
+#[derive(Default)]
+struct ExtraIfSenders {
+    by_index: HashMap<u32, (PacketSocket, Mac, String)>,
+}
+
+impl ExtraIfSenders {
+    /// One message for the first address of `present` on each interface but `skip`, as
+    /// keepalived's vrrp_send_vmac_update.
+    async fn send(&mut self, nl: &Netlink, who: &str, present: &[VipSpec], skip: Option<u32>) {
+        let mut done: Vec<u32> = Vec::new();
+        for v in present {
+            if Some(v.ifindex) == skip || done.contains(&v.ifindex) {
+                continue;
+            }
+            done.push(v.ifindex);
+            if let Entry::Vacant(slot) = self.by_index.entry(v.ifindex) {
+                let (name, mac) = match nl.name_and_mac(v.ifindex).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!("{who} garp_extra_if: {e}");
+                        continue;
+                    }
+                };
+                let Some(mac) = mac else {
+                    tracing::warn!("{who} garp_extra_if: {name} has no MAC address");
+                    continue;
+                };
+                match PacketSocket::open(v.ifindex) {
+                    Ok(s) => {
+                        slot.insert((s, mac, name));
+                    }
+                    Err(e) => {
+                        tracing::error!("{who} cannot open a packet socket on {name}: {e}");
+                        continue;
+                    }
+                }
+            }
+            let Some((sock, mac, ifname)) = self.by_index.get(&v.ifindex) else {
+                continue;
+            };
+            let msg = match v.addr {
+                IpAddr::V4(a) => garp::Gratuitous::Arp(a),
+                IpAddr::V6(a) => garp::Gratuitous::Na(a),
+            };
+            let router = v.addr.is_ipv6() && garp::ipv6_forwarding(ifname);
+            match garp::send_one(sock, *mac, msg, router) {
+                Ok(()) => tracing::debug!("{who} garp_extra_if: sent for {} on {ifname}", v.addr),
+                Err(e) => tracing::warn!("{who} garp_extra_if on {ifname}: {e}"),
+            }
+        }
+    }
+}
+
 /// Performs one instance's address work in order: VIPs, then the GARP/NA bursts.
 pub(super) async fn addr_worker(
     nl: Netlink,
@@ -71,6 +134,7 @@ pub(super) async fn addr_worker(
     let mut net = Installed::default();
     let mut pacer = garp::Pacer::default();
     let mut pending = std::collections::VecDeque::new();
+    let mut extra_if = ExtraIfSenders::default();
     loop {
         let job = match pending.pop_front() {
             Some(job) => job,
@@ -113,6 +177,10 @@ pub(super) async fn addr_worker(
             AddrJob::Del(vips) => {
                 remove_vips(&nl, &name, &vips, false).await;
                 present.retain(|p| !vips.contains(p));
+            }
+            AddrJob::ExtraIfGarp { own_too } => {
+                let skip = (!own_too).then_some(ifindex);
+                extra_if.send(&nl, &who, &present, skip).await;
             }
             AddrJob::Garp(repeat, pacing) => {
                 if sender.is_none() {

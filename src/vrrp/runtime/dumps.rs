@@ -28,6 +28,9 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 read_timeout: inst
                     .next_deadline()
                     .map(|d| wall_now + d.saturating_duration_since(now)),
+                extra_if_garp_next: inst
+                    .extra_if_garp_at()
+                    .map(|d| wall_now + d.saturating_duration_since(now)),
                 src_ip: io.src,
                 fds: io.handle.as_ref().and_then(|h| self.io.fds(h)),
                 rx_buf: io.handle.as_ref().map_or(0, |h| self.io.rx_buf(h)),

@@ -381,6 +381,7 @@ fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
         params.push(p);
     }
     super::params::resolve_files_and_processes(&mut params, config);
+    super::params::apply_sync_group_defaults(&mut params, config);
     Ok(params)
 }
 
@@ -882,6 +883,12 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     na: p.gna_interval,
                 };
                 addr_job(&mut self.io, &io.handle, AddrJob::Garp(repeat, pacing));
+            }
+            Action::SendExtraIfGratuitous => {
+                // With vmac_xmit_base the VMAC holding the addresses sends no adverts:
+                // keepalived refreshes it too.
+                let own_too = p.use_vmac.is_some() && p.vmac_xmit_base;
+                addr_job(&mut self.io, &io.handle, AddrJob::ExtraIfGarp { own_too });
             }
             Action::StateChange { from, to, cause } => {
                 io.last_transition = std::time::SystemTime::now();
