@@ -256,6 +256,9 @@ pub struct GarpGroup {
     pub garp_interval: Option<Duration>,
     pub gna_interval: Option<Duration>,
     pub interfaces: Vec<String>,
+    /// The group's number among those given with an `interfaces {}` block (keepalived
+    /// numbers only those, from 1; the data dump shows it).
+    pub aggregation_group: Option<u32>,
 }
 
 impl GlobalDefs {

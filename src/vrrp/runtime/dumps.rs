@@ -5,6 +5,7 @@ use super::io::{Clock, VrrpIo};
 use super::Runtime;
 use crate::control::report::{DumpKind, DumpRequest};
 use crate::vrrp::dump::{self, Counters};
+use crate::vrrp::dump_if;
 use crate::vrrp::state::State;
 
 impl<I: VrrpIo, C: Clock> Runtime<I, C> {
@@ -39,7 +40,11 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
 
     /// Answers a dump request with the text of keepalived's file; STATS_CLEAR zeroes the
     /// counters once the text is made.
-    pub(super) fn dump(&mut self, req: DumpRequest) {
+    pub(super) async fn dump(&mut self, req: DumpRequest) {
+        let links = match req.kind {
+            DumpKind::Data => self.io.links().await,
+            _ => Vec::new(),
+        };
         let text = {
             let views = self.views();
             match req.kind {
@@ -52,6 +57,13 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                         &views,
                         self.side.coord.groups(),
                         &self.side.config.vrrp_scripts,
+                    ));
+                    let params: Vec<_> = views.iter().map(|v| v.inst.params()).collect();
+                    s.push_str(&dump_if::interfaces(
+                        &links,
+                        &params,
+                        &self.side.config.global,
+                        &|_| dump_if::StatusSource::Netlink,
                     ));
                     Some(s)
                 }

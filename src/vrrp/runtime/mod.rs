@@ -338,7 +338,7 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
                 let outs = rt.side.coord.handle_all(clock.now(), ev);
                 rt.perform(outs).await;
             }
-            Some(req) = dump_rx.recv() => rt.dump(req),
+            Some(req) = dump_rx.recv() => rt.dump(req).await,
             r = ctl.reload.changed() => {
                 if r.is_err() { break; }
                 let cfg = ctl.reload.borrow_and_update().clone();
