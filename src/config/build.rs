@@ -443,6 +443,10 @@ impl<'s> P<'s> {
                                 self.config.global.instance = Some(n);
                             }
                         }
+                        "use_pid_dir" => {
+                            self.no_more(&toks, 1);
+                            self.config.global.use_pid_dir = true;
+                        }
                         // keepalived's wait for its child processes at exit; lvsd has
                         // none (its sides stop within SHUTDOWN_LIMIT).
                         "child_wait_time" => {

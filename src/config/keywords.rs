@@ -49,6 +49,7 @@ pub const TOP: Table = Table {
         "includea",
         "net_namespace",
         "instance",
+        "use_pid_dir",
         "child_wait_time",
         "namespace_with_ipsets",
         "static_ipaddress",
@@ -63,7 +64,6 @@ pub const TOP: Table = Table {
     ],
     unsupported: &[
         "net_namespace_ipvs",
-        "use_pid_dir",
         "linkbeat_use_polling",
         // Blocks lvsd skips whole, with what they hold.
         "linkbeat_interfaces",

@@ -188,6 +188,8 @@ pub struct GlobalDefs {
     pub net_namespace: Option<String>,
     /// `instance NAME` (top level): names this daemon among several in one namespace.
     pub instance: Option<String>,
+    /// `use_pid_dir` (top level): pid files under /run/keepalived/.
+    pub use_pid_dir: bool,
     /// `*_netlink_*_rcv_bufs[_force]`: receive buffers of the netlink sockets.
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
@@ -400,6 +402,7 @@ impl Default for GlobalDefs {
             smtp_helo_name: None,
             net_namespace: None,
             instance: None,
+            use_pid_dir: false,
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,

@@ -180,6 +180,9 @@ fn global(w: &mut W, g: &GlobalDefs) {
     if let Some(n) = &g.instance {
         w.line(format!("instance {}", q(n)));
     }
+    if g.use_pid_dir {
+        w.line("use_pid_dir");
+    }
     w.open("global_defs");
     w.opt("smtp_helo_name", &g.smtp_helo_name, |s| q(s));
     w.opt("router_id", &g.router_id, |s| q(s));

@@ -228,16 +228,24 @@ fn start_and_serve(
         nix::sys::stat::umask(mode);
         tracing::debug!("umask {mask:04o}");
     }
-    let mut pids = vec![pidfile::PidFile::create(&opts.pid_file)?];
+    let paths = pidfile::pid_paths(&opts, &config.global);
+    let pid_dir = paths.dir.as_deref().and_then(pidfile::make_pid_dir);
+    let mut pids = vec![pidfile::PidFile::create(&paths.main)?];
     if opts.runs_vrrp() {
-        pids.push(pidfile::PidFile::create(&opts.vrrp_pid_file)?);
+        pids.push(pidfile::PidFile::create(&paths.vrrp)?);
     }
     if opts.runs_checkers() {
-        pids.push(pidfile::PidFile::create(&opts.checkers_pid_file)?);
+        pids.push(pidfile::PidFile::create(&paths.checkers)?);
     }
+    // The control socket and the reload outcome file sit beside the main pid file.
+    let mut opts = opts;
+    opts.pid_file = Some(paths.main);
     let res = rt.block_on(serve(opts, config, sha256, verdict));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(pids);
+    if let Some(dir) = pid_dir {
+        pidfile::remove_pid_dir(&dir);
+    }
     res
 }
 
@@ -490,7 +498,7 @@ async fn serve(
     let metrics_server =
         crate::metrics::server::start_for_daemon(opts.clone(), config_status.clone()).await;
     verdict.ok();
-    let outcome_file = reload_outcome::path_for(&opts.pid_file);
+    let outcome_file = reload_outcome::path_for(&opts.main_pid_file());
     let mut sd = sd_notify::Systemd::new(
         heartbeat::config_addr(&reload_tx.borrow()),
         outcome_file.clone(),
