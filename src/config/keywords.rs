@@ -167,6 +167,11 @@ pub const GLOBAL: Table = Table {
         "checker_cpu_affinity",
         "checker_rlimit_rttime",
         "checker_rlimit_rtime",
+        "process_names",
+        "process_name",
+        "vrrp_process_name",
+        "checker_process_name",
+        "lvs_process_name",
     ],
     unsupported: &[
         // Firewall rules (no_accept, IGMP/MLD on VMACs) and fwmarks for groups.
@@ -190,11 +195,6 @@ pub const GLOBAL: Table = Table {
         "bfd_rlimit_rttime",
         "bfd_rlimit_rtime",
         // Names of keepalived's processes.
-        "process_names",
-        "process_name",
-        "vrrp_process_name",
-        "checker_process_name",
-        "lvs_process_name",
         "bfd_process_name",
         // SNMP and DBus.
         "snmp_socket",

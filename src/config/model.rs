@@ -190,6 +190,9 @@ pub struct GlobalDefs {
     pub instance: Option<String>,
     /// `use_pid_dir` (top level): pid files under /run/keepalived/.
     pub use_pid_dir: bool,
+    /// `process_name`, `vrrp_process_name`, `checker_process_name` (`lvs_process_name`),
+    /// `process_names`.
+    pub process_names: ProcessNames,
     /// `*_netlink_*_rcv_bufs[_force]`: receive buffers of the netlink sockets.
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
@@ -248,6 +251,16 @@ pub struct GlobalDefs {
     pub default_interface: Option<String>,
     /// `vrrp_rx_bufs_multiplier` (default 3).
     pub vrrp_rx_bufs_multiplier: u32,
+}
+
+/// The names (comm, at most 15 bytes) lvsd gives its main thread (the process name `ps`
+/// shows), the VRRP thread and the checker threads, where keepalived names its parent,
+/// VRRP and checker processes. None: lvsd's own names (lvsd, lvsd-vrrp, lvsd).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessNames {
+    pub main: Option<String>,
+    pub vrrp: Option<String>,
+    pub checker: Option<String>,
 }
 
 /// `garp_group { garp_interval T gna_interval T interface IF | interfaces { IF … } }`:
@@ -403,6 +416,7 @@ impl Default for GlobalDefs {
             net_namespace: None,
             instance: None,
             use_pid_dir: false,
+            process_names: ProcessNames::default(),
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,

@@ -184,6 +184,9 @@ fn global(w: &mut W, g: &GlobalDefs) {
         w.line("use_pid_dir");
     }
     w.open("global_defs");
+    w.opt("process_name", &g.process_names.main, |s| q(s));
+    w.opt("vrrp_process_name", &g.process_names.vrrp, |s| q(s));
+    w.opt("checker_process_name", &g.process_names.checker, |s| q(s));
     w.opt("smtp_helo_name", &g.smtp_helo_name, |s| q(s));
     w.opt("router_id", &g.router_id, |s| q(s));
     if !g.notification_email.is_empty() {

@@ -166,11 +166,24 @@ fn daemonize(verdict: &mut StartReport) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Names the calling thread (`process_name`: on the main thread, the name `ps` and
+/// `pidof` see); a failure is logged.
+fn name_this_thread(name: &str) {
+    let res = std::ffi::CString::new(name)
+        .map_err(|_| nix::errno::Errno::EINVAL)
+        .and_then(|c| nix::sys::prctl::set_name(&c));
+    match res {
+        Ok(()) => tracing::debug!("process name set to {name}"),
+        Err(e) => tracing::warn!("cannot set the process name to {name}: {e}"),
+    }
+}
+
 /// The main runtime (checkers, the LVS side, the daemon's tasks); its threads take
 /// `checker_priority`, `checker_rt_priority` and `checker_cpu_affinity`.
 fn build_runtime(g: &crate::config::GlobalDefs) -> anyhow::Result<tokio::runtime::Runtime> {
     let mut b = tokio::runtime::Builder::new_multi_thread();
-    b.worker_threads(2).enable_all().thread_name("lvsd");
+    let name = g.process_names.checker.as_deref().unwrap_or("lvsd");
+    b.worker_threads(2).enable_all().thread_name(name);
     if !g.checker_tuning.is_empty() {
         let tuning = g.checker_tuning.clone();
         let rlimit = tuning::rlimit_rttime(g);
@@ -218,6 +231,9 @@ fn start_and_serve(
         daemonize(verdict)?;
     }
     logging::init(&opts)?;
+    if let Some(name) = &config.global.process_names.main {
+        name_this_thread(name);
+    }
     let rt = build_runtime(&config.global)?;
     if let Some(name) = &config.global.net_namespace {
         tracing::info!("Running in network namespace {name}");
@@ -257,8 +273,9 @@ fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
         .enable_all()
         .build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let name = ctl.reload.borrow().global.process_names.vrrp.clone();
     std::thread::Builder::new()
-        .name("lvsd-vrrp".into())
+        .name(name.unwrap_or_else(|| "lvsd-vrrp".into()))
         .spawn(move || {
             // Timers on this thread fire when due, not up to 50 µs later (the default
             // slack the kernel may add to coalesce wake-ups).
@@ -529,6 +546,12 @@ async fn serve(
                                 running.as_deref().unwrap_or("the namespace lvsd started in")
                             );
                             cfg.global.net_namespace = running;
+                        }
+                        let was = reload_tx.borrow().global.process_names.main.clone();
+                        if cfg.global.process_names.main != was {
+                            // As keepalived: the main name follows a reload (the threads'
+                            // names are set when they start).
+                            name_this_thread(cfg.global.process_names.main.as_deref().unwrap_or("lvsd"));
                         }
                         let cfg = Arc::new(cfg);
                         sd.reload_handed(heartbeat::config_addr(&cfg), started);
