@@ -164,6 +164,11 @@ impl P<'_> {
                 // One gratuitous ARP/NA, no second burst: the settings still at their
                 // defaults change, as keepalived (later lines win).
                 "umask" => set(&mut g.umask, p.umask(t).map(Some)),
+                "reload_check_config" => {
+                    p.no_more(t, 2);
+                    let log = t.get(1).map_or("/dev/null", |f| p.txt(*f));
+                    g.reload_check_config = Some(log.into());
+                }
                 "process_names" => {
                     p.no_more(t, 1);
                     g.process_names.vrrp = Some("keepalived_vrrp".into());

@@ -193,6 +193,9 @@ pub struct GlobalDefs {
     /// `process_name`, `vrrp_process_name`, `checker_process_name` (`lvs_process_name`),
     /// `process_names`.
     pub process_names: ProcessNames,
+    /// `reload_check_config [LOG_FILE]`: a reload with any problem is refused, the
+    /// problems written to LOG_FILE (default /dev/null).
+    pub reload_check_config: Option<std::path::PathBuf>,
     /// `*_netlink_*_rcv_bufs[_force]`: receive buffers of the netlink sockets.
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
@@ -417,6 +420,7 @@ impl Default for GlobalDefs {
             instance: None,
             use_pid_dir: false,
             process_names: ProcessNames::default(),
+            reload_check_config: None,
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,

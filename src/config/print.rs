@@ -185,6 +185,9 @@ fn global(w: &mut W, g: &GlobalDefs) {
     }
     w.open("global_defs");
     w.opt("process_name", &g.process_names.main, |s| q(s));
+    w.opt("reload_check_config", &g.reload_check_config, |p| {
+        q(&p.to_string_lossy())
+    });
     w.opt("vrrp_process_name", &g.process_names.vrrp, |s| q(s));
     w.opt("checker_process_name", &g.process_names.checker, |s| q(s));
     w.opt("smtp_helo_name", &g.smtp_helo_name, |s| q(s));

@@ -18,6 +18,7 @@ use crate::control::{dump_global, heartbeat, report, since_start, Control};
 use crate::backoff::{self, Retry};
 use crate::cli::Options;
 use crate::config::Config;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -28,13 +29,32 @@ use tokio::task::JoinHandle;
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 
 /// Reads the configuration file again for SIGHUP, with its SHA-256 (hex). A file with
-/// errors is refused.
-pub fn load_config(opts: &Options) -> anyhow::Result<(Config, String)> {
+/// errors is refused. `check_log` (the running file's `reload_check_config`): as
+/// keepalived, which runs its config test first and reloads only when the test passes,
+/// any problem at all refuses the file, and every problem is written to that file.
+pub fn load_config(opts: &Options, check_log: Option<&Path>) -> anyhow::Result<(Config, String)> {
     let id = opts
         .config_id
         .clone()
         .unwrap_or_else(crate::config::default_config_id);
-    match crate::config::load_for_daemon(&opts.config_file, &id, opts.strict) {
+    let strict = opts.strict || check_log.is_some();
+    let res = crate::config::load_for_daemon(&opts.config_file, &id, strict);
+    if let Some(log) = check_log {
+        let diags: Vec<String> = match &res {
+            Ok(l) => l.warnings.iter().map(|d| d.to_string()).collect(),
+            Err(e) => e
+                .errors
+                .iter()
+                .chain(&e.warnings)
+                .map(|d| d.to_string())
+                .collect(),
+        };
+        let text: String = diags.iter().map(|d| format!("{d}\n")).collect();
+        if let Err(e) = std::fs::write(log, text) {
+            tracing::warn!("cannot write the reload check log {}: {e}", log.display());
+        }
+    }
+    match res {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 tracing::warn!("{w}");
@@ -45,7 +65,13 @@ pub fn load_config(opts: &Options) -> anyhow::Result<(Config, String)> {
             for w in &e.warnings {
                 tracing::warn!("{w}");
             }
-            Err(anyhow::anyhow!("{e}"))
+            match check_log {
+                Some(log) => Err(anyhow::anyhow!(
+                    "New config failed validation, see {} for details: {e}",
+                    log.display()
+                )),
+                None => Err(anyhow::anyhow!("{e}")),
+            }
         }
     }
 }
@@ -537,7 +563,8 @@ async fn serve(
                 let started = sd.reloading();
                 note(&|s| s.reload_asked());
                 let o = opts.clone();
-                match tokio::task::spawn_blocking(move || load_config(&o)).await {
+                let check = reload_tx.borrow().global.reload_check_config.clone();
+                match tokio::task::spawn_blocking(move || load_config(&o, check.as_deref())).await {
                     Ok(Ok((mut cfg, sha256))) => {
                         let running = reload_tx.borrow().global.net_namespace.clone();
                         if cfg.global.net_namespace != running {
