@@ -169,6 +169,11 @@ impl P<'_> {
                     let log = t.get(1).map_or("/dev/null", |f| p.txt(*f));
                     g.reload_check_config = Some(log.into());
                 }
+                "config_save_dir" => {
+                    if let Some(d) = p.string(t) {
+                        g.config_save_dir = Some(d.into());
+                    }
+                }
                 "process_names" => {
                     p.no_more(t, 1);
                     g.process_names.vrrp = Some("keepalived_vrrp".into());

@@ -168,6 +168,7 @@ pub const GLOBAL: Table = Table {
         "checker_rlimit_rttime",
         "checker_rlimit_rtime",
         "reload_check_config",
+        "config_save_dir",
         "process_names",
         "process_name",
         "vrrp_process_name",
@@ -210,7 +211,6 @@ pub const GLOBAL: Table = Table {
         "dbus_service_name",
         // Reading, reloading and dumping the configuration.
         "tmp_config_directory",
-        "config_save_dir",
         "include_check",
         "reload_time_file",
         "reload_repeat",

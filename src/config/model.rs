@@ -196,6 +196,9 @@ pub struct GlobalDefs {
     /// `reload_check_config [LOG_FILE]`: a reload with any problem is refused, the
     /// problems written to LOG_FILE (default /dev/null).
     pub reload_check_config: Option<std::path::PathBuf>,
+    /// `config_save_dir DIR`: the VRRP data dump saved before and after each reload
+    /// (made 0700 when missing).
+    pub config_save_dir: Option<std::path::PathBuf>,
     /// `*_netlink_*_rcv_bufs[_force]`: receive buffers of the netlink sockets.
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
@@ -421,6 +424,7 @@ impl Default for GlobalDefs {
             use_pid_dir: false,
             process_names: ProcessNames::default(),
             reload_check_config: None,
+            config_save_dir: None,
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,

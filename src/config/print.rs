@@ -185,6 +185,9 @@ fn global(w: &mut W, g: &GlobalDefs) {
     }
     w.open("global_defs");
     w.opt("process_name", &g.process_names.main, |s| q(s));
+    w.opt("config_save_dir", &g.config_save_dir, |p| {
+        q(&p.to_string_lossy())
+    });
     w.opt("reload_check_config", &g.reload_check_config, |p| {
         q(&p.to_string_lossy())
     });

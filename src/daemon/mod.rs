@@ -192,6 +192,17 @@ fn daemonize(verdict: &mut StartReport) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `config_save_dir`: made (0700) when missing, as keepalived's parent does; a failure is
+/// logged (the saves then fail with their own warning).
+fn make_save_dir(dir: &Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => tracing::warn!("cannot make config_save_dir {}: {e}", dir.display()),
+    }
+}
+
 /// Names the calling thread (`process_name`: on the main thread, the name `ps` and
 /// `pidof` see); a failure is logged.
 fn name_this_thread(name: &str) {
@@ -269,6 +280,9 @@ fn start_and_serve(
         let mode = nix::sys::stat::Mode::from_bits_truncate(mask as nix::libc::mode_t);
         nix::sys::stat::umask(mode);
         tracing::debug!("umask {mask:04o}");
+    }
+    if let Some(dir) = &config.global.config_save_dir {
+        make_save_dir(dir);
     }
     let paths = pidfile::pid_paths(&opts, &config.global);
     let pid_dir = paths.dir.as_deref().and_then(pidfile::make_pid_dir);

@@ -38,35 +38,40 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             .collect()
     }
 
+    /// The text of keepalived.data (SIGUSR1, and `config_save_dir`'s files).
+    pub(super) async fn data_text(&mut self) -> String {
+        let links = self.io.links().await;
+        let views = self.views();
+        let mut s = crate::control::dump_global::global_section(
+            &self.side.config.global,
+            crate::control::dump_global::Part::Vrrp,
+        );
+        s.push_str(&dump::data(
+            &views,
+            self.side.coord.groups(),
+            &self.side.config.vrrp_scripts,
+        ));
+        let params: Vec<_> = views.iter().map(|v| v.inst.params()).collect();
+        s.push_str(&dump_if::interfaces(
+            &links,
+            &params,
+            &self.side.config.global,
+            &|_| dump_if::StatusSource::Netlink,
+        ));
+        s
+    }
+
     /// Answers a dump request with the text of keepalived's file; STATS_CLEAR zeroes the
     /// counters once the text is made.
     pub(super) async fn dump(&mut self, req: DumpRequest) {
-        let links = match req.kind {
-            DumpKind::Data => self.io.links().await,
-            _ => Vec::new(),
+        let data = match req.kind {
+            DumpKind::Data => Some(self.data_text().await),
+            _ => None,
         };
         let text = {
             let views = self.views();
             match req.kind {
-                DumpKind::Data => {
-                    let mut s = crate::control::dump_global::global_section(
-                        &self.side.config.global,
-                        crate::control::dump_global::Part::Vrrp,
-                    );
-                    s.push_str(&dump::data(
-                        &views,
-                        self.side.coord.groups(),
-                        &self.side.config.vrrp_scripts,
-                    ));
-                    let params: Vec<_> = views.iter().map(|v| v.inst.params()).collect();
-                    s.push_str(&dump_if::interfaces(
-                        &links,
-                        &params,
-                        &self.side.config.global,
-                        &|_| dump_if::StatusSource::Netlink,
-                    ));
-                    Some(s)
-                }
+                DumpKind::Data => data,
                 DumpKind::Stats | DumpKind::StatsClear => Some(dump::stats(&views)),
                 DumpKind::Json => dump::json(&views),
                 DumpKind::State => Some(crate::vrrp::ctl_view::state_json(&views)),
