@@ -255,13 +255,16 @@ pub enum CtlCommand {
 }
 
 /// A number as C's strtoul with base 0 reads it: `0x…` hex, `0…` octal, else decimal.
+/// keepalived's default main pid file (RUNSTATEDIR /run).
+pub const DEFAULT_MAIN_PID_FILE: &str = "/run/keepalived.pid";
+
 impl Options {
     /// The main pid file: -p's, else keepalived's default (the daemon puts the one it
-    /// writes back here, see [`crate::daemon::pidfile::pid_paths`]).
+    /// writes back here, see `daemon::pidfile::pid_paths`).
     pub fn main_pid_file(&self) -> PathBuf {
         self.pid_file
             .clone()
-            .unwrap_or_else(|| PathBuf::from(crate::daemon::pidfile::DEFAULT_MAIN))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_MAIN_PID_FILE))
     }
 }
 

@@ -81,7 +81,7 @@ impl Drop for PidFile {
 }
 
 /// keepalived's default pid files (RUNSTATEDIR /run).
-pub const DEFAULT_MAIN: &str = "/run/keepalived.pid";
+const DEFAULT_MAIN: &str = crate::cli::DEFAULT_MAIN_PID_FILE;
 const DEFAULT_VRRP: &str = "/run/keepalived_vrrp.pid";
 const DEFAULT_CHECKERS: &str = "/run/keepalived_checkers.pid";
 /// keepalived's pid directory (`use_pid_dir`, `instance`, `net_namespace`).
