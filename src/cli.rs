@@ -79,30 +79,18 @@ pub struct Options {
     /// error).
     #[arg(long = "json")]
     pub json: bool,
-    /// Main pid file.
-    #[arg(
-        short = 'p',
-        long = "pid",
-        value_name = "FILE",
-        default_value = "/run/keepalived.pid"
-    )]
-    pub pid_file: PathBuf,
-    /// VRRP pid file.
-    #[arg(
-        short = 'r',
-        long = "vrrp_pid",
-        value_name = "FILE",
-        default_value = "/run/keepalived_vrrp.pid"
-    )]
-    pub vrrp_pid_file: PathBuf,
-    /// Checkers pid file.
-    #[arg(
-        short = 'c',
-        long = "checkers_pid",
-        value_name = "FILE",
-        default_value = "/run/keepalived_checkers.pid"
-    )]
-    pub checkers_pid_file: PathBuf,
+    /// Main pid file (default /run/keepalived.pid; under /run/keepalived/ with `use_pid_dir`,
+    /// `instance` or `net_namespace`, as keepalived).
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// VRRP pid file (default /run/keepalived_vrrp.pid; under /run/keepalived/ with `use_pid_dir`,
+    /// `instance` or `net_namespace`, as keepalived).
+    #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
+    pub vrrp_pid_file: Option<PathBuf>,
+    /// Checkers pid file (default /run/keepalived_checkers.pid; under /run/keepalived/ with `use_pid_dir`,
+    /// `instance` or `net_namespace`, as keepalived).
+    #[arg(short = 'c', long = "checkers_pid", value_name = "FILE")]
+    pub checkers_pid_file: Option<PathBuf>,
     /// Configuration id for `@ID` lines (default: the hostname up to the first dot).
     #[arg(short = 'i', long = "config-id", value_name = "ID")]
     pub config_id: Option<String>,
@@ -321,6 +309,19 @@ pub enum CtlCommand {
 }
 
 /// A number as C's strtoul with base 0 reads it: `0x…` hex, `0…` octal, else decimal.
+/// keepalived's default main pid file (RUNSTATEDIR /run).
+pub const DEFAULT_MAIN_PID_FILE: &str = "/run/keepalived.pid";
+
+impl Options {
+    /// The main pid file: -p's, else keepalived's default (the daemon puts the one it
+    /// writes back here, see `daemon::pidfile::pid_paths`).
+    pub fn main_pid_file(&self) -> PathBuf {
+        self.pid_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_MAIN_PID_FILE))
+    }
+}
+
 pub fn parse_c_number(s: &str) -> Option<u32> {
     if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         u32::from_str_radix(h, 16).ok()
@@ -363,7 +364,7 @@ mod tests {
         let o = Options::try_parse_from(["lvsd", "-f", "/a", "-p", "/x.pid", "-f", "/b"])
             .expect("parses");
         assert_eq!(o.config_file, PathBuf::from("/b"));
-        assert_eq!(o.pid_file, PathBuf::from("/x.pid"));
+        assert_eq!(o.pid_file, Some(PathBuf::from("/x.pid")));
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     }
     if opts.reload_wait {
         use lvsd::daemon::reload_outcome::{reload_and_wait, WaitError, WAIT_LIMIT};
-        return match reload_and_wait(&opts.pid_file, WAIT_LIMIT) {
+        return match reload_and_wait(&opts.main_pid_file(), WAIT_LIMIT) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e @ WaitError::Refused(_)) => {
                 eprintln!("lvsd: {e}");

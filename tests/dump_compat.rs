@@ -343,10 +343,6 @@ fn wait_file(r: &Run, name: &str, after: std::time::SystemTime) -> String {
 fn mask(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for l in text.lines() {
-        if l.starts_with("------< Interfaces >------") {
-            // lvsd does not write keepalived's interface list.
-            break;
-        }
         if l.starts_with(" nftables") || l.starts_with(" libnftnl") {
             continue; // keepalived's build
         }
@@ -358,6 +354,11 @@ fn mask(text: &str) -> Vec<String> {
             "Read timeout = <time>".to_string()
         } else if t.starts_with("fd_in ") {
             "fd_in <fds>".to_string()
+        } else if t.starts_with("MAC = ") {
+            // veth addresses are random; so are the link-local addresses made from them.
+            "MAC = <mac>".to_string()
+        } else if t.starts_with("IPv6 address = fe80:") {
+            "IPv6 address = <link-local>".to_string()
         } else {
             t.to_string()
         };
@@ -457,6 +458,13 @@ fn side_by_side() {
         mask(ld),
         mask(kd),
         "keepalived.data differs (lvsd left, keepalived right)"
+    );
+    assert!(
+        ld.contains("------< Interfaces >------\n Name = lo\n")
+            && ld.contains(
+                "   Tracking VRRP instances :\n     VI_1, weight 0\n     VI_2, weight 0\n"
+            ),
+        "no Interfaces section in lvsd's keepalived.data:\n{ld}"
     );
     assert_eq!(mask(lp), mask(kp), "keepalived_parent.data differs");
     assert_eq!(mask_stats(ls), mask_stats(ks), "keepalived.stats differs");
@@ -578,5 +586,121 @@ vrrp_instance VI_1 {
     assert_eq!(
         scripts[1], scripts[0],
         "keepalived.inst1.data's script lines differ"
+    );
+}
+
+/// The "Interfaces" section with more to show: extra addresses (IPv4 secondaries, a
+/// global IPv6 address keepalived leaves out), a veth tracked with a weight,
+/// a VIP on another interface, GARP pacing and groups, an interface that does not
+/// exist and a link that is down.
+#[test]
+fn interfaces_side_by_side() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    const IFS: &str = "global_defs {
+ router_id director3
+ vrrp_garp_interval 0.25
+ dynamic_interfaces
+}
+garp_group {
+ gna_interval 0.5
+ interface vip1
+}
+garp_group {
+ garp_interval 0.1
+ interfaces {
+  trk0p
+ }
+}
+vrrp_instance VI_1 {
+ state BACKUP
+ interface eth0
+ virtual_router_id 70
+ priority 150
+ track_interface {
+  trk0 weight 10
+  nosuch0
+ }
+ virtual_ipaddress {
+  10.99.0.120/24
+  10.98.0.5/24 dev vip1
+ }
+}
+vrrp_instance VI_2 {
+ state BACKUP
+ interface eth0
+ dont_track_primary
+ virtual_router_id 71
+ priority 100
+ track_interface {
+  trk0 weight -5 reverse
+ }
+ virtual_ipaddress { 10.99.0.121/24 }
+}
+";
+    let lab_k = Lab::new("dumpik", 1);
+    let lab_l = Lab::new("dumpil", 1);
+    for lab in [&lab_k, &lab_l] {
+        let ns = lab.node(0).ns.clone();
+        let ip = |args: &[&str]| {
+            let st = Command::new("ip")
+                .arg("-n")
+                .arg(&ns)
+                .args(args)
+                .status()
+                .expect("ip");
+            assert!(st.success(), "ip {args:?}");
+        };
+        ip(&["addr", "add", "10.99.0.7/24", "dev", "eth0"]);
+        ip(&["addr", "add", "fd00:99::1/64", "dev", "eth0", "nodad"]);
+        ip(&[
+            "link", "add", "trk0", "type", "veth", "peer", "name", "trk0p",
+        ]);
+        ip(&["link", "set", "trk0", "mtu", "9000", "up"]);
+        ip(&["link", "set", "trk0p", "up"]);
+        ip(&["addr", "add", "192.0.2.1/24", "dev", "trk0"]);
+        ip(&["addr", "add", "192.0.2.2/24", "dev", "trk0"]);
+        ip(&[
+            "link", "add", "vip1", "type", "veth", "peer", "name", "vip1p",
+        ]);
+    }
+    let k = start_with(&lab_k, Kind::Keepalived, IFS);
+    let l = start_with(&lab_l, Kind::Lvsd, IFS);
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = std::time::SystemTime::now() - Duration::from_millis(10);
+    for r in [&k, &l] {
+        signal(r.pid, libc::SIGUSR1);
+    }
+    let mut sections = Vec::new();
+    for r in [&k, &l] {
+        let data = wait_file(r, "keepalived.data", t);
+        let from = data
+            .find("------< Interfaces >------")
+            .unwrap_or_else(|| panic!("no Interfaces section:\n{data}"));
+        sections.push(mask(&data[from..]));
+    }
+    let lv = sections[1].join("\n");
+    for want in [
+        " Name = trk0",
+        "   MTU = 9000",
+        "     192.0.2.2",
+        "     VI_1, weight 10",
+        "     VI_2, weight -5 reverse",
+        " Name = nosuch0",
+        "   index = 0 (deleted)",
+        "   Gratuitous ARP aggregation group 1",
+        "   Gratuitous NA interval 500ms",
+        "   Gratuitous ARP interval 250ms",
+    ] {
+        assert!(
+            lv.contains(want),
+            "{want:?} missing from lvsd's section:\n{lv}"
+        );
+    }
+    assert_eq!(
+        sections[1], sections[0],
+        "the Interfaces sections differ (lvsd left, keepalived right)"
     );
 }

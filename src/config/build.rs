@@ -291,6 +291,29 @@ impl<'s> P<'s> {
         }
     }
 
+    /// A process or thread name: at most 15 bytes (the kernel's TASK_COMM_LEN less one);
+    /// a longer one is cut there with a warning, as keepalived.
+    pub fn process_name(&mut self, toks: &[Tok]) -> Option<String> {
+        let t = self.arg(toks, 1)?;
+        self.no_more(toks, 2);
+        let name = self.txt(t).to_string();
+        if name.len() <= 15 {
+            return Some(name);
+        }
+        let mut cut = 15;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.problem(
+            t,
+            format!(
+                "process name {name} is more than 15 characters; cut to {}",
+                &name[..cut]
+            ),
+        );
+        Some(name[..cut].to_string())
+    }
+
     /// The one string value of a statement.
     pub fn string(&mut self, toks: &[Tok]) -> Option<String> {
         let t = self.arg(toks, 1)?;
@@ -451,6 +474,10 @@ impl<'s> P<'s> {
                             if let Some(n) = self.string(&toks) {
                                 self.config.global.instance = Some(n);
                             }
+                        }
+                        "use_pid_dir" => {
+                            self.no_more(&toks, 1);
+                            self.config.global.use_pid_dir = true;
                         }
                         // keepalived's wait for its child processes at exit; lvsd has
                         // none (its sides stop within SHUTDOWN_LIMIT).

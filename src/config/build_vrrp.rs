@@ -169,6 +169,26 @@ impl P<'_> {
                 // One gratuitous ARP/NA, no second burst: the settings still at their
                 // defaults change, as keepalived (later lines win).
                 "umask" => set(&mut g.umask, p.umask(t).map(Some)),
+                "reload_check_config" => {
+                    p.no_more(t, 2);
+                    let log = t.get(1).map_or("/dev/null", |f| p.txt(*f));
+                    g.reload_check_config = Some(log.into());
+                }
+                "config_save_dir" => {
+                    if let Some(d) = p.string(t) {
+                        g.config_save_dir = Some(d.into());
+                    }
+                }
+                "process_names" => {
+                    p.no_more(t, 1);
+                    g.process_names.vrrp = Some("keepalived_vrrp".into());
+                    g.process_names.checker = Some("keepalived_lvs".into());
+                }
+                "process_name" => set(&mut g.process_names.main, p.process_name(t).map(Some)),
+                "vrrp_process_name" => set(&mut g.process_names.vrrp, p.process_name(t).map(Some)),
+                "checker_process_name" | "lvs_process_name" => {
+                    set(&mut g.process_names.checker, p.process_name(t).map(Some))
+                }
                 "log_unknown_vrids" => g.log_unknown_vrids = p.flag(t),
                 "vrrp_down_timer_adverts" => set(
                     &mut g.vrrp_down_timer_adverts,

@@ -326,6 +326,7 @@ impl P<'_> {
             }
             "interfaces" => {
                 if p.need_block(t, opens) {
+                    g.aggregation_group = Some(0);
                     p.block(t[0], |_, l, _| named.extend_from_slice(l));
                 }
             }
@@ -352,6 +353,11 @@ impl P<'_> {
         if g.interfaces.is_empty() {
             self.problem(toks[0], "garp_group has no interfaces (ignored)");
             return;
+        }
+        if g.aggregation_group.is_some() {
+            let before = self.config.global.garp_groups.iter();
+            let n = before.filter(|o| o.aggregation_group.is_some()).count();
+            g.aggregation_group = u32::try_from(n + 1).ok();
         }
         self.config.global.garp_groups.push(g);
     }

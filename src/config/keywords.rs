@@ -56,6 +56,7 @@ pub const TOP: Table = Table {
         "includea",
         "net_namespace",
         "instance",
+        "use_pid_dir",
         "child_wait_time",
         "namespace_with_ipsets",
         "static_ipaddress",
@@ -70,7 +71,6 @@ pub const TOP: Table = Table {
     ],
     unsupported: &[
         "net_namespace_ipvs",
-        "use_pid_dir",
         "linkbeat_use_polling",
         // Blocks lvsd skips whole, with what they hold.
         "linkbeat_interfaces",
@@ -176,6 +176,13 @@ pub const GLOBAL: Table = Table {
         "checker_cpu_affinity",
         "checker_rlimit_rttime",
         "checker_rlimit_rtime",
+        "reload_check_config",
+        "config_save_dir",
+        "process_names",
+        "process_name",
+        "vrrp_process_name",
+        "checker_process_name",
+        "lvs_process_name",
     ],
     unsupported: &[
         // Firewall rules (no_accept, IGMP/MLD on VMACs) and fwmarks for groups.
@@ -197,11 +204,6 @@ pub const GLOBAL: Table = Table {
         "bfd_rlimit_rttime",
         "bfd_rlimit_rtime",
         // Names of keepalived's processes.
-        "process_names",
-        "process_name",
-        "vrrp_process_name",
-        "checker_process_name",
-        "lvs_process_name",
         "bfd_process_name",
         // SNMP and DBus.
         "snmp_socket",
@@ -216,9 +218,7 @@ pub const GLOBAL: Table = Table {
         "dbus_service_name",
         // Reading, reloading and dumping the configuration.
         "tmp_config_directory",
-        "config_save_dir",
         "include_check",
-        "reload_check_config",
         "reload_time_file",
         "reload_repeat",
         "reload_file",

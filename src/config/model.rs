@@ -191,6 +191,17 @@ pub struct GlobalDefs {
     pub net_namespace: Option<String>,
     /// `instance NAME` (top level): names this daemon among several in one namespace.
     pub instance: Option<String>,
+    /// `use_pid_dir` (top level): pid files under /run/keepalived/.
+    pub use_pid_dir: bool,
+    /// `process_name`, `vrrp_process_name`, `checker_process_name` (`lvs_process_name`),
+    /// `process_names`.
+    pub process_names: ProcessNames,
+    /// `reload_check_config [LOG_FILE]`: a reload with any problem is refused, the
+    /// problems written to LOG_FILE (default /dev/null).
+    pub reload_check_config: Option<std::path::PathBuf>,
+    /// `config_save_dir DIR`: the VRRP data dump saved before and after each reload
+    /// (made 0700 when missing).
+    pub config_save_dir: Option<std::path::PathBuf>,
     /// `*_netlink_*_rcv_bufs[_force]`: receive buffers of the netlink sockets.
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
@@ -251,6 +262,16 @@ pub struct GlobalDefs {
     pub vrrp_rx_bufs_multiplier: u32,
 }
 
+/// The names (comm, at most 15 bytes) lvsd gives its main thread (the process name `ps`
+/// shows), the VRRP thread and the checker threads, where keepalived names its parent,
+/// VRRP and checker processes. None: lvsd's own names (lvsd, lvsd-vrrp, lvsd).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessNames {
+    pub main: Option<String>,
+    pub vrrp: Option<String>,
+    pub checker: Option<String>,
+}
+
 /// `garp_group { garp_interval T gna_interval T interface IF | interfaces { IF … } }`:
 /// the pacing of gratuitous ARPs / unsolicited NAs on those interfaces, in place of the
 /// global `vrrp_garp_interval` / `vrrp_gna_interval` (unset here: back to back).
@@ -259,6 +280,9 @@ pub struct GarpGroup {
     pub garp_interval: Option<Duration>,
     pub gna_interval: Option<Duration>,
     pub interfaces: Vec<String>,
+    /// The group's number among those given with an `interfaces {}` block (keepalived
+    /// numbers only those, from 1; the data dump shows it).
+    pub aggregation_group: Option<u32>,
 }
 
 impl GlobalDefs {
@@ -401,6 +425,10 @@ impl Default for GlobalDefs {
             smtp_helo_name: None,
             net_namespace: None,
             instance: None,
+            use_pid_dir: false,
+            process_names: ProcessNames::default(),
+            reload_check_config: None,
+            config_save_dir: None,
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,

@@ -180,7 +180,19 @@ fn global(w: &mut W, g: &GlobalDefs) {
     if let Some(n) = &g.instance {
         w.line(format!("instance {}", q(n)));
     }
+    if g.use_pid_dir {
+        w.line("use_pid_dir");
+    }
     w.open("global_defs");
+    w.opt("process_name", &g.process_names.main, |s| q(s));
+    w.opt("config_save_dir", &g.config_save_dir, |p| {
+        q(&p.to_string_lossy())
+    });
+    w.opt("reload_check_config", &g.reload_check_config, |p| {
+        q(&p.to_string_lossy())
+    });
+    w.opt("vrrp_process_name", &g.process_names.vrrp, |s| q(s));
+    w.opt("checker_process_name", &g.process_names.checker, |s| q(s));
     w.opt("smtp_helo_name", &g.smtp_helo_name, |s| q(s));
     w.opt("router_id", &g.router_id, |s| q(s));
     if !g.notification_email.is_empty() {

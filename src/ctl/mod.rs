@@ -89,7 +89,7 @@ impl Response {
 pub fn socket_path(opts: &Options) -> PathBuf {
     opts.control_socket
         .clone()
-        .unwrap_or_else(|| opts.pid_file.with_extension("ctl"))
+        .unwrap_or_else(|| opts.main_pid_file().with_extension("ctl"))
 }
 
 #[cfg(test)]
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn the_socket_sits_beside_the_pid_file() {
         let mut o = Options {
-            pid_file: "/run/lvsd.pid".into(),
+            pid_file: Some("/run/lvsd.pid".into()),
             ..Default::default()
         };
         assert_eq!(socket_path(&o), PathBuf::from("/run/lvsd.ctl"));

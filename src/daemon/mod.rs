@@ -18,6 +18,7 @@ use crate::control::{dump_global, heartbeat, report, since_start, Control};
 use crate::backoff::{self, Retry};
 use crate::cli::Options;
 use crate::config::Config;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -28,13 +29,32 @@ use tokio::task::JoinHandle;
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 
 /// Reads the configuration file again for SIGHUP, with its SHA-256 (hex). A file with
-/// errors is refused.
-pub fn load_config(opts: &Options) -> anyhow::Result<(Config, String)> {
+/// errors is refused. `check_log` (the running file's `reload_check_config`): as
+/// keepalived, which runs its config test first and reloads only when the test passes,
+/// any problem at all refuses the file, and every problem is written to that file.
+pub fn load_config(opts: &Options, check_log: Option<&Path>) -> anyhow::Result<(Config, String)> {
     let id = opts
         .config_id
         .clone()
         .unwrap_or_else(crate::config::default_config_id);
-    match crate::config::load_for_daemon(&opts.config_file, &id, opts.strict) {
+    let strict = opts.strict || check_log.is_some();
+    let res = crate::config::load_for_daemon(&opts.config_file, &id, strict);
+    if let Some(log) = check_log {
+        let diags: Vec<String> = match &res {
+            Ok(l) => l.warnings.iter().map(|d| d.to_string()).collect(),
+            Err(e) => e
+                .errors
+                .iter()
+                .chain(&e.warnings)
+                .map(|d| d.to_string())
+                .collect(),
+        };
+        let text: String = diags.iter().map(|d| format!("{d}\n")).collect();
+        if let Err(e) = std::fs::write(log, text) {
+            tracing::warn!("cannot write the reload check log {}: {e}", log.display());
+        }
+    }
+    match res {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 tracing::warn!("{w}");
@@ -45,7 +65,13 @@ pub fn load_config(opts: &Options) -> anyhow::Result<(Config, String)> {
             for w in &e.warnings {
                 tracing::warn!("{w}");
             }
-            Err(anyhow::anyhow!("{e}"))
+            match check_log {
+                Some(log) => Err(anyhow::anyhow!(
+                    "New config failed validation, see {} for details: {e}",
+                    log.display()
+                )),
+                None => Err(anyhow::anyhow!("{e}")),
+            }
         }
     }
 }
@@ -166,11 +192,35 @@ fn daemonize(verdict: &mut StartReport) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `config_save_dir`: made (0700) when missing, as keepalived's parent does; a failure is
+/// logged (the saves then fail with their own warning).
+fn make_save_dir(dir: &Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => tracing::warn!("cannot make config_save_dir {}: {e}", dir.display()),
+    }
+}
+
+/// Names the calling thread (`process_name`: on the main thread, the name `ps` and
+/// `pidof` see); a failure is logged.
+fn name_this_thread(name: &str) {
+    let res = std::ffi::CString::new(name)
+        .map_err(|_| nix::errno::Errno::EINVAL)
+        .and_then(|c| nix::sys::prctl::set_name(&c));
+    match res {
+        Ok(()) => tracing::debug!("process name set to {name}"),
+        Err(e) => tracing::warn!("cannot set the process name to {name}: {e}"),
+    }
+}
+
 /// The main runtime (checkers, the LVS side, the daemon's tasks); its threads take
 /// `checker_priority`, `checker_rt_priority` and `checker_cpu_affinity`.
 fn build_runtime(g: &crate::config::GlobalDefs) -> anyhow::Result<tokio::runtime::Runtime> {
     let mut b = tokio::runtime::Builder::new_multi_thread();
-    b.worker_threads(2).enable_all().thread_name("lvsd");
+    let name = g.process_names.checker.as_deref().unwrap_or("lvsd");
+    b.worker_threads(2).enable_all().thread_name(name);
     if !g.checker_tuning.is_empty() {
         let tuning = g.checker_tuning.clone();
         let rlimit = tuning::rlimit_rttime(g);
@@ -218,6 +268,9 @@ fn start_and_serve(
         daemonize(verdict)?;
     }
     logging::init(&opts)?;
+    if let Some(name) = &config.global.process_names.main {
+        name_this_thread(name);
+    }
     let rt = build_runtime(&config.global)?;
     if let Some(name) = &config.global.net_namespace {
         tracing::info!("Running in network namespace {name}");
@@ -228,16 +281,27 @@ fn start_and_serve(
         nix::sys::stat::umask(mode);
         tracing::debug!("umask {mask:04o}");
     }
-    let mut pids = vec![pidfile::PidFile::create(&opts.pid_file)?];
+    if let Some(dir) = &config.global.config_save_dir {
+        make_save_dir(dir);
+    }
+    let paths = pidfile::pid_paths(&opts, &config.global);
+    let pid_dir = paths.dir.as_deref().and_then(pidfile::make_pid_dir);
+    let mut pids = vec![pidfile::PidFile::create(&paths.main)?];
     if opts.runs_vrrp() {
-        pids.push(pidfile::PidFile::create(&opts.vrrp_pid_file)?);
+        pids.push(pidfile::PidFile::create(&paths.vrrp)?);
     }
     if opts.runs_checkers() {
-        pids.push(pidfile::PidFile::create(&opts.checkers_pid_file)?);
+        pids.push(pidfile::PidFile::create(&paths.checkers)?);
     }
+    // The control socket and the reload outcome file sit beside the main pid file.
+    let mut opts = opts;
+    opts.pid_file = Some(paths.main);
     let res = rt.block_on(serve(opts, config, sha256, verdict));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(pids);
+    if let Some(dir) = pid_dir {
+        pidfile::remove_pid_dir(&dir);
+    }
     res
 }
 
@@ -249,8 +313,9 @@ fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
         .enable_all()
         .build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let name = ctl.reload.borrow().global.process_names.vrrp.clone();
     std::thread::Builder::new()
-        .name("lvsd-vrrp".into())
+        .name(name.unwrap_or_else(|| "lvsd-vrrp".into()))
         .spawn(move || {
             // Timers on this thread fire when due, not up to 50 µs later (the default
             // slack the kernel may add to coalesce wake-ups).
@@ -490,7 +555,7 @@ async fn serve(
     let metrics_server =
         crate::metrics::server::start_for_daemon(opts.clone(), config_status.clone()).await;
     verdict.ok();
-    let outcome_file = reload_outcome::path_for(&opts.pid_file);
+    let outcome_file = reload_outcome::path_for(&opts.main_pid_file());
     let mut sd = sd_notify::Systemd::new(
         heartbeat::config_addr(&reload_tx.borrow()),
         outcome_file.clone(),
@@ -512,7 +577,8 @@ async fn serve(
                 let started = sd.reloading();
                 note(&|s| s.reload_asked());
                 let o = opts.clone();
-                match tokio::task::spawn_blocking(move || load_config(&o)).await {
+                let check = reload_tx.borrow().global.reload_check_config.clone();
+                match tokio::task::spawn_blocking(move || load_config(&o, check.as_deref())).await {
                     Ok(Ok((mut cfg, sha256))) => {
                         let running = reload_tx.borrow().global.net_namespace.clone();
                         if cfg.global.net_namespace != running {
@@ -521,6 +587,12 @@ async fn serve(
                                 running.as_deref().unwrap_or("the namespace lvsd started in")
                             );
                             cfg.global.net_namespace = running;
+                        }
+                        let was = reload_tx.borrow().global.process_names.main.clone();
+                        if cfg.global.process_names.main != was {
+                            // As keepalived: the main name follows a reload (the threads'
+                            // names are set when they start).
+                            name_this_thread(cfg.global.process_names.main.as_deref().unwrap_or("lvsd"));
                         }
                         let cfg = Arc::new(cfg);
                         sd.reload_handed(heartbeat::config_addr(&cfg), started);

@@ -14,6 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use super::dump_if::{LinkSnapshot, SnapAddr};
 use super::garp::Mac;
 
 #[derive(Debug, Error)]
@@ -216,6 +217,42 @@ impl Netlink {
             }
         }
         Ok(info)
+    }
+
+    /// Every link of the namespace with its addresses, in index order.
+    pub async fn snapshot(&self) -> Result<Vec<LinkSnapshot>, LinkError> {
+        let mut out = Vec::new();
+        let mut links = self.handle.link().get().execute();
+        while let Some(l) = links.try_next().await? {
+            let mut snap = LinkSnapshot {
+                index: l.header.index,
+                name: link_name(&l).unwrap_or_default(),
+                flags: l.header.flags.bits(),
+                hw_type: u16::from(l.header.link_layer_type),
+                ..LinkSnapshot::default()
+            };
+            for a in &l.attributes {
+                match a {
+                    LinkAttribute::Mtu(m) => snap.mtu = *m,
+                    LinkAttribute::Address(b) => snap.hw_addr = b.clone(),
+                    LinkAttribute::Broadcast(b) => snap.hw_broadcast = b.clone(),
+                    _ => {}
+                }
+            }
+            out.push(snap);
+        }
+        out.sort_by_key(|l| l.index);
+        let mut addrs = self.handle.address().get().execute();
+        while let Some(m) = addrs.try_next().await? {
+            let Some(ip) = msg_addr(&m) else { continue };
+            if let Some(l) = out.iter_mut().find(|l| l.index == m.header.index) {
+                l.addrs.push(SnapAddr {
+                    ip,
+                    scope: u8::from(m.header.scope),
+                });
+            }
+        }
+        Ok(out)
     }
 }
 

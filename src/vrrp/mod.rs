@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod ctl_view;
 pub mod debounce;
 pub mod dump;
+pub mod dump_if;
 pub mod limit;
 pub mod packet;
 pub mod params;

@@ -93,6 +93,16 @@ pub fn set_ipv4_conf_flags(ifname: &str, keys: &[&str], saved: &mut Vec<(String,
     }
 }
 
+/// The IPv4 conf keys of `ifname` in `saved` (as [`set_ipv4_conf_flags`] notes them),
+/// with their old values.
+pub fn changed_ipv4_conf(saved: &[(String, String)], ifname: &str) -> Vec<(String, String)> {
+    let prefix = ipv4_conf(ifname, "");
+    saved
+        .iter()
+        .filter_map(|(p, old)| Some((p.strip_prefix(&prefix)?.to_string(), old.clone())))
+        .collect()
+}
+
 /// Puts back the values [`set_base_sysctls`] replaced.
 pub fn restore_base_sysctls(saved: &[(String, String)]) {
     for (path, old) in saved {

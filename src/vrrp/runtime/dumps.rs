@@ -5,6 +5,7 @@ use super::io::{Clock, VrrpIo};
 use super::Runtime;
 use crate::control::report::{DumpKind, DumpRequest};
 use crate::vrrp::dump::{self, Counters};
+use crate::vrrp::dump_if;
 use crate::vrrp::state::State;
 
 impl<I: VrrpIo, C: Clock> Runtime<I, C> {
@@ -40,24 +41,40 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             .collect()
     }
 
+    /// The text of keepalived.data (SIGUSR1, and `config_save_dir`'s files).
+    pub(super) async fn data_text(&mut self) -> String {
+        let links = self.io.links().await;
+        let views = self.views();
+        let mut s = crate::control::dump_global::global_section(
+            &self.side.config.global,
+            crate::control::dump_global::Part::Vrrp,
+        );
+        s.push_str(&dump::data(
+            &views,
+            self.side.coord.groups(),
+            &self.side.config.vrrp_scripts,
+        ));
+        let params: Vec<_> = views.iter().map(|v| v.inst.params()).collect();
+        s.push_str(&dump_if::interfaces(
+            &links,
+            &params,
+            &self.side.config.global,
+            &|_| dump_if::StatusSource::Netlink,
+        ));
+        s
+    }
+
     /// Answers a dump request with the text of keepalived's file; STATS_CLEAR zeroes the
     /// counters once the text is made.
-    pub(super) fn dump(&mut self, req: DumpRequest) {
+    pub(super) async fn dump(&mut self, req: DumpRequest) {
+        let data = match req.kind {
+            DumpKind::Data => Some(self.data_text().await),
+            _ => None,
+        };
         let text = {
             let views = self.views();
             match req.kind {
-                DumpKind::Data => {
-                    let mut s = crate::control::dump_global::global_section(
-                        &self.side.config.global,
-                        crate::control::dump_global::Part::Vrrp,
-                    );
-                    s.push_str(&dump::data(
-                        &views,
-                        self.side.coord.groups(),
-                        &self.side.config.vrrp_scripts,
-                    ));
-                    Some(s)
-                }
+                DumpKind::Data => data,
                 DumpKind::Stats | DumpKind::StatsClear => Some(dump::stats(&views)),
                 DumpKind::Json => dump::json(&views),
                 DumpKind::State => Some(crate::vrrp::ctl_view::state_json(&views)),

@@ -8,6 +8,7 @@ use crate::config::model::Notify;
 use crate::config::{Config, VrrpScript};
 use crate::ipvs::SyncDaemon;
 use crate::script::{self, Script};
+use crate::vrrp::dump_if::LinkSnapshot;
 use crate::vrrp::firewall::{Firewall, Want};
 use crate::vrrp::link::Netlink;
 use crate::vrrp::notify::{Notifier, StateChange};
@@ -156,6 +157,12 @@ pub trait VrrpIo {
     /// default), for the dump files.
     fn rx_buf(&self, _inst: &Self::Inst) -> u32 {
         0
+    }
+
+    /// Every link of the namespace as the kernel reports it now, for the "Interfaces"
+    /// part of keepalived.data (none where there is no kernel).
+    async fn links(&mut self) -> Vec<LinkSnapshot> {
+        Vec::new()
     }
 
     /// Shutdown, after the last adverts and address jobs were queued: lets the address
@@ -580,6 +587,20 @@ impl VrrpIo for RealIo {
         if let Some(w) = &self.syncd {
             w.set(want);
         }
+    }
+
+    async fn links(&mut self) -> Vec<LinkSnapshot> {
+        let mut links = match self.nl.snapshot().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("cannot list the interfaces for the data dump: {e}");
+                return Vec::new();
+            }
+        };
+        for l in &mut links {
+            l.changed_conf = vmac::changed_ipv4_conf(&self.base_sysctls, &l.name);
+        }
+        links
     }
 
     fn rx_buf(&self, inst: &RealInst) -> u32 {

@@ -192,6 +192,8 @@ struct Runtime<I: VrrpIo, C: Clock> {
     unknown_vrids_logged: std::collections::HashMap<(usize, u8), Instant>,
     /// interface_up_down_delays: link changes held back until they have lasted.
     debounce: Debounce,
+    /// Reloads so far (numbers `config_save_dir`'s files).
+    reloads: u32,
 }
 
 /// How often log_unknown_vrids logs one socket's VRID.
@@ -283,6 +285,7 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
         syncd_want: None,
         stopping: false,
         debounce: Debounce::default(),
+        reloads: 0,
     };
     rt.build_side(config.clone()).await?;
     rt.debounce = rt.new_debounce();
@@ -338,7 +341,7 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
                 let outs = rt.side.coord.handle_all(clock.now(), ev);
                 rt.perform(outs).await;
             }
-            Some(req) = dump_rx.recv() => rt.dump(req),
+            Some(req) = dump_rx.recv() => rt.dump(req).await,
             r = ctl.reload.changed() => {
                 if r.is_err() { break; }
                 let cfg = ctl.reload.borrow_and_update().clone();

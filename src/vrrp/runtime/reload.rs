@@ -184,12 +184,46 @@ pub fn address_jobs(
     jobs
 }
 
+/// `config_save_dir`: the VRRP data dump before ("pre") and after ("post") reload `n`, in
+/// `DIR/keepalived_vrrp.PID.N.pre|post` as keepalived names them (mode 0600).
+fn save_config(dir: &std::path::Path, n: u32, when: &str, text: &str) {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(format!("keepalived_vrrp.{}.{n}.{when}", std::process::id()));
+    let res = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    if let Err(e) = res {
+        tracing::warn!(
+            "cannot save the configuration state to {}: {e}",
+            path.display()
+        );
+    }
+}
+
 impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     /// Applies a new configuration. Unchanged: nothing happens. Only priorities changed:
     /// the machines are told. Otherwise the instances are rebuilt; an instance matched by
     /// (VRID, family, interface, unicast) that was master becomes master again at once,
     /// keeping its addresses, and addresses no longer configured are removed.
     pub(super) async fn reload(&mut self, cfg: Arc<Config>) {
+        self.reloads += 1;
+        if let Some(dir) = self.side.config.global.config_save_dir.clone() {
+            let text = self.data_text().await;
+            save_config(&dir, self.reloads, "pre", &text);
+        }
+        self.reload_inner(cfg).await;
+        if let Some(dir) = self.side.config.global.config_save_dir.clone() {
+            let text = self.data_text().await;
+            save_config(&dir, self.reloads, "post", &text);
+        }
+    }
+
+    async fn reload_inner(&mut self, cfg: Arc<Config>) {
         let before: Vec<(String, State)> = self
             .side
             .coord
