@@ -36,6 +36,8 @@ fn ip(args: &[&str]) {
 }
 
 struct Run {
+    /// GARPs for the eth1 address at the transition: (from eth1's MAC on eth1, on eth0).
+    burst: (usize, usize),
     /// Gaps (s) between the GARPs for the eth1 address sent from eth1's MAC, after the
     /// transition.
     gaps: Vec<f64>,
@@ -72,6 +74,15 @@ fn run(kind: Kind) -> Run {
         .filter(|f| f.src_mac == eth1_mac && is_garp_for(f, EXTRA_VIP))
         .map(|f| f.at)
         .collect();
+    let near = |t: SystemTime| secs_between(since_master, t).abs() < 1.0;
+    let burst = (
+        from_eth1.iter().filter(|t| near(**t)).count(),
+        bridge
+            .frames()
+            .into_iter()
+            .filter(|f| is_garp_for(f, EXTRA_VIP))
+            .count(),
+    );
     let late_on_eth0 = bridge
         .frames()
         .into_iter()
@@ -100,6 +111,7 @@ fn run(kind: Kind) -> Run {
         .collect();
     let dump = dump_lines(&d);
     Run {
+        burst,
         gaps,
         late_on_eth0,
         dump,
@@ -160,6 +172,12 @@ fn garp_extra_if_as_keepalived() {
                 r.gaps
             );
         }
+        // The transition's burst announces the eth1 address on eth1 only.
+        assert_eq!(
+            r.burst,
+            (1, 0),
+            "{who}: transition GARPs for the eth1 address (on eth1, on eth0)"
+        );
         assert_eq!(
             r.late_on_eth0, 0,
             "{who}: periodic GARPs on the instance's own interface"
@@ -222,7 +240,10 @@ fn garp_extra_if_is_on_with_all_and_an_address_elsewhere() {
         resolved(&instance_conf("", "garp_extra_if all 2", only_own)).0,
         None
     );
-    // With use_vmac the base interface is another one.
+    // With use_vmac an address of the instance's family on its interface is on the VMAC;
+    // one of the other family stays on the interface under it: another interface.
+    let mixed = "use_vmac\n garp_extra_if all 2\n virtual_ipaddress_excluded {\n fd00::1/64\n }";
+    assert_eq!(resolved(&instance_conf("", mixed, only_own)).0, two);
     assert_eq!(
         resolved(&instance_conf(
             "",
@@ -230,7 +251,7 @@ fn garp_extra_if_is_on_with_all_and_an_address_elsewhere() {
             only_own
         ))
         .0,
-        two
+        None
     );
     // An instance's 0 switches the global setting off; the global one must be 1 or more.
     assert_eq!(

@@ -365,23 +365,42 @@ pub fn resolve_files_and_processes(params: &mut [InstanceParams], config: &Confi
     }
 }
 
+/// Which interface an address of an instance goes on, as keepalived 2.2.7 decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VipPlace<'a> {
+    /// The instance's interface: its VMAC with `use_vmac`.
+    Own,
+    /// The configured interface under the instance's VMAC: an address of the other family
+    /// without `dev` (or with `dev` the configured interface).
+    Base,
+    /// Another interface, named by `dev`.
+    Dev(&'a str),
+}
+
+/// Where `v` goes: without `dev`, or with `dev` the configured interface, the instance's
+/// own interface (with `use_vmac` its VMAC, for an address of the instance's family, else
+/// the configured interface under it); else the named interface.
+pub fn vip_place<'a>(inst: &VrrpInstance, v: &'a VirtualIp) -> VipPlace<'a> {
+    match v.dev.as_deref() {
+        Some(d) if d != inst.interface => VipPlace::Dev(d),
+        _ if inst.use_vmac.is_none() => VipPlace::Own,
+        _ if v.addr.is_ipv6() == inst.is_ipv6() => VipPlace::Own,
+        _ => VipPlace::Base,
+    }
+}
+
 /// keepalived 2.2.7's `garp_extra_if` (the instance's, else the global
 /// `vrrp_garp_extra_if`): on only with a non-zero interval and an address on another
-/// interface than the instance's (with `use_vmac`, the base interface is another one).
-/// Without `all` keepalived sends only on the VMACs it makes for addresses (the address
-/// option `use_vmac`), which lvsd does not make: off.
+/// interface than the instance's (see [`vip_place`]). Without `all` keepalived sends
+/// only on the VMACs it makes for addresses (the address option `use_vmac`), which lvsd
+/// does not make: off.
 pub fn extra_if_garp(inst: &VrrpInstance, global: &GlobalDefs) -> Option<Duration> {
     let x = inst.garp_extra_if.or(global.vrrp_garp_extra_if)?;
-    let own = match inst.use_vmac.as_deref() {
-        Some(name) if !name.is_empty() => Some(name),
-        Some(_) => None,
-        None => Some(inst.interface.as_str()),
-    };
     let elsewhere = inst
         .virtual_ipaddress
         .iter()
         .chain(&inst.virtual_ipaddress_excluded)
-        .any(|v| v.dev.as_deref().is_some_and(|d| Some(d) != own));
+        .any(|v| vip_place(inst, v) != VipPlace::Own);
     (x.all && x.interval_secs > 0 && elsewhere)
         .then(|| Duration::from_secs(u64::from(x.interval_secs)))
 }

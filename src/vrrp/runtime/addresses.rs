@@ -64,46 +64,63 @@ async fn remove_vips(nl: &Netlink, name: &str, vips: &[VipSpec], stale: bool) {
     }
 }
 
-/// The packet sockets and MACs of the other interfaces `garp_extra_if` sends on, opened
-/// on first use.
+/// The packet sockets and MACs of the interfaces other than the instance's that hold its
+/// addresses (`dev`), opened on first use: keepalived announces an address on its own
+/// interface, from that interface's MAC.
 #[derive(Default)]
-struct ExtraIfSenders {
+struct OtherIfSenders {
     by_index: HashMap<u32, (PacketSocket, Mac, String)>,
 }
 
-impl ExtraIfSenders {
-    /// One message for the first address of `present` on each interface but `skip`, as
-    /// keepalived's vrrp_send_vmac_update.
-    async fn send(&mut self, nl: &Netlink, who: &str, present: &[VipSpec], skip: Option<u32>) {
+impl OtherIfSenders {
+    /// The socket, MAC and name of interface `ifindex` (None, logged, if it has none).
+    async fn get(
+        &mut self,
+        nl: &Netlink,
+        who: &str,
+        ifindex: u32,
+    ) -> Option<&(PacketSocket, Mac, String)> {
+        if let Entry::Vacant(slot) = self.by_index.entry(ifindex) {
+            let (name, mac) = match nl.name_and_mac(ifindex).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("{who} no gratuitous ARP/NA there: {e}");
+                    return None;
+                }
+            };
+            let Some(mac) = mac else {
+                tracing::warn!("{who} no gratuitous ARP/NA on {name}: it has no MAC address");
+                return None;
+            };
+            match PacketSocket::open(ifindex) {
+                Ok(s) => {
+                    slot.insert((s, mac, name));
+                }
+                Err(e) => {
+                    tracing::error!("{who} cannot open a packet socket on {name}: {e}");
+                    return None;
+                }
+            }
+        }
+        self.by_index.get(&ifindex)
+    }
+
+    /// `garp_extra_if`: one message for the first address of `present` on each interface
+    /// but `skip`, as keepalived's vrrp_send_vmac_update.
+    async fn extra_round(
+        &mut self,
+        nl: &Netlink,
+        who: &str,
+        present: &[VipSpec],
+        skip: Option<u32>,
+    ) {
         let mut done: Vec<u32> = Vec::new();
         for v in present {
             if Some(v.ifindex) == skip || done.contains(&v.ifindex) {
                 continue;
             }
             done.push(v.ifindex);
-            if let Entry::Vacant(slot) = self.by_index.entry(v.ifindex) {
-                let (name, mac) = match nl.name_and_mac(v.ifindex).await {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!("{who} garp_extra_if: {e}");
-                        continue;
-                    }
-                };
-                let Some(mac) = mac else {
-                    tracing::warn!("{who} garp_extra_if: {name} has no MAC address");
-                    continue;
-                };
-                match PacketSocket::open(v.ifindex) {
-                    Ok(s) => {
-                        slot.insert((s, mac, name));
-                    }
-                    Err(e) => {
-                        tracing::error!("{who} cannot open a packet socket on {name}: {e}");
-                        continue;
-                    }
-                }
-            }
-            let Some((sock, mac, ifname)) = self.by_index.get(&v.ifindex) else {
+            let Some((sock, mac, ifname)) = self.get(nl, who, v.ifindex).await else {
                 continue;
             };
             let msg = match v.addr {
@@ -117,6 +134,47 @@ impl ExtraIfSenders {
             }
         }
     }
+
+    /// A burst's messages for the addresses on interfaces other than `own`: `repeat`
+    /// rounds on each, back to back (the pacing of `vrrp_garp_interval` is the
+    /// instance's interface's).
+    async fn burst(&mut self, nl: &Netlink, who: &str, present: &[VipSpec], own: u32, repeat: u32) {
+        let mut others: Vec<u32> = present
+            .iter()
+            .map(|v| v.ifindex)
+            .filter(|i| *i != own)
+            .collect();
+        let mut seen = Vec::new();
+        others.retain(|i| {
+            let new = !seen.contains(i);
+            seen.push(*i);
+            new
+        });
+        for idx in others {
+            let (v4, v6) = split(present.iter().filter(|v| v.ifindex == idx));
+            let Some((sock, mac, ifname)) = self.get(nl, who, idx).await else {
+                continue;
+            };
+            let router = !v6.is_empty() && garp::ipv6_forwarding(ifname);
+            let failed = garp::announce(sock, *mac, &v4, &v6, router, repeat);
+            tracing::debug!(
+                "{who} sent {} gratuitous ARP/NA on {ifname} ({failed} failed)",
+                (v4.len() + v6.len()) as u32 * repeat.max(1)
+            );
+        }
+    }
+}
+
+/// The IPv4 and IPv6 addresses of `vips`, in order.
+fn split<'a>(vips: impl Iterator<Item = &'a VipSpec>) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for v in vips {
+        match v.addr {
+            IpAddr::V4(a) => v4.push(a),
+            IpAddr::V6(a) => v6.push(a),
+        }
+    }
+    (v4, v6)
 }
 
 /// Performs one instance's address work in order: VIPs, then the GARP/NA bursts.
@@ -134,7 +192,7 @@ pub(super) async fn addr_worker(
     let mut net = Installed::default();
     let mut pacer = garp::Pacer::default();
     let mut pending = std::collections::VecDeque::new();
-    let mut extra_if = ExtraIfSenders::default();
+    let mut others = OtherIfSenders::default();
     loop {
         let job = match pending.pop_front() {
             Some(job) => job,
@@ -180,7 +238,7 @@ pub(super) async fn addr_worker(
             }
             AddrJob::ExtraIfGarp { own_too } => {
                 let skip = (!own_too).then_some(ifindex);
-                extra_if.send(&nl, &who, &present, skip).await;
+                others.extra_round(&nl, &who, &present, skip).await;
             }
             AddrJob::Garp(repeat, pacing) => {
                 if sender.is_none() {
@@ -194,20 +252,9 @@ pub(super) async fn addr_worker(
                         }
                     }
                 }
-                let v4: Vec<Ipv4Addr> = present
-                    .iter()
-                    .filter_map(|v| match v.addr {
-                        IpAddr::V4(a) => Some(a),
-                        _ => None,
-                    })
-                    .collect();
-                let v6: Vec<Ipv6Addr> = present
-                    .iter()
-                    .filter_map(|v| match v.addr {
-                        IpAddr::V6(a) => Some(a),
-                        _ => None,
-                    })
-                    .collect();
+                // Addresses on other interfaces go out there, from their MAC.
+                others.burst(&nl, &who, &present, ifindex, repeat).await;
+                let (v4, v6) = split(present.iter().filter(|v| v.ifindex == ifindex));
                 if let Some(s) = &sender {
                     let router = !v6.is_empty() && garp::ipv6_forwarding(&ifname);
                     let plan = pacer.plan(Instant::now(), pacing, &v4, &v6, repeat);

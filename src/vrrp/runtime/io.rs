@@ -13,7 +13,7 @@ use crate::vrrp::firewall::{Firewall, Want};
 use crate::vrrp::link::Netlink;
 use crate::vrrp::notify::{Notifier, StateChange};
 use crate::vrrp::packet::Family;
-use crate::vrrp::params::InstanceParams;
+use crate::vrrp::params::{vip_place, InstanceParams, VipPlace};
 use crate::vrrp::routes::{self, Installed, NetItem, NetOps};
 use crate::vrrp::socket::{AdvertSocket, Received, SocketSpec, VrrpSocket};
 use crate::vrrp::state::Event;
@@ -432,10 +432,16 @@ impl VrrpIo for RealIo {
             );
         }
         let mut vips = Vec::new();
+        let inst_conf = config.instances.iter().find(|i| i.name == p.name);
         for v in p.vips.iter().chain(p.excluded_vips.iter()) {
-            let idx = match &v.dev {
-                Some(dev) => self.nl.interface(dev).await?.index,
-                None => out_if.index,
+            let place = match inst_conf {
+                Some(i) => vip_place(i, v),
+                None => VipPlace::Own,
+            };
+            let idx = match place {
+                VipPlace::Own => out_if.index,
+                VipPlace::Base => base.index,
+                VipPlace::Dev(dev) => self.nl.interface(dev).await?.index,
             };
             vips.push(VipSpec::from_config(v, idx)?);
         }
