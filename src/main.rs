@@ -202,6 +202,14 @@ fn doctor(opts: &Options, json: bool, listen: u64) -> u8 {
         .instances
         .iter()
         .map(|i| i.interface.as_str())
+        .chain(
+            loaded
+                .config
+                .global
+                .lvs_sync_daemon
+                .iter()
+                .map(|s| s.interface.as_str()),
+        )
         .collect();
     let mut sys = lvsd::doctor::SystemView::read(&ifs);
     if listen > 0 && !loaded.config.instances.is_empty() {

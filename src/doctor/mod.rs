@@ -167,6 +167,40 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
             ));
         }
     }
+    // The IPVS sync daemon's interface.
+    if let Some(sd) = &config.global.lvs_sync_daemon {
+        match sys.links.get(&sd.interface) {
+            None => out.push(finding(
+                Level::Problem,
+                "sync_daemon",
+                format!("lvs_sync_daemon's interface {} does not exist", sd.interface),
+                "the IPVS sync daemon cannot start: the backup has no connection table, so a failover drops every established connection",
+                format!("write an existing interface in lvs_sync_daemon (the one facing the other director), or create {}", sd.interface),
+            )),
+            Some((false, _)) => out.push(finding(
+                Level::Warning,
+                "sync_daemon",
+                format!("lvs_sync_daemon's interface {} is down", sd.interface),
+                "connection states are not synchronised while it is down: a failover drops the established connections",
+                format!("ip link set {} up", sd.interface),
+            )),
+            Some((true, mtu)) => {
+                let maxlen = sd
+                    .maxlen
+                    .map_or_else(String::new, |m| format!(", maxlen {m}"));
+                out.push(finding(
+                    Level::Info,
+                    "sync_daemon",
+                    format!(
+                        "lvs_sync_daemon on {} (MTU {mtu}{maxlen}): the kernel sizes sync messages to fit the MTU",
+                        sd.interface
+                    ),
+                    "both directors need the same MTU on the sync interface, or the larger side's messages are fragmented or lost",
+                    String::new(),
+                ));
+            }
+        }
+    }
     // VRRP adverts let in by the firewall.
     if let Some(rules) = &sys.nft_ruleset {
         let adverts: BTreeSet<(String, bool, bool)> = config
@@ -351,6 +385,22 @@ mod tests {
         );
         assert_eq!(exit_code(&f), 0, "warnings only");
         assert!(render(&f).contains("0 problem(s), 3 warning(s)"));
+    }
+
+    #[test]
+    fn the_sync_daemon_interface() {
+        let c = conf(&format!("global_defs {{ lvs_sync_daemon eth1 V }}\n{NAT}"));
+        let mut sys = healthy();
+        assert_eq!(checks(&director(&c, &sys)), ["sync_daemon"]);
+        sys.links.insert("eth1".into(), (false, 1500));
+        let f = director(&c, &sys);
+        assert_eq!(checks(&f), ["sync_daemon"]);
+        assert_eq!(f[0].level, Level::Warning);
+        sys.links.insert("eth1".into(), (true, 1500));
+        let f = director(&c, &sys);
+        assert!(checks(&f).is_empty());
+        let info = f.iter().find(|f| f.check == "sync_daemon").expect("info");
+        assert!(info.what.contains("on eth1 (MTU 1500):"), "{}", info.what);
     }
 
     #[test]

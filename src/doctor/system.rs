@@ -23,6 +23,8 @@ pub struct SystemView {
     /// The nftables ruleset as `nft -j list ruleset` writes it (None: no nft, or it
     /// failed).
     pub nft_ruleset: Option<serde_json::Value>,
+    /// The interfaces asked about that exist: whether each is up, and its MTU.
+    pub links: std::collections::BTreeMap<String, (bool, u32)>,
     /// The VRRP adverts heard on the instances' interfaces (`lvsd doctor --listen`).
     pub adverts: Vec<super::vrid::Heard>,
 }
@@ -89,6 +91,18 @@ impl SystemView {
             {
                 v.sysctls.insert(n, val);
             }
+        }
+        for i in interfaces {
+            let dir = Path::new("/sys/class/net").join(i);
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+            let Some(mtu) = read("mtu").and_then(|t| t.trim().parse::<u32>().ok()) else {
+                continue;
+            };
+            // IFF_UP is bit 0 of the hexadecimal flags.
+            let up = read("flags")
+                .and_then(|t| i64::from_str_radix(t.trim().trim_start_matches("0x"), 16).ok())
+                .is_some_and(|f| f & 1 == 1);
+            v.links.insert(i.to_string(), (up, mtu));
         }
         v.local_addrs = local_addrs();
         v.nft_ruleset = nft_ruleset();
