@@ -23,8 +23,9 @@ const SYSCTLS: [&str; 9] = [
     "net.ipv4.conf.eth0.rp_filter",
 ];
 
-/// The namespace's addresses (`ip -j addr`, without the lifetimes that count down) and
-/// sysctls: what must be the same before and after.
+/// The namespace's addresses (`ip -j addr`, without the lifetimes that count down and
+/// the link-local address's DAD state, which ends on its own) and sysctls: what must be
+/// the same before and after.
 fn snapshot(ns: &str) -> (serde_json::Value, Vec<String>) {
     let out = Command::new("ip")
         .args(["-n", ns, "-j", "addr"])
@@ -36,6 +37,7 @@ fn snapshot(ns: &str) -> (serde_json::Value, Vec<String>) {
             if let Some(o) = a.as_object_mut() {
                 o.remove("valid_life_time");
                 o.remove("preferred_life_time");
+                o.remove("tentative");
             }
         }
     }
@@ -197,6 +199,7 @@ fn kill_9_then_cleanup_or_the_next_start_restores() {
                 &conf,
                 &["--cleanup", "--state-file", state.to_str().expect("utf-8")],
             )
+            .stderr(Stdio::null())
             .status()
             .expect("cleanup");
             assert!(st.success());
@@ -380,4 +383,74 @@ fn doctor_names_a_wide_vip_mask_arp_answered_and_a_listener_on_the_rip() {
     let f: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
     assert!(f.iter().all(|x| x["level"] != "problem"), "{f:?}");
     assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn command_line_vips_and_a_reload() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let lab = Lab::new("rsvip", 1);
+    let node = lab.node(0);
+    let ns = node.ns.as_str();
+    let before = snapshot(ns);
+    let state = lab.path("vip.state");
+    let missing = lab.path("none.conf");
+    // --vip replaces the file's services (the file is not even read).
+    let mut rs = lvsd(
+        ns,
+        &missing,
+        &[
+            "--vip",
+            "192.0.2.50",
+            "--vip",
+            "2001:db8::50",
+            "--state-file",
+            state.to_str().expect("utf-8"),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("lvsd real-server --vip");
+    wait_for("both VIPs on lo", || {
+        has(ns, "lo", "192.0.2.50/32") && has(ns, "lo", "2001:db8::50/128")
+    });
+    assert!(sigterm_and_wait(&mut rs).success());
+    assert_eq!(snapshot(ns), before);
+
+    // SIGHUP reads the file again: the old VIP goes, the new one comes.
+    let conf = conf(&lab, node.ip);
+    let mut rs = start(ns, &conf, &state, &lab.path("hup.log"));
+    wait_for("the first VIP", || has(ns, "lo", "192.0.2.10/32"));
+    std::fs::write(
+        &conf,
+        format!(
+            "virtual_server 192.0.2.11 80 {{\n lb_kind DR\n protocol TCP\n \
+             real_server {} 80 {{ }}\n}}\n",
+            node.ip
+        ),
+    )
+    .expect("conf");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(rs.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("kill -HUP");
+    wait_for("the new VIP, the old one gone", || {
+        has(ns, "lo", "192.0.2.11/32") && !has(ns, "lo", "192.0.2.10/32")
+    });
+    // A file that cannot be read keeps the running setup.
+    std::fs::write(&conf, "virtual_server {\n").expect("conf");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(rs.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("kill -HUP");
+    wait_for("the refusal logged", || {
+        std::fs::read_to_string(lab.path("hup.log")).is_ok_and(|t| t.contains("Reload refused"))
+    });
+    assert!(has(ns, "lo", "192.0.2.11/32"));
+    assert!(sigterm_and_wait(&mut rs).success());
+    assert_eq!(snapshot(ns), before);
 }
