@@ -23,24 +23,31 @@ const SYSCTLS: [&str; 9] = [
     "net.ipv4.conf.eth0.rp_filter",
 ];
 
-/// The namespace's addresses (`ip -j addr`, without the lifetimes that count down and
-/// the link-local address's DAD state, which ends on its own) and sysctls: what must be
-/// the same before and after.
-fn snapshot(ns: &str) -> (serde_json::Value, Vec<String>) {
+/// The namespace's addresses (`ip -j addr`: interface, address, prefix, scope; the
+/// IPv6 link-local addresses, which come and go with the link's carrier on their own,
+/// left out) and sysctls: what must be the same before and after.
+fn snapshot(ns: &str) -> (Vec<String>, Vec<String>) {
     let out = Command::new("ip")
         .args(["-n", ns, "-j", "addr"])
         .output()
         .expect("ip addr");
-    let mut addrs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j addr");
-    for link in addrs.as_array_mut().into_iter().flatten() {
-        for a in link["addr_info"].as_array_mut().into_iter().flatten() {
-            if let Some(o) = a.as_object_mut() {
-                o.remove("valid_life_time");
-                o.remove("preferred_life_time");
-                o.remove("tentative");
+    let links: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j addr");
+    let mut addrs = Vec::new();
+    for link in links.as_array().into_iter().flatten() {
+        for a in link["addr_info"].as_array().into_iter().flatten() {
+            let local = a["local"].as_str().unwrap_or_default();
+            if local.starts_with("fe80:") {
+                continue;
             }
+            addrs.push(format!(
+                "{} {local}/{} scope {}",
+                link["ifname"].as_str().unwrap_or_default(),
+                a["prefixlen"],
+                a["scope"].as_str().unwrap_or_default()
+            ));
         }
     }
+    addrs.sort();
     let sysctls = SYSCTLS
         .iter()
         .map(|k| format!("{k}={}", sysctl_get(ns, k)))
