@@ -197,11 +197,25 @@ fn doctor(opts: &Options, json: bool, listen: u64) -> u8 {
             return 4;
         }
     };
+    let vmacs: Vec<String> = loaded
+        .config
+        .instances
+        .iter()
+        .filter_map(|i| {
+            let n = i.use_vmac.as_deref()?;
+            Some(lvsd::doctor::vmac_name(
+                &loaded.config,
+                n,
+                i.virtual_router_id,
+            ))
+        })
+        .collect();
     let ifs: Vec<&str> = loaded
         .config
         .instances
         .iter()
         .map(|i| i.interface.as_str())
+        .chain(vmacs.iter().map(String::as_str))
         .chain(
             loaded
                 .config

@@ -216,6 +216,60 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
             .collect();
         out.extend(firewall::vrrp_blocked(rules, &adverts));
     }
+    // use_vmac: the sysctls keepalived (and lvsd) set on the vmac and its base interface.
+    for inst in &config.instances {
+        let Some(name) = &inst.use_vmac else { continue };
+        let vmac = vmac_name(config, name, inst.virtual_router_id);
+        if sys
+            .sysctl(&format!("net.ipv4.conf.{vmac}.arp_ignore"))
+            .is_none()
+        {
+            continue; // (not there: the daemon creates it and sets them)
+        }
+        let base = inst.interface.as_str();
+        let eff = |dev: &str, key: &str| {
+            sys.sysctl(&format!("net.ipv4.conf.all.{key}"))
+                .max(sys.sysctl(&format!("net.ipv4.conf.{dev}.{key}")))
+        };
+        let either = |dev: &str, key: &str| {
+            sys.sysctl(&format!("net.ipv4.conf.all.{key}")) == Some(1)
+                || sys.sysctl(&format!("net.ipv4.conf.{dev}.{key}")) == Some(1)
+        };
+        let mut wrong = Vec::new();
+        if eff(&vmac, "arp_ignore").is_some_and(|v| v < 1) {
+            wrong.push(format!("net.ipv4.conf.{vmac}.arp_ignore=1"));
+        }
+        if !either(&vmac, "accept_local") {
+            wrong.push(format!("net.ipv4.conf.{vmac}.accept_local=1"));
+        }
+        if eff(&vmac, "rp_filter").is_some_and(|v| v != 0) {
+            wrong.push(format!("net.ipv4.conf.{vmac}.rp_filter=0"));
+            if sys
+                .sysctl("net.ipv4.conf.all.rp_filter")
+                .is_some_and(|v| v != 0)
+            {
+                wrong.push("net.ipv4.conf.all.rp_filter=0 (the kernel uses the larger of all and the interface's; set the other interfaces' own value instead)".into());
+            }
+        }
+        if eff(base, "arp_ignore").is_some_and(|v| v < 1) {
+            wrong.push(format!("net.ipv4.conf.{base}.arp_ignore=1"));
+        }
+        if !either(base, "arp_filter") {
+            wrong.push(format!("net.ipv4.conf.{base}.arp_filter=1"));
+        }
+        if !wrong.is_empty() {
+            out.push(finding(
+                Level::Problem,
+                "vmac_sysctls",
+                format!(
+                    "use_vmac {vmac} of instance {} (on {base}) lacks the settings keepalived gives it",
+                    inst.name
+                ),
+                "the base interface answers ARP for the VIPs with its own MAC instead of the virtual one, or the vmac drops adverts and traffic that arrive on it",
+                format!("sysctl -w {}", wrong.join(" ")),
+            ));
+        }
+    }
     // Other routers on the instances' VRIDs.
     out.extend(vrid::vrid_findings(config, &sys.adverts, &sys.local_addrs));
     // The effective reverse-path filter: the larger of `all` and the interface's.
@@ -247,6 +301,16 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
     }
     out.sort_by_key(|f| f.level);
     out
+}
+
+/// The interface name of `use_vmac [NAME]` (keepalived's default: `vrrp.VRID`, or the
+/// `vmac_prefix` of global_defs).
+pub fn vmac_name(config: &Config, written: &str, vrid: u8) -> String {
+    if written.is_empty() {
+        crate::vrrp::vmac::default_name(config.global.vmac_prefix.as_deref(), vrid)
+    } else {
+        written.to_string()
+    }
 }
 
 fn show(v: Option<i64>) -> String {
@@ -401,6 +465,39 @@ mod tests {
         assert!(checks(&f).is_empty());
         let info = f.iter().find(|f| f.check == "sync_daemon").expect("info");
         assert!(info.what.contains("on eth1 (MTU 1500):"), "{}", info.what);
+    }
+
+    #[test]
+    fn use_vmac_sysctls() {
+        let c = conf(
+            "vrrp_instance V { interface eth0\n virtual_router_id 7\n use_vmac\n \
+             virtual_ipaddress { 10.0.0.1/24 } }\n",
+        );
+        let mut sys = healthy();
+        // The vmac is not there: nothing to say.
+        assert!(checks(&director(&c, &sys)).is_empty());
+        for (k, v) in [
+            ("vrrp.7.arp_ignore", 1),
+            ("vrrp.7.accept_local", 1),
+            ("vrrp.7.rp_filter", 0),
+            ("eth0.arp_ignore", 1),
+            ("eth0.arp_filter", 1),
+        ] {
+            sys.sysctls.insert(format!("net.ipv4.conf.{k}"), v);
+        }
+        assert!(checks(&director(&c, &sys)).is_empty());
+        sys.sysctls
+            .insert("net.ipv4.conf.eth0.arp_filter".into(), 0);
+        sys.sysctls.insert("net.ipv4.conf.all.rp_filter".into(), 2);
+        let f = director(&c, &sys);
+        assert_eq!(checks(&f), ["vmac_sysctls"]);
+        assert!(
+            f[0].fix.starts_with(
+                "sysctl -w net.ipv4.conf.vrrp.7.rp_filter=0 net.ipv4.conf.all.rp_filter=0"
+            ) && f[0].fix.ends_with("net.ipv4.conf.eth0.arp_filter=1"),
+            "{}",
+            f[0].fix
+        );
     }
 
     #[test]

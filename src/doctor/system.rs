@@ -34,7 +34,8 @@ impl SystemView {
         self.sysctls.get(name).copied()
     }
 
-    /// Reads the view, with the rp_filter of `interfaces`.
+    /// Reads the view, with the rp_filter, arp_ignore, arp_filter and accept_local of
+    /// `interfaces` and `all`.
     pub fn read(interfaces: &[&str]) -> SystemView {
         let mut v = SystemView {
             ipvs: Path::new("/proc/net/ip_vs").exists(),
@@ -65,7 +66,6 @@ impl SystemView {
             "net.ipv6.conf.all.forwarding",
             "net.ipv4.vs.expire_nodest_conn",
             "net.ipv4.vs.expire_quiescent_template",
-            "net.ipv4.conf.all.rp_filter",
         ]
         .iter()
         .map(|s| {
@@ -76,14 +76,14 @@ impl SystemView {
         })
         .collect();
         // (An interface name may hold dots: its path is built, not derived.)
-        names.extend(interfaces.iter().map(|i| {
-            (
-                format!("net.ipv4.conf.{i}.rp_filter"),
-                Path::new("/proc/sys/net/ipv4/conf")
-                    .join(i)
-                    .join("rp_filter"),
-            )
-        }));
+        for i in interfaces.iter().copied().chain(["all"]) {
+            for key in ["rp_filter", "arp_ignore", "arp_filter", "accept_local"] {
+                names.push((
+                    format!("net.ipv4.conf.{i}.{key}"),
+                    Path::new("/proc/sys/net/ipv4/conf").join(i).join(key),
+                ));
+            }
+        }
         for (n, path) in names {
             if let Some(val) = std::fs::read_to_string(path)
                 .ok()
