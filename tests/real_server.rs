@@ -426,19 +426,22 @@ fn command_line_vips_and_a_reload() {
     assert!(sigterm_and_wait(&mut rs).success());
     assert_eq!(snapshot(ns), before);
 
-    // SIGHUP reads the file again: the old VIP goes, the new one comes.
-    let conf = conf(&lab, node.ip);
-    let mut rs = start(ns, &conf, &state, &lab.path("hup.log"));
-    wait_for("the first VIP", || has(ns, "lo", "192.0.2.10/32"));
-    std::fs::write(
-        &conf,
+    // SIGHUP reads the file again: the VIP that stays is left alone, the old one goes,
+    // the new one comes.
+    let conf = lab.path("hup.conf");
+    let vs = |vip: &str| {
         format!(
-            "virtual_server 192.0.2.11 80 {{\n lb_kind DR\n protocol TCP\n \
+            "virtual_server {vip} 80 {{\n lb_kind DR\n protocol TCP\n \
              real_server {} 80 {{ }}\n}}\n",
             node.ip
-        ),
-    )
-    .expect("conf");
+        )
+    };
+    std::fs::write(&conf, vs("192.0.2.10") + &vs("192.0.2.12")).expect("conf");
+    let mut rs = start(ns, &conf, &state, &lab.path("hup.log"));
+    wait_for("the first VIPs", || {
+        has(ns, "lo", "192.0.2.10/32") && has(ns, "lo", "192.0.2.12/32")
+    });
+    std::fs::write(&conf, vs("192.0.2.11") + &vs("192.0.2.12")).expect("conf");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(rs.id() as i32),
         nix::sys::signal::Signal::SIGHUP,
@@ -447,6 +450,12 @@ fn command_line_vips_and_a_reload() {
     wait_for("the new VIP, the old one gone", || {
         has(ns, "lo", "192.0.2.11/32") && !has(ns, "lo", "192.0.2.10/32")
     });
+    let log = std::fs::read_to_string(lab.path("hup.log")).unwrap_or_default();
+    assert!(!log.contains("Removed 192.0.2.12/32"), "{log}");
+    assert!(
+        !log.contains("Restored net.ipv4.conf.all.arp_ignore"),
+        "{log}"
+    );
     // A file that cannot be read keeps the running setup.
     std::fs::write(&conf, "virtual_server {\n").expect("conf");
     nix::sys::signal::kill(
