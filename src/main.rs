@@ -282,7 +282,7 @@ fn real_server_plan(opts: &Options) -> Result<lvsd::realserver::plan::Plan, Stri
             .collect::<Vec<_>>()
             .join("\n")
     })?;
-    let local = lvsd::doctor::SystemView::read(&[]).local_addrs;
+    let local = lvsd::doctor::system::local_addrs();
     Ok(Plan::from_config(&loaded.config, &local))
 }
 

@@ -111,7 +111,7 @@ impl SystemView {
 }
 
 /// Every address of this host (getifaddrs).
-fn local_addrs() -> BTreeSet<IpAddr> {
+pub fn local_addrs() -> BTreeSet<IpAddr> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return BTreeSet::new();
     };
