@@ -35,6 +35,14 @@ across reloads); \fBlvsd ctl plan\fR \fIFILE\fR shows what a reload with FILE wo
 change. \fB\-\-json\fR prints the daemon's JSON answer. SERVICE is \fIVIP:PORT\fR
 (optionally after tcp:, udp: or sctp:) or fwmark:\fIMARK\fR; SERVER is \fIRIP:PORT\fR
 or an address.
+.SH DOCTOR AND REAL SERVERS
+\fBlvsd doctor\fR checks the director's system against the file (IPVS, forwarding,
+localnode, expiry sysctls, rp_filter, nftables dropping VRRP, other routers on a VRID
+heard for \fB\-\-listen\fR seconds, the sync daemon's interface); \fBlvsd real\-server\fR
+sets a DR/TUN real server up from the same file (VIPs on lo or the tunnel device,
+arp_ignore/arp_announce, the tunnel's rp_filter) until TERM or INT undoes it, HUP reads
+the file again; \fBlvsd real\-server doctor\fR checks a real server. Each finding names its
+consequence and fix; the exit status is 1 when one is a problem.
 .SH FILES
 .TP
 /etc/keepalived/keepalived.conf
@@ -42,6 +50,12 @@ The configuration (keepalived.conf(5)).
 .TP
 /etc/default/lvsd
 DAEMON_ARGS for the systemd unit and the init script.
+.TP
+/etc/default/lvsd-real-server
+DAEMON_ARGS and REAL_SERVER_ARGS for lvsd-real-server.service.
+.TP
+/run/lvsd-real-server.json
+What \fBlvsd real\-server\fR changed, to undo it after a crash (\fB\-\-cleanup\fR).
 .TP
 /run/keepalived.pid, /run/keepalived_vrrp.pid, /run/keepalived_checkers.pid
 Pid files (\fB\-p\fR, \fB\-r\fR, \fB\-c\fR); /run/keepalived.reload holds the last

@@ -204,11 +204,33 @@ fn doctor(opts: &Options, json: bool, listen: u64) -> u8 {
             return 4;
         }
     };
+    let vmacs: Vec<String> = loaded
+        .config
+        .instances
+        .iter()
+        .filter_map(|i| {
+            let n = i.use_vmac.as_deref()?;
+            Some(lvsd::doctor::vmac_name(
+                &loaded.config,
+                n,
+                i.virtual_router_id,
+            ))
+        })
+        .collect();
     let ifs: Vec<&str> = loaded
         .config
         .instances
         .iter()
         .map(|i| i.interface.as_str())
+        .chain(vmacs.iter().map(String::as_str))
+        .chain(
+            loaded
+                .config
+                .global
+                .lvs_sync_daemon
+                .iter()
+                .map(|s| s.interface.as_str()),
+        )
         .collect();
     let mut sys = lvsd::doctor::SystemView::read(&ifs);
     if listen > 0 && !loaded.config.instances.is_empty() {
@@ -267,7 +289,7 @@ fn real_server_plan(opts: &Options) -> Result<lvsd::realserver::plan::Plan, Stri
             .collect::<Vec<_>>()
             .join("\n")
     })?;
-    let local = lvsd::doctor::SystemView::read(&[]).local_addrs;
+    let local = lvsd::doctor::system::local_addrs();
     Ok(Plan::from_config(&loaded.config, &local))
 }
 

@@ -227,3 +227,62 @@ fn doctor_hears_another_cluster_on_the_same_vrid() {
         "{c}"
     );
 }
+
+#[test]
+fn doctor_agrees_with_the_vmac_sysctls_keepalived_sets() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let lab = Lab::new("docvmac", 1);
+    let node = lab.node(0);
+    let ns = node.ns.as_str();
+    let text = "global_defs {\n router_id v\n}\n\
+        vrrp_instance V {\n state MASTER\n interface eth0\n virtual_router_id 51\n \
+        priority 150\n advert_int 1\n use_vmac\n virtual_ipaddress { 10.99.0.100/24 }\n}\n";
+    let conf = lab.path("vmac.conf");
+    std::fs::write(&conf, text).expect("conf");
+    // keepalived 2.2.7 creates vrrp.51 and sets the sysctls: the doctor finds them right.
+    let _k = lab.spawn(0, support::Kind::Keepalived, "vmac", text);
+    // (/proc/sys is per namespace: looked at from inside the node's)
+    let t = std::time::Instant::now();
+    loop {
+        let made = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "test",
+                "-e",
+                "/proc/sys/net/ipv4/conf/vrrp.51",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        let filter = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-n",
+                "net.ipv4.conf.eth0.arp_filter",
+            ])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "1");
+        if made && filter {
+            break;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(15),
+            "keepalived made no vmac"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (_, f) = doctor(ns, &conf);
+    assert!(find(&f, "vmac_sysctls").is_none(), "{f:?}");
+    // Undo one of keepalived's settings: named, with the sysctl that puts it back.
+    sysctl(ns, "net.ipv4.conf.eth0.arp_filter=0");
+    let (code, f) = doctor(ns, &conf);
+    assert_eq!(code, 1, "{f:?}");
+    let v = find(&f, "vmac_sysctls").expect("named");
+    assert_eq!(v["fix"], "sysctl -w net.ipv4.conf.eth0.arp_filter=1", "{v}");
+}

@@ -764,3 +764,73 @@ fn the_table_heals_after_ipvsadm_in_the_guest() {
         assert!(log.contains(line), "no `{line}` in the log:\n{log}");
     }
 }
+
+/// DR and TUN real servers set up only by `lvsd real-server` (tests/vm/realserver.sh):
+/// the client's requests to each VIP are answered by both real servers, the real-server
+/// doctor finds nothing wrong, SIGTERM leaves the real servers as they were, and the
+/// injected faults are each named.
+#[test]
+fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
+    if root::skip_without_root("the qemu rig") {
+        return;
+    }
+    let (rc, res) = run_vm("realserver", "realserver.sh", &[]);
+    let dir = res.join("realserver");
+    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    assert_eq!(rc, 0, "guest script:\n{stderr}");
+    assert!(dir.join("done.txt").exists(), "{stderr}");
+    for vip in ["10.251.1.1", "10.251.1.2"] {
+        // Before the setup: no answer (the real servers had nothing by hand).
+        let before = read(&dir.join(format!("unanswered-{vip}.txt")));
+        assert!(
+            !before.contains("rs2") && !before.contains("rs3"),
+            "{vip}: {before}"
+        );
+        let answers = read(&dir.join(format!("answers-{vip}.txt")));
+        let lines: Vec<&str> = answers.lines().collect();
+        assert_eq!(lines.len(), 6, "{vip}:\n{answers}\n{stderr}");
+        // Round robin over the two real servers, nothing else answering.
+        assert!(
+            lines.iter().all(|l| *l == "rs2" || *l == "rs3"),
+            "{vip}:\n{answers}"
+        );
+        assert!(
+            lines.contains(&"rs2") && lines.contains(&"rs3"),
+            "{vip}:\n{answers}"
+        );
+    }
+    for n in [2, 3] {
+        let during = read(&dir.join(format!("during-rs{n}.txt")));
+        assert!(during.contains("lo inet 10.251.1.1/32"), "rs{n}:\n{during}");
+        assert!(
+            during.contains("tunl0 inet 10.251.1.2/32"),
+            "rs{n}:\n{during}"
+        );
+        assert!(during.contains("all.arp_ignore=1"), "rs{n}:\n{during}");
+        assert!(during.contains("all.arp_announce=2"), "rs{n}:\n{during}");
+        let ok = read(&dir.join(format!("doctor-ok-rs{n}.json")));
+        assert!(ok.trim_end().ends_with("rc=0"), "rs{n} doctor:\n{ok}");
+        let log = read(&dir.join(format!("lvsd-rs{n}.log")));
+        assert!(log.contains("exit=0"), "rs{n}:\n{log}");
+        // (tunl0 itself stays, with the ipip module: its line is left out)
+        let strip = |t: String| -> Vec<String> {
+            t.lines()
+                .filter(|l| !l.starts_with("tunl0 ") && !l.contains(" tunl0 "))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            strip(read(&dir.join(format!("after-rs{n}.txt")))),
+            strip(read(&dir.join(format!("before-rs{n}.txt")))),
+            "rs{n}: not left as it was; log:\n{log}"
+        );
+    }
+    let faults = read(&dir.join("doctor-faults.json"));
+    assert!(faults.trim_end().ends_with("rc=1"), "{faults}");
+    for check in ["vip_netmask", "vip_missing", "arp_ignore", "rp_filter"] {
+        assert!(
+            faults.contains(&format!("\"check\": \"{check}\"")),
+            "{check} not named:\n{faults}"
+        );
+    }
+}

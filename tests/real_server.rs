@@ -23,22 +23,31 @@ const SYSCTLS: [&str; 9] = [
     "net.ipv4.conf.eth0.rp_filter",
 ];
 
-/// The namespace's addresses (`ip -j addr`, without the lifetimes that count down) and
-/// sysctls: what must be the same before and after.
-fn snapshot(ns: &str) -> (serde_json::Value, Vec<String>) {
+/// The namespace's addresses (`ip -j addr`: interface, address, prefix, scope; the
+/// IPv6 link-local addresses, which come and go with the link's carrier on their own,
+/// left out) and sysctls: what must be the same before and after.
+fn snapshot(ns: &str) -> (Vec<String>, Vec<String>) {
     let out = Command::new("ip")
         .args(["-n", ns, "-j", "addr"])
         .output()
         .expect("ip addr");
-    let mut addrs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j addr");
-    for link in addrs.as_array_mut().into_iter().flatten() {
-        for a in link["addr_info"].as_array_mut().into_iter().flatten() {
-            if let Some(o) = a.as_object_mut() {
-                o.remove("valid_life_time");
-                o.remove("preferred_life_time");
+    let links: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j addr");
+    let mut addrs = Vec::new();
+    for link in links.as_array().into_iter().flatten() {
+        for a in link["addr_info"].as_array().into_iter().flatten() {
+            let local = a["local"].as_str().unwrap_or_default();
+            if local.starts_with("fe80:") {
+                continue;
             }
+            addrs.push(format!(
+                "{} {local}/{} scope {}",
+                link["ifname"].as_str().unwrap_or_default(),
+                a["prefixlen"],
+                a["scope"].as_str().unwrap_or_default()
+            ));
         }
     }
+    addrs.sort();
     let sysctls = SYSCTLS
         .iter()
         .map(|k| format!("{k}={}", sysctl_get(ns, k)))
@@ -197,6 +206,7 @@ fn kill_9_then_cleanup_or_the_next_start_restores() {
                 &conf,
                 &["--cleanup", "--state-file", state.to_str().expect("utf-8")],
             )
+            .stderr(Stdio::null())
             .status()
             .expect("cleanup");
             assert!(st.success());
@@ -380,4 +390,83 @@ fn doctor_names_a_wide_vip_mask_arp_answered_and_a_listener_on_the_rip() {
     let f: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
     assert!(f.iter().all(|x| x["level"] != "problem"), "{f:?}");
     assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn command_line_vips_and_a_reload() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let lab = Lab::new("rsvip", 1);
+    let node = lab.node(0);
+    let ns = node.ns.as_str();
+    let before = snapshot(ns);
+    let state = lab.path("vip.state");
+    let missing = lab.path("none.conf");
+    // --vip replaces the file's services (the file is not even read).
+    let mut rs = lvsd(
+        ns,
+        &missing,
+        &[
+            "--vip",
+            "192.0.2.50",
+            "--vip",
+            "2001:db8::50",
+            "--state-file",
+            state.to_str().expect("utf-8"),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("lvsd real-server --vip");
+    wait_for("both VIPs on lo", || {
+        has(ns, "lo", "192.0.2.50/32") && has(ns, "lo", "2001:db8::50/128")
+    });
+    assert!(sigterm_and_wait(&mut rs).success());
+    assert_eq!(snapshot(ns), before);
+
+    // SIGHUP reads the file again: the VIP that stays is left alone, the old one goes,
+    // the new one comes.
+    let conf = lab.path("hup.conf");
+    let vs = |vip: &str| {
+        format!(
+            "virtual_server {vip} 80 {{\n lb_kind DR\n protocol TCP\n \
+             real_server {} 80 {{ }}\n}}\n",
+            node.ip
+        )
+    };
+    std::fs::write(&conf, vs("192.0.2.10") + &vs("192.0.2.12")).expect("conf");
+    let mut rs = start(ns, &conf, &state, &lab.path("hup.log"));
+    wait_for("the first VIPs", || {
+        has(ns, "lo", "192.0.2.10/32") && has(ns, "lo", "192.0.2.12/32")
+    });
+    std::fs::write(&conf, vs("192.0.2.11") + &vs("192.0.2.12")).expect("conf");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(rs.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("kill -HUP");
+    wait_for("the new VIP, the old one gone", || {
+        has(ns, "lo", "192.0.2.11/32") && !has(ns, "lo", "192.0.2.10/32")
+    });
+    let log = std::fs::read_to_string(lab.path("hup.log")).unwrap_or_default();
+    assert!(!log.contains("Removed 192.0.2.12/32"), "{log}");
+    assert!(
+        !log.contains("Restored net.ipv4.conf.all.arp_ignore"),
+        "{log}"
+    );
+    // A file that cannot be read keeps the running setup.
+    std::fs::write(&conf, "virtual_server {\n").expect("conf");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(rs.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("kill -HUP");
+    wait_for("the refusal logged", || {
+        std::fs::read_to_string(lab.path("hup.log")).is_ok_and(|t| t.contains("Reload refused"))
+    });
+    assert!(has(ns, "lo", "192.0.2.11/32"));
+    assert!(sigterm_and_wait(&mut rs).success());
+    assert_eq!(snapshot(ns), before);
 }

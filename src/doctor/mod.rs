@@ -167,6 +167,40 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
             ));
         }
     }
+    // The IPVS sync daemon's interface.
+    if let Some(sd) = &config.global.lvs_sync_daemon {
+        match sys.links.get(&sd.interface) {
+            None => out.push(finding(
+                Level::Problem,
+                "sync_daemon",
+                format!("lvs_sync_daemon's interface {} does not exist", sd.interface),
+                "the IPVS sync daemon cannot start: the backup has no connection table, so a failover drops every established connection",
+                format!("write an existing interface in lvs_sync_daemon (the one facing the other director), or create {}", sd.interface),
+            )),
+            Some((false, _)) => out.push(finding(
+                Level::Warning,
+                "sync_daemon",
+                format!("lvs_sync_daemon's interface {} is down", sd.interface),
+                "connection states are not synchronised while it is down: a failover drops the established connections",
+                format!("ip link set {} up", sd.interface),
+            )),
+            Some((true, mtu)) => {
+                let maxlen = sd
+                    .maxlen
+                    .map_or_else(String::new, |m| format!(", maxlen {m}"));
+                out.push(finding(
+                    Level::Info,
+                    "sync_daemon",
+                    format!(
+                        "lvs_sync_daemon on {} (MTU {mtu}{maxlen}): the kernel sizes sync messages to fit the MTU",
+                        sd.interface
+                    ),
+                    "both directors need the same MTU on the sync interface, or the larger side's messages are fragmented or lost",
+                    String::new(),
+                ));
+            }
+        }
+    }
     // VRRP adverts let in by the firewall.
     if let Some(rules) = &sys.nft_ruleset {
         let adverts: BTreeSet<(String, bool, bool)> = config
@@ -181,6 +215,60 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
             })
             .collect();
         out.extend(firewall::vrrp_blocked(rules, &adverts));
+    }
+    // use_vmac: the sysctls keepalived (and lvsd) set on the vmac and its base interface.
+    for inst in &config.instances {
+        let Some(name) = &inst.use_vmac else { continue };
+        let vmac = vmac_name(config, name, inst.virtual_router_id);
+        if sys
+            .sysctl(&format!("net.ipv4.conf.{vmac}.arp_ignore"))
+            .is_none()
+        {
+            continue; // (not there: the daemon creates it and sets them)
+        }
+        let base = inst.interface.as_str();
+        let eff = |dev: &str, key: &str| {
+            sys.sysctl(&format!("net.ipv4.conf.all.{key}"))
+                .max(sys.sysctl(&format!("net.ipv4.conf.{dev}.{key}")))
+        };
+        let either = |dev: &str, key: &str| {
+            sys.sysctl(&format!("net.ipv4.conf.all.{key}")) == Some(1)
+                || sys.sysctl(&format!("net.ipv4.conf.{dev}.{key}")) == Some(1)
+        };
+        let mut wrong = Vec::new();
+        if eff(&vmac, "arp_ignore").is_some_and(|v| v < 1) {
+            wrong.push(format!("net.ipv4.conf.{vmac}.arp_ignore=1"));
+        }
+        if !either(&vmac, "accept_local") {
+            wrong.push(format!("net.ipv4.conf.{vmac}.accept_local=1"));
+        }
+        if eff(&vmac, "rp_filter").is_some_and(|v| v != 0) {
+            wrong.push(format!("net.ipv4.conf.{vmac}.rp_filter=0"));
+            if sys
+                .sysctl("net.ipv4.conf.all.rp_filter")
+                .is_some_and(|v| v != 0)
+            {
+                wrong.push("net.ipv4.conf.all.rp_filter=0 (the kernel uses the larger of all and the interface's; set the other interfaces' own value instead)".into());
+            }
+        }
+        if eff(base, "arp_ignore").is_some_and(|v| v < 1) {
+            wrong.push(format!("net.ipv4.conf.{base}.arp_ignore=1"));
+        }
+        if !either(base, "arp_filter") {
+            wrong.push(format!("net.ipv4.conf.{base}.arp_filter=1"));
+        }
+        if !wrong.is_empty() {
+            out.push(finding(
+                Level::Problem,
+                "vmac_sysctls",
+                format!(
+                    "use_vmac {vmac} of instance {} (on {base}) lacks the settings keepalived gives it",
+                    inst.name
+                ),
+                "the base interface answers ARP for the VIPs with its own MAC instead of the virtual one, or the vmac drops adverts and traffic that arrive on it",
+                format!("sysctl -w {}", wrong.join(" ")),
+            ));
+        }
     }
     // Other routers on the instances' VRIDs.
     out.extend(vrid::vrid_findings(config, &sys.adverts, &sys.local_addrs));
@@ -213,6 +301,16 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
     }
     out.sort_by_key(|f| f.level);
     out
+}
+
+/// The interface name of `use_vmac [NAME]` (keepalived's default: `vrrp.VRID`, or the
+/// `vmac_prefix` of global_defs).
+pub fn vmac_name(config: &Config, written: &str, vrid: u8) -> String {
+    if written.is_empty() {
+        crate::vrrp::vmac::default_name(config.global.vmac_prefix.as_deref(), vrid)
+    } else {
+        written.to_string()
+    }
 }
 
 fn show(v: Option<i64>) -> String {
@@ -351,6 +449,55 @@ mod tests {
         );
         assert_eq!(exit_code(&f), 0, "warnings only");
         assert!(render(&f).contains("0 problem(s), 3 warning(s)"));
+    }
+
+    #[test]
+    fn the_sync_daemon_interface() {
+        let c = conf(&format!("global_defs {{ lvs_sync_daemon eth1 V }}\n{NAT}"));
+        let mut sys = healthy();
+        assert_eq!(checks(&director(&c, &sys)), ["sync_daemon"]);
+        sys.links.insert("eth1".into(), (false, 1500));
+        let f = director(&c, &sys);
+        assert_eq!(checks(&f), ["sync_daemon"]);
+        assert_eq!(f[0].level, Level::Warning);
+        sys.links.insert("eth1".into(), (true, 1500));
+        let f = director(&c, &sys);
+        assert!(checks(&f).is_empty());
+        let info = f.iter().find(|f| f.check == "sync_daemon").expect("info");
+        assert!(info.what.contains("on eth1 (MTU 1500):"), "{}", info.what);
+    }
+
+    #[test]
+    fn use_vmac_sysctls() {
+        let c = conf(
+            "vrrp_instance V { interface eth0\n virtual_router_id 7\n use_vmac\n \
+             virtual_ipaddress { 10.0.0.1/24 } }\n",
+        );
+        let mut sys = healthy();
+        // The vmac is not there: nothing to say.
+        assert!(checks(&director(&c, &sys)).is_empty());
+        for (k, v) in [
+            ("vrrp.7.arp_ignore", 1),
+            ("vrrp.7.accept_local", 1),
+            ("vrrp.7.rp_filter", 0),
+            ("eth0.arp_ignore", 1),
+            ("eth0.arp_filter", 1),
+        ] {
+            sys.sysctls.insert(format!("net.ipv4.conf.{k}"), v);
+        }
+        assert!(checks(&director(&c, &sys)).is_empty());
+        sys.sysctls
+            .insert("net.ipv4.conf.eth0.arp_filter".into(), 0);
+        sys.sysctls.insert("net.ipv4.conf.all.rp_filter".into(), 2);
+        let f = director(&c, &sys);
+        assert_eq!(checks(&f), ["vmac_sysctls"]);
+        assert!(
+            f[0].fix.starts_with(
+                "sysctl -w net.ipv4.conf.vrrp.7.rp_filter=0 net.ipv4.conf.all.rp_filter=0"
+            ) && f[0].fix.ends_with("net.ipv4.conf.eth0.arp_filter=1"),
+            "{}",
+            f[0].fix
+        );
     }
 
     #[test]

@@ -143,6 +143,19 @@ pub fn real_server(plan: &Plan, v: &RsView) -> Vec<Finding> {
             )),
             _ => {}
         }
+        // A DR VIP on an interface of the segment: arp_ignore=1 still answers ARP for the
+        // receiving interface's own addresses.
+        for (d, _, len) in v.addrs.iter().filter(|(d, ip, _)| {
+            *ip == a.addr && *d != a.device && d != "lo" && device_module(d).is_none()
+        }) {
+            out.push(finding(
+                Level::Problem,
+                "vip_on_interface",
+                format!("{}/{len} is on {d}, not only on {}", a.addr, a.device),
+                "an address of the interface itself is answered in ARP whatever arp_ignore says: the router may send the VIP's traffic here, around the director",
+                format!("ip addr del {}/{len} dev {d}", a.addr),
+            ));
+        }
         let on_dev: Vec<u8> = v
             .addrs
             .iter()
@@ -387,6 +400,15 @@ mod tests {
         // The interface's own value counts too (the larger wins).
         v.sysctls.insert("net.ipv4.conf.eth0.arp_ignore".into(), 1);
         assert_eq!(checks(&real_server(&plan(DR), &v)), ["vip_netmask"]);
+    }
+
+    #[test]
+    fn a_vip_on_the_segment_interface() {
+        let mut v = good("192.0.2.10", "lo");
+        v.addrs.push(("eth0".into(), ip("192.0.2.10"), 24));
+        let f = real_server(&plan(DR), &v);
+        assert_eq!(checks(&f), ["vip_on_interface"]);
+        assert_eq!(f[0].fix, "ip addr del 192.0.2.10/24 dev eth0");
     }
 
     #[test]

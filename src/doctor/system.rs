@@ -23,6 +23,8 @@ pub struct SystemView {
     /// The nftables ruleset as `nft -j list ruleset` writes it (None: no nft, or it
     /// failed).
     pub nft_ruleset: Option<serde_json::Value>,
+    /// The interfaces asked about that exist: whether each is up, and its MTU.
+    pub links: std::collections::BTreeMap<String, (bool, u32)>,
     /// The VRRP adverts heard on the instances' interfaces (`lvsd doctor --listen`).
     pub adverts: Vec<super::vrid::Heard>,
 }
@@ -32,7 +34,8 @@ impl SystemView {
         self.sysctls.get(name).copied()
     }
 
-    /// Reads the view, with the rp_filter of `interfaces`.
+    /// Reads the view, with the rp_filter, arp_ignore, arp_filter and accept_local of
+    /// `interfaces` and `all`.
     pub fn read(interfaces: &[&str]) -> SystemView {
         let mut v = SystemView {
             ipvs: Path::new("/proc/net/ip_vs").exists(),
@@ -63,7 +66,6 @@ impl SystemView {
             "net.ipv6.conf.all.forwarding",
             "net.ipv4.vs.expire_nodest_conn",
             "net.ipv4.vs.expire_quiescent_template",
-            "net.ipv4.conf.all.rp_filter",
         ]
         .iter()
         .map(|s| {
@@ -74,14 +76,14 @@ impl SystemView {
         })
         .collect();
         // (An interface name may hold dots: its path is built, not derived.)
-        names.extend(interfaces.iter().map(|i| {
-            (
-                format!("net.ipv4.conf.{i}.rp_filter"),
-                Path::new("/proc/sys/net/ipv4/conf")
-                    .join(i)
-                    .join("rp_filter"),
-            )
-        }));
+        for i in interfaces.iter().copied().chain(["all"]) {
+            for key in ["rp_filter", "arp_ignore", "arp_filter", "accept_local"] {
+                names.push((
+                    format!("net.ipv4.conf.{i}.{key}"),
+                    Path::new("/proc/sys/net/ipv4/conf").join(i).join(key),
+                ));
+            }
+        }
         for (n, path) in names {
             if let Some(val) = std::fs::read_to_string(path)
                 .ok()
@@ -90,6 +92,18 @@ impl SystemView {
                 v.sysctls.insert(n, val);
             }
         }
+        for i in interfaces {
+            let dir = Path::new("/sys/class/net").join(i);
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+            let Some(mtu) = read("mtu").and_then(|t| t.trim().parse::<u32>().ok()) else {
+                continue;
+            };
+            // IFF_UP is bit 0 of the hexadecimal flags.
+            let up = read("flags")
+                .and_then(|t| i64::from_str_radix(t.trim().trim_start_matches("0x"), 16).ok())
+                .is_some_and(|f| f & 1 == 1);
+            v.links.insert(i.to_string(), (up, mtu));
+        }
         v.local_addrs = local_addrs();
         v.nft_ruleset = nft_ruleset();
         v
@@ -97,7 +111,7 @@ impl SystemView {
 }
 
 /// Every address of this host (getifaddrs).
-fn local_addrs() -> BTreeSet<IpAddr> {
+pub fn local_addrs() -> BTreeSet<IpAddr> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return BTreeSet::new();
     };

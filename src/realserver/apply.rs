@@ -78,6 +78,9 @@ pub async fn apply(nl: &Netlink, plan: &Plan, undo: &mut Undo, state: &Path) -> 
         }
     }
     for &(port, v6) in &plan.fou_ports {
+        if undo.fou_ports.contains(&(port, v6)) {
+            continue; // (ours already: a reload)
+        }
         let mut cmd = Command::new("ip");
         if v6 {
             cmd.arg("-6");
@@ -138,6 +141,9 @@ pub async fn apply(nl: &Netlink, plan: &Plan, undo: &mut Undo, state: &Path) -> 
         }
     }
     for a in &plan.addresses {
+        if undo.addresses.contains(a) {
+            continue; // (ours already: a reload)
+        }
         let info = match nl.interface(&a.device).await {
             Ok(i) => i,
             Err(e) => {
@@ -173,6 +179,62 @@ pub async fn apply(nl: &Netlink, plan: &Plan, undo: &mut Undo, state: &Path) -> 
 /// Undoes `undo` (addresses, then sysctls, links, fou ports: the reverse order), and
 /// keeps in `state` only what could not be undone; returns the errors.
 pub async fn restore(nl: &Netlink, undo: &mut Undo, state: &Path) -> Vec<String> {
+    let errors = undo_all(nl, undo).await;
+    persist(undo, state);
+    errors
+}
+
+/// On a reload: undoes what `undo` holds that `keep` no longer asks for (addresses,
+/// sysctls, tunnel devices, GUE ports); what it still asks for stays as it is, so the
+/// services that stay see no gap. Returns the errors.
+pub async fn restore_unwanted(
+    nl: &Netlink,
+    undo: &mut Undo,
+    keep: &Plan,
+    state: &Path,
+) -> Vec<String> {
+    let mut gone = Undo::default();
+    let all = std::mem::take(undo);
+    for a in all.addresses {
+        if keep.addresses.contains(&a) {
+            undo.addresses.push(a);
+        } else {
+            gone.addresses.push(a);
+        }
+    }
+    for (s, prev) in all.sysctls {
+        if keep.sysctls.iter().any(|(k, _)| *k == s) {
+            undo.sysctls.push((s, prev));
+        } else {
+            gone.sysctls.push((s, prev));
+        }
+    }
+    for d in all.links_up {
+        if keep.tunnel_devices.contains(&d) {
+            undo.links_up.push(d);
+        } else {
+            gone.links_up.push(d);
+        }
+    }
+    for p in all.fou_ports {
+        if keep.fou_ports.contains(&p) {
+            undo.fou_ports.push(p);
+        } else {
+            gone.fou_ports.push(p);
+        }
+    }
+    let errors = undo_all(nl, &mut gone).await;
+    // (what could not be undone stays recorded)
+    undo.addresses.extend(gone.addresses);
+    undo.sysctls.extend(gone.sysctls);
+    undo.links_up.extend(gone.links_up);
+    undo.fou_ports.extend(gone.fou_ports);
+    persist(undo, state);
+    errors
+}
+
+/// Undoes `undo`, leaving in it what could not be undone.
+async fn undo_all(nl: &Netlink, undo: &mut Undo) -> Vec<String> {
     let mut errors = Vec::new();
     let mut kept = Undo::default();
     for a in std::mem::take(&mut undo.addresses) {
@@ -243,6 +305,5 @@ pub async fn restore(nl: &Netlink, undo: &mut Undo, state: &Path) -> Vec<String>
         }
     }
     *undo = kept;
-    persist(undo, state);
     errors
 }

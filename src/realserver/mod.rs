@@ -50,8 +50,9 @@ pub async fn cleanup(state: &Path) -> Result<(), Vec<String>> {
 }
 
 /// Sets `plan` up, runs until SIGTERM or SIGINT, then undoes it. SIGHUP asks `replan`
-/// for a new plan (the file read again): the old setup is undone and the new one made;
-/// a file that cannot be read keeps the running setup.
+/// for a new plan (the file read again): what it no longer asks for is undone, what it
+/// adds is made, the rest is left alone; a file that cannot be read keeps the running
+/// setup.
 pub async fn run(
     plan: Plan,
     state: &Path,
@@ -86,8 +87,8 @@ pub async fn run(
             _ = hup.recv() => match replan() {
                 Ok(new) if new == plan => tracing::info!("Reload: nothing changed."),
                 Ok(new) => {
-                    tracing::info!("Reload: setting the real server up anew.");
-                    for e in apply::restore(&nl, &mut undo, state).await {
+                    tracing::info!("Reload: undoing what the file no longer asks for, adding what it asks for now.");
+                    for e in apply::restore_unwanted(&nl, &mut undo, &new, state).await {
                         tracing::error!("{e}");
                     }
                     for e in apply::apply(&nl, &new, &mut undo, state).await {
