@@ -14,7 +14,8 @@
 #   static build, put in the guest as lvsd-old); DELAY=300 (delay_loop); PHASES=all|paired|
 #   start (paired: the no-op and +-100 real server reloads only); CHECKS=tcp|none (none: no
 #   checker, as scripts/vm/bench-programming.sh; Debian's keepalived 2.2.7 needs 7.5 min
-#   for a no-op reload of 1,000 x 20 with a TCP_CHECK each in the guest).
+#   for a no-op reload of 1,000 x 20 with a TCP_CHECK each in the guest); LVSD_FLAGS: extra
+#   flags for lvsd (not lvsd-old), without spaces (e.g. --ipvs-heal-interval=0).
 # lvsd is the static build (scripts/build-static.sh). The host's load average is printed
 # before and after: the guest's figures depend on it.
 set -euo pipefail
@@ -36,7 +37,7 @@ RES=$ROOT/target/vm-results/lifecycle-$TAG
 rm -rf "$RES"; mkdir -p "$RES"
 echo "host load before: $(cat /proc/loadavg)" | tee "$RES/load.txt"
 LVSD_BINS="$BINS" VM_MEM=${VM_MEM:-3072} VM_TIMEOUT=${VM_TIMEOUT:-7200} \
-    bash "$HERE/run.sh" lifecycle.sh "$RES" "$N" "$M" "${ROUNDS:-3}" "$DAEMONS" "${DELAY:-300}" "${PHASES:-all}" "${CHECKS:-tcp}" \
+    bash "$HERE/run.sh" lifecycle.sh "$RES" "$N" "$M" "${ROUNDS:-3}" "$DAEMONS" "${DELAY:-300}" "${PHASES:-all}" "${CHECKS:-tcp}" "${LVSD_FLAGS:--}" \
     >"$RES/run.log" 2>&1 || { echo "lifecycle VM failed; see $RES/run.log" >&2; tail -20 "$RES/run.log" >&2; exit 1; }
 echo "host load after: $(cat /proc/loadavg)" | tee -a "$RES/load.txt"
 python3 - "$RES/lifecycle.txt" <<'PY'

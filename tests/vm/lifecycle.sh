@@ -6,7 +6,7 @@
 # which daemon goes first, each run in a network namespace of its own (an IPVS table of
 # its own). One line per phase on stdout and in /mnt/lifecycle.txt:
 #   LC round=R DAEMON PHASE ms=… (or failed=STAGE) …   and   LC round=R DAEMON rss_PHASE kb=…
-# Args: N M ROUNDS [DAEMONS] [DELAY] [PHASES] [CHECKS]. DAEMONS: two names joined by '+'
+# Args: N M ROUNDS [DAEMONS] [DELAY] [PHASES] [CHECKS] [LVSD_FLAGS]. DAEMONS: two names joined by '+'
 # (default keepalived+lvsd; lvsd-old runs /usr/local/bin/lvsd-old, an older lvsd build).
 # PHASES: all (default), paired (the no-op and +-100 real server reloads only) or start
 # (config test, cold start and teardown only). CHECKS: tcp (default) or none (see
@@ -16,6 +16,9 @@ DAEMONS=$(echo "${4:-keepalived+lvsd}" | tr + ' ')
 DELAY=${5:-300}
 PHASES=${6:-all}
 CHECKS=${7:-tcp}
+# extra flags for lvsd (not lvsd-old), e.g. --ipvs-heal-interval=0; `-` for none
+LVSD_FLAGS=${8:--}
+[ "$LVSD_FLAGS" = - ] && LVSD_FLAGS=
 IP=/usr/sbin/ip
 OUT=/mnt/lifecycle.txt; : > $OUT
 say() { echo "$*"; echo "$*" >> $OUT; }
@@ -23,7 +26,7 @@ say() { echo "$*"; echo "$*" >> $OUT; }
 D=/tmp/lc; mkdir -p $D
 for v in base weights rs_add vs_add check broken; do lifecycle_conf $D/$v.conf $N $M $v $DELAY $CHECKS; done
 LAST=$(bench_last $N)
-say "LC-CONFIG services=$N dests_per_service=$M entries=$((N * M + N)) checks=$CHECKS delay_loop=$DELAY rounds=$ROUNDS daemons=$(echo $DAEMONS | tr ' ' +) phases=$PHASES"
+say "LC-CONFIG services=$N dests_per_service=$M entries=$((N * M + N)) checks=$CHECKS delay_loop=$DELAY rounds=$ROUNDS daemons=$(echo $DAEMONS | tr ' ' +) phases=$PHASES lvsd_flags=${LVSD_FLAGS:-none}"
 modprobe ip_vs_wlc
 
 # what each daemon logs when a reload is done, or refused
@@ -65,6 +68,7 @@ run() {
         args="-C -n -l -G -f $C -p $D/$ns.pid -c $D/$ns.chk.pid"
     else
         args="-C -n -l -f $C -p $D/$ns.pid -c $D/$ns.chk.pid"
+        [ $w = lvsd ] && args="$args $LVSD_FLAGS"
     fi
     set -- $(lifecycle_expect $N $M base)
     res=$(x await spawn=$L last=$LAST:$M entries=$1 weights=$2 -- $bin $args 2>&1)
