@@ -10,6 +10,7 @@
 //!                            start CMD (output to LOG), time until the kernel's TCP
 //!                            service ADDR:PORT has M destinations and the table TOTAL
 //!                            entries, print the figure, then stop CMD with SIGTERM
+//!   lvsd-ipvs await | rss | listen  the lifecycle benchmark's steps (see `lifecycle`)
 //!   lvsd-ipvs list [stats|rate] same as `lvsd -L`
 //!   lvsd-ipvs zero | flush
 
@@ -796,6 +797,9 @@ fn time_to_table(last: &str, m: usize, total: usize, log: &Path, cmd: &[String])
 
 /// Entry point of the `lvsd-ipvs` binary.
 pub fn tool_main(args: &[String]) -> Result<i32> {
+    if let Some(r) = crate::lifecycle::main(args) {
+        return r;
+    }
     let num = |i: usize, d: usize| -> Result<usize> {
         match args.get(i) {
             Some(s) => s.parse().map_err(|_| anyhow!("not a number: {s}")),
