@@ -361,6 +361,14 @@ where
     update_dirty(kernel, state, change.change.dirty).await
 }
 
+/// The wait before the next heal pass: the period from the end of the last pass, and at
+/// least nine times as long as that pass took, so that reading a large table back (seconds
+/// on a slow machine) never takes more than a tenth of the side's time, nor runs back to
+/// back.
+fn heal_gap(period: Duration, last_pass: Duration) -> Duration {
+    period.max(last_pass.saturating_mul(9))
+}
+
 /// A heal pass on the blocking pool: the kernel table read again and diffed whole against
 /// the desired one ([`Reconciler::heal`]).
 async fn heal_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Kernel<B>, LvsState)>
@@ -639,7 +647,10 @@ where
             break;
         }
         ctl.beat(|| state.summary());
+        // In this order: a stop or a reload never waits behind a heal pass that is also
+        // due.
         tokio::select! {
+            biased;
             r = ctl.shutdown.changed() => {
                 if r.is_err() {
                     // The daemon is gone: stop as if told to.
@@ -705,7 +716,11 @@ where
             }
             // While a retry is due, its full pass does the same work.
             _ = heal.tick(), if heal_period.is_some() && !kernel.rec.needs_retry() => {
+                let started = std::time::Instant::now();
                 (kernel, state) = heal_pass(kernel, state).await?;
+                if let Some(period) = heal_period {
+                    heal.reset_after(heal_gap(period, started.elapsed()));
+                }
             }
             _ = ctl.heartbeat.due() => {}
         }
@@ -725,4 +740,20 @@ where
         kernel_job(kernel, Job::Release).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::heal_gap;
+    use std::time::Duration;
+
+    #[test]
+    fn a_slow_heal_pass_spaces_the_next_one_out() {
+        let s = Duration::from_secs;
+        // A quick pass: the period.
+        assert_eq!(heal_gap(s(5), Duration::from_millis(80)), s(5));
+        // A table that takes 15 s to read back (5,000 × 20 in an emulated guest): the
+        // next pass 135 s later, not at once.
+        assert_eq!(heal_gap(s(5), s(15)), s(135));
+    }
 }
