@@ -466,6 +466,11 @@ impl<'s> P<'s> {
                                 self.config.global.instance = Some(n);
                             }
                         }
+                        "linkbeat_use_polling" => {
+                            self.no_more(&toks, 1);
+                            self.config.global.linkbeat_use_polling = true;
+                        }
+                        "linkbeat_interfaces" => self.linkbeat_interfaces(&toks, opens),
                         "use_pid_dir" => {
                             self.no_more(&toks, 1);
                             self.config.global.use_pid_dir = true;

@@ -802,6 +802,15 @@ impl P<'_> {
                 "smtp_alert" => vi.smtp_alert = Some(p.flag(t)),
                 "lvs_sync_daemon_interface" => vi.lvs_sync_daemon_interface = p.string(t),
                 "dont_track_primary" => vi.dont_track_primary = p.flag(t),
+                "linkbeat_use_polling" => {
+                    p.no_more(t, 1);
+                    let name = vi.name.clone();
+                    p.problem(
+                        t[0],
+                        format!("({name}) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block"),
+                    );
+                    vi.linkbeat_use_polling = true;
+                }
                 "skip_check_adv_addr" => vi.skip_check_adv_addr = Some(p.flag(t)),
                 "check_unicast_src" => vi.check_unicast_src = p.flag(t),
                 "promote_secondaries" => vi.promote_secondaries = p.flag(t),

@@ -50,6 +50,8 @@ pub const TOP: Table = Table {
         "net_namespace",
         "instance",
         "use_pid_dir",
+        "linkbeat_use_polling",
+        "linkbeat_interfaces",
         "child_wait_time",
         "namespace_with_ipsets",
         "static_ipaddress",
@@ -64,9 +66,7 @@ pub const TOP: Table = Table {
     ],
     unsupported: &[
         "net_namespace_ipvs",
-        "linkbeat_use_polling",
         // Blocks lvsd skips whole, with what they hold.
-        "linkbeat_interfaces",
         "track_group",
         "bfd_instance",
     ],
@@ -346,11 +346,11 @@ pub const INSTANCE: Table = Table {
         "unicast_fault_no_peer",
         "track_src_ip",
         "mcast_dst_ip",
+        "linkbeat_use_polling",
     ],
     unsupported: &[
         "track_bfd",
         "use_ipvlan",
-        "linkbeat_use_polling",
         "garp_extra_if",
         "vmac_garp_intvl",
         "vrf",

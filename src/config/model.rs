@@ -199,6 +199,10 @@ pub struct GlobalDefs {
     /// `config_save_dir DIR`: the VRRP data dump saved before and after each reload
     /// (made 0700 when missing).
     pub config_save_dir: Option<std::path::PathBuf>,
+    /// `linkbeat_use_polling` (top level): every instance's interface is polled.
+    pub linkbeat_use_polling: bool,
+    /// `linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] … }` (top level).
+    pub linkbeat_interfaces: Vec<LinkbeatIf>,
     /// `*_netlink_*_rcv_bufs[_force]`: receive buffers of the netlink sockets.
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
@@ -267,6 +271,22 @@ pub struct ProcessNames {
     pub main: Option<String>,
     pub vrrp: Option<String>,
     pub checker: Option<String>,
+}
+
+/// How a polled interface's link is read (`linkbeat_interfaces`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LinkbeatKind {
+    Mii,
+    Ethtool,
+    Ioctl,
+}
+
+/// One line of `linkbeat_interfaces {}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkbeatIf {
+    pub name: String,
+    /// None: the first that works (keepalived: MII, ETHTOOL, IOCTL).
+    pub kind: Option<LinkbeatKind>,
 }
 
 /// `garp_group { garp_interval T gna_interval T interface IF | interfaces { IF … } }`:
@@ -425,6 +445,8 @@ impl Default for GlobalDefs {
             process_names: ProcessNames::default(),
             reload_check_config: None,
             config_save_dir: None,
+            linkbeat_use_polling: false,
+            linkbeat_interfaces: Vec::new(),
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,
@@ -774,6 +796,9 @@ pub struct VrrpInstance {
     pub smtp_alert: Option<bool>,
     pub lvs_sync_daemon_interface: Option<String>,
     pub dont_track_primary: bool,
+    /// `linkbeat_use_polling` in the instance (deprecated by keepalived): its interface is
+    /// polled.
+    pub linkbeat_use_polling: bool,
     pub skip_check_adv_addr: Option<bool>,
     pub strict_mode: Option<bool>,
     pub native_ipv6: bool,
@@ -874,6 +899,7 @@ impl VrrpInstance {
             smtp_alert: None,
             lvs_sync_daemon_interface: None,
             dont_track_primary: false,
+            linkbeat_use_polling: false,
             skip_check_adv_addr: None,
             strict_mode: None,
             native_ipv6: false,
