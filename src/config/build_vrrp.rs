@@ -169,6 +169,13 @@ impl P<'_> {
                     let log = t.get(1).map_or("/dev/null", |f| p.txt(*f));
                     g.reload_check_config = Some(log.into());
                 }
+                "reload_file" => {
+                    p.no_more(t, 2);
+                    g.reload_file = Some(match t.get(1) {
+                        Some(f) => crate::config::model::ReloadFile::Path(p.txt(*f).into()),
+                        None => crate::config::model::ReloadFile::Default,
+                    });
+                }
                 "config_save_dir" => {
                     if let Some(d) = p.string(t) {
                         g.config_save_dir = Some(d.into());

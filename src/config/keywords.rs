@@ -169,6 +169,7 @@ pub const GLOBAL: Table = Table {
         "checker_rlimit_rtime",
         "reload_check_config",
         "config_save_dir",
+        "reload_file",
         "process_names",
         "process_name",
         "vrrp_process_name",
@@ -214,7 +215,6 @@ pub const GLOBAL: Table = Table {
         "include_check",
         "reload_time_file",
         "reload_repeat",
-        "reload_file",
         "random_seed",
     ],
 };

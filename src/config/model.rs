@@ -199,6 +199,9 @@ pub struct GlobalDefs {
     /// `config_save_dir DIR`: the VRRP data dump saved before and after each reload
     /// (made 0700 when missing).
     pub config_save_dir: Option<std::path::PathBuf>,
+    /// `reload_file [PATH]`: a file that exists (empty) while a reload reads the
+    /// configuration.
+    pub reload_file: Option<ReloadFile>,
     /// `linkbeat_use_polling` (top level): every instance's interface is polled.
     pub linkbeat_use_polling: bool,
     /// `linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] … }` (top level).
@@ -271,6 +274,13 @@ pub struct ProcessNames {
     pub main: Option<String>,
     pub vrrp: Option<String>,
     pub checker: Option<String>,
+}
+
+/// `reload_file` with its path, or keepalived's default beside the pid files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ReloadFile {
+    Default,
+    Path(std::path::PathBuf),
 }
 
 /// How a polled interface's link is read (`linkbeat_interfaces`).
@@ -447,6 +457,7 @@ impl Default for GlobalDefs {
             config_save_dir: None,
             linkbeat_use_polling: false,
             linkbeat_interfaces: Vec::new(),
+            reload_file: None,
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,

@@ -192,6 +192,32 @@ fn daemonize(verdict: &mut StartReport) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `reload_file`: made (or emptied) when a reload starts reading the configuration,
+/// removed when it is read.
+struct ReadingMarker(std::path::PathBuf);
+
+impl ReadingMarker {
+    fn create(path: &Path) -> ReadingMarker {
+        use std::os::unix::fs::OpenOptionsExt;
+        let res = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(path);
+        if let Err(e) = res {
+            tracing::info!("Failed to create reload file ({}): {e}", path.display());
+        }
+        ReadingMarker(path.to_path_buf())
+    }
+}
+
+impl Drop for ReadingMarker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// `config_save_dir`: made (0700) when missing, as keepalived's parent does; a failure is
 /// logged (the saves then fail with their own warning).
 fn make_save_dir(dir: &Path) {
@@ -578,7 +604,15 @@ async fn serve(
                 note(&|s| s.reload_asked());
                 let o = opts.clone();
                 let check = reload_tx.borrow().global.reload_check_config.clone();
-                match tokio::task::spawn_blocking(move || load_config(&o, check.as_deref())).await {
+                let reload_file = pidfile::reload_file_path(&reload_tx.borrow().global);
+                let read = move || {
+                    // As keepalived: the file exists, empty, while the files are read.
+                    let marker = reload_file.as_deref().map(ReadingMarker::create);
+                    let res = load_config(&o, check.as_deref());
+                    drop(marker);
+                    res
+                };
+                match tokio::task::spawn_blocking(read).await {
                     Ok(Ok((mut cfg, sha256))) => {
                         let running = reload_tx.borrow().global.net_namespace.clone();
                         if cfg.global.net_namespace != running {
