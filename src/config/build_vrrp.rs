@@ -169,6 +169,15 @@ impl P<'_> {
                     let log = t.get(1).map_or("/dev/null", |f| p.txt(*f));
                     g.reload_check_config = Some(log.into());
                 }
+                "reload_time_file" => {
+                    if let Some(f) = p.string(t) {
+                        g.reload_time_file = Some(f.into());
+                    }
+                }
+                "reload_repeat" => {
+                    p.no_more(t, 1);
+                    g.reload_repeat = true;
+                }
                 "reload_file" => {
                     p.no_more(t, 2);
                     g.reload_file = Some(match t.get(1) {

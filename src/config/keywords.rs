@@ -170,6 +170,8 @@ pub const GLOBAL: Table = Table {
         "reload_check_config",
         "config_save_dir",
         "reload_file",
+        "reload_time_file",
+        "reload_repeat",
         "process_names",
         "process_name",
         "vrrp_process_name",
@@ -213,8 +215,6 @@ pub const GLOBAL: Table = Table {
         // Reading, reloading and dumping the configuration.
         "tmp_config_directory",
         "include_check",
-        "reload_time_file",
-        "reload_repeat",
         "random_seed",
     ],
 };

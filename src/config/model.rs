@@ -202,6 +202,10 @@ pub struct GlobalDefs {
     /// `reload_file [PATH]`: a file that exists (empty) while a reload reads the
     /// configuration.
     pub reload_file: Option<ReloadFile>,
+    /// `reload_time_file PATH`: a reload at the time PATH names (see
+    /// `daemon::reload_time`); `reload_repeat`: kept for a daily reload.
+    pub reload_time_file: Option<std::path::PathBuf>,
+    pub reload_repeat: bool,
     /// `linkbeat_use_polling` (top level): every instance's interface is polled.
     pub linkbeat_use_polling: bool,
     /// `linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] … }` (top level).
@@ -458,6 +462,8 @@ impl Default for GlobalDefs {
             linkbeat_use_polling: false,
             linkbeat_interfaces: Vec::new(),
             reload_file: None,
+            reload_time_file: None,
+            reload_repeat: false,
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,

@@ -9,6 +9,7 @@ pub mod logging;
 pub mod netns;
 pub mod pidfile;
 pub mod reload_outcome;
+pub mod reload_time;
 pub mod sd_notify;
 pub mod signals;
 pub mod tuning;
@@ -190,6 +191,38 @@ fn daemonize(verdict: &mut StartReport) -> anyhow::Result<()> {
     nix::unistd::dup2_stdout(&null)?;
     nix::unistd::dup2_stderr(&null)?;
     Ok(())
+}
+
+/// `reload_time_file`'s follower, restarted when a reload changes the setting (as
+/// keepalived restarts its reload monitor).
+#[derive(Default)]
+struct ReloadTimer {
+    setting: Option<(std::path::PathBuf, bool)>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ReloadTimer {
+    fn follow(&mut self, g: &crate::config::GlobalDefs) {
+        let want = g.reload_time_file.clone().map(|f| (f, g.reload_repeat));
+        if want == self.setting && (want.is_none() || self.task.is_some()) {
+            return;
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+        self.task = want
+            .clone()
+            .map(|(file, repeat)| reload_time::spawn(file, repeat));
+        self.setting = want;
+    }
+}
+
+impl Drop for ReloadTimer {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
 }
 
 /// `reload_file`: made (or emptied) when a reload starts reading the configuration,
@@ -593,6 +626,8 @@ async fn serve(
     sd_notify::spawn_watchdog(loops);
 
     let mut failed = false;
+    let mut reload_timer = ReloadTimer::default();
+    reload_timer.follow(&reload_tx.borrow().global);
     loop {
         main_beat.beat(None, String::new);
         let next_wake = sides.iter().filter_map(Side::next_wake).min();
@@ -631,6 +666,7 @@ async fn serve(
                         let cfg = Arc::new(cfg);
                         sd.reload_handed(heartbeat::config_addr(&cfg), started);
                         note(&|s| s.reload_handed(sha256.clone()));
+                        reload_timer.follow(&cfg.global);
                         reload_tx.send_replace(cfg);
                         tracing::info!("Reload: new configuration handed to the running sides");
                         // A side waiting to restart tries the new configuration at once.
