@@ -50,6 +50,7 @@ pub const TOP: Table = Table {
         "net_namespace",
         "instance",
         "use_pid_dir",
+        "net_namespace_ipvs",
         "linkbeat_use_polling",
         "linkbeat_interfaces",
         "child_wait_time",
@@ -65,7 +66,6 @@ pub const TOP: Table = Table {
         "interface_up_down_delays",
     ],
     unsupported: &[
-        "net_namespace_ipvs",
         // Blocks lvsd skips whole, with what they hold.
         "track_group",
         "bfd_instance",

@@ -186,6 +186,9 @@ pub struct GlobalDefs {
     pub smtp_helo_name: Option<String>,
     /// `net_namespace NAME` (top level): the network namespace the daemon runs in.
     pub net_namespace: Option<String>,
+    /// `net_namespace_ipvs [NAME]` (top level): the network namespace of the IPVS table
+    /// the LVS side manages ("": the default namespace).
+    pub net_namespace_ipvs: Option<String>,
     /// `instance NAME` (top level): names this daemon among several in one namespace.
     pub instance: Option<String>,
     /// `use_pid_dir` (top level): pid files under /run/keepalived/.
@@ -455,6 +458,7 @@ impl Default for GlobalDefs {
             smtp_helo_name: None,
             net_namespace: None,
             instance: None,
+            net_namespace_ipvs: None,
             use_pid_dir: false,
             process_names: ProcessNames::default(),
             reload_check_config: None,

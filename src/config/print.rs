@@ -183,6 +183,11 @@ fn global(w: &mut W, g: &GlobalDefs) {
     if g.use_pid_dir {
         w.line("use_pid_dir");
     }
+    match g.net_namespace_ipvs.as_deref() {
+        Some("") => w.line("net_namespace_ipvs"),
+        Some(n) => w.line(format!("net_namespace_ipvs {}", q(n))),
+        None => {}
+    }
     if g.linkbeat_use_polling {
         w.line("linkbeat_use_polling");
     }

@@ -6,7 +6,7 @@
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
 pub mod logging;
-pub mod netns;
+
 pub mod pidfile;
 pub mod reload_outcome;
 pub mod reload_time;
@@ -321,7 +321,7 @@ fn start_and_serve(
     let loaded_at = since_start();
     // Before any thread exists: every thread and socket of the daemon is in it.
     if let Some(name) = &config.global.net_namespace {
-        netns::enter(name)?;
+        crate::netns::enter(name)?;
     }
     if !opts.dont_fork {
         daemonize(verdict)?;
