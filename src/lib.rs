@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod ipvs;
 pub mod lvs;
 pub mod metrics;
+pub mod netns;
 pub mod notify_fifo;
 pub mod realserver;
 pub mod script;

@@ -315,6 +315,7 @@ fn gen_config(seed: u64) -> Config {
                 InitialState::Master
             },
             state_explicit: explicit,
+            linkbeat_use_polling: false,
             interface: format!("eth{}", r.below(2)),
             virtual_router_id: i as u8 + 1,
             vrid_span: Span::default(),

@@ -591,7 +591,7 @@ vrrp_instance VI_1 {
 
 /// The "Interfaces" section with more to show: extra addresses (IPv4 secondaries, a
 /// global IPv6 address keepalived leaves out), a veth tracked with a weight,
-/// a VIP on another interface, GARP pacing and groups, an interface that does not
+/// a VIP on another interface, GARP pacing and groups, a polled link (linkbeat), an interface that does not
 /// exist and a link that is down.
 #[test]
 fn interfaces_side_by_side() {
@@ -603,6 +603,9 @@ fn interfaces_side_by_side() {
  router_id director3
  vrrp_garp_interval 0.25
  dynamic_interfaces
+}
+linkbeat_interfaces {
+ trk0
 }
 garp_group {
  gna_interval 0.5
@@ -691,6 +694,7 @@ vrrp_instance VI_2 {
         " Name = nosuch0",
         "   index = 0 (deleted)",
         "   Gratuitous ARP aggregation group 1",
+        "   NIC support ETHTOOL GLINK interface",
         "   Gratuitous NA interval 500ms",
         "   Gratuitous ARP interval 250ms",
     ] {

@@ -426,6 +426,7 @@ fn run_scenario(dir: &Path) -> Vec<String> {
             scripts,
             tracks,
             dumps,
+            linkbeat: Vec::new(),
         };
         let task = tokio::task::spawn_local(run_with(ctl, fake.clone(), TokioClock, inputs));
         // The loop takes each event before the next one is given: it runs whenever this

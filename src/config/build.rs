@@ -475,6 +475,16 @@ impl<'s> P<'s> {
                                 self.config.global.instance = Some(n);
                             }
                         }
+                        "linkbeat_use_polling" => {
+                            self.no_more(&toks, 1);
+                            self.config.global.linkbeat_use_polling = true;
+                        }
+                        "linkbeat_interfaces" => self.linkbeat_interfaces(&toks, opens),
+                        "net_namespace_ipvs" => {
+                            self.no_more(&toks, 2);
+                            let name = toks.get(1).map_or("", |t| self.txt(*t)).to_string();
+                            self.config.global.net_namespace_ipvs = Some(name);
+                        }
                         "use_pid_dir" => {
                             self.no_more(&toks, 1);
                             self.config.global.use_pid_dir = true;

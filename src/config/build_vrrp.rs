@@ -174,6 +174,22 @@ impl P<'_> {
                     let log = t.get(1).map_or("/dev/null", |f| p.txt(*f));
                     g.reload_check_config = Some(log.into());
                 }
+                "reload_time_file" => {
+                    if let Some(f) = p.string(t) {
+                        g.reload_time_file = Some(f.into());
+                    }
+                }
+                "reload_repeat" => {
+                    p.no_more(t, 1);
+                    g.reload_repeat = true;
+                }
+                "reload_file" => {
+                    p.no_more(t, 2);
+                    g.reload_file = Some(match t.get(1) {
+                        Some(f) => crate::config::model::ReloadFile::Path(p.txt(*f).into()),
+                        None => crate::config::model::ReloadFile::Default,
+                    });
+                }
                 "config_save_dir" => {
                     if let Some(d) = p.string(t) {
                         g.config_save_dir = Some(d.into());
@@ -835,6 +851,15 @@ impl P<'_> {
                 "smtp_alert" => vi.smtp_alert = Some(p.flag(t)),
                 "lvs_sync_daemon_interface" => vi.lvs_sync_daemon_interface = p.string(t),
                 "dont_track_primary" => vi.dont_track_primary = p.flag(t),
+                "linkbeat_use_polling" => {
+                    p.no_more(t, 1);
+                    let name = vi.name.clone();
+                    p.problem(
+                        t[0],
+                        format!("({name}) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block"),
+                    );
+                    vi.linkbeat_use_polling = true;
+                }
                 "skip_check_adv_addr" => vi.skip_check_adv_addr = Some(p.flag(t)),
                 "check_unicast_src" => vi.check_unicast_src = p.flag(t),
                 "promote_secondaries" => vi.promote_secondaries = p.flag(t),

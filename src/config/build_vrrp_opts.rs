@@ -4,7 +4,9 @@
 use super::build::P;
 use super::keywords;
 use super::lexer::Tok;
-use super::model::{ExtraIfGarp, GarpGroup, IfDelays, LifeScript, RcvBuf, RxBufsPolicy};
+use super::model::{
+    ExtraIfGarp, GarpGroup, IfDelays, LifeScript, LinkbeatIf, LinkbeatKind, RcvBuf, RxBufsPolicy,
+};
 use crate::script::ScriptUser;
 
 /// keepalived's default startup/shutdown script timeout.
@@ -265,6 +267,32 @@ impl P<'_> {
     /// there (a warning); a group without interfaces is ignored, as keepalived does.
     /// `interface_up_down_delays { IF DOWN [UP] … }`: seconds (µs resolution) up to 255;
     /// UP defaults to DOWN. A bad line is left out with a warning, as keepalived.
+    /// `linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] … }`.
+    pub(crate) fn linkbeat_interfaces(&mut self, toks: &[Tok], opens: bool) {
+        self.no_more(toks, 1);
+        if !self.need_block(toks, opens) {
+            return;
+        }
+        let mut out: Vec<LinkbeatIf> = Vec::new();
+        self.block(toks[0], |p, l, _| {
+            let name = p.txt(l[0]).to_string();
+            let kind = match l.get(1).map(|t| p.txt(*t).to_ascii_uppercase()) {
+                None => None,
+                Some(k) if k == "MII" => Some(LinkbeatKind::Mii),
+                Some(k) if k == "ETHTOOL" => Some(LinkbeatKind::Ethtool),
+                Some(k) if k == "IOCTL" => Some(LinkbeatKind::Ioctl),
+                Some(k) => {
+                    p.problem(l[1], format!("extra characters {k} in linkbeat interface"));
+                    None
+                }
+            };
+            p.no_more(l, 2);
+            out.retain(|o| o.name != name);
+            out.push(LinkbeatIf { name, kind });
+        });
+        self.config.global.linkbeat_interfaces.extend(out);
+    }
+
     pub(crate) fn interface_delays(&mut self, toks: &[Tok], opens: bool) {
         self.no_more(toks, 1);
         if !self.need_block(toks, opens) {

@@ -57,6 +57,9 @@ pub const TOP: Table = Table {
         "net_namespace",
         "instance",
         "use_pid_dir",
+        "net_namespace_ipvs",
+        "linkbeat_use_polling",
+        "linkbeat_interfaces",
         "child_wait_time",
         "namespace_with_ipsets",
         "static_ipaddress",
@@ -70,10 +73,7 @@ pub const TOP: Table = Table {
         "interface_up_down_delays",
     ],
     unsupported: &[
-        "net_namespace_ipvs",
-        "linkbeat_use_polling",
         // Blocks lvsd skips whole, with what they hold.
-        "linkbeat_interfaces",
         "track_group",
         "bfd_instance",
     ],
@@ -178,6 +178,9 @@ pub const GLOBAL: Table = Table {
         "checker_rlimit_rtime",
         "reload_check_config",
         "config_save_dir",
+        "reload_file",
+        "reload_time_file",
+        "reload_repeat",
         "process_names",
         "process_name",
         "vrrp_process_name",
@@ -219,9 +222,6 @@ pub const GLOBAL: Table = Table {
         // Reading, reloading and dumping the configuration.
         "tmp_config_directory",
         "include_check",
-        "reload_time_file",
-        "reload_repeat",
-        "reload_file",
         "random_seed",
     ],
 };
@@ -353,14 +353,9 @@ pub const INSTANCE: Table = Table {
         "unicast_fault_no_peer",
         "track_src_ip",
         "mcast_dst_ip",
-    ],
-    unsupported: &[
-        "track_bfd",
-        "use_ipvlan",
         "linkbeat_use_polling",
-        "vrf",
-        "use_vmac_addr",
     ],
+    unsupported: &["track_bfd", "use_ipvlan", "vrf", "use_vmac_addr"],
 };
 
 pub const AUTH: Table = Table {

@@ -189,6 +189,9 @@ pub struct GlobalDefs {
     pub smtp_helo_name: Option<String>,
     /// `net_namespace NAME` (top level): the network namespace the daemon runs in.
     pub net_namespace: Option<String>,
+    /// `net_namespace_ipvs [NAME]` (top level): the network namespace of the IPVS table
+    /// the LVS side manages ("": the default namespace).
+    pub net_namespace_ipvs: Option<String>,
     /// `instance NAME` (top level): names this daemon among several in one namespace.
     pub instance: Option<String>,
     /// `use_pid_dir` (top level): pid files under /run/keepalived/.
@@ -202,6 +205,17 @@ pub struct GlobalDefs {
     /// `config_save_dir DIR`: the VRRP data dump saved before and after each reload
     /// (made 0700 when missing).
     pub config_save_dir: Option<std::path::PathBuf>,
+    /// `reload_file [PATH]`: a file that exists (empty) while a reload reads the
+    /// configuration.
+    pub reload_file: Option<ReloadFile>,
+    /// `reload_time_file PATH`: a reload at the time PATH names (see
+    /// `daemon::reload_time`); `reload_repeat`: kept for a daily reload.
+    pub reload_time_file: Option<std::path::PathBuf>,
+    pub reload_repeat: bool,
+    /// `linkbeat_use_polling` (top level): every instance's interface is polled.
+    pub linkbeat_use_polling: bool,
+    /// `linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] … }` (top level).
+    pub linkbeat_interfaces: Vec<LinkbeatIf>,
     /// `*_netlink_*_rcv_bufs[_force]`: receive buffers of the netlink sockets.
     pub netlink_bufs: NetlinkBufs,
     /// `vrrp_rx_bufs_policy`: how the advert sockets' receive buffers are sized.
@@ -270,6 +284,29 @@ pub struct ProcessNames {
     pub main: Option<String>,
     pub vrrp: Option<String>,
     pub checker: Option<String>,
+}
+
+/// `reload_file` with its path, or keepalived's default beside the pid files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ReloadFile {
+    Default,
+    Path(std::path::PathBuf),
+}
+
+/// How a polled interface's link is read (`linkbeat_interfaces`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LinkbeatKind {
+    Mii,
+    Ethtool,
+    Ioctl,
+}
+
+/// One line of `linkbeat_interfaces {}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkbeatIf {
+    pub name: String,
+    /// None: the first that works (keepalived: MII, ETHTOOL, IOCTL).
+    pub kind: Option<LinkbeatKind>,
 }
 
 /// `garp_group { garp_interval T gna_interval T interface IF | interfaces { IF … } }`:
@@ -425,10 +462,16 @@ impl Default for GlobalDefs {
             smtp_helo_name: None,
             net_namespace: None,
             instance: None,
+            net_namespace_ipvs: None,
             use_pid_dir: false,
             process_names: ProcessNames::default(),
             reload_check_config: None,
             config_save_dir: None,
+            linkbeat_use_polling: false,
+            linkbeat_interfaces: Vec::new(),
+            reload_file: None,
+            reload_time_file: None,
+            reload_repeat: false,
             netlink_bufs: NetlinkBufs::default(),
             vrrp_rx_bufs: RxBufsPolicy::default(),
             vrrp_rx_bufs_multiplier: 3,
@@ -802,6 +845,9 @@ pub struct VrrpInstance {
     pub smtp_alert: Option<bool>,
     pub lvs_sync_daemon_interface: Option<String>,
     pub dont_track_primary: bool,
+    /// `linkbeat_use_polling` in the instance (deprecated by keepalived): its interface is
+    /// polled.
+    pub linkbeat_use_polling: bool,
     pub skip_check_adv_addr: Option<bool>,
     pub strict_mode: Option<bool>,
     pub native_ipv6: bool,
@@ -903,6 +949,7 @@ impl VrrpInstance {
             smtp_alert: None,
             lvs_sync_daemon_interface: None,
             dont_track_primary: false,
+            linkbeat_use_polling: false,
             skip_check_adv_addr: None,
             strict_mode: None,
             native_ipv6: false,

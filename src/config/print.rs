@@ -183,6 +183,27 @@ fn global(w: &mut W, g: &GlobalDefs) {
     if g.use_pid_dir {
         w.line("use_pid_dir");
     }
+    match g.net_namespace_ipvs.as_deref() {
+        Some("") => w.line("net_namespace_ipvs"),
+        Some(n) => w.line(format!("net_namespace_ipvs {}", q(n))),
+        None => {}
+    }
+    if g.linkbeat_use_polling {
+        w.line("linkbeat_use_polling");
+    }
+    if !g.linkbeat_interfaces.is_empty() {
+        w.open("linkbeat_interfaces");
+        for l in &g.linkbeat_interfaces {
+            let kind = match l.kind {
+                None => "",
+                Some(crate::config::model::LinkbeatKind::Mii) => " MII",
+                Some(crate::config::model::LinkbeatKind::Ethtool) => " ETHTOOL",
+                Some(crate::config::model::LinkbeatKind::Ioctl) => " IOCTL",
+            };
+            w.line(format!("{}{kind}", q(&l.name)));
+        }
+        w.close();
+    }
     w.open("global_defs");
     w.opt("process_name", &g.process_names.main, |s| q(s));
     w.opt("config_save_dir", &g.config_save_dir, |p| {

@@ -6,9 +6,10 @@
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
 pub mod logging;
-pub mod netns;
+
 pub mod pidfile;
 pub mod reload_outcome;
+pub mod reload_time;
 pub mod sd_notify;
 pub mod signals;
 pub mod tuning;
@@ -192,6 +193,64 @@ fn daemonize(verdict: &mut StartReport) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `reload_time_file`'s follower, restarted when a reload changes the setting (as
+/// keepalived restarts its reload monitor).
+#[derive(Default)]
+struct ReloadTimer {
+    setting: Option<(std::path::PathBuf, bool)>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ReloadTimer {
+    fn follow(&mut self, g: &crate::config::GlobalDefs) {
+        let want = g.reload_time_file.clone().map(|f| (f, g.reload_repeat));
+        if want == self.setting && (want.is_none() || self.task.is_some()) {
+            return;
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+        self.task = want
+            .clone()
+            .map(|(file, repeat)| reload_time::spawn(file, repeat));
+        self.setting = want;
+    }
+}
+
+impl Drop for ReloadTimer {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// `reload_file`: made (or emptied) when a reload starts reading the configuration,
+/// removed when it is read.
+struct ReadingMarker(std::path::PathBuf);
+
+impl ReadingMarker {
+    fn create(path: &Path) -> ReadingMarker {
+        use std::os::unix::fs::OpenOptionsExt;
+        let res = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(path);
+        if let Err(e) = res {
+            tracing::info!("Failed to create reload file ({}): {e}", path.display());
+        }
+        ReadingMarker(path.to_path_buf())
+    }
+}
+
+impl Drop for ReadingMarker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// `config_save_dir`: made (0700) when missing, as keepalived's parent does; a failure is
 /// logged (the saves then fail with their own warning).
 fn make_save_dir(dir: &Path) {
@@ -262,7 +321,7 @@ fn start_and_serve(
     let loaded_at = since_start();
     // Before any thread exists: every thread and socket of the daemon is in it.
     if let Some(name) = &config.global.net_namespace {
-        netns::enter(name)?;
+        crate::netns::enter(name)?;
     }
     if !opts.dont_fork {
         daemonize(verdict)?;
@@ -567,6 +626,8 @@ async fn serve(
     sd_notify::spawn_watchdog(loops);
 
     let mut failed = false;
+    let mut reload_timer = ReloadTimer::default();
+    reload_timer.follow(&reload_tx.borrow().global);
     loop {
         main_beat.beat(None, String::new);
         let next_wake = sides.iter().filter_map(Side::next_wake).min();
@@ -578,7 +639,15 @@ async fn serve(
                 note(&|s| s.reload_asked());
                 let o = opts.clone();
                 let check = reload_tx.borrow().global.reload_check_config.clone();
-                match tokio::task::spawn_blocking(move || load_config(&o, check.as_deref())).await {
+                let reload_file = pidfile::reload_file_path(&reload_tx.borrow().global);
+                let read = move || {
+                    // As keepalived: the file exists, empty, while the files are read.
+                    let marker = reload_file.as_deref().map(ReadingMarker::create);
+                    let res = load_config(&o, check.as_deref());
+                    drop(marker);
+                    res
+                };
+                match tokio::task::spawn_blocking(read).await {
                     Ok(Ok((mut cfg, sha256))) => {
                         let running = reload_tx.borrow().global.net_namespace.clone();
                         if cfg.global.net_namespace != running {
@@ -597,6 +666,7 @@ async fn serve(
                         let cfg = Arc::new(cfg);
                         sd.reload_handed(heartbeat::config_addr(&cfg), started);
                         note(&|s| s.reload_handed(sha256.clone()));
+                        reload_timer.follow(&cfg.global);
                         reload_tx.send_replace(cfg);
                         tracing::info!("Reload: new configuration handed to the running sides");
                         // A side waiting to restart tries the new configuration at once.

@@ -128,6 +128,24 @@ pub fn pid_paths(opts: &crate::cli::Options, g: &crate::config::GlobalDefs) -> P
     }
 }
 
+/// `reload_file`'s path: the one given, else keepalived's default beside its pid files
+/// (`/run/keepalived/keepalived_NAME.reload` with `instance`,
+/// `/run/keepalived/keepalived.reload` with `use_pid_dir` or `net_namespace`, else
+/// `/run/keepalived.reload`).
+pub fn reload_file_path(g: &crate::config::GlobalDefs) -> Option<PathBuf> {
+    use crate::config::model::ReloadFile;
+    match g.reload_file.as_ref()? {
+        ReloadFile::Path(p) => Some(p.clone()),
+        ReloadFile::Default => Some(match &g.instance {
+            Some(i) => Path::new(PID_DIR).join(format!("keepalived_{i}.reload")),
+            None if g.use_pid_dir || g.net_namespace.is_some() => {
+                Path::new(PID_DIR).join("keepalived.reload")
+            }
+            None => PathBuf::from("/run/keepalived.reload"),
+        }),
+    }
+}
+
 /// Makes the pid directory (mode 0755 whatever the umask); returns it if this call made
 /// it or it was there (a failure is logged: the pid files then say why they fail).
 pub fn make_pid_dir(dir: &Path) -> Option<PathBuf> {
@@ -229,6 +247,33 @@ mod tests {
         let p = paths(&["-p", "/x/m.pid"], "net_namespace blue\n");
         assert_eq!(p.main, PathBuf::from("/x/m.pid"));
         assert_eq!(p.vrrp, PathBuf::from("/run/keepalived/vrrp.pid"));
+    }
+
+    #[test]
+    fn reload_file_where_keepalived_puts_it() {
+        let g = |conf: &str| {
+            crate::config::parse_str(conf, Path::new("/k.conf"), "t")
+                .expect("config")
+                .config
+                .global
+        };
+        assert_eq!(reload_file_path(&g("global_defs { router_id a }\n")), None);
+        assert_eq!(
+            reload_file_path(&g("global_defs { reload_file }\n")),
+            Some(PathBuf::from("/run/keepalived.reload"))
+        );
+        assert_eq!(
+            reload_file_path(&g("instance web\nglobal_defs { reload_file }\n")),
+            Some(PathBuf::from("/run/keepalived/keepalived_web.reload"))
+        );
+        assert_eq!(
+            reload_file_path(&g("use_pid_dir\nglobal_defs { reload_file }\n")),
+            Some(PathBuf::from("/run/keepalived/keepalived.reload"))
+        );
+        assert_eq!(
+            reload_file_path(&g("global_defs { reload_file /x/r }\n")),
+            Some(PathBuf::from("/x/r"))
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The outcome of a reload, for `lvsd --reload-wait` (systemd's ExecReload, the init
 //! script's `reload`): the daemon writes it beside its main pid file (`/run/keepalived.pid`
-//! → `/run/keepalived.reload`) when a reload is applied or refused; the waiting command
+//! → `/run/keepalived.reload-outcome`) when a reload is applied or refused; the waiting command
 //! sends SIGHUP and reads it.
 //!
 //! The file holds the reload's start as CLOCK_MONOTONIC microseconds (taken by the daemon
@@ -58,9 +58,10 @@ pub struct Written {
     pub message: String,
 }
 
-/// The outcome file of the daemon whose main pid file is `pid_file`.
+/// The outcome file of the daemon whose main pid file is `pid_file` (not `.reload`:
+/// that is keepalived's `reload_file`).
 pub fn path_for(pid_file: &Path) -> PathBuf {
-    pid_file.with_extension("reload")
+    pid_file.with_extension("reload-outcome")
 }
 
 /// Writes an outcome (whole: through a temporary file renamed over the old one).
@@ -176,7 +177,7 @@ mod tests {
         assert_eq!(read(&p), None, "no start: not an outcome");
         assert_eq!(
             path_for(Path::new("/run/keepalived.pid")),
-            Path::new("/run/keepalived.reload")
+            Path::new("/run/keepalived.reload-outcome")
         );
     }
 

@@ -422,15 +422,23 @@ pub trait IpvsSource: Send + 'static {
 
 /// The kernel's IPVS over generic netlink (`modprobe ip_vs` when it is missing).
 /// `rcv_buf`: `lvs_netlink_cmd_rcv_bufs[_force]` of the file the side started with.
+/// `netns`: `net_namespace_ipvs` of that file (the socket is opened there).
 pub struct KernelIpvs {
     pub rcv_buf: RcvBuf,
+    pub netns: Option<String>,
 }
 
 impl IpvsSource for KernelIpvs {
     type Backend = IpvsClient;
 
     fn open(&mut self) -> Result<IpvsClient, String> {
-        IpvsClient::open_checked(self.rcv_buf).map_err(|e| e.to_string())
+        let buf = self.rcv_buf;
+        match &self.netns {
+            None => IpvsClient::open_checked(buf).map_err(|e| e.to_string()),
+            Some(ns) => crate::netns::run_in(ns, || IpvsClient::open_checked(buf))
+                .map_err(|e| format!("{e:#}"))?
+                .map_err(|e| e.to_string()),
+        }
     }
 }
 
@@ -444,9 +452,10 @@ pub fn needs_ipvs(config: &Config) -> bool {
 /// checkers, and real scripts and mail.
 pub async fn run(ctl: Control) -> anyhow::Result<()> {
     let rcv_buf = ctl.reload.borrow().global.netlink_bufs.lvs_cmd;
+    let netns = ctl.reload.borrow().global.net_namespace_ipvs.clone();
     run_with(
         ctl,
-        KernelIpvs { rcv_buf },
+        KernelIpvs { rcv_buf, netns },
         ManagedCheckers::default(),
         RealEffects::default(),
     )

@@ -18,6 +18,7 @@ pub mod track;
 pub mod firewall;
 pub mod garp;
 pub mod link;
+pub mod linkbeat;
 pub mod notify;
 pub mod routes;
 pub mod runtime;

@@ -59,7 +59,12 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             &links,
             &params,
             &self.side.config.global,
-            &|_| dump_if::StatusSource::Netlink,
+            &|name| {
+                self.linkbeat
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(dump_if::StatusSource::Netlink, |(_, s)| *s)
+            },
         ));
         s
     }

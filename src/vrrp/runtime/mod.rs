@@ -38,8 +38,10 @@ use crate::control::Control;
 use crate::script::Script;
 use crate::vrrp::debounce::Debounce;
 use crate::vrrp::dump::Counters;
+use crate::vrrp::dump_if::StatusSource;
 use crate::vrrp::garp;
 use crate::vrrp::link::{self, LinkEvent, Netlink};
+use crate::vrrp::linkbeat;
 use crate::vrrp::notify::{NotifyState, StateChange, Who};
 use crate::vrrp::packet::{Advert, DropReason, RxMeta, RxStats};
 use crate::vrrp::params::{Auth, InstanceParams};
@@ -194,6 +196,8 @@ struct Runtime<I: VrrpIo, C: Clock> {
     debounce: Debounce,
     /// Reloads so far (numbers `config_save_dir`'s files).
     reloads: u32,
+    /// The polled interfaces and how each is read (the data dump shows it).
+    linkbeat: Vec<(String, StatusSource)>,
 }
 
 /// How often log_unknown_vrids logs one socket's VRID.
@@ -209,6 +213,8 @@ pub struct Inputs {
     /// track_file and track_process readings.
     pub tracks: mpsc::Receiver<Event>,
     pub dumps: mpsc::UnboundedReceiver<DumpRequest>,
+    /// The interfaces whose link state is polled (`linkbeat_*`), and how.
+    pub linkbeat: Vec<(String, StatusSource)>,
 }
 
 /// The monotonic time at which the kernel received a packet it stamped `at` (wall clock):
@@ -229,6 +235,59 @@ fn arrival_time(
     }
 }
 
+/// The polled interfaces (`linkbeat_*`) and how each is read.
+type Polled = Vec<(String, StatusSource)>;
+
+/// The link events the runtime follows: rtnetlink's, and with `linkbeat_*` the pollers'
+/// in place of rtnetlink's up/down reports for the polled interfaces (which are returned
+/// with how each is read). The polled set is the one of the configuration the VRRP side
+/// started with.
+fn linkbeat_links(
+    config: &Config,
+    mut netlink: mpsc::UnboundedReceiver<LinkEvent>,
+) -> anyhow::Result<(mpsc::UnboundedReceiver<LinkEvent>, Polled)> {
+    let polled = linkbeat::polled(config);
+    if polled.is_empty() {
+        return Ok((netlink, Vec::new()));
+    }
+    let prober = linkbeat::Prober::new()?;
+    let ifs: Vec<(String, StatusSource)> = polled
+        .iter()
+        .map(|(name, kind)| {
+            let method = prober.method(name, *kind);
+            let asked = match kind {
+                Some(crate::config::model::LinkbeatKind::Mii) => Some("MII"),
+                Some(crate::config::model::LinkbeatKind::Ethtool) => Some("ETHTOOL"),
+                _ => None,
+            };
+            let used = if method == StatusSource::Ethtool {
+                "ETHTOOL"
+            } else {
+                "IOCTL"
+            };
+            if let Some(asked) = asked.filter(|a| *a != used) {
+                tracing::info!(
+                    "({name}): Configured linkbeat type {asked} not supported, using {used}"
+                );
+            }
+            (name.clone(), method)
+        })
+        .collect();
+    tracing::info!("Using MII-BMSR/ETHTOOL NIC polling thread(s)...");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let keep = ifs.clone();
+    let fwd = tx.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = netlink.recv().await {
+            if !linkbeat::filter(&ev, &keep) && fwd.send(ev).is_err() {
+                break;
+            }
+        }
+    });
+    linkbeat::spawn(prober, ifs.clone(), tx);
+    Ok((rx, ifs))
+}
+
 /// Runs the VRRP side until shutdown, on the real system.
 pub async fn run(ctl: Control) -> anyhow::Result<()> {
     let config = ctl.reload.borrow().clone();
@@ -236,12 +295,15 @@ pub async fn run(ctl: Control) -> anyhow::Result<()> {
     let (pkt_tx, packets) = mpsc::channel(1024);
     let (script_tx, scripts) = mpsc::channel(256);
     let (track_tx, tracks) = mpsc::channel(256);
+    let netlink_links = link::watch_links(config.global.netlink_bufs.vrrp_monitor)?;
+    let (links, linkbeat) = linkbeat_links(&config, netlink_links)?;
     let inputs = Inputs {
         packets,
-        links: link::watch_links(config.global.netlink_bufs.vrrp_monitor)?,
+        links,
         scripts,
         tracks,
         dumps: report::register(report::Side::Vrrp),
+        linkbeat,
     };
     let io = RealIo::new(
         nl,
@@ -268,6 +330,7 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
         scripts: mut script_rx,
         tracks: mut track_rx,
         dumps: mut dump_rx,
+        linkbeat,
     } = inputs;
     let config = ctl.reload.borrow_and_update().clone();
     let mut rt = Runtime {
@@ -286,6 +349,7 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
         stopping: false,
         debounce: Debounce::default(),
         reloads: 0,
+        linkbeat,
     };
     rt.build_side(config.clone()).await?;
     rt.debounce = rt.new_debounce();
