@@ -129,7 +129,7 @@ fn config(n: usize, port: u16, delay_loop: Duration, tls: bool) -> Config {
             checkers: vec![Checker {
                 span: Span::default(),
                 common: CheckCommon::default(),
-                kind: CheckerKind::Http(HttpCheck {
+                kind: CheckerKind::Http(Box::new(HttpCheck {
                     tls,
                     urls: vec![UrlCheck {
                         path: "/health".into(),
@@ -143,7 +143,7 @@ fn config(n: usize, port: u16, delay_loop: Duration, tls: bool) -> Config {
                     enable_sni: false,
                     fast_recovery: false,
                     client: None,
-                }),
+                })),
             }],
             ..RealServer::new(
                 IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % ADDRS as usize) as u8)),

@@ -9,53 +9,28 @@
 //! servers × M real servers, each real server with a TCP_CHECK against 127.0.0.1 ports
 //! 20000.. (closed: every check fails at once, the real servers go down). After the
 //! first delay_loop (every checker has run) it prints RSS (VmRSS), heap in use (a counting
-//! allocator over the system's malloc), tokio tasks alive and open fds; then K reloads
+//! allocator over lvsd's, glibc's malloc; `--features mimalloc`: mimalloc), tokio tasks alive and open fds; then K reloads
 //! cycling no-op / all weights changed / one real server added to every virtual server /
 //! removed again, with the same figures after each. The fake kernel's copy of the table
 //! (which the kernel, not lvsd, holds in a real run) is measured at the end and
 //! subtracted in the summary.
 //!
 //! Heap profile: `heaptrack target/release/deps/memory-*` (the bench binary) with the same
-//! variables.
+//! variables, then `heaptrack_print --print-peaks 1 -n 20 --merge-backtraces 0`.
 
 use lvsd::cli::Options;
 use lvsd::config::Config;
 use lvsd::control::Control;
 use lvsd::lvs::fake::FakeIpvs;
 use lvsd::lvs::runtime::{run_with, ManagedCheckers, RealEffects};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-struct Counting;
-static HEAP: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        HEAP.fetch_add(l.size() as isize, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        HEAP.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        System.dealloc(p, l)
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        HEAP.fetch_add(l.size() as isize, Ordering::Relaxed);
-        System.alloc_zeroed(l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        HEAP.fetch_add(n as isize - l.size() as isize, Ordering::Relaxed);
-        System.realloc(p, l, n)
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: lvsd::heap::Counting = lvsd::heap::Counting;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -122,7 +97,7 @@ struct Probe {
 impl Probe {
     fn line(&mut self, what: &str) -> usize {
         let rss = status_kib("VmRSS:");
-        let heap = HEAP.load(Ordering::Relaxed).max(0) as usize / 1024;
+        let heap = lvsd::heap::heap_in_use() / 1024;
         let tasks = self.rt.metrics().num_alive_tasks();
         let vs_first = match self.first {
             Some(f) => format!("{:>6.3}×", rss as f64 / f as f64),
@@ -146,11 +121,11 @@ fn main() {
     let delay = env("DELAY", 6);
     let wait = env("WAIT", 4);
     println!(
-        "memory: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {k} reloads, {wait} s after each; MALLOC_ARENA_MAX={} (else lvsd's 2)",
-        std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "(unset)".into())
+        "memory: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {k} reloads, {wait} s after each; allocator {}",
+        lvsd::heap::NAME
     );
     // As lvsd's main does.
-    lvsd::lvs::runtime::bound_malloc_arenas();
+    lvsd::heap::bound_malloc_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -203,14 +178,14 @@ fn main() {
             }
             after.push(rss);
         }
-        let before_fake = HEAP.load(Ordering::Relaxed);
+        let before_fake = lvsd::heap::heap_in_use();
         let fake_dests = fake.with(|k| {
             let d = k.table.services.values().map(|s| s.dests.len()).sum::<usize>();
             k.table = Default::default();
             k.log = Vec::new();
             d
         });
-        let fake_heap = (before_fake - HEAP.load(Ordering::Relaxed)).max(0) as usize / 1024;
+        let fake_heap = before_fake.saturating_sub(lvsd::heap::heap_in_use()) / 1024;
         println!(
             "fake kernel table ({fake_dests} destinations) and op log: {:.1} MiB of heap (held by the kernel in a real run)",
             mib(fake_heap)

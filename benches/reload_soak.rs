@@ -17,7 +17,7 @@
 //! applied, cycling through six kinds: no-op, 10 weights changed, +100 real servers, the
 //! same removed, +10 virtual servers (20 real servers each), the same removed. Every
 //! EVERY reloads, after SETTLE, one line: RSS (VmRSS, its anonymous and file parts), heap
-//! in use (a counting allocator), threads, tokio tasks alive, open fds (the fewest over
+//! in use (a counting allocator over lvsd's), threads, tokio tasks alive, open fds (the fewest over
 //! half a second: checks in flight hold sockets), checkers running, and RSS against the
 //! first reload's.
 //!
@@ -35,40 +35,15 @@ use lvsd::config::Config;
 use lvsd::control::Control;
 use lvsd::lvs::fake::FakeIpvs;
 use lvsd::lvs::runtime::{run_with, CheckerStarter, RealEffects};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-struct Counting;
-static HEAP: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        HEAP.fetch_add(l.size() as isize, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        HEAP.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        System.dealloc(p, l)
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        HEAP.fetch_add(l.size() as isize, Ordering::Relaxed);
-        System.alloc_zeroed(l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        HEAP.fetch_add(n as isize - l.size() as isize, Ordering::Relaxed);
-        System.realloc(p, l, n)
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: lvsd::heap::Counting = lvsd::heap::Counting;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -285,7 +260,7 @@ async fn sample() -> Sample {
         anon: status("RssAnon:"),
         file: status("RssFile:"),
         threads: status("Threads:"),
-        heap: HEAP.load(Ordering::Relaxed).max(0) as usize / 1024,
+        heap: lvsd::heap::heap_in_use() / 1024,
         tasks: tasks(),
         fds,
     }
@@ -545,11 +520,11 @@ fn main() {
     let settle = env("SETTLE", 3) as u64;
     let do_burst = env("BURST", 1) != 0;
     println!(
-        "reload_soak: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {reloads} reloads, a line every {every} after {settle} s; MALLOC_ARENA_MAX={} (else lvsd's 2)",
-        std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "(unset)".into())
+        "reload_soak: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {reloads} reloads, a line every {every} after {settle} s; allocator {}",
+        lvsd::heap::NAME
     );
     // As lvsd's main does.
-    lvsd::lvs::runtime::bound_malloc_arenas();
+    lvsd::heap::bound_malloc_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -10,6 +10,7 @@ pub mod control;
 pub mod ctl;
 pub mod daemon;
 pub mod doctor;
+pub mod heap;
 pub mod ipvs;
 pub mod lvs;
 pub mod metrics;

@@ -12,9 +12,12 @@ const EXIT_USAGE: u8 = 1;
 /// keepalived's exit code for "cannot run".
 const EXIT_CANNOT_RUN: u8 = 3;
 
+#[global_allocator]
+static ALLOCATOR: lvsd::heap::Allocator = lvsd::heap::ALLOCATOR;
+
 fn main() -> ExitCode {
     lvsd::control::mark_start();
-    lvsd::lvs::runtime::bound_malloc_arenas();
+    lvsd::heap::bound_malloc_arenas();
     let opts = Options::parse();
     if opts.version {
         // On standard error, as keepalived prints it (tools read it there).

@@ -167,12 +167,12 @@ async fn many_checkers_and_dynamic_weights() {
         vec![Checker {
             span: Span::default(),
             common: CheckCommon::default(),
-            kind: CheckerKind::Misc(MiscCheck {
+            kind: CheckerKind::Misc(Box::new(MiscCheck {
                 misc_path: "sh -c 'exit 12'".into(),
                 misc_timeout: Some(Duration::from_secs(5)),
                 misc_dynamic: true,
                 user: None,
-            }),
+            })),
         }],
     ));
     let cfg = config(rss, false);
@@ -302,7 +302,7 @@ async fn http_get_checker_follows_the_digest() {
     let http = Checker {
         span: Span::default(),
         common: CheckCommon::default(),
-        kind: CheckerKind::Http(HttpCheck {
+        kind: CheckerKind::Http(Box::new(HttpCheck {
             tls: false,
             urls: vec![UrlCheck {
                 path: "/health".into(),
@@ -316,7 +316,7 @@ async fn http_get_checker_follows_the_digest() {
             enable_sni: false,
             fast_recovery: false,
             client: None,
-        }),
+        })),
     };
     let cfg = config(vec![real_server(port, vec![http])], false);
     let (tx, mut rx) = mpsc::channel(16);

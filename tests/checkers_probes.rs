@@ -68,8 +68,8 @@ fn url(path: &str) -> UrlCheck {
     }
 }
 
-fn http(urls: Vec<UrlCheck>) -> HttpCheck {
-    HttpCheck {
+fn http(urls: Vec<UrlCheck>) -> Box<HttpCheck> {
+    Box::new(HttpCheck {
         tls: false,
         urls,
         virtualhost: None,
@@ -77,7 +77,7 @@ fn http(urls: Vec<UrlCheck>) -> HttpCheck {
         enable_sni: false,
         fast_recovery: false,
         client: None,
-    }
+    })
 }
 
 fn reason(v: &Verdict) -> &str {
@@ -422,12 +422,12 @@ async fn tcp_check_binds_to_bindto_and_bind_port() {
 }
 
 fn misc(cmd: &str, dynamic: bool, timeout_ms: u64) -> CheckerKind {
-    CheckerKind::Misc(MiscCheck {
+    CheckerKind::Misc(Box::new(MiscCheck {
         misc_path: cmd.into(),
         misc_timeout: Some(Duration::from_millis(timeout_ms)),
         misc_dynamic: dynamic,
         user: None,
-    })
+    }))
 }
 
 #[tokio::test]
@@ -486,13 +486,13 @@ async fn udp_echo_server(reply: Option<&'static [u8]>) -> u16 {
 }
 
 fn udp(payload: &[u8], require: Option<&[u8]>) -> CheckerKind {
-    CheckerKind::Udp(UdpCheck::new(
+    CheckerKind::Udp(Box::new(UdpCheck::new(
         Some(payload.to_vec()),
         require.map(|r| ReplyPattern {
             data: r.to_vec(),
             mask: Vec::new(),
         }),
-    ))
+    )))
 }
 
 #[tokio::test]
@@ -521,15 +521,17 @@ async fn udp_check_with_and_without_require_reply() {
     assert!(reason(&v).contains("reply data mismatch"), "{v:?}");
     let mut wide = UdpCheck::new(Some(b"PING".to_vec()), ReplyPattern::parse("50 5x", true));
     wide.max_reply_length = 256;
-    assert!(check(CheckerKind::Udp(wide.clone()), long).await.is_up());
+    assert!(check(CheckerKind::Udp(Box::new(wide.clone())), long)
+        .await
+        .is_up());
     wide.min_reply_length = 300;
     wide.max_reply_length = 400;
-    assert!(!check(CheckerKind::Udp(wide), long).await.is_up());
+    assert!(!check(CheckerKind::Udp(Box::new(wide)), long).await.is_up());
     // require_reply without data: any reply is up, silence down.
-    let any = CheckerKind::Udp(UdpCheck::new(
+    let any = CheckerKind::Udp(Box::new(UdpCheck::new(
         Some(b"PING".to_vec()),
         Some(ReplyPattern::default()),
-    ));
+    )));
     assert!(check(any.clone(), long).await.is_up());
     assert!(!check(any, silent).await.is_up());
     // Without require_reply: silence is up, a port unreachable is down.
@@ -578,9 +580,9 @@ async fn smtp_server(
 
 #[tokio::test]
 async fn smtp_check() {
-    let kind = CheckerKind::Smtp(SmtpCheck {
+    let kind = CheckerKind::Smtp(Box::new(SmtpCheck {
         helo_name: Some("lvsd.test".into()),
-    });
+    }));
     let (good, mut rx) = smtp_server(
         "220-mx.test ESMTP\r\n220 ready\r\n",
         "250-mx.test\r\n250 PIPELINING\r\n",
@@ -631,10 +633,10 @@ async fn dns_server(rcode: Option<u8>) -> (u16, mpsc::UnboundedReceiver<Vec<u8>>
 
 #[tokio::test]
 async fn dns_check_answer_error_and_silence() {
-    let kind = CheckerKind::Dns(DnsCheck {
+    let kind = CheckerKind::Dns(Box::new(DnsCheck {
         query_type: "A".into(),
         name: "www.example.test".into(),
-    });
+    }));
     let (answering, mut rx) = dns_server(Some(0)).await;
     let v = check_once(&settings(kind.clone(), answering, 1000)).await;
     assert!(v.is_up(), "{v:?}");
@@ -664,11 +666,11 @@ async fn file_check_weights() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w");
     let kind = |weight, reverse| {
-        CheckerKind::File(FileCheck {
+        CheckerKind::File(Box::new(FileCheck {
             track_file: path.display().to_string(),
             weight,
             reverse,
-        })
+        }))
     };
     let run = |k| async move { check_once(&settings(k, 0, 1000)).await };
     let v = run(kind(None, false)).await;

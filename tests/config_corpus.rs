@@ -202,9 +202,9 @@ fn every_checker() {
     let kinds: Vec<&CheckerKind> = smtp_rs.checkers.iter().map(|c| &c.kind).collect();
     assert_eq!(
         kinds[0],
-        &CheckerKind::Smtp(SmtpCheck {
+        &CheckerKind::Smtp(Box::new(SmtpCheck {
             helo_name: Some("lvs.example.com".into())
-        })
+        }))
     );
     assert_eq!(smtp_rs.checkers[0].common.connect_timeout, Some(secs(10.0)));
     let CheckerKind::Http(h) = kinds[1] else {
@@ -216,7 +216,7 @@ fn every_checker() {
     assert!(h.urls[0].accepts(204) && !h.urls[0].accepts(301));
     assert_eq!(
         kinds[2],
-        &CheckerKind::Misc(MiscCheck {
+        &CheckerKind::Misc(Box::new(MiscCheck {
             misc_path: "/usr/local/bin/check.sh --port 25".into(),
             misc_timeout: Some(secs(5.0)),
             misc_dynamic: true,
@@ -224,36 +224,36 @@ fn every_checker() {
                 user: "nobody".into(),
                 group: Some("nogroup".into())
             })
-        })
+        }))
     );
     assert_eq!(
         kinds[3],
-        &CheckerKind::File(FileCheck {
+        &CheckerKind::File(Box::new(FileCheck {
             track_file: "/run/lvs/weight".into(),
             weight: Some(10),
             reverse: true
-        })
+        }))
     );
     let vs = &c.virtual_servers[1];
     assert_eq!(vs.protocol, Protocol::Udp);
     let rs = &vs.real_servers[0];
     assert_eq!(
         rs.checkers[0].kind,
-        CheckerKind::Dns(DnsCheck {
+        CheckerKind::Dns(Box::new(DnsCheck {
             query_type: "A".into(),
             name: "www.example.com".into()
-        })
+        }))
     );
     assert_eq!(rs.checkers[0].common.retry, Some(2));
     assert_eq!(
         rs.checkers[1].kind,
-        CheckerKind::Udp(UdpCheck::new(
+        CheckerKind::Udp(Box::new(UdpCheck::new(
             Some(b"hello".to_vec()),
             Some(ReplyPattern {
                 data: b"ok".to_vec(),
                 mask: Vec::new()
             })
-        ))
+        )))
     );
     assert_eq!(rs.checkers[2].kind, CheckerKind::Ping);
     let tcp = &rs.checkers[3].common;
@@ -658,11 +658,11 @@ fn keepalived_syntax() {
     let file = &c.virtual_servers[3].real_servers[0].checkers[0].kind;
     assert_eq!(
         file,
-        &CheckerKind::File(FileCheck {
+        &CheckerKind::File(Box::new(FileCheck {
             track_file: "/run/lvsd-test/weight".into(),
             weight: Some(3),
             reverse: true,
-        })
+        }))
     );
     // The prefixes written on unicast addresses are the only problems.
     let msgs: Vec<_> = l.warnings.iter().map(|w| w.message.as_str()).collect();

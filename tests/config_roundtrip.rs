@@ -732,7 +732,7 @@ fn gen_checker(r: &mut Rng) -> Checker {
         log_all_failures: r.maybe(Rng::chance),
     };
     let kind = match r.below(9) {
-        0 | 1 => CheckerKind::Http(HttpCheck {
+        0 | 1 => CheckerKind::Http(Box::new(HttpCheck {
             tls: r.chance(),
             urls: (0..r.below(2) + 1)
                 .map(|_| UrlCheck {
@@ -766,22 +766,22 @@ fn gen_checker(r: &mut Rng) -> Checker {
             enable_sni: r.chance(),
             fast_recovery: r.chance(),
             client: None,
-        }),
+        })),
         2 => CheckerKind::Tcp,
-        3 => CheckerKind::Misc(MiscCheck {
+        3 => CheckerKind::Misc(Box::new(MiscCheck {
             misc_path: r.script(),
             misc_timeout: r.maybe(Rng::dur),
             misc_dynamic: r.chance(),
             user: r.maybe(Rng::user),
-        }),
-        4 => CheckerKind::Smtp(SmtpCheck {
+        })),
+        4 => CheckerKind::Smtp(Box::new(SmtpCheck {
             helo_name: r.maybe(|r| r.word("helo")),
-        }),
-        5 => CheckerKind::Dns(DnsCheck {
+        })),
+        5 => CheckerKind::Dns(Box::new(DnsCheck {
             query_type: ["A", "AAAA", "SOA", "MX"][r.below(4) as usize].into(),
             name: r.word("name."),
-        }),
-        6 => CheckerKind::Udp(UdpCheck {
+        })),
+        6 => CheckerKind::Udp(Box::new(UdpCheck {
             payload: r.maybe(|r| r.next().to_be_bytes().to_vec()),
             require_reply: r
                 .maybe(|r| ReplyPattern {
@@ -806,13 +806,13 @@ fn gen_checker(r: &mut Rng) -> Checker {
             } else {
                 300 + r.below(100) as u16
             },
-        }),
+        })),
         7 => CheckerKind::Ping,
-        _ => CheckerKind::File(FileCheck {
+        _ => CheckerKind::File(Box::new(FileCheck {
             track_file: r.word("/run/w"),
             weight: r.maybe(|r| r.below(100) as i32 - 50),
             reverse: false,
-        }),
+        })),
     };
     Checker {
         span: Span::default(),

@@ -595,7 +595,7 @@ impl P<'_> {
                     self.problem(open, format!("{kw} needs at least one `url {{ … }}`"));
                 }
                 h.urls.shrink_to_fit();
-                CheckerKind::Http(h)
+                CheckerKind::Http(Box::new(h))
             }
             "TCP_CHECK" => {
                 self.simple_checker(open, &keywords::TCP, &mut common);
@@ -634,7 +634,7 @@ impl P<'_> {
                 if m.misc_path.is_empty() {
                     self.problem(open, "MISC_CHECK needs `misc_path`");
                 }
-                CheckerKind::Misc(m)
+                CheckerKind::Misc(Box::new(m))
             }
             "SMTP_CHECK" => {
                 let mut s = SmtpCheck { helo_name: None };
@@ -684,10 +684,10 @@ impl P<'_> {
                     self.extra_checkers.push(Checker {
                         span: at,
                         common: host,
-                        kind: CheckerKind::Smtp(s.clone()),
+                        kind: CheckerKind::Smtp(Box::new(s.clone())),
                     });
                 }
-                CheckerKind::Smtp(s)
+                CheckerKind::Smtp(Box::new(s))
             }
             "DNS_CHECK" => {
                 let mut d = DnsCheck {
@@ -722,7 +722,7 @@ impl P<'_> {
                         _ => p.unknown(t, opens, &keywords::DNS),
                     }
                 });
-                CheckerKind::Dns(d)
+                CheckerKind::Dns(Box::new(d))
             }
             "UDP_CHECK" => {
                 let mut u = UdpCheck::new(None, None);
@@ -767,7 +767,7 @@ impl P<'_> {
                         ),
                     );
                 }
-                CheckerKind::Udp(u)
+                CheckerKind::Udp(Box::new(u))
             }
             _ => {
                 let mut f = FileCheck {
@@ -801,7 +801,7 @@ impl P<'_> {
                 if f.track_file.is_empty() {
                     self.problem(open, "FILE_CHECK needs `track_file`");
                 }
-                CheckerKind::File(f)
+                CheckerKind::File(Box::new(f))
             }
         };
         Some(Checker { span, common, kind })

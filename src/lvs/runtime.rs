@@ -108,37 +108,12 @@ impl CheckerStarter for ManagedCheckers {
 /// new configuration has its temporaries by then.
 pub const TRIM_AFTER: Duration = Duration::from_secs(2);
 
-/// Hands the malloc's free pages back to the kernel (glibc's `malloc_trim`, which also
-/// releases free pages inside its arenas, not only at their top). A reload frees as much
-/// as it allocates, in between live checkers: without this the resident size grows with
-/// each reload although the heap in use does not.
-pub fn trim_heap() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only walks glibc's own arenas.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// At most two glibc malloc arenas (unless `MALLOC_ARENA_MAX` says otherwise): glibc
-/// gives each thread that meets contention an arena of its own, up to 8 per core, and
-/// the tokio workers, the blocking pool (configurations are parsed there) and the VRRP
-/// thread each keep free memory in theirs. Call before any thread starts.
-pub fn bound_malloc_arenas() {
-    #[cfg(target_env = "gnu")]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets a glibc malloc parameter.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
-    }
-}
-
-/// [`trim_heap`] on the blocking pool after [`TRIM_AFTER`].
+/// [`crate::heap::release_free`] on the blocking pool after [`TRIM_AFTER`]: a reload
+/// frees as much as it allocates, in between live checkers.
 fn trim_heap_later() {
     tokio::spawn(async {
         tokio::time::sleep(TRIM_AFTER).await;
-        let _ = tokio::task::spawn_blocking(trim_heap).await;
+        let _ = tokio::task::spawn_blocking(crate::heap::release_free).await;
     });
 }
 
