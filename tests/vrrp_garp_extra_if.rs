@@ -120,22 +120,7 @@ fn run(kind: Kind) -> Run {
 
 /// The instance's "secondary" lines of keepalived.data (SIGUSR1), times cut off.
 fn dump_lines(d: &Daemon) -> Vec<String> {
-    let file = d.tmp_dir().join("keepalived.data");
-    let _ = std::fs::remove_file(&file);
-    let pid = d.pid().expect("daemon pid");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGUSR1,
-    )
-    .expect("SIGUSR1");
-    let mut text = String::new();
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        text = std::fs::read_to_string(&file).unwrap_or_default();
-        if text.contains("VRRP Instance") {
-            break;
-        }
-    }
+    let text = d.data_dump("VRRP Instance");
     text.lines()
         .filter(|l| l.contains("secondary"))
         .map(

@@ -1032,22 +1032,7 @@ fn vip_opts_run(subject: Kind) -> (Vec<String>, Vec<String>, Vec<String>) {
 /// The address lines of keepalived.data (SIGUSR1): the five-space lines under
 /// "Virtual IP" and "Virtual IP Excluded".
 fn vip_dump_lines(d: &Daemon) -> Vec<String> {
-    let file = d.tmp_dir().join("keepalived.data");
-    let _ = std::fs::remove_file(&file);
-    let pid = d.pid().expect("daemon pid");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGUSR1,
-    )
-    .expect("SIGUSR1");
-    let mut text = String::new();
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        text = std::fs::read_to_string(&file).unwrap_or_default();
-        if text.contains("Virtual IP Excluded") {
-            break;
-        }
-    }
+    let text = d.data_dump("Virtual IP Excluded");
     let mut out = Vec::new();
     let mut in_vips = false;
     for l in text.lines() {

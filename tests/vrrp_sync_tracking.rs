@@ -116,22 +116,7 @@ impl Side {
     }
     /// The "VRRP Sync groups" section of a SIGUSR1 dump.
     fn sync_group_dump(&self) -> String {
-        let file = self.d.tmp_dir().join("keepalived.data");
-        let _ = std::fs::remove_file(&file);
-        let pid = self.d.pid().expect("daemon pid");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGUSR1,
-        )
-        .expect("SIGUSR1");
-        let mut text = String::new();
-        for _ in 0..50 {
-            std::thread::sleep(Duration::from_millis(100));
-            text = std::fs::read_to_string(&file).unwrap_or_default();
-            if text.contains("VRRP Scripts") {
-                break;
-            }
-        }
+        let text = self.d.data_dump("VRRP Scripts");
         let start = text.find("------< VRRP Sync groups >------");
         let Some(start) = start else {
             panic!("{}: no sync group section in\n{text}", self.label());

@@ -424,6 +424,28 @@ impl Daemon {
         self.dir.join("tmp")
     }
 
+    /// The VRRP data dump (SIGUSR1 → `$TMPDIR/keepalived.data`), read once it holds
+    /// `until` (5 s at most; what was there by then otherwise).
+    pub fn data_dump(&self, until: &str) -> String {
+        let file = self.tmp_dir().join("keepalived.data");
+        let _ = std::fs::remove_file(&file);
+        let pid = self.pid().expect("daemon pid");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGUSR1,
+        )
+        .expect("SIGUSR1");
+        let mut text = String::new();
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            text = std::fs::read_to_string(&file).unwrap_or_default();
+            if text.contains(until) {
+                break;
+            }
+        }
+        text
+    }
+
     /// Sends SIGTERM to the daemon (keepalived: its parent, which stops the VRRP child).
     /// Returns the wall-clock time just before the signal.
     pub fn sigterm(&self) -> SystemTime {
