@@ -129,6 +129,17 @@ impl Netlink {
 
     /// The addresses on the interface `index`, each with its prefix length.
     pub async fn prefixed_addrs(&self, index: u32) -> Result<Vec<(IpAddr, u8)>, LinkError> {
+        Ok(self
+            .link_addr_msgs(index)
+            .await?
+            .iter()
+            .filter_map(|m| msg_addr(m).map(|a| (a, m.header.prefix_len)))
+            .collect())
+    }
+
+    /// The kernel's address messages for interface `index` (the dump filtered to it: the
+    /// kernel may answer with other links' addresses too).
+    async fn link_addr_msgs(&self, index: u32) -> Result<Vec<AddressMessage>, LinkError> {
         let mut out = Vec::new();
         let mut addrs = self
             .handle
@@ -138,7 +149,7 @@ impl Netlink {
             .execute();
         while let Some(m) = addrs.try_next().await? {
             if m.header.index == index {
-                out.extend(msg_addr(&m).map(|a| (a, m.header.prefix_len)));
+                out.push(m);
             }
         }
         Ok(out)
@@ -194,16 +205,7 @@ impl Netlink {
             ipv6_ll: None,
             addrs: Vec::new(),
         };
-        let mut addrs = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute();
-        while let Some(m) = addrs.try_next().await? {
-            if m.header.index != index {
-                continue;
-            }
+        for m in self.link_addr_msgs(index).await? {
             info.addrs.extend(msg_addr(&m));
             match msg_addr(&m) {
                 Some(IpAddr::V4(a)) if !m.header.flags.contains(AddressHeaderFlags::Secondary) => {
