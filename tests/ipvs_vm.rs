@@ -326,14 +326,56 @@ const REAL_REFUSED_ON_PURPOSE: &[&str] = &["038-pq1715-http-misc-syncd.conf"];
 /// (file, phase, reason): real files whose tables differ for a reason that is not lvsd's.
 const REAL_TABLE_EXCEPTIONS: &[(&str, &str, &str)] = &[];
 
-/// The staged copy's timing edits, the same for both daemons: connect_timeout at most 5 s,
+/// The dump test's timing edits, the same for both daemons: connect_timeout at most 5 s,
 /// delay_before_retry at most 1 s, warmup 0 (keepalived draws the first check's time at
 /// random within it).
 fn shorten_timings(text: &str) -> String {
-    let caps = [
-        ("connect_timeout", 5.0),
-        ("delay_before_retry", 1.0),
-        ("warmup", 0.0),
+    set_timings(
+        text,
+        &[
+            ("connect_timeout", 5.0),
+            ("delay_before_retry", 1.0),
+            ("warmup", 0.0),
+        ],
+        None,
+    )
+}
+
+/// The real corpus's timing edits, the same for both daemons: every connecting checker
+/// gets connect_timeout `PENDING_CONNECT_TIMEOUT` (written at its opening brace, and any
+/// value of the file's replaced), so no check can end while the phase "start" is read,
+/// however slow the guest; delay_before_retry at most 1 s and warmup 0, so that once the
+/// routes go every server fails within `PENDING_CONNECT_TIMEOUT` + its retries.
+fn pending_timings(text: &str) -> String {
+    let t = PENDING_CONNECT_TIMEOUT;
+    set_timings(
+        text,
+        &[
+            ("connect_timeout", t),
+            ("delay_before_retry", 1.0),
+            ("warmup", 0.0),
+        ],
+        Some(t),
+    )
+}
+
+/// connect_timeout of every check in the real corpus (s); the guest waits
+/// `REAL_CONVERGE_WAIT` after the routes go.
+const PENDING_CONNECT_TIMEOUT: f64 = 20.0;
+const REAL_CONVERGE_WAIT: &str = "40";
+
+/// Each `keyword value` of `caps` lowered to its cap (connect_timeout set to `floor` when
+/// given, whether lower or higher); with `floor`, each connecting checker's opening brace
+/// also gets `connect_timeout floor`, for the checks that use the default.
+fn set_timings(text: &str, caps: &[(&str, f64)], floor: Option<f64>) -> String {
+    const CONNECTING: &[&str] = &[
+        "TCP_CHECK",
+        "HTTP_GET",
+        "SSL_GET",
+        "SMTP_CHECK",
+        "DNS_CHECK",
+        "UDP_CHECK",
+        "PING_CHECK",
     ];
     let mut out = String::new();
     for line in text.split_inclusive('\n') {
@@ -341,25 +383,39 @@ fn shorten_timings(text: &str) -> String {
         let capped = caps.iter().find_map(|(k, max)| {
             let v: f64 = words.get(1)?.parse().ok()?;
             let rest = words[2..].join(" ");
-            (words.first() == Some(k) && v > *max).then(|| format!("{k} {max} {rest}\n"))
+            let forced = *k == "connect_timeout" && floor.is_some();
+            (words.first() == Some(k) && (v > *max || forced))
+                .then(|| format!("{k} {max} {rest}\n"))
         });
-        out.push_str(capped.as_deref().unwrap_or(line));
+        let opened = floor.filter(|_| {
+            CONNECTING.iter().any(|c| line.trim_start().starts_with(c)) && line.contains('{')
+        });
+        match (capped, opened) {
+            (Some(c), _) => out.push_str(&c),
+            (None, Some(t)) => {
+                let at = line.find('{').map_or(line.len(), |k| k + 1);
+                out.push_str(&line[..at]);
+                out.push_str(&format!(" connect_timeout {t} "));
+                out.push_str(&line[at..]);
+            }
+            (None, None) => out.push_str(line),
+        }
     }
     out
 }
 
-/// Copies `from` (a file or a tree) to `to` with `shorten_timings` applied to each file.
-fn stage_copy(from: &Path, to: &Path) {
+/// Copies `from` (a file or a tree) to `to` with `edit` applied to each file.
+fn stage_copy(from: &Path, to: &Path, edit: fn(&str) -> String) {
     if from.is_dir() {
         std::fs::create_dir_all(to).unwrap();
         for e in std::fs::read_dir(from).unwrap() {
             let e = e.unwrap();
-            stage_copy(&e.path(), &to.join(e.file_name()));
+            stage_copy(&e.path(), &to.join(e.file_name()), edit);
         }
     } else {
         let bytes = std::fs::read(from).unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        std::fs::write(to, shorten_timings(&text)).unwrap();
+        std::fs::write(to, edit(&text)).unwrap();
     }
 }
 
@@ -438,8 +494,8 @@ fn walk(d: &Path) -> Vec<PathBuf> {
 /// with virtual servers that keepalived runs, keepalived -C and lvsd -C on the same copy,
 /// each in its own netns of one guest, program the same IPVS table (`ipvsadm -S -n`,
 /// sorted) right after the start (checks still pending: their connects hang on a
-/// black-hole route) and once every check has failed (route removed). The copy caps
-/// connect_timeout (5 s) and delay_before_retry (1 s) and zeroes warmup, for both daemons.
+/// black-hole route) and once every check has failed (route removed). The copy's timings
+/// are `pending_timings`', the same for both daemons.
 #[test]
 fn real_corpus_lvsd_matches_keepalived() {
     let Some(dir) = real_configs_dir() else {
@@ -464,18 +520,23 @@ fn real_corpus_lvsd_matches_keepalived() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let (rc, res) = run_vm_with("real-corpus", "real-corpus.sh", &["20"], |res| {
-        let input = res.join("real/in");
-        std::fs::create_dir_all(&input).unwrap();
-        let mut list = String::new();
-        for (rel, p) in &files {
-            let name = p.file_name().unwrap();
-            stage_copy(p, &input.join(name));
-            list.push_str(rel);
-            list.push('\n');
-        }
-        std::fs::write(input.join("LIST"), list).unwrap();
-    });
+    let (rc, res) = run_vm_with(
+        "real-corpus",
+        "real-corpus.sh",
+        &[REAL_CONVERGE_WAIT],
+        |res| {
+            let input = res.join("real/in");
+            std::fs::create_dir_all(&input).unwrap();
+            let mut list = String::new();
+            for (rel, p) in &files {
+                let name = p.file_name().unwrap();
+                stage_copy(p, &input.join(name), pending_timings);
+                list.push_str(rel);
+                list.push('\n');
+            }
+            std::fs::write(input.join("LIST"), list).unwrap();
+        },
+    );
     assert_eq!(rc, 0, "guest script exit code");
     let out = res.join("real/out");
     eprintln!(
@@ -609,7 +670,7 @@ fn checker_dump_matches_keepalived() {
         let mut list = String::new();
         for p in &files {
             let name = p.file_name().unwrap();
-            stage_copy(p, &input.join(name));
+            stage_copy(p, &input.join(name), shorten_timings);
             list.push_str(&name.to_string_lossy());
             list.push('\n');
         }
@@ -833,4 +894,16 @@ fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
             "{check} not named:\n{faults}"
         );
     }
+}
+
+/// The real corpus's edit reaches the checks that set connect_timeout, those that use the
+/// default, and leaves the others (MISC_CHECK has no connect_timeout) alone.
+#[test]
+fn pending_timings_reach_every_connecting_check() {
+    let text = "TCP_CHECK {\n  connect_timeout 3\n}\nHTTP_GET {\n  url { path / }\n}\n\
+                MISC_CHECK {\n  misc_path /bin/true\n}\ndelay_before_retry 3\nwarmup 5\n";
+    let want = "TCP_CHECK { connect_timeout 20 \nconnect_timeout 20 \n}\n\
+                HTTP_GET { connect_timeout 20 \n  url { path / }\n}\n\
+                MISC_CHECK {\n  misc_path /bin/true\n}\ndelay_before_retry 1 \nwarmup 0 \n";
+    assert_eq!(pending_timings(text), want);
 }
