@@ -433,12 +433,15 @@ impl P<'_> {
         true
     }
 
-    fn track_scripts(&mut self, t: &[Tok], opens: bool, out: &mut Vec<TrackScript>) {
+    /// `track_script` (weights within ±253) or `track_interface` (±254).
+    fn weighted_tracks(&mut self, t: &[Tok], opens: bool, out: &mut Vec<WeightedTrack>) {
         if !self.need_block(t, opens) {
             return;
         }
+        let word = self.txt(t[0]).to_string();
+        let bound = if word == "track_script" { 253 } else { 254 };
         self.block(t[0], |p, l, _| {
-            let mut ts = TrackScript {
+            let mut track = WeightedTrack {
                 span: p.sp(l[0]),
                 name: p.txt(l[0]).to_string(),
                 weight: None,
@@ -448,40 +451,14 @@ impl P<'_> {
                 if p.txt(*w) != "weight" {
                     p.problem(
                         *w,
-                        format!("track_script: expected `weight`, found `{}`", p.txt(*w)),
+                        format!("{word}: expected `weight`, found `{}`", p.txt(*w)),
                     );
-                } else if let Some((w, r)) = p.weight(l, 2, -253, 253) {
-                    ts.weight = Some(w);
-                    ts.reverse = r;
+                } else if let Some((w, r)) = p.weight(l, 2, -bound, bound) {
+                    track.weight = Some(w);
+                    track.reverse = r;
                 }
             }
-            out.push(ts);
-        });
-    }
-
-    fn track_interfaces(&mut self, t: &[Tok], opens: bool, out: &mut Vec<TrackInterface>) {
-        if !self.need_block(t, opens) {
-            return;
-        }
-        self.block(t[0], |p, l, _| {
-            let mut ti = TrackInterface {
-                span: p.sp(l[0]),
-                name: p.txt(l[0]).to_string(),
-                weight: None,
-                reverse: false,
-            };
-            if let Some(w) = l.get(1) {
-                if p.txt(*w) != "weight" {
-                    p.problem(
-                        *w,
-                        format!("track_interface: expected `weight`, found `{}`", p.txt(*w)),
-                    );
-                } else if let Some((w, r)) = p.weight(l, 2, -254, 254) {
-                    ti.weight = Some(w);
-                    ti.reverse = r;
-                }
-            }
-            out.push(ti);
+            out.push(track);
         });
     }
 
@@ -542,8 +519,8 @@ impl P<'_> {
                         g.notify_priority_changes = Some(b);
                     }
                 }
-                "track_script" => p.track_scripts(t, opens, &mut g.track_script),
-                "track_interface" => p.track_interfaces(t, opens, &mut g.track_interface),
+                "track_script" => p.weighted_tracks(t, opens, &mut g.track_script),
+                "track_interface" => p.weighted_tracks(t, opens, &mut g.track_interface),
                 "track_file" => p.track_refs(t, opens, RefKind::File, &mut g.track_file),
                 "track_process" => p.track_refs(t, opens, RefKind::Process, &mut g.track_process),
                 _ => p.unknown(t, opens, &keywords::SYNC_GROUP),
@@ -772,8 +749,8 @@ impl P<'_> {
                 "virtual_ipaddress_excluded" => {
                     p.vips(t, opens, &mut vi.virtual_ipaddress_excluded)
                 }
-                "track_script" => p.track_scripts(t, opens, &mut vi.track_script),
-                "track_interface" => p.track_interfaces(t, opens, &mut vi.track_interface),
+                "track_script" => p.weighted_tracks(t, opens, &mut vi.track_script),
+                "track_interface" => p.weighted_tracks(t, opens, &mut vi.track_interface),
                 "track_file" => p.track_refs(t, opens, RefKind::File, &mut vi.track_file),
                 "track_process" => p.track_refs(t, opens, RefKind::Process, &mut vi.track_process),
                 "virtual_routes" => p.virtual_routes(t, opens, &mut vi.virtual_routes),

@@ -662,23 +662,20 @@ pub struct VipOptions {
     pub preferred_lft: Option<u32>,
 }
 
+/// An entry of `track_script { … }` or `track_interface { … }` in an instance or sync
+/// group: `NAME [weight N [reverse]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TrackScript {
+pub struct WeightedTrack {
     pub span: Span,
     pub name: String,
-    /// Overrides the script's weight.
+    /// A script's: overrides the script's weight. An interface's: None puts the instance
+    /// in FAULT while the link is down.
     pub weight: Option<i32>,
     pub reverse: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TrackInterface {
-    pub span: Span,
-    pub name: String,
-    /// None: link down puts the instance in FAULT.
-    pub weight: Option<i32>,
-    pub reverse: bool,
-}
+pub type TrackScript = WeightedTrack;
+pub type TrackInterface = WeightedTrack;
 
 // ---- track_file and vrrp_track_process -------------------------------------------------
 
