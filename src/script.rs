@@ -68,14 +68,82 @@ pub struct Script {
 }
 
 /// Splits a command line into words the way keepalived does: whitespace separates,
-/// single and double quotes group, backslash escapes.
+/// single and double quotes group (and go), a backslash escapes (C escapes such as
+/// `\t`, `\x41`, `\101`, `\cA`; any other character stands for itself), no shell
+/// expansion.
 pub fn split_command(line: &str) -> Result<Vec<String>, ScriptError> {
-    let words =
-        shell_words::split(line).map_err(|_| ScriptError::BadCommandLine(line.to_string()))?;
+    let words = split_words(line).ok_or_else(|| ScriptError::BadCommandLine(line.to_string()))?;
     if words.is_empty() {
         return Err(ScriptError::Empty);
     }
     Ok(words)
+}
+
+/// keepalived's word splitting of a script line (`alloc_strvec_quoted_escaped`): None
+/// when a quote is not closed or the line ends in a lone backslash.
+pub fn split_words(line: &str) -> Option<Vec<String>> {
+    const SPACE: &[char] = &[' ', '\t', '\n', '\r', '\x0b', '\x0c'];
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.next_if(|c| SPACE.contains(c)).is_some() {}
+        if chars.peek().is_none() {
+            return Some(words);
+        }
+        let mut word = String::new();
+        let mut quote: Option<char> = None;
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => word.push(unescape(&mut chars)?),
+                '\'' | '"' if quote == Some(c) => quote = None,
+                '\'' | '"' if quote.is_none() => quote = Some(c),
+                c if quote.is_none() && SPACE.contains(&c) => break,
+                c => word.push(c),
+            }
+        }
+        if quote.is_some() {
+            return None;
+        }
+        words.push(word);
+    }
+}
+
+/// The character a backslash stands for, its escape read from `chars` (a byte value
+/// above 0x7f stands for that Latin-1 character).
+fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<char> {
+    // `v` followed by up to `most` more digits of `radix`, as one byte.
+    fn number(
+        chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+        mut v: u32,
+        radix: u32,
+        most: usize,
+    ) -> char {
+        for _ in 0..most {
+            let Some(d) = chars.peek().and_then(|d| d.to_digit(radix)) else {
+                break;
+            };
+            v = v.wrapping_mul(radix).wrapping_add(d);
+            chars.next();
+        }
+        char::from((v & 0xff) as u8)
+    }
+    let c = chars.next()?;
+    Some(match c {
+        'x' if chars.peek().is_some_and(|d| d.is_ascii_hexdigit()) => {
+            number(chars, 0, 16, usize::MAX)
+        }
+        'c' if chars.peek().is_some() => char::from((chars.next()? as u32 & 0x1f) as u8),
+        '0'..='7' => number(chars, c.to_digit(8).unwrap_or(0), 8, 2),
+        'a' => '\x07',
+        'b' => '\x08',
+        'E' => '\x1b',
+        'f' => '\x0c',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'v' => '\x0b',
+        other => other,
+    })
 }
 
 /// Finds `program` as execvp would: a path with a slash as it is, else along PATH.
@@ -299,6 +367,15 @@ mod tests {
             split_command("x \"open"),
             Err(ScriptError::BadCommandLine(_))
         ));
+        assert!(matches!(
+            split_command("x y\\"),
+            Err(ScriptError::BadCommandLine(_))
+        ));
+        // keepalived's escapes, inside and outside quotes; quotes glue to their word.
+        assert_eq!(
+            split_command(r#"a\tb "c\x41\101" \cA d'e f'g 'h\'' "i'j""#).unwrap(),
+            vec!["a\tb", "cAA", "\u{1}", "de fg", "h'", "i'j"]
+        );
     }
 
     fn script(cmd: &str, timeout_ms: u64) -> Script {

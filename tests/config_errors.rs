@@ -163,7 +163,7 @@ fn script_security_classes() {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o777)).unwrap();
     let conf = dir.path().join("k.conf");
     let text = format!(
-        "global_defs {{\n    enable_script_security\n}}\nvrrp_script chk {{\n    script \"{} arg\"\n}}\n",
+        "global_defs {{\n    enable_script_security\n    script_user root\n}}\nvrrp_script chk {{\n    script \"{} arg\"\n}}\n",
         script.display()
     );
     std::fs::write(&conf, &text).unwrap();
@@ -180,7 +180,7 @@ fn script_security_classes() {
     };
     let (code, stderr) = test(&conf);
     assert_eq!(code, Some(6), "{stderr}");
-    let want = format!("{}:4:1: security: vrrp_script chk:", conf.display());
+    let want = format!("{}:5:1: security: vrrp_script chk:", conf.display());
     assert!(stderr.starts_with(&want), "want {want}\ngot {stderr}");
     assert!(stderr.contains("writable by group or others"), "{stderr}");
     assert!(stderr.contains("disabled, and not tracked"), "{stderr}");
@@ -201,14 +201,14 @@ fn script_security_classes() {
     // one is disabled with a warning.
     std::fs::write(
         &conf,
-        "global_defs {\n    enable_script_security\n}\nvrrp_script chk {\n    script /bin/true\n}\n",
+        "global_defs {\n    enable_script_security\n    script_user root\n}\nvrrp_script chk {\n    script /bin/true\n}\n",
     )
     .unwrap();
     let (code, stderr) = test(&conf);
     assert_eq!(code, Some(0), "{stderr}");
     std::fs::write(
         &conf,
-        "global_defs {\n    enable_script_security\n}\nvrrp_script chk {\n    script /nonexistent/chk\n}\n",
+        "global_defs {\n    enable_script_security\n    script_user root\n}\nvrrp_script chk {\n    script /nonexistent/chk\n}\n",
     )
     .unwrap();
     let (code, stderr) = test(&conf);
@@ -217,6 +217,128 @@ fn script_security_classes() {
         stderr.contains("not found or not executable: disabled"),
         "{stderr}"
     );
+}
+
+/// The words of a script line as keepalived reads them: the first is the command line
+/// (quotes, single or double, group it; split again when it runs), a notify script's
+/// next ones are the user and group it runs as, and other scripts' are ignored. A script
+/// whose user cannot be set never runs: an unknown user, an unknown script_user, or
+/// enable_script_security with neither script_user nor a `keepalived_script` user.
+#[test]
+fn script_words_and_users_as_keepalived() {
+    let load = |name: &str| {
+        let path = Path::new("tests/configs/scripts").join(name);
+        let mut l = lvsd::config::load(&path, "x").unwrap();
+        let diags = lvsd::config::vet_scripts(&mut l);
+        let text: Vec<String> = l
+            .warnings
+            .iter()
+            .chain(&diags)
+            .map(|d| format!("{}:{}: {}", d.span.line, d.span.col, d.message))
+            .collect();
+        (l.config, text)
+    };
+    let (c, said) = load("words.conf");
+    let script = |n: &str| {
+        c.vrrp_scripts
+            .iter()
+            .find(|s| s.name == n)
+            .map(|s| s.script.clone())
+    };
+    assert_eq!(script("quoted").as_deref(), Some("/bin/kill -0 1"));
+    assert_eq!(
+        lvsd::script::split_command("/bin/kill -0 1").unwrap(),
+        ["/bin/kill", "-0", "1"]
+    );
+    assert_eq!(script("unquoted").as_deref(), Some("/bin/kill"));
+    assert!(
+        said.iter().any(|l| l.starts_with("6:22: ")
+            && l.contains("only `/bin/kill` is the command; `-0 1` is ignored")),
+        "{said:#?}"
+    );
+    let n = &c.instances[0].notify;
+    assert_eq!(n.master.as_deref(), Some("/bin/logger became master"));
+    assert_eq!(n.backup.as_deref(), Some("/bin/logger"));
+    assert_eq!(
+        c.script_user_for("/bin/logger"),
+        Some(lvsd::script::ScriptUser {
+            user: "nobody".into(),
+            group: Some("nogroup".into())
+        })
+    );
+    assert_eq!(n.fault, None, "an unknown user: never run");
+    assert!(
+        said.iter().any(|l| l.starts_with("18:18: ")
+            && l.contains("its user `nosuchuser-lvsd` does not exist: never run")),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter()
+            .any(|l| l.contains("notify_stop is given twice")),
+        "{said:#?}"
+    );
+    assert_eq!(n.stop.as_deref(), Some("/bin/true first"));
+    // Printed back, the file reads the same.
+    let printed = lvsd::config::print(&c);
+    assert!(
+        printed.contains("notify_backup /bin/logger nobody nogroup\n"),
+        "{printed}"
+    );
+    assert!(printed.contains("script \"/bin/kill -0 1\"\n"), "{printed}");
+
+    // enable_script_security without script_user: keepalived's default user
+    // `keepalived_script` does not exist here, so no script runs.
+    let (c, said) = load("no-default-user.conf");
+    assert!(c.vrrp_scripts.is_empty() && c.instances[0].track_script.is_empty());
+    assert_eq!(c.instances[0].notify.master, None);
+    assert_eq!(
+        said.iter()
+            .filter(|l| l.contains("`keepalived_script` does not exist"))
+            .count(),
+        2,
+        "{said:#?}"
+    );
+}
+
+/// A name defined twice: keepalived uses the first definition and skips the others
+/// ("already defined"); an instance in two sync groups stays in the first, and a group
+/// left without members is removed. lvsd the same, each with a warning at its line.
+#[test]
+fn second_definitions_are_skipped_as_keepalived() {
+    let path = Path::new("tests/configs/duplicates.conf");
+    let l = lvsd::config::load(path, "x").unwrap();
+    let said: Vec<String> = l
+        .warnings
+        .iter()
+        .map(|d| format!("{}: {}", d.span.line, d.message))
+        .collect();
+    let c = &l.config;
+    assert_eq!(c.vrrp_scripts.len(), 1);
+    assert_eq!(c.vrrp_scripts[0].script, "/bin/true");
+    let names: Vec<(&str, u8)> = c
+        .instances
+        .iter()
+        .map(|i| (i.name.as_str(), i.virtual_router_id))
+        .collect();
+    assert_eq!(names, [("A", 7), ("B", 8)]);
+    let groups: Vec<(&str, Vec<String>)> = c
+        .sync_groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.members.clone()))
+        .collect();
+    assert_eq!(groups, [("G1", vec!["A".to_string(), "B".to_string()])]);
+    for want in [
+        "6: vrrp_script chk is already defined at",
+        "22: vrrp_instance A is already defined at",
+        "39: vrrp_sync_group G1 is already defined at",
+        "36: vrrp_sync_group G2: vrrp_instance B is already in vrrp_sync_group G1",
+        "34: vrrp_sync_group G2 has no member left: removed",
+    ] {
+        assert!(
+            said.iter().any(|l| l.starts_with(want)),
+            "{want}\n{said:#?}"
+        );
+    }
 }
 
 #[test]

@@ -10,12 +10,23 @@ use crate::script::ScriptUser;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// What keepalived reads after a script's command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterCommand {
+    /// Nothing (`script`, `misc_path`): more words are ignored.
+    Nothing,
+    /// `[USER [GROUP]]` to run the script as (notify, quorum and fifo scripts).
+    UserGroup,
+}
+
 /// A script command line found in the configuration, for the script-security check.
 #[derive(Debug, Clone)]
 pub struct ScriptRef {
     pub span: Span,
     pub command: String,
     pub user: Option<ScriptUser>,
+    /// Nothing: a vrrp_script's `script` or a `misc_path`; UserGroup: any other script.
+    pub kind: AfterCommand,
 }
 
 /// Locations the model has no field for, kept for validation (parallel to `instances`).
@@ -413,22 +424,79 @@ impl<'s> P<'s> {
         }
     }
 
-    /// A script command line: one quoted string, or the rest of the line as written.
-    pub fn script(&mut self, toks: &[Tok], user: Option<ScriptUser>) -> Option<String> {
+    /// The rest of a line (`regex`): one value as read, or the line as written from its
+    /// first value to its last.
+    pub fn rest_of_line(&mut self, toks: &[Tok]) -> Option<String> {
         let first = self.arg(toks, 1)?;
-        let cmd = if toks.len() == 2 {
-            self.txt(first).to_string()
-        } else {
-            let last = toks[toks.len() - 1];
-            self.src.text[first.start as usize..last.end as usize].to_string()
+        if toks.len() == 2 {
+            return Some(self.txt(first).to_string());
+        }
+        let last = toks[toks.len() - 1];
+        Some(self.src.text[first.start as usize..last.end as usize].to_string())
+    }
+
+    /// `KEYWORD COMMAND …`, as keepalived reads it: the line splits into words (quotes
+    /// group, a backslash escapes) and the first is the command line, split again into the
+    /// program and its arguments when it runs. So `script 'killall -0 haproxy'` runs
+    /// killall with two arguments and `script killall -0 haproxy` runs killall alone.
+    /// The words after it are the notify scripts' `USER [GROUP]` (`after`), or are
+    /// ignored, with a warning.
+    pub fn script(&mut self, toks: &[Tok], after: AfterCommand) -> Option<String> {
+        let first = self.arg(toks, 1)?;
+        let last = toks[toks.len() - 1];
+        let line = &self.src.text[first.start as usize..last.end as usize];
+        let kw = self.txt(toks[0]).to_string();
+        let Some(mut words) = crate::script::split_words(line).filter(|w| !w.is_empty()) else {
+            self.problem(
+                first,
+                format!("{kw}: `{line}` does not split into words (a quote is not closed): ignored, as keepalived does"),
+            );
+            return None;
         };
+        let command = words.remove(0);
+        let mut user = None;
+        match after {
+            AfterCommand::UserGroup if !words.is_empty() => {
+                if words.len() > 2 {
+                    self.problem(
+                        toks[toks.len() - 1],
+                        format!("{kw}: expected at most `USER GROUP` after the script, found `{}` (ignored)", words[2..].join(" ")),
+                    );
+                }
+                let u = ScriptUser {
+                    user: words[0].clone(),
+                    group: words.get(1).cloned(),
+                };
+                match self.config.script_users.get(&command) {
+                    Some(other) if *other != u => self.problem(
+                        toks[2.min(toks.len() - 1)],
+                        format!("{kw}: `{command}` runs as {} elsewhere in the file; lvsd runs it as that user everywhere", other.user),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        self.config.script_users.insert(command.clone(), u.clone());
+                    }
+                }
+                user = Some(u);
+            }
+            AfterCommand::UserGroup => {}
+            AfterCommand::Nothing if !words.is_empty() => self.problem(
+                toks[2.min(toks.len() - 1)],
+                format!(
+                    "{kw}: only `{command}` is the command; `{}` is ignored, as keepalived does (quote the whole command line to pass arguments)",
+                    words.join(" ")
+                ),
+            ),
+            AfterCommand::Nothing => {}
+        }
         let span = self.sp(first);
         self.scripts.push(ScriptRef {
             span,
-            command: cmd.clone(),
+            command: command.clone(),
             user,
+            kind: after,
         });
-        Some(cmd)
+        Some(command)
     }
 
     /// `USER [GROUP]`.

@@ -1,6 +1,6 @@
 //! Builders for virtual_server_group, virtual_server, real_server and the checkers.
 
-use super::build::P;
+use super::build::{AfterCommand, P};
 use super::build_vrrp::set;
 use super::keywords::{self, Table};
 use super::lexer::Tok;
@@ -229,8 +229,8 @@ impl P<'_> {
                 p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
             ),
             "hysteresis" => set(&mut vs.hysteresis, p.u32v(t)),
-            "quorum_up" => vs.quorum_up = p.script(t, None),
-            "quorum_down" => vs.quorum_down = p.script(t, None),
+            "quorum_up" => vs.quorum_up = p.script(t, AfterCommand::UserGroup),
+            "quorum_down" => vs.quorum_down = p.script(t, AfterCommand::UserGroup),
             "alpha" => vs.alpha = p.flag(t),
             "omega" => vs.omega = p.flag(t),
             "inhibit_on_failure" => vs.inhibit_on_failure = p.flag(t),
@@ -459,8 +459,8 @@ impl P<'_> {
                     set(&mut rs.weight, p.int(t, 0, 65535).map(|v| v as u32))
                 }
                 "inhibit_on_failure" => rs.inhibit_on_failure = Some(p.flag(t)),
-                "notify_up" => rs.more_mut().notify_up = p.script(t, None),
-                "notify_down" => rs.more_mut().notify_down = p.script(t, None),
+                "notify_up" => rs.more_mut().notify_up = p.script(t, AfterCommand::UserGroup),
+                "notify_down" => rs.more_mut().notify_down = p.script(t, AfterCommand::UserGroup),
                 "uthreshold" => rs.uthreshold = p.u32v(t),
                 "lthreshold" => rs.lthreshold = p.u32v(t),
                 "lvs_method" => {
@@ -620,7 +620,7 @@ impl P<'_> {
                     match p.txt(t[0]) {
                         "misc_path" => {
                             at = Some(p.scripts.len());
-                            set(&mut m.misc_path, p.script(t, None));
+                            set(&mut m.misc_path, p.script(t, AfterCommand::Nothing));
                         }
                         "misc_timeout" => m.misc_timeout = p.dur(t),
                         "misc_dynamic" => m.misc_dynamic = p.flag(t),
@@ -891,9 +891,8 @@ impl P<'_> {
         self.block(open, |p, t, opens| match p.txt(t[0]) {
             "path" => set(&mut u.path, p.string(t)),
             "regex" => {
-                if let Some(v) = p.script(t, None) {
-                    // (read as the rest of the line, like keepalived; not a script)
-                    p.scripts.pop();
+                if let Some(v) = p.rest_of_line(t) {
+                    // (read as the rest of the line, like keepalived)
                     rx.pattern = v;
                     regex_at = Some(t[0]);
                 }

@@ -1,6 +1,6 @@
 //! Builders for global_defs, vrrp_script, vrrp_sync_group and vrrp_instance.
 
-use super::build::{InstanceSpans, P};
+use super::build::{AfterCommand, InstanceSpans, P};
 use super::build_track::RefKind;
 use super::build_vrrp_opts::MICRO;
 use super::keywords;
@@ -349,9 +349,37 @@ impl P<'_> {
         Some(lt)
     }
 
+    /// A second block of a name already defined (`first`): keepalived uses the first and
+    /// skips this one ("already defined"), and so does lvsd, with a warning.
+    fn skip_second_definition(&mut self, toks: &[Tok], what: &str, first: Option<Span>) -> bool {
+        let Some(first) = first else {
+            return false;
+        };
+        let name = toks
+            .get(1)
+            .map(|t| self.txt(*t).to_string())
+            .unwrap_or_default();
+        self.problem(
+            toks[0],
+            format!("{what} {name} is already defined at {first}: this one is ignored, as keepalived does"),
+        );
+        self.skip_block(toks[0]);
+        true
+    }
+
     pub(crate) fn vrrp_script(&mut self, toks: &[Tok], opens: bool) {
         let name = self.block_name(toks);
         if !self.need_block(toks, opens) {
+            return;
+        }
+        let first = name.as_ref().and_then(|n| {
+            self.config
+                .vrrp_scripts
+                .iter()
+                .find(|s| s.name == *n)
+                .map(|s| s.span.clone())
+        });
+        if self.skip_second_definition(toks, "vrrp_script", first) {
             return;
         }
         let mut s = VrrpScript {
@@ -371,7 +399,7 @@ impl P<'_> {
         self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
             "script" => {
                 script_at = Some(p.scripts.len());
-                if let Some(c) = p.script(t, None) {
+                if let Some(c) = p.script(t, AfterCommand::Nothing) {
                     s.script = c;
                 }
             }
@@ -429,7 +457,15 @@ impl P<'_> {
             "notify_master_rx_lower_pri" => &mut n.master_rx_lower_pri,
             _ => return false,
         };
-        *slot = self.script(t, None);
+        if slot.is_some() {
+            let kw = self.txt(t[0]);
+            self.problem(
+                t[0],
+                format!("{kw} is given twice: the first is kept, as keepalived does"),
+            );
+        } else {
+            *slot = self.script(t, AfterCommand::UserGroup);
+        }
         true
     }
 
@@ -465,6 +501,16 @@ impl P<'_> {
     pub(crate) fn sync_group(&mut self, toks: &[Tok], opens: bool) {
         let name = self.block_name(toks);
         if !self.need_block(toks, opens) {
+            return;
+        }
+        let first = name.as_ref().and_then(|n| {
+            self.config
+                .sync_groups
+                .iter()
+                .find(|g| g.name == *n)
+                .map(|g| g.span.clone())
+        });
+        if self.skip_second_definition(toks, "vrrp_sync_group", first) {
             return;
         }
         let mut g = SyncGroup {
@@ -697,6 +743,16 @@ impl P<'_> {
     pub(crate) fn instance(&mut self, toks: &[Tok], opens: bool) {
         let name = self.block_name(toks);
         if !self.need_block(toks, opens) {
+            return;
+        }
+        let first = name.as_ref().and_then(|n| {
+            self.config
+                .instances
+                .iter()
+                .find(|i| i.name == *n)
+                .map(|i| i.span.clone())
+        });
+        if self.skip_second_definition(toks, "vrrp_instance", first) {
             return;
         }
         let mut sp = InstanceSpans::default();
@@ -1036,7 +1092,7 @@ fn fifo_path(p: &mut P<'_>, t: &[Tok], slot: &mut Option<NotifyFifo>) {
 }
 
 fn fifo_script(p: &mut P<'_>, t: &[Tok], slot: &mut Option<NotifyFifo>) {
-    let Some(cmd) = p.script(t, None) else {
+    let Some(cmd) = p.script(t, AfterCommand::UserGroup) else {
         return;
     };
     match slot {

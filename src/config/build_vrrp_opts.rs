@@ -237,6 +237,7 @@ impl P<'_> {
             span: self.sp(c),
             command: command.clone(),
             user: user.clone(),
+            kind: super::build::AfterCommand::UserGroup,
         });
         *slot = Some(LifeScript {
             command,

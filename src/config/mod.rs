@@ -24,6 +24,7 @@ pub use diag::{Diagnostic, Severity};
 pub use model::*;
 pub use print::print;
 
+use crate::script::ScriptUser;
 use std::path::Path;
 use std::time::Duration;
 
@@ -318,9 +319,50 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
             ));
         }
     }
-    // keepalived removes, while it reads the file, a MISC_CHECK whose user cannot be set
-    // ("Unable to set default user for misc script ... - removing"): unlike a disabled
-    // one it leaves its real server as if it never had it.
+    // The users scripts run as, as keepalived sets them while it reads the file: a
+    // script's own user (`notify_master CMD USER [GROUP]`, a vrrp_script's or
+    // MISC_CHECK's `user`), else `script_user`, else `keepalived_script` when that user
+    // exists, else root. A script whose user cannot be set is not run at all (keepalived:
+    // "Unable to set default user for ... - removing", "Invalid user/group for ... script
+    // - ignoring"): an unknown user, an unknown `script_user`, or, under
+    // enable_script_security, no script_user and no `keepalived_script` user.
+    let default_fails = default_script_user(&mut loaded.config.global);
+    let cannot_set = |own: Option<&ScriptUser>| match own {
+        Some(u) => crate::script::resolve_user(u).is_err(),
+        None => default_fails.is_some(),
+    };
+    let why_not = |own: Option<&ScriptUser>| match own {
+        Some(u) => format!("its user `{}` does not exist", user_words(u)),
+        None => default_fails.clone().unwrap_or_default(),
+    };
+    for s in &loaded.config.vrrp_scripts {
+        if !disabled.contains(&s.name) && cannot_set(s.user.as_ref()) {
+            out.push(Diagnostic::warning(
+                s.span.clone(),
+                format!(
+                    "vrrp_script {}: {}: not run, and not tracked, as keepalived does",
+                    s.name,
+                    why_not(s.user.as_ref())
+                ),
+            ));
+            disabled.insert(s.name.clone());
+        }
+    }
+    let mut unset = std::collections::HashSet::new();
+    for r in &loaded.scripts {
+        if r.kind == build::AfterCommand::UserGroup && cannot_set(r.user.as_ref()) {
+            out.push(Diagnostic::warning(
+                r.span.clone(),
+                format!(
+                    "script `{}`: {}: never run, as keepalived does",
+                    r.command,
+                    why_not(r.user.as_ref())
+                ),
+            ));
+            unset.insert(r.command.clone());
+        }
+    }
+    drop_scripts(&mut loaded.config, &unset);
     let global_user = loaded.config.global.script_user.clone();
     for rs in loaded
         .config
@@ -328,10 +370,17 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
         .iter_mut()
         .flat_map(|vs| &mut vs.real_servers)
     {
+        // (keepalived leaves the real server of a removed MISC_CHECK as if it never
+        // had it, unlike a disabled one)
         rs.checkers.retain(|c| match &c.kind {
-            model::CheckerKind::Misc(m) => match m.user.as_ref().or(global_user.as_ref()) {
+            model::CheckerKind::Misc(m) => match m.user.as_ref() {
                 Some(u) => crate::script::resolve_user(u).is_ok(),
-                None => true,
+                None => {
+                    default_fails.is_none()
+                        && global_user
+                            .as_ref()
+                            .is_none_or(|u| crate::script::resolve_user(u).is_ok())
+                }
             },
             _ => true,
         });
@@ -352,6 +401,99 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// keepalived's default script user: `script_user`, else `keepalived_script` when that
+/// user exists (written into `script_user`), else root. Some(reason) when scripts
+/// without a user of their own cannot run: `script_user` names no user, or
+/// enable_script_security is on and neither is set nor exists.
+fn default_script_user(g: &mut model::GlobalDefs) -> Option<String> {
+    match &g.script_user {
+        Some(u) => crate::script::resolve_user(u)
+            .is_err()
+            .then(|| format!("script_user `{}` does not exist", user_words(u))),
+        None => {
+            let ka = ScriptUser {
+                user: "keepalived_script".into(),
+                group: None,
+            };
+            if crate::script::resolve_user(&ka).is_ok() {
+                g.script_user = Some(ka);
+                None
+            } else {
+                g.enable_script_security.then(|| {
+                    "enable_script_security is on, script_user is not set and keepalived's \
+                     default script user `keepalived_script` does not exist (set script_user)"
+                        .to_string()
+                })
+            }
+        }
+    }
+}
+
+fn user_words(u: &ScriptUser) -> String {
+    match &u.group {
+        Some(g) => format!("{} {g}", u.user),
+        None => u.user.clone(),
+    }
+}
+
+/// Unsets every notify, quorum, fifo and startup/shutdown script whose command line is
+/// in `commands`.
+fn drop_scripts(c: &mut Config, commands: &std::collections::HashSet<String>) {
+    if commands.is_empty() {
+        return;
+    }
+    let clear = |slot: &mut Option<String>| {
+        if slot.as_ref().is_some_and(|s| commands.contains(s)) {
+            *slot = None;
+        }
+    };
+    let notifies = c
+        .instances
+        .iter_mut()
+        .map(|i| &mut i.notify)
+        .chain(c.sync_groups.iter_mut().map(|g| &mut g.notify));
+    for n in notifies {
+        for slot in [
+            &mut n.master,
+            &mut n.backup,
+            &mut n.fault,
+            &mut n.stop,
+            &mut n.deleted,
+            &mut n.generic,
+            &mut n.master_rx_lower_pri,
+        ] {
+            clear(slot);
+        }
+    }
+    for vs in &mut c.virtual_servers {
+        clear(&mut vs.quorum_up);
+        clear(&mut vs.quorum_down);
+        for rs in &mut vs.real_servers {
+            if rs.more().notify_up.is_some() || rs.more().notify_down.is_some() {
+                let more = rs.more_mut();
+                clear(&mut more.notify_up);
+                clear(&mut more.notify_down);
+            }
+        }
+    }
+    let g = &mut c.global;
+    for f in [
+        &mut g.notify_fifo,
+        &mut g.vrrp_notify_fifo,
+        &mut g.lvs_notify_fifo,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        clear(&mut f.script);
+    }
+    for life in [&mut g.startup_script, &mut g.shutdown_script] {
+        if life.as_ref().is_some_and(|l| commands.contains(&l.command)) {
+            *life = None;
+        }
+    }
 }
 
 /// How `-t` ends, as keepalived's: 4 the file is refused, else 5 problems the daemon

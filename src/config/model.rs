@@ -58,6 +58,19 @@ pub struct Config {
     /// The top-level `SSL {}` block: what every SSL_GET presents (also copied into
     /// each SSL_GET's [`HttpCheck::client`]).
     pub ssl: Option<Arc<SslClient>>,
+    /// The users given on scripts' own lines (`notify_master CMD USER [GROUP]`), by
+    /// command line: see [`Config::script_user_for`].
+    pub script_users: std::collections::BTreeMap<String, ScriptUser>,
+}
+
+impl Config {
+    /// The user a script runs as: the one on its own line, else `script_user`.
+    pub fn script_user_for(&self, command: &str) -> Option<ScriptUser> {
+        self.script_users
+            .get(command)
+            .or(self.global.script_user.as_ref())
+            .cloned()
+    }
 }
 
 /// keepalived's `SSL { password, ca, certificate, key }`: the client certificate chain

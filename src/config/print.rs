@@ -45,12 +45,28 @@ fn kind(k: LbKind) -> &'static str {
     }
 }
 
-struct W {
-    out: String,
-    indent: usize,
+/// A script's command line as one word keepalived's splitting gives back whole: bare
+/// when it can be, else in double quotes with `"` and `\` escaped.
+fn qs(s: &str) -> String {
+    let plain = !s.is_empty()
+        && !s.chars().any(|c| {
+            c.is_ascii_whitespace() || matches!(c, '#' | '!' | '{' | '}' | '"' | '\'' | '\\' | '$')
+        });
+    if plain {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
 }
 
-impl W {
+struct W<'c> {
+    out: String,
+    indent: usize,
+    /// Users given on scripts' own lines (`Config::script_users`).
+    script_users: &'c std::collections::BTreeMap<String, ScriptUser>,
+}
+
+impl W<'_> {
     fn line(&mut self, s: impl AsRef<str>) {
         for _ in 0..self.indent {
             self.out.push_str("    ");
@@ -71,6 +87,13 @@ impl W {
             self.line(format!("{kw} {}", f(v)));
         }
     }
+    /// `KW COMMAND [USER [GROUP]]`.
+    fn script(&mut self, kw: &str, v: &Option<String>) {
+        if let Some(cmd) = v {
+            let user = self.script_users.get(cmd).map(|u| format!(" {}", user(u)));
+            self.line(format!("{kw} {}{}", qs(cmd), user.unwrap_or_default()));
+        }
+    }
     fn flag(&mut self, kw: &str, v: bool) {
         if v {
             self.line(kw);
@@ -86,6 +109,7 @@ pub fn print(c: &Config) -> String {
     let mut w = W {
         out: String::new(),
         indent: 0,
+        script_users: &c.script_users,
     };
     global(&mut w, &c.global);
     vips(&mut w, "static_ipaddress", &c.static_ipaddress);
@@ -166,14 +190,14 @@ fn user(u: &ScriptUser) -> String {
     }
 }
 
-fn fifo(w: &mut W, kw: &str, f: &Option<NotifyFifo>) {
+fn fifo(w: &mut W<'_>, kw: &str, f: &Option<NotifyFifo>) {
     if let Some(f) = f {
         w.line(format!("{kw} {}", q(&f.path.to_string_lossy())));
-        w.opt(&format!("{kw}_script"), &f.script, |s| q(s));
+        w.script(&format!("{kw}_script"), &f.script);
     }
 }
 
-fn global(w: &mut W, g: &GlobalDefs) {
+fn global(w: &mut W<'_>, g: &GlobalDefs) {
     if let Some(n) = &g.net_namespace {
         w.line(format!("net_namespace {}", q(n)));
     }
@@ -205,17 +229,17 @@ fn global(w: &mut W, g: &GlobalDefs) {
         w.close();
     }
     w.open("global_defs");
-    w.opt("process_name", &g.process_names.main, |s| q(s));
+    w.script("process_name", &g.process_names.main);
     w.opt("config_save_dir", &g.config_save_dir, |p| {
         q(&p.to_string_lossy())
     });
     w.opt("reload_check_config", &g.reload_check_config, |p| {
         q(&p.to_string_lossy())
     });
-    w.opt("vrrp_process_name", &g.process_names.vrrp, |s| q(s));
-    w.opt("checker_process_name", &g.process_names.checker, |s| q(s));
-    w.opt("smtp_helo_name", &g.smtp_helo_name, |s| q(s));
-    w.opt("router_id", &g.router_id, |s| q(s));
+    w.script("vrrp_process_name", &g.process_names.vrrp);
+    w.script("checker_process_name", &g.process_names.checker);
+    w.script("smtp_helo_name", &g.smtp_helo_name);
+    w.script("router_id", &g.router_id);
     if !g.notification_email.is_empty() {
         w.open("notification_email");
         for e in &g.notification_email {
@@ -305,7 +329,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
         }
         w.flag(&format!("{name}_rcv_bufs_force"), buf.force);
     }
-    w.opt("default_interface", &g.default_interface, |s| q(s));
+    w.script("default_interface", &g.default_interface);
     for (who, t) in [("vrrp", &g.vrrp_tuning), ("checker", &g.checker_tuning)] {
         w.opt(&format!("{who}_priority"), &t.nice, |v| v.to_string());
         w.opt(&format!("{who}_rt_priority"), &t.rt_priority, |v| {
@@ -324,7 +348,7 @@ fn global(w: &mut W, g: &GlobalDefs) {
     w.opt("vrrp_down_timer_adverts", &g.vrrp_down_timer_adverts, |v| {
         v.to_string()
     });
-    w.opt("vmac_prefix", &g.vmac_prefix, |s| q(s));
+    w.script("vmac_prefix", &g.vmac_prefix);
     w.flag("no_email_faults", g.no_email_faults);
     w.flag("rs_init_notifies", g.rs_init_notifies);
     w.flag("checker_log_all_failures", g.checker_log_all_failures);
@@ -424,9 +448,9 @@ fn global(w: &mut W, g: &GlobalDefs) {
     w.close();
 }
 
-fn vrrp_script(w: &mut W, s: &VrrpScript) {
+fn vrrp_script(w: &mut W<'_>, s: &VrrpScript) {
     w.open(format!("vrrp_script {}", q(&s.name)));
-    w.line(format!("script {}", q(&s.script)));
+    w.line(format!("script {}", qs(&s.script)));
     w.line(format!("interval {}", seconds(s.interval)));
     w.dur("timeout", &s.timeout);
     if s.weight != 0 || s.weight_reverse {
@@ -440,16 +464,14 @@ fn vrrp_script(w: &mut W, s: &VrrpScript) {
     w.close();
 }
 
-fn notify(w: &mut W, n: &Notify) {
-    w.opt("notify_master", &n.master, |s| q(s));
-    w.opt("notify_backup", &n.backup, |s| q(s));
-    w.opt("notify_fault", &n.fault, |s| q(s));
-    w.opt("notify_stop", &n.stop, |s| q(s));
-    w.opt("notify_deleted", &n.deleted, |s| q(s));
-    w.opt("notify", &n.generic, |s| q(s));
-    w.opt("notify_master_rx_lower_pri", &n.master_rx_lower_pri, |s| {
-        q(s)
-    });
+fn notify(w: &mut W<'_>, n: &Notify) {
+    w.script("notify_master", &n.master);
+    w.script("notify_backup", &n.backup);
+    w.script("notify_fault", &n.fault);
+    w.script("notify_stop", &n.stop);
+    w.script("notify_deleted", &n.deleted);
+    w.script("notify", &n.generic);
+    w.script("notify_master_rx_lower_pri", &n.master_rx_lower_pri);
 }
 
 fn weight(w: Option<i32>, reverse: bool) -> String {
@@ -460,7 +482,7 @@ fn weight(w: Option<i32>, reverse: bool) -> String {
     }
 }
 
-fn tracks(w: &mut W, ts: &[TrackScript], ti: &[TrackInterface]) {
+fn tracks(w: &mut W<'_>, ts: &[TrackScript], ti: &[TrackInterface]) {
     if !ts.is_empty() {
         w.open("track_script");
         for t in ts {
@@ -478,7 +500,7 @@ fn tracks(w: &mut W, ts: &[TrackScript], ti: &[TrackInterface]) {
 }
 
 /// A block of one-line entries (routes, rules), left out when empty.
-fn track_refs(w: &mut W, kw: &str, refs: &[TrackRef]) {
+fn track_refs(w: &mut W<'_>, kw: &str, refs: &[TrackRef]) {
     if refs.is_empty() {
         return;
     }
@@ -498,7 +520,7 @@ fn track_refs(w: &mut W, kw: &str, refs: &[TrackRef]) {
     w.close();
 }
 
-fn track_file_def(w: &mut W, f: &TrackFileDef) {
+fn track_file_def(w: &mut W<'_>, f: &TrackFileDef) {
     w.open(format!("track_file {}", q(&f.name)));
     w.line(format!("file {}", q(&f.file)));
     if f.weight_reverse {
@@ -516,7 +538,7 @@ fn track_file_def(w: &mut W, f: &TrackFileDef) {
     w.close();
 }
 
-fn track_process_def(w: &mut W, p: &TrackProcessDef) {
+fn track_process_def(w: &mut W<'_>, p: &TrackProcessDef) {
     w.open(format!("vrrp_track_process {}", q(&p.name)));
     let mut s = format!("process {}", q(&p.process));
     for a in &p.params {
@@ -550,7 +572,7 @@ fn track_process_def(w: &mut W, p: &TrackProcessDef) {
     w.close();
 }
 
-fn lines(w: &mut W, kw: &str, l: impl Iterator<Item = String>) {
+fn lines(w: &mut W<'_>, kw: &str, l: impl Iterator<Item = String>) {
     let l: Vec<String> = l.collect();
     if l.is_empty() {
         return;
@@ -562,7 +584,7 @@ fn lines(w: &mut W, kw: &str, l: impl Iterator<Item = String>) {
     w.close();
 }
 
-fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
+fn vips(w: &mut W<'_>, kw: &str, v: &[VirtualIp]) {
     if v.is_empty() {
         return;
     }
@@ -607,7 +629,7 @@ fn vips(w: &mut W, kw: &str, v: &[VirtualIp]) {
     w.close();
 }
 
-fn instance(w: &mut W, i: &VrrpInstance) {
+fn instance(w: &mut W<'_>, i: &VrrpInstance) {
     w.open(format!("vrrp_instance {}", q(&i.name)));
     if i.state_explicit {
         w.line(match i.state {
@@ -738,7 +760,7 @@ fn extra_if_garp(x: &ExtraIfGarp) -> String {
     }
 }
 
-fn sync_group(w: &mut W, g: &SyncGroup) {
+fn sync_group(w: &mut W<'_>, g: &SyncGroup) {
     w.open(format!("vrrp_sync_group {}", q(&g.name)));
     w.open("group");
     for m in &g.members {
@@ -775,7 +797,7 @@ fn tunnel(t: &Tunnel) -> String {
     s
 }
 
-fn virtual_server(w: &mut W, vs: &VirtualServer) {
+fn virtual_server(w: &mut W<'_>, vs: &VirtualServer) {
     match &vs.key {
         VsKey::Addr { addr, port } => w.open(format!("virtual_server {addr} {port}")),
         VsKey::Fwmark { mark, .. } => w.open(format!("virtual_server fwmark {mark}")),
@@ -803,7 +825,7 @@ fn virtual_server(w: &mut W, vs: &VirtualServer) {
             Granularity::V6Prefix(p) => p.to_string(),
         },
     );
-    w.opt("persistence_engine", &vs.persistence_engine, |s| q(s));
+    w.script("persistence_engine", &vs.persistence_engine);
     if vs.protocol_set {
         w.line(match vs.protocol {
             Protocol::Tcp => "protocol TCP",
@@ -821,12 +843,12 @@ fn virtual_server(w: &mut W, vs: &VirtualServer) {
     w.flag("sorry_server_inhibit", vs.sorry_server_inhibit);
     w.line(format!("quorum {}", vs.quorum));
     w.line(format!("hysteresis {}", vs.hysteresis));
-    w.opt("quorum_up", &vs.quorum_up, |s| q(s));
-    w.opt("quorum_down", &vs.quorum_down, |s| q(s));
+    w.script("quorum_up", &vs.quorum_up);
+    w.script("quorum_down", &vs.quorum_down);
     w.flag("alpha", vs.alpha);
     w.flag("omega", vs.omega);
     w.flag("inhibit_on_failure", vs.inhibit_on_failure);
-    w.opt("virtualhost", &vs.virtualhost, |s| q(s));
+    w.script("virtualhost", &vs.virtualhost);
     w.opt("retry", &vs.retry, |v| v.to_string());
     w.dur("delay_before_retry", &vs.delay_before_retry);
     w.dur("connect_timeout", &vs.connect_timeout);
@@ -840,7 +862,7 @@ fn virtual_server(w: &mut W, vs: &VirtualServer) {
     w.close();
 }
 
-fn real_server(w: &mut W, rs: &RealServer) {
+fn real_server(w: &mut W<'_>, rs: &RealServer) {
     match rs.port {
         Some(p) => w.open(format!("real_server {} {p}", rs.addr)),
         None => w.open(format!("real_server {}", rs.addr)),
@@ -849,8 +871,8 @@ fn real_server(w: &mut W, rs: &RealServer) {
     w.opt("inhibit_on_failure", &rs.inhibit_on_failure, |b| {
         yn(*b).into()
     });
-    w.opt("notify_up", &rs.more().notify_up, |s| q(s));
-    w.opt("notify_down", &rs.more().notify_down, |s| q(s));
+    w.script("notify_up", &rs.more().notify_up);
+    w.script("notify_down", &rs.more().notify_down);
     w.opt("uthreshold", &rs.uthreshold, |v| v.to_string());
     w.opt("lthreshold", &rs.lthreshold, |v| v.to_string());
     w.opt("lvs_method", &rs.lvs_method, |k| kind(*k).into());
@@ -862,21 +884,21 @@ fn real_server(w: &mut W, rs: &RealServer) {
     w.dur("delay_loop", &rs.more().delay_loop);
     w.dur("warmup", &rs.more().warmup);
     w.opt("smtp_alert", &rs.more().smtp_alert, |b| yn(*b).into());
-    w.opt("virtualhost", &rs.more().virtualhost, |s| q(s));
+    w.script("virtualhost", &rs.more().virtualhost);
     for c in &rs.checkers {
         checker(w, c);
     }
     w.close();
 }
 
-fn checker(w: &mut W, c: &Checker) {
+fn checker(w: &mut W<'_>, c: &Checker) {
     w.open(c.kind.keyword());
     let m = &c.common;
     w.opt("connect_ip", &m.connect_ip, |a| a.to_string());
     w.opt("connect_port", &m.connect_port, |v| v.to_string());
     w.opt("bindto", &m.bindto, |a| a.to_string());
     w.opt("bind_port", &m.bind_port, |v| v.to_string());
-    w.opt("bind_if", &m.bind_if, |s| q(s));
+    w.script("bind_if", &m.bind_if);
     w.dur("connect_timeout", &m.connect_timeout);
     w.opt("retry", &m.retry, |v| v.to_string());
     w.dur("delay_before_retry", &m.delay_before_retry);
@@ -905,7 +927,7 @@ fn checker(w: &mut W, c: &Checker) {
                         .collect();
                     w.line(format!("status_code {}", codes.join(" ")));
                 }
-                w.opt("virtualhost", &u.virtualhost, |s| q(s));
+                w.script("virtualhost", &u.virtualhost);
                 if let Some(r) = &u.regex {
                     w.line(format!("regex {}", q(&r.pattern)));
                     w.flag("regex_no_match", r.no_match);
@@ -917,13 +939,13 @@ fn checker(w: &mut W, c: &Checker) {
                 }
                 w.close();
             }
-            w.opt("virtualhost", &h.virtualhost, |s| q(s));
+            w.script("virtualhost", &h.virtualhost);
             w.opt("http_protocol", &h.http_protocol, |s| s.clone());
             w.flag("enable_sni", h.enable_sni);
             w.flag("fast_recovery", h.fast_recovery);
         }
         CheckerKind::Misc(m) => {
-            w.line(format!("misc_path {}", q(&m.misc_path)));
+            w.line(format!("misc_path {}", qs(&m.misc_path)));
             w.dur("misc_timeout", &m.misc_timeout);
             w.flag("misc_dynamic", m.misc_dynamic);
             w.opt("user", &m.user, user);

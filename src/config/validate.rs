@@ -109,25 +109,47 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         }
     }
 
-    // Sync group members that name no instance are left out.
+    // Sync group members that name no instance, or an instance an earlier group has,
+    // are left out; a group left without members is removed (keepalived: "cannot exist
+    // in more than one sync group; ignoring", "no matching virtual router ... removing").
     let instances: HashSet<String> = c.instances.iter().map(|i| i.name.clone()).collect();
+    let mut member_of: HashMap<String, String> = HashMap::new();
+    let mut emptied = HashSet::new();
     for g in &mut c.sync_groups {
         let mut members = Vec::new();
         let mut member_spans = Vec::new();
+        let had_members = !g.members.is_empty();
         for (m, at) in g.members.drain(..).zip(g.member_spans.drain(..)) {
-            if instances.contains(&m) {
-                members.push(m);
-                member_spans.push(at);
-            } else {
+            if !instances.contains(&m) {
                 warn(
                     &at,
                     format!("vrrp_sync_group {}: unknown vrrp_instance `{m}` (left out, as keepalived does)", g.name),
                 );
+            } else if let Some(other) = member_of.get(&m) {
+                warn(
+                    &at,
+                    format!("vrrp_sync_group {}: vrrp_instance {m} is already in vrrp_sync_group {other} (left out here, as keepalived does)", g.name),
+                );
+            } else {
+                member_of.insert(m.clone(), g.name.clone());
+                members.push(m);
+                member_spans.push(at);
             }
+        }
+        if had_members && members.is_empty() {
+            warn(
+                &g.span,
+                format!(
+                    "vrrp_sync_group {} has no member left: removed, as keepalived does",
+                    g.name
+                ),
+            );
+            emptied.insert(g.name.clone());
         }
         g.members = members;
         g.member_spans = member_spans;
     }
+    c.sync_groups.retain(|g| !emptied.contains(&g.name));
 
     let c_groups_fwmark: HashSet<String> = c
         .virtual_server_groups
@@ -347,27 +369,6 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
 /// What refuses the file; and the advert interval, which the VRRP side puts in range.
 fn check(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
     let mut found: Vec<Diagnostic> = Vec::new();
-    let mut err = |span: &Span, msg: String| found.push(Diagnostic::error(span.clone(), msg));
-
-    // Names defined twice.
-    let mut seen: HashMap<&str, &Span> = HashMap::new();
-    for s in &c.vrrp_scripts {
-        if let Some(first) = seen.insert(&s.name, &s.span) {
-            err(
-                &s.span,
-                format!("vrrp_script {} is already defined at {first}", s.name),
-            );
-        }
-    }
-    let mut seen: HashMap<&str, &Span> = HashMap::new();
-    for i in &c.instances {
-        if let Some(first) = seen.insert(&i.name, &i.span) {
-            err(
-                &i.span,
-                format!("vrrp_instance {} is already defined at {first}", i.name),
-            );
-        }
-    }
 
     let mut vrids: HashMap<(&str, u8, bool), &VrrpInstance> = HashMap::new();
     for (idx, i) in c.instances.iter().enumerate() {
@@ -405,17 +406,6 @@ fn check(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         }
     }
 
-    let mut member_of: HashMap<&str, &str> = HashMap::new();
-    for g in &c.sync_groups {
-        for (m, at) in g.members.iter().zip(&g.member_spans) {
-            if let Some(other) = member_of.insert(m, &g.name) {
-                found.push(Diagnostic::error(
-                    at.clone(),
-                    format!("vrrp_instance {m} is already in vrrp_sync_group {other}"),
-                ));
-            }
-        }
-    }
     diags.extend(found);
 }
 

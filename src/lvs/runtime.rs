@@ -134,8 +134,8 @@ impl EffectSink for RealEffects {
         match effect {
             Effect::Script { command, what } => {
                 let script = crate::script::Script {
+                    user: config.script_user_for(&command),
                     command,
-                    user: config.global.script_user.clone(),
                     timeout: config.global.notify_script_timeout,
                     secure: config.global.enable_script_security,
                 };

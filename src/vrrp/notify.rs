@@ -143,6 +143,8 @@ struct Job {
 #[derive(Clone)]
 struct ScriptSettings {
     user: Option<ScriptUser>,
+    /// Users given on the scripts' own lines, by command line (`Config::script_users`).
+    users: Arc<std::collections::BTreeMap<String, ScriptUser>>,
     timeout: Duration,
     secure: bool,
 }
@@ -176,6 +178,7 @@ impl Notifier {
             no_email_faults: global.no_email_faults,
             settings: ScriptSettings {
                 user: global.script_user.clone(),
+                users: Arc::default(),
                 timeout: global.notify_script_timeout,
                 secure: global.enable_script_security,
             },
@@ -185,6 +188,11 @@ impl Notifier {
             stats,
             cannot_run: Arc::default(),
         }
+    }
+
+    /// Runs each script of `config` that names its user on its own line as that user.
+    pub fn use_script_users(&mut self, config: &crate::config::Config) {
+        self.settings.users = Arc::new(config.script_users.clone());
     }
 
     /// Takes note of the notify commands of `config` that cannot be run: loading the
@@ -298,7 +306,11 @@ fn start_queue(
             for (command, args) in job.scripts {
                 let s = Script {
                     command: command.clone(),
-                    user: settings.user.clone(),
+                    user: settings
+                        .users
+                        .get(&command)
+                        .or(settings.user.as_ref())
+                        .cloned(),
                     timeout: settings.timeout,
                     secure: settings.secure,
                 };

@@ -263,6 +263,7 @@ impl RealIo {
             notifier: {
                 let mut n = Notifier::new(&config.global);
                 n.known_unrunnable(config);
+                n.use_script_users(config);
                 n
             },
             trackers: Vec::new(),

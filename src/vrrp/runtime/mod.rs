@@ -999,7 +999,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     let g = &self.side.config.global;
                     let script = Script {
                         command: cmd.clone(),
-                        user: g.script_user.clone(),
+                        user: self.side.config.script_user_for(cmd),
                         timeout: g.notify_script_timeout,
                         secure: g.enable_script_security,
                     };
