@@ -171,6 +171,75 @@ fn doctor_finds_an_nft_rule_dropping_vrrp_and_its_fix_works() {
     );
 }
 
+/// The legacy iptables tables are a firewall of their own beside nftables: a rule there
+/// dropping protocol 112 is named from the rules alone (nothing is sent), and the fix
+/// the doctor prints, run as it is, lets the adverts in.
+#[test]
+fn doctor_finds_an_iptables_legacy_rule_dropping_vrrp_and_its_fix_works() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    support::require_tool("iptables-legacy");
+    let lab = Lab::new("doclg", 1);
+    let node = lab.node(0);
+    let ns = node.ns.as_str();
+    let conf = lab.path("lg.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 51\n \
+         virtual_ipaddress { 10.99.0.100/24 }\n}\n",
+    )
+    .expect("conf");
+    let sh = |script: &str| {
+        let st = Command::new("ip")
+            .args(["netns", "exec", ns, "sh", "-c", script])
+            .status()
+            .expect("sh");
+        assert!(st.success(), "{script}");
+    };
+    // Nothing dropped yet; the note says what was read, and that nothing was sent.
+    let (_, f) = doctor(ns, &conf);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    let read = find(&f, "firewall_read").expect("what was read");
+    assert!(
+        read["what"]
+            .as_str()
+            .is_some_and(|s| s.contains("iptables-legacy rules")
+                && s.ends_with("from the rules alone: no packet sent")),
+        "{read}"
+    );
+    sh("iptables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT && \
+        iptables-legacy -A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT && \
+        iptables-legacy -A INPUT -i eth0 -p 112 -j DROP");
+    let (code, f) = doctor(ns, &conf);
+    assert_eq!(code, 1, "{f:?}");
+    let fw = find(&f, "firewall_vrrp").expect("the legacy rule named");
+    assert_eq!(fw["level"], "problem");
+    assert_eq!(
+        fw["what"],
+        "iptables-legacy drops IPv4 VRRP adverts (protocol 112) arriving on eth0: rule 3 of chain INPUT in table filter"
+    );
+    let fix = fw["fix"].as_str().expect("fix").to_string();
+    assert_eq!(
+        fix,
+        "iptables-legacy -t filter -I INPUT -i eth0 -p vrrp -j ACCEPT"
+    );
+    sh(&fix);
+    let (code, f) = doctor(ns, &conf);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    assert_eq!(code, 0, "{f:?}");
+    // A DROP policy with nothing letting VRRP in, in the legacy raw table's view too.
+    sh("iptables-legacy -F INPUT && iptables-legacy -P INPUT DROP");
+    let (_, f) = doctor(ns, &conf);
+    let fw = find(&f, "firewall_vrrp").expect("the drop policy named");
+    assert!(
+        fw["what"]
+            .as_str()
+            .is_some_and(|s| s.contains("the DROP policy of chain INPUT in table filter")),
+        "{fw}"
+    );
+}
+
 #[test]
 fn doctor_hears_another_cluster_on_the_same_vrid() {
     if support::skip_without_root("network namespaces") {

@@ -293,19 +293,11 @@ pub fn vrrp_blocked(ruleset: &Value, adverts: &BTreeSet<(String, bool, bool)>) -
                 Some(h) => format!("rule handle {h} of chain `{chain}`"),
                 None => format!("the drop policy of chain `{chain}` (no rule accepts it)"),
             };
-            let ipv = if a.v6 { "IPv6" } else { "IPv4" };
-            out.push(finding(
-                if uncertain { Level::Warning } else { Level::Problem },
-                "firewall_vrrp",
-                format!(
-                    "nftables drops {ipv} VRRP adverts (protocol 112) arriving on {iface}: {by}{}",
-                    if uncertain {
-                        ", unless an earlier rule with conditions lvsd cannot evaluate accepts them"
-                    } else {
-                        ""
-                    }
-                ),
-                "the other routers' adverts (multicast or unicast_peer) never arrive: every router becomes master, the VIPs are on two hosts (split brain)",
+            out.push(blocked_finding(
+                "nftables",
+                a,
+                &by,
+                uncertain,
                 format!(
                     "nft insert rule {family} {table} {name} iifname \"{iface}\" meta l4proto vrrp accept"
                 ),
@@ -313,6 +305,35 @@ pub fn vrrp_blocked(ruleset: &Value, adverts: &BTreeSet<(String, bool, bool)>) -
         }
     }
     out
+}
+
+/// The finding for adverts of `a` dropped by `by` (a rule or a policy) of `firewall`
+/// (`nftables`, `iptables-legacy`…): a problem, or a warning when an earlier rule lvsd
+/// cannot evaluate may accept them. The verdict comes from the rules as read: no packet
+/// is sent.
+pub fn blocked_finding(
+    firewall: &str,
+    a: Advert,
+    by: &str,
+    uncertain: bool,
+    fix: String,
+) -> Finding {
+    let ipv = if a.v6 { "IPv6" } else { "IPv4" };
+    finding(
+        if uncertain { Level::Warning } else { Level::Problem },
+        "firewall_vrrp",
+        format!(
+            "{firewall} drops {ipv} VRRP adverts (protocol 112) arriving on {}: {by}{}",
+            a.iface,
+            if uncertain {
+                ", unless an earlier rule with conditions lvsd cannot evaluate accepts them"
+            } else {
+                ""
+            }
+        ),
+        "the other routers' adverts (multicast or unicast_peer) never arrive: every router becomes master, the VIPs are on two hosts (split brain)",
+        fix,
+    )
 }
 
 #[cfg(test)]

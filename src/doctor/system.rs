@@ -23,6 +23,10 @@ pub struct SystemView {
     /// The nftables ruleset as `nft -j list ruleset` writes it (None: no nft, or it
     /// failed).
     pub nft_ruleset: Option<serde_json::Value>,
+    /// `iptables-legacy-save` and `ip6tables-legacy-save` output (None: not installed, or
+    /// it failed).
+    pub iptables_legacy: Option<String>,
+    pub ip6tables_legacy: Option<String>,
     /// The interfaces asked about that exist: whether each is up, and its MTU.
     pub links: std::collections::BTreeMap<String, (bool, u32)>,
     /// The VRRP adverts heard on the instances' interfaces (`lvsd doctor --listen`).
@@ -106,6 +110,8 @@ impl SystemView {
         }
         v.local_addrs = local_addrs();
         v.nft_ruleset = nft_ruleset();
+        v.iptables_legacy = legacy_save("iptables-legacy-save");
+        v.ip6tables_legacy = legacy_save("ip6tables-legacy-save");
         v
     }
 }
@@ -141,4 +147,15 @@ fn nft_ruleset() -> Option<serde_json::Value> {
         return None;
     }
     serde_json::from_slice(&out.stdout).ok()
+}
+
+/// The rules of the legacy iptables tables (`iptables-legacy-save`, which reads only the
+/// tables already loaded: it loads no module); None without the tool or when it fails.
+fn legacy_save(tool: &str) -> Option<String> {
+    let out = std::process::Command::new(tool).output().ok()?;
+    if !out.status.success() {
+        tracing::debug!("{tool}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        return None;
+    }
+    String::from_utf8(out.stdout).ok()
 }
