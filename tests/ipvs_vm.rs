@@ -979,7 +979,15 @@ fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
     }
     use Shows::*;
     // (step, doctor side, check named, level, traffic, the printed fix run as it is)
-    let steps: &[(&str, &str, &str, &str, Shows, Option<&str>)] = &[
+    type Step = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        Shows,
+        Option<&'static str>,
+    );
+    let steps: &[Step] = &[
         (
             "ipvs_module",
             "director",
