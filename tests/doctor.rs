@@ -238,6 +238,26 @@ fn doctor_finds_an_iptables_legacy_rule_dropping_vrrp_and_its_fix_works() {
             .is_some_and(|s| s.contains("the DROP policy of chain INPUT in table filter")),
         "{fw}"
     );
+    // A unicast instance: the rule that drops one peer's adverts is named with that
+    // peer, the other peer's adverts are let in.
+    let uni = lab.path("lg-uni.conf");
+    std::fs::write(
+        &uni,
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 51\n \
+         unicast_peer {\n 10.99.0.7\n 10.99.1.8\n }\n \
+         virtual_ipaddress { 10.99.0.100/24 }\n}\n",
+    )
+    .expect("conf");
+    sh("iptables-legacy -P INPUT ACCEPT && iptables-legacy -A INPUT -s 10.99.0.0/24 -p vrrp -j DROP");
+    let (code, f) = doctor(ns, &uni);
+    assert_eq!(code, 1, "{f:?}");
+    let named: Vec<&serde_json::Value> =
+        f.iter().filter(|x| x["check"] == "firewall_vrrp").collect();
+    assert_eq!(named.len(), 1, "{f:?}");
+    assert_eq!(
+        named[0]["what"],
+        "iptables-legacy drops IPv4 VRRP adverts (protocol 112) arriving on eth0 from unicast peer 10.99.0.7: rule 1 of chain INPUT in table filter"
+    );
 }
 
 #[test]

@@ -1202,6 +1202,20 @@ fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
     assert!(what("tunl0_down", "tunnel_device").contains("tunl0 is down"));
     assert!(what("gre0_down", "tunnel_device").contains("gre0 is down"));
     assert!(what("listener", "listener").contains("listened on 10.253.0.2 only"));
+    assert_eq!(
+        field(event(&ev, "fault step=tunl0_missing "), "ipip"),
+        "unloaded"
+    );
+    assert!(what("tunl0_missing", "tunnel_device")
+        .contains("tunl0 does not exist (the module ipip is not loaded)"));
+    // The module alone is half the fix: a bare tunl0, down, without the VIPs, named so;
+    // lvsd real-server run again completes it.
+    let half = event(&ev, "doctor step=tunl0_missing-modprobed ");
+    assert!(
+        half.contains("rc=1") && half.contains("tunnel_device") && half.contains("vip_missing"),
+        "{half}"
+    );
+    assert!(event(&ev, "refix step=tunl0_missing ").contains("by-test="));
     assert!(what("scheduler_module", "scheduler_module").contains("ip_vs_sh"));
     assert_eq!(field(event(&ev, "fault step=ipvs_module "), "ipvs"), "no");
     assert_eq!(

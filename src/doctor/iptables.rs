@@ -114,6 +114,15 @@ fn eval(words: &[String], a: Advert) -> Rule {
                     (only_est && !a.unicast).then_some(false)
                 })
             }
+            "-s" | "--source" => {
+                i += 1;
+                arg.and_then(|net| {
+                    let src = a.src?;
+                    net.split(',').try_fold(false, |any, n| {
+                        Some(any || super::firewall::addr_in(n, src)?)
+                    })
+                })
+            }
             "--comment" => {
                 i += 1;
                 Some(true)
@@ -266,6 +275,7 @@ mod tests {
             v6: false,
             iface: "eth0",
             unicast,
+            src: None,
         }
     }
 
@@ -342,6 +352,24 @@ mod tests {
             levels(&vrrp_blocked(&src, false, &[adv(false)])),
             [Level::Warning]
         );
+        // The unicast peer known: its source is evaluated.
+        let peer = |p: &str| Advert {
+            src: Some(p.parse().expect("ip")),
+            ..adv(true)
+        };
+        assert!(vrrp_blocked(&src, false, &[peer("10.0.0.2")]).is_empty());
+        let drop_peer = with(
+            "ACCEPT",
+            "-A INPUT -s 10.0.0.0/24 -i eth0 -p vrrp -j DROP\n",
+        );
+        let f = vrrp_blocked(&drop_peer, false, &[peer("10.0.0.3")]);
+        assert_eq!(levels(&f), [Level::Problem]);
+        assert!(
+            f[0].what.contains("from unicast peer 10.0.0.3: rule 1"),
+            "{}",
+            f[0].what
+        );
+        assert!(vrrp_blocked(&drop_peer, false, &[peer("10.0.9.3")]).is_empty());
         // Established is never a multicast advert; a unicast one may be.
         let est = with(
             "DROP",

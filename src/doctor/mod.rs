@@ -316,30 +316,31 @@ fn firewall_findings(config: &Config, sys: &SystemView) -> Vec<Finding> {
     if config.instances.is_empty() {
         return Vec::new();
     }
-    let keys: BTreeSet<(String, bool, bool)> = config
-        .instances
-        .iter()
-        .map(|i| {
-            (
-                i.interface.clone(),
-                i.is_ipv6(),
-                !i.unicast_peers.is_empty(),
-            )
-        })
-        .collect();
+    // One advert for a multicast instance; one per peer for a unicast one (its source
+    // known). The same advert twice is checked once.
+    let mut keys: BTreeSet<(&str, bool, bool, Option<std::net::IpAddr>)> = BTreeSet::new();
+    for i in &config.instances {
+        if i.unicast_peers.is_empty() {
+            keys.insert((i.interface.as_str(), i.is_ipv6(), false, None));
+        }
+        for p in &i.unicast_peers {
+            keys.insert((i.interface.as_str(), i.is_ipv6(), true, Some(p.addr)));
+        }
+    }
     let adverts: Vec<firewall::Advert> = keys
         .iter()
-        .map(|(iface, v6, unicast)| firewall::Advert {
-            v6: *v6,
+        .map(|&(iface, v6, unicast, src)| firewall::Advert {
+            v6,
             iface,
-            unicast: *unicast,
+            unicast,
+            src,
         })
         .collect();
     let mut out = Vec::new();
     let mut read = Vec::new();
     match &sys.nft_ruleset {
         Some(rules) => {
-            out.extend(firewall::vrrp_blocked(rules, &keys));
+            out.extend(firewall::vrrp_blocked(rules, &adverts));
             read.push("the nftables ruleset");
         }
         None => read.push("no nftables ruleset (no nft, or it failed)"),

@@ -348,6 +348,21 @@ doc gre0_down rs2
 runfix gre0_down tunnel_device rs2
 probe gre0_down-fixed 10.251.1.4 4
 
+# tunl0 missing: the ipip module unloaded under the running real servers (both lose it).
+rmmod ipip 2>>$O/stderr.txt
+# (asked by name, `ip link show tunl0` would load the module again: netdev-tunl0 alias)
+ev "fault step=tunl0_missing ipip=$([ -d /sys/module/ipip ] && echo loaded || echo unloaded)"
+probe tunl0_missing 10.251.1.2 2
+doc tunl0_missing rs2
+runfix tunl0_missing tunnel_device rs2
+# The module alone brings back a bare tunl0 (down, no VIP): the printed fix's other half,
+# lvsd real-server, is run again on both.
+doc tunl0_missing-modprobed rs2
+rs_stop
+rs_start
+ev "refix step=tunl0_missing by-test=lvsd real-server restarted on rs2 and rs3"
+probe tunl0_missing-fixed 10.251.1.2 4
+
 # The service bound to the RIP only.
 kill $(cat /tmp/httpd2.pid); wait $(cat /tmp/httpd2.pid) 2>/dev/null
 start_httpd 2 10.253.0.2:80; sleep 0.3
