@@ -5,8 +5,10 @@
 //! view from /proc and /sys. This first part covers the kernel side of a director: IPVS
 //! and its schedulers, forwarding for NAT services, this director being a real server of
 //! its own services (localnode), the expiry sysctls weight-0 draining relies on, and the
-//! effective reverse-path filter of the VRRP interfaces, and VRRP adverts dropped by
-//! nftables ([`firewall`]), other routers on the instances' VRIDs ([`vrid`]).
+//! effective reverse-path filter of the VRRP interfaces, VRRP adverts dropped by
+//! nftables ([`firewall`]) or the legacy iptables tables ([`iptables`]), read from the
+//! rules alone, other routers on the instances' VRIDs ([`vrid`]), and the file's own load
+//! warnings ([`config_warnings`]).
 //! [`real_server`] checks the real servers' side (`lvsd real-server doctor`).
 
 pub mod firewall;
