@@ -260,6 +260,98 @@ fn doctor_finds_an_iptables_legacy_rule_dropping_vrrp_and_its_fix_works() {
     );
 }
 
+/// The fault's effect, not only its finding: with a legacy rule dropping VRRP on the
+/// backup, the backup never hears the master and takes the VIP too (split brain); the
+/// doctor names the rule, the fix it prints, run as it is, lets the adverts in and the
+/// backup gives the VIP back. Run with lvsd on both sides and, as the reference, with
+/// keepalived on both sides (the doctor is lvsd's either way).
+fn legacy_vrrp_drop_splits_the_brain_until_the_fix(kind: support::Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    support::require_tool("iptables-legacy");
+    use std::time::Duration;
+    use support::{wait_addr, Conf, VIP};
+    let lab = Lab::new(
+        if kind == support::Kind::Lvsd {
+            "lgsbl"
+        } else {
+            "lgsbk"
+        },
+        2,
+    );
+    let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
+    let conf_b = Conf::new("B", 100).render();
+    let path_b = lab.path("b.conf");
+    std::fs::write(&path_b, &conf_b).expect("conf");
+    let st = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &b.ns,
+            "iptables-legacy",
+            "-A",
+            "INPUT",
+            "-i",
+            "eth0",
+            "-p",
+            "112",
+            "-j",
+            "DROP",
+        ])
+        .status()
+        .expect("iptables-legacy");
+    assert!(st.success());
+    let da = lab.spawn(0, kind, "a", &Conf::new("A", 150).render());
+    let db = lab.spawn(1, kind, "b", &conf_b);
+    let logs = || format!("--- a:\n{}\n--- b:\n{}", da.log_text(), db.log_text());
+    let sec = Duration::from_secs(1);
+    assert!(
+        wait_addr(&a.ns, VIP, true, 8 * sec).is_some(),
+        "A never became master\n{}",
+        logs()
+    );
+    // B hears nothing: master too.
+    assert!(
+        wait_addr(&b.ns, VIP, true, 8 * sec).is_some(),
+        "B did not take the VIP behind the drop\n{}",
+        logs()
+    );
+    let (code, f) = doctor(&b.ns, &path_b);
+    assert_eq!(code, 1, "{f:?}");
+    let fw = find(&f, "firewall_vrrp").expect("the rule named");
+    let fix = fw["fix"].as_str().expect("fix").to_string();
+    assert_eq!(
+        fix,
+        "iptables-legacy -t filter -I INPUT -i eth0 -p vrrp -j ACCEPT"
+    );
+    let st = Command::new("ip")
+        .args(["netns", "exec", &b.ns, "sh", "-c", &fix])
+        .status()
+        .expect("fix");
+    assert!(st.success());
+    // The next advert of A (priority 150) sends B back to BACKUP.
+    assert!(
+        wait_addr(&b.ns, VIP, false, 4 * sec).is_some(),
+        "B kept the VIP after the fix\n{}",
+        logs()
+    );
+    assert!(support::has_addr(&a.ns, VIP), "A lost the VIP\n{}", logs());
+    let (code, f) = doctor(&b.ns, &path_b);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    assert_eq!(code, 0, "{f:?}");
+}
+
+#[test]
+fn lvsd_split_brain_behind_a_legacy_vrrp_drop_ends_with_the_printed_fix() {
+    legacy_vrrp_drop_splits_the_brain_until_the_fix(support::Kind::Lvsd);
+}
+
+#[test]
+fn keepalived_split_brain_behind_a_legacy_vrrp_drop_ends_with_the_printed_fix() {
+    legacy_vrrp_drop_splits_the_brain_until_the_fix(support::Kind::Keepalived);
+}
+
 #[test]
 fn doctor_hears_another_cluster_on_the_same_vrid() {
     if support::skip_without_root("network namespaces") {
