@@ -8,7 +8,8 @@
 # brings systemd-analyze, which verifies dist/lvsd.service; curl scrapes the metrics
 # endpoint and prometheus brings promtool, which checks its text (tests/metrics_daemon.rs);
 # iptables (nf_tables backend) queues a node's adverts to the chaos harness's delay and
-# reordering fault (NFQUEUE: this kernel has no netem).
+# reordering fault (NFQUEUE: this kernel has no netem); the same package's iptables-legacy
+# sets the legacy rule dropping VRRP that `lvsd doctor` must name (tests/doctor.rs).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(keepalived ipvsadm tcpdump iproute2 kmod cpio gzip busybox-static procps psmisc

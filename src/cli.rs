@@ -146,9 +146,10 @@ pub enum Command {
         cmd: CtlCommand,
     },
     /// Check the live system against the configuration (`-f`): IPVS and its schedulers,
-    /// forwarding for NAT, localnode, the expiry sysctls, the VRRP interfaces'
-    /// reverse-path filter. Each problem with its consequence and fix; exit 1 when any
-    /// is a problem.
+    /// forwarding for NAT, localnode, the expiry sysctls, the sync daemon's interface, the
+    /// VRRP interfaces' reverse-path filter, VRRP adverts dropped by nftables or
+    /// iptables-legacy rules, other routers on the VRIDs, the file's warnings. Each
+    /// problem with its consequence and fix; exit 1 when any is a problem.
     Doctor {
         /// The findings as JSON.
         #[arg(long = "json")]
@@ -201,8 +202,8 @@ pub enum RsMethod {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum RealServerAction {
     /// Check this real server: the VIPs on lo or the tunnel device with a host mask, the
-    /// tunnel device up, ARP not answered for the VIPs, the tunnel's rp_filter, a service
-    /// listening on the VIP. Exit 1 when any is a problem.
+    /// tunnel device up, the GUE port open, ARP not answered for the VIPs, the tunnel's
+    /// rp_filter, a service listening on the VIP. Exit 1 when any is a problem.
     Doctor {
         /// The findings as JSON.
         #[arg(long = "json")]

@@ -245,7 +245,9 @@ fn doctor(opts: &Options, json: bool, listen: u64) -> u8 {
             .collect();
         sys.adverts = lvsd::doctor::vrid::listen(&ifaces, std::time::Duration::from_secs(listen));
     }
-    let findings = lvsd::doctor::director(&loaded.config, &sys);
+    let mut findings = lvsd::doctor::config_warnings(&loaded.warnings);
+    findings.extend(lvsd::doctor::director(&loaded.config, &sys));
+    findings.sort_by_key(|f| f.level);
     if json {
         match serde_json::to_string_pretty(&findings) {
             Ok(t) => println!("{t}"),

@@ -171,6 +171,187 @@ fn doctor_finds_an_nft_rule_dropping_vrrp_and_its_fix_works() {
     );
 }
 
+/// The legacy iptables tables are a firewall of their own beside nftables: a rule there
+/// dropping protocol 112 is named from the rules alone (nothing is sent), and the fix
+/// the doctor prints, run as it is, lets the adverts in.
+#[test]
+fn doctor_finds_an_iptables_legacy_rule_dropping_vrrp_and_its_fix_works() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    support::require_tool("iptables-legacy");
+    let lab = Lab::new("doclg", 1);
+    let node = lab.node(0);
+    let ns = node.ns.as_str();
+    let conf = lab.path("lg.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 51\n \
+         virtual_ipaddress { 10.99.0.100/24 }\n}\n",
+    )
+    .expect("conf");
+    let sh = |script: &str| {
+        let st = Command::new("ip")
+            .args(["netns", "exec", ns, "sh", "-c", script])
+            .status()
+            .expect("sh");
+        assert!(st.success(), "{script}");
+    };
+    // Nothing dropped yet; the note says what was read, and that nothing was sent.
+    let (_, f) = doctor(ns, &conf);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    let read = find(&f, "firewall_read").expect("what was read");
+    assert!(
+        read["what"]
+            .as_str()
+            .is_some_and(|s| s.contains("iptables-legacy rules")
+                && s.ends_with("from the rules alone: no packet sent")),
+        "{read}"
+    );
+    sh("iptables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT && \
+        iptables-legacy -A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT && \
+        iptables-legacy -A INPUT -i eth0 -p 112 -j DROP");
+    let (code, f) = doctor(ns, &conf);
+    assert_eq!(code, 1, "{f:?}");
+    let fw = find(&f, "firewall_vrrp").expect("the legacy rule named");
+    assert_eq!(fw["level"], "problem");
+    assert_eq!(
+        fw["what"],
+        "iptables-legacy drops IPv4 VRRP adverts (protocol 112) arriving on eth0: rule 3 of chain INPUT in table filter"
+    );
+    let fix = fw["fix"].as_str().expect("fix").to_string();
+    assert_eq!(
+        fix,
+        "iptables-legacy -t filter -I INPUT -i eth0 -p vrrp -j ACCEPT"
+    );
+    sh(&fix);
+    let (code, f) = doctor(ns, &conf);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    assert_eq!(code, 0, "{f:?}");
+    // A DROP policy with nothing letting VRRP in, in the legacy raw table's view too.
+    sh("iptables-legacy -F INPUT && iptables-legacy -P INPUT DROP");
+    let (_, f) = doctor(ns, &conf);
+    let fw = find(&f, "firewall_vrrp").expect("the drop policy named");
+    assert!(
+        fw["what"]
+            .as_str()
+            .is_some_and(|s| s.contains("the DROP policy of chain INPUT in table filter")),
+        "{fw}"
+    );
+    // A unicast instance: the rule that drops one peer's adverts is named with that
+    // peer, the other peer's adverts are let in.
+    let uni = lab.path("lg-uni.conf");
+    std::fs::write(
+        &uni,
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 51\n \
+         unicast_peer {\n 10.99.0.7\n 10.99.1.8\n }\n \
+         virtual_ipaddress { 10.99.0.100/24 }\n}\n",
+    )
+    .expect("conf");
+    sh("iptables-legacy -P INPUT ACCEPT && iptables-legacy -A INPUT -s 10.99.0.0/24 -p vrrp -j DROP");
+    let (code, f) = doctor(ns, &uni);
+    assert_eq!(code, 1, "{f:?}");
+    let named: Vec<&serde_json::Value> =
+        f.iter().filter(|x| x["check"] == "firewall_vrrp").collect();
+    assert_eq!(named.len(), 1, "{f:?}");
+    assert_eq!(
+        named[0]["what"],
+        "iptables-legacy drops IPv4 VRRP adverts (protocol 112) arriving on eth0 from unicast peer 10.99.0.7: rule 1 of chain INPUT in table filter"
+    );
+}
+
+/// The fault's effect, not only its finding: with a legacy rule dropping VRRP on the
+/// backup, the backup never hears the master and takes the VIP too (split brain); the
+/// doctor names the rule, the fix it prints, run as it is, lets the adverts in and the
+/// backup gives the VIP back. Run with lvsd on both sides and, as the reference, with
+/// keepalived on both sides (the doctor is lvsd's either way).
+fn legacy_vrrp_drop_splits_the_brain_until_the_fix(kind: support::Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    support::require_tool("iptables-legacy");
+    use std::time::Duration;
+    use support::{wait_addr, Conf, VIP};
+    let lab = Lab::new(
+        if kind == support::Kind::Lvsd {
+            "lgsbl"
+        } else {
+            "lgsbk"
+        },
+        2,
+    );
+    let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
+    let conf_b = Conf::new("B", 100).render();
+    let path_b = lab.path("b.conf");
+    std::fs::write(&path_b, &conf_b).expect("conf");
+    let st = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &b.ns,
+            "iptables-legacy",
+            "-A",
+            "INPUT",
+            "-i",
+            "eth0",
+            "-p",
+            "112",
+            "-j",
+            "DROP",
+        ])
+        .status()
+        .expect("iptables-legacy");
+    assert!(st.success());
+    let da = lab.spawn(0, kind, "a", &Conf::new("A", 150).render());
+    let db = lab.spawn(1, kind, "b", &conf_b);
+    let logs = || format!("--- a:\n{}\n--- b:\n{}", da.log_text(), db.log_text());
+    let sec = Duration::from_secs(1);
+    assert!(
+        wait_addr(&a.ns, VIP, true, 8 * sec).is_some(),
+        "A never became master\n{}",
+        logs()
+    );
+    // B hears nothing: master too.
+    assert!(
+        wait_addr(&b.ns, VIP, true, 8 * sec).is_some(),
+        "B did not take the VIP behind the drop\n{}",
+        logs()
+    );
+    let (code, f) = doctor(&b.ns, &path_b);
+    assert_eq!(code, 1, "{f:?}");
+    let fw = find(&f, "firewall_vrrp").expect("the rule named");
+    let fix = fw["fix"].as_str().expect("fix").to_string();
+    assert_eq!(
+        fix,
+        "iptables-legacy -t filter -I INPUT -i eth0 -p vrrp -j ACCEPT"
+    );
+    let st = Command::new("ip")
+        .args(["netns", "exec", &b.ns, "sh", "-c", &fix])
+        .status()
+        .expect("fix");
+    assert!(st.success());
+    // The next advert of A (priority 150) sends B back to BACKUP.
+    assert!(
+        wait_addr(&b.ns, VIP, false, 4 * sec).is_some(),
+        "B kept the VIP after the fix\n{}",
+        logs()
+    );
+    assert!(support::has_addr(&a.ns, VIP), "A lost the VIP\n{}", logs());
+    let (code, f) = doctor(&b.ns, &path_b);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    assert_eq!(code, 0, "{f:?}");
+}
+
+#[test]
+fn lvsd_split_brain_behind_a_legacy_vrrp_drop_ends_with_the_printed_fix() {
+    legacy_vrrp_drop_splits_the_brain_until_the_fix(support::Kind::Lvsd);
+}
+
+#[test]
+fn keepalived_split_brain_behind_a_legacy_vrrp_drop_ends_with_the_printed_fix() {
+    legacy_vrrp_drop_splits_the_brain_until_the_fix(support::Kind::Keepalived);
+}
+
 #[test]
 fn doctor_hears_another_cluster_on_the_same_vrid() {
     if support::skip_without_root("network namespaces") {

@@ -8,7 +8,7 @@
 
 use super::{finding, Finding, Level};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 /// What is known of the advert: its family and the interface it arrives on.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +18,27 @@ pub struct Advert<'a> {
     /// Sent to unicast peers (a conntrack entry sees both directions and becomes
     /// established); multicast adverts get no reply, so never are.
     pub unicast: bool,
+    /// The sender, when known: a unicast peer of the instance (None for multicast, where
+    /// any router of the segment may send).
+    pub src: Option<IpAddr>,
+}
+
+impl Advert<'_> {
+    /// "arriving on eth0" or "arriving on eth0 from unicast peer 10.0.0.2".
+    pub fn arriving(&self) -> String {
+        match self.src {
+            Some(s) => format!("arriving on {} from unicast peer {s}", self.iface),
+            None => format!("arriving on {}", self.iface),
+        }
+    }
+}
+
+/// Whether `src` is in `net` (an address or `ADDR/LEN`); None when `net` is neither.
+pub fn addr_in(net: &str, src: IpAddr) -> Option<bool> {
+    if let Ok(n) = net.parse::<ipnet::IpNet>() {
+        return Some(n.contains(&src));
+    }
+    net.parse::<IpAddr>().ok().map(|a| a == src)
 }
 
 const VRRP: i64 = 112;
@@ -82,6 +103,17 @@ fn eval_match(m: &Value, a: Advert) -> Option<bool> {
             (Some("ip"), Some("protocol")) | (Some("ip6"), Some("nexthdr")) => {
                 holds(right, &is_proto)
             }
+            (Some("ip" | "ip6"), Some("saddr")) => a.src.and_then(|src| {
+                holds(right, &|v| match v {
+                    Value::String(net) => addr_in(net, src),
+                    _ => {
+                        let p = v.get("prefix")?;
+                        let addr = p.get("addr")?.as_str()?;
+                        let len = p.get("len")?.as_u64()?;
+                        addr_in(&format!("{addr}/{len}"), src)
+                    }
+                })
+            }),
             (Some("ip" | "ip6"), _) => None,
             // A transport header (tcp, udp, icmp, th…) that an advert does not have.
             (Some(_), _) => Some(false),
@@ -244,20 +276,16 @@ impl<'a> Ruleset<'a> {
     }
 }
 
-/// The findings for VRRP adverts of each `(interface, IPv6?, unicast?)` against
-/// `ruleset` (the JSON of `nft -j list ruleset`).
-pub fn vrrp_blocked(ruleset: &Value, adverts: &BTreeSet<(String, bool, bool)>) -> Vec<Finding> {
+/// The findings for the VRRP adverts `adverts` against `ruleset` (the JSON of
+/// `nft -j list ruleset`).
+pub fn vrrp_blocked(ruleset: &Value, adverts: &[Advert]) -> Vec<Finding> {
     let Some(items) = ruleset.get("nftables").and_then(Value::as_array) else {
         return Vec::new();
     };
     let rs = Ruleset { items };
     let mut out = Vec::new();
-    for (iface, v6, unicast) in adverts {
-        let a = Advert {
-            v6: *v6,
-            iface: iface.as_str(),
-            unicast: *unicast,
-        };
+    for &a in adverts {
+        let iface = a.iface;
         for c in items.iter().filter_map(|i| i.get("chain")) {
             let (Some(family), Some(table), Some(name), Some(hook)) = (
                 c.get("family").and_then(Value::as_str),
@@ -293,19 +321,11 @@ pub fn vrrp_blocked(ruleset: &Value, adverts: &BTreeSet<(String, bool, bool)>) -
                 Some(h) => format!("rule handle {h} of chain `{chain}`"),
                 None => format!("the drop policy of chain `{chain}` (no rule accepts it)"),
             };
-            let ipv = if a.v6 { "IPv6" } else { "IPv4" };
-            out.push(finding(
-                if uncertain { Level::Warning } else { Level::Problem },
-                "firewall_vrrp",
-                format!(
-                    "nftables drops {ipv} VRRP adverts (protocol 112) arriving on {iface}: {by}{}",
-                    if uncertain {
-                        ", unless an earlier rule with conditions lvsd cannot evaluate accepts them"
-                    } else {
-                        ""
-                    }
-                ),
-                "the other routers' adverts (multicast or unicast_peer) never arrive: every router becomes master, the VIPs are on two hosts (split brain)",
+            out.push(blocked_finding(
+                "nftables",
+                a,
+                &by,
+                uncertain,
                 format!(
                     "nft insert rule {family} {table} {name} iifname \"{iface}\" meta l4proto vrrp accept"
                 ),
@@ -315,13 +335,51 @@ pub fn vrrp_blocked(ruleset: &Value, adverts: &BTreeSet<(String, bool, bool)>) -
     out
 }
 
+/// The finding for adverts of `a` dropped by `by` (a rule or a policy) of `firewall`
+/// (`nftables`, `iptables-legacy`…): a problem, or a warning when an earlier rule lvsd
+/// cannot evaluate may accept them. The verdict comes from the rules as read: no packet
+/// is sent.
+pub fn blocked_finding(
+    firewall: &str,
+    a: Advert,
+    by: &str,
+    uncertain: bool,
+    fix: String,
+) -> Finding {
+    let ipv = if a.v6 { "IPv6" } else { "IPv4" };
+    finding(
+        if uncertain { Level::Warning } else { Level::Problem },
+        "firewall_vrrp",
+        format!(
+            "{firewall} drops {ipv} VRRP adverts (protocol 112) {}: {by}{}",
+            a.arriving(),
+            if uncertain {
+                ", unless an earlier rule with conditions lvsd cannot evaluate accepts them"
+            } else {
+                ""
+            }
+        ),
+        "the other routers' adverts (multicast or unicast_peer) never arrive: every router becomes master, the VIPs are on two hosts (split brain)",
+        fix,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn set(v6: bool) -> BTreeSet<(String, bool, bool)> {
-        BTreeSet::from([("eth0".to_string(), v6, false)])
+    fn adv(iface: &str, v6: bool, unicast: bool) -> Advert<'_> {
+        Advert {
+            v6,
+            iface,
+            unicast,
+            src: None,
+        }
+    }
+
+    fn set(v6: bool) -> [Advert<'static>; 1] {
+        [adv("eth0", v6, false)]
     }
 
     fn ruleset(policy: &str, rules: Vec<Value>) -> Value {
@@ -373,10 +431,10 @@ mod tests {
         // IPv6 adverts do not match `ip protocol`.
         assert!(vrrp_blocked(&r, &set(true)).is_empty());
         // Another interface: not dropped.
-        let other = BTreeSet::from([("eth1".to_string(), false, false)]);
+        let other = [adv("eth1", false, false)];
         assert!(vrrp_blocked(&r, &other).is_empty());
         // Unicast adverts may be `ct state established`: then it is only a warning.
-        let uni = BTreeSet::from([("eth0".to_string(), false, true)]);
+        let uni = [adv("eth0", false, true)];
         assert_eq!(vrrp_blocked(&r, &uni)[0].level, Level::Warning);
     }
 
@@ -423,6 +481,30 @@ mod tests {
             ],
         );
         assert_eq!(vrrp_blocked(&maybe, &set(false))[0].level, Level::Warning);
+        // With the unicast peer known, the source is evaluated: that peer is let in, the
+        // other is dropped, named with its address.
+        let peer = |p: &str| Advert {
+            src: Some(p.parse().expect("ip")),
+            ..adv("eth0", false, true)
+        };
+        assert!(vrrp_blocked(&maybe, &[peer("10.0.0.2")]).is_empty());
+        let f = vrrp_blocked(&maybe, &[peer("10.0.0.3")]);
+        assert_eq!(f[0].level, Level::Problem);
+        assert!(
+            f[0].what
+                .contains("arriving on eth0 from unicast peer 10.0.0.3"),
+            "{}",
+            f[0].what
+        );
+        let by_net = ruleset(
+            "accept",
+            vec![
+                json!(["input", [m(json!({"payload": {"protocol": "ip", "field": "saddr"}}),
+                json!({"prefix": {"addr": "10.0.0.0", "len": 24}})), {"drop": null}]]),
+            ],
+        );
+        assert_eq!(vrrp_blocked(&by_net, &[peer("10.0.0.3")]).len(), 1);
+        assert!(vrrp_blocked(&by_net, &[peer("10.0.1.3")]).is_empty());
         // `!=` and a non-drop verdict.
         let ne = ruleset(
             "accept",

@@ -5,11 +5,14 @@
 //! view from /proc and /sys. This first part covers the kernel side of a director: IPVS
 //! and its schedulers, forwarding for NAT services, this director being a real server of
 //! its own services (localnode), the expiry sysctls weight-0 draining relies on, and the
-//! effective reverse-path filter of the VRRP interfaces, and VRRP adverts dropped by
-//! nftables ([`firewall`]), other routers on the instances' VRIDs ([`vrid`]).
+//! effective reverse-path filter of the VRRP interfaces, VRRP adverts dropped by
+//! nftables ([`firewall`]) or the legacy iptables tables ([`iptables`]), read from the
+//! rules alone, other routers on the instances' VRIDs ([`vrid`]), and the file's own load
+//! warnings ([`config_warnings`]).
 //! [`real_server`] checks the real servers' side (`lvsd real-server doctor`).
 
 pub mod firewall;
+pub mod iptables;
 pub mod real_server;
 pub mod system;
 pub mod vrid;
@@ -201,21 +204,8 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
             }
         }
     }
-    // VRRP adverts let in by the firewall.
-    if let Some(rules) = &sys.nft_ruleset {
-        let adverts: BTreeSet<(String, bool, bool)> = config
-            .instances
-            .iter()
-            .map(|i| {
-                (
-                    i.interface.clone(),
-                    i.is_ipv6(),
-                    !i.unicast_peers.is_empty(),
-                )
-            })
-            .collect();
-        out.extend(firewall::vrrp_blocked(rules, &adverts));
-    }
+    // VRRP adverts let in by the firewalls, read from their rules alone.
+    out.extend(firewall_findings(config, sys));
     // use_vmac: the sysctls keepalived (and lvsd) set on the vmac and its base interface.
     for inst in &config.instances {
         let Some(name) = &inst.use_vmac else { continue };
@@ -300,6 +290,82 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
         ));
     }
     out.sort_by_key(|f| f.level);
+    out
+}
+
+/// The warnings of loading the file, each a finding (with its file:line:col): among them
+/// what keepalived reads differently from what is written, such as a DR or TUN real
+/// server's port that differs from the virtual server's (only NAT can change ports).
+pub fn config_warnings(warnings: &[crate::config::Diagnostic]) -> Vec<Finding> {
+    warnings
+        .iter()
+        .map(|d| {
+            finding(
+                Level::Warning,
+                "config",
+                format!("{}: {}", d.span, d.message),
+                "the file is read as this says, which may not be what was meant",
+                format!("edit {} so that it says what is meant", d.span),
+            )
+        })
+        .collect()
+}
+
+/// The adverts of the instances checked against the nftables ruleset and the legacy
+/// iptables rules, with one note of what was read (nothing is sent: a rule lvsd cannot
+/// evaluate makes its verdict a warning, not a probe).
+fn firewall_findings(config: &Config, sys: &SystemView) -> Vec<Finding> {
+    if config.instances.is_empty() {
+        return Vec::new();
+    }
+    // One advert for a multicast instance; one per peer for a unicast one (its source
+    // known). The same advert twice is checked once.
+    let mut keys: BTreeSet<(&str, bool, bool, Option<std::net::IpAddr>)> = BTreeSet::new();
+    for i in &config.instances {
+        if i.unicast_peers.is_empty() {
+            keys.insert((i.interface.as_str(), i.is_ipv6(), false, None));
+        }
+        for p in &i.unicast_peers {
+            keys.insert((i.interface.as_str(), i.is_ipv6(), true, Some(p.addr)));
+        }
+    }
+    let adverts: Vec<firewall::Advert> = keys
+        .iter()
+        .map(|&(iface, v6, unicast, src)| firewall::Advert {
+            v6,
+            iface,
+            unicast,
+            src,
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut read = Vec::new();
+    match &sys.nft_ruleset {
+        Some(rules) => {
+            out.extend(firewall::vrrp_blocked(rules, &adverts));
+            read.push("the nftables ruleset");
+        }
+        None => read.push("no nftables ruleset (no nft, or it failed)"),
+    }
+    for (save, v6, name) in [
+        (&sys.iptables_legacy, false, "the iptables-legacy rules"),
+        (&sys.ip6tables_legacy, true, "the ip6tables-legacy rules"),
+    ] {
+        if let Some(save) = save {
+            out.extend(iptables::vrrp_blocked(save, v6, &adverts));
+            read.push(name);
+        }
+    }
+    out.push(finding(
+        Level::Info,
+        "firewall_read",
+        format!(
+            "VRRP adverts (protocol 112) checked against {}, from the rules alone: no packet sent",
+            read.join(", ")
+        ),
+        "a drop found is certain when every earlier rule could be evaluated, else a warning",
+        String::new(),
+    ));
     out
 }
 
@@ -497,6 +563,49 @@ mod tests {
             ) && f[0].fix.ends_with("net.ipv4.conf.eth0.arp_filter=1"),
             "{}",
             f[0].fix
+        );
+    }
+
+    #[test]
+    fn a_dr_port_mapping_is_named_from_the_load_warning() {
+        let loaded = parse_str(
+            "virtual_server 10.0.0.1 80 { lb_kind DR\n protocol TCP\n \
+             real_server 10.0.1.2 8080 { } }\n",
+            Path::new("t.conf"),
+            "x",
+        )
+        .expect("loads");
+        let f = config_warnings(&loaded.warnings);
+        assert_eq!(checks(&f), ["config"]);
+        assert!(
+            f[0].what.starts_with("t.conf:3:23: lb_kind DR:")
+                && f[0].what.contains("real server port 8080 differs")
+                && f[0].what.contains("only NAT can change ports"),
+            "{}",
+            f[0].what
+        );
+    }
+
+    #[test]
+    fn the_firewall_check_says_what_it_read() {
+        let c = conf(
+            "vrrp_instance V { interface eth0\n virtual_router_id 1\n \
+                      virtual_ipaddress { 10.0.0.1/24 } }\n",
+        );
+        let mut sys = healthy();
+        sys.iptables_legacy =
+            Some("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p vrrp -j DROP\nCOMMIT\n".into());
+        let f = director(&c, &sys);
+        assert_eq!(checks(&f), ["firewall_vrrp"]);
+        assert!(
+            f[0].what.starts_with("iptables-legacy drops"),
+            "{}",
+            f[0].what
+        );
+        let read = f.iter().find(|f| f.check == "firewall_read").expect("note");
+        assert_eq!(
+            read.what,
+            "VRRP adverts (protocol 112) checked against no nftables ruleset (no nft, or it failed), the iptables-legacy rules, from the rules alone: no packet sent"
         );
     }
 

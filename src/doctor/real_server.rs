@@ -21,6 +21,9 @@ pub struct RsView {
     pub sysctls: Sysctls,
     /// Listening TCP sockets.
     pub listeners: Vec<(IpAddr, u16)>,
+    /// The open GUE/FOU receive ports (`ip fou show`, `ip -6 fou show`), with the family
+    /// (true: IPv6); None when they cannot be read (no fou module: nothing is open).
+    pub fou_ports: Option<Vec<(u16, bool)>>,
 }
 
 impl RsView {
@@ -76,8 +79,39 @@ impl RsView {
             }
         }
         v.listeners = crate::realserver::listeners::read();
+        v.fou_ports = read_fou_ports();
         v
     }
+}
+
+/// `ip [-6] fou show`: the ports of its `port N` words. Without the fou module the
+/// command fails and nothing is open: an empty list.
+fn read_fou_ports() -> Option<Vec<(u16, bool)>> {
+    let mut ports = Vec::new();
+    for v6 in [false, true] {
+        let mut cmd = std::process::Command::new("ip");
+        if v6 {
+            cmd.arg("-6");
+        }
+        let out = cmd.args(["fou", "show"]).output().ok()?;
+        if !out.status.success() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        ports.extend(parse_fou_show(&text).into_iter().map(|p| (p, v6)));
+    }
+    Some(ports)
+}
+
+/// The ports of `ip fou show` lines (`port 6080 gue`).
+fn parse_fou_show(text: &str) -> Vec<u16> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            w.by_ref().find(|x| *x == "port")?;
+            w.next()?.parse().ok()
+        })
+        .collect()
 }
 
 fn show(v: Option<i64>) -> String {
@@ -234,6 +268,18 @@ pub fn real_server(plan: &Plan, v: &RsView) -> Vec<Finding> {
                     "sysctl -w net.ipv4.conf.all.arp_announce=2 (and set it in /etc/sysctl.d/)".into(),
                 ));
             }
+        }
+    }
+    // GUE: the UDP port the director encapsulates to must be open for fou.
+    if let Some(open) = &v.fou_ports {
+        for &(port, v6) in plan.fou_ports.iter().filter(|p| !open.contains(p)) {
+            out.push(finding(
+                Level::Problem,
+                "gue_port",
+                format!("GUE port {port} is not open (`ip{} fou show` lists no port {port})", if v6 { " -6" } else { "" }),
+                "the director's GUE packets to this port are not decapsulated: dropped (or answered with ICMP port unreachable)",
+                format!("ip{} fou add port {port} gue (lvsd real-server does it)", if v6 { " -6" } else { "" }),
+            ));
         }
     }
     // The decapsulated packet comes in on the tunnel from the client's address.
@@ -450,6 +496,31 @@ mod tests {
         assert_eq!(
             f[0].fix,
             "sysctl -w net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.all.rp_filter=2"
+        );
+    }
+
+    #[test]
+    fn a_gue_port_not_open_is_named() {
+        let p = plan(
+            "virtual_server 192.0.2.30 80 { lb_kind TUN\n protocol TCP\n \
+             real_server 10.0.0.2 80 { lvs_method TUN type gue port 6080 } }\n",
+        );
+        let mut v = good("192.0.2.30", "tunl0");
+        v.fou_ports = Some(vec![(6080, false)]);
+        assert!(checks(&real_server(&p, &v)).is_empty());
+        // (unreadable: not said either way)
+        v.fou_ports = None;
+        assert!(checks(&real_server(&p, &v)).is_empty());
+        v.fou_ports = Some(vec![(7070, false), (6080, true)]);
+        let f = real_server(&p, &v);
+        assert_eq!(checks(&f), ["gue_port"]);
+        assert_eq!(
+            f[0].fix,
+            "ip fou add port 6080 gue (lvsd real-server does it)"
+        );
+        assert_eq!(
+            parse_fou_show("port 6080 gue\nport 5555 ipproto 4\n"),
+            [6080, 5555]
         );
     }
 }

@@ -23,6 +23,11 @@ pub struct SystemView {
     /// The nftables ruleset as `nft -j list ruleset` writes it (None: no nft, or it
     /// failed).
     pub nft_ruleset: Option<serde_json::Value>,
+    /// The legacy tables' rules: `iptables-legacy-save` and `ip6tables-legacy-save` output,
+    /// or `iptables-save` where that is the legacy backend (None: no legacy tool, or it
+    /// failed).
+    pub iptables_legacy: Option<String>,
+    pub ip6tables_legacy: Option<String>,
     /// The interfaces asked about that exist: whether each is up, and its MTU.
     pub links: std::collections::BTreeMap<String, (bool, u32)>,
     /// The VRRP adverts heard on the instances' interfaces (`lvsd doctor --listen`).
@@ -106,6 +111,8 @@ impl SystemView {
         }
         v.local_addrs = local_addrs();
         v.nft_ruleset = nft_ruleset();
+        v.iptables_legacy = legacy_save("iptables");
+        v.ip6tables_legacy = legacy_save("ip6tables");
         v
     }
 }
@@ -141,4 +148,50 @@ fn nft_ruleset() -> Option<serde_json::Value> {
         return None;
     }
     serde_json::from_slice(&out.stdout).ok()
+}
+
+/// The rules of the legacy tables of `tool` (iptables or ip6tables):
+/// `TOOL-legacy-save`, or, where only the plain tools are installed (iptables before 1.8,
+/// or a system without the -legacy names), `TOOL-save` when `TOOL -V` says it is the
+/// legacy backend. (`*-save` reads only the tables already loaded: it loads no module.)
+/// None without a legacy tool, or when it fails.
+fn legacy_save(tool: &str) -> Option<String> {
+    let run = |cmd: &str, args: &[&str]| -> Option<std::process::Output> {
+        std::process::Command::new(cmd).args(args).output().ok()
+    };
+    let out = match run(&format!("{tool}-legacy-save"), &[]) {
+        Some(out) => out,
+        None => {
+            let version = run(tool, &["-V"])?;
+            if !is_legacy_backend(&String::from_utf8_lossy(&version.stdout)) {
+                return None;
+            }
+            run(&format!("{tool}-save"), &[])?
+        }
+    };
+    if !out.status.success() {
+        tracing::debug!(
+            "{tool}-save: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return None;
+    }
+    String::from_utf8(out.stdout).ok()
+}
+
+/// Whether `iptables -V` output is of the legacy backend: 1.8 and later say
+/// `(legacy)` or `(nf_tables)`; older versions have only the legacy one and say neither.
+pub fn is_legacy_backend(version: &str) -> bool {
+    version.starts_with("ip") && !version.contains("nf_tables")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn which_iptables_is_legacy() {
+        assert!(super::is_legacy_backend("iptables v1.8.9 (legacy)\n"));
+        assert!(super::is_legacy_backend("iptables v1.6.1\n"));
+        assert!(!super::is_legacy_backend("iptables v1.8.9 (nf_tables)\n"));
+        assert!(!super::is_legacy_backend(""));
+    }
 }
