@@ -232,7 +232,8 @@ pub struct Cluster {
 }
 
 /// A delay-and-reorder fault on one node: an iptables rule queues the node's outgoing
-/// VRRP packets (NFQUEUE, queue number = node index + 1) to a thread that joined the
+/// VRRP packets (NFQUEUE, a queue number not used before in this run: a queue the
+/// kernel still holds for an earlier fault refuses a new bind) to a thread that joined the
 /// node's network namespace; the thread lets each packet go after its own random hold
 /// (0 to `max_hold`), so a packet held long is overtaken by the next ones. Stopping it
 /// lets every held packet go and removes the rule.
@@ -244,9 +245,14 @@ struct Reorder {
 }
 
 impl Reorder {
-    fn start(ns: &str, node: usize, ipv6: bool, max_hold: Duration, seed: u64) -> Reorder {
+    fn start(ns: &str, ipv6: bool, max_hold: Duration, seed: u64) -> Reorder {
         use std::sync::atomic::{AtomicBool, Ordering};
-        let queue = (node + 1) as u16;
+        static NEXT_QUEUE: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
+        let queue = NEXT_QUEUE
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.checked_add(1).unwrap_or(1))
+            })
+            .unwrap_or(1);
         let tool = if ipv6 { "ip6tables" } else { "iptables" };
         let rule: Vec<String> = [tool, "OUTPUT", "-p", "112", "-j", "NFQUEUE"]
             .iter()
@@ -632,7 +638,7 @@ impl Cluster {
             Fault::Reorder(n) => {
                 let hold = Duration::from_secs_f64(1.5 * self.mix.advert_int);
                 let seed = self.seed.wrapping_add(self.round).wrapping_add(*n as u64);
-                let r = Reorder::start(&self.ns(*n), *n, self.mix.ipv6, hold, seed);
+                let r = Reorder::start(&self.ns(*n), self.mix.ipv6, hold, seed);
                 self.reorders.push((*n, r));
             }
             Fault::HupStorm(n) => {
