@@ -268,6 +268,12 @@ impl<'s> P<'s> {
                 .entry((table.name, kw))
                 .or_insert_with(|| table.suggest(kw));
             let msg = match suggestion {
+                _ if kw.contains('\u{a0}') => format!(
+                    "unknown keyword `{}` in {}: a no-break space (U+00A0) is not a blank to \
+                     keepalived, so the line is ignored, as keepalived does",
+                    kw.replace('\u{a0}', "<U+00A0>"),
+                    table.name
+                ),
                 Some(s) => format!(
                     "unknown keyword `{kw}` in {}; did you mean `{s}`?",
                     table.name

@@ -1020,29 +1020,20 @@ fn split_lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// `char::is_whitespace` for ASCII bytes.
+/// The blanks keepalived splits lines on (C's `isspace`): other white space, such as a
+/// no-break space (U+00A0), belongs to a word, as in keepalived.
 fn ascii_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
 }
 
-/// `str::trim_start`, with a fast path for ASCII.
+/// `s` without its leading blanks (`ascii_space`).
 fn trim_start(s: &str) -> &str {
-    let n = s.bytes().take_while(|b| ascii_space(*b)).count();
-    let rest = &s[n..];
-    match rest.as_bytes().first() {
-        Some(b) if *b >= 0x80 => rest.trim_start(),
-        _ => rest,
-    }
+    s.trim_start_matches(|c: char| c.is_ascii() && ascii_space(c as u8))
 }
 
-/// `str::trim_end`, with a fast path for ASCII.
+/// `s` without its trailing blanks (`ascii_space`).
 fn trim_end(s: &str) -> &str {
-    let n = s.bytes().rev().take_while(|b| ascii_space(*b)).count();
-    let rest = &s[..s.len() - n];
-    match rest.as_bytes().last() {
-        Some(b) if *b >= 0x80 => rest.trim_end(),
-        _ => rest,
-    }
+    s.trim_end_matches(|c: char| c.is_ascii() && ascii_space(c as u8))
 }
 
 /// The line without its comment (`#` or `!` outside double quotes).
@@ -1248,8 +1239,9 @@ mod tests {
             let got: Vec<&str> = split_lines(text).collect();
             let want: Vec<&str> = text.split('\n').collect();
             assert_eq!(got, want, "{text:?}");
-            assert_eq!(trim_start(text), text.trim_start(), "{text:?}");
-            assert_eq!(trim_end(text), text.trim_end(), "{text:?}");
+            let blank = |c: char| c.is_ascii_whitespace() || c == '\x0b';
+            assert_eq!(trim_start(text), text.trim_start_matches(blank), "{text:?}");
+            assert_eq!(trim_end(text), text.trim_end_matches(blank), "{text:?}");
         }
         assert_eq!(strip_comment("a \"#b\" # c"), "a \"#b\" ");
         assert_eq!(strip_comment("a ! b"), "a ");
