@@ -25,6 +25,11 @@ pub struct InstanceSpans {
     pub nopreempt: Option<Span>,
     pub preempt_delay: Option<Span>,
     pub version: Option<Span>,
+    pub state: Option<Span>,
+    pub authentication: Option<Span>,
+    pub unicast_src_ip: Option<Span>,
+    pub mcast_dst_ip: Option<Span>,
+    pub vmac_xmit_base: Option<Span>,
 }
 
 pub(crate) enum Item {

@@ -719,6 +719,7 @@ impl P<'_> {
                             }
                         }
                         vi.state_explicit = true;
+                        sp.state = Some(p.sp(t[0]));
                     }
                 }
                 "interface" => set(&mut vi.interface, p.string(t)),
@@ -743,6 +744,7 @@ impl P<'_> {
                 "authentication" => {
                     if p.need_block(t, opens) {
                         vi.authentication = p.authentication(t[0]);
+                        sp.authentication = Some(p.sp(t[0]));
                     }
                 }
                 "virtual_ipaddress" => p.vips(t, opens, &mut vi.virtual_ipaddress),
@@ -785,6 +787,7 @@ impl P<'_> {
                     if let Some(a) = p.arg(t, 1) {
                         p.no_more(t, 2);
                         vi.unicast_src_ip = p.ip_drop_prefix(a);
+                        sp.unicast_src_ip = Some(p.sp(t[0]));
                     }
                 }
                 "mcast_src_ip" => vi.mcast_src_ip = p.ip(t),
@@ -816,7 +819,10 @@ impl P<'_> {
                     p.no_more(t, 2);
                     vi.use_vmac = Some(t.get(1).map(|n| p.txt(*n).to_string()).unwrap_or_default());
                 }
-                "vmac_xmit_base" => vi.vmac_xmit_base = p.flag(t),
+                "vmac_xmit_base" => {
+                    vi.vmac_xmit_base = p.flag(t);
+                    sp.vmac_xmit_base = Some(p.sp(t[0]));
+                }
                 "accept" => {
                     p.no_more(t, 1);
                     vi.accept = Some(true)
@@ -849,7 +855,10 @@ impl P<'_> {
                     }
                 }
                 "unicast_ttl" => set(&mut vi.unicast_ttl, p.int(t, 0, 255).map(|v| Some(v as u8))),
-                "mcast_dst_ip" => vi.mcast_dst_ip = p.mcast_dst_ip(t).or(vi.mcast_dst_ip),
+                "mcast_dst_ip" => {
+                    vi.mcast_dst_ip = p.mcast_dst_ip(t).or(vi.mcast_dst_ip);
+                    sp.mcast_dst_ip = Some(p.sp(t[0]));
+                }
                 "unicast_fault_no_peer" => {
                     p.no_more(t, 1);
                     vi.unicast_fault_no_peer = true;
@@ -932,6 +941,11 @@ impl P<'_> {
             }
             "auth_pass" => {
                 if let Some(s) = p.string(t) {
+                    // keepalived sends the first 8 bytes (see packet::pass_auth_data).
+                    if s.len() > 8 {
+                        let at = t.get(1).copied().unwrap_or(t[0]);
+                        p.problem(at, "auth_pass is longer than 8 characters: only the first 8 are used, as keepalived does");
+                    }
                     pass = s;
                 }
             }

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 pub fn validate(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
     share_ssl_client(c);
     mend(c, spans, diags);
+    super::mend_vrrp::sync_groups(c, diags);
     mend_track_refs(c, diags);
     check(c, spans, diags);
 }
@@ -70,44 +71,8 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         drop_unknown_scripts(&mut g.track_script);
     }
 
-    for (idx, i) in c.instances.iter_mut().enumerate() {
-        let sp = spans.get(idx).cloned().unwrap_or_default();
-        // nopreempt and preempt_delay mean nothing to an instance that starts as MASTER:
-        // keepalived clears them.
-        let ah = matches!(&i.authentication, Some(a) if a.auth_type == AuthType::Ah);
-        // (keepalived keeps an address owner, priority 255, in MASTER.)
-        if ah && i.priority != 255 && i.state_explicit && i.state == InitialState::Master {
-            warn(&i.span, format!("vrrp_instance {}: `state MASTER` does not work with AH authentication: BACKUP used, as keepalived does", i.name));
-            i.state = InitialState::Backup;
-        }
-        let own = i.interface.clone();
-        i.track_interface.retain(|t| {
-            let mine = t.name == own && t.weight.is_none();
-            if mine {
-                warn(&t.span, format!("track_interface {own} is the instance's own interface, which it always tracks: ignored, as keepalived does"));
-            }
-            !mine
-        });
-        let master = i.state_explicit && i.state == InitialState::Master;
-        if master {
-            if let Some(at) = &sp.nopreempt {
-                warn(
-                    at,
-                    "nopreempt does not work with `state MASTER`: cleared, as keepalived does"
-                        .into(),
-                );
-                i.nopreempt = false;
-            }
-            if let Some(at) = &sp.preempt_delay {
-                warn(
-                    at,
-                    "preempt_delay does not work with `state MASTER`: cleared, as keepalived does"
-                        .into(),
-                );
-                i.preempt_delay = None;
-            }
-        }
-    }
+    super::mend_vrrp::instances(c, spans, diags);
+    let mut warn = |span: &Span, msg: String| diags.push(Diagnostic::warning(span.clone(), msg));
 
     // Sync group members that name no instance are left out.
     let instances: HashSet<String> = c.instances.iter().map(|i| i.name.clone()).collect();
