@@ -413,3 +413,26 @@ fn misc_check_with_an_unknown_user_is_removed() {
         .collect();
     assert_eq!(counts, [0, 1]);
 }
+
+/// A 0 `connect_timeout` / `delay_loop` is ignored (the default stays) and a vrrp_script's
+/// 0 `interval` / `timeout` becomes 1 second, as in keepalived 2.2.7.
+#[test]
+fn zero_durations_are_mended_as_keepalived_does() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/bad");
+    let load = |name: &str| {
+        lvsd::config::load(&dir.join(name), "lvs1")
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .config
+    };
+    let c = load("zero_connect_timeout.conf");
+    let ck = &c.virtual_servers[0].real_servers[0].checkers[0].common;
+    assert_eq!((ck.connect_timeout, ck.delay_loop), (None, None));
+    let c = load("zero_vs_delay_loop.conf");
+    let vs = &c.virtual_servers[0];
+    assert_eq!(vs.delay_loop, std::time::Duration::from_secs(60));
+    assert_eq!(vs.connect_timeout, None);
+    let c = load("zero_script_interval.conf");
+    let s = &c.vrrp_scripts[0];
+    let one = std::time::Duration::from_secs(1);
+    assert_eq!((s.interval, s.timeout), (one, Some(one)));
+}

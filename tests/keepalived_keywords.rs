@@ -244,7 +244,6 @@ vrrp_instance v1 {
     unicast_fault_no_peer
     track_src_ip
     old_unicast_checksum never
-    mcast_dst_ip 224.0.0.19
     virtual_ipaddress {
         192.0.2.10/24
         192.0.2.11 peer 192.0.2.12 dev eth0 noprefixroute home
@@ -253,6 +252,14 @@ vrrp_instance v1 {
     virtual_ipaddress_excluded {
         fd00::1/64 -nodad preferred_lft 100
         fd00::2/64 preferred_lft forever
+    }
+}
+vrrp_instance v2 {
+    interface eth1
+    virtual_router_id 52
+    mcast_dst_ip 224.0.0.19
+    virtual_ipaddress {
+        192.0.2.20/24
     }
 }
 ";

@@ -119,7 +119,7 @@ impl P<'_> {
         // (Arms are tried in order, and a large configuration is mostly real servers.)
         self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
             "real_server" => p.real_server(t, opens),
-            "delay_loop" => set(&mut vs.delay_loop, p.dur(t)),
+            "delay_loop" => set(&mut vs.delay_loop, p.nonzero_dur(t, None)),
             "lb_algo" | "lvs_sched" => {
                 if let Some(a) = p.arg(t, 1) {
                     p.no_more(t, 2);
@@ -237,7 +237,7 @@ impl P<'_> {
             "virtualhost" => vs.virtualhost = p.string(t),
             "retry" => vs.retry = p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
             "delay_before_retry" => vs.delay_before_retry = p.dur(t),
-            "connect_timeout" => vs.connect_timeout = p.dur(t),
+            "connect_timeout" => vs.connect_timeout = p.nonzero_dur(t, vs.connect_timeout),
             "warmup" => vs.warmup = p.dur(t),
             "ha_suspend" => vs.ha_suspend = p.flag(t),
             // The weight of its real servers that set none (keepalived 2.2.7: 1-65535).
@@ -474,8 +474,14 @@ impl P<'_> {
                 "alpha" => rs.alpha = Some(p.flag(t)),
                 "retry" => rs.more_mut().retry = p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
                 "delay_before_retry" => rs.more_mut().delay_before_retry = p.dur(t),
-                "connect_timeout" => rs.more_mut().connect_timeout = p.dur(t),
-                "delay_loop" => rs.more_mut().delay_loop = p.dur(t),
+                "connect_timeout" => {
+                    let had = rs.more_mut().connect_timeout;
+                    rs.more_mut().connect_timeout = p.nonzero_dur(t, had);
+                }
+                "delay_loop" => {
+                    let had = rs.more_mut().delay_loop;
+                    rs.more_mut().delay_loop = p.nonzero_dur(t, had);
+                }
                 "warmup" => rs.more_mut().warmup = p.dur(t),
                 "smtp_alert" => rs.more_mut().smtp_alert = Some(p.flag(t)),
                 "virtualhost" => rs.more_mut().virtualhost = p.string(t),
@@ -525,12 +531,12 @@ impl P<'_> {
                 }
             }
             "bind_if" => c.bind_if = self.string(t),
-            "connect_timeout" => c.connect_timeout = self.dur(t),
+            "connect_timeout" => c.connect_timeout = self.nonzero_dur(t, c.connect_timeout),
             // keepalived takes 0 for a checker's retry (no retry: the first failure counts),
             // unlike the virtual / real server's `retry`, which starts at 1.
             "retry" => c.retry = self.int(t, 0, u32::MAX as i64).map(|v| v as u32),
             "delay_before_retry" => c.delay_before_retry = self.dur(t),
-            "delay_loop" => c.delay_loop = self.dur(t),
+            "delay_loop" => c.delay_loop = self.nonzero_dur(t, c.delay_loop),
             "warmup" => c.warmup = self.dur(t),
             "alpha" => c.alpha = Some(self.flag(t)),
             "log_all_failures" => c.log_all_failures = Some(self.flag(t)),

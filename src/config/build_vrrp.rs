@@ -375,8 +375,17 @@ impl P<'_> {
                     s.script = c;
                 }
             }
-            "interval" => set(&mut s.interval, p.dur(t)),
-            "timeout" => s.timeout = p.dur(t),
+            // keepalived takes 0 as 1 second (backward compatibility).
+            "interval" | "timeout" => match p.dur(t) {
+                Some(d) if d.is_zero() => {
+                    let k = p.txt(t[0]);
+                    let msg = format!("vrrp_script {}: {k} must be greater than 0: 1 second used, as keepalived does", s.name);
+                    p.problem(t[1], msg);
+                    script_secs(&mut s, k, Duration::from_secs(1));
+                }
+                Some(d) => script_secs(&mut s, p.txt(t[0]), d),
+                None => {}
+            },
             "weight" => {
                 if let Some((w, r)) = p.weight(t, 1, -253, 253) {
                     s.weight = w;
@@ -1078,5 +1087,14 @@ fn prefix_edge(addr: std::net::IpAddr, len: u8, high: bool) -> std::net::IpAddr 
             let v = if high { n | host } else { n & !host };
             std::net::IpAddr::V6(v.into())
         }
+    }
+}
+
+/// A vrrp_script's `interval` or `timeout` (named by `k`).
+fn script_secs(s: &mut VrrpScript, k: &str, d: Duration) {
+    if k == "interval" {
+        s.interval = d;
+    } else {
+        s.timeout = Some(d);
     }
 }
