@@ -177,6 +177,7 @@ vrrp_instance v1 {
 }
 virtual_server 192.0.2.10 80 {
     protocol TCP
+    lb_algo rr
     lb_kind NAT
     snmp_name web
     hashed
@@ -208,8 +209,8 @@ virtual_server 192.0.2.10 80 {
         (4, 5, "enable_snmp_vrrp"),
         (6, 1, "bfd_instance"),
         (13, 7, "use_ipvlan"),
-        (21, 5, "snmp_name"),
-        (22, 5, "hashed"),
+        (22, 5, "snmp_name"),
+        (23, 5, "hashed"),
     ];
     let p = path.display();
     for (line, col, kw) in want {

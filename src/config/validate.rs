@@ -110,6 +110,17 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         .collect();
     for vs in &mut c.virtual_servers {
         for rs in &mut vs.real_servers {
+            // keepalived drops a FILE_CHECK whose track_file names nothing defined ("track_file
+            // X not found"); lvsd also takes an absolute path, which it reads.
+            rs.checkers.retain(|ck| match &ck.kind {
+                CheckerKind::File(f)
+                    if !files.contains_key(&f.track_file) && !f.track_file.starts_with('/') =>
+                {
+                    warn(&ck.span, format!("FILE_CHECK: track_file `{}` names no track_file: the checker is dropped, as keepalived does", f.track_file));
+                    false
+                }
+                _ => true,
+            });
             for ck in &mut rs.checkers {
                 if let CheckerKind::File(f) = &mut ck.kind {
                     if let Some((path, weight, reverse)) = files.get(&f.track_file) {
@@ -278,6 +289,24 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
                         s.port = port;
                     }
                     _ => {}
+                }
+            }
+        }
+        // A real server that is also the sorry server: its inhibit_on_failure wins
+        // (keepalived check_data.c: "matches sorry server, but inhibit setting differs").
+        if let Some(s) = &vs.sorry_server {
+            let vport = match vs.key {
+                VsKey::Addr { port, .. } => Some(port),
+                _ => None,
+            };
+            let same = vs.real_servers.iter().find(|rs| {
+                rs.addr == s.addr && rs.port.or(vport).unwrap_or(0) == s.port
+            });
+            if let Some(rs) = same {
+                let inhibit = rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
+                if inhibit != vs.sorry_server_inhibit {
+                    warn(&rs.span, format!("real_server {} is also the sorry_server, with another inhibit_on_failure setting: {} on the sorry server, as keepalived does", rs.addr, if inhibit { "set" } else { "cleared" }));
+                    vs.sorry_server_inhibit = inhibit;
                 }
             }
         }
