@@ -10,6 +10,35 @@ use super::model::*;
 /// Mends every instance as keepalived does (in keepalived's order).
 pub fn instances(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
     let global = &c.global;
+    for i in &c.instances {
+        let strict = i.strict_mode.unwrap_or(global.vrrp_strict);
+        let v3 = i.is_ipv6() || i.effective_version(global) == 3;
+        if i.virtual_ipaddress.is_empty() && (v3 || strict) {
+            // keepalived's VRRP process exits at start ("at least one is required").
+            diags.push(Diagnostic::error(
+                i.span.clone(),
+                format!(
+                    "vrrp_instance {} has no virtual_ipaddress, which {} requires \
+                     (keepalived's VRRP side exits at start)",
+                    i.name,
+                    if strict {
+                        "strict mode"
+                    } else {
+                        "VRRP version 3"
+                    }
+                ),
+            ));
+        } else if i.virtual_ipaddress.is_empty() {
+            diags.push(Diagnostic::warning(
+                i.span.clone(),
+                format!(
+                    "vrrp_instance {}: no virtual_ipaddress: it runs without addresses, as \
+                     keepalived does (at least one is sensible)",
+                    i.name
+                ),
+            ));
+        }
+    }
     for (idx, i) in c.instances.iter_mut().enumerate() {
         let sp = spans.get(idx).cloned().unwrap_or_default();
         let (name, whole) = (i.name.clone(), i.span.clone());
@@ -25,14 +54,6 @@ pub fn instances(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagno
         let v3 = i.is_ipv6() || i.effective_version(global) == 3;
         let owner = i.priority == 255;
 
-        if i.virtual_ipaddress.is_empty() {
-            warn(
-                None,
-                "no virtual_ipaddress: it runs without addresses, as keepalived does \
-                 (at least one is sensible)"
-                    .into(),
-            );
-        }
         if strict && (i.state == InitialState::Master) != owner {
             if i.state_explicit {
                 warn(
