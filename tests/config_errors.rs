@@ -535,3 +535,74 @@ fn misc_check_with_an_unknown_user_is_removed() {
         .collect();
     assert_eq!(counts, [0, 1]);
 }
+
+/// A 0 `connect_timeout` / `delay_loop` is ignored (the default stays) and a vrrp_script's
+/// 0 `interval` / `timeout` becomes 1 second, as in keepalived 2.2.7.
+#[test]
+fn zero_durations_are_mended_as_keepalived_does() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/bad");
+    let load = |name: &str| {
+        lvsd::config::load(&dir.join(name), "lvs1")
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .config
+    };
+    let c = load("zero_connect_timeout.conf");
+    let ck = &c.virtual_servers[0].real_servers[0].checkers[0].common;
+    assert_eq!((ck.connect_timeout, ck.delay_loop), (None, None));
+    let c = load("zero_vs_delay_loop.conf");
+    let vs = &c.virtual_servers[0];
+    assert_eq!(vs.delay_loop, std::time::Duration::from_secs(60));
+    assert_eq!(vs.connect_timeout, None);
+    let c = load("zero_script_interval.conf");
+    let s = &c.vrrp_scripts[0];
+    let one = std::time::Duration::from_secs(1);
+    assert_eq!((s.interval, s.timeout), (one, Some(one)));
+}
+
+/// LVS fix-ups of keepalived 2.2.7 (check_data.c, check_parser.c): no lb_algo is wlc; a
+/// group range whose end is not above its start is skipped and an empty group removed
+/// (with the virtual server naming it); a real server that is the sorry server gives it
+/// its inhibit_on_failure setting.
+#[test]
+fn lvs_fixups_as_keepalived() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/bad");
+    let load = |name: &str| {
+        lvsd::config::load(&dir.join(name), "lvs1")
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .config
+    };
+    assert_eq!(load("no_lb_algo.conf").virtual_servers[0].lb_algo, "wlc");
+    let c = load("vsg_range_not_greater.conf");
+    assert!(c.virtual_server_groups.is_empty());
+    assert!(c.virtual_servers.is_empty());
+    let c = load("sorry_server_is_real_server.conf");
+    assert!(c.virtual_servers[0].sorry_server_inhibit);
+}
+
+/// Checker fix-ups of keepalived 2.2.7 (check_api.c, check_file.c, check_http.c): a
+/// FILE_CHECK naming no track_file is dropped; a bindto of another family than connect_ip
+/// is skipped; a url's second digest is ignored (the first kept).
+#[test]
+fn checker_fixups_as_keepalived() {
+    use lvsd::config::CheckerKind;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/bad");
+    let load = |name: &str| {
+        lvsd::config::load(&dir.join(name), "lvs1")
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .config
+    };
+    let c = load("file_check_undefined.conf");
+    assert!(c.virtual_servers[0].real_servers[0].checkers.is_empty());
+    let c = load("bindto_family.conf");
+    let ck = &c.virtual_servers[0].real_servers[0].checkers[0].common;
+    assert_eq!(ck.bindto, None);
+    assert_eq!(ck.connect_ip, "2001:db8::1".parse().ok());
+    let c = load("digest_twice.conf");
+    match &c.virtual_servers[0].real_servers[0].checkers[0].kind {
+        CheckerKind::Http(h) => assert_eq!(
+            h.urls[0].digest.as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        ),
+        other => panic!("{other:?}"),
+    }
+}

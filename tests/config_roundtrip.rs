@@ -428,17 +428,45 @@ fn gen_config(seed: u64) -> Config {
             virtual_routes: Vec::new(),
             virtual_rules: Vec::new(),
         });
-        // keepalived's fallbacks (see mend_like_keepalived): AH cannot start as MASTER, and
-        // the instance's own interface is always tracked (a weightless entry is dropped).
+        // keepalived's fallbacks (src/config/mend_vrrp.rs, as vrrp_complete_instance):
+        // strict mode ties MASTER to priority 255 and drops authentication, as VRRPv3 and
+        // IPv6 do; AH cannot start as MASTER; the owner has no nopreempt; mcast_dst_ip goes
+        // with unicast peers; vmac_xmit_base needs use_vmac; the instance's own interface
+        // is always tracked (a track_interface entry naming it is dropped).
+        let strict_global = c.global.vrrp_strict;
+        let global_version = c.global.vrrp_version;
         if let Some(vi) = c.instances.last_mut() {
+            let strict = vi.strict_mode.unwrap_or(strict_global);
+            let owner = vi.priority == 255;
+            if strict {
+                vi.state = if owner {
+                    InitialState::Master
+                } else {
+                    InitialState::Backup
+                };
+            }
+            let v3 = vi.is_ipv6() || vi.version.unwrap_or(global_version) == 3;
+            if strict || v3 {
+                vi.authentication = None;
+            }
             if vi.priority != 255
+                && vi.state_explicit
+                && vi.state == InitialState::Master
                 && matches!(&vi.authentication, Some(a) if a.auth_type == AuthType::Ah)
             {
                 vi.state = InitialState::Backup;
             }
+            if !vi.unicast_peers.is_empty() {
+                vi.mcast_dst_ip = None;
+            }
+            if owner {
+                vi.nopreempt = false;
+            }
+            if vi.use_vmac.is_none() {
+                vi.vmac_xmit_base = false;
+            }
             let own = vi.interface.clone();
-            vi.track_interface
-                .retain(|t| !(t.name == own && t.weight.is_none()));
+            vi.track_interface.retain(|t| t.name != own);
         }
     }
     if c.instances.len() >= 2 && r.chance() {

@@ -177,6 +177,7 @@ vrrp_instance v1 {
 }
 virtual_server 192.0.2.10 80 {
     protocol TCP
+    lb_algo rr
     lb_kind NAT
     snmp_name web
     hashed
@@ -208,8 +209,8 @@ virtual_server 192.0.2.10 80 {
         (4, 5, "enable_snmp_vrrp"),
         (6, 1, "bfd_instance"),
         (13, 7, "use_ipvlan"),
-        (21, 5, "snmp_name"),
-        (22, 5, "hashed"),
+        (22, 5, "snmp_name"),
+        (23, 5, "hashed"),
     ];
     let p = path.display();
     for (line, col, kw) in want {
@@ -244,7 +245,6 @@ vrrp_instance v1 {
     unicast_fault_no_peer
     track_src_ip
     old_unicast_checksum never
-    mcast_dst_ip 224.0.0.19
     virtual_ipaddress {
         192.0.2.10/24
         192.0.2.11 peer 192.0.2.12 dev eth0 noprefixroute home
@@ -253,6 +253,14 @@ vrrp_instance v1 {
     virtual_ipaddress_excluded {
         fd00::1/64 -nodad preferred_lft 100
         fd00::2/64 preferred_lft forever
+    }
+}
+vrrp_instance v2 {
+    interface eth1
+    virtual_router_id 52
+    mcast_dst_ip 224.0.0.19
+    virtual_ipaddress {
+        192.0.2.20/24
     }
 }
 ";

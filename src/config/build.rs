@@ -36,6 +36,11 @@ pub struct InstanceSpans {
     pub nopreempt: Option<Span>,
     pub preempt_delay: Option<Span>,
     pub version: Option<Span>,
+    pub state: Option<Span>,
+    pub authentication: Option<Span>,
+    pub unicast_src_ip: Option<Span>,
+    pub mcast_dst_ip: Option<Span>,
+    pub vmac_xmit_base: Option<Span>,
 }
 
 pub(crate) enum Item {
@@ -391,6 +396,21 @@ impl<'s> P<'s> {
         let t = self.arg(toks, 1)?;
         self.no_more(toks, 2);
         self.dur_tok(toks[0], t)
+    }
+
+    /// A duration that must not be 0 (a checker's or a server's `connect_timeout` and
+    /// `delay_loop`): keepalived ignores a 0 and keeps what it had, and so does lvsd.
+    pub fn nonzero_dur(&mut self, toks: &[Tok], had: Option<Duration>) -> Option<Duration> {
+        match self.dur(toks) {
+            Some(d) if d.is_zero() => {
+                let k = self.txt(toks[0]);
+                let msg = format!("{k} 0 is invalid: ignored, as keepalived does");
+                self.problem(toks[1], msg);
+                had
+            }
+            Some(d) => Some(d),
+            None => had,
+        }
     }
 
     pub fn ip_tok(&mut self, t: Tok) -> Option<IpAddr> {

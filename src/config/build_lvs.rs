@@ -73,8 +73,16 @@ impl P<'_> {
                     } else {
                         u16::from_str_radix(e, 16).ok()
                     };
+                    let start = match addr {
+                        IpAddr::V4(a) => u16::from(a.octets()[3]),
+                        IpAddr::V6(a) => a.segments()[7],
+                    };
                     match v {
-                        Some(v) if v <= max => Some(v),
+                        Some(v) if v <= max && v > start => Some(v),
+                        Some(v) if v <= max => {
+                            p.problem(l[0], format!("`{first}`: the range end is not greater than its start: skipped, as keepalived does"));
+                            return;
+                        }
                         _ => {
                             p.problem(l[0], format!("bad range end `{e}` in `{first}`"));
                             return;
@@ -96,6 +104,17 @@ impl P<'_> {
                 port,
             });
         });
+        if g.entries.is_empty() {
+            // (a virtual_server naming it is then dropped: see validate)
+            self.problem(
+                toks[0],
+                format!(
+                    "virtual_server_group {} has no entries: removed, as keepalived does",
+                    g.name
+                ),
+            );
+            return;
+        }
         self.config.virtual_server_groups.push(g);
     }
 
@@ -116,12 +135,14 @@ impl P<'_> {
         // real server four times.
         let first_rs = self.rs_scratch.len();
         let mut vs_weight: Option<u32> = None;
+        let mut sched_set = false;
         // (Arms are tried in order, and a large configuration is mostly real servers.)
         self.block(toks[0], |p, t, opens| match p.txt(t[0]) {
             "real_server" => p.real_server(t, opens),
-            "delay_loop" => set(&mut vs.delay_loop, p.dur(t)),
+            "delay_loop" => set(&mut vs.delay_loop, p.nonzero_dur(t, None)),
             "lb_algo" | "lvs_sched" => {
                 if let Some(a) = p.arg(t, 1) {
+                    sched_set = true;
                     p.no_more(t, 2);
                     let s = p.txt(a);
                     const ALGOS: &[&str] = &[
@@ -237,7 +258,7 @@ impl P<'_> {
             "virtualhost" => vs.virtualhost = p.string(t),
             "retry" => vs.retry = p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
             "delay_before_retry" => vs.delay_before_retry = p.dur(t),
-            "connect_timeout" => vs.connect_timeout = p.dur(t),
+            "connect_timeout" => vs.connect_timeout = p.nonzero_dur(t, vs.connect_timeout),
             "warmup" => vs.warmup = p.dur(t),
             "ha_suspend" => vs.ha_suspend = p.flag(t),
             // The weight of its real servers that set none (keepalived 2.2.7: 1-65535).
@@ -274,6 +295,13 @@ impl P<'_> {
             "flag-3" => vs.sched_flags.flag3 = p.flag(t),
             _ => p.unknown(t, opens, &keywords::VS),
         });
+        if !sched_set {
+            let msg = format!(
+                "virtual_server has no `lb_algo`: {} used, as keepalived does",
+                vs.lb_algo
+            );
+            self.problem(toks[0], msg);
+        }
         if let (Some(s), Some(m)) = (vs.sorry_server.as_mut(), sorry_method) {
             s.lvs_method = Some(m);
         }
@@ -474,8 +502,14 @@ impl P<'_> {
                 "alpha" => rs.alpha = Some(p.flag(t)),
                 "retry" => rs.more_mut().retry = p.int(t, 1, u32::MAX as i64).map(|v| v as u32),
                 "delay_before_retry" => rs.more_mut().delay_before_retry = p.dur(t),
-                "connect_timeout" => rs.more_mut().connect_timeout = p.dur(t),
-                "delay_loop" => rs.more_mut().delay_loop = p.dur(t),
+                "connect_timeout" => {
+                    let had = rs.more_mut().connect_timeout;
+                    rs.more_mut().connect_timeout = p.nonzero_dur(t, had);
+                }
+                "delay_loop" => {
+                    let had = rs.more_mut().delay_loop;
+                    rs.more_mut().delay_loop = p.nonzero_dur(t, had);
+                }
                 "warmup" => rs.more_mut().warmup = p.dur(t),
                 "smtp_alert" => rs.more_mut().smtp_alert = Some(p.flag(t)),
                 "virtualhost" => rs.more_mut().virtualhost = p.string(t),
@@ -504,7 +538,16 @@ impl P<'_> {
     /// Handles a keyword every checker takes; false when `t` is not one.
     fn check_common(&mut self, t: &[Tok], c: &mut CheckCommon) -> bool {
         match self.txt(t[0]) {
-            "connect_ip" => c.connect_ip = self.ip(t),
+            // keepalived skips a connect_ip or bindto of the other's address family.
+            "connect_ip" => {
+                if let Some(a) = self.ip(t) {
+                    if c.bindto.is_some_and(|b| b.is_ipv4() != a.is_ipv4()) {
+                        self.problem(t[1], "connect_ip is not of bindto's address family: ignored, as keepalived does");
+                    } else {
+                        c.connect_ip = Some(a);
+                    }
+                }
+            }
             "connect_port" => {
                 c.connect_port = match self.arg(t, 1) {
                     Some(v) => {
@@ -514,7 +557,15 @@ impl P<'_> {
                     None => None,
                 }
             }
-            "bindto" => c.bindto = self.ip(t),
+            "bindto" => {
+                if let Some(a) = self.ip(t) {
+                    if c.connect_ip.is_some_and(|b| b.is_ipv4() != a.is_ipv4()) {
+                        self.problem(t[1], "bindto is not of connect_ip's address family: ignored, as keepalived does");
+                    } else {
+                        c.bindto = Some(a);
+                    }
+                }
+            }
             "bind_port" => {
                 c.bind_port = match self.arg(t, 1) {
                     Some(v) => {
@@ -525,12 +576,12 @@ impl P<'_> {
                 }
             }
             "bind_if" => c.bind_if = self.string(t),
-            "connect_timeout" => c.connect_timeout = self.dur(t),
+            "connect_timeout" => c.connect_timeout = self.nonzero_dur(t, c.connect_timeout),
             // keepalived takes 0 for a checker's retry (no retry: the first failure counts),
             // unlike the virtual / real server's `retry`, which starts at 1.
             "retry" => c.retry = self.int(t, 0, u32::MAX as i64).map(|v| v as u32),
             "delay_before_retry" => c.delay_before_retry = self.dur(t),
-            "delay_loop" => c.delay_loop = self.dur(t),
+            "delay_loop" => c.delay_loop = self.nonzero_dur(t, c.delay_loop),
             "warmup" => c.warmup = self.dur(t),
             "alpha" => c.alpha = Some(self.flag(t)),
             "log_all_failures" => c.log_all_failures = Some(self.flag(t)),
@@ -919,7 +970,9 @@ impl P<'_> {
                 if let Some(v) = p.arg(t, 1) {
                     p.no_more(t, 2);
                     let s = p.txt(v);
-                    if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    if u.digest.is_some() {
+                        p.problem(v, "this url already has a digest: the second is ignored, as keepalived does");
+                    } else if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
                         u.digest = Some(s.to_ascii_lowercase());
                     } else {
                         p.problem(v, format!("digest `{s}` is not 32 hex digits (an MD5)"));

@@ -403,8 +403,17 @@ impl P<'_> {
                     s.script = c;
                 }
             }
-            "interval" => set(&mut s.interval, p.dur(t)),
-            "timeout" => s.timeout = p.dur(t),
+            // keepalived takes 0 as 1 second (backward compatibility).
+            "interval" | "timeout" => match p.dur(t) {
+                Some(d) if d.is_zero() => {
+                    let k = p.txt(t[0]);
+                    let msg = format!("vrrp_script {}: {k} must be greater than 0: 1 second used, as keepalived does", s.name);
+                    p.problem(t[1], msg);
+                    script_secs(&mut s, k, Duration::from_secs(1));
+                }
+                Some(d) => script_secs(&mut s, p.txt(t[0]), d),
+                None => {}
+            },
             "weight" => {
                 if let Some((w, r)) = p.weight(t, 1, -253, 253) {
                     s.weight = w;
@@ -775,6 +784,7 @@ impl P<'_> {
                             }
                         }
                         vi.state_explicit = true;
+                        sp.state = Some(p.sp(t[0]));
                     }
                 }
                 "interface" => set(&mut vi.interface, p.string(t)),
@@ -799,6 +809,7 @@ impl P<'_> {
                 "authentication" => {
                     if p.need_block(t, opens) {
                         vi.authentication = p.authentication(t[0]);
+                        sp.authentication = Some(p.sp(t[0]));
                     }
                 }
                 "virtual_ipaddress" => p.vips(t, opens, &mut vi.virtual_ipaddress),
@@ -841,6 +852,7 @@ impl P<'_> {
                     if let Some(a) = p.arg(t, 1) {
                         p.no_more(t, 2);
                         vi.unicast_src_ip = p.ip_drop_prefix(a);
+                        sp.unicast_src_ip = Some(p.sp(t[0]));
                     }
                 }
                 "mcast_src_ip" => vi.mcast_src_ip = p.ip(t),
@@ -872,7 +884,10 @@ impl P<'_> {
                     p.no_more(t, 2);
                     vi.use_vmac = Some(t.get(1).map(|n| p.txt(*n).to_string()).unwrap_or_default());
                 }
-                "vmac_xmit_base" => vi.vmac_xmit_base = p.flag(t),
+                "vmac_xmit_base" => {
+                    vi.vmac_xmit_base = p.flag(t);
+                    sp.vmac_xmit_base = Some(p.sp(t[0]));
+                }
                 "accept" => {
                     p.no_more(t, 1);
                     vi.accept = Some(true)
@@ -905,7 +920,10 @@ impl P<'_> {
                     }
                 }
                 "unicast_ttl" => set(&mut vi.unicast_ttl, p.int(t, 0, 255).map(|v| Some(v as u8))),
-                "mcast_dst_ip" => vi.mcast_dst_ip = p.mcast_dst_ip(t).or(vi.mcast_dst_ip),
+                "mcast_dst_ip" => {
+                    vi.mcast_dst_ip = p.mcast_dst_ip(t).or(vi.mcast_dst_ip);
+                    sp.mcast_dst_ip = Some(p.sp(t[0]));
+                }
                 "unicast_fault_no_peer" => {
                     p.no_more(t, 1);
                     vi.unicast_fault_no_peer = true;
@@ -988,6 +1006,11 @@ impl P<'_> {
             }
             "auth_pass" => {
                 if let Some(s) = p.string(t) {
+                    // keepalived sends the first 8 bytes (see packet::pass_auth_data).
+                    if s.len() > 8 {
+                        let at = t.get(1).copied().unwrap_or(t[0]);
+                        p.problem(at, "auth_pass is longer than 8 characters: only the first 8 are used, as keepalived does");
+                    }
                     pass = s;
                 }
             }
@@ -1120,5 +1143,14 @@ fn prefix_edge(addr: std::net::IpAddr, len: u8, high: bool) -> std::net::IpAddr 
             let v = if high { n | host } else { n & !host };
             std::net::IpAddr::V6(v.into())
         }
+    }
+}
+
+/// A vrrp_script's `interval` or `timeout` (named by `k`).
+fn script_secs(s: &mut VrrpScript, k: &str, d: Duration) {
+    if k == "interval" {
+        s.interval = d;
+    } else {
+        s.timeout = Some(d);
     }
 }

@@ -13,6 +13,7 @@ mod build_vrrp_opts;
 pub mod diag;
 pub mod keywords;
 mod lexer;
+mod mend_vrrp;
 pub mod model;
 mod preprocess;
 pub mod print;

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 pub fn validate(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
     share_ssl_client(c);
     mend(c, spans, diags);
+    super::mend_vrrp::sync_groups(c, diags);
     mend_track_refs(c, diags);
     check(c, spans, diags);
 }
@@ -70,44 +71,8 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         drop_unknown_scripts(&mut g.track_script);
     }
 
-    for (idx, i) in c.instances.iter_mut().enumerate() {
-        let sp = spans.get(idx).cloned().unwrap_or_default();
-        // nopreempt and preempt_delay mean nothing to an instance that starts as MASTER:
-        // keepalived clears them.
-        let ah = matches!(&i.authentication, Some(a) if a.auth_type == AuthType::Ah);
-        // (keepalived keeps an address owner, priority 255, in MASTER.)
-        if ah && i.priority != 255 && i.state_explicit && i.state == InitialState::Master {
-            warn(&i.span, format!("vrrp_instance {}: `state MASTER` does not work with AH authentication: BACKUP used, as keepalived does", i.name));
-            i.state = InitialState::Backup;
-        }
-        let own = i.interface.clone();
-        i.track_interface.retain(|t| {
-            let mine = t.name == own && t.weight.is_none();
-            if mine {
-                warn(&t.span, format!("track_interface {own} is the instance's own interface, which it always tracks: ignored, as keepalived does"));
-            }
-            !mine
-        });
-        let master = i.state_explicit && i.state == InitialState::Master;
-        if master {
-            if let Some(at) = &sp.nopreempt {
-                warn(
-                    at,
-                    "nopreempt does not work with `state MASTER`: cleared, as keepalived does"
-                        .into(),
-                );
-                i.nopreempt = false;
-            }
-            if let Some(at) = &sp.preempt_delay {
-                warn(
-                    at,
-                    "preempt_delay does not work with `state MASTER`: cleared, as keepalived does"
-                        .into(),
-                );
-                i.preempt_delay = None;
-            }
-        }
-    }
+    super::mend_vrrp::instances(c, spans, diags);
+    let mut warn = |span: &Span, msg: String| diags.push(Diagnostic::warning(span.clone(), msg));
 
     // Sync group members that name no instance, or an instance an earlier group has,
     // are left out; a group left without members is removed (keepalived: "cannot exist
@@ -167,6 +132,17 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         .collect();
     for vs in &mut c.virtual_servers {
         for rs in &mut vs.real_servers {
+            // keepalived drops a FILE_CHECK whose track_file names nothing defined ("track_file
+            // X not found"); lvsd also takes an absolute path, which it reads.
+            rs.checkers.retain(|ck| match &ck.kind {
+                CheckerKind::File(f)
+                    if !files.contains_key(&f.track_file) && !f.track_file.starts_with('/') =>
+                {
+                    warn(&ck.span, format!("FILE_CHECK: track_file `{}` names no track_file: the checker is dropped, as keepalived does", f.track_file));
+                    false
+                }
+                _ => true,
+            });
             for ck in &mut rs.checkers {
                 if let CheckerKind::File(f) = &mut ck.kind {
                     if let Some((path, weight, reverse)) = files.get(&f.track_file) {
@@ -335,6 +311,24 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
                         s.port = port;
                     }
                     _ => {}
+                }
+            }
+        }
+        // A real server that is also the sorry server: its inhibit_on_failure wins
+        // (keepalived check_data.c: "matches sorry server, but inhibit setting differs").
+        if let Some(s) = &vs.sorry_server {
+            let vport = match vs.key {
+                VsKey::Addr { port, .. } => Some(port),
+                _ => None,
+            };
+            let same = vs.real_servers.iter().find(|rs| {
+                rs.addr == s.addr && rs.port.or(vport).unwrap_or(0) == s.port
+            });
+            if let Some(rs) = same {
+                let inhibit = rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
+                if inhibit != vs.sorry_server_inhibit {
+                    warn(&rs.span, format!("real_server {} is also the sorry_server, with another inhibit_on_failure setting: {} on the sorry server, as keepalived does", rs.addr, if inhibit { "set" } else { "cleared" }));
+                    vs.sorry_server_inhibit = inhibit;
                 }
             }
         }

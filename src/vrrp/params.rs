@@ -264,51 +264,30 @@ pub enum ParamsError {
     MixedFamily { instance: String, addr: IpAddr },
 }
 
-/// What `vrrp_strict` / `strict_mode` changes in an instance, as keepalived 2.2.7's
-/// vrrp_complete_instance: the initial state must match being the address owner, and the
-/// accept mode defaults to off (on for the owner), never on for VRRPv2.
-struct StrictFixes {
-    state: InitialState,
-    accept: bool,
-    warnings: Vec<String>,
-}
-
-fn strict_mode_fixes(inst: &VrrpInstance, strict: bool, version: Version) -> StrictFixes {
+/// What `vrrp_strict` / `strict_mode` changes in an instance's accept mode, as keepalived
+/// 2.2.7's vrrp_complete_instance: off by default (on for the address owner), never on for
+/// VRRPv2. (The state and authentication fix-ups were made when the file was loaded:
+/// `config::mend_vrrp`.)
+fn strict_accept(
+    inst: &VrrpInstance,
+    strict: bool,
+    version: Version,
+    warnings: &mut Vec<String>,
+) -> bool {
     let owner = inst.priority == 255;
-    let mut warnings = Vec::new();
-    let mut state = inst.state;
-    if strict && (state == InitialState::Master) != owner {
-        warnings.push(format!(
-            "strict mode: state MASTER must match being the address owner (priority 255): \
-             using state {}",
-            if owner { "MASTER" } else { "BACKUP" }
-        ));
-        state = if owner {
-            InitialState::Master
-        } else {
-            InitialState::Backup
-        };
-    }
-    if strict && inst.authentication.is_some() {
-        warnings.push("strict mode does not support authentication: ignored".to_string());
-    }
     if strict && inst.preempt_delay.is_some_and(|d| !d.is_zero()) {
         warnings.push("preempt_delay is incompatible with strict mode: reset".to_string());
     }
-    let mut accept = inst.accept.unwrap_or(owner || !strict);
+    let accept = inst.accept.unwrap_or(owner || !strict);
     if accept && !owner && strict && version == Version::V2 {
         warnings.push(
             "accept mode for VRRP version 2 does not comply with RFC 3768 in strict mode: \
              reset (no_accept)"
                 .to_string(),
         );
-        accept = false;
+        return false;
     }
-    StrictFixes {
-        state,
-        accept,
-        warnings,
-    }
+    accept
 }
 
 /// Adds the `track_file` / `track_process` entries of each instance and of its sync group
@@ -480,42 +459,24 @@ impl InstanceParams {
             });
         }
         let strict = inst.strict_mode.unwrap_or(global.vrrp_strict);
-        // keepalived's order: strict mode, then version 3, then an empty password.
+        // (Authentication that keepalived ignores was dropped when the file was loaded:
+        // config::mend_vrrp; VRRPv3 never sends it.)
         let auth = match (&inst.authentication, version) {
-            (None, _) => Auth::None,
-            // (strict_mode_fixes names it)
-            (Some(_), _) if strict => Auth::None,
-            (Some(_), Version::V3) => {
-                warnings.push("authentication is ignored with VRRPv3".to_string());
-                Auth::None
-            }
-            (Some(a), Version::V2) if a.auth_pass.is_empty() => {
-                warnings.push("authentication without auth_pass is ignored".to_string());
-                Auth::None
-            }
             (Some(a), Version::V2) => {
-                if a.auth_pass.len() > 8 {
-                    warnings.push("auth_pass longer than 8 bytes: truncated".to_string());
-                }
                 let data = packet::pass_auth_data(&a.auth_pass);
                 match a.auth_type {
                     AuthType::Pass => Auth::Pass(data),
                     AuthType::Ah => Auth::Ah(data),
                 }
             }
+            _ => Auth::None,
         };
-        let strict_fixes = strict_mode_fixes(inst, strict, version);
-        warnings.extend(strict_fixes.warnings);
-        let mut nopreempt = inst.nopreempt;
-        let mut preempt_delay = inst.preempt_delay.unwrap_or(Duration::ZERO);
-        if strict {
-            preempt_delay = Duration::ZERO;
-        }
-        if strict_fixes.state == InitialState::Master && (nopreempt || !preempt_delay.is_zero()) {
-            warnings.push("nopreempt/preempt_delay need state BACKUP: ignored".to_string());
-            nopreempt = false;
-            preempt_delay = Duration::ZERO;
-        }
+        let accept = strict_accept(inst, strict, version, &mut warnings);
+        let nopreempt = inst.nopreempt;
+        let preempt_delay = match inst.preempt_delay {
+            Some(d) if !strict => d,
+            _ => Duration::ZERO,
+        };
         let mut track_scripts = Vec::new();
         for t in &inst.track_script {
             let Some(s) = scripts.iter().find(|s| s.name == t.name) else {
@@ -542,8 +503,6 @@ impl InstanceParams {
             });
         }
         for t in &inst.track_interface {
-            // The own interface tracked with a weight replaces the implicit FAULT tracking.
-            track_interfaces.retain(|x| x.name != t.name);
             track_interfaces.push(TrackedInterface {
                 name: t.name.clone(),
                 weight: t.weight.filter(|w| *w != 0),
@@ -605,7 +564,7 @@ impl InstanceParams {
             version,
             family,
             interface: inst.interface.clone(),
-            initial_state: strict_fixes.state,
+            initial_state: inst.state,
             priority: inst.priority,
             advert_int: Duration::from_millis(u64::from(advert_cs) * 10),
             auth,
@@ -646,7 +605,7 @@ impl InstanceParams {
                 None => !strict && global.vrrp_higher_prio_send_advert,
             },
             startup_delay: global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
-            accept: strict_fixes.accept,
+            accept,
             dont_track_primary: inst.dont_track_primary,
             strict,
             skip_check_adv_addr: inst
@@ -950,6 +909,27 @@ mod tests {
         assert!(on(&i, &g), "a peer's min_ttl");
     }
 
+    /// The first instance of `text` as loaded (fix-ups of config::mend_vrrp applied),
+    /// resolved, with the load's warnings as `line: message`.
+    fn loaded(text: &str) -> (InstanceParams, Vec<String>) {
+        let l = crate::config::parse_str(text, std::path::Path::new("k.conf"), "")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = &l.config;
+        let p = InstanceParams::from_config(&c.instances[0], &c.global, &c.vrrp_scripts)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let w = l
+            .warnings
+            .iter()
+            .map(|d| format!("{}: {}", d.span.line, d.message))
+            .collect();
+        (p, w)
+    }
+
+    const STRICT_MASTER: &str = "global_defs {\n vrrp_strict\n}\n\
+        vrrp_instance A {\n interface eth0\n state MASTER\n virtual_router_id 7\n\
+         priority 100\n preempt_delay 3\n authentication {\n  auth_type PASS\n\
+          auth_pass secret\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
+
     #[test]
     fn strict_mode_adjusts_like_keepalived() {
         let g = GlobalDefs {
@@ -957,24 +937,29 @@ mod tests {
             ..GlobalDefs::default()
         };
         // Not the owner: no_accept by default, state MASTER turned to BACKUP, no auth,
-        // no preempt_delay.
-        let mut i = inst();
-        i.state = InitialState::Master;
-        i.preempt_delay = Some(Duration::from_secs(3));
-        i.authentication = Some(crate::config::model::Authentication {
-            auth_type: AuthType::Pass,
-            auth_pass: "secret".into(),
-        });
-        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        // no preempt_delay; the load names the state and the authentication.
+        let (p, w) = loaded(STRICT_MASTER);
         assert!(!p.accept);
         assert_eq!(p.initial_state, InitialState::Backup);
         assert_eq!(p.auth, Auth::None);
         assert_eq!(p.preempt_delay, Duration::ZERO);
-        assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("6: ") && w.contains("state BACKUP used")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter().any(|w| w.starts_with("10: ")
+                && w.contains("strict mode does not support authentication")),
+            "{w:?}"
+        );
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
         // The owner accepts, and BACKUP becomes MASTER.
-        let mut i = inst();
-        i.priority = 255;
-        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        let (p, _) = loaded(
+            &STRICT_MASTER
+                .replace("priority 100", "priority 255")
+                .replace("state MASTER", "state BACKUP"),
+        );
         assert!(p.accept);
         assert_eq!(p.initial_state, InitialState::Master);
         // `accept` is kept with VRRPv3, reset with VRRPv2.
@@ -1035,22 +1020,29 @@ mod tests {
         assert_eq!((adv.auth_type, adv.auth_data), (packet::AUTH_AH, [0; 8]));
         assert_eq!(adv.ah.map(|a| a.seq), Some(7));
         // keepalived ignores authentication with VRRPv3, in strict mode and without a
-        // password.
-        i.version = Some(3);
-        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
-        assert_eq!((p.auth, p.advert(100).ah), (Auth::None, None));
-        assert!(p.warnings.iter().any(|w| w.contains("VRRPv3")));
-        i.version = None;
-        i.strict_mode = Some(true);
-        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
-        assert_eq!(p.auth, Auth::None);
-        i.strict_mode = None;
-        i.authentication = Some(Authentication {
-            auth_type: AuthType::Ah,
-            auth_pass: String::new(),
-        });
-        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
-        assert_eq!(p.auth, Auth::None);
+        // password: the load drops it and says so.
+        let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 7\n VERSION\n\
+            authentication {\n  auth_type AH\n  PASS\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
+        for (version, pass, why) in [
+            (
+                "version 3",
+                "auth_pass secret1",
+                "VRRP version 3 does not support authentication",
+            ),
+            (
+                "strict_mode",
+                "auth_pass secret1",
+                "strict mode does not support authentication",
+            ),
+            ("version 2", "", "authentication without auth_pass"),
+        ] {
+            let (p, w) = loaded(&text.replace("VERSION", version).replace("PASS", pass));
+            assert_eq!((p.auth, p.advert(100).ah), (Auth::None, None), "{version}");
+            assert!(
+                w.iter().any(|w| w.starts_with("5: ") && w.contains(why)),
+                "{w:?}"
+            );
+        }
     }
 
     #[test]
@@ -1073,7 +1065,7 @@ mod tests {
         ];
         i.track_interface = vec![TrackInterface {
             span: Span::default(),
-            name: "eth0".into(),
+            name: "eth1".into(),
             weight: Some(-50),
             reverse: false,
         }];
@@ -1086,9 +1078,10 @@ mod tests {
             (p.track_scripts[1].weight, p.track_scripts[1].reverse),
             (10, true)
         );
-        // Tracking the own interface with a weight replaces the implicit FAULT tracking.
-        assert_eq!(p.track_interfaces.len(), 1);
-        assert_eq!(p.track_interfaces[0].weight, Some(-50));
+        // The own interface (FAULT when down), then the tracked one with its weight.
+        assert_eq!(p.track_interfaces.len(), 2);
+        assert_eq!(p.track_interfaces[0].weight, None);
+        assert_eq!(p.track_interfaces[1].weight, Some(-50));
         let e = InstanceParams::from_config(&i, &g, &[script("chk")]).unwrap_err();
         assert!(matches!(e, ParamsError::UnknownScript { .. }));
         i.dont_track_primary = true;
@@ -1099,17 +1092,33 @@ mod tests {
 
     #[test]
     fn nopreempt_needs_state_backup() {
-        let g = GlobalDefs::default();
-        let mut i = inst();
-        i.nopreempt = true;
-        i.preempt_delay = Some(Duration::from_secs(30));
-        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 7\n STATE\n\
+            nopreempt\n preempt_delay 30\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
+        let (p, w) = loaded(&text.replace("STATE", "state BACKUP"));
         assert!(p.nopreempt);
         assert_eq!(p.preempt_delay, Duration::from_secs(30));
-        i.state = InitialState::Master;
-        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let (p, w) = loaded(&text.replace("STATE", "state MASTER"));
         assert!(!p.nopreempt);
         assert_eq!(p.preempt_delay, Duration::ZERO);
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("5: ") && w.contains("nopreempt")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("6: ") && w.contains("preempt_delay")),
+            "{w:?}"
+        );
+        // keepalived clears nopreempt for the address owner too.
+        let (p, w) = loaded(&text.replace("STATE", "priority 255"));
+        assert!(!p.nopreempt);
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("5: ") && w.contains("priority 255")),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -437,13 +437,6 @@ fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
                  stays in FAULT",
                 p.name
             );
-        } else if inst.unicast_peers.is_empty() && inst.unicast_src_ip.is_some() {
-            tracing::warn!(
-                "VRRP_Instance({}) unicast_src_ip is set but unicast_peer is empty: \
-                     adverts go to the multicast group {}",
-                p.name,
-                p.mcast_group
-            );
         }
         params.push(p);
     }
