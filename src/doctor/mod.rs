@@ -569,7 +569,7 @@ mod tests {
     #[test]
     fn a_dr_port_mapping_is_named_from_the_load_warning() {
         let loaded = parse_str(
-            "virtual_server 10.0.0.1 80 { lb_kind DR\n protocol TCP\n \
+            "virtual_server 10.0.0.1 80 { lb_kind DR\n protocol TCP\n lb_algo rr\n \
              real_server 10.0.1.2 8080 { } }\n",
             Path::new("t.conf"),
             "x",
@@ -578,7 +578,7 @@ mod tests {
         let f = config_warnings(&loaded.warnings);
         assert_eq!(checks(&f), ["config"]);
         assert!(
-            f[0].what.starts_with("t.conf:3:23: lb_kind DR:")
+            f[0].what.starts_with("t.conf:4:23: lb_kind DR:")
                 && f[0].what.contains("real server port 8080 differs")
                 && f[0].what.contains("only NAT can change ports"),
             "{}",
