@@ -667,8 +667,8 @@ fn main() {
     let mut j_flap = Jitter::default();
     let mut all_flip = Hist::new();
     let mut all_verdict = Hist::new();
-    let mut all_passes = Passes::default();
-    // The passes from the first wave on (without the start's).
+    // The start's passes (the whole table) apart from those that follow.
+    let mut all_passes = std::mem::take(&mut lock(&tracker).passes);
     let mut flap_passes = Passes::default();
     let mut samples: Vec<(f64, Sample)> = Vec::new();
     let flap_start = baseline;
@@ -680,6 +680,10 @@ fn main() {
     loop {
         let now = start.elapsed().as_secs_f64();
         if now >= next_wave && now < flap_end {
+            if waves == 0 {
+                // The adverts so far make the baseline, whatever the interval.
+                adverts.take(&mut [&mut j_interval, &mut j_base]);
+            }
             // A new random set goes down; the previous one comes back up.
             let mut new_down = vec![false; total];
             let mut picked = Vec::with_capacity(down_count);
@@ -745,9 +749,7 @@ fn main() {
                 (p, f, v, std::mem::take(&mut tr.verdicts))
             };
             all_passes.add(&p);
-            if now > flap_start {
-                flap_passes.add(&p);
-            }
+            flap_passes.add(&p);
             let s = sample(&handle);
             println!(
                 "{:>6.0} {:>5} {:>7} {:>6} {:>6} {:>7} {:>7} {:>6} {f} {v} {:>8.1} {:>8.1} {:>6} {:>4} {:>4}  {}",
@@ -840,7 +842,7 @@ fn main() {
         wave_ms_max
     );
     println!(
-        "  kernel: {} passes, {} operations, {} netlink sends of ≤ {} requests in all; from the first wave on {} passes, {} operations ({} on destinations), {:.1} per pass (max {}), {} sends; per wave {:.1} passes, {:.0} operations, {:.1} sends",
+        "  kernel: {} passes, {} operations, {} netlink sends of ≤ {} requests in all; after the start {} passes, {} operations ({} on destinations), {:.1} per pass (max {}), {} sends; per wave {:.1} passes, {:.0} operations, {:.1} sends",
         all_passes.calls,
         all_passes.ops,
         all_passes.sends,
