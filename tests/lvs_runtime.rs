@@ -256,6 +256,41 @@ async fn runtime_follows_events_retries_reloads_and_cleans_up() {
     });
 }
 
+/// Issue 14 target 6: a verdict after a quiet spell goes to the kernel at once; verdicts
+/// that arrive one by one soon after a pass (servers flapping by the hundred, each checker
+/// on its own schedule) wait for the rest of `GATHER_VERDICTS` and go in one pass.
+#[tokio::test(start_paused = true)]
+async fn verdicts_soon_after_a_pass_gather_into_one_pass() {
+    let r = start(config(10), Options::default());
+    let fake = r.fake.clone();
+    eventually("cold start", || dests(&fake).len() == 10).await;
+    eventually("checkers started", || r.checkers.count() == 1).await;
+    let tx = r.checkers.sender();
+
+    let sent = tokio::time::Instant::now();
+    tx.send(ev(0, 0, false)).await.unwrap();
+    eventually("rs 0 removed", || dests(&fake).len() == 9).await;
+    assert!(
+        sent.elapsed() < lvsd::lvs::runtime::GATHER_VERDICTS,
+        "a lone verdict waited {:?}",
+        sent.elapsed()
+    );
+    let calls = fake.with(|k| k.apply_calls);
+
+    for rs in 1..6 {
+        tx.send(ev(0, rs, false)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eventually("rs 1-5 removed", || dests(&fake).len() == 4).await;
+    assert_eq!(
+        fake.with(|k| k.apply_calls),
+        calls + 1,
+        "five verdicts 5 ms apart went to the kernel in one pass"
+    );
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn dont_release_ipvs_leaves_the_table() {
     let opts = Options {

@@ -275,8 +275,9 @@ fn name_this_thread(name: &str) {
 }
 
 /// The main runtime (checkers, the LVS side, the daemon's tasks); its threads take
-/// `checker_priority`, `checker_rt_priority` and `checker_cpu_affinity`.
-fn build_runtime(g: &crate::config::GlobalDefs) -> anyhow::Result<tokio::runtime::Runtime> {
+/// `checker_priority`, `checker_rt_priority` and `checker_cpu_affinity`. Public for
+/// `benches/flap.rs`.
+pub fn build_runtime(g: &crate::config::GlobalDefs) -> anyhow::Result<tokio::runtime::Runtime> {
     let mut b = tokio::runtime::Builder::new_multi_thread();
     let name = g.process_names.checker.as_deref().unwrap_or("lvsd");
     b.worker_threads(2).enable_all().thread_name(name);
@@ -367,7 +368,8 @@ fn start_and_serve(
 /// Runs the VRRP side on a thread of its own with a single-threaded runtime, as keepalived
 /// runs VRRP in a process of its own: thousands of health checks on the main runtime never
 /// delay an advert, and a timer or an advert is handled on the thread that waited for it.
-fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+/// Public for `benches/flap.rs`, which runs both sides in one process as the daemon does.
+pub fn start_vrrp(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

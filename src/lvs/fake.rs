@@ -15,13 +15,21 @@ use std::sync::{Arc, Mutex};
 pub struct FakeError;
 
 type Rule = Box<dyn Fn(&Op) -> Option<i32> + Send>;
+/// Sees each `apply` call's operations once they are applied (benchmarks time them).
+type Observer = Box<dyn FnMut(&[Op]) + Send>;
 
 /// The fake kernel's state, shared between the test and the backend it hands out.
 #[derive(Default)]
 pub struct FakeKernel {
     pub table: Table,
-    /// Every operation the backend was asked to apply, in order (failed ones too).
+    /// Every operation the backend was asked to apply, in order (failed ones too), unless
+    /// `log_off` is set.
     pub log: Vec<Op>,
+    /// Keep no log: a long benchmark would otherwise hold every operation it ever sent.
+    pub log_off: bool,
+    /// Called at the end of each `apply` call with its operations (outside of a transport
+    /// failure), while the kernel's lock is held.
+    pub observer: Option<Observer>,
     pub dumps: usize,
     pub apply_calls: usize,
     /// Operations matching a rule fail with its errno (the rule stays until removed).
@@ -170,7 +178,12 @@ impl IpvsBackend for FakeIpvs {
                         results.push(Ok(()));
                     }
                 }
-                k.log.push(op.clone());
+                if !k.log_off {
+                    k.log.push(op.clone());
+                }
+            }
+            if let Some(observe) = k.observer.as_mut() {
+                observe(ops);
             }
             Ok(results)
         })

@@ -24,6 +24,13 @@ use tracing::{error, info, warn};
 /// How often a pass that left failures is retried.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The shortest time between the starts of two kernel passes for checker verdicts. A
+/// verdict after a quiet spell goes to the kernel at once; verdicts that come while
+/// servers flap by the hundred (each checker on its own schedule, so one by one) wait for
+/// the rest of this time and go together: tens of changes per pass and per netlink send
+/// instead of one each.
+pub const GATHER_VERDICTS: Duration = Duration::from_millis(50);
+
 /// Starts the health checkers of a configuration. Each call replaces the checkers of
 /// the previous one (dropping the old receiver must stop them).
 pub trait CheckerStarter: Send {
@@ -561,6 +568,30 @@ async fn wait_for_ipvs<S: IpvsSource>(
     }
 }
 
+/// One checker verdict into the state: its effects carried out, the virtual servers it
+/// changed added to `dirty`.
+fn verdict<E: EffectSink>(
+    state: &mut LvsState,
+    effects: &mut E,
+    ev: &CheckerEvent,
+    dirty: &mut Vec<usize>,
+) {
+    match state.event(ev) {
+        Ok(change) => {
+            let cfg = state.config().clone();
+            for e in change.effects {
+                effects.effect(&cfg, e);
+            }
+            for d in change.dirty {
+                if !dirty.contains(&d) {
+                    dirty.push(d);
+                }
+            }
+        }
+        Err(e) => warn!("{e}: dropped"),
+    }
+}
+
 /// [`run_with`] once the backend is open.
 async fn run_from<B, C, E>(
     mut ctl: Control,
@@ -604,6 +635,7 @@ where
     drop(config);
     trim_heap_later();
     let mut events_open = true;
+    let mut last_verdict_pass: Option<tokio::time::Instant> = None;
     let mut retry = tokio::time::interval(RETRY_INTERVAL);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reload_open = true;
@@ -673,26 +705,27 @@ where
                     events_open = false;
                     continue;
                 };
-                // Take every event already waiting, then reconcile once.
+                // Take every event already waiting, and those that come until
+                // GATHER_VERDICTS after the last pass began, then reconcile once.
                 let mut dirty: Vec<usize> = Vec::new();
                 let mut next = Some(ev);
-                while let Some(ev) = next {
-                    match state.event(&ev) {
-                        Ok(change) => {
-                            let cfg = state.config().clone();
-                            for e in change.effects {
-                                effects.effect(&cfg, e);
-                            }
-                            for d in change.dirty {
-                                if !dirty.contains(&d) {
-                                    dirty.push(d);
-                                }
-                            }
-                        }
-                        Err(e) => warn!("{e}: dropped"),
+                let gather_until = last_verdict_pass.map(|t| t + GATHER_VERDICTS);
+                let mut gathered = false;
+                loop {
+                    while let Some(ev) = next {
+                        verdict(&mut state, &mut effects, &ev, &mut dirty);
+                        next = events.try_recv().ok();
                     }
-                    next = events.try_recv().ok();
+                    match gather_until {
+                        Some(until) if !gathered && tokio::time::Instant::now() < until => {
+                            tokio::time::sleep_until(until).await;
+                            gathered = true;
+                            next = events.try_recv().ok();
+                        }
+                        _ => break,
+                    }
                 }
+                last_verdict_pass = Some(tokio::time::Instant::now());
                 kernel = update_dirty(kernel, &state, dirty).await?;
             }
             _ = retry.tick(), if kernel.rec.needs_retry() => {
