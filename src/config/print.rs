@@ -872,19 +872,20 @@ fn real_server(w: &mut W, rs: &RealServer) {
 fn checker(w: &mut W, c: &Checker) {
     w.open(c.kind.keyword());
     let m = &c.common;
-    w.opt("connect_ip", &m.connect_ip, |a| a.to_string());
+    let o = m.more();
+    w.opt("connect_ip", &o.connect_ip, |a| a.to_string());
     w.opt("connect_port", &m.connect_port, |v| v.to_string());
-    w.opt("bindto", &m.bindto, |a| a.to_string());
-    w.opt("bind_port", &m.bind_port, |v| v.to_string());
-    w.opt("bind_if", &m.bind_if, |s| q(s));
+    w.opt("bindto", &o.bindto, |a| a.to_string());
+    w.opt("bind_port", &o.bind_port, |v| v.to_string());
+    w.opt("bind_if", &o.bind_if, |s| q(s));
     w.dur("connect_timeout", &m.connect_timeout);
     w.opt("retry", &m.retry, |v| v.to_string());
     w.dur("delay_before_retry", &m.delay_before_retry);
     w.dur("delay_loop", &m.delay_loop);
-    w.dur("warmup", &m.warmup);
-    w.opt("alpha", &m.alpha, |b| yn(*b).into());
-    w.opt("fwmark", &m.fwmark, |v| v.to_string());
-    w.opt("log_all_failures", &m.log_all_failures, |b| yn(*b).into());
+    w.dur("warmup", &o.warmup);
+    w.opt("alpha", &o.alpha, |b| yn(*b).into());
+    w.opt("fwmark", &o.fwmark, |v| v.to_string());
+    w.opt("log_all_failures", &o.log_all_failures, |b| yn(*b).into());
     match &c.kind {
         CheckerKind::Http(h) => {
             for u in &h.urls {
