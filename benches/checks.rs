@@ -263,7 +263,7 @@ fn main() {
             reqwest_load(n, port, delay_loop, failures.clone()).await;
             None
         } else {
-            let cfg = config(n, port, delay_loop, mode == "ssl");
+            let cfg = Arc::new(config(n, port, delay_loop, mode == "ssl"));
             Some(CheckerManager::start(&cfg, tx))
         };
         let events = Arc::new(AtomicU64::new(0));

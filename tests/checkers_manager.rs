@@ -11,6 +11,7 @@ use lvsd::config::*;
 use ports::HeldTcpPort;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -86,7 +87,7 @@ async fn server_down_then_back_gives_one_event_each_way() {
         HashMap::from([(ID, true)])
     );
     let (tx, mut rx) = mpsc::channel(16);
-    let mgr = CheckerManager::start(&cfg, tx);
+    let mgr = CheckerManager::start(&Arc::new(cfg.clone()), tx);
     assert_eq!(mgr.ids().collect::<Vec<_>>(), vec![ID]);
     // Up from the start and passing: nothing to report.
     quiet(&mut rx, 400).await;
@@ -131,7 +132,7 @@ async fn alpha_starts_down_and_carried_states_override() {
         HashMap::from([(ID, false)])
     );
     let (tx, mut rx) = mpsc::channel(16);
-    let mgr = CheckerManager::start(&cfg, tx);
+    let mgr = CheckerManager::start(&Arc::new(cfg.clone()), tx);
     let e = next(&mut rx, 5).await.expect("an up event");
     assert!(e.up);
     quiet(&mut rx, 300).await;
@@ -139,7 +140,8 @@ async fn alpha_starts_down_and_carried_states_override() {
 
     // A reload that carries "up" over: no event at all.
     let (tx, mut rx) = mpsc::channel(16);
-    let mgr = CheckerManager::start_with_states(&cfg, &HashMap::from([(ID, true)]), tx);
+    let mgr =
+        CheckerManager::start_with_states(&Arc::new(cfg.clone()), &HashMap::from([(ID, true)]), tx);
     quiet(&mut rx, 400).await;
     mgr.stop().await;
 
@@ -147,7 +149,8 @@ async fn alpha_starts_down_and_carried_states_override() {
     let dead = HeldTcpPort::new();
     let cfg = config(vec![real_server(dead.port, vec![tcp_check()])], true);
     let (tx, mut rx) = mpsc::channel(16);
-    let _mgr = CheckerManager::start_with_states(&cfg, &HashMap::from([(ID, true)]), tx);
+    let _mgr =
+        CheckerManager::start_with_states(&Arc::new(cfg.clone()), &HashMap::from([(ID, true)]), tx);
     let e = next(&mut rx, 5).await.expect("a down event");
     assert!(!e.up);
     quiet(&mut rx, 400).await;
@@ -177,7 +180,7 @@ async fn many_checkers_and_dynamic_weights() {
     ));
     let cfg = config(rss, false);
     let (tx, mut rx) = mpsc::channel(128);
-    let mgr = CheckerManager::start(&cfg, tx);
+    let mgr = CheckerManager::start(&Arc::new(cfg.clone()), tx);
     assert_eq!(mgr.len(), 51);
     let e = next(&mut rx, 5).await.expect("the weight event");
     assert_eq!(e.id.rs, 50);
@@ -206,7 +209,7 @@ async fn changes_beyond_the_channel_room_wait_and_are_all_delivered() {
         .collect();
     let cfg = config(rss, true);
     let (tx, mut rx) = mpsc::channel(2);
-    let mgr = CheckerManager::start(&cfg, tx);
+    let mgr = CheckerManager::start(&Arc::new(cfg.clone()), tx);
     // alpha: every checker starts down and comes up at its first attempt; none is read
     // until all have run several times over.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -234,9 +237,9 @@ async fn changes_beyond_the_channel_room_wait_and_are_all_delivered() {
 fn settings_inherit_checker_then_real_server_then_virtual_server() {
     use lvsd::checkers::CheckSettings;
     let mut ck = tcp_check();
-    ck.common.connect_ip = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)));
+    ck.common.more_mut().connect_ip = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)));
     ck.common.connect_port = Some(8080);
-    ck.common.bindto = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)));
+    ck.common.more_mut().bindto = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)));
     ck.common.connect_timeout = Some(Duration::from_secs(3));
     let mut rs = real_server(81, vec![ck, tcp_check()]);
     rs.more_mut().delay_loop = Some(Duration::from_secs(7));
@@ -320,7 +323,7 @@ async fn http_get_checker_follows_the_digest() {
     };
     let cfg = config(vec![real_server(port, vec![http])], false);
     let (tx, mut rx) = mpsc::channel(16);
-    let mgr = CheckerManager::start(&cfg, tx);
+    let mgr = CheckerManager::start(&Arc::new(cfg.clone()), tx);
     quiet(&mut rx, 400).await;
     broken.store(true, Ordering::SeqCst);
     let down = next(&mut rx, 5).await.expect("a down event");
@@ -363,10 +366,14 @@ async fn reload_keeps_unchanged_checkers_running() {
     // Slow retries: the down event needs 1 failure + 2 retries, 400 ms apart.
     cfg.virtual_servers[0].delay_before_retry = Some(Duration::from_millis(400));
     let (tx, mut rx) = mpsc::channel(16);
-    let mut mgr = CheckerManager::start(&cfg, tx);
+    let mut mgr = CheckerManager::start(&Arc::new(cfg.clone()), tx);
 
     let (tx, mut rx2) = mpsc::channel(16);
-    let r = mgr.reload(&cfg, &CheckerManager::initial_states(&cfg), tx);
+    let r = mgr.reload(
+        &Arc::new(cfg.clone()),
+        &CheckerManager::initial_states(&cfg),
+        tx,
+    );
     assert_eq!((r.kept, r.started, r.stopped), (2, 0, 0), "a no-op reload");
     quiet(&mut rx2, 300).await;
 
@@ -387,7 +394,7 @@ async fn reload_keeps_unchanged_checkers_running() {
         (CheckerId { rs: 2, ..ID }, true),
     ]);
     let (tx, mut rx3) = mpsc::channel(16);
-    let r = mgr.reload(&moved, &states, tx);
+    let r = mgr.reload(&Arc::new(moved.clone()), &states, tx);
     assert_eq!(
         (r.kept, r.started, r.stopped),
         (2, 1, 0),
@@ -414,7 +421,7 @@ async fn reload_keeps_unchanged_checkers_running() {
         .connect_timeout = Some(Duration::from_secs(1));
     changed.virtual_servers[0].real_servers.remove(1);
     let (tx, _rx4) = mpsc::channel(16);
-    let r = mgr.reload(&changed, &HashMap::new(), tx);
+    let r = mgr.reload(&Arc::new(changed.clone()), &HashMap::new(), tx);
     assert_eq!((r.kept, r.started, r.stopped), (1, 1, 2));
     assert_eq!(mgr.len(), 2);
     mgr.stop().await;
@@ -451,7 +458,7 @@ fn log_all_failures_logs_each_retry() {
     let run = |global: bool, own: Option<bool>| {
         let closed = HeldTcpPort::new();
         let mut check = tcp_check();
-        check.common.log_all_failures = own;
+        check.common.more_mut().log_all_failures = own;
         let mut cfg = config(vec![real_server(closed.port, vec![check])], false);
         cfg.global.checker_log_all_failures = global;
         let (_, lines) = logs::lines_during(tracing::Level::INFO, || {
@@ -461,7 +468,7 @@ fn log_all_failures_logs_each_retry() {
                 .expect("runtime");
             rt.block_on(async {
                 let (tx, mut rx) = mpsc::channel(16);
-                let m = CheckerManager::start(&cfg, tx);
+                let m = CheckerManager::start(&Arc::new(cfg.clone()), tx);
                 let e = next(&mut rx, 10).await.expect("the checker goes down");
                 assert!(!e.up, "{e:?}");
                 m.stop().await;

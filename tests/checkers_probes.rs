@@ -5,7 +5,7 @@ mod tls;
 
 use lvsd::checkers::manager::check_once;
 use lvsd::checkers::state::Timing;
-use lvsd::checkers::{CheckSettings, CheckerId, Verdict};
+use lvsd::checkers::{CheckSettings, Verdict};
 use lvsd::config::{
     CheckerKind, DnsCheck, FileCheck, HttpCheck, MiscCheck, ReplyPattern, SmtpCheck, SslClient,
     StatusRange, UdpCheck, UrlCheck, UrlRegex,
@@ -25,11 +25,6 @@ const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 fn settings(kind: CheckerKind, port: u16, timeout_ms: u64) -> CheckSettings {
     CheckSettings {
-        id: CheckerId {
-            vs: 0,
-            rs: 0,
-            checker: 0,
-        },
         disabled: false,
         kind,
         addr: LOCALHOST,

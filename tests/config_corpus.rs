@@ -257,11 +257,11 @@ fn every_checker() {
     );
     assert_eq!(rs.checkers[2].kind, CheckerKind::Ping);
     let tcp = &rs.checkers[3].common;
-    assert_eq!(tcp.bindto, Some(ip("192.0.2.1")));
-    assert_eq!(tcp.bind_port, Some(40000));
-    assert_eq!(tcp.connect_ip, Some(ip("198.51.100.131")));
-    assert_eq!(tcp.alpha, Some(true));
-    assert_eq!(tcp.warmup, Some(secs(2.0)));
+    assert_eq!(tcp.more().bindto, Some(ip("192.0.2.1")));
+    assert_eq!(tcp.more().bind_port, Some(40000));
+    assert_eq!(tcp.more().connect_ip, Some(ip("198.51.100.131")));
+    assert_eq!(tcp.more().alpha, Some(true));
+    assert_eq!(tcp.more().warmup, Some(secs(2.0)));
     // keepalived accepts 0 for a checker's retry.
     assert_eq!(tcp.retry, Some(0));
 }
@@ -636,7 +636,7 @@ fn keepalived_syntax() {
         .iter()
         .map(|k| {
             (
-                k.common.connect_ip,
+                k.common.more().connect_ip,
                 k.common.connect_port,
                 k.common.connect_timeout,
             )

@@ -595,8 +595,8 @@ fn checker_fixups_as_keepalived() {
     assert!(c.virtual_servers[0].real_servers[0].checkers.is_empty());
     let c = load("bindto_family.conf");
     let ck = &c.virtual_servers[0].real_servers[0].checkers[0].common;
-    assert_eq!(ck.bindto, None);
-    assert_eq!(ck.connect_ip, "2001:db8::1".parse().ok());
+    assert_eq!(ck.more().bindto, None);
+    assert_eq!(ck.more().connect_ip, "2001:db8::1".parse().ok());
     let c = load("digest_twice.conf");
     match &c.virtual_servers[0].real_servers[0].checkers[0].kind {
         CheckerKind::Http(h) => assert_eq!(

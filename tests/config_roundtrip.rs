@@ -743,22 +743,36 @@ fn mend_like_keepalived(vs: &mut VirtualServer, groups: &[VirtualServerGroup]) {
 }
 
 fn gen_checker(r: &mut Rng) -> Checker {
-    let common = CheckCommon {
-        disabled: false,
-        connect_ip: r.maybe(|r| r.ip(false)),
-        connect_port: r.maybe(|r| r.below(65535) as u16 + 1),
-        bindto: r.maybe(|r| r.ip(false)),
-        bind_port: r.maybe(|r| r.below(65535) as u16 + 1),
-        bind_if: r.maybe(|r| r.word("eth")),
-        connect_timeout: r.maybe(Rng::dur),
-        retry: r.maybe(|r| r.below(10) as u32 + 1),
-        delay_before_retry: r.maybe(Rng::dur),
-        delay_loop: r.maybe(Rng::dur),
+    // (Drawn in the fields' keyword order.)
+    let connect_ip = r.maybe(|r| r.ip(false));
+    let connect_port = r.maybe(|r| r.below(65535) as u16 + 1);
+    let bindto = r.maybe(|r| r.ip(false));
+    let bind_port = r.maybe(|r| r.below(65535) as u16 + 1);
+    let bind_if = r.maybe(|r| r.word("eth"));
+    let connect_timeout = r.maybe(Rng::dur);
+    let retry = r.maybe(|r| r.below(10) as u32 + 1);
+    let delay_before_retry = r.maybe(Rng::dur);
+    let delay_loop = r.maybe(Rng::dur);
+    let more = CheckOptions {
+        connect_ip,
+        bindto,
+        bind_port,
+        bind_if,
         warmup: r.maybe(Rng::dur),
         alpha: r.maybe(Rng::chance),
         fwmark: r.maybe(|r| r.below(1000) as u32),
         log_all_failures: r.maybe(Rng::chance),
     };
+    let mut common = CheckCommon {
+        disabled: false,
+        connect_port,
+        connect_timeout,
+        retry,
+        delay_before_retry,
+        delay_loop,
+        ..CheckCommon::default()
+    };
+    *common.more_mut() = more;
     let kind = match r.below(9) {
         0 | 1 => CheckerKind::Http(Box::new(HttpCheck {
             tls: r.chance(),

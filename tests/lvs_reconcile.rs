@@ -254,7 +254,7 @@ fn alpha_starts_servers_down_until_first_success() {
         let mut vs = web_vs(&[1]);
         vs.alpha = vs_a;
         vs.real_servers[0].alpha = rs_a;
-        vs.real_servers[0].checkers[0].common.alpha = c_a;
+        vs.real_servers[0].checkers[0].common.more_mut().alpha = c_a;
         let mut h = H::start(config(vec![vs]));
         assert_eq!(
             h.dests(k).len(),

@@ -1,8 +1,10 @@
 //! Runs every checker of a configuration and reports changes.
 //!
 //! One driver task per manager schedules every checker from a slab of small records
-//! (settings, retry state, next due time in a binary heap); an attempt runs as a task of
-//! its own only while it is in flight. Each checker: an optional random warm-up delay (up
+//! (its place in the configuration, retry state, next due time in a binary heap); an
+//! attempt runs as a task of its own only while it is in flight, with the checker's
+//! settings resolved from the configuration when it starts (the configuration is shared
+//! with the rest of the daemon: no checker keeps a copy of its settings between attempts). Each checker: an optional random warm-up delay (up
 //! to `warmup`), then attempts paced by the retry state machine ([`super::state`]). Only
 //! changes are sent: up→down, down→up, and a new weight from a dynamic checker (sent as
 //! `up: true` with the weight). Every change is one log line with keepalived's wording.
@@ -13,6 +15,7 @@ use super::{CheckSettings, CheckerEvent, CheckerId, Verdict};
 use crate::config::{CheckerKind, Config};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
@@ -71,9 +74,8 @@ impl Probe {
 
 /// One checker between attempts: what the driver keeps for it.
 struct Record {
-    /// Its settings with the id left out: what a reload compares.
-    settings: Arc<CheckSettings>,
-    /// Its place in the newest configuration (a reload may move it).
+    /// Its place in the newest configuration (a reload may move it), where its settings
+    /// are read.
     id: CheckerId,
     state: CheckState,
     /// Built at the first attempt, kept between attempts; taken by the attempt in flight.
@@ -103,11 +105,15 @@ struct Done {
     /// How long the attempt took (counted for the metrics and `lvsd ctl state`).
     took: Duration,
     probe: Probe,
+    /// The settings the attempt ran with (its timing paces the next).
+    settings: Arc<CheckSettings>,
 }
 
 /// The running checkers, shared by the manager (reloads, lookups) and its driver task
 /// (timers, attempt results). Locked only for short synchronous steps.
 struct Sched {
+    /// The configuration the checkers run from (the newest start's or reload's).
+    config: Arc<Config>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// The live checkers in configuration order.
@@ -137,8 +143,14 @@ impl Same {
         }
     }
 
-    fn pop(&mut self) -> Option<Key> {
-        self.more.pop().or_else(|| self.first.take())
+    /// Takes the first (in configuration order) that `is` says is the one.
+    fn take_first(&mut self, mut is: impl FnMut(Key) -> bool) -> Option<Key> {
+        if let Some(k) = self.first.filter(|&k| is(k)) {
+            self.first = None;
+            return Some(k);
+        }
+        let i = self.more.iter().position(|&k| is(k))?;
+        Some(self.more.remove(i))
     }
 }
 
@@ -223,13 +235,18 @@ impl Sched {
             }
             self.due.pop();
             let done = self.done.clone();
+            let config = self.config.clone();
             let Some(r) = self.get_mut(key) else {
                 continue;
             };
             if r.attempt.is_some() {
                 continue;
             }
-            let settings = r.settings.clone();
+            // (A running checker's id is always in the configuration it runs from.)
+            let Some(settings) = CheckSettings::resolve(&config, r.id) else {
+                continue;
+            };
+            let settings = Arc::new(settings);
             let probe = r.probe.take();
             r.attempt = Some(tokio::spawn(attempt(key, settings, probe, done)));
         }
@@ -244,14 +261,15 @@ impl Sched {
         r.attempt = None;
         r.probe = Some(d.probe);
         let mut change = None;
+        let timing = &d.settings.timing;
         let next_in = match d.verdict {
-            None => r.settings.timing.delay_loop,
+            None => timing.delay_loop,
             Some(verdict) => {
                 let (attempt, text) = match verdict {
                     Verdict::Up { weight, msg } => (Attempt::Success { weight }, msg),
                     Verdict::Down { reason } => (Attempt::Failure, reason),
                 };
-                let step = r.state.on_timed_attempt(attempt, d.took);
+                let step = r.state.on_timed_attempt(timing, attempt, d.took);
                 if let Some(c) = step.change {
                     if c.up {
                         tracing::info!("{text}");
@@ -266,10 +284,10 @@ impl Sched {
                     });
                 } else if let Some(n) = step.retrying {
                     // keepalived logs these only with (checker_)log_all_failures.
-                    if r.settings.log_all_failures {
-                        tracing::info!("{text} Retry {n}/{}.", r.settings.timing.retry);
+                    if d.settings.log_all_failures {
+                        tracing::info!("{text} Retry {n}/{}.", timing.retry);
                     } else {
-                        tracing::debug!("{text} Retry {n}/{}.", r.settings.timing.retry);
+                        tracing::debug!("{text} Retry {n}/{}.", timing.retry);
                     }
                 }
                 step.next_in
@@ -306,6 +324,7 @@ async fn attempt(
         verdict,
         took: began.elapsed(),
         probe,
+        settings: s,
     });
 }
 
@@ -326,12 +345,6 @@ pub struct CheckerManager {
     driver: JoinHandle<()>,
 }
 
-/// Settings without the id (which is only the checker's place in the file).
-fn without_id(mut s: CheckSettings) -> CheckSettings {
-    s.id = CheckerId::default();
-    s
-}
-
 fn lock(sched: &Mutex<Sched>) -> MutexGuard<'_, Sched> {
     // A panic while locked leaves the schedule consistent enough to go on with.
     sched.lock().unwrap_or_else(|e| e.into_inner())
@@ -342,12 +355,12 @@ impl CheckerManager {
     /// up otherwise. The LVS side uses it to build its initial table.
     pub fn initial_states(config: &Config) -> HashMap<CheckerId, bool> {
         CheckSettings::each(config)
-            .map(|s| (s.id, !s.alpha))
+            .map(|(id, s)| (id, !s.alpha))
             .collect()
     }
 
     /// Starts every checker in its configured initial state. Needs a tokio runtime.
-    pub fn start(config: &Config, events: mpsc::Sender<CheckerEvent>) -> CheckerManager {
+    pub fn start(config: &Arc<Config>, events: mpsc::Sender<CheckerEvent>) -> CheckerManager {
         Self::start_with_states(config, &HashMap::new(), events)
     }
 
@@ -355,12 +368,13 @@ impl CheckerManager {
     /// reload carries the known up/down states over, so an unchanged server that is up
     /// is not flapped, and one that is down is not brought up before it passes).
     pub fn start_with_states(
-        config: &Config,
+        config: &Arc<Config>,
         states: &HashMap<CheckerId, bool>,
         events: mpsc::Sender<CheckerEvent>,
     ) -> CheckerManager {
         let (done, results) = mpsc::unbounded_channel();
         let sched = Arc::new(Mutex::new(Sched {
+            config: config.clone(),
             slots: Vec::new(),
             free: Vec::new(),
             order: Vec::new(),
@@ -387,7 +401,7 @@ impl CheckerManager {
     /// checker reports on `events`.
     pub fn reload(
         &mut self,
-        config: &Config,
+        config: &Arc<Config>,
         states: &HashMap<CheckerId, bool>,
         events: mpsc::Sender<CheckerEvent>,
     ) -> Reloaded {
@@ -397,13 +411,19 @@ impl CheckerManager {
         // say again what the LVS side has not seen.
         sched.overflow.clear();
         sched.events = events.clone();
-        // Looked up by value: a reload of a large configuration allocates nothing per
-        // kept checker (each allocation there is a hole in the heap once freed, between
-        // the new configuration's long-lived ones).
-        let mut old: HashMap<Arc<CheckSettings>, Same> = HashMap::with_capacity(sched.order.len());
+        let old_config = std::mem::replace(&mut sched.config, config.clone());
+        // The running checkers by the hash of their settings, read from the configuration
+        // they ran from; a candidate is compared whole when a new checker's hash matches.
+        // Nothing is kept per checker but its key (each allocation here would be a hole
+        // in the heap once freed, between the new configuration's long-lived ones).
+        let hasher = RandomState::new();
+        let mut old: HashMap<u64, Same> = HashMap::with_capacity(sched.order.len());
+        let mut orphans = Vec::new();
         for k in std::mem::take(&mut sched.order) {
-            if let Some(r) = sched.get(k) {
-                old.entry(r.settings.clone()).or_default().push(k);
+            let Some(r) = sched.get(k) else { continue };
+            match CheckSettings::resolve(&old_config, r.id) {
+                Some(s) => old.entry(hasher.hash_one(&s)).or_default().push(k),
+                None => orphans.push(k),
             }
         }
         let mut done = Reloaded::default();
@@ -416,11 +436,16 @@ impl CheckerManager {
             sched.due.reserve_exact(count);
         }
         let now = Instant::now();
-        for s in CheckSettings::each(config) {
-            let id = s.id;
-            let alpha = s.alpha;
-            let key = without_id(s);
-            let kept = old.get_mut(&key).and_then(Same::pop);
+        for (id, key) in CheckSettings::each(config) {
+            let alpha = key.alpha;
+            let kept = old.get_mut(&hasher.hash_one(&key)).and_then(|same| {
+                same.take_first(|k| {
+                    sched
+                        .get(k)
+                        .and_then(|r| CheckSettings::resolve(&old_config, r.id))
+                        .is_some_and(|was| was == key)
+                })
+            });
             if let Some(k) = kept {
                 let mut resend = None;
                 if let Some(r) = sched.get_mut(k) {
@@ -458,8 +483,7 @@ impl CheckerManager {
                 Some(now + Duration::from_millis(fastrand::u64(0..=ms)))
             };
             let k = sched.insert(Record {
-                state: CheckState::new(key.timing, up),
-                settings: Arc::new(key),
+                state: CheckState::new(up),
                 id,
                 probe: None,
                 attempt: None,
@@ -476,6 +500,7 @@ impl CheckerManager {
         for k in old
             .into_values()
             .flat_map(|same| same.first.into_iter().chain(same.more))
+            .chain(orphans)
         {
             sched.remove(k);
             done.stopped += 1;
@@ -512,7 +537,7 @@ impl CheckerManager {
         let counts: Vec<(CheckerId, CheckCounts)> = sched
             .order
             .iter()
-            .filter_map(|&k| sched.get(k).map(|r| (r.id, r.state.counters().snapshot())))
+            .filter_map(|&k| sched.get(k).map(|r| (r.id, r.state.counts())))
             .collect();
         counts.into_iter()
     }
@@ -642,19 +667,17 @@ mod tests {
     use super::*;
 
     /// Every checker keeps its record between attempts: at 100,000 checkers each 100
-    /// bytes is 10 MB. The attempt itself (about 1.5 KB) is a task only while it runs.
+    /// bytes is 10 MB. Its settings are read from the configuration when an attempt
+    /// starts, and the attempt itself (about 1.5 KB) is a task only while it runs.
     #[test]
     fn a_checker_record_stays_small() {
-        assert!(
-            std::mem::size_of::<Slot>() <= 136,
-            "{}",
-            std::mem::size_of::<Slot>()
-        );
+        let slot = std::mem::size_of::<Slot>();
+        assert!(slot <= 96, "{slot}");
         assert!(std::mem::size_of::<Reverse<(Instant, Key)>>() <= 24);
-        // Behind the record's Arc: the settings, rare ones boxed apart, the kind's own
+        // Made for each attempt, not kept: the rare settings boxed apart, the kind's own
         // settings boxed (240 bytes when they were inline).
         assert!(
-            std::mem::size_of::<CheckSettings>() <= 160,
+            std::mem::size_of::<CheckSettings>() <= 136,
             "{}",
             std::mem::size_of::<CheckSettings>()
         );

@@ -8,10 +8,11 @@ use crate::script::ScriptUser;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-/// Everything a running checker needs, resolved from the config.
+/// Everything a running checker needs, resolved from the config. Its place in the
+/// configuration ([`CheckerId`]) is not part of it: two checkers with equal settings are
+/// the same check, wherever they are written (a reload that moves one keeps it running).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CheckSettings {
-    pub id: CheckerId,
     pub kind: CheckerKind,
     /// Where to connect (`connect_ip` / `connect_port`, else the real server's).
     pub addr: IpAddr,
@@ -62,7 +63,7 @@ impl CheckSettings {
         let vs = config.virtual_servers.get(id.vs)?;
         let rs = vs.real_servers.get(id.rs)?;
         let ck = rs.checkers.get(id.checker)?;
-        Some(Self::from_parts(config, vs, rs, ck, id))
+        Some(Self::from_parts(config, vs, rs, ck))
     }
 
     fn from_parts(
@@ -70,16 +71,16 @@ impl CheckSettings {
         vs: &VirtualServer,
         rs: &RealServer,
         ck: &crate::config::Checker,
-        id: CheckerId,
     ) -> CheckSettings {
         let c = &ck.common;
+        let o = c.more();
         let vs_port = match vs.key {
             VsKey::Addr { port, .. } => Some(port),
             _ => None,
         };
-        let addr = c.connect_ip.unwrap_or(rs.addr);
+        let addr = o.connect_ip.unwrap_or(rs.addr);
         let port = c.connect_port.or(rs.port).or(vs_port).unwrap_or(0);
-        let bind = match (c.bindto, c.bind_port) {
+        let bind = match (o.bindto, o.bind_port) {
             (Some(ip), p) => Some(SocketAddr::new(ip, p.unwrap_or(0))),
             (None, Some(p)) => Some(SocketAddr::new(unspecified_like(addr), p)),
             (None, None) => None,
@@ -92,7 +93,6 @@ impl CheckSettings {
             _ => "tcp",
         };
         CheckSettings {
-            id,
             kind: ck.kind.clone(),
             addr,
             port,
@@ -134,20 +134,20 @@ impl CheckSettings {
             },
             // keepalived's default: the first check at a random point of the delay
             // loop, so real servers never see every check at once.
-            warmup: c.warmup.or(rs.more().warmup).or(vs.warmup).unwrap_or(
+            warmup: o.warmup.or(rs.more().warmup).or(vs.warmup).unwrap_or(
                 c.delay_loop
                     .or(rs.more().delay_loop)
                     .unwrap_or(vs.delay_loop),
             ),
-            alpha: c.alpha.or(rs.alpha).unwrap_or(vs.alpha),
+            alpha: o.alpha.or(rs.alpha).unwrap_or(vs.alpha),
             // keepalived: the global setting or the checker's own.
             log_all_failures: config.global.checker_log_all_failures
-                || c.log_all_failures == Some(true),
+                || o.log_all_failures == Some(true),
             proto,
             rare: RareSettings {
                 bind,
-                bind_if: c.bind_if.clone(),
-                fwmark: c.fwmark,
+                bind_if: o.bind_if.clone(),
+                fwmark: o.fwmark,
                 virtualhost: rs
                     .more()
                     .virtualhost
@@ -206,14 +206,15 @@ impl CheckSettings {
         SocketAddr::new(self.addr, self.port)
     }
 
-    /// Every checker of the config with its id, in config order.
+    /// Every checker of the config, in config order.
     pub fn all(config: &Config) -> Vec<CheckSettings> {
-        Self::each(config).collect()
+        Self::each(config).map(|(_, s)| s).collect()
     }
 
-    /// [`CheckSettings::all`] one at a time (nothing collected: at scale the whole list
+    /// [`CheckSettings::all`] one at a time, each with its place in the configuration
+    /// (nothing collected: at scale the whole list
     /// is megabytes for a moment).
-    pub fn each(config: &Config) -> impl Iterator<Item = CheckSettings> + '_ {
+    pub fn each(config: &Config) -> impl Iterator<Item = (CheckerId, CheckSettings)> + '_ {
         config
             .virtual_servers
             .iter()
@@ -229,7 +230,7 @@ impl CheckSettings {
                                 rs: ri,
                                 checker: ci,
                             };
-                            Self::from_parts(config, vs, rs, ck, id)
+                            (id, Self::from_parts(config, vs, rs, ck))
                         })
                     })
             })

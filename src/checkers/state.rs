@@ -11,24 +11,15 @@
 //! Dynamic checkers (MISC_CHECK `misc_dynamic`, FILE_CHECK) report a weight with their
 //! success; a new weight while up is reported as a change too.
 //!
-//! Each machine also counts its attempts in a [`CheckCounters`] it shares with whoever
-//! reports on the checker (`lvsd ctl state`, the metrics endpoint): plain atomics, nothing
-//! allocated per attempt.
+//! Each machine also counts its attempts ([`CheckCounts`]), read by whoever reports on the
+//! checker (`lvsd ctl state`, the metrics endpoint) through its owner. The timing is the
+//! caller's (the checker's settings): the machine keeps only what changes, so a record
+//! per checker stays small at 100,000 checkers.
 
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A checker's attempts so far: how many, how many failed, how long the last one took.
-#[derive(Debug, Default)]
-pub struct CheckCounters {
-    checks: AtomicU64,
-    failures: AtomicU64,
-    last_micros: AtomicU64,
-}
-
-/// A copy of [`CheckCounters`] at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CheckCounts {
     pub checks: u64,
@@ -37,23 +28,14 @@ pub struct CheckCounts {
     pub last_duration_us: u64,
 }
 
-impl CheckCounters {
+impl CheckCounts {
     /// Counts one attempt that took `took`.
-    pub fn record(&self, failed: bool, took: Duration) {
-        self.checks.fetch_add(1, Ordering::Relaxed);
+    pub fn record(&mut self, failed: bool, took: Duration) {
+        self.checks = self.checks.saturating_add(1);
         if failed {
-            self.failures.fetch_add(1, Ordering::Relaxed);
+            self.failures = self.failures.saturating_add(1);
         }
-        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        self.last_micros.store(us, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> CheckCounts {
-        CheckCounts {
-            checks: self.checks.load(Ordering::Relaxed),
-            failures: self.failures.load(Ordering::Relaxed),
-            last_duration_us: self.last_micros.load(Ordering::Relaxed),
-        }
+        self.last_duration_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
     }
 }
 
@@ -93,42 +75,36 @@ pub struct Timing {
 
 #[derive(Debug, Clone)]
 pub struct CheckState {
-    timing: Timing,
     up: bool,
     has_run: bool,
     /// Failed attempts retried since the last success.
     retries_used: u32,
     weight: Option<u32>,
-    counters: Arc<CheckCounters>,
+    counts: CheckCounts,
 }
 
 impl CheckState {
     /// A checker starting `up` (keepalived: down with `alpha`, up otherwise).
-    pub fn new(timing: Timing, up: bool) -> CheckState {
-        Self::with_counters(timing, up, Arc::default())
-    }
-
-    /// As [`CheckState::new`], counting its attempts in `counters`.
-    pub fn with_counters(timing: Timing, up: bool, counters: Arc<CheckCounters>) -> CheckState {
+    pub fn new(up: bool) -> CheckState {
         CheckState {
-            timing,
             up,
             has_run: false,
             retries_used: 0,
             weight: None,
-            counters,
+            counts: CheckCounts::default(),
         }
     }
 
-    pub fn counters(&self) -> &Arc<CheckCounters> {
-        &self.counters
+    /// Its attempts so far.
+    pub fn counts(&self) -> CheckCounts {
+        self.counts
     }
 
     /// Feeds one attempt's result and how long the attempt took (counted).
-    pub fn on_timed_attempt(&mut self, attempt: Attempt, took: Duration) -> Step {
-        self.counters
+    pub fn on_timed_attempt(&mut self, timing: &Timing, attempt: Attempt, took: Duration) -> Step {
+        self.counts
             .record(matches!(attempt, Attempt::Failure), took);
-        self.on_attempt(attempt)
+        self.on_attempt(timing, attempt)
     }
 
     pub fn is_up(&self) -> bool {
@@ -140,8 +116,8 @@ impl CheckState {
         self.weight
     }
 
-    /// Feeds one attempt's result.
-    pub fn on_attempt(&mut self, attempt: Attempt) -> Step {
+    /// Feeds one attempt's result, paced by the checker's `timing`.
+    pub fn on_attempt(&mut self, timing: &Timing, attempt: Attempt) -> Step {
         let first = !self.has_run;
         self.has_run = true;
         match attempt {
@@ -159,16 +135,16 @@ impl CheckState {
                 };
                 Step {
                     change,
-                    next_in: self.timing.delay_loop,
+                    next_in: timing.delay_loop,
                     retrying: None,
                 }
             }
             Attempt::Failure => {
-                if (self.up || first) && self.retries_used < self.timing.retry {
+                if (self.up || first) && self.retries_used < timing.retry {
                     self.retries_used += 1;
                     return Step {
                         change: None,
-                        next_in: self.timing.delay_before_retry,
+                        next_in: timing.delay_before_retry,
                         retrying: Some(self.retries_used),
                     };
                 }
@@ -184,7 +160,7 @@ impl CheckState {
                 };
                 Step {
                     change,
-                    next_in: self.timing.delay_loop,
+                    next_in: timing.delay_loop,
                     retrying: None,
                 }
             }
@@ -204,13 +180,40 @@ mod tests {
         }
     }
 
+    /// A machine with its timing, as a checker's record and settings hold them.
+    struct Checker {
+        st: CheckState,
+        timing: Timing,
+    }
+
+    impl Checker {
+        fn new(timing: Timing, up: bool) -> Checker {
+            Checker {
+                st: CheckState::new(up),
+                timing,
+            }
+        }
+        fn on_attempt(&mut self, a: Attempt) -> Step {
+            self.st.on_attempt(&self.timing, a)
+        }
+        fn on_timed_attempt(&mut self, a: Attempt, took: Duration) -> Step {
+            self.st.on_timed_attempt(&self.timing, a, took)
+        }
+        fn is_up(&self) -> bool {
+            self.st.is_up()
+        }
+        fn weight(&self) -> Option<u32> {
+            self.st.weight()
+        }
+    }
+
     const OK: Attempt = Attempt::Success { weight: None };
     const KO: Attempt = Attempt::Failure;
 
     /// Drives the machine on synthetic time: the server is reachable when `alive(t)`;
     /// returns (time, up) for every change within `horizon`.
     fn simulate(
-        st: &mut CheckState,
+        st: &mut Checker,
         horizon: Duration,
         alive: impl Fn(Duration) -> bool,
     ) -> Vec<(Duration, bool)> {
@@ -228,7 +231,7 @@ mod tests {
 
     #[test]
     fn one_success_is_enough_and_steady_up_reports_nothing() {
-        let mut st = CheckState::new(timing(3), false);
+        let mut st = Checker::new(timing(3), false);
         let s = st.on_attempt(OK);
         assert_eq!(
             s.change,
@@ -246,7 +249,7 @@ mod tests {
 
     #[test]
     fn failures_are_retried_before_going_down() {
-        let mut st = CheckState::new(timing(3), true);
+        let mut st = Checker::new(timing(3), true);
         for n in 1..=3 {
             let s = st.on_attempt(KO);
             assert_eq!(s.change, None, "retry {n} must not change the verdict");
@@ -270,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_success_between_failures_resets_the_retries() {
-        let mut st = CheckState::new(timing(2), true);
+        let mut st = Checker::new(timing(2), true);
         assert_eq!(st.on_attempt(KO).retrying, Some(1));
         assert_eq!(st.on_attempt(KO).retrying, Some(2));
         assert_eq!(st.on_attempt(OK).change, None);
@@ -280,7 +283,7 @@ mod tests {
 
     #[test]
     fn retry_zero_goes_down_at_the_first_failure() {
-        let mut st = CheckState::new(timing(0), true);
+        let mut st = Checker::new(timing(0), true);
         assert_eq!(st.on_attempt(KO).change.map(|c| c.up), Some(false));
     }
 
@@ -288,7 +291,7 @@ mod tests {
     fn alpha_starts_down_and_retries_its_first_attempt() {
         // alpha: start down; the first attempt still gets its retries (keepalived's
         // has_run), and the checker never reports "down" since it already is.
-        let mut st = CheckState::new(timing(1), false);
+        let mut st = Checker::new(timing(1), false);
         assert_eq!(st.on_attempt(KO).retrying, Some(1));
         let s = st.on_attempt(KO);
         assert_eq!((s.change, s.retrying), (None, None));
@@ -300,7 +303,7 @@ mod tests {
         // Server dies at t=10 s and comes back at t=40 s. retry 2, delay_before_retry
         // 2 s, delay_loop 6 s: attempts at 0, 6, 12 (fail), 14, 16 (down), 22, 28, 34,
         // 40 (up).
-        let mut st = CheckState::new(timing(2), true);
+        let mut st = Checker::new(timing(2), true);
         let changes = simulate(&mut st, Duration::from_secs(100), |t| {
             t < Duration::from_secs(10) || t >= Duration::from_secs(40)
         });
@@ -316,7 +319,7 @@ mod tests {
     #[test]
     fn a_blip_shorter_than_the_retries_is_ignored() {
         // Down from 11 s to 14 s: the attempt at 12 fails, the retry at 14 succeeds.
-        let mut st = CheckState::new(timing(2), true);
+        let mut st = Checker::new(timing(2), true);
         let changes = simulate(&mut st, Duration::from_secs(60), |t| {
             !(Duration::from_secs(11)..Duration::from_secs(14)).contains(&t)
         });
@@ -325,15 +328,14 @@ mod tests {
 
     #[test]
     fn timed_attempts_are_counted() {
-        let counters = Arc::new(CheckCounters::default());
-        let mut st = CheckState::with_counters(timing(1), true, counters.clone());
-        assert_eq!(counters.snapshot(), CheckCounts::default());
+        let mut st = Checker::new(timing(1), true);
+        assert_eq!(st.st.counts(), CheckCounts::default());
         st.on_timed_attempt(OK, Duration::from_millis(3));
         st.on_timed_attempt(KO, Duration::from_micros(1500));
         st.on_timed_attempt(KO, Duration::from_micros(250));
         assert!(!st.is_up());
         assert_eq!(
-            counters.snapshot(),
+            st.st.counts(),
             CheckCounts {
                 checks: 3,
                 failures: 2,
@@ -342,12 +344,12 @@ mod tests {
         );
         // An untimed attempt (the machine alone) counts nothing.
         st.on_attempt(OK);
-        assert_eq!(st.counters().snapshot().checks, 3);
+        assert_eq!(st.st.counts().checks, 3);
     }
 
     #[test]
     fn dynamic_weight_changes_are_reported_once() {
-        let mut st = CheckState::new(timing(1), true);
+        let mut st = Checker::new(timing(1), true);
         let w = |w| Attempt::Success { weight: Some(w) };
         assert_eq!(
             st.on_attempt(w(5)).change,

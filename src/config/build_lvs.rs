@@ -541,10 +541,10 @@ impl P<'_> {
             // keepalived skips a connect_ip or bindto of the other's address family.
             "connect_ip" => {
                 if let Some(a) = self.ip(t) {
-                    if c.bindto.is_some_and(|b| b.is_ipv4() != a.is_ipv4()) {
+                    if c.more().bindto.is_some_and(|b| b.is_ipv4() != a.is_ipv4()) {
                         self.problem(t[1], "connect_ip is not of bindto's address family: ignored, as keepalived does");
                     } else {
-                        c.connect_ip = Some(a);
+                        c.more_mut().connect_ip = Some(a);
                     }
                 }
             }
@@ -559,15 +559,18 @@ impl P<'_> {
             }
             "bindto" => {
                 if let Some(a) = self.ip(t) {
-                    if c.connect_ip.is_some_and(|b| b.is_ipv4() != a.is_ipv4()) {
+                    if c.more()
+                        .connect_ip
+                        .is_some_and(|b| b.is_ipv4() != a.is_ipv4())
+                    {
                         self.problem(t[1], "bindto is not of connect_ip's address family: ignored, as keepalived does");
                     } else {
-                        c.bindto = Some(a);
+                        c.more_mut().bindto = Some(a);
                     }
                 }
             }
             "bind_port" => {
-                c.bind_port = match self.arg(t, 1) {
+                c.more_mut().bind_port = match self.arg(t, 1) {
                     Some(v) => {
                         self.no_more(t, 2);
                         self.port_tok(t[0], v)
@@ -575,17 +578,17 @@ impl P<'_> {
                     None => None,
                 }
             }
-            "bind_if" => c.bind_if = self.string(t),
+            "bind_if" => c.more_mut().bind_if = self.string(t),
             "connect_timeout" => c.connect_timeout = self.nonzero_dur(t, c.connect_timeout),
             // keepalived takes 0 for a checker's retry (no retry: the first failure counts),
             // unlike the virtual / real server's `retry`, which starts at 1.
             "retry" => c.retry = self.int(t, 0, u32::MAX as i64).map(|v| v as u32),
             "delay_before_retry" => c.delay_before_retry = self.dur(t),
             "delay_loop" => c.delay_loop = self.nonzero_dur(t, c.delay_loop),
-            "warmup" => c.warmup = self.dur(t),
-            "alpha" => c.alpha = Some(self.flag(t)),
-            "log_all_failures" => c.log_all_failures = Some(self.flag(t)),
-            "fwmark" => c.fwmark = self.u32v(t),
+            "warmup" => c.more_mut().warmup = self.dur(t),
+            "alpha" => c.more_mut().alpha = Some(self.flag(t)),
+            "log_all_failures" => c.more_mut().log_all_failures = Some(self.flag(t)),
+            "fwmark" => c.more_mut().fwmark = self.u32v(t),
             _ => return false,
         }
         true
@@ -714,12 +717,13 @@ impl P<'_> {
                 // keepalived 2.2.7: each `host` block is a checker of its own, with the
                 // block's other settings; the block's own connection stays a checker too
                 // when it set any connection setting (or has no hosts).
-                let own = common.connect_ip.is_some()
+                let more = common.more();
+                let own = more.connect_ip.is_some()
                     || common.connect_port.is_some()
-                    || common.bindto.is_some()
-                    || common.bind_port.is_some()
-                    || common.bind_if.is_some()
-                    || common.fwmark.is_some()
+                    || more.bindto.is_some()
+                    || more.bind_port.is_some()
+                    || more.bind_if.is_some()
+                    || more.fwmark.is_some()
                     || common.connect_timeout.is_some();
                 let hosts: Vec<_> = hosts
                     .into_iter()
@@ -1041,22 +1045,31 @@ fn fwmark_family(vs: &VirtualServer) -> Option<bool> {
 /// block's other settings. keepalived 2.2.7 gives such a checker a connect timeout of 0
 /// unless the host sets one (every check times out at once); lvsd uses the block's.
 fn smtp_host(block: &CheckCommon, host: CheckCommon) -> CheckCommon {
-    CheckCommon {
-        connect_ip: host.connect_ip,
+    let (h, b) = (host.more(), block.more());
+    let more = CheckOptions {
+        connect_ip: h.connect_ip,
+        bindto: h.bindto,
+        bind_port: h.bind_port,
+        bind_if: h.bind_if.clone(),
+        fwmark: h.fwmark,
+        warmup: h.warmup.or(b.warmup),
+        alpha: h.alpha.or(b.alpha),
+        log_all_failures: h.log_all_failures.or(b.log_all_failures),
+    };
+    let mut c = CheckCommon {
         connect_port: host.connect_port,
-        bindto: host.bindto,
-        bind_port: host.bind_port,
-        bind_if: host.bind_if,
-        fwmark: host.fwmark,
         connect_timeout: host.connect_timeout.or(block.connect_timeout),
         retry: host.retry.or(block.retry),
         delay_before_retry: host.delay_before_retry.or(block.delay_before_retry),
         delay_loop: host.delay_loop.or(block.delay_loop),
-        warmup: host.warmup.or(block.warmup),
-        alpha: host.alpha.or(block.alpha),
-        log_all_failures: host.log_all_failures.or(block.log_all_failures),
         ..block.clone()
+    };
+    if more != CheckOptions::default() {
+        *c.more_mut() = more;
+    } else {
+        c.more = CheckMore::default();
     }
+    c
 }
 
 #[cfg(test)]
@@ -1113,7 +1126,7 @@ mod tests {
         );
         assert_eq!(c.len(), 2);
         assert_eq!(
-            (c[0].connect_ip, c[1].connect_ip),
+            (c[0].more().connect_ip, c[1].more().connect_ip),
             (ip("10.0.2.1"), ip("10.0.2.2"))
         );
         assert!(c.iter().all(|h| h.retry == Some(3)));
@@ -1124,9 +1137,9 @@ mod tests {
              delay_before_retry 4",
         );
         assert_eq!(c.len(), 2);
-        assert_eq!(c[0].connect_ip, None);
-        assert_eq!(c[1].connect_ip, ip("10.0.2.1"));
-        assert_eq!(c[1].bindto, ip("10.0.0.9"));
+        assert_eq!(c[0].more().connect_ip, None);
+        assert_eq!(c[1].more().connect_ip, ip("10.0.2.1"));
+        assert_eq!(c[1].more().bindto, ip("10.0.0.9"));
         for h in &c {
             assert_eq!(h.connect_timeout, Some(Duration::from_secs(10)));
             assert_eq!(h.delay_before_retry, Some(Duration::from_secs(4)));
@@ -1134,6 +1147,9 @@ mod tests {
         // A host does not take the block's bind settings.
         let c = smtp_checkers("bindto 10.0.0.8\n host {\n connect_ip 10.0.2.1\n }");
         assert_eq!(c.len(), 2);
-        assert_eq!((c[0].bindto, c[1].bindto), (ip("10.0.0.8"), None));
+        assert_eq!(
+            (c[0].more().bindto, c[1].more().bindto),
+            (ip("10.0.0.8"), None)
+        );
     }
 }

@@ -1343,26 +1343,86 @@ impl RealServer {
 }
 
 /// Settings every checker shares; None: inherited from the real / virtual server, then
-/// keepalived's default (connect_timeout 5 s, retry 1, delay_before_retry 1 s).
+/// keepalived's default (connect_timeout 5 s, retry 1, delay_before_retry 1 s). Those
+/// few checkers set are kept apart ([`CheckCommon::more`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CheckCommon {
-    pub connect_ip: Option<IpAddr>,
     pub connect_port: Option<u16>,
-    pub bindto: Option<IpAddr>,
-    pub bind_port: Option<u16>,
-    pub bind_if: Option<String>,
     pub connect_timeout: Option<Duration>,
     pub retry: Option<u32>,
     pub delay_before_retry: Option<Duration>,
     pub delay_loop: Option<Duration>,
+    /// Disabled at load (a MISC_CHECK script missing or unsafe): it never runs and keeps
+    /// its starting state, as keepalived's removed checker leaves its real server.
+    pub disabled: bool,
+    /// Its address, bind and other rarely written settings ([`CheckCommon::more`]).
+    #[serde(flatten)]
+    pub more: CheckMore,
+}
+
+/// A checker's settings that few configurations write. None: not written (inherited or
+/// keepalived's default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckOptions {
+    pub connect_ip: Option<IpAddr>,
+    pub bindto: Option<IpAddr>,
+    pub bind_port: Option<u16>,
+    pub bind_if: Option<String>,
     pub warmup: Option<Duration>,
     pub alpha: Option<bool>,
     pub fwmark: Option<u32>,
     /// `log_all_failures`: every failed check is logged, not only state changes.
     pub log_all_failures: Option<bool>,
-    /// Disabled at load (a MISC_CHECK script missing or unsafe): it never runs and keeps
-    /// its starting state, as keepalived's removed checker leaves its real server.
-    pub disabled: bool,
+}
+
+/// The options of a checker that has none.
+static NO_CHECK_OPTIONS: CheckOptions = CheckOptions {
+    connect_ip: None,
+    bindto: None,
+    bind_port: None,
+    bind_if: None,
+    warmup: None,
+    alpha: None,
+    fwmark: None,
+    log_all_failures: None,
+};
+
+/// A checker's [`CheckOptions`], kept out of line and only when one is written (a large
+/// configuration has one checker per real server, tens of thousands). None and all unset
+/// are the same (equal, and written out alike).
+#[derive(Debug, Clone, Default)]
+pub struct CheckMore(Option<Box<CheckOptions>>);
+
+impl CheckMore {
+    fn get(&self) -> &CheckOptions {
+        self.0.as_deref().unwrap_or(&NO_CHECK_OPTIONS)
+    }
+}
+
+impl PartialEq for CheckMore {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for CheckMore {}
+
+impl Serialize for CheckMore {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl CheckCommon {
+    /// Its rarely written settings (all None when none is written).
+    pub fn more(&self) -> &CheckOptions {
+        self.more.get()
+    }
+
+    /// The same, to set.
+    pub fn more_mut(&mut self) -> &mut CheckOptions {
+        self.more.0.get_or_insert_with(Box::default)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -2109,11 +2169,12 @@ mod tests {
 
     #[test]
     fn a_checker_kind_is_a_pointer_wide() {
-        // Kept twice per checker (here and in the running checker's settings); unboxed,
-        // the largest kind (MISC_CHECK's) made each ~100 bytes.
+        // One checker per real server in a large configuration; unboxed, the largest
+        // kind (MISC_CHECK's) made each ~100 bytes, and the rarely written options
+        // inline another ~80.
         assert_eq!(std::mem::size_of::<CheckerKind>(), 16);
         assert!(
-            std::mem::size_of::<Checker>() <= 184,
+            std::mem::size_of::<Checker>() <= 112,
             "{} bytes",
             std::mem::size_of::<Checker>()
         );

@@ -229,17 +229,17 @@ fn global(w: &mut W<'_>, g: &GlobalDefs) {
         w.close();
     }
     w.open("global_defs");
-    w.script("process_name", &g.process_names.main);
+    w.opt("process_name", &g.process_names.main, |s| q(s));
     w.opt("config_save_dir", &g.config_save_dir, |p| {
         q(&p.to_string_lossy())
     });
     w.opt("reload_check_config", &g.reload_check_config, |p| {
         q(&p.to_string_lossy())
     });
-    w.script("vrrp_process_name", &g.process_names.vrrp);
-    w.script("checker_process_name", &g.process_names.checker);
-    w.script("smtp_helo_name", &g.smtp_helo_name);
-    w.script("router_id", &g.router_id);
+    w.opt("vrrp_process_name", &g.process_names.vrrp, |s| q(s));
+    w.opt("checker_process_name", &g.process_names.checker, |s| q(s));
+    w.opt("smtp_helo_name", &g.smtp_helo_name, |s| q(s));
+    w.opt("router_id", &g.router_id, |s| q(s));
     if !g.notification_email.is_empty() {
         w.open("notification_email");
         for e in &g.notification_email {
@@ -329,7 +329,7 @@ fn global(w: &mut W<'_>, g: &GlobalDefs) {
         }
         w.flag(&format!("{name}_rcv_bufs_force"), buf.force);
     }
-    w.script("default_interface", &g.default_interface);
+    w.opt("default_interface", &g.default_interface, |s| q(s));
     for (who, t) in [("vrrp", &g.vrrp_tuning), ("checker", &g.checker_tuning)] {
         w.opt(&format!("{who}_priority"), &t.nice, |v| v.to_string());
         w.opt(&format!("{who}_rt_priority"), &t.rt_priority, |v| {
@@ -348,7 +348,7 @@ fn global(w: &mut W<'_>, g: &GlobalDefs) {
     w.opt("vrrp_down_timer_adverts", &g.vrrp_down_timer_adverts, |v| {
         v.to_string()
     });
-    w.script("vmac_prefix", &g.vmac_prefix);
+    w.opt("vmac_prefix", &g.vmac_prefix, |s| q(s));
     w.flag("no_email_faults", g.no_email_faults);
     w.flag("rs_init_notifies", g.rs_init_notifies);
     w.flag("checker_log_all_failures", g.checker_log_all_failures);
@@ -825,7 +825,7 @@ fn virtual_server(w: &mut W<'_>, vs: &VirtualServer) {
             Granularity::V6Prefix(p) => p.to_string(),
         },
     );
-    w.script("persistence_engine", &vs.persistence_engine);
+    w.opt("persistence_engine", &vs.persistence_engine, |s| q(s));
     if vs.protocol_set {
         w.line(match vs.protocol {
             Protocol::Tcp => "protocol TCP",
@@ -848,7 +848,7 @@ fn virtual_server(w: &mut W<'_>, vs: &VirtualServer) {
     w.flag("alpha", vs.alpha);
     w.flag("omega", vs.omega);
     w.flag("inhibit_on_failure", vs.inhibit_on_failure);
-    w.script("virtualhost", &vs.virtualhost);
+    w.opt("virtualhost", &vs.virtualhost, |s| q(s));
     w.opt("retry", &vs.retry, |v| v.to_string());
     w.dur("delay_before_retry", &vs.delay_before_retry);
     w.dur("connect_timeout", &vs.connect_timeout);
@@ -884,7 +884,7 @@ fn real_server(w: &mut W<'_>, rs: &RealServer) {
     w.dur("delay_loop", &rs.more().delay_loop);
     w.dur("warmup", &rs.more().warmup);
     w.opt("smtp_alert", &rs.more().smtp_alert, |b| yn(*b).into());
-    w.script("virtualhost", &rs.more().virtualhost);
+    w.opt("virtualhost", &rs.more().virtualhost, |s| q(s));
     for c in &rs.checkers {
         checker(w, c);
     }
@@ -894,19 +894,20 @@ fn real_server(w: &mut W<'_>, rs: &RealServer) {
 fn checker(w: &mut W<'_>, c: &Checker) {
     w.open(c.kind.keyword());
     let m = &c.common;
-    w.opt("connect_ip", &m.connect_ip, |a| a.to_string());
+    let o = m.more();
+    w.opt("connect_ip", &o.connect_ip, |a| a.to_string());
     w.opt("connect_port", &m.connect_port, |v| v.to_string());
-    w.opt("bindto", &m.bindto, |a| a.to_string());
-    w.opt("bind_port", &m.bind_port, |v| v.to_string());
-    w.script("bind_if", &m.bind_if);
+    w.opt("bindto", &o.bindto, |a| a.to_string());
+    w.opt("bind_port", &o.bind_port, |v| v.to_string());
+    w.opt("bind_if", &o.bind_if, |s| q(s));
     w.dur("connect_timeout", &m.connect_timeout);
     w.opt("retry", &m.retry, |v| v.to_string());
     w.dur("delay_before_retry", &m.delay_before_retry);
     w.dur("delay_loop", &m.delay_loop);
-    w.dur("warmup", &m.warmup);
-    w.opt("alpha", &m.alpha, |b| yn(*b).into());
-    w.opt("fwmark", &m.fwmark, |v| v.to_string());
-    w.opt("log_all_failures", &m.log_all_failures, |b| yn(*b).into());
+    w.dur("warmup", &o.warmup);
+    w.opt("alpha", &o.alpha, |b| yn(*b).into());
+    w.opt("fwmark", &o.fwmark, |v| v.to_string());
+    w.opt("log_all_failures", &o.log_all_failures, |b| yn(*b).into());
     match &c.kind {
         CheckerKind::Http(h) => {
             for u in &h.urls {
@@ -927,7 +928,7 @@ fn checker(w: &mut W<'_>, c: &Checker) {
                         .collect();
                     w.line(format!("status_code {}", codes.join(" ")));
                 }
-                w.script("virtualhost", &u.virtualhost);
+                w.opt("virtualhost", &u.virtualhost, |s| q(s));
                 if let Some(r) = &u.regex {
                     w.line(format!("regex {}", q(&r.pattern)));
                     w.flag("regex_no_match", r.no_match);
@@ -939,7 +940,7 @@ fn checker(w: &mut W<'_>, c: &Checker) {
                 }
                 w.close();
             }
-            w.script("virtualhost", &h.virtualhost);
+            w.opt("virtualhost", &h.virtualhost, |s| q(s));
             w.opt("http_protocol", &h.http_protocol, |s| s.clone());
             w.flag("enable_sni", h.enable_sni);
             w.flag("fast_recovery", h.fast_recovery);

@@ -388,7 +388,7 @@ fn checker_details(
     }
     l(format!(
         "   Log all failures = {}",
-        if checker.common.log_all_failures == Some(true) {
+        if checker.common.more().log_all_failures == Some(true) {
             "yes"
         } else {
             "no"

@@ -143,7 +143,7 @@ pub struct LvsState {
 fn alpha_of(vs: &VirtualServer, rs: &RealServer, checker: usize) -> bool {
     rs.checkers
         .get(checker)
-        .and_then(|c| c.common.alpha)
+        .and_then(|c| c.common.more().alpha)
         .or(rs.alpha)
         .unwrap_or(vs.alpha)
 }
