@@ -16,4 +16,4 @@ TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 # With --target, RUSTFLAGS reach only the target's crates, not build scripts or proc macros.
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C relocation-model=static" \
     cargo build --release --target "$TRIPLE" --features tools --bin lvsd --bin lvsd-ipvs "$@" >&2
-echo "$PWD/target/$TRIPLE/release"
+echo "${CARGO_TARGET_DIR:-$PWD/target}/$TRIPLE/release"

@@ -16,6 +16,13 @@
 #   checker, as scripts/vm/bench-programming.sh; Debian's keepalived 2.2.7 needs 7.5 min
 #   for a no-op reload of 1,000 x 20 with a TCP_CHECK each in the guest); LVSD_FLAGS: extra
 #   flags for lvsd (not lvsd-old), without spaces (e.g. --ipvs-heal-interval=0).
+#   LVSD_NEW=path/to/lvsd: run that build as lvsd instead of HEAD's (with LVSD_OLD: two
+#   builds of given commits against each other); LVSD_IPVS=path/to/lvsd-ipvs: the guest's
+#   helper (listener, waits, RSS) instead of HEAD's. With both set nothing is built.
+#   KEEPALIVED=path/to/keepalived: put that build in the guest as keepalived (with the
+#   shared libraries it links) instead of Debian's 2.2.7, e.g. an upstream build.
+#   NICE=-5: the qemu process's niceness (run.sh), so that compiles on the host stretch the
+#   guest less.
 # lvsd is the static build (scripts/build-static.sh). The host's load average is printed
 # before and after: the guest's figures depend on it.
 set -euo pipefail
@@ -24,19 +31,33 @@ ROOT=$(cd "$HERE/../.." && pwd)
 N=${1:-1000} M=${2:-20}
 DAEMONS=${DAEMONS:-keepalived+lvsd}
 cd "$ROOT"
-BIN=$(bash "$HERE/../build-static.sh")
-BINS="$BIN/lvsd $BIN/lvsd-ipvs"
+if [ -n "${LVSD_NEW:-}" ] && [ -n "${LVSD_IPVS:-}" ]; then
+    BIN=
+else
+    BIN=$(bash "$HERE/../build-static.sh")
+fi
+LVSD=${LVSD_NEW:-$BIN/lvsd} LVSD_IPVS=${LVSD_IPVS:-$BIN/lvsd-ipvs}
+[ -x "$LVSD" ] && [ -x "$LVSD_IPVS" ] || { echo "no lvsd at $LVSD or no lvsd-ipvs at $LVSD_IPVS" >&2; exit 1; }
+STAGE=$(mktemp -d); trap 'rm -rf "$STAGE"' EXIT
+# the guest finds the binaries by their names
+cp "$LVSD" "$STAGE/lvsd"; cp "$LVSD_IPVS" "$STAGE/lvsd-ipvs"
+BINS="$STAGE/lvsd $STAGE/lvsd-ipvs"
 if [[ $DAEMONS == *lvsd-old* ]]; then
     [ -x "${LVSD_OLD:-}" ] || { echo "DAEMONS=$DAEMONS needs LVSD_OLD=path/to/lvsd" >&2; exit 1; }
-    OLD=$(mktemp -d); trap 'rm -rf "$OLD"' EXIT
-    cp "$LVSD_OLD" "$OLD/lvsd-old"
-    BINS="$BINS $OLD/lvsd-old"
+    cp "$LVSD_OLD" "$STAGE/lvsd-old"
+    BINS="$BINS $STAGE/lvsd-old"
 fi
-TAG=${TAG:-$N-$M-${DAEMONS//+/-}}
+TAG=${TAG:-$N-$M-${DAEMONS//+/-}${KEEPALIVED:+-other-keepalived}}
 RES=$ROOT/target/vm-results/lifecycle-$TAG
 rm -rf "$RES"; mkdir -p "$RES"
+KA=${KEEPALIVED:-/usr/sbin/keepalived}
+{
+    echo "lvsd: $LVSD ($(cksum < "$LVSD" | cut -d' ' -f1))"
+    [ -n "${LVSD_OLD:-}" ] && echo "lvsd-old: $LVSD_OLD ($(cksum < "$LVSD_OLD" | cut -d' ' -f1))"
+    echo "keepalived: $KA ($("$KA" -v 2>&1 | head -1))"
+} | tee "$RES/binaries.txt"
 echo "host load before: $(cat /proc/loadavg)" | tee "$RES/load.txt"
-LVSD_BINS="$BINS" VM_MEM=${VM_MEM:-3072} VM_TIMEOUT=${VM_TIMEOUT:-7200} \
+VM_KEEPALIVED=$KA LVSD_BINS="$BINS" VM_MEM=${VM_MEM:-3072} VM_TIMEOUT=${VM_TIMEOUT:-7200} \
     bash "$HERE/run.sh" lifecycle.sh "$RES" "$N" "$M" "${ROUNDS:-3}" "$DAEMONS" "${DELAY:-300}" "${PHASES:-all}" "${CHECKS:-tcp}" "${LVSD_FLAGS:--}" \
     >"$RES/run.log" 2>&1 || { echo "lifecycle VM failed; see $RES/run.log" >&2; tail -20 "$RES/run.log" >&2; exit 1; }
 echo "host load after: $(cat /proc/loadavg)" | tee -a "$RES/load.txt"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # scripts/vm/build-initramfs.sh OUT [HOSTBIN...] - pack the guest root filesystem (newc cpio,
 # uncompressed: fastest to boot under TCG): busybox-static with its applets, iproute2 `ip`,
-# ipvsadm, keepalived (+ shared libraries from ldd), the given binaries in /usr/local/bin,
+# ipvsadm, keepalived (+ shared libraries from ldd; $VM_KEEPALIVED: another keepalived build
+# instead of Debian's /usr/sbin/keepalived), the given binaries in /usr/local/bin,
 # the repo's tests/vm as /tests, the IPVS kernel modules with a depmod'ed modules.dep, and
 # scripts/vm/init as /init.
 set -euo pipefail
@@ -35,7 +36,7 @@ copy_bin() {  # copy_bin HOSTPATH GUESTPATH
     mkdir -p "$R$(dirname "$2")"; cp -L "$1" "$R$2"; copy_libs "$1"
 }
 copy_bin /usr/sbin/ipvsadm /usr/sbin/ipvsadm
-copy_bin /usr/sbin/keepalived /usr/sbin/keepalived
+copy_bin "${VM_KEEPALIVED:-/usr/sbin/keepalived}" /usr/sbin/keepalived
 copy_bin /usr/sbin/ip /usr/sbin/ip
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$R/lib/x86_64-linux-gnu/" 2>/dev/null || true
 # Debug info is dropped: debug builds of lvsd are ~150 MB each with it, and an initramfs

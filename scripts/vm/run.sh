@@ -3,7 +3,8 @@
 # qemu (TCG), run /tests/GUEST_SCRIPT in the guest with the args, RESULT_DIR shared on /mnt
 # (9p, read-write).  Exits with the guest script's exit code (125: it never finished).
 # Binaries put in the guest: $LVSD_BINS (space-separated; default target/debug/{lvsd,lvsd-ipvs}
-# when present).  The serial console goes to RESULT_DIR/console.log and stdout.
+# when present).  NICE: the niceness qemu runs at (e.g. -5 so that host compiles
+# stretch the guest's timings less).  The serial console goes to RESULT_DIR/console.log and stdout.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -31,7 +32,7 @@ KERNEL=$W/kernel/boot/vmlinux-$KVER
 ARGS=$(IFS=,; echo "$*")
 export QEMU_MODULE_DIR=$W/qemu/usr/lib/x86_64-linux-gnu/qemu
 LOG=$RES/console.log
-timeout "${VM_TIMEOUT:-600}" "$W/qemu/usr/bin/qemu-system-x86_64" \
+nice -n "${NICE:-0}" timeout "${VM_TIMEOUT:-600}" "$W/qemu/usr/bin/qemu-system-x86_64" \
     -L "$W/qemu/usr/share/qemu" -L "$W/qemu/usr/share/seabios" \
     -m "${VM_MEM:-1024}" -smp "${VM_CPUS:-1}" -nographic -nic none -no-reboot \
     -accel tcg,thread=multi -cpu max \
