@@ -292,8 +292,8 @@ fn await_plan(p: Plan) -> Result<i32> {
     Ok(if failed.is_none() { 0 } else { 1 })
 }
 
-/// VmRSS (kB) of `pid` and of every process descending from it, and how many there are.
-fn tree_rss(pid: u32) -> (u64, usize) {
+/// `pid` and every process descending from it.
+pub(crate) fn process_tree(pid: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -316,6 +316,12 @@ fn tree_rss(pid: u32) -> (u64, usize) {
         tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
         i += 1;
     }
+    tree
+}
+
+/// VmRSS (kB) of `pid` and of every process descending from it, and how many there are.
+fn tree_rss(pid: u32) -> (u64, usize) {
+    let tree = process_tree(pid);
     let rss = tree
         .iter()
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())

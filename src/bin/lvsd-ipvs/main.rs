@@ -1,6 +1,7 @@
 //! Test and benchmark driver of the IPVS client (see `tool`). Tooling, not product: built
 //! only with the `tools` feature (which `cargo test` turns on), never shipped in the .deb.
 
+mod checkload;
 mod lifecycle;
 mod tool;
 

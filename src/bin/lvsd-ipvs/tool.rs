@@ -800,6 +800,9 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
     if let Some(r) = crate::lifecycle::main(args) {
         return r;
     }
+    if let Some(r) = crate::checkload::main(args) {
+        return r;
+    }
     let num = |i: usize, d: usize| -> Result<usize> {
         match args.get(i) {
             Some(s) => s.parse().map_err(|_| anyhow!("not a number: {s}")),
@@ -847,7 +850,7 @@ pub fn tool_main(args: &[String]) -> Result<i32> {
             Ok(0)
         }
         _ => {
-            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] [ack-each] | time-to-table ADDR:PORT M TOTAL LOG -- CMD... | list [plain|stats|rate] | zero | flush");
+            eprintln!("usage: lvsd-ipvs selftest OUTDIR | bench N M [BATCH] [ack-each] | time-to-table ADDR:PORT M TOTAL LOG -- CMD... | list [plain|stats|rate] | zero | flush | serve ADDR:PORT COUNTFILE | cpu PID");
             Ok(2)
         }
     }
