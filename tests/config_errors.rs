@@ -341,6 +341,20 @@ fn second_definitions_are_skipped_as_keepalived() {
     }
 }
 
+/// keepalived's comments: `\#` is a `#`, and a backslash that ends a line, even one in
+/// its comment, is glued to the line's last word (here the instance runs without
+/// authentication, as keepalived's does: "unknown authentication type 'PASS\'").
+#[test]
+fn backslashes_in_comments_as_keepalived() {
+    let l = lvsd::config::load(
+        Path::new("tests/configs/bad/backslash_ends_comment.conf"),
+        "x",
+    )
+    .unwrap();
+    assert_eq!(l.config.global.router_id.as_deref(), Some("lb#1"));
+    assert_eq!(l.config.instances[0].authentication, None);
+}
+
 #[test]
 fn dump_as_json_and_as_text() {
     let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))

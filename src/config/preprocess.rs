@@ -376,8 +376,12 @@ impl<'a> Pre<'a> {
             if let Some((from, line)) = block.take() {
                 self.block(file, line, &text[from..off]);
             }
-            let raw = if comments { strip_comment(raw) } else { raw };
-            let content = trim_end(raw);
+            let stripped = if comments || memchr::memchr(b'\\', raw.as_bytes()).is_some() {
+                strip_comment(raw)
+            } else {
+                std::borrow::Cow::Borrowed(raw)
+            };
+            let content = trim_end(&stripped);
             let trimmed = trim_start(content);
             if trimmed.is_empty() {
                 continue;
@@ -997,6 +1001,10 @@ fn verbatim(line: &str, comments: bool, quotes: bool) -> bool {
     if comments && memchr::memchr2(b'#', b'!', b).is_some() {
         return false;
     }
+    // keepalived glues a line's last backslash to its last word.
+    if b[last] == b'\\' {
+        return false;
+    }
     !(quotes && last + 1 < b.len() && memchr::memchr(b'"', b).is_some())
 }
 
@@ -1036,18 +1044,63 @@ fn trim_end(s: &str) -> &str {
     s.trim_end_matches(|c: char| c.is_ascii() && ascii_space(c as u8))
 }
 
-/// The line without its comment (`#` or `!` outside double quotes).
-fn strip_comment(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    let mut quoted = false;
-    for i in memchr::memchr3_iter(b'"', b'#', b'!', bytes) {
-        match bytes[i] {
-            b'"' => quoted = !quoted,
-            _ if !quoted => return &line[..i],
+/// The line as keepalived's `decomment` leaves it: without its comment (`#` or `!`
+/// outside double quotes); `\#` and `\!` outside quotes stand for the characters
+/// themselves; a backslash that ends the line, even one inside the comment, stays at the
+/// end of what is left, glued to its last word (`auth_type PASS # note \` reads as
+/// `auth_type PASS\`).
+fn strip_comment(line: &str) -> std::borrow::Cow<'_, str> {
+    let b = line.as_bytes();
+    if memchr::memchr(b'\\', b).is_none() {
+        let mut quoted = false;
+        for i in memchr::memchr3_iter(b'"', b'#', b'!', b) {
+            match b[i] {
+                b'"' => quoted = !quoted,
+                _ if !quoted => return std::borrow::Cow::Borrowed(&line[..i]),
+                _ => {}
+            }
+        }
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let (mut quoted, mut comment) = (false, false);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\\' if i + 1 == b.len() => {
+                while out.last().is_some_and(|c| matches!(c, b' ' | b'\t')) {
+                    out.pop();
+                }
+                out.push(b'\\');
+                break;
+            }
+            b'\\' => {
+                let next = b[i + 1];
+                if !comment {
+                    if quoted || !matches!(next, b'#' | b'!') {
+                        out.push(c);
+                    }
+                    out.push(next);
+                }
+                i += 2;
+                continue;
+            }
+            b'"' if !comment => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            b'#' | b'!' if !quoted => comment = true,
+            _ if !comment => out.push(c),
             _ => {}
         }
+        i += 1;
     }
-    line
+    // Only ASCII bytes were left out or moved: the rest is whole UTF-8 characters.
+    match String::from_utf8(out) {
+        Ok(s) => std::borrow::Cow::Owned(s),
+        Err(_) => std::borrow::Cow::Borrowed(line),
+    }
 }
 
 /// `$NAME=VALUE` → (NAME, VALUE).
@@ -1250,6 +1303,16 @@ mod tests {
             "\"open # still quoted"
         );
         assert_eq!(strip_comment("plain"), "plain");
+        // keepalived's decomment: escaped comment characters, a last backslash glued on.
+        assert_eq!(strip_comment("router_id lb\\#1 # c"), "router_id lb#1 ");
+        assert_eq!(strip_comment("a \"x\\#y\" # c"), "a \"x\\#y\" ");
+        assert_eq!(
+            strip_comment("auth_type PASS  # note \\"),
+            "auth_type PASS\\"
+        );
+        assert_eq!(strip_comment("a b \\"), "a b\\");
+        assert_eq!(strip_comment("a \\\" # c"), "a \\\" ");
+        assert_eq!(strip_comment("caf\u{e9} \\n # c"), "caf\u{e9} \\n ");
     }
 
     #[test]
