@@ -98,7 +98,7 @@ fn start(f: &NotifyFifo, global: &GlobalDefs) -> FifoWriter {
         script::spawn_detached(
             Script {
                 command: cmd.clone(),
-                user: global.script_user.clone(),
+                user: f.script_user.clone().or_else(|| global.script_user.clone()),
                 timeout: Duration::from_secs(u64::from(u32::MAX)),
                 secure: global.enable_script_security,
             },
@@ -146,6 +146,7 @@ mod tests {
         let f = NotifyFifo {
             path: path.clone(),
             script: None,
+            script_user: None,
         };
         let global = GlobalDefs::default();
         ensure_fifo(&path).unwrap();

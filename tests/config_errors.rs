@@ -252,7 +252,7 @@ fn script_words_and_users_as_keepalived() {
     );
     assert_eq!(script("unquoted").as_deref(), Some("/bin/kill"));
     assert!(
-        said.iter().any(|l| l.starts_with("6:22: ")
+        said.iter().any(|l| l.starts_with("8:22: ")
             && l.contains("only `/bin/kill` is the command; `-0 1` is ignored")),
         "{said:#?}"
     );
@@ -268,7 +268,7 @@ fn script_words_and_users_as_keepalived() {
     );
     assert_eq!(n.fault, None, "an unknown user: never run");
     assert!(
-        said.iter().any(|l| l.starts_with("18:18: ")
+        said.iter().any(|l| l.starts_with("20:18: ")
             && l.contains("its user `nosuchuser-lvsd` does not exist: never run")),
         "{said:#?}"
     );
@@ -278,6 +278,12 @@ fn script_words_and_users_as_keepalived() {
         "{said:#?}"
     );
     assert_eq!(n.stop.as_deref(), Some("/bin/true first"));
+    let fifo = c.global.notify_fifo.as_ref().unwrap();
+    assert_eq!(fifo.script.as_deref(), Some("/bin/cat"));
+    assert_eq!(
+        fifo.script_user.as_ref().map(|u| u.user.as_str()),
+        Some("nobody")
+    );
     // Printed back, the file reads the same.
     let printed = lvsd::config::print(&c);
     assert!(

@@ -250,6 +250,7 @@ fn gen_config(seed: u64) -> Config {
     g.notify_fifo = r.maybe(|r| NotifyFifo {
         path: r.word("/run/fifo").into(),
         script: r.maybe(Rng::script),
+        script_user: None,
     });
     g.notify_script_timeout = r.dur();
     let version = g.vrrp_version;

@@ -1109,7 +1109,13 @@ fn fifo_path(p: &mut P<'_>, t: &[Tok], slot: &mut Option<NotifyFifo>) {
         let path = std::path::PathBuf::from(p.txt(path));
         match slot {
             Some(f) => f.path = path,
-            None => *slot = Some(NotifyFifo { path, script: None }),
+            None => {
+                *slot = Some(NotifyFifo {
+                    path,
+                    script: None,
+                    script_user: None,
+                })
+            }
         }
     }
 }
@@ -1118,8 +1124,12 @@ fn fifo_script(p: &mut P<'_>, t: &[Tok], slot: &mut Option<NotifyFifo>) {
     let Some(cmd) = p.script(t, AfterCommand::UserGroup) else {
         return;
     };
+    let user = p.config.script_users.get(&cmd).cloned();
     match slot {
-        Some(f) => f.script = Some(cmd),
+        Some(f) => {
+            f.script = Some(cmd);
+            f.script_user = user;
+        }
         None => {
             let kw = p.txt(t[0]);
             p.problem(t[0], format!("`{kw}` given before its fifo"));

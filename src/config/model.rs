@@ -96,6 +96,8 @@ pub struct SmtpServer {
 pub struct NotifyFifo {
     pub path: PathBuf,
     pub script: Option<String>,
+    /// `notify_fifo_script CMD USER [GROUP]`: whom the script runs as (else script_user).
+    pub script_user: Option<ScriptUser>,
 }
 
 /// `lvs_sync_daemon INTERFACE VRRP_INSTANCE [id ID] [maxlen LEN] [port PORT] [ttl TTL] [group IP]`.

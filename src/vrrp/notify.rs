@@ -435,6 +435,7 @@ mod tests {
             vrrp_notify_fifo: Some(crate::config::NotifyFifo {
                 path: fifo.clone(),
                 script: None,
+                script_user: None,
             }),
             ..Default::default()
         };
