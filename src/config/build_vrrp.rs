@@ -349,16 +349,19 @@ impl P<'_> {
         Some(lt)
     }
 
-    /// A second block of a name already defined (`first`): keepalived uses the first and
-    /// skips this one ("already defined"), and so does lvsd, with a warning.
-    fn skip_second_definition(&mut self, toks: &[Tok], what: &str, first: Option<Span>) -> bool {
-        let Some(first) = first else {
+    /// A second block of a name already defined (`first` finds the first's place):
+    /// keepalived uses the first and skips this one ("already defined"), and so does
+    /// lvsd, with a warning.
+    fn skip_second_definition(
+        &mut self,
+        toks: &[Tok],
+        what: &str,
+        name: Option<&str>,
+        first: impl Fn(&Config, &str) -> Option<Span>,
+    ) -> bool {
+        let Some((name, first)) = name.and_then(|n| Some((n, first(&self.config, n)?))) else {
             return false;
         };
-        let name = toks
-            .get(1)
-            .map(|t| self.txt(*t).to_string())
-            .unwrap_or_default();
         self.problem(
             toks[0],
             format!("{what} {name} is already defined at {first}: this one is ignored, as keepalived does"),
@@ -372,14 +375,13 @@ impl P<'_> {
         if !self.need_block(toks, opens) {
             return;
         }
-        let first = name.as_ref().and_then(|n| {
-            self.config
-                .vrrp_scripts
+        let first = |c: &Config, n: &str| {
+            c.vrrp_scripts
                 .iter()
-                .find(|s| s.name == *n)
-                .map(|s| s.span.clone())
-        });
-        if self.skip_second_definition(toks, "vrrp_script", first) {
+                .find(|x| x.name == n)
+                .map(|x| x.span.clone())
+        };
+        if self.skip_second_definition(toks, "vrrp_script", name.as_deref(), first) {
             return;
         }
         let mut s = VrrpScript {
@@ -512,14 +514,13 @@ impl P<'_> {
         if !self.need_block(toks, opens) {
             return;
         }
-        let first = name.as_ref().and_then(|n| {
-            self.config
-                .sync_groups
+        let first = |c: &Config, n: &str| {
+            c.sync_groups
                 .iter()
-                .find(|g| g.name == *n)
-                .map(|g| g.span.clone())
-        });
-        if self.skip_second_definition(toks, "vrrp_sync_group", first) {
+                .find(|x| x.name == n)
+                .map(|x| x.span.clone())
+        };
+        if self.skip_second_definition(toks, "vrrp_sync_group", name.as_deref(), first) {
             return;
         }
         let mut g = SyncGroup {
@@ -754,14 +755,13 @@ impl P<'_> {
         if !self.need_block(toks, opens) {
             return;
         }
-        let first = name.as_ref().and_then(|n| {
-            self.config
-                .instances
+        let first = |c: &Config, n: &str| {
+            c.instances
                 .iter()
-                .find(|i| i.name == *n)
-                .map(|i| i.span.clone())
-        });
-        if self.skip_second_definition(toks, "vrrp_instance", first) {
+                .find(|x| x.name == n)
+                .map(|x| x.span.clone())
+        };
+        if self.skip_second_definition(toks, "vrrp_instance", name.as_deref(), first) {
             return;
         }
         let mut sp = InstanceSpans::default();

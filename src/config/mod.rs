@@ -328,38 +328,37 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
     // - ignoring"): an unknown user, an unknown `script_user`, or, under
     // enable_script_security, no script_user and no `keepalived_script` user.
     let default_fails = default_script_user(&mut loaded.config.global);
-    let cannot_set = |own: Option<&ScriptUser>| match own {
-        Some(u) => crate::script::resolve_user(u).is_err(),
-        None => default_fails.is_some(),
-    };
-    let why_not = |own: Option<&ScriptUser>| match own {
-        Some(u) => format!("its user `{}` does not exist", user_words(u)),
-        None => default_fails.clone().unwrap_or_default(),
+    // Why a script with this user of its own (or none) cannot run, if it cannot.
+    let user_problem = |own: Option<&ScriptUser>| match own {
+        Some(u) => crate::script::resolve_user(u)
+            .is_err()
+            .then(|| format!("its user `{}` does not exist", user_words(u))),
+        None => default_fails.clone(),
     };
     for s in &loaded.config.vrrp_scripts {
-        if !disabled.contains(&s.name) && cannot_set(s.user.as_ref()) {
-            out.push(Diagnostic::warning(
-                s.span.clone(),
-                format!(
-                    "vrrp_script {}: {}: not run, and not tracked, as keepalived does",
-                    s.name,
-                    why_not(s.user.as_ref())
-                ),
-            ));
-            disabled.insert(s.name.clone());
-        }
+        let Some(why) = user_problem(s.user.as_ref()).filter(|_| !disabled.contains(&s.name))
+        else {
+            continue;
+        };
+        let msg = format!(
+            "vrrp_script {}: {why}: not run, and not tracked, as keepalived does",
+            s.name
+        );
+        out.push(Diagnostic::warning(s.span.clone(), msg));
+        disabled.insert(s.name.clone());
     }
     let mut unset = std::collections::HashSet::new();
-    for r in &loaded.scripts {
-        if r.kind == build::AfterCommand::UserGroup && cannot_set(r.user.as_ref()) {
-            out.push(Diagnostic::warning(
-                r.span.clone(),
-                format!(
-                    "script `{}`: {}: never run, as keepalived does",
-                    r.command,
-                    why_not(r.user.as_ref())
-                ),
-            ));
+    for r in loaded
+        .scripts
+        .iter()
+        .filter(|r| r.kind == build::AfterCommand::UserGroup)
+    {
+        if let Some(why) = user_problem(r.user.as_ref()) {
+            let msg = format!(
+                "script `{}`: {why}: never run, as keepalived does",
+                r.command
+            );
+            out.push(Diagnostic::warning(r.span.clone(), msg));
             unset.insert(r.command.clone());
         }
     }
