@@ -14,14 +14,11 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The configuration tests/vm/bench.sh gives both daemons.
+#[path = "support/process.rs"]
+mod process;
+use process::env;
+
 fn config_text(n: usize, m: usize) -> String {
     let mut s = String::new();
     for i in 0..n {

@@ -42,28 +42,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
+#[path = "support/process.rs"]
+mod process;
+use process::{env, fds, status_kib};
+
 #[global_allocator]
 static GLOBAL: lvsd::heap::Counting = lvsd::heap::Counting;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A number field of /proc/self/status (kB for sizes).
-fn status(field: &str) -> usize {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
-}
 
 /// The fewest open fds over 10 looks 50 ms apart: a check in flight holds a socket for
 /// a moment, and on a loaded machine a few are often in flight at any look.
@@ -256,10 +240,10 @@ struct Sample {
 async fn sample() -> Sample {
     let fds = fds_settled().await;
     Sample {
-        rss: status("VmRSS:"),
-        anon: status("RssAnon:"),
-        file: status("RssFile:"),
-        threads: status("Threads:"),
+        rss: status_kib("VmRSS:"),
+        anon: status_kib("RssAnon:"),
+        file: status_kib("RssFile:"),
+        threads: status_kib("Threads:"),
         heap: lvsd::heap::heap_in_use() / 1024,
         tasks: tasks(),
         fds,
