@@ -418,6 +418,15 @@ pub fn exit_code(findings: &[Finding]) -> u8 {
 /// Sysctl values by dotted name, as [`SystemView`] holds them.
 pub type Sysctls = BTreeMap<String, i64>;
 
+/// The checks of `f` that found something (not the info lines), for tests.
+#[cfg(test)]
+pub(crate) fn problem_checks(f: &[Finding]) -> Vec<&'static str> {
+    f.iter()
+        .filter(|f| f.level != Level::Info)
+        .map(|f| f.check)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,12 +462,7 @@ mod tests {
         virtual_server 10.0.0.1 80 { lb_algo wlc\n lb_kind NAT\n protocol TCP\n \
         persistence_timeout 60\n inhibit_on_failure\n real_server 10.0.1.2 80 { } }\n";
 
-    fn checks(f: &[Finding]) -> Vec<&'static str> {
-        f.iter()
-            .filter(|f| f.level != Level::Info)
-            .map(|f| f.check)
-            .collect()
-    }
+    use crate::doctor::problem_checks as checks;
 
     #[test]
     fn a_healthy_nat_director_has_nothing_to_fix() {

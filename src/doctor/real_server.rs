@@ -408,12 +408,7 @@ mod tests {
         v
     }
 
-    fn checks(f: &[Finding]) -> Vec<&'static str> {
-        f.iter()
-            .filter(|f| f.level != Level::Info)
-            .map(|f| f.check)
-            .collect()
-    }
+    use crate::doctor::problem_checks as checks;
 
     #[test]
     fn a_good_dr_real_server_has_nothing_to_fix() {
