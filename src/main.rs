@@ -283,6 +283,13 @@ fn real_server_plan(opts: &Options) -> Result<lvsd::realserver::plan::Plan, Stri
         };
         return Ok(Plan::for_vips(vips, m));
     }
+    let config = real_server_config(opts)?;
+    let local = lvsd::doctor::system::local_addrs();
+    Ok(Plan::from_config(&config, &local))
+}
+
+/// The file of `lvsd real-server`, loaded.
+fn real_server_config(opts: &Options) -> Result<lvsd::config::Config, String> {
     let id = opts
         .config_id
         .clone()
@@ -294,8 +301,23 @@ fn real_server_plan(opts: &Options) -> Result<lvsd::realserver::plan::Plan, Stri
             .collect::<Vec<_>>()
             .join("\n")
     })?;
+    Ok(loaded.config)
+}
+
+/// The NAT side of the real-server doctor: of the file, unless `--vip` replaces it.
+fn real_server_nat(opts: &Options) -> Result<lvsd::doctor::nat_route::NatSide, String> {
+    use lvsd::cli::Command;
+    let Some(Command::RealServer { vips, .. }) = &opts.command else {
+        return Err("not the real-server command".into());
+    };
+    if !vips.is_empty() {
+        return Ok(Default::default());
+    }
+    let config = real_server_config(opts)?;
     let local = lvsd::doctor::system::local_addrs();
-    Ok(Plan::from_config(&loaded.config, &local))
+    Ok(lvsd::doctor::nat_route::NatSide::from_config(
+        &config, &local,
+    ))
 }
 
 /// `lvsd real-server [--cleanup] [doctor]`: 0 done (or nothing wrong), 1 a problem or a
@@ -349,8 +371,15 @@ fn real_server(opts: &Options) -> u8 {
         }
     };
     if let Some(RealServerAction::Doctor { json }) = action {
-        let view = lvsd::doctor::real_server::RsView::read();
-        let findings = lvsd::doctor::real_server::real_server(&plan, &view);
+        let nat = match real_server_nat(opts) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("{e}");
+                return EXIT_CONFIG_ERRORS;
+            }
+        };
+        let view = lvsd::doctor::real_server::RsView::read(&nat);
+        let findings = lvsd::doctor::real_server::real_server(&plan, &nat, &view);
         if *json {
             match serde_json::to_string_pretty(&findings) {
                 Ok(t) => println!("{t}"),

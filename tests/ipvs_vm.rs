@@ -1124,6 +1124,14 @@ fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
             Rs2Lost("10.251.1.1"),
             None,
         ),
+        (
+            "nat_route",
+            "rs2",
+            "nat_route",
+            "problem",
+            NoAnswer(nat_vip),
+            Some("ip route replace default via 10.253.0.254"),
+        ),
     ];
     for (step, side, check, level, shows, fix) in steps {
         // Named, alone, at its level, with a fix.
@@ -1176,6 +1184,39 @@ fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
                 "{step}"
             ),
         }
+    }
+    // NAT: both real servers' routes went around the director; rs3's doctor names it too
+    // and its printed fix (the VRRP VIP on their network) is run there as well.
+    let l = event(&ev, "doctor step=nat_route-rs3 ");
+    assert!(l.ends_with("rc=1 checks=nat_route,"), "{l}");
+    assert_eq!(
+        event(&ev, "fix step=nat_route-rs3 "),
+        "fix step=nat_route-rs3 printed=ip route replace default via 10.253.0.254"
+    );
+    assert_eq!(
+        event(&ev, "fixed step=nat_route-rs3 "),
+        "fixed step=nat_route-rs3 rc=0"
+    );
+    for step in ["nat_route", "nat_route-rs3"] {
+        let w = finding(step, "nat_route")["what"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            w.contains("go via 10.253.0.99 dev eth0, not through the director 10.253.0.254"),
+            "{step}: {w}"
+        );
+    }
+    // Clean, the route is named as going through the director's VIP.
+    for side in ["rs2", "rs3"] {
+        let n = finding(&format!("clean-{side}"), "nat_route");
+        assert_eq!(n["level"], "info", "{n}");
+        assert!(
+            n["what"]
+                .as_str()
+                .is_some_and(|s| s.contains("go via 10.253.0.254 dev eth0: 10.253.0.254 (a virtual_ipaddress of vrrp_instance VI_1)")),
+            "{n}"
+        );
     }
     // The strict rp_filter's fix: the tunnel's own 0 and a loose `all` (the larger wins).
     let rp = event(&ev, "fix step=rp_filter ");

@@ -1,16 +1,20 @@
-//! Does the nftables ruleset (`nft -j list ruleset`) let the VRRP adverts in? Each base
-//! chain on the prerouting and input hooks is walked, rule by rule, for an advert
-//! (IP protocol 112, IPv4 or IPv6) arriving on the instance's interface, as the kernel
+//! Does the nftables ruleset (`nft -j list ruleset`) let the VRRP adverts in and out?
+//! Each base chain on the prerouting and input hooks (adverts arriving on the instance's
+//! interface) or on the output and postrouting hooks (adverts this router sends) is
+//! walked, rule by rule, for an advert (IP protocol 112, IPv4 or IPv6), as the kernel
 //! would: a packet must get through every such chain. A match lvsd can evaluate (the
-//! protocol, `meta l4proto`, `iifname`, a transport header that VRRP does not have) is
-//! evaluated; one it cannot (addresses, conntrack state, marks…) makes the rule's verdict
-//! uncertain. A certain drop is a problem, a drop after an uncertain accept a warning.
+//! protocol, `meta l4proto`, `iifname`/`oifname`, a transport header that VRRP does not
+//! have, a source or destination address the file gives: the unicast peers,
+//! `unicast_src_ip`, the multicast group) is evaluated; one it cannot (other addresses,
+//! conntrack state, marks…) makes the rule's verdict uncertain. A certain drop is a
+//! problem, a drop after an uncertain accept a warning.
 
 use super::{finding, Finding, Level};
 use serde_json::Value;
 use std::net::IpAddr;
 
-/// What is known of the advert: its family and the interface it arrives on.
+/// What is known of the advert: its family, its direction and the interface it
+/// arrives on or leaves by, and its addresses where the file gives them.
 #[derive(Debug, Clone, Copy)]
 pub struct Advert<'a> {
     pub v6: bool,
@@ -18,17 +22,51 @@ pub struct Advert<'a> {
     /// Sent to unicast peers (a conntrack entry sees both directions and becomes
     /// established); multicast adverts get no reply, so never are.
     pub unicast: bool,
-    /// The sender, when known: a unicast peer of the instance (None for multicast, where
-    /// any router of the segment may send).
+    /// Sent by this router (output hooks) rather than received (input hooks).
+    pub outgoing: bool,
+    /// The sender, when known: arriving, a unicast peer of the instance (None for
+    /// multicast, where any router of the segment may send); leaving, `unicast_src_ip`.
     pub src: Option<IpAddr>,
+    /// The destination, when known: the multicast group; arriving unicast, this router's
+    /// `unicast_src_ip`; leaving unicast, the peer.
+    pub dst: Option<IpAddr>,
 }
 
 impl Advert<'_> {
-    /// "arriving on eth0" or "arriving on eth0 from unicast peer 10.0.0.2".
+    /// "arriving on eth0", "arriving on eth0 from unicast peer 10.0.0.2", "sent on eth0
+    /// to unicast peer 10.0.0.2", "sent on eth0 to 224.0.0.18".
     pub fn arriving(&self) -> String {
-        match self.src {
-            Some(s) => format!("arriving on {} from unicast peer {s}", self.iface),
-            None => format!("arriving on {}", self.iface),
+        match (self.outgoing, self.unicast, self.src, self.dst) {
+            (false, _, Some(s), _) => format!("arriving on {} from unicast peer {s}", self.iface),
+            (false, _, None, _) => format!("arriving on {}", self.iface),
+            (true, true, _, Some(d)) => format!("sent on {} to unicast peer {d}", self.iface),
+            (true, false, _, Some(d)) => format!("sent on {} to {d}", self.iface),
+            (true, _, _, None) => format!("sent on {}", self.iface),
+        }
+    }
+
+    /// The interface match of a rule that lets the advert pass: `iifname` or `oifname`
+    /// (nft), `-i` or `-o` (iptables).
+    pub fn if_word(&self, nft: bool) -> &'static str {
+        match (self.outgoing, nft) {
+            (false, true) => "iifname",
+            (true, true) => "oifname",
+            (false, false) => "-i",
+            (true, false) => "-o",
+        }
+    }
+}
+
+/// Whether `addr` (a value of an address match: `ADDR`, `ADDR/LEN`, or a prefix
+/// object) holds `x`; None when it cannot be read.
+fn addr_holds(v: &Value, x: IpAddr) -> Option<bool> {
+    match v {
+        Value::String(net) => addr_in(net, x),
+        _ => {
+            let p = v.get("prefix")?;
+            let addr = p.get("addr")?.as_str()?;
+            let len = p.get("len")?.as_u64()?;
+            addr_in(&format!("{addr}/{len}"), x)
         }
     }
 }
@@ -103,17 +141,12 @@ fn eval_match(m: &Value, a: Advert) -> Option<bool> {
             (Some("ip"), Some("protocol")) | (Some("ip6"), Some("nexthdr")) => {
                 holds(right, &is_proto)
             }
-            (Some("ip" | "ip6"), Some("saddr")) => a.src.and_then(|src| {
-                holds(right, &|v| match v {
-                    Value::String(net) => addr_in(net, src),
-                    _ => {
-                        let p = v.get("prefix")?;
-                        let addr = p.get("addr")?.as_str()?;
-                        let len = p.get("len")?.as_u64()?;
-                        addr_in(&format!("{addr}/{len}"), src)
-                    }
-                })
-            }),
+            (Some("ip" | "ip6"), Some("saddr")) => {
+                a.src.and_then(|src| holds(right, &|v| addr_holds(v, src)))
+            }
+            (Some("ip" | "ip6"), Some("daddr")) => {
+                a.dst.and_then(|dst| holds(right, &|v| addr_holds(v, dst)))
+            }
             (Some("ip" | "ip6"), _) => None,
             // A transport header (tcp, udp, icmp, th…) that an advert does not have.
             (Some(_), _) => Some(false),
@@ -126,7 +159,9 @@ fn eval_match(m: &Value, a: Advert) -> Option<bool> {
     {
         match key {
             "l4proto" => holds(right, &is_proto),
-            "iifname" | "iif" => holds(right, &|v| {
+            "iifname" | "iif" if a.outgoing => None,
+            "oifname" | "oif" if !a.outgoing => None,
+            "iifname" | "iif" | "oifname" | "oif" => holds(right, &|v| {
                 let name = v.as_str()?;
                 Some(match name.strip_suffix('*') {
                     Some(prefix) => a.iface.starts_with(prefix),
@@ -277,7 +312,8 @@ impl<'a> Ruleset<'a> {
 }
 
 /// The findings for the VRRP adverts `adverts` against `ruleset` (the JSON of
-/// `nft -j list ruleset`).
+/// `nft -j list ruleset`): the chains of the input hooks for adverts arriving, of the
+/// output hooks for adverts sent.
 pub fn vrrp_blocked(ruleset: &Value, adverts: &[Advert]) -> Vec<Finding> {
     let Some(items) = ruleset.get("nftables").and_then(Value::as_array) else {
         return Vec::new();
@@ -301,7 +337,12 @@ pub fn vrrp_blocked(ruleset: &Value, adverts: &[Advert]) -> Vec<Finding> {
                 "ip6" => a.v6,
                 _ => false,
             };
-            if !family_sees || !matches!(hook, "prerouting" | "input") {
+            let hooks: &[&str] = if a.outgoing {
+                &["output", "postrouting"]
+            } else {
+                &["prerouting", "input"]
+            };
+            if !family_sees || !hooks.contains(&hook) {
                 continue;
             }
             let mut uncertain = false;
@@ -327,7 +368,8 @@ pub fn vrrp_blocked(ruleset: &Value, adverts: &[Advert]) -> Vec<Finding> {
                 &by,
                 uncertain,
                 format!(
-                    "nft insert rule {family} {table} {name} iifname \"{iface}\" meta l4proto vrrp accept"
+                    "nft insert rule {family} {table} {name} {} \"{iface}\" meta l4proto vrrp accept",
+                    a.if_word(true)
                 ),
             ));
         }
@@ -348,7 +390,11 @@ pub fn blocked_finding(
 ) -> Finding {
     let ipv = if a.v6 { "IPv6" } else { "IPv4" };
     finding(
-        if uncertain { Level::Warning } else { Level::Problem },
+        if uncertain {
+            Level::Warning
+        } else {
+            Level::Problem
+        },
         "firewall_vrrp",
         format!(
             "{firewall} drops {ipv} VRRP adverts (protocol 112) {}: {by}{}",
@@ -359,7 +405,11 @@ pub fn blocked_finding(
                 ""
             }
         ),
-        "the other routers' adverts (multicast or unicast_peer) never arrive: every router becomes master, the VIPs are on two hosts (split brain)",
+        if a.outgoing {
+            "this router's adverts never reach the others: they become master too, the VIPs are on two hosts (split brain)"
+        } else {
+            "the other routers' adverts (multicast or unicast_peer) never arrive: every router becomes master, the VIPs are on two hosts (split brain)"
+        },
         fix,
     )
 }
@@ -374,7 +424,9 @@ mod tests {
             v6,
             iface,
             unicast,
+            outgoing: false,
             src: None,
+            dst: None,
         }
     }
 
@@ -505,6 +557,62 @@ mod tests {
         );
         assert_eq!(vrrp_blocked(&by_net, &[peer("10.0.0.3")]).len(), 1);
         assert!(vrrp_blocked(&by_net, &[peer("10.0.1.3")]).is_empty());
+        // Leaving: the output hooks, the destination the peer.
+        let out_ruleset = |verdict: &str| {
+            json!({"nftables": [
+                {"chain": {"family": "inet", "table": "filter", "name": "out",
+                           "type": "filter", "hook": "output", "prio": 0, "policy": "accept"}},
+                {"rule": {"family": "inet", "table": "filter", "chain": "out", "handle": 5,
+                          "expr": [m(json!({"meta": {"key": "oifname"}}), json!("eth0")),
+                                   m(json!({"payload": {"protocol": "ip", "field": "daddr"}}),
+                                     json!({"set": ["10.0.0.2", "10.0.0.4"]})),
+                                   {verdict: null}]}}]})
+        };
+        let sent = |p: &str| Advert {
+            outgoing: true,
+            dst: Some(p.parse().expect("ip")),
+            ..adv("eth0", false, true)
+        };
+        let f = vrrp_blocked(&out_ruleset("drop"), &[sent("10.0.0.2")]);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].level, Level::Problem);
+        assert!(
+            f[0].what
+                .contains("sent on eth0 to unicast peer 10.0.0.2: rule handle 5"),
+            "{}",
+            f[0].what
+        );
+        assert_eq!(
+            f[0].fix,
+            "nft insert rule inet filter out oifname \"eth0\" meta l4proto vrrp accept"
+        );
+        assert!(vrrp_blocked(&out_ruleset("drop"), &[sent("10.0.0.3")]).is_empty());
+        // The input hooks are not walked for a sent advert, nor the output for one
+        // arriving.
+        assert!(vrrp_blocked(&r, &[sent("10.0.0.2")]).is_empty());
+        assert!(vrrp_blocked(&out_ruleset("drop"), &[peer("10.0.0.2")]).is_empty());
+        // An input policy of drop with an accept by destination (this router's address):
+        // decided, not uncertain.
+        let to_me = ruleset(
+            "drop",
+            vec![
+                json!(["input", [m(json!({"payload": {"protocol": "ip", "field": "daddr"}}), json!("10.0.0.1")), {"accept": null}]]),
+            ],
+        );
+        let me = |d: &str| Advert {
+            dst: Some(d.parse().expect("ip")),
+            ..peer("10.0.0.2")
+        };
+        assert!(vrrp_blocked(&to_me, &[me("10.0.0.1")]).is_empty());
+        assert_eq!(
+            vrrp_blocked(&to_me, &[me("10.0.0.9")])[0].level,
+            Level::Problem
+        );
+        // Unknown destination: still uncertain.
+        assert_eq!(
+            vrrp_blocked(&to_me, &[peer("10.0.0.2")])[0].level,
+            Level::Warning
+        );
         // `!=` and a non-drop verdict.
         let ne = ruleset(
             "accept",

@@ -1,10 +1,12 @@
 //! Do the iptables-legacy rules (`iptables-legacy-save` / `ip6tables-legacy-save`) let
-//! the VRRP adverts in? The legacy tables are a second firewall beside nftables: the
-//! kernel runs both, so an advert must get through each. The built-in PREROUTING and
-//! INPUT chains of the raw, mangle and filter tables are walked rule by rule, as
-//! [`super::firewall`] walks nftables: what lvsd can evaluate (`-p`, `-i`, conntrack
-//! states an advert cannot have, a transport match VRRP does not have) is evaluated, the
-//! rest (addresses, marks, other modules…) makes a rule's verdict uncertain.
+//! the VRRP adverts in and out? The legacy tables are a second firewall beside nftables:
+//! the kernel runs both, so an advert must get through each. The built-in PREROUTING and
+//! INPUT chains (adverts arriving) or OUTPUT and POSTROUTING chains (adverts sent) of the
+//! raw, mangle and filter tables are walked rule by rule, as [`super::firewall`] walks
+//! nftables: what lvsd can evaluate (`-p`, `-i`/`-o`, conntrack states an advert cannot
+//! have, a transport match VRRP does not have, `-s`/`-d` against the addresses the file
+//! gives) is evaluated, the rest (other addresses, marks, other modules…) makes a rule's
+//! verdict uncertain.
 
 use super::firewall::{blocked_finding, Advert};
 use super::Finding;
@@ -94,9 +96,11 @@ fn eval(words: &[String], a: Advert) -> Rule {
                 i += 1;
                 arg.map(|p| is_vrrp(p) || p == "all" || p == "0")
             }
-            "-i" | "--in-interface" => {
+            "-i" | "--in-interface" | "-o" | "--out-interface" => {
                 i += 1;
-                arg.map(|n| match n.strip_suffix('+') {
+                // (the other direction's interface is not known for the advert)
+                let ours = matches!(w, "-o" | "--out-interface") == a.outgoing;
+                arg.filter(|_| ours).map(|n| match n.strip_suffix('+') {
                     Some(prefix) => a.iface.starts_with(prefix),
                     None => n == a.iface,
                 })
@@ -114,13 +118,17 @@ fn eval(words: &[String], a: Advert) -> Rule {
                     (only_est && !a.unicast).then_some(false)
                 })
             }
-            "-s" | "--source" => {
+            "-s" | "--source" | "-d" | "--destination" => {
                 i += 1;
+                let addr = if matches!(w, "-s" | "--source") {
+                    a.src
+                } else {
+                    a.dst
+                };
                 arg.and_then(|net| {
-                    let src = a.src?;
-                    net.split(',').try_fold(false, |any, n| {
-                        Some(any || super::firewall::addr_in(n, src)?)
-                    })
+                    let x = addr?;
+                    net.split(',')
+                        .try_fold(false, |any, n| Some(any || super::firewall::addr_in(n, x)?))
                 })
             }
             "--comment" => {
@@ -221,11 +229,20 @@ pub fn vrrp_blocked(save: &str, v6: bool, adverts: &[Advert]) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     for a in adverts.iter().filter(|a| a.v6 == v6) {
-        for (table, chains) in [
-            ("raw", &["PREROUTING"][..]),
-            ("mangle", &["PREROUTING", "INPUT"][..]),
-            ("filter", &["INPUT"][..]),
-        ] {
+        let hooks: [(&str, &[&str]); 3] = if a.outgoing {
+            [
+                ("raw", &["OUTPUT"]),
+                ("mangle", &["OUTPUT", "POSTROUTING"]),
+                ("filter", &["OUTPUT"]),
+            ]
+        } else {
+            [
+                ("raw", &["PREROUTING"]),
+                ("mangle", &["PREROUTING", "INPUT"]),
+                ("filter", &["INPUT"]),
+            ]
+        };
+        for (table, chains) in hooks {
             let Some(t) = tables.get(table) else { continue };
             for chain in chains {
                 let mut uncertain = false;
@@ -252,7 +269,8 @@ pub fn vrrp_blocked(save: &str, v6: bool, adverts: &[Advert]) -> Vec<Finding> {
                     &by,
                     uncertain,
                     format!(
-                        "{tool} -t {table} -I {chain} -i {} -p vrrp -j ACCEPT",
+                        "{tool} -t {table} -I {chain} {} {} -p vrrp -j ACCEPT",
+                        a.if_word(false),
                         a.iface
                     ),
                 ));
@@ -275,7 +293,9 @@ mod tests {
             v6: false,
             iface: "eth0",
             unicast,
+            outgoing: false,
             src: None,
+            dst: None,
         }
     }
 
@@ -392,6 +412,73 @@ mod tests {
             levels(&vrrp_blocked(&comment, false, &[adv(false)])),
             [Level::Problem]
         );
+    }
+
+    /// The adverts of a unicast instance (unicast_src_ip 10.0.0.1, peer `peer`) each way.
+    fn unicast_pair(peer: &str) -> [Advert<'static>; 2] {
+        let (me, peer) = (
+            Some("10.0.0.1".parse().expect("ip")),
+            Some(peer.parse().expect("ip")),
+        );
+        let inbound = Advert {
+            src: peer,
+            dst: me,
+            ..adv(true)
+        };
+        let outbound = Advert {
+            outgoing: true,
+            src: me,
+            dst: peer,
+            ..adv(true)
+        };
+        [inbound, outbound]
+    }
+
+    #[test]
+    fn destinations_are_decided_from_the_file() {
+        // Adverts to this router's unicast_src_ip let in, the rest dropped: decided.
+        let by_dst = with("DROP", "-A INPUT -d 10.0.0.1/32 -p vrrp -j ACCEPT\n");
+        assert!(vrrp_blocked(&by_dst, false, &unicast_pair("10.0.0.2")).is_empty());
+        let other = with("DROP", "-A INPUT -d 10.0.0.9 -p vrrp -j ACCEPT\n");
+        let f = vrrp_blocked(&other, false, &unicast_pair("10.0.0.2")[..1]);
+        assert_eq!(levels(&f), [Level::Problem], "{f:?}");
+        // An OUTPUT rule dropping the adverts to one peer: that peer's are named, sent.
+        let out = "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+                   -A OUTPUT -d 10.0.0.2/32 -o eth0 -p vrrp -j DROP\nCOMMIT\n";
+        let f = vrrp_blocked(out, false, &unicast_pair("10.0.0.2"));
+        assert_eq!(levels(&f), [Level::Problem], "{f:?}");
+        assert!(
+            f[0].what
+                .contains("adverts (protocol 112) sent on eth0 to unicast peer 10.0.0.2: rule 1 of chain OUTPUT in table filter"),
+            "{}",
+            f[0].what
+        );
+        assert!(f[0]
+            .consequence
+            .starts_with("this router's adverts never reach the others"));
+        assert_eq!(
+            f[0].fix,
+            "iptables-legacy -t filter -I OUTPUT -o eth0 -p vrrp -j ACCEPT"
+        );
+        assert!(vrrp_blocked(out, false, &unicast_pair("10.0.0.3")).is_empty());
+        // Multicast adverts go to the group: a rule for it is decided both ways.
+        let group = with("DROP", "-A INPUT -d 224.0.0.18/32 -p vrrp -j ACCEPT\n");
+        let mcast = Advert {
+            dst: Some("224.0.0.18".parse().expect("ip")),
+            ..adv(false)
+        };
+        assert!(vrrp_blocked(&group, false, &[mcast]).is_empty());
+        let other_group = Advert {
+            dst: Some("224.0.0.19".parse().expect("ip")),
+            ..mcast
+        };
+        assert_eq!(
+            levels(&vrrp_blocked(&group, false, &[other_group])),
+            [Level::Problem]
+        );
+        // An input interface says nothing of a sent advert: a drop under it is not counted.
+        let in_only = "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -i eth0 -p vrrp -j DROP\nCOMMIT\n";
+        assert!(vrrp_blocked(in_only, false, &unicast_pair("10.0.0.2")).is_empty());
     }
 
     #[test]

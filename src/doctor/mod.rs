@@ -8,11 +8,13 @@
 //! effective reverse-path filter of the VRRP interfaces, VRRP adverts dropped by
 //! nftables ([`firewall`]) or the legacy iptables tables ([`iptables`]), read from the
 //! rules alone, other routers on the instances' VRIDs ([`vrid`]), and the file's own load
-//! warnings ([`config_warnings`]).
+//! warnings ([`config_warnings`]), and the way back of the NAT services' replies
+//! ([`nat_route`]).
 //! [`real_server`] checks the real servers' side (`lvsd real-server doctor`).
 
 pub mod firewall;
 pub mod iptables;
+pub mod nat_route;
 pub mod real_server;
 pub mod system;
 pub mod vrid;
@@ -20,6 +22,7 @@ pub mod vrid;
 use crate::config::{Config, LbKind, VsKey};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 pub use system::SystemView;
 
@@ -121,6 +124,8 @@ pub fn director(config: &Config, sys: &SystemView) -> Vec<Finding> {
             ));
         }
     }
+    // The NAT real servers on a network of this director (their replies come back).
+    out.extend(nat_route::director_side(config, &sys.local_nets));
     // This director as a real server of its own services (localnode).
     for v in vss {
         for r in &v.real_servers {
@@ -311,32 +316,42 @@ pub fn config_warnings(warnings: &[crate::config::Diagnostic]) -> Vec<Finding> {
         .collect()
 }
 
-/// The adverts of the instances checked against the nftables ruleset and the legacy
-/// iptables rules, with one note of what was read (nothing is sent: a rule lvsd cannot
+/// The adverts of the instances, arriving and sent, checked against the nftables
+/// ruleset and the legacy iptables rules, with one note of what was read (nothing is sent: a rule lvsd cannot
 /// evaluate makes its verdict a warning, not a probe).
 fn firewall_findings(config: &Config, sys: &SystemView) -> Vec<Finding> {
     if config.instances.is_empty() {
         return Vec::new();
     }
-    // One advert for a multicast instance; one per peer for a unicast one (its source
-    // known). The same advert twice is checked once.
-    let mut keys: BTreeSet<(&str, bool, bool, Option<std::net::IpAddr>)> = BTreeSet::new();
+    // For a multicast instance one advert each way, to its group; for a unicast one, one
+    // each way per peer. The same advert twice is checked once.
+    type Key<'a> = (&'a str, bool, bool, bool, Option<IpAddr>, Option<IpAddr>);
+    let mut keys: BTreeSet<Key> = BTreeSet::new();
     for i in &config.instances {
+        let (iface, v6) = (i.interface.as_str(), i.is_ipv6());
+        let own = i.unicast_src_ip.or(i.mcast_src_ip);
         if i.unicast_peers.is_empty() {
-            keys.insert((i.interface.as_str(), i.is_ipv6(), false, None));
+            let group = crate::vrrp::params::mcast_group(&config.global, i, v6);
+            keys.insert((iface, v6, false, false, None, Some(group)));
+            keys.insert((iface, v6, false, true, own, Some(group)));
         }
         for p in &i.unicast_peers {
-            keys.insert((i.interface.as_str(), i.is_ipv6(), true, Some(p.addr)));
+            keys.insert((iface, v6, true, false, Some(p.addr), i.unicast_src_ip));
+            keys.insert((iface, v6, true, true, i.unicast_src_ip, Some(p.addr)));
         }
     }
     let adverts: Vec<firewall::Advert> = keys
         .iter()
-        .map(|&(iface, v6, unicast, src)| firewall::Advert {
-            v6,
-            iface,
-            unicast,
-            src,
-        })
+        .map(
+            |&(iface, v6, unicast, outgoing, src, dst)| firewall::Advert {
+                v6,
+                iface,
+                unicast,
+                outgoing,
+                src,
+                dst,
+            },
+        )
         .collect();
     let mut out = Vec::new();
     let mut read = Vec::new();
@@ -442,6 +457,7 @@ mod tests {
     fn healthy() -> SystemView {
         let mut v = SystemView {
             ipvs: true,
+            local_nets: vec![("eth1".into(), "10.0.1.1".parse().expect("ip"), 24)],
             ..Default::default()
         };
         v.modules.insert("ip_vs_wlc".into());
@@ -614,6 +630,46 @@ mod tests {
     }
 
     #[test]
+    fn adverts_are_checked_both_ways_with_the_files_addresses() {
+        let uni = conf(
+            "vrrp_instance V { interface eth0\n virtual_router_id 1\n \
+             unicast_src_ip 10.0.0.1\n unicast_peer { 10.0.0.2\n 10.0.0.3 }\n \
+             virtual_ipaddress { 10.0.0.10/24 } }\n",
+        );
+        let mut sys = healthy();
+        sys.iptables_legacy = Some(
+            "*filter\n:INPUT DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -d 10.0.0.1/32 -p vrrp -j ACCEPT\n\
+             -A OUTPUT -d 10.0.0.3/32 -p vrrp -j DROP\nCOMMIT\n"
+                .into(),
+        );
+        let f = director(&uni, &sys);
+        assert_eq!(checks(&f), ["firewall_vrrp"], "{f:?}");
+        assert_eq!(f[0].level, Level::Problem);
+        assert!(
+            f[0].what.contains("sent on eth0 to unicast peer 10.0.0.3"),
+            "{}",
+            f[0].what
+        );
+        // Multicast: the group of the file (vrrp_mcast_group4) is the destination.
+        let mcast = conf(
+            "global_defs { vrrp_mcast_group4 224.0.0.19 }\n\
+             vrrp_instance V { interface eth0\n virtual_router_id 1\n \
+             virtual_ipaddress { 10.0.0.10/24 } }\n",
+        );
+        sys.iptables_legacy = Some(
+            "*filter\n:INPUT DROP [0:0]\n-A INPUT -d 224.0.0.19 -p vrrp -j ACCEPT\nCOMMIT\n".into(),
+        );
+        assert!(checks(&director(&mcast, &sys)).is_empty());
+        sys.iptables_legacy = Some(
+            "*filter\n:INPUT DROP [0:0]\n-A INPUT -d 224.0.0.18 -p vrrp -j ACCEPT\nCOMMIT\n".into(),
+        );
+        let f = director(&mcast, &sys);
+        assert_eq!(checks(&f), ["firewall_vrrp"]);
+        assert_eq!(f[0].level, Level::Problem, "decided: {f:?}");
+    }
+
+    #[test]
     fn a_vrrp_only_file_asks_nothing_of_ipvs() {
         let c = conf(
             "vrrp_instance V { interface eth0\n virtual_router_id 1\n \
@@ -622,5 +678,14 @@ mod tests {
         let sys = SystemView::default();
         let f = director(&c, &sys);
         assert!(checks(&f).is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn a_nat_real_server_on_no_network_of_the_director() {
+        let mut sys = healthy();
+        sys.local_nets.clear();
+        let f = director(&conf(NAT), &sys);
+        assert_eq!(checks(&f), ["nat_real_server_route"]);
+        assert!(f[0].what.contains("10.0.1.2"), "{}", f[0].what);
     }
 }

@@ -4,6 +4,7 @@
 //! reverse-path filter, and a service listening where the director's packets arrive.
 //! [`real_server`] is pure over an [`RsView`]; [`RsView::read`] reads the system.
 
+use super::nat_route::{NatSide, RouteAnswer};
 use super::{finding, Finding, Level, Sysctls};
 use crate::config::Protocol;
 use crate::realserver::plan::{device_module, Plan};
@@ -24,6 +25,9 @@ pub struct RsView {
     /// The open GUE/FOU receive ports (`ip fou show`, `ip -6 fou show`), with the family
     /// (true: IPv6); None when they cannot be read (no fou module: nothing is open).
     pub fou_ports: Option<Vec<(u16, bool)>>,
+    /// For each NAT real-server address of this host: the address standing for the
+    /// clients and the kernel's route toward it from that address.
+    pub nat_routes: BTreeMap<IpAddr, (IpAddr, RouteAnswer)>,
 }
 
 impl RsView {
@@ -40,29 +44,24 @@ impl RsView {
         (all.max(own), all, own)
     }
 
-    /// Reads the view of this host (its network namespace).
-    pub fn read() -> RsView {
+    /// Reads the view of this host (its network namespace), with the routes toward
+    /// the clients of the NAT services of `nat`.
+    pub fn read(nat: &NatSide) -> RsView {
         let mut v = RsView::default();
         if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
             for a in addrs {
                 let up = a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
-                v.links.insert(a.interface_name.clone(), up);
-                let (Some(addr), Some(mask)) = (a.address, a.netmask) else {
-                    continue;
-                };
-                let pair = if let (Some(ip), Some(m)) =
-                    (addr.as_sockaddr_in(), mask.as_sockaddr_in())
-                {
-                    Some((IpAddr::V4(ip.ip()), m.ip().to_bits().count_ones()))
-                } else if let (Some(ip), Some(m)) = (addr.as_sockaddr_in6(), mask.as_sockaddr_in6())
-                {
-                    Some((IpAddr::V6(ip.ip()), m.ip().to_bits().count_ones()))
-                } else {
-                    None
-                };
-                if let Some((ip, len)) = pair {
-                    v.addrs.push((a.interface_name, ip, len as u8));
-                }
+                *v.links.entry(a.interface_name).or_insert(up) |= up;
+            }
+        }
+        v.addrs = super::system::interface_addrs();
+        for s in &nat.services {
+            if v.nat_routes.contains_key(&s.rip) {
+                continue;
+            }
+            let probe = super::nat_route::client_probe(s.rip.is_ipv6(), &v.addrs);
+            if let Some(answer) = super::nat_route::route_get(probe, Some(s.rip)) {
+                v.nat_routes.insert(s.rip, (probe, answer));
             }
         }
         if let Ok(dirs) = std::fs::read_dir("/proc/sys/net/ipv4/conf") {
@@ -133,8 +132,9 @@ fn network(addr: IpAddr, len: u8) -> String {
     format!("{net}/{len}")
 }
 
-/// The real server's findings for `plan` on the system `v`, problems first.
-pub fn real_server(plan: &Plan, v: &RsView) -> Vec<Finding> {
+/// The real server's findings for `plan` (its DR and TUN services) and `nat` (its NAT
+/// services) on the system `v`, problems first.
+pub fn real_server(plan: &Plan, nat: &NatSide, v: &RsView) -> Vec<Finding> {
     let mut out = Vec::new();
     for n in &plan.notes {
         out.push(finding(
@@ -145,11 +145,16 @@ pub fn real_server(plan: &Plan, v: &RsView) -> Vec<Finding> {
             String::new(),
         ));
     }
-    if plan.addresses.is_empty() {
+    out.extend(super::nat_route::real_server_side(
+        nat,
+        &v.addrs,
+        &v.nat_routes,
+    ));
+    if plan.addresses.is_empty() && nat.services.is_empty() {
         out.push(finding(
             Level::Info,
             "no_services",
-            "no DR or TUN service in the file for this host".into(),
+            "no DR, TUN or NAT service in the file for this host".into(),
             "nothing to set up on this real server",
             String::new(),
         ));
@@ -412,7 +417,7 @@ mod tests {
 
     #[test]
     fn a_good_dr_real_server_has_nothing_to_fix() {
-        let f = real_server(&plan(DR), &good("192.0.2.10", "lo"));
+        let f = real_server(&plan(DR), &NatSide::default(), &good("192.0.2.10", "lo"));
         assert!(checks(&f).is_empty(), "{f:?}");
     }
 
@@ -422,7 +427,7 @@ mod tests {
         v.addrs.retain(|(d, _, _)| d != "lo");
         v.addrs.push(("lo".into(), ip("192.0.2.10"), 30));
         v.sysctls.insert("net.ipv4.conf.all.arp_ignore".into(), 0);
-        let f = real_server(&plan(DR), &v);
+        let f = real_server(&plan(DR), &NatSide::default(), &v);
         assert_eq!(checks(&f), ["vip_netmask", "arp_ignore"], "{f:?}");
         assert!(
             f[0].consequence.contains("192.0.2.8/30"),
@@ -440,14 +445,17 @@ mod tests {
         );
         // The interface's own value counts too (the larger wins).
         v.sysctls.insert("net.ipv4.conf.eth0.arp_ignore".into(), 1);
-        assert_eq!(checks(&real_server(&plan(DR), &v)), ["vip_netmask"]);
+        assert_eq!(
+            checks(&real_server(&plan(DR), &NatSide::default(), &v)),
+            ["vip_netmask"]
+        );
     }
 
     #[test]
     fn a_vip_on_the_segment_interface() {
         let mut v = good("192.0.2.10", "lo");
         v.addrs.push(("eth0".into(), ip("192.0.2.10"), 24));
-        let f = real_server(&plan(DR), &v);
+        let f = real_server(&plan(DR), &NatSide::default(), &v);
         assert_eq!(checks(&f), ["vip_on_interface"]);
         assert_eq!(f[0].fix, "ip addr del 192.0.2.10/24 dev eth0");
     }
@@ -457,7 +465,7 @@ mod tests {
         let mut v = good("192.0.2.10", "lo");
         v.addrs.retain(|(d, _, _)| d != "lo");
         v.listeners = vec![(ip("10.0.0.2"), 80)];
-        let f = real_server(&plan(DR), &v);
+        let f = real_server(&plan(DR), &NatSide::default(), &v);
         assert_eq!(checks(&f), ["vip_missing", "listener"], "{f:?}");
         assert!(
             f[1].what.contains("listened on 10.0.0.2 only"),
@@ -465,28 +473,36 @@ mod tests {
             f[1].what
         );
         v.listeners = vec![];
-        let f = real_server(&plan(DR), &v);
+        let f = real_server(&plan(DR), &NatSide::default(), &v);
         assert_eq!(checks(&f), ["vip_missing", "listener"]);
         assert_eq!(f[1].level, Level::Warning);
         // A listener on the VIP itself, or on :: , will do.
         v.listeners = vec![(ip("::"), 80)];
-        assert_eq!(checks(&real_server(&plan(DR), &v)), ["vip_missing"]);
+        assert_eq!(
+            checks(&real_server(&plan(DR), &NatSide::default(), &v)),
+            ["vip_missing"]
+        );
     }
 
     #[test]
     fn tun_faults() {
         let p = plan(TUN);
-        assert!(checks(&real_server(&p, &good("192.0.2.20", "tunl0"))).is_empty());
+        assert!(checks(&real_server(
+            &p,
+            &NatSide::default(),
+            &good("192.0.2.20", "tunl0")
+        ))
+        .is_empty());
         // No ipip module: no tunl0.
         let mut v = good("192.0.2.20", "tunl0");
         v.links.remove("tunl0");
-        let f = real_server(&p, &v);
+        let f = real_server(&p, &NatSide::default(), &v);
         assert_eq!(checks(&f), ["tunnel_device"]);
         assert!(f[0].fix.starts_with("modprobe ipip"), "{}", f[0].fix);
         // A strict all.rp_filter wins over tunl0's 0.
         let mut v = good("192.0.2.20", "tunl0");
         v.sysctls.insert("net.ipv4.conf.all.rp_filter".into(), 1);
-        let f = real_server(&p, &v);
+        let f = real_server(&p, &NatSide::default(), &v);
         assert_eq!(checks(&f), ["rp_filter"]);
         assert_eq!(
             f[0].fix,
@@ -502,12 +518,12 @@ mod tests {
         );
         let mut v = good("192.0.2.30", "tunl0");
         v.fou_ports = Some(vec![(6080, false)]);
-        assert!(checks(&real_server(&p, &v)).is_empty());
+        assert!(checks(&real_server(&p, &NatSide::default(), &v)).is_empty());
         // (unreadable: not said either way)
         v.fou_ports = None;
-        assert!(checks(&real_server(&p, &v)).is_empty());
+        assert!(checks(&real_server(&p, &NatSide::default(), &v)).is_empty());
         v.fou_ports = Some(vec![(7070, false), (6080, true)]);
-        let f = real_server(&p, &v);
+        let f = real_server(&p, &NatSide::default(), &v);
         assert_eq!(checks(&f), ["gue_port"]);
         assert_eq!(
             f[0].fix,

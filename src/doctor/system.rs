@@ -1,5 +1,6 @@
 //! What `lvsd doctor` reads of the live system: /proc/net/ip_vs, the loaded and the
-//! installed kernel modules, the sysctls it checks, and this host's addresses.
+//! installed kernel modules, the sysctls it checks, and this host's addresses and
+//! networks.
 
 use super::Sysctls;
 use std::collections::BTreeSet;
@@ -20,6 +21,8 @@ pub struct SystemView {
     pub sysctls: Sysctls,
     /// This host's addresses (all interfaces).
     pub local_addrs: BTreeSet<IpAddr>,
+    /// The same with their devices and prefix lengths (the networks this host is on).
+    pub local_nets: Vec<(String, IpAddr, u8)>,
     /// The nftables ruleset as `nft -j list ruleset` writes it (None: no nft, or it
     /// failed).
     pub nft_ruleset: Option<serde_json::Value>,
@@ -110,6 +113,7 @@ impl SystemView {
             v.links.insert(i.to_string(), (up, mtu));
         }
         v.local_addrs = local_addrs();
+        v.local_nets = interface_addrs();
         v.nft_ruleset = nft_ruleset();
         v.iptables_legacy = legacy_save("iptables");
         v.ip6tables_legacy = legacy_save("ip6tables");
@@ -130,6 +134,26 @@ pub fn local_addrs() -> BTreeSet<IpAddr> {
             } else {
                 s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
             }
+        })
+        .collect()
+}
+
+/// Every address of this host with its device and prefix length (getifaddrs).
+pub fn interface_addrs() -> Vec<(String, IpAddr, u8)> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addrs
+        .filter_map(|a| {
+            let (addr, mask) = (a.address?, a.netmask?);
+            let (ip, len) =
+                if let (Some(ip), Some(m)) = (addr.as_sockaddr_in(), mask.as_sockaddr_in()) {
+                    (IpAddr::V4(ip.ip()), m.ip().to_bits().count_ones())
+                } else {
+                    let (ip, m) = (addr.as_sockaddr_in6()?, mask.as_sockaddr_in6()?);
+                    (IpAddr::V6(ip.ip()), m.ip().to_bits().count_ones())
+                };
+            Some((a.interface_name, ip, u8::try_from(len).ok()?))
         })
         .collect()
 }

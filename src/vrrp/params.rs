@@ -295,6 +295,25 @@ fn strict_accept(
 /// not defined is skipped). As keepalived, an entry in both the instance and its group
 /// takes the group's weight unless the instance's is 0 (for a process, the instance's
 /// `reverse` stays).
+/// The multicast group the adverts of `inst` go to: its `mcast_dst_ip` when of the
+/// family, else `vrrp_mcast_group4/6`, else 224.0.0.18 / ff02::12.
+pub fn mcast_group(global: &GlobalDefs, inst: &VrrpInstance, v6: bool) -> IpAddr {
+    if let Some(g) = inst.mcast_dst_ip.filter(|g| g.is_ipv6() == v6) {
+        return g;
+    }
+    if v6 {
+        global
+            .vrrp_mcast_group6
+            .filter(|a| a.is_ipv6())
+            .unwrap_or(IpAddr::V6(packet::MCAST_V6))
+    } else {
+        global
+            .vrrp_mcast_group4
+            .filter(|a| a.is_ipv4())
+            .unwrap_or(IpAddr::V4(packet::MCAST_V4))
+    }
+}
+
 pub fn resolve_files_and_processes(params: &mut [InstanceParams], config: &Config) {
     let file = |r: &TrackRef| {
         let d = config.track_files.iter().find(|d| d.name == r.name)?;
@@ -509,26 +528,12 @@ impl InstanceParams {
                 reverse: t.reverse,
             });
         }
-        let mcast_group = match family {
-            Family::V4 => global
-                .vrrp_mcast_group4
-                .filter(|a| a.is_ipv4())
-                .unwrap_or(IpAddr::V4(packet::MCAST_V4)),
-            Family::V6 => global
-                .vrrp_mcast_group6
-                .filter(|a| a.is_ipv6())
-                .unwrap_or(IpAddr::V6(packet::MCAST_V6)),
-        };
-        let mcast_group = match inst.mcast_dst_ip {
-            Some(g) if Family::of(&g) == family => g,
-            Some(g) => {
-                warnings.push(format!(
-                    "mcast_dst_ip {g} is not of the instance's address family (ignored)"
-                ));
-                mcast_group
-            }
-            None => mcast_group,
-        };
+        let mcast_group = mcast_group(global, inst, family == Family::V6);
+        if let Some(g) = inst.mcast_dst_ip.filter(|g| Family::of(g) != family) {
+            warnings.push(format!(
+                "mcast_dst_ip {g} is not of the instance's address family (ignored)"
+            ));
+        }
         let unicast_ttl = match inst.unicast_ttl {
             Some(_) if inst.unicast_peers.is_empty() => {
                 // keepalived 2.2.7 "resets" it to 0 and then sends its multicast adverts

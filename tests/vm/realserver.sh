@@ -3,6 +3,8 @@
 # service beside them, the director programmed by `lvsd -C` from the same file.
 #   netns lvcl (10.251.0.2) --veth-- director (root ns; VIPs 10.251.1.1-5 on lo)
 #   director br0 10.253.0.1/24 --veth-- netns rs2 (10.253.0.2), rs3 (10.253.0.3), httpd :80
+#   (the real servers' default gateway: 10.253.0.254, the VRRP VIP of the file, which the
+#   director holds as the master would: lvsd -C runs no VRRP here)
 # The real servers answer the client directly (their replies are routed back by the
 # director's kernel, never through IPVS, except for NAT).
 # 1. Clean: without lvsd real-server no answer; with it every VIP answers from both real
@@ -31,6 +33,7 @@ vrrp_instance VI_1 {
   priority 100
   virtual_ipaddress {
     10.251.1.9/32
+    10.253.0.254/24
   }
 }
 virtual_server 10.251.1.1 80 {
@@ -77,6 +80,7 @@ write_conf 8080 > /tmp/rs-port.conf
 KVER=$(uname -r)
 modprobe bridge; modprobe dummy
 $IP link add br0 type bridge; $IP addr add 10.253.0.1/24 dev br0; $IP link set br0 up
+$IP addr add 10.253.0.254/24 dev br0
 $IP link add sync0 type dummy; $IP link set sync0 mtu 1400 up
 start_httpd() { # start_httpd N [ADDR:]PORT
     $IP netns exec rs$1 httpd -f -p $2 -h /tmp/www$1 &
@@ -87,7 +91,7 @@ for n in 2 3; do
     $IP link add rsv$n type veth peer name eth0 netns rs$n
     $IP link set rsv$n master br0; $IP link set rsv$n up
     $IP -n rs$n addr add 10.253.0.$n/24 dev eth0; $IP -n rs$n link set eth0 up; $IP -n rs$n link set lo up
-    $IP -n rs$n route add default via 10.253.0.1
+    $IP -n rs$n route add default via 10.253.0.254
     mkdir -p /tmp/www$n; echo "rs$n" > /tmp/www$n/index.html
     start_httpd $n 80
 done
@@ -374,6 +378,18 @@ kill $(cat /tmp/httpd2.pid); wait $(cat /tmp/httpd2.pid) 2>/dev/null
 start_httpd 2 80; sleep 0.3
 undo listener "httpd restarted on every address (the printed fix: bind the service to the VIP or to every address)"
 probe listener-fixed 10.251.1.1 4
+
+# NAT: the real servers' default route around the director (to 10.253.0.99, a router that
+# is not the director; none answers here): the NAT replies never reach the client with
+# the VIP as source. On both, since sh sends this client to one of them.
+for n in 2 3; do $IP -n rs$n route replace default via 10.253.0.99; done
+ev "fault step=nat_route"
+probe nat_route 10.251.1.5 2
+doc nat_route rs2
+doc nat_route-rs3 rs3
+runfix nat_route nat_route rs2
+runfix nat_route-rs3 nat_route rs3
+probe nat_route-fixed 10.251.1.5 4
 
 for v in 1 2 3 4 5; do probe final 10.251.1.$v 4; done
 rs_stop
