@@ -352,6 +352,101 @@ fn keepalived_split_brain_behind_a_legacy_vrrp_drop_ends_with_the_printed_fix() 
     legacy_vrrp_drop_splits_the_brain_until_the_fix(support::Kind::Keepalived);
 }
 
+/// A unicast pair, the master's adverts to its peer dropped on the way out by a legacy
+/// OUTPUT rule matching the peer's address, and its own INPUT closed but for adverts to
+/// its unicast_src_ip: the doctor decides both from the file's addresses (the OUTPUT
+/// drop a problem named with the peer, the INPUT accept certain: no warning), the peer
+/// takes the VIP too (split brain), and the printed fix ends it. lvsd on both sides and,
+/// as the reference, keepalived on both sides.
+fn unicast_output_drop_by_destination(kind: support::Kind) {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    support::require_tool("iptables-legacy");
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+    use support::{wait_addr, Conf, VIP};
+    let lab = Lab::new(
+        if kind == support::Kind::Lvsd {
+            "uodl"
+        } else {
+            "uodk"
+        },
+        2,
+    );
+    let (a, b) = (lab.node(0).clone(), lab.node(1).clone());
+    let (ip_a, ip_b) = (Ipv4Addr::new(10, 99, 0, 1), Ipv4Addr::new(10, 99, 0, 2));
+    let conf = |id: &str, prio: u8, me: Ipv4Addr, peer: Ipv4Addr| {
+        let mut c = Conf::new(id, prio);
+        c.unicast = Some((me, vec![peer]));
+        c.render()
+    };
+    let conf_a = conf("A", 150, ip_a, ip_b);
+    let path_a = lab.path("a.conf");
+    std::fs::write(&path_a, &conf_a).expect("conf");
+    let sh = |script: &str| {
+        let st = Command::new("ip")
+            .args(["netns", "exec", &a.ns, "sh", "-c", script])
+            .status()
+            .expect("sh");
+        assert!(st.success(), "{script}");
+    };
+    sh(&format!(
+        "iptables-legacy -A INPUT -d {ip_a}/32 -p vrrp -j ACCEPT && \
+         iptables-legacy -P INPUT DROP && \
+         iptables-legacy -A OUTPUT -d {ip_b}/32 -p vrrp -j DROP"
+    ));
+    let da = lab.spawn(0, kind, "a", &conf_a);
+    let db = lab.spawn(1, kind, "b", &conf("B", 100, ip_b, ip_a));
+    let logs = || format!("--- a:\n{}\n--- b:\n{}", da.log_text(), db.log_text());
+    let sec = Duration::from_secs(1);
+    assert!(
+        wait_addr(&a.ns, VIP, true, 8 * sec).is_some(),
+        "A never became master\n{}",
+        logs()
+    );
+    assert!(
+        wait_addr(&b.ns, VIP, true, 8 * sec).is_some(),
+        "B did not take the VIP though A's adverts are dropped\n{}",
+        logs()
+    );
+    let (code, f) = doctor(&a.ns, &path_a);
+    assert_eq!(code, 1, "{f:?}");
+    let named: Vec<&serde_json::Value> =
+        f.iter().filter(|x| x["check"] == "firewall_vrrp").collect();
+    assert_eq!(named.len(), 1, "only the OUTPUT drop, decided: {f:?}");
+    assert_eq!(named[0]["level"], "problem");
+    assert_eq!(
+        named[0]["what"],
+        "iptables-legacy drops IPv4 VRRP adverts (protocol 112) sent on eth0 to unicast peer 10.99.0.2: rule 1 of chain OUTPUT in table filter"
+    );
+    let fix = named[0]["fix"].as_str().expect("fix").to_string();
+    assert_eq!(
+        fix,
+        "iptables-legacy -t filter -I OUTPUT -o eth0 -p vrrp -j ACCEPT"
+    );
+    sh(&fix);
+    assert!(
+        wait_addr(&b.ns, VIP, false, 4 * sec).is_some(),
+        "B kept the VIP after the fix\n{}",
+        logs()
+    );
+    assert!(support::has_addr(&a.ns, VIP), "A lost the VIP\n{}", logs());
+    let (code, f) = doctor(&a.ns, &path_a);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    assert_eq!(code, 0, "{f:?}");
+}
+
+#[test]
+fn lvsd_unicast_adverts_dropped_by_destination_on_the_way_out() {
+    unicast_output_drop_by_destination(support::Kind::Lvsd);
+}
+
+#[test]
+fn keepalived_unicast_adverts_dropped_by_destination_on_the_way_out() {
+    unicast_output_drop_by_destination(support::Kind::Keepalived);
+}
+
 #[test]
 fn doctor_hears_another_cluster_on_the_same_vrid() {
     if support::skip_without_root("network namespaces") {
