@@ -146,7 +146,7 @@ pub enum Command {
         cmd: CtlCommand,
     },
     /// Check the live system against the configuration (`-f`): IPVS and its schedulers,
-    /// forwarding for NAT, localnode, the expiry sysctls, the sync daemon's interface, the
+    /// forwarding for NAT, NAT real servers on its networks, localnode, the expiry sysctls, the sync daemon's interface, the
     /// VRRP interfaces' reverse-path filter, VRRP adverts dropped by nftables or
     /// iptables-legacy rules, other routers on the VRIDs, the file's warnings. Each
     /// problem with its consequence and fix; exit 1 when any is a problem.
@@ -203,7 +203,8 @@ pub enum RsMethod {
 pub enum RealServerAction {
     /// Check this real server: the VIPs on lo or the tunnel device with a host mask, the
     /// tunnel device up, the GUE port open, ARP not answered for the VIPs, the tunnel's
-    /// rp_filter, a service listening on the VIP. Exit 1 when any is a problem.
+    /// rp_filter, a service listening on the VIP, a NAT real server's replies routed
+    /// through the director. Exit 1 when any is a problem.
     Doctor {
         /// The findings as JSON.
         #[arg(long = "json")]

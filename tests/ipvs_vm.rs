@@ -1053,6 +1053,14 @@ fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
             None,
         ),
         (
+            "firewall_vrrp",
+            "director",
+            "firewall_vrrp",
+            "problem",
+            Nothing,
+            Some("iptables-legacy -t filter -I INPUT -i br0 -p vrrp -j ACCEPT"),
+        ),
+        (
             "vip_missing",
             "rs2",
             "vip_missing",
@@ -1264,6 +1272,14 @@ fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
         "4"
     );
     assert!(event(&ev, "doctor step=sync_daemon-fixed ").ends_with("rc=0 checks="));
+    assert!(event(&ev, "doctor step=firewall_vrrp-fixed ").ends_with("rc=0 checks="));
+    assert!(
+        what("firewall_vrrp", "firewall_vrrp").starts_with(
+            "iptables-legacy drops IPv4 VRRP adverts (protocol 112) arriving on br0: rule 1 of chain INPUT in table filter"
+        ),
+        "{}",
+        what("firewall_vrrp", "firewall_vrrp")
+    );
     // The director's strict rp_filter is a note (no VRRP runs here): named with the
     // effective value, the larger of all and br0's.
     let rp = doc("director_rp_filter")

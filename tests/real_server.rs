@@ -470,3 +470,83 @@ fn command_line_vips_and_a_reload() {
     assert!(sigterm_and_wait(&mut rs).success());
     assert_eq!(snapshot(ns), before);
 }
+
+/// A NAT real server's replies must go back through the director: with no default
+/// route, then with one to another router, `lvsd real-server doctor` names the route and
+/// prints `ip route replace default via` the file's VRRP VIP on this network; that fix
+/// run as it is leaves only the info line saying the replies go through the VIP.
+#[test]
+fn doctor_names_a_nat_real_servers_route_around_the_director() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    let lab = Lab::new("rsnat", 1);
+    let node = lab.node(0);
+    let ns = node.ns.as_str();
+    let conf = lab.path("nat.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "vrrp_instance V {{\n interface eth0\n virtual_router_id 51\n \
+             virtual_ipaddress {{ 192.0.2.50/24 dev eth1\n 10.99.0.254/24 }}\n}}\n\
+             virtual_server 192.0.2.50 80 {{\n lb_kind NAT\n protocol TCP\n \
+             real_server {} 80 {{ }}\n}}\n",
+            node.ip
+        ),
+    )
+    .expect("conf");
+    let doctor = || -> (i32, Vec<serde_json::Value>) {
+        let out = lvsd(ns, &conf, &["doctor", "--json"])
+            .output()
+            .expect("doctor");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+        (
+            out.status.code().unwrap_or(-1),
+            v.as_array().cloned().unwrap_or_default(),
+        )
+    };
+    let nat = |f: &[serde_json::Value]| -> serde_json::Value {
+        f.iter()
+            .find(|x| x["check"] == "nat_route")
+            .cloned()
+            .unwrap_or_else(|| panic!("no nat_route finding: {f:?}"))
+    };
+    let ip = |args: &str| {
+        let st = Command::new("ip")
+            .args(["-n", ns])
+            .args(args.split_whitespace())
+            .status()
+            .expect("ip");
+        assert!(st.success(), "ip {args}");
+    };
+    ip("route flush default");
+    let (code, f) = doctor();
+    assert_eq!(code, 1, "{f:?}");
+    let n = nat(&f);
+    assert_eq!(n["level"], "problem", "{n}");
+    assert!(
+        n["what"].as_str().is_some_and(|w| w.contains(&format!(
+            "no route from {} toward the clients (198.51.100.1: Network is unreachable)",
+            node.ip
+        ))),
+        "{n}"
+    );
+    assert_eq!(n["fix"], "ip route replace default via 10.99.0.254");
+    ip("route add default via 10.99.0.9");
+    let (code, f) = doctor();
+    assert_eq!(code, 1, "{f:?}");
+    let n = nat(&f);
+    assert!(
+        n["what"].as_str().is_some_and(|w| w.contains(
+            "go via 10.99.0.9 dev eth0, not through the director 10.99.0.254 (a virtual_ipaddress of vrrp_instance V)"
+        )),
+        "{n}"
+    );
+    let fix = n["fix"].as_str().expect("fix").to_string();
+    ip(fix.strip_prefix("ip ").expect("an ip command"));
+    let (code, f) = doctor();
+    assert_eq!(code, 0, "{f:?}");
+    let n = nat(&f);
+    assert_eq!(n["level"], "info", "{n}");
+}

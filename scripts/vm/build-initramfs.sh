@@ -1,7 +1,7 @@
 #!/bin/bash
 # scripts/vm/build-initramfs.sh OUT [HOSTBIN...] - pack the guest root filesystem (newc cpio,
 # uncompressed: fastest to boot under TCG): busybox-static with its applets, iproute2 `ip`,
-# ipvsadm, keepalived (+ shared libraries from ldd; $VM_KEEPALIVED: another keepalived build
+# ipvsadm, iptables-legacy (+ its -save, its extensions, iptable_filter), keepalived (+ shared libraries from ldd; $VM_KEEPALIVED: another keepalived build
 # instead of Debian's /usr/sbin/keepalived), the given binaries in /usr/local/bin,
 # the repo's tests/vm as /tests, the IPVS kernel modules with a depmod'ed modules.dep, and
 # scripts/vm/init as /init.
@@ -14,7 +14,7 @@ KROOT=$W/kernel
 OUT=$1; shift
 MODS="crc32c_generic ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr
       ip_vs_dh ip_vs_sh ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf ip_vs_mh ip_vs_pe_sip
-      ip_vs_ftp virtio_pci 9pnet_virtio 9p veth bridge dummy ipip ip_gre fou"
+      ip_vs_ftp virtio_pci 9pnet_virtio 9p veth bridge dummy ipip ip_gre fou iptable_filter"
 
 R=$(mktemp -d "$W/root.XXXXXX")
 trap 'rm -rf "$R"' EXIT
@@ -38,6 +38,11 @@ copy_bin() {  # copy_bin HOSTPATH GUESTPATH
 copy_bin /usr/sbin/ipvsadm /usr/sbin/ipvsadm
 copy_bin "${VM_KEEPALIVED:-/usr/sbin/keepalived}" /usr/sbin/keepalived
 copy_bin /usr/sbin/ip /usr/sbin/ip
+# The legacy iptables (the doctor's firewall reading): one binary answering to its name,
+# and the extensions it loads even for the standard targets.
+copy_bin /usr/sbin/xtables-legacy-multi /usr/sbin/xtables-legacy-multi
+for n in iptables-legacy iptables-legacy-save; do ln -s xtables-legacy-multi "$R/usr/sbin/$n"; done
+mkdir -p "$R/usr/lib/x86_64-linux-gnu" && cp -a /usr/lib/x86_64-linux-gnu/xtables "$R/usr/lib/x86_64-linux-gnu/"
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$R/lib/x86_64-linux-gnu/" 2>/dev/null || true
 # Debug info is dropped: debug builds of lvsd are ~150 MB each with it, and an initramfs
 # that large no longer unpacks in the guest's RAM ("Initramfs unpacking failed").
@@ -58,6 +63,8 @@ done
 cp "$KROOT/$MD"/modules.{order,builtin,builtin.modinfo} "$R/$MD/"
 depmod -b "$R" "$KVER"
 
+# (protocol names: iptables reads `-p vrrp` through getprotobyname)
+cp /etc/protocols "$R/etc/protocols"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$R/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$R/etc/group"
 install -m 755 "$HERE/init" "$R/init"

@@ -1,7 +1,9 @@
 //! `lvsd real-server doctor`: the real server's side of the DR and TUN services checked
 //! against the live system: the VIPs on `lo` or the tunnel device as host addresses, the
 //! tunnel devices there and up, no ARP answered for the VIPs, the tunnel's effective
-//! reverse-path filter, and a service listening where the director's packets arrive.
+//! reverse-path filter, and a service listening where the director's packets arrive;
+//! for the NAT services, the route of the replies through the director
+//! ([`super::nat_route`]).
 //! [`real_server`] is pure over an [`RsView`]; [`RsView::read`] reads the system.
 
 use super::nat_route::{NatSide, RouteAnswer};

@@ -288,6 +288,13 @@ sysctl -q -w net.ipv4.conf.all.rp_filter=0
 undo director_rp_filter "sysctl -w net.ipv4.conf.all.rp_filter=0"
 ev "fault step=port_mapping"
 doc port_mapping director /tmp/rs-port.conf
+# VRRP adverts dropped by the legacy firewall on the director (finding only: no VRRP runs
+# here; tests/doctor.rs shows the split brain it makes).
+iptables-legacy -A INPUT -i br0 -p 112 -j DROP
+ev "fault step=firewall_vrrp"
+doc firewall_vrrp director
+runfix firewall_vrrp firewall_vrrp director
+doc firewall_vrrp-fixed director
 probe after-director-faults 10.251.1.1 4
 
 # The real servers (rs2): the DR VIP missing.
