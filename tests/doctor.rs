@@ -169,6 +169,42 @@ fn doctor_finds_an_nft_rule_dropping_vrrp_and_its_fix_works() {
             .is_some_and(|s| s.contains("drop policy")),
         "{fw}"
     );
+    // A unicast instance, the input chain open only to adverts for its unicast_src_ip
+    // (decided from the file: nothing said), an output chain dropping the adverts to one
+    // peer by its address: that peer named, sent; the printed fix (oifname) run as it is.
+    let uni = lab.path("fw-uni.conf");
+    std::fs::write(
+        &uni,
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 51\n \
+         unicast_src_ip 10.99.0.1\n unicast_peer {\n 10.99.0.7\n 10.99.0.8\n }\n \
+         virtual_ipaddress { 10.99.0.100/24 }\n}\n",
+    )
+    .expect("conf");
+    nft("nft add rule inet filter input ip daddr 10.99.0.1 meta l4proto vrrp accept && \
+         nft add chain inet filter output '{ type filter hook output priority 0; policy accept; }' && \
+         nft add rule inet filter output ip daddr 10.99.0.8 meta l4proto vrrp drop");
+    let (code, f) = doctor(ns, &uni);
+    assert_eq!(code, 1, "{f:?}");
+    let named: Vec<&serde_json::Value> =
+        f.iter().filter(|x| x["check"] == "firewall_vrrp").collect();
+    assert_eq!(named.len(), 1, "{f:?}");
+    assert_eq!(named[0]["level"], "problem");
+    assert!(
+        named[0]["what"].as_str().is_some_and(|s| s.starts_with(
+            "nftables drops IPv4 VRRP adverts (protocol 112) sent on eth0 to unicast peer 10.99.0.8: rule handle"
+        ) && s.ends_with("of chain `inet filter output`")),
+        "{}",
+        named[0]
+    );
+    let fix = named[0]["fix"].as_str().expect("fix").to_string();
+    assert_eq!(
+        fix,
+        "nft insert rule inet filter output oifname \"eth0\" meta l4proto vrrp accept"
+    );
+    nft(&fix);
+    let (code, f) = doctor(ns, &uni);
+    assert!(find(&f, "firewall_vrrp").is_none(), "{f:?}");
+    assert_eq!(code, 0, "{f:?}");
 }
 
 /// The legacy iptables tables are a firewall of their own beside nftables: a rule there

@@ -352,15 +352,24 @@ pub fn director_side(config: &Config, nets: &[(String, IpAddr, u8)]) -> Vec<Find
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for vs in &config.virtual_servers {
-        for r in &vs.real_servers {
-            if !is_nat(vs, r.lvs_method) || !seen.insert(r.addr) {
+        let servers = vs
+            .real_servers
+            .iter()
+            .map(|r| (r.addr, r.lvs_method, "real server"))
+            .chain(
+                vs.sorry_server
+                    .iter()
+                    .map(|r| (r.addr, r.lvs_method, "sorry server")),
+            );
+        for (addr, method, what) in servers {
+            if !is_nat(vs, method) || !seen.insert(addr) {
                 continue;
             }
-            let host = if r.addr.is_ipv6() { 128 } else { 32 };
+            let host = if addr.is_ipv6() { 128 } else { 32 };
             let on = nets
                 .iter()
                 .chain(&vips)
-                .find(|(_, a, len)| *a == r.addr || (*len < host && in_net(*a, *len, r.addr)));
+                .find(|(_, a, len)| *a == addr || (*len < host && in_net(*a, *len, addr)));
             if on.is_some() {
                 continue;
             }
@@ -368,14 +377,12 @@ pub fn director_side(config: &Config, nets: &[(String, IpAddr, u8)]) -> Vec<Find
                 Level::Warning,
                 "nat_real_server_route",
                 format!(
-                    "NAT real server {} of {} is on no network of this director (no address of it here, nor a virtual_ipaddress with its network)",
-                    r.addr,
+                    "NAT {what} {addr} of {} is on no network of this director (no address of it here, nor a virtual_ipaddress with its network)",
                     crate::lvs::build::VsLabel(vs)
                 ),
                 "its replies go to its own default gateway, not to this director, unless that router sends them back here: without the director they reach the clients from the real server's address and are dropped",
                 format!(
-                    "put the director on {}'s network: a VRRP VIP of that network on the interface facing it (virtual_ipaddress {{ <address>/<prefix> dev <interface> }}), the real server's default gateway (ip route replace default via <that VIP>, on {})",
-                    r.addr, r.addr
+                    "put the director on {addr}'s network: a VRRP VIP of that network on the interface facing it (virtual_ipaddress {{ <address>/<prefix> dev <interface> }}), the real server's default gateway (ip route replace default via <that VIP>, on {addr})"
                 ),
             ));
         }
@@ -552,5 +559,17 @@ mod tests {
         // A host address (/32) does not make a network.
         let host = vec![("lo".into(), ip("10.9.0.1"), 32)];
         assert_eq!(director_side(&c, &host).len(), 2);
+        // A NAT sorry server too.
+        let c = conf(
+            "virtual_server 192.0.2.10 80 { lb_kind NAT\n protocol TCP\n \
+             sorry_server 10.8.0.2 80\n real_server 10.0.1.2 80 { } }\n",
+        );
+        let f = director_side(&c, &nets);
+        assert_eq!(checks(&f), ["nat_real_server_route"]);
+        assert!(
+            f[0].what.starts_with("NAT sorry server 10.8.0.2 of"),
+            "{}",
+            f[0].what
+        );
     }
 }
