@@ -375,7 +375,7 @@ fn firewall_findings(config: &Config, sys: &SystemView) -> Vec<Finding> {
         Level::Info,
         "firewall_read",
         format!(
-            "VRRP adverts (protocol 112) checked against {}, from the rules alone: no packet sent",
+            "VRRP adverts (protocol 112), arriving and sent, checked against {}, from the rules alone: no packet sent",
             read.join(", ")
         ),
         "a drop found is certain when every earlier rule could be evaluated, else a warning",
@@ -625,7 +625,7 @@ mod tests {
         let read = f.iter().find(|f| f.check == "firewall_read").expect("note");
         assert_eq!(
             read.what,
-            "VRRP adverts (protocol 112) checked against no nftables ruleset (no nft, or it failed), the iptables-legacy rules, from the rules alone: no packet sent"
+            "VRRP adverts (protocol 112), arriving and sent, checked against no nftables ruleset (no nft, or it failed), the iptables-legacy rules, from the rules alone: no packet sent"
         );
     }
 
