@@ -165,18 +165,19 @@ pub type RouteAnswer = Result<RouteTo, String>;
 /// host's addresses with their prefix lengths), so that its route is the one replies to
 /// any outside client take (the default route, or a policy rule's).
 pub fn client_probe(v6: bool, addrs: &[(String, IpAddr, u8)]) -> IpAddr {
-    let candidates: [&str; 3] = if v6 {
-        ["2001:db8:ffff::1", "2001:db8:fffe::1", "2001:db8:fffd::1"]
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    // (documentation ranges: TEST-NET-2, TEST-NET-3, TEST-NET-1; 2001:db8::/32)
+    let candidates: [IpAddr; 3] = if v6 {
+        [0xffff, 0xfffe, 0xfffd].map(|n| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, n, 0, 0, 0, 0, 1)))
     } else {
-        ["198.51.100.1", "203.0.113.1", "192.0.2.1"]
+        [[198, 51, 100], [203, 0, 113], [192, 0, 2]]
+            .map(|[a, b, c]| IpAddr::V4(Ipv4Addr::new(a, b, c, 1)))
     };
-    let parsed: Vec<IpAddr> = candidates.iter().filter_map(|c| c.parse().ok()).collect();
-    parsed
+    candidates
         .iter()
         .copied()
         .find(|p| !addrs.iter().any(|(_, a, len)| in_net(*a, *len, *p)))
-        .or_else(|| parsed.first().copied())
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::BROADCAST))
+        .unwrap_or(candidates[0])
 }
 
 /// Whether `x` is in the network of `addr/len`.
