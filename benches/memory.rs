@@ -7,7 +7,10 @@
 //! multi-thread runtime, configurations parsed on the blocking pool as a SIGHUP does),
 //! over the in-memory IPVS backend (no kernel needed). The configuration has N virtual
 //! servers × M real servers, each real server with a TCP_CHECK against 127.0.0.1 ports
-//! 20000.. (closed: every check fails at once, the real servers go down). After the
+//! 20000.. (closed: every check fails at once, the real servers go down; with `UP=1`
+//! against M listeners of the bench's own on ephemeral ports, which accept and close: the
+//! real servers stay up, their destinations in the table, as in a director's steady
+//! state). After the
 //! first delay_loop (every checker has run) it prints RSS (VmRSS), heap in use (a counting
 //! allocator over lvsd's, glibc's malloc; `--features mimalloc`: mimalloc), tokio tasks alive and open fds; then K reloads
 //! cycling no-op / all weights changed / one real server added to every virtual server /
@@ -41,8 +44,10 @@ fn mib(kib: usize) -> f64 {
 }
 
 /// N virtual servers × M real servers (plus one more per virtual server with `extra`),
-/// a TCP_CHECK each against 127.0.0.1.
-fn config_text(n: usize, m: usize, delay: usize, weight: u32, extra: bool) -> String {
+/// a TCP_CHECK each against 127.0.0.1, the j-th real server of each on `ports[j]`
+/// (`ports` has M + 1 ports).
+fn config_text(ports: &[u16], n: usize, delay: usize, weight: u32, extra: bool) -> String {
+    let used = &ports[..ports.len() - usize::from(!extra)];
     let mut s = String::new();
     for i in 0..n {
         let _ = writeln!(
@@ -52,11 +57,10 @@ fn config_text(n: usize, m: usize, delay: usize, weight: u32, extra: bool) -> St
             i / 256 % 256,
             i % 256
         );
-        for j in 0..m + usize::from(extra) {
+        for port in used {
             let _ = writeln!(
                 s,
-                " real_server 127.0.0.1 {} {{\n  weight {weight}\n  TCP_CHECK {{\n   connect_timeout 3\n  }}\n }}",
-                20000 + j
+                " real_server 127.0.0.1 {port} {{\n  weight {weight}\n  TCP_CHECK {{\n   connect_timeout 3\n  }}\n }}"
             );
         }
         s.push_str("}\n");
@@ -99,16 +103,45 @@ impl Probe {
     }
 }
 
+/// The ports of M + 1 real servers (one more for the reload that adds one): with `up`,
+/// listeners on 127.0.0.1 that accept and close each connection, each on a thread of its
+/// own; else 20000.. (closed).
+fn real_server_ports(m: usize, up: bool) -> Vec<u16> {
+    if !up {
+        return (0..=m as u16).map(|j| 20000 + j).collect();
+    }
+    (0..=m)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1: {e}"));
+            let port = l.local_addr().expect("a bound listener's address").port();
+            std::thread::Builder::new()
+                .name("real server".into())
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    for conn in l.incoming() {
+                        drop(conn);
+                    }
+                })
+                .expect("a listener thread");
+            port
+        })
+        .collect()
+}
+
 fn main() {
     let n = env("N", 1000);
     let m = env("M", 20);
     let k = env("K", 8);
     let delay = env("DELAY", 6);
     let wait = env("WAIT", 4);
+    let up = env("UP", 0) != 0;
     println!(
-        "memory: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {k} reloads, {wait} s after each; allocator {}",
+        "memory: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s, real servers {}), {k} reloads, {wait} s after each; allocator {}",
+        if up { "up" } else { "down" },
         lvsd::heap::NAME
     );
+    let ports = real_server_ports(m, up);
     // As lvsd's main does.
     lvsd::heap::bound_malloc_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -130,7 +163,7 @@ fn main() {
             ("-1 real server per VS", 1, false),
         ];
         let t = Instant::now();
-        let config = parse(config_text(n, m, delay, 1, false)).await;
+        let config = parse(config_text(&ports, n, delay, 1, false)).await;
         println!("parsed in {:.1?}", t.elapsed());
         probe.line("config parsed");
         let fake = FakeIpvs::new();
@@ -154,7 +187,7 @@ fn main() {
         let mut after = Vec::new();
         for i in 0..k {
             let (name, weight, extra) = variants[i % variants.len()];
-            let cfg = parse(config_text(n, m, delay, weight, extra)).await;
+            let cfg = parse(config_text(&ports, n, delay, weight, extra)).await;
             reload_tx.send_replace(cfg);
             tokio::time::sleep(Duration::from_secs(wait as u64)).await;
             let rss = probe.line(&format!("reload {} ({name})", i + 1));

@@ -198,8 +198,8 @@ pub fn state_view(
                     alive: state.rs_alive(i, r).unwrap_or(false),
                     checkers: state
                         .checker_verdicts(i, r)
-                        .iter()
-                        .map(|u| if *u { "up" } else { "down" })
+                        .into_iter()
+                        .map(|u| if u { "up" } else { "down" })
                         .collect(),
                     admin: admin.map(|a| match a {
                         Admin::Disabled => "disabled",

@@ -364,6 +364,10 @@ impl Reconciler {
         self.stats.dumps += 1;
         match backend.dump() {
             Ok(dump) => {
+                // The old copy goes before the new one is built: a heal pass reads the
+                // whole table (100,000 destinations at 5,000 × 20), and two copies of it
+                // beside the dump set the heap's high-water mark that glibc then keeps.
+                self.actual = Table::default();
                 self.actual = Table::from_dump(dump);
                 self.stale = false;
                 debug!(

@@ -332,12 +332,12 @@ impl LvsState {
     }
 
     /// The verdicts of the checkers of real server `rs` of virtual server `vs`.
-    pub fn checker_verdicts(&self, vs: usize, rs: usize) -> &[bool] {
+    pub fn checker_verdicts(&self, vs: usize, rs: usize) -> Vec<bool> {
         self.vs
             .get(vs)
             .and_then(|v| v.rs.get(rs))
-            .map(|r| r.checkers.as_slice())
-            .unwrap_or(&[])
+            .map(|r| r.checkers.iter().collect())
+            .unwrap_or_default()
     }
 
     /// The weight the table gives a real server, after the operator's flag: `weight` is
