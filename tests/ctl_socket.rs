@@ -61,6 +61,8 @@ impl CheckerStarter for TestCheckers {
         self.0.lock().unwrap().push(tx);
         rx
     }
+
+    fn adopt_equal(&mut self, _config: Arc<Config>) {}
 }
 
 struct NoEffects;

@@ -73,6 +73,8 @@ impl CheckerStarter for TestCheckers {
         self.starts.lock().unwrap().push((initial.clone(), tx));
         rx
     }
+
+    fn adopt_equal(&mut self, _config: Arc<Config>) {}
 }
 
 impl TestCheckers {
