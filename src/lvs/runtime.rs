@@ -388,15 +388,52 @@ fn heal_gap(period: Duration, last_pass: Duration) -> Duration {
 }
 
 /// A heal pass on the blocking pool: the kernel table read again and diffed whole against
-/// the desired one ([`Reconciler::heal`]).
-async fn heal_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Kernel<B>, LvsState)>
+/// the desired one ([`Reconciler::heal`]). A reload or a stop that comes while the table
+/// is read gives the pass up (reading 100,000 entries back takes seconds in a slow guest:
+/// they would wait that long). Answers whether the pass was given up.
+async fn heal_pass<B>(
+    kernel: Kernel<B>,
+    state: LvsState,
+    ctl: &Control,
+) -> anyhow::Result<(Kernel<B>, LvsState, bool)>
 where
     B: IpvsBackend + Send + 'static,
 {
-    on_blocking_pool(kernel, state, |k, state| {
-        k.rec.heal(&mut k.backend, |emit| state.desired_parts(emit))
-    })
-    .await
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let give_up = Arc::new(AtomicBool::new(false));
+    let asked = give_up.clone();
+    let gave_up = Arc::new(AtomicBool::new(false));
+    let told = gave_up.clone();
+    let pass = on_blocking_pool(kernel, state, move |k, state| {
+        let pass = k
+            .rec
+            .heal(&mut k.backend, |emit| state.desired_parts(emit), &|| {
+                asked.load(Ordering::Relaxed)
+            });
+        if let Ok(p) = &pass {
+            told.store(p.given_up, Ordering::Relaxed);
+        }
+        pass
+    });
+    tokio::pin!(pass);
+    // Copies: what they see stays unseen for the side's own receivers.
+    let (mut reload, mut shutdown) = (ctl.reload.clone(), ctl.shutdown.clone());
+    // (A closed channel answers at once, every time: it is then not waited on again.)
+    let (mut reload_open, mut shutdown_open) = (true, true);
+    let (kernel, state) = loop {
+        tokio::select! {
+            done = &mut pass => break done?,
+            r = reload.changed(), if reload_open => match r {
+                Ok(()) => give_up.store(true, Ordering::Relaxed),
+                Err(_) => reload_open = false,
+            },
+            r = shutdown.changed(), if shutdown_open => match r {
+                Ok(()) => give_up.store(true, Ordering::Relaxed),
+                Err(_) => shutdown_open = false,
+            },
+        }
+    };
+    Ok((kernel, state, gave_up.load(Ordering::Relaxed)))
 }
 
 /// A full pass on the blocking pool: the desired table is built from the state part by
@@ -783,9 +820,12 @@ where
             // While a retry is due, its full pass does the same work.
             _ = heal.tick(), if heal_period.is_some() && !kernel.rec.needs_retry() => {
                 let started = std::time::Instant::now();
-                (kernel, state) = heal_pass(kernel, state).await?;
+                let gave_up;
+                (kernel, state, gave_up) = heal_pass(kernel, state, &ctl).await?;
                 if let Some(period) = heal_period {
-                    heal.reset_after(heal_gap(period, started.elapsed()));
+                    // Given up: the next pass a period after the reload or stop.
+                    let took = if gave_up { Duration::ZERO } else { started.elapsed() };
+                    heal.reset_after(heal_gap(period, took));
                 }
             }
             _ = ctl.heartbeat.due() => {}
