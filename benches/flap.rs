@@ -443,6 +443,10 @@ impl CheckerStarter for TimedCheckers {
         rx
     }
 
+    fn adopt_equal(&mut self, config: Arc<Config>) {
+        self.inner.adopt_equal(config);
+    }
+
     fn counters(&self) -> HashMap<CheckerId, lvsd::checkers::state::CheckCounts> {
         self.inner.counters()
     }

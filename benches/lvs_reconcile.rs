@@ -101,12 +101,12 @@ fn main() {
     rec.claim(state.claims());
     let _ = rec.sync(&mut fake, &state.desired());
     let (b, m) = time(rounds, || {
-        rec.heal(&mut fake, |emit| state.desired_parts(emit))
+        rec.heal(&mut fake, |emit| state.desired_parts(emit), &|| false)
             .map(|p| p.ops)
             .ok()
     });
     let sent = rec
-        .heal(&mut fake, |emit| state.desired_parts(emit))
+        .heal(&mut fake, |emit| state.desired_parts(emit), &|| false)
         .map(|p| p.ops)
         .unwrap_or(usize::MAX);
     println!("  heal pass, no drift ({sent} ops) {b:>12.3?} / {m:>12.3?}");

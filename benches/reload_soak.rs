@@ -162,6 +162,18 @@ impl CheckerStarter for Checkers {
         let _ = self.applied.send(Applied { checkers, reloaded });
         rx
     }
+
+    fn adopt_equal(&mut self, config: Arc<Config>) {
+        if let Some(m) = self.current.as_mut() {
+            let checkers = m.adopt_equal(&config);
+            let reloaded = Some(Reloaded {
+                kept: checkers,
+                started: 0,
+                stopped: 0,
+            });
+            let _ = self.applied.send(Applied { checkers, reloaded });
+        }
+    }
 }
 
 /// A running LVS side over the fake kernel.

@@ -427,6 +427,92 @@ async fn reload_keeps_unchanged_checkers_running() {
     mgr.stop().await;
 }
 
+/// A reload's work follows what changed: the checkers of virtual servers equal to the ones
+/// at their place before are kept as they are; a virtual server put in front moves the
+/// others, whose checkers are still kept (found by their settings) at their new places;
+/// a global setting checkers take changes every checker's settings, so all restart.
+#[tokio::test]
+async fn reload_keeps_the_checkers_of_unchanged_virtual_servers() {
+    // Nothing listens on the held ports; delay_loop 60 s: the checks never matter here.
+    let ports: Vec<HeldTcpPort> = (0..3).map(|_| HeldTcpPort::new()).collect();
+    let vs = |n: u8| {
+        let mut c = config(
+            ports
+                .iter()
+                .map(|p| real_server(p.port, vec![tcp_check()]))
+                .collect(),
+            false,
+        );
+        let mut v = c.virtual_servers.remove(0);
+        v.key = VsKey::Addr {
+            addr: IpAddr::V4(Ipv4Addr::new(10, 9, 9, n)),
+            port: 80,
+        };
+        v.delay_loop = Duration::from_secs(60);
+        v
+    };
+    let mut cfg = Config {
+        virtual_servers: vec![vs(1), vs(2), vs(3)],
+        ..Config::default()
+    };
+    let (tx, _rx) = mpsc::channel(64);
+    let mut mgr = CheckerManager::start(&Arc::new(cfg.clone()), tx);
+    let ids = |cfg: &Config| -> Vec<CheckerId> {
+        lvsd::checkers::CheckSettings::each(cfg)
+            .map(|(id, _)| id)
+            .collect()
+    };
+
+    // One checker of the middle virtual server changed: it alone restarts.
+    cfg.virtual_servers[1].real_servers[2].checkers[0]
+        .common
+        .connect_timeout = Some(Duration::from_secs(2));
+    let (tx, _rx) = mpsc::channel(64);
+    let r = mgr.reload(&Arc::new(cfg.clone()), &HashMap::new(), tx);
+    assert_eq!(
+        (r.kept, r.started, r.stopped),
+        (8, 1, 1),
+        "one checker changed"
+    );
+    assert_eq!(mgr.ids().collect::<Vec<_>>(), ids(&cfg));
+
+    // A virtual server put in front: the others' checkers move, none restarts.
+    cfg.virtual_servers.insert(0, vs(9));
+    let (tx, _rx) = mpsc::channel(64);
+    let r = mgr.reload(&Arc::new(cfg.clone()), &HashMap::new(), tx);
+    assert_eq!(
+        (r.kept, r.started, r.stopped),
+        (9, 3, 0),
+        "a virtual server in front"
+    );
+    assert_eq!(mgr.ids().collect::<Vec<_>>(), ids(&cfg));
+
+    // The verdict the LVS side carries differs from a kept checker's: it is said again.
+    let (tx, mut rx) = mpsc::channel(64);
+    let wrong = CheckerId { vs: 2, ..ID };
+    let r = mgr.reload(&Arc::new(cfg.clone()), &HashMap::from([(wrong, false)]), tx);
+    assert_eq!(
+        (r.kept, r.started, r.stopped),
+        (12, 0, 0),
+        "an equal configuration"
+    );
+    let again = next(&mut rx, 1)
+        .await
+        .expect("the carried verdict said again");
+    assert_eq!((again.id, again.up), (wrong, true));
+
+    // checker_log_all_failures is part of every checker's settings.
+    cfg.global.checker_log_all_failures = true;
+    let (tx, _rx) = mpsc::channel(64);
+    let r = mgr.reload(&Arc::new(cfg.clone()), &HashMap::new(), tx);
+    assert_eq!(
+        (r.kept, r.started, r.stopped),
+        (0, 12, 12),
+        "a global setting"
+    );
+    mgr.stop().await;
+}
+
 /// keepalived's default warm-up: a checker's first check comes at a random point of its
 /// delay_loop unless `warmup` says otherwise (0: at once).
 #[test]

@@ -61,6 +61,15 @@ impl CheckerStarter for TestCheckers {
         self.0.lock().unwrap().push(tx);
         rx
     }
+
+    /// An equal configuration: the checkers keep their channel, listed again so that
+    /// the test sees the reload applied.
+    fn adopt_equal(&mut self, _config: Arc<Config>) {
+        let mut senders = self.0.lock().unwrap();
+        if let Some(last) = senders.last().cloned() {
+            senders.push(last);
+        }
+    }
 }
 
 struct NoEffects;

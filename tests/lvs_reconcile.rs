@@ -1210,7 +1210,7 @@ fn heal_puts_back_what_lvsd_owns_and_leaves_the_rest() {
     let state = &h.state;
     let (pass, warned) = warnings_during(|| {
         h.rec
-            .heal(&mut h.backend, |emit| state.desired_parts(emit))
+            .heal(&mut h.backend, |emit| state.desired_parts(emit), &|| false)
             .unwrap()
     });
     assert_eq!(pass.ops, 0);
@@ -1237,7 +1237,7 @@ fn heal_puts_back_what_lvsd_owns_and_leaves_the_rest() {
     let state = &h.state;
     let (pass, warned) = warnings_during(|| {
         h.rec
-            .heal(&mut h.backend, |emit| state.desired_parts(emit))
+            .heal(&mut h.backend, |emit| state.desired_parts(emit), &|| false)
             .unwrap()
     });
     assert_eq!(
@@ -1277,7 +1277,7 @@ fn heal_puts_back_what_lvsd_owns_and_leaves_the_rest() {
     h.fake.with(|f| f.table.services.clear());
     let state = &h.state;
     h.rec
-        .heal(&mut h.backend, |emit| state.desired_parts(emit))
+        .heal(&mut h.backend, |emit| state.desired_parts(emit), &|| false)
         .unwrap();
     let after = h.fake.table();
     assert!(!after.services.contains_key(&foreign));

@@ -73,6 +73,8 @@ impl CheckerStarter for TestCheckers {
         self.starts.lock().unwrap().push((initial.clone(), tx));
         rx
     }
+
+    fn adopt_equal(&mut self, _config: Arc<Config>) {}
 }
 
 impl TestCheckers {
@@ -571,6 +573,48 @@ async fn the_table_heals_within_the_heal_interval() {
     r.shutdown.send(true).unwrap();
     r.task.await.unwrap().unwrap();
     assert_eq!(services(&fake), vec![foreign]);
+}
+
+/// Waits (in real time) until `cond` holds; fails after 10 s of it.
+async fn until(what: &str, cond: &dyn Fn() -> bool) {
+    for _ in 0..1000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A reload that comes while a heal pass reads a large table back (seconds in a slow
+/// guest) gives the pass up: the reload is applied at once, not after the read, and the
+/// next heal pass comes later. Real time: the fake's slow read sleeps on the blocking pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_does_not_wait_for_a_heal_pass() {
+    let opts = Options {
+        ipvs_heal_interval: Some(1),
+        ..Default::default()
+    };
+    let fake = FakeIpvs::new();
+    // Each heal pass's read takes 20 s unless given up.
+    fake.with(|k| k.dump_pause = Duration::from_secs(20));
+    let r = start_on(fake.clone(), config(3), opts);
+    until("cold start", &|| dests(&fake).len() == 3).await;
+    // The first heal pass starts 1 s after the start and is now reading.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t0 = std::time::Instant::now();
+    r.reload.send(config(4)).unwrap();
+    until("the reload applied", &|| dests(&fake).len() == 4).await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "the reload waited {:?} (the read takes 20 s)",
+        t0.elapsed()
+    );
+    assert_eq!(fake.with(|k| k.dumps_given_up), 1, "the heal pass given up");
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
+    // The stop gives up the heal pass that came a second after the reload, if it had.
+    assert!(fake.with(|k| k.dumps_given_up) <= 2);
 }
 
 #[tokio::test(start_paused = true)]

@@ -328,6 +328,29 @@ async fn attempt(
     });
 }
 
+/// A verdict sent on the old channel may not have been read: the event that says it again
+/// when the LVS side's carried state (`states`) differs from the running checker's.
+fn carried_differs(
+    config: &Config,
+    r: &Record,
+    states: &HashMap<CheckerId, bool>,
+) -> Option<CheckerEvent> {
+    let up = r.state.is_up();
+    if states.get(&r.id).is_none_or(|&want| want == up) {
+        return None;
+    }
+    let target = CheckSettings::resolve(config, r.id).map_or_else(String::new, |s| s.target());
+    Some(CheckerEvent {
+        id: r.id,
+        up,
+        weight: None,
+        reason: format!(
+            "{target} is {} (carried over a reload).",
+            if up { "up" } else { "down" }
+        ),
+    })
+}
+
 /// What a reload did to the running checkers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reloaded {
@@ -412,15 +435,27 @@ impl CheckerManager {
         sched.overflow.clear();
         sched.events = events.clone();
         let old_config = std::mem::replace(&mut sched.config, config.clone());
-        // The running checkers by the hash of their settings, read from the configuration
-        // they ran from; a candidate is compared whole when a new checker's hash matches.
-        // Nothing is kept per checker but its key (each allocation here would be a hole
-        // in the heap once freed, between the new configuration's long-lived ones).
+        // A virtual server equal to the one at its place before (and the global settings
+        // checkers take unchanged) keeps its running checkers as they are, at the same
+        // ids, without resolving their settings: a reload's work follows what changed.
+        let same: Vec<bool> = (0..config.virtual_servers.len())
+            .map(|i| CheckSettings::same_at(&old_config, config, i))
+            .collect();
+        // The other running checkers by the hash of their settings, read from the
+        // configuration they ran from; a candidate is compared whole when a new checker's
+        // hash matches. Nothing is kept per checker but its key (each allocation here
+        // would be a hole in the heap once freed, between the new configuration's
+        // long-lived ones).
         let hasher = RandomState::new();
-        let mut old: HashMap<u64, Same> = HashMap::with_capacity(sched.order.len());
+        let mut old: HashMap<u64, Same> = HashMap::new();
+        let mut in_place = Vec::new();
         let mut orphans = Vec::new();
         for k in std::mem::take(&mut sched.order) {
             let Some(r) = sched.get(k) else { continue };
+            if same.get(r.id.vs).copied().unwrap_or(false) {
+                in_place.push(k);
+                continue;
+            }
             match CheckSettings::resolve(&old_config, r.id) {
                 Some(s) => old.entry(hasher.hash_one(&s)).or_default().push(k),
                 None => orphans.push(k),
@@ -436,67 +471,83 @@ impl CheckerManager {
             sched.due.reserve_exact(count);
         }
         let now = Instant::now();
-        for (id, key) in CheckSettings::each(config) {
-            let alpha = key.alpha;
-            let kept = old.get_mut(&hasher.hash_one(&key)).and_then(|same| {
-                same.take_first(|k| {
-                    sched
-                        .get(k)
-                        .and_then(|r| CheckSettings::resolve(&old_config, r.id))
-                        .is_some_and(|was| was == key)
-                })
-            });
-            if let Some(k) = kept {
-                let mut resend = None;
-                if let Some(r) = sched.get_mut(k) {
-                    r.id = id;
-                    // A verdict sent on the old channel may not have been read: say it
-                    // again where the LVS side's carried state differs.
-                    let up = r.state.is_up();
-                    if states.get(&id).is_some_and(|&want| want != up) {
-                        resend = Some(CheckerEvent {
-                            id,
-                            up,
-                            weight: None,
-                            reason: format!(
-                                "{} is {} (carried over a reload).",
-                                key.target(),
-                                if up { "up" } else { "down" }
-                            ),
-                        });
-                    }
+        // Virtual server by virtual server, each in configuration order (the running order
+        // is the configuration's already: the sort only checks it).
+        in_place.sort_by_key(|&k| sched.get(k).map(|r| r.id));
+        let mut in_place = in_place.into_iter().peekable();
+        for vi in 0..config.virtual_servers.len() {
+            let mut kept_here = 0;
+            while let Some(&k) = in_place.peek() {
+                let Some(id) = sched.get(k).map(|r| r.id) else {
+                    in_place.next();
+                    continue;
+                };
+                if id.vs != vi {
+                    break;
                 }
-                if let Some(e) = resend {
+                in_place.next();
+                if let Some(e) = sched
+                    .get(k)
+                    .and_then(|r| carried_differs(config, r, states))
+                {
                     sched.emit(e);
                 }
-                done.kept += 1;
+                kept_here += 1;
                 sched.order.push(k);
+            }
+            done.kept += kept_here;
+            if kept_here > 0 {
                 continue;
             }
-            let up = states.get(&id).copied().unwrap_or(!alpha);
-            let first = if key.disabled {
-                None
-            } else if key.warmup.is_zero() {
-                Some(now)
-            } else {
-                let ms = u64::try_from(key.warmup.as_millis()).unwrap_or(u64::MAX);
-                Some(now + Duration::from_millis(fastrand::u64(0..=ms)))
-            };
-            let k = sched.insert(Record {
-                state: CheckState::new(up),
-                id,
-                probe: None,
-                attempt: None,
-            });
-            if let Some(at) = first {
-                if sched.due.len() == sched.due.capacity() {
-                    sched.due.reserve_exact((sched.due.len() / 8).max(64));
+            for (id, key) in CheckSettings::each_in(config, vi) {
+                let alpha = key.alpha;
+                let kept = old.get_mut(&hasher.hash_one(&key)).and_then(|same| {
+                    same.take_first(|k| {
+                        sched
+                            .get(k)
+                            .and_then(|r| CheckSettings::resolve(&old_config, r.id))
+                            .is_some_and(|was| was == key)
+                    })
+                });
+                if let Some(k) = kept {
+                    let mut resend = None;
+                    if let Some(r) = sched.get_mut(k) {
+                        r.id = id;
+                        resend = carried_differs(config, r, states);
+                    }
+                    if let Some(e) = resend {
+                        sched.emit(e);
+                    }
+                    done.kept += 1;
+                    sched.order.push(k);
+                    continue;
                 }
-                sched.due.push(Reverse((at, k)));
+                let up = states.get(&id).copied().unwrap_or(!alpha);
+                let first = if key.disabled {
+                    None
+                } else if key.warmup.is_zero() {
+                    Some(now)
+                } else {
+                    let ms = u64::try_from(key.warmup.as_millis()).unwrap_or(u64::MAX);
+                    Some(now + Duration::from_millis(fastrand::u64(0..=ms)))
+                };
+                let k = sched.insert(Record {
+                    state: CheckState::new(up),
+                    id,
+                    probe: None,
+                    attempt: None,
+                });
+                if let Some(at) = first {
+                    if sched.due.len() == sched.due.capacity() {
+                        sched.due.reserve_exact((sched.due.len() / 8).max(64));
+                    }
+                    sched.due.push(Reverse((at, k)));
+                }
+                done.started += 1;
+                sched.order.push(k);
             }
-            done.started += 1;
-            sched.order.push(k);
         }
+        orphans.extend(in_place);
         for k in old
             .into_values()
             .flat_map(|same| same.first.into_iter().chain(same.more))
@@ -518,6 +569,19 @@ impl CheckerManager {
         drop(guard);
         self.wake.notify_one();
         done
+    }
+
+    /// Takes `config` in place of the one the checkers run from when the two are equal (a
+    /// reload that changed nothing; the caller compares them): every checker keeps running
+    /// as it is, on the same channel. Returns how many run.
+    pub fn adopt_equal(&mut self, config: &Arc<Config>) -> usize {
+        let mut sched = lock(&self.sched);
+        let old = std::mem::replace(&mut sched.config, config.clone());
+        let running = sched.order.len();
+        // Released before the old configuration goes: the driver never waits behind it.
+        drop(sched);
+        drop(old);
+        running
     }
 
     /// The ids of the running checkers, in configuration order.

@@ -236,6 +236,44 @@ impl CheckSettings {
             })
     }
 
+    /// Every checker of virtual server `vs` (an index), in configuration order.
+    pub fn each_in(
+        config: &Config,
+        vs: usize,
+    ) -> impl Iterator<Item = (CheckerId, CheckSettings)> + '_ {
+        config
+            .virtual_servers
+            .get(vs)
+            .into_iter()
+            .flat_map(move |v| {
+                v.real_servers.iter().enumerate().flat_map(move |(ri, rs)| {
+                    rs.checkers.iter().enumerate().map(move |(ci, ck)| {
+                        let id = CheckerId {
+                            vs,
+                            rs: ri,
+                            checker: ci,
+                        };
+                        (id, Self::from_parts(config, v, rs, ck))
+                    })
+                })
+            })
+    }
+
+    /// Whether every checker of virtual server `vs` (an index in both) has the same
+    /// settings at the same place in `old` and `new`: the virtual server is equal, and so
+    /// are the global settings a checker takes (see `from_parts`). Much cheaper than
+    /// resolving and comparing each checker's settings.
+    pub fn same_at(old: &Config, new: &Config, vs: usize) -> bool {
+        let (g, h) = (&old.global, &new.global);
+        g.checker_log_all_failures == h.checker_log_all_failures
+            && g.script_user == h.script_user
+            && g.enable_script_security == h.enable_script_security
+            && old
+                .virtual_servers
+                .get(vs)
+                .is_some_and(|v| new.virtual_servers.get(vs) == Some(v))
+    }
+
     /// How many checkers the config has.
     pub fn count(config: &Config) -> usize {
         config

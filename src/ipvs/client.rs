@@ -532,9 +532,22 @@ impl IpvsClient {
 
     /// Services with their destinations.
     pub fn dump_all(&mut self) -> Result<Vec<ServiceState>, ClientError> {
+        let all = self.dump_all_unless(&|| false)?;
+        Ok(all.unwrap_or_default())
+    }
+
+    /// [`Self::dump_all`], given up (None) when `give_up` answers true before the
+    /// destinations of a service are read.
+    pub fn dump_all_unless(
+        &mut self,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<ServiceState>>, ClientError> {
         let svcs = self.services()?;
         let mut out = Vec::with_capacity(svcs.len());
         for (service, stats) in svcs {
+            if give_up() {
+                return Ok(None);
+            }
             let dests = match self.dests(&service.key) {
                 Ok(d) => d,
                 // removed between the two dumps
@@ -547,7 +560,7 @@ impl IpvsClient {
                 dests,
             });
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// Applies operations in order, `batch` messages per send (see [`Self::set_ack_each`]
@@ -718,6 +731,12 @@ impl IpvsBackend for IpvsClient {
     type Error = ClientError;
     fn dump(&mut self) -> Result<Vec<ServiceState>, ClientError> {
         self.dump_all()
+    }
+    fn dump_unless(
+        &mut self,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<ServiceState>>, ClientError> {
+        self.dump_all_unless(give_up)
     }
     fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, ClientError> {
         let encoded = self.encoder().encode(ops);

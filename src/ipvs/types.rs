@@ -210,6 +210,18 @@ pub trait IpvsBackend {
     type Error: std::error::Error + Send + Sync + 'static;
     /// Every service with its destinations.
     fn dump(&mut self) -> Result<Vec<ServiceState>, Self::Error>;
+    /// [`IpvsBackend::dump`], given up (None) as soon as `give_up` answers true between
+    /// two reads: a heal pass reading a large table back makes way for a reload or a
+    /// stop. By default `give_up` is asked once, before the whole dump.
+    fn dump_unless(
+        &mut self,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<ServiceState>>, Self::Error> {
+        if give_up() {
+            return Ok(None);
+        }
+        self.dump().map(Some)
+    }
     /// Applies operations in order (batched where the transport can), returning one
     /// result per operation; a transport failure is the outer error.
     fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, Self::Error>;

@@ -31,6 +31,10 @@ pub struct FakeKernel {
     /// failure), while the kernel's lock is held.
     pub observer: Option<Observer>,
     pub dumps: usize,
+    /// How long a dump that may be given up takes (a large table in a slow guest), with
+    /// `give_up` asked every few milliseconds; those given up are counted.
+    pub dump_pause: std::time::Duration,
+    pub dumps_given_up: usize,
     pub apply_calls: usize,
     /// Operations matching a rule fail with its errno (the rule stays until removed).
     pub rules: Vec<Rule>,
@@ -121,6 +125,25 @@ impl FakeIpvs {
 
 impl IpvsBackend for FakeIpvs {
     type Error = FakeError;
+    fn dump_unless(
+        &mut self,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<ServiceState>>, FakeError> {
+        let pause = self.with(|k| k.dump_pause);
+        let until = std::time::Instant::now() + pause;
+        loop {
+            if give_up() {
+                self.with(|k| k.dumps_given_up += 1);
+                return Ok(None);
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(5)));
+        }
+        self.dump().map(Some)
+    }
     fn dump(&mut self) -> Result<Vec<ServiceState>, FakeError> {
         self.with(|k| {
             k.dumps += 1;

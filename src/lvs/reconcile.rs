@@ -30,6 +30,8 @@ pub struct ReconcileStats {
     /// Heal passes run, and those that found the kernel table changed behind lvsd's back.
     pub heals: u64,
     pub heals_with_drift: u64,
+    /// Heal passes given up while reading the table back (a reload or a stop came).
+    pub heals_given_up: u64,
 }
 
 /// The outcome of one pass.
@@ -39,6 +41,8 @@ pub struct Pass {
     pub failed: usize,
     /// The operations sent, by kind (a heal pass reports them as drift).
     pub kinds: OpKinds,
+    /// A heal pass given up before it read the whole table: nothing was sent.
+    pub given_up: bool,
 }
 
 /// How many operations of each kind a pass sent.
@@ -317,13 +321,33 @@ impl Reconciler {
     /// diff as any other pass and what it does not own is left alone. When nothing
     /// drifted this costs one dump and a diff, and sends nothing. What was found is logged
     /// one line per kind of drift, with its count.
-    pub fn heal<B, P>(&mut self, backend: &mut B, produce: P) -> Result<Pass, B::Error>
+    /// `give_up` is asked between the reads of the dump: once it answers true the pass
+    /// ends with nothing sent and the copy as it was (`Pass::given_up`), so that a reload
+    /// or a stop does not wait for a large table to be read back.
+    pub fn heal<B, P>(
+        &mut self,
+        backend: &mut B,
+        produce: P,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Pass, B::Error>
     where
         B: IpvsBackend,
         P: FnOnce(&mut dyn FnMut(&Table, Ownership)),
     {
-        self.stale = true;
         self.stats.heals += 1;
+        self.stats.dumps += 1;
+        match backend.dump_unless(give_up) {
+            Ok(Some(dump)) => self.took_dump(dump),
+            Ok(None) => {
+                self.stats.heals_given_up += 1;
+                debug!("IPVS heal pass given up: a reload or a stop comes first");
+                return Ok(Pass {
+                    given_up: true,
+                    ..Pass::default()
+                });
+            }
+            Err(e) => return Err(self.dump_failed(e)),
+        }
         let pass = self.sync_parts(backend, produce)?;
         if pass.ops == 0 {
             debug!("IPVS heal pass: the kernel table is as lvsd left it");
@@ -364,26 +388,35 @@ impl Reconciler {
         self.stats.dumps += 1;
         match backend.dump() {
             Ok(dump) => {
-                // The old copy goes before the new one is built: a heal pass reads the
-                // whole table (100,000 destinations at 5,000 × 20), and two copies of it
-                // beside the dump set the heap's high-water mark that glibc then keeps.
-                self.actual = Table::default();
-                self.actual = Table::from_dump(dump);
-                self.stale = false;
-                debug!(
-                    "IPVS table read: {} services, {} destinations",
-                    self.actual.services.len(),
-                    self.actual.dest_count()
-                );
+                self.took_dump(dump);
                 Ok(())
             }
-            Err(e) => {
-                self.stats.transport_errors += 1;
-                self.retry = true;
-                warn!("Cannot read the IPVS table: {e}");
-                Err(e)
-            }
+            Err(e) => Err(self.dump_failed(e)),
         }
+    }
+
+    /// The kernel table just read becomes the copy.
+    fn took_dump(&mut self, dump: Vec<crate::ipvs::ServiceState>) {
+        // The old copy goes before the new one is built: a heal pass reads the whole
+        // table (100,000 destinations at 5,000 × 20), and two copies of it beside the
+        // dump set the heap's high-water mark that the allocator then keeps.
+        self.actual = Table::default();
+        self.actual = Table::from_dump(dump);
+        self.stale = false;
+        debug!(
+            "IPVS table read: {} services, {} destinations",
+            self.actual.services.len(),
+            self.actual.dest_count()
+        );
+    }
+
+    /// A dump that failed: the copy is not trusted, a retry is due.
+    fn dump_failed<E: std::fmt::Display>(&mut self, e: E) -> E {
+        self.stats.transport_errors += 1;
+        self.stale = true;
+        self.retry = true;
+        warn!("Cannot read the IPVS table: {e}");
+        e
     }
 
     /// Books the outcome of one service operation.

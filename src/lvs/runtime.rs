@@ -42,6 +42,11 @@ pub trait CheckerStarter: Send {
         initial: &HashMap<CheckerId, bool>,
     ) -> mpsc::Receiver<CheckerEvent>;
 
+    /// A reload whose configuration equals the running one: the checkers keep running as
+    /// they are, on the channel they have, and read their settings from `config` from now
+    /// on (the same places hold the same settings).
+    fn adopt_equal(&mut self, config: Arc<Config>);
+
     /// Each running checker's counters (attempts, failures, last duration), for
     /// `lvsd ctl state` and the metrics endpoint; none by default.
     fn counters(&self) -> HashMap<CheckerId, CheckCounts> {
@@ -63,6 +68,8 @@ impl CheckerStarter for NoCheckers {
         let (_tx, rx) = mpsc::channel(1);
         rx
     }
+
+    fn adopt_equal(&mut self, _config: Arc<Config>) {}
 }
 
 /// The real health checkers: one [`crate::checkers::CheckerManager`], started with the
@@ -102,6 +109,13 @@ impl CheckerStarter for ManagedCheckers {
         rx
     }
 
+    fn adopt_equal(&mut self, config: Arc<Config>) {
+        if let Some(manager) = self.current.as_mut() {
+            let running = manager.adopt_equal(&config);
+            info!("Checkers after the reload: the configuration is unchanged, all {running} kept running");
+        }
+    }
+
     fn counters(&self) -> HashMap<CheckerId, CheckCounts> {
         self.current
             .as_ref()
@@ -122,6 +136,28 @@ fn trim_heap_later() {
         tokio::time::sleep(TRIM_AFTER).await;
         let _ = tokio::task::spawn_blocking(crate::heap::release_free).await;
     });
+}
+
+/// Whether a reloaded configuration equals the running one, compared on the blocking pool
+/// (about a hundred thousand records at 5,000 × 20: milliseconds the side's task and the
+/// checkers' worker need not wait for). A failed comparison counts as a change.
+async fn unchanged(running: &Arc<Config>, new: &Arc<Config>) -> bool {
+    if Arc::ptr_eq(running, new) {
+        return true;
+    }
+    let (a, b) = (running.clone(), new.clone());
+    tokio::task::spawn_blocking(move || *a == *b)
+        .await
+        .unwrap_or(false)
+}
+
+/// Drops a configuration on the blocking pool: when it is the last holder, freeing a
+/// large one (a hundred thousand records) takes milliseconds the side need not wait for.
+fn drop_later(config: Arc<Config>) {
+    if Arc::strong_count(&config) > 1 {
+        return;
+    }
+    tokio::task::spawn_blocking(move || drop(config));
 }
 
 /// Carries out the state's effects.
@@ -352,15 +388,52 @@ fn heal_gap(period: Duration, last_pass: Duration) -> Duration {
 }
 
 /// A heal pass on the blocking pool: the kernel table read again and diffed whole against
-/// the desired one ([`Reconciler::heal`]).
-async fn heal_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Kernel<B>, LvsState)>
+/// the desired one ([`Reconciler::heal`]). A reload or a stop that comes while the table
+/// is read gives the pass up (reading 100,000 entries back takes seconds in a slow guest:
+/// they would wait that long). Answers whether the pass was given up.
+async fn heal_pass<B>(
+    kernel: Kernel<B>,
+    state: LvsState,
+    ctl: &Control,
+) -> anyhow::Result<(Kernel<B>, LvsState, bool)>
 where
     B: IpvsBackend + Send + 'static,
 {
-    on_blocking_pool(kernel, state, |k, state| {
-        k.rec.heal(&mut k.backend, |emit| state.desired_parts(emit))
-    })
-    .await
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let give_up = Arc::new(AtomicBool::new(false));
+    let asked = give_up.clone();
+    let gave_up = Arc::new(AtomicBool::new(false));
+    let told = gave_up.clone();
+    let pass = on_blocking_pool(kernel, state, move |k, state| {
+        let pass = k
+            .rec
+            .heal(&mut k.backend, |emit| state.desired_parts(emit), &|| {
+                asked.load(Ordering::Relaxed)
+            });
+        if let Ok(p) = &pass {
+            told.store(p.given_up, Ordering::Relaxed);
+        }
+        pass
+    });
+    tokio::pin!(pass);
+    // Copies: what they see stays unseen for the side's own receivers.
+    let (mut reload, mut shutdown) = (ctl.reload.clone(), ctl.shutdown.clone());
+    // (A closed channel answers at once, every time: it is then not waited on again.)
+    let (mut reload_open, mut shutdown_open) = (true, true);
+    let (kernel, state) = loop {
+        tokio::select! {
+            done = &mut pass => break done?,
+            r = reload.changed(), if reload_open => match r {
+                Ok(()) => give_up.store(true, Ordering::Relaxed),
+                Err(_) => reload_open = false,
+            },
+            r = shutdown.changed(), if shutdown_open => match r {
+                Ok(()) => give_up.store(true, Ordering::Relaxed),
+                Err(_) => shutdown_open = false,
+            },
+        }
+    };
+    Ok((kernel, state, gave_up.load(Ordering::Relaxed)))
 }
 
 /// A full pass on the blocking pool: the desired table is built from the state part by
@@ -689,6 +762,18 @@ where
                 }
                 let new = ctl.reload.borrow_and_update().clone();
                 let started = std::time::Instant::now();
+                if unchanged(state.config(), &new).await {
+                    // Nothing to bring anywhere: the running state, checkers and kernel
+                    // table are already what the file says.
+                    checkers.adopt_equal(new.clone());
+                    drop_later(state.adopt_equal(new));
+                    trim_heap_later();
+                    info!(
+                        "Reload of the LVS side done in {:?}: the configuration is unchanged, nothing restarted or sent",
+                        started.elapsed()
+                    );
+                    continue;
+                }
                 let old = state.config().clone();
                 for e in state.reload(new.clone()) {
                     effects.effect(&new, e);
@@ -699,6 +784,7 @@ where
                 events_open = true;
                 trim_heap_later();
                 info!("Reload of the LVS side done in {:?}", started.elapsed());
+                drop_later(old);
             }
             ev = events.recv(), if events_open => {
                 let Some(ev) = ev else {
@@ -734,9 +820,12 @@ where
             // While a retry is due, its full pass does the same work.
             _ = heal.tick(), if heal_period.is_some() && !kernel.rec.needs_retry() => {
                 let started = std::time::Instant::now();
-                (kernel, state) = heal_pass(kernel, state).await?;
+                let gave_up;
+                (kernel, state, gave_up) = heal_pass(kernel, state, &ctl).await?;
                 if let Some(period) = heal_period {
-                    heal.reset_after(heal_gap(period, started.elapsed()));
+                    // Given up: the next pass a period after the reload or stop.
+                    let took = if gave_up { Duration::ZERO } else { started.elapsed() };
+                    heal.reset_after(heal_gap(period, took));
                 }
             }
             _ = ctl.heartbeat.due() => {}

@@ -703,6 +703,14 @@ impl LvsState {
         m
     }
 
+    /// Takes `config` in place of the running configuration when the two are equal (a
+    /// reload that changed nothing; the caller compares them): every verdict, quorum and
+    /// admin state stays as it is, and no effect is due. Returns the configuration it held,
+    /// for the caller to drop where its size does not delay anything.
+    pub fn adopt_equal(&mut self, config: Arc<Config>) -> Arc<Config> {
+        std::mem::replace(&mut self.config, config)
+    }
+
     /// Takes a new configuration: virtual servers matched by (proto, addr, port) / fwmark /
     /// group, real servers by (addr, port), checkers by equal settings; matched checkers
     /// keep their verdicts and matched virtual servers their quorum state.
