@@ -4,8 +4,9 @@
 # process (keepalived's checker child; every thread of lvsd) for WINDOW s, against the
 # counting server of checks-load.sh. N x M HTTP_GET checkers (status and MD5 digest), every
 # DELAY s. Needs strace in the guest (scripts/vm/run.sh with LVSD_BINS=… /usr/bin/strace).
-# First, without strace, the user and system time (/proc/PID/stat, in ticks of 10 ms) of
-# that process over WINDOW s and the checks done then, and the guest's clock source.
+# First, without strace, the user and system time (/proc/PID/stat, in ticks of 10 ms) and
+# the context switches of that process's threads over WINDOW s and the checks done then,
+# and the guest's clock source.
 # Writes /mnt/checks-syscalls.txt: per daemon the checks done in the window and strace's
 # table. Args: N M DELAY WINDOW [DAEMONS]
 N=${1:-10}; M=${2:-20}; DELAY=${3:-1}; WINDOW=${4:-20}
@@ -27,6 +28,8 @@ awk -v n="$N" -v m="$M" -v delay="$DELAY" -v digest="$DIGEST" 'BEGIN {
 say "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 # ticks PID: its user and system ticks so far
 ticks() { awk '{ print $14, $15 }' /proc/$1/stat; }
+# switches PID: context switches of all its threads so far (voluntary + involuntary)
+switches() { cat /proc/$1/task/*/status | awk '/ctxt_switches/ { n += $2 } END { print n }'; }
 accepted() { sed -n 's/^accepted=\([0-9]*\).*/\1/p' "$1" 2>/dev/null; }
 for w in $DAEMONS; do
     ns=cs-$w
@@ -48,10 +51,10 @@ for w in $DAEMONS; do
         for t in /proc/$dpid/task/*; do target="$target -p ${t##*/}"; done
     fi
     pid=$dpid; [ $w = keepalived ] && pid=$(cat $D/$ns.chk.pid)
-    set -- $(ticks $pid); u0=$1 s0=$2; n0=$(accepted $D/$ns.count)
+    set -- $(ticks $pid); u0=$1 s0=$2; n0=$(accepted $D/$ns.count); x0=$(switches $pid)
     sleep $WINDOW
-    set -- $(ticks $pid); u1=$1 s1=$2; n1=$(accepted $D/$ns.count)
-    say "CS-CPU $w checks=$((n1 - n0)) user_ticks=$((u1 - u0)) sys_ticks=$((s1 - s0)) us_per_check=$(( (u1 - u0 + s1 - s0) * 10000 / (n1 - n0) ))"
+    set -- $(ticks $pid); u1=$1 s1=$2; n1=$(accepted $D/$ns.count); x1=$(switches $pid)
+    say "CS-CPU $w checks=$((n1 - n0)) user_ticks=$((u1 - u0)) sys_ticks=$((s1 - s0)) us_per_check=$(( (u1 - u0 + s1 - s0) * 10000 / (n1 - n0) )) switches=$((x1 - x0))"
     n0=$(accepted $D/$ns.count)
     # shellcheck disable=SC2086
     timeout -s INT $WINDOW strace -c -f $target -o $D/$ns.strace
