@@ -243,35 +243,121 @@ async fn http_digest() {
     assert!(r.contains(&md5_hex("hello world")), "{r}");
 }
 
+/// Each step of an HTTP_GET (connect, request, each read) has connect_timeout, as in
+/// keepalived: a server that answers in pieces, each well within connect_timeout of the
+/// last, passes although the whole reply takes 2.4 × connect_timeout.
 #[tokio::test]
-async fn http_drip_body_times_out_at_connect_timeout() {
-    // 50 bytes at one per 100 ms would take 5 s; the check must end at ~600 ms.
+async fn http_slow_reply_in_pieces_passes_each_step_within_connect_timeout() {
+    let pause = || Step::Pause(Duration::from_millis(600));
+    let script = vec![
+        pause(),
+        Step::Send(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n".to_vec()),
+        pause(),
+        Step::Send(b"a".to_vec()),
+        pause(),
+        Step::Send(b"b".to_vec()),
+        pause(),
+        Step::Send(b"c".to_vec()),
+    ];
+    let (port, _rx) = scripted_server(script, false).await;
+    let start = Instant::now();
+    let v = check_once(&settings(digest_check("abc"), port, 1000)).await;
+    assert!(v.is_up(), "{v:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(2400),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// One step longer than connect_timeout fails the check, with keepalived's line naming
+/// the step: no reply at all ("WEB read"), a reply that stops after its head ("HTTP read").
+#[tokio::test]
+async fn http_step_longer_than_connect_timeout_fails_naming_the_step() {
+    let stall = Step::Pause(Duration::from_secs(5));
+    let head = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n".to_vec();
+    for (script, step) in [
+        (vec![stall.clone()], "WEB read"),
+        (vec![Step::Send(head), stall], "HTTP read"),
+    ] {
+        let (port, _rx) = scripted_server(script, false).await;
+        let start = Instant::now();
+        let v = get_root(port, 400).await;
+        let took = start.elapsed();
+        assert_eq!(
+            reason(&v),
+            format!("Timeout {step} server [127.0.0.1]:tcp:{port}.")
+        );
+        assert!(took >= Duration::from_millis(390), "ended early: {took:?}");
+        assert!(took < Duration::from_millis(1500), "ran long: {took:?}");
+    }
+}
+
+/// A server drip-feeding its body for ever, each byte well within connect_timeout of the
+/// last: keepalived would wait as long as it goes on; lvsd caps the whole exchange at
+/// 5 × connect_timeout (`steps::CAP_STEPS`) and fails it there.
+#[tokio::test]
+async fn http_endless_drip_fails_at_five_connect_timeouts() {
     let (port, _rx) = http_server(
         Reply::Drip {
-            len: 50,
+            len: 1000,
             every: Duration::from_millis(100),
         },
         None,
     )
     .await;
     let start = Instant::now();
-    let v = get_root(port, 600).await;
+    let v = get_root(port, 400).await;
     let took = start.elapsed();
-    assert!(!v.is_up(), "{v:?}");
-    assert!(reason(&v).contains("Timeout"), "{v:?}");
-    assert!(took >= Duration::from_millis(550), "ended early: {took:?}");
-    assert!(took < Duration::from_millis(2000), "ran long: {took:?}");
-    // The same server with a long enough timeout passes: the timeout was the cause.
+    assert_eq!(
+        reason(&v),
+        format!(
+            "Timeout HTTP read server [127.0.0.1]:tcp:{port}: url(1) not answered in full \
+             after 2 s (5 x connect_timeout)."
+        )
+    );
+    assert!(took >= Duration::from_millis(1950), "ended early: {took:?}");
+    assert!(took < Duration::from_millis(3500), "ran long: {took:?}");
+    // The same drip, finite and within the cap, passes.
     let (port, _rx) = http_server(
         Reply::Drip {
-            len: 3,
-            every: Duration::from_millis(50),
+            len: 10,
+            every: Duration::from_millis(100),
         },
         None,
     )
     .await;
-    let v = get_root(port, 3000).await;
+    let v = get_root(port, 400).await;
     assert!(v.is_up(), "{v:?}");
+}
+
+/// SSL_GET: the same cap, and keepalived's SSL read line.
+#[tokio::test]
+async fn ssl_get_endless_drip_fails_at_five_connect_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tls::server_config(dir.path());
+    let (port, _rx) = http_server(
+        Reply::Drip {
+            len: 1000,
+            every: Duration::from_millis(100),
+        },
+        Some(cfg),
+    )
+    .await;
+    let mut h = http(vec![url("/")]);
+    h.tls = true;
+    let start = Instant::now();
+    let v = check_once(&settings(CheckerKind::Http(h), port, 400)).await;
+    let took = start.elapsed();
+    assert_eq!(
+        reason(&v),
+        format!(
+            "Timeout SSL read server [127.0.0.1]:tcp:{port}: url(1) not answered in full \
+             after 2 s (5 x connect_timeout)."
+        )
+    );
+    assert!(took >= Duration::from_millis(1950), "ended early: {took:?}");
+    assert!(took < Duration::from_millis(3500), "ran long: {took:?}");
 }
 
 #[tokio::test]
@@ -593,6 +679,57 @@ async fn smtp_check() {
     let (rude, _rx) = smtp_server("220 ready\r\n", "501 who are you\r\n").await;
     let v = check_once(&settings(kind, rude, 2000)).await;
     assert!(reason(&v).contains("HELO reply code 501"), "{v:?}");
+}
+
+/// SMTP_CHECK times each step as keepalived: a greeting in two lines, each within
+/// connect_timeout, passes although it takes longer in all; a server silent for longer
+/// than connect_timeout fails with keepalived's read timeout line.
+#[tokio::test]
+async fn smtp_check_bounds_each_step_by_connect_timeout() {
+    let kind = CheckerKind::Smtp(Box::new(SmtpCheck {
+        helo_name: Some("lvsd.test".into()),
+    }));
+    let (port, _rx) = slow_smtp_server(Duration::from_millis(600)).await;
+    let start = Instant::now();
+    let v = check_once(&settings(kind.clone(), port, 1000)).await;
+    assert!(v.is_up(), "{v:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        start.elapsed()
+    );
+    let (port, _rx) = slow_smtp_server(Duration::from_millis(1500)).await;
+    let v = check_once(&settings(kind, port, 1000)).await;
+    assert_eq!(
+        reason(&v),
+        format!("SMTP_CHECK Read timeout from server [127.0.0.1]:{port}.")
+    );
+}
+
+/// An SMTP server that sends each greeting line after `pause`, then accepts HELO.
+async fn slow_smtp_server(pause: Duration) -> (u16, tokio::task::JoinHandle<()>) {
+    let l = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = l.accept().await.unwrap();
+            tokio::spawn(async move {
+                for line in ["220-mx.test ESMTP\r\n", "220 ready\r\n"] {
+                    tokio::time::sleep(pause).await;
+                    if sock.write_all(line.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                let mut buf = [0u8; 256];
+                while let Ok(n) = sock.read(&mut buf).await {
+                    if n == 0 || sock.write_all(b"250 ok\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, server)
 }
 
 /// A DNS responder: answers each query with `rcode` (echoing id and question), or not

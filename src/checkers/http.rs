@@ -1,7 +1,9 @@
 //! HTTP_GET and SSL_GET: for each `url`, a fresh connection, one GET, the status checked
 //! against the accepted ranges and, when a digest is configured, the MD5 of the body.
-//! The whole check (connect, TLS, every URL, every body) is bounded by connect_timeout,
-//! so a server that drip-feeds its reply still fails in time.
+//! Timed as keepalived: each step (the connection with its TLS handshake, the request
+//! written, each read of the reply) within connect_timeout of its start; the whole
+//! exchange of one URL within [`steps::CAP_STEPS`] × connect_timeout, so that a server
+//! that drip-feeds its reply fails in time (see [`super::steps`]).
 //!
 //! Like keepalived: HTTP/1.0 by default (`http_protocol 1.1` / `1.0C` / `1.0K`), a
 //! `Host:` header with the virtualhost (else the address), certificates are not
@@ -22,7 +24,8 @@
 //! port). The server sees a reset after it has sent its whole reply.
 
 use super::http_response::{Progress, ResponseError, ResponseReader};
-use super::{bounded, net, CheckSettings, Verdict};
+use super::steps::{self, Overrun, Steps};
+use super::{net, CheckSettings, Verdict};
 use crate::config::{HttpCheck, SslClient, UrlCheck};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -293,21 +296,17 @@ impl HttpProbe {
         }
     }
 
-    /// One attempt: every URL in turn, all within connect_timeout.
+    /// One attempt: every URL in turn, each on its own connection, its steps timed.
     pub async fn check(&mut self, s: &CheckSettings) -> Verdict {
-        let name = self.name;
-        bounded(s.connect_timeout, self.check_urls(s), || {
-            format!("Timeout {name} read from server {}.", s.target())
-        })
-        .await
-    }
-
-    async fn check_urls(&mut self, s: &CheckSettings) -> Verdict {
         if self.urls.is_empty() {
             return Verdict::down(format!("{}: HTTP check with no url.", s.target()));
         }
+        // One timer for every step of every URL, in the attempt's future.
+        let mut timer = std::pin::pin!(steps::timer());
         for (i, url) in self.urls.iter().enumerate() {
-            let Err(e) = fetch(s, self.tls.as_ref(), url, &mut self.buf).await else {
+            let mut steps = Steps::new(timer.as_mut(), s.connect_timeout);
+            let cap = steps.cap();
+            let Err(e) = fetch(s, self.tls.as_ref(), url, &mut self.buf, &mut steps).await else {
                 continue;
             };
             let (target, n) = (s.target(), i + 1);
@@ -328,6 +327,24 @@ impl HttpProbe {
                         "did not match"
                     }
                 ),
+                // keepalived's lines for a step that took longer than connect_timeout.
+                UrlError::Timeout(step, Overrun::Step) => {
+                    let step = match step {
+                        Step::Connect => "connecting",
+                        Step::Write => "WEB write",
+                        Step::FirstRead => "WEB read",
+                        Step::Read if self.name == "SSL" => "SSL read",
+                        Step::Read => "HTTP read",
+                    };
+                    format!("Timeout {step} server {target}.")
+                }
+                UrlError::Timeout(_, Overrun::Cap) => format!(
+                    "Timeout {} read server {target}: url({n}) not answered in full after {} s \
+                     ({} x connect_timeout).",
+                    self.name,
+                    cap.as_secs_f64(),
+                    steps::CAP_STEPS
+                ),
             });
         }
         Verdict::up(self.success.clone())
@@ -340,23 +357,28 @@ async fn fetch(
     tls: Option<&Result<tokio_rustls::TlsConnector, String>>,
     url: &Url,
     buf: &mut [u8],
+    steps: &mut Steps<'_>,
 ) -> Result<(), UrlError> {
     let request = url
         .request
         .as_deref()
         .map_err(|e| UrlError::Io(e.clone()))?;
-    let tcp = net::tcp_connect(s)
-        .await
-        .map_err(|e| UrlError::Io(e.to_string()))?;
-    // Close with an RST once the verdict is known: no FIN handshake, no TIME_WAIT.
-    let _ = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO));
+    let connect = async {
+        let tcp = net::tcp_connect(s)
+            .await
+            .map_err(|e| UrlError::Io(e.to_string()))?;
+        // Close with an RST once the verdict is known: no FIN handshake, no TIME_WAIT.
+        let _ = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO));
+        Ok::<_, UrlError>(tcp)
+    };
     let connector = match tls {
-        None => return exchange(tcp, request, url, buf).await,
+        None => {
+            let tcp = steps.run(connect).await.map_err(timeout(Step::Connect))??;
+            return exchange(tcp, request, url, buf, steps).await;
+        }
         Some(Err(e)) => return Err(UrlError::Io(e.clone())),
         Some(Ok(c)) => c,
     };
-    // The TLS handshake and the request are several writes: no Nagle delay.
-    let _ = tcp.set_nodelay(true);
     let server_name = match &url.sni {
         Ok(Some(name)) => name.clone(),
         Ok(None) => ServerName::IpAddress(s.addr.into()),
@@ -365,13 +387,40 @@ async fn fetch(
     // Boxed: the TLS state is large and would otherwise grow (and be copied with)
     // every plain HTTP check's future too.
     Box::pin(async move {
-        let tls = connector
-            .connect(server_name, tcp)
+        // keepalived times the connection and the TLS handshake as one step.
+        let handshake = async {
+            let tcp = connect.await?;
+            // The TLS handshake and the request are several writes: no Nagle delay.
+            let _ = tcp.set_nodelay(true);
+            connector
+                .connect(server_name, tcp)
+                .await
+                .map_err(|e| UrlError::Io(format!("TLS handshake: {e}")))
+        };
+        let tls = steps
+            .run(handshake)
             .await
-            .map_err(|e| UrlError::Io(format!("TLS handshake: {e}")))?;
-        exchange(tls, request, url, buf).await
+            .map_err(timeout(Step::Connect))??;
+        exchange(tls, request, url, buf, steps).await
     })
     .await
+}
+
+/// The step of an exchange that ran out of time (keepalived names each in its line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The connection (and the TLS handshake).
+    Connect,
+    /// The request.
+    Write,
+    /// The reply's first bytes.
+    FirstRead,
+    /// Any later read of the reply.
+    Read,
+}
+
+fn timeout(step: Step) -> impl Fn(Overrun) -> UrlError {
+    move |bound| UrlError::Timeout(step, bound)
 }
 
 /// What went wrong with one URL.
@@ -383,6 +432,8 @@ enum UrlError {
     Digest(String),
     /// The body matched the regex (true) where it must not, or did not where it must.
     Regex(bool),
+    /// A step, or the whole exchange, ran out of time.
+    Timeout(Step, Overrun),
 }
 
 impl From<ResponseError> for UrlError {
@@ -406,22 +457,30 @@ async fn exchange<S>(
     request: &[u8],
     url: &Url,
     buf: &mut [u8],
+    steps: &mut Steps<'_>,
 ) -> Result<(), UrlError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let io = |what: &str, e: std::io::Error| UrlError::Io(format!("{what}: {e}"));
-    stream
-        .write_all(request)
+    let send = async {
+        stream.write_all(request).await?;
+        stream.flush().await
+    };
+    steps
+        .run(send)
         .await
+        .map_err(timeout(Step::Write))?
         .map_err(|e| io("sending request", e))?;
-    stream.flush().await.map_err(|e| io("sending request", e))?;
     let mut reader = ResponseReader::new(!matches!(url.digest, Digest::None));
     if url.regex.is_some() {
         reader = reader.keeping_body(REGEX_BODY_LIMIT);
     }
+    let mut step = Step::FirstRead;
     let response = loop {
-        let n = match stream.read(buf).await {
+        let read = steps.run(stream.read(buf)).await.map_err(timeout(step))?;
+        step = Step::Read;
+        let n = match read {
             Ok(n) => n,
             // A TLS server closing without close_notify: the end of the reply all the same.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,

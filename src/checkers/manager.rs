@@ -102,8 +102,11 @@ struct Slot {
 struct Done {
     key: Key,
     verdict: Option<Verdict>,
-    /// How long the attempt took (counted for the metrics and `lvsd ctl state`).
-    took: Duration,
+    /// When the driver started the attempt: how long it took (for the metrics and `lvsd
+    /// ctl state`) is counted from there to when the driver takes its result, with the
+    /// clock the driver reads anyway (each read is a system call on a virtual machine
+    /// whose clock source is not the TSC).
+    began: Instant,
     probe: Probe,
     /// The settings the attempt ran with (its timing paces the next).
     settings: Arc<CheckSettings>,
@@ -248,7 +251,7 @@ impl Sched {
             };
             let settings = Arc::new(settings);
             let probe = r.probe.take();
-            r.attempt = Some(tokio::spawn(attempt(key, settings, probe, done)));
+            r.attempt = Some(tokio::spawn(attempt(key, settings, probe, done, now)));
         }
         None
     }
@@ -269,7 +272,8 @@ impl Sched {
                     Verdict::Up { weight, msg } => (Attempt::Success { weight }, msg),
                     Verdict::Down { reason } => (Attempt::Failure, reason),
                 };
-                let step = r.state.on_timed_attempt(timing, attempt, d.took);
+                let took = now.saturating_duration_since(d.began);
+                let step = r.state.on_timed_attempt(timing, attempt, took);
                 if let Some(c) = step.change {
                     if c.up {
                         tracing::info!("{text}");
@@ -306,9 +310,9 @@ async fn attempt(
     s: Arc<CheckSettings>,
     probe: Option<Probe>,
     done: mpsc::UnboundedSender<Done>,
+    began: Instant,
 ) {
     let mut probe = probe.unwrap_or_else(|| Probe::new(&s));
-    let began = tokio::time::Instant::now();
     let verdict = match super::net::setup_error(&s) {
         Some(e) => {
             tracing::info!(
@@ -322,7 +326,7 @@ async fn attempt(
     let _ = done.send(Done {
         key,
         verdict,
-        took: began.elapsed(),
+        began,
         probe,
         settings: s,
     });
@@ -657,10 +661,14 @@ async fn drive(
     wake: Arc<Notify>,
     mut results: mpsc::UnboundedReceiver<Done>,
 ) {
+    // The clock is read once per turn, and one timer serves every turn (moved, not made
+    // anew): both are system calls' worth of work for each check otherwise.
+    let mut now = Instant::now();
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(now));
     loop {
         let (next, waiting) = {
             let mut s = lock(&sched);
-            let next = s.start_due(Instant::now());
+            let next = s.start_due(now);
             let waiting = (!s.overflow.is_empty()).then(|| s.events.clone());
             (next, waiting)
         };
@@ -670,19 +678,16 @@ async fn drive(
                 None => std::future::pending().await,
             }
         };
-        let timer = async {
-            match next {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        if let Some(at) = next {
+            timer.as_mut().reset(at);
+        }
         tokio::select! {
-            () = timer => {}
-            () = wake.notified() => {}
+            () = timer.as_mut(), if next.is_some() => now = Instant::now(),
+            () = wake.notified() => now = Instant::now(),
             got = results.recv() => {
                 // (The manager holds a sender: None does not happen while it lives.)
                 let Some(d) = got else { return };
-                let now = Instant::now();
+                now = Instant::now();
                 let mut s = lock(&sched);
                 s.finish(d, now);
                 // Take what else has finished, up to a bound, under the same lock.
@@ -694,6 +699,7 @@ async fn drive(
                 }
             }
             permit = room => {
+                now = Instant::now();
                 let mut s = lock(&sched);
                 match permit {
                     Some(p) if waiting.as_ref().is_some_and(|tx| tx.same_channel(&s.events)) => {

@@ -38,6 +38,7 @@ pub mod ping;
 pub mod settings;
 pub mod smtp;
 pub mod state;
+pub mod steps;
 pub mod tcp;
 pub mod udp;
 
