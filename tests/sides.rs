@@ -329,3 +329,60 @@ fn forked_start_exits_with_the_daemons_verdict() {
     );
     assert!(!pid_file.exists(), "the pid file was left behind");
 }
+
+/// The soft and hard open files limits of a process, from /proc/PID/limits.
+fn open_files_limits(pid: i32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut nums = line["Max open files".len()..].split_whitespace();
+    Some((nums.next()?.parse().ok()?, nums.next()?.parse().ok()?))
+}
+
+fn set_open_files(soft: u64, hard: u64) {
+    let rl = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit reads the struct it is given.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+}
+
+/// A director with many checkers raises its open files limit, as keepalived does, so that
+/// checks do not fail with "Too many open files" at the usual soft limit (here started at
+/// 512, below what 300 checkers may need: 2 × 300 + 1,024 = 1,624; the hard limit is left
+/// as it is, since a container's root may lack CAP_SYS_RESOURCE to raise it back).
+#[test]
+fn many_checkers_raise_the_open_files_limit() {
+    if support::skip_without_root("network namespaces and raising a hard limit") {
+        return;
+    }
+    let lab = Lab::new("nofile", 1);
+    let mut conf = Conf::new("A", 100).render();
+    conf.push_str(
+        "virtual_server 10.99.0.100 80 {\n  delay_loop 60\n  lb_kind NAT\n  protocol TCP\n",
+    );
+    for i in 0..300 {
+        conf.push_str(&format!(
+            "  real_server 10.99.{}.{} 8080 {{\n    TCP_CHECK {{\n      connect_timeout 1\n    }}\n  }}\n",
+            1 + i / 250,
+            1 + i % 250
+        ));
+    }
+    conf.push_str("}\n");
+    // The daemon inherits this process's limits at its start.
+    let mut own = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut own) }, 0);
+    set_open_files(512, own.rlim_max);
+    let d = lab.spawn_both_sides(0, "a", &conf, &["-D"]);
+    let started = d.wait_log("Open files limit raised from 512 to 1624", 10 * SEC);
+    set_open_files(own.rlim_cur, own.rlim_max);
+    assert!(started, "no raise logged\n{}", d.log_text());
+    let pid = d.pid().expect("lvsd's pid");
+    let (soft, hard) = open_files_limits(pid).expect("lvsd's limits");
+    assert!(soft >= 1624 && hard >= soft, "limits {soft} / {hard}");
+    assert!(own.rlim_max >= 1624, "the hard limit here ({}) is below what the test needs", own.rlim_max);
+}

@@ -71,6 +71,15 @@ impl Config {
             .or(self.global.script_user.as_ref())
             .cloned()
     }
+
+    /// Every health checker of the file: each real server's, of every virtual server.
+    pub fn checker_count(&self) -> usize {
+        self.virtual_servers
+            .iter()
+            .flat_map(|vs| &vs.real_servers)
+            .map(|rs| rs.checkers.len())
+            .sum()
+    }
 }
 
 /// keepalived's `SSL { password, ca, certificate, key }`: the client certificate chain

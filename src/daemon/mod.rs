@@ -27,7 +27,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// How long the sides get to resign, release addresses and run notify_stop on SIGTERM.
-pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
+///
+/// Long enough for the LVS side to remove a large table from a slow kernel (100,000
+/// destinations took up to 19 s in the emulated test guest) before lvsd gives up on it
+/// and leaves entries behind; the systemd unit's TimeoutStopSec is longer.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(60);
 
 /// Reads the configuration file again for SIGHUP, with its SHA-256 (hex). A file with
 /// errors is refused. `check_log` (the running file's `reload_check_config`): as
@@ -300,6 +304,16 @@ pub fn build_runtime(g: &crate::config::GlobalDefs) -> anyhow::Result<tokio::run
     Ok(b.build()?)
 }
 
+/// Raises the open files limit to what the configuration's checkers may need (logged).
+fn open_files_for(config: &Config) {
+    let needed = tuning::open_files_needed(config.checker_count());
+    match tuning::raise_open_files(needed) {
+        Some(Ok(line)) => tracing::info!("{line}"),
+        Some(Err(why)) => tracing::warn!("Cannot give the checkers enough files: {why}"),
+        None => {}
+    }
+}
+
 /// Runs the daemon with an already loaded configuration (`sha256`: its hash, see
 /// [`crate::config::Loaded::sha256`]) until it is told to stop.
 /// Forked, the parent waits for the child's verdict: a start that fails here (logging,
@@ -331,6 +345,7 @@ fn start_and_serve(
     if let Some(name) = &config.global.process_names.main {
         name_this_thread(name);
     }
+    open_files_for(&config);
     let rt = build_runtime(&config.global)?;
     if let Some(name) = &config.global.net_namespace {
         tracing::info!("Running in network namespace {name}");
@@ -665,6 +680,7 @@ async fn serve(
                             // names are set when they start).
                             name_this_thread(cfg.global.process_names.main.as_deref().unwrap_or("lvsd"));
                         }
+                        open_files_for(&cfg);
                         let cfg = Arc::new(cfg);
                         sd.reload_handed(heartbeat::config_addr(&cfg), started);
                         note(&|s| s.reload_handed(sha256.clone()));

@@ -155,3 +155,68 @@ mod tests {
         assert!(!allowed.is_set(1).unwrap_or(false));
     }
 }
+
+/// Open files a configuration may need at once: each checker holds at most a socket or a
+/// script's pipes during an attempt (two), plus lvsd's own (VRRP sockets, netlink, logs,
+/// the control socket) and room for scripts.
+pub fn open_files_needed(checkers: usize) -> u64 {
+    (checkers as u64).saturating_mul(2).saturating_add(1024)
+}
+
+/// Raises RLIMIT_NOFILE so that `needed` files can be open, as keepalived raises it for its
+/// checkers: the soft limit up to the hard one, and the hard one too when it is lower and
+/// the process may (root, up to `fs.nr_open`). Without it a director with thousands of
+/// checkers runs out of descriptors at the usual soft limit of 1,024 and its checks fail
+/// ("Too many open files") on healthy real servers. Returns the line to log when the limit
+/// changed (Ok) or why it could not reach `needed` (Err); None when it was enough.
+pub fn raise_open_files(needed: u64) -> Option<Result<String, String>> {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return Some(Err(format!(
+            "cannot read the open files limit: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    if rl.rlim_cur >= needed {
+        return None;
+    }
+    let was = rl.rlim_cur;
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(rl.rlim_max);
+    let hard = rl.rlim_max.max(needed.min(nr_open));
+    let want = libc::rlimit {
+        rlim_cur: needed.min(hard),
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit reads the struct it is given.
+    let set = if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+        want.rlim_cur
+    } else {
+        // Not allowed to raise the hard limit: the soft one up to it.
+        let soft = libc::rlimit {
+            rlim_cur: needed.min(rl.rlim_max),
+            rlim_max: rl.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &soft) } != 0 {
+            return Some(Err(format!(
+                "cannot raise the open files limit from {was} to {needed}: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        soft.rlim_cur
+    };
+    Some(if set >= needed {
+        Ok(format!("Open files limit raised from {was} to {set}"))
+    } else {
+        Err(format!(
+            "open files limit raised from {was} to {set} only, below the {needed} the checkers may need: checks may fail with \"Too many open files\""
+        ))
+    })
+}
