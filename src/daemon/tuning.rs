@@ -116,46 +116,6 @@ pub fn apply_and_log(who: &str, t: &ThreadTuning, rlimit_us: Option<u64>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rttime_limit_is_the_larger_of_the_real_time_sides() {
-        let mut g = GlobalDefs::default();
-        assert_eq!(rlimit_rttime(&g), None);
-        g.checker_tuning.rt_priority = Some(5);
-        assert_eq!(rlimit_rttime(&g), Some(DEFAULT_RLIMIT_RTTIME_US));
-        g.vrrp_tuning.rt_priority = Some(10);
-        g.vrrp_rlimit_rttime = Some(50_000);
-        assert_eq!(rlimit_rttime(&g), Some(50_000));
-        g.checker_rlimit_rttime = Some(80_000);
-        assert_eq!(rlimit_rttime(&g), Some(80_000));
-    }
-
-    #[test]
-    fn nice_and_cpus_on_a_thread_of_its_own() {
-        let t = ThreadTuning {
-            nice: Some(7),
-            rt_priority: None,
-            cpus: vec![0],
-        };
-        let (res, nice, allowed) = std::thread::spawn(move || {
-            let res = apply_to_this_thread(&t, None);
-            // SAFETY: reading our own thread's nice value.
-            let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as u32) };
-            let allowed = nix::sched::sched_getaffinity(Pid::from_raw(0)).unwrap();
-            (res, nice, allowed)
-        })
-        .join()
-        .unwrap();
-        assert!(res.iter().all(|r| r.is_ok()), "{res:?}");
-        assert_eq!(nice, 7);
-        assert!(allowed.is_set(0).unwrap());
-        assert!(!allowed.is_set(1).unwrap_or(false));
-    }
-}
-
 /// Open files a configuration may need at once: each checker holds at most a socket or a
 /// script's pipes during an attempt (two), plus lvsd's own (VRRP sockets, netlink, logs,
 /// the control socket) and room for scripts.
@@ -219,4 +179,44 @@ pub fn raise_open_files(needed: u64) -> Option<Result<String, String>> {
             "open files limit raised from {was} to {set} only, below the {needed} the checkers may need: checks may fail with \"Too many open files\""
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rttime_limit_is_the_larger_of_the_real_time_sides() {
+        let mut g = GlobalDefs::default();
+        assert_eq!(rlimit_rttime(&g), None);
+        g.checker_tuning.rt_priority = Some(5);
+        assert_eq!(rlimit_rttime(&g), Some(DEFAULT_RLIMIT_RTTIME_US));
+        g.vrrp_tuning.rt_priority = Some(10);
+        g.vrrp_rlimit_rttime = Some(50_000);
+        assert_eq!(rlimit_rttime(&g), Some(50_000));
+        g.checker_rlimit_rttime = Some(80_000);
+        assert_eq!(rlimit_rttime(&g), Some(80_000));
+    }
+
+    #[test]
+    fn nice_and_cpus_on_a_thread_of_its_own() {
+        let t = ThreadTuning {
+            nice: Some(7),
+            rt_priority: None,
+            cpus: vec![0],
+        };
+        let (res, nice, allowed) = std::thread::spawn(move || {
+            let res = apply_to_this_thread(&t, None);
+            // SAFETY: reading our own thread's nice value.
+            let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as u32) };
+            let allowed = nix::sched::sched_getaffinity(Pid::from_raw(0)).unwrap();
+            (res, nice, allowed)
+        })
+        .join()
+        .unwrap();
+        assert!(res.iter().all(|r| r.is_ok()), "{res:?}");
+        assert_eq!(nice, 7);
+        assert!(allowed.is_set(0).unwrap());
+        assert!(!allowed.is_set(1).unwrap_or(false));
+    }
 }
