@@ -530,6 +530,8 @@ fn sample(rt: &tokio::runtime::Handle) -> Sample {
 }
 
 fn main() {
+    // First, as in lvsd's main: the allocator's options before any allocation.
+    lvsd::heap::tune();
     if let Ok(range) = std::env::var("FLAP_FARM") {
         let (first, end) = range.split_once(',').unwrap_or(("0", "0"));
         farm(first.parse().unwrap_or(0), end.parse().unwrap_or(0));
@@ -590,7 +592,6 @@ fn main() {
         opts.log_file = Some(lab.path("lvsd.log"));
         lvsd::daemon::logging::init(&opts).expect("logging");
     }
-    lvsd::heap::bound_malloc_arenas();
     let rt = lvsd::daemon::build_runtime(&config.global).expect("runtime");
     let handle = rt.handle().clone();
     let tracker: Shared = Arc::new(Mutex::new(Tracker::new(total, m)));

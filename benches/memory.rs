@@ -130,6 +130,8 @@ fn real_server_ports(m: usize, up: bool) -> Vec<u16> {
 }
 
 fn main() {
+    // First, as in lvsd's main: the allocator's options before any allocation.
+    lvsd::heap::tune();
     let n = env("N", 1000);
     let m = env("M", 20);
     let k = env("K", 8);
@@ -142,8 +144,6 @@ fn main() {
         lvsd::heap::NAME
     );
     let ports = real_server_ports(m, up);
-    // As lvsd's main does.
-    lvsd::heap::bound_malloc_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -507,6 +507,8 @@ async fn burst(n: usize, m: usize, delay: usize, settle: u64) {
 }
 
 fn main() {
+    // First, as in lvsd's main: the allocator's options before any allocation.
+    lvsd::heap::tune();
     let quick = std::env::var_os("QUICK").is_some_and(|v| v != "0");
     let n = env("N", if quick { 50 } else { 1000 });
     let m = env("M", 20);
@@ -519,8 +521,6 @@ fn main() {
         "reload_soak: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {reloads} reloads, a line every {every} after {settle} s; allocator {}",
         lvsd::heap::NAME
     );
-    // As lvsd's main does.
-    lvsd::heap::bound_malloc_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -16,8 +16,9 @@ const EXIT_CANNOT_RUN: u8 = 3;
 static ALLOCATOR: lvsd::heap::Allocator = lvsd::heap::ALLOCATOR;
 
 fn main() -> ExitCode {
+    // First: the allocator's options take effect only before its first allocation.
+    lvsd::heap::tune();
     lvsd::control::mark_start();
-    lvsd::heap::bound_malloc_arenas();
     let opts = Options::parse();
     if opts.version {
         // On standard error, as keepalived prints it (tools read it there).

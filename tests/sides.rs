@@ -384,5 +384,9 @@ fn many_checkers_raise_the_open_files_limit() {
     let pid = d.pid().expect("lvsd's pid");
     let (soft, hard) = open_files_limits(pid).expect("lvsd's limits");
     assert!(soft >= 1624 && hard >= soft, "limits {soft} / {hard}");
-    assert!(own.rlim_max >= 1624, "the hard limit here ({}) is below what the test needs", own.rlim_max);
+    assert!(
+        own.rlim_max >= 1624,
+        "the hard limit here ({}) is below what the test needs",
+        own.rlim_max
+    );
 }
