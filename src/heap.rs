@@ -1,14 +1,15 @@
 //! The allocator lvsd runs on, and handing its free memory back to the kernel.
 //!
-//! mimalloc (the `mimalloc` feature, on by default; `--no-default-features` builds on
-//! glibc's malloc, to compare the two with the memory and reload-soak benches). Over
-//! 1,000 reloads at 1,000 × 20 glibc's RSS drifted from 24.9 to 32.6 MiB (1.31×) with
-//! the heap in use flat, its fragmentation; mimalloc, committing arenas on demand and
-//! purging freed pages at once, stayed within 1.03–1.07× of its first reload at about
-//! the same size (figures: BENCHMARKS.md, Reloads → Soak, and Memory → Allocators).
-//! Its options: arenas committed on demand is compiled in (`.cargo/config.toml`: mimalloc
-//! reserves its first arena when the process starts, before `main`); the purge delay is
-//! set at the top of `main` ([`tune`]), unless the environment sets it.
+//! glibc's malloc (2 arenas, trimmed 2 s after each reload). The `mimalloc` feature puts
+//! lvsd on mimalloc instead, to compare the two with the memory and reload-soak benches
+//! (figures: BENCHMARKS.md, Reloads → Soak, and Memory → Allocators). On the host both
+//! stay within 1.08× of the first reload's RSS over 1,000 reloads at 1,000 × 20, and glibc
+//! drifted to 1.25–1.31× under churn and load where mimalloc did not; but in the IPVS
+//! guest the static build on mimalloc held 37 MiB after the start against about 23 MiB
+//! on glibc, so glibc stays the default. mimalloc's options: arenas committed on demand
+//! is compiled in (`.cargo/config.toml`: mimalloc reserves its first arena when the
+//! process starts, before `main`); the purge delay is set at the top of `main` ([`tune`]),
+//! unless the environment sets it.
 
 /// The process's global allocator (`#[global_allocator]` in the lvsd binary).
 #[cfg(not(feature = "mimalloc"))]
@@ -132,6 +133,9 @@ mod tests {
             return;
         }
         // SAFETY: mi_option_get only reads an option's value.
-        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(ARENA_EAGER_COMMIT) }, 0);
+        assert_eq!(
+            unsafe { libmimalloc_sys::mi_option_get(ARENA_EAGER_COMMIT) },
+            0
+        );
     }
 }
