@@ -928,6 +928,14 @@ pub fn advert_interval_cs(version: u8, advert_int: Duration) -> (u16, bool) {
 }
 
 impl VrrpInstance {
+    /// Every address the instance holds as master: `virtual_ipaddress` then
+    /// `virtual_ipaddress_excluded`.
+    pub fn all_vips(&self) -> impl Iterator<Item = &VirtualIp> {
+        self.virtual_ipaddress
+            .iter()
+            .chain(&self.virtual_ipaddress_excluded)
+    }
+
     /// An instance as keepalived 2.2.7 starts one before reading its block: BACKUP,
     /// priority 100, advert_int 1 s, everything else unset.
     pub fn new(name: String, span: Span) -> VrrpInstance {

@@ -77,11 +77,7 @@ fn is_nat(vs: &crate::config::VirtualServer, kind: Option<LbKind>) -> bool {
 pub fn director_addrs(config: &Config) -> Vec<DirectorAddr> {
     let mut out = Vec::new();
     for i in &config.instances {
-        for v in i
-            .virtual_ipaddress
-            .iter()
-            .chain(&i.virtual_ipaddress_excluded)
-        {
+        for v in i.all_vips() {
             out.push(DirectorAddr {
                 addr: v.addr,
                 prefix_len: Some(v.prefix_len),
@@ -338,16 +334,13 @@ pub fn director_side(config: &Config, nets: &[(String, IpAddr, u8)]) -> Vec<Find
         .instances
         .iter()
         .flat_map(|i| {
-            i.virtual_ipaddress
-                .iter()
-                .chain(&i.virtual_ipaddress_excluded)
-                .map(move |v| {
-                    (
-                        v.dev.clone().unwrap_or_else(|| i.interface.clone()),
-                        v.addr,
-                        v.prefix_len,
-                    )
-                })
+            i.all_vips().map(move |v| {
+                (
+                    v.dev.clone().unwrap_or_else(|| i.interface.clone()),
+                    v.addr,
+                    v.prefix_len,
+                )
+            })
         })
         .collect();
     let mut seen = BTreeSet::new();

@@ -39,9 +39,7 @@ pub fn polled(config: &Config) -> Vec<(String, Option<LinkbeatKind>)> {
         config.instances.iter().any(|i| {
             i.interface == name
                 || i.track_interface.iter().any(|t| t.name == name)
-                || i.virtual_ipaddress
-                    .iter()
-                    .chain(&i.virtual_ipaddress_excluded)
+                || i.all_vips()
                     .any(|v| !v.no_track && v.dev.as_deref() == Some(name))
         })
     };

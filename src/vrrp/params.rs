@@ -394,11 +394,7 @@ pub fn vip_place<'a>(inst: &VrrpInstance, v: &'a VirtualIp) -> VipPlace<'a> {
 /// does not make: off.
 pub fn extra_if_garp(inst: &VrrpInstance, global: &GlobalDefs) -> Option<Duration> {
     let x = inst.garp_extra_if.or(global.vrrp_garp_extra_if)?;
-    let elsewhere = inst
-        .virtual_ipaddress
-        .iter()
-        .chain(&inst.virtual_ipaddress_excluded)
-        .any(|v| vip_place(inst, v) != VipPlace::Own);
+    let elsewhere = inst.all_vips().any(|v| vip_place(inst, v) != VipPlace::Own);
     (x.all && x.interval_secs > 0 && elsewhere)
         .then(|| Duration::from_secs(u64::from(x.interval_secs)))
 }

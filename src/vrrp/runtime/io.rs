@@ -414,11 +414,7 @@ impl VrrpIo for RealIo {
         let all_vips: Vec<IpAddr> = config
             .instances
             .iter()
-            .flat_map(|i| {
-                i.virtual_ipaddress
-                    .iter()
-                    .chain(&i.virtual_ipaddress_excluded)
-            })
+            .flat_map(|i| i.all_vips())
             .map(|v| v.addr)
             .collect();
         let src = p.src_ip.or(match p.family {
