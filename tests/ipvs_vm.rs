@@ -1061,6 +1061,14 @@ fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
             Some("iptables-legacy -t filter -I INPUT -i br0 -p vrrp -j ACCEPT"),
         ),
         (
+            "vrid_conflict",
+            "director",
+            "vrid_conflict",
+            "problem",
+            Nothing,
+            None,
+        ),
+        (
             "vip_missing",
             "rs2",
             "vip_missing",
@@ -1273,6 +1281,15 @@ fn real_servers_set_up_by_lvsd_real_server_answer_in_the_guest() {
     );
     assert!(event(&ev, "doctor step=sync_daemon-fixed ").ends_with("rc=0 checks="));
     assert!(event(&ev, "doctor step=firewall_vrrp-fixed ").ends_with("rc=0 checks="));
+    // Another cluster's adverts on the file's VRID, heard from rs3, gone when it stops.
+    assert!(event(&ev, "doctor step=vrid_conflict-fixed ").ends_with("rc=0 checks="));
+    let w = finding("vrid_conflict", "vrid_conflict");
+    assert!(
+        w["what"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("10.253.0.3 advertises VRID 51 on br0 (priority 200)")),
+        "{w}"
+    );
     assert!(
         what("firewall_vrrp", "firewall_vrrp").starts_with(
             "iptables-legacy drops IPv4 VRRP adverts (protocol 112) arriving on br0: rule 1 of chain INPUT in table filter"

@@ -163,7 +163,7 @@ probe() {
 doc() {
     f=$O/doc-$1.json
     if [ "$2" = director ]; then
-        lvsd -f ${3:-$CONF} doctor --json --listen 0 > $f
+        lvsd -f ${3:-$CONF} doctor --json --listen ${LISTEN:-0} > $f
     else
         $IP netns exec $2 lvsd -f $CONF real-server doctor --json > $f
     fi
@@ -295,6 +295,31 @@ ev "fault step=firewall_vrrp"
 doc firewall_vrrp director
 runfix firewall_vrrp firewall_vrrp director
 doc firewall_vrrp-fixed director
+# Another cluster on the VRRP segment with the file's VRID (51) and other addresses: lvsd
+# -P in rs3, waited for until it is master. The doctor listens 3 s on br0 and names it;
+# the fix (another VRID for one of the clusters) is a file's change: the test stops the
+# other cluster.
+cat > /tmp/other.conf <<EOF
+vrrp_instance OTHER {
+  state MASTER
+  interface eth0
+  virtual_router_id 51
+  priority 200
+  virtual_ipaddress {
+    10.253.0.200/24
+  }
+}
+EOF
+$IP netns exec rs3 lvsd -P -n -l -f /tmp/other.conf -p /tmp/other.pid -r /tmp/other-vrrp.pid >> $O/other.log 2>&1 &
+OTHER=$!
+# (it starts as BACKUP, as keepalived does below priority 255: wait for its adverts)
+k=0; while [ $k -lt 100 ] && ! grep -q 'Entering MASTER STATE' $O/other.log 2>/dev/null; do
+    sleep 0.1; k=$((k+1)); done
+ev "fault step=vrid_conflict"
+LISTEN=3 doc vrid_conflict director
+kill $OTHER; wait $OTHER
+undo vrid_conflict "the other cluster stopped"
+LISTEN=3 doc vrid_conflict-fixed director
 probe after-director-faults 10.251.1.1 4
 
 # The real servers (rs2): the DR VIP missing.
