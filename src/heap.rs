@@ -5,8 +5,9 @@
 //! (figures: BENCHMARKS.md, Reloads → Soak, and Memory → Allocators). On the host both
 //! stay within 1.08× of the first reload's RSS over 1,000 reloads at 1,000 × 20, and glibc
 //! drifted to 1.25–1.31× under churn and load where mimalloc did not; but in the IPVS
-//! guest the static build on mimalloc held 37 MiB after the start against about 23 MiB
-//! on glibc, so glibc stays the default. mimalloc's options: arenas committed on demand
+//! guest (transparent huge pages `always`, as Debian's kernel has them) the static build
+//! on mimalloc held 37 MiB after the start against about 23 MiB on glibc, so glibc stays
+//! the default. mimalloc's options: arenas committed on demand
 //! is compiled in (`.cargo/config.toml`: mimalloc reserves its first arena when the
 //! process starts, before `main`); the purge delay is set at the top of `main` ([`tune`]),
 //! unless the environment sets it.
