@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use lvsd::checkers::steps::{self, Steps};
 use lvsd::checkers::{dns, smtp};
 use lvsd::config::{ReplyPattern, UdpCheck};
 
@@ -24,10 +25,16 @@ fuzz_target!(|data: &[u8]| {
         }
         1 => {
             // The conversation: the 220 greeting, then the 250 answer to HELO.
+            // (the bytes are always ready: no step waits, so no timer and no runtime)
             let mut stream = rest;
             futures::executor::block_on(async {
-                if smtp::read_reply(&mut stream, 220, "greeting").await.is_ok() {
-                    let _ = smtp::read_reply(&mut stream, 250, "HELO").await;
+                let timer = std::pin::pin!(steps::timer());
+                let mut steps = Steps::new(timer, std::time::Duration::from_secs(1));
+                if smtp::read_reply(&mut stream, 220, "greeting", &mut steps)
+                    .await
+                    .is_ok()
+                {
+                    let _ = smtp::read_reply(&mut stream, 250, "HELO", &mut steps).await;
                 }
             });
         }

@@ -43,7 +43,7 @@ pub async fn check(s: &CheckSettings, smtp: &SmtpCheck) -> Verdict {
 
 /// The step of a conversation that ran out of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
+pub enum Step {
     Connect,
     Read,
     Write,
@@ -51,7 +51,7 @@ enum Step {
 
 /// Why a conversation failed.
 #[derive(Debug, PartialEq, Eq)]
-enum Failure {
+pub enum Failure {
     Other(String),
     Timeout(Step, Overrun),
 }
@@ -81,8 +81,8 @@ async fn converse(s: &CheckSettings, helo: &str, steps: &mut Steps<'_>) -> Resul
 }
 
 /// Reads one (possibly multi-line `250-…`) reply, each line a step, and checks its code
-/// (`what` names the reply in errors).
-async fn read_reply<R: AsyncBufRead + Unpin>(
+/// (`what` names the reply in errors). Public for the fuzz target.
+pub async fn read_reply<R: AsyncBufRead + Unpin>(
     stream: &mut R,
     want: u16,
     what: &str,
