@@ -324,14 +324,36 @@ fn tree_rss(pid: u32) -> (u64, usize) {
     let tree = process_tree(pid);
     let rss = tree
         .iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        })
+        .map(|p| proc_kb(&format!("/proc/{p}/status"), "VmRSS:"))
         .sum();
     (rss, tree.len())
+}
+
+/// Where a process tree's resident memory is, in kB summed over its processes: anonymous,
+/// file-backed, shared memory (a binary on the guest's initramfs counts here), and the
+/// anonymous memory in transparent huge pages.
+fn tree_rss_parts(pid: u32) -> [u64; 4] {
+    let mut parts = [0; 4];
+    for p in process_tree(pid) {
+        let status = format!("/proc/{p}/status");
+        parts[0] += proc_kb(&status, "RssAnon:");
+        parts[1] += proc_kb(&status, "RssFile:");
+        parts[2] += proc_kb(&status, "RssShmem:");
+        parts[3] += proc_kb(&format!("/proc/{p}/smaps_rollup"), "AnonHugePages:");
+    }
+    parts
+}
+
+/// The kB figure of one `Name:   123 kB` line of a /proc file (0 when absent).
+fn proc_kb(path: &str, name: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Accepts connections and closes them at once, for ever.
@@ -351,7 +373,10 @@ pub fn main(args: &[String]) -> Option<Result<i32>> {
         "rss" => match args.get(1).and_then(|p| p.parse::<u32>().ok()) {
             Some(pid) => {
                 let (kb, procs) = tree_rss(pid);
-                println!("rss_kb={kb} procs={procs}");
+                let [anon, file, shmem, huge] = tree_rss_parts(pid);
+                println!(
+                    "rss_kb={kb} procs={procs} anon_kb={anon} file_kb={file} shmem_kb={shmem} anon_huge_kb={huge}"
+                );
                 Ok(if kb > 0 { 0 } else { 1 })
             }
             None => Err(anyhow!("usage: rss PID")),
