@@ -1226,10 +1226,13 @@ fn heal_puts_back_what_lvsd_owns_and_leaves_the_rest() {
             e.dests.remove(&dkey(&format!("10.0.1.{}", i + 2), 80));
         }
         for i in 20..25 {
-            e.dests
-                .get_mut(&dkey(&format!("10.0.1.{}", i + 2), 80))
+            let mut d = e
+                .dests
+                .get(&dkey(&format!("10.0.1.{}", i + 2), 80))
                 .unwrap()
-                .weight = 100;
+                .clone();
+            d.weight = 100;
+            e.dests.insert(d);
         }
         f.take_log();
     });

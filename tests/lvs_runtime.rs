@@ -555,7 +555,9 @@ async fn the_table_heals_within_the_heal_interval() {
         let e = k.table.services.get_mut(&SVC).unwrap();
         let first = *e.dests.keys().next().unwrap();
         e.dests.remove(&first);
-        e.dests.values_mut().next().unwrap().weight = 42;
+        let mut edited = e.dests.values().next().unwrap().clone();
+        edited.weight = 42;
+        e.dests.insert(edited);
     });
     eventually("healed", || fake.table() == want).await;
     assert!(t0.elapsed() <= Duration::from_secs(3), "{:?}", t0.elapsed());

@@ -532,21 +532,22 @@ impl IpvsClient {
 
     /// Services with their destinations.
     pub fn dump_all(&mut self) -> Result<Vec<ServiceState>, ClientError> {
-        let all = self.dump_all_unless(&|| false)?;
-        Ok(all.unwrap_or_default())
+        let mut out = Vec::new();
+        self.dump_each_unless(&|| false, &mut |s| out.push(s))?;
+        Ok(out)
     }
 
-    /// [`Self::dump_all`], given up (None) when `give_up` answers true before the
-    /// destinations of a service are read.
-    pub fn dump_all_unless(
+    /// Services with their destinations, handed to `each` one service at a time; given
+    /// up (false) when `give_up` answers true before the destinations of a service are
+    /// read.
+    pub fn dump_each_unless(
         &mut self,
         give_up: &dyn Fn() -> bool,
-    ) -> Result<Option<Vec<ServiceState>>, ClientError> {
-        let svcs = self.services()?;
-        let mut out = Vec::with_capacity(svcs.len());
-        for (service, stats) in svcs {
+        each: &mut dyn FnMut(ServiceState),
+    ) -> Result<bool, ClientError> {
+        for (service, stats) in self.services()? {
             if give_up() {
-                return Ok(None);
+                return Ok(false);
             }
             let dests = match self.dests(&service.key) {
                 Ok(d) => d,
@@ -554,13 +555,13 @@ impl IpvsClient {
                 Err(ClientError::Kernel { errno, .. }) if errno == libc::ESRCH => continue,
                 Err(e) => return Err(e),
             };
-            out.push(ServiceState {
+            each(ServiceState {
                 service,
                 stats,
                 dests,
             });
         }
-        Ok(Some(out))
+        Ok(true)
     }
 
     /// Applies operations in order, `batch` messages per send (see [`Self::set_ack_each`]
@@ -732,11 +733,12 @@ impl IpvsBackend for IpvsClient {
     fn dump(&mut self) -> Result<Vec<ServiceState>, ClientError> {
         self.dump_all()
     }
-    fn dump_unless(
+    fn dump_each_unless(
         &mut self,
         give_up: &dyn Fn() -> bool,
-    ) -> Result<Option<Vec<ServiceState>>, ClientError> {
-        self.dump_all_unless(give_up)
+        each: &mut dyn FnMut(ServiceState),
+    ) -> Result<bool, ClientError> {
+        IpvsClient::dump_each_unless(self, give_up, each)
     }
     fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>, ClientError> {
         let encoded = self.encoder().encode(ops);

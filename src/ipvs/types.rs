@@ -210,17 +210,21 @@ pub trait IpvsBackend {
     type Error: std::error::Error + Send + Sync + 'static;
     /// Every service with its destinations.
     fn dump(&mut self) -> Result<Vec<ServiceState>, Self::Error>;
-    /// [`IpvsBackend::dump`], given up (None) as soon as `give_up` answers true between
-    /// two reads: a heal pass reading a large table back makes way for a reload or a
-    /// stop. By default `give_up` is asked once, before the whole dump.
-    fn dump_unless(
+    /// [`IpvsBackend::dump`] handed over one service at a time (so that a heal pass never
+    /// holds the whole table with its counters), given up as soon as `give_up` answers
+    /// true between two reads: a heal pass reading a large table back makes way for a
+    /// reload or a stop. True when every service was handed over, false when given up.
+    /// By default `give_up` is asked once, before the whole dump.
+    fn dump_each_unless(
         &mut self,
         give_up: &dyn Fn() -> bool,
-    ) -> Result<Option<Vec<ServiceState>>, Self::Error> {
+        each: &mut dyn FnMut(ServiceState),
+    ) -> Result<bool, Self::Error> {
         if give_up() {
-            return Ok(None);
+            return Ok(false);
         }
-        self.dump().map(Some)
+        self.dump()?.into_iter().for_each(each);
+        Ok(true)
     }
     /// Applies operations in order (batched where the transport can), returning one
     /// result per operation; a transport failure is the outer error.

@@ -125,16 +125,17 @@ impl FakeIpvs {
 
 impl IpvsBackend for FakeIpvs {
     type Error = FakeError;
-    fn dump_unless(
+    fn dump_each_unless(
         &mut self,
         give_up: &dyn Fn() -> bool,
-    ) -> Result<Option<Vec<ServiceState>>, FakeError> {
+        each: &mut dyn FnMut(ServiceState),
+    ) -> Result<bool, FakeError> {
         let pause = self.with(|k| k.dump_pause);
         let until = std::time::Instant::now() + pause;
         loop {
             if give_up() {
                 self.with(|k| k.dumps_given_up += 1);
-                return Ok(None);
+                return Ok(false);
             }
             let left = until.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
@@ -142,7 +143,8 @@ impl IpvsBackend for FakeIpvs {
             }
             std::thread::sleep(left.min(std::time::Duration::from_millis(5)));
         }
-        self.dump().map(Some)
+        self.dump()?.into_iter().for_each(each);
+        Ok(true)
     }
     fn dump(&mut self) -> Result<Vec<ServiceState>, FakeError> {
         self.with(|k| {

@@ -336,9 +336,13 @@ impl Reconciler {
     {
         self.stats.heals += 1;
         self.stats.dumps += 1;
-        match backend.dump_unless(give_up) {
-            Ok(Some(dump)) => self.took_dump(dump),
-            Ok(None) => {
+        // The new copy is built service by service as the dump comes: beside the old
+        // copy (kept, should the pass be given up) there is never more than one service
+        // with its counters.
+        let mut read = Table::default();
+        match backend.dump_each_unless(give_up, &mut |s| read.add_dumped(s)) {
+            Ok(true) => self.took_table(read),
+            Ok(false) => {
                 self.stats.heals_given_up += 1;
                 debug!("IPVS heal pass given up: a reload or a stop comes first");
                 return Ok(Pass {
@@ -401,7 +405,12 @@ impl Reconciler {
         // table (100,000 destinations at 5,000 × 20), and two copies of it beside the
         // dump set the heap's high-water mark that the allocator then keeps.
         self.actual = Table::default();
-        self.actual = Table::from_dump(dump);
+        self.took_table(Table::from_dump(dump));
+    }
+
+    /// The kernel table just read, as a table, becomes the copy.
+    fn took_table(&mut self, read: Table) {
+        self.actual = read;
         self.stale = false;
         debug!(
             "IPVS table read: {} services, {} destinations",
@@ -526,21 +535,13 @@ impl Reconciler {
                     .filter(|(_, r)| r.is_ok())
                     .map(|(op, _)| op)
             };
-            let mut entry = self.actual.services.get_mut(k);
-            for op in succeeded() {
-                self.stats.ops_ok += 1;
-                let Some(e) = entry.as_deref_mut() else {
-                    continue;
-                };
-                match op {
-                    Op::AddDest(_, d) | Op::EditDest(_, d) => {
-                        e.dests.insert(d.key, d.clone());
-                    }
-                    Op::DelDest(_, dk) => {
-                        e.dests.remove(dk);
-                    }
-                    _ => {}
-                }
+            self.stats.ops_ok += succeeded().count() as u64;
+            if let Some(e) = self.actual.services.get_mut(k) {
+                e.dests.update(succeeded().filter_map(|op| match op {
+                    Op::AddDest(_, d) | Op::EditDest(_, d) => Some((d.key, Some(d.clone()))),
+                    Op::DelDest(_, dk) => Some((*dk, None)),
+                    _ => None,
+                }));
             }
             let mut added = succeeded()
                 .filter_map(|op| match op {

@@ -581,14 +581,13 @@ impl LvsState {
                 };
                 if let Some(w) = self.admin_weight(vs, rs, weight) {
                     let d = build::rs_dest(vs, rs, key, w);
-                    dests.push((d.key, d));
+                    dests.push(d);
                 }
             }
             // A destination named twice is the first one's: a stable sort keeps them in
-            // the order written, and dedup keeps the first. (Sorted, the map is built in
-            // one go rather than searched and grown for each destination.)
-            dests.sort_by_key(|d| d.0);
-            dests.dedup_by(|later, first| later.0 == first.0);
+            // the order written, and dedup keeps the first.
+            dests.sort_by_key(|d| d.key);
+            dests.dedup_by(|later, first| later.key == first.key);
             e.dests = dests.into_iter().collect();
             if let Some(ss) = &vs.sorry_server {
                 let weight = if sorry_active {
@@ -601,7 +600,7 @@ impl LvsState {
                 if let Some(w) = weight {
                     let d = build::sorry_dest(vs, ss, key, w);
                     // The sorry server replaces a real server of the same address.
-                    e.dests.insert(d.key, d);
+                    e.dests.insert(d);
                 }
             }
             table.services.insert(*key, e);

@@ -9,15 +9,171 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub service: Service,
-    pub dests: BTreeMap<DestKey, Dest>,
+    pub dests: Dests,
 }
 
 impl Entry {
     pub fn new(service: Service) -> Entry {
         Entry {
             service,
-            dests: BTreeMap::new(),
+            dests: Dests::default(),
         }
+    }
+}
+
+/// A service's destinations ordered by key: one sorted vector of records that carry their
+/// own key. The reconciler keeps a copy of the whole kernel table, so its size per real
+/// server matters: a `Dest` here costs its 44 bytes, where a B-tree map of key → `Dest`
+/// cost ~160 (the key twice, nodes half full after in-order inserts). Lookups are binary
+/// searches; a run of changes to one service goes through [`Dests::update`], one merge
+/// whatever the run's length, so a service of many destinations is never shifted once per
+/// change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dests {
+    sorted: Vec<Dest>,
+}
+
+/// How many changes [`Dests::update`] makes one by one before it merges instead.
+const MERGE_FROM: usize = 16;
+
+impl Dests {
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    fn find(&self, k: &DestKey) -> Result<usize, usize> {
+        self.sorted.binary_search_by(|d| d.key.cmp(k))
+    }
+
+    pub fn get(&self, k: &DestKey) -> Option<&Dest> {
+        self.find(k).ok().map(|i| &self.sorted[i])
+    }
+
+    pub fn contains_key(&self, k: &DestKey) -> bool {
+        self.find(k).is_ok()
+    }
+
+    /// Puts `d` in, in place of the destination of the same key if there is one.
+    pub fn insert(&mut self, d: Dest) -> Option<Dest> {
+        match self.find(&d.key) {
+            Ok(i) => Some(std::mem::replace(&mut self.sorted[i], d)),
+            Err(i) => {
+                self.sorted.insert(i, d);
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, k: &DestKey) -> Option<Dest> {
+        self.find(k).ok().map(|i| self.sorted.remove(i))
+    }
+
+    /// Applies changes in their order (`Some`: put in or replace, `None`: take out), as
+    /// that many [`insert`](Self::insert) and [`remove`](Self::remove) calls would, then
+    /// gives back the room the vector no longer needs.
+    pub fn update(&mut self, changes: impl IntoIterator<Item = (DestKey, Option<Dest>)>) {
+        let changes: Vec<(DestKey, Option<Dest>)> = changes.into_iter().collect();
+        if changes.len() < MERGE_FROM {
+            for (k, d) in changes {
+                match d {
+                    Some(d) => {
+                        self.insert(d);
+                    }
+                    None => {
+                        self.remove(&k);
+                    }
+                }
+            }
+        } else {
+            // The last change of each key is the one that counts.
+            let mut last: FxHashMap<DestKey, Option<Dest>> =
+                FxHashMap::with_capacity_and_hasher(changes.len(), Default::default());
+            for (k, d) in changes {
+                last.insert(k, d);
+            }
+            let mut kept: Vec<Dest> = Vec::with_capacity(self.sorted.len() + last.len());
+            for d in self.sorted.drain(..) {
+                match last.remove(&d.key) {
+                    Some(Some(new)) => kept.push(new),
+                    Some(None) => {}
+                    None => kept.push(d),
+                }
+            }
+            let mut added: Vec<Dest> = last.into_values().flatten().collect();
+            if added.is_empty() {
+                self.sorted = kept;
+            } else {
+                added.sort_unstable_by_key(|d| d.key);
+                self.sorted = merge_sorted(kept, added);
+            }
+        }
+        if self.sorted.capacity() > self.sorted.len() + self.sorted.len() / 4 {
+            self.sorted.shrink_to_fit();
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &DestKey> {
+        self.sorted.iter().map(|d| &d.key)
+    }
+
+    pub fn values(&self) -> std::slice::Iter<'_, Dest> {
+        self.sorted.iter()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&DestKey, &Dest)> {
+        self.sorted.iter().map(|d| (&d.key, d))
+    }
+}
+
+/// Two vectors sorted by key, with no key in both, as one sorted vector.
+fn merge_sorted(a: Vec<Dest>, b: Vec<Dest>) -> Vec<Dest> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.key < y.key,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+    out
+}
+
+impl FromIterator<Dest> for Dests {
+    /// The destinations in key order; of two with the same key the later one stays.
+    fn from_iter<I: IntoIterator<Item = Dest>>(iter: I) -> Dests {
+        let mut sorted: Vec<Dest> = iter.into_iter().collect();
+        // stable: equal keys keep their order, so the last of them is the later one
+        sorted.sort_by_key(|d| d.key);
+        let mut out: Vec<Dest> = Vec::with_capacity(sorted.len());
+        for d in sorted {
+            match out.last_mut() {
+                Some(prev) if prev.key == d.key => *prev = d,
+                _ => out.push(d),
+            }
+        }
+        Dests { sorted: out }
+    }
+}
+
+impl<'a> IntoIterator for &'a Dests {
+    type Item = (&'a DestKey, &'a Dest);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, Dest>, fn(&'a Dest) -> (&'a DestKey, &'a Dest)>;
+    fn into_iter(self) -> Self::IntoIter {
+        fn pair(d: &Dest) -> (&DestKey, &Dest) {
+            (&d.key, d)
+        }
+        self.sorted
+            .iter()
+            .map(pair as fn(&'a Dest) -> (&'a DestKey, &'a Dest))
     }
 }
 
@@ -31,14 +187,17 @@ impl Table {
     /// The table a kernel dump describes (counters dropped).
     pub fn from_dump(dump: Vec<ServiceState>) -> Table {
         let mut t = Table::default();
-        for s in dump {
-            let mut e = Entry::new(s.service);
-            for d in s.dests {
-                e.dests.insert(d.dest.key, d.dest);
-            }
-            t.services.insert(e.service.key, e);
-        }
+        dump.into_iter().for_each(|s| t.add_dumped(s));
         t
+    }
+
+    /// Adds one service of a kernel dump (counters dropped).
+    pub fn add_dumped(&mut self, s: ServiceState) {
+        let e = Entry {
+            service: s.service,
+            dests: s.dests.into_iter().map(|d| d.dest).collect(),
+        };
+        self.services.insert(e.service.key, e);
     }
 
     pub fn dest_count(&self) -> usize {
@@ -61,7 +220,7 @@ impl Table {
             }
             Op::AddDest(k, d) | Op::EditDest(k, d) => {
                 if let Some(e) = self.services.get_mut(k) {
-                    e.dests.insert(d.key, d.clone());
+                    e.dests.insert(d.clone());
                 }
             }
             Op::DelDest(k, dk) => {
@@ -302,15 +461,15 @@ mod tests {
     fn diff_orders_and_respects_ownership() {
         let mut desired = Table::default();
         let mut e = Entry::new(svc(80));
-        e.dests.insert(dest(2, 1).key, dest(2, 1));
-        e.dests.insert(dest(3, 5).key, dest(3, 5));
+        e.dests.insert(dest(2, 1));
+        e.dests.insert(dest(3, 5));
         desired.services.insert(e.service.key, e.clone());
 
         let mut actual = Table::default();
         let mut a = Entry::new(svc(80));
-        a.dests.insert(dest(3, 1).key, dest(3, 1)); // weight differs
-        a.dests.insert(dest(4, 1).key, dest(4, 1)); // ours, not wanted
-        a.dests.insert(dest(9, 1).key, dest(9, 1)); // foreign
+        a.dests.insert(dest(3, 1)); // weight differs
+        a.dests.insert(dest(4, 1)); // ours, not wanted
+        a.dests.insert(dest(9, 1)); // foreign
         actual.services.insert(a.service.key, a);
         actual.services.insert(svc(443).key, Entry::new(svc(443))); // ours, not wanted
         actual.services.insert(svc(8080).key, Entry::new(svc(8080))); // foreign
@@ -343,5 +502,89 @@ mod tests {
         assert!(actual.services[&svc(80).key]
             .dests
             .contains_key(&dest(9, 1).key));
+    }
+
+    /// A destination of 10.0.x.y:80 from a number, so that keys spread over many services'
+    /// worth of addresses.
+    fn dest_n(n: u32, weight: u32) -> Dest {
+        Dest {
+            key: DestKey {
+                addr: std::net::Ipv4Addr::from(0x0a00_0000 + n).into(),
+                port: 80,
+            },
+            ..dest(0, weight)
+        }
+    }
+
+    /// The same changes, one by one and through `update`, leave the same destinations,
+    /// whether `update` applies them one by one (a short run) or merges them (a long one,
+    /// with keys changed twice, taken out and put back, and new keys before, among and
+    /// after the old ones).
+    #[test]
+    fn an_update_equals_its_changes_one_by_one() {
+        let start: Dests = (100..400).step_by(3).map(|n| dest_n(n, 1)).collect();
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for run in [1usize, 5, 15, 16, 40, 300] {
+            let changes: Vec<(DestKey, Option<Dest>)> = (0..run)
+                .map(|_| {
+                    let d = dest_n(next() % 500, next() % 4);
+                    if next() % 3 == 0 {
+                        (d.key, None)
+                    } else {
+                        (d.key, Some(d))
+                    }
+                })
+                .collect();
+            let mut one_by_one = start.clone();
+            for (k, d) in changes.clone() {
+                match d {
+                    Some(d) => {
+                        one_by_one.insert(d);
+                    }
+                    None => {
+                        one_by_one.remove(&k);
+                    }
+                }
+            }
+            let mut merged = start.clone();
+            merged.update(changes);
+            assert_eq!(merged, one_by_one, "a run of {run} changes");
+            let keys: Vec<&DestKey> = merged.keys().collect();
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted, no key twice");
+        }
+    }
+
+    #[test]
+    fn dests_collected_keep_the_later_of_two_with_one_key() {
+        let d: Dests = [dest(3, 1), dest(2, 1), dest(3, 7)].into_iter().collect();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.get(&dest(3, 0).key).map(|d| d.weight), Some(7));
+        assert_eq!(d.keys().next(), Some(&dest(2, 0).key));
+    }
+
+    /// The reconciler's copy of the kernel table holds one `Dest` per real server in a
+    /// vector, with no more room kept than a quarter over what it holds after an update.
+    #[test]
+    fn a_destination_costs_its_record_and_little_room() {
+        assert!(
+            std::mem::size_of::<Dest>() <= 44,
+            "{}",
+            std::mem::size_of::<Dest>()
+        );
+        let mut d = Dests::default();
+        for n in 0..20 {
+            d.update([(dest_n(n, 1).key, Some(dest_n(n, 1)))]);
+        }
+        assert!(d.sorted.capacity() <= 25, "{}", d.sorted.capacity());
+        d.update((20..1000).map(|n| (dest_n(n, 1).key, Some(dest_n(n, 1)))));
+        d.update((0..900).map(|n| (dest_n(n, 1).key, None)));
+        assert_eq!(d.len(), 100);
+        assert!(d.sorted.capacity() <= 125, "{}", d.sorted.capacity());
     }
 }
