@@ -679,14 +679,12 @@ impl LvsState {
             return;
         };
         o.services.insert(*key);
-        let dests = o.dests.entry(*key).or_default();
-        dests.reserve(vs.real_servers.len() + 1);
-        for rs in &vs.real_servers {
-            dests.insert(build::rs_key(vs, rs, key));
-        }
-        if let Some(ss) = &vs.sorry_server {
-            dests.insert(build::sorry_key(vs, ss, key));
-        }
+        let rs = vs.real_servers.iter().map(|rs| build::rs_key(vs, rs, key));
+        let sorry = vs
+            .sorry_server
+            .iter()
+            .map(|ss| build::sorry_key(vs, ss, key));
+        o.dests.entry(*key).or_default().extend(rs.chain(sorry));
     }
 
     /// Every checker's current verdict (for starting checkers after a reload).
