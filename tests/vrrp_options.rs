@@ -501,7 +501,8 @@ fn threads_named(pid: i32, comm: &str) -> Vec<i32> {
 /// `vrrp_priority`, `vrrp_rt_priority` and `vrrp_cpu_affinity` leave the thread that runs
 /// VRRP as keepalived leaves its VRRP process (nice, SCHED_RR priority, CPU set: with a
 /// real-time priority the nice value is not set);
-/// `checker_priority` and `checker_cpu_affinity` go on lvsd's checker threads.
+/// `checker_priority` and `checker_cpu_affinity` go on lvsd's checkers' thread and the
+/// threads of its main runtime (the LVS side), keepalived's checker process.
 #[test]
 fn vrrp_and_checker_scheduling_as_keepalived() {
     if support::skip_without_root("network namespaces") {
@@ -544,8 +545,11 @@ fn vrrp_and_checker_scheduling_as_keepalived() {
                     .into_iter()
                     .filter(|t| *t != pid)
                     .collect();
-                assert!(!workers.is_empty(), "no checker threads");
-                for t in workers {
+                assert!(!workers.is_empty(), "no LVS side threads");
+                // The checkers' own thread, where every check runs.
+                let checkers = threads_named(pid, "lvsd-checkers");
+                assert_eq!(checkers.len(), 1, "one checkers' thread");
+                for t in workers.into_iter().chain(checkers) {
                     let (nice, _, policy, cpus) = sched_of(pid, t);
                     assert_eq!(
                         (nice, policy, cpus.as_str()),
