@@ -524,7 +524,12 @@ fn vrrp_and_checker_scheduling_as_keepalived() {
         let mut got = Vec::new();
         for kind in [Kind::Keepalived, Kind::Lvsd] {
             let lab = Lab::new("tu", 1);
-            let d = lab.spawn(0, kind, "s", &conf("T", 150, tuning, ""));
+            let c = conf("T", 150, tuning, "");
+            // lvsd with its LVS side too: the checkers' thread is the LVS side's.
+            let d = match kind {
+                Kind::Lvsd => lab.spawn_both_sides(0, "s", &c, &[]),
+                _ => lab.spawn(0, kind, "s", &c),
+            };
             assert!(
                 d.wait_log("Entering MASTER STATE", 10 * SEC),
                 "{}: never master\n{}",
