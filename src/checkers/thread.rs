@@ -13,12 +13,14 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-/// The thread and its runtime; dropping this stops them (attempts still in flight are
-/// dropped with the runtime: their sockets closed, MISC scripts killed).
+/// The thread and its runtime; dropping this stops them and waits until they have
+/// stopped (attempts still in flight are dropped with the runtime: their sockets closed,
+/// MISC scripts killed), so that a daemon that exits next leaves no script behind.
 pub struct CheckerThread {
     handle: Handle,
-    /// Dropped with this: the thread's wait ends and it shuts its runtime down.
-    _stop: oneshot::Sender<()>,
+    /// Dropped first: the thread's wait ends and it shuts its runtime down.
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl CheckerThread {
@@ -33,7 +35,7 @@ impl CheckerThread {
             .build()?;
         let handle = rt.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
                 on_start();
@@ -43,7 +45,8 @@ impl CheckerThread {
             })?;
         Ok(CheckerThread {
             handle,
-            _stop: stop,
+            stop: Some(stop),
+            thread: Some(thread),
         })
     }
 
@@ -53,12 +56,24 @@ impl CheckerThread {
     }
 }
 
+impl Drop for CheckerThread {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            // (Never dropped on its own thread; if it were, joining would wait forever.)
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Tasks started through the handle run on the named thread, and dropping the
-    /// thread's owner stops what still runs there.
+    /// thread's owner stops what still runs there before it returns.
     #[test]
     fn tasks_run_on_the_thread_and_stop_with_it() {
         let t = CheckerThread::start("lvsd-test-chk", || {}).unwrap();
@@ -73,10 +88,10 @@ mod tests {
         let name = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(name.as_deref(), Some("lvsd-test-chk"));
         drop(t);
-        // The channel disconnects once the pending task has been dropped.
+        // The pending task has been dropped by then: its end of the channel is gone.
         assert_eq!(
-            dropped_rx.recv_timeout(Duration::from_secs(5)),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+            dropped_rx.try_recv(),
+            Err(std::sync::mpsc::TryRecvError::Disconnected)
         );
     }
 }
