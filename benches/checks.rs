@@ -1,22 +1,29 @@
 //! HTTP checks per second that lvsd's checker code sustains on one core.
 //!
-//! `cargo bench --bench checks [-- CHECKERS DELAY_LOOP_MS SECONDS [lvsd|ssl|reqwest]]`
-//! (defaults 2000 200 10 lvsd; `hyper`, the old name of lvsd's mode, is accepted).
+//! `cargo bench --bench checks [-- CHECKERS DELAY_LOOP_MS SECONDS [lvsd|ssl|reqwest] [daemon|workers|thread]]`
+//! (defaults 2000 200 10 lvsd daemon; `hyper`, the old name of lvsd's mode, is accepted).
 //! `ssl` runs SSL_GET instead of HTTP_GET: the server speaks TLS (rustls, an ECDSA P-256
 //! certificate made with the openssl CLI for the run) and every check is a full TLS
 //! connection.
 //!
-//! The checkers run under `CheckerManager` on a current_thread runtime on the main
-//! thread; a minimal HTTP/1.0 server runs on another thread (its own current_thread
-//! runtime) on 127.0.0.1–127.0.0.8. Checker CPU is the main thread's own rusage
-//! (RUSAGE_THREAD), so the server's CPU is not counted. `reqwest` mode runs the same
-//! load through a reqwest client (one connection per check) for comparison.
+//! `daemon` (the default) runs the checkers as the daemon does: the daemon's runtime
+//! ([`lvsd::daemon::build_runtime`]) on the main thread, the checkers under the LVS side's
+//! `ManagedCheckers` on their own thread ([`lvsd::daemon::managed_checkers`]).
+//! `workers` runs them on the daemon's runtime's two workers instead (as before they had
+//! a thread of their own). `thread` runs a `CheckerManager` on a current_thread runtime on
+//! the main thread. A minimal HTTP/1.0 server runs on another thread (its own current_thread
+//! runtime) on 127.0.0.1–127.0.0.8. The checkers' CPU and context switches are the
+//! process's (RUSAGE_SELF) less the server thread's own (RUSAGE_THREAD, read on that
+//! thread). `reqwest` mode runs the same load through a reqwest client (one connection
+//! per check) for comparison.
 
 #[path = "../tests/tls/mod.rs"]
 mod tls;
 
 use lvsd::checkers::{CheckerEvent, CheckerManager};
 use lvsd::config::*;
+use lvsd::lvs::runtime::{CheckerStarter, ManagedCheckers};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,26 +32,62 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ADDRS: u8 = 8;
 
-/// (user + system CPU, peak RSS KiB, user CPU).
-fn cpu(who: libc::c_int) -> (Duration, i64, Duration) {
+/// CPU and context switches of a process or a thread, as getrusage reports them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    user: Duration,
+    system: Duration,
+    /// Voluntary + involuntary context switches.
+    switches: i64,
+    max_rss_kib: i64,
+}
+
+impl std::ops::Sub for Usage {
+    type Output = Usage;
+    fn sub(self, o: Usage) -> Usage {
+        Usage {
+            user: self.user.saturating_sub(o.user),
+            system: self.system.saturating_sub(o.system),
+            switches: self.switches - o.switches,
+            max_rss_kib: self.max_rss_kib,
+        }
+    }
+}
+
+fn usage(who: libc::c_int) -> Usage {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes into the struct we own.
     unsafe { libc::getrusage(who, &mut ru) };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (
-        tv(ru.ru_utime) + tv(ru.ru_stime),
-        ru.ru_maxrss,
-        tv(ru.ru_utime),
-    )
+    Usage {
+        user: tv(ru.ru_utime),
+        system: tv(ru.ru_stime),
+        switches: ru.ru_nvcsw + ru.ru_nivcsw,
+        max_rss_kib: ru.ru_maxrss,
+    }
 }
 
-/// Nanoseconds this thread has spent waiting on a run queue (ready to run but not
-/// running: the machine's other load), from /proc/thread-self/schedstat; 0 if unknown.
+/// The server thread's usage, read on that thread when asked.
+type UsageAsk = tokio::sync::mpsc::UnboundedSender<std::sync::mpsc::Sender<Usage>>;
+
+fn server_usage(ask: &UsageAsk) -> Usage {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _ = ask.send(tx);
+    rx.recv().unwrap_or_default()
+}
+
+/// Nanoseconds the process's threads have spent waiting on a run queue (ready to run but
+/// not running: the machine's other load, or each other), from
+/// /proc/self/task/*/schedstat.
 fn runqueue_wait_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Answers one request on `s` (plain or TLS).
@@ -71,7 +114,7 @@ where
 }
 
 fn server(
-    port_tx: std::sync::mpsc::Sender<u16>,
+    port_tx: std::sync::mpsc::Sender<(u16, UsageAsk)>,
     served: Arc<AtomicU64>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
@@ -80,6 +123,13 @@ fn server(
         .build()
         .expect("server runtime");
     rt.block_on(async move {
+        let (ask, mut asked) =
+            tokio::sync::mpsc::unbounded_channel::<std::sync::mpsc::Sender<Usage>>();
+        tokio::spawn(async move {
+            while let Some(reply) = asked.recv().await {
+                let _ = reply.send(usage(libc::RUSAGE_THREAD));
+            }
+        });
         let first = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind");
@@ -91,7 +141,7 @@ fn server(
                 .expect("bind");
             listeners.push(l);
         }
-        port_tx.send(port).expect("send port");
+        port_tx.send((port, ask)).expect("send port");
         let mut tasks = Vec::new();
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         for l in listeners {
@@ -224,6 +274,12 @@ fn main() {
         None | Some("hyper") | Some("lvsd") => "lvsd".to_string(),
         Some(m) => m.to_string(),
     };
+    let runtime = args.get(4).map_or("daemon", String::as_str);
+    let as_daemon = match runtime {
+        "daemon" | "workers" => true,
+        "thread" => false,
+        other => panic!("runtime {other:?}: daemon, workers or thread"),
+    };
     let delay_loop = Duration::from_millis(delay_ms);
 
     // Room for every client and server socket.
@@ -249,14 +305,23 @@ fn main() {
         });
         std::thread::spawn(move || server(port_tx, served, tls));
     }
-    let port = port_rx.recv().expect("server port");
+    let (port, ask) = port_rx.recv().expect("server port");
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = if as_daemon {
+        lvsd::daemon::build_runtime(&GlobalDefs::default()).expect("the daemon's runtime")
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
     let failures = Arc::new(AtomicU64::new(0));
     rt.block_on(async {
+        let mut managed = if runtime == "daemon" {
+            lvsd::daemon::managed_checkers(&GlobalDefs::default()).expect("the checkers' thread")
+        } else {
+            ManagedCheckers::default()
+        };
         let (tx, mut rx) = tokio::sync::mpsc::channel::<CheckerEvent>(4096);
         let _mgr = if mode == "reqwest" {
             drop(tx);
@@ -264,7 +329,13 @@ fn main() {
             None
         } else {
             let cfg = Arc::new(config(n, port, delay_loop, mode == "ssl"));
-            Some(CheckerManager::start(&cfg, tx))
+            if as_daemon {
+                drop(tx);
+                rx = managed.start(cfg, &HashMap::new());
+                None
+            } else {
+                Some(CheckerManager::start(&cfg, tx))
+            }
         };
         let events = Arc::new(AtomicU64::new(0));
         {
@@ -278,36 +349,41 @@ fn main() {
         }
         // Let the warm-up spread the checkers, then measure.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let (c0, _, u0) = cpu(libc::RUSAGE_THREAD);
         let w0 = runqueue_wait_ns();
-        let (p0, _, _) = cpu(libc::RUSAGE_SELF);
+        let (p0, q0) = (usage(libc::RUSAGE_SELF), server_usage(&ask));
         let s0 = served.load(Ordering::Relaxed);
         let t0 = Instant::now();
         tokio::time::sleep(Duration::from_secs(secs)).await;
         let wall = t0.elapsed();
-        let (c1, _, u1) = cpu(libc::RUSAGE_THREAD);
+        let (p1, q1) = (usage(libc::RUSAGE_SELF), server_usage(&ask));
         let waited = runqueue_wait_ns().saturating_sub(w0) as f64 / 1e9 / wall.as_secs_f64() * 100.0;
-        let (p1, maxrss, _) = cpu(libc::RUSAGE_SELF);
         let s1 = served.load(Ordering::Relaxed);
+        let whole = p1 - p0;
+        let checker = whole - (q1 - q0);
         let checks = (s1 - s0) as f64;
         let rate = checks / wall.as_secs_f64();
-        let checker_cpu = (c1 - c0).as_secs_f64() / wall.as_secs_f64() * 100.0;
-        let all_cpu = (p1 - p0).as_secs_f64() / wall.as_secs_f64() * 100.0;
+        let per_check = |d: Duration| d.as_secs_f64() * 1e6 / checks.max(1.0);
+        let share = |d: Duration| d.as_secs_f64() / wall.as_secs_f64() * 100.0;
         println!(
-            "checkers: mode={mode} n={n} delay_loop={delay_ms}ms window={:.1}s",
+            "checkers: mode={mode} runtime={runtime} n={n} delay_loop={delay_ms}ms window={:.1}s",
             wall.as_secs_f64()
         );
         println!(
-            "checkers: {rate:.0} checks/s (target {:.0}), checker thread CPU {checker_cpu:.1}% of one core, \
-             {:.1} us CPU/check ({:.1} us user + {:.1} us kernel), whole process (incl. server) {all_cpu:.1}%, checker thread ready but waiting for a CPU {waited:.1}% of the time, peak RSS {} MiB, \
+            "checkers: {rate:.0} checks/s (target {:.0}), checkers' CPU {:.1}% of one core, \
+             {:.1} us CPU/check ({:.1} us user + {:.1} us kernel), {:.2} context switches/check, \
+             whole process (incl. server) {:.1}%, threads ready but waiting for a CPU {waited:.1}% of the time, peak RSS {} MiB, \
              down events {}, failed checks (reqwest mode) {}",
             n as f64 / delay_loop.as_secs_f64(),
-            (c1 - c0).as_secs_f64() * 1e6 / checks.max(1.0),
-            (u1 - u0).as_secs_f64() * 1e6 / checks.max(1.0),
-            ((c1 - c0) - (u1 - u0)).as_secs_f64() * 1e6 / checks.max(1.0),
-            maxrss / 1024,
+            share(checker.user + checker.system),
+            per_check(checker.user + checker.system),
+            per_check(checker.user),
+            per_check(checker.system),
+            checker.switches as f64 / checks.max(1.0),
+            share(whole.user + whole.system),
+            p1.max_rss_kib / 1024,
             events.load(Ordering::Relaxed),
             failures.load(Ordering::Relaxed),
         );
+        drop(managed);
     });
 }

@@ -13,7 +13,8 @@
 //! bench creates: a lab (tests/support) with one node; the bench process enters the node's
 //! namespace and runs both sides of the daemon as `lvsd` does (the VRRP side on a thread
 //! of its own through `daemon::start_vrrp`, the LVS side on `daemon::build_runtime`'s
-//! runtime through `lvs::runtime::run_with` with the real checker manager and effects)
+//! runtime through `lvs::runtime::run_with` with the real checker manager on its own
+//! thread, `daemon::managed_checkers`, and the real effects)
 //! over the in-memory IPVS backend (`lvs::fake`, the host has no IPVS). Each real server
 //! is 127.1.x.y:80 with a TCP_CHECK (keepalived's defaults: retry 1, delay_before_retry
 //! 1 s; connect_timeout 1). Child processes (this binary again, `FLAP_FARM`, 8,000 real
@@ -618,7 +619,7 @@ fn main() {
             ctl,
             fake.clone(),
             TimedCheckers {
-                inner: ManagedCheckers::default(),
+                inner: lvsd::daemon::managed_checkers(&config.global).expect("checker thread"),
                 tracker: tracker.clone(),
             },
             RealEffects::default(),

@@ -4,10 +4,12 @@
 //!     N=5000 DELAY=20 cargo bench --bench memory
 //!
 //! Runs the LVS side as the daemon does (`run_with` with `ManagedCheckers` on a 2-worker
-//! multi-thread runtime, configurations parsed on the blocking pool as a SIGHUP does),
-//! over the in-memory IPVS backend (no kernel needed). The configuration has N virtual
-//! servers × M real servers, each real server with a TCP_CHECK against 127.0.0.1 ports
-//! 20000.. (closed: every check fails at once, the real servers go down; with `UP=1`
+//! multi-thread runtime, configurations parsed on the blocking pool as a SIGHUP does;
+//! the checkers run on that runtime too, so that its task count holds their attempts,
+//! where the daemon gives them a thread of their own), over the in-memory IPVS backend
+//! (no kernel needed). The configuration has N virtual servers × M real servers, each
+//! real server with a TCP_CHECK against 127.0.0.1 ports 20000.. (closed: every check
+//! fails at once, the real servers go down; with `UP=1`
 //! against M listeners of the bench's own on ephemeral ports, which accept and close: the
 //! real servers stay up, their destinations in the table, as in a director's steady
 //! state). After the

@@ -501,7 +501,8 @@ fn threads_named(pid: i32, comm: &str) -> Vec<i32> {
 /// `vrrp_priority`, `vrrp_rt_priority` and `vrrp_cpu_affinity` leave the thread that runs
 /// VRRP as keepalived leaves its VRRP process (nice, SCHED_RR priority, CPU set: with a
 /// real-time priority the nice value is not set);
-/// `checker_priority` and `checker_cpu_affinity` go on lvsd's checker threads.
+/// `checker_priority` and `checker_cpu_affinity` go on lvsd's checkers' thread and the
+/// threads of its main runtime (the LVS side), keepalived's checker process.
 #[test]
 fn vrrp_and_checker_scheduling_as_keepalived() {
     if support::skip_without_root("network namespaces") {
@@ -523,7 +524,12 @@ fn vrrp_and_checker_scheduling_as_keepalived() {
         let mut got = Vec::new();
         for kind in [Kind::Keepalived, Kind::Lvsd] {
             let lab = Lab::new("tu", 1);
-            let d = lab.spawn(0, kind, "s", &conf("T", 150, tuning, ""));
+            let c = conf("T", 150, tuning, "");
+            // lvsd with its LVS side too: the checkers' thread is the LVS side's.
+            let d = match kind {
+                Kind::Lvsd => lab.spawn_both_sides(0, "s", &c, &[]),
+                _ => lab.spawn(0, kind, "s", &c),
+            };
             assert!(
                 d.wait_log("Entering MASTER STATE", 10 * SEC),
                 "{}: never master\n{}",
@@ -544,8 +550,11 @@ fn vrrp_and_checker_scheduling_as_keepalived() {
                     .into_iter()
                     .filter(|t| *t != pid)
                     .collect();
-                assert!(!workers.is_empty(), "no checker threads");
-                for t in workers {
+                assert!(!workers.is_empty(), "no LVS side threads");
+                // The checkers' own thread, where every check runs.
+                let checkers = threads_named(pid, "lvsd-checkers");
+                assert_eq!(checkers.len(), 1, "one checkers' thread");
+                for t in workers.into_iter().chain(checkers) {
                     let (nice, _, policy, cpus) = sched_of(pid, t);
                     assert_eq!(
                         (nice, policy, cpus.as_str()),

@@ -40,10 +40,12 @@ pub mod smtp;
 pub mod state;
 pub mod steps;
 pub mod tcp;
+pub mod thread;
 pub mod udp;
 
 pub use manager::CheckerManager;
 pub use settings::CheckSettings;
+pub use thread::CheckerThread;
 
 /// What one attempt of a check found.
 #[derive(Debug, Clone, PartialEq, Eq)]

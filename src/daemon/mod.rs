@@ -81,9 +81,32 @@ pub fn load_config(opts: &Options, check_log: Option<&Path>) -> anyhow::Result<(
     }
 }
 
-/// Starts the LVS side: health checkers driving the kernel's IPVS table.
+/// Starts the LVS side: health checkers (on a thread of their own) driving the kernel's
+/// IPVS table.
 fn start_lvs(ctl: Control) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-    Ok(tokio::spawn(crate::lvs::runtime::run(ctl)))
+    let checkers = managed_checkers(&ctl.reload.borrow().global)?;
+    Ok(tokio::spawn(crate::lvs::runtime::run(ctl, checkers)))
+}
+
+/// The health checkers as the daemon runs them: on a thread of their own (named
+/// `checker_process_name`, else lvsd-checkers) with a single-threaded runtime, as
+/// keepalived runs them in a process of their own, with `checker_priority`,
+/// `checker_rt_priority` and `checker_cpu_affinity`. Public for `benches/checks.rs`.
+pub fn managed_checkers(
+    g: &crate::config::GlobalDefs,
+) -> anyhow::Result<crate::lvs::runtime::ManagedCheckers> {
+    let name = g
+        .process_names
+        .checker
+        .as_deref()
+        .unwrap_or("lvsd-checkers");
+    let tuning = g.checker_tuning.clone();
+    let rlimit = tuning::rlimit_rttime(g);
+    let thread = crate::checkers::CheckerThread::start(name, move || {
+        tuning::apply_and_log("checker thread", &tuning, rlimit);
+    })
+    .map_err(|e| anyhow::anyhow!("cannot start the checkers' thread: {e}"))?;
+    Ok(crate::lvs::runtime::ManagedCheckers::on_thread(thread))
 }
 
 /// keepalived's exit code for "cannot run", also the waiting parent's when the daemon
@@ -278,7 +301,8 @@ fn name_this_thread(name: &str) {
     }
 }
 
-/// The main runtime (checkers, the LVS side, the daemon's tasks); its threads take
+/// The main runtime (the LVS side, the daemon's tasks; the checkers have a thread of
+/// their own, [`managed_checkers`]); its threads take
 /// `checker_priority`, `checker_rt_priority` and `checker_cpu_affinity`. Public for
 /// `benches/flap.rs`.
 pub fn build_runtime(g: &crate::config::GlobalDefs) -> anyhow::Result<tokio::runtime::Runtime> {

@@ -1,7 +1,7 @@
 //! keepalived's `vrrp_priority` / `checker_priority`, `*_rt_priority` and
 //! `*_cpu_affinity`. keepalived sets them on its VRRP and checker child processes; lvsd is
-//! one process, so they go on the VRRP thread ("lvsd-vrrp") and on the threads of the main
-//! runtime (checkers and the LVS side) respectively. Nice values, scheduling policies and
+//! one process, so they go on the VRRP thread ("lvsd-vrrp"), and on the checkers' thread
+//! ("lvsd-checkers") and the threads of the main runtime (the LVS side) respectively. Nice values, scheduling policies and
 //! CPU sets are per thread in Linux; RLIMIT_RTTIME is per process, so when both sides run
 //! real-time it is the larger of their limits.
 

@@ -75,9 +75,24 @@ impl CheckerStarter for NoCheckers {
 /// The real health checkers: one [`crate::checkers::CheckerManager`], started with the
 /// verdicts the state carries and brought to each reloaded configuration (checkers whose
 /// settings did not change keep running: a reload flaps nothing and restarts nothing).
+/// The daemon runs them on a thread of their own ([`ManagedCheckers::on_thread`]); by
+/// default they run on the caller's runtime.
 #[derive(Default)]
 pub struct ManagedCheckers {
     current: Option<crate::checkers::CheckerManager>,
+    /// Where the checkers run, if not on the caller's runtime. (Declared after
+    /// `current`: the checkers stop before their thread does.)
+    thread: Option<crate::checkers::CheckerThread>,
+}
+
+impl ManagedCheckers {
+    /// Checkers that run on `thread`.
+    pub fn on_thread(thread: crate::checkers::CheckerThread) -> ManagedCheckers {
+        ManagedCheckers {
+            current: None,
+            thread: Some(thread),
+        }
+    }
 }
 
 /// Room for a burst of verdicts while a kernel pass runs; checkers wait beyond it.
@@ -100,6 +115,9 @@ impl CheckerStarter for ManagedCheckers {
                 );
             }
             None => {
+                // The manager's driver is spawned on the checkers' own thread, and with
+                // it every attempt.
+                let _on_thread = self.thread.as_ref().map(|t| t.handle().enter());
                 let manager =
                     crate::checkers::CheckerManager::start_with_states(&config, initial, tx);
                 info!("{} checkers started", manager.len());
@@ -504,14 +522,14 @@ pub fn needs_ipvs(config: &Config) -> bool {
 }
 
 /// Runs the LVS side with the kernel's IPVS (the generic netlink client), the real health
-/// checkers, and real scripts and mail.
-pub async fn run(ctl: Control) -> anyhow::Result<()> {
+/// checkers (`checkers`), and real scripts and mail.
+pub async fn run(ctl: Control, checkers: ManagedCheckers) -> anyhow::Result<()> {
     let rcv_buf = ctl.reload.borrow().global.netlink_bufs.lvs_cmd;
     let netns = ctl.reload.borrow().global.net_namespace_ipvs.clone();
     run_with(
         ctl,
         KernelIpvs { rcv_buf, netns },
-        ManagedCheckers::default(),
+        checkers,
         RealEffects::default(),
     )
     .await

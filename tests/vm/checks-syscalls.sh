@@ -8,7 +8,8 @@
 # the context switches of that process's threads over WINDOW s and the checks done then,
 # and the guest's clock source.
 # Writes /mnt/checks-syscalls.txt: per daemon the checks done in the window and strace's
-# table. Args: N M DELAY WINDOW [DAEMONS]
+# table. Args: N M DELAY WINDOW [DAEMONS] (keepalived+lvsd; lvsd-old: a binary of that name
+# in LVSD_BINS)
 N=${1:-10}; M=${2:-20}; DELAY=${3:-1}; WINDOW=${4:-20}
 DAEMONS=$(echo "${5:-keepalived+lvsd}" | tr + ' ')
 IP=/usr/sbin/ip
@@ -40,7 +41,8 @@ for w in $DAEMONS; do
     if [ $w = keepalived ]; then
         $IP netns exec $ns keepalived -C -n -l -G -f $D/http.conf -p $D/$ns.pid -c $D/$ns.chk.pid > $D/$ns.log 2>&1 &
     else
-        $IP netns exec $ns lvsd -C -n -l -f $D/http.conf -p $D/$ns.pid -c $D/$ns.chk.pid > $D/$ns.log 2>&1 &
+        # lvsd, or lvsd-old (an older build put in the guest under that name)
+        $IP netns exec $ns $w -C -n -l -f $D/http.conf -p $D/$ns.pid -c $D/$ns.chk.pid > $D/$ns.log 2>&1 &
     fi
     dpid=$!
     sleep $((2 * DELAY + 8))
