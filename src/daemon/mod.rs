@@ -682,6 +682,7 @@ async fn serve(
                 let check = reload_tx.borrow().global.reload_check_config.clone();
                 let reload_file = pidfile::reload_file_path(&reload_tx.borrow().global);
                 let read = move || {
+                    let _first = crate::precedence::Precedence::take(crate::precedence::RELOAD_PRECEDENCE);
                     // As keepalived: the file exists, empty, while the files are read.
                     let marker = reload_file.as_deref().map(ReadingMarker::create);
                     let res = load_config(&o, check.as_deref());

@@ -455,12 +455,14 @@ where
 }
 
 /// A full pass on the blocking pool: the desired table is built from the state part by
-/// part, each part diffed and sent as it comes.
+/// part, each part diffed and sent as it comes. It goes before the checks (at the start
+/// and after a reload: see [`crate::precedence`]).
 async fn full_pass<B>(kernel: Kernel<B>, state: LvsState) -> anyhow::Result<(Kernel<B>, LvsState)>
 where
     B: IpvsBackend + Send + 'static,
 {
     on_blocking_pool(kernel, state, |k, state| {
+        let _first = crate::precedence::Precedence::take(crate::precedence::RELOAD_PRECEDENCE);
         k.rec
             .sync_parts(&mut k.backend, |emit| state.desired_parts(emit))
     })
