@@ -240,7 +240,11 @@ fn notify_start_reloads_and_stop() {
     fs::write(dir.join("stall"), "VRRP").unwrap();
     let t0 = Instant::now();
     while !log_of(&dir).contains("Test hook: the VRRP side's loop stalls") {
-        assert!(t0.elapsed() < 5 * SEC, "the VRRP side never stalled\n{}", diag(&n));
+        assert!(
+            t0.elapsed() < 5 * SEC,
+            "the VRRP side never stalled\n{}",
+            diag(&n)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let before = n.got.len();
@@ -264,7 +268,12 @@ fn notify_start_reloads_and_stop() {
     let status = status_of(&n.got[applied].1).unwrap_or_default().to_string();
     assert!(status.starts_with("Reload applied"), "{status}");
     let (code, err) = waiter.join().expect("reload-wait thread");
-    assert_eq!(code, 0, "reload-wait on unchanged files: {err}\n{}", diag(&n));
+    assert_eq!(
+        code,
+        0,
+        "reload-wait on unchanged files: {err}\n{}",
+        diag(&n)
+    );
     assert!(
         log_of(&dir).contains("the configuration files are unchanged"),
         "the no-op reload read the files\n{}",

@@ -77,16 +77,6 @@ impl Inputs {
         }
     }
 
-    /// How many distinct questions were asked.
-    pub fn len(&self) -> usize {
-        self.asked.len()
-    }
-
-    /// Whether no question was asked.
-    pub fn is_empty(&self) -> bool {
-        self.asked.is_empty()
-    }
-
     fn note(&mut self, q: Query, answer: String) {
         match self.index.get(&q) {
             Some(&i) => {
