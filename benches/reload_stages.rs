@@ -6,7 +6,8 @@
 //!
 //! The file is the lifecycle bench's (tests/vm/benchlib.sh `lifecycle_conf`): N virtual
 //! servers × M real servers, a TCP_CHECK each (delay_loop 300 s: no check runs during the
-//! bench). Stages, each timed on its own (best / mean of ROUNDS):
+//! bench). Stages, each timed on its own (best / mean of ROUNDS, and the round farthest
+//! from the median in % of it):
 //! - `-t`: what `lvsd -t` does after the process starts (read, parse, validate, vet the
 //!   scripts, drop the result);
 //! - reading the file for a reload, as the daemon's SIGHUP handler does;
@@ -79,7 +80,19 @@ impl Timing {
         let best = self.all.iter().min().copied().unwrap_or_default();
         let n = u32::try_from(self.all.len().max(1)).unwrap_or(1);
         let mean = self.all.iter().sum::<Duration>() / n;
-        println!("  {what:<44} {best:>10.1?} / {mean:>10.1?}");
+        // The round farthest from the median, in % of it (issue 14: within ±20 %).
+        let mut sorted = self.all.clone();
+        sorted.sort();
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+        let spread = sorted
+            .iter()
+            .map(|d| (d.as_secs_f64() - median.as_secs_f64()).abs())
+            .fold(0.0, f64::max)
+            / median.as_secs_f64().max(1e-12);
+        println!(
+            "  {what:<44} {best:>10.1?} / {mean:>10.1?}  (spread ±{:.0} %)",
+            spread * 100.0
+        );
     }
 }
 
