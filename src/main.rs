@@ -95,7 +95,7 @@ fn main() -> ExitCode {
     if opts.config_test.is_some() {
         return test_config(&opts, &config_id);
     }
-    let loaded = match config::load_for_daemon(&opts.config_file, &config_id, opts.strict) {
+    let mut loaded = match config::load_for_daemon(&opts.config_file, &config_id, opts.strict) {
         Ok(l) => l,
         Err(e) => {
             report(&e.errors);
@@ -118,7 +118,9 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match lvsd::daemon::run(opts, loaded.config, loaded.sha256) {
+    let record =
+        lvsd::daemon::config_load::LoadRecord::of(&mut loaded, &opts, &config_id, opts.strict);
+    match lvsd::daemon::run(opts, loaded.config, record) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lvsd: {e:#}");

@@ -182,7 +182,12 @@ pub fn shown(command: &str) -> String {
 /// [`check_secure`]. Answers the program's path.
 pub fn check_runnable(command: &str, secure: bool) -> Result<PathBuf, ScriptError> {
     let words = split_command(command)?;
-    let path = resolve_program(&words[0])?;
+    check_program(&words[0], secure)
+}
+
+/// [`check_runnable`] of a command line's program (its first word).
+pub fn check_program(program: &str, secure: bool) -> Result<PathBuf, ScriptError> {
+    let path = resolve_program(program)?;
     let runnable = std::fs::metadata(&path)
         .map(|m| {
             use std::os::unix::fs::PermissionsExt;

@@ -157,6 +157,20 @@ async fn thirty_reloads_leave_fds_and_tasks_flat() {
         vec![],
         "a no-op reload's IPVS operations"
     );
+    // The same configuration handed again (the daemon found the files unchanged and
+    // skipped the parse): adopted as it is, nothing restarted or sent.
+    let running = reload_tx.borrow().clone();
+    reload_tx.send_replace(running);
+    assert_eq!(
+        applied.recv().await,
+        Some(Applied::Adopted(N * M)),
+        "the running configuration handed again"
+    );
+    assert_eq!(
+        fake.with(|k| k.log.clone()),
+        vec![],
+        "IPVS operations after the running configuration was handed again"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let base = (fds(), tasks());
 

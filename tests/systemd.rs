@@ -234,6 +234,52 @@ fn notify_start_reloads_and_stop() {
     let status = status_of(&n.got[applied].1).unwrap_or_default().to_string();
     assert!(status.starts_with("Reload applied"), "{status}");
 
+    // A reload of unchanged files (the parse skipped, the running configuration handed
+    // again): READY=1 still waits for both sides to take it — with the VRRP side's loop
+    // stalled, none comes until it turns again — and --reload-wait exits 0.
+    fs::write(dir.join("stall"), "VRRP").unwrap();
+    let t0 = Instant::now();
+    while !log_of(&dir).contains("Test hook: the VRRP side's loop stalls") {
+        assert!(
+            t0.elapsed() < 5 * SEC,
+            "the VRRP side never stalled\n{}",
+            diag(&n)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = n.got.len();
+    let waiter = {
+        let dir = dir.clone();
+        std::thread::spawn(move || reload_wait(&dir))
+    };
+    let reloading = n
+        .wait(before, 5 * SEC, |m| has_line(m, "RELOADING=1"))
+        .unwrap_or_else(|| panic!("no RELOADING=1 for the no-op reload\n{}", diag(&n)));
+    let early = n.wait(reloading, 2 * SEC, |m| has_line(m, "READY=1"));
+    fs::remove_file(dir.join("stall")).unwrap();
+    assert!(
+        early.is_none(),
+        "READY=1 while the VRRP side had not taken the no-op reload\n{}",
+        diag(&n)
+    );
+    let applied = n
+        .wait(reloading, 5 * SEC, |m| has_line(m, "READY=1"))
+        .unwrap_or_else(|| panic!("no READY=1 after the no-op reload\n{}", diag(&n)));
+    let status = status_of(&n.got[applied].1).unwrap_or_default().to_string();
+    assert!(status.starts_with("Reload applied"), "{status}");
+    let (code, err) = waiter.join().expect("reload-wait thread");
+    assert_eq!(
+        code,
+        0,
+        "reload-wait on unchanged files: {err}\n{}",
+        diag(&n)
+    );
+    assert!(
+        log_of(&dir).contains("the configuration files are unchanged"),
+        "the no-op reload read the files\n{}",
+        diag(&n)
+    );
+
     // A reload that is refused: READY=1 with the reason, --reload-wait exits 4 with it.
     let broken = config(102).replace("10.99.0.100/24", "10.99.0.300/24");
     assert_ne!(broken, config(102));

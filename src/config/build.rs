@@ -76,6 +76,8 @@ pub(crate) struct P<'s> {
     /// `~SEQ` can repeat one unknown keyword a million times, and each answer is a
     /// distance to every keyword of the block.
     suggestions: std::collections::HashMap<(&'static str, &'s str), Option<&'static str>>,
+    /// What building consulted outside the text (see [`super::inputs`]).
+    pub inputs: super::inputs::Inputs,
 }
 
 impl<'s> P<'s> {
@@ -99,6 +101,7 @@ impl<'s> P<'s> {
             extra_checkers: Vec::new(),
             toks_pool: Vec::new(),
             suggestions: std::collections::HashMap::new(),
+            inputs: super::inputs::Inputs::default(),
         }
     }
 

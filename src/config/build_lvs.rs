@@ -900,7 +900,7 @@ impl P<'_> {
             let Some(path) = p.string(t).map(std::path::PathBuf::from) else {
                 return;
             };
-            if let Err(e) = std::fs::File::open(&path) {
+            if let Err(e) = p.inputs.open(&path) {
                 p.problem(t[1], format!("SSL {kw} {}: {e}", path.display()));
             }
             *slot = Some(path);

@@ -55,6 +55,8 @@ impl P<'_> {
 
     /// The lines of a routes block (we are inside its `{`).
     pub(crate) fn routes_block(&mut self, open: Tok, out: &mut Vec<Route>) {
+        // (names in the block may be looked up in iproute2's files)
+        self.inputs.iproute2_names();
         self.block(open, |p, l, _| {
             let words: Vec<&str> = l.iter().map(|t| p.txt(*t)).collect();
             let (res, warnings) = parse_route(&words);
@@ -93,6 +95,8 @@ impl P<'_> {
     /// The lines of a rules block. `out` holds the rules already read in this block's
     /// owner (a preference keepalived assigns counts down over the whole file).
     pub(crate) fn rules_block(&mut self, open: Tok, out: &mut Vec<Rule>) {
+        // (names in the block may be looked up in iproute2's files)
+        self.inputs.iproute2_names();
         self.block(open, |p, l, _| {
             let words: Vec<&str> = l.iter().map(|t| p.txt(*t)).collect();
             let (res, warnings) = parse_rule(&words);
@@ -202,7 +206,7 @@ fn family(fam: &mut Option<bool>, v6: bool, at: usize) -> Result<(), At> {
 /// /usr/share, with their `.d` directories.
 fn iproute2_name(file: &str, name: &str) -> Option<u32> {
     let mut paths = Vec::new();
-    for dir in ["/etc/iproute2", "/usr/share/iproute2", "/usr/lib/iproute2"] {
+    for dir in super::inputs::IPROUTE2_DIRS {
         paths.push(std::path::PathBuf::from(format!("{dir}/{file}")));
         if let Ok(rd) = std::fs::read_dir(format!("{dir}/{file}.d")) {
             let mut more: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();

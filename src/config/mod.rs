@@ -11,6 +11,7 @@ mod build_track;
 mod build_vrrp;
 mod build_vrrp_opts;
 pub mod diag;
+pub mod inputs;
 pub mod keywords;
 mod lexer;
 mod mend_vrrp;
@@ -22,6 +23,7 @@ mod validate;
 pub use build::ScriptRef;
 pub use build_routes::{route_line, rule_line};
 pub use diag::{Diagnostic, Severity};
+pub use inputs::{Fingerprint, Inputs};
 pub use model::*;
 pub use print::print;
 
@@ -63,6 +65,8 @@ pub struct Loaded {
     /// SHA-256 (hex) of the configuration as read: the file with its includes, parameters
     /// and conditionals applied (what the metrics endpoint reports as the loaded file).
     pub sha256: String,
+    /// What the load consulted outside its text (see [`inputs`]).
+    pub inputs: Inputs,
 }
 
 /// Why a configuration was refused: every error, plus the warnings.
@@ -119,10 +123,11 @@ pub fn load_for_daemon(path: &Path, config_id: &str, strict: bool) -> Result<Loa
 pub fn load_timed(path: &Path, config_id: &str) -> (Result<Loaded, LoadErrors>, Phases) {
     let mut phases = Phases::default();
     let t = thread_cpu();
-    let text = preprocess::read_text(path);
+    let mut inputs = Inputs::default();
+    let text = preprocess::read_text(path, &mut inputs);
     phases.read = thread_cpu().saturating_sub(t);
     let res = match text {
-        Ok(text) => parse_owned(text, path, config_id, &mut phases),
+        Ok(text) => parse_owned(text, path, config_id, &mut phases, inputs),
         Err(e) => Err(LoadErrors {
             errors: vec![Diagnostic::error(
                 preprocess::Source::file_span(path),
@@ -138,7 +143,7 @@ pub fn load_timed(path: &Path, config_id: &str) -> (Result<Loaded, LoadErrors>, 
 pub fn parse_str(text: &str, file_name: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
     let mut diags = Vec::new();
     let src = preprocess::preprocess(file_name, text, config_id, &mut diags);
-    finish(src, diags, &mut Phases::default())
+    finish(src, diags, &mut Phases::default(), Inputs::default())
 }
 
 /// What `lvsd -t` does with the file `path` whose text is `text` (not read from disk),
@@ -154,7 +159,7 @@ pub fn check_text_confined(
 ) -> (Result<Loaded, LoadErrors>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let src = preprocess::preprocess_owned_in(path, text, config_id, &mut diags, Some(root));
-    let mut res = finish(src, diags, &mut Phases::default());
+    let mut res = finish(src, diags, &mut Phases::default(), Inputs::default());
     let vetted = match &mut res {
         Ok(loaded) => vet_scripts(loaded),
         Err(_) => Vec::new(),
@@ -169,20 +174,24 @@ fn parse_owned(
     file_name: &Path,
     config_id: &str,
     phases: &mut Phases,
+    inputs: Inputs,
 ) -> Result<Loaded, LoadErrors> {
     let mut diags = Vec::new();
     let t = thread_cpu();
     let src = preprocess::preprocess_owned(file_name, text, config_id, &mut diags);
     phases.preprocess = thread_cpu().saturating_sub(t);
-    finish(src, diags, phases)
+    finish(src, diags, phases, inputs)
 }
 
-/// Builds and validates the model from preprocessed text.
+/// Builds and validates the model from preprocessed text; `inputs`: what was consulted
+/// before the preprocessor ran (the main file's read).
 fn finish(
-    src: preprocess::Source,
+    mut src: preprocess::Source,
     mut diags: Vec<Diagnostic>,
     phases: &mut Phases,
+    mut inputs: Inputs,
 ) -> Result<Loaded, LoadErrors> {
+    inputs.extend(std::mem::take(&mut src.inputs));
     let sha256 = hex::encode(ring::digest::digest(
         &ring::digest::SHA256,
         src.text.as_bytes(),
@@ -196,9 +205,11 @@ fn finish(
         mut config,
         scripts,
         inst_spans,
+        inputs: built,
         ..
     } = p;
     diags.extend(more);
+    inputs.extend(built);
     // Positions are resolved by now; the preprocessed text is no longer needed.
     drop(src);
     config.virtual_servers.shrink_to_fit();
@@ -214,6 +225,7 @@ fn finish(
             warnings,
             scripts,
             sha256,
+            inputs,
         })
     } else {
         Err(LoadErrors { errors, warnings })
@@ -243,16 +255,23 @@ pub fn default_config_id() -> String {
 ///   one too (keepalived: "SECURITY VIOLATION - scripts are being executed but
 ///   script_security not enabled").
 pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
+    // Every check is noted in the load's inputs (a reload may be skipped only when each
+    // answer is still the same).
+    let mut inputs = std::mem::take(&mut loaded.inputs);
+    let out = vet_scripts_noted(loaded, &mut inputs);
+    loaded.inputs = inputs;
+    out
+}
+
+fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic> {
     let secure = loaded.config.global.enable_script_security;
-    let problem = |command: &str| -> Option<(bool, String)> {
-        crate::script::check_runnable(command, secure)
-            .err()
-            .map(|e| {
-                (
-                    matches!(e, crate::script::ScriptError::Insecure { .. }),
-                    e.to_string(),
-                )
-            })
+    let mut problem = |command: &str| -> Option<(bool, String)> {
+        inputs.script(command, secure).err().map(|e| {
+            (
+                matches!(e, crate::script::ScriptError::Insecure { .. }),
+                e.to_string(),
+            )
+        })
     };
     let mut out = Vec::new();
     let mut disabled = std::collections::HashSet::new();
@@ -327,10 +346,11 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
     // "Unable to set default user for ... - removing", "Invalid user/group for ... script
     // - ignoring"): an unknown user, an unknown `script_user`, or, under
     // enable_script_security, no script_user and no `keepalived_script` user.
-    let default_fails = default_script_user(&mut loaded.config.global);
+    let default_fails = default_script_user(&mut loaded.config.global, inputs);
     // Why a script with this user of its own (or none) cannot run, if it cannot.
-    let user_problem = |own: Option<&ScriptUser>| match own {
-        Some(u) => crate::script::resolve_user(u)
+    let mut user_problem = |own: Option<&ScriptUser>| match own {
+        Some(u) => inputs
+            .user(u)
             .is_err()
             .then(|| format!("its user `{}` does not exist", user_words(u))),
         None => default_fails.clone(),
@@ -374,12 +394,10 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
         // had it, unlike a disabled one)
         rs.checkers.retain(|c| match &c.kind {
             model::CheckerKind::Misc(m) => match m.user.as_ref() {
-                Some(u) => crate::script::resolve_user(u).is_ok(),
+                Some(u) => inputs.user(u).is_ok(),
                 None => {
                     default_fails.is_none()
-                        && global_user
-                            .as_ref()
-                            .is_none_or(|u| crate::script::resolve_user(u).is_ok())
+                        && global_user.as_ref().is_none_or(|u| inputs.user(u).is_ok())
                 }
             },
             _ => true,
@@ -407,9 +425,10 @@ pub fn vet_scripts(loaded: &mut Loaded) -> Vec<Diagnostic> {
 /// user exists (written into `script_user`), else root. Some(reason) when scripts
 /// without a user of their own cannot run: `script_user` names no user, or
 /// enable_script_security is on and neither is set nor exists.
-fn default_script_user(g: &mut model::GlobalDefs) -> Option<String> {
+fn default_script_user(g: &mut model::GlobalDefs, inputs: &mut Inputs) -> Option<String> {
     match &g.script_user {
-        Some(u) => crate::script::resolve_user(u)
+        Some(u) => inputs
+            .user(u)
             .is_err()
             .then(|| format!("script_user `{}` does not exist", user_words(u))),
         None => {
@@ -417,7 +436,7 @@ fn default_script_user(g: &mut model::GlobalDefs) -> Option<String> {
                 user: "keepalived_script".into(),
                 group: None,
             };
-            if crate::script::resolve_user(&ka).is_ok() {
+            if inputs.user(&ka).is_ok() {
                 g.script_user = Some(ka);
                 None
             } else {

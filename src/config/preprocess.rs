@@ -5,6 +5,7 @@
 //! every later position maps back to the original `file:line:col`. It only reads files.
 
 use super::diag::Diagnostic;
+use super::inputs::Inputs;
 use super::model::Span;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,8 @@ pub struct Source {
     pub lines: Vec<LineInfo>,
     pub files: Vec<Arc<PathBuf>>,
     pub segs: Vec<Vec<Seg>>,
+    /// What reading the files consulted (see [`super::inputs`]).
+    pub inputs: Inputs,
     /// Lines in `text` so far.
     text_lines: u32,
     /// The entry of `lines` [`Source::span`] found last.
@@ -272,11 +275,15 @@ impl<'a> Pre<'a> {
         diags: &'a mut Vec<Diagnostic>,
         top: Option<&'a str>,
     ) -> Self {
-        let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut out = Source::default();
+        let canon = out
+            .inputs
+            .canonical(path)
+            .unwrap_or_else(|_| path.to_path_buf());
         Pre {
             config_id,
             params: HashMap::new(),
-            out: Source::default(),
+            out,
             diags,
             stack: vec![canon],
             top,
@@ -630,7 +637,7 @@ impl<'a> Pre<'a> {
             let builtin = if self.params.contains_key(name) {
                 None
             } else {
-                match builtin_param(name, path, self.config_id) {
+                match builtin_param(name, path, self.config_id, &mut self.out.inputs) {
                     Some(v) => Some(v),
                     None => {
                         // Not a parameter we know: keepalived leaves the text as written.
@@ -838,13 +845,10 @@ impl<'a> Pre<'a> {
             dir.join(pattern)
         };
         let full_str = full.to_string_lossy().into_owned();
-        let matches: Vec<PathBuf> = match glob::glob(&full_str) {
-            Ok(paths) => paths
-                .filter_map(Result::ok)
-                .filter(|p| p.is_file())
-                .collect(),
-            Err(e) => {
-                self.error(at, format!("include `{pattern}`: bad pattern: {}", e.msg));
+        let matches: Vec<PathBuf> = match self.out.inputs.glob(&full_str) {
+            Ok(paths) => paths,
+            Err(msg) => {
+                self.error(at, format!("include `{pattern}`: bad pattern: {msg}"));
                 return;
             }
         };
@@ -861,7 +865,7 @@ impl<'a> Pre<'a> {
             return;
         }
         for m in matches {
-            let canon = std::fs::canonicalize(&m).unwrap_or_else(|_| m.clone());
+            let canon = self.out.inputs.canonical(&m).unwrap_or_else(|_| m.clone());
             if let Some(root) = &self.root {
                 if !canon.starts_with(root) {
                     self.error(
@@ -893,7 +897,7 @@ impl<'a> Pre<'a> {
                 );
                 return;
             }
-            let text = match read_text(&m) {
+            let text = match read_text(&m, &mut self.out.inputs) {
                 Ok(t) => t,
                 Err(e) => {
                     self.error(at, format!("include `{}`: {e}", m.display()));
@@ -907,10 +911,11 @@ impl<'a> Pre<'a> {
     }
 }
 
-/// A configuration file's text. Bytes that are not UTF-8 (a comment written in another
-/// encoding) become U+FFFD, as keepalived, which reads bytes, would not mind them.
-pub fn read_text(path: &Path) -> std::io::Result<String> {
-    let bytes = std::fs::read(path)?;
+/// A configuration file's text (the read noted in `inputs`). Bytes that are not UTF-8 (a
+/// comment written in another encoding) become U+FFFD, as keepalived, which reads bytes,
+/// would not mind them.
+pub fn read_text(path: &Path, inputs: &mut Inputs) -> std::io::Result<String> {
+    let bytes = inputs.read(path)?;
     Ok(match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -931,20 +936,22 @@ fn lone_param(text: &str) -> Option<&str> {
 /// keepalived's pre-defined parameters: `${_PWD}` (the directory of the file being read),
 /// `${_INSTANCE}` (the configuration id, `-i`), `${_RANDOM [MIN [MAX]]}`, `${_HASH}` (`#`)
 /// and `${_BANG}` (`!`).
-fn builtin_param(name: &str, path: &Path, config_id: &str) -> Option<String> {
+/// `inputs` notes what the values depend on.
+fn builtin_param(name: &str, path: &Path, config_id: &str, inputs: &mut Inputs) -> Option<String> {
     let mut words = name.split_ascii_whitespace();
     let word = words.next()?;
     match word {
         "_PWD" => {
             let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
             let dir = dir.unwrap_or(Path::new("."));
-            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            let dir = inputs.canonical(dir).unwrap_or_else(|_| dir.to_path_buf());
             Some(dir.display().to_string())
         }
         "_INSTANCE" => Some(config_id.to_string()),
         "_HASH" => Some("#".into()),
         "_BANG" => Some("!".into()),
         "_RANDOM" => {
+            inputs.unrepeatable("the file uses ${_RANDOM}, which differs on each load");
             let lo: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
             let hi: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(32767);
             let (lo, hi) = (lo.min(hi), lo.max(hi));

@@ -116,6 +116,12 @@ impl Heartbeat {
         Duration::from_millis(now_ms().saturating_sub(last))
     }
 
+    /// The side is handed again the configuration it has applied (a reload that changed
+    /// nothing): until its next beat after it took the reload, it has applied none.
+    pub fn forget_applied(&self) {
+        self.inner.applied.store(0, Ordering::Release);
+    }
+
     /// Whether the side has finished applying the configuration at `addr`.
     pub fn has_applied(&self, addr: usize) -> bool {
         self.inner.applied.load(Ordering::Acquire) == addr

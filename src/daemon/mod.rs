@@ -5,6 +5,7 @@
 //! (already parsed and validated: a broken file never reaches a side), and `shutdown`
 //! turns true on SIGTERM/SIGINT, after which the side resigns and cleans up, then returns.
 
+pub mod config_load;
 pub mod logging;
 
 pub mod pidfile;
@@ -32,54 +33,6 @@ use tokio::task::JoinHandle;
 /// destinations took up to 19 s in the emulated test guest) before lvsd gives up on it
 /// and leaves entries behind; the systemd unit's TimeoutStopSec is longer.
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(60);
-
-/// Reads the configuration file again for SIGHUP, with its SHA-256 (hex). A file with
-/// errors is refused. `check_log` (the running file's `reload_check_config`): as
-/// keepalived, which runs its config test first and reloads only when the test passes,
-/// any problem at all refuses the file, and every problem is written to that file.
-pub fn load_config(opts: &Options, check_log: Option<&Path>) -> anyhow::Result<(Config, String)> {
-    let id = opts
-        .config_id
-        .clone()
-        .unwrap_or_else(crate::config::default_config_id);
-    let strict = opts.strict || check_log.is_some();
-    let res = crate::config::load_for_daemon(&opts.config_file, &id, strict);
-    if let Some(log) = check_log {
-        let diags: Vec<String> = match &res {
-            Ok(l) => l.warnings.iter().map(|d| d.to_string()).collect(),
-            Err(e) => e
-                .errors
-                .iter()
-                .chain(&e.warnings)
-                .map(|d| d.to_string())
-                .collect(),
-        };
-        let text: String = diags.iter().map(|d| format!("{d}\n")).collect();
-        if let Err(e) = std::fs::write(log, text) {
-            tracing::warn!("cannot write the reload check log {}: {e}", log.display());
-        }
-    }
-    match res {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                tracing::warn!("{w}");
-            }
-            Ok((loaded.config, loaded.sha256))
-        }
-        Err(e) => {
-            for w in &e.warnings {
-                tracing::warn!("{w}");
-            }
-            match check_log {
-                Some(log) => Err(anyhow::anyhow!(
-                    "New config failed validation, see {} for details: {e}",
-                    log.display()
-                )),
-                None => Err(anyhow::anyhow!("{e}")),
-            }
-        }
-    }
-}
 
 /// Starts the LVS side: health checkers (on a thread of their own) driving the kernel's
 /// IPVS table.
@@ -338,13 +291,13 @@ fn open_files_for(config: &Config) {
     }
 }
 
-/// Runs the daemon with an already loaded configuration (`sha256`: its hash, see
-/// [`crate::config::Loaded::sha256`]) until it is told to stop.
+/// Runs the daemon with an already loaded configuration (`record`: what its load read,
+/// see [`config_load::LoadRecord`]) until it is told to stop.
 /// Forked, the parent waits for the child's verdict: a start that fails here (logging,
 /// pid files, the sides) makes it exit non-zero with the reason.
-pub fn run(opts: Options, config: Config, sha256: String) -> anyhow::Result<()> {
+pub fn run(opts: Options, config: Config, record: config_load::LoadRecord) -> anyhow::Result<()> {
     let mut verdict = StartReport::default();
-    let res = start_and_serve(opts, config, sha256, &mut verdict);
+    let res = start_and_serve(opts, config, record, &mut verdict);
     if let Err(e) = &res {
         verdict.failed(&format!("{e:#}"));
     }
@@ -354,7 +307,7 @@ pub fn run(opts: Options, config: Config, sha256: String) -> anyhow::Result<()> 
 fn start_and_serve(
     opts: Options,
     config: Config,
-    sha256: String,
+    record: config_load::LoadRecord,
     verdict: &mut StartReport,
 ) -> anyhow::Result<()> {
     let loaded_at = since_start();
@@ -395,7 +348,7 @@ fn start_and_serve(
     // The control socket and the reload outcome file sit beside the main pid file.
     let mut opts = opts;
     opts.pid_file = Some(paths.main);
-    let res = rt.block_on(serve(opts, config, sha256, verdict));
+    let res = rt.block_on(serve(opts, config, record, verdict));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(pids);
     if let Some(dir) = pid_dir {
@@ -581,13 +534,13 @@ fn others_running(sides: &[Side], idx: usize) -> String {
 async fn serve(
     opts: Options,
     config: Config,
-    sha256: String,
+    record: config_load::LoadRecord,
     verdict: &mut StartReport,
 ) -> anyhow::Result<()> {
     let opts = Arc::new(opts);
     let config_status: crate::metrics::config_status::SharedStatus = Arc::new(
         std::sync::Mutex::new(crate::metrics::config_status::ConfigStatus::started(
-            sha256,
+            record.sha256.clone(),
             crate::metrics::config_status::unix_now(),
         )),
     );
@@ -667,6 +620,9 @@ async fn serve(
     sd_notify::spawn_watchdog(loops);
 
     let mut failed = false;
+    // What the running configuration's load read (a reload that finds all of it
+    // unchanged keeps the running configuration without parsing).
+    let mut running_load = Arc::new(record);
     let mut reload_timer = ReloadTimer::default();
     reload_timer.follow(&reload_tx.borrow().global);
     loop {
@@ -681,37 +637,63 @@ async fn serve(
                 let o = opts.clone();
                 let check = reload_tx.borrow().global.reload_check_config.clone();
                 let reload_file = pidfile::reload_file_path(&reload_tx.borrow().global);
+                let running = running_load.clone();
                 let read = move || {
                     let _first = crate::precedence::Precedence::take(crate::precedence::RELOAD_PRECEDENCE);
                     // As keepalived: the file exists, empty, while the files are read.
                     let marker = reload_file.as_deref().map(ReadingMarker::create);
-                    let res = load_config(&o, check.as_deref());
+                    let res = config_load::reread(&o, check.as_deref(), Some(&running));
                     drop(marker);
                     res
                 };
                 match tokio::task::spawn_blocking(read).await {
-                    Ok(Ok((mut cfg, sha256))) => {
+                    Ok(Ok(reread)) => {
+                        // Unchanged: the running configuration itself (the same Arc: each
+                        // side sees at once that nothing changed).
+                        let (cfg, record) = match reread {
+                            config_load::Reread::Read(cfg, record) => (Some(*cfg), Arc::new(*record)),
+                            config_load::Reread::Unchanged => (None, running_load.clone()),
+                        };
+                        let same = cfg.is_none();
                         let running = reload_tx.borrow().global.net_namespace.clone();
-                        if cfg.global.net_namespace != running {
+                        if record.file_net_namespace != running {
                             tracing::warn!(
                                 "Reload: net_namespace cannot change while running (as in keepalived); staying in {}",
                                 running.as_deref().unwrap_or("the namespace lvsd started in")
                             );
-                            cfg.global.net_namespace = running;
                         }
-                        let was = reload_tx.borrow().global.process_names.main.clone();
-                        if cfg.global.process_names.main != was {
-                            // As keepalived: the main name follows a reload (the threads'
-                            // names are set when they start).
-                            name_this_thread(cfg.global.process_names.main.as_deref().unwrap_or("lvsd"));
-                        }
+                        let cfg = match cfg {
+                            Some(mut cfg) => {
+                                cfg.global.net_namespace = running;
+                                let was = reload_tx.borrow().global.process_names.main.clone();
+                                if cfg.global.process_names.main != was {
+                                    // As keepalived: the main name follows a reload (the
+                                    // threads' names are set when they start).
+                                    name_this_thread(cfg.global.process_names.main.as_deref().unwrap_or("lvsd"));
+                                }
+                                Arc::new(cfg)
+                            }
+                            None => reload_tx.borrow().clone(),
+                        };
                         open_files_for(&cfg);
-                        let cfg = Arc::new(cfg);
                         sd.reload_handed(heartbeat::config_addr(&cfg), started);
-                        note(&|s| s.reload_handed(sha256.clone()));
+                        note(&|s| s.reload_handed(record.sha256.clone()));
                         reload_timer.follow(&cfg.global);
                         reload_tx.send_replace(cfg);
-                        tracing::info!("Reload: new configuration handed to the running sides");
+                        if same {
+                            // The very configuration the sides run: a side counts as done
+                            // once it has taken this reload (after the send, so that no
+                            // beat from before it counts).
+                            for s in &sides {
+                                s.heartbeat.forget_applied();
+                            }
+                        }
+                        running_load = record;
+                        if same {
+                            tracing::info!("Reload: the running configuration handed again to the running sides");
+                        } else {
+                            tracing::info!("Reload: new configuration handed to the running sides");
+                        }
                         // A side waiting to restart tries the new configuration at once.
                         let now = tokio::time::Instant::now();
                         for s in sides.iter_mut().filter(|s| s.restart_at.is_some()) {

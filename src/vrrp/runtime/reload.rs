@@ -282,6 +282,11 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
 
     async fn reload_config(&mut self, cfg: Arc<Config>) {
         let old = self.side.config.clone();
+        if Arc::ptr_eq(&old, &cfg) {
+            // The very configuration running (the daemon found the files unchanged).
+            tracing::info!("Reload: no VRRP change");
+            return;
+        }
         if statics_changed(&old, &cfg) {
             self.io.set_statics(Some(&old), &cfg).await;
         }
