@@ -680,6 +680,7 @@ async fn serve(
                         note(&|s| s.reload_handed(record.sha256.clone()));
                         reload_timer.follow(&cfg.global);
                         reload_tx.send_replace(cfg);
+                        running_load = record;
                         if same {
                             // The very configuration the sides run: a side counts as done
                             // once it has taken this reload (after the send, so that no
@@ -687,9 +688,6 @@ async fn serve(
                             for s in &sides {
                                 s.heartbeat.forget_applied();
                             }
-                        }
-                        running_load = record;
-                        if same {
                             tracing::info!("Reload: the running configuration handed again to the running sides");
                         } else {
                             tracing::info!("Reload: new configuration handed to the running sides");
