@@ -431,7 +431,8 @@ fn gen_config(seed: u64) -> Config {
         });
         // keepalived's fallbacks (src/config/mend_vrrp.rs, as vrrp_complete_instance):
         // strict mode ties MASTER to priority 255 and drops authentication, as VRRPv3 and
-        // IPv6 do; AH cannot start as MASTER; the owner has no nopreempt; mcast_dst_ip goes
+        // IPv6 do; AH cannot start as MASTER; the owner, and an explicit MASTER, have no
+        // nopreempt (nor, the latter, a preempt_delay); mcast_dst_ip goes
         // with unicast peers; vmac_xmit_base needs use_vmac; the instance's own interface
         // is always tracked (a track_interface entry naming it is dropped).
         let strict_global = c.global.vrrp_strict;
@@ -462,6 +463,10 @@ fn gen_config(seed: u64) -> Config {
             }
             if owner {
                 vi.nopreempt = false;
+            }
+            if vi.state_explicit && vi.state == InitialState::Master {
+                vi.nopreempt = false;
+                vi.preempt_delay = None;
             }
             if vi.use_vmac.is_none() {
                 vi.vmac_xmit_base = false;
@@ -549,7 +554,17 @@ fn gen_config(seed: u64) -> Config {
                     port: r.maybe(|r| r.below(65535) as u16 + 1),
                 },
                 VsgEntry::Range {
-                    addr: r.ip(true),
+                    // (a range's end above its start: keepalived skips any other)
+                    addr: IpAddr::V6(Ipv6Addr::new(
+                        0x2001,
+                        0xdb8,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        r.below(0xff00) as u16 + 1,
+                    )),
                     range_end: r.maybe(|_| 0xfffe),
                     port: Some(443),
                 },
@@ -741,6 +756,20 @@ fn mend_like_keepalived(vs: &mut VirtualServer, groups: &[VirtualServerGroup]) {
             }
         }
     }
+    // A real server that is also the sorry server gives it its inhibit_on_failure.
+    let vport = match vs.key {
+        VsKey::Addr { port, .. } => Some(port),
+        _ => None,
+    };
+    if let Some(s) = &vs.sorry_server {
+        let same = vs
+            .real_servers
+            .iter()
+            .find(|rs| rs.addr == s.addr && rs.port.or(vport).unwrap_or(0) == s.port);
+        if let Some(rs) = same {
+            vs.sorry_server_inhibit = rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
+        }
+    }
 }
 
 fn gen_checker(r: &mut Rng) -> Checker {
@@ -865,7 +894,7 @@ fn gen_checker(r: &mut Rng) -> Checker {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
     #[test]
     fn random_models_round_trip(seed in any::<u64>()) {
         round_trip(&gen_config(seed));
