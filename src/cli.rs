@@ -218,6 +218,14 @@ fn any_path(s: &str) -> Result<PathBuf, std::convert::Infallible> {
 }
 
 impl Options {
+    /// The configuration id a load uses (what `@ID` lines select): `-i`, else the
+    /// hostname up to its first dot.
+    pub fn chosen_config_id(&self) -> String {
+        self.config_id
+            .clone()
+            .unwrap_or_else(crate::config::default_config_id)
+    }
+
     /// Where `-t` writes its report: `-t=LOG_FILE`, or None for standard error.
     pub fn config_test_log(&self) -> Option<PathBuf> {
         self.config_test

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         eprintln!("lvsd: --json only goes with -d (--dump-conf); keepalived has no --json option");
         return ExitCode::from(EXIT_USAGE);
     }
-    let config_id = lvsd::daemon::config_load::config_id(&opts);
+    let config_id = opts.chosen_config_id();
     if opts.list {
         // Only what lvsd manages: the services of the configuration. Without a readable
         // configuration, say so and list the whole table.
@@ -194,7 +194,7 @@ fn print_lines<T: std::fmt::Display>(lines: &[T]) {
 /// `lvsd doctor`: the file's findings on this system; 1 when one is a problem, 4 when the
 /// file cannot be read.
 fn doctor(opts: &Options, json: bool, listen: u64) -> u8 {
-    let id = lvsd::daemon::config_load::config_id(opts);
+    let id = opts.chosen_config_id();
     let loaded = match lvsd::config::load(&opts.config_file, &id) {
         Ok(l) => l,
         Err(e) => {
@@ -287,7 +287,7 @@ fn real_server_plan(opts: &Options) -> Result<lvsd::realserver::plan::Plan, Stri
 
 /// The file of `lvsd real-server`, loaded.
 fn real_server_config(opts: &Options) -> Result<lvsd::config::Config, String> {
-    let id = lvsd::daemon::config_load::config_id(opts);
+    let id = opts.chosen_config_id();
     let loaded = lvsd::config::load(&opts.config_file, &id).map_err(|e| {
         e.errors
             .iter()

@@ -286,11 +286,7 @@ async fn plan(ctx: &Context, file: PathBuf) -> Result<Value, String> {
             file.display()
         ));
     }
-    let id = ctx
-        .opts
-        .config_id
-        .clone()
-        .unwrap_or_else(crate::config::default_config_id);
+    let id = ctx.opts.chosen_config_id();
     let strict = ctx.opts.strict;
     let f = file.clone();
     let loaded =

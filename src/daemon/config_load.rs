@@ -48,13 +48,6 @@ pub enum Reread {
     Unchanged,
 }
 
-/// The configuration id a load uses: `-i`, else the hostname up to its first dot.
-pub fn config_id(opts: &Options) -> String {
-    opts.config_id
-        .clone()
-        .unwrap_or_else(crate::config::default_config_id)
-}
-
 /// Reads the configuration file again for SIGHUP, unless `running` (the running
 /// configuration's record) shows that nothing it read has changed. A file with errors is
 /// refused. `check_log` (the running file's `reload_check_config`): as keepalived, which
@@ -66,7 +59,7 @@ pub fn reread(
     check_log: Option<&Path>,
     running: Option<&LoadRecord>,
 ) -> anyhow::Result<Reread> {
-    let id = config_id(opts);
+    let id = opts.chosen_config_id();
     let strict = opts.strict || check_log.is_some();
     if let Some(rec) = running {
         match rec.fingerprint.first_change(&opts.config_file, &id, strict) {
