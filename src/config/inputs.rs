@@ -112,6 +112,36 @@ impl Inputs {
         res
     }
 
+    /// Text given instead of read from `path` (a parse of text), noted as its read.
+    pub fn text_given(&mut self, path: &Path, text: &str) {
+        self.note(
+            Query::Read(path.to_path_buf()),
+            digest_answer(text.as_bytes()),
+        );
+    }
+
+    /// A file already read (by a reload's check), noted as if read now.
+    pub fn read_given(&mut self, f: FileRead) -> Vec<u8> {
+        self.note(Query::Read(f.path), f.answer);
+        f.bytes
+    }
+
+    /// One SHA-256 (hex) for every file the load read: over `sha256sum`'s listing of
+    /// them (each file's SHA-256, two spaces, its path, a newline), in the order read. A
+    /// file that could not be read is listed with why.
+    pub fn files_sha256(&self) -> String {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for (q, answer) in &self.asked {
+            if let Query::Read(p) = q {
+                ctx.update(answer.as_bytes());
+                ctx.update(b"  ");
+                ctx.update(p.as_os_str().as_encoded_bytes());
+                ctx.update(b"\n");
+            }
+        }
+        hex::encode(ctx.finish())
+    }
+
     /// The regular files an include pattern matches, in glob's order; Err: the pattern's
     /// fault.
     pub fn glob(&mut self, pattern: &str) -> Result<Vec<PathBuf>, String> {
@@ -171,11 +201,16 @@ impl Inputs {
         if let Some(why) = &self.unrepeatable {
             return Some(why.clone());
         }
-        self.asked
-            .iter()
-            .find(|(q, a)| ask(q) != *a)
-            .map(|(q, _)| format!("{} changed", describe(q)))
+        first_change_of(&self.asked)
     }
+}
+
+/// The first of `asked` whose answer is not what it was, described.
+fn first_change_of(asked: &[(Query, String)]) -> Option<String> {
+    asked
+        .iter()
+        .find(|(q, a)| ask(q) != *a)
+        .map(|(q, _)| format!("{} changed", describe(q)))
 }
 
 /// A daemon's load: its options and what it consulted (see the module's comment).
@@ -187,27 +222,91 @@ pub struct Fingerprint {
     pub inputs: Inputs,
 }
 
+/// Why a load now could differ from the recorded one.
+#[derive(Debug)]
+pub struct Change {
+    /// The first difference found, described.
+    pub why: String,
+    /// The main file as just read, when its bytes are what changed: the load takes them
+    /// as read (the file is read and hashed once per reload, not twice).
+    pub main_file: Option<FileRead>,
+}
+
+impl Change {
+    fn because(why: String) -> Change {
+        Change {
+            why,
+            main_file: None,
+        }
+    }
+}
+
+/// A file read whole, with its recorded answer (its SHA-256).
+#[derive(Debug)]
+pub struct FileRead {
+    pub path: PathBuf,
+    bytes: Vec<u8>,
+    answer: String,
+}
+
 impl Fingerprint {
     /// Why a load of `file` with these options now could differ from the recorded one
     /// (the first difference found); None when it would give exactly the same.
-    pub fn first_change(&self, file: &Path, config_id: &str, strict: bool) -> Option<String> {
+    pub fn first_change(&self, file: &Path, config_id: &str, strict: bool) -> Option<Change> {
         if file != self.file {
-            return Some(format!("the file is now {}", file.display()));
+            return Some(Change::because(format!(
+                "the file is now {}",
+                file.display()
+            )));
         }
         if config_id != self.config_id {
-            return Some(format!(
+            return Some(Change::because(format!(
                 "the configuration id is now `{config_id}` (was `{}`)",
                 self.config_id
-            ));
+            )));
         }
         if strict != self.strict {
-            return Some(if strict {
+            return Some(Change::because(if strict {
                 "problems now refuse the file (reload_check_config or --strict)".to_string()
             } else {
                 "problems no longer refuse the file".to_string()
-            });
+            }));
         }
-        self.inputs.first_change()
+        if let Some(why) = &self.inputs.unrepeatable {
+            return Some(Change::because(why.clone()));
+        }
+        // The main file is the first question: read it whole, so that when it is what
+        // changed its load need not read it again.
+        let mut rest = self.inputs.asked.as_slice();
+        if let Some(((Query::Read(p), recorded), after)) = rest.split_first() {
+            if *p == self.file {
+                match std::fs::read(p) {
+                    Ok(bytes) => {
+                        let answer = digest_answer(&bytes);
+                        if answer != *recorded {
+                            return Some(Change {
+                                why: format!("{} changed", describe(&Query::Read(p.clone()))),
+                                main_file: Some(FileRead {
+                                    path: p.clone(),
+                                    bytes,
+                                    answer,
+                                }),
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        if failed(&e) != *recorded {
+                            return Some(Change::because(format!(
+                                "{} changed",
+                                describe(&Query::Read(p.clone()))
+                            )));
+                        }
+                    }
+                }
+                rest = after;
+            }
+        }
+        first_change_of(rest).map(Change::because)
     }
 }
 
@@ -246,7 +345,7 @@ fn digest_answer(bytes: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
 }
 
-/// A file's digest read in pieces (a reload's check holds no copy of a large file).
+/// A file's digest read in pieces (a reload's check holds no copy of an include).
 fn read_answer(path: &Path) -> String {
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -581,11 +680,82 @@ mod tests {
             strict: false,
             inputs: Inputs::default(),
         };
-        assert_eq!(f.first_change(&f.file.clone(), "lb1", false), None);
+        assert!(f.first_change(&f.file.clone(), "lb1", false).is_none());
         assert!(f.first_change(&f.file.clone(), "lb2", false).is_some());
         assert!(f.first_change(&f.file.clone(), "lb1", true).is_some());
         assert!(f
             .first_change(Path::new("/tmp/other.conf"), "lb1", false)
             .is_some());
+    }
+
+    /// A load of `file` as the daemon records it.
+    fn fingerprint_of(file: &Path) -> (Fingerprint, String) {
+        let loaded = crate::config::load_for_daemon(file, "lb1", false).expect("loads");
+        let f = Fingerprint {
+            file: file.to_path_buf(),
+            config_id: "lb1".into(),
+            strict: false,
+            inputs: loaded.inputs,
+        };
+        (f, loaded.sha256)
+    }
+
+    #[test]
+    fn a_changed_main_file_is_read_once_for_the_check_and_the_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("keepalived.conf");
+        let inc = dir.path().join("more.conf");
+        write(
+            &main,
+            "global_defs {\n    router_id a\n}\ninclude more.conf\n",
+        );
+        write(&inc, "global_defs {\n    vrrp_version 3\n}\n");
+        let (f, _) = fingerprint_of(&main);
+        assert!(f.first_change(&main, "lb1", false).is_none());
+        write(
+            &main,
+            "global_defs {\n    router_id b\n}\ninclude more.conf\n",
+        );
+        let change = f.first_change(&main, "lb1", false).expect("a change");
+        assert!(
+            change.why.contains("keepalived.conf changed"),
+            "{}",
+            change.why
+        );
+        let given = change.main_file.expect("the main file's bytes handed on");
+        // The load from the bytes handed on is the load from the disk, record included.
+        let from_given =
+            crate::config::load_for_daemon_from(&main, "lb1", false, Some(given)).expect("loads");
+        let (again, sha) = fingerprint_of(&main);
+        assert_eq!(from_given.sha256, sha);
+        assert_eq!(from_given.config.global.router_id.as_deref(), Some("b"));
+        assert_eq!(from_given.inputs.asked, again.inputs.asked);
+        // An include changed: found after the main file, nothing handed on.
+        write(&inc, "global_defs {\n    vrrp_version 2\n}\n");
+        let change = again.first_change(&main, "lb1", false).expect("a change");
+        assert!(change.why.contains("more.conf changed"), "{}", change.why);
+        assert!(change.main_file.is_none());
+    }
+
+    #[test]
+    fn the_files_hash_is_that_of_sha256sums_listing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("keepalived.conf");
+        let inc = dir.path().join("more.conf");
+        let (m, i) = (
+            "global_defs {\n    router_id a\n}\ninclude more.conf\n",
+            "global_defs {\n    vrrp_version 3\n}\n",
+        );
+        write(&main, m);
+        write(&inc, i);
+        let (_, sha) = fingerprint_of(&main);
+        let line = |path: &Path, text: &str| {
+            format!("{}  {}\n", digest_answer(text.as_bytes()), path.display())
+        };
+        let listing = line(&main, m) + &line(&inc, i);
+        assert_eq!(sha, digest_answer(listing.as_bytes()));
+        // Each file counts: another include, another hash.
+        write(&inc, "global_defs {\n    vrrp_version 2\n}\n");
+        assert_ne!(fingerprint_of(&main).1, sha);
     }
 }

@@ -62,8 +62,8 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// Every script command line with where it was written (for `enable_script_security`).
     pub scripts: Vec<ScriptRef>,
-    /// SHA-256 (hex) of the configuration as read: the file with its includes, parameters
-    /// and conditionals applied (what the metrics endpoint reports as the loaded file).
+    /// SHA-256 (hex) of the files read, the main file and its includes (see
+    /// [`Inputs::files_sha256`]; what the metrics endpoint reports as the loaded file).
     pub sha256: String,
     /// What the load consulted outside its text (see [`inputs`]).
     pub inputs: Inputs,
@@ -99,7 +99,18 @@ pub fn load(path: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
 /// keepalived vets them ([`vet_scripts`]; its findings join the warnings). `strict`
 /// (`--strict`): any problem at all refuses the file.
 pub fn load_for_daemon(path: &Path, config_id: &str, strict: bool) -> Result<Loaded, LoadErrors> {
-    let mut loaded = load(path, config_id)?;
+    load_for_daemon_from(path, config_id, strict, None)
+}
+
+/// [`load_for_daemon`], with the main file's bytes when a reload's check has just read
+/// them (`given`, see [`inputs::Change`]).
+pub fn load_for_daemon_from(
+    path: &Path,
+    config_id: &str,
+    strict: bool,
+    given: Option<inputs::FileRead>,
+) -> Result<Loaded, LoadErrors> {
+    let mut loaded = load_timed_from(path, config_id, given).0?;
     let vetted = vet_scripts(&mut loaded);
     loaded.warnings.extend(vetted);
     if strict && !loaded.warnings.is_empty() {
@@ -121,10 +132,22 @@ pub fn load_for_daemon(path: &Path, config_id: &str, strict: bool) -> Result<Loa
 
 /// [`load`], also returning the time each phase took.
 pub fn load_timed(path: &Path, config_id: &str) -> (Result<Loaded, LoadErrors>, Phases) {
+    load_timed_from(path, config_id, None)
+}
+
+/// [`load_timed`]; `given`: the main file as already read, if it was.
+fn load_timed_from(
+    path: &Path,
+    config_id: &str,
+    given: Option<inputs::FileRead>,
+) -> (Result<Loaded, LoadErrors>, Phases) {
     let mut phases = Phases::default();
     let t = thread_cpu();
     let mut inputs = Inputs::default();
-    let text = preprocess::read_text(path, &mut inputs);
+    let text = match given {
+        Some(f) if f.path == path => Ok(preprocess::text_of(inputs.read_given(f))),
+        _ => preprocess::read_text(path, &mut inputs),
+    };
     phases.read = thread_cpu().saturating_sub(t);
     let res = match text {
         Ok(text) => parse_owned(text, path, config_id, &mut phases, inputs),
@@ -143,7 +166,9 @@ pub fn load_timed(path: &Path, config_id: &str) -> (Result<Loaded, LoadErrors>, 
 pub fn parse_str(text: &str, file_name: &Path, config_id: &str) -> Result<Loaded, LoadErrors> {
     let mut diags = Vec::new();
     let src = preprocess::preprocess(file_name, text, config_id, &mut diags);
-    finish(src, diags, &mut Phases::default(), Inputs::default())
+    let mut inputs = Inputs::default();
+    inputs.text_given(file_name, text);
+    finish(src, diags, &mut Phases::default(), inputs)
 }
 
 /// What `lvsd -t` does with the file `path` whose text is `text` (not read from disk),
@@ -192,10 +217,6 @@ fn finish(
     mut inputs: Inputs,
 ) -> Result<Loaded, LoadErrors> {
     inputs.extend(std::mem::take(&mut src.inputs));
-    let sha256 = hex::encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        src.text.as_bytes(),
-    ));
     let t = thread_cpu();
     let mut p = build::P::new(&src);
     p.top();
@@ -224,7 +245,7 @@ fn finish(
             config,
             warnings,
             scripts,
-            sha256,
+            sha256: inputs.files_sha256(),
             inputs,
         })
     } else {

@@ -915,11 +915,15 @@ impl<'a> Pre<'a> {
 /// comment written in another encoding) become U+FFFD, as keepalived, which reads bytes,
 /// would not mind them.
 pub fn read_text(path: &Path, inputs: &mut Inputs) -> std::io::Result<String> {
-    let bytes = inputs.read(path)?;
-    Ok(match String::from_utf8(bytes) {
+    Ok(text_of(inputs.read(path)?))
+}
+
+/// A file's bytes as text (bytes that are not UTF-8 replaced).
+pub fn text_of(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    }
 }
 
 /// The parameter's name when `text` is just `$NAME` or `${NAME}`.

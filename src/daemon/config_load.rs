@@ -4,6 +4,7 @@
 //! again: the running configuration stands, with the diagnostics its load gave.
 
 use crate::cli::Options;
+use crate::config::inputs::FileRead;
 use crate::config::{Config, Fingerprint, Loaded};
 use std::path::Path;
 
@@ -61,6 +62,7 @@ pub fn reread(
 ) -> anyhow::Result<Reread> {
     let id = opts.chosen_config_id();
     let strict = opts.strict || check_log.is_some();
+    let mut given = None;
     if let Some(rec) = running {
         match rec.fingerprint.first_change(&opts.config_file, &id, strict) {
             None => {
@@ -75,10 +77,13 @@ pub fn reread(
                 }
                 return Ok(Reread::Unchanged);
             }
-            Some(why) => tracing::info!("Reload: {why}: reading the configuration"),
+            Some(change) => {
+                tracing::info!("Reload: {}: reading the configuration", change.why);
+                given = change.main_file;
+            }
         }
     }
-    let (config, record) = load_config(opts, &id, strict, check_log)?;
+    let (config, record) = load_config(opts, &id, strict, check_log, given)?;
     Ok(Reread::Read(Box::new(config), Box::new(record)))
 }
 
@@ -88,8 +93,9 @@ fn load_config(
     id: &str,
     strict: bool,
     check_log: Option<&Path>,
+    given: Option<FileRead>,
 ) -> anyhow::Result<(Config, LoadRecord)> {
-    let res = crate::config::load_for_daemon(&opts.config_file, id, strict);
+    let res = crate::config::load_for_daemon_from(&opts.config_file, id, strict, given);
     if let Some(log) = check_log {
         let diags: Vec<String> = match &res {
             Ok(l) => l.warnings.iter().map(|d| d.to_string()).collect(),
