@@ -221,9 +221,13 @@ impl Options {
     /// The configuration id a load uses (what `@ID` lines select): `-i`, else the
     /// hostname up to its first dot.
     pub fn chosen_config_id(&self) -> String {
-        self.config_id
-            .clone()
-            .unwrap_or_else(crate::config::default_config_id)
+        self.config_id.clone().unwrap_or_else(|| {
+            let host = nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_default();
+            host.split('.').next().unwrap_or_default().to_string()
+        })
     }
 
     /// Where `-t` writes its report: `-t=LOG_FILE`, or None for standard error.

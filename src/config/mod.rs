@@ -253,15 +253,6 @@ fn finish(
     }
 }
 
-/// The configuration id keepalived uses by default: the hostname up to its first dot.
-pub fn default_config_id() -> String {
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default();
-    host.split('.').next().unwrap_or_default().to_string()
-}
-
 /// Checks every configured script the way keepalived does when it loads a file, and
 /// mends the configuration as keepalived does:
 /// - a vrrp_script whose program cannot be found or run, or that `enable_script_security`
