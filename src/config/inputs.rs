@@ -103,11 +103,7 @@ impl Inputs {
 
     /// A configuration file's bytes.
     pub fn read(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
-        let res = std::fs::read(path);
-        let answer = match &res {
-            Ok(bytes) => digest_answer(bytes),
-            Err(e) => failed(e),
-        };
+        let (res, answer) = read_whole(path);
         self.note(Query::Read(path.to_path_buf()), answer);
         res
     }
@@ -280,28 +276,16 @@ impl Fingerprint {
         let mut rest = self.inputs.asked.as_slice();
         if let Some(((Query::Read(p), recorded), after)) = rest.split_first() {
             if *p == self.file {
-                match std::fs::read(p) {
-                    Ok(bytes) => {
-                        let answer = digest_answer(&bytes);
-                        if answer != *recorded {
-                            return Some(Change {
-                                why: format!("{} changed", describe(&Query::Read(p.clone()))),
-                                main_file: Some(FileRead {
-                                    path: p.clone(),
-                                    bytes,
-                                    answer,
-                                }),
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        if failed(&e) != *recorded {
-                            return Some(Change::because(format!(
-                                "{} changed",
-                                describe(&Query::Read(p.clone()))
-                            )));
-                        }
-                    }
+                let (res, answer) = read_whole(p);
+                if answer != *recorded {
+                    return Some(Change {
+                        why: format!("{} changed", describe(&Query::Read(p.clone()))),
+                        main_file: res.ok().map(|bytes| FileRead {
+                            path: p.clone(),
+                            bytes,
+                            answer,
+                        }),
+                    });
                 }
                 rest = after;
             }
@@ -339,6 +323,16 @@ fn describe(q: &Query) -> String {
 
 fn failed(e: &impl std::fmt::Display) -> String {
     format!("error: {e}")
+}
+
+/// A file's bytes with the answer they give (their SHA-256, or why they cannot be read).
+fn read_whole(path: &Path) -> (std::io::Result<Vec<u8>>, String) {
+    let res = std::fs::read(path);
+    let answer = match &res {
+        Ok(bytes) => digest_answer(bytes),
+        Err(e) => failed(e),
+    };
+    (res, answer)
 }
 
 fn digest_answer(bytes: &[u8]) -> String {
