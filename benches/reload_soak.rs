@@ -7,7 +7,10 @@
 //!
 //! Variables: N virtual servers × M real servers (a TCP_CHECK each), RELOADS, EVERY (a
 //! line of the curve every EVERY reloads), DELAY (delay_loop, s), SETTLE (s waited before
-//! each line: longer than the side's 2 s heap trim), BURST=0 skips the burst part.
+//! each line: longer than the side's 2 s heap trim), GAP (s between two reloads; 0: back to
+//! back, each reload's heap trim then falls in a later reload), WAIT (s from the start to the
+//! first reload; default DELAY + SETTLE, every checker's first check done), BURST=0 skips
+//! the burst part.
 //!
 //! Soak: the LVS side as the daemon runs it (`run_with` over the in-memory IPVS backend,
 //! a `CheckerManager` brought to each configuration as `ManagedCheckers` does, two tokio
@@ -19,7 +22,9 @@
 //! EVERY reloads, after SETTLE, one line: RSS (VmRSS, its anonymous and file parts), heap
 //! in use (a counting allocator over lvsd's), threads, tokio tasks alive, open fds (the fewest over
 //! half a second: checks in flight hold sockets), checkers running, and RSS against the
-//! first reload's.
+//! first reload's. At the end, per kind of reload: checkers kept, started and stopped, and
+//! its steadiness (target 3): the time from the text handed to the parser until the side
+//! has applied it, median, fastest, slowest and the largest distance from the median.
 //!
 //! Burst: the same side against listening 127.0.0.1 ports (21000..) that accept and close;
 //! every accepted connection is one check started (counted where the listener accepts
@@ -267,7 +272,50 @@ fn median(v: &mut [Duration]) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-async fn soak(n: usize, m: usize, delay: usize, reloads: usize, every: usize, settle: u64) {
+/// Median, fastest, slowest, the largest |x / median − 1| and how many are more than
+/// 20 % off the median.
+fn steadiness(v: &mut [Duration]) -> (Duration, Duration, Duration, f64, usize) {
+    let med = median(v);
+    let (lo, hi) = (
+        v.first().copied().unwrap_or_default(),
+        v.last().copied().unwrap_or_default(),
+    );
+    let off = |x: &Duration| {
+        if med.is_zero() {
+            0.0
+        } else {
+            (x.as_secs_f64() / med.as_secs_f64() - 1.0).abs()
+        }
+    };
+    let spread = v.iter().map(off).fold(0.0, f64::max);
+    let outside = v.iter().filter(|x| off(x) > 0.20).count();
+    (med, lo, hi, spread, outside)
+}
+
+/// The soak's knobs (the variables above).
+#[derive(Clone, Copy)]
+struct Run {
+    n: usize,
+    m: usize,
+    delay: usize,
+    reloads: usize,
+    every: usize,
+    settle: u64,
+    gap: u64,
+    wait: u64,
+}
+
+async fn soak(run: Run) {
+    let Run {
+        n,
+        m,
+        delay,
+        reloads,
+        every,
+        settle,
+        gap,
+        wait,
+    } = run;
     const KINDS: [&str; 6] = [
         "no-op",
         "10 weights",
@@ -289,7 +337,7 @@ async fn soak(n: usize, m: usize, delay: usize, reloads: usize, every: usize, se
     };
     let (mut side, checkers) = Side::start(parse(config_text(shape)).await).await;
     // Every checker's first attempt is at a random point of its first delay_loop.
-    tokio::time::sleep(Duration::from_secs(delay as u64 + settle)).await;
+    tokio::time::sleep(Duration::from_secs(wait)).await;
     let line = |what: &str, s: &Sample, checkers: usize, first: Option<&Sample>| {
         let vs = first.map_or("      -".to_string(), |f| {
             format!("{:>6.3}×", s.rss as f64 / f.rss as f64)
@@ -311,6 +359,8 @@ async fn soak(n: usize, m: usize, delay: usize, reloads: usize, every: usize, se
     let mut max_rss = 0;
     let mut min_rss = usize::MAX;
     let mut took: Vec<Vec<Duration>> = vec![Vec::new(); KINDS.len()];
+    // The text parsed and applied: what a SIGHUP of a changed file costs after the read.
+    let mut whole: Vec<Vec<Duration>> = vec![Vec::new(); KINDS.len()];
     let mut work: Vec<(usize, usize, usize)> = vec![(0, 0, 0); KINDS.len()];
     let mut last = None;
     for r in 1..=reloads {
@@ -321,10 +371,16 @@ async fn soak(n: usize, m: usize, delay: usize, reloads: usize, every: usize, se
             2 | 3 => shape.more_rs = kind == 2,
             _ => shape.more_vs = kind == 4,
         }
-        let cfg = parse(config_text(shape)).await;
+        if gap > 0 {
+            tokio::time::sleep(Duration::from_secs(gap)).await;
+        }
+        let text = config_text(shape);
+        let t_read = Instant::now();
+        let cfg = parse(text).await;
         let t = Instant::now();
         let applied = side.reload(cfg).await;
         took[kind].push(t.elapsed());
+        whole[kind].push(t_read.elapsed());
         let done = applied.reloaded.unwrap_or_default();
         let w = &mut work[kind];
         w.0 += done.kept;
@@ -353,6 +409,15 @@ async fn soak(n: usize, m: usize, delay: usize, reloads: usize, every: usize, se
             work[i].1 / count,
             work[i].2 / count,
             median(&mut took[i])
+        );
+    }
+    println!("steadiness per kind (target 3: each reload within ±20 % of the kind's median): parse + apply, median, fastest, slowest, largest |x / median - 1|, reloads outside ±20 %");
+    for (i, name) in KINDS.iter().enumerate() {
+        let (med, lo, hi, spread, outside) = steadiness(&mut whole[i]);
+        println!(
+            "  {name:<10} {:>5} reloads  median {med:>8.1?}  fastest {lo:>8.1?}  slowest {hi:>8.1?}  spread {:>5.1} %  outside ±20 % {outside}",
+            whole[i].len(),
+            spread * 100.0
         );
     }
     if let (Some(f), Some(l)) = (first, last) {
@@ -517,8 +582,10 @@ fn main() {
     let delay = env("DELAY", 6).max(1);
     let settle = env("SETTLE", 3) as u64;
     let do_burst = env("BURST", 1) != 0;
+    let gap = env("GAP", 0) as u64;
+    let wait = env("WAIT", delay + settle as usize) as u64;
     println!(
-        "reload_soak: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {reloads} reloads, a line every {every} after {settle} s; allocator {}",
+        "reload_soak: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {reloads} reloads {gap} s apart, a line every {every} after {settle} s; allocator {}",
         lvsd::heap::NAME
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -528,7 +595,17 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        soak(n, m, delay, reloads, every, settle).await;
+        soak(Run {
+            n,
+            m,
+            delay,
+            reloads,
+            every,
+            settle,
+            gap,
+            wait,
+        })
+        .await;
         if do_burst {
             burst(n, m, delay, settle).await;
         }

@@ -1,6 +1,7 @@
 //! The allocator lvsd runs on, and handing its free memory back to the kernel.
 //!
-//! glibc's malloc (2 arenas, trimmed 2 s after each reload). The `mimalloc` feature puts
+//! glibc's malloc (2 arenas, trimmed 2 s after each start and reload, and at most once a
+//! minute while checker verdicts reach the kernel: `lvs::runtime`). The `mimalloc` feature puts
 //! lvsd on mimalloc instead, to compare the two with the memory and reload-soak benches
 //! (figures: BENCHMARKS.md, Reloads → Soak, and Memory → Allocators). On the host both
 //! stay within 1.08× of the first reload's RSS over 1,000 reloads at 1,000 × 20, and glibc

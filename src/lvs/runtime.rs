@@ -147,6 +147,39 @@ impl CheckerStarter for ManagedCheckers {
 /// new configuration has its temporaries by then.
 pub const TRIM_AFTER: Duration = Duration::from_secs(2);
 
+/// While real servers flap (verdicts and passes, no reload), the heap is trimmed at most
+/// once per this period: each wave of checks and kernel messages leaves freed pages that
+/// glibc keeps (a 10-minute flap of 21,000 real servers took RSS from 35 to 45 MiB above a
+/// flat 17 MiB heap), and nothing else trims between reloads.
+pub const TRIM_EVERY: Duration = Duration::from_secs(60);
+
+/// When the heap was last trimmed, to trim after churn at most once per [`TRIM_EVERY`].
+#[derive(Debug, Clone, Copy)]
+struct TrimClock {
+    last: tokio::time::Instant,
+}
+
+impl TrimClock {
+    fn new(now: tokio::time::Instant) -> TrimClock {
+        TrimClock { last: now }
+    }
+
+    /// A pass for verdicts was made at `now`: whether the heap is due a trim (then the
+    /// clock restarts).
+    fn after_pass(&mut self, now: tokio::time::Instant) -> bool {
+        if now.saturating_duration_since(self.last) < TRIM_EVERY {
+            return false;
+        }
+        self.last = now;
+        true
+    }
+
+    /// A start or a reload trims anyway.
+    fn trimmed(&mut self, now: tokio::time::Instant) {
+        self.last = now;
+    }
+}
+
 /// [`crate::heap::release_free`] on the blocking pool after [`TRIM_AFTER`]: a reload
 /// frees as much as it allocates, in between live checkers.
 fn trim_heap_later() {
@@ -727,6 +760,7 @@ where
     // first configuration alive for the life of the side, beside each reloaded one.
     drop(config);
     trim_heap_later();
+    let mut trim = TrimClock::new(tokio::time::Instant::now());
     let mut events_open = true;
     let mut last_verdict_pass: Option<tokio::time::Instant> = None;
     let mut retry = tokio::time::interval(RETRY_INTERVAL);
@@ -788,6 +822,7 @@ where
                     checkers.adopt_equal(new.clone());
                     drop_later(state.adopt_equal(new));
                     trim_heap_later();
+                    trim.trimmed(tokio::time::Instant::now());
                     info!(
                         "Reload of the LVS side done in {:?}: the configuration is unchanged, nothing restarted or sent",
                         started.elapsed()
@@ -803,6 +838,7 @@ where
                 events = checkers.start(new.clone(), &state.checker_states());
                 events_open = true;
                 trim_heap_later();
+                trim.trimmed(tokio::time::Instant::now());
                 info!("Reload of the LVS side done in {:?}", started.elapsed());
                 drop_later(old);
             }
@@ -831,8 +867,12 @@ where
                         _ => break,
                     }
                 }
-                last_verdict_pass = Some(tokio::time::Instant::now());
+                let now = tokio::time::Instant::now();
+                last_verdict_pass = Some(now);
                 kernel = update_dirty(kernel, &state, dirty).await?;
+                if trim.after_pass(now) {
+                    trim_heap_later();
+                }
             }
             _ = retry.tick(), if kernel.rec.needs_retry() => {
                 (kernel, state) = full_pass(kernel, state).await?;
@@ -870,8 +910,32 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::heal_gap;
+    use super::{heal_gap, TrimClock, TRIM_EVERY};
     use std::time::Duration;
+
+    #[test]
+    fn flapping_trims_the_heap_once_a_minute_and_a_reload_restarts_the_clock() {
+        let t0 = tokio::time::Instant::now();
+        let mut clock = TrimClock::new(t0);
+        // A pass every 5 s for 10 minutes: a trim every TRIM_EVERY, none in between.
+        let mut trims = Vec::new();
+        for i in 1..=120u64 {
+            let at = t0 + Duration::from_secs(5 * i);
+            if clock.after_pass(at) {
+                trims.push(at - t0);
+            }
+        }
+        assert_eq!(trims.len(), 10, "{trims:?}");
+        assert!(
+            trims.windows(2).all(|w| w[1] - w[0] == TRIM_EVERY),
+            "{trims:?}"
+        );
+        // A reload trims: the next trim for verdicts a full period after it.
+        let reload = t0 + Duration::from_secs(630);
+        clock.trimmed(reload);
+        assert!(!clock.after_pass(reload + TRIM_EVERY - Duration::from_secs(1)));
+        assert!(clock.after_pass(reload + TRIM_EVERY));
+    }
 
     #[test]
     fn a_slow_heal_pass_spaces_the_next_one_out() {
