@@ -575,17 +575,26 @@ fn main() {
     // First, as in lvsd's main: the allocator's options before any allocation.
     lvsd::heap::tune();
     let quick = std::env::var_os("QUICK").is_some_and(|v| v != "0");
-    let n = env("N", if quick { 50 } else { 1000 });
-    let m = env("M", 20);
-    let reloads = env("RELOADS", if quick { 50 } else { 1000 });
-    let every = env("EVERY", if quick { 10 } else { 50 }).max(1);
     let delay = env("DELAY", 6).max(1);
     let settle = env("SETTLE", 3) as u64;
+    let run = Run {
+        n: env("N", if quick { 50 } else { 1000 }),
+        m: env("M", 20),
+        delay,
+        reloads: env("RELOADS", if quick { 50 } else { 1000 }),
+        every: env("EVERY", if quick { 10 } else { 50 }).max(1),
+        settle,
+        gap: env("GAP", 0) as u64,
+        wait: env("WAIT", delay + settle as usize) as u64,
+    };
     let do_burst = env("BURST", 1) != 0;
-    let gap = env("GAP", 0) as u64;
-    let wait = env("WAIT", delay + settle as usize) as u64;
     println!(
-        "reload_soak: {n} virtual servers × {m} real servers (TCP_CHECK each, delay_loop {delay} s), {reloads} reloads {gap} s apart, a line every {every} after {settle} s; allocator {}",
+        "reload_soak: {} virtual servers × {} real servers (TCP_CHECK each, delay_loop {delay} s), {} reloads {} s apart, a line every {} after {settle} s; allocator {}",
+        run.n,
+        run.m,
+        run.reloads,
+        run.gap,
+        run.every,
         lvsd::heap::NAME
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -595,19 +604,9 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        soak(Run {
-            n,
-            m,
-            delay,
-            reloads,
-            every,
-            settle,
-            gap,
-            wait,
-        })
-        .await;
+        soak(run).await;
         if do_burst {
-            burst(n, m, delay, settle).await;
+            burst(run.n, run.m, delay, settle).await;
         }
     });
 }
