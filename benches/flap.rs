@@ -611,6 +611,7 @@ fn main() {
         reload: reload_rx,
         shutdown: shutdown_rx,
         heartbeat: Default::default(),
+        reading: Default::default(),
     };
     let (vrrp, lvs) = {
         let _in_rt = rt.enter();

@@ -176,6 +176,7 @@ fn main() {
             reload: reload_rx,
             shutdown: shutdown_rx,
             heartbeat: Default::default(),
+            reading: Default::default(),
         };
         let side = tokio::spawn(run_with(
             ctl,

@@ -6,8 +6,40 @@
 //! the model is built, so lex and build overlap in wall time). Run: `cargo bench --bench parse` (release build; `ROUNDS=N` for N
 //! rounds instead of 3).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
+
+/// Bytes in use, the most in use since the last reset, and bytes allocated in all.
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+struct Counted;
+fn more(n: usize) {
+    let now = IN_USE.fetch_add(n, Relaxed) + n;
+    PEAK.fetch_max(now, Relaxed);
+    TOTAL.fetch_add(n, Relaxed);
+}
+// SAFETY: forwards every call to the system allocator, only counting bytes.
+unsafe impl GlobalAlloc for Counted {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        more(l.size());
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        IN_USE.fetch_sub(l.size(), Relaxed);
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        IN_USE.fetch_sub(l.size(), Relaxed);
+        more(n);
+        System.realloc(p, l, n)
+    }
+}
+#[global_allocator]
+static GLOBAL: Counted = Counted;
 
 /// CPU time of the whole process (a large file is lexed on a second thread).
 fn process_cpu() -> std::time::Duration {
@@ -60,6 +92,14 @@ fn maxrss_kib() -> i64 {
     ru.ru_maxrss
 }
 
+/// Minor page faults of the process so far (pages the kernel had to hand over).
+fn minor_faults() -> i64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru.ru_minflt
+}
+
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.conf");
@@ -74,17 +114,37 @@ fn main() {
     let mut best_cpu = f64::MAX;
     let mut best_phases = lvsd::config::Phases::default();
     let mut rounds = 0;
+    let mut walls = Vec::new();
+    let mut faults = Vec::new();
+    let trim = std::env::var_os("TRIM").is_some_and(|v| v != "0");
     let want: usize = std::env::var("ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     for _ in 0..want.max(1) {
+        if trim {
+            lvsd::heap::release_free();
+        }
+        let base = IN_USE.load(Relaxed);
+        PEAK.store(base, Relaxed);
+        let total0 = TOTAL.load(Relaxed);
+        let f0 = minor_faults();
         let t = Instant::now();
         let cpu = process_cpu();
         let (loaded, phases) = lvsd::config::load_timed(&path, "bench");
         let loaded = loaded.unwrap_or_else(|e| panic!("generated config failed: {e}"));
         let secs = t.elapsed().as_secs_f64();
         let cpu = (process_cpu() - cpu).as_secs_f64();
+        if rounds == 0 {
+            println!(
+                "  heap: {:.1} MiB allocated in all, peak {:.1} MiB above the start, {:.1} MiB held by the result",
+                (TOTAL.load(Relaxed) - total0) as f64 / 1048576.0,
+                (PEAK.load(Relaxed) - base) as f64 / 1048576.0,
+                (IN_USE.load(Relaxed) - base) as f64 / 1048576.0
+            );
+        }
+        walls.push(secs);
+        faults.push(minor_faults() - f0);
         let rs: usize = loaded
             .config
             .virtual_servers
@@ -125,4 +185,34 @@ fn main() {
         after as f64 / 1024.0,
         before as f64 / 1024.0
     );
+    // The rounds' steadiness: the same text each round, so what varies is the machine and
+    // the allocator (TRIM=1 hands free memory back before each round, as the daemon does
+    // 2 s after each reload; the next round then faults its pages in again).
+    let mut sorted = walls.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let spread = walls
+        .iter()
+        .map(|w| (w / median - 1.0).abs())
+        .fold(0.0, f64::max);
+    let outside = walls
+        .iter()
+        .filter(|w| (*w / median - 1.0).abs() > 0.2)
+        .count();
+    println!(
+        "  rounds{}: median {:.1} ms, slowest {:.1} ms, spread {:.0} %, {outside} of {rounds} outside ±20 %; minor page faults per round {}",
+        if trim { " (heap trimmed before each)" } else { "" },
+        median * 1000.0,
+        sorted[sorted.len() - 1] * 1000.0,
+        spread * 100.0,
+        faults
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if std::env::var_os("EACH").is_some() {
+        let each: Vec<String> = walls.iter().map(|w| format!("{:.1}", w * 1000.0)).collect();
+        println!("  each round (ms): {}", each.join(" "));
+    }
 }

@@ -200,6 +200,7 @@ impl Side {
             reload: reload_rx,
             shutdown: shutdown_rx,
             heartbeat: Default::default(),
+            reading: Default::default(),
         };
         let fake = FakeIpvs::new();
         let task = tokio::spawn(run_with(

@@ -162,6 +162,7 @@ async fn control_socket_over_the_fake_kernel() {
         reload: reload_rx.clone(),
         shutdown: shutdown_rx,
         heartbeat: Default::default(),
+        reading: Default::default(),
     };
     let checkers = TestCheckers::default();
     let task = tokio::spawn(run_with(ctl, fake.clone(), checkers.clone(), NoEffects));

@@ -109,6 +109,7 @@ async fn table_follows_waves_of_flapping_real_servers() {
             reload: reload_rx,
             shutdown: shutdown_rx,
             heartbeat: Default::default(),
+            reading: Default::default(),
         },
         fake.clone(),
         ManagedCheckers::default(),

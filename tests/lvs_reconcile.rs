@@ -1289,3 +1289,54 @@ fn heal_puts_back_what_lvsd_owns_and_leaves_the_rest() {
     assert_eq!(h.rec.stats.heals, 3);
     assert_eq!(h.rec.stats.heals_with_drift, 2);
 }
+
+/// A reload that comes after a heal pass has read the table whole, but before its diff,
+/// still gives the pass up: nothing is sent (the reload's own pass does the diff, against
+/// the table just read, which the copy now is).
+#[test]
+fn heal_given_up_after_the_read_sends_nothing_and_keeps_the_table_read() {
+    let mut h = H::start(config(vec![web_vs(&[1, 1, 1])]));
+    let ours = skey("10.0.0.1", 80);
+    // Behind lvsd's back: one real server deleted.
+    h.fake.with(|f| {
+        let e = f.table.services.get_mut(&ours).unwrap();
+        let first = *e.dests.keys().next().unwrap();
+        e.dests.remove(&first);
+        f.take_log();
+    });
+    let drifted = h.fake.table();
+    let dumps = h.fake.with(|f| f.dumps);
+    // A reload asks as soon as the kernel has been read (the fake counts the dump first).
+    let fake = h.fake.clone();
+    let reload_came = move || fake.with(|f| f.dumps) > dumps;
+    let state = &h.state;
+    let pass = h
+        .rec
+        .heal(
+            &mut h.backend,
+            |emit| state.desired_parts(emit),
+            &reload_came,
+        )
+        .unwrap();
+    assert!(pass.given_up);
+    assert_eq!(pass.ops, 0);
+    assert_eq!(h.fake.with(|f| f.take_log()), vec![], "nothing sent");
+    assert_eq!(
+        h.fake.with(|f| f.dumps),
+        dumps + 1,
+        "the table was read whole"
+    );
+    assert_eq!(h.fake.with(|f| f.dumps_given_up), 0);
+    assert_eq!(h.rec.stats.heals_given_up, 1);
+    assert_eq!(h.fake.table(), drifted, "the drift is still there");
+    // The reload's pass: the copy is the table just read, so it puts the real server back
+    // without reading the kernel again.
+    let state = &h.state;
+    let pass = h
+        .rec
+        .sync_parts(&mut h.backend, |emit| state.desired_parts(emit))
+        .unwrap();
+    assert_eq!(pass.kinds.add_dest, 1);
+    assert_eq!(h.fake.with(|f| f.dumps), dumps + 1, "no second read");
+    assert_eq!(h.fake.table().services[&ours].dests.len(), 3);
+}

@@ -4,7 +4,7 @@
 use lvsd::checkers::{CheckerEvent, CheckerId};
 use lvsd::cli::Options;
 use lvsd::config::{Config, FlushOnStop, GlobalDefs, LvsSyncDaemon, LvsTimeouts, VirtualServer};
-use lvsd::control::Control;
+use lvsd::control::{Control, ReloadReading};
 use lvsd::ipvs::{DestKey, Op, Proto, ServiceKey, Timeouts};
 use lvsd::lvs::fake::FakeIpvs;
 use lvsd::lvs::fixture::{addr_vs, real_server, tcp_check};
@@ -137,6 +137,8 @@ struct Running {
     effects: Recorder,
     reload: watch::Sender<Arc<Config>>,
     shutdown: watch::Sender<bool>,
+    /// What the daemon sets while it reads a reloaded file.
+    reading: ReloadReading,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -155,7 +157,9 @@ fn start_on(fake: FakeIpvs, cfg: Arc<Config>, opts: Options) -> Running {
         reload: reload_rx,
         shutdown: shutdown_rx,
         heartbeat: Default::default(),
+        reading: ReloadReading::default(),
     };
+    let reading = ctl.reading.clone();
     let task = tokio::spawn(run_with(
         ctl,
         fake.clone(),
@@ -168,6 +172,7 @@ fn start_on(fake: FakeIpvs, cfg: Arc<Config>, opts: Options) -> Running {
         effects,
         reload,
         shutdown,
+        reading,
         task,
     }
 }
@@ -617,6 +622,48 @@ async fn a_reload_does_not_wait_for_a_heal_pass() {
     r.task.await.unwrap().unwrap();
     // The stop gives up the heal pass that came a second after the reload, if it had.
     assert!(fake.with(|k| k.dumps_given_up) <= 2);
+}
+
+/// While the daemon reads a reloaded file (from the SIGHUP until it hands the result over
+/// or refuses it) no heal pass starts, and one that is reading the table gives up: the
+/// reload's hashing and parsing do not share the CPU with a dump of the whole table. Once
+/// the read is over the passes come again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_heal_pass_while_a_reload_is_read() {
+    let opts = Options {
+        ipvs_heal_interval: Some(1),
+        ..Default::default()
+    };
+    let fake = FakeIpvs::new();
+    // Each heal pass's read takes 20 s unless given up.
+    fake.with(|k| k.dump_pause = Duration::from_secs(20));
+    let r = start_on(fake.clone(), config(3), opts);
+    until("cold start", &|| dests(&fake).len() == 3).await;
+    // The first heal pass starts 1 s after the start and is now reading.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let dumps = fake.with(|k| k.dumps);
+    let read = r.reading.start();
+    until("the heal pass given up", &|| {
+        fake.with(|k| k.dumps_given_up) == 1
+    })
+    .await;
+    // Three heal periods while the file is read: no pass starts.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        fake.with(|k| k.dumps),
+        dumps,
+        "no read while a reload is read"
+    );
+    assert_eq!(fake.with(|k| k.dumps_given_up), 1);
+    // The read is refused (nothing handed over): the passes come again.
+    drop(read);
+    fake.with(|k| k.dump_pause = Duration::ZERO);
+    until("a heal pass after the read", &|| {
+        fake.with(|k| k.dumps) > dumps
+    })
+    .await;
+    r.shutdown.send(true).unwrap();
+    r.task.await.unwrap().unwrap();
 }
 
 #[tokio::test(start_paused = true)]

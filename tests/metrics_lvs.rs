@@ -245,6 +245,7 @@ async fn metrics_of_the_lvs_side_and_a_prometheus_scrape() {
         reload: reload_rx,
         shutdown: shutdown_rx,
         heartbeat: Default::default(),
+        reading: Default::default(),
     };
     let side = tokio::spawn(run_with(
         ctl,

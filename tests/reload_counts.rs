@@ -128,6 +128,7 @@ async fn thirty_reloads_leave_fds_and_tasks_flat() {
         reload: reload_rx,
         shutdown: shutdown_rx,
         heartbeat: Default::default(),
+        reading: Default::default(),
     };
     let fake = FakeIpvs::new();
     let side = tokio::spawn(run_with(

@@ -414,6 +414,7 @@ fn run_scenario(dir: &Path) -> Vec<String> {
             reload,
             shutdown,
             heartbeat: Default::default(),
+            reading: Default::default(),
         };
         let (pkt_tx, packets) = mpsc::channel(16);
         let (link_tx, links) = mpsc::unbounded_channel();

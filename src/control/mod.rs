@@ -9,6 +9,7 @@ pub mod report;
 
 use crate::cli::Options;
 use crate::config::Config;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -23,6 +24,39 @@ pub struct Control {
     pub shutdown: watch::Receiver<bool>,
     /// The side's answer to the daemon (its own per side): see [`Control::beat`].
     pub heartbeat: heartbeat::Heartbeat,
+    /// Whether the daemon is reading a reloaded file now (from the SIGHUP until the
+    /// configuration is handed over or refused): background work that can wait, waits.
+    pub reading: ReloadReading,
+}
+
+/// Whether a reload is being read: set by the daemon for as long as a [`ReadingNow`] it
+/// took lives, seen by the sides (clones share it). The LVS side gives up or puts off
+/// its heal pass meanwhile: reading a large table back (seconds in a slow guest) would
+/// compete with the reload's own reading and parsing for the CPU.
+#[derive(Clone, Debug, Default)]
+pub struct ReloadReading(Arc<AtomicBool>);
+
+impl ReloadReading {
+    /// A reload is being read until the answer is dropped (whatever way the read ends).
+    pub fn start(&self) -> ReadingNow {
+        self.0.store(true, Ordering::Relaxed);
+        ReadingNow(self.0.clone())
+    }
+
+    /// Whether a reload is being read now.
+    pub fn now(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A reload being read (see [`ReloadReading::start`]); dropping it says the read is over.
+#[must_use = "the read is over when this is dropped"]
+pub struct ReadingNow(Arc<AtomicBool>);
+
+impl Drop for ReadingNow {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
 }
 
 impl Control {

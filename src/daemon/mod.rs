@@ -568,11 +568,13 @@ async fn serve(
         .map(|s| (s, config.global.clone()));
     let (reload_tx, reload_rx) = watch::channel(Arc::new(config));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let reading = crate::control::ReloadReading::default();
     let ctl = Control {
         opts: opts.clone(),
         reload: reload_rx,
         shutdown: shutdown_rx,
         heartbeat: heartbeat::Heartbeat::default(),
+        reading: reading.clone(),
     };
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -632,6 +634,9 @@ async fn serve(
             _ = main_beat.due() => {}
             _ = hup.recv() => {
                 tracing::info!("Reloading: SIGHUP received");
+                // Until this arm ends: the file read and parsed, the result handed over or
+                // refused.
+                let _reading = reading.start();
                 let started = sd.reloading();
                 note(&|s| s.reload_asked());
                 let o = opts.clone();

@@ -321,9 +321,10 @@ impl Reconciler {
     /// diff as any other pass and what it does not own is left alone. When nothing
     /// drifted this costs one dump and a diff, and sends nothing. What was found is logged
     /// one line per kind of drift, with its count.
-    /// `give_up` is asked between the reads of the dump: once it answers true the pass
-    /// ends with nothing sent and the copy as it was (`Pass::given_up`), so that a reload
-    /// or a stop does not wait for a large table to be read back.
+    /// `give_up` is asked between the reads of the dump and once more before the diff:
+    /// once it answers true the pass ends with nothing sent (`Pass::given_up`; the copy as
+    /// it was, or the table just read when the read was whole), so that a reload or a stop
+    /// does not wait for a large table to be read back and diffed.
     pub fn heal<B, P>(
         &mut self,
         backend: &mut B,
@@ -340,17 +341,22 @@ impl Reconciler {
         // copy (kept, should the pass be given up) there is never more than one service
         // with its counters.
         let mut read = Table::default();
-        match backend.dump_each_unless(give_up, &mut |s| read.add_dumped(s)) {
-            Ok(true) => self.took_table(read),
-            Ok(false) => {
-                self.stats.heals_given_up += 1;
-                debug!("IPVS heal pass given up: a reload or a stop comes first");
-                return Ok(Pass {
-                    given_up: true,
-                    ..Pass::default()
-                });
-            }
+        let read_whole = match backend.dump_each_unless(give_up, &mut |s| read.add_dumped(s)) {
+            Ok(whole) => whole,
             Err(e) => return Err(self.dump_failed(e)),
+        };
+        if read_whole {
+            self.took_table(read);
+        }
+        // Also when the table was read whole but a reload came meanwhile: the copy is
+        // fresh, and the reload's own pass diffs against it.
+        if !read_whole || give_up() {
+            self.stats.heals_given_up += 1;
+            debug!("IPVS heal pass given up: a reload or a stop comes first");
+            return Ok(Pass {
+                given_up: true,
+                ..Pass::default()
+            });
         }
         let pass = self.sync_parts(backend, produce)?;
         if pass.ops == 0 {

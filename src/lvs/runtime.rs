@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// How often a pass that left failures is retried.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
@@ -440,8 +440,9 @@ fn heal_gap(period: Duration, last_pass: Duration) -> Duration {
 
 /// A heal pass on the blocking pool: the kernel table read again and diffed whole against
 /// the desired one ([`Reconciler::heal`]). A reload or a stop that comes while the table
-/// is read gives the pass up (reading 100,000 entries back takes seconds in a slow guest:
-/// they would wait that long). Answers whether the pass was given up.
+/// is read, or a reload the daemon starts reading meanwhile, gives the pass up (reading
+/// 100,000 entries back takes seconds in a slow guest: they would wait that long, and the
+/// reload's parsing would share the CPU with it). Answers whether the pass was given up.
 async fn heal_pass<B>(
     kernel: Kernel<B>,
     state: LvsState,
@@ -453,13 +454,16 @@ where
     use std::sync::atomic::{AtomicBool, Ordering};
     let give_up = Arc::new(AtomicBool::new(false));
     let asked = give_up.clone();
+    // A reload being read also gives the pass up: the daemon's hashing and parsing of a
+    // large file would otherwise share the CPU with the kernel's dump of the table.
+    let reading = ctl.reading.clone();
     let gave_up = Arc::new(AtomicBool::new(false));
     let told = gave_up.clone();
     let pass = on_blocking_pool(kernel, state, move |k, state| {
         let pass = k
             .rec
             .heal(&mut k.backend, |emit| state.desired_parts(emit), &|| {
-                asked.load(Ordering::Relaxed)
+                asked.load(Ordering::Relaxed) || reading.now()
             });
         if let Ok(p) = &pass {
             told.store(p.given_up, Ordering::Relaxed);
@@ -879,6 +883,12 @@ where
             }
             // While a retry is due, its full pass does the same work.
             _ = heal.tick(), if heal_period.is_some() && !kernel.rec.needs_retry() => {
+                if ctl.reading.now() {
+                    // Put off: a period after now (the reload, once read, comes first).
+                    debug!("IPVS heal pass put off: a reload is being read");
+                    heal.reset();
+                    continue;
+                }
                 let started = std::time::Instant::now();
                 let gave_up;
                 (kernel, state, gave_up) = heal_pass(kernel, state, &ctl).await?;
