@@ -37,7 +37,7 @@ use lvsd::checkers::manager::Reloaded;
 use lvsd::checkers::{CheckerEvent, CheckerId, CheckerManager};
 use lvsd::cli::Options;
 use lvsd::config::Config;
-use lvsd::control::Control;
+use lvsd::control::{Control, ReadingNow, ReloadReading};
 use lvsd::lvs::fake::FakeIpvs;
 use lvsd::lvs::runtime::{run_with, CheckerStarter, RealEffects};
 use std::collections::HashMap;
@@ -186,6 +186,8 @@ struct Side {
     fake: FakeIpvs,
     reload: watch::Sender<Arc<Config>>,
     shutdown: watch::Sender<bool>,
+    /// What the daemon sets while it reads a reloaded file.
+    reading: ReloadReading,
     applied: mpsc::UnboundedReceiver<Applied>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -200,8 +202,9 @@ impl Side {
             reload: reload_rx,
             shutdown: shutdown_rx,
             heartbeat: Default::default(),
-            reading: Default::default(),
+            reading: ReloadReading::default(),
         };
+        let reading = ctl.reading.clone();
         let fake = FakeIpvs::new();
         let task = tokio::spawn(run_with(
             ctl,
@@ -216,6 +219,7 @@ impl Side {
             fake,
             reload,
             shutdown,
+            reading,
             applied,
             task,
         };
@@ -225,7 +229,15 @@ impl Side {
 
     /// Sends a configuration and waits until the side has applied it.
     async fn reload(&mut self, config: Arc<Config>) -> Applied {
+        let reading = self.reading.start();
+        self.reload_read(config, reading).await
+    }
+
+    /// [`Side::reload`] of a configuration read while `reading` was held (the read is
+    /// over once it is handed, as in the daemon).
+    async fn reload_read(&mut self, config: Arc<Config>, reading: ReadingNow) -> Applied {
         self.reload.send_replace(config);
+        drop(reading);
         let applied = self.applied.recv().await.expect("the LVS side stopped");
         // The fake kernel logs every operation (the kernel keeps no such log).
         self.fake.with(|k| k.log.clear());
@@ -377,9 +389,12 @@ async fn soak(run: Run) {
         }
         let text = config_text(shape);
         let t_read = Instant::now();
+        // As the daemon's SIGHUP: the side knows a reload is being read until it is
+        // handed over (its heal pass waits meanwhile).
+        let reading = side.reading.start();
         let cfg = parse(text).await;
         let t = Instant::now();
-        let applied = side.reload(cfg).await;
+        let applied = side.reload_read(cfg, reading).await;
         took[kind].push(t.elapsed());
         whole[kind].push(t_read.elapsed());
         let done = applied.reloaded.unwrap_or_default();

@@ -1290,6 +1290,82 @@ fn heal_puts_back_what_lvsd_owns_and_leaves_the_rest() {
     assert_eq!(h.rec.stats.heals_with_drift, 2);
 }
 
+/// A reload that comes while a heal pass diffs a large table gives the pass up between two
+/// parts of the diff: what it sent is booked, the operations built after are dropped,
+/// nothing is deleted for the parts it did not see, and the next pass (the reload's) puts
+/// the rest back.
+#[test]
+fn heal_given_up_during_its_diff_books_what_it_sent_and_deletes_nothing() {
+    // 40 virtual servers of 70 real servers: parts of 16 virtual servers, each more
+    // operations than go out at once.
+    let vss: Vec<_> = (0..40)
+        .map(|i| {
+            let mut vs = web_vs(&[1; 70]);
+            vs.key = VsKey::Addr {
+                addr: ip(&format!("10.0.0.{}", i + 1)),
+                port: 80,
+            };
+            vs
+        })
+        .collect();
+    let mut h = H::start(config(vss));
+    let whole = h.fake.table();
+    // `ipvsadm -e` of every real server: the heal has every weight to put back (and every
+    // service is still there: one taken for unwanted would be deleted).
+    h.fake.with(|f| {
+        for e in f.table.services.values_mut() {
+            let edited: Vec<_> = e
+                .dests
+                .values()
+                .map(|d| {
+                    let mut d = d.clone();
+                    d.weight = 5;
+                    d
+                })
+                .collect();
+            for d in edited {
+                e.dests.insert(d);
+            }
+        }
+        f.take_log();
+    });
+    // A reload comes as soon as the kernel has taken the first operations.
+    let fake = h.fake.clone();
+    let reload_came = move || fake.with(|f| !f.log.is_empty());
+    let state = &h.state;
+    let pass = h
+        .rec
+        .heal(
+            &mut h.backend,
+            |emit| state.desired_parts(emit),
+            &reload_came,
+        )
+        .unwrap();
+    assert!(pass.given_up);
+    let sent = h.fake.with(|f| f.take_log());
+    assert!(
+        !sent.is_empty() && sent.len() < 40 * 70,
+        "{} sent",
+        sent.len()
+    );
+    assert_eq!(pass.ops, sent.len(), "what was sent is booked");
+    assert!(
+        sent.iter().all(|op| matches!(op, Op::EditDest(..))),
+        "nothing but the weights put back: {:?}",
+        sent.iter().find(|op| !matches!(op, Op::EditDest(..)))
+    );
+    assert_eq!(h.fake.table().services.len(), 40, "no service deleted");
+    assert_eq!(h.rec.stats.heals_given_up, 1);
+    // The reload's pass: the rest, from the copy the given-up pass left.
+    let state = &h.state;
+    let rest = h
+        .rec
+        .sync_parts(&mut h.backend, |emit| state.desired_parts(emit))
+        .unwrap();
+    assert_eq!(rest.ops + pass.ops, 40 * 70, "each weight sent once");
+    assert_eq!(h.fake.table(), whole);
+}
+
 /// A reload that comes after a heal pass has read the table whole, but before its diff,
 /// still gives the pass up: nothing is sent (the reload's own pass does the diff, against
 /// the table just read, which the copy now is).

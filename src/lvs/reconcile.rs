@@ -41,7 +41,8 @@ pub struct Pass {
     pub failed: usize,
     /// The operations sent, by kind (a heal pass reports them as drift).
     pub kinds: OpKinds,
-    /// A heal pass given up before it read the whole table: nothing was sent.
+    /// A heal pass given up before it had read and diffed the whole table: nothing was
+    /// sent, or (given up during the diff) only the parts before, booked.
     pub given_up: bool,
 }
 
@@ -239,6 +240,23 @@ impl Reconciler {
         B: IpvsBackend,
         P: FnOnce(&mut dyn FnMut(&Table, Ownership)),
     {
+        self.sync_parts_unless(backend, produce, &|| false)
+    }
+
+    /// [`Reconciler::sync_parts`], asking `give_up` before each part: once it answers true
+    /// the parts after are not diffed, nothing unwanted is deleted (the parts not seen may
+    /// want it), the operations built and not yet sent are dropped, and the pass ends
+    /// `given_up` with what it sent booked.
+    fn sync_parts_unless<B, P>(
+        &mut self,
+        backend: &mut B,
+        produce: P,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Pass, B::Error>
+    where
+        B: IpvsBackend,
+        P: FnOnce(&mut dyn FnMut(&Table, Ownership)),
+    {
         let started = std::time::Instant::now();
         if self.stale {
             self.refresh(backend)?;
@@ -266,7 +284,13 @@ impl Reconciler {
         let mut wanted: FxHashSet<ServiceKey> = FxHashSet::default();
         let mut claims = Vec::new();
         let mut ops = Vec::new();
+        // Latched: once given up, every part after is passed over.
+        let mut given_up = false;
         produce(&mut |part: &Table, claimed: Ownership| {
+            given_up = given_up || give_up();
+            if given_up {
+                return;
+            }
             let owns = Both(owned, &claimed);
             for (k, want) in &part.services {
                 if !wanted.insert(*k) {
@@ -279,18 +303,21 @@ impl Reconciler {
             }
             claims.push(claimed);
         });
-        for (k, have) in &actual.services {
-            if !wanted.contains(k) {
-                diff_service(k, None, Some(have), owned, &mut ops);
+        if !given_up {
+            for (k, have) in &actual.services {
+                if !wanted.contains(k) {
+                    diff_service(k, None, Some(have), owned, &mut ops);
+                }
             }
+            send(ops);
         }
-        send(ops);
         for c in claims {
             self.claim(c);
         }
         let applied = started.elapsed();
         let mut pass = Pass {
             kinds,
+            given_up,
             ..Pass::default()
         };
         for (ops, results) in &sent {
@@ -321,10 +348,11 @@ impl Reconciler {
     /// diff as any other pass and what it does not own is left alone. When nothing
     /// drifted this costs one dump and a diff, and sends nothing. What was found is logged
     /// one line per kind of drift, with its count.
-    /// `give_up` is asked between the reads of the dump and once more before the diff:
-    /// once it answers true the pass ends with nothing sent (`Pass::given_up`; the copy as
-    /// it was, or the table just read when the read was whole), so that a reload or a stop
-    /// does not wait for a large table to be read back and diffed.
+    /// `give_up` is asked between the reads of the dump, once more before the diff and
+    /// before each part of it: once it answers true the pass ends (`Pass::given_up`; the
+    /// copy as it was, or the table just read when the read was whole; a diff given up
+    /// has sent only the parts before, booked), so that a reload or a stop does not wait
+    /// for a large table to be read back and diffed.
     pub fn heal<B, P>(
         &mut self,
         backend: &mut B,
@@ -358,9 +386,15 @@ impl Reconciler {
                 ..Pass::default()
             });
         }
-        let pass = self.sync_parts(backend, produce)?;
+        let pass = self.sync_parts_unless(backend, produce, give_up)?;
+        if pass.given_up {
+            self.stats.heals_given_up += 1;
+            debug!("IPVS heal pass given up during its diff: a reload or a stop comes first");
+        }
         if pass.ops == 0 {
-            debug!("IPVS heal pass: the kernel table is as lvsd left it");
+            if !pass.given_up {
+                debug!("IPVS heal pass: the kernel table is as lvsd left it");
+            }
         } else {
             self.stats.heals_with_drift += 1;
             for line in pass.kinds.drift_lines() {
