@@ -1290,6 +1290,14 @@ fn heal_puts_back_what_lvsd_owns_and_leaves_the_rest() {
     assert_eq!(h.rec.stats.heals_with_drift, 2);
 }
 
+/// A heal pass of `h`'s state that asks `give_up` (a reload coming).
+fn heal_unless(h: &mut H, give_up: &dyn Fn() -> bool) -> lvsd::lvs::reconcile::Pass {
+    let state = &h.state;
+    h.rec
+        .heal(&mut h.backend, |emit| state.desired_parts(emit), give_up)
+        .unwrap()
+}
+
 /// A reload that comes while a heal pass diffs a large table gives the pass up between two
 /// parts of the diff: what it sent is booked, the operations built after are dropped,
 /// nothing is deleted for the parts it did not see, and the next pass (the reload's) puts
@@ -1332,15 +1340,7 @@ fn heal_given_up_during_its_diff_books_what_it_sent_and_deletes_nothing() {
     // A reload comes as soon as the kernel has taken the first operations.
     let fake = h.fake.clone();
     let reload_came = move || fake.with(|f| !f.log.is_empty());
-    let state = &h.state;
-    let pass = h
-        .rec
-        .heal(
-            &mut h.backend,
-            |emit| state.desired_parts(emit),
-            &reload_came,
-        )
-        .unwrap();
+    let pass = heal_unless(&mut h, &reload_came);
     assert!(pass.given_up);
     let sent = h.fake.with(|f| f.take_log());
     assert!(
@@ -1385,15 +1385,7 @@ fn heal_given_up_after_the_read_sends_nothing_and_keeps_the_table_read() {
     // A reload asks as soon as the kernel has been read (the fake counts the dump first).
     let fake = h.fake.clone();
     let reload_came = move || fake.with(|f| f.dumps) > dumps;
-    let state = &h.state;
-    let pass = h
-        .rec
-        .heal(
-            &mut h.backend,
-            |emit| state.desired_parts(emit),
-            &reload_came,
-        )
-        .unwrap();
+    let pass = heal_unless(&mut h, &reload_came);
     assert!(pass.given_up);
     assert_eq!(pass.ops, 0);
     assert_eq!(h.fake.with(|f| f.take_log()), vec![], "nothing sent");

@@ -593,22 +593,27 @@ async fn until(what: &str, cond: &dyn Fn() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-/// A reload that comes while a heal pass reads a large table back (seconds in a slow
-/// guest) gives the pass up: the reload is applied at once, not after the read, and the
-/// next heal pass comes later. Real time: the fake's slow read sleeps on the blocking pool.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reload_does_not_wait_for_a_heal_pass() {
+/// A side of three real servers whose first heal pass (1 s after the start; heal
+/// interval 1 s) is reading the table back, a read of 20 s unless given up.
+async fn heal_pass_reading() -> (FakeIpvs, Running) {
     let opts = Options {
         ipvs_heal_interval: Some(1),
         ..Default::default()
     };
     let fake = FakeIpvs::new();
-    // Each heal pass's read takes 20 s unless given up.
     fake.with(|k| k.dump_pause = Duration::from_secs(20));
     let r = start_on(fake.clone(), config(3), opts);
     until("cold start", &|| dests(&fake).len() == 3).await;
-    // The first heal pass starts 1 s after the start and is now reading.
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    (fake, r)
+}
+
+/// A reload that comes while a heal pass reads a large table back (seconds in a slow
+/// guest) gives the pass up: the reload is applied at once, not after the read, and the
+/// next heal pass comes later. Real time: the fake's slow read sleeps on the blocking pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_does_not_wait_for_a_heal_pass() {
+    let (fake, r) = heal_pass_reading().await;
     let t0 = std::time::Instant::now();
     r.reload.send(config(4)).unwrap();
     until("the reload applied", &|| dests(&fake).len() == 4).await;
@@ -630,17 +635,7 @@ async fn a_reload_does_not_wait_for_a_heal_pass() {
 /// the read is over the passes come again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_heal_pass_while_a_reload_is_read() {
-    let opts = Options {
-        ipvs_heal_interval: Some(1),
-        ..Default::default()
-    };
-    let fake = FakeIpvs::new();
-    // Each heal pass's read takes 20 s unless given up.
-    fake.with(|k| k.dump_pause = Duration::from_secs(20));
-    let r = start_on(fake.clone(), config(3), opts);
-    until("cold start", &|| dests(&fake).len() == 3).await;
-    // The first heal pass starts 1 s after the start and is now reading.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (fake, r) = heal_pass_reading().await;
     let dumps = fake.with(|k| k.dumps);
     let read = r.reading.start();
     until("the heal pass given up", &|| {
