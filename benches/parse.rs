@@ -6,46 +6,24 @@
 //! the model is built, so lex and build overlap in wall time). Run: `cargo bench --bench parse` (release build; `ROUNDS=N` for N
 //! rounds instead of 3).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
-/// Bytes in use, the most in use since the last reset, and bytes allocated in all.
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static TOTAL: AtomicUsize = AtomicUsize::new(0);
-
-struct Counted;
-fn more(n: usize) {
-    let now = IN_USE.fetch_add(n, Relaxed) + n;
-    PEAK.fetch_max(now, Relaxed);
-    TOTAL.fetch_add(n, Relaxed);
-}
-// SAFETY: forwards every call to the system allocator, only counting bytes.
-unsafe impl GlobalAlloc for Counted {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        more(l.size());
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        IN_USE.fetch_sub(l.size(), Relaxed);
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        IN_USE.fetch_sub(l.size(), Relaxed);
-        more(n);
-        System.realloc(p, l, n)
-    }
-}
+/// lvsd's allocator, counting bytes: what one load allocates and holds.
 #[global_allocator]
-static GLOBAL: Counted = Counted;
+static GLOBAL: lvsd::heap::Counting = lvsd::heap::Counting;
 
-/// CPU time of the whole process (a large file is lexed on a second thread).
-fn process_cpu() -> std::time::Duration {
+/// The process's resource usage so far.
+fn rusage() -> libc::rusage {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes into the struct we own.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru
+}
+
+/// CPU time of the whole process (a large file is lexed on a second thread).
+fn process_cpu() -> std::time::Duration {
+    let ru = rusage();
     let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
@@ -86,18 +64,12 @@ fn generate(out: &mut impl std::io::Write) {
 }
 
 fn maxrss_kib() -> i64 {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_maxrss
+    rusage().ru_maxrss
 }
 
 /// Minor page faults of the process so far (pages the kernel had to hand over).
 fn minor_faults() -> i64 {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_minflt
+    rusage().ru_minflt
 }
 
 fn main() {
@@ -125,9 +97,9 @@ fn main() {
         if trim {
             lvsd::heap::release_free();
         }
-        let base = IN_USE.load(Relaxed);
-        PEAK.store(base, Relaxed);
-        let total0 = TOTAL.load(Relaxed);
+        let base = lvsd::heap::heap_in_use();
+        lvsd::heap::reset_heap_peak();
+        let allocated = lvsd::heap::heap_allocated();
         let f0 = minor_faults();
         let t = Instant::now();
         let cpu = process_cpu();
@@ -138,9 +110,9 @@ fn main() {
         if rounds == 0 {
             println!(
                 "  heap: {:.1} MiB allocated in all, peak {:.1} MiB above the start, {:.1} MiB held by the result",
-                (TOTAL.load(Relaxed) - total0) as f64 / 1048576.0,
-                (PEAK.load(Relaxed) - base) as f64 / 1048576.0,
-                (IN_USE.load(Relaxed) - base) as f64 / 1048576.0
+                (lvsd::heap::heap_allocated() - allocated) as f64 / 1048576.0,
+                (lvsd::heap::heap_peak() - base) as f64 / 1048576.0,
+                lvsd::heap::heap_in_use().saturating_sub(base) as f64 / 1048576.0
             );
         }
         walls.push(secs);

@@ -84,7 +84,7 @@ fn bound_malloc_arenas() {
 }
 
 #[cfg(feature = "testing")]
-pub use counting::{heap_in_use, Counting};
+pub use counting::{heap_allocated, heap_in_use, heap_peak, reset_heap_peak, Counting};
 
 #[cfg(feature = "testing")]
 mod counting {
@@ -93,6 +93,20 @@ mod counting {
 
     /// Bytes allocated and not yet freed through [`Counting`].
     static IN_USE: AtomicIsize = AtomicIsize::new(0);
+    /// The most [`IN_USE`] has been since [`reset_heap_peak`].
+    static PEAK: AtomicIsize = AtomicIsize::new(0);
+    /// Bytes allocated in all (reallocations count their new size).
+    static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
+
+    /// `delta` more bytes in use, of which `allocated` newly allocated.
+    fn note(delta: isize, allocated: usize) {
+        let now = IN_USE.fetch_add(delta, Ordering::Relaxed) + delta;
+        // A load first: the read-modify-write only when a new peak is reached.
+        if now > PEAK.load(Ordering::Relaxed) {
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        ALLOCATED.fetch_add(allocated as isize, Ordering::Relaxed);
+    }
 
     /// For the benches: lvsd's allocator ([`super::Allocator`]), counting the bytes in
     /// use.
@@ -103,10 +117,25 @@ mod counting {
         IN_USE.load(Ordering::Relaxed).max(0) as usize
     }
 
+    /// The most bytes in use since the last [`reset_heap_peak`] (or the start).
+    pub fn heap_peak() -> usize {
+        PEAK.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// The peak starts again from the bytes in use now.
+    pub fn reset_heap_peak() {
+        PEAK.store(IN_USE.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// Bytes allocated so far in all, freed or not.
+    pub fn heap_allocated() -> usize {
+        ALLOCATED.load(Ordering::Relaxed).max(0) as usize
+    }
+
     // SAFETY: forwards every call to lvsd's allocator, only counting bytes.
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-            IN_USE.fetch_add(l.size() as isize, Ordering::Relaxed);
+            note(l.size() as isize, l.size());
             super::ALLOCATOR.alloc(l)
         }
         unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
@@ -114,11 +143,11 @@ mod counting {
             super::ALLOCATOR.dealloc(p, l)
         }
         unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-            IN_USE.fetch_add(l.size() as isize, Ordering::Relaxed);
+            note(l.size() as isize, l.size());
             super::ALLOCATOR.alloc_zeroed(l)
         }
         unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-            IN_USE.fetch_add(n as isize - l.size() as isize, Ordering::Relaxed);
+            note(n as isize - l.size() as isize, n);
             super::ALLOCATOR.realloc(p, l, n)
         }
     }

@@ -376,30 +376,27 @@ impl Reconciler {
         if read_whole {
             self.took_table(read);
         }
-        // Also when the table was read whole but a reload came meanwhile: the copy is
-        // fresh, and the reload's own pass diffs against it.
-        if !read_whole || give_up() {
-            self.stats.heals_given_up += 1;
-            debug!("IPVS heal pass given up: a reload or a stop comes first");
-            return Ok(Pass {
+        // Given up also when the table was read whole but a reload came meanwhile: the
+        // copy is fresh, and the reload's own pass diffs against it.
+        let pass = if read_whole && !give_up() {
+            self.sync_parts_unless(backend, produce, give_up)?
+        } else {
+            Pass {
                 given_up: true,
                 ..Pass::default()
-            });
-        }
-        let pass = self.sync_parts_unless(backend, produce, give_up)?;
+            }
+        };
         if pass.given_up {
             self.stats.heals_given_up += 1;
-            debug!("IPVS heal pass given up during its diff: a reload or a stop comes first");
+            debug!("IPVS heal pass given up: a reload or a stop comes first");
         }
-        if pass.ops == 0 {
-            if !pass.given_up {
-                debug!("IPVS heal pass: the kernel table is as lvsd left it");
-            }
-        } else {
+        if pass.ops > 0 {
             self.stats.heals_with_drift += 1;
             for line in pass.kinds.drift_lines() {
                 warn!("{line}");
             }
+        } else if !pass.given_up {
+            debug!("IPVS heal pass: the kernel table is as lvsd left it");
         }
         Ok(pass)
     }
