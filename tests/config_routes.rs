@@ -5,6 +5,9 @@
 use lvsd::config::{self, *};
 use std::path::Path;
 
+#[path = "support/shared.rs"]
+mod shared;
+
 const CONF: &str = "\
 static_ipaddress {
     192.0.2.10/24 dev lo scope link
@@ -134,11 +137,9 @@ fn unsupported_options_are_named() {
 /// and rule keepalived keeps.
 #[test]
 fn real_configs_load() {
-    let dir = Path::new("../shared/real-configs");
-    if !dir.exists() {
-        eprintln!("skipped: {} not found", dir.display());
+    let Some(dir) = shared::dir("real-configs", None) else {
         return;
-    }
+    };
     // (file, static routes, static rules, static addresses, virtual routes of the first
     // instance with any, virtual rules likewise) as keepalived 2.2.7 keeps them on a
     // machine that has their interfaces.

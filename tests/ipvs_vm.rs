@@ -9,6 +9,8 @@ use std::process::Command;
 
 #[path = "support/root.rs"]
 mod root;
+#[path = "support/shared.rs"]
+mod shared;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -313,11 +315,7 @@ fn table_of(dir: &Path, name: &str) -> String {
 
 /// ../shared/real-configs (LVSD_REAL_CONFIGS overrides), when present.
 fn real_configs_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("LVSD_REAL_CONFIGS") {
-        Some(d) => PathBuf::from(d),
-        None => root().join("../shared/real-configs"),
-    };
-    dir.is_dir().then_some(dir)
+    shared::dir("real-configs", Some("LVSD_REAL_CONFIGS"))
 }
 
 /// Real files keepalived runs that lvsd refuses on purpose (as tests/real_configs.rs).
@@ -499,7 +497,6 @@ fn walk(d: &Path) -> Vec<PathBuf> {
 #[test]
 fn real_corpus_lvsd_matches_keepalived() {
     let Some(dir) = real_configs_dir() else {
-        eprintln!("SKIP: ../shared/real-configs is not here (set LVSD_REAL_CONFIGS)");
         return;
     };
     let files = real_lvs_files(&dir);
@@ -655,7 +652,7 @@ fn mask_check_data(text: &str) -> Vec<String> {
 fn checker_dump_matches_keepalived() {
     let real = real_configs_dir();
     if real.is_none() {
-        eprintln!("(../shared/real-configs is not here: tests/vm/checkers.conf only)");
+        eprintln!("(tests/vm/checkers.conf and checker-options.conf only)");
     }
     let mut files = vec![
         root().join("tests/vm/checkers.conf"),

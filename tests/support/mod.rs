@@ -52,6 +52,7 @@ pub fn require_tool(name: &str) -> PathBuf {
 
 pub mod root;
 pub use root::skip_without_root;
+pub mod shared;
 
 fn run(cmd: &[&str]) {
     let out = Command::new(cmd[0])
