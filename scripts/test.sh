@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The static build (dev profile, its own target directory) for tests/static_build.rs.
+LVSD_STATIC_BIN="$(PROFILE=dev CARGO_TARGET_DIR="$PWD/target/static-dev" bash scripts/build-static.sh)/lvsd"
+export LVSD_STATIC_BIN
 cargo test --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"
 if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
     bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

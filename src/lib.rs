@@ -16,6 +16,7 @@ pub mod lvs;
 pub mod metrics;
 pub mod netns;
 pub mod notify_fifo;
+pub mod nss;
 pub mod precedence;
 pub mod realserver;
 pub mod script;

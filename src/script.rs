@@ -240,20 +240,13 @@ pub fn check_secure(path: &Path) -> Result<(), ScriptError> {
 
 /// Looks up uid and gid for a script user (the group defaults to the user's own).
 pub fn resolve_user(user: &ScriptUser) -> Result<(u32, u32), ScriptError> {
-    let u = nix::unistd::User::from_name(&user.user)
-        .ok()
-        .flatten()
-        .ok_or_else(|| ScriptError::UnknownUser(user.user.clone()))?;
+    let (uid, user_gid) =
+        crate::nss::user(&user.user).ok_or_else(|| ScriptError::UnknownUser(user.user.clone()))?;
     let gid = match &user.group {
-        None => u.gid.as_raw(),
-        Some(g) => nix::unistd::Group::from_name(g)
-            .ok()
-            .flatten()
-            .ok_or_else(|| ScriptError::UnknownGroup(g.clone()))?
-            .gid
-            .as_raw(),
+        None => user_gid,
+        Some(g) => crate::nss::group(g).ok_or_else(|| ScriptError::UnknownGroup(g.clone()))?,
     };
-    Ok((u.uid.as_raw(), gid))
+    Ok((uid, gid))
 }
 
 /// Builds the command: split, resolved, checked, with its user set. Extra arguments (the

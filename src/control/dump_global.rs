@@ -36,7 +36,9 @@ fn router_id(g: &GlobalDefs) -> String {
 }
 
 /// keepalived's local name (get_local_name): the canonical name getaddrinfo gives for the
-/// node name, else `[unknown]`. Looked up once.
+/// node name, else `[unknown]`. Looked up once. (A static build whose nsswitch.conf
+/// names a host source glibc does not have built in takes the node name as it is: see
+/// [`crate::nss`].)
 pub fn local_name() -> String {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NAME.get_or_init(|| canonical_host_name().unwrap_or_else(|| "[unknown]".into()))
@@ -46,6 +48,9 @@ pub fn local_name() -> String {
 fn canonical_host_name() -> Option<String> {
     use std::os::unix::ffi::OsStrExt;
     let host = nix::unistd::gethostname().ok()?;
+    if !crate::nss::host_lookup_safe() {
+        return Some(host.to_string_lossy().into_owned());
+    }
     let host = std::ffi::CString::new(host.as_bytes()).ok()?;
     // SAFETY: an all-zero addrinfo is the documented "no hints" value.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
@@ -366,15 +371,15 @@ fn script_ids(g: &GlobalDefs) -> (u32, u32) {
 
 /// The uid and gid of `su` (root when the user does not resolve).
 fn user_ids(su: &crate::script::ScriptUser) -> (u32, u32) {
-    let Ok(Some(user)) = nix::unistd::User::from_name(&su.user) else {
+    let Some((uid, user_gid)) = crate::nss::user(&su.user) else {
         return (0, 0);
     };
     let gid = su
         .group
         .as_deref()
-        .and_then(|gr| nix::unistd::Group::from_name(gr).ok().flatten())
-        .map_or(user.gid.as_raw(), |gr| gr.gid.as_raw());
-    (user.uid.as_raw(), gid)
+        .and_then(crate::nss::group)
+        .unwrap_or(user_gid);
+    (uid, gid)
 }
 
 #[cfg(test)]

@@ -1,0 +1,141 @@
+//! User, group and host name lookups that are safe in a static build.
+//!
+//! glibc linked statically still loads the NSS modules `/etc/nsswitch.conf` names
+//! (`systemd`, `sss`, `ldap`, `mdns4_minimal`, `resolve`, ...) with `dlopen`, and each of
+//! them brings the shared libc into the process: it crashes. Debian's default is
+//! `passwd: files systemd`, so a static lvsd asking for a user that is not in
+//! /etc/passwd (keepalived's default script user `keepalived_script`, usually absent)
+//! died in `_nss_systemd_is_blocked` under `getpwnam_r`. glibc has the `files` and `dns`
+//! sources built in (2.34 and later), without a module.
+//!
+//! So a dynamic build asks glibc, as keepalived does (and so sees users that only sss
+//! or ldap know); a static build reads /etc/passwd and /etc/group itself, and asks
+//! `getaddrinfo` only when the `hosts` line of nsswitch.conf names built-in sources
+//! alone. The file formats are passwd(5) and group(5): seven and four fields split by
+//! `:`. No crate reads them without going through NSS, hence the few lines here.
+
+use std::path::Path;
+
+/// Whether this executable is linked statically (`scripts/build-static.sh`).
+pub const STATIC_BUILD: bool = cfg!(target_feature = "crt-static");
+
+/// The uid and primary gid of user `name`, or `None` when no such user is known.
+pub fn user(name: &str) -> Option<(u32, u32)> {
+    if STATIC_BUILD {
+        let text = std::fs::read_to_string("/etc/passwd").ok()?;
+        return user_in(&text, name);
+    }
+    nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
+}
+
+/// The gid of group `name`, or `None` when no such group is known.
+pub fn group(name: &str) -> Option<u32> {
+    if STATIC_BUILD {
+        let text = std::fs::read_to_string("/etc/group").ok()?;
+        return group_in(&text, name);
+    }
+    nix::unistd::Group::from_name(name)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
+}
+
+/// Whether `getaddrinfo` may be called: always in a dynamic build; in a static one only
+/// when nsswitch.conf's `hosts` sources are all built into glibc (`files`, `dns`).
+pub fn host_lookup_safe() -> bool {
+    !STATIC_BUILD || hosts_builtin_only(Path::new("/etc/nsswitch.conf"))
+}
+
+fn hosts_builtin_only(nsswitch: &Path) -> bool {
+    match std::fs::read_to_string(nsswitch) {
+        // No file: glibc's default for hosts is `dns [!UNAVAIL=return] files`.
+        Err(_) => true,
+        Ok(text) => sources_builtin_only(&text, "hosts"),
+    }
+}
+
+/// Whether the sources of `database` in nsswitch.conf `text` are all built in (a
+/// database not listed uses glibc's built-in default).
+fn sources_builtin_only(text: &str, database: &str) -> bool {
+    let Some(sources) = text.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let (db, rest) = line.split_once(':')?;
+        (db.trim() == database).then_some(rest)
+    }) else {
+        return true;
+    };
+    sources
+        .split_whitespace()
+        .filter(|w| !w.starts_with('['))
+        .all(|w| matches!(w, "files" | "dns"))
+}
+
+/// `name`'s uid and gid in passwd(5) text.
+fn user_in(text: &str, name: &str) -> Option<(u32, u32)> {
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 4 || f[0] != name {
+            return None;
+        }
+        Some((f[2].parse().ok()?, f[3].parse().ok()?))
+    })
+}
+
+/// `name`'s gid in group(5) text.
+fn group_in(text: &str, name: &str) -> Option<u32> {
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 3 || f[0] != name {
+            return None;
+        }
+        f[2].parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
+        daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+        # a comment line is no user\n\
+        broken:x:notanumber:5::/:/bin/sh\n\
+        keepalived_script:x:998:997::/nonexistent:/usr/sbin/nologin\n";
+    const GROUP: &str = "root:x:0:\nadm:x:4:syslog,alice\nnogroup:x:65534:\n";
+
+    #[test]
+    fn users_and_groups_are_read_from_the_files() {
+        assert_eq!(user_in(PASSWD, "root"), Some((0, 0)));
+        assert_eq!(user_in(PASSWD, "keepalived_script"), Some((998, 997)));
+        assert_eq!(user_in(PASSWD, "nobody"), None);
+        assert_eq!(user_in(PASSWD, "broken"), None);
+        // A prefix of a name is not the name.
+        assert_eq!(user_in(PASSWD, "keepalived"), None);
+        assert_eq!(group_in(GROUP, "adm"), Some(4));
+        assert_eq!(group_in(GROUP, "nogroup"), Some(65534));
+        assert_eq!(group_in(GROUP, "wheel"), None);
+    }
+
+    #[test]
+    fn host_lookups_only_with_built_in_sources() {
+        assert!(sources_builtin_only("hosts: files dns\n", "hosts"));
+        assert!(sources_builtin_only(
+            "passwd: files systemd\nhosts:  dns [!UNAVAIL=return] files # x\n",
+            "hosts"
+        ));
+        assert!(!sources_builtin_only(
+            "hosts: files mdns4_minimal [NOTFOUND=return] dns\n",
+            "hosts"
+        ));
+        assert!(!sources_builtin_only(
+            "hosts: files resolve [!UNAVAIL=return] dns myhostname\n",
+            "hosts"
+        ));
+        // Not listed: glibc's default, built in.
+        assert!(sources_builtin_only("passwd: files systemd\n", "hosts"));
+        assert!(!sources_builtin_only("passwd: files systemd\n", "passwd"));
+    }
+}
