@@ -527,15 +527,19 @@ fn drop_scripts(c: &mut Config, commands: &std::collections::HashSet<String>) {
     }
 }
 
-/// How `-t` ends, as keepalived's: 4 the file is refused, else 5 problems the daemon
-/// runs with, else 6 script-security problems only, else 0.
+/// How `-t` ends: 4 the file is refused, else 6 a script-security problem, else 5
+/// problems the daemon runs with, else 0. As keepalived, whose worst problem wins and
+/// the missing `enable_script_security` ranks above every problem it runs with (a file
+/// with both ends 6); lvsd's refusal ranks above all, so that 4 always means "lvsd will
+/// not run this file".
 pub fn test_exit_code(diags: &[Diagnostic]) -> u8 {
-    if diags.iter().any(|d| d.severity == Severity::Error) {
+    let any = |s: Severity| diags.iter().any(|d| d.severity == s);
+    if any(Severity::Error) {
         4
-    } else if diags.iter().any(|d| d.severity == Severity::Warning) {
-        5
-    } else if diags.iter().any(|d| d.severity == Severity::Security) {
+    } else if any(Severity::Security) {
         6
+    } else if any(Severity::Warning) {
+        5
     } else {
         0
     }
