@@ -586,6 +586,38 @@ fn zero_durations_are_mended_as_keepalived_does() {
     assert_eq!((s.interval, s.timeout), (one, Some(one)));
 }
 
+/// VIPs of the other address family than the instance's are dropped, as keepalived 2.2.7
+/// does (vrrp_parser.c, alloc_vrrp_vip): the first VIP or `native_ipv6` sets it; the
+/// excluded VIPs may mix families.
+#[test]
+fn vips_of_another_family_are_dropped() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/bad");
+    let vips = |name: &str| {
+        let c = lvsd::config::load(&dir.join(name), "lvs1")
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .config;
+        let i = &c.instances[0];
+        let show = |v: &[lvsd::config::VirtualIp]| {
+            v.iter().map(|v| v.addr.to_string()).collect::<Vec<_>>()
+        };
+        (
+            show(&i.virtual_ipaddress),
+            show(&i.virtual_ipaddress_excluded),
+        )
+    };
+    assert_eq!(
+        vips("vip_family_mixed.conf"),
+        (
+            vec!["10.0.0.1".into(), "10.0.0.2".into(), "10.0.0.3".into()],
+            vec!["2001:db8::10".into()]
+        )
+    );
+    assert_eq!(
+        vips("vip_family_native_ipv6.conf"),
+        (vec!["2001:db8::1".into()], vec![])
+    );
+}
+
 /// LVS fix-ups of keepalived 2.2.7 (check_data.c, check_parser.c): no lb_algo is wlc; a
 /// group range whose end is not above its start is skipped and an empty group removed
 /// (with the virtual server naming it); a real server that is the sorry server gives it

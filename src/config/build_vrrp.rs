@@ -3,6 +3,7 @@
 use super::build::{AfterCommand, InstanceSpans, P};
 use super::build_track::RefKind;
 use super::build_vrrp_opts::MICRO;
+use super::diag::Diagnostic;
 use super::keywords;
 use super::lexer::Tok;
 use super::model::*;
@@ -596,6 +597,43 @@ impl P<'_> {
         });
     }
 
+    /// The VIPs from `vips[from..]` that are not of the instance's address family are
+    /// dropped with a warning, as keepalived does ("address family must match VRRP
+    /// instance - ignoring"): the family is IPv6 with `native_ipv6` given before, else
+    /// the first VIP's. (`virtual_ipaddress_excluded` may mix families.)
+    fn vips_of_one_family(
+        &mut self,
+        instance: &str,
+        native_ipv6: bool,
+        vips: &mut Vec<VirtualIp>,
+        from: usize,
+    ) {
+        let Some(v6) = (if native_ipv6 {
+            Some(true)
+        } else {
+            vips.first().map(|v| v.addr.is_ipv6())
+        }) else {
+            return;
+        };
+        let mut k = 0;
+        vips.retain(|v| {
+            let keep = k < from || v.addr.is_ipv6() == v6;
+            k += 1;
+            if !keep {
+                let fam = if v6 { "IPv6" } else { "IPv4" };
+                self.diags.push(Diagnostic::warning(
+                    v.span.clone(),
+                    format!(
+                        "vrrp_instance {instance}: VIP {} is not of the instance's address family \
+                         ({fam}): ignored, as keepalived does",
+                        v.addr
+                    ),
+                ));
+            }
+            keep
+        });
+    }
+
     /// `ADDR[/LEN] [brd X] [dev IF] [scope S] [label L] [no_track]`.
     pub(crate) fn vip(&mut self, l: &[Tok]) -> Option<VirtualIp> {
         let text = self.txt(l[0]);
@@ -812,7 +850,11 @@ impl P<'_> {
                         sp.authentication = Some(p.sp(t[0]));
                     }
                 }
-                "virtual_ipaddress" => p.vips(t, opens, &mut vi.virtual_ipaddress),
+                "virtual_ipaddress" => {
+                    let before = vi.virtual_ipaddress.len();
+                    p.vips(t, opens, &mut vi.virtual_ipaddress);
+                    p.vips_of_one_family(&vi.name, vi.native_ipv6, &mut vi.virtual_ipaddress, before);
+                }
                 "virtual_ipaddress_excluded" => {
                     p.vips(t, opens, &mut vi.virtual_ipaddress_excluded)
                 }
