@@ -139,8 +139,9 @@ fn lvsd_t_reports_warnings_and_still_passes() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // global_full.conf enables script security; its fifo script does not exist: a
-    // problem keepalived runs with (the script fails when it is run).
+    // global_full.conf enables script security; its fifo script does not exist: a note
+    // (keepalived's -t does not report it; it logs it at start and never runs it), beside
+    // its warnings.
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains(
         "tests/configs/global_full.conf:21:5: warning: vrrp_iptables: iptables is not supported, \
@@ -148,10 +149,46 @@ fn lvsd_t_reports_warnings_and_still_passes() {
     ));
     assert!(
         stderr.contains(
-            "tests/configs/global_full.conf:20:24: warning: script `/usr/local/bin/fifo.sh`: /usr/local/bin/fifo.sh: not found or not executable"
+            "tests/configs/global_full.conf:20:24: note: script `/usr/local/bin/fifo.sh`: /usr/local/bin/fifo.sh: not found or not executable"
         ),
         "{stderr}"
     );
+}
+
+/// A notify script that is missing is a note: `keepalived -t` neither prints nor counts
+/// it (it logs "Script … cannot be accessed" at start), so `lvsd -t` prints it and exits 0
+/// as keepalived's; `--strict` still refuses the file.
+#[test]
+fn a_missing_notify_script_is_a_note_that_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        "global_defs {\n  enable_script_security\n  script_user root\n}\n\
+         vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  \
+         virtual_ipaddress {\n    10.9.9.9/24\n  }\n  notify_master /nonexistent/lvsd-master.sh\n}\n",
+    )
+    .unwrap();
+    let run = |strict: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lvsd"));
+        c.arg("-t");
+        if strict {
+            c.arg("--strict");
+        }
+        let out = c.arg("-f").arg(&conf).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(false);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(":12:17: note: script `/nonexistent/lvsd-master.sh`"),
+        "{err}"
+    );
+    let (code, err) = run(true);
+    assert_eq!(code, Some(4), "{err}");
 }
 
 /// keepalived's classes for scripts: an unsafe script under enable_script_security is a

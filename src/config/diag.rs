@@ -9,8 +9,13 @@ pub enum Severity {
     Error,
     /// keepalived runs the file with a fallback, and so does lvsd (`-t` exit 5).
     Warning,
-    /// A script-security problem only (`-t` exit 6): keepalived runs the file.
+    /// A script-security problem (`-t` exit 6): keepalived runs the file.
     Security,
+    /// Something keepalived finds only once it runs (a notify or MISC_CHECK script that
+    /// is missing: "Script … cannot be accessed" in its log at start), which its `-t`
+    /// neither prints nor counts. lvsd's `-t` prints it and exits as keepalived's;
+    /// `--strict` refuses it like any problem.
+    Note,
 }
 
 /// One problem found in a configuration, printed as `file:line:col: error: message`.
@@ -36,6 +41,13 @@ impl Diagnostic {
             message: message.into(),
         }
     }
+    pub fn note(span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            span,
+            severity: Severity::Note,
+            message: message.into(),
+        }
+    }
     pub fn security(span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             span,
@@ -54,6 +66,7 @@ impl std::fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
             Severity::Security => "security",
+            Severity::Note => "note",
         };
         write!(f, "{}: {}: {}", self.span, sev, self.message)
     }

@@ -331,14 +331,14 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
                 out.push(if insecure {
                     Diagnostic::security(r.span.clone(), msg)
                 } else {
-                    Diagnostic::warning(r.span.clone(), msg)
+                    Diagnostic::note(r.span.clone(), msg)
                 });
                 continue;
             }
             out.push(if insecure {
                 Diagnostic::security(r.span.clone(), format!("{msg} (it will not be run)"))
             } else {
-                Diagnostic::warning(r.span.clone(), format!("{msg} (it will fail when run)"))
+                Diagnostic::note(r.span.clone(), format!("{msg} (it will fail when run)"))
             });
         }
     }
@@ -528,7 +528,7 @@ fn drop_scripts(c: &mut Config, commands: &std::collections::HashSet<String>) {
 }
 
 /// How `-t` ends: 4 the file is refused, else 6 a script-security problem, else 5
-/// problems the daemon runs with, else 0. As keepalived, whose worst problem wins and
+/// problems the daemon runs with, else 0 (notes do not count). As keepalived, whose worst problem wins and
 /// the missing `enable_script_security` ranks above every problem it runs with (a file
 /// with both ends 6); lvsd's refusal ranks above all, so that 4 always means "lvsd will
 /// not run this file".
