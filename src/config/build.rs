@@ -57,6 +57,9 @@ pub(crate) struct P<'s> {
     /// The end of the text was reached (a block left open has been reported).
     at_eof: bool,
     pub depth: u32,
+    /// The keyword and first argument of the top-level statement being read (for
+    /// [`Self::unexpected_block`]).
+    top_statement: Option<(Tok, Option<Tok>)>,
     pub diags: Vec<Diagnostic>,
     pub config: Config,
     pub scripts: Vec<ScriptRef>,
@@ -92,6 +95,7 @@ impl<'s> P<'s> {
             pending_close: false,
             at_eof: false,
             depth: 0,
+            top_statement: None,
             diags: Vec::new(),
             config: Config::default(),
             scripts: Vec::new(),
@@ -242,8 +246,7 @@ impl<'s> P<'s> {
                 Item::Stmt(opens) => {
                     f(self, &toks, opens);
                     if opens && self.depth > inner && !self.at_eof {
-                        let kw = self.txt(toks[0]);
-                        self.problem(toks[0], format!("`{kw}` does not take a block"));
+                        self.block_not_read(&toks);
                         self.skip_block(toks[0]);
                     }
                 }
@@ -289,10 +292,66 @@ impl<'s> P<'s> {
                 None => format!("unknown keyword `{kw}` in {}", table.name),
             };
             self.problem(toks[0], msg);
+            if opens {
+                self.unexpected_block(toks, String::new());
+            }
         }
         if opens {
             self.skip_block(toks[0]);
         }
+    }
+
+    /// A statement's block its handler did not read: one keepalived does not expect when
+    /// the keyword takes none; else (the handler gave the statement up, e.g. a real
+    /// server with a bad port) skipped, as keepalived skips it.
+    fn block_not_read(&mut self, toks: &[Tok]) {
+        let kw = self.txt(toks[0]);
+        let why = format!("`{kw}` does not take a block");
+        if super::keywords::BLOCK_KEYWORDS.contains(&kw) {
+            self.problem(toks[0], why);
+        } else {
+            self.unexpected_block(toks, why);
+        }
+    }
+
+    /// A `{` keepalived 2.2.7 does not expect: after a keyword it does not know, or one
+    /// that takes no block. Inside a top-level block it then reads nothing more of that
+    /// block (each line up to its end is an "Unknown keyword"; the next top-level block
+    /// is read again): the director would run without the rest of it (its VIPs, real
+    /// servers, priority), which is refused. At the top level only the block itself is
+    /// lost, which lvsd skips as well, with `why` as a warning (empty: already said).
+    pub fn unexpected_block(&mut self, toks: &[Tok], why: String) {
+        if self.depth < 2 {
+            if !why.is_empty() {
+                self.problem(toks[0], why);
+            }
+            return;
+        }
+        let kw = self.txt(toks[0]).replace('\u{a0}', "<U+00A0>");
+        let what = if why.is_empty() {
+            format!("`{kw}` opens a block and keepalived 2.2.7 does not know it")
+        } else {
+            why
+        };
+        let whose = match self.top_statement {
+            Some((k, Some(n))) => format!("`{} {}`", self.txt(k), self.txt(n)),
+            Some((k, None)) => format!("`{}`", self.txt(k)),
+            None => "the enclosing block".to_string(),
+        };
+        // A `{` in an end-of-line note written as `// … {VRID}`: `//` starts no comment.
+        let hint = if toks.iter().any(|t| self.txt(*t).starts_with("//")) {
+            "; `//` does not start a comment in keepalived.conf: write `#` or `!`"
+        } else {
+            ""
+        };
+        self.refuse(
+            toks[0],
+            format!(
+                "{what}: keepalived then ignores the rest of {whose}, every line up to its \
+                 closing `}}`, so the file is refused; remove the block or correct the \
+                 keyword{hint}"
+            ),
+        );
     }
 
     // ---- values -----------------------------------------------------------------------
@@ -547,6 +606,7 @@ impl<'s> P<'s> {
                 Item::Eof => return,
                 Item::Close => {}
                 Item::Stmt(opens) => {
+                    self.top_statement = Some((toks[0], toks.get(1).copied()));
                     let kw = self.txt(toks[0]);
                     match kw {
                         "global_defs" => {
@@ -602,10 +662,10 @@ impl<'s> P<'s> {
                         _ => self.unknown(&toks, opens, &keywords::TOP),
                     }
                     if opens && self.depth > 0 && !self.at_eof {
-                        let kw = self.txt(toks[0]);
-                        self.problem(toks[0], format!("`{kw}` does not take a block"));
+                        self.block_not_read(&toks);
                         self.skip_block(toks[0]);
                     }
+                    self.top_statement = None;
                 }
             }
         }

@@ -559,6 +559,60 @@ pub const URL: Table = Table {
     unsupported: &[],
 };
 
+/// The keywords that open a block in keepalived 2.2.7, in any block. A block after any
+/// other keyword is one keepalived does not expect (see `P::unexpected_block`); after
+/// one of these it is read, or skipped, whole.
+pub const BLOCK_KEYWORDS: &[&str] = &[
+    // the top level
+    "global_defs",
+    "vrrp_script",
+    "vrrp_track_file",
+    "track_file",
+    "vrrp_track_process",
+    "vrrp_sync_group",
+    "vrrp_instance",
+    "virtual_server_group",
+    "virtual_server",
+    "garp_group",
+    "SSL",
+    "static_ipaddress",
+    "static_routes",
+    "static_rules",
+    "linkbeat_interfaces",
+    "bfd_instance",
+    // global_defs
+    "notification_email",
+    "interface_up_down_delays",
+    // vrrp_sync_group, vrrp_instance
+    "group",
+    "track_script",
+    "track_interface",
+    "track_process",
+    "track_bfd",
+    "authentication",
+    "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "virtual_routes",
+    "virtual_rules",
+    "unicast_peer",
+    // garp_group
+    "interfaces",
+    // virtual_server, real_server and checkers
+    "real_server",
+    "HTTP_GET",
+    "SSL_GET",
+    "TCP_CHECK",
+    "SMTP_CHECK",
+    "MISC_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
+    "url",
+    "host",
+];
+
 /// Every table, for tests and documentation.
 pub const ALL: &[&Table] = &[
     &TOP,
