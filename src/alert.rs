@@ -112,18 +112,26 @@ impl Mailer {
                     settings.helo_name.clone(),
                 ))
                 .build();
+            // A static build must not look a host name up through an NSS module (it
+            // would crash: see crate::nss).
+            let unresolvable = settings.host.parse::<std::net::IpAddr>().is_err()
+                && !crate::nss::host_lookup_safe();
             while let Some(alert) = rx.recv().await {
                 // lettre's own timeout does not cover a server that accepts and then
                 // never greets: bound the whole exchange.
                 let whole = settings.timeout.saturating_mul(2);
-                let result = match tokio::time::timeout(
-                    whole,
-                    send_one(&transport, &settings, &alert),
-                )
-                .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(anyhow::anyhow!("no answer within {whole:?}")),
+                let result = if unresolvable {
+                    Err(anyhow::anyhow!(
+                        "this static build of lvsd looks host names up only when \
+                         nsswitch.conf's hosts line names files and dns alone; give \
+                         smtp_server an address"
+                    ))
+                } else {
+                    match tokio::time::timeout(whole, send_one(&transport, &settings, &alert)).await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(anyhow::anyhow!("no answer within {whole:?}")),
+                    }
                 };
                 match result {
                     Ok(()) => {
