@@ -191,6 +191,80 @@ fn a_missing_notify_script_is_a_note_that_exits_0() {
     assert_eq!(code, Some(4), "{err}");
 }
 
+/// Without enable_script_security, keepalived's "SECURITY VIOLATION" (exit 6) counts only
+/// the scripts it found: a file whose every script is missing has none (exit 0 with a
+/// notify script, 5 with a vrrp_script it disables); one found script brings it.
+#[test]
+fn only_scripts_that_exist_raise_the_security_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = |body: &str| {
+        let conf = dir.path().join("keepalived.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "vrrp_script chk {{\n  script \"{body}\"\n}}\n\
+                 vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 51\n  \
+                 priority 100\n  virtual_ipaddress {{\n    10.9.9.9/24\n  }}\n  \
+                 notify_master /nonexistent/lvsd-master.sh\n  track_script {{\n    chk\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .arg("-t")
+            .arg("-f")
+            .arg(&conf)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), err.contains(": security: "))
+    };
+    // Both missing: the vrrp_script is disabled (5), nothing is a security problem.
+    assert_eq!(code("/nonexistent/lvsd-chk.sh"), (Some(5), false));
+    // The tracked script exists: keepalived's SECURITY VIOLATION.
+    assert_eq!(code("/bin/true"), (Some(6), true));
+}
+
+/// Scripts whose user does not exist, as keepalived 2.2.7 treats them: a notify script is
+/// dropped without a word from its `-t` (a note, exit 0); a MISC_CHECK is removed with a
+/// message (5); neither counts for the script-security problem.
+#[test]
+fn scripts_with_an_unknown_user_as_keepalived() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |text: &str| {
+        let conf = dir.path().join("keepalived.conf");
+        std::fs::write(&conf, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .arg("-t")
+            .arg("-f")
+            .arg(&conf)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), err)
+    };
+    let (code, err) = run(
+        "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  \
+         virtual_ipaddress {\n    10.9.9.9/24\n  }\n  \
+         notify_master \"/bin/true\" nosuchuser_lvsd\n}\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("note: script `/bin/true`: its user `nosuchuser_lvsd`"),
+        "{err}"
+    );
+    let (code, err) = run(
+        "virtual_server 10.9.9.9 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  \
+         real_server 10.9.9.10 80 {\n    MISC_CHECK {\n      misc_path /bin/true\n      \
+         user nosuchuser_lvsd\n    }\n  }\n}\n",
+    );
+    assert_eq!(code, Some(5), "{err}");
+    assert!(
+        err.contains("warning: MISC_CHECK script `/bin/true`: its user `nosuchuser_lvsd` does not exist: the checker is removed"),
+        "{err}"
+    );
+    assert!(!err.contains(": security: "), "{err}");
+}
+
 /// keepalived's classes for scripts: an unsafe script under enable_script_security is a
 /// security problem only (exit 6), and a vrrp_script found unsafe is disabled; scripts
 /// without enable_script_security are one too; a script that is fine passes clean.

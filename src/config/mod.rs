@@ -287,8 +287,14 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
     };
     let mut out = Vec::new();
     let mut disabled = std::collections::HashSet::new();
+    // Commands that cannot be run at all: no script-security problem of their own (as
+    // keepalived, whose "SECURITY VIOLATION" counts only the scripts it found).
+    let mut not_found: std::collections::HashSet<String> = std::collections::HashSet::new();
     for s in &loaded.config.vrrp_scripts {
         if let Some((insecure, why)) = problem(&s.script) {
+            if !insecure {
+                not_found.insert(s.script.clone());
+            }
             let msg = format!(
                 "vrrp_script {}: {why}: disabled, and not tracked, as keepalived does",
                 s.name
@@ -324,6 +330,9 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
             continue;
         }
         if let Some((insecure, why)) = problem(&r.command) {
+            if !insecure {
+                not_found.insert(r.command.clone());
+            }
             let msg = format!("script `{}`: {why}", r.command);
             if misc_commands.contains(r.command.as_str()) {
                 disabled_misc.insert(r.command.clone());
@@ -340,15 +349,6 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
             } else {
                 Diagnostic::note(r.span.clone(), format!("{msg} (it will fail when run)"))
             });
-        }
-    }
-    if !secure {
-        if let Some(first) = loaded.scripts.first() {
-            out.push(Diagnostic::security(
-                first.span.clone(),
-                "scripts are configured without enable_script_security: nothing checks that \
-                 only root can change the scripts lvsd runs",
-            ));
         }
     }
     // The users scripts run as, as keepalived sets them while it reads the file: a
@@ -390,12 +390,76 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
                 "script `{}`: {why}: never run, as keepalived does",
                 r.command
             );
-            out.push(Diagnostic::warning(r.span.clone(), msg));
+            // keepalived logs it ("Invalid user/group for ... script - ignoring") and its
+            // -t does not count it.
+            out.push(Diagnostic::note(r.span.clone(), msg));
             unset.insert(r.command.clone());
         }
     }
     drop_scripts(&mut loaded.config, &unset);
+    // MISC_CHECKs whose user cannot be set: removed below ("Failed to set uid/gid for
+    // misc checker script - removing").
     let global_user = loaded.config.global.script_user.clone();
+    let misc_user_fails = |m: &model::MiscCheck, inputs: &mut Inputs| match m.user.as_ref() {
+        Some(u) => inputs
+            .user(u)
+            .is_err()
+            .then(|| format!("its user `{}` does not exist", user_words(u))),
+        None => default_fails.clone().or_else(|| {
+            global_user
+                .as_ref()
+                .filter(|u| inputs.user(u).is_err())
+                .map(|u| format!("script_user `{}` does not exist", user_words(u)))
+        }),
+    };
+    let mut removed_misc = std::collections::HashSet::new();
+    for c in loaded
+        .config
+        .virtual_servers
+        .iter()
+        .flat_map(|vs| &vs.real_servers)
+        .flat_map(|rs| &rs.checkers)
+    {
+        if let model::CheckerKind::Misc(m) = &c.kind {
+            if let Some(why) = misc_user_fails(m, inputs) {
+                if removed_misc.insert(m.misc_path.clone()) {
+                    if let Some(r) = loaded.scripts.iter().find(|r| r.command == m.misc_path) {
+                        out.push(Diagnostic::warning(
+                            r.span.clone(),
+                            format!(
+                                "MISC_CHECK script `{}`: {why}: the checker is removed, as \
+                                 keepalived does",
+                                m.misc_path
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // (after the users: keepalived drops a script whose user it cannot set as it reads
+    // the file, before it looks for scripts without security)
+    for s in loaded
+        .config
+        .vrrp_scripts
+        .iter()
+        .filter(|s| disabled.contains(&s.name))
+    {
+        not_found.insert(s.script.clone());
+    }
+    if !secure {
+        if let Some(first) = loaded.scripts.iter().find(|r| {
+            !not_found.contains(&r.command)
+                && !unset.contains(&r.command)
+                && !removed_misc.contains(&r.command)
+        }) {
+            out.push(Diagnostic::security(
+                first.span.clone(),
+                "scripts are configured without enable_script_security: nothing checks that \
+                 only root can change the scripts lvsd runs",
+            ));
+        }
+    }
     for rs in loaded
         .config
         .virtual_servers
@@ -405,13 +469,7 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
         // (keepalived leaves the real server of a removed MISC_CHECK as if it never
         // had it, unlike a disabled one)
         rs.checkers.retain(|c| match &c.kind {
-            model::CheckerKind::Misc(m) => match m.user.as_ref() {
-                Some(u) => inputs.user(u).is_ok(),
-                None => {
-                    default_fails.is_none()
-                        && global_user.as_ref().is_none_or(|u| inputs.user(u).is_ok())
-                }
-            },
+            model::CheckerKind::Misc(m) => misc_user_fails(m, inputs).is_none(),
             _ => true,
         });
         for c in &mut rs.checkers {
