@@ -73,26 +73,22 @@ fn sources_builtin_only(text: &str, database: &str) -> bool {
         .all(|w| matches!(w, "files" | "dns"))
 }
 
+/// The fields of `name`'s line in passwd(5) or group(5) text (`name:x:...`).
+fn entry<'t>(text: &'t str, name: &str) -> Option<Vec<&'t str>> {
+    text.lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name))
+}
+
 /// `name`'s uid and gid in passwd(5) text.
 fn user_in(text: &str, name: &str) -> Option<(u32, u32)> {
-    text.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 4 || f[0] != name {
-            return None;
-        }
-        Some((f[2].parse().ok()?, f[3].parse().ok()?))
-    })
+    let f = entry(text, name)?;
+    Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
 }
 
 /// `name`'s gid in group(5) text.
 fn group_in(text: &str, name: &str) -> Option<u32> {
-    text.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 3 || f[0] != name {
-            return None;
-        }
-        f[2].parse().ok()
-    })
+    entry(text, name)?.get(2)?.parse().ok()
 }
 
 #[cfg(test)]

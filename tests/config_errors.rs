@@ -155,39 +155,39 @@ fn lvsd_t_reports_warnings_and_still_passes() {
     );
 }
 
+/// `lvsd -t [FLAGS] -f FILE` on `text` written to a file of its own: (exit code, stderr).
+fn config_test(text: &str, flags: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(&conf, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .arg("-t")
+        .args(flags)
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A notify script that is missing is a note: `keepalived -t` neither prints nor counts
 /// it (it logs "Script … cannot be accessed" at start), so `lvsd -t` prints it and exits 0
 /// as keepalived's; `--strict` still refuses the file.
 #[test]
 fn a_missing_notify_script_is_a_note_that_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        "global_defs {\n  enable_script_security\n  script_user root\n}\n\
+    let text = "global_defs {\n  enable_script_security\n  script_user root\n}\n\
          vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  \
-         virtual_ipaddress {\n    10.9.9.9/24\n  }\n  notify_master /nonexistent/lvsd-master.sh\n}\n",
-    )
-    .unwrap();
-    let run = |strict: bool| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_lvsd"));
-        c.arg("-t");
-        if strict {
-            c.arg("--strict");
-        }
-        let out = c.arg("-f").arg(&conf).output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let (code, err) = run(false);
+         virtual_ipaddress {\n    10.9.9.9/24\n  }\n  notify_master /nonexistent/lvsd-master.sh\n}\n";
+    let (code, err) = config_test(text, &[]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
         err.contains(":12:17: note: script `/nonexistent/lvsd-master.sh`"),
         "{err}"
     );
-    let (code, err) = run(true);
+    let (code, err) = config_test(text, &["--strict"]);
     assert_eq!(code, Some(4), "{err}");
 }
 
@@ -196,27 +196,17 @@ fn a_missing_notify_script_is_a_note_that_exits_0() {
 /// notify script, 5 with a vrrp_script it disables); one found script brings it.
 #[test]
 fn only_scripts_that_exist_raise_the_security_problem() {
-    let dir = tempfile::tempdir().unwrap();
     let code = |body: &str| {
-        let conf = dir.path().join("keepalived.conf");
-        std::fs::write(
-            &conf,
-            format!(
+        let (code, err) = config_test(
+            &format!(
                 "vrrp_script chk {{\n  script \"{body}\"\n}}\n\
                  vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 51\n  \
                  priority 100\n  virtual_ipaddress {{\n    10.9.9.9/24\n  }}\n  \
                  notify_master /nonexistent/lvsd-master.sh\n  track_script {{\n    chk\n  }}\n}}\n"
             ),
-        )
-        .unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .arg("-t")
-            .arg("-f")
-            .arg(&conf)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        (out.status.code(), err.contains(": security: "))
+            &[],
+        );
+        (code, err.contains(": security: "))
     };
     // Both missing: the vrrp_script is disabled (5), nothing is a security problem.
     assert_eq!(code("/nonexistent/lvsd-chk.sh"), (Some(5), false));
@@ -229,19 +219,7 @@ fn only_scripts_that_exist_raise_the_security_problem() {
 /// message (5); neither counts for the script-security problem.
 #[test]
 fn scripts_with_an_unknown_user_as_keepalived() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = |text: &str| {
-        let conf = dir.path().join("keepalived.conf");
-        std::fs::write(&conf, text).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .arg("-t")
-            .arg("-f")
-            .arg(&conf)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        (out.status.code(), err)
-    };
+    let run = |text: &str| config_test(text, &[]);
     let (code, err) = run(
         "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  \
          virtual_ipaddress {\n    10.9.9.9/24\n  }\n  \
