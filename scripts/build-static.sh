@@ -9,10 +9,10 @@
 # Why: a dynamically linked PIE build spends its first ~60 ms in the dynamic loader and
 # relocations under qemu's TCG (lvsd -v: 61-63 ms dynamic, 7-12 ms static; measured in the
 # IPVS test guest), which is a tenth of the time lvsd needs to program 1,000 x 20 entries
-# there. On real hardware the gain is ~1 ms. glibc's static NSS still reads /etc/passwd
-# and DNS itself; only NSS modules such as ldap or sss (script_user from a directory
-# service) need the dynamic build (`cargo build --release`): the static one reads
-# /etc/passwd and /etc/group itself and never loads an NSS module (src/nss.rs).
+# there. On real hardware the gain is ~1 ms. The static build never loads an NSS module
+# (a static glibc that does crashes in it): it reads /etc/passwd and /etc/group itself
+# (src/nss.rs), so a script_user that only ldap or sss knows needs the dynamic build
+# (`cargo build --release`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')

@@ -293,7 +293,7 @@ impl<'s> P<'s> {
             };
             self.problem(toks[0], msg);
             if opens {
-                self.unexpected_block(toks, String::new());
+                self.unexpected_block(toks, None);
             }
         }
         if opens {
@@ -310,7 +310,7 @@ impl<'s> P<'s> {
         if super::keywords::BLOCK_KEYWORDS.contains(&kw) {
             self.problem(toks[0], why);
         } else {
-            self.unexpected_block(toks, why);
+            self.unexpected_block(toks, Some(why));
         }
     }
 
@@ -319,20 +319,19 @@ impl<'s> P<'s> {
     /// block (each line up to its end is an "Unknown keyword"; the next top-level block
     /// is read again): the director would run without the rest of it (its VIPs, real
     /// servers, priority), which is refused. At the top level only the block itself is
-    /// lost, which lvsd skips as well, with `why` as a warning (empty: already said).
-    pub fn unexpected_block(&mut self, toks: &[Tok], why: String) {
+    /// lost, which lvsd skips as well, with `why` as a warning (`None`: the keyword is
+    /// unknown, which was already said).
+    pub fn unexpected_block(&mut self, toks: &[Tok], why: Option<String>) {
         if self.depth < 2 {
-            if !why.is_empty() {
+            if let Some(why) = why {
                 self.problem(toks[0], why);
             }
             return;
         }
         let kw = self.txt(toks[0]).replace('\u{a0}', "<U+00A0>");
-        let what = if why.is_empty() {
+        let what = why.unwrap_or_else(|| {
             format!("`{kw}` opens a block and keepalived 2.2.7 does not know it")
-        } else {
-            why
-        };
+        });
         let whose = match self.top_statement {
             Some((k, Some(n))) => format!("`{} {}`", self.txt(k), self.txt(n)),
             Some((k, None)) => format!("`{}`", self.txt(k)),

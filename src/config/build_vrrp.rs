@@ -615,14 +615,13 @@ impl P<'_> {
         }) else {
             return;
         };
-        let mut k = 0;
-        vips.retain(|v| {
-            let keep = k < from || v.addr.is_ipv6() == v6;
-            k += 1;
-            if !keep {
-                let fam = if v6 { "IPv6" } else { "IPv4" };
+        let fam = if v6 { "IPv6" } else { "IPv4" };
+        for v in vips.split_off(from) {
+            if v.addr.is_ipv6() == v6 {
+                vips.push(v);
+            } else {
                 self.diags.push(Diagnostic::warning(
-                    v.span.clone(),
+                    v.span,
                     format!(
                         "vrrp_instance {instance}: VIP {} is not of the instance's address family \
                          ({fam}): ignored, as keepalived does",
@@ -630,8 +629,7 @@ impl P<'_> {
                     ),
                 ));
             }
-            keep
-        });
+        }
     }
 
     /// `ADDR[/LEN] [brd X] [dev IF] [scope S] [label L] [no_track]`.

@@ -287,13 +287,14 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
     };
     let mut out = Vec::new();
     let mut disabled = std::collections::HashSet::new();
-    // Commands that cannot be run at all: no script-security problem of their own (as
-    // keepalived, whose "SECURITY VIOLATION" counts only the scripts it found).
-    let mut not_found: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // Commands that will never run (missing, or a vrrp_script disabled): no
+    // script-security problem of theirs (keepalived's "SECURITY VIOLATION" counts only
+    // the scripts it keeps).
+    let mut not_run: std::collections::HashSet<String> = std::collections::HashSet::new();
     for s in &loaded.config.vrrp_scripts {
         if let Some((insecure, why)) = problem(&s.script) {
             if !insecure {
-                not_found.insert(s.script.clone());
+                not_run.insert(s.script.clone());
             }
             let msg = format!(
                 "vrrp_script {}: {why}: disabled, and not tracked, as keepalived does",
@@ -331,7 +332,7 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
         }
         if let Some((insecure, why)) = problem(&r.command) {
             if !insecure {
-                not_found.insert(r.command.clone());
+                not_run.insert(r.command.clone());
             }
             let msg = format!("script `{}`: {why}", r.command);
             if misc_commands.contains(r.command.as_str()) {
@@ -397,8 +398,9 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
         }
     }
     drop_scripts(&mut loaded.config, &unset);
-    // MISC_CHECKs whose user cannot be set: removed below ("Failed to set uid/gid for
-    // misc checker script - removing").
+    // MISC_CHECKs whose user cannot be set are removed ("Failed to set uid/gid for misc
+    // checker script - removing"); keepalived leaves their real server as if it never had
+    // them, unlike a disabled one.
     let global_user = loaded.config.global.script_user.clone();
     let misc_user_fails = |m: &model::MiscCheck, inputs: &mut Inputs| match m.user.as_ref() {
         Some(u) => inputs
@@ -413,43 +415,54 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
         }),
     };
     let mut removed_misc = std::collections::HashSet::new();
-    for c in loaded
+    let scripts = &loaded.scripts;
+    for rs in loaded
         .config
         .virtual_servers
-        .iter()
-        .flat_map(|vs| &vs.real_servers)
-        .flat_map(|rs| &rs.checkers)
+        .iter_mut()
+        .flat_map(|vs| &mut vs.real_servers)
     {
-        if let model::CheckerKind::Misc(m) = &c.kind {
-            if let Some(why) = misc_user_fails(m, inputs) {
-                if removed_misc.insert(m.misc_path.clone()) {
-                    if let Some(r) = loaded.scripts.iter().find(|r| r.command == m.misc_path) {
-                        out.push(Diagnostic::warning(
-                            r.span.clone(),
-                            format!(
-                                "MISC_CHECK script `{}`: {why}: the checker is removed, as \
-                                 keepalived does",
-                                m.misc_path
-                            ),
-                        ));
-                    }
+        rs.checkers.retain(|c| {
+            let model::CheckerKind::Misc(m) = &c.kind else {
+                return true;
+            };
+            let Some(why) = misc_user_fails(m, inputs) else {
+                return true;
+            };
+            if removed_misc.insert(m.misc_path.clone()) {
+                if let Some(r) = scripts.iter().find(|r| r.command == m.misc_path) {
+                    out.push(Diagnostic::warning(
+                        r.span.clone(),
+                        format!(
+                            "MISC_CHECK script `{}`: {why}: the checker is removed, as \
+                             keepalived does",
+                            m.misc_path
+                        ),
+                    ));
                 }
+            }
+            false
+        });
+        for c in &mut rs.checkers {
+            if let model::CheckerKind::Misc(m) = &c.kind {
+                c.common.disabled |= disabled_misc.contains(&m.misc_path);
             }
         }
     }
-    // (after the users: keepalived drops a script whose user it cannot set as it reads
-    // the file, before it looks for scripts without security)
+    // The script-security problem, once the scripts that will never run are known
+    // (keepalived drops a script whose user it cannot set as it reads the file, before it
+    // looks for scripts without security).
     for s in loaded
         .config
         .vrrp_scripts
         .iter()
         .filter(|s| disabled.contains(&s.name))
     {
-        not_found.insert(s.script.clone());
+        not_run.insert(s.script.clone());
     }
     if !secure {
         if let Some(first) = loaded.scripts.iter().find(|r| {
-            !not_found.contains(&r.command)
+            !not_run.contains(&r.command)
                 && !unset.contains(&r.command)
                 && !removed_misc.contains(&r.command)
         }) {
@@ -458,24 +471,6 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
                 "scripts are configured without enable_script_security: nothing checks that \
                  only root can change the scripts lvsd runs",
             ));
-        }
-    }
-    for rs in loaded
-        .config
-        .virtual_servers
-        .iter_mut()
-        .flat_map(|vs| &mut vs.real_servers)
-    {
-        // (keepalived leaves the real server of a removed MISC_CHECK as if it never
-        // had it, unlike a disabled one)
-        rs.checkers.retain(|c| match &c.kind {
-            model::CheckerKind::Misc(m) => misc_user_fails(m, inputs).is_none(),
-            _ => true,
-        });
-        for c in &mut rs.checkers {
-            if let model::CheckerKind::Misc(m) = &c.kind {
-                c.common.disabled |= disabled_misc.contains(&m.misc_path);
-            }
         }
     }
     if !disabled.is_empty() {
@@ -586,10 +581,10 @@ fn drop_scripts(c: &mut Config, commands: &std::collections::HashSet<String>) {
 }
 
 /// How `-t` ends: 4 the file is refused, else 6 a script-security problem, else 5
-/// problems the daemon runs with, else 0 (notes do not count). As keepalived, whose worst problem wins and
-/// the missing `enable_script_security` ranks above every problem it runs with (a file
-/// with both ends 6); lvsd's refusal ranks above all, so that 4 always means "lvsd will
-/// not run this file".
+/// problems the daemon runs with, else 0 (notes do not count). As keepalived, whose worst
+/// problem wins and the missing `enable_script_security` ranks above every problem it
+/// runs with (a file with both ends 6); lvsd's refusal ranks above all, so that 4 always
+/// means "lvsd will not run this file".
 pub fn test_exit_code(diags: &[Diagnostic]) -> u8 {
     let any = |s: Severity| diags.iter().any(|d| d.severity == s);
     if any(Severity::Error) {
