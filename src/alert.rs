@@ -49,16 +49,37 @@ impl MailSettings {
         Some(MailSettings {
             host: server.host.clone(),
             port: server.port,
-            from: global
-                .notification_email_from
-                .clone()
-                .unwrap_or_else(|| format!("keepalived@{}", hostname())),
+            from: email_from(global).unwrap_or_else(|| format!("keepalived@{}", hostname())),
             to: global.notification_email.clone(),
             timeout: global.smtp_connect_timeout,
             router_id: global.router_id.clone().unwrap_or_else(hostname),
-            helo_name: global.smtp_helo_name.clone().unwrap_or_else(hostname),
+            helo_name: helo_name(global).unwrap_or_else(hostname),
         })
     }
+}
+
+/// The sender of alerts: `notification_email_from`, else (with an smtp_server)
+/// keepalived's default `USER@LOCAL_NAME`, the user lvsd runs as.
+pub fn email_from(global: &GlobalDefs) -> Option<String> {
+    if let Some(from) = &global.notification_email_from {
+        return Some(from.clone());
+    }
+    global.smtp_server.as_ref()?;
+    let user = crate::nss::user_name(nix::unistd::getuid().as_raw())?;
+    Some(format!(
+        "{user}@{}",
+        crate::control::dump_global::local_name()
+    ))
+}
+
+/// The name the SMTP greeting gives: `smtp_helo_name`, else (with an smtp_server)
+/// keepalived's local name.
+pub fn helo_name(global: &GlobalDefs) -> Option<String> {
+    if let Some(h) = &global.smtp_helo_name {
+        return Some(h.clone());
+    }
+    global.smtp_server.as_ref()?;
+    Some(crate::control::dump_global::local_name())
 }
 
 /// The machine's hostname (keepalived's default router_id).

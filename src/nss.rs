@@ -31,6 +31,18 @@ pub fn user(name: &str) -> Option<(u32, u32)> {
         .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
 }
 
+/// The name of the user with uid `uid`, or `None` when no such user is known.
+pub fn user_name(uid: u32) -> Option<String> {
+    if STATIC_BUILD {
+        let text = std::fs::read_to_string("/etc/passwd").ok()?;
+        return user_name_in(&text, uid);
+    }
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
+
 /// The gid of group `name`, or `None` when no such group is known.
 pub fn group(name: &str) -> Option<u32> {
     if STATIC_BUILD {
@@ -86,6 +98,14 @@ fn user_in(text: &str, name: &str) -> Option<(u32, u32)> {
     Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
 }
 
+/// The name of `uid`'s first line in passwd(5) text.
+fn user_name_in(text: &str, uid: u32) -> Option<String> {
+    text.lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|f| f.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
+        .and_then(|f| f.first().map(|n| n.to_string()))
+}
+
 /// `name`'s gid in group(5) text.
 fn group_in(text: &str, name: &str) -> Option<u32> {
     entry(text, name)?.get(2)?.parse().ok()
@@ -113,6 +133,12 @@ mod tests {
         assert_eq!(group_in(GROUP, "adm"), Some(4));
         assert_eq!(group_in(GROUP, "nogroup"), Some(65534));
         assert_eq!(group_in(GROUP, "wheel"), None);
+        assert_eq!(
+            user_name_in(PASSWD, 998).as_deref(),
+            Some("keepalived_script")
+        );
+        assert_eq!(user_name_in(PASSWD, 0).as_deref(), Some("root"));
+        assert_eq!(user_name_in(PASSWD, 4242), None);
     }
 
     #[test]

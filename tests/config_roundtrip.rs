@@ -303,7 +303,7 @@ fn gen_config(seed: u64) -> Config {
                     span: Span::default(),
                     name: format!("chk_{k}"),
                     weight,
-                    reverse: weight.is_some() && r.chance(),
+                    reverse: weight.and_then(|_| r.maybe(Rng::chance)),
                 }
             })
             .collect();
@@ -351,7 +351,7 @@ fn gen_config(seed: u64) -> Config {
                     span: Span::default(),
                     name: format!("eth{k}"),
                     weight: r.maybe(|r| r.below(100) as i32 - 50),
-                    reverse: false,
+                    reverse: None,
                 })
                 .collect(),
             kernel_rx_buf_size: r.maybe(|r| r.below(100_000) as u32 + 1),

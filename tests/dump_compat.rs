@@ -715,3 +715,212 @@ vrrp_instance VI_2 {
         "the Interfaces sections differ (lvsd left, keepalived right)"
     );
 }
+
+/// Tracker weights as keepalived 2.2.7 applies them, in its own words: `reverse` negates a
+/// weight (a script's `weight 5` whose vrrp_script says `reverse`, on success, is −5; an
+/// interface's `weight -20 reverse` while down is +20), ±254 is ±253, an entry whose second
+/// word is not `weight` is left out and a repeated one ignored, and a weighted tracker that
+/// is down moves the priority without counting as a fault. The whole keepalived.data of
+/// both daemons, once both are master, is the same ("Total priority" unclamped: 378).
+#[test]
+fn tracker_weights_side_by_side() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    const WEIGHTS: &str = "vrrp_script good {
+ script /bin/true
+ interval 1
+ weight -3 reverse
+}
+vrrp_script bad {
+ script /bin/false
+ interval 1
+ weight 4
+}
+vrrp_instance VI_1 {
+ state BACKUP
+ interface eth0
+ virtual_router_id 73
+ priority 100
+ track_interface {
+  trk1 weight 10 noreverse
+  trk2 weight -20 reverse
+  trk1 weight 5
+ }
+ track_script {
+  good weight 5
+  good weight 9
+  bad weight=0
+  bad weight -254 reverse
+ }
+ virtual_ipaddress {
+  10.99.0.131/24
+ }
+}
+";
+    let lab_k = Lab::new("dumpwk", 1);
+    let lab_l = Lab::new("dumpwl", 1);
+    for lab in [&lab_k, &lab_l] {
+        let ns = lab.node(0).ns.clone();
+        let ip = |args: &[&str]| {
+            let st = Command::new("ip")
+                .arg("-n")
+                .arg(&ns)
+                .args(args)
+                .status()
+                .expect("ip");
+            assert!(st.success(), "ip {args:?}");
+        };
+        ip(&["addr", "add", "10.99.0.7/24", "dev", "eth0"]);
+        for (name, peer) in [("trk1", "trk1p"), ("trk2", "trk2p")] {
+            ip(&["link", "add", name, "type", "veth", "peer", "name", peer]);
+            ip(&["link", "set", peer, "up"]);
+        }
+        // trk2 stays down.
+        ip(&["link", "set", "trk1", "up"]);
+    }
+    let k = start_with(&lab_k, Kind::Keepalived, WEIGHTS);
+    let l = start_with(&lab_l, Kind::Lvsd, WEIGHTS);
+    for (lab, name) in [(&lab_k, "keepalived"), (&lab_l, "lvsd")] {
+        assert!(
+            wait_addr(
+                &lab.node(0).ns,
+                std::net::Ipv4Addr::new(10, 99, 0, 131),
+                true,
+                Duration::from_secs(10)
+            )
+            .is_some(),
+            "{name} never became master"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let t = std::time::SystemTime::now() - Duration::from_millis(10);
+    for r in [&k, &l] {
+        signal(r.pid, libc::SIGUSR1);
+    }
+    let kd = mask(&wait_file(&k, "keepalived.data", t));
+    let ld = mask(&wait_file(&l, "keepalived.data", t));
+    for want in [
+        "   Total priority = 378",
+        "     trk2 weight -20 reverse",
+        "     good weight 5 reverse",
+        "     bad weight -253 reverse",
+        "   Number of interface and track script faults = 0",
+    ] {
+        assert!(
+            ld.iter().any(|l| l == want),
+            "{want:?} missing from lvsd's keepalived.data:\n{}",
+            ld.join("\n")
+        );
+    }
+    assert_eq!(
+        ld, kd,
+        "keepalived.data differs (lvsd left, keepalived right)"
+    );
+}
+
+/// An instance with no address to send its adverts from is in FAULT, as in keepalived
+/// 2.2.7: one whose interface has no IPv4 address ("no IPv4 address for interface") until
+/// one is added, then it takes over; one whose unicast_src_ip this host does not have ("src
+/// address not configured") stays in FAULT. Both daemons' dumps say the same at each step.
+#[test]
+fn instances_without_a_source_address_are_in_fault() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    const NO_SRC: &str = "vrrp_instance NOADDR {
+ state BACKUP
+ interface eth0
+ virtual_router_id 74
+ priority 100
+ virtual_ipaddress {
+  10.99.0.141/24
+ }
+}
+vrrp_instance NOTLOCAL {
+ state BACKUP
+ interface eth0
+ virtual_router_id 75
+ priority 100
+ unicast_src_ip 10.99.0.250
+ unicast_peer {
+  10.99.0.251
+ }
+ virtual_ipaddress {
+  10.99.0.142/24
+ }
+}
+";
+    let lab_k = Lab::new("dumpsk", 1);
+    let lab_l = Lab::new("dumpsl", 1);
+    for lab in [&lab_k, &lab_l] {
+        let st = Command::new("ip")
+            .args(["-n", &lab.node(0).ns, "-4", "addr", "flush", "dev", "eth0"])
+            .status()
+            .expect("ip");
+        assert!(st.success());
+    }
+    let k = start_with(&lab_k, Kind::Keepalived, NO_SRC);
+    let l = start_with(&lab_l, Kind::Lvsd, NO_SRC);
+    let states = |r: &Run| -> Vec<String> {
+        let t = std::time::SystemTime::now() - Duration::from_millis(10);
+        signal(r.pid, libc::SIGUSR1);
+        mask(&wait_file(r, "keepalived.data", t))
+            .into_iter()
+            .take_while(|l| !l.starts_with("------< Interfaces"))
+            .filter(|l| {
+                l.starts_with(" VRRP Instance = ")
+                    || l.starts_with("   State = ")
+                    || l.starts_with("   Number of interface and track script faults")
+            })
+            .collect()
+    };
+    // Past the master-down interval: neither instance may take over.
+    std::thread::sleep(Duration::from_secs(5));
+    let (ks, ls) = (states(&k), states(&l));
+    let want: Vec<String> = [
+        " VRRP Instance = NOADDR",
+        "   State = FAULT",
+        "   Number of interface and track script faults = 1",
+        " VRRP Instance = NOTLOCAL",
+        "   State = FAULT",
+        "   Number of interface and track script faults = 1",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(ks, want, "keepalived");
+    assert_eq!(ls, want, "lvsd");
+    for lab in [&lab_k, &lab_l] {
+        let st = Command::new("ip")
+            .args([
+                "-n",
+                &lab.node(0).ns,
+                "addr",
+                "add",
+                "10.99.0.7/24",
+                "dev",
+                "eth0",
+            ])
+            .status()
+            .expect("ip");
+        assert!(st.success());
+    }
+    for (lab, name) in [(&lab_k, "keepalived"), (&lab_l, "lvsd")] {
+        assert!(
+            wait_addr(
+                &lab.node(0).ns,
+                std::net::Ipv4Addr::new(10, 99, 0, 141),
+                true,
+                Duration::from_secs(10)
+            )
+            .is_some(),
+            "{name}: NOADDR never took over once eth0 had an address"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (ks, ls) = (states(&k), states(&l));
+    assert_eq!(ks[1], "   State = MASTER", "keepalived: {ks:?}");
+    assert_eq!(ls, ks, "lvsd left, keepalived right");
+}

@@ -144,6 +144,7 @@ impl VrrpIo for FakeIo {
         Ok(InstSetup {
             rx,
             src: Some(src),
+            no_source: None,
             // The interface has the instance's source address (an `addr` event changes it).
             ifindex: out,
             if_addrs: vec![src],

@@ -1235,7 +1235,7 @@ fn sync_group_track_script_applies_to_members() {
         span: Span::default(),
         name: "chk".into(),
         weight: None,
-        reverse: false,
+        reverse: None,
     }];
     let scripts = vec![VrrpScript {
         span: Span::default(),

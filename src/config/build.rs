@@ -32,6 +32,7 @@ pub struct ScriptRef {
 /// Locations the model has no field for, kept for validation (parallel to `instances`).
 #[derive(Debug, Clone, Default)]
 pub struct InstanceSpans {
+    pub priority: Option<Span>,
     pub advert_int: Option<Span>,
     pub nopreempt: Option<Span>,
     pub preempt_delay: Option<Span>,
@@ -407,7 +408,7 @@ impl<'s> P<'s> {
     /// A whole number in `lo..=hi` (token `t` of a statement whose keyword is `kw`).
     pub fn int_tok(&mut self, kw: Tok, t: Tok, lo: i64, hi: i64) -> Option<i64> {
         let s = self.txt(t);
-        match s.parse::<i64>() {
+        match s.trim_start_matches(C_SPACE).parse::<i64>() {
             Ok(v) if (lo..=hi).contains(&v) => Some(v),
             Ok(_) => {
                 let k = self.txt(kw);
@@ -680,6 +681,7 @@ impl<'s> P<'s> {
 
 /// Seconds as written in keepalived.conf: a whole or decimal number, up to microseconds.
 pub fn parse_seconds(s: &str) -> Option<Duration> {
+    let s = s.trim_start_matches(C_SPACE);
     let (whole, frac) = match s.split_once('.') {
         Some((w, f)) => (w, f),
         None => (s, ""),
@@ -709,6 +711,10 @@ pub fn parse_seconds(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs) + Duration::from_micros(micros))
 }
 
+/// What C's `isspace` skips before a number: keepalived reads numbers with strtol and
+/// strtoul, which accept a quoted `"  64"`.
+const C_SPACE: [char; 6] = [' ', '\t', '\n', '\x0b', '\x0c', '\r'];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,5 +731,7 @@ mod tests {
         assert_eq!(parse_seconds("x"), None);
         assert_eq!(parse_seconds("-1"), None);
         assert_eq!(parse_seconds("1.0000001"), None);
+        assert_eq!(parse_seconds("  64"), Some(Duration::from_secs(64)));
+        assert_eq!(parse_seconds("64 "), None);
     }
 }

@@ -1,6 +1,6 @@
 //! Builders for `track_file` / `vrrp_track_file` and `vrrp_track_process` (top level) and
-//! the `track_file { … }` / `track_process { … }` lists of instances and sync groups, with
-//! keepalived 2.2.7's fallbacks for each problem.
+//! the `track_script`, `track_interface`, `track_file` and `track_process { … }` lists of
+//! instances and sync groups, with keepalived 2.2.7's fallbacks for each problem.
 
 use super::build::P;
 use super::keywords;
@@ -10,6 +10,8 @@ use super::model::*;
 /// Which list a [`TrackRef`] belongs to (their problems differ slightly in keepalived).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RefKind {
+    Script,
+    Interface,
     File,
     Process,
 }
@@ -17,6 +19,8 @@ pub(crate) enum RefKind {
 impl RefKind {
     fn word(self) -> &'static str {
         match self {
+            RefKind::Script => "track_script",
+            RefKind::Interface => "track_interface",
             RefKind::File => "track_file",
             RefKind::Process => "track_process",
         }
@@ -275,9 +279,14 @@ impl P<'_> {
         self.config.track_processes.push(d);
     }
 
-    /// `track_file { NAME [weight N [reverse|noreverse]] … }` or the same for
-    /// `track_process` in an instance or sync group. Whether NAME is defined is checked
-    /// once the whole file is read.
+    /// `track_script`, `track_interface`, `track_file` or `track_process { NAME [weight N
+    /// [reverse|noreverse]] … }` in an instance or sync group, read as keepalived 2.2.7
+    /// reads them: an entry whose second word is not `weight`, or whose `weight` has no
+    /// value, is left out; a weight that is not a number in -254..254 leaves the
+    /// definition's (an interface's: none); ±254 is ±253 for a script or an interface; an
+    /// unknown word after the weight is ignored (a track_file entry is left out), and so
+    /// is `noreverse` on an interface. Whether NAME is defined, and whether it comes twice,
+    /// is checked once the whole file is read.
     pub(crate) fn track_refs(
         &mut self,
         t: &[Tok],
@@ -312,19 +321,29 @@ impl P<'_> {
                     );
                     return;
                 };
-                // Out of range: the definition's weight stays (keepalived).
+                // Not a number in range: the definition's weight stays (keepalived).
                 r.weight = p.int_tok(*w, *v, -254, 254).map(|x| x as i32);
+                if matches!(kind, RefKind::Script | RefKind::Interface)
+                    && matches!(r.weight, Some(254 | -254))
+                {
+                    let w = r.weight.unwrap_or_default().signum() * 253;
+                    p.problem(
+                        *v,
+                        format!("{word} {name}: weight cannot be ±254: {w} is used, as keepalived does"),
+                    );
+                    r.weight = Some(w);
+                }
                 if let Some(o) = l.get(3) {
                     match p.txt(*o) {
                         "reverse" => r.reverse = Some(true),
-                        "noreverse" => r.reverse = Some(false),
+                        "noreverse" if kind != RefKind::Interface => r.reverse = Some(false),
                         other => {
-                            let keep = kind == RefKind::Process;
+                            let keep = kind != RefKind::File;
                             p.problem(
                                 *o,
                                 format!(
                                     "{word} {name}: unknown weight option `{other}` ({})",
-                                    if keep { "ignored" } else { "left out, as keepalived does" }
+                                    if keep { "ignored, as keepalived does" } else { "left out, as keepalived does" }
                                 ),
                             );
                             if !keep {
@@ -472,6 +491,61 @@ mod tests {
         assert_eq!(r[0].weight, None);
         let r = &c.instances[0].track_process;
         assert_eq!(r.len(), 1);
+    }
+
+    /// track_script and track_interface entries as keepalived 2.2.7 reads them
+    /// (vrrp_track.c: alloc_track_script, alloc_track_if), each checked against
+    /// keepalived's own dump of the same lines.
+    #[test]
+    fn script_and_interface_entries_as_keepalived_reads_them() {
+        let text = format!(
+            "vrrp_script chk_plain {{\n script /bin/true\n weight -3 reverse\n}}\n\
+             vrrp_script chk_other {{\n script /bin/true\n weight 7\n}}\n\
+             {BASE} track_interface {{\n  eth1 weight 10 noreverse\n  eth2 weight=4\n  \
+             eth3 weight 254\n  eth3 weight 5\n  eth4 weight\n  eth5 weight -254 reverse\n }}\n \
+             track_script {{\n  chk_plain weight 5\n  chk_plain weight 9\n  chk_other weight=0\n  \
+             chk_other weight 254 noreverse\n }}\n}}\n"
+        );
+        let (c, d) = load(&text);
+        let i = &c.instances[0];
+        let ifs: Vec<_> = i
+            .track_interface
+            .iter()
+            .map(|t| (t.name.as_str(), t.weight, t.reverse))
+            .collect();
+        // eth1: `noreverse` is unknown to track_interface (ignored, the entry kept); eth2
+        // `weight=4`, the second eth3 and eth4's bare `weight` are left out.
+        let want: [(&str, Option<i32>, Option<bool>); 3] = [
+            ("eth1", Some(10), None),
+            ("eth3", Some(253), None),
+            ("eth5", Some(-253), Some(true)),
+        ];
+        assert_eq!(ifs, want);
+        let scripts: Vec<_> = i
+            .track_script
+            .iter()
+            .map(|t| (t.name.as_str(), t.weight, t.reverse))
+            .collect();
+        // The first chk_plain (its reverse left to the script's); chk_other `weight=0` is
+        // left out, so its second entry is not a duplicate.
+        assert_eq!(
+            scripts,
+            [
+                ("chk_plain", Some(5), None),
+                ("chk_other", Some(253), Some(false))
+            ]
+        );
+        for want in [
+            "track_interface eth1: unknown weight option `noreverse` (ignored, as keepalived does)",
+            "track_interface eth2: expected `weight`, found `weight=4` (left out, as keepalived does)",
+            "track_interface eth3: weight cannot be ±254: 253 is used, as keepalived does",
+            "duplicate track_interface eth3 (ignored, as keepalived does)",
+            "track_interface eth4: `weight` needs a value (left out, as keepalived does)",
+            "duplicate track_script chk_plain (ignored, as keepalived does)",
+            "track_script chk_other: expected `weight`, found `weight=0` (left out, as keepalived does)",
+        ] {
+            assert!(d.iter().any(|m| m.contains(want)), "{want:?} not in {d:#?}");
+        }
     }
 
     #[test]

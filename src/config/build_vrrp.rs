@@ -481,35 +481,6 @@ impl P<'_> {
         true
     }
 
-    /// `track_script` (weights within ±253) or `track_interface` (±254).
-    fn weighted_tracks(&mut self, t: &[Tok], opens: bool, out: &mut Vec<WeightedTrack>) {
-        if !self.need_block(t, opens) {
-            return;
-        }
-        let word = self.txt(t[0]).to_string();
-        let bound = if word == "track_script" { 253 } else { 254 };
-        self.block(t[0], |p, l, _| {
-            let mut track = WeightedTrack {
-                span: p.sp(l[0]),
-                name: p.txt(l[0]).to_string(),
-                weight: None,
-                reverse: false,
-            };
-            if let Some(w) = l.get(1) {
-                if p.txt(*w) != "weight" {
-                    p.problem(
-                        *w,
-                        format!("{word}: expected `weight`, found `{}`", p.txt(*w)),
-                    );
-                } else if let Some((w, r)) = p.weight(l, 2, -bound, bound) {
-                    track.weight = Some(w);
-                    track.reverse = r;
-                }
-            }
-            out.push(track);
-        });
-    }
-
     pub(crate) fn sync_group(&mut self, toks: &[Tok], opens: bool) {
         let name = self.block_name(toks);
         if !self.need_block(toks, opens) {
@@ -576,8 +547,10 @@ impl P<'_> {
                         g.notify_priority_changes = Some(b);
                     }
                 }
-                "track_script" => p.weighted_tracks(t, opens, &mut g.track_script),
-                "track_interface" => p.weighted_tracks(t, opens, &mut g.track_interface),
+                "track_script" => p.track_refs(t, opens, RefKind::Script, &mut g.track_script),
+                "track_interface" => {
+                    p.track_refs(t, opens, RefKind::Interface, &mut g.track_interface)
+                }
                 "track_file" => p.track_refs(t, opens, RefKind::File, &mut g.track_file),
                 "track_process" => p.track_refs(t, opens, RefKind::Process, &mut g.track_process),
                 _ => p.unknown(t, opens, &keywords::SYNC_GROUP),
@@ -831,7 +804,12 @@ impl P<'_> {
                         vi.vrid_span = p.sp(t[1]);
                     }
                 }
-                "priority" => set(&mut vi.priority, p.int(t, 1, 255).map(|v| v as u8)),
+                "priority" => {
+                    if let Some(v) = p.int(t, 1, 255) {
+                        vi.priority = v as u8;
+                        sp.priority = Some(p.sp(t[0]));
+                    }
+                }
                 "advert_int" => {
                     if let Some(d) = p.dur(t) {
                         vi.advert_int = d;
@@ -856,8 +834,8 @@ impl P<'_> {
                 "virtual_ipaddress_excluded" => {
                     p.vips(t, opens, &mut vi.virtual_ipaddress_excluded)
                 }
-                "track_script" => p.weighted_tracks(t, opens, &mut vi.track_script),
-                "track_interface" => p.weighted_tracks(t, opens, &mut vi.track_interface),
+                "track_script" => p.track_refs(t, opens, RefKind::Script, &mut vi.track_script),
+                "track_interface" => p.track_refs(t, opens, RefKind::Interface, &mut vi.track_interface),
                 "track_file" => p.track_refs(t, opens, RefKind::File, &mut vi.track_file),
                 "track_process" => p.track_refs(t, opens, RefKind::Process, &mut vi.track_process),
                 "virtual_routes" => p.virtual_routes(t, opens, &mut vi.virtual_routes),

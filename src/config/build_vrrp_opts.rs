@@ -540,5 +540,16 @@ mod tests {
             d.iter().any(|d| d.to_string().contains("not found")),
             "{d:?}"
         );
+        // keepalived frees a script it cannot find (check_notify_script_secure): dropped.
+        assert!(l.config.global.shutdown_script.is_none());
+        let text = "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n \
+                    notify_master /nonexistent/lvsd-master\n notify_backup /bin/true\n}\n";
+        let mut l = parse_str(text, Path::new("t.conf"), "x").expect("loads");
+        crate::config::vet_scripts(&mut l);
+        let n = &l.config.instances[0].notify;
+        assert_eq!(
+            (n.master.as_deref(), n.backup.as_deref()),
+            (None, Some("/bin/true"))
+        );
     }
 }

@@ -42,6 +42,16 @@ pub fn instances(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagno
     for (idx, i) in c.instances.iter_mut().enumerate() {
         let sp = spans.get(idx).cloned().unwrap_or_default();
         let (name, whole) = (i.name.clone(), i.span.clone());
+        if sp.priority.is_none() && i.state_explicit && i.state == InitialState::Master {
+            diags.push(Diagnostic::note(
+                sp.state.clone().unwrap_or_else(|| whole.clone()),
+                format!(
+                    "vrrp_instance {name}: `state MASTER` without a priority makes it the \
+                     address owner (priority 255), as keepalived does"
+                ),
+            ));
+            i.priority = 255;
+        }
         let mut warn = |at: Option<&Span>, msg: String| {
             let span = at.unwrap_or(&whole).clone();
             diags.push(Diagnostic::warning(
@@ -224,7 +234,17 @@ mod tests {
         assert_eq!(names, ["eth1"]);
         let i = first_instance(&BASE.replace("EXTRA", "priority 255\n nopreempt"));
         assert!(!i.nopreempt);
-        let i = first_instance(&BASE.replace("EXTRA", "strict_mode\n state MASTER"));
+        let i = first_instance(&BASE.replace("EXTRA", "strict_mode\n priority 100\n state MASTER"));
         assert_eq!(i.state, InitialState::Backup);
+        // Without a priority, `state MASTER` is the address owner (keepalived derives it
+        // before strict mode compares the two).
+        let i = first_instance(&BASE.replace("EXTRA", "strict_mode\n state MASTER"));
+        assert_eq!((i.state, i.priority), (InitialState::Master, 255));
+        let i = first_instance(&BASE.replace("EXTRA", "state MASTER"));
+        assert_eq!(i.priority, 255);
+        let i = first_instance(&BASE.replace("EXTRA", "state BACKUP"));
+        assert_eq!(i.priority, 100);
+        let i = first_instance(&BASE.replace("EXTRA", "state MASTER\n priority 0"));
+        assert_eq!(i.priority, 255, "an out-of-range priority is no priority");
     }
 }

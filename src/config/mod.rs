@@ -261,7 +261,8 @@ fn finish(
 /// - a MISC_CHECK whose script cannot be found or run, or is unsafe, is disabled: it
 ///   never runs and keeps its starting state (keepalived: "Disabling misc script ... since
 ///   not found/accessible"; its real server stays up, or down for good under `alpha`);
-/// - any other script that cannot be found is named (it will fail when it runs);
+/// - any other script that cannot be found or run is named and dropped: keepalived never
+///   runs it, even once it appears (until a reload);
 /// - under `enable_script_security`, an unsafe script is a security problem (`-t` exit
 ///   6; lvsd refuses to run it, as keepalived does); without it, configured scripts are
 ///   one too (keepalived: "SECURITY VIOLATION - scripts are being executed but
@@ -326,6 +327,7 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
         })
         .collect();
     let mut disabled_misc = std::collections::HashSet::new();
+    let mut missing = std::collections::HashSet::new();
     for r in &loaded.scripts {
         if track_commands.contains(r.command.as_str()) {
             continue;
@@ -348,10 +350,17 @@ fn vet_scripts_noted(loaded: &mut Loaded, inputs: &mut Inputs) -> Vec<Diagnostic
             out.push(if insecure {
                 Diagnostic::security(r.span.clone(), format!("{msg} (it will not be run)"))
             } else {
-                Diagnostic::note(r.span.clone(), format!("{msg} (it will fail when run)"))
+                missing.insert(r.command.clone());
+                Diagnostic::note(
+                    r.span.clone(),
+                    format!("{msg}: not run, as keepalived does"),
+                )
             });
         }
     }
+    // keepalived frees a notify, startup, shutdown or fifo script it cannot find or run
+    // (check_notify_script_secure): it is not run even once it appears.
+    drop_scripts(&mut loaded.config, &missing);
     // The users scripts run as, as keepalived sets them while it reads the file: a
     // script's own user (`notify_master CMD USER [GROUP]`, a vrrp_script's or
     // MISC_CHECK's `user`), else `script_user`, else `keepalived_script` when that user

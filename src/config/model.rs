@@ -687,19 +687,10 @@ pub struct VipOptions {
 }
 
 /// An entry of `track_script { … }` or `track_interface { … }` in an instance or sync
-/// group: `NAME [weight N [reverse]]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WeightedTrack {
-    pub span: Span,
-    pub name: String,
-    /// A script's: overrides the script's weight. An interface's: None puts the instance
-    /// in FAULT while the link is down.
-    pub weight: Option<i32>,
-    pub reverse: bool,
-}
-
-pub type TrackScript = WeightedTrack;
-pub type TrackInterface = WeightedTrack;
+/// group: a [`TrackRef`]. A script's unset weight and reverse are the vrrp_script's; an
+/// interface's unset (or 0) weight puts the instance in FAULT while the link is down.
+pub type TrackScript = TrackRef;
+pub type TrackInterface = TrackRef;
 
 // ---- track_file and vrrp_track_process -------------------------------------------------
 
@@ -786,8 +777,9 @@ impl TrackProcessDef {
     }
 }
 
-/// An entry of `track_file { … }` or `track_process { … }` in an instance or sync group:
-/// `NAME [weight N [reverse|noreverse]]`; unset parts come from the definition.
+/// An entry of `track_script`, `track_interface`, `track_file` or `track_process { … }`
+/// in an instance or sync group: `NAME [weight N [reverse|noreverse]]`; unset parts come
+/// from the definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrackRef {
     pub span: Span,

@@ -474,32 +474,7 @@ fn notify(w: &mut W<'_>, n: &Notify) {
     w.script("notify_master_rx_lower_pri", &n.master_rx_lower_pri);
 }
 
-fn weight(w: Option<i32>, reverse: bool) -> String {
-    match w {
-        Some(w) if reverse => format!(" weight {w} reverse"),
-        Some(w) => format!(" weight {w}"),
-        None => String::new(),
-    }
-}
-
-fn tracks(w: &mut W<'_>, ts: &[TrackScript], ti: &[TrackInterface]) {
-    if !ts.is_empty() {
-        w.open("track_script");
-        for t in ts {
-            w.line(format!("{}{}", q(&t.name), weight(t.weight, t.reverse)));
-        }
-        w.close();
-    }
-    if !ti.is_empty() {
-        w.open("track_interface");
-        for t in ti {
-            w.line(format!("{}{}", q(&t.name), weight(t.weight, t.reverse)));
-        }
-        w.close();
-    }
-}
-
-/// A block of one-line entries (routes, rules), left out when empty.
+/// A list of tracked objects (`NAME [weight N [reverse|noreverse]]`), left out when empty.
 fn track_refs(w: &mut W<'_>, kw: &str, refs: &[TrackRef]) {
     if refs.is_empty() {
         return;
@@ -661,7 +636,8 @@ fn instance(w: &mut W<'_>, i: &VrrpInstance) {
     );
     lines(w, "virtual_routes", i.virtual_routes.iter().map(route_line));
     lines(w, "virtual_rules", i.virtual_rules.iter().map(rule_line));
-    tracks(w, &i.track_script, &i.track_interface);
+    track_refs(w, "track_script", &i.track_script);
+    track_refs(w, "track_interface", &i.track_interface);
     track_refs(w, "track_file", &i.track_file);
     track_refs(w, "track_process", &i.track_process);
     notify(w, &i.notify);
@@ -773,7 +749,8 @@ fn sync_group(w: &mut W<'_>, g: &SyncGroup) {
     w.opt("notify_priority_changes", &g.notify_priority_changes, |b| {
         yn(*b).into()
     });
-    tracks(w, &g.track_script, &g.track_interface);
+    track_refs(w, "track_script", &g.track_script);
+    track_refs(w, "track_interface", &g.track_interface);
     track_refs(w, "track_file", &g.track_file);
     track_refs(w, "track_process", &g.track_process);
     w.close();

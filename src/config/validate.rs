@@ -52,23 +52,39 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
         !s.script.is_empty()
     });
     let scripts: HashSet<String> = c.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
-    let mut drop_unknown_scripts = |tracks: &mut Vec<TrackScript>| {
-        tracks.retain(|t| {
-            let known = scripts.contains(&t.name);
-            if !known {
-                warn(
-                    &t.span,
-                    format!("track_script `{}`: no vrrp_script of that name (not tracked, as keepalived does)", t.name),
-                );
-            }
-            known
-        })
-    };
+    let script_defined = |n: &str| scripts.contains(n);
+    let any_interface = |_: &str| true;
     for i in &mut c.instances {
-        drop_unknown_scripts(&mut i.track_script);
+        known_once(
+            &mut i.track_script,
+            &script_defined,
+            "track_script",
+            "vrrp_script",
+            diags,
+        );
+        known_once(
+            &mut i.track_interface,
+            &any_interface,
+            "track_interface",
+            "",
+            diags,
+        );
     }
     for g in &mut c.sync_groups {
-        drop_unknown_scripts(&mut g.track_script);
+        known_once(
+            &mut g.track_script,
+            &script_defined,
+            "track_script",
+            "vrrp_script",
+            diags,
+        );
+        known_once(
+            &mut g.track_interface,
+            &any_interface,
+            "track_interface",
+            "",
+            diags,
+        );
     }
 
     super::mend_vrrp::instances(c, spans, diags);
@@ -403,15 +419,47 @@ fn check(c: &Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
     diags.extend(found);
 }
 
+/// A list of tracked objects as keepalived 2.2.7 takes it: an entry naming nothing
+/// `defined` (a `def` of that name), or naming what an earlier entry named, is left out.
+fn known_once(
+    refs: &mut Vec<TrackRef>,
+    defined: &dyn Fn(&str) -> bool,
+    word: &str,
+    def: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut seen = HashSet::new();
+    refs.retain(|r| {
+        if !defined(&r.name) {
+            diags.push(Diagnostic::warning(
+                r.span.clone(),
+                format!(
+                    "{word} `{}`: no {def} of that name (not tracked, as keepalived does)",
+                    r.name
+                ),
+            ));
+            return false;
+        }
+        if !seen.insert(r.name.clone()) {
+            diags.push(Diagnostic::warning(
+                r.span.clone(),
+                format!("duplicate {word} {} (ignored, as keepalived does)", r.name),
+            ));
+            return false;
+        }
+        true
+    });
+}
+
 /// `track_file {}` / `track_process {}` of instances and sync groups, as keepalived 2.2.7
-/// resolves them: a name that is not defined, or named twice in one list, is left out; an
+/// resolves them: a name that is not defined, or named twice in one list, is left out
+/// ([`known_once`], which the scripts and interfaces went through in [`mend`]); an
 /// instance in a sync group without `sync_group_tracking_weight` (or the address owner)
 /// cannot have weighted trackers of its own: a weighted script is left out, a weighted
 /// interface only faults a member (the owner leaves it out), a file's default weight 1
 /// becomes 0 and another weight drops the entry (processes keep theirs); a sync group with
 /// an address owner among its members has its tracked files and processes unweighted.
 fn mend_track_refs(c: &mut Config, diags: &mut Vec<Diagnostic>) {
-    let mut warn = |span: &Span, msg: String| diags.push(Diagnostic::warning(span.clone(), msg));
     let file_weight: HashMap<String, i32> = c
         .track_files
         .iter()
@@ -424,48 +472,41 @@ fn mend_track_refs(c: &mut Config, diags: &mut Vec<Diagnostic>) {
         .rev()
         .map(|p| (p.name.clone(), p.weight))
         .collect();
-    let mut known =
-        |refs: &mut Vec<TrackRef>, defs: &HashMap<String, i32>, word: &str, def: &str| {
-            let mut seen = HashSet::new();
-            refs.retain(|r| {
-                if !defs.contains_key(&r.name) {
-                    warn(
-                        &r.span,
-                        format!(
-                            "{word} `{}`: no {def} of that name (not tracked, as keepalived does)",
-                            r.name
-                        ),
-                    );
-                    return false;
-                }
-                if !seen.insert(r.name.clone()) {
-                    warn(
-                        &r.span,
-                        format!("duplicate {word} {} (ignored, as keepalived does)", r.name),
-                    );
-                    return false;
-                }
-                true
-            });
-        };
+    let file_defined = |n: &str| file_weight.contains_key(n);
+    let process_defined = |n: &str| process_weight.contains_key(n);
     for i in &mut c.instances {
-        known(&mut i.track_file, &file_weight, "track_file", "track_file");
-        known(
+        known_once(
+            &mut i.track_file,
+            &file_defined,
+            "track_file",
+            "track_file",
+            diags,
+        );
+        known_once(
             &mut i.track_process,
-            &process_weight,
+            &process_defined,
             "track_process",
             "vrrp_track_process",
+            diags,
         );
     }
     for g in &mut c.sync_groups {
-        known(&mut g.track_file, &file_weight, "track_file", "track_file");
-        known(
+        known_once(
+            &mut g.track_file,
+            &file_defined,
+            "track_file",
+            "track_file",
+            diags,
+        );
+        known_once(
             &mut g.track_process,
-            &process_weight,
+            &process_defined,
             "track_process",
             "vrrp_track_process",
+            diags,
         );
     }
+    let mut warn = |span: &Span, msg: String| diags.push(Diagnostic::warning(span.clone(), msg));
     // Members of a sync group without sync_group_tracking_weight.
     let grouped: HashSet<String> = c
         .sync_groups
@@ -508,7 +549,7 @@ fn mend_track_refs(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             if in_group {
                 warn(&t.span, format!("vrrp_instance {name}: weight {w} of track_interface {} ignored because of {why}: link down is FAULT, as keepalived does", t.name));
                 t.weight = None;
-                t.reverse = false;
+                t.reverse = None;
                 // Unweighted, the own interface is the one always tracked.
                 t.name != own
             } else {
@@ -559,14 +600,14 @@ fn mend_track_refs(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             if w != 0 {
                 warn(&t.span, format!("vrrp_sync_group {}: a member has priority 255: weight of track_script {} set to 0, as keepalived does", g.name, t.name));
                 t.weight = Some(0);
-                t.reverse = false;
+                t.reverse = Some(false);
             }
         }
         for t in &mut g.track_interface {
             if t.weight.is_some_and(|w| w != 0) {
                 warn(&t.span, format!("vrrp_sync_group {}: a member has priority 255: weight of track_interface {} set to 0, as keepalived does", g.name, t.name));
                 t.weight = None;
-                t.reverse = false;
+                t.reverse = None;
             }
         }
     }

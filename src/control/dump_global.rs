@@ -92,12 +92,17 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
     if let Some(smtp) = &g.smtp_server {
         l(format!(" Smtp server = {}", smtp.host));
         l(format!(" Smtp server port = {}", smtp.port));
+    }
+    if let Some(helo) = crate::alert::helo_name(g) {
+        l(format!(" Smtp HELO name = {helo}"));
+    }
+    if g.smtp_server.is_some() {
         l(format!(
             " Smtp server connection timeout = {}",
             g.smtp_connect_timeout.as_secs()
         ));
     }
-    if let Some(from) = &g.notification_email_from {
+    if let Some(from) = crate::alert::email_from(g) {
         l(format!(" Email notification from = {from}"));
         l(" Email notification to:".into());
         for e in &g.notification_email {

@@ -11,7 +11,7 @@
 //! the JSON.
 
 use crate::config::VrrpScript;
-use crate::vrrp::packet::{DropReason, RxStats, Version};
+use crate::vrrp::packet::{DropReason, Family, RxStats, Version};
 use crate::vrrp::state::{Instance, State};
 use crate::vrrp::sync_group::Group;
 use std::fmt::Write as _;
@@ -264,9 +264,31 @@ pub fn instance_block(out: &mut String, v: &View) {
             ));
         }
     }
-    if p.is_unicast() {
+    // keepalived prints "Flags:" when any of its instance flag bits is set, then the
+    // unicast ones it names.
+    let other_family = p
+        .excluded_vips
+        .iter()
+        .any(|v| v.addr.is_ipv6() != (p.family == Family::V6));
+    let any_flag = p.is_unicast()
+        || p.no_peer_fault
+        || p.dont_track_primary
+        || p.skip_check_adv_addr
+        || p.src_ip.is_some()
+        || p.track_src_ip
+        || p.check_unicast_src
+        || p.promote_secondaries
+        || p.nopreempt
+        || p.use_vmac.is_some()
+        || other_family;
+    if any_flag {
         l("   Flags:".into());
-        l("     Using unicast".into());
+        if p.is_unicast() {
+            l("     Using unicast".into());
+        }
+        if p.no_peer_fault {
+            l("     If unicast go to fault state if no peers".into());
+        }
     } else {
         l("   Flags: none".into());
     }
@@ -274,8 +296,9 @@ pub fn instance_block(out: &mut String, v: &View) {
     l("   Number of config faults = 0".into());
     l(format!(
         "   Number of interface and track script faults = {}",
-        inst.tracking().scripts.iter().filter(|s| !s.up).count()
-            + inst.tracking().interfaces.iter().filter(|i| !i.up).count()
+        // keepalived's num_script_if_fault: the trackers that fault it (weighted ones
+        // move the priority instead).
+        inst.tracking().fault_reasons().len()
     ));
     l("   Number of track scripts init = 0".into());
     l(format!(
@@ -286,9 +309,15 @@ pub fn instance_block(out: &mut String, v: &View) {
         Some(t) => l(format!("   Read timeout = {}", time_str(t))),
         None => l("   Read timeout = DISABLED".into()),
     }
-    // keepalived's Master_Down_Interval, skew not truncated to centiseconds in v3.
+    // keepalived's Master_Down_Interval (VRRP_MS_DOWN_TIMER): in v2 the skew is
+    // (256 − priority)/256 s whatever the interval; in v3 it is not truncated to
+    // centiseconds.
     let mai = inst.master_adver_int().as_micros();
-    let skew = (256 - u128::from(inst.effective_priority())) * mai / 256;
+    let behind = 256 - u128::from(inst.effective_priority());
+    let skew = match p.version {
+        Version::V2 => behind * 1_000_000 / 256,
+        Version::V3 => behind * mai / 256,
+    };
     l(format!(
         "   Master down timer = {} usecs",
         u128::from(p.down_timer_adverts) * mai + skew
@@ -343,11 +372,11 @@ pub fn instance_block(out: &mut String, v: &View) {
     ));
     l(format!(
         "   Gratuitous ARP lower priority delay = {}",
-        g.delay.as_secs()
+        p.lower_prio.garp_delay.as_secs()
     ));
     l(format!(
         "   Gratuitous ARP lower priority repeat = {}",
-        g.repeat
+        p.lower_prio.garp_repeat
     ));
     l(format!("   Down timer adverts = {}", p.down_timer_adverts));
     if let Some(every) = p.extra_if_garp {
@@ -361,15 +390,21 @@ pub fn instance_block(out: &mut String, v: &View) {
             time_str(v.extra_if_garp_next.unwrap_or(UNIX_EPOCH))
         ));
     }
-    l("   Send advert after receive lower priority advert = true".into());
-    l("   Send advert after receive higher priority advert = false".into());
+    l(format!(
+        "   Send advert after receive lower priority advert = {}",
+        !p.lower_prio.no_advert
+    ));
+    l(format!(
+        "   Send advert after receive higher priority advert = {}",
+        p.higher_prio_send_advert
+    ));
     l(format!("   Virtual Router ID = {}", p.vrid));
     l(format!("   Priority = {}", inst.base_priority()));
     l(format!(
         "   Effective priority = {}",
         inst.effective_priority()
     ));
-    l(format!("   Total priority = {}", inst.effective_priority()));
+    l(format!("   Total priority = {}", inst.total_priority()));
     match p.version {
         Version::V2 => l(format!(
             "   Advert interval = {} sec",
@@ -418,7 +453,10 @@ pub fn instance_block(out: &mut String, v: &View) {
                     "SIMPLE_PASSWORD"
                 }
             ));
-            l(format!("   Password = {pass}"));
+            // (keepalived shows an AH key nowhere)
+            if kind != 2 {
+                l(format!("   Password = {pass}"));
+            }
         }
         None if p.version == Version::V2 => l("   Authentication type = none".into()),
         None => {}
@@ -440,6 +478,14 @@ pub fn instance_block(out: &mut String, v: &View) {
         }
     }
     if p.is_unicast() {
+        // keepalived's default TTL is 255 for IPv4; for IPv6 the kernel's (not shown).
+        let ttl = match p.family {
+            Family::V4 => Some(p.unicast_ttl.unwrap_or(255)),
+            Family::V6 => p.unicast_ttl,
+        };
+        if let Some(ttl) = ttl {
+            l(format!("   Unicast TTL = {ttl}"));
+        }
         l(format!(
             "   Check unicast src : {}",
             if p.check_unicast_src { "yes" } else { "no" }
@@ -534,7 +580,8 @@ pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String 
                     "IPv6"
                 }
             );
-            s.push_str("   Protocol = VRRP\n");
+            let proto = if p.auth.is_ah() { "AH" } else { "VRRP" };
+            let _ = writeln!(s, "   Protocol = {proto}");
             if p.is_unicast() {
                 s.push_str("   Type = Unicast\n");
                 if let Some(a) = members[0].src_ip {
@@ -621,7 +668,7 @@ fn script_block(s: &mut String, sc: &VrrpScript, views: &[View]) {
         .collect();
     let good = states.first().map_or(!sc.init_fail, |(_, t)| t.up);
     let _ = writeln!(s, " VRRP Script = {}", sc.name);
-    let _ = writeln!(s, "   Command = {}", sc.script);
+    let _ = writeln!(s, "   Command = {}", crate::script::shown(&sc.script));
     let _ = writeln!(s, "   Interval = {} sec", sc.interval.as_secs());
     let _ = writeln!(
         s,
@@ -644,6 +691,9 @@ fn script_block(s: &mut String, sc: &VrrpScript, views: &[View]) {
     let _ = writeln!(s, "   Status = {}", if good { "GOOD" } else { "BAD" });
     s.push_str("   Script uid:gid = 0:0\n");
     s.push_str("   VRRP instances :\n");
+    if !states.is_empty() {
+        s.push_str("   Tracking instances :\n");
+    }
     for (v, t) in &states {
         let _ = writeln!(
             s,
@@ -755,10 +805,13 @@ pub fn json(views: &[View]) -> Option<String> {
             ),
             ("garp_rep", g.repeat.to_string()),
             ("garp_refresh_rep", g.refresh_repeat.to_string()),
-            ("garp_lower_prio_delay", g.delay.as_secs().to_string()),
-            ("garp_lower_prio_rep", g.repeat.to_string()),
-            ("lower_prio_no_advert", "0".into()),
-            ("higher_prio_send_advert", "0".into()),
+            (
+                "garp_lower_prio_delay",
+                p.lower_prio.garp_delay.as_secs().to_string(),
+            ),
+            ("garp_lower_prio_rep", p.lower_prio.garp_repeat.to_string()),
+            ("lower_prio_no_advert", b(p.lower_prio.no_advert)),
+            ("higher_prio_send_advert", b(p.higher_prio_send_advert)),
             ("vrid", p.vrid.to_string()),
             ("base_priority", inst.base_priority().to_string()),
             ("effective_priority", inst.effective_priority().to_string()),

@@ -503,7 +503,7 @@ impl InstanceParams {
             track_scripts.push(TrackedScript {
                 name: s.name.clone(),
                 weight: t.weight.unwrap_or(s.weight),
-                reverse: t.reverse || (t.weight.is_none() && s.weight_reverse),
+                reverse: t.reverse.unwrap_or(s.weight_reverse),
                 rise: s.rise.max(1),
                 fall: s.fall.max(1),
                 init_fail: s.init_fail,
@@ -521,7 +521,7 @@ impl InstanceParams {
             track_interfaces.push(TrackedInterface {
                 name: t.name.clone(),
                 weight: t.weight.filter(|w| *w != 0),
-                reverse: t.reverse,
+                reverse: t.reverse.unwrap_or(false),
             });
         }
         let mcast_group = mcast_group(global, inst, family == Family::V6);
@@ -1055,20 +1055,20 @@ mod tests {
                 span: Span::default(),
                 name: "chk".into(),
                 weight: None,
-                reverse: false,
+                reverse: None,
             },
             TrackScript {
                 span: Span::default(),
                 name: "chk2".into(),
                 weight: Some(10),
-                reverse: true,
+                reverse: Some(true),
             },
         ];
         i.track_interface = vec![TrackInterface {
             span: Span::default(),
             name: "eth1".into(),
             weight: Some(-50),
-            reverse: false,
+            reverse: None,
         }];
         let p = InstanceParams::from_config(&i, &g, &[script("chk"), script("chk2")]).unwrap();
         assert_eq!(p.track_scripts[0].weight, -20);

@@ -144,6 +144,8 @@ pub enum Event {
     /// Whether an address is on the instance's interface now (`track_src_ip`; other
     /// addresses are ignored).
     SrcAddr { addr: IpAddr, present: bool },
+    /// Why the instance has no source address for its adverts now (None: it has one).
+    Source(Option<crate::vrrp::track::NoSource>),
     /// New configured base priority (1..=255; 0 ignored).
     SetPriority(u8),
     /// From the sync group coordinator.
@@ -302,6 +304,10 @@ impl Instance {
     pub fn effective_priority(&self) -> u8 {
         self.tracking.effective_priority(self.base_priority)
     }
+    /// Base priority with tracker weights applied, before it is held to 1..=254.
+    pub fn total_priority(&self) -> i32 {
+        self.tracking.total_priority(self.base_priority)
+    }
     /// Whether the instance's own trackers put it in FAULT (not counting its sync group).
     pub fn own_fault(&self) -> bool {
         self.tracking.faulted()
@@ -417,6 +423,18 @@ impl Instance {
                     tracing::info!(instance = %self.params.name,
                         "source address {} {} the interface", addr,
                         if present { "is back on" } else { "is gone from" });
+                    self.reevaluate(now, before, &mut out);
+                }
+            }
+            Event::Source(why) => {
+                let before = self.effective_priority();
+                if self.tracking.source(why) {
+                    match why {
+                        Some(why) => tracing::warn!(instance = %self.params.name,
+                            "no source address for adverts: {why}"),
+                        None => tracing::info!(instance = %self.params.name,
+                            "the instance has a source address for its adverts again"),
+                    }
                     self.reevaluate(now, before, &mut out);
                 }
             }

@@ -120,7 +120,7 @@ impl Coordinator {
                 extra_scripts.push(TrackedScript {
                     name: s.name.clone(),
                     weight: t.weight.unwrap_or(s.weight),
-                    reverse: t.reverse || (t.weight.is_none() && s.weight_reverse),
+                    reverse: t.reverse.unwrap_or(s.weight_reverse),
                     rise: s.rise.max(1),
                     fall: s.fall.max(1),
                     init_fail: s.init_fail,
@@ -138,7 +138,7 @@ impl Coordinator {
                         p.track_interfaces.push(TrackedInterface {
                             name: t.name.clone(),
                             weight: t.weight.filter(|w| *w != 0),
-                            reverse: t.reverse,
+                            reverse: t.reverse.unwrap_or(false),
                         });
                     }
                 }

@@ -49,9 +49,10 @@ impl ScriptState {
         }
     }
 
-    /// Whether this script currently puts the instance in FAULT.
+    /// Whether this script currently puts the instance in FAULT: unweighted, while it
+    /// fails (with `reverse`, while it succeeds).
     pub fn faulted(&self) -> bool {
-        self.spec.weight == 0 && !self.up
+        self.spec.weight == 0 && self.up == self.spec.reverse
     }
 
     /// What this script adds to the priority now.
@@ -60,12 +61,15 @@ impl ScriptState {
     }
 }
 
-/// A weight applies while "good" when positive and while "bad" when negative; `reverse`
-/// swaps good and bad.
+/// keepalived 2.2.7 (vrrp_track.c): a positive weight applies while "good", a negative one
+/// while "bad"; `reverse` negates the weight (it does not change when it applies).
 fn weight_delta(weight: i32, reverse: bool, good: bool) -> i32 {
-    let good = good != reverse;
-    if (weight > 0 && good) || (weight < 0 && !good) {
-        weight
+    if (weight > 0) == good && weight != 0 {
+        if reverse {
+            -weight
+        } else {
+            weight
+        }
     } else {
         0
     }
@@ -79,8 +83,9 @@ pub struct InterfaceState {
 }
 
 impl InterfaceState {
+    /// Unweighted: FAULT while the link is down (with `reverse`, while it is up).
     pub fn faulted(&self) -> bool {
-        self.spec.weight.is_none() && !self.up
+        self.spec.weight.is_none() && self.up == self.spec.reverse
     }
     pub fn delta(&self) -> i32 {
         self.spec
@@ -142,19 +147,10 @@ impl ProcessState {
     pub fn faulted(&self) -> bool {
         self.spec.weight == 0 && self.up == self.spec.reverse
     }
-    /// keepalived 2.2.7: a positive weight applies with quorum, a negative one without;
-    /// `reverse` negates it (it does not swap when it applies, unlike scripts).
+    /// A positive weight applies with quorum, a negative one without (see
+    /// [`weight_delta`]).
     pub fn delta(&self) -> i32 {
-        let w = self.spec.weight;
-        if w != 0 && (w > 0) == self.up {
-            if self.spec.reverse {
-                -w
-            } else {
-                w
-            }
-        } else {
-            0
-        }
+        weight_delta(self.spec.weight, self.spec.reverse, self.up)
     }
 }
 
@@ -274,6 +270,32 @@ pub struct Tracking {
     /// `track_src_ip`: the configured source address (None: not tracked) and whether it
     /// is on the instance's interface (the runtime reports it before the start).
     pub src: Option<(std::net::IpAddr, bool)>,
+    /// Why the instance has no source address for its adverts, if it has none: FAULT
+    /// until it has one (the runtime reports it before the start and as addresses come
+    /// and go).
+    pub no_source: Option<NoSource>,
+}
+
+/// Why an instance has no source address for its adverts (keepalived 2.2.7 puts it in
+/// FAULT: "no IPv4 address for interface", "src address not configured").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSource {
+    /// No unicast_src_ip / mcast_src_ip, and the interface has no address to send from
+    /// (IPv4, or an IPv6 link-local address).
+    Interface { v6: bool },
+    /// The unicast_src_ip is not an address of this host (keepalived cannot bind it).
+    NotLocal(std::net::IpAddr),
+}
+
+impl std::fmt::Display for NoSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoSource::Interface { v6 } => {
+                write!(f, "no IPv{} address for interface", if *v6 { 6 } else { 4 })
+            }
+            NoSource::NotLocal(a) => write!(f, "source address {a} is not configured on this host"),
+        }
+    }
 }
 
 impl Tracking {
@@ -290,6 +312,7 @@ impl Tracking {
             processes: Vec::new(),
             no_peer: false,
             src: None,
+            no_source: None,
         }
     }
 
@@ -410,6 +433,15 @@ impl Tracking {
             || self.processes.iter().any(ProcessState::faulted)
             || self.no_peer
             || matches!(self.src, Some((_, false)))
+            || self.no_source.is_some()
+    }
+
+    /// Why the instance has no advert source address now (None: it has one); true when
+    /// that changed.
+    pub fn source(&mut self, why: Option<NoSource>) -> bool {
+        let changed = self.no_source != why;
+        self.no_source = why;
+        changed
     }
 
     /// Human-readable list of what is faulted (for logs).
@@ -418,7 +450,14 @@ impl Tracking {
             .scripts
             .iter()
             .filter(|s| s.faulted())
-            .map(|s| format!("script {} failed", s.spec.name))
+            .map(|s| {
+                let what = if s.spec.reverse {
+                    "succeeded (reverse)"
+                } else {
+                    "failed"
+                };
+                format!("script {} {what}", s.spec.name)
+            })
             .collect();
         v.extend(
             self.interfaces
@@ -451,6 +490,9 @@ impl Tracking {
                 "source address {a} is not on the interface (track_src_ip)"
             ));
         }
+        if let Some(why) = self.no_source {
+            v.push(why.to_string());
+        }
         v
     }
 
@@ -472,7 +514,16 @@ impl Tracking {
         if base == 255 {
             return 255;
         }
-        (i32::from(base) + self.delta()).clamp(1, 254) as u8
+        self.total_priority(base).clamp(1, 254) as u8
+    }
+
+    /// Base priority with tracker weights applied, not yet held to 1..=254 (keepalived's
+    /// "Total priority").
+    pub fn total_priority(&self, base: u8) -> i32 {
+        if base == 255 {
+            return 255;
+        }
+        i32::from(base) + self.delta()
     }
 }
 
@@ -516,17 +567,21 @@ mod tests {
             (10, false, false, 0),
             (-10, false, true, 0),
             (-10, false, false, -10),
-            (10, true, true, 0),
-            (10, true, false, 10),
-            (-10, true, true, -10),
-            (-10, true, false, 0),
+            // `reverse` negates the weight (keepalived's Total priority for `weight 5
+            // reverse` on a script that succeeds is base − 5).
+            (10, true, true, -10),
+            (10, true, false, 0),
+            (-10, true, true, 0),
+            (-10, true, false, 10),
             (0, false, false, 0),
+            (0, true, true, 0),
+            (0, true, false, 0),
         ];
         for (w, r, up, want) in cases {
             let mut s = ScriptState::new(script(w, r, 1, 1));
             s.up = up;
             assert_eq!(s.delta(), want, "weight {w} reverse {r} up {up}");
-            assert_eq!(s.faulted(), w == 0 && !up);
+            assert_eq!(s.faulted(), w == 0 && up == r);
         }
     }
 
@@ -536,9 +591,15 @@ mod tests {
         assert_eq!(t.effective_priority(100), 100);
         t.script_result("chk", false);
         assert_eq!(t.effective_priority(100), 1);
+        assert_eq!(t.total_priority(100), -100);
         assert_eq!(t.effective_priority(255), 255);
         let mut t = Tracking::new(&[script(200, false, 1, 1)], &[]);
         assert_eq!(t.effective_priority(100), 254);
+        assert_eq!(
+            t.total_priority(100),
+            300,
+            "keepalived's Total priority is not held"
+        );
         t.script_result("chk", false);
         assert_eq!(t.effective_priority(100), 100);
     }
@@ -569,6 +630,18 @@ mod tests {
         t.link("eth0", true);
         assert!(!t.faulted());
         assert!(!t.link("unknown", false));
+
+        // Unweighted with `reverse` (keepalived's `weight 0 reverse`): FAULT while up.
+        let reversed = [TrackedInterface {
+            name: "eth2".into(),
+            weight: None,
+            reverse: true,
+        }];
+        let mut t = Tracking::new(&[], &reversed);
+        t.link("eth2", true);
+        assert!(t.faulted());
+        t.link("eth2", false);
+        assert!(!t.faulted());
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::vrrp::socket::{AdvertSocket, Received, SocketSpec, VrrpSocket};
 use crate::vrrp::state::Event;
 use crate::vrrp::syncd::SyncDaemonWorker;
 use crate::vrrp::timer::PreciseTimer;
+use crate::vrrp::track::NoSource;
 use crate::vrrp::vip::VipSpec;
 use crate::vrrp::vmac;
 use std::net::IpAddr;
@@ -82,6 +83,9 @@ pub struct InstSetup<H> {
     pub rx: usize,
     /// The advert source address (None: none usable yet, adverts are not sent).
     pub src: Option<IpAddr>,
+    /// Why there is no usable source address, if there is none (the instance is in FAULT
+    /// until there is one, as in keepalived).
+    pub no_source: Option<NoSource>,
     /// The index of the interface the instance's source address belongs on, and the
     /// addresses it has now (for `track_src_ip`; then address events say).
     pub ifindex: u32,
@@ -421,9 +425,18 @@ impl VrrpIo for RealIo {
             Family::V4 => base.primary_v4(&all_vips).map(IpAddr::V4),
             Family::V6 => out_if.ipv6_ll.or(base.ipv6_ll).map(IpAddr::V6),
         });
-        if src.is_none() {
+        let no_source = match src {
+            None => Some(NoSource::Interface {
+                v6: p.family == Family::V6,
+            }),
+            Some(a) if p.src_ip == Some(a) && p.is_unicast() && !is_local(a) => {
+                Some(NoSource::NotLocal(a))
+            }
+            Some(_) => None,
+        };
+        if let Some(why) = no_source {
             tracing::warn!(
-                "VRRP_Instance({}) {} has no usable source address yet",
+                "VRRP_Instance({}) on {}: {why}: FAULT until it has one, as keepalived",
                 p.name,
                 base.name
             );
@@ -459,6 +472,7 @@ impl VrrpIo for RealIo {
         Ok(InstSetup {
             rx,
             src,
+            no_source,
             ifindex: base.index,
             if_addrs: base.addrs.clone(),
             vips,
@@ -656,5 +670,20 @@ impl VrrpIo for RealIo {
         for s in &self.sockets {
             s.reader.abort();
         }
+    }
+}
+
+/// Whether `addr` is an address of this host: keepalived binds its unicast socket to the
+/// unicast_src_ip, which the kernel refuses (EADDRNOTAVAIL) for an address it does not
+/// have. An IPv6 link-local address is left to the interface (true).
+fn is_local(addr: IpAddr) -> bool {
+    if let IpAddr::V6(a) = addr {
+        if a.segments()[0] & 0xffc0 == 0xfe80 {
+            return true;
+        }
+    }
+    match std::net::UdpSocket::bind((addr, 0)) {
+        Ok(_) => true,
+        Err(e) => e.raw_os_error() != Some(libc::EADDRNOTAVAIL),
     }
 }

@@ -50,6 +50,7 @@ use crate::vrrp::socket::Received;
 use crate::vrrp::state::{Action, Event, State};
 use crate::vrrp::sync_group::{Coordinator, Output, Target};
 use crate::vrrp::syncd;
+use crate::vrrp::track::NoSource;
 use crate::vrrp::vip::VipSpec;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -64,6 +65,8 @@ struct InstIo<H> {
     /// and is opened when the interface appears.
     handle: Option<H>,
     src: Option<IpAddr>,
+    /// Why there is no source address (FAULT until there is one).
+    no_source: Option<NoSource>,
     /// The source address's interface and its addresses (`track_src_ip`).
     ifindex: u32,
     if_addrs: Vec<IpAddr>,
@@ -89,6 +92,7 @@ impl<H> InstIo<H> {
             rx: s.rx,
             handle: Some(s.handle),
             src: s.src,
+            no_source: s.no_source,
             ifindex: s.ifindex,
             if_addrs: s.if_addrs,
             vips: s.vips,
@@ -108,6 +112,7 @@ impl<H> InstIo<H> {
             rx: usize::MAX,
             handle: None,
             src: None,
+            no_source: None,
             ifindex: 0,
             if_addrs: Vec::new(),
             vips: Vec::new(),
@@ -126,6 +131,7 @@ impl<H> InstIo<H> {
         self.rx = s.rx;
         self.handle = Some(s.handle);
         self.src = s.src;
+        self.no_source = s.no_source;
         self.ifindex = s.ifindex;
         self.if_addrs = s.if_addrs;
         self.vips = s.vips;
@@ -583,6 +589,8 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             if let Some(ev) = self.side.io[i].src_event(p) {
                 outs.extend(self.side.coord.handle(now, i, ev));
             }
+            let why = self.side.io[i].no_source;
+            outs.extend(self.side.coord.handle(now, i, Event::Source(why)));
         }
         for ev in self.io.initial_track_events(&self.side.config) {
             outs.extend(self.side.coord.handle_all(now, ev));
@@ -776,10 +784,33 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 io.if_addrs.push(addr);
             }
             let p = self.side.coord.instances()[i].params();
-            if p.src_ip == Some(addr) {
-                if let Some(ev) = io.src_event(p) {
-                    outs.extend(self.side.coord.handle(now, i, ev));
+            let mut evs = Vec::new();
+            // Without a configured source, the interface's addresses give one (keepalived:
+            // an instance without one leaves FAULT when an address comes, and goes back
+            // when the one it used goes with no other to take).
+            if p.src_ip.is_none() {
+                let v6 = p.family == crate::vrrp::packet::Family::V6;
+                let usable = |a: &IpAddr| match a {
+                    IpAddr::V4(_) => !v6,
+                    IpAddr::V6(a) => v6 && a.segments()[0] & 0xffc0 == 0xfe80,
+                };
+                let before = io.src;
+                if present && io.src.is_none() && usable(&addr) {
+                    io.src = Some(addr);
+                } else if !present && io.src == Some(addr) {
+                    io.src = io.if_addrs.iter().copied().find(|a| usable(a));
                 }
+                if io.src != before {
+                    io.no_source = io.src.is_none().then_some(NoSource::Interface { v6 });
+                    evs.extend(io.src.map(Event::LocalAddr));
+                    evs.push(Event::Source(io.no_source));
+                }
+            }
+            if p.src_ip == Some(addr) {
+                evs.extend(io.src_event(p));
+            }
+            for ev in evs {
+                outs.extend(self.side.coord.handle(now, i, ev));
             }
         }
         if !outs.is_empty() {
@@ -811,6 +842,8 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     if let Some(ev) = self.side.io[i].src_event(&p) {
                         outs.extend(self.side.coord.handle(now, i, ev));
                     }
+                    let why = self.side.io[i].no_source;
+                    outs.extend(self.side.coord.handle(now, i, Event::Source(why)));
                 }
                 Err(e) => tracing::error!(
                     "VRRP_Instance({}) interface {ifname} created, but the instance cannot use \

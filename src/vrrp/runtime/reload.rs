@@ -441,6 +441,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             if let Some(ev) = io.src_event(self.side.coord.instances()[i].params()) {
                 outs.extend(self.side.coord.handle(now, i, ev));
             }
+            outs.extend(self.side.coord.handle(now, i, Event::Source(io.no_source)));
         }
         self.perform(outs).await;
         for inst in self.side.coord.instances() {
