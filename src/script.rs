@@ -158,6 +158,34 @@ pub fn resolve_program(program: &str) -> Result<PathBuf, ScriptError> {
         .ok_or_else(|| ScriptError::NotFound(program.to_string()))
 }
 
+/// Whether a command line only tests that a file opens (`</dev/tcp/127.0.0.1/80`: its
+/// first word is `<`, maybe blanks, then `/`). keepalived runs such a line with
+/// `system()`, so `/bin/sh` reads it (bash opens the TCP connection; dash fails to open
+/// the file), and checks nothing about it when it loads the file.
+pub fn is_file_test(words: &[String]) -> bool {
+    words.first().is_some_and(|w| {
+        w.strip_prefix('<')
+            .is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with('/'))
+    })
+}
+
+/// The words as keepalived's `cmd_str` writes them: each in single quotes, but a first
+/// word that starts with `<` or `>` bare.
+fn cmd_str(words: &[String]) -> String {
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i == 0 && (w.starts_with('<') || w.starts_with('>')) {
+                w.clone()
+            } else {
+                format!("'{w}'")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A command line as keepalived's dump files show it: each word in single quotes, the
 /// program resolved to its real path (`'/usr/bin/true' 'start'` for `/bin/true start`).
 /// A line that does not split is shown as written.
@@ -165,23 +193,28 @@ pub fn shown(command: &str) -> String {
     let Ok(mut words) = split_command(command) else {
         return command.to_string();
     };
+    if is_file_test(&words) {
+        return cmd_str(&words);
+    }
     if let Ok(p) = resolve_program(&words[0]).and_then(|p| {
         std::fs::canonicalize(&p).map_err(|_| ScriptError::NotFound(words[0].clone()))
     }) {
         words[0] = p.display().to_string();
     }
-    words
-        .iter()
-        .map(|w| format!("'{w}'"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    cmd_str(&words)
 }
+
+/// The shell that runs a file test ([`is_file_test`]), as `system()` does.
+const SYSTEM_SHELL: &str = "/bin/sh";
 
 /// Whether a command line can be run at all, as checked when a configuration is loaded:
 /// it splits, its program is found and executable, and (`secure`) it passes
 /// [`check_secure`]. Answers the program's path.
 pub fn check_runnable(command: &str, secure: bool) -> Result<PathBuf, ScriptError> {
     let words = split_command(command)?;
+    if is_file_test(&words) {
+        return Ok(PathBuf::from(SYSTEM_SHELL));
+    }
     check_program(&words[0], secure)
 }
 
@@ -255,15 +288,22 @@ pub fn prepare(
     script: &Script,
     extra_args: &[String],
 ) -> Result<tokio::process::Command, ScriptError> {
-    let words = split_command(&script.command)?;
-    let program = resolve_program(&words[0])?;
-    if script.secure {
-        check_secure(&program)?;
-    }
-    let mut cmd = tokio::process::Command::new(&program);
-    cmd.args(&words[1..])
-        .args(extra_args)
-        .stdin(Stdio::null())
+    let mut words = split_command(&script.command)?;
+    let mut cmd = if is_file_test(&words) {
+        words.extend(extra_args.iter().cloned());
+        let mut cmd = tokio::process::Command::new(SYSTEM_SHELL);
+        cmd.arg("-c").arg(cmd_str(&words));
+        cmd
+    } else {
+        let program = resolve_program(&words[0])?;
+        if script.secure {
+            check_secure(&program)?;
+        }
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.args(&words[1..]).args(extra_args);
+        cmd
+    };
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
@@ -412,6 +452,29 @@ mod tests {
             run(&script("no-such-program-lvsd", 1000), &[]).await,
             Err(ScriptError::NotFound(_))
         ));
+    }
+
+    /// keepalived's file test (`script "</dev/tcp/127.0.0.1/80"`): run by /bin/sh as
+    /// system() runs it, checked for nothing at load, shown bare in the dumps.
+    #[tokio::test]
+    async fn a_file_test_runs_in_the_shell() {
+        assert!(check_runnable("</dev/null", true).is_ok());
+        // (a blank splits the line: `<` alone is a program, as in keepalived)
+        assert!(check_runnable("< /nonexistent/x", false).is_err());
+        assert!(check_runnable("\"< /nonexistent/x\"", false).is_ok());
+        assert!(
+            check_runnable("<nofile", false).is_err(),
+            "not a path: a program"
+        );
+        assert_eq!(shown("</dev/tcp/127.0.0.1/80"), "</dev/tcp/127.0.0.1/80");
+        assert_eq!(
+            run(&script("</dev/null", 5000), &[]).await.unwrap(),
+            Outcome::Exited(0)
+        );
+        let missing = run(&script("</nonexistent/lvsd-file-test", 5000), &[])
+            .await
+            .unwrap();
+        assert!(!missing.success(), "{missing:?}");
     }
 
     #[tokio::test]

@@ -174,6 +174,10 @@ impl Inputs {
         secure: bool,
     ) -> Result<PathBuf, crate::script::ScriptError> {
         let words = crate::script::split_command(command)?;
+        if crate::script::is_file_test(&words) {
+            // Nothing on disk is checked for it (the shell opens the file when it runs).
+            return crate::script::check_runnable(command, secure);
+        }
         let program = &words[0];
         let res = crate::script::check_program(program, secure);
         let q = Query::Program {
