@@ -67,6 +67,7 @@ fn auth_pass_is_masked_except_where_keepalived_prints_it() {
         src_ip: None,
         fds: None,
         rx_buf: 0,
+        rx_if: None,
         vipset: false,
         counters: Counters::default(),
     };

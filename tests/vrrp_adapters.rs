@@ -412,18 +412,41 @@ fn vmac_interface_created_and_removed() {
     in_ns(&p.a, move || async move {
         let nl = Netlink::connect(Default::default()).unwrap();
         let base = nl.interface("veth0").await.unwrap();
-        let v = vmac::ensure(&nl, "vrrp.51", base.index, 51, false)
+        let v4 = vmac::VmacIp {
+            ipv6: false,
+            keep_ipv6: false,
+            link_local: None,
+        };
+        let v = vmac::ensure(&nl, "vrrp.51", base.index, 51, &v4)
             .await
             .unwrap();
         assert_eq!(v.mac, Some([0, 0, 0x5e, 0, 1, 51]));
         let shown = ip(&["-n", &a, "-d", "link", "show", "vrrp.51"]);
         assert!(shown.contains("macvlan mode private"), "{shown}");
         assert!(shown.contains("00:00:5e:00:01:33"), "{shown}");
+        // IPv4: no IPv6 on it (keepalived's link_set_ipv6 false).
+        let v6 = ip(&["-n", &a, "-6", "addr", "show", "dev", "vrrp.51"]);
+        assert!(!v6.contains("inet6"), "{v6}");
         // Asking again reuses it.
-        let again = vmac::ensure(&nl, "vrrp.51", base.index, 51, false)
+        let again = vmac::ensure(&nl, "vrrp.51", base.index, 51, &v4)
             .await
             .unwrap();
         assert_eq!(again.index, v.index);
+        // IPv6: the link-local address given (the base's, in keepalived), none made
+        // from the virtual MAC, which every router of the VRID would share.
+        let ll: std::net::Ipv6Addr = "fe80::1234:5678:9abc:def0".parse().unwrap();
+        let six = vmac::VmacIp {
+            ipv6: true,
+            keep_ipv6: false,
+            link_local: Some(ll),
+        };
+        let w = vmac::ensure(&nl, "vrrp6.52", base.index, 52, &six)
+            .await
+            .unwrap();
+        let shown = ip(&["-n", &a, "-6", "addr", "show", "dev", "vrrp6.52"]);
+        assert!(shown.contains("fe80::1234:5678:9abc:def0/64"), "{shown}");
+        assert!(!shown.contains("fe80::200:5eff:fe00:234"), "{shown}");
+        vmac::remove(&nl, w.index).await.unwrap();
         vmac::remove(&nl, v.index).await.unwrap();
         assert!(nl.interface("vrrp.51").await.is_err());
     })

@@ -100,6 +100,8 @@ pub struct View<'a> {
     pub fds: Option<(i32, i32)>,
     /// The receive buffer lvsd asked for on its socket (0: the kernel's default).
     pub rx_buf: u32,
+    /// The index and name of the interface its receive socket is bound to.
+    pub rx_if: Option<(u32, String)>,
     /// Whether its virtual addresses are on the interface (MASTER).
     pub vipset: bool,
     pub counters: Counters,
@@ -357,7 +359,13 @@ pub fn instance_block(out: &mut String, v: &View) {
         }
     ));
     if !p.is_unicast() {
-        l(format!("   Multicast address {}", p.mcast_group));
+        match (p.family, &v.rx_if) {
+            (Family::V6, Some((index, _))) => l(format!(
+                "   Multicast address {}, ifindex {index}",
+                p.mcast_group
+            )),
+            _ => l(format!("   Multicast address {}", p.mcast_group)),
+        }
     }
     let g = &p.garp;
     l(format!("   Gratuitous ARP delay = {}", g.delay.as_secs()));
@@ -464,7 +472,9 @@ pub fn instance_block(out: &mut String, v: &View) {
     if let Some(b) = p.kernel_rx_buf_size {
         l(format!("   Kernel rx buffer size = {b}"));
     }
-    let dev = p.use_vmac.as_deref().unwrap_or(&p.interface);
+    // keepalived names a vmac with its base interface: `vrrp.51@eth0`.
+    let vmac_dev = p.use_vmac.as_ref().map(|v| format!("{v}@{}", p.interface));
+    let dev = vmac_dev.as_deref().unwrap_or(&p.interface);
     if !p.vips.is_empty() {
         l(format!("   Virtual IP ({}):", p.vips.len()));
         for vip in &p.vips {
@@ -570,7 +580,11 @@ pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String 
         for ((fd_in, fd_out), members) in &pools {
             let p = members[0].inst.params();
             let _ = writeln!(s, " fd_in {fd_in} fd_out = {fd_out}");
-            let _ = writeln!(s, "   Interface = {}", p.interface);
+            let ifname = members[0]
+                .rx_if
+                .as_ref()
+                .map_or(p.interface.as_str(), |(_, n)| n.as_str());
+            let _ = writeln!(s, "   Interface = {ifname}");
             let _ = writeln!(
                 s,
                 "   Family = {}",
@@ -844,7 +858,8 @@ pub fn json(views: &[View]) -> Option<String> {
                 d.push((key, jstr(c)));
             }
         }
-        let dev = p.use_vmac.as_deref().unwrap_or(&p.interface);
+        let vmac_dev = p.use_vmac.as_ref().map(|v| format!("{v}@{}", p.interface));
+        let dev = vmac_dev.as_deref().unwrap_or(&p.interface);
         let list = |xs: Vec<String>| format!("[{}]", xs.join(","));
         if !p.vips.is_empty() {
             let vips = p.vips.iter().map(|x| jstr(&vip_str(x, dev, v.vipset)));

@@ -1,9 +1,17 @@
 //! `use_vmac`: a macvlan (mode private) on the instance's interface carrying the virtual
 //! MAC 00:00:5e:00:01:VRID (00:00:5e:00:02:VRID for IPv6); adverts, VIPs and gratuitous
 //! ARPs then use it.
+//!
+//! As keepalived 2.2.7 (vrrp_vmac.c) and RFC 5798 §7.4, the kernel makes no link-local
+//! address on it (`addr_gen_mode` 1): one made from the virtual MAC would be the same on
+//! every router of the VRID (a DAD failure, and adverts of one source from all). An IPv6
+//! instance gets the base interface's link-local address on it instead (its configured
+//! source, if one is given); an IPv4 instance has IPv6 off there unless some excluded VIP
+//! is IPv6.
 
 use netlink_packet_route::link::MacVlanMode;
-use rtnetlink::LinkMacVlan;
+use rtnetlink::{LinkMacVlan, LinkUnspec};
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::garp::Mac;
 use super::link::{IfaceInfo, LinkError, Netlink};
@@ -18,15 +26,25 @@ pub fn default_name(prefix: Option<&str>, vrid: u8) -> String {
     format!("{}.{vrid}", prefix.unwrap_or("vrrp"))
 }
 
+/// What the vmac carries besides its MAC.
+pub struct VmacIp {
+    /// The instance is IPv6 (the IPv6 virtual MAC).
+    pub ipv6: bool,
+    /// IPv6 stays on for an IPv4 instance (an excluded VIP is IPv6).
+    pub keep_ipv6: bool,
+    /// The link-local address to put on it (an IPv6 instance that sends from the vmac).
+    pub link_local: Option<Ipv6Addr>,
+}
+
 /// Creates the macvlan (or reuses one already there with our MAC) and brings it up.
 pub async fn ensure(
     nl: &Netlink,
     name: &str,
     parent: u32,
     vrid: u8,
-    ipv6: bool,
+    ip: &VmacIp,
 ) -> Result<IfaceInfo, LinkError> {
-    let mac = virtual_mac(vrid, ipv6);
+    let mac = virtual_mac(vrid, ip.ipv6);
     if let Ok(info) = nl.interface(name).await {
         if info.mac == Some(mac) {
             return Ok(info);
@@ -38,9 +56,19 @@ pub async fn ensure(
     }
     let msg = LinkMacVlan::new(name, parent, MacVlanMode::Private)
         .address(mac.to_vec())
-        .up()
         .build();
     nl.handle().link().add(msg).execute().await?;
+    // Before it is up: no link-local address from the virtual MAC (keepalived sets
+    // IFLA_INET6_ADDR_GEN_MODE none; the sysctl is the same setting).
+    let ipv6_on = ip.ipv6 || ip.keep_ipv6;
+    for (key, val) in [
+        ("addr_gen_mode", "1"),
+        ("disable_ipv6", if ipv6_on { "0" } else { "1" }),
+    ] {
+        if let Err(e) = write_sysctl(&ipv6_conf(name, key), val) {
+            tracing::debug!("cannot set {}: {e}", ipv6_conf(name, key));
+        }
+    }
     // As keepalived: the vmac answers ARP only for its own addresses (the VIPs) and accepts
     // packets from a local source address.
     for (key, val) in [("arp_ignore", "1"), ("accept_local", "1")] {
@@ -48,7 +76,48 @@ pub async fn ensure(
             tracing::debug!("cannot set {}: {e}", ipv4_conf(name, key));
         }
     }
+    let info = nl.interface(name).await?;
+    let up = LinkUnspec::new_with_index(info.index).up().build();
+    nl.handle().link().set(up).execute().await?;
+    if let Some(ll) = ip.link_local {
+        if let Err(e) = nl
+            .handle()
+            .address()
+            .add(info.index, IpAddr::V6(ll), 64)
+            .execute()
+            .await
+        {
+            tracing::warn!("cannot add the link-local address {ll} to {name}: {e}");
+        }
+    }
     nl.interface(name).await
+}
+
+/// A link-local address made from a MAC address (modified EUI-64), as keepalived makes
+/// one for a vmac when the base interface has none.
+pub fn link_local_of(mac: Mac) -> Ipv6Addr {
+    Ipv6Addr::from([
+        0xfe,
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        mac[0] ^ 0x02,
+        mac[1],
+        mac[2],
+        0xff,
+        0xfe,
+        mac[3],
+        mac[4],
+        mac[5],
+    ])
+}
+
+fn ipv6_conf(ifname: &str, key: &str) -> String {
+    format!("/proc/sys/net/ipv6/conf/{ifname}/{key}")
 }
 
 fn ipv4_conf(ifname: &str, key: &str) -> String {
@@ -121,6 +190,14 @@ pub async fn remove(nl: &Netlink, index: u32) -> Result<(), LinkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_local_from_a_mac() {
+        assert_eq!(
+            link_local_of([0x36, 0x57, 0xa0, 0x10, 0x2b, 0xe1]),
+            "fe80::3457:a0ff:fe10:2be1".parse::<Ipv6Addr>().unwrap()
+        );
+    }
 
     #[test]
     fn macs() {

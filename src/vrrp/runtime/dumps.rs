@@ -35,6 +35,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 src_ip: io.src,
                 fds: io.handle.as_ref().and_then(|h| self.io.fds(h)),
                 rx_buf: io.handle.as_ref().map_or(0, |h| self.io.rx_buf(h)),
+                rx_if: io.handle.as_ref().and_then(|h| self.io.rx_if(h)),
                 vipset: inst.state() == State::Master,
                 counters: Counters::combine(&io.counters, inst.stats(), &io.rx_base),
             })

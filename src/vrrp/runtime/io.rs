@@ -163,6 +163,12 @@ pub trait VrrpIo {
         0
     }
 
+    /// The index and name of the interface the instance's receive socket is bound to, for
+    /// the dump files.
+    fn rx_if(&self, _inst: &Self::Inst) -> Option<(u32, String)> {
+        None
+    }
+
     /// Every link of the namespace as the kernel reports it now, for the "Interfaces"
     /// part of keepalived.data (none where there is no kernel).
     async fn links(&mut self) -> Vec<LinkSnapshot> {
@@ -357,8 +363,21 @@ impl VrrpIo for RealIo {
             } else {
                 name.clone()
             };
-            let v =
-                vmac::ensure(&self.nl, &name, base.index, p.vrid, p.family == Family::V6).await?;
+            let ipv6 = p.family == Family::V6;
+            // keepalived: the configured IPv6 source, else the base interface's link-local
+            // address, else one made from its MAC.
+            let link_local = (ipv6 && !p.vmac_xmit_base).then(|| match p.src_ip {
+                Some(IpAddr::V6(a)) => a,
+                _ => base
+                    .ipv6_ll
+                    .unwrap_or_else(|| vmac::link_local_of(base.mac.unwrap_or_default())),
+            });
+            let ip = vmac::VmacIp {
+                ipv6,
+                keep_ipv6: p.excluded_vips.iter().any(|v| v.addr.is_ipv6() != ipv6),
+                link_local,
+            };
+            let v = vmac::ensure(&self.nl, &name, base.index, p.vrid, &ip).await?;
             tracing::info!(
                 "VRRP_Instance({}) using vmac {} ({})",
                 p.name,
@@ -622,6 +641,11 @@ impl VrrpIo for RealIo {
 
     fn rx_buf(&self, inst: &RealInst) -> u32 {
         self.sockets.get(inst.rx).map_or(0, |s| s.rx_buf)
+    }
+
+    fn rx_if(&self, inst: &RealInst) -> Option<(u32, String)> {
+        let s = self.sockets.get(inst.rx)?;
+        Some((s.key.0, s.sock.spec().ifname.clone()))
     }
 
     fn fds(&self, inst: &RealInst) -> Option<(i32, i32)> {
