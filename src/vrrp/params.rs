@@ -137,6 +137,7 @@ pub struct InstanceParams {
     pub track_processes: Vec<TrackedProcess>,
     pub notify: Notify,
     pub smtp_alert: bool,
+    /// `use_vmac`: the vmac's name (the default one when none is given).
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,
     /// `garp_extra_if all SECS` (or the global `vrrp_garp_extra_if`): while MASTER, one
@@ -634,7 +635,17 @@ impl InstanceParams {
             track_processes: Vec::new(),
             notify: inst.notify.clone(),
             smtp_alert: inst.smtp_alert_enabled(global),
-            use_vmac: inst.use_vmac.clone(),
+            // A vmac without a name is `vmac_prefix.VRID` (keepalived: vrrp.VRID).
+            use_vmac: inst.use_vmac.as_ref().map(|n| {
+                if n.is_empty() {
+                    crate::vrrp::vmac::default_name(
+                        global.vmac_prefix.as_deref(),
+                        inst.virtual_router_id,
+                    )
+                } else {
+                    n.clone()
+                }
+            }),
             vmac_xmit_base: inst.vmac_xmit_base,
             extra_if_garp: extra_if_garp(inst, global),
             warnings,
@@ -1044,6 +1055,21 @@ mod tests {
                 "{w:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_vmac_without_a_name_gets_keepalived_s() {
+        let mut g = GlobalDefs::default();
+        let mut i = inst();
+        i.use_vmac = Some(String::new());
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.use_vmac.as_deref(), Some("vrrp.51"));
+        g.vmac_prefix = Some("vm".into());
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.use_vmac.as_deref(), Some("vm.51"));
+        i.use_vmac = Some("vmac1".into());
+        let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
+        assert_eq!(p.use_vmac.as_deref(), Some("vmac1"));
     }
 
     #[test]
