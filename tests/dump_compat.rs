@@ -728,7 +728,11 @@ fn tracker_weights_side_by_side() {
         return;
     }
     require_tool("keepalived");
-    const WEIGHTS: &str = "vrrp_script good {
+    const WEIGHTS: &str = "track_file tf {
+ file /tmp/lvsd-dump-compat-tf-never-written
+ weight 3
+}
+vrrp_script good {
  script /bin/true
  interval 1
  weight -3 reverse
@@ -753,6 +757,9 @@ vrrp_instance VI_1 {
   good weight 9
   bad weight=0
   bad weight -254 reverse
+ }
+ track_file {
+  tf weight 2 reverse
  }
  virtual_ipaddress {
   10.99.0.131/24
@@ -806,6 +813,8 @@ vrrp_instance VI_1 {
         "     trk2 weight -20 reverse",
         "     good weight 5 reverse",
         "     bad weight -253 reverse",
+        "     tf, weight 2 reverse",
+        " Track file = tf",
         "   Number of interface and track script faults = 0",
     ] {
         assert!(

@@ -545,6 +545,28 @@ pub fn instance_block(out: &mut String, v: &View) {
             ));
         }
     }
+    if !tr.files.is_empty() {
+        l("   Tracked files :".into());
+        for f in &tr.files {
+            l(format!(
+                "     {}, weight {}{}",
+                f.spec.name,
+                f.spec.weight,
+                if f.spec.reverse { " reverse" } else { "" }
+            ));
+        }
+    }
+    if !tr.processes.is_empty() {
+        l("   Tracked processes :".into());
+        for t in &tr.processes {
+            l(format!(
+                "     {}, weight {}{}",
+                t.spec.name,
+                t.spec.weight,
+                if t.spec.reverse { " reverse" } else { "" }
+            ));
+        }
+    }
     l(format!(
         "   Using smtp notification = {}",
         if p.smtp_alert { "yes" } else { "no" }
@@ -558,7 +580,12 @@ pub fn instance_block(out: &mut String, v: &View) {
 
 /// The VRRP part of `keepalived.data` (after the global definitions): topology, socket
 /// pool, sync groups and scripts.
-pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String {
+pub fn data(
+    views: &[View],
+    groups: &[Group],
+    scripts: &[VrrpScript],
+    files: &[crate::config::model::TrackFileDef],
+) -> String {
     let mut s = String::new();
     if !views.is_empty() {
         s.push_str("------< VRRP Topology >------\n");
@@ -658,13 +685,76 @@ pub fn data(views: &[View], groups: &[Group], scripts: &[VrrpScript]) -> String 
             notify_lines(&mut s, &g.notify);
         }
     }
-    if !scripts.is_empty() {
+    // keepalived drops a vrrp_script nothing tracks ("script ... is not used").
+    let used: Vec<&VrrpScript> = scripts
+        .iter()
+        .filter(|sc| {
+            views.iter().any(|v| {
+                v.inst
+                    .tracking()
+                    .scripts
+                    .iter()
+                    .any(|t| t.spec.name == sc.name)
+            })
+        })
+        .collect();
+    if !used.is_empty() {
         s.push_str("------< VRRP Scripts >------\n");
-        for sc in scripts {
+        for sc in used {
             script_block(&mut s, sc, views);
         }
     }
+    track_files_section(&mut s, files, views);
     s
+}
+
+/// "VRRP Track files" (keepalived's `dump_track_file`): each file some instance tracks,
+/// its last status and the instances tracking it.
+fn track_files_section(
+    s: &mut String,
+    files: &[crate::config::model::TrackFileDef],
+    views: &[View],
+) {
+    let mut head = false;
+    for f in files {
+        let tracking: Vec<(&View, &crate::vrrp::track::FileState)> = views
+            .iter()
+            .flat_map(|v| {
+                v.inst
+                    .tracking()
+                    .files
+                    .iter()
+                    .filter(|t| t.spec.name == f.name)
+                    .map(move |t| (v, t))
+            })
+            .collect();
+        let Some((_, first)) = tracking.first() else {
+            continue;
+        };
+        if !head {
+            s.push_str("------< VRRP Track files >------\n");
+            head = true;
+        }
+        let _ = writeln!(s, " Track file = {}", f.name);
+        let _ = writeln!(s, "   File = {}", f.file);
+        let _ = writeln!(s, "   Status = {}", first.value);
+        let _ = writeln!(
+            s,
+            "   Weight = {}{}",
+            f.weight,
+            if f.weight_reverse { " reverse" } else { "" }
+        );
+        s.push_str("   Tracking instances :\n");
+        for (v, t) in &tracking {
+            let _ = writeln!(
+                s,
+                "     {}, weight {}{}",
+                v.inst.name(),
+                t.spec.weight,
+                if t.spec.reverse { " reverse" } else { "" }
+            );
+        }
+    }
 }
 
 /// One block of "VRRP Scripts" (keepalived's `dump_vscript`).

@@ -54,6 +54,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             &views,
             self.side.coord.groups(),
             &self.side.config.vrrp_scripts,
+            &self.side.config.track_files,
         ));
         let params: Vec<_> = views.iter().map(|v| v.inst.params()).collect();
         s.push_str(&dump_if::interfaces(
