@@ -167,6 +167,57 @@ fn unicast_sources(file: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// Where the daemon started with `tag` writes its dump files.
+fn dump_dir(work: &Path, tag: &str) -> PathBuf {
+    work.join(format!("{tag}.tmp"))
+}
+
+/// What keepalived.data says of each VRRP instance that its meaning depends on: state,
+/// priorities, VRID, version, interval, tracked objects with their weights, VIPs and the
+/// fault count (not times, descriptors, interfaces' details or sockets).
+fn instance_lines(data: &str) -> Vec<String> {
+    const KEEP: &[&str] = &[
+        " VRRP Instance = ",
+        "   State = ",
+        "   VRRP Version = ",
+        "   Number of interface and track script faults = ",
+        "   Virtual Router ID = ",
+        "   Priority = ",
+        "   Effective priority = ",
+        "   Total priority = ",
+        "   Advert interval = ",
+    ];
+    const LISTS: &[&str] = &[
+        "   Tracked interfaces :",
+        "   Tracked scripts :",
+        "   Tracked files :",
+        "   Tracked processes :",
+        "   Virtual IP (",
+        "   Virtual IP Excluded :",
+    ];
+    let mut out = Vec::new();
+    let mut in_topology = false;
+    let mut in_list = false;
+    for l in data.lines() {
+        if l.starts_with("------<") {
+            in_topology = l.contains("VRRP Topology");
+            continue;
+        }
+        if !in_topology {
+            continue;
+        }
+        if l.starts_with("     ") && in_list {
+            out.push(l.to_string());
+            continue;
+        }
+        in_list = LISTS.iter().any(|p| l.starts_with(p));
+        if in_list || KEEP.iter().any(|p| l.starts_with(p)) {
+            out.push(l.to_string());
+        }
+    }
+    out
+}
+
 /// A namespace `ns` as a director running `file` would be: its interfaces (veth pairs,
 /// up), each with an IPv4 address of the test's own (198.18.K.1/24, a benchmarking range
 /// that never leaves the namespace), and each instance's unicast_src_ip on its interface.
@@ -320,6 +371,9 @@ fn spawn_daemon(
 ) -> (std::process::Child, PathBuf) {
     let log = work.join(format!("{tag}.log"));
     let out = std::fs::File::create(&log).unwrap();
+    // Its own directory for the dump files (keepalived.data: `dump_dir`).
+    let tmp = dump_dir(work, tag);
+    std::fs::create_dir_all(&tmp).unwrap();
     let child = cmd
         .arg("-f")
         .arg(file)
@@ -329,7 +383,7 @@ fn spawn_daemon(
         .arg(work.join(format!("{tag}.vrrp.pid")))
         .arg("-c")
         .arg(work.join(format!("{tag}.check.pid")))
-        .env("TMPDIR", work)
+        .env("TMPDIR", &tmp)
         .stdin(std::process::Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
@@ -449,7 +503,9 @@ fn addresses(ns: &str) -> Vec<String> {
 
 /// The same VRRP effect: each file runs alone under keepalived in one namespace and under
 /// lvsd in another (the VRRP side, `-P`), both holding its interfaces; after the instances
-/// have settled (a master-down interval and more) both namespaces hold the same addresses.
+/// have settled (a master-down interval and more) both namespaces hold the same addresses,
+/// and both daemons' keepalived.data (SIGUSR1) say the same of each instance: state,
+/// priorities, trackers and their weights, VIPs ([`instance_lines`]).
 #[test]
 fn lvsd_and_keepalived_hold_the_same_addresses() {
     let Some(dir) = corpus_dir() else {
@@ -489,6 +545,8 @@ fn lvsd_and_keepalived_hold_the_same_addresses() {
         .collect();
     let mut differ = Vec::new();
     let mut with_vips = 0;
+    let mut dumps_differ = Vec::new();
+    let mut compared_dumps = 0;
     for (batch_no, batch) in files.chunks(10).enumerate() {
         let mut running = Vec::new();
         for (i, (key, path)) in batch.iter().enumerate() {
@@ -501,16 +559,35 @@ fn lvsd_and_keepalived_hold_the_same_addresses() {
                 cmd.args(["netns", "exec", &ns, prog, "-P", "-n", "-l"]);
                 let tag = format!("{side}-{batch_no}-{i}");
                 let (child, _) = spawn_daemon(cmd, path, work.path(), &tag);
-                running.push((key.clone(), side, ns, child));
+                running.push((key.clone(), side, ns, child, tag));
             }
         }
         // keepalived's defaults: advert_int 1 s, so master down within about 3.6 s.
         std::thread::sleep(std::time::Duration::from_secs(6));
         let mut held: std::collections::BTreeMap<String, [Vec<String>; 2]> = Default::default();
-        for (key, side, ns, _) in &running {
+        for (key, side, ns, _, _) in &running {
             held.entry(key.clone()).or_default()[usize::from(*side == "l")] = addresses(ns);
         }
-        for (_, _, ns, mut child) in running {
+        // Then what each says of its instances (SIGUSR1: keepalived.data).
+        for (_, _, _, _, tag) in &running {
+            if let Some(pid) = std::fs::read_to_string(work.path().join(format!("{tag}.pid")))
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGUSR1,
+                );
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let mut said: std::collections::BTreeMap<String, [Vec<String>; 2]> = Default::default();
+        for (key, side, _, _, tag) in &running {
+            let data = std::fs::read_to_string(dump_dir(work.path(), tag).join("keepalived.data"))
+                .unwrap_or_default();
+            said.entry(key.clone()).or_default()[usize::from(*side == "l")] = instance_lines(&data);
+        }
+        for (_, _, ns, mut child, _) in running {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(child.id() as i32),
                 nix::sys::signal::Signal::SIGTERM,
@@ -526,10 +603,25 @@ fn lvsd_and_keepalived_hold_the_same_addresses() {
                 differ.push(format!("{key}:\n  keepalived: {k:?}\n  lvsd:       {l:?}"));
             }
         }
+        for (key, [k, l]) in said {
+            if k.is_empty() {
+                continue; // (keepalived's VRRP process wrote nothing)
+            }
+            compared_dumps += 1;
+            if k != l {
+                let only_k: Vec<&String> = k.iter().filter(|x| !l.contains(x)).collect();
+                let only_l: Vec<&String> = l.iter().filter(|x| !k.contains(x)).collect();
+                dumps_differ.push(format!(
+                    "{key} (keepalived.data):\n  only keepalived: {only_k:?}\n  only lvsd:       {only_l:?}"
+                ));
+            }
+        }
     }
     eprintln!(
-        "{} files compared, {with_vips} with addresses under keepalived",
+        "{} files compared, {with_vips} with addresses under keepalived, \
+         {compared_dumps} with keepalived.data",
         files.len()
     );
+    differ.extend(dumps_differ);
     assert!(differ.is_empty(), "\n{}", differ.join("\n"));
 }

@@ -218,7 +218,19 @@ fn state_master_below_255_still_starts_in_backup() {
     let mut p = params();
     p.initial_state = InitialState::Master;
     p.priority = 254;
-    started_backup(p, &c);
+    let i = started_backup(p.clone(), &c);
+    // keepalived (vrrp_init_state): one advert interval and the least skew (1/256 s in
+    // v2) for another master to show, not the whole master-down interval.
+    assert_eq!(
+        i.next_deadline(),
+        Some(c.ms(0) + Duration::from_micros(1_003_906))
+    );
+    p.version = Version::V3;
+    let i = started_backup(p, &c);
+    assert_eq!(
+        i.next_deadline(),
+        Some(c.ms(0) + Duration::from_millis(1000) + Duration::from_millis(1000) / 256)
+    );
 }
 
 #[test]
@@ -854,6 +866,8 @@ fn script_weight_zero_fault_with_fall_and_rise() {
     let mut p = params();
     p.track_scripts = vec![script("chk", 0, 2, 3)];
     let (mut i, t) = master(p.clone(), &c);
+    // Its first result (counted at once); then `fall` failures make the fault.
+    assert_eq!(i.handle(c.ms(t), result("chk", true)), vec![]);
     assert_eq!(i.handle(c.ms(t + 1), result("chk", false)), vec![]);
     assert_eq!(i.handle(c.ms(t + 2), result("chk", false)), vec![]);
     let a = i.handle(c.ms(t + 3), result("chk", false));
@@ -886,6 +900,10 @@ fn script_weights_change_priority_and_master_readvertises() {
     let mut p = params();
     p.track_scripts = vec![script("up", 20, 1, 1), script("down", -30, 1, 1)];
     let (mut i, t) = master(p.clone(), &c);
+    // No weight either way before a script's first result (keepalived).
+    assert_eq!(i.effective_priority(), 100);
+    i.handle(c.ms(t), result("up", true));
+    i.handle(c.ms(t), result("down", true));
     assert_eq!(i.effective_priority(), 120);
     let a = i.handle(c.ms(t + 100), result("down", false));
     assert_eq!(

@@ -163,6 +163,39 @@ fn ctime_us(secs: u64, us: u32) -> String {
 }
 
 /// A virtual address as keepalived formats it: `10.66.0.100/24 dev eth0 scope global set`.
+/// The device keepalived names for a VIP: where it goes ([`vip_place_in`]), a vmac with
+/// its base interface (`vrrp.51@eth0`).
+fn vip_dev(p: &crate::vrrp::params::InstanceParams, v: &crate::config::model::VirtualIp) -> String {
+    use crate::vrrp::params::{vip_place_in, VipPlace};
+    match vip_place_in(
+        &p.interface,
+        p.use_vmac.is_some(),
+        p.family == Family::V6,
+        v,
+    ) {
+        VipPlace::Dev(d) => d.to_string(),
+        VipPlace::Base => p.interface.clone(),
+        VipPlace::Own => match &p.use_vmac {
+            Some(vmac) => format!("{vmac}@{}", p.interface),
+            None => p.interface.clone(),
+        },
+    }
+}
+
+/// `set`: the VIP is on its interface; then with `drops` (not in accept mode) keepalived
+/// also has it in its nftables set (" nftable_set").
+fn vip_line(
+    p: &crate::vrrp::params::InstanceParams,
+    v: &crate::config::model::VirtualIp,
+    set: bool,
+) -> String {
+    let mut s = vip_str(v, &vip_dev(p, v), set);
+    if set && crate::vrrp::firewall::drops(p) {
+        s.push_str(" nftable_set");
+    }
+    s
+}
+
 fn vip_str(v: &crate::config::model::VirtualIp, dev: &str, set: bool) -> String {
     let full = if v.addr.is_ipv4() { 32 } else { 128 };
     let mut s = v.addr.to_string();
@@ -174,8 +207,7 @@ fn vip_str(v: &crate::config::model::VirtualIp, dev: &str, set: bool) -> String 
     }
     let _ = write!(
         s,
-        " dev {} scope {}",
-        v.dev.as_deref().unwrap_or(dev),
+        " dev {dev} scope {}",
         v.scope.as_deref().unwrap_or("global")
     );
     if let Some(l) = &v.label {
@@ -472,19 +504,16 @@ pub fn instance_block(out: &mut String, v: &View) {
     if let Some(b) = p.kernel_rx_buf_size {
         l(format!("   Kernel rx buffer size = {b}"));
     }
-    // keepalived names a vmac with its base interface: `vrrp.51@eth0`.
-    let vmac_dev = p.use_vmac.as_ref().map(|v| format!("{v}@{}", p.interface));
-    let dev = vmac_dev.as_deref().unwrap_or(&p.interface);
     if !p.vips.is_empty() {
         l(format!("   Virtual IP ({}):", p.vips.len()));
         for vip in &p.vips {
-            l(format!("     {}", vip_str(vip, dev, v.vipset)));
+            l(format!("     {}", vip_line(p, vip, v.vipset)));
         }
     }
     if !p.excluded_vips.is_empty() {
         l("   Virtual IP Excluded :".into());
         for vip in &p.excluded_vips {
-            l(format!("     {}", vip_str(vip, dev, v.vipset)));
+            l(format!("     {}", vip_line(p, vip, v.vipset)));
         }
     }
     if p.is_unicast() {
@@ -771,6 +800,7 @@ fn script_block(s: &mut String, sc: &VrrpScript, views: &[View]) {
         })
         .collect();
     let good = states.first().map_or(!sc.init_fail, |(_, t)| t.up);
+    let known = states.first().is_none_or(|(_, t)| t.known);
     let _ = writeln!(s, " VRRP Script = {}", sc.name);
     let _ = writeln!(s, "   Command = {}", crate::script::shown(&sc.script));
     let _ = writeln!(s, "   Interval = {} sec", sc.interval.as_secs());
@@ -788,11 +818,17 @@ fn script_block(s: &mut String, sc: &VrrpScript, views: &[View]) {
     let _ = writeln!(s, "   Rise = {}", sc.rise);
     let _ = writeln!(s, "   Fall = {}", sc.fall);
     // keepalived's result counts up to rise + fall - 1 when good, below rise when bad.
-    let result = if good { sc.rise + sc.fall - 1 } else { 0 };
+    // (before its first result: rise − 1, which is BAD)
+    let result = match (known, good) {
+        (false, _) => sc.rise.max(1) - 1,
+        (true, true) => sc.rise + sc.fall - 1,
+        (true, false) => 0,
+    };
     let _ = writeln!(s, "   Result = {result}");
     s.push_str("   Insecure = no\n");
     s.push_str("   Init state = unknown\n");
-    let _ = writeln!(s, "   Status = {}", if good { "GOOD" } else { "BAD" });
+    let shown_good = known && good;
+    let _ = writeln!(s, "   Status = {}", if shown_good { "GOOD" } else { "BAD" });
     s.push_str("   Script uid:gid = 0:0\n");
     s.push_str("   VRRP instances :\n");
     if !states.is_empty() {
@@ -948,18 +984,16 @@ pub fn json(views: &[View]) -> Option<String> {
                 d.push((key, jstr(c)));
             }
         }
-        let vmac_dev = p.use_vmac.as_ref().map(|v| format!("{v}@{}", p.interface));
-        let dev = vmac_dev.as_deref().unwrap_or(&p.interface);
         let list = |xs: Vec<String>| format!("[{}]", xs.join(","));
         if !p.vips.is_empty() {
-            let vips = p.vips.iter().map(|x| jstr(&vip_str(x, dev, v.vipset)));
+            let vips = p.vips.iter().map(|x| jstr(&vip_line(p, x, v.vipset)));
             d.push(("vips", list(vips.collect())));
         }
         if !p.excluded_vips.is_empty() {
             let e = p
                 .excluded_vips
                 .iter()
-                .map(|x| jstr(&vip_str(x, dev, v.vipset)));
+                .map(|x| jstr(&vip_line(p, x, v.vipset)));
             d.push(("evips", list(e.collect())));
         }
         let tr = inst.tracking();
@@ -1041,7 +1075,7 @@ mod tests {
         assert_eq!(
             vip_str(
                 &vip("fd00::1/64 dev eth1 mngtmpaddr -nodad autojoin"),
-                "eth0",
+                "eth1",
                 false
             ),
             "fd00::1/64 dev eth1 scope global -nodad mngtmpaddr autojoin preferred_lft forever"

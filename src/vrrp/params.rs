@@ -380,10 +380,15 @@ pub enum VipPlace<'a> {
 /// own interface (with `use_vmac` its VMAC, for an address of the instance's family, else
 /// the configured interface under it); else the named interface.
 pub fn vip_place<'a>(inst: &VrrpInstance, v: &'a VirtualIp) -> VipPlace<'a> {
+    vip_place_in(&inst.interface, inst.use_vmac.is_some(), inst.is_ipv6(), v)
+}
+
+/// [`vip_place`] for an instance on `interface`, with a vmac or not, of IPv6 or not.
+pub fn vip_place_in<'a>(interface: &str, vmac: bool, ipv6: bool, v: &'a VirtualIp) -> VipPlace<'a> {
     match v.dev.as_deref() {
-        Some(d) if d != inst.interface => VipPlace::Dev(d),
-        _ if inst.use_vmac.is_none() => VipPlace::Own,
-        _ if v.addr.is_ipv6() == inst.is_ipv6() => VipPlace::Own,
+        Some(d) if d != interface => VipPlace::Dev(d),
+        _ if !vmac => VipPlace::Own,
+        _ if v.addr.is_ipv6() == ipv6 => VipPlace::Own,
         _ => VipPlace::Base,
     }
 }

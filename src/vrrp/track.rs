@@ -15,6 +15,10 @@ pub struct ScriptState {
     pub spec: TrackedScript,
     /// Current (debounced) result.
     pub up: bool,
+    /// Whether the script has given a result yet (or starts failed by `init_fail`). As
+    /// keepalived 2.2.7 (vrrp_scheduler.c): until then a weighted script moves the
+    /// priority neither way, and its first result counts at once, whatever rise and fall.
+    pub known: bool,
     /// Consecutive raw results contradicting `up`.
     streak: u32,
 }
@@ -23,13 +27,21 @@ impl ScriptState {
     pub fn new(spec: TrackedScript) -> Self {
         ScriptState {
             up: !spec.init_fail,
+            known: spec.init_fail,
             spec,
             streak: 0,
         }
     }
 
-    /// Feeds one raw result; returns true when the debounced state flipped.
+    /// Feeds one raw result; returns true when what the script means for the instance
+    /// (its debounced state, or its first result) changed.
     pub fn record(&mut self, ok: bool) -> bool {
+        if !self.known {
+            self.known = true;
+            self.up = ok;
+            self.streak = 0;
+            return true;
+        }
         if ok == self.up {
             self.streak = 0;
             return false;
@@ -55,8 +67,11 @@ impl ScriptState {
         self.spec.weight == 0 && self.up == self.spec.reverse
     }
 
-    /// What this script adds to the priority now.
+    /// What this script adds to the priority now (nothing before its first result).
     pub fn delta(&self) -> i32 {
+        if !self.known {
+            return 0;
+        }
         weight_delta(self.spec.weight, self.spec.reverse, self.up)
     }
 }
@@ -388,6 +403,7 @@ impl Tracking {
         for s in &mut self.scripts {
             if let Some(o) = old.scripts.iter().find(|o| o.spec.name == s.spec.name) {
                 s.up = o.up;
+                s.known = o.known;
                 s.streak = o.streak;
             }
         }
@@ -545,7 +561,10 @@ mod tests {
     #[test]
     fn fall_and_rise_debounce() {
         let mut s = ScriptState::new(script(0, false, 3, 2));
-        assert!(s.up);
+        assert!(s.up && !s.known);
+        // The first result counts at once (keepalived: result starts at rise - 1).
+        assert!(s.record(true));
+        assert!(s.up && s.known);
         assert!(!s.record(false));
         assert!(!s.record(true)); // streak broken
         assert!(!s.record(false));
@@ -557,6 +576,15 @@ mod tests {
         assert!(s.record(true)); // 3 consecutive successes
         assert!(s.up);
         assert!(!s.faulted());
+        // A first failure, whatever `fall`, is a failure.
+        let mut s = ScriptState::new(script(-2, false, 2, 10));
+        assert_eq!(s.delta(), 0, "no result yet: no weight either way");
+        assert!(s.record(false));
+        assert_eq!(s.delta(), -2);
+        let mut s = ScriptState::new(script(10, false, 4, 5));
+        assert_eq!(s.delta(), 0);
+        assert!(s.record(true));
+        assert_eq!(s.delta(), 10);
     }
 
     #[test]
@@ -579,7 +607,7 @@ mod tests {
         ];
         for (w, r, up, want) in cases {
             let mut s = ScriptState::new(script(w, r, 1, 1));
-            s.up = up;
+            s.record(up);
             assert_eq!(s.delta(), want, "weight {w} reverse {r} up {up}");
             assert_eq!(s.faulted(), w == 0 && up == r);
         }
@@ -594,6 +622,8 @@ mod tests {
         assert_eq!(t.total_priority(100), -100);
         assert_eq!(t.effective_priority(255), 255);
         let mut t = Tracking::new(&[script(200, false, 1, 1)], &[]);
+        assert_eq!(t.effective_priority(100), 100, "no result yet");
+        t.script_result("chk", true);
         assert_eq!(t.effective_priority(100), 254);
         assert_eq!(
             t.total_priority(100),
