@@ -117,11 +117,17 @@ fn mend(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagnostic>) {
                 member_spans.push(at);
             }
         }
-        if had_members && members.is_empty() {
+        if members.is_empty() {
+            // keepalived: "Sync group ... has no virtual router(s). removing"
+            let why = if had_members {
+                "has no member left"
+            } else {
+                "has no members (no `group { }` block)"
+            };
             warn(
                 &g.span,
                 format!(
-                    "vrrp_sync_group {} has no member left: removed, as keepalived does",
+                    "vrrp_sync_group {} {why}: removed, as keepalived does",
                     g.name
                 ),
             );
