@@ -562,8 +562,11 @@ fn lvsd_and_keepalived_hold_the_same_addresses() {
                 running.push((key.clone(), side, ns, child, tag));
             }
         }
-        // keepalived's defaults: advert_int 1 s, so master down within about 3.6 s.
-        std::thread::sleep(std::time::Duration::from_secs(6));
+        // Settled: with keepalived's default advert_int 1 s, master down within about 3.6 s;
+        // `state MASTER` takes over after one interval (advert_int 5: 5.004 s), a BACKUP
+        // after three and the skew (advert_int 2: 6.6 s, 3: 9.6 s). 8 s is clear of both
+        // by more than either daemon's start-up time.
+        std::thread::sleep(std::time::Duration::from_secs(8));
         let mut held: std::collections::BTreeMap<String, [Vec<String>; 2]> = Default::default();
         for (key, side, ns, _, _) in &running {
             held.entry(key.clone()).or_default()[usize::from(*side == "l")] = addresses(ns);

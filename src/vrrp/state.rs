@@ -554,21 +554,6 @@ impl Instance {
             self.enter_master(now, Cause::Startup, out);
         } else {
             self.enter_backup(now, Cause::Startup, out);
-            if self.params.initial_state == InitialState::Master && !held {
-                // keepalived (vrrp_init_state): `state MASTER` below 255 waits one advert
-                // interval and the least skew for another master, not three intervals.
-                let wait = self.master_adver_int() + self.least_skew();
-                self.master_down_at = Some(self.down_at(now, wait));
-            }
-        }
-    }
-
-    /// The skew of priority 255 (keepalived's VRRP_TIMER_SKEW_MIN): 1/256 s in v2, 1/256 of
-    /// the master's interval in v3.
-    fn least_skew(&self) -> Duration {
-        match self.params.version {
-            Version::V2 => Duration::from_micros(1_000_000 / 256),
-            Version::V3 => self.master_adver_int() / 256,
         }
     }
 
