@@ -65,11 +65,9 @@ pub fn email_from(global: &GlobalDefs) -> Option<String> {
         return Some(from.clone());
     }
     global.smtp_server.as_ref()?;
+    let name = known_local_name()?;
     let user = crate::nss::user_name(nix::unistd::getuid().as_raw())?;
-    Some(format!(
-        "{user}@{}",
-        crate::control::dump_global::local_name()
-    ))
+    Some(format!("{user}@{name}"))
 }
 
 /// The name the SMTP greeting gives: `smtp_helo_name`, else (with an smtp_server)
@@ -79,7 +77,13 @@ pub fn helo_name(global: &GlobalDefs) -> Option<String> {
         return Some(h.clone());
     }
     global.smtp_server.as_ref()?;
-    Some(crate::control::dump_global::local_name())
+    known_local_name()
+}
+
+/// The local name, unless the host has none (keepalived then sets no default sender or
+/// HELO name).
+fn known_local_name() -> Option<String> {
+    Some(crate::nss::local_name()).filter(|n| n != crate::nss::UNKNOWN_NAME)
 }
 
 /// The machine's hostname (keepalived's default router_id).

@@ -61,6 +61,46 @@ pub fn host_lookup_safe() -> bool {
     !STATIC_BUILD || hosts_builtin_only(Path::new("/etc/nsswitch.conf"))
 }
 
+/// [`local_name`] when the host has no name to give.
+pub const UNKNOWN_NAME: &str = "[unknown]";
+
+/// keepalived's local name (get_local_name): the canonical name getaddrinfo gives for the
+/// node name, else `[unknown]`. Looked up once. (A static build whose nsswitch.conf
+/// names a host source glibc does not have built in takes the node name as it is: see
+/// the module's text.)
+pub fn local_name() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| canonical_host_name().unwrap_or_else(|| UNKNOWN_NAME.into()))
+        .clone()
+}
+
+fn canonical_host_name() -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let host = nix::unistd::gethostname().ok()?;
+    if !host_lookup_safe() {
+        return Some(host.to_string_lossy().into_owned());
+    }
+    let host = std::ffi::CString::new(host.as_bytes()).ok()?;
+    // SAFETY: an all-zero addrinfo is the documented "no hints" value.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_flags = libc::AI_CANONNAME;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid C strings and hints; res is freed below when set.
+    let rc = unsafe { libc::getaddrinfo(host.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if rc != 0 || res.is_null() {
+        return None;
+    }
+    // SAFETY: res is a list getaddrinfo returned; ai_canonname is NUL-terminated or null.
+    let name = unsafe {
+        let c = (*res).ai_canonname;
+        let name =
+            (!c.is_null()).then(|| std::ffi::CStr::from_ptr(c).to_string_lossy().into_owned());
+        libc::freeaddrinfo(res);
+        name
+    };
+    name
+}
+
 fn hosts_builtin_only(nsswitch: &Path) -> bool {
     match std::fs::read_to_string(nsswitch) {
         // No file: glibc's default for hosts is `dns [!UNAVAIL=return] files`.

@@ -545,55 +545,61 @@ pub fn instance_block(out: &mut String, v: &View) {
         None => l("   No sockets allocated".into()),
     }
     let tr = inst.tracking();
-    // The instance's own interface is tracked implicitly (keepalived lists it under
-    // "Interfaces", not here).
-    let tracked_ifs: Vec<_> = tr
-        .interfaces
-        .iter()
-        .filter(|i| i.spec.name != p.interface)
-        .collect();
-    if !tracked_ifs.is_empty() {
-        l("   Tracked interfaces :".into());
-        for i in tracked_ifs {
-            l(format!(
-                "     {} weight {}{}",
-                i.spec.name,
-                i.spec.weight.unwrap_or(0),
-                if i.spec.reverse { " reverse" } else { "" }
-            ));
-        }
-    }
-    if !tr.scripts.is_empty() {
-        l("   Tracked scripts :".into());
-        for s in &tr.scripts {
-            l(format!(
-                "     {} weight {}{}",
-                s.spec.name,
-                s.spec.weight,
-                if s.spec.reverse { " reverse" } else { "" }
-            ));
-        }
-    }
-    if !tr.files.is_empty() {
-        l("   Tracked files :".into());
-        for f in &tr.files {
-            l(format!(
-                "     {}, weight {}{}",
-                f.spec.name,
-                f.spec.weight,
-                if f.spec.reverse { " reverse" } else { "" }
-            ));
-        }
-    }
-    if !tr.processes.is_empty() {
-        l("   Tracked processes :".into());
-        for t in &tr.processes {
-            l(format!(
-                "     {}, weight {}{}",
-                t.spec.name,
-                t.spec.weight,
-                if t.spec.reverse { " reverse" } else { "" }
-            ));
+    // Each list: (title, name, weight, reverse); keepalived writes interfaces and scripts
+    // as `NAME weight W`, files and processes as `NAME, weight W`.
+    let weighted = |name: &str, w: i32, reverse: bool, comma: bool| {
+        format!(
+            "     {name}{} weight {w}{}",
+            if comma { "," } else { "" },
+            if reverse { " reverse" } else { "" }
+        )
+    };
+    let lists: [(&str, Vec<String>); 4] = [
+        (
+            "   Tracked interfaces :",
+            // The instance's own interface is tracked implicitly (keepalived lists it
+            // under "Interfaces", not here).
+            tr.interfaces
+                .iter()
+                .filter(|i| i.spec.name != p.interface)
+                .map(|i| {
+                    weighted(
+                        &i.spec.name,
+                        i.spec.weight.unwrap_or(0),
+                        i.spec.reverse,
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "   Tracked scripts :",
+            tr.scripts
+                .iter()
+                .map(|t| weighted(&t.spec.name, t.spec.weight, t.spec.reverse, false))
+                .collect(),
+        ),
+        (
+            "   Tracked files :",
+            tr.files
+                .iter()
+                .map(|t| weighted(&t.spec.name, t.spec.weight, t.spec.reverse, true))
+                .collect(),
+        ),
+        (
+            "   Tracked processes :",
+            tr.processes
+                .iter()
+                .map(|t| weighted(&t.spec.name, t.spec.weight, t.spec.reverse, true))
+                .collect(),
+        ),
+    ];
+    for (title, lines) in lists {
+        if !lines.is_empty() {
+            l(title.into());
+            for line in lines {
+                l(line);
+            }
         }
     }
     l(format!(
