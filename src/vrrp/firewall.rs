@@ -100,10 +100,6 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace(['"', '\\'], ""))
 }
 
-fn is_link_local(a: &Ipv6Addr) -> bool {
-    (a.segments()[0] & 0xffc0) == 0xfe80
-}
-
 /// The rules wanted now: the settings and every element.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Want {
@@ -138,7 +134,7 @@ pub fn want<'a>(g: &GlobalDefs, holders: impl IntoIterator<Item = Holder<'a>>) -
         for (spec, conf) in h.vips.iter().zip(configured) {
             let e = match spec.addr {
                 IpAddr::V4(a) => Elem::V4(a),
-                IpAddr::V6(a) if !is_link_local(&a) => Elem::V6(a),
+                IpAddr::V6(a) if !crate::vrrp::link::is_link_local(&a) => Elem::V6(a),
                 IpAddr::V6(a) => {
                     let ifname = conf.dev.as_deref().unwrap_or(&p.interface);
                     if !settings.force_ifindex

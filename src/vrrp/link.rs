@@ -108,7 +108,7 @@ fn msg_addr(m: &AddressMessage) -> Option<IpAddr> {
     })
 }
 
-fn is_link_local(ip: &Ipv6Addr) -> bool {
+pub fn is_link_local(ip: &Ipv6Addr) -> bool {
     ip.segments()[0] & 0xffc0 == 0xfe80
 }
 

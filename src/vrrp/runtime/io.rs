@@ -702,7 +702,7 @@ impl VrrpIo for RealIo {
 /// have. An IPv6 link-local address is left to the interface (true).
 fn is_local(addr: IpAddr) -> bool {
     if let IpAddr::V6(a) = addr {
-        if a.segments()[0] & 0xffc0 == 0xfe80 {
+        if crate::vrrp::link::is_link_local(&a) {
             return true;
         }
     }

@@ -792,7 +792,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 let v6 = p.family == crate::vrrp::packet::Family::V6;
                 let usable = |a: &IpAddr| match a {
                     IpAddr::V4(_) => !v6,
-                    IpAddr::V6(a) => v6 && a.segments()[0] & 0xffc0 == 0xfe80,
+                    IpAddr::V6(a) => v6 && link::is_link_local(a),
                 };
                 let before = io.src;
                 if present && io.src.is_none() && usable(&addr) {
