@@ -24,7 +24,9 @@
 //! - the script vetting: each script's program checked as `check_runnable` checks it
 //!   (found along PATH, its mode, and under `enable_script_security` the owner and mode of
 //!   it and each directory above it), each script user and group looked up (NSS, with
-//!   keepalived's default `keepalived_script`).
+//!   keepalived's default `keepalived_script`);
+//! - the daemon's vetting of tracked files: whether each file an instance or sync group
+//!   tracks can be watched (it exists, or its directory does).
 //!
 //! Nothing else: no other environment variable, no interface, no clock, no random number
 //! other than `${_RANDOM}`'s. A question asked twice in one load with two different
@@ -54,6 +56,8 @@ enum Query {
     Program { program: String, secure: bool },
     /// A script user (and group) looked up.
     User(ScriptUser),
+    /// Whether a tracked file can be watched ([`track_file_watchable`]).
+    TrackFile(PathBuf),
 }
 
 /// Every question a load asked and its answer, in order (see the module's comment).
@@ -188,6 +192,16 @@ impl Inputs {
         res
     }
 
+    /// [`track_file_watchable`].
+    pub fn track_file(&mut self, path: &Path) -> Result<(), String> {
+        let res = track_file_watchable(path);
+        self.note(
+            Query::TrackFile(path.to_path_buf()),
+            track_file_answer(&res),
+        );
+        res
+    }
+
     /// [`crate::script::resolve_user`].
     pub fn user(&mut self, user: &ScriptUser) -> Result<(u32, u32), crate::script::ScriptError> {
         let res = crate::script::resolve_user(user);
@@ -310,6 +324,7 @@ fn ask(q: &Query) -> String {
             script_answer(&crate::script::check_program(program, *secure))
         }
         Query::User(u) => user_answer(&crate::script::resolve_user(u)),
+        Query::TrackFile(p) => track_file_answer(&track_file_watchable(p)),
     }
 }
 
@@ -322,6 +337,7 @@ fn describe(q: &Query) -> String {
         Query::Iproute2Names => "iproute2's name files".to_string(),
         Query::Program { program, .. } => format!("the script {program}"),
         Query::User(u) => format!("the user {}", u.user),
+        Query::TrackFile(p) => format!("whether {} can be tracked", p.display()),
     }
 }
 
@@ -383,6 +399,39 @@ fn canonical_answer(res: &std::io::Result<PathBuf>) -> String {
     match res {
         Ok(p) => p.display().to_string(),
         Err(e) => failed(e),
+    }
+}
+
+fn track_file_answer(res: &Result<(), String>) -> String {
+    match res {
+        Ok(()) => "ok".to_string(),
+        Err(e) => failed(e),
+    }
+}
+
+/// Whether the daemon can watch a tracked file (`track_file`), as keepalived's
+/// init_track_files decides when it starts or reloads (not in `-t`): a file that exists
+/// can; a missing one can when its directory exists (it is watched until the file
+/// appears); otherwise keepalived removes the tracker from every instance ("Track file
+/// directory for ... does not exist - removing", "track file ... is not accessible -
+/// ignoring"). As there, a file straight under `/` that does not exist is removed too
+/// (the directory is looked up as the text before the last `/`, empty here), and a name
+/// without a `/` is in the working directory.
+pub fn track_file_watchable(path: &Path) -> Result<(), String> {
+    match std::fs::canonicalize(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let text = path.to_string_lossy();
+            let dir = match text.rfind('/') {
+                Some(i) => &text[..i],
+                None => ".",
+            };
+            match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => Ok(()),
+                _ => Err("its directory does not exist".to_string()),
+            }
+        }
+        Err(e) => Err(format!("it is not accessible ({e})")),
     }
 }
 
@@ -696,6 +745,73 @@ mod tests {
             inputs: loaded.inputs,
         };
         (f, loaded.sha256)
+    }
+
+    /// A tracked file the daemon cannot watch is removed from the instances and the sync
+    /// group, as keepalived's daemon removes it (`-t` keeps it); the directory made later
+    /// makes the next reload a real one, and it is tracked again.
+    #[test]
+    fn a_track_file_that_cannot_be_watched_is_not_tracked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("keepalived.conf");
+        let later = dir.path().join("later");
+        let text = format!(
+            "vrrp_track_file missing_dir {{\n    file {later}/state\n}}\n\
+             vrrp_track_file missing_file {{\n    file {here}/state\n}}\n\
+             vrrp_track_file under_root {{\n    file /lvsd-test-no-such-file\n}}\n\
+             vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 1\n    \
+             track_file {{\n        missing_dir\n        missing_file\n        under_root\n    }}\n}}\n\
+             vrrp_sync_group G {{\n    group {{\n        VI_1\n    }}\n    \
+             track_file {{\n        missing_dir\n    }}\n}}\n",
+            later = later.display(),
+            here = dir.path().display()
+        );
+        write(&main, &text);
+        let names = |c: &crate::config::Config| -> (Vec<String>, Vec<String>, Vec<String>) {
+            (
+                c.track_files.iter().map(|d| d.name.clone()).collect(),
+                c.instances[0]
+                    .track_file
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect(),
+                c.sync_groups[0]
+                    .track_file
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect(),
+            )
+        };
+        let checked = crate::config::load(&main, "lb1").expect("loads");
+        assert_eq!(names(&checked.config).0.len(), 3, "-t keeps every tracker");
+        let loaded = crate::config::load_for_daemon(&main, "lb1", false).expect("loads");
+        assert_eq!(
+            names(&loaded.config),
+            (
+                vec!["missing_file".to_string()],
+                vec!["missing_file".to_string()],
+                vec![]
+            )
+        );
+        let said: Vec<String> = loaded
+            .warnings
+            .iter()
+            .map(|d| d.message.clone())
+            .filter(|m| m.contains("cannot be watched"))
+            .collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(said[0].contains("missing_dir") && said[0].contains("directory does not exist"));
+        let (f, _) = fingerprint_of(&main);
+        assert!(f.first_change(&main, "lb1", false).is_none());
+        std::fs::create_dir(&later).expect("mkdir");
+        let change = f.first_change(&main, "lb1", false).expect("a change");
+        assert!(change.why.contains("can be tracked"), "{}", change.why);
+        let again = crate::config::load_for_daemon(&main, "lb1", false).expect("loads");
+        assert_eq!(names(&again.config).1, ["missing_dir", "missing_file"]);
+        assert_eq!(names(&again.config).2, ["missing_dir"]);
+        // A regular file in the way of the directory cannot be watched either.
+        assert!(track_file_watchable(&main.join("state")).is_err());
+        assert!(track_file_watchable(Path::new("in-the-working-directory")).is_ok());
     }
 
     #[test]

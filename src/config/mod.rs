@@ -127,7 +127,55 @@ pub fn load_for_daemon_from(
             warnings: Vec::new(),
         });
     }
+    // After the strict test: keepalived's `-t` (and so reload_check_config) does not
+    // look at tracked files' directories; its daemon does.
+    let untracked = vet_track_files(&mut loaded);
+    loaded.warnings.extend(untracked);
     Ok(loaded)
+}
+
+/// The daemon's check of each tracked file an instance or sync group tracks
+/// ([`inputs::track_file_watchable`]): one that cannot be watched is removed from every
+/// instance and sync group, and its definition with it, as keepalived's daemon does.
+pub fn vet_track_files(loaded: &mut Loaded) -> Vec<Diagnostic> {
+    let c = &mut loaded.config;
+    let used = |name: &str, c: &Config| {
+        c.instances
+            .iter()
+            .flat_map(|i| &i.track_file)
+            .chain(c.sync_groups.iter().flat_map(|g| &g.track_file))
+            .any(|r| r.name == name)
+    };
+    let mut out = Vec::new();
+    let mut removed = std::collections::HashSet::new();
+    for d in &c.track_files {
+        if !used(&d.name, c) || removed.contains(&d.name) {
+            continue;
+        }
+        if let Err(why) = loaded.inputs.track_file(Path::new(&d.file)) {
+            out.push(Diagnostic::warning(
+                d.span.clone(),
+                format!(
+                    "track_file {}: {} cannot be watched: {why}; not tracked, as keepalived does",
+                    d.name, d.file
+                ),
+            ));
+            removed.insert(d.name.clone());
+        }
+    }
+    if removed.is_empty() {
+        return out;
+    }
+    c.track_files.retain(|d| !removed.contains(&d.name));
+    for refs in c
+        .instances
+        .iter_mut()
+        .map(|i| &mut i.track_file)
+        .chain(c.sync_groups.iter_mut().map(|g| &mut g.track_file))
+    {
+        refs.retain(|r| !removed.contains(&r.name));
+    }
+    out
 }
 
 /// [`load`], also returning the time each phase took.
