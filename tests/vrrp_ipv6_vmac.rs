@@ -212,6 +212,16 @@ fn ipv4_conf(ns: &str, dev: &str, key: &str) -> String {
     out
 }
 
+/// Sets the sysctl `key` of interface `dev` in namespace `ns`.
+fn set_ipv4_conf(ns: &str, dev: &str, key: &str, val: &str) {
+    let ok = Command::new("ip")
+        .args(["netns", "exec", ns, "sysctl", "-qw"])
+        .arg(format!("net.ipv4.conf.{dev}.{key}={val}"))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cannot set {dev}.{key} in {ns}");
+}
+
 fn link_exists(ns: &str, dev: &str) -> bool {
     Command::new("ip")
         .args(["-n", ns, "link", "show", "dev", dev])
@@ -236,6 +246,14 @@ fn vmac_failover(high: Kind, low: Kind) {
     let vmac_dev = format!("vrrp.{VRID}");
     let cap = lab.capture();
     let vip = IpAddr::V4(VIP);
+    // Strict reverse-path filtering, as RHEL-family hosts set it: a peer's advert reaches
+    // the vmac (which has no address on the peer's subnet) only once the daemon has cleared
+    // all.rp_filter and the vmac's own, as keepalived does.
+    for node in [&a, &b] {
+        for dev in ["all", "default", "eth0"] {
+            set_ipv4_conf(&node.ns, dev, "rp_filter", "1");
+        }
+    }
 
     let mut da = lab.spawn(0, high, "a", &conf_vmac("A", 150));
     let db = lab.spawn(1, low, "b", &conf_vmac("B", 100));
@@ -279,8 +297,19 @@ fn vmac_failover(high: Kind, low: Kind) {
         ("eth0", "arp_filter"),
         (vmac_dev.as_str(), "arp_ignore"),
         (vmac_dev.as_str(), "accept_local"),
+        (vmac_dev.as_str(), "promote_secondaries"),
+        // each interface keeps its own filtering; all's goes to 0 for the vmac's sake
+        ("eth0", "rp_filter"),
+        ("default", "rp_filter"),
     ] {
         assert_eq!(ipv4_conf(&a.ns, dev, key), "1", "A's {dev} {key}");
+    }
+    for dev in ["all", vmac_dev.as_str()] {
+        assert_eq!(
+            ipv4_conf(&a.ns, dev, "rp_filter"),
+            "0",
+            "A's {dev} rp_filter"
+        );
     }
 
     let t0 = da.sigterm();
@@ -299,15 +328,20 @@ fn vmac_failover(high: Kind, low: Kind) {
         !link_exists(&a.ns, &vmac_dev),
         "A left its vmac interface behind"
     );
-    // lvsd puts the base interface's ARP sysctls back; keepalived 2.2.7 leaves them set.
-    for key in ["arp_ignore", "arp_filter"]
-        .iter()
-        .filter(|_| high == Kind::Lvsd)
+    // lvsd puts the base interface's ARP sysctls and all.rp_filter back; keepalived 2.2.7
+    // leaves the ARP ones set.
+    for (dev, key, was) in [
+        ("eth0", "arp_ignore", "0"),
+        ("eth0", "arp_filter", "0"),
+        ("all", "rp_filter", "1"),
+    ]
+    .iter()
+    .filter(|_| high == Kind::Lvsd)
     {
         assert_eq!(
-            ipv4_conf(&a.ns, "eth0", key),
-            "0",
-            "A did not restore eth0 {key} on exit"
+            ipv4_conf(&a.ns, dev, key),
+            *was,
+            "A did not restore {dev} {key} on exit"
         );
     }
     assert!(

@@ -69,9 +69,17 @@ pub async fn ensure(
             tracing::debug!("cannot set {}: {e}", ipv6_conf(name, key));
         }
     }
-    // As keepalived: the vmac answers ARP only for its own addresses (the VIPs) and accepts
-    // packets from a local source address.
-    for (key, val) in [("arp_ignore", "1"), ("accept_local", "1")] {
+    // As keepalived (vrrp_if_config.c): the vmac answers ARP only for its own addresses
+    // (the VIPs), accepts packets from a local source address, receives without an
+    // address of its own (no reverse-path filter: a peer's advert is routed via the base
+    // interface; see [`clear_rp_filter`]) and promotes a secondary VIP when the primary
+    // goes.
+    for (key, val) in [
+        ("arp_ignore", "1"),
+        ("accept_local", "1"),
+        ("rp_filter", "0"),
+        ("promote_secondaries", "1"),
+    ] {
         if let Err(e) = write_sysctl(&ipv4_conf(name, key), val) {
             tracing::debug!("cannot set {}: {e}", ipv4_conf(name, key));
         }
@@ -136,6 +144,70 @@ pub fn set_base_sysctls(base: &str, saved: &mut Vec<(String, String)>) {
     set_ipv4_conf_flags(base, &["arp_ignore", "arp_filter"], saved);
 }
 
+/// keepalived's clear_rp_filter, before an IPv4 vmac is made: the kernel filters with the
+/// larger of `all.rp_filter` and the interface's own, so a vmac's `rp_filter=0` needs
+/// `all.rp_filter` at 0. When it is not, each interface's own value (and `default`'s, for
+/// links made later) is first raised to `all`'s, which changes no interface's filtering,
+/// and then `all` is set to 0. Each old value is noted in `saved` (once) for
+/// [`restore_base_sysctls`].
+pub fn clear_rp_filter(saved: &mut Vec<(String, String)>) {
+    let all_path = ipv4_conf("all", "rp_filter");
+    let Some(all) = read_number(&all_path) else {
+        return;
+    };
+    if all == 0 {
+        return;
+    }
+    let mut names: Vec<String> = match std::fs::read_dir("/proc/sys/net/ipv4/conf") {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "all")
+            .collect(),
+        Err(e) => {
+            tracing::warn!("cannot list /proc/sys/net/ipv4/conf: {e}");
+            return;
+        }
+    };
+    // `default` first, so that a link made meanwhile starts from the raised value.
+    names.sort_by_key(|n| n != "default");
+    for name in names {
+        let path = ipv4_conf(&name, "rp_filter");
+        if read_number(&path).is_some_and(|v| v < all) {
+            set_noted(&path, &all.to_string(), saved);
+        }
+    }
+    tracing::info!(
+        "net.ipv4.conf.all.rp_filter {all} set to 0 for the vmac interfaces (each interface keeps filtering as before; put back at exit)"
+    );
+    set_noted(&all_path, "0", saved);
+}
+
+fn read_number(path: &str) -> Option<u32> {
+    match std::fs::read_to_string(path) {
+        Ok(v) => v.trim().parse().ok(),
+        Err(e) => {
+            tracing::debug!("cannot read {path}: {e}");
+            None
+        }
+    }
+}
+
+/// Writes `val` to `path`, noting the old value in `saved` (once).
+fn set_noted(path: &str, val: &str, saved: &mut Vec<(String, String)>) {
+    let Ok(old) = std::fs::read_to_string(path) else {
+        return;
+    };
+    match write_sysctl(path, val) {
+        Ok(()) => {
+            if !saved.iter().any(|(p, _)| p == path) {
+                saved.push((path.to_string(), old.trim().to_string()));
+            }
+        }
+        Err(e) => tracing::warn!("cannot set {path}: {e}"),
+    }
+}
+
 /// Sets `net.ipv4.conf.IFNAME.KEY` to 1 for each key not 1 already, noting each old value
 /// in `saved` (once) for [`restore_base_sysctls`].
 pub fn set_ipv4_conf_flags(ifname: &str, keys: &[&str], saved: &mut Vec<(String, String)>) {
@@ -151,14 +223,7 @@ pub fn set_ipv4_conf_flags(ifname: &str, keys: &[&str], saved: &mut Vec<(String,
         if old == "1" {
             continue;
         }
-        match write_sysctl(&path, "1") {
-            Ok(()) => {
-                if !saved.iter().any(|(p, _)| *p == path) {
-                    saved.push((path, old));
-                }
-            }
-            Err(e) => tracing::warn!("cannot set {path}: {e}"),
-        }
+        set_noted(&path, "1", saved);
     }
 }
 

@@ -377,6 +377,9 @@ impl VrrpIo for RealIo {
                 keep_ipv6: p.excluded_vips.iter().any(|v| v.addr.is_ipv6() != ipv6),
                 link_local,
             };
+            if !ipv6 {
+                vmac::clear_rp_filter(&mut self.base_sysctls);
+            }
             let v = vmac::ensure(&self.nl, &name, base.index, p.vrid, &ip).await?;
             tracing::info!(
                 "VRRP_Instance({}) using vmac {} ({})",
