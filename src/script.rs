@@ -196,10 +196,19 @@ pub fn shown(command: &str) -> String {
     if is_file_test(&words) {
         return cmd_str(&words);
     }
-    if let Ok(p) = resolve_program(&words[0]).and_then(|p| {
-        std::fs::canonicalize(&p).map_err(|_| ScriptError::NotFound(words[0].clone()))
+    if let Ok((found, real)) = resolve_program(&words[0]).and_then(|p| {
+        let real =
+            std::fs::canonicalize(&p).map_err(|_| ScriptError::NotFound(words[0].clone()))?;
+        Ok((p, real))
     }) {
-        words[0] = p.display().to_string();
+        // As keepalived's check_script_secure: when the link's name is not the file's
+        // (`/usr/bin/pkill` -> `pgrep`), the name is kept and only the directory
+        // resolved, since some programs act on the name they are called by.
+        let shown = match (found.file_name(), real.parent()) {
+            (Some(name), Some(dir)) if real.file_name() != Some(name) => dir.join(name),
+            _ => real,
+        };
+        words[0] = shown.display().to_string();
     }
     cmd_str(&words)
 }
@@ -452,6 +461,30 @@ mod tests {
             run(&script("no-such-program-lvsd", 1000), &[]).await,
             Err(ScriptError::NotFound(_))
         ));
+    }
+
+    /// The dumps show a program's real directory, and its real name only when the link
+    /// has the same name (keepalived keeps `pkill` for a `pkill -> pgrep` link).
+    #[test]
+    fn a_command_is_shown_with_its_directory_resolved_and_its_name_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        std::fs::create_dir(&real_dir).unwrap();
+        std::fs::write(real_dir.join("pgrep"), "").unwrap();
+        let links = dir.path().join("links");
+        std::fs::create_dir(&links).unwrap();
+        std::os::unix::fs::symlink(real_dir.join("pgrep"), links.join("pkill")).unwrap();
+        std::os::unix::fs::symlink(real_dir.join("pgrep"), links.join("pgrep")).unwrap();
+        let real = std::fs::canonicalize(&real_dir).unwrap();
+        let cmd = |name: &str| format!("{}/{name} -0 x", links.display());
+        assert_eq!(
+            shown(&cmd("pkill")),
+            format!("'{}/pkill' '-0' 'x'", real.display())
+        );
+        assert_eq!(
+            shown(&cmd("pgrep")),
+            format!("'{}/pgrep' '-0' 'x'", real.display())
+        );
     }
 
     /// keepalived's file test (`script "</dev/tcp/127.0.0.1/80"`): run by /bin/sh as

@@ -428,12 +428,14 @@ fn gen_config(seed: u64) -> Config {
             debug: r.maybe(|r| r.below(5) as u8),
             virtual_routes: Vec::new(),
             virtual_rules: Vec::new(),
+            unicast_configured: false,
         });
         // keepalived's fallbacks (src/config/mend_vrrp.rs, as vrrp_complete_instance):
         // strict mode ties MASTER to priority 255 and drops authentication, as VRRPv3 and
         // IPv6 do; AH cannot start as MASTER; the owner, and an explicit MASTER, have no
         // nopreempt (nor, the latter, a preempt_delay); mcast_dst_ip goes
-        // with unicast peers; vmac_xmit_base needs use_vmac; the instance's own interface
+        // with unicast peers; vmac_xmit_base needs use_vmac and comes with a unicast keyword
+        // and a vmac; the instance's own interface
         // is always tracked (a track_interface entry naming it is dropped).
         let strict_global = c.global.vrrp_strict;
         let global_version = c.global.vrrp_version;
@@ -467,6 +469,15 @@ fn gen_config(seed: u64) -> Config {
             if vi.state_explicit && vi.state == InitialState::Master {
                 vi.nopreempt = false;
                 vi.preempt_delay = None;
+            }
+            // Any unicast keyword written marks it; with a vmac it sets vmac_xmit_base.
+            vi.unicast_configured = vi.unicast_src_ip.is_some()
+                || !vi.unicast_peers.is_empty()
+                || vi.unicast_fault_no_peer
+                || vi.check_unicast_src
+                || vi.old_unicast_checksum.is_some();
+            if vi.unicast_configured && vi.use_vmac.is_some() {
+                vi.vmac_xmit_base = true;
             }
             if vi.use_vmac.is_none() {
                 vi.vmac_xmit_base = false;

@@ -914,3 +914,95 @@ vrrp_instance NOTLOCAL {
     assert_eq!(ks[1], "   State = MASTER", "keepalived: {ks:?}");
     assert_eq!(ls, ks, "lvsd left, keepalived right");
 }
+
+/// A vmac, a unicast keyword without peers (which sets vmac_xmit_base, as keepalived does)
+/// and a `state MASTER` still waiting, side by side
+/// with keepalived 2.2.7, the whole keepalived.data compared: the vmac's line in
+/// "Interfaces" ("VMAC type private, underlying interface = eth0…", "I/f created by
+/// keepalived"), the kernel's current ARP and rp_filter settings of it and its base, the
+/// "Unicast config option specified but using multicast" flag, "Debug level", "Wantstate =
+/// MASTER" while the first master-down interval runs, "Max auto priority = Disabled",
+/// "Allow interface changes", and no "Default script uid:gid" when script security has no
+/// user to run scripts as.
+#[test]
+fn vmac_and_instance_flags_side_by_side() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    if lvsd::nss::user("keepalived_script").is_some() {
+        eprintln!("skipped: this host has a keepalived_script user");
+        return;
+    }
+    const FLAGS: &str = "global_defs {
+ router_id director5
+ max_auto_priority -1
+ dynamic_interfaces allow_if_changes
+ enable_script_security
+}
+vrrp_instance VI_1 {
+ state MASTER
+ interface eth0
+ use_vmac
+ virtual_router_id 74
+ priority 150
+ advert_int 10
+ debug 2
+ unicast_src_ip 10.99.0.7
+ virtual_ipaddress {
+  10.99.0.141/24
+ }
+}
+";
+    let lab_k = Lab::new("dumpvk", 1);
+    let lab_l = Lab::new("dumpvl", 1);
+    for lab in [&lab_k, &lab_l] {
+        let ns = lab.node(0).ns.clone();
+        ip_in(&ns, &["addr", "add", "10.99.0.7/24", "dev", "eth0"]);
+    }
+    let k = start_with(&lab_k, Kind::Keepalived, FLAGS);
+    let l = start_with(&lab_l, Kind::Lvsd, FLAGS);
+    // Both still wait out their first master-down interval (30 s and more).
+    std::thread::sleep(Duration::from_millis(3000));
+    let t = std::time::SystemTime::now() - Duration::from_millis(10);
+    for r in [&k, &l] {
+        signal(r.pid, libc::SIGUSR1);
+    }
+    // keepalived shows whatever address it formatted last as the master it has not heard
+    // (ff02::12 here); lvsd says "(none)".
+    let unheard = |d: Vec<String>| -> Vec<String> {
+        d.into_iter()
+            .map(|l| {
+                if l.starts_with("   Master router = ") {
+                    "   Master router = <not heard>".to_string()
+                } else {
+                    l
+                }
+            })
+            .collect()
+    };
+    let kd = unheard(mask(&wait_file(&k, "keepalived.data", t)));
+    let ld = unheard(mask(&wait_file(&l, "keepalived.data", t)));
+    for want in [
+        "   Interface = vrrp.74, vmac on eth0, xmit base i/f",
+        "   VMAC type private, underlying interface = eth0, state = UP, RUNNING",
+        "   I/f created by keepalived",
+        "     Unicast config option specified but using multicast",
+        "   Debug level = 2",
+        "   Wantstate = MASTER",
+        " Max auto priority = Disabled",
+        " Allow interface changes = true",
+        "   Original promote_secondaries 1",
+    ] {
+        assert!(
+            ld.iter().any(|l| l == want),
+            "{want:?} missing from lvsd's keepalived.data:\n{}",
+            ld.join("\n")
+        );
+    }
+    assert!(!ld.iter().any(|l| l.starts_with(" Default script uid:gid")));
+    assert_eq!(
+        ld, kd,
+        "keepalived.data differs (lvsd left, keepalived right)"
+    );
+}

@@ -74,6 +74,9 @@ fn params() -> InstanceParams {
         checksum_form: ChecksumForm::PseudoHeader,
         unicast_ttl: None,
         no_peer_fault: false,
+        unicast_fault_no_peer: false,
+        unicast_configured: false,
+        debug: 0,
         track_src_ip: false,
         track_scripts: vec![],
         track_interfaces: vec![TrackedInterface {

@@ -246,7 +246,9 @@ impl P<'_> {
                     if let Some(w) = t.get(1) {
                         // allow_if_changes: keepalived then allows a VRID twice on an
                         // interface that may change; lvsd checks VRIDs by name anyway.
-                        if p.txt(*w) != "allow_if_changes" {
+                        if p.txt(*w) == "allow_if_changes" {
+                            g.allow_if_changes = true;
+                        } else {
                             let s = p.txt(*w);
                             p.problem(
                                 *w,
@@ -867,6 +869,7 @@ impl P<'_> {
                     }
                 }
                 "unicast_src_ip" => {
+                    vi.unicast_configured = true;
                     if let Some(a) = p.arg(t, 1) {
                         p.no_more(t, 2);
                         vi.unicast_src_ip = p.ip_drop_prefix(a);
@@ -875,6 +878,7 @@ impl P<'_> {
                 }
                 "mcast_src_ip" => vi.mcast_src_ip = p.ip(t),
                 "unicast_peer" => {
+                    vi.unicast_configured = true;
                     if p.need_block(t, opens) {
                         p.block(t[0], |p, l, _| {
                             if let Some(u) = p.unicast_peer(l) {
@@ -927,7 +931,10 @@ impl P<'_> {
                     vi.linkbeat_use_polling = true;
                 }
                 "skip_check_adv_addr" => vi.skip_check_adv_addr = Some(p.flag(t)),
-                "check_unicast_src" => vi.check_unicast_src = p.flag(t),
+                "check_unicast_src" => {
+                    vi.unicast_configured = true;
+                    vi.check_unicast_src = p.flag(t)
+                }
                 "promote_secondaries" => vi.promote_secondaries = p.flag(t),
                 "down_timer_adverts" => {
                     set(&mut vi.down_timer_adverts, p.int(t, 1, 100).map(|v| Some(v as u32)))
@@ -943,6 +950,7 @@ impl P<'_> {
                     sp.mcast_dst_ip = Some(p.sp(t[0]));
                 }
                 "unicast_fault_no_peer" => {
+                    vi.unicast_configured = true;
                     p.no_more(t, 1);
                     vi.unicast_fault_no_peer = true;
                 }
@@ -951,6 +959,7 @@ impl P<'_> {
                     vi.track_src_ip = true;
                 }
                 "old_unicast_checksum" => {
+                    vi.unicast_configured = true;
                     p.no_more(t, 2);
                     match t.get(1).map(|w| p.txt(*w)) {
                         None => vi.old_unicast_checksum = Some(OldUnicastChecksum::Always),

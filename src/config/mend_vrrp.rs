@@ -173,6 +173,15 @@ pub fn instances(c: &mut Config, spans: &[InstanceSpans], diags: &mut Vec<Diagno
                 ),
             );
         }
+        if i.unicast_configured && i.use_vmac.is_some() && !i.vmac_xmit_base {
+            // keepalived's vrrp_end_handler: unicast adverts go to the peers' own MACs, so
+            // they are sent and received on the base interface.
+            warn(
+                sp.unicast_src_ip.as_ref(),
+                "unicast with use_vmac requires vmac_xmit_base: set, as keepalived does".into(),
+            );
+            i.vmac_xmit_base = true;
+        }
         if i.vmac_xmit_base && i.use_vmac.is_none() {
             warn(
                 sp.vmac_xmit_base.as_ref(),

@@ -285,6 +285,8 @@ pub struct GlobalDefs {
     /// `dynamic_interfaces [allow_if_changes]`: an instance whose interface does not exist
     /// yet waits in FAULT for it (without: the VRRP side cannot start, and retries).
     pub dynamic_interfaces: bool,
+    /// `allow_if_changes` after `dynamic_interfaces` (shown in the dump, as keepalived).
+    pub allow_if_changes: bool,
     /// `garp_group {}` blocks (top level): gratuitous ARP/NA pacing per interface.
     pub garp_groups: Vec<GarpGroup>,
     /// `interface_up_down_delays {}` (top level): link changes debounced per interface.
@@ -503,6 +505,7 @@ impl Default for GlobalDefs {
             garp_groups: Vec::new(),
             interface_delays: Vec::new(),
             dynamic_interfaces: false,
+            allow_if_changes: false,
             umask: None,
             log_unknown_vrids: false,
             vrrp_notify_priority_changes: false,
@@ -888,6 +891,10 @@ pub struct VrrpInstance {
     /// `unicast_fault_no_peer`: an instance with no unicast peer stays in FAULT instead
     /// of falling back to multicast.
     pub unicast_fault_no_peer: bool,
+    /// Some unicast keyword was written (`unicast_src_ip`, `unicast_peer`,
+    /// `unicast_fault_no_peer`, `check_unicast_src`, `old_unicast_checksum`), even one
+    /// whose value was dropped: without peers keepalived then uses multicast and says so.
+    pub unicast_configured: bool,
     /// `track_src_ip`: FAULT while the configured source address is not on the interface.
     pub track_src_ip: bool,
     /// `old_unicast_checksum [never]`: the VRRPv3 unicast checksum of keepalived up to
@@ -985,6 +992,7 @@ impl VrrpInstance {
             unicast_ttl: None,
             mcast_dst_ip: None,
             unicast_fault_no_peer: false,
+            unicast_configured: false,
             track_src_ip: false,
             old_unicast_checksum: None,
         }

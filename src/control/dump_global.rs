@@ -100,7 +100,7 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         if let (Some(s), Part::Parent) = (script, part) {
             let (uid, gid) = match &s.user {
                 Some(u) => user_ids(u),
-                None => script_ids(g),
+                None => script_ids(g).unwrap_or((0, 0)),
             };
             l(format!(
                 " {label} script = {}, uid:gid {uid}:{gid}{sep} timeout {}",
@@ -113,6 +113,12 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         " Dynamic interfaces = {}",
         tf(g.dynamic_interfaces)
     ));
+    if g.dynamic_interfaces {
+        l(format!(
+            " Allow interface changes = {}",
+            tf(g.allow_if_changes)
+        ));
+    }
     if let Some(t) = &g.lvs_timeouts {
         if let Some(v) = t.tcp {
             l(format!(" LVS TCP timeout = {v}"));
@@ -242,7 +248,11 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
         tf(g.vrrp_skip_check_adv_addr)
     ));
     l(format!(" VRRP strict mode = {}", tf(g.vrrp_strict)));
-    l(format!(" Max auto priority = {}", g.max_auto_priority));
+    if g.max_auto_priority == -1 {
+        l(" Max auto priority = Disabled".into());
+    } else {
+        l(format!(" Max auto priority = {}", g.max_auto_priority));
+    }
     l(format!(
         " Min auto priority delay = {} usecs",
         g.min_auto_priority_delay
@@ -292,8 +302,9 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
             "disabled"
         }
     ));
-    let (uid, gid) = script_ids(g);
-    l(format!(" Default script uid:gid {uid}:{gid}"));
+    if let Some((uid, gid)) = script_ids(g) {
+        l(format!(" Default script uid:gid {uid}:{gid}"));
+    }
     let b = &g.netlink_bufs;
     for (name, buf) in [
         ("vrrp_netlink_cmd", b.vrrp_cmd),
@@ -330,10 +341,14 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
 }
 
 /// The uid and gid scripts run as by default: `script_user` when it resolves, else root.
-fn script_ids(g: &GlobalDefs) -> (u32, u32) {
+/// The default script user's uid and gid; None when it cannot be set, where keepalived
+/// leaves the line out: a `script_user` (or its group) that does not resolve, or script
+/// security on without a `script_user` and without `keepalived_script` (the load sets
+/// `script_user` to that user when it exists). Otherwise root: the daemon's own ids.
+fn script_ids(g: &GlobalDefs) -> Option<(u32, u32)> {
     match &g.script_user {
-        Some(su) => user_ids(su),
-        None => (0, 0),
+        Some(su) => crate::script::resolve_user(su).ok(),
+        None => (!g.enable_script_security).then_some((0, 0)),
     }
 }
 

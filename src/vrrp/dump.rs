@@ -305,7 +305,8 @@ pub fn instance_block(out: &mut String, v: &View) {
         .iter()
         .any(|v| v.addr.is_ipv6() != (p.family == Family::V6));
     let any_flag = p.is_unicast()
-        || p.no_peer_fault
+        || p.unicast_configured
+        || p.unicast_fault_no_peer
         || p.dont_track_primary
         || p.skip_check_adv_addr
         || p.src_ip.is_some()
@@ -319,15 +320,21 @@ pub fn instance_block(out: &mut String, v: &View) {
         l("   Flags:".into());
         if p.is_unicast() {
             l("     Using unicast".into());
+        } else if p.unicast_configured {
+            l("     Unicast config option specified but using multicast".into());
         }
-        if p.no_peer_fault {
+        if p.unicast_fault_no_peer {
             l("     If unicast go to fault state if no peers".into());
         }
     } else {
         l("   Flags: none".into());
     }
-    l(format!("   Wantstate = {}", state_str(state)));
-    l("   Number of config faults = 0".into());
+    l(format!("   Wantstate = {}", state_str(inst.wantstate())));
+    // keepalived counts one config fault: unicast_fault_no_peer without a peer.
+    l(format!(
+        "   Number of config faults = {}",
+        u8::from(p.no_peer_fault)
+    ));
     l(format!(
         "   Number of interface and track script faults = {}",
         // keepalived's num_script_if_fault: the trackers that fault it (weighted ones
@@ -503,6 +510,9 @@ pub fn instance_block(out: &mut String, v: &View) {
     }
     if let Some(b) = p.kernel_rx_buf_size {
         l(format!("   Kernel rx buffer size = {b}"));
+    }
+    if p.debug > 0 {
+        l(format!("   Debug level = {}", p.debug));
     }
     if !p.vips.is_empty() {
         l(format!("   Virtual IP ({}):", p.vips.len()));

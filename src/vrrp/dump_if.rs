@@ -35,6 +35,25 @@ pub struct LinkSnapshot {
     /// IPv4 conf keys lvsd changed on the link, with their values before (filled by the
     /// runtime, not by netlink).
     pub changed_conf: Vec<(String, String)>,
+    /// IFLA_LINK: the link a macvlan (or vlan, veth peer…) sits on.
+    pub parent: Option<u32>,
+    /// A macvlan's mode (`private`, `bridge`…); None for any other kind of link.
+    pub macvlan_mode: Option<&'static str>,
+    /// The link has a kind (IFLA_INFO_KIND: veth, vlan, bridge…; a NIC or `lo` has none),
+    /// so keepalived takes its type or base as changeable.
+    pub has_kind: bool,
+    /// The link's IPv4 settings as the kernel has them now.
+    pub ipv4_conf: Option<Ipv4Conf>,
+}
+
+/// The IPv4 settings of a link that keepalived's dump shows. keepalived takes them from
+/// each netlink link message, so its "Original" values are the current ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ipv4Conf {
+    pub arp_ignore: i32,
+    pub arp_filter: i32,
+    pub rp_filter: i32,
+    pub promote_secondaries: i32,
 }
 
 /// How lvsd learns whether a link is up (keepalived's linkbeat line).
@@ -209,6 +228,16 @@ pub fn interfaces(
             )
         })
         .collect();
+    // The vmacs the instances use, and the links they sit on.
+    let vmacs: Vec<&str> = instances
+        .iter()
+        .filter_map(|p| p.use_vmac.as_deref())
+        .collect();
+    let vmac_bases: Vec<u32> = links
+        .iter()
+        .filter(|l| l.macvlan_mode.is_some() && vmacs.contains(&l.name.as_str()))
+        .filter_map(|l| l.parent)
+        .collect();
     let mut s = String::from("------< Interfaces >------\n");
     for l in all {
         let _ = writeln!(s, " Name = {}", l.name);
@@ -267,6 +296,26 @@ pub fn interfaces(
             "   Down debounce timer = {}us",
             delays.map_or(0, |d| d.down.as_micros())
         );
+        let base = l
+            .macvlan_mode
+            .and(l.parent)
+            .and_then(|i| links.iter().find(|b| b.index == i && b.index != l.index));
+        if let (Some(mode), Some(base)) = (l.macvlan_mode, base) {
+            let has = |f: libc::c_int| base.flags & f as u32 != 0;
+            let _ = writeln!(
+                s,
+                "   VMAC type {mode}, underlying interface = {}, state = {}UP, {}RUNNING",
+                base.name,
+                if has(libc::IFF_UP) { "" } else { "not " },
+                if has(libc::IFF_RUNNING) { "" } else { "not " },
+            );
+        }
+        let ours = l.macvlan_mode.is_some() && vmacs.contains(&l.name.as_str());
+        if ours {
+            s.push_str("   I/f created by keepalived\n");
+        } else if global.allow_if_changes && l.has_kind {
+            s.push_str("   Interface type/base can be changed\n");
+        }
         let _ = writeln!(s, "   MTU = {}", l.mtu);
         match l.hw_type {
             ARPHRD_LOOPBACK => s.push_str("   HW Type = LOOPBACK\n"),
@@ -324,25 +373,35 @@ pub fn interfaces(
         };
         let arp = original("arp_ignore").or(original("arp_filter")).is_some();
         let _ = writeln!(s, "   Reset ARP config counter {}", u8::from(arp));
+        // keepalived's "Original" values are the kernel's current ones (it reads them from
+        // every link message); without them, what lvsd found before changing them.
+        let conf = l.ipv4_conf;
+        let now = |live: Option<i32>, key: &str| match live {
+            Some(v) => v.to_string(),
+            None => original(key).unwrap_or("0").to_string(),
+        };
         let _ = writeln!(
             s,
             "   Original arp_ignore {}",
-            original("arp_ignore").unwrap_or("0")
+            now(conf.map(|c| c.arp_ignore), "arp_ignore")
         );
         let _ = writeln!(
             s,
             "   Original arp_filter {}",
-            original("arp_filter").unwrap_or("0")
+            now(conf.map(|c| c.arp_filter), "arp_filter")
         );
         if l.index == 0 {
             // keepalived shows rp_filter on the interfaces it made up from the
-            // configuration (never on those the kernel listed).
+            // configuration, and on the vmacs and their base interfaces (changed since
+            // its start), never on the other links the kernel listed.
             s.push_str("   rp_filter 0\n");
+        } else if ours || vmac_bases.contains(&l.index) {
+            let _ = writeln!(s, "   rp_filter {}", conf.map_or(0, |c| c.rp_filter));
         }
         let _ = writeln!(
             s,
             "   Original promote_secondaries {}",
-            original("promote_secondaries").unwrap_or("0")
+            now(conf.map(|c| c.promote_secondaries), "promote_secondaries")
         );
         let _ = writeln!(
             s,
@@ -415,6 +474,7 @@ mod tests {
                 },
             ],
             changed_conf: vec![("promote_secondaries".into(), "0".into())],
+            ..LinkSnapshot::default()
         }
     }
 

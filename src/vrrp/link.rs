@@ -6,7 +6,10 @@ use crate::config::model::RcvBuf;
 use futures::stream::TryStreamExt;
 use futures::StreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::link::{
+    AfSpecInet, AfSpecUnspec, InfoData, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage, MacVlanMode,
+};
 use netlink_packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::AsyncSocket;
 use rtnetlink::{Handle, MulticastGroup};
@@ -14,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
-use super::dump_if::{LinkSnapshot, SnapAddr};
+use super::dump_if::{Ipv4Conf, LinkSnapshot, SnapAddr};
 use super::garp::Mac;
 
 #[derive(Debug, Error)]
@@ -238,6 +241,12 @@ impl Netlink {
                     LinkAttribute::Mtu(m) => snap.mtu = *m,
                     LinkAttribute::Address(b) => snap.hw_addr = b.clone(),
                     LinkAttribute::Broadcast(b) => snap.hw_broadcast = b.clone(),
+                    LinkAttribute::Link(parent) => snap.parent = Some(*parent),
+                    LinkAttribute::LinkInfo(infos) => {
+                        snap.has_kind = infos.iter().any(|i| matches!(i, LinkInfo::Kind(_)));
+                        snap.macvlan_mode = macvlan_mode(infos);
+                    }
+                    LinkAttribute::AfSpecUnspec(specs) => snap.ipv4_conf = ipv4_conf(specs),
                     _ => {}
                 }
             }
@@ -256,6 +265,42 @@ impl Netlink {
         }
         Ok(out)
     }
+}
+
+/// A macvlan's mode, as keepalived names it (None: not a macvlan).
+fn macvlan_mode(infos: &[LinkInfo]) -> Option<&'static str> {
+    infos.iter().find_map(|i| match i {
+        LinkInfo::Data(InfoData::MacVlan(data)) => Some(
+            data.iter()
+                .find_map(|d| match d {
+                    InfoMacVlan::Mode(MacVlanMode::Private) => Some("private"),
+                    InfoMacVlan::Mode(MacVlanMode::Vepa) => Some("vepa"),
+                    InfoMacVlan::Mode(MacVlanMode::Bridge) => Some("bridge"),
+                    InfoMacVlan::Mode(MacVlanMode::Passthrough) => Some("passthru"),
+                    InfoMacVlan::Mode(MacVlanMode::Source) => Some("source"),
+                    InfoMacVlan::Mode(_) => Some("unknown"),
+                    _ => None,
+                })
+                .unwrap_or("unknown"),
+        ),
+        _ => None,
+    })
+}
+
+/// The link's IPv4 settings keepalived shows (IFLA_AF_SPEC, AF_INET's IFLA_INET_CONF).
+fn ipv4_conf(specs: &[AfSpecUnspec]) -> Option<Ipv4Conf> {
+    specs.iter().find_map(|s| match s {
+        AfSpecUnspec::Inet(inet) => inet.iter().find_map(|i| match i {
+            AfSpecInet::DevConf(c) => Some(Ipv4Conf {
+                arp_ignore: c.arp_ignore,
+                arp_filter: c.arpfilter,
+                rp_filter: c.rp_filter,
+                promote_secondaries: c.promote_secondaries,
+            }),
+            _ => None,
+        }),
+        _ => None,
+    })
 }
 
 /// A change of one link, as RTNLGRP_LINK reports it.

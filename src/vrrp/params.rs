@@ -155,10 +155,17 @@ pub struct InstanceParams {
     pub check_unicast_src: bool,
     /// `kernel_rx_buf_size`: its share of its socket's receive buffer.
     pub kernel_rx_buf_size: Option<u32>,
+    /// `debug N` (0–4): shown in the dump, as keepalived (which logs nothing more for it).
+    pub debug: u8,
     /// `unicast_ttl`: the TTL / hop limit of unicast adverts (None: 255).
     pub unicast_ttl: Option<u8>,
     /// `unicast_fault_no_peer` with no unicast peer: the instance stays in FAULT.
     pub no_peer_fault: bool,
+    /// `unicast_fault_no_peer` as written (the dump's flag, peers or not).
+    pub unicast_fault_no_peer: bool,
+    /// A unicast keyword was written (see the model's field): without peers, the dump
+    /// says multicast is used anyway.
+    pub unicast_configured: bool,
     /// `track_src_ip` with a configured source address: FAULT while it is not on the
     /// instance's interface.
     pub track_src_ip: bool,
@@ -566,6 +573,8 @@ impl InstanceParams {
         Ok(InstanceParams {
             unicast_ttl,
             no_peer_fault: inst.unicast_fault_no_peer && inst.unicast_peers.is_empty(),
+            unicast_fault_no_peer: inst.unicast_fault_no_peer,
+            unicast_configured: inst.unicast_configured,
             track_src_ip: inst.track_src_ip && src_ip.is_some(),
             vrid: inst.virtual_router_id,
             version,
@@ -619,6 +628,7 @@ impl InstanceParams {
                 .skip_check_adv_addr
                 .unwrap_or(global.vrrp_skip_check_adv_addr),
             kernel_rx_buf_size: inst.kernel_rx_buf_size,
+            debug: inst.debug.unwrap_or(0),
             promote_secondaries: inst.promote_secondaries,
             down_timer_adverts: inst
                 .down_timer_adverts

@@ -239,11 +239,15 @@ pub struct Instance {
     /// Bursts in answer to lower-priority adverts: one per advert interval (1 s at
     /// least), so a flood of them cannot be amplified.
     lower_prio_bursts: Spacing,
+    /// `state MASTER` and still in its first wait as BACKUP (no state change since the
+    /// start, no master heard): keepalived's wantstate is then MASTER.
+    wants_master: bool,
 }
 
 impl Instance {
     pub fn new(params: InstanceParams) -> Instance {
         let tracking = Tracking::for_params(&params);
+        let wants_master = params.initial_state == InitialState::Master;
         Instance {
             base_priority: params.priority,
             master_adver_cs: params.advert_int_cs(),
@@ -267,6 +271,17 @@ impl Instance {
             ah_cycle: false,
             drop_log: LogLimiter::new(limit::DROP_LOG_PERIOD),
             lower_prio_bursts: Spacing::default(),
+            wants_master,
+        }
+    }
+
+    /// keepalived's "Wantstate": the state, except MASTER for an instance written as
+    /// `state MASTER` that still waits as BACKUP after its start with no master heard.
+    pub fn wantstate(&self) -> State {
+        if self.state == State::Backup && self.wants_master && self.master.is_none() {
+            State::Master
+        } else {
+            self.state
         }
     }
 
@@ -929,6 +944,9 @@ impl Instance {
     fn set_state(&mut self, to: State, cause: Cause, out: &mut Vec<Action>) {
         let from = self.state;
         self.state = to;
+        if from != State::Init {
+            self.wants_master = false;
+        }
         let prio = self.effective_priority();
         // The runtime logs the change (one line), after any advert is on the wire.
         out.push(Action::StateChange { from, to, cause });
@@ -942,6 +960,7 @@ impl Instance {
         // Order: state change, advert, VIPs, gratuitous burst, notify.
         let from = self.state;
         self.state = State::Master;
+        self.wants_master = false;
         if self.ah_cycle {
             // keepalived resets an exhausted AH counter on becoming master.
             self.ah_cycle = false;

@@ -185,10 +185,8 @@ pub trait VrrpIo {
 pub struct RealInst {
     /// Its receive socket's number in `RealIo::sockets`.
     rx: usize,
-    /// Receives the adverts (and sends them, without a vmac socket).
+    /// Receives and sends the adverts.
     sock: Arc<VrrpSocket>,
-    /// Send socket on the vmac interface, when `use_vmac` with unicast.
-    vmac_sock: Option<Arc<VrrpSocket>>,
     addr_tx: mpsc::UnboundedSender<AddrJob>,
     worker: JoinHandle<()>,
     vmac_index: Option<u32>,
@@ -353,7 +351,6 @@ impl VrrpIo for RealIo {
         let base = self.nl.interface(&p.interface).await?;
         let group = (!p.is_unicast()).then_some(p.mcast_group);
         let (mut out_if, mut mac) = (base.clone(), base.mac.unwrap_or([0; 6]));
-        let mut vmac_sock = None;
         let mut vmac_index = None;
         // The socket that receives (and, without a vmac, sends) the adverts.
         let mut rx_if = base.clone();
@@ -390,22 +387,13 @@ impl VrrpIo for RealIo {
             vmac::set_base_sysctls(&base.name, &mut self.base_sysctls);
             mac = vmac::virtual_mac(p.vrid, p.family == Family::V6);
             vmac_index = Some(v.index);
+            // (A unicast instance always sends from its base interface: the load sets
+            // vmac_xmit_base for it, as keepalived does.)
             if !p.vmac_xmit_base {
-                if p.is_unicast() {
-                    // Unicast adverts are addressed to the base interface's MAC.
-                    vmac_sock = Some(Arc::new(VrrpSocket::open(SocketSpec {
-                        ifname: v.name.clone(),
-                        ifindex: v.index,
-                        ipv6: p.family == Family::V6,
-                        group: None,
-                        ah: p.auth.is_ah(),
-                    })?));
-                } else {
-                    // A peer's multicast advert leaves from the same virtual MAC as
-                    // ours; the kernel's macvlan code hands such frames to our macvlan
-                    // only, never to the base interface: listen (and send) there.
-                    rx_if = v.clone();
-                }
+                // A peer's multicast advert leaves from the same virtual MAC as ours; the
+                // kernel's macvlan code hands such frames to our macvlan only, never to
+                // the base interface: listen (and send) there.
+                rx_if = v.clone();
             }
             out_if = v;
         }
@@ -502,7 +490,6 @@ impl VrrpIo for RealIo {
             handle: RealInst {
                 rx,
                 sock,
-                vmac_sock,
                 addr_tx,
                 worker,
                 vmac_index,
@@ -518,8 +505,7 @@ impl VrrpIo for RealIo {
         src: IpAddr,
         dst: IpAddr,
     ) -> std::io::Result<()> {
-        let sock = inst.vmac_sock.as_ref().unwrap_or(&inst.sock);
-        sock.send_ttl(bytes, src, dst, inst.ttl).await
+        inst.sock.send_ttl(bytes, src, dst, inst.ttl).await
     }
 
     fn addr_job(&mut self, inst: &RealInst, job: AddrJob) {
@@ -652,9 +638,8 @@ impl VrrpIo for RealIo {
     }
 
     fn fds(&self, inst: &RealInst) -> Option<(i32, i32)> {
-        let fd_in = inst.sock.raw_fd();
-        let fd_out = inst.vmac_sock.as_ref().map_or(fd_in, |s| s.raw_fd());
-        Some((fd_in, fd_out))
+        let fd = inst.sock.raw_fd();
+        Some((fd, fd))
     }
 
     async fn close(&mut self, insts: Vec<RealInst>, config: &Config) {
