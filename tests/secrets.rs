@@ -70,13 +70,21 @@ fn auth_pass_is_masked_except_where_keepalived_prints_it() {
         rx_if: None,
         vipset: false,
         counters: Counters::default(),
+        routes: &[],
+        rules: &[],
     };
     let ctl = lvsd::vrrp::ctl_view::state_json(std::slice::from_ref(&view));
     assert!(ctl.contains("\"VI_1\""), "{ctl}");
     assert!(!ctl.contains(SECRET), "control socket state: {ctl}");
 
     // Where keepalived 2.2.7 prints it, lvsd does too (same layout).
-    let data = lvsd::vrrp::dump::data(std::slice::from_ref(&view), &[], &[], &[]);
+    let data = lvsd::vrrp::dump::data(
+        std::slice::from_ref(&view),
+        &[],
+        &[],
+        &[],
+        lvsd::vrrp::dump::Statics::default(),
+    );
     assert!(data.contains(&format!("   Password = {SECRET}")), "{data}");
     let kjson = lvsd::vrrp::dump::json(std::slice::from_ref(&view)).unwrap_or_default();
     assert!(

@@ -105,6 +105,35 @@ pub struct View<'a> {
     /// Whether its virtual addresses are on the interface (MASTER).
     pub vipset: bool,
     pub counters: Counters,
+    /// Its `virtual_routes` and `virtual_rules`.
+    pub routes: &'a [crate::config::model::Route],
+    pub rules: &'a [crate::config::model::Rule],
+}
+
+/// What keepalived 2.2.7 shows as the master of a BACKUP instance that has heard none:
+/// the address it formatted last (its `inet_sockaddrtos` keeps one buffer), which is the
+/// global IPv6 multicast group for the first instance, and for a later one the previous
+/// instance's last address shown (its multicast group, or its last unicast peer).
+fn unheard_master(views: &[View], i: usize, mcast_group6: Option<IpAddr>) -> String {
+    let Some(prev) = i.checked_sub(1).and_then(|j| views.get(j)) else {
+        return mcast_group6.map_or_else(|| "ff02::12".to_string(), |a| a.to_string());
+    };
+    let p = prev.inst.params();
+    match p.unicast_peers.last() {
+        Some(peer) if p.is_unicast() => peer.addr.to_string(),
+        _ => p.mcast_group.to_string(),
+    }
+}
+
+/// The configuration's `static_ipaddress`, `static_routes` and `static_rules`, for the
+/// sections keepalived writes before the topology.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Statics<'a> {
+    pub addresses: &'a [crate::config::model::VirtualIp],
+    pub routes: &'a [crate::config::model::Route],
+    pub rules: &'a [crate::config::model::Rule],
+    /// The global `vrrp_mcast_group6` (see [`unheard_master`]).
+    pub mcast_group6: Option<IpAddr>,
 }
 
 /// keepalived's state names (`get_state_str`): STOP has none.
@@ -266,7 +295,7 @@ fn notify_lines(out: &mut String, n: &crate::config::model::Notify) {
 }
 
 /// One instance block of "VRRP Topology" (keepalived's `dump_vrrp`).
-pub fn instance_block(out: &mut String, v: &View) {
+pub fn instance_block(out: &mut String, v: &View, unheard: &str) {
     let inst = v.inst;
     let p = inst.params();
     let mut l = |line: String| {
@@ -288,7 +317,7 @@ pub fn instance_block(out: &mut String, v: &View) {
             l(format!("   Master router = {addr}"));
             l(format!("   Master priority = {prio}"));
         } else {
-            l("   Master router = (none)".into());
+            l(format!("   Master router = {unheard}"));
             l("   Master priority = 0".into());
         }
         if p.version == Version::V3 {
@@ -554,6 +583,16 @@ pub fn instance_block(out: &mut String, v: &View) {
         Some((i, o)) => l(format!("   fd_in {i}, fd_out {o}")),
         None => l("   No sockets allocated".into()),
     }
+    if !v.routes.is_empty() {
+        let mut r = String::from("   Virtual Routes :\n");
+        crate::vrrp::dump_routes::route_lines(&mut r, v.routes);
+        l(r.trim_end().to_string());
+    }
+    if !v.rules.is_empty() {
+        let mut r = String::from("   Virtual Rules :\n");
+        crate::vrrp::dump_routes::rule_lines(&mut r, v.rules);
+        l(r.trim_end().to_string());
+    }
     let tr = inst.tracking();
     // Each list: (title, name, weight, reverse); keepalived writes interfaces and scripts
     // as `NAME weight W`, files and processes as `NAME, weight W`.
@@ -630,12 +669,28 @@ pub fn data(
     groups: &[Group],
     scripts: &[VrrpScript],
     files: &[crate::config::model::TrackFileDef],
+    statics: Statics,
 ) -> String {
     let mut s = String::new();
+    if !statics.addresses.is_empty() {
+        s.push_str("------< Static Addresses >------\n");
+        for a in statics.addresses {
+            let dev = a.dev.as_deref().unwrap_or_default();
+            let _ = writeln!(s, "     {}", vip_str(a, dev, true));
+        }
+    }
+    if !statics.routes.is_empty() {
+        s.push_str("------< Static Routes >------\n");
+        crate::vrrp::dump_routes::route_lines(&mut s, statics.routes);
+    }
+    if !statics.rules.is_empty() {
+        s.push_str("------< Static Rules >------\n");
+        crate::vrrp::dump_routes::rule_lines(&mut s, statics.rules);
+    }
     if !views.is_empty() {
         s.push_str("------< VRRP Topology >------\n");
-        for v in views {
-            instance_block(&mut s, v);
+        for (i, v) in views.iter().enumerate() {
+            instance_block(&mut s, v, &unheard_master(views, i, statics.mcast_group6));
         }
         // One socket per (fd pair): the instances sharing it.
         let mut pools: Vec<((i32, i32), Vec<&View>)> = Vec::new();

@@ -191,14 +191,17 @@ fn ms(d: Duration) -> u128 {
 pub fn interfaces(
     links: &[LinkSnapshot],
     instances: &[&InstanceParams],
+    static_addresses: &[crate::config::model::VirtualIp],
     global: &GlobalDefs,
     source: &dyn Fn(&str) -> StatusSource,
 ) -> String {
     let tracking = trackers(instances);
-    // Addresses lvsd adds are not the interface's own (keepalived ignores them).
+    // Addresses lvsd adds (VIPs, static_ipaddress) are not the interface's own
+    // (keepalived ignores them).
     let vips: Vec<IpAddr> = instances
         .iter()
         .flat_map(|p| p.vips.iter().chain(&p.excluded_vips))
+        .chain(static_addresses)
         .map(|v| v.addr)
         .collect();
     let missing: Vec<LinkSnapshot> = tracking
@@ -442,7 +445,7 @@ mod tests {
             .map(|i| InstanceParams::from_config(i, &c.global, &c.vrrp_scripts).expect("params"))
             .collect();
         let refs: Vec<&InstanceParams> = params.iter().collect();
-        interfaces(links, &refs, &c.global, &|_| source)
+        interfaces(links, &refs, &c.static_ipaddress, &c.global, &|_| source)
     }
 
     fn eth0() -> LinkSnapshot {

@@ -7,6 +7,7 @@ pub mod ctl_view;
 pub mod debounce;
 pub mod dump;
 pub mod dump_if;
+pub mod dump_routes;
 pub mod limit;
 pub mod packet;
 pub mod params;

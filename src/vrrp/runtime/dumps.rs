@@ -19,25 +19,35 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             .iter()
             .zip(&self.side.io)
             .enumerate()
-            .map(|(i, (inst, io))| dump::View {
-                inst,
-                sync_group: coord
-                    .group_of(i)
-                    .and_then(|g| coord.groups().get(g))
-                    .map(|g| g.name.as_str()),
-                last_transition: io.last_transition,
-                read_timeout: inst
-                    .next_deadline()
-                    .map(|d| wall_now + d.saturating_duration_since(now)),
-                extra_if_garp_next: inst
-                    .extra_if_garp_at()
-                    .map(|d| wall_now + d.saturating_duration_since(now)),
-                src_ip: io.src,
-                fds: io.handle.as_ref().and_then(|h| self.io.fds(h)),
-                rx_buf: io.handle.as_ref().map_or(0, |h| self.io.rx_buf(h)),
-                rx_if: io.handle.as_ref().and_then(|h| self.io.rx_if(h)),
-                vipset: inst.state() == State::Master,
-                counters: Counters::combine(&io.counters, inst.stats(), &io.rx_base),
+            .map(|(i, (inst, io))| {
+                let config_inst = self
+                    .side
+                    .config
+                    .instances
+                    .iter()
+                    .find(|c| c.name == inst.name());
+                dump::View {
+                    inst,
+                    sync_group: coord
+                        .group_of(i)
+                        .and_then(|g| coord.groups().get(g))
+                        .map(|g| g.name.as_str()),
+                    last_transition: io.last_transition,
+                    read_timeout: inst
+                        .next_deadline()
+                        .map(|d| wall_now + d.saturating_duration_since(now)),
+                    extra_if_garp_next: inst
+                        .extra_if_garp_at()
+                        .map(|d| wall_now + d.saturating_duration_since(now)),
+                    src_ip: io.src,
+                    fds: io.handle.as_ref().and_then(|h| self.io.fds(h)),
+                    rx_buf: io.handle.as_ref().map_or(0, |h| self.io.rx_buf(h)),
+                    rx_if: io.handle.as_ref().and_then(|h| self.io.rx_if(h)),
+                    vipset: inst.state() == State::Master,
+                    counters: Counters::combine(&io.counters, inst.stats(), &io.rx_base),
+                    routes: config_inst.map_or(&[], |c| c.virtual_routes.as_slice()),
+                    rules: config_inst.map_or(&[], |c| c.virtual_rules.as_slice()),
+                }
             })
             .collect()
     }
@@ -55,11 +65,18 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             self.side.coord.groups(),
             &self.side.config.vrrp_scripts,
             &self.side.config.track_files,
+            dump::Statics {
+                addresses: &self.side.config.static_ipaddress,
+                routes: &self.side.config.static_routes,
+                rules: &self.side.config.static_rules,
+                mcast_group6: self.side.config.global.vrrp_mcast_group6,
+            },
         ));
         let params: Vec<_> = views.iter().map(|v| v.inst.params()).collect();
         s.push_str(&dump_if::interfaces(
             &links,
             &params,
+            &self.side.config.static_ipaddress,
             &self.side.config.global,
             &|name| {
                 self.linkbeat
