@@ -202,10 +202,22 @@ pub fn shown(command: &str) -> String {
         Ok((p, real))
     }) {
         // As keepalived's check_script_secure: when the link's name is not the file's
-        // (`/usr/bin/pkill` -> `pgrep`), the name is kept and only the directory
-        // resolved, since some programs act on the name they are called by.
+        // (`/usr/bin/pkill` -> `pgrep`), the name is kept in the real directory if it
+        // names the same file there (some programs act on the name they are called by);
+        // otherwise the real path (`pidof` -> `/usr/sbin/killall5`).
+        let same_file = |a: &std::path::Path, b: &std::path::Path| {
+            use std::os::unix::fs::MetadataExt;
+            match (std::fs::metadata(a), std::fs::metadata(b)) {
+                (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+                _ => false,
+            }
+        };
         let shown = match (found.file_name(), real.parent()) {
-            (Some(name), Some(dir)) if real.file_name() != Some(name) => dir.join(name),
+            (Some(name), Some(dir))
+                if real.file_name() != Some(name) && same_file(&dir.join(name), &real) =>
+            {
+                dir.join(name)
+            }
             _ => real,
         };
         words[0] = shown.display().to_string();
@@ -463,8 +475,9 @@ mod tests {
         ));
     }
 
-    /// The dumps show a program's real directory, and its real name only when the link
-    /// has the same name (keepalived keeps `pkill` for a `pkill -> pgrep` link).
+    /// The dumps show a program's real path, but keep the name it was called by when that
+    /// name is the same file in the real directory too (keepalived keeps `pkill` for
+    /// `/usr/bin/pkill -> pgrep`, and shows `killall5` for `pidof`).
     #[test]
     fn a_command_is_shown_with_its_directory_resolved_and_its_name_kept() {
         let dir = tempfile::tempdir().unwrap();
@@ -475,6 +488,9 @@ mod tests {
         std::fs::create_dir(&links).unwrap();
         std::os::unix::fs::symlink(real_dir.join("pgrep"), links.join("pkill")).unwrap();
         std::os::unix::fs::symlink(real_dir.join("pgrep"), links.join("pgrep")).unwrap();
+        // pkill is also a link in the real directory; pidof is not.
+        std::os::unix::fs::symlink("pgrep", real_dir.join("pkill")).unwrap();
+        std::os::unix::fs::symlink(real_dir.join("pgrep"), links.join("pidof")).unwrap();
         let real = std::fs::canonicalize(&real_dir).unwrap();
         let cmd = |name: &str| format!("{}/{name} -0 x", links.display());
         assert_eq!(
@@ -483,6 +499,10 @@ mod tests {
         );
         assert_eq!(
             shown(&cmd("pgrep")),
+            format!("'{}/pgrep' '-0' 'x'", real.display())
+        );
+        assert_eq!(
+            shown(&cmd("pidof")),
             format!("'{}/pgrep' '-0' 'x'", real.display())
         );
     }

@@ -754,3 +754,30 @@ fn checker_fixups_as_keepalived() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A vrrp_script's `interval` and `timeout` are whole seconds, read as keepalived's daemon
+/// reads them (C's strtoul prefix, with a warning): `2.5` is 2 seconds, `.2` is 0 and so 1
+/// second, `3s` is 3; lvsd once ran `.2` every 200 ms where keepalived runs it every second
+/// (found on a real file).
+#[test]
+fn vrrp_script_seconds_are_read_as_keepalived_reads_them() {
+    let text = |interval: &str| {
+        format!("vrrp_script chk {{\n    script /bin/true\n    interval {interval}\n    timeout {interval}\n}}\n")
+    };
+    for (written, secs) in [("2.5", 2), (".2", 1), ("3s", 3), ("4", 4), ("0", 1)] {
+        let l = lvsd::config::parse_str(&text(written), Path::new("k.conf"), "x")
+            .unwrap_or_else(|e| panic!("{written}: {e}"));
+        let s = &l.config.vrrp_scripts[0];
+        assert_eq!(s.interval, std::time::Duration::from_secs(secs), "interval {written}");
+        assert_eq!(s.timeout, Some(std::time::Duration::from_secs(secs)), "timeout {written}");
+        assert_eq!(
+            l.warnings.is_empty(),
+            written == "4",
+            "{written}: {:?}",
+            l.warnings
+        );
+    }
+    // A negative one is ignored: keepalived's default, 1 second.
+    let l = lvsd::config::parse_str(&text("-2"), Path::new("k.conf"), "x").expect("parses");
+    assert_eq!(l.config.vrrp_scripts[0].interval, std::time::Duration::from_secs(1));
+}

@@ -260,8 +260,9 @@ fn gen_config(seed: u64) -> Config {
             span: Span::default(),
             name: format!("chk_{i}"),
             script: r.script(),
-            interval: r.dur(),
-            timeout: r.maybe(Rng::dur),
+            // whole seconds (keepalived reads no fraction here)
+            interval: Duration::from_secs(r.below(100) + 1),
+            timeout: r.maybe(|r| Duration::from_secs(r.below(100) + 1)),
             weight: r.below(507) as i32 - 253,
             weight_reverse: r.chance(),
             rise: r.below(5) as u32 + 1,

@@ -999,7 +999,8 @@ vrrp_instance VI_1 {
 /// static_ipaddress, static_routes, static_rules and an instance's virtual_routes and
 /// virtual_rules as keepalived 2.2.7 writes them in keepalived.data (its route and rule
 /// formats: the mode, `add` for a typed route, `proto 18`, `no_track` for a route without
-/// an interface, rules' priorities given from 16384 down), the whole file compared.
+/// an interface, rules' priorities given from 16384 down), the whole file compared; and
+/// beside them an address owner, whose master-down timer keepalived shows as 1 µs.
 #[test]
 fn routes_and_rules_side_by_side() {
     if support::skip_without_root("network namespaces") {
@@ -1037,6 +1038,15 @@ vrrp_instance VI_1 {
   from 10.2.0.0/16 table 9
  }
 }
+vrrp_instance VI_2 {
+ state MASTER
+ interface eth0
+ virtual_router_id 76
+ priority 255
+ virtual_ipaddress {
+  10.99.0.152/24
+ }
+}
 ";
     let lab_k = Lab::new("dumprk", 1);
     let lab_l = Lab::new("dumprl", 1);
@@ -1064,6 +1074,8 @@ vrrp_instance VI_1 {
         "   Virtual Routes :",
         "     prepend 10.2.0.0/16 dev eth0 proto 18 metric 5 onlink",
         "   Virtual Rules :",
+        // the address owner, MASTER since its start
+        "   Master down timer = 1 usecs",
     ] {
         assert!(
             ld.iter().any(|l| l == want),

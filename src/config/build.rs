@@ -423,6 +423,45 @@ impl<'s> P<'s> {
         }
     }
 
+    /// A whole number read as keepalived's daemon reads it where it goes on after a bad
+    /// number (`read_unsigned` with `ignore_error`): C's `strtoul` prefix, so `2.5` is 2,
+    /// `2s` is 2 and `.2` is 0, each with a warning; a negative number or one outside
+    /// `lo..=hi` is ignored.
+    pub fn uint_prefix(&mut self, toks: &[Tok], lo: i64, hi: i64) -> Option<i64> {
+        let t = self.arg(toks, 1)?;
+        self.no_more(toks, 2);
+        let s = self.txt(t);
+        let k = self.txt(toks[0]);
+        let body = s.trim_start_matches(C_SPACE);
+        if body.starts_with('-') {
+            self.problem(t, format!("{k} {s} is negative (ignored)"));
+            return None;
+        }
+        let unsigned = body.strip_prefix('+').unwrap_or(body);
+        let digits = unsigned.len()
+            - unsigned
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .len();
+        let value = if digits == 0 {
+            Some(0)
+        } else {
+            unsigned[..digits].parse::<i64>().ok()
+        };
+        let Some(v) = value.filter(|v| (lo..=hi).contains(v)) else {
+            self.problem(t, format!("{k} {s} out of range {lo}-{hi} (ignored)"));
+            return None;
+        };
+        if digits != unsigned.len() {
+            self.problem(
+                t,
+                format!(
+                    "{k}: `{s}` is not a whole number: {v} used, as keepalived's daemon reads it"
+                ),
+            );
+        }
+        Some(v)
+    }
+
     /// The one whole-number value of a statement, in `lo..=hi`.
     pub fn int(&mut self, toks: &[Tok], lo: i64, hi: i64) -> Option<i64> {
         let t = self.arg(toks, 1)?;

@@ -408,15 +408,16 @@ impl P<'_> {
                     s.script = c;
                 }
             }
-            // keepalived takes 0 as 1 second (backward compatibility).
-            "interval" | "timeout" => match p.dur(t) {
-                Some(d) if d.is_zero() => {
+            // Whole seconds, read as keepalived's daemon reads them (`.2` is 0, `2.5` is
+            // 2); keepalived takes 0 as 1 second (backward compatibility).
+            "interval" | "timeout" => match p.uint_prefix(t, 0, i64::from(u32::MAX / 1_000_000)) {
+                Some(0) => {
                     let k = p.txt(t[0]);
                     let msg = format!("vrrp_script {}: {k} must be greater than 0: 1 second used, as keepalived does", s.name);
                     p.problem(t[1], msg);
                     script_secs(&mut s, k, Duration::from_secs(1));
                 }
-                Some(d) => script_secs(&mut s, p.txt(t[0]), d),
+                Some(secs) => script_secs(&mut s, p.txt(t[0]), Duration::from_secs(secs as u64)),
                 None => {}
             },
             "weight" => {

@@ -233,8 +233,14 @@ pub fn global_section(g: &GlobalDefs, part: Part) -> String {
     ));
     l(" Send advert after receive lower priority advert = true".into());
     l(" Send advert after receive higher priority advert = false".into());
-    l(" Gratuitous ARP interval = 0.000000".into());
-    l(" Gratuitous NA interval = 0.000000".into());
+    l(format!(
+        " Gratuitous ARP interval = {:.6}",
+        g.vrrp_garp_interval.as_secs_f64()
+    ));
+    l(format!(
+        " Gratuitous NA interval = {:.6}",
+        g.vrrp_gna_interval.as_secs_f64()
+    ));
     l(format!(
         " VRRP default protocol version = {}",
         g.vrrp_version

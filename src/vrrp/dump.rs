@@ -358,7 +358,14 @@ pub fn instance_block(out: &mut String, v: &View, unheard: &str) {
     } else {
         l("   Flags: none".into());
     }
-    l(format!("   Wantstate = {}", state_str(inst.wantstate())));
+    // (keepalived turns a sync group member's wish for MASTER into BACKUP unless every
+    // member is an address owner, which is MASTER at once anyway)
+    let want = if v.sync_group.is_some() {
+        state
+    } else {
+        inst.wantstate()
+    };
+    l(format!("   Wantstate = {}", state_str(want)));
     // keepalived counts one config fault: unicast_fault_no_peer without a peer.
     l(format!(
         "   Number of config faults = {}",
@@ -388,10 +395,13 @@ pub fn instance_block(out: &mut String, v: &View, unheard: &str) {
         Version::V2 => behind * 1_000_000 / 256,
         Version::V3 => behind * mai / 256,
     };
-    l(format!(
-        "   Master down timer = {} usecs",
+    // (an address owner MASTER since its start: keepalived's 1 µs shortcut)
+    let down = if inst.owner_master_since_start() {
+        1
+    } else {
         u128::from(p.down_timer_adverts) * mai + skew
-    ));
+    };
+    l(format!("   Master down timer = {down} usecs"));
     match &p.use_vmac {
         Some(vmac) => {
             l(format!(

@@ -242,6 +242,10 @@ pub struct Instance {
     /// `state MASTER` and still in its first wait as BACKUP (no state change since the
     /// start, no master heard): keepalived's wantstate is then MASTER.
     wants_master: bool,
+    /// The address owner took over at its start and has been MASTER since: keepalived
+    /// gets there through a 1 µs master-down timer and shows that timer until it next
+    /// leaves MASTER.
+    owner_start: bool,
 }
 
 impl Instance {
@@ -272,11 +276,18 @@ impl Instance {
             drop_log: LogLimiter::new(limit::DROP_LOG_PERIOD),
             lower_prio_bursts: Spacing::default(),
             wants_master,
+            owner_start: false,
         }
     }
 
     /// keepalived's "Wantstate": the state, except MASTER for an instance written as
     /// `state MASTER` that still waits as BACKUP after its start with no master heard.
+    /// An address owner MASTER since its start (keepalived's dump then shows a 1 µs
+    /// master-down timer: the way it took over).
+    pub fn owner_master_since_start(&self) -> bool {
+        self.owner_start && self.state == State::Master
+    }
+
     pub fn wantstate(&self) -> State {
         if self.state == State::Backup && self.wants_master && self.master.is_none() {
             State::Master
@@ -567,6 +578,7 @@ impl Instance {
             self.master_down_at = self.start_hold;
         } else if self.is_owner_master() {
             self.enter_master(now, Cause::Startup, out);
+            self.owner_start = true;
         } else {
             self.enter_backup(now, Cause::Startup, out);
         }
@@ -947,6 +959,7 @@ impl Instance {
         if from != State::Init {
             self.wants_master = false;
         }
+        self.owner_start = false;
         let prio = self.effective_priority();
         // The runtime logs the change (one line), after any advert is on the wire.
         out.push(Action::StateChange { from, to, cause });
