@@ -768,8 +768,16 @@ fn vrrp_script_seconds_are_read_as_keepalived_reads_them() {
         let l = lvsd::config::parse_str(&text(written), Path::new("k.conf"), "x")
             .unwrap_or_else(|e| panic!("{written}: {e}"));
         let s = &l.config.vrrp_scripts[0];
-        assert_eq!(s.interval, std::time::Duration::from_secs(secs), "interval {written}");
-        assert_eq!(s.timeout, Some(std::time::Duration::from_secs(secs)), "timeout {written}");
+        assert_eq!(
+            s.interval,
+            std::time::Duration::from_secs(secs),
+            "interval {written}"
+        );
+        assert_eq!(
+            s.timeout,
+            Some(std::time::Duration::from_secs(secs)),
+            "timeout {written}"
+        );
         assert_eq!(
             l.warnings.is_empty(),
             written == "4",
@@ -779,5 +787,8 @@ fn vrrp_script_seconds_are_read_as_keepalived_reads_them() {
     }
     // A negative one is ignored: keepalived's default, 1 second.
     let l = lvsd::config::parse_str(&text("-2"), Path::new("k.conf"), "x").expect("parses");
-    assert_eq!(l.config.vrrp_scripts[0].interval, std::time::Duration::from_secs(1));
+    assert_eq!(
+        l.config.vrrp_scripts[0].interval,
+        std::time::Duration::from_secs(1)
+    );
 }

@@ -954,41 +954,24 @@ vrrp_instance VI_1 {
  }
 }
 ";
-    let lab_k = Lab::new("dumpvk", 1);
-    let lab_l = Lab::new("dumpvl", 1);
-    for lab in [&lab_k, &lab_l] {
-        let ns = lab.node(0).ns.clone();
-        ip_in(&ns, &["addr", "add", "10.99.0.7/24", "dev", "eth0"]);
-    }
-    let k = start_with(&lab_k, Kind::Keepalived, FLAGS);
-    let l = start_with(&lab_l, Kind::Lvsd, FLAGS);
     // Both still wait out their first master-down interval (30 s and more).
-    std::thread::sleep(Duration::from_millis(3000));
-    let t = std::time::SystemTime::now() - Duration::from_millis(10);
-    for r in [&k, &l] {
-        signal(r.pid, libc::SIGUSR1);
-    }
-    let kd = mask(&wait_file(&k, "keepalived.data", t));
-    let ld = mask(&wait_file(&l, "keepalived.data", t));
-    for want in [
-        "   Interface = vrrp.74, vmac on eth0, xmit base i/f",
-        // (keepalived shows the address it formatted last for a master it has not heard)
-        "   Master router = ff02::12",
-        "   VMAC type private, underlying interface = eth0, state = UP, RUNNING",
-        "   I/f created by keepalived",
-        "     Unicast config option specified but using multicast",
-        "   Debug level = 2",
-        "   Wantstate = MASTER",
-        " Max auto priority = Disabled",
-        " Allow interface changes = true",
-        "   Original promote_secondaries 1",
-    ] {
-        assert!(
-            ld.iter().any(|l| l == want),
-            "{want:?} missing from lvsd's keepalived.data:\n{}",
-            ld.join("\n")
-        );
-    }
+    let (kd, ld) = both_dumps("dumpv", FLAGS, Duration::from_millis(3000));
+    assert_lines(
+        &ld,
+        &[
+            "   Interface = vrrp.74, vmac on eth0, xmit base i/f",
+            // (keepalived shows the address it formatted last for a master it has not heard)
+            "   Master router = ff02::12",
+            "   VMAC type private, underlying interface = eth0, state = UP, RUNNING",
+            "   I/f created by keepalived",
+            "     Unicast config option specified but using multicast",
+            "   Debug level = 2",
+            "   Wantstate = MASTER",
+            " Max auto priority = Disabled",
+            " Allow interface changes = true",
+            "   Original promote_secondaries 1",
+        ],
+    );
     assert!(!ld.iter().any(|l| l.starts_with(" Default script uid:gid")));
     assert_eq!(
         ld, kd,
@@ -1048,24 +1031,10 @@ vrrp_instance VI_2 {
  }
 }
 ";
-    let lab_k = Lab::new("dumprk", 1);
-    let lab_l = Lab::new("dumprl", 1);
-    for lab in [&lab_k, &lab_l] {
-        ip_in(
-            &lab.node(0).ns,
-            &["addr", "add", "10.99.0.7/24", "dev", "eth0"],
-        );
-    }
-    let k = start_with(&lab_k, Kind::Keepalived, ROUTES);
-    let l = start_with(&lab_l, Kind::Lvsd, ROUTES);
-    std::thread::sleep(Duration::from_millis(1500));
-    let t = std::time::SystemTime::now() - Duration::from_millis(10);
-    for r in [&k, &l] {
-        signal(r.pid, libc::SIGUSR1);
-    }
-    let kd = mask(&wait_file(&k, "keepalived.data", t));
-    let ld = mask(&wait_file(&l, "keepalived.data", t));
-    for want in [
+    let (kd, ld) = both_dumps("dumpr", ROUTES, Duration::from_millis(1500));
+    assert_lines(
+        &ld,
+        &[
         "------< Static Addresses >------",
         "     10.97.0.5/24 dev eth0 scope link set",
         "     add blackhole 10.1.2.3 proto 18 no_track",
@@ -1076,15 +1045,45 @@ vrrp_instance VI_2 {
         "   Virtual Rules :",
         // the address owner, MASTER since its start
         "   Master down timer = 1 usecs",
-    ] {
+        ],
+    );
+    assert_eq!(
+        ld, kd,
+        "keepalived.data differs (lvsd left, keepalived right)"
+    );
+}
+
+/// keepalived and lvsd each on `text` in a namespace of their own whose eth0 also has
+/// 10.99.0.7/24; after `settle`, both dump keepalived.data (SIGUSR1): keepalived's and
+/// lvsd's, masked.
+fn both_dumps(tag: &str, text: &str, settle: Duration) -> (Vec<String>, Vec<String>) {
+    let lab_k = Lab::new(&format!("{tag}k"), 1);
+    let lab_l = Lab::new(&format!("{tag}l"), 1);
+    for lab in [&lab_k, &lab_l] {
+        ip_in(
+            &lab.node(0).ns,
+            &["addr", "add", "10.99.0.7/24", "dev", "eth0"],
+        );
+    }
+    let k = start_with(&lab_k, Kind::Keepalived, text);
+    let l = start_with(&lab_l, Kind::Lvsd, text);
+    std::thread::sleep(settle);
+    let t = std::time::SystemTime::now() - Duration::from_millis(10);
+    for r in [&k, &l] {
+        signal(r.pid, libc::SIGUSR1);
+    }
+    let kd = mask(&wait_file(&k, "keepalived.data", t));
+    let ld = mask(&wait_file(&l, "keepalived.data", t));
+    (kd, ld)
+}
+
+/// Each of `wants` is a line of lvsd's dump `ld`.
+fn assert_lines(ld: &[String], wants: &[&str]) {
+    for want in wants {
         assert!(
             ld.iter().any(|l| l == want),
             "{want:?} missing from lvsd's keepalived.data:\n{}",
             ld.join("\n")
         );
     }
-    assert_eq!(
-        ld, kd,
-        "keepalived.data differs (lvsd left, keepalived right)"
-    );
 }
