@@ -73,7 +73,6 @@ fn params() -> InstanceParams {
         skip_check_adv_addr: false,
         checksum_form: ChecksumForm::PseudoHeader,
         unicast_ttl: None,
-        no_peer_fault: false,
         unicast_fault_no_peer: false,
         unicast_configured: false,
         debug: 0,

@@ -369,7 +369,7 @@ pub fn instance_block(out: &mut String, v: &View, unheard: &str) {
     // keepalived counts one config fault: unicast_fault_no_peer without a peer.
     l(format!(
         "   Number of config faults = {}",
-        u8::from(p.no_peer_fault)
+        u8::from(p.no_peer_fault())
     ));
     l(format!(
         "   Number of interface and track script faults = {}",

@@ -159,9 +159,8 @@ pub struct InstanceParams {
     pub debug: u8,
     /// `unicast_ttl`: the TTL / hop limit of unicast adverts (None: 255).
     pub unicast_ttl: Option<u8>,
-    /// `unicast_fault_no_peer` with no unicast peer: the instance stays in FAULT.
-    pub no_peer_fault: bool,
-    /// `unicast_fault_no_peer` as written (the dump's flag, peers or not).
+    /// `unicast_fault_no_peer` as written (the dump's flag, peers or not; see
+    /// [`InstanceParams::no_peer_fault`]).
     pub unicast_fault_no_peer: bool,
     /// A unicast keyword was written (see the model's field): without peers, the dump
     /// says multicast is used anyway.
@@ -434,6 +433,11 @@ pub fn apply_sync_group_defaults(params: &mut [InstanceParams], config: &Config)
 }
 
 impl InstanceParams {
+    /// `unicast_fault_no_peer` with no unicast peer: the instance stays in FAULT.
+    pub fn no_peer_fault(&self) -> bool {
+        self.unicast_fault_no_peer && self.unicast_peers.is_empty()
+    }
+
     /// Resolves an instance against the global settings and the `vrrp_script`s.
     pub fn from_config(
         inst: &VrrpInstance,
@@ -572,7 +576,6 @@ impl InstanceParams {
         };
         Ok(InstanceParams {
             unicast_ttl,
-            no_peer_fault: inst.unicast_fault_no_peer && inst.unicast_peers.is_empty(),
             unicast_fault_no_peer: inst.unicast_fault_no_peer,
             unicast_configured: inst.unicast_configured,
             track_src_ip: inst.track_src_ip && src_ip.is_some(),
@@ -864,7 +867,7 @@ mod tests {
             vec!["224.0.0.99".parse::<IpAddr>().unwrap()]
         );
         assert_eq!(p.unicast_ttl, None);
-        assert!(p.no_peer_fault);
+        assert!(p.no_peer_fault());
         assert_eq!(p.checksum_form, ChecksumForm::PseudoHeader);
         assert_eq!(
             p.warnings,
@@ -874,7 +877,7 @@ mod tests {
         i.unicast_peers = vec![peer];
         let p = InstanceParams::from_config(&i, &g, &[]).unwrap();
         assert_eq!(p.unicast_ttl, Some(10));
-        assert!(!p.no_peer_fault);
+        assert!(!p.no_peer_fault());
         assert_eq!(p.checksum_form, ChecksumForm::OldUnicast(packet::MCAST_V4));
         i.old_unicast_checksum = Some(OldUnicastChecksum::Never);
         i.unicast_ttl = Some(0);

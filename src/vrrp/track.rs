@@ -350,7 +350,7 @@ impl Tracking {
                 spec,
             })
             .collect();
-        t.no_peer = p.no_peer_fault;
+        t.no_peer = p.no_peer_fault();
         t.src = p.src_ip.filter(|_| p.track_src_ip).map(|a| (a, true));
         t
     }

@@ -437,7 +437,7 @@ fn make_params(config: &Config) -> anyhow::Result<Vec<InstanceParams>> {
         for w in &p.warnings {
             tracing::warn!("VRRP_Instance({}) {w}", p.name);
         }
-        if p.no_peer_fault {
+        if p.no_peer_fault() {
             tracing::warn!(
                 "VRRP_Instance({}) unicast_fault_no_peer and no unicast_peer: the instance \
                  stays in FAULT",
