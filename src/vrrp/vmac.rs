@@ -173,14 +173,14 @@ pub fn clear_rp_filter(saved: &mut Vec<(String, String)>) {
     names.sort_by_key(|n| n != "default");
     for name in names {
         let path = ipv4_conf(&name, "rp_filter");
-        if read_number(&path).is_some_and(|v| v < all) {
-            set_noted(&path, &all.to_string(), saved);
+        if let Some(v) = read_number(&path).filter(|v| *v < all) {
+            set_noted(&path, &all.to_string(), &v.to_string(), saved);
         }
     }
     tracing::info!(
         "net.ipv4.conf.all.rp_filter {all} set to 0 for the vmac interfaces (each interface keeps filtering as before; put back at exit)"
     );
-    set_noted(&all_path, "0", saved);
+    set_noted(&all_path, "0", &all.to_string(), saved);
 }
 
 fn read_number(path: &str) -> Option<u32> {
@@ -193,15 +193,12 @@ fn read_number(path: &str) -> Option<u32> {
     }
 }
 
-/// Writes `val` to `path`, noting the old value in `saved` (once).
-fn set_noted(path: &str, val: &str, saved: &mut Vec<(String, String)>) {
-    let Ok(old) = std::fs::read_to_string(path) else {
-        return;
-    };
+/// Writes `val` to `path`, noting `old` (the value read before) in `saved` (once).
+fn set_noted(path: &str, val: &str, old: &str, saved: &mut Vec<(String, String)>) {
     match write_sysctl(path, val) {
         Ok(()) => {
             if !saved.iter().any(|(p, _)| p == path) {
-                saved.push((path.to_string(), old.trim().to_string()));
+                saved.push((path.to_string(), old.to_string()));
             }
         }
         Err(e) => tracing::warn!("cannot set {path}: {e}"),
@@ -223,7 +220,7 @@ pub fn set_ipv4_conf_flags(ifname: &str, keys: &[&str], saved: &mut Vec<(String,
         if old == "1" {
             continue;
         }
-        set_noted(&path, "1", saved);
+        set_noted(&path, "1", &old, saved);
     }
 }
 
