@@ -150,12 +150,21 @@ fn mac(b: &[u8]) -> String {
         .join(":")
 }
 
+/// `UP, RUNNING` with `not ` before each flag a link lacks (keepalived's words).
+fn up_running(flags: u32) -> String {
+    let has = |f: libc::c_int| flags & f as u32 != 0;
+    format!(
+        "{}UP, {}RUNNING",
+        if has(libc::IFF_UP) { "" } else { "not " },
+        if has(libc::IFF_RUNNING) { "" } else { "not " },
+    )
+}
+
 fn state_line(flags: u32) -> String {
     let has = |f: libc::c_int| flags & f as u32 != 0;
     format!(
-        "   State = {}UP, {}RUNNING{}{}{}{}{}",
-        if has(libc::IFF_UP) { "" } else { "not " },
-        if has(libc::IFF_RUNNING) { "" } else { "not " },
+        "   State = {}{}{}{}{}{}",
+        up_running(flags),
         if has(libc::IFF_BROADCAST) {
             ""
         } else {
@@ -304,13 +313,11 @@ pub fn interfaces(
             .and(l.parent)
             .and_then(|i| links.iter().find(|b| b.index == i && b.index != l.index));
         if let (Some(mode), Some(base)) = (l.macvlan_mode, base) {
-            let has = |f: libc::c_int| base.flags & f as u32 != 0;
             let _ = writeln!(
                 s,
-                "   VMAC type {mode}, underlying interface = {}, state = {}UP, {}RUNNING",
+                "   VMAC type {mode}, underlying interface = {}, state = {}",
                 base.name,
-                if has(libc::IFF_UP) { "" } else { "not " },
-                if has(libc::IFF_RUNNING) { "" } else { "not " },
+                up_running(base.flags),
             );
         }
         let ours = l.macvlan_mode.is_some() && vmacs.contains(&l.name.as_str());
