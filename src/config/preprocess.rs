@@ -17,6 +17,10 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 const MAX_EXPANSION_DEPTH: usize = 16;
 /// Most lines one `~SEQ` may produce.
 const MAX_SEQ: i64 = 1_000_000;
+/// How many `~SEQ`s may be open in one another (a line's chain of `~SEQ(..)~SEQ(..)`,
+/// through the multi-line parameters it uses): each is a frame of the expansion's
+/// recursion, and a few hundred overflow the stack.
+const MAX_SEQ_NESTING: usize = 64;
 /// The most the preprocessed text may grow to: ~SEQ and multi-line parameters nested in
 /// each other multiply, and positions in it are u32. Over five times the 100,000-
 /// destination file of the parse benchmark.
@@ -258,6 +262,8 @@ struct Pre<'a> {
     too_big: bool,
     /// Lines read from ~SEQ repetitions and multi-line parameters so far.
     expanded: usize,
+    /// `~SEQ`s being expanded now, one in another.
+    seq_nesting: usize,
 }
 
 /// Where the text being handled was written.
@@ -290,6 +296,7 @@ impl<'a> Pre<'a> {
             held: None,
             root: None,
             too_big: false,
+            seq_nesting: 0,
             expanded: 0,
         }
     }
@@ -561,6 +568,16 @@ impl<'a> Pre<'a> {
         if body.is_empty() {
             return;
         }
+        if self.seq_nesting >= MAX_SEQ_NESTING {
+            // The file is refused, and nothing more is expanded.
+            self.too_big = true;
+            self.refuse(
+                at,
+                format!("~SEQ nested deeper than {MAX_SEQ_NESTING} in one another"),
+            );
+            return;
+        }
+        self.seq_nesting += 1;
         // start + k × step for k = 0..=last lies between start and end: no overflow.
         for k in 0..=last {
             if !self.count_expanded(at) {
@@ -571,6 +588,7 @@ impl<'a> Pre<'a> {
             self.params.insert(var.to_string(), shown);
             self.logical_line(body, body_at, path, true, depth);
         }
+        self.seq_nesting -= 1;
     }
 
     /// Expands parameters on one line, then includes or emits it.
@@ -1439,6 +1457,25 @@ mod tests {
         text.push_str("$P16\n");
         let (_, d) = run(&text, "x");
         assert!(d.iter().any(|d| d.message.contains("lines")), "{d:?}");
+    }
+
+    /// Found by the `config` fuzz target: a chain of ~SEQs on a multi-line parameter's
+    /// line that uses the parameter again nests 16 × 300 expansions, which overflowed the
+    /// stack. Refused with an error instead.
+    #[test]
+    fn seqs_nested_past_the_limit_are_refused() {
+        let chain = "~SEQ(a,1)".repeat(300);
+        let text = format!("$B= \\\n{chain} $B\n$B\n");
+        let (_, d) = run(&text, "x");
+        assert!(
+            d.iter()
+                .any(|d| d.is_error() && d.message.contains("~SEQ nested deeper than 64")),
+            "{d:?}"
+        );
+        // Nesting within the limit still expands: 3 × 2 lines.
+        let (s, d) = run("~SEQ(i,3) ~SEQ(j,2) x $i $j\n", "x");
+        assert!(d.iter().all(|d| !d.is_error()), "{d:?}");
+        assert_eq!(s.text.matches('x').count(), 6, "{}", s.text);
     }
 
     /// Values made of many references to others multiply too, even when empty.
