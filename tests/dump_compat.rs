@@ -1057,24 +1057,167 @@ vrrp_instance VI_2 {
 /// 10.99.0.7/24; after `settle`, both dump keepalived.data (SIGUSR1): keepalived's and
 /// lvsd's, masked.
 fn both_dumps(tag: &str, text: &str, settle: Duration) -> (Vec<String>, Vec<String>) {
-    let lab_k = Lab::new(&format!("{tag}k"), 1);
-    let lab_l = Lab::new(&format!("{tag}l"), 1);
-    for lab in [&lab_k, &lab_l] {
-        ip_in(
-            &lab.node(0).ns,
-            &["addr", "add", "10.99.0.7/24", "dev", "eth0"],
-        );
-    }
-    let k = start_with(&lab_k, Kind::Keepalived, text);
-    let l = start_with(&lab_l, Kind::Lvsd, text);
+    let both = Both::start(tag, text, &[]);
     std::thread::sleep(settle);
-    let t = std::time::SystemTime::now() - Duration::from_millis(10);
-    for r in [&k, &l] {
-        signal(r.pid, libc::SIGUSR1);
+    both.dumps()
+}
+
+/// keepalived (first) and lvsd running `text`, each in a namespace of its own whose eth0
+/// also has 10.99.0.7/24 and where `setup` (arguments of `ip`) ran before.
+struct Both {
+    // Declared first: the daemons stop before their namespaces go.
+    runs: [Run; 2],
+    labs: [Lab; 2],
+}
+
+impl Both {
+    fn start(tag: &str, text: &str, setup: &[&[&str]]) -> Both {
+        let labs = [
+            Lab::new(&format!("{tag}k"), 1),
+            Lab::new(&format!("{tag}l"), 1),
+        ];
+        for lab in &labs {
+            ip_in(
+                &lab.node(0).ns,
+                &["addr", "add", "10.99.0.7/24", "dev", "eth0"],
+            );
+            for args in setup {
+                ip_in(&lab.node(0).ns, args);
+            }
+        }
+        let runs = [
+            start_with(&labs[0], Kind::Keepalived, text),
+            start_with(&labs[1], Kind::Lvsd, text),
+        ];
+        Both { runs, labs }
     }
-    let kd = mask(&wait_file(&k, "keepalived.data", t));
-    let ld = mask(&wait_file(&l, "keepalived.data", t));
-    (kd, ld)
+
+    /// `ip ARGS` in both namespaces.
+    fn ip(&self, args: &[&str]) {
+        for lab in &self.labs {
+            ip_in(&lab.node(0).ns, args);
+        }
+    }
+
+    /// keepalived.data of both (SIGUSR1), masked: keepalived's, then lvsd's.
+    fn dumps(&self) -> (Vec<String>, Vec<String>) {
+        let t = std::time::SystemTime::now() - Duration::from_millis(10);
+        for r in &self.runs {
+            signal(r.pid, libc::SIGUSR1);
+        }
+        let kd = mask(&wait_file(&self.runs[0], "keepalived.data", t));
+        let ld = mask(&wait_file(&self.runs[1], "keepalived.data", t));
+        (kd, ld)
+    }
+}
+
+/// An instance tracks, with weight 0, the interfaces its addresses, virtual routes and
+/// virtual rules are on (keepalived's `vrrp_complete_instance`), unless `no_track`: it is
+/// in FAULT while one is down, whatever weight a track_interface entry gives that
+/// interface. The whole keepalived.data of both daemons is the same before and after.
+#[test]
+fn address_route_and_rule_interfaces_are_tracked_side_by_side() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    const TRACKED: &str = "vrrp_instance VI_1 {
+ state MASTER
+ interface eth0
+ virtual_router_id 81
+ priority 255
+ virtual_ipaddress {
+  10.99.0.161/24
+  10.98.1.1/24 dev rt1
+  10.98.4.1/24 dev rt4 no_track
+ }
+}
+vrrp_instance VI_2 {
+ state MASTER
+ interface eth0
+ virtual_router_id 82
+ priority 255
+ track_interface {
+  rt2 weight -10
+ }
+ virtual_ipaddress {
+  10.99.0.162/24
+ }
+ virtual_routes {
+  10.5.0.0/16 dev rt2
+  10.7.0.0/16 dev rt4 no_track
+ }
+}
+vrrp_instance VI_3 {
+ state MASTER
+ interface eth0
+ virtual_router_id 83
+ priority 255
+ virtual_ipaddress {
+  10.99.0.163/24
+ }
+ virtual_rules {
+  from 10.6.0.0/16 table 9 oif rt3
+ }
+}
+";
+    let mut setup: Vec<Vec<String>> = Vec::new();
+    for n in ["rt1", "rt2", "rt3", "rt4"] {
+        let peer = format!("{n}p");
+        let n = n.to_string();
+        setup.push(vec![
+            "link".into(),
+            "add".into(),
+            n.clone(),
+            "type".into(),
+            "veth".into(),
+            "peer".into(),
+            "name".into(),
+            peer.clone(),
+        ]);
+        setup.push(vec!["link".into(), "set".into(), n, "up".into()]);
+        setup.push(vec!["link".into(), "set".into(), peer, "up".into()]);
+    }
+    let setup: Vec<Vec<&str>> = setup
+        .iter()
+        .map(|a| a.iter().map(String::as_str).collect())
+        .collect();
+    let setup: Vec<&[&str]> = setup.iter().map(Vec::as_slice).collect();
+    let both = Both::start("dumpt", TRACKED, &setup);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (kd, ld) = both.dumps();
+    assert_lines(
+        &ld,
+        &[
+            " Name = rt1",
+            "     VI_1, weight 0",
+            " Name = rt2",
+            "     VI_2, weight 0",
+            " Name = rt3",
+            "     VI_3, weight 0",
+        ],
+    );
+    assert_eq!(
+        ld, kd,
+        "keepalived.data differs with every link up (lvsd left, keepalived right)"
+    );
+    // Each instance faults on its own interface's link; rt4 (no_track) is followed by none.
+    for n in ["rt1", "rt2", "rt3", "rt4"] {
+        both.ip(&["link", "set", n, "down"]);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let (kd, ld) = both.dumps();
+    let faults = ld.iter().filter(|l| *l == "   State = FAULT").count();
+    assert_eq!(
+        faults,
+        3,
+        "lvsd's instances are not all in FAULT:\n{}",
+        ld.join("\n")
+    );
+    assert_eq!(
+        ld, kd,
+        "keepalived.data differs with the links down (lvsd left, keepalived right)"
+    );
 }
 
 /// Each of `wants` is a line of lvsd's dump `ld`.

@@ -245,8 +245,8 @@ impl VrrpIo for FakeIo {
             .record("script", json!({"command": script.command, "args": args}));
     }
 
-    async fn link_up(&mut self, ifname: &str) -> bool {
-        self.0.borrow().links.get(ifname).copied().unwrap_or(true)
+    async fn link_up(&mut self, ifname: &str) -> Option<bool> {
+        Some(self.0.borrow().links.get(ifname).copied().unwrap_or(true))
     }
 
     fn initial_track_events(&mut self, _config: &Config) -> Vec<Event> {
@@ -454,6 +454,7 @@ fn run_scenario(dir: &Path) -> Vec<String> {
                     up,
                     gone: false,
                     addr: None,
+                    rp_filter: None,
                 });
             } else if let Some(addr) = str_field(&ev, "addr") {
                 // An address added (`present`, default true) or deleted on `dev`.
@@ -465,6 +466,7 @@ fn run_scenario(dir: &Path) -> Vec<String> {
                     up: false,
                     gone: false,
                     addr: Some((addr.parse().expect("addr event: an address"), present)),
+                    rp_filter: None,
                 });
             } else if let Some(name) = str_field(&ev, "script") {
                 let ok = ev.get("ok").and_then(Value::as_bool).unwrap_or(true);

@@ -83,6 +83,7 @@ fn params() -> InstanceParams {
             weight: None,
             reverse: false,
         }],
+        address_interfaces: Vec::new(),
         track_files: Vec::new(),
         track_processes: Vec::new(),
         notify: Notify::default(),

@@ -63,6 +63,11 @@ impl Debounce {
         self.delays = new.delays;
     }
 
+    /// The state of `ifname` the instances were told (None: never told).
+    pub fn told(&self, ifname: &str) -> Option<bool> {
+        self.links.get(ifname).map(|l| l.up)
+    }
+
     /// The link state found at start (or when the interface appeared): told at once.
     pub fn initial(&mut self, ifname: &str, up: bool) {
         let l = self.links.entry(ifname.to_string()).or_default();

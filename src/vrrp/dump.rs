@@ -620,7 +620,7 @@ pub fn instance_block(out: &mut String, v: &View, unheard: &str) {
             // under "Interfaces", not here).
             tr.interfaces
                 .iter()
-                .filter(|i| i.spec.name != p.interface)
+                .filter(|i| i.listed && i.spec.name != p.interface)
                 .map(|i| {
                     weighted(
                         &i.spec.name,
@@ -995,14 +995,9 @@ pub fn json(views: &[View]) -> Option<String> {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let g = &p.garp;
-        let own_tracked = inst
-            .tracking()
-            .interfaces
-            .iter()
-            .any(|i| i.spec.name == p.interface);
         let mut d: Vec<(&str, String)> = vec![
             ("iname", jstr(&p.name)),
-            ("dont_track_primary", b(!own_tracked)),
+            ("dont_track_primary", b(p.dont_track_primary)),
             ("skip_check_adv_addr", b(p.skip_check_adv_addr)),
             ("strict_mode", b(p.strict)),
             ("vmac_ifname", jstr(p.use_vmac.as_deref().unwrap_or(""))),
@@ -1082,7 +1077,7 @@ pub fn json(views: &[View]) -> Option<String> {
         let tracked: Vec<String> = tr
             .interfaces
             .iter()
-            .filter(|i| i.spec.name != p.interface)
+            .filter(|i| i.listed && i.spec.name != p.interface)
             .map(|i| jstr(&i.spec.name))
             .collect();
         if !tracked.is_empty() {

@@ -56,6 +56,54 @@ pub struct Ipv4Conf {
     pub promote_secondaries: i32,
 }
 
+/// What keepalived remembers of each link from the kernel's messages, and shows: whether
+/// the link was ever seen up (a link deleted forgets it), and its rp_filter as the first
+/// link message after the start gave it (keepalived reads it from link updates only).
+#[derive(Debug, Clone, Default)]
+pub struct LinkHistory {
+    seen_up: std::collections::BTreeSet<u32>,
+    rp_filter: std::collections::BTreeMap<u32, i32>,
+}
+
+impl LinkHistory {
+    /// The links as found at the start.
+    pub fn started(links: &[LinkSnapshot]) -> Self {
+        LinkHistory {
+            seen_up: links
+                .iter()
+                .filter(|l| running(l.flags))
+                .map(|l| l.index)
+                .collect(),
+            rp_filter: Default::default(),
+        }
+    }
+
+    /// A link message: link `index` is `up` now (`gone`: deleted), with `rp_filter` if
+    /// the message gave it.
+    pub fn message(&mut self, index: u32, up: bool, gone: bool, rp_filter: Option<i32>) {
+        if index == 0 {
+            return;
+        }
+        if gone {
+            self.seen_up.remove(&index);
+            self.rp_filter.remove(&index);
+            return;
+        }
+        if up {
+            self.seen_up.insert(index);
+        }
+        if let Some(v) = rp_filter {
+            self.rp_filter.entry(index).or_insert(v);
+        }
+    }
+}
+
+/// Up and running (keepalived's FLAGS_UP).
+fn running(flags: u32) -> bool {
+    let both = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
+    flags & both == both
+}
+
 /// How lvsd learns whether a link is up (keepalived's linkbeat line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusSource {
@@ -107,7 +155,8 @@ fn add_tracker<'a>(list: &mut Vec<(String, Vec<Tracker<'a>>)>, name: &str, t: Tr
 }
 
 /// The instances tracking each interface, in keepalived's order: per instance its
-/// track_interface entries, its own interface, then the interfaces of its addresses.
+/// track_interface entries, its own interface, then the interfaces of its addresses,
+/// virtual routes and rules.
 fn trackers<'a>(instances: &[&'a InstanceParams]) -> Vec<(String, Vec<Tracker<'a>>)> {
     let mut list = Vec::new();
     for p in instances {
@@ -126,12 +175,7 @@ fn trackers<'a>(instances: &[&'a InstanceParams]) -> Vec<(String, Vec<Tracker<'a
             reverse: false,
         };
         add_tracker(&mut list, own, tr);
-        let vip_dev_default = p.use_vmac.as_deref().unwrap_or(own);
-        for vip in p.vips.iter().chain(&p.excluded_vips) {
-            let dev = vip.dev.as_deref().unwrap_or(vip_dev_default);
-            if vip.no_track || (p.dont_track_primary && (dev == own || dev == vip_dev_default)) {
-                continue;
-            }
+        for dev in &p.address_interfaces {
             let tr = Tracker {
                 instance: &p.name,
                 weight: 0,
@@ -203,6 +247,7 @@ pub fn interfaces(
     static_addresses: &[crate::config::model::VirtualIp],
     global: &GlobalDefs,
     source: &dyn Fn(&str) -> StatusSource,
+    history: &LinkHistory,
 ) -> String {
     let tracking = trackers(instances);
     // Addresses lvsd adds (VIPs, static_ipaddress) are not the interface's own
@@ -290,9 +335,8 @@ pub fn interfaces(
         }
         s.push_str(&state_line(l.flags));
         s.push('\n');
-        let running = l.flags & (libc::IFF_UP | libc::IFF_RUNNING) as u32
-            == (libc::IFF_UP | libc::IFF_RUNNING) as u32;
-        let _ = writeln!(s, "   Seen up = {}", u8::from(running));
+        let seen_up = running(l.flags) || history.seen_up.contains(&l.index);
+        let _ = writeln!(s, "   Seen up = {}", u8::from(seen_up));
         s.push_str("   Delayed state change running = false\n");
         let delays = global
             .interface_delays
@@ -407,6 +451,8 @@ pub fn interfaces(
             s.push_str("   rp_filter 0\n");
         } else if ours || vmac_bases.contains(&l.index) {
             let _ = writeln!(s, "   rp_filter {}", conf.map_or(0, |c| c.rp_filter));
+        } else if let Some(v) = history.rp_filter.get(&l.index) {
+            let _ = writeln!(s, "   rp_filter {v}");
         }
         let _ = writeln!(
             s,
@@ -452,7 +498,14 @@ mod tests {
             .map(|i| InstanceParams::from_config(i, &c.global, &c.vrrp_scripts).expect("params"))
             .collect();
         let refs: Vec<&InstanceParams> = params.iter().collect();
-        interfaces(links, &refs, &c.static_ipaddress, &c.global, &|_| source)
+        interfaces(
+            links,
+            &refs,
+            &c.static_ipaddress,
+            &c.global,
+            &|_| source,
+            &LinkHistory::started(links),
+        )
     }
 
     fn eth0() -> LinkSnapshot {

@@ -101,7 +101,11 @@ pub fn route_line(r: &Route) -> String {
     if r.table != 254 {
         let _ = write!(s, " table {}", r.table);
     }
-    let _ = write!(s, " proto {}", r.effective_protocol());
+    // keepalived shows the protocol it set (every tracked route's) or the one written; a
+    // route written `no_track` without one still gets its own in the kernel.
+    if !r.no_track || r.protocol.is_some() {
+        let _ = write!(s, " proto {}", r.effective_protocol());
+    }
     if let Some(scope) = r.scope {
         let _ = write!(s, " scope {scope}");
     }

@@ -94,6 +94,7 @@ fn address_event(m: &AddressMessage, added: bool) -> Option<LinkEvent> {
         up: false,
         gone: false,
         addr: Some((msg_addr(m)?, added)),
+        rp_filter: None,
     })
 }
 
@@ -314,6 +315,8 @@ pub struct LinkEvent {
     /// An address added (true) or deleted (false) on the link; `name` is then empty and
     /// `up`, `gone` say nothing.
     pub addr: Option<(IpAddr, bool)>,
+    /// The link's rp_filter as the message gives it (IFLA_AF_SPEC), if it does.
+    pub rp_filter: Option<i32>,
 }
 
 /// Subscribes to link changes; events arrive on the returned receiver until it is dropped.
@@ -341,6 +344,10 @@ pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, Li
                     up: link_is_up(l.header.flags),
                     gone: false,
                     addr: None,
+                    rp_filter: l.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::AfSpecUnspec(specs) => ipv4_conf(specs).map(|c| c.rp_filter),
+                        _ => None,
+                    }),
                 },
                 rtnetlink::packet_core::NetlinkPayload::InnerMessage(
                     RouteNetlinkMessage::DelLink(l),
@@ -350,6 +357,7 @@ pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, Li
                     up: false,
                     gone: true,
                     addr: None,
+                    rp_filter: None,
                 },
                 rtnetlink::packet_core::NetlinkPayload::InnerMessage(
                     RouteNetlinkMessage::NewAddress(m),

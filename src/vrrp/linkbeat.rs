@@ -20,7 +20,7 @@ pub const POLL_EVERY: Duration = Duration::from_secs(1);
 /// configuration order: `linkbeat_interfaces` entries, then the interfaces of instances
 /// with `linkbeat_use_polling` (or all instances' with the top-level keyword). As
 /// keepalived, an interface no instance tracks (its own interface, track_interface, a
-/// VIP's) is not polled.
+/// VIP's, a virtual route's or rule's) is not polled.
 pub fn polled(config: &Config) -> Vec<(String, Option<LinkbeatKind>)> {
     let g = &config.global;
     let mut out: Vec<(String, Option<LinkbeatKind>)> = g
@@ -39,8 +39,9 @@ pub fn polled(config: &Config) -> Vec<(String, Option<LinkbeatKind>)> {
         config.instances.iter().any(|i| {
             i.interface == name
                 || i.track_interface.iter().any(|t| t.name == name)
-                || i.all_vips()
-                    .any(|v| !v.no_track && v.dev.as_deref() == Some(name))
+                || crate::vrrp::params::address_interfaces(i, None)
+                    .iter()
+                    .any(|d| d == name)
         })
     };
     out.retain(|(n, _)| {
@@ -166,6 +167,7 @@ pub fn spawn(
                     up,
                     gone: false,
                     addr: None,
+                    rp_filter: None,
                 };
                 if tx.send(ev).is_err() {
                     return;
@@ -235,6 +237,7 @@ vrrp_instance B {
             up: true,
             gone,
             addr: addr.then(|| ("10.0.0.1".parse().expect("ip"), true)),
+            rp_filter: None,
         };
         assert!(filter(&ev("eth0", false, false), &polled));
         assert!(!filter(&ev("eth0", true, false), &polled));

@@ -132,6 +132,10 @@ pub struct InstanceParams {
     pub track_scripts: Vec<TrackedScript>,
     /// Tracked interfaces, including the instance's own (first) unless `dont_track_primary`.
     pub track_interfaces: Vec<TrackedInterface>,
+    /// The interfaces tracked through the instance's addresses, virtual routes and rules
+    /// (see [`address_interfaces`]), as the dump shows them; their links:
+    /// [`InstanceParams::links_of_addresses`].
+    pub address_interfaces: Vec<String>,
     /// Filled by [`resolve_files_and_processes`].
     pub track_files: Vec<TrackedFile>,
     pub track_processes: Vec<TrackedProcess>,
@@ -411,6 +415,39 @@ pub fn extra_if_garp(inst: &VrrpInstance, global: &GlobalDefs) -> Option<Duratio
         .then(|| Duration::from_secs(u64::from(x.interval_secs)))
 }
 
+/// The interfaces an instance tracks through what it installs, in keepalived 2.2.7's order
+/// (`vrrp_complete_instance`, each `add_vrrp_to_interface` with weight 0): the interface
+/// of each address and excluded address (`vmac`: the instance's vmac, where addresses
+/// without `dev` go), then each virtual route's `dev`, then each virtual rule's `iif` and
+/// `oif`. An entry with `no_track` adds nothing; with `dont_track_primary`, neither does
+/// an address on the instance's own interface or vmac. Each interface once.
+pub fn address_interfaces(inst: &VrrpInstance, vmac: Option<&str>) -> Vec<String> {
+    let own = inst.interface.as_str();
+    let vip_default = vmac.unwrap_or(own);
+    let vips = inst.all_vips().filter(|v| !v.no_track).filter_map(|v| {
+        let dev = v.dev.as_deref().unwrap_or(vip_default);
+        let primary = dev == own || dev == vip_default;
+        (!(inst.dont_track_primary && primary)).then_some(dev)
+    });
+    let routes = inst
+        .virtual_routes
+        .iter()
+        .filter(|r| !r.no_track)
+        .filter_map(|r| r.dev.as_deref());
+    let rules = inst
+        .virtual_rules
+        .iter()
+        .filter(|r| !r.no_track)
+        .flat_map(|r| [r.iif.as_deref(), r.oif.as_deref()].into_iter().flatten());
+    let mut out: Vec<String> = Vec::new();
+    for dev in vips.chain(routes).chain(rules) {
+        if !out.iter().any(|d| d == dev) {
+            out.push(dev.to_string());
+        }
+    }
+    out
+}
+
 /// The settings a sync group gives its members when they do not set them: as keepalived,
 /// `notify_priority_changes` is the instance's, else its sync group's, else the global
 /// `vrrp_notify_priority_changes`.
@@ -433,6 +470,16 @@ pub fn apply_sync_group_defaults(params: &mut [InstanceParams], config: &Config)
 }
 
 impl InstanceParams {
+    /// The interfaces whose link the instance follows because an address, route or rule
+    /// of it is there: [`InstanceParams::address_interfaces`] but its own vmac, which
+    /// lvsd makes and whose link is the interface's under it (tracked already).
+    pub fn links_of_addresses(&self) -> impl Iterator<Item = &str> {
+        self.address_interfaces
+            .iter()
+            .map(String::as_str)
+            .filter(|n| Some(*n) != self.use_vmac.as_deref())
+    }
+
     /// `unicast_fault_no_peer` with no unicast peer: the instance stays in FAULT.
     pub fn no_peer_fault(&self) -> bool {
         self.unicast_fault_no_peer && self.unicast_peers.is_empty()
@@ -541,6 +588,18 @@ impl InstanceParams {
                 reverse: t.reverse.unwrap_or(false),
             });
         }
+        let use_vmac = inst.use_vmac.as_ref().map(|n| {
+            if n.is_empty() {
+                // A vmac without a name is `vmac_prefix.VRID` (keepalived: vrrp.VRID).
+                crate::vrrp::vmac::default_name(
+                    global.vmac_prefix.as_deref(),
+                    inst.virtual_router_id,
+                )
+            } else {
+                n.clone()
+            }
+        });
+        let address_interfaces = address_interfaces(inst, use_vmac.as_deref());
         let mcast_group = mcast_group(global, inst, family == Family::V6);
         if let Some(g) = inst.mcast_dst_ip.filter(|g| Family::of(g) != family) {
             warnings.push(format!(
@@ -649,21 +708,12 @@ impl InstanceParams {
             checksum_form,
             track_scripts,
             track_interfaces,
+            address_interfaces,
             track_files: Vec::new(),
             track_processes: Vec::new(),
             notify: inst.notify.clone(),
             smtp_alert: inst.smtp_alert_enabled(global),
-            // A vmac without a name is `vmac_prefix.VRID` (keepalived: vrrp.VRID).
-            use_vmac: inst.use_vmac.as_ref().map(|n| {
-                if n.is_empty() {
-                    crate::vrrp::vmac::default_name(
-                        global.vmac_prefix.as_deref(),
-                        inst.virtual_router_id,
-                    )
-                } else {
-                    n.clone()
-                }
-            }),
+            use_vmac,
             vmac_xmit_base: inst.vmac_xmit_base,
             extra_if_garp: extra_if_garp(inst, global),
             warnings,
@@ -953,6 +1003,41 @@ mod tests {
             .map(|d| format!("{}: {}", d.span.line, d.message))
             .collect();
         (p, w)
+    }
+
+    #[test]
+    fn addresses_routes_and_rules_name_the_interfaces_they_track() {
+        let conf = |extra: &str| {
+            format!(
+                "vrrp_instance A {{\n interface eth0\n virtual_router_id 7\n{extra}\
+                 virtual_ipaddress {{\n 10.0.0.1/24\n 10.1.0.1/24 dev eth1\n \
+                 10.2.0.1/24 dev eth2 no_track\n 10.3.0.1/24 dev eth0\n }}\n\
+                 virtual_ipaddress_excluded {{\n 10.4.0.1/24 dev eth3\n }}\n\
+                 virtual_routes {{\n 10.5.0.0/16 dev eth4\n 10.6.0.0/16 dev eth5 no_track\n \
+                 10.7.0.0/16 via 10.0.0.254\n 10.8.0.0/16 dev eth1\n }}\n\
+                 virtual_rules {{\n from 10.9.0.0/16 table 9 iif eth6 oif eth7\n \
+                 from 10.10.0.0/16 table 9 iif eth8 no_track\n }}\n}}\n"
+            )
+        };
+        let (p, _) = loaded(&conf(""));
+        assert_eq!(
+            p.address_interfaces,
+            ["eth0", "eth1", "eth3", "eth4", "eth6", "eth7"]
+        );
+        // dont_track_primary: the addresses on the instance's own interface add nothing,
+        // a route on it would (keepalived applies the option to addresses alone).
+        let (p, _) = loaded(&conf(" dont_track_primary\n"));
+        assert_eq!(
+            p.address_interfaces,
+            ["eth1", "eth3", "eth4", "eth6", "eth7"]
+        );
+        // With a vmac, addresses without `dev` go on it.
+        let (p, _) = loaded(&conf(" use_vmac vm1\n"));
+        assert_eq!(p.address_interfaces[..2], ["vm1", "eth1"]);
+        assert!(
+            p.address_interfaces.iter().any(|n| n == "eth0"),
+            "10.3.0.1 dev eth0"
+        );
     }
 
     const STRICT_MASTER: &str = "global_defs {\n vrrp_strict\n}\n\

@@ -95,17 +95,38 @@ fn weight_delta(weight: i32, reverse: bool, good: bool) -> i32 {
 pub struct InterfaceState {
     pub spec: TrackedInterface,
     pub up: bool,
+    /// Named by `track_interface` (or the instance's own interface): false when only an
+    /// address, virtual route or rule on it makes the instance track it.
+    pub listed: bool,
+    /// An address, virtual route or rule of the instance is on it: FAULT while it is
+    /// down, whatever weight `track_interface` gives it (keepalived's tracking entry for
+    /// the interface takes weight 0).
+    pub by_address: bool,
 }
 
 impl InterfaceState {
-    /// Unweighted: FAULT while the link is down (with `reverse`, while it is up).
+    fn listed(spec: TrackedInterface) -> Self {
+        InterfaceState {
+            spec,
+            up: true,
+            listed: true,
+            by_address: false,
+        }
+    }
+
+    /// Unweighted, or by an address: FAULT while the link is down (unweighted with
+    /// `reverse`, while it is up).
     pub fn faulted(&self) -> bool {
-        self.spec.weight.is_none() && self.up == self.spec.reverse
+        match self.spec.weight {
+            None => self.up == self.spec.reverse,
+            Some(_) => self.by_address && !self.up,
+        }
     }
     pub fn delta(&self) -> i32 {
-        self.spec
-            .weight
-            .map_or(0, |w| weight_delta(w, self.spec.reverse, self.up))
+        match self.spec.weight {
+            Some(w) if !self.by_address => weight_delta(w, self.spec.reverse, self.up),
+            _ => 0,
+        }
     }
 }
 
@@ -321,7 +342,7 @@ impl Tracking {
             interfaces: interfaces
                 .iter()
                 .cloned()
-                .map(|spec| InterfaceState { spec, up: true })
+                .map(InterfaceState::listed)
                 .collect(),
             files: Vec::new(),
             processes: Vec::new(),
@@ -335,6 +356,21 @@ impl Tracking {
     /// quorum of no process; the runtime reports the real values before starting it.
     pub fn for_params(p: &InstanceParams) -> Self {
         let mut t = Tracking::new(&p.track_scripts, &p.track_interfaces);
+        for name in p.links_of_addresses() {
+            match t.interfaces.iter_mut().find(|i| i.spec.name == name) {
+                Some(i) => i.by_address = true,
+                None => t.interfaces.push(InterfaceState {
+                    spec: TrackedInterface {
+                        name: name.to_string(),
+                        weight: None,
+                        reverse: false,
+                    },
+                    up: true,
+                    listed: false,
+                    by_address: true,
+                }),
+            }
+        }
         t.files = p
             .track_files
             .iter()
@@ -632,6 +668,38 @@ mod tests {
         );
         t.script_result("chk", false);
         assert_eq!(t.effective_priority(100), 100);
+    }
+
+    #[test]
+    fn an_interface_with_an_address_of_the_instance_faults_whatever_its_weight() {
+        let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 7\n\
+             track_interface {\n  eth1 weight -30\n }\n\
+             virtual_ipaddress {\n  10.0.0.1/24 dev eth1\n }\n\
+             virtual_routes {\n  10.5.0.0/16 dev eth2\n }\n}\n";
+        let l = crate::config::parse_str(text, std::path::Path::new("k.conf"), "")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = &l.config;
+        let p = InstanceParams::from_config(&c.instances[0], &c.global, &c.vrrp_scripts)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut t = Tracking::for_params(&p);
+        assert!(t.link("eth1", false));
+        assert!(t.faulted(), "eth1 holds an address: FAULT, not -30");
+        assert_eq!(t.effective_priority(100), 100);
+        t.link("eth1", true);
+        assert!(!t.faulted());
+        assert!(t.link("eth2", false));
+        assert!(t.faulted(), "eth2, tracked by an address alone");
+        let listed: Vec<&str> = t
+            .interfaces
+            .iter()
+            .filter(|i| i.listed)
+            .map(|i| i.spec.name.as_str())
+            .collect();
+        assert_eq!(
+            listed,
+            ["eth0", "eth1"],
+            "eth2 is not a track_interface entry"
+        );
     }
 
     #[test]

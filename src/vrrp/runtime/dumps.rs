@@ -84,6 +84,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     .find(|(n, _)| n == name)
                     .map_or(dump_if::StatusSource::Netlink, |(_, s)| *s)
             },
+            &self.link_history,
         ));
         s
     }

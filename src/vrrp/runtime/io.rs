@@ -133,8 +133,9 @@ pub trait VrrpIo {
     /// Runs a script without waiting for it (notify_master_rx_lower_pri).
     fn run_script(&mut self, script: Script, args: Vec<String>, what: String);
 
-    /// Whether interface `ifname` is up now (at start; then link events say).
-    async fn link_up(&mut self, ifname: &str) -> bool;
+    /// Whether interface `ifname` is up now (at start; then link events say); None when
+    /// there is no such interface.
+    async fn link_up(&mut self, ifname: &str) -> Option<bool>;
 
     /// The readings of track_file and track_process at start.
     fn initial_track_events(&mut self, config: &Config) -> Vec<Event>;
@@ -521,12 +522,13 @@ impl VrrpIo for RealIo {
         script::spawn_detached(script, args, what);
     }
 
-    async fn link_up(&mut self, ifname: &str) -> bool {
+    async fn link_up(&mut self, ifname: &str) -> Option<bool> {
         match self.nl.interface(ifname).await {
-            Ok(info) => info.up,
+            Ok(info) => Some(info.up),
+            Err(crate::vrrp::link::LinkError::NoSuchInterface(_)) => None,
             Err(e) => {
                 tracing::warn!("interface {ifname}: {e}");
-                false
+                Some(false)
             }
         }
     }

@@ -204,6 +204,8 @@ struct Runtime<I: VrrpIo, C: Clock> {
     reloads: u32,
     /// The polled interfaces and how each is read (the data dump shows it).
     linkbeat: Vec<(String, StatusSource)>,
+    /// What the dump shows of the links' past (keepalived.data's "Seen up", rp_filter).
+    link_history: crate::vrrp::dump_if::LinkHistory,
 }
 
 /// How often log_unknown_vrids logs one socket's VRID.
@@ -356,8 +358,10 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
         debounce: Debounce::default(),
         reloads: 0,
         linkbeat,
+        link_history: Default::default(),
     };
     rt.build_side(config.clone()).await?;
+    rt.link_history = crate::vrrp::dump_if::LinkHistory::started(&rt.io.links().await);
     rt.debounce = rt.new_debounce();
     rt.io.set_statics(None, &config).await;
     rt.start().await;
@@ -560,27 +564,54 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         self.io.start_trackers(config, &used);
     }
 
-    /// Tells the machines their addresses and links, then starts them.
-    async fn start(&mut self) {
-        let now = self.clock.now();
-        let mut outs = Vec::new();
-        let mut ifnames: Vec<String> = Vec::new();
+    /// Tells the instances the link state of every interface one of them tracks (its own,
+    /// track_interface, those of its addresses, virtual routes and rules): the state they
+    /// were told before, or for a link not told yet (at start, or tracked since a
+    /// reload) the one the kernel gives now.
+    async fn report_links(&mut self, now: Instant) -> Vec<Output> {
+        let mut ifnames: Vec<(String, bool)> = Vec::new();
         for inst in self.side.coord.instances() {
             let p = inst.params();
-            ifnames.push(p.interface.clone());
-            ifnames.extend(p.track_interfaces.iter().map(|t| t.name.clone()));
+            ifnames.push((p.interface.clone(), true));
+            ifnames.extend(p.track_interfaces.iter().map(|t| (t.name.clone(), true)));
+            ifnames.extend(p.links_of_addresses().map(|n| (n.to_string(), false)));
         }
-        ifnames.sort();
-        ifnames.dedup();
-        for name in ifnames {
-            let up = self.io.link_up(&name).await;
-            self.debounce.initial(&name, up);
+        // By name, a named one (own or track_interface) first.
+        ifnames.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        ifnames.dedup_by(|a, b| a.0 == b.0);
+        let dynamic = self.side.config.global.dynamic_interfaces;
+        let mut outs = Vec::new();
+        for (name, named) in ifnames {
+            let up = match self.debounce.told(&name) {
+                Some(up) => up,
+                None => match self.io.link_up(&name).await {
+                    Some(up) => {
+                        self.debounce.initial(&name, up);
+                        up
+                    }
+                    // keepalived leaves out an address, route or rule on an interface that
+                    // does not exist (unless dynamic_interfaces), so nothing tracks it.
+                    None if !named && !dynamic => continue,
+                    None => {
+                        tracing::warn!("interface {name}: no such interface");
+                        self.debounce.initial(&name, false);
+                        false
+                    }
+                },
+            };
             outs.extend(
                 self.side
                     .coord
                     .handle_all(now, Event::Link { ifname: name, up }),
             );
         }
+        outs
+    }
+
+    /// Tells the machines their addresses and links, then starts them.
+    async fn start(&mut self) {
+        let now = self.clock.now();
+        let mut outs = self.report_links(now).await;
         for i in 0..self.side.io.len() {
             if let Some(src) = self.side.io[i].src {
                 outs.extend(self.side.coord.handle(now, i, Event::LocalAddr(src)));
@@ -734,6 +765,8 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         if ev.name.is_empty() {
             return;
         }
+        self.link_history
+            .message(ev.index, ev.up, ev.gone, ev.rp_filter);
         if !ev.gone {
             self.open_pending(&ev.name).await;
         }

@@ -429,8 +429,10 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 addr_job(&mut self.io, &io.handle, job);
             }
         }
-        // New instances learn their source address.
+        // New instances, and interfaces tracked since the reload, learn their links.
         let mut outs = reloaded.outputs;
+        outs.extend(self.report_links(now).await);
+        // New instances learn their source address.
         for (i, io) in self.side.io.iter().enumerate() {
             if let Some(src) = io.src {
                 if self.side.coord.instances()[i].local_addr() != Some(src) {
