@@ -1220,6 +1220,62 @@ vrrp_instance VI_3 {
     );
 }
 
+/// An address of a MASTER deleted by someone else (`ip addr del`): keepalived leaves
+/// MASTER and takes it back after its skew time (`set_vrrp_backup`); lvsd the same. A
+/// `no_track` address deleted changes nothing (until the instance is MASTER again). Both
+/// dumps are the same afterwards.
+#[test]
+fn a_deleted_address_is_taken_back_side_by_side() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    const LOST: &str = "vrrp_instance VI_1 {
+ state MASTER
+ interface eth0
+ virtual_router_id 91
+ priority 255
+ virtual_ipaddress {
+  10.99.0.171/24
+  10.99.0.172/24 no_track
+ }
+}
+";
+    let tracked: std::net::Ipv4Addr = "10.99.0.171".parse().expect("ip");
+    let untracked: std::net::Ipv4Addr = "10.99.0.172".parse().expect("ip");
+    let both = Both::start("dumpd", LOST, &[]);
+    for (lab, who) in both.labs.iter().zip(["keepalived", "lvsd"]) {
+        wait_vip(lab, tracked, who, "did not take its address at the start");
+    }
+    // Past lvsd's first second as MASTER (deletions then may be its own release's).
+    std::thread::sleep(Duration::from_millis(1500));
+    both.ip(&["addr", "del", "10.99.0.172/24", "dev", "eth0"]);
+    std::thread::sleep(Duration::from_millis(500));
+    for (lab, who) in both.labs.iter().zip(["keepalived", "lvsd"]) {
+        assert!(
+            !has_addr(&lab.node(0).ns, untracked),
+            "{who} took its no_track address back"
+        );
+    }
+    // The tracked one: back, and with it the other (a new MASTER adds them all).
+    both.ip(&["addr", "del", "10.99.0.171/24", "dev", "eth0"]);
+    for (lab, who) in both.labs.iter().zip(["keepalived", "lvsd"]) {
+        wait_vip(lab, tracked, who, "did not take its deleted address back");
+        wait_vip(
+            lab,
+            untracked,
+            who,
+            "did not add all its addresses as MASTER again",
+        );
+    }
+    let (kd, ld) = both.dumps();
+    assert_lines(&ld, &["   State = MASTER"]);
+    assert_eq!(
+        ld, kd,
+        "keepalived.data differs after the address came back (lvsd left, keepalived right)"
+    );
+}
+
 /// Each of `wants` is a line of lvsd's dump `ld`.
 fn assert_lines(ld: &[String], wants: &[&str]) {
     for want in wants {

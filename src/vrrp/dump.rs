@@ -395,11 +395,10 @@ pub fn instance_block(out: &mut String, v: &View, unheard: &str) {
         Version::V2 => behind * 1_000_000 / 256,
         Version::V3 => behind * mai / 256,
     };
-    // (an address owner MASTER since its start: keepalived's 1 µs shortcut)
-    let down = if inst.owner_master_since_start() {
-        1
-    } else {
-        u128::from(p.down_timer_adverts) * mai + skew
+    // (keepalived's short timers: an owner's 1 µs at its start, the skew time)
+    let down = match inst.short_down_timer() {
+        Some(d) => d.as_micros(),
+        None => u128::from(p.down_timer_adverts) * mai + skew,
     };
     l(format!("   Master down timer = {down} usecs"));
     match &p.use_vmac {

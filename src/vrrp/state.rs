@@ -91,6 +91,8 @@ pub enum Cause {
     FaultCleared,
     /// Another member of the sync group moved.
     Sync,
+    /// Someone else deleted an address of the instance while it was MASTER.
+    Lost,
     Shutdown,
 }
 
@@ -103,6 +105,7 @@ impl Cause {
             Cause::Fault => "fault",
             Cause::FaultCleared => "fault cleared",
             Cause::Sync => "sync group",
+            Cause::Lost => "an address of the instance was deleted",
             Cause::Shutdown => "shutdown",
         }
     }
@@ -146,6 +149,10 @@ pub enum Event {
     SrcAddr { addr: IpAddr, present: bool },
     /// Why the instance has no source address for its adverts now (None: it has one).
     Source(Option<crate::vrrp::track::NoSource>),
+    /// Someone else deleted this address of the instance (one it holds, not `no_track`):
+    /// a MASTER leaves for BACKUP and comes back after its skew time, adding it again
+    /// (keepalived's `set_vrrp_backup`). Ignored in the first [`LOST_GRACE`] as MASTER.
+    Lost(IpAddr),
     /// New configured base priority (1..=255; 0 ignored).
     SetPriority(u8),
     /// From the sync group coordinator.
@@ -200,6 +207,11 @@ impl VipChange {
     }
 }
 
+/// How long after becoming MASTER a deleted address is not taken for someone else's
+/// doing: the deletions of the instance's own last release (performed by the address
+/// worker, reported by the link watcher) may still be on their way.
+pub const LOST_GRACE: Duration = Duration::from_secs(1);
+
 /// One VRRP instance.
 #[derive(Debug, Clone)]
 pub struct Instance {
@@ -242,10 +254,13 @@ pub struct Instance {
     /// `state MASTER` and still in its first wait as BACKUP (no state change since the
     /// start, no master heard): keepalived's wantstate is then MASTER.
     wants_master: bool,
-    /// The address owner took over at its start and has been MASTER since: keepalived
-    /// gets there through a 1 µs master-down timer and shows that timer until it next
-    /// leaves MASTER.
-    owner_start: bool,
+    /// When the instance last became MASTER.
+    master_at: Option<Instant>,
+    /// A short master-down timer keepalived set to take over, and shows until the
+    /// instance next changes state (other than to MASTER) or hears a master: 1 µs for an
+    /// address owner at its start, the skew time after a master resigned or an address
+    /// of the instance was deleted.
+    short_down_timer: Option<Duration>,
 }
 
 impl Instance {
@@ -276,16 +291,17 @@ impl Instance {
             drop_log: LogLimiter::new(limit::DROP_LOG_PERIOD),
             lower_prio_bursts: Spacing::default(),
             wants_master,
-            owner_start: false,
+            short_down_timer: None,
+            master_at: None,
         }
     }
 
     /// keepalived's "Wantstate": the state, except MASTER for an instance written as
     /// `state MASTER` that still waits as BACKUP after its start with no master heard.
-    /// An address owner MASTER since its start (keepalived's dump then shows a 1 µs
-    /// master-down timer: the way it took over).
-    pub fn owner_master_since_start(&self) -> bool {
-        self.owner_start && self.state == State::Master
+    /// The master-down timer keepalived shows when it set a short one to take over
+    /// (None: the usual Master_Down_Interval).
+    pub fn short_down_timer(&self) -> Option<Duration> {
+        self.short_down_timer
     }
 
     pub fn wantstate(&self) -> State {
@@ -464,6 +480,20 @@ impl Instance {
                     self.reevaluate(now, before, &mut out);
                 }
             }
+            Event::Lost(addr) => {
+                let settled = self
+                    .master_at
+                    .is_none_or(|t| now.saturating_duration_since(t) >= LOST_GRACE);
+                if self.state == State::Master && settled {
+                    tracing::warn!(instance = %self.params.name,
+                        "VRRP_Instance({}) address {} was deleted: leaving MASTER to take it \
+                         back", self.params.name, addr);
+                    self.enter_backup(now, Cause::Lost, &mut out);
+                    let skew = self.skew();
+                    self.master_down_at = Some(self.down_at(now, skew));
+                    self.short_down_timer = Some(skew);
+                }
+            }
             Event::SetPriority(p) => {
                 if p != 0 && p != self.base_priority {
                     let before = self.effective_priority();
@@ -578,7 +608,7 @@ impl Instance {
             self.master_down_at = self.start_hold;
         } else if self.is_owner_master() {
             self.enter_master(now, Cause::Startup, out);
-            self.owner_start = true;
+            self.short_down_timer = Some(Duration::from_micros(1));
         } else {
             self.enter_backup(now, Cause::Startup, out);
         }
@@ -771,6 +801,7 @@ impl Instance {
                     self.master = None;
                     let skew = self.skew();
                     self.master_down_at = Some(self.down_at(now, skew));
+                    self.short_down_timer = Some(skew);
                     return;
                 }
                 let lower = adv.priority < eff;
@@ -799,6 +830,7 @@ impl Instance {
                     self.master = Some((meta.src, adv.priority));
                     let interval = self.master_down_interval();
                     self.master_down_at = Some(self.down_at(now, interval));
+                    self.short_down_timer = None;
                 }
             }
             State::Master => {
@@ -959,7 +991,7 @@ impl Instance {
         if from != State::Init {
             self.wants_master = false;
         }
-        self.owner_start = false;
+        self.short_down_timer = None;
         let prio = self.effective_priority();
         // The runtime logs the change (one line), after any advert is on the wire.
         out.push(Action::StateChange { from, to, cause });
@@ -973,6 +1005,7 @@ impl Instance {
         // Order: state change, advert, VIPs, gratuitous burst, notify.
         let from = self.state;
         self.state = State::Master;
+        self.master_at = Some(now);
         self.wants_master = false;
         if self.ah_cycle {
             // keepalived resets an exhausted AH counter on becoming master.

@@ -807,6 +807,24 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     async fn address(&mut self, index: u32, addr: IpAddr, present: bool) {
         let now = self.clock.now();
         let mut outs = Vec::new();
+        if !present {
+            for i in 0..self.side.io.len() {
+                let inst = &self.side.coord.instances()[i];
+                let p = inst.params();
+                let held = self.side.io[i]
+                    .vips
+                    .iter()
+                    .any(|v| v.addr == addr && v.ifindex == index);
+                let tracked = p
+                    .vips
+                    .iter()
+                    .chain(&p.excluded_vips)
+                    .any(|v| v.addr == addr && !v.no_track);
+                if inst.state() == State::Master && held && tracked {
+                    outs.extend(self.side.coord.handle(now, i, Event::Lost(addr)));
+                }
+            }
+        }
         for i in 0..self.side.io.len() {
             let io = &mut self.side.io[i];
             if io.handle.is_none() || io.ifindex != index {
