@@ -1220,10 +1220,10 @@ vrrp_instance VI_3 {
     );
 }
 
-/// An address of a MASTER deleted by someone else (`ip addr del`): keepalived leaves
-/// MASTER and takes it back after its skew time (`set_vrrp_backup`); lvsd the same. A
-/// `no_track` address deleted changes nothing (until the instance is MASTER again). Both
-/// dumps are the same afterwards.
+/// An address, virtual route or virtual rule of a MASTER deleted by someone else (`ip
+/// addr/route/rule del`): keepalived leaves MASTER and takes it back after its skew time
+/// (`set_vrrp_backup`); lvsd the same. A `no_track` address deleted changes nothing
+/// (until the instance is MASTER again). Both dumps are the same afterwards.
 #[test]
 fn a_deleted_address_is_taken_back_side_by_side() {
     if support::skip_without_root("network namespaces") {
@@ -1238,6 +1238,12 @@ fn a_deleted_address_is_taken_back_side_by_side() {
  virtual_ipaddress {
   10.99.0.171/24
   10.99.0.172/24 no_track
+ }
+ virtual_routes {
+  10.5.0.0/16 dev eth0
+ }
+ virtual_rules {
+  from 10.6.0.0/16 table 9
  }
 }
 ";
@@ -1267,6 +1273,42 @@ fn a_deleted_address_is_taken_back_side_by_side() {
             who,
             "did not add all its addresses as MASTER again",
         );
+    }
+    // A virtual route, then a virtual rule deleted: taken back the same way.
+    let shows = |ns: &str, args: &[&str], what: &str| {
+        let out = Command::new("ip")
+            .arg("-n")
+            .arg(ns)
+            .args(args)
+            .output()
+            .expect("ip");
+        String::from_utf8_lossy(&out.stdout).contains(what)
+    };
+    for (del, show, what) in [
+        (
+            &["route", "del", "10.5.0.0/16", "dev", "eth0"][..],
+            &["route", "show"][..],
+            "10.5.0.0/16",
+        ),
+        (
+            &["rule", "del", "from", "10.6.0.0/16", "table", "9"][..],
+            &["rule", "show"][..],
+            "from 10.6.0.0/16",
+        ),
+    ] {
+        std::thread::sleep(Duration::from_millis(1500));
+        both.ip(del);
+        for (lab, who) in both.labs.iter().zip(["keepalived", "lvsd"]) {
+            let ns = &lab.node(0).ns;
+            let t0 = Instant::now();
+            while !shows(ns, show, what) {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(5),
+                    "{who} did not take back its {what}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
     let (kd, ld) = both.dumps();
     assert_lines(&ld, &["   State = MASTER"]);

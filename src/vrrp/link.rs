@@ -382,6 +382,57 @@ pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, Li
     Ok(rx)
 }
 
+/// A route or rule with lvsd's (keepalived's) protocol number that the kernel deleted.
+#[derive(Debug, Clone)]
+pub enum NetDeleted {
+    Route(netlink_packet_route::route::RouteMessage),
+    Rule(netlink_packet_route::rule::RuleMessage),
+}
+
+/// keepalived's routing protocol number (RTPROT_KEEPALIVED), which lvsd's routes and
+/// rules carry.
+const RTPROT_KEEPALIVED: u8 = 18;
+
+/// Subscribes to route and rule changes (IPv4 and IPv6); the deletions of routes and rules
+/// with lvsd's protocol arrive on the returned receiver until it is dropped. `buf`:
+/// `vrrp_netlink_monitor_rcv_bufs[_force]`.
+pub fn watch_routes_and_rules(
+    buf: RcvBuf,
+) -> Result<mpsc::UnboundedReceiver<NetDeleted>, LinkError> {
+    use netlink_packet_route::route::RouteProtocol;
+    use netlink_packet_route::rule::RuleAttribute;
+    let (mut conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Ipv4Route,
+        MulticastGroup::Ipv6Route,
+        MulticastGroup::Ipv4Rule,
+        MulticastGroup::Ipv6Rule,
+    ])
+    .map_err(LinkError::Socket)?;
+    crate::sockbuf::apply(conn.socket_mut().socket_ref(), "VRRP route monitor", buf)
+        .map_err(LinkError::Socket)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let conn_task = tokio::spawn(conn);
+    let ours = RouteProtocol::from(RTPROT_KEEPALIVED);
+    tokio::spawn(async move {
+        while let Some((msg, _)) = messages.next().await {
+            let ev = match msg.payload {
+                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::DelRoute(m),
+                ) if m.header.protocol == ours => NetDeleted::Route(m),
+                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
+                    RouteNetlinkMessage::DelRule(m),
+                ) if m.attributes.contains(&RuleAttribute::Protocol(ours)) => NetDeleted::Rule(m),
+                _ => continue,
+            };
+            if tx.send(ev).is_err() {
+                break;
+            }
+        }
+        conn_task.abort();
+    });
+    Ok(rx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,6 +176,63 @@ fn addr(a: IpAddr) -> RouteAddress {
     RouteAddress::from(a)
 }
 
+/// Whether the kernel's message `m` (a route it reports added or deleted) is about the
+/// route `s`: the same family, destination, table, TOS and, when one is written, metric
+/// (what tells two routes apart in one table).
+pub fn route_is(s: &RouteSpec, m: &RouteMessage) -> bool {
+    let r = &s.route;
+    let table = m
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(u32::from(m.header.table));
+    let dst = m.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Destination(d) => Some(d),
+        _ => None,
+    });
+    m.header.address_family == family(r.ipv6)
+        && m.header.destination_prefix_length == r.dst.len
+        && m.header.tos == r.tos.unwrap_or(0)
+        && table == r.table
+        && (r.dst.len == 0 || dst == Some(&addr(r.dst.addr)))
+        && r.metric
+            .is_none_or(|p| m.attributes.contains(&RouteAttribute::Priority(p)))
+}
+
+/// Whether the kernel's message `m` (a rule it reports added or deleted) is about the
+/// rule `r`: the same family, action, source and destination, table and priority (lvsd
+/// gives every rule its priority).
+pub fn rule_is(r: &Rule, m: &RuleMessage) -> bool {
+    let want = rule_message(r);
+    let (h, w) = (&m.header, &want.header);
+    let table = |m: &RuleMessage| {
+        m.attributes
+            .iter()
+            .find_map(|a| match a {
+                RuleAttribute::Table(t) => Some(*t),
+                _ => None,
+            })
+            .unwrap_or(u32::from(m.header.table))
+    };
+    let same = |pick: fn(&RuleAttribute) -> bool| {
+        let a: Vec<_> = m.attributes.iter().filter(|a| pick(a)).collect();
+        let b: Vec<_> = want.attributes.iter().filter(|a| pick(a)).collect();
+        a == b
+    };
+    h.family == w.family
+        && h.action == w.action
+        && h.src_len == w.src_len
+        && h.dst_len == w.dst_len
+        && h.tos == w.tos
+        && table(m) == table(&want)
+        && same(|a| matches!(a, RuleAttribute::Priority(_)))
+        && same(|a| matches!(a, RuleAttribute::Source(_)))
+        && same(|a| matches!(a, RuleAttribute::Destination(_)))
+}
+
 /// The RTM_NEWROUTE / RTM_DELROUTE message keepalived's `netlink_route` sends.
 pub fn route_message(s: &RouteSpec, add: bool) -> RouteMessage {
     let r = &s.route;
@@ -557,6 +614,67 @@ mod tests {
         let text = format!("static_rules {{\n{line}\n}}\n");
         let l = config::parse_str(&text, std::path::Path::new("t"), "x").unwrap();
         NetItem::Rule(l.config.static_rules[0].clone())
+    }
+
+    /// A deleted route and rule are known as ours by what the kernel reports of them
+    /// (the table also as an attribute, an IPv6 metric the kernel chose), and not taken
+    /// for another route or rule.
+    #[test]
+    fn deleted_routes_and_rules_are_recognised() {
+        let kernel_route = |line: &str| {
+            let NetItem::Route(s) = route(line) else {
+                panic!("a route")
+            };
+            let mut m = route_message(&s, false);
+            m.attributes.push(RouteAttribute::Table(s.route.table));
+            if s.route.metric.is_none() && s.route.ipv6 {
+                m.attributes.push(RouteAttribute::Priority(1024));
+            }
+            m
+        };
+        let spec = |line: &str| match route(line) {
+            NetItem::Route(s) => s,
+            _ => panic!("a route"),
+        };
+        let ours = spec("10.5.0.0/16 dev eth2 table 100");
+        assert!(route_is(
+            &ours,
+            &kernel_route("10.5.0.0/16 dev eth2 table 100")
+        ));
+        assert!(!route_is(&ours, &kernel_route("10.5.0.0/16 dev eth2")));
+        assert!(!route_is(
+            &ours,
+            &kernel_route("10.6.0.0/16 dev eth2 table 100")
+        ));
+        assert!(!route_is(
+            &ours,
+            &kernel_route("10.5.0.0/24 dev eth2 table 100")
+        ));
+        let v6 = spec("fd00:5::/64 dev eth2");
+        assert!(route_is(&v6, &kernel_route("fd00:5::/64 dev eth2")));
+        let metric = spec("10.7.0.0/16 dev eth2 metric 5");
+        assert!(route_is(
+            &metric,
+            &kernel_route("10.7.0.0/16 dev eth2 metric 5")
+        ));
+        assert!(!route_is(
+            &metric,
+            &kernel_route("10.7.0.0/16 dev eth2 metric 6")
+        ));
+        let default = spec("0.0.0.0/0 via 10.0.0.1");
+        assert!(route_is(&default, &kernel_route("0.0.0.0/0 via 10.0.0.1")));
+
+        let r = |line: &str| match rule(line) {
+            NetItem::Rule(r) => r,
+            _ => panic!("a rule"),
+        };
+        let ours = r("from 10.6.0.0/16 table 9 priority 100");
+        let mut m = rule_message(&ours);
+        m.attributes.push(RuleAttribute::Table(9));
+        assert!(rule_is(&ours, &m));
+        assert!(!rule_is(&r("from 10.6.0.0/16 table 9 priority 101"), &m));
+        assert!(!rule_is(&r("from 10.6.0.0/16 table 10 priority 100"), &m));
+        assert!(!rule_is(&r("to 10.6.0.0/16 table 9 priority 100"), &m));
     }
 
     fn addr(a: &str) -> NetItem {

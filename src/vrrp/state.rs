@@ -91,7 +91,8 @@ pub enum Cause {
     FaultCleared,
     /// Another member of the sync group moved.
     Sync,
-    /// Someone else deleted an address of the instance while it was MASTER.
+    /// Someone else deleted an address, route or rule of the instance while it was
+    /// MASTER.
     Lost,
     Shutdown,
 }
@@ -105,7 +106,7 @@ impl Cause {
             Cause::Fault => "fault",
             Cause::FaultCleared => "fault cleared",
             Cause::Sync => "sync group",
-            Cause::Lost => "an address of the instance was deleted",
+            Cause::Lost => "an address, route or rule of the instance was deleted",
             Cause::Shutdown => "shutdown",
         }
     }
@@ -149,10 +150,11 @@ pub enum Event {
     SrcAddr { addr: IpAddr, present: bool },
     /// Why the instance has no source address for its adverts now (None: it has one).
     Source(Option<crate::vrrp::track::NoSource>),
-    /// Someone else deleted this address of the instance (one it holds, not `no_track`):
-    /// a MASTER leaves for BACKUP and comes back after its skew time, adding it again
-    /// (keepalived's `set_vrrp_backup`). Ignored in the first [`LOST_GRACE`] as MASTER.
-    Lost(IpAddr),
+    /// Someone else deleted an address, virtual route or rule the instance holds (one it
+    /// follows: not `no_track`), described here: a MASTER leaves for BACKUP and comes back
+    /// after its skew time, adding it again (keepalived's `set_vrrp_backup`). Ignored in
+    /// the first [`LOST_GRACE`] as MASTER.
+    Lost(String),
     /// New configured base priority (1..=255; 0 ignored).
     SetPriority(u8),
     /// From the sync group coordinator.
@@ -480,14 +482,14 @@ impl Instance {
                     self.reevaluate(now, before, &mut out);
                 }
             }
-            Event::Lost(addr) => {
+            Event::Lost(what) => {
                 let settled = self
                     .master_at
                     .is_none_or(|t| now.saturating_duration_since(t) >= LOST_GRACE);
                 if self.state == State::Master && settled {
                     tracing::warn!(instance = %self.params.name,
-                        "VRRP_Instance({}) address {} was deleted: leaving MASTER to take it \
-                         back", self.params.name, addr);
+                        "VRRP_Instance({}) {} was deleted: leaving MASTER to take it back",
+                        self.params.name, what);
                     self.enter_backup(now, Cause::Lost, &mut out);
                     let skew = self.skew();
                     self.master_down_at = Some(self.down_at(now, skew));

@@ -152,6 +152,15 @@ pub trait VrrpIo {
     /// The nftables rules no_accept wants now.
     fn set_firewall(&mut self, want: Want);
 
+    /// Starts following the kernel's deletions of lvsd's routes and rules (`buf`: the
+    /// monitor socket's receive buffer); None when they cannot be followed.
+    fn watch_routes(
+        &mut self,
+        _buf: crate::config::model::RcvBuf,
+    ) -> Option<mpsc::UnboundedReceiver<crate::vrrp::link::NetDeleted>> {
+        None
+    }
+
     /// The IPVS sync daemon wanted now (called on changes only).
     fn set_sync_daemon(&mut self, want: Option<SyncDaemon>);
 
@@ -342,6 +351,22 @@ fn join_group(sock: &VrrpSocket, group: IpAddr) {
 }
 
 impl VrrpIo for RealIo {
+    fn watch_routes(
+        &mut self,
+        buf: crate::config::model::RcvBuf,
+    ) -> Option<mpsc::UnboundedReceiver<crate::vrrp::link::NetDeleted>> {
+        match crate::vrrp::link::watch_routes_and_rules(buf) {
+            Ok(rx) => Some(rx),
+            Err(e) => {
+                tracing::error!(
+                    "Cannot follow route and rule deletions, so a deleted virtual route or \
+                     rule is not taken back: {e}"
+                );
+                None
+            }
+        }
+    }
+
     type Inst = RealInst;
 
     async fn open_instance(

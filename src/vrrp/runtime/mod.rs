@@ -45,7 +45,7 @@ use crate::vrrp::linkbeat;
 use crate::vrrp::notify::{NotifyState, StateChange, Who};
 use crate::vrrp::packet::{Advert, DropReason, RxMeta, RxStats};
 use crate::vrrp::params::{Auth, InstanceParams};
-use crate::vrrp::routes::NetItem;
+use crate::vrrp::routes::{self, NetItem};
 use crate::vrrp::socket::Received;
 use crate::vrrp::state::{Action, Event, State};
 use crate::vrrp::sync_group::{Coordinator, Output, Target};
@@ -208,6 +208,26 @@ struct Runtime<I: VrrpIo, C: Clock> {
     link_history: crate::vrrp::dump_if::LinkHistory,
 }
 
+/// The next item of `rx`; never, while there is none.
+async fn recv_some<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether some instance of `config` follows a virtual route or rule (keepalived's
+/// monitor_ipv4/6_routes/rules): one not `no_track`, and for a route one with an interface
+/// (keepalived does not track a route without one).
+fn tracks_routes(config: &Config) -> bool {
+    config.instances.iter().any(|i| {
+        i.virtual_routes
+            .iter()
+            .any(|r| !r.no_track && r.dev.is_some())
+            || i.virtual_rules.iter().any(|r| !r.no_track)
+    })
+}
+
 /// How often log_unknown_vrids logs one socket's VRID.
 const UNKNOWN_VRID_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -366,6 +386,7 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
     rt.io.set_statics(None, &config).await;
     rt.start().await;
     rt.update_sync_daemon();
+    let mut route_rx = rt.watch_routes(None);
 
     let g = &rt.side.config.global;
     let mut auto_prio =
@@ -416,10 +437,12 @@ pub async fn run_with<I: VrrpIo, C: Clock>(
                 rt.perform(outs).await;
             }
             Some(req) = dump_rx.recv() => rt.dump(req).await,
+            Some(ev) = recv_some(&mut route_rx) => rt.net_deleted(ev).await,
             r = ctl.reload.changed() => {
                 if r.is_err() { break; }
                 let cfg = ctl.reload.borrow_and_update().clone();
                 rt.reload(cfg).await;
+                route_rx = rt.watch_routes(route_rx);
                 let d = rt.new_debounce();
                 rt.debounce.reconfigure(d);
                 rt.update_sync_daemon();
@@ -821,7 +844,8 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                     .chain(&p.excluded_vips)
                     .any(|v| v.addr == addr && !v.no_track);
                 if inst.state() == State::Master && held && tracked {
-                    outs.extend(self.side.coord.handle(now, i, Event::Lost(addr)));
+                    let what = format!("address {addr}");
+                    outs.extend(self.side.coord.handle(now, i, Event::Lost(what)));
                 }
             }
         }
@@ -862,6 +886,47 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             }
             for ev in evs {
                 outs.extend(self.side.coord.handle(now, i, ev));
+            }
+        }
+        if !outs.is_empty() {
+            self.perform(outs).await;
+        }
+    }
+
+    /// The watch of route and rule deletions: `running`, or one started now if the
+    /// configuration has routes or rules to follow (it then runs until the end).
+    fn watch_routes(
+        &mut self,
+        running: Option<mpsc::UnboundedReceiver<link::NetDeleted>>,
+    ) -> Option<mpsc::UnboundedReceiver<link::NetDeleted>> {
+        if running.is_some() || !tracks_routes(&self.side.config) {
+            return running;
+        }
+        self.io
+            .watch_routes(self.side.config.global.netlink_bufs.vrrp_monitor)
+    }
+
+    /// The kernel deleted a route or rule of lvsd's: a MASTER instance that installed it
+    /// (and follows it) takes it back, as when an address of it is deleted.
+    async fn net_deleted(&mut self, ev: link::NetDeleted) {
+        let now = self.clock.now();
+        let mut outs = Vec::new();
+        for i in 0..self.side.io.len() {
+            if self.side.coord.instances()[i].state() != State::Master {
+                continue;
+            }
+            let lost = self.side.io[i].net.iter().find(|item| match (item, &ev) {
+                (NetItem::Route(s), link::NetDeleted::Route(m)) => {
+                    !s.route.no_track && s.route.dev.is_some() && routes::route_is(s, m)
+                }
+                (NetItem::Rule(r), link::NetDeleted::Rule(m)) => {
+                    !r.no_track && routes::rule_is(r, m)
+                }
+                _ => false,
+            });
+            if let Some(item) = lost {
+                let what = item.describe();
+                outs.extend(self.side.coord.handle(now, i, Event::Lost(what)));
             }
         }
         if !outs.is_empty() {
