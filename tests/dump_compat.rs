@@ -1223,14 +1223,24 @@ vrrp_instance VI_3 {
 /// An address, virtual route or virtual rule of a MASTER deleted by someone else (`ip
 /// addr/route/rule del`): keepalived leaves MASTER and takes it back after its skew time
 /// (`set_vrrp_backup`); lvsd the same. A `no_track` address deleted changes nothing
-/// (until the instance is MASTER again). Both dumps are the same afterwards.
+/// (until the instance is MASTER again). A static address, route or rule deleted is added
+/// again (`reinstate_static_*`). Both dumps are the same afterwards.
 #[test]
 fn a_deleted_address_is_taken_back_side_by_side() {
     if support::skip_without_root("network namespaces") {
         return;
     }
     require_tool("keepalived");
-    const LOST: &str = "vrrp_instance VI_1 {
+    const LOST: &str = "static_ipaddress {
+ 10.99.0.181/24 dev eth0
+}
+static_routes {
+ 10.8.0.0/16 dev eth0
+}
+static_rules {
+ from 10.9.0.0/16 table 7
+}
+vrrp_instance VI_1 {
  state MASTER
  interface eth0
  virtual_router_id 91
@@ -1294,6 +1304,22 @@ fn a_deleted_address_is_taken_back_side_by_side() {
             &["rule", "del", "from", "10.6.0.0/16", "table", "9"][..],
             &["rule", "show"][..],
             "from 10.6.0.0/16",
+        ),
+        // Static ones are added again at once.
+        (
+            &["addr", "del", "10.99.0.181/24", "dev", "eth0"][..],
+            &["addr", "show"][..],
+            "10.99.0.181/24",
+        ),
+        (
+            &["route", "del", "10.8.0.0/16", "dev", "eth0"][..],
+            &["route", "show"][..],
+            "10.8.0.0/16",
+        ),
+        (
+            &["rule", "del", "from", "10.9.0.0/16", "table", "7"][..],
+            &["rule", "show"][..],
+            "from 10.9.0.0/16",
         ),
     ] {
         std::thread::sleep(Duration::from_millis(1500));

@@ -149,6 +149,14 @@ pub trait VrrpIo {
     /// and the new ones added.
     async fn set_statics(&mut self, old: Option<&Config>, new: &Config);
 
+    /// The static addresses, routes and rules in the kernel now (as added).
+    fn statics(&self) -> Vec<crate::vrrp::routes::NetItem> {
+        Vec::new()
+    }
+
+    /// Adds again a static address, route or rule someone deleted.
+    async fn restore_static(&mut self, _item: crate::vrrp::routes::NetItem) {}
+
     /// The nftables rules no_accept wants now.
     fn set_firewall(&mut self, want: Want);
 
@@ -622,6 +630,20 @@ impl VrrpIo for RealIo {
             }
         }
         routes::add_all(&self.nl, "Static", &mut self.statics, &want).await;
+    }
+
+    fn statics(&self) -> Vec<routes::NetItem> {
+        self.statics.items().to_vec()
+    }
+
+    async fn restore_static(&mut self, item: routes::NetItem) {
+        match self.nl.net_add(&item).await {
+            Ok(()) => tracing::info!("Static: {} was deleted: added again", item.describe()),
+            Err(e) => tracing::error!(
+                "Static: {} was deleted and cannot be added again: {e}",
+                item.describe()
+            ),
+        }
     }
 
     fn set_firewall(&mut self, want: Want) {

@@ -216,16 +216,35 @@ async fn recv_some<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> 
     }
 }
 
-/// Whether some instance of `config` follows a virtual route or rule (keepalived's
-/// monitor_ipv4/6_routes/rules): one not `no_track`, and for a route one with an interface
-/// (keepalived does not track a route without one).
+/// Whether lvsd follows route `r`'s deletion (keepalived: not `no_track`, and with an
+/// interface, as it does not track a route without one).
+fn route_followed(r: &crate::config::Route) -> bool {
+    !r.no_track && r.dev.is_some()
+}
+
+/// Whether `config` has a route or rule whose deletion lvsd follows (keepalived's
+/// monitor_ipv4/6_routes/rules): a virtual or static one, see [`route_followed`]; a rule
+/// not `no_track`.
 fn tracks_routes(config: &Config) -> bool {
-    config.instances.iter().any(|i| {
-        i.virtual_routes
+    let routes = |r: &[crate::config::Route]| r.iter().any(route_followed);
+    let rules = |r: &[crate::config::Rule]| r.iter().any(|r| !r.no_track);
+    routes(&config.static_routes)
+        || rules(&config.static_rules)
+        || config
+            .instances
             .iter()
-            .any(|r| !r.no_track && r.dev.is_some())
-            || i.virtual_rules.iter().any(|r| !r.no_track)
-    })
+            .any(|i| routes(&i.virtual_routes) || rules(&i.virtual_rules))
+}
+
+/// Whether the deleted route or rule `ev` is `item`, one whose deletion lvsd follows.
+fn followed_deletion(item: &NetItem, ev: &link::NetDeleted) -> bool {
+    match (item, ev) {
+        (NetItem::Route(s), link::NetDeleted::Route(m)) => {
+            route_followed(&s.route) && routes::route_is(s, m)
+        }
+        (NetItem::Rule(r), link::NetDeleted::Rule(m)) => !r.no_track && routes::rule_is(r, m),
+        _ => false,
+    }
 }
 
 /// How often log_unknown_vrids logs one socket's VRID.
@@ -831,6 +850,21 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         let now = self.clock.now();
         let mut outs = Vec::new();
         if !present {
+            // A static address someone deleted is added again (keepalived's
+            // reinstate_static_address), unless `no_track`.
+            let followed = |a: &IpAddr| {
+                self.side
+                    .config
+                    .static_ipaddress
+                    .iter()
+                    .any(|s| s.addr == *a && !s.no_track)
+            };
+            let lost = self.io.statics().into_iter().find(
+                |item| matches!(item, NetItem::Addr(v) if v.addr == addr && v.ifindex == index),
+            );
+            if let Some(item) = lost.filter(|_| followed(&addr)) {
+                self.io.restore_static(item).await;
+            }
             for i in 0..self.side.io.len() {
                 let inst = &self.side.coord.instances()[i];
                 let p = inst.params();
@@ -907,23 +941,28 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     }
 
     /// The kernel deleted a route or rule of lvsd's: a MASTER instance that installed it
-    /// (and follows it) takes it back, as when an address of it is deleted.
+    /// (and follows it) takes it back, as when an address of it is deleted; a static one
+    /// is added again.
     async fn net_deleted(&mut self, ev: link::NetDeleted) {
+        if let Some(item) = self
+            .io
+            .statics()
+            .into_iter()
+            .find(|item| followed_deletion(item, &ev))
+        {
+            self.io.restore_static(item).await;
+            return;
+        }
         let now = self.clock.now();
         let mut outs = Vec::new();
         for i in 0..self.side.io.len() {
             if self.side.coord.instances()[i].state() != State::Master {
                 continue;
             }
-            let lost = self.side.io[i].net.iter().find(|item| match (item, &ev) {
-                (NetItem::Route(s), link::NetDeleted::Route(m)) => {
-                    !s.route.no_track && s.route.dev.is_some() && routes::route_is(s, m)
-                }
-                (NetItem::Rule(r), link::NetDeleted::Rule(m)) => {
-                    !r.no_track && routes::rule_is(r, m)
-                }
-                _ => false,
-            });
+            let lost = self.side.io[i]
+                .net
+                .iter()
+                .find(|item| followed_deletion(item, &ev));
             if let Some(item) = lost {
                 let what = item.describe();
                 outs.extend(self.side.coord.handle(now, i, Event::Lost(what)));
