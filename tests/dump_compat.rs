@@ -1344,6 +1344,96 @@ vrrp_instance VI_1 {
     );
 }
 
+/// A link set down takes the static routes on it (the kernel drops them without a word);
+/// when it comes up, keepalived adds its static addresses and routes there again
+/// (`interface_up`), and so does lvsd. Both dumps are the same afterwards.
+#[test]
+fn statics_come_back_with_their_interface_side_by_side() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    const STATICS: &str = "static_ipaddress {
+ 10.97.1.1/24 dev st1
+}
+static_routes {
+ 10.8.0.0/16 dev st1
+ 10.9.0.0/16 dev st1 no_track
+}
+vrrp_instance VI_1 {
+ state BACKUP
+ interface eth0
+ virtual_router_id 92
+ priority 100
+ virtual_ipaddress {
+  10.99.0.191/24
+ }
+}
+";
+    let setup: [&[&str]; 3] = [
+        &["link", "add", "st1", "type", "veth", "peer", "name", "st1p"],
+        &["link", "set", "st1", "up"],
+        &["link", "set", "st1p", "up"],
+    ];
+    let both = Both::start("dumps", STATICS, &setup);
+    let routes = |ns: &str| {
+        let out = Command::new("ip")
+            .args(["-n", ns, "route", "show"])
+            .output()
+            .expect("ip");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let wait_route = |ns: &str, who: &str, what: &str| {
+        let t0 = Instant::now();
+        while !routes(ns).contains(what) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{who}: no {what} in\n{}",
+                routes(ns)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    for (lab, who) in both.labs.iter().zip(["keepalived", "lvsd"]) {
+        wait_route(&lab.node(0).ns, who, "10.8.0.0/16");
+        wait_route(&lab.node(0).ns, who, "10.9.0.0/16");
+    }
+    both.ip(&["link", "set", "st1", "down"]);
+    std::thread::sleep(Duration::from_millis(300));
+    for (lab, who) in both.labs.iter().zip(["keepalived", "lvsd"]) {
+        assert!(
+            !routes(&lab.node(0).ns).contains("10.8.0.0/16"),
+            "{who}: the kernel kept the route of a link set down"
+        );
+    }
+    both.ip(&["link", "set", "st1", "up"]);
+    for (lab, who) in both.labs.iter().zip(["keepalived", "lvsd"]) {
+        wait_route(&lab.node(0).ns, who, "10.8.0.0/16");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for (lab, who) in both.labs.iter().zip(["keepalived", "lvsd"]) {
+        assert!(
+            !routes(&lab.node(0).ns).contains("10.9.0.0/16"),
+            "{who} added its no_track route again"
+        );
+    }
+    // (st1's IPv6 link-local address comes back once its duplicate address detection is
+    // over)
+    std::thread::sleep(Duration::from_millis(2000));
+    let (kd, ld) = both.dumps();
+    // keepalived 2.2.7 notes an interface index it never learnt on a static route it put
+    // back ("[installed ifindex 0]"): not shown by lvsd.
+    let kd: Vec<String> = kd
+        .into_iter()
+        .map(|l| l.replace(" [installed ifindex 0]", ""))
+        .collect();
+    assert_lines(&ld, &["     10.97.1.1/24 dev st1 scope global set"]);
+    assert_eq!(
+        ld, kd,
+        "keepalived.data differs after the link came back (lvsd left, keepalived right)"
+    );
+}
+
 /// Each of `wants` is a line of lvsd's dump `ld`.
 fn assert_lines(ld: &[String], wants: &[&str]) {
     for want in wants {

@@ -56,11 +56,13 @@ pub struct Ipv4Conf {
     pub promote_secondaries: i32,
 }
 
-/// What keepalived remembers of each link from the kernel's messages, and shows: whether
-/// the link was ever seen up (a link deleted forgets it), and its rp_filter as the first
-/// link message after the start gave it (keepalived reads it from link updates only).
+/// What lvsd remembers of each link from the kernel's messages: whether it is up now,
+/// and what keepalived shows: whether the link was ever seen up (a link deleted forgets
+/// it), and its rp_filter as the first link message after the start gave it (keepalived
+/// reads it from link updates only).
 #[derive(Debug, Clone, Default)]
 pub struct LinkHistory {
+    up: std::collections::BTreeSet<u32>,
     seen_up: std::collections::BTreeSet<u32>,
     rp_filter: std::collections::BTreeMap<u32, i32>,
 }
@@ -68,32 +70,39 @@ pub struct LinkHistory {
 impl LinkHistory {
     /// The links as found at the start.
     pub fn started(links: &[LinkSnapshot]) -> Self {
+        let up: std::collections::BTreeSet<u32> = links
+            .iter()
+            .filter(|l| running(l.flags))
+            .map(|l| l.index)
+            .collect();
         LinkHistory {
-            seen_up: links
-                .iter()
-                .filter(|l| running(l.flags))
-                .map(|l| l.index)
-                .collect(),
+            seen_up: up.clone(),
+            up,
             rp_filter: Default::default(),
         }
     }
 
     /// A link message: link `index` is `up` now (`gone`: deleted), with `rp_filter` if
-    /// the message gave it.
-    pub fn message(&mut self, index: u32, up: bool, gone: bool, rp_filter: Option<i32>) {
+    /// the message gave it. True when the link has just come up.
+    pub fn message(&mut self, index: u32, up: bool, gone: bool, rp_filter: Option<i32>) -> bool {
         if index == 0 {
-            return;
+            return false;
         }
         if gone {
+            self.up.remove(&index);
             self.seen_up.remove(&index);
             self.rp_filter.remove(&index);
-            return;
-        }
-        if up {
-            self.seen_up.insert(index);
+            return false;
         }
         if let Some(v) = rp_filter {
             self.rp_filter.entry(index).or_insert(v);
+        }
+        if up {
+            self.seen_up.insert(index);
+            self.up.insert(index)
+        } else {
+            self.up.remove(&index);
+            false
         }
     }
 }

@@ -154,8 +154,8 @@ pub trait VrrpIo {
         Vec::new()
     }
 
-    /// Adds again a static address, route or rule someone deleted.
-    async fn restore_static(&mut self, _item: crate::vrrp::routes::NetItem) {}
+    /// Adds again a static address, route or rule (`why`: what made it go).
+    async fn restore_static(&mut self, _item: crate::vrrp::routes::NetItem, _why: &str) {}
 
     /// The nftables rules no_accept wants now.
     fn set_firewall(&mut self, want: Want);
@@ -636,11 +636,11 @@ impl VrrpIo for RealIo {
         self.statics.items().to_vec()
     }
 
-    async fn restore_static(&mut self, item: routes::NetItem) {
+    async fn restore_static(&mut self, item: routes::NetItem, why: &str) {
         match self.nl.net_add(&item).await {
-            Ok(()) => tracing::info!("Static: {} was deleted: added again", item.describe()),
+            Ok(()) => tracing::info!("Static: {} added again ({why})", item.describe()),
             Err(e) => tracing::error!(
-                "Static: {} was deleted and cannot be added again: {e}",
+                "Static: {} cannot be added again ({why}): {e}",
                 item.describe()
             ),
         }

@@ -807,8 +807,12 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         if ev.name.is_empty() {
             return;
         }
-        self.link_history
+        let came_up = self
+            .link_history
             .message(ev.index, ev.up, ev.gone, ev.rp_filter);
+        if came_up {
+            self.statics_back_on(ev.index).await;
+        }
         if !ev.gone {
             self.open_pending(&ev.name).await;
         }
@@ -863,7 +867,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
                 |item| matches!(item, NetItem::Addr(v) if v.addr == addr && v.ifindex == index),
             );
             if let Some(item) = lost.filter(|_| followed(&addr)) {
-                self.io.restore_static(item).await;
+                self.io.restore_static(item, "it was deleted").await;
             }
             for i in 0..self.side.io.len() {
                 let inst = &self.side.coord.instances()[i];
@@ -940,6 +944,32 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             .watch_routes(self.side.config.global.netlink_bufs.vrrp_monitor)
     }
 
+    /// Interface `index` came up: the static addresses and routes on it are added again
+    /// (the kernel drops routes, and IPv6 addresses, with a link set down; keepalived's
+    /// interface_up), unless `no_track`.
+    async fn statics_back_on(&mut self, index: u32) {
+        let followed_addr = |a: &IpAddr| {
+            self.side
+                .config
+                .static_ipaddress
+                .iter()
+                .any(|s| s.addr == *a && !s.no_track)
+        };
+        let back: Vec<NetItem> = self
+            .io
+            .statics()
+            .into_iter()
+            .filter(|item| match item {
+                NetItem::Addr(v) => v.ifindex == index && followed_addr(&v.addr),
+                NetItem::Route(s) => s.oif == Some(index) && route_followed(&s.route),
+                NetItem::Rule(_) => false,
+            })
+            .collect();
+        for item in back {
+            self.io.restore_static(item, "its interface came up").await;
+        }
+    }
+
     /// The kernel deleted a route or rule of lvsd's: a MASTER instance that installed it
     /// (and follows it) takes it back, as when an address of it is deleted; a static one
     /// is added again.
@@ -950,7 +980,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             .into_iter()
             .find(|item| followed_deletion(item, &ev))
         {
-            self.io.restore_static(item).await;
+            self.io.restore_static(item, "it was deleted").await;
             return;
         }
         let now = self.clock.now();
