@@ -134,6 +134,9 @@ pub struct Statics<'a> {
     pub rules: &'a [crate::config::model::Rule],
     /// The global `vrrp_mcast_group6` (see [`unheard_master`]).
     pub mcast_group6: Option<IpAddr>,
+    /// Whether keepalived would follow the routes of each family (IPv4, IPv6) in the
+    /// kernel's reports: only when some instance has a virtual route it follows.
+    pub routes_followed: [bool; 2],
 }
 
 /// keepalived's state names (`get_state_str`): STOP has none.
@@ -690,7 +693,16 @@ pub fn data(
     }
     if !statics.routes.is_empty() {
         s.push_str("------< Static Routes >------\n");
-        crate::vrrp::dump_routes::route_lines(&mut s, statics.routes);
+        for r in statics.routes {
+            let _ = write!(s, "     {}", crate::vrrp::dump_routes::route_line(r));
+            // keepalived learns the interface a route went on from the kernel's report of
+            // it, which it reads only for a family it follows; else it shows the index it
+            // never learnt beside a route it follows.
+            if !r.no_track && r.dev.is_some() && !statics.routes_followed[usize::from(r.ipv6)] {
+                s.push_str(" [installed ifindex 0]");
+            }
+            s.push('\n');
+        }
     }
     if !statics.rules.is_empty() {
         s.push_str("------< Static Rules >------\n");

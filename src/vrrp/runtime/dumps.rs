@@ -66,6 +66,13 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             &self.side.config.vrrp_scripts,
             &self.side.config.track_files,
             dump::Statics {
+                routes_followed: [false, true].map(|v6| {
+                    self.side.config.instances.iter().any(|i| {
+                        i.virtual_routes
+                            .iter()
+                            .any(|r| r.ipv6 == v6 && super::route_followed(r))
+                    })
+                }),
                 addresses: &self.side.config.static_ipaddress,
                 routes: &self.side.config.static_routes,
                 rules: &self.side.config.static_rules,
