@@ -1435,6 +1435,50 @@ vrrp_instance VI_1 {
     );
 }
 
+/// Two unicast instances on one interface with different source addresses: keepalived
+/// lists a socket for each source in "VRRP Sockpool" (lvsd shares one socket, and lists
+/// them as keepalived does). The whole keepalived.data is the same.
+#[test]
+fn unicast_sources_side_by_side() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    const UNICAST: &str = "vrrp_instance VI_1 {
+ state BACKUP
+ interface eth0
+ virtual_router_id 93
+ priority 100
+ unicast_src_ip 10.99.0.1
+ unicast_peer {
+  10.99.0.201
+ }
+ virtual_ipaddress {
+  10.99.0.193/24
+ }
+}
+vrrp_instance VI_2 {
+ state BACKUP
+ interface eth0
+ virtual_router_id 94
+ priority 100
+ unicast_src_ip 10.99.0.7
+ unicast_peer {
+  10.99.0.202
+ }
+ virtual_ipaddress {
+  10.99.0.194/24
+ }
+}
+";
+    let (kd, ld) = both_dumps("dumpu", UNICAST, Duration::from_millis(1500));
+    assert_lines(&ld, &["   Address = 10.99.0.1", "   Address = 10.99.0.7"]);
+    assert_eq!(
+        ld, kd,
+        "keepalived.data differs (lvsd left, keepalived right)"
+    );
+}
+
 /// Each of `wants` is a line of lvsd's dump `ld`.
 fn assert_lines(ld: &[String], wants: &[&str]) {
     for want in wants {

@@ -713,11 +713,16 @@ pub fn data(
         for (i, v) in views.iter().enumerate() {
             instance_block(&mut s, v, &unheard_master(views, i, statics.mcast_group6));
         }
-        // One socket per (fd pair): the instances sharing it.
+        // One entry per socket (fd pair) and, for unicast instances, per source address:
+        // keepalived opens a socket for each unicast source, lvsd shares one.
         let mut pools: Vec<((i32, i32), Vec<&View>)> = Vec::new();
+        let unicast_src = |v: &View| v.src_ip.filter(|_| v.inst.params().is_unicast());
         for v in views {
             let Some(fds) = v.fds else { continue };
-            match pools.iter_mut().find(|(f, _)| *f == fds) {
+            let pool = pools
+                .iter_mut()
+                .find(|(f, m)| *f == fds && unicast_src(m[0]) == unicast_src(v));
+            match pool {
                 Some((_, members)) => members.push(v),
                 None => pools.push((fds, vec![v])),
             }
