@@ -1479,6 +1479,58 @@ vrrp_instance VI_2 {
     );
 }
 
+/// A vrrp_track_process in keepalived's "VRRP Track processes" section: its settings, the
+/// processes running now, its quorum and the instances tracking it. The whole
+/// keepalived.data is the same.
+#[test]
+fn track_processes_side_by_side() {
+    if support::skip_without_root("network namespaces") {
+        return;
+    }
+    require_tool("keepalived");
+    const PROCESSES: &str = "vrrp_track_process chk_none {
+ process lvsd-test-none
+ weight -10
+ quorum 2
+ quorum_max 5
+ delay 0.5
+}
+vrrp_track_process chk_args {
+ process lvsd-test-args -a -b
+ param_match partial
+}
+vrrp_instance VI_1 {
+ state BACKUP
+ interface eth0
+ virtual_router_id 95
+ priority 100
+ virtual_ipaddress {
+  10.99.0.195/24
+ }
+ track_process {
+  chk_none
+  chk_args weight 5 reverse
+ }
+}
+";
+    let (kd, ld) = both_dumps("dumpp", PROCESSES, Duration::from_millis(1500));
+    assert_lines(
+        &ld,
+        &[
+            "------< VRRP Track processes >------",
+            " VRRP Track process = chk_none",
+            "   Current processes = 0",
+            "   Max processes = 5",
+            "   Param match = partial",
+            "     VI_1, weight 5 reverse",
+        ],
+    );
+    assert_eq!(
+        ld, kd,
+        "keepalived.data differs (lvsd left, keepalived right)"
+    );
+}
+
 /// Each of `wants` is a line of lvsd's dump `ld`.
 fn assert_lines(ld: &[String], wants: &[&str]) {
     for want in wants {

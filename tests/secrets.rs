@@ -83,6 +83,7 @@ fn auth_pass_is_masked_except_where_keepalived_prints_it() {
         &[],
         &[],
         &[],
+        &[],
         lvsd::vrrp::dump::Statics::default(),
     );
     assert!(data.contains(&format!("   Password = {SECRET}")), "{data}");

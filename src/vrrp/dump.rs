@@ -681,6 +681,7 @@ pub fn data(
     groups: &[Group],
     scripts: &[VrrpScript],
     files: &[crate::config::model::TrackFileDef],
+    processes: &[(&crate::config::model::TrackProcessDef, u32)],
     statics: Statics,
 ) -> String {
     let mut s = String::new();
@@ -831,7 +832,80 @@ pub fn data(
         }
     }
     track_files_section(&mut s, files, views);
+    track_processes_section(&mut s, processes, views);
     s
+}
+
+/// "VRRP Track processes" (keepalived's `dump_vprocess`): each definition some instance
+/// tracks with the number of its processes running now (`processes`: each with it), its
+/// quorum as the instances know it and the instances tracking it. (lvsd's delays are not
+/// timers: shown as not running.)
+fn track_processes_section(
+    s: &mut String,
+    processes: &[(&crate::config::model::TrackProcessDef, u32)],
+    views: &[View],
+) {
+    use crate::config::model::ParamMatch;
+    let mut head = false;
+    for (p, count) in processes {
+        let tracking: Vec<(&View, &crate::vrrp::track::ProcessState)> = views
+            .iter()
+            .flat_map(|v| {
+                v.inst
+                    .tracking()
+                    .processes
+                    .iter()
+                    .filter(|t| t.spec.name == p.name)
+                    .map(move |t| (v, t))
+            })
+            .collect();
+        let Some((_, first)) = tracking.first() else {
+            continue;
+        };
+        if !head {
+            s.push_str("------< VRRP Track processes >------\n");
+            head = true;
+        }
+        let _ = writeln!(s, " VRRP Track process = {}", p.name);
+        let _ = writeln!(s, "   Process = {}", p.process);
+        if !p.params.is_empty() {
+            let _ = writeln!(s, "   Parameters = {}", p.params.join(" "));
+        }
+        match p.param_match {
+            ParamMatch::None => {}
+            ParamMatch::Exact => s.push_str("   Param match\n"),
+            ParamMatch::Partial => s.push_str("   Param match = partial\n"),
+            ParamMatch::Initial => s.push_str("   Param match = initial\n"),
+        }
+        let _ = writeln!(s, "   Min processes = {}", p.quorum);
+        if p.quorum_max < u32::MAX {
+            let _ = writeln!(s, "   Max processes = {}", p.quorum_max);
+        }
+        let _ = writeln!(s, "   Current processes = {count}");
+        let _ = writeln!(s, "   Have quorum = {}", first.up);
+        let _ = writeln!(
+            s,
+            "   Weight = {}{}",
+            p.weight,
+            if p.weight_reverse { " reverse" } else { "" }
+        );
+        let secs = |d: Option<std::time::Duration>| d.unwrap_or_default().as_secs_f64();
+        let _ = writeln!(s, "   Terminate delay = {:.6}s", secs(p.terminate_delay));
+        let _ = writeln!(s, "   Fork delay = {:.6}s", secs(p.fork_delay));
+        s.push_str("   Fork delay timer not running\n");
+        s.push_str("   Terminate delay timer not running\n");
+        let _ = writeln!(s, "   Full command = {}", p.full_command);
+        s.push_str("   Tracking instances :\n");
+        for (v, t) in &tracking {
+            let _ = writeln!(
+                s,
+                "     {}, weight {}{}",
+                v.inst.name(),
+                t.spec.weight,
+                if t.spec.reverse { " reverse" } else { "" }
+            );
+        }
+    }
 }
 
 /// "VRRP Track files" (keepalived's `dump_track_file`): each file some instance tracks,

@@ -417,15 +417,19 @@ pub fn extra_if_garp(inst: &VrrpInstance, global: &GlobalDefs) -> Option<Duratio
 
 /// The interfaces an instance tracks through what it installs, in keepalived 2.2.7's order
 /// (`vrrp_complete_instance`, each `add_vrrp_to_interface` with weight 0): the interface
-/// of each address and excluded address (`vmac`: the instance's vmac, where addresses
-/// without `dev` go), then each virtual route's `dev`, then each virtual rule's `iif` and
+/// of each address and excluded address (see [`vip_place`]; `vmac`: the instance's vmac),
+/// then each virtual route's `dev`, then each virtual rule's `iif` and
 /// `oif`. An entry with `no_track` adds nothing; with `dont_track_primary`, neither does
 /// an address on the instance's own interface or vmac. Each interface once.
 pub fn address_interfaces(inst: &VrrpInstance, vmac: Option<&str>) -> Vec<String> {
     let own = inst.interface.as_str();
     let vip_default = vmac.unwrap_or(own);
     let vips = inst.all_vips().filter(|v| !v.no_track).filter_map(|v| {
-        let dev = v.dev.as_deref().unwrap_or(vip_default);
+        let dev = match vip_place_in(own, vmac.is_some(), inst.is_ipv6(), v) {
+            VipPlace::Own => vip_default,
+            VipPlace::Base => own,
+            VipPlace::Dev(d) => d,
+        };
         let primary = dev == own || dev == vip_default;
         (!(inst.dont_track_primary && primary)).then_some(dev)
     });
@@ -1031,12 +1035,11 @@ mod tests {
             p.address_interfaces,
             ["eth1", "eth3", "eth4", "eth6", "eth7"]
         );
-        // With a vmac, addresses without `dev` go on it.
+        // With a vmac, addresses without `dev`, or with the instance's interface, go on it.
         let (p, _) = loaded(&conf(" use_vmac vm1\n"));
-        assert_eq!(p.address_interfaces[..2], ["vm1", "eth1"]);
-        assert!(
-            p.address_interfaces.iter().any(|n| n == "eth0"),
-            "10.3.0.1 dev eth0"
+        assert_eq!(
+            p.address_interfaces,
+            ["vm1", "eth1", "eth3", "eth4", "eth6", "eth7"]
         );
     }
 

@@ -55,6 +55,18 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     /// The text of keepalived.data (SIGUSR1, and `config_save_dir`'s files).
     pub(super) async fn data_text(&mut self) -> String {
         let links = self.io.links().await;
+        // The processes each vrrp_track_process matches now (one scan of /proc).
+        let defs = &self.side.config.track_processes;
+        let counts = if defs.is_empty() {
+            Vec::new()
+        } else {
+            let matchers: Vec<_> = defs
+                .iter()
+                .map(crate::vrrp::track_process::Matcher::new)
+                .collect();
+            crate::vrrp::track_process::scan(&matchers)
+        };
+        let process_counts: Vec<_> = defs.iter().zip(counts).collect();
         let views = self.views();
         let mut s = crate::control::dump_global::global_section(
             &self.side.config.global,
@@ -65,6 +77,7 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
             self.side.coord.groups(),
             &self.side.config.vrrp_scripts,
             &self.side.config.track_files,
+            &process_counts,
             dump::Statics {
                 routes_followed: [false, true].map(|v6| {
                     self.side.config.instances.iter().any(|i| {
