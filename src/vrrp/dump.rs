@@ -848,17 +848,7 @@ fn track_processes_section(
     use crate::config::model::ParamMatch;
     let mut head = false;
     for (p, count) in processes {
-        let tracking: Vec<(&View, &crate::vrrp::track::ProcessState)> = views
-            .iter()
-            .flat_map(|v| {
-                v.inst
-                    .tracking()
-                    .processes
-                    .iter()
-                    .filter(|t| t.spec.name == p.name)
-                    .map(move |t| (v, t))
-            })
-            .collect();
+        let tracking = trackers_named(views, &p.name, |t| &t.processes, |t| &t.spec.name);
         let Some((_, first)) = tracking.first() else {
             continue;
         };
@@ -896,15 +886,41 @@ fn track_processes_section(
         s.push_str("   Terminate delay timer not running\n");
         let _ = writeln!(s, "   Full command = {}", p.full_command);
         s.push_str("   Tracking instances :\n");
-        for (v, t) in &tracking {
-            let _ = writeln!(
-                s,
-                "     {}, weight {}{}",
-                v.inst.name(),
-                t.spec.weight,
-                if t.spec.reverse { " reverse" } else { "" }
-            );
-        }
+        let list = tracking
+            .iter()
+            .map(|(v, t)| (v.inst.name(), t.spec.weight, t.spec.reverse));
+        tracking_lines(s, list);
+    }
+}
+
+/// Each instance's tracker named `name` among those `of` gives of its tracking, with the
+/// instance's view, in instance order.
+fn trackers_named<'a, T>(
+    views: &'a [View<'a>],
+    name: &str,
+    of: impl Fn(&'a crate::vrrp::track::Tracking) -> &'a [T],
+    named: impl Fn(&T) -> &str,
+) -> Vec<(&'a View<'a>, &'a T)> {
+    views
+        .iter()
+        .flat_map(|v| {
+            of(v.inst.tracking())
+                .iter()
+                .filter(|t| named(t) == name)
+                .map(move |t| (v, t))
+        })
+        .collect()
+}
+
+/// keepalived's `dump_tracking_vrrp` lines: each instance with its tracker's weight
+/// (and `reverse`).
+fn tracking_lines<'a>(s: &mut String, list: impl Iterator<Item = (&'a str, i32, bool)>) {
+    for (name, weight, reverse) in list {
+        let _ = writeln!(
+            s,
+            "     {name}, weight {weight}{}",
+            if reverse { " reverse" } else { "" }
+        );
     }
 }
 
@@ -917,17 +933,7 @@ fn track_files_section(
 ) {
     let mut head = false;
     for f in files {
-        let tracking: Vec<(&View, &crate::vrrp::track::FileState)> = views
-            .iter()
-            .flat_map(|v| {
-                v.inst
-                    .tracking()
-                    .files
-                    .iter()
-                    .filter(|t| t.spec.name == f.name)
-                    .map(move |t| (v, t))
-            })
-            .collect();
+        let tracking = trackers_named(views, &f.name, |t| &t.files, |t| &t.spec.name);
         let Some((_, first)) = tracking.first() else {
             continue;
         };
@@ -945,31 +951,16 @@ fn track_files_section(
             if f.weight_reverse { " reverse" } else { "" }
         );
         s.push_str("   Tracking instances :\n");
-        for (v, t) in &tracking {
-            let _ = writeln!(
-                s,
-                "     {}, weight {}{}",
-                v.inst.name(),
-                t.spec.weight,
-                if t.spec.reverse { " reverse" } else { "" }
-            );
-        }
+        let list = tracking
+            .iter()
+            .map(|(v, t)| (v.inst.name(), t.spec.weight, t.spec.reverse));
+        tracking_lines(s, list);
     }
 }
 
 /// One block of "VRRP Scripts" (keepalived's `dump_vscript`).
 fn script_block(s: &mut String, sc: &VrrpScript, views: &[View]) {
-    let states: Vec<(&View, &crate::vrrp::track::ScriptState)> = views
-        .iter()
-        .flat_map(|v| {
-            v.inst
-                .tracking()
-                .scripts
-                .iter()
-                .filter(|t| t.spec.name == sc.name)
-                .map(move |t| (v, t))
-        })
-        .collect();
+    let states = trackers_named(views, &sc.name, |t| &t.scripts, |t| &t.spec.name);
     let good = states.first().map_or(!sc.init_fail, |(_, t)| t.up);
     let known = states.first().is_none_or(|(_, t)| t.known);
     let _ = writeln!(s, " VRRP Script = {}", sc.name);
@@ -1005,15 +996,10 @@ fn script_block(s: &mut String, sc: &VrrpScript, views: &[View]) {
     if !states.is_empty() {
         s.push_str("   Tracking instances :\n");
     }
-    for (v, t) in &states {
-        let _ = writeln!(
-            s,
-            "     {}, weight {}{}",
-            v.inst.name(),
-            t.spec.weight,
-            if t.spec.reverse { " reverse" } else { "" }
-        );
-    }
+    let list = states
+        .iter()
+        .map(|(v, t)| (v.inst.name(), t.spec.weight, t.spec.reverse));
+    tracking_lines(s, list);
     s.push_str("   State = idle\n");
 }
 
