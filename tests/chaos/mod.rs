@@ -229,6 +229,9 @@ pub struct Cluster {
     reorders: Vec<(usize, Reorder)>,
     /// Adverts that went through a delay-and-reorder fault so far.
     pub reordered: u64,
+    /// Each node's IPv6 link-local address on eth0, read once settled at the start (a
+    /// link set down loses it for a while, and a partition may come with a link flap).
+    link_locals: Vec<std::net::Ipv6Addr>,
 }
 
 /// A delay-and-reorder fault on one node: an iptables rule queues the node's outgoing
@@ -464,7 +467,7 @@ impl Cluster {
             }
             daemons.push(lab.spawn(i, *kind, &format!("d{}", i + 1), &c.render()));
         }
-        let cl = Cluster {
+        let mut cl = Cluster {
             mix,
             lab,
             daemons,
@@ -472,6 +475,7 @@ impl Cluster {
             round: 0,
             reorders: Vec::new(),
             reordered: 0,
+            link_locals: Vec::new(),
         };
         let t = cl.settle_timeout();
         let out = cl.settle(t);
@@ -482,6 +486,9 @@ impl Cluster {
             cl.holders(),
             cl.logs()
         );
+        if cl.mix.ipv6 {
+            cl.link_locals = (0..n).map(|i| link_local(&cl.ns(i))).collect();
+        }
         cl
     }
 
@@ -628,7 +635,9 @@ impl Cluster {
                     // Adverts come from the peer's address on eth0: its link-local one over
                     // IPv6 (multicast only, so nothing is sent to the peer's address).
                     let (family, peer) = if self.mix.ipv6 {
-                        ("ip6", link_local(&self.ns(y)).to_string())
+                        let ll = self.link_locals.get(y).copied();
+                        let ll = ll.unwrap_or_else(|| link_local(&self.ns(y)));
+                        ("ip6", ll.to_string())
                     } else {
                         ("ip", self.lab.node(y).ip.to_string())
                     };
