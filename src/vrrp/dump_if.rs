@@ -107,10 +107,10 @@ impl LinkHistory {
     }
 }
 
-/// Up and running (keepalived's FLAGS_UP).
+/// Up and running (keepalived's FLAGS_UP), as [`crate::vrrp::link::link_is_up`] says.
 fn running(flags: u32) -> bool {
-    let both = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
-    flags & both == both
+    use netlink_packet_route::link::LinkFlags;
+    crate::vrrp::link::link_is_up(LinkFlags::from_bits_retain(flags))
 }
 
 /// How lvsd learns whether a link is up (keepalived's linkbeat line).

@@ -491,9 +491,7 @@ impl Instance {
                         "VRRP_Instance({}) {} was deleted: leaving MASTER to take it back",
                         self.params.name, what);
                     self.enter_backup(now, Cause::Lost, &mut out);
-                    let skew = self.skew();
-                    self.master_down_at = Some(self.down_at(now, skew));
-                    self.short_down_timer = Some(skew);
+                    self.take_over_after_skew(now);
                 }
             }
             Event::SetPriority(p) => {
@@ -801,9 +799,7 @@ impl Instance {
                     tracing::info!(instance = %self.params.name, src = %meta.src,
                         "master {} resigned (priority 0): taking over after skew", meta.src);
                     self.master = None;
-                    let skew = self.skew();
-                    self.master_down_at = Some(self.down_at(now, skew));
-                    self.short_down_timer = Some(skew);
+                    self.take_over_after_skew(now);
                     return;
                 }
                 let lower = adv.priority < eff;
@@ -1037,6 +1033,15 @@ impl Instance {
             state: State::Master,
             priority: prio,
         });
+    }
+
+    /// A BACKUP's master-down timer set to the skew time alone (keepalived's
+    /// VRRP_TIMER_SKEW: a master resigned, or an address of this one was deleted), shown
+    /// so in the dump.
+    fn take_over_after_skew(&mut self, now: Instant) {
+        let skew = self.skew();
+        self.master_down_at = Some(self.down_at(now, skew));
+        self.short_down_timer = Some(skew);
     }
 
     fn enter_backup(&mut self, now: Instant, cause: Cause, out: &mut Vec<Action>) {

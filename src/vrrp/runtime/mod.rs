@@ -236,6 +236,14 @@ fn tracks_routes(config: &Config) -> bool {
             .any(|i| routes(&i.virtual_routes) || rules(&i.virtual_rules))
 }
 
+/// Whether lvsd follows static address `addr` (keepalived: unless `no_track`).
+fn static_addr_followed(config: &Config, addr: IpAddr) -> bool {
+    config
+        .static_ipaddress
+        .iter()
+        .any(|s| s.addr == addr && !s.no_track)
+}
+
 /// Whether the deleted route or rule `ev` is `item`, one whose deletion lvsd follows.
 fn followed_deletion(item: &NetItem, ev: &link::NetDeleted) -> bool {
     match (item, ev) {
@@ -856,18 +864,13 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
         if !present {
             // A static address someone deleted is added again (keepalived's
             // reinstate_static_address), unless `no_track`.
-            let followed = |a: &IpAddr| {
-                self.side
-                    .config
-                    .static_ipaddress
-                    .iter()
-                    .any(|s| s.addr == *a && !s.no_track)
-            };
-            let lost = self.io.statics().into_iter().find(
-                |item| matches!(item, NetItem::Addr(v) if v.addr == addr && v.ifindex == index),
-            );
-            if let Some(item) = lost.filter(|_| followed(&addr)) {
-                self.io.restore_static(item, "it was deleted").await;
+            if static_addr_followed(&self.side.config, addr) {
+                let lost = self.io.statics().into_iter().find(
+                    |item| matches!(item, NetItem::Addr(v) if v.addr == addr && v.ifindex == index),
+                );
+                if let Some(item) = lost {
+                    self.io.restore_static(item, "it was deleted").await;
+                }
             }
             for i in 0..self.side.io.len() {
                 let inst = &self.side.coord.instances()[i];
@@ -948,19 +951,13 @@ impl<I: VrrpIo, C: Clock> Runtime<I, C> {
     /// (the kernel drops routes, and IPv6 addresses, with a link set down; keepalived's
     /// interface_up), unless `no_track`.
     async fn statics_back_on(&mut self, index: u32) {
-        let followed_addr = |a: &IpAddr| {
-            self.side
-                .config
-                .static_ipaddress
-                .iter()
-                .any(|s| s.addr == *a && !s.no_track)
-        };
+        let config = &self.side.config;
         let back: Vec<NetItem> = self
             .io
             .statics()
             .into_iter()
             .filter(|item| match item {
-                NetItem::Addr(v) => v.ifindex == index && followed_addr(&v.addr),
+                NetItem::Addr(v) => v.ifindex == index && static_addr_followed(config, v.addr),
                 NetItem::Route(s) => s.oif == Some(index) && route_followed(&s.route),
                 NetItem::Rule(_) => false,
             })
