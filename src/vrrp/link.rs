@@ -319,60 +319,26 @@ pub struct LinkEvent {
     pub rp_filter: Option<i32>,
 }
 
-/// Subscribes to link changes; events arrive on the returned receiver until it is dropped.
-/// `buf`: `vrrp_netlink_monitor_rcv_bufs[_force]`.
-pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, LinkError> {
-    let (mut conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
-        MulticastGroup::Link,
-        MulticastGroup::Ipv4Ifaddr,
-        MulticastGroup::Ipv6Ifaddr,
-    ])
-    .map_err(LinkError::Socket)?;
-    crate::sockbuf::apply(conn.socket_mut().socket_ref(), "VRRP link monitor", buf)
-        .map_err(LinkError::Socket)?;
+/// Subscribes to rtnetlink's `groups` (`what`: the monitor's name in messages, `buf`: its
+/// receive buffer); each message that `pick` keeps arrives on the returned receiver
+/// until it is dropped.
+fn watch<T: Send + 'static>(
+    groups: &[MulticastGroup],
+    what: &str,
+    buf: RcvBuf,
+    pick: impl Fn(RouteNetlinkMessage) -> Option<T> + Send + 'static,
+) -> Result<mpsc::UnboundedReceiver<T>, LinkError> {
+    let (mut conn, _handle, mut messages) =
+        rtnetlink::new_multicast_connection(groups).map_err(LinkError::Socket)?;
+    crate::sockbuf::apply(conn.socket_mut().socket_ref(), what, buf).map_err(LinkError::Socket)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let conn_task = tokio::spawn(conn);
     tokio::spawn(async move {
         while let Some((msg, _)) = messages.next().await {
-            let netlink_packet_core_payload = msg.payload;
-            let ev = match netlink_packet_core_payload {
-                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
-                    RouteNetlinkMessage::NewLink(l),
-                ) => LinkEvent {
-                    index: l.header.index,
-                    name: link_name(&l).unwrap_or_default(),
-                    up: link_is_up(l.header.flags),
-                    gone: false,
-                    addr: None,
-                    rp_filter: l.attributes.iter().find_map(|a| match a {
-                        LinkAttribute::AfSpecUnspec(specs) => ipv4_conf(specs).map(|c| c.rp_filter),
-                        _ => None,
-                    }),
-                },
-                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
-                    RouteNetlinkMessage::DelLink(l),
-                ) => LinkEvent {
-                    index: l.header.index,
-                    name: link_name(&l).unwrap_or_default(),
-                    up: false,
-                    gone: true,
-                    addr: None,
-                    rp_filter: None,
-                },
-                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
-                    RouteNetlinkMessage::NewAddress(m),
-                ) => match address_event(&m, true) {
-                    Some(ev) => ev,
-                    None => continue,
-                },
-                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
-                    RouteNetlinkMessage::DelAddress(m),
-                ) => match address_event(&m, false) {
-                    Some(ev) => ev,
-                    None => continue,
-                },
-                _ => continue,
+            let rtnetlink::packet_core::NetlinkPayload::InnerMessage(m) = msg.payload else {
+                continue;
             };
+            let Some(ev) = pick(m) else { continue };
             if tx.send(ev).is_err() {
                 break;
             }
@@ -380,6 +346,40 @@ pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, Li
         conn_task.abort();
     });
     Ok(rx)
+}
+
+/// Subscribes to link changes; events arrive on the returned receiver until it is dropped.
+/// `buf`: `vrrp_netlink_monitor_rcv_bufs[_force]`.
+pub fn watch_links(buf: RcvBuf) -> Result<mpsc::UnboundedReceiver<LinkEvent>, LinkError> {
+    let groups = [
+        MulticastGroup::Link,
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ];
+    watch(&groups, "VRRP link monitor", buf, |m| match m {
+        RouteNetlinkMessage::NewLink(l) => Some(LinkEvent {
+            index: l.header.index,
+            name: link_name(&l).unwrap_or_default(),
+            up: link_is_up(l.header.flags),
+            gone: false,
+            addr: None,
+            rp_filter: l.attributes.iter().find_map(|a| match a {
+                LinkAttribute::AfSpecUnspec(specs) => ipv4_conf(specs).map(|c| c.rp_filter),
+                _ => None,
+            }),
+        }),
+        RouteNetlinkMessage::DelLink(l) => Some(LinkEvent {
+            index: l.header.index,
+            name: link_name(&l).unwrap_or_default(),
+            up: false,
+            gone: true,
+            addr: None,
+            rp_filter: None,
+        }),
+        RouteNetlinkMessage::NewAddress(m) => address_event(&m, true),
+        RouteNetlinkMessage::DelAddress(m) => address_event(&m, false),
+        _ => None,
+    })
 }
 
 /// A route or rule with lvsd's (keepalived's) protocol number that the kernel deleted.
@@ -401,36 +401,22 @@ pub fn watch_routes_and_rules(
 ) -> Result<mpsc::UnboundedReceiver<NetDeleted>, LinkError> {
     use netlink_packet_route::route::RouteProtocol;
     use netlink_packet_route::rule::RuleAttribute;
-    let (mut conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+    let groups = [
         MulticastGroup::Ipv4Route,
         MulticastGroup::Ipv6Route,
         MulticastGroup::Ipv4Rule,
         MulticastGroup::Ipv6Rule,
-    ])
-    .map_err(LinkError::Socket)?;
-    crate::sockbuf::apply(conn.socket_mut().socket_ref(), "VRRP route monitor", buf)
-        .map_err(LinkError::Socket)?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let conn_task = tokio::spawn(conn);
+    ];
     let ours = RouteProtocol::from(RTPROT_KEEPALIVED);
-    tokio::spawn(async move {
-        while let Some((msg, _)) = messages.next().await {
-            let ev = match msg.payload {
-                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
-                    RouteNetlinkMessage::DelRoute(m),
-                ) if m.header.protocol == ours => NetDeleted::Route(m),
-                rtnetlink::packet_core::NetlinkPayload::InnerMessage(
-                    RouteNetlinkMessage::DelRule(m),
-                ) if m.attributes.contains(&RuleAttribute::Protocol(ours)) => NetDeleted::Rule(m),
-                _ => continue,
-            };
-            if tx.send(ev).is_err() {
-                break;
-            }
+    watch(&groups, "VRRP route monitor", buf, move |m| match m {
+        RouteNetlinkMessage::DelRoute(m) if m.header.protocol == ours => Some(NetDeleted::Route(m)),
+        RouteNetlinkMessage::DelRule(m)
+            if m.attributes.contains(&RuleAttribute::Protocol(ours)) =>
+        {
+            Some(NetDeleted::Rule(m))
         }
-        conn_task.abort();
-    });
-    Ok(rx)
+        _ => None,
+    })
 }
 
 #[cfg(test)]
